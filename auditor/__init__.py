@@ -1,0 +1,3 @@
+"""training-auditor: finds the silent bugs of PyTorch training code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,232 @@
+"""Find the files to check and read them as program text (notebooks included)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "*.egg-info",
+    "build", "dist", "node_modules", "__pycache__", "site-packages", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", ".auditor_cache", ".ipynb_checkpoints",
+)
+SUFFIXES = (".py", ".pyi", ".ipynb")
+CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+class SourceError(Exception):
+    """A file that cannot be read as Python: the message is the one line shown to the user."""
+
+
+@dataclass
+class SourceFile:
+    path: str  # as shown to the user
+    text: str
+    is_notebook: bool = False
+    # For notebooks: program line (1-based) -> (cell number, line within cell).
+    cell_lines: list[tuple[int, int]] = field(default_factory=list)
+    newline: str = "\n"
+    encoding: str = "utf-8"
+    # Notebook JSON, kept so a fixer can write cells back with outputs and metadata intact.
+    notebook: Optional[dict] = None
+
+    def location(self, line: int) -> tuple[Optional[int], int]:
+        """Map a program line to (cell, line-in-cell); plain files have no cell."""
+        if not self.is_notebook:
+            return None, line
+        if 1 <= line <= len(self.cell_lines):
+            return self.cell_lines[line - 1]
+        return (self.cell_lines[-1] if self.cell_lines else (None, line))
+
+
+def _excluded(rel_path: str, patterns: Iterable[str]) -> bool:
+    parts = rel_path.replace(os.sep, "/").split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if "/" in pattern:
+            if fnmatch.fnmatch(rel_path.replace(os.sep, "/"), pattern) or fnmatch.fnmatch(
+                rel_path.replace(os.sep, "/"), pattern + "/*"
+            ):
+                return True
+        elif any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def discover(
+    paths: Iterable[str],
+    excludes: Iterable[str] = DEFAULT_EXCLUDES,
+    user_excludes: Iterable[str] = (),
+) -> Iterator[str]:
+    """Yield the files to check, in a stable order. Missing paths raise FileNotFoundError.
+
+    Directories are walked recursively with every exclude applied; a file named
+    explicitly is checked unless it matches a user exclude (so pre-commit, which
+    names files, still honours the project's `exclude`).
+    """
+    all_excludes = tuple(excludes) + tuple(user_excludes)
+    seen: set[str] = set()
+    for given in paths:
+        if not os.path.exists(given):
+            raise FileNotFoundError(given)
+        if os.path.isdir(given):
+            for found in _walk(given, all_excludes):
+                norm = os.path.normpath(found)
+                if norm not in seen:
+                    seen.add(norm)
+                    yield norm
+        else:
+            norm = os.path.normpath(given)
+            if norm not in seen and not _excluded(norm, tuple(user_excludes)):
+                seen.add(norm)
+                yield norm
+
+
+def _walk(root: str, excludes: tuple[str, ...]) -> Iterator[str]:
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = sorted(os.scandir(current), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            rel = os.path.relpath(entry.path, root)
+            if _excluded(rel, excludes):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append(entry.path)
+                elif entry.is_file() and entry.name.endswith(SUFFIXES):
+                    yield entry.path
+            except OSError:
+                continue
+        stack.extend(reversed(subdirs))
+
+
+def decode_python(data: bytes) -> tuple[str, str]:
+    """Decode source bytes the way Python does (BOM, PEP 263 cookie, else UTF-8)."""
+    if b"\x00" in data[:8192]:
+        raise SourceError("binary file, not Python source")
+    encoding = "utf-8"
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    else:
+        for line in data.split(b"\n", 2)[:2]:
+            match = CODING_COOKIE.match(line)
+            if match:
+                encoding = match.group(1).decode("ascii", "replace")
+                break
+    try:
+        return data.decode(encoding), encoding
+    except LookupError:
+        raise SourceError(f"unknown source encoding {encoding!r} in the coding declaration") from None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        raise SourceError(
+            f"not valid {encoding.upper() if encoding == 'utf-8' else encoding} "
+            f"(byte 0x{byte} at line {line}, column {column})"
+        ) from None
+
+
+def _newline_style(text: str) -> str:
+    index = text.find("\n")
+    if index > 0 and text[index - 1] == "\r":
+        return "\r\n"
+    return "\n"
+
+
+def read_source(path: str) -> SourceFile:
+    """Read a .py or .ipynb file; raise SourceError with a one-line reason on failure."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
+    if path.endswith(".ipynb"):
+        return read_notebook(path, data)
+    text, encoding = decode_python(data)
+    return SourceFile(path=path, text=text, newline=_newline_style(text), encoding=encoding)
+
+
+# --- notebooks -------------------------------------------------------------------------
+
+# Cell magics whose body is still Python; other cell magics (%%bash, %%writefile...) are skipped.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+_ASSIGNED_MAGIC = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[%!]")
+_LINE_MAGIC = re.compile(r"^(\s*)[%!]")
+_HELP = re.compile(r"^(\s*)(\?\??[\w.]+|[\w.]+\?\??)\s*$")
+
+
+def _cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        if not all(isinstance(part, str) for part in source):
+            raise SourceError("not a valid notebook: a cell's source is not text")
+        return "".join(source)
+    if isinstance(source, str):
+        return source
+    raise SourceError("not a valid notebook: a cell's source is not text")
+
+
+def sanitize_cell(source: str) -> list[str]:
+    """Turn IPython syntax into Python that parses, keeping one output line per input line."""
+    lines = source.split("\n")
+    if source.endswith("\n"):
+        lines.pop()
+    first = next((l for l in lines if l.strip()), "")
+    if first.lstrip().startswith("%%"):
+        magic = first.strip()[2:].split()[0] if first.strip()[2:] else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return ["" for _ in lines]
+        lines = ["" if l is first else l for l in lines]
+    out = []
+    for line in lines:
+        assigned = _ASSIGNED_MAGIC.match(line)
+        if assigned:
+            out.append(f"{assigned.group(1)}{assigned.group(2)} = None")
+        elif _LINE_MAGIC.match(line) or _HELP.match(line):
+            indent = _LINE_MAGIC.match(line) or _HELP.match(line)
+            out.append(f"{indent.group(1)}pass")
+        else:
+            out.append(line)
+    return out
+
+
+def read_notebook(path: str, data: bytes) -> SourceFile:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not a valid notebook: not UTF-8 (byte at offset {exc.start})") from None
+    try:
+        notebook = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"not a valid notebook: invalid JSON at line {exc.lineno}, column {exc.colno} ({exc.msg})"
+        ) from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise SourceError("not a valid notebook: no list of cells")
+    program: list[str] = []
+    cell_lines: list[tuple[int, int]] = []
+    for number, cell in enumerate(notebook["cells"], start=1):
+        if not isinstance(cell, dict):
+            raise SourceError(f"not a valid notebook: cell {number} is not an object")
+        if cell.get("cell_type") != "code":
+            continue
+        for line_no, line in enumerate(sanitize_cell(_cell_source(cell)), start=1):
+            program.append(line)
+            cell_lines.append((number, line_no))
+    return SourceFile(
+        path=path,
+        text="\n".join(program) + ("\n" if program else ""),
+        is_notebook=True,
+        cell_lines=cell_lines,
+        notebook=notebook,
+    )
