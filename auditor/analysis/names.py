@@ -1,0 +1,99 @@
+"""Resolve local names to qualified names through imports and aliases.
+
+`import torch.nn as nn` makes `nn.CrossEntropyLoss` read as `torch.nn.CrossEntropyLoss`;
+`from torch.utils.data import DataLoader as DL` makes `DL` read as
+`torch.utils.data.DataLoader`. Computed in the model's single pass instead of
+libcst's QualifiedNameProvider, which costs many times the parse.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+
+def dotted_name(node: cst.BaseExpression) -> Optional[str]:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node) -> str:
+    return dotted_name(node) or ""
+
+
+class ImportTable:
+    """Local binding -> qualified name, filled as import statements are visited."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+        self.modules: set[str] = set()  # top-level packages imported anywhere in the file
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _module_name(alias.name)
+            self.modules.add(full.split(".")[0])
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:
+                top = full.split(".")[0]
+                self.aliases.setdefault(top, top)
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative:
+            base = "." * len(node.relative) + (_module_name(node.module) if node.module else "")
+        else:
+            base = _module_name(node.module) if node.module else ""
+            self.modules.add(base.split(".")[0])
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = _module_name(alias.name)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.aliases[local] = f"{base}.{name}" if base else name
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        """Qualified name of a Name/Attribute chain whose head is imported; else None."""
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        target = self.aliases.get(head)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+
+def matches(qualified: Optional[str], *candidates: str) -> bool:
+    """True if `qualified` is one of the candidates, tolerating re-export paths.
+
+    torch exposes many objects under several paths (`torch.utils.data.DataLoader`,
+    `torch.utils.data.dataloader.DataLoader`); candidates name the public path and
+    we accept any qualified name with the same head package and final attribute.
+    """
+    if qualified is None:
+        return False
+    for candidate in candidates:
+        if qualified == candidate:
+            return True
+        head = candidate.split(".")[0]
+        if qualified.split(".")[0] == head and qualified.rsplit(".", 1)[-1] == candidate.rsplit(".", 1)[-1] \
+                and qualified.count(".") >= 1 and _same_family(qualified, candidate):
+            return True
+    return False
+
+
+def _same_family(qualified: str, candidate: str) -> bool:
+    # `torch.nn.modules.loss.CrossEntropyLoss` ~ `torch.nn.CrossEntropyLoss`:
+    # the candidate's module path must be a prefix of the qualified one.
+    cand_module = candidate.rsplit(".", 1)[0]
+    return qualified.startswith(cand_module + ".") or qualified.rsplit(".", 1)[0] == cand_module

@@ -1,0 +1,83 @@
+"""`auditor check` as a function: configuration + selection + discovery + engine -> Report."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import click
+
+from auditor.config import Config, ConfigError, load_config
+from auditor.engine import EngineOptions, check_files
+from auditor.files import DEFAULT_EXCLUDES, discover
+from auditor.report import Report
+from auditor.rule import Rule
+from auditor.selection import PerFileIgnores, SelectionError, select_rules
+
+
+@dataclass
+class CheckRequest:
+    paths: list[str]
+    select: Optional[list[str]] = None
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    exclude: Optional[list[str]] = None
+    extend_exclude: list[str] = field(default_factory=list)
+    fail_on: Optional[str] = None
+    jobs: Optional[int] = None
+    config_path: Optional[str] = None
+
+
+@dataclass
+class CheckOutcome:
+    report: Report
+    fail_on: str
+    config: Config
+    source_lines: dict[str, list[str]] = field(default_factory=dict)
+
+
+def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
+    """Raise click.UsageError for bad paths, configuration or selectors (exit 2)."""
+    for path in request.paths:
+        if not os.path.exists(path):
+            raise click.UsageError(f"path does not exist: {path}")
+    try:
+        config = load_config(request.paths, request.config_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        rules = select_rules(
+            all_rules,
+            select=request.select if request.select is not None else config.get("select"),
+            extend_select=list(config.get("extend-select", [])) + request.extend_select,
+            ignore=list(config.get("ignore", [])) + request.ignore,
+        )
+        per_file = PerFileIgnores(config.get("per-file-ignores", {}), all_rules, config.root)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from None
+    excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
+    user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
+        + request.extend_exclude + (request.exclude or [])
+    paths = list(discover(request.paths, excludes=excludes, user_excludes=_relative_to_cwd(user_excludes, config)))
+    jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
+    results = check_files(paths, EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs))
+    findings = sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key())
+    report = Report(
+        findings=findings,
+        file_errors=[r.error for r in results if r.error is not None],
+        files_checked=sum(1 for r in results if r.checked),
+        rules=list(all_rules),
+    )
+    fail_on = request.fail_on or config.get("fail-on") or "info"
+    return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings))
+
+
+def _relative_to_cwd(patterns: list[str], config: Config) -> list[str]:
+    return patterns
+
+
+def _lines_of(results, findings) -> dict[str, list[str]]:
+    wanted = {f.path for f in findings}
+    return {r.path: r.source.text.splitlines() for r in results
+            if r.path in wanted and r.source is not None and not r.source.is_notebook}

@@ -1,0 +1,163 @@
+"""The command line: `auditor check`, `auditor rules`, `auditor rule`, `auditor run`, `auditor train`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional, Sequence
+
+import click
+
+from auditor import __version__
+from auditor.commands.run import run as run_command
+from auditor.commands.train import train as train_command
+from auditor.findings import Severity
+
+DEFAULT_FAIL_ON = "info"
+
+
+def _all_rules():
+    from rules import ALL_RULES
+
+    return ALL_RULES
+
+
+def _split_selectors(values: Sequence[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def write_output(text: str, output: Optional[str]) -> None:
+    """Print, or write the file atomically (a reader never sees half a report)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    temporary = os.path.join(directory, f".{os.path.basename(output)}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, output)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+class AuditorGroup(click.Group):
+    def main(self, *args, **kwargs):  # one line instead of a traceback for unexpected errors
+        try:
+            return super().main(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # pragma: no cover - a bug; still no traceback for users
+            if os.environ.get("AUDITOR_DEBUG"):
+                raise
+            click.echo(f"auditor: internal error: {type(exc).__name__}: {exc} "
+                       f"(set AUDITOR_DEBUG=1 for the traceback)", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="training-auditor")
+def cli() -> None:
+    """training-auditor: finds the silent bugs of PyTorch training code."""
+
+
+def _print_version(ctx, _param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"training-auditor {__version__}")
+        ctx.exit(0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, help="Rules to run: codes, prefixes (TRN2) or names; comma-separated.")
+@click.option("--extend-select", multiple=True, help="Rules to add to the selection.")
+@click.option("--ignore", multiple=True, help="Rules to leave out.")
+@click.option("--exclude", multiple=True, help="Globs to exclude, replacing the defaults.")
+@click.option("--extend-exclude", multiple=True, help="Globs to exclude on top of the defaults.")
+@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default=None,
+              help="Output format (default: text).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Lowest severity that makes the exit status 1 (default: info).")
+@click.option("--statistics", is_flag=True, help="Count findings per rule.")
+@click.option("--show-source", is_flag=True, help="Show the flagged source line.")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes (default: CPU count).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="pyproject.toml to read instead of the nearest one.")
+@click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal).")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
+def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_format, output, exit_zero,
+          fail_on, statistics, show_source, quiet, jobs, config_path, color) -> None:
+    """Check PATHS (default: the current directory) for training bugs."""
+    from auditor.checker import CheckRequest, run_check
+
+    request = CheckRequest(
+        paths=list(paths) or ["."],
+        select=_split_selectors(select) or None,
+        extend_select=_split_selectors(extend_select),
+        ignore=_split_selectors(ignore),
+        exclude=_split_selectors(exclude) or None,
+        extend_exclude=_split_selectors(extend_exclude),
+        fail_on=fail_on,
+        jobs=jobs,
+        config_path=config_path,
+    )
+    outcome = run_check(request, _all_rules())
+    fmt = output_format or "text"
+    for error in outcome.report.file_errors:
+        click.echo(str(error), err=True)
+    use_color = color if color is not None else (output is None and sys.stdout.isatty()
+                                                 and not os.environ.get("NO_COLOR"))
+    from auditor.report import render
+
+    text = render(outcome.report, fmt, color=use_color, show_source=show_source, statistics=statistics,
+                  quiet=quiet, sources=outcome.source_lines)
+    write_output(text, output)
+    failing = Severity.parse(outcome.fail_on)
+    has_failures = any(f.severity >= failing for f in outcome.report.findings)
+    if (has_failures and not exit_zero) or outcome.report.file_errors:
+        sys.exit(1)
+
+
+@cli.command(name="rules")
+@click.option("--output-format", type=click.Choice(["text", "json"]), default="text")
+def rules_command(output_format: str) -> None:
+    """List every rule."""
+    rules = _all_rules()
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.label,
+                                "kind": r.kind, "summary": r.summary} for r in rules], indent=2))
+        return
+    width = max(len(r.name) for r in rules)
+    click.echo(f"{'code':7} {'name':{width}} {'severity':8} {'found by':8} summary")
+    for r in rules:
+        click.echo(f"{r.code:7} {r.name:{width}} {r.severity.label:8} {r.kind:8} {r.summary}")
+
+
+@cli.command(name="rule")
+@click.argument("identity")
+def rule_command(identity: str) -> None:
+    """Print the documentation of one rule, by code or name."""
+    wanted = identity.strip()
+    for r in _all_rules():
+        if r.code == wanted.upper() or r.name == wanted.lower():
+            click.echo(r.docs(), nl=False)
+            return
+    raise click.UsageError(f"unknown rule {identity!r}; `auditor rules` lists them")
+
+
+cli.add_command(run_command)
+cli.add_command(train_command)
+
+
+def main() -> None:
+    cli(prog_name="auditor")
+
+
+if __name__ == "__main__":
+    main()

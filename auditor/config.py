@@ -1,0 +1,152 @@
+"""`[tool.auditor]` in the nearest pyproject.toml: read, validated, merged with flags."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older interpreters only
+    import tomli as tomllib
+
+from auditor.findings import Severity
+
+
+class ConfigError(Exception):
+    """A configuration problem, reported as one line with exit status 2."""
+
+
+def _string_list(key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"[tool.auditor] {key} must be a list of strings, got {value!r}")
+
+
+def _per_file_ignores(key: str, value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"[tool.auditor] {key} must be a table of glob = [codes], got {value!r}")
+    return {str(glob): _string_list(f"{key}.{glob!r}", codes) for glob, codes in value.items()}
+
+
+def _severity(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"[tool.auditor] {key} must be one of error, warning, info, got {value!r}")
+    try:
+        return Severity.parse(value).label
+    except ValueError as exc:
+        raise ConfigError(f"[tool.auditor] {key}: {exc}") from None
+
+
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"[tool.auditor] {key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"[tool.auditor] {key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"[tool.auditor] {key} must be true or false, got {value!r}")
+    return value
+
+
+# Every key the table accepts, with the function that validates its value.
+SCHEMA = {
+    "select": _string_list,
+    "extend-select": _string_list,
+    "ignore": _string_list,
+    "exclude": _string_list,
+    "extend-exclude": _string_list,
+    "per-file-ignores": _per_file_ignores,
+    "fail-on": _severity,
+    "baseline": _string,
+    "jobs": _positive_int,
+    "cache": _boolean,
+    "cache-dir": _string,
+}
+
+
+@dataclass
+class Config:
+    values: dict[str, Any] = field(default_factory=dict)
+    path: Optional[str] = None  # the pyproject.toml it came from
+
+    @property
+    def root(self) -> str:
+        return os.path.dirname(self.path) if self.path else os.getcwd()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+def parse_table(table: Any, origin: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{origin}: [tool.auditor] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        validator = SCHEMA.get(key)
+        if validator is None:
+            known = ", ".join(sorted(SCHEMA))
+            raise ConfigError(f"{origin}: unknown key {key!r} in [tool.auditor] (known keys: {known})")
+        try:
+            values[key] = validator(key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return values
+
+
+def load_file(path: str) -> Config:
+    try:
+        with open(path, "rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = document.get("tool", {}).get("auditor", {}) if isinstance(document.get("tool"), dict) else {}
+    return Config(values=parse_table(table, path), path=os.path.abspath(path))
+
+
+def _has_auditor_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"[tool.auditor" in handle.read()
+    except OSError:
+        return False
+
+
+def find_config(paths: Iterable[str]) -> Optional[str]:
+    """The nearest pyproject.toml with a [tool.auditor] table above the checked paths."""
+    absolute = [os.path.abspath(p) for p in paths] or [os.getcwd()]
+    try:
+        start = os.path.commonpath(absolute)
+    except ValueError:  # paths on different drives
+        start = os.getcwd()
+    if not os.path.isdir(start):
+        start = os.path.dirname(start)
+    current = start
+    while True:
+        candidate = os.path.join(current, "pyproject.toml")
+        if os.path.isfile(candidate) and _has_auditor_table(candidate):
+            return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def load_config(paths: Iterable[str], explicit: Optional[str] = None) -> Config:
+    if explicit:
+        return load_file(explicit)
+    found = find_config(paths)
+    return load_file(found) if found else Config()

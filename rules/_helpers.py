@@ -1,0 +1,28 @@
+"""Small queries several rules share (kept here until the model offers them)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+
+def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def positional(call: cst.Call, index: int) -> Optional[cst.Arg]:
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    return plain[index] if index < len(plain) else None
+
+
+def argument(call: cst.Call, name: str, index: int) -> Optional[cst.BaseExpression]:
+    arg = keyword(call, name) or positional(call, index)
+    return arg.value if arg is not None else None
+
+
+def is_true(node: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(node, cst.Name) and node.value == "True"

@@ -1,0 +1,54 @@
+"""Shared test helpers: run the real `auditor` command as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def auditor_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("NO_COLOR", None)
+    env.pop("AUDITOR_DEBUG", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_auditor(*args: str, cwd: str | os.PathLike | None = None, input: str | None = None,
+                env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m auditor ARGS` with this checkout first on the path; text output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        cwd=str(cwd) if cwd else None, input=input, capture_output=True, text=True,
+        env=auditor_env(env), timeout=timeout,
+    )
+
+
+def check_json(*args: str, cwd=None) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run `auditor check --output-format json ARGS` and parse its stdout."""
+    proc = run_auditor("check", "--output-format", "json", *args, cwd=cwd)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout), proc
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty directory to build a small project in."""
+    return tmp_path
