@@ -6,10 +6,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-import click
-
 from auditor.config import Config, ConfigError, load_config
 from auditor.engine import EngineOptions, check_files
+from auditor.errors import UsageProblem
 from auditor.files import DEFAULT_EXCLUDES, discover
 from auditor.report import Report
 from auditor.rule import Rule
@@ -38,14 +37,14 @@ class CheckOutcome:
 
 
 def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
-    """Raise click.UsageError for bad paths, configuration or selectors (exit 2)."""
+    """Raise UsageProblem for bad paths, configuration or selectors (exit 2)."""
     for path in request.paths:
         if not os.path.exists(path):
-            raise click.UsageError(f"path does not exist: {path}")
+            raise UsageProblem(f"path does not exist: {path}")
     try:
         config = load_config(request.paths, request.config_path)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     try:
         rules = select_rules(
             all_rules,
@@ -55,7 +54,7 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
         )
         per_file = PerFileIgnores(config.get("per-file-ignores", {}), all_rules, config.root)
     except SelectionError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
     user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
         + request.extend_exclude + (request.exclude or [])
