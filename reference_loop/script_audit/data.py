@@ -1,0 +1,120 @@
+"""DataLoaders and torch's random_split: where batches come from, and which rows they hold.
+
+A DataLoader is remembered where it was built (the user's line), with whether it
+shuffles and, when its dataset is a TensorDataset (or a Subset of one), the fingerprints
+of all its rows. Each batch it yields marks it as the current source, so the next
+forward pass of a model knows which loader fed it.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset, TensorDataset
+
+from reference_loop.guards import is_shuffled
+from reference_loop.script_audit.frames import user_where
+from reference_loop.script_audit.patching import Patches
+from reference_loop.script_audit.rows import fingerprint
+from reference_loop.script_audit.state import LoaderInfo, State
+
+
+def dataset_rows(dataset: Any) -> Optional[np.ndarray]:
+    """Fingerprints of every input row of a TensorDataset or a Subset of one (else None)."""
+    if isinstance(dataset, TensorDataset) and dataset.tensors:
+        return fingerprint(dataset.tensors[0])
+    if isinstance(dataset, Subset) and isinstance(dataset.dataset, TensorDataset) and dataset.dataset.tensors:
+        X = dataset.dataset.tensors[0]
+        if X.device.type != "cpu":
+            return None
+        return fingerprint(X[torch.as_tensor(list(dataset.indices), dtype=torch.long)])
+    return None
+
+
+def install(st: State, patches: Patches) -> None:
+    ledger = st.ledger
+    from torch.utils.data import dataloader as dl_module
+
+    original_init = DataLoader.__init__
+
+    @functools.wraps(original_init)
+    def init(self: DataLoader, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if not st.active or id(self) in st.loaders:
+            return
+        try:
+            _register(self)
+        except Exception:  # never break the user's script over bookkeeping
+            pass
+
+    def _register(loader: DataLoader) -> None:
+        where = user_where(4)
+        src = ledger.source(("loader", id(loader)), "the DataLoader built at", where)
+        rows = dataset_rows(loader.dataset)
+        if rows is not None:
+            ledger.note_full(rows)
+            src.chunks = [np.unique(rows)]
+            src.complete = True
+        part = st.subset_parts.get(loader.dataset) if _weakrefable(loader.dataset) else None
+        if part is not None:
+            src.split_part = part
+        st.loaders[id(loader)] = LoaderInfo(where, is_shuffled(loader), weakref.ref(loader), src)
+
+    original_iter_init = dl_module._BaseDataLoaderIter.__init__
+
+    @functools.wraps(original_iter_init)
+    def iter_init(self: Any, loader: Any, *args: Any, **kwargs: Any) -> None:
+        original_iter_init(self, loader, *args, **kwargs)
+        self._auditor_loader_id = id(loader)
+
+    original_next = dl_module._BaseDataLoaderIter.__next__
+
+    @functools.wraps(original_next)
+    def next_batch(self: Any) -> Any:
+        data = original_next(self)
+        if st.active:
+            st.batch_seq += 1
+            st.current_loader = st.loaders.get(getattr(self, "_auditor_loader_id", None))
+        return data
+
+    patches.replace(DataLoader, "__init__", init)
+    patches.replace(dl_module._BaseDataLoaderIter, "__init__", iter_init)
+    patches.replace(dl_module._BaseDataLoaderIter, "__next__", next_batch)
+    _install_random_split(st, patches)
+
+
+def _weakrefable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
+
+
+def _install_random_split(st: State, patches: Patches) -> None:
+    import torch.utils.data as data_pkg
+    from torch.utils.data import dataset as dataset_module
+
+    original = dataset_module.random_split
+
+    @functools.wraps(original)
+    def random_split(dataset: Any, lengths: Any, *args: Any, **kwargs: Any) -> Any:
+        parts = original(dataset, lengths, *args, **kwargs)
+        if st.active:
+            try:
+                hashes = [dataset_rows(p) for p in parts]
+                record = st.ledger.split("random_split", user_where(3),
+                                         [h if h is not None else np.zeros(0, np.uint64) for h in hashes])
+                for i, p in enumerate(parts):
+                    if _weakrefable(p):
+                        st.subset_parts[p] = (record, i)
+            except Exception:
+                pass
+        return parts
+
+    patches.replace(dataset_module, "random_split", random_split)
+    patches.replace(data_pkg, "random_split", random_split)
