@@ -472,3 +472,21 @@ class GuardSet:
                       f"no gradient in {steps} sampled optimizer steps: {shown}; they never learn "
                       "(unused in forward, or detached): remove them or set requires_grad=False",
                       self._grad_where)
+
+
+# ----------------------------------------------------------------------------- hosts that judge late
+
+def record_settled_forward(guards: GuardSet, *, trained: bool, model_training: bool, grad_enabled: bool,
+                           where: Optional[Where]) -> None:
+    """Feed TRN101/102/103 for a forward pass whose role is known only afterwards.
+
+    `auditor run` learns whether a forward was training only when its output reaches
+    backward() (or never does), so it cannot call on_train_step/on_eval_forward at the
+    time; this records the mode and grad state the forward ran with, without touching
+    the accumulation window (whose forwards were counted, or not, at the time).
+    """
+    if trained:
+        guards._train_mode.add(not model_training, where)
+    else:
+        guards._eval_mode.add(model_training, where)
+        guards._eval_grad.add(grad_enabled, where)
