@@ -12,7 +12,8 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 val_loader = DataLoader(val_ds, batch_size=32, shuffle=True)
-loss = nn.CrossEntropyLoss()(torch.softmax(logits, dim=-1), y)
+criterion = nn.CrossEntropyLoss()
+loss = criterion(torch.softmax(logits, dim=-1), y)
 """
 
 
@@ -50,7 +51,7 @@ def test_github_annotations(project):
     assert len(lines) == 2
     assert lines[0].startswith("::warning file=train.py,line=5,col=14,endLine=5,endColumn=")
     assert "title=TRN203 shuffled-eval-loader::TRN203 DataLoader over" in lines[0]
-    assert lines[1].startswith("::error file=train.py,line=6,")
+    assert lines[1].startswith("::error file=train.py,line=7,")
 
 
 def test_rules_table_lists_every_rule():
