@@ -1,0 +1,96 @@
+"""Several processes under `torchrun`: process group, rank-0 writes, metric all-reduce."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from reference_loop.device import choose_device
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+    owns_group: bool = False  # we created the process group, so we destroy it
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+
+
+def setup(device_spec: str = "auto") -> Dist:
+    """Join the process group torchrun prepared (nccl on CUDA, gloo elsewhere), or run alone."""
+    if not launched_by_torchrun() and not (dist.is_available() and dist.is_initialized()):
+        return Dist(device=choose_device(device_spec))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = choose_device(device_spec)
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    owns = False
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        owns = True
+    return Dist(dist.get_rank(), dist.get_world_size(), device, owns)
+
+
+def teardown(d: Dist) -> None:
+    if d.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(values: torch.Tensor, d: Dist) -> torch.Tensor:
+    """Sum a tensor of metric totals over ranks (identity when alone)."""
+    if d.enabled:
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def broadcast_flag(flag: bool, d: Dist) -> bool:
+    """Rank 0's decision (early stopping) for everyone, so no rank waits forever."""
+    if not d.enabled:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=d.device)
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+class ShardSampler(Sampler[int]):
+    """Evaluation shard of one rank: every sample exactly once over all ranks, in order.
+
+    DistributedSampler pads the last shard with repeated samples so that ranks stay in
+    step; that is needed for training (every backward is a collective) but it would
+    count a few samples twice in a metric. Evaluation forwards are independent, so the
+    shards may differ by one sample.
+    """
+
+    def __init__(self, length: int, rank: int, world_size: int) -> None:
+        self.length, self.rank, self.world_size = length, rank, world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.length, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.length, self.world_size))
+
+
+def mean_over_ranks(total: torch.Tensor, count: int, d: Dist) -> float:
+    """A mean of per-sample values summed on each rank: one all-reduce, one sync per epoch."""
+    both = all_reduce_sum(torch.stack([total.float(), torch.tensor(float(count), device=total.device)]), d)
+    return float(both[0] / both[1].clamp(min=1))

@@ -1,0 +1,74 @@
+"""The steps of the loop, each one done right, and shared with the probes that test them."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Optional
+
+import torch
+
+from reference_loop.device import Precision, autocast
+
+
+def micro_step(model: torch.nn.Module, criterion: Callable, x: torch.Tensor, y: torch.Tensor,
+               window_len: int, scaler: Optional[torch.amp.GradScaler] = None,
+               precision: Precision = Precision(None, False)) -> torch.Tensor:
+    """Forward and backward of one micro-batch; returns the unscaled loss, detached.
+
+    The loss is divided by the number of micro-batches in the current accumulation
+    window (the last, shorter window too), so the accumulated gradient is the mean over
+    the window, as if it had been one batch.
+    """
+    with autocast(x.device, precision):
+        loss = criterion(model(x), y)
+    scaled = loss / window_len
+    (scaler.scale(scaled) if scaler is not None else scaled).backward()
+    return loss.detach()
+
+
+MicroStep = Callable[..., torch.Tensor]
+
+
+def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                   scaler: Optional[torch.amp.GradScaler], grad_clip: Optional[float],
+                   scheduler: Any = None) -> None:
+    """Unscale before clipping, step through the scaler, then the scheduler; clear gradients."""
+    if grad_clip is not None:
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the loss-scaled ones
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    if scheduler is not None:
+        scheduler.step()  # after optimizer.step(): the first update uses the initial rate
+    optimizer.zero_grad(set_to_none=True)
+
+
+def windows(n_batches: int, k: int, i: int) -> tuple[int, bool]:
+    """For batch `i` of `n_batches`: (length of its accumulation window, is it the window's last)."""
+    start = i - i % k
+    length = min(k, n_batches - start)
+    return length, i == start + length - 1
+
+
+def no_sync(model: torch.nn.Module, sync: bool):
+    """Under DDP, all-reduce gradients only on the last micro-batch of a window."""
+    if not sync and hasattr(model, "no_sync"):
+        return model.no_sync()
+    return contextlib.nullcontext()
+
+
+def batch_metrics(out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    """[summed loss, correct predictions, samples] of one batch, on the device (no sync).
+
+    Accuracy is defined for class-index targets; other targets get NaN (loss only).
+    """
+    n = torch.tensor(float(len(y)), device=out.device)
+    if not y.is_floating_point() and out.dim() >= 2 and out.shape[1] > 1:
+        correct = (out.argmax(1) == y).sum().float()
+    else:
+        correct = torch.tensor(float("nan"), device=out.device)
+    return torch.stack([loss.float() * len(y), correct, n])
