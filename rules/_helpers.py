@@ -26,3 +26,17 @@ def argument(call: cst.Call, name: str, index: int) -> Optional[cst.BaseExpressi
 
 def is_true(node: Optional[cst.BaseExpression]) -> bool:
     return isinstance(node, cst.Name) and node.value == "True"
+
+
+def program(ctx):
+    """The file's training-program model (built once per file, shared by all rules)."""
+    from auditor.analysis.program import program_of
+    from auditor.analysis.project import module_name_for
+
+    return program_of(ctx.model, ctx.project, module_name_for(ctx.path))
+
+
+def shorten(code: str, limit: int = 60) -> str:
+    """Source text for a message, on one line and not too long."""
+    text = " ".join(code.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-import libcst as cst
-
-from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
+from auditor.analysis.roles import roles_of
 from auditor.findings import Severity
 from auditor.rule import Rule
-from rules._helpers import argument
-
-SOFTMAX_FUNCTIONS = ("torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax")
-CROSS_ENTROPY_FUNCTIONS = ("torch.nn.functional.cross_entropy",)
-CROSS_ENTROPY_CLASSES = ("torch.nn.CrossEntropyLoss",)
-
-
-def _is_softmax_call(node: cst.BaseExpression, model) -> bool:
-    if not isinstance(node, cst.Call):
-        return False
-    if matches(model.qualify_call(node), *SOFTMAX_FUNCTIONS):
-        return True
-    # x.softmax(dim=1): a tensor method, whatever x is.
-    if isinstance(node.func, cst.Attribute) and node.func.attr.value == "softmax" \
-            and model.qualify_call(node) is None:
-        return True
-    # nn.Softmax(dim=1)(x)
-    inner = node.func
-    return isinstance(inner, cst.Call) and matches(model.qualify_call(inner), "torch.nn.Softmax")
+from rules._helpers import argument, shorten
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -37,8 +16,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     summary = "Probabilities from softmax are passed to CrossEntropyLoss, which expects logits."
     what = """
         Flags `nn.CrossEntropyLoss` / `F.cross_entropy` whose input is the output of a
-        softmax (`F.softmax`, `torch.softmax`, `x.softmax(...)`, `nn.Softmax`), directly
-        or through a variable. `log_softmax` is not flagged: it is idempotent under the
+        softmax (`F.softmax`, `torch.softmax`, `x.softmax(...)`, `nn.Softmax`), directly,
+        through variables, or because the model is an `nn.Sequential` ending in `nn.Softmax` or
+        a model class whose `forward` returns a softmax on every path. `log_softmax` is not flagged: it is idempotent under the
         loss's own log-softmax, so the result is unchanged.
         """
     why = """
@@ -69,37 +49,66 @@ class SoftmaxBeforeCrossEntropy(Rule):
         """,
     )
 
+    activation = SOFTMAX
+    loss_kind = "ce"
+    loss_name = "CrossEntropyLoss"
+    applies = "log-softmax"
+
     def check(self, ctx) -> None:
         model = ctx.model
+        roles = roles_of(model)
+        activations = activations_of(model)
         for site in model.calls:
-            if not self._is_cross_entropy(site, model):
+            if roles.loss_kind_of_callee(site.callee, site.node, site.function) != self.loss_kind:
                 continue
             first = argument(site.node, "input", 0)
-            evidence = self._softmax_evidence(first, model, site.function)
+            evidence = activations.activation_of(first, site.function, self.activation)
             if evidence:
-                ctx.report(site.node, f"CrossEntropyLoss receives {evidence}; it applies log-softmax "
-                                      f"itself, so pass the logits instead")
-
-    @staticmethod
-    def _is_cross_entropy(site, model) -> bool:
-        if matches(site.qualname, *CROSS_ENTROPY_FUNCTIONS):
-            return True
-        if site.callee is None or site.qualname is not None:
-            return False
-        return any(isinstance(v, cst.Call) and matches(model.qualify_call(v), *CROSS_ENTROPY_CLASSES)
-                   for v in model.values_of(site.callee, site.function))
-
-    @staticmethod
-    def _softmax_evidence(node: Optional[cst.BaseExpression], model, function) -> Optional[str]:
-        if node is None:
-            return None
-        if _is_softmax_call(node, model):
-            return "the output of a softmax"
-        if isinstance(node, cst.Name):
-            values = model.values_of(node.value, function)
-            if values and all(_is_softmax_call(v, model) for v in values):
-                return f"`{node.value}`, the output of a softmax"
-        return None
+                ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`, the output of "
+                                      f"a {self.activation} ({evidence}); it applies {self.applies} itself, so pass "
+                                      f"the raw logits and keep the {self.activation} for metrics or predictions")
 
 
-LOSS_RULES = [SoftmaxBeforeCrossEntropy()]
+class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
+    code = "TRN302"
+    name = "sigmoid-before-bce-with-logits"
+    severity = Severity.ERROR
+    summary = "Probabilities from a sigmoid are passed to BCEWithLogitsLoss, which expects logits."
+    what = """
+        Flags `nn.BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` whose input is the
+        output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, `nn.Sigmoid`), directly, through
+        variables, or because the model's `forward` (or its `nn.Sequential`) ends in one.
+        """
+    why = """
+        The loss applies the sigmoid itself: a second sigmoid squeezes the inputs into
+        (0.5, 0.73), the loss can never approach zero and gradients vanish, silently.
+        """
+    instead = "Return logits from the model and pass them to the loss; apply sigmoid only for predictions."
+    bad_examples = (
+        """
+        import torch
+        import torch.nn as nn
+
+        criterion = nn.BCEWithLogitsLoss()
+        probs = torch.sigmoid(model(x))
+        loss = criterion(probs, y)
+        """,
+    )
+    good_examples = (
+        """
+        import torch
+        import torch.nn as nn
+
+        criterion = nn.BCEWithLogitsLoss()
+        logits = model(x)
+        loss = criterion(logits, y)
+        predictions = torch.sigmoid(logits) > 0.5
+        """,
+    )
+    activation = SIGMOID
+    loss_kind = "bce_logits"
+    loss_name = "BCEWithLogitsLoss"
+    applies = "the sigmoid"
+
+
+LOSS_RULES = [SoftmaxBeforeCrossEntropy(), SigmoidBeforeBCEWithLogits()]

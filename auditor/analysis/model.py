@@ -1,9 +1,17 @@
-"""The per-file model that rules query, built in one traversal of the libcst tree."""
+"""The per-file model that rules query, built in one traversal of the libcst tree.
+
+The traversal records what every later query needs, so nothing walks the tree
+again: calls (with their enclosing function and statement, in evaluation order),
+bindings (assignments, tuple unpacking with positions, loop and `with` targets,
+parameters), functions with their decorators, parameters and returns, classes with
+their bases, and parent links. Derived knowledge (roles, splits, the mode/grad
+flow) is computed lazily from these tables by the other modules of this package.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 import libcst as cst
 
@@ -12,23 +20,69 @@ from auditor.analysis.names import ImportTable, dotted_name
 Scope = Optional[Union[cst.FunctionDef, cst.ClassDef]]
 
 
-@dataclass
+@dataclass(eq=False)
 class CallSite:
     node: cst.Call
     qualname: Optional[str]  # resolved through imports; None for local/unknown callees
     callee: Optional[str]  # the callee as written (`self.criterion`, `F.softmax`)
     function: Optional[cst.FunctionDef]  # innermost enclosing function
+    statement: Optional[cst.CSTNode] = None  # small statement or compound header owning the call
+
+    @property
+    def method(self) -> Optional[str]:
+        """`step` for `optimizer.step()`, None for a plain name call."""
+        func = self.node.func
+        return func.attr.value if isinstance(func, cst.Attribute) else None
+
+    @property
+    def receiver(self) -> Optional[cst.BaseExpression]:
+        func = self.node.func
+        return func.value if isinstance(func, cst.Attribute) else None
 
 
-@dataclass
+@dataclass(eq=False)
 class Binding:
     target: str  # dotted target as written: `x`, `self.loader`
     value: cst.BaseExpression
     function: Optional[cst.FunctionDef]
     statement: cst.CSTNode
+    # `a, b = f()` binds `a` to f() at index 0 of 2; None for plain assignments.
+    index: Optional[int] = None
+    arity: Optional[int] = None
+    kind: str = "assign"  # assign | for | with | param | aug
 
 
-@dataclass
+@dataclass(eq=False)
+class FunctionInfo:
+    node: cst.FunctionDef
+    name: str
+    qualname: str  # `Class.method` or `outer.inner` or `name`
+    cls: Optional["ClassInfo"]
+    params: list[str]
+    annotations: dict[str, Optional[str]]  # param -> annotation as written (dotted)
+    defaults: dict[str, cst.BaseExpression]
+    decorators: list[cst.BaseExpression]
+    parent: Optional[cst.FunctionDef]
+    calls: list[CallSite] = field(default_factory=list)
+    returns: list[cst.Return] = field(default_factory=list)
+
+    @property
+    def positional(self) -> list[str]:
+        """Parameters a caller fills positionally (without `self`/`cls` of methods)."""
+        if self.cls is not None and self.params and self.params[0] in ("self", "cls"):
+            return self.params[1:]
+        return self.params
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    bases: list[str]  # qualified where imported, else as written
+    methods: dict[str, FunctionInfo] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
 class FileModel:
     module: cst.Module
     imports: ImportTable = field(default_factory=ImportTable)
@@ -37,11 +91,18 @@ class FileModel:
     functions: list[cst.FunctionDef] = field(default_factory=list)
     classes: list[cst.ClassDef] = field(default_factory=list)
     parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
+    function_info: dict[cst.FunctionDef, FunctionInfo] = field(default_factory=dict)
+    class_info: dict[str, ClassInfo] = field(default_factory=dict)  # by class name
+    statement_calls: dict[cst.CSTNode, list[CallSite]] = field(default_factory=dict)
+    call_site: dict[cst.Call, CallSite] = field(default_factory=dict)
+    module_calls: list[CallSite] = field(default_factory=list)
+    # Derived analyses, computed on first use and cached here (see the sibling modules).
+    cache: dict = field(default_factory=dict)
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         return self.parents.get(node)
 
-    def ancestors(self, node: cst.CSTNode):
+    def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         current = self.parents.get(node)
         while current is not None:
             yield current
@@ -49,16 +110,63 @@ class FileModel:
 
     def values_of(self, target: str, function: Optional[cst.FunctionDef] = None) -> list[cst.BaseExpression]:
         """Values assigned to `target`, preferring the same function, then module level."""
+        return [b.value for b in self.bindings_of(target, function) if b.kind in ("assign", "with")
+                and b.index is None]
+
+    def bindings_of(self, target: str, function: Optional[cst.FunctionDef] = None) -> list[Binding]:
+        """Bindings of `target` visible from `function`: its own, else enclosing ones, else module level.
+
+        `self.x` is looked up across the whole class (any method may have set it).
+        """
         found = self.bindings.get(target, [])
-        local = [b.value for b in found if b.function is function]
-        if local or function is None:
-            return local
+        if not found:
+            return []
         if target.startswith("self."):
-            return [b.value for b in found]
-        return [b.value for b in found if b.function is None]
+            cls = self.class_of(function)
+            return [b for b in found if cls is None or self.class_of(b.function) is cls]
+        scope = function
+        while True:
+            local = [b for b in found if b.function is scope]
+            if local or scope is None:
+                return local
+            info = self.function_info.get(scope)
+            scope = info.parent if info else None
+
+    def class_of(self, function: Optional[cst.FunctionDef]) -> Optional[ClassInfo]:
+        info = self.function_info.get(function) if function is not None else None
+        while info is not None and info.cls is None and info.parent is not None:
+            info = self.function_info.get(info.parent)
+        return info.cls if info else None
 
     def qualify_call(self, call: cst.Call) -> Optional[str]:
         return self.imports.qualify(call.func)
+
+    def qualify(self, node: cst.BaseExpression) -> Optional[str]:
+        return self.imports.qualify(node)
+
+    def info(self, function: Optional[cst.FunctionDef]) -> Optional[FunctionInfo]:
+        return self.function_info.get(function) if function is not None else None
+
+    def functions_named(self, name: str) -> list[FunctionInfo]:
+        """Module-level functions (not methods) called `name`."""
+        return [i for i in self.function_info.values() if i.name == name and i.cls is None and i.parent is None]
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def calls_in(self, function: Optional[cst.FunctionDef]) -> list[CallSite]:
+        if function is None:
+            return self.module_calls
+        info = self.function_info.get(function)
+        return info.calls if info else []
+
+
+# A statement "owns" the calls in its expressions; compound statements own only their
+# header (the body's statements own theirs), which the interpreter needs to replay
+# effects in order.
+_HEADER_OWNERS = (cst.For, cst.While, cst.If, cst.With, cst.FunctionDef, cst.ClassDef, cst.Try,
+                  cst.ExceptHandler)
+_BODIES = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Else, cst.Finally)
 
 
 class _Builder(cst.CSTVisitor):
@@ -66,16 +174,24 @@ class _Builder(cst.CSTVisitor):
         self.model = model
         self.stack: list[cst.CSTNode] = []
         self.functions: list[cst.FunctionDef] = []
+        self.classes: list[Optional[ClassInfo]] = []
+        self.owners: list[Optional[cst.CSTNode]] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if self.stack:
             self.model.parents[node] = self.stack[-1]
         self.stack.append(node)
+        if isinstance(node, cst.BaseSmallStatement) or isinstance(node, _HEADER_OWNERS):
+            self.owners.append(node)
+        elif isinstance(node, _BODIES):
+            self.owners.append(None)
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         super().on_leave(original_node)
         self.stack.pop()
+        if isinstance(original_node, (cst.BaseSmallStatement,) + _HEADER_OWNERS + _BODIES):
+            self.owners.pop()
 
     def visit_Import(self, node: cst.Import) -> None:
         self.model.imports.add_import(node)
@@ -83,37 +199,118 @@ class _Builder(cst.CSTVisitor):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         self.model.imports.add_import_from(node)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.model.functions.append(node)
-        self.functions.append(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.functions.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.model.classes.append(node)
-
     def _current_function(self) -> Optional[cst.FunctionDef]:
         return self.functions[-1] if self.functions else None
 
-    def visit_Call(self, node: cst.Call) -> None:
-        self.model.calls.append(CallSite(
-            node=node,
-            qualname=self.model.imports.qualify(node.func),
-            callee=dotted_name(node.func),
-            function=self._current_function(),
-        ))
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.model.functions.append(node)
+        cls = self.classes[-1] if self.classes and self._directly_in_class(node) else None
+        parent = self._current_function()
+        params, annotations, defaults = [], {}, {}
+        p = node.params
+        for param in list(p.posonly_params) + list(p.params) + list(p.kwonly_params):
+            name = param.name.value
+            params.append(name)
+            annotations[name] = dotted_name(param.annotation.annotation) if param.annotation else None
+            if param.default is not None:
+                defaults[name] = param.default
+            self._record(name, param.default or param.name, node, param, kind="param")
+        if parent is not None:
+            qualname = f"{self.model.function_info[parent].qualname}.{node.name.value}"
+        elif cls is not None:
+            qualname = f"{cls.name}.{node.name.value}"
+        else:
+            qualname = node.name.value
+        info = FunctionInfo(node=node, name=node.name.value, qualname=qualname, cls=cls, params=params,
+                            annotations=annotations, defaults=defaults,
+                            decorators=[d.decorator for d in node.decorators], parent=parent)
+        self.model.function_info[node] = info
+        if cls is not None:
+            cls.methods[info.name] = info
+        self.functions.append(node)
+        self.classes.append(None)  # classes nested in a function body are not this class
 
-    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
-                and len(target.elements) == len(value.elements):
-            for t, v in zip(target.elements, value.elements):
-                self._bind(t.value, v.value, statement)
+    def _directly_in_class(self, node: cst.FunctionDef) -> bool:
+        # FunctionDef -> IndentedBlock -> ClassDef
+        parent = self.model.parents.get(node)
+        return isinstance(self.model.parents.get(parent), cst.ClassDef)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+        self.classes.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.model.classes.append(node)
+        bases = [self.model.imports.qualify(b.value) or dotted_name(b.value) or "" for b in node.bases]
+        info = ClassInfo(node=node, name=node.name.value, bases=bases)
+        self.model.class_info.setdefault(info.name, info)
+        self.classes.append(info)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.classes.pop()
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        # Appended on leave: arguments before the call, i.e. evaluation order.
+        owner = self.owners[-1] if self.owners else None
+        site = CallSite(
+            node=original_node,
+            qualname=self.model.imports.qualify(original_node.func),
+            callee=dotted_name(original_node.func),
+            function=self._current_function(),
+            statement=owner,
+        )
+        self.model.calls.append(site)
+        self.model.call_site[original_node] = site
+        if owner is not None:
+            self.model.statement_calls.setdefault(owner, []).append(site)
+        if site.function is not None:
+            self.model.function_info[site.function].calls.append(site)
+        else:
+            self.model.module_calls.append(site)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        function = self._current_function()
+        if function is not None:
+            self.model.function_info[function].returns.append(node)
+
+    def _record(self, name: str, value: cst.BaseExpression, function, statement, **extra) -> None:
+        self.model.bindings.setdefault(name, []).append(
+            Binding(target=name, value=value, function=function, statement=statement, **extra))
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression, statement: cst.CSTNode,
+              kind: str = "assign") -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            elements = target.elements
+            if isinstance(value, (cst.Tuple, cst.List)) and len(elements) == len(value.elements) \
+                    and not any(isinstance(e, cst.StarredElement) for e in value.elements):
+                for t, v in zip(elements, value.elements):
+                    self._bind(t.value, v.value, statement, kind)
+                return
+            for i, element in enumerate(elements):
+                if isinstance(element, cst.StarredElement):
+                    continue
+                inner = element.value
+                if isinstance(inner, (cst.Tuple, cst.List)):
+                    # `for i, (x, y) in enumerate(loader)`: nested targets read the same source.
+                    for sub in inner.elements:
+                        name = dotted_name(sub.value)
+                        if name:
+                            self._record(name, value, self._current_function(), statement,
+                                         index=i, arity=len(elements), kind=kind)
+                    continue
+                name = dotted_name(inner)
+                if name:
+                    self._record(name, value, self._current_function(), statement,
+                                 index=i, arity=len(elements), kind=kind)
             return
         name = dotted_name(target)
         if name is not None:
-            self.model.bindings.setdefault(name, []).append(
-                Binding(target=name, value=value, function=self._current_function(), statement=statement))
+            self._record(name, value, self._current_function(), statement, kind=kind)
+        elif isinstance(target, cst.Subscript):
+            key = subscript_key(target)
+            base = dotted_name(target.value)
+            if key is not None and base is not None:
+                self._record(f"{base}[{key!r}]", value, self._current_function(), statement, kind=kind)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -123,8 +320,46 @@ class _Builder(cst.CSTVisitor):
         if node.value is not None:
             self._bind(node.target, node.value, node)
 
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        name = dotted_name(node.target)
+        if name is not None:
+            self._record(name, node.value, self._current_function(), node, kind="aug")
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind(node.target, node.iter, node, kind="for")
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind(node.asname.name, node.item, node, kind="with")
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value, node)
+
+
+def subscript_key(node: cst.Subscript) -> Optional[str]:
+    """`"val"` for `loaders["val"]`; None for anything but one string key."""
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = node.slice[0].slice.value
+        if isinstance(value, cst.SimpleString):
+            evaluated = value.evaluated_value
+            return evaluated if isinstance(evaluated, str) else None
+    return None
+
+
+# One model per parsed module: phase 1 (summaries) and phase 2 (rules) share it.
+# libcst nodes take no weak references, so the cache holds the module itself (keeping
+# its id valid) and forgets the oldest entries past a bound.
+_MODELS: "dict[int, tuple[cst.Module, FileModel]]" = {}
+_MAX_CACHED = 4096
+
 
 def build_file_model(module: cst.Module) -> FileModel:
+    cached = _MODELS.get(id(module))
+    if cached is not None and cached[0] is module:
+        return cached[1]
     model = FileModel(module=module)
     module.visit(_Builder(model))
+    if len(_MODELS) >= _MAX_CACHED:
+        del _MODELS[next(iter(_MODELS))]
+    _MODELS[id(module)] = (module, model)
     return model

@@ -63,7 +63,10 @@ class ImportTable:
 
     def qualify(self, node: cst.BaseExpression) -> Optional[str]:
         """Qualified name of a Name/Attribute chain whose head is imported; else None."""
-        dotted = dotted_name(node)
+        return self.qualify_dotted(dotted_name(node))
+
+    def qualify_dotted(self, dotted: Optional[str]) -> Optional[str]:
+        """`nn.Module` -> `torch.nn.Module` when `nn` is an imported alias; else None."""
         if dotted is None:
             return None
         head, _, rest = dotted.partition(".")

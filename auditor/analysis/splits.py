@@ -37,3 +37,221 @@ def split_of_name(name: Optional[str]) -> Optional[str]:
 def split_of_string(text: str) -> Optional[str]:
     """A dict key or phase string such as "valid" or "test"."""
     return split_of_name(text.strip("'\""))
+
+
+MIXED = "mixed"  # rows of training data and evaluation data together
+
+_PASS_THROUGH_CALLS = {
+    "DataLoader", "TensorDataset", "Subset", "tensor", "as_tensor", "from_numpy", "asarray", "array",
+    "enumerate", "iter", "tqdm", "list", "tuple", "zip", "DataFrame", "Series", "ImageFolder",
+    "DistributedSampler", "SequentialSampler", "deepcopy", "copy", "float32", "stack", "trange",
+}
+_CONCAT_CALLS = {"concatenate", "vstack", "hstack", "row_stack", "concat", "cat", "ConcatDataset", "append"}
+_SPLIT_FUNCTIONS = {"train_test_split": "alternate", "random_split": "ordered"}
+_CV_SPLITTERS = {"KFold", "StratifiedKFold", "GroupKFold", "ShuffleSplit", "StratifiedShuffleSplit",
+                 "TimeSeriesSplit", "RepeatedKFold", "RepeatedStratifiedKFold", "GroupShuffleSplit",
+                 "LeaveOneOut", "PredefinedSplit", "StratifiedGroupKFold"}
+
+
+def combine(splits) -> Optional[str]:
+    """One split when the evidence agrees; MIXED when training and evaluation data meet."""
+    found = {s for s in splits if s}
+    if not found:
+        return None
+    if len(found) == 1:
+        return found.pop()
+    if TRAIN in found and found & {VAL, TEST, MIXED}:
+        return MIXED
+    return None
+
+
+def position_split(function_name: str, index: int, arity: Optional[int]) -> Optional[str]:
+    """Which split the `index`-th result of a splitting function holds."""
+    how = _SPLIT_FUNCTIONS.get(function_name)
+    if how == "alternate":
+        return TRAIN if index % 2 == 0 else TEST
+    if how == "ordered":
+        order = [TRAIN, VAL, TEST] if arity == 3 else [TRAIN, VAL]
+        return order[index] if index < len(order) else None
+    return None
+
+
+class SplitResolver:
+    """split_of(expression): which split a value holds, through names, bindings and calls."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._memo: dict = {}
+        # Set by the program model: (function, parameter) -> [(argument expression, caller function)].
+        self.arguments_of = None
+
+    def split_of(self, node, function=None, env: Optional[dict] = None, depth: int = 0) -> Optional[str]:
+        import libcst as cst  # local: keep this module importable without libcst for name rules
+
+        if node is None or depth > 8:
+            return None
+        if isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            return split_of_string(value) if isinstance(value, str) else None
+        if isinstance(node, cst.Name) and env and node.value in env:
+            bound = env[node.value]
+            if isinstance(bound, str):
+                return split_of_string(bound)
+            if isinstance(bound, cst.CSTNode):
+                return self.split_of(bound, function, None, depth + 1)
+            return None
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            from auditor.analysis.names import dotted_name
+
+            name = dotted_name(node)
+            direct = split_of_name(name)
+            if direct:
+                return direct
+            if isinstance(node, cst.Attribute) and node.attr.value in ("dataset", "data", "values", "T", "x", "y",
+                                                                       "X", "targets", "indices"):
+                inner = self.split_of(node.value, function, env, depth + 1)
+                if inner:
+                    return inner
+            if name is None:
+                return None
+            key = (name, function, depth > 0)
+            if env is None and key in self._memo:
+                return self._memo[key]
+            if env is None:
+                self._memo[key] = None  # recursion guard
+            result = self._from_bindings(name, function, depth)
+            if env is None:
+                self._memo[key] = result
+            return result
+        if isinstance(node, cst.Subscript):
+            from auditor.analysis.model import subscript_key
+
+            key = subscript_key(node)
+            if key is not None and split_of_string(key):
+                return split_of_string(key)
+            if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+                index = node.slice[0].slice.value
+                if isinstance(index, cst.Name) and env and isinstance(env.get(index.value), str):
+                    return split_of_string(env[index.value])
+                base = self.split_of(node.value, function, env, depth + 1)
+                if base:
+                    return base
+                return self.split_of(index, function, env, depth + 1)
+            return self.split_of(node.value, function, env, depth + 1)
+        if isinstance(node, cst.Call):
+            return self._call_split(node, function, env, depth)
+        if isinstance(node, (cst.List, cst.Tuple)):
+            return combine(self.split_of(e.value, function, env, depth + 1) for e in node.elements)
+        return None
+
+    def _from_bindings(self, name: str, function, depth: int) -> Optional[str]:
+        import libcst as cst
+
+        found = []
+        for b in self.model.bindings_of(name, function):
+            if b.kind == "param":
+                found.append(self._param_split(b, depth))
+                continue
+            if b.kind == "aug":
+                continue
+            value = b.value
+            if b.index is not None:
+                found.append(self._indexed(value, b.index, b.arity, b.function, depth))
+            elif isinstance(value, cst.Call) and self._callee_last(value) == "split" and b.kind == "for":
+                found.append(None)
+            else:
+                found.append(self.split_of(value, b.function, None, depth + 1))
+        return combine(found) if all(found) or len(set(found) - {None}) == 1 else None
+
+    def _param_split(self, binding, depth: int) -> Optional[str]:
+        """A parameter holds evaluation data when every caller in the file passes some."""
+        if self.arguments_of is None or depth > 4:
+            return None
+        arguments = self.arguments_of(binding.function, binding.target)
+        splits = [self.split_of(arg, caller, None, depth + 2) for arg, caller in arguments]
+        if splits and all(s in EVAL_SPLITS for s in splits):
+            return VAL if VAL in splits else TEST
+        if splits and all(s == TRAIN for s in splits):
+            return TRAIN
+        return None
+
+    def _indexed(self, value, index: int, arity: Optional[int], function, depth: int) -> Optional[str]:
+        import libcst as cst
+
+        if isinstance(value, cst.Call):
+            last = self._callee_last(value)
+            if last in _SPLIT_FUNCTIONS:
+                return position_split(last, index, arity)
+            if last == "split" and isinstance(value.func, cst.Attribute):
+                splitter = value.func.value
+                ctor = splitter.func if isinstance(splitter, cst.Call) else None
+                names = [self._callee_last(b.value) for b in self.model.bindings_of(
+                    getattr(splitter, "value", ""), function) if isinstance(b.value, cst.Call)] \
+                    if isinstance(splitter, cst.Name) else []
+                if (ctor is not None and self._callee_last(splitter) in _CV_SPLITTERS) or \
+                        any(n in _CV_SPLITTERS for n in names):
+                    return [TRAIN, VAL][index] if index < 2 else None
+            if last == "enumerate" and index == 1 and value.args:
+                return self.split_of(value.args[0].value, function, None, depth + 1)
+            if last == "zip" and index < len(value.args):
+                return self.split_of(value.args[index].value, function, None, depth + 1)
+            if last == "items" and index == 0 and isinstance(value.func, cst.Attribute):
+                return None
+        if isinstance(value, (cst.Tuple, cst.List)):
+            return None
+        # `x, y = batch` / `for x, y in val_loader`: each element holds the source's split.
+        return self.split_of(value, function, None, depth + 1)
+
+    @staticmethod
+    def _callee_last(call) -> Optional[str]:
+        import libcst as cst
+
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value
+        if isinstance(func, cst.Name):
+            return func.value
+        return None
+
+    def _call_split(self, call, function, env, depth) -> Optional[str]:
+        import libcst as cst
+
+        last = self._callee_last(call)
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        if last in _CONCAT_CALLS:
+            parts = positional[:1] if last != "append" else positional
+            inner = []
+            for part in parts:
+                if isinstance(part, (cst.List, cst.Tuple)):
+                    inner.extend(self.split_of(e.value, function, env, depth + 1) for e in part.elements)
+                else:
+                    inner.append(self.split_of(part, function, env, depth + 1))
+            if last == "append" and isinstance(call.func, cst.Attribute):
+                inner.append(self.split_of(call.func.value, function, env, depth + 1))
+            return combine(inner)
+        if last == "Subset" and len(positional) >= 2:
+            return self.split_of(positional[1], function, env, depth + 1) or \
+                self.split_of(positional[0], function, env, depth + 1)
+        if last in _PASS_THROUGH_CALLS:
+            args = positional + [keywords[k] for k in ("dataset",) if k in keywords]
+            return combine(self.split_of(a, function, env, depth + 1) for a in args)
+        if isinstance(call.func, cst.Attribute):
+            receiver = call.func.value
+            if last in ("transform", "fit_transform", "inverse_transform", "predict", "encode"):
+                return self.split_of(positional[0], function, env, depth + 1) if positional else None
+            own = self.split_of(receiver, function, env, depth + 1)
+            if own:
+                return own
+            return None
+        # An unknown helper (`make_loader(val_ds, ...)`, `get_split("valid")`): what its data says.
+        args = positional + list(keywords.values())
+        return combine(self.split_of(a, function, env, depth + 1) for a in args
+                       if isinstance(a, (cst.Name, cst.Attribute, cst.Subscript, cst.SimpleString)))
+
+
+def splits_of(model) -> SplitResolver:
+    resolver = model.cache.get("splits")
+    if resolver is None:
+        resolver = model.cache["splits"] = SplitResolver(model)
+    return resolver

@@ -1,0 +1,181 @@
+"""Does a value come out of a softmax or a sigmoid? Through variables, models and layers.
+
+`activation_of(expr)` follows shape-only operations (`squeeze`, `view`, indexing),
+variables (every binding must agree), model calls (an `nn.Sequential` whose last layer
+is `nn.Softmax`, a model class whose `forward` returns a softmax on every path, through
+`self.layers` attributes) and tuple results (`recon, mu = vae(x)`). `log_softmax` and
+`logsigmoid` are other functions, so they never match.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.roles import is_module_class, roles_of
+
+SOFTMAX, SIGMOID = "softmax", "sigmoid"
+_FUNCTIONS = {
+    SOFTMAX: ("torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"),
+    SIGMOID: ("torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"),
+}
+_LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",)}
+_SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
+                  "permute", "transpose", "clone", "type", "cpu", "cuda", "view_as", "reshape_as", "half"}
+
+
+class Activations:
+    def __init__(self, model: FileModel) -> None:
+        self.model = model
+        self.roles = roles_of(model)
+        self._active: set = set()
+
+    def activation_of(self, node: Optional[cst.BaseExpression], function, kind: str,
+                      index: Optional[int] = None, depth: int = 0) -> Optional[str]:
+        """Evidence that `node` (element `index` of it, for tuples) is the output of `kind`."""
+        if node is None or depth > 8:
+            return None
+        key = (id(node), function, kind, index)
+        if key in self._active:
+            return None
+        self._active.add(key)
+        try:
+            return self._activation(node, function, kind, index, depth)
+        finally:
+            self._active.discard(key)
+
+    def _activation(self, node, function, kind, index, depth) -> Optional[str]:
+        model = self.model
+        if isinstance(node, (cst.Tuple, cst.List)) and index is not None:
+            if index < len(node.elements):
+                return self.activation_of(node.elements[index].value, function, kind, None, depth + 1)
+            return None
+        if isinstance(node, cst.Subscript):
+            return self.activation_of(node.value, function, kind, index, depth + 1)
+        if isinstance(node, cst.Call):
+            qualified = model.qualify_call(node)
+            func = node.func
+            if index is None and matches(qualified, *_FUNCTIONS[kind]):
+                return f"{dotted_name(func) or kind}()"
+            if isinstance(func, cst.Attribute) and qualified is None:
+                if func.attr.value == kind and index is None:
+                    return f".{kind}()"
+                if func.attr.value in _SHAPE_METHODS:
+                    return self.activation_of(func.value, function, kind, index, depth + 1)
+            if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
+                return f"nn.{kind.capitalize()}"
+            callee = dotted_name(func)
+            if callee and qualified is None:
+                return self._model_output(callee, function, kind, index, depth)
+            return None
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            name = dotted_name(node)
+            if name is None:
+                return None
+            bindings = [b for b in model.bindings_of(name, function) if b.kind in ("assign", "with")]
+            if not bindings:
+                return None
+            found = []
+            for b in bindings:
+                if b.index is not None:
+                    if isinstance(b.value, (cst.Tuple, cst.List)):
+                        return None
+                    evidence = self.activation_of(b.value, b.function, kind, b.index, depth + 1)
+                else:
+                    evidence = self.activation_of(b.value, b.function, kind, index, depth + 1)
+                if evidence is None:
+                    return None
+                found.append(evidence)
+            return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
+        return None
+
+    def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
+        """The last activation of a model called as `callee(...)`."""
+        model = self.model
+        roles = self.roles
+        if callee == "self":
+            return None
+        bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
+        layered = []
+        for b in bindings:
+            value = b.value
+            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                    and value.func.attr.value in ("to", "cuda", "cpu", "float", "double"):
+                value = value.func.value
+            if not isinstance(value, cst.Call):
+                return None
+            evidence = self._constructed_output(value, kind, index, depth)
+            if evidence is None:
+                return None
+            layered.append(evidence)
+        if layered:
+            return f"`{callee}`, whose {layered[0]}"
+        info = model.info(function)
+        if info is not None and callee in info.params and roles.is_model(callee, function):
+            # A model handed in: only when every model class of this file ends in the activation.
+            candidates = self._top_level_model_classes()
+            outputs = [self._class_output(c, kind, index, depth) for c in candidates]
+            if candidates and all(outputs):
+                return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
+        return None
+
+    def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
+        model = self.model
+        qualified = model.qualify_call(call)
+        if matches(qualified, "torch.nn.Sequential") and index is None:
+            last = _last_layer(call)
+            if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
+                return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+            return None
+        name = dotted_name(call.func)
+        cls = model.class_info.get(name) if name else None
+        if cls is not None and is_module_class(model, cls):
+            return self._class_output(cls, kind, index, depth)
+        return None
+
+    def _class_output(self, cls, kind, index, depth) -> Optional[str]:
+        forward = cls.methods.get("forward")
+        if forward is None or not forward.returns:
+            return None
+        for ret in forward.returns:
+            if ret.value is None:
+                return None
+            if not self.activation_of(ret.value, forward.node, kind, index, depth + 1):
+                return None
+        return f"forward() returns a {kind} ({cls.name})"
+
+    def _top_level_model_classes(self) -> list:
+        model = self.model
+        classes = [c for c in model.class_info.values() if is_module_class(model, c)]
+        used_inside = set()
+        for c in classes:
+            for method in c.methods.values():
+                for site in method.calls:
+                    if site.callee in model.class_info:
+                        used_inside.add(site.callee)
+        return [c for c in classes if c.name not in used_inside]
+
+
+def _last_layer(call: cst.Call) -> Optional[cst.BaseExpression]:
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if not positional:
+        return None
+    if len(positional) == 1 and isinstance(positional[0], cst.Call) and \
+            (dotted_name(positional[0].func) or "").endswith("OrderedDict") and positional[0].args:
+        items = positional[0].args[0].value
+        if isinstance(items, (cst.List, cst.Tuple)) and items.elements:
+            pair = items.elements[-1].value
+            if isinstance(pair, (cst.Tuple, cst.List)) and len(pair.elements) == 2:
+                return pair.elements[1].value
+        return None
+    return positional[-1]
+
+
+def activations_of(model: FileModel) -> Activations:
+    found = model.cache.get("activations")
+    if found is None:
+        found = model.cache["activations"] = Activations(model)
+    return found

@@ -1,0 +1,756 @@
+"""Context along every path: each model's mode and the grad mode at every call.
+
+A small abstract interpreter over the statements of each function (and of the
+module body). A state holds the mode of each model name (`train`, `eval`, or `?`
+when unknown), the grad mode (`on`, `off`, `?`), constants bound by literal loops
+(`for phase in ("train", "val")`) and the branch conditions assumed on this path,
+so that `if phase == "train": model.train()` and a later `if phase == "train":
+loss.backward()` stay consistent. States are kept per path (deduplicated, capped).
+
+- Loops run twice: what the end of one epoch leaves is the start of the next.
+- Helpers in the same file are summarised by their effect on their parameters'
+  modes (`export(model)` calling `model.eval()` leaves the caller's model in eval).
+- A function's entry context is the union of the contexts at its call sites in the
+  file (or the project); with no known caller, models are `?` (stay silent) and grad
+  is on, the interpreter's default.
+
+`visits[call]` then lists the states in which each call can run; rules ask it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Optional
+
+import libcst as cst
+
+from auditor.analysis.model import CallSite, FileModel, FunctionInfo
+from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.roles import Roles, is_lightning_class, roles_of
+
+TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
+ON, OFF = "on", "off"
+MAX_STATES = 32
+GRAD_OFF_CONTEXTS = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                     "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode")
+GRAD_ON_CONTEXTS = ("torch.enable_grad", "torch.autograd.enable_grad")
+SET_GRAD = ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled")
+# Lightning runs these hooks with the model in eval mode and autograd off.
+LIGHTNING_EVAL_HOOKS = {"validation_step", "test_step", "predict_step", "on_validation_epoch_end",
+                        "on_test_epoch_end", "validation_epoch_end", "test_epoch_end", "on_validation_batch_end",
+                        "on_test_batch_end", "on_predict_batch_end"}
+LIGHTNING_TRAIN_HOOKS = {"training_step"}
+
+
+@dataclass(frozen=True)
+class State:
+    modes: tuple = ()  # sorted (key, mode) pairs
+    grad: str = ON
+    env: tuple = ()  # sorted (name, value): a str/bool/int constant or a CST node
+    facts: tuple = ()  # sorted (condition code, bool)
+
+    def mode(self, key: str) -> Optional[str]:
+        """The mode of `key`, or of the nearest enclosing module (`model` for `model.encoder`)."""
+        probe = key
+        while True:
+            for k, m in self.modes:
+                if k == probe:
+                    return m
+            if "." not in probe:
+                return None
+            probe = probe.rsplit(".", 1)[0]
+
+    def with_mode(self, key: str, mode: str) -> "State":
+        # Setting `model` also sets its submodules `model.x` tracked separately.
+        kept = tuple((k, m) for k, m in self.modes if k != key and not k.startswith(key + "."))
+        return replace(self, modes=tuple(sorted(kept + ((key, mode),))))
+
+    def without_mode(self, key: str) -> "State":
+        return replace(self, modes=tuple((k, m) for k, m in self.modes if k != key))
+
+    @property
+    def env_dict(self) -> dict:
+        return dict(self.env)
+
+    def with_env(self, name: str, value: Any) -> "State":
+        kept = tuple((k, v) for k, v in self.env if k != name)
+        if value is _DROP:
+            return replace(self, env=kept) if len(kept) != len(self.env) else self
+        return replace(self, env=tuple(sorted(kept + ((name, value),), key=lambda kv: kv[0])))
+
+    def with_fact(self, code: str, value: bool) -> "State":
+        kept = tuple((k, v) for k, v in self.facts if k != code)
+        return replace(self, facts=tuple(sorted(kept + ((code, value),))))
+
+    def fact(self, code: str) -> Optional[bool]:
+        for k, v in self.facts:
+            if k == code:
+                return v
+        return None
+
+
+_DROP = object()
+
+
+@dataclass
+class Flow:
+    normal: list = field(default_factory=list)
+    returns: list = field(default_factory=list)
+    breaks: list = field(default_factory=list)
+    continues: list = field(default_factory=list)
+
+
+def _dedupe(states: Iterable[State]) -> list[State]:
+    seen: dict[State, None] = {}
+    for s in states:
+        seen.setdefault(s, None)
+    out = list(seen)
+    if len(out) > MAX_STATES:
+        # Too many paths: forget conditions and constants, keep what matters (modes, grad).
+        out = list({replace(s, facts=(), env=()): None for s in out})[:MAX_STATES]
+    return out
+
+
+def _constant(node: cst.BaseExpression) -> Any:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else _DROP
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, cst.Integer):
+        return int(node.value) if node.value.isdigit() else _DROP
+    return _DROP
+
+
+def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
+    """The constant value of a simple expression under the state's constants, else _DROP."""
+    if node is None:
+        return _DROP
+    constant = _constant(node)
+    if constant is not _DROP:
+        return constant
+    if isinstance(node, cst.Name):
+        for k, v in state.env:
+            if k == node.value and not isinstance(v, cst.CSTNode):
+                return v
+        return _DROP
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        inner = evaluate(node.expression, state)
+        return _DROP if inner is _DROP else not inner
+    if isinstance(node, cst.Comparison) and len(node.comparisons) == 1:
+        left = evaluate(node.left, state)
+        target = node.comparisons[0]
+        right = evaluate(target.comparator, state)
+        op = target.operator
+        if isinstance(op, (cst.In, cst.NotIn)) and left is not _DROP and \
+                isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+            values = [evaluate(e.value, state) for e in target.comparator.elements]
+            if _DROP in values:
+                return _DROP
+            return (left in values) if isinstance(op, cst.In) else (left not in values)
+        if left is _DROP or right is _DROP:
+            return _DROP
+        if isinstance(op, (cst.Equal, cst.Is)):
+            return left == right
+        if isinstance(op, (cst.NotEqual, cst.IsNot)):
+            return left != right
+        return _DROP
+    if isinstance(node, cst.BooleanOperation):
+        left = evaluate(node.left, state)
+        right = evaluate(node.right, state)
+        if isinstance(node.operator, cst.And):
+            if left is False or right is False:
+                return False
+            return _DROP if _DROP in (left, right) else bool(left and right)
+        if left is True or right is True:
+            return True
+        return _DROP if _DROP in (left, right) else bool(left or right)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value == "startswith" and node.args:
+        receiver, prefix = evaluate(node.func.value, state), evaluate(node.args[0].value, state)
+        if isinstance(receiver, str) and isinstance(prefix, str):
+            return receiver.startswith(prefix)
+    return _DROP
+
+
+def _body_statements(block: cst.BaseSuite) -> list[cst.CSTNode]:
+    return list(block.body)
+
+
+class FlowAnalysis:
+    """Runs the interpreter over every function of a file; see module docstring."""
+
+    def __init__(self, model: FileModel, project: Any = None, module_name: Optional[str] = None) -> None:
+        self.model = model
+        self.roles: Roles = roles_of(model)
+        self.project = project
+        self.module_name = module_name
+        self.visits: dict[cst.Call, list[State]] = {}
+        self.entry: dict[cst.FunctionDef, list[State]] = {}
+        self.callers: dict[cst.FunctionDef, list[State]] = {}  # callee -> entry states from call sites
+        self._effects: dict[cst.FunctionDef, Optional[dict[str, frozenset]]] = {}
+        self._recording = False
+        self._current: Optional[cst.FunctionDef] = None
+        self._resolved: dict[cst.Call, Optional[tuple]] = {}
+
+    # -- driver --------------------------------------------------------------------------
+    def run(self) -> "FlowAnalysis":
+        self._recording = True
+        self._current = None
+        module_flow = self._exec_block(list(self.model.module.body), [State()])
+        del module_flow
+        for function in self._order():
+            self._current = function
+            states = self._entry_states(function)
+            self.entry[function] = states
+            self._exec_block(_body_statements(function.body), states)
+        self._current = None
+        return self
+
+    def _order(self) -> list[cst.FunctionDef]:
+        """Functions, callers before callees where the call graph allows."""
+        infos = list(self.model.function_info.values())
+        callees: dict[cst.FunctionDef, set] = {i.node: set() for i in infos}
+        for info in infos:
+            for site in info.calls:
+                resolved = self.resolve(site)
+                if resolved is not None and resolved[0] in callees and resolved[0] is not info.node:
+                    callees[info.node].add(resolved[0])
+        indegree = {f: 0 for f in callees}
+        for f, targets in callees.items():
+            for t in targets:
+                indegree[t] += 1
+        ready = [f for f, d in indegree.items() if d == 0]
+        order: list[cst.FunctionDef] = []
+        done: set = set()
+        while len(order) < len(callees):
+            if not ready:  # a cycle: take the first remaining one
+                ready = [next(f for f in callees if f not in done)]
+            f = ready.pop(0)
+            if f in done:
+                continue
+            done.add(f)
+            order.append(f)
+            for t in callees[f]:
+                indegree[t] -= 1
+                if indegree[t] <= 0 and t not in done:
+                    ready.append(t)
+        return order
+
+    def _entry_states(self, function: cst.FunctionDef) -> list[State]:
+        info = self.model.function_info[function]
+        if info.cls is not None and is_lightning_class(self.model, info.cls):
+            if info.name in LIGHTNING_EVAL_HOOKS:
+                return [State(modes=(("self", EVAL),), grad=OFF)]
+            if info.name in LIGHTNING_TRAIN_HOOKS:
+                return [State(modes=(("self", TRAIN),), grad=ON)]
+        states = self.callers.get(function) or self._project_entry(info) or \
+            [State(grad=ON if info.parent is None else UNKNOWN)]
+        decorated = _decorated_grad(self.model, info)
+        if decorated is not None:
+            states = [replace(s, grad=decorated) for s in states]
+        return _dedupe(states)
+
+    def _project_entry(self, info: FunctionInfo) -> list[State]:
+        if self.project is None or self.module_name is None or not hasattr(self.project, "call_contexts"):
+            return []
+        contexts = self.project.call_contexts(self.module_name, info.qualname)
+        states = []
+        for grad, arg_modes in contexts:
+            modes = []
+            for index, mode in arg_modes.items():
+                if isinstance(index, int) and index < len(info.positional):
+                    modes.append((info.positional[index], mode))
+            states.append(State(modes=tuple(sorted(modes)), grad=grad))
+        return _dedupe(states)
+
+    # -- function effects ------------------------------------------------------------------
+    def effects(self, function: cst.FunctionDef) -> dict[str, frozenset]:
+        """For each parameter (or `self...`) the modes it can have when the function returns.
+
+        `?` in the set means "unchanged on some path". Computed with an unknown entry.
+        """
+        if function in self._effects:
+            return self._effects[function] or {}
+        self._effects[function] = None  # recursion guard
+        saved = (self._recording, self._current)
+        self._recording, self._current = False, function
+        info = self.model.function_info[function]
+        flow = self._exec_block(_body_statements(function.body),
+                                [State(grad=_decorated_grad(self.model, info) or UNKNOWN)])
+        self._recording, self._current = saved
+        exits = flow.normal + flow.returns
+        result: dict[str, frozenset] = {}
+        keys = {k for s in exits for k, _ in s.modes}
+        for key in keys:
+            head = key.split(".", 1)[0]
+            if head not in info.params:
+                continue
+            modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
+            if modes != {UNKNOWN}:
+                result[key] = modes
+        self._effects[function] = result
+        return result
+
+    # -- call resolution ---------------------------------------------------------------------
+    def resolve(self, site: CallSite) -> Optional[tuple]:
+        """(FunctionDef, bound-self?) for a call of a function or method defined in this file."""
+        if site.node in self._resolved:
+            return self._resolved[site.node]
+        result = self._resolve(site)
+        self._resolved[site.node] = result
+        return result
+
+    def _resolve(self, site: CallSite) -> Optional[tuple]:
+        model = self.model
+        callee = site.callee
+        if callee is None or site.qualname is not None:
+            return None
+        if "." not in callee:
+            scope = site.function
+            while scope is not None:
+                info = model.function_info[scope]
+                for other in model.function_info.values():
+                    if other.parent is scope and other.name == callee:
+                        return other.node, False
+                scope = info.parent
+            for other in model.functions_named(callee):
+                return other.node, False
+            # `validate = Evaluator(loader)` ... `validate(model)`: the class's __call__.
+            cls = self._instance_class(callee, site.function)
+            if cls is not None and "__call__" in cls.methods:
+                return cls.methods["__call__"].node, True
+            cls = model.class_info.get(callee)
+            if cls is not None and "__init__" in cls.methods:
+                return cls.methods["__init__"].node, True
+            return None
+        head, _, method = callee.rpartition(".")
+        if head == "self":
+            cls = model.class_of(site.function)
+            if cls is not None and method in cls.methods:
+                return cls.methods[method].node, True
+            return None
+        cls = self._instance_class(head, site.function)
+        if cls is not None and method in cls.methods:
+            return cls.methods[method].node, True
+        return None
+
+    def _instance_class(self, name: str, function):
+        for b in self.model.bindings_of(name, function):
+            value = b.value
+            if b.kind == "assign" and b.index is None and isinstance(value, cst.Call):
+                called = dotted_name(value.func)
+                if called in self.model.class_info:
+                    return self.model.class_info[called]
+        return None
+
+    # -- statements ---------------------------------------------------------------------------
+    def _exec_block(self, statements: list, states: list[State]) -> Flow:
+        flow = Flow(normal=list(states))
+        for statement in statements:
+            if not flow.normal:
+                break
+            step = self._exec_statement(statement, flow.normal)
+            flow.normal = step.normal
+            flow.returns += step.returns
+            flow.breaks += step.breaks
+            flow.continues += step.continues
+        flow.normal = _dedupe(flow.normal)
+        return flow
+
+    def _exec_statement(self, statement: cst.CSTNode, states: list[State]) -> Flow:
+        if isinstance(statement, cst.SimpleStatementLine):
+            flow = Flow(normal=states)
+            for small in statement.body:
+                if not flow.normal:
+                    break
+                step = self._exec_small(small, flow.normal)
+                flow.normal = step.normal
+                flow.returns += step.returns
+                flow.breaks += step.breaks
+                flow.continues += step.continues
+            return flow
+        if isinstance(statement, cst.If):
+            return self._exec_if(statement, states)
+        if isinstance(statement, (cst.For, cst.While)):
+            return self._exec_loop(statement, states)
+        if isinstance(statement, cst.With):
+            return self._exec_with(statement, states)
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            return self._exec_try(statement, states)
+        if isinstance(statement, cst.Match):
+            states = self._calls(statement, states)
+            out = Flow()
+            for case in statement.cases:
+                self._merge(out, self._exec_block(_body_statements(case.body), states))
+            out.normal += states
+            out.normal = _dedupe(out.normal)
+            return out
+        # Nested function and class definitions do not run here.
+        return Flow(normal=states)
+
+    @staticmethod
+    def _merge(into: Flow, other: Flow) -> None:
+        into.normal += other.normal
+        into.returns += other.returns
+        into.breaks += other.breaks
+        into.continues += other.continues
+
+    def _exec_small(self, small: cst.BaseSmallStatement, states: list[State]) -> Flow:
+        states = self._calls(small, states)
+        if isinstance(small, cst.Return):
+            return Flow(returns=states)
+        if isinstance(small, cst.Break):
+            return Flow(breaks=states)
+        if isinstance(small, cst.Continue):
+            return Flow(continues=states)
+        if isinstance(small, cst.Raise):
+            return Flow()
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                states = [self._assign(target.target, small.value, s) for s in states]
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            states = [self._assign(small.target, small.value, s) for s in states]
+        return Flow(normal=_dedupe(states))
+
+    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                name = dotted_name(element.value)
+                if name:
+                    state = state.with_env(name, _DROP)
+            return state
+        name = dotted_name(target)
+        if name is None:
+            return state
+        state = state.with_env(name, evaluate(value, state))
+        fresh = self.roles.fresh_model(value)
+        if fresh:
+            return state.with_mode(name, TRAIN)
+        source = dotted_name(value)
+        if source is None and isinstance(value, cst.Call):
+            # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
+            func = value.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "float", "half",
+                                                                         "double", "train", "eval"):
+                source = dotted_name(func.value)
+            elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
+                source = dotted_name(value.args[0].value)
+        if source is not None and source != name:
+            mode = state.mode(source)
+            if mode is not None:
+                return state.with_mode(name, mode)
+        if source == name:
+            return state
+        if state.mode(name) is not None and not name.startswith("self."):
+            return state.with_mode(name, UNKNOWN)
+        return state
+
+    def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
+        states = self._calls(node, states)
+        code = self.model.code(node.test)
+        taken, skipped = [], []
+        for s in states:
+            value = evaluate(node.test, s)
+            if value is _DROP:
+                value = s.fact(code)
+            if value is None or value is _DROP:
+                taken.append(s.with_fact(code, True))
+                skipped.append(s.with_fact(code, False))
+            elif value:
+                taken.append(s)
+            else:
+                skipped.append(s)
+        out = Flow()
+        if taken:
+            self._merge(out, self._exec_block(_body_statements(node.body), taken))
+        if skipped:
+            orelse = node.orelse
+            if isinstance(orelse, cst.If):
+                self._merge(out, self._exec_if(orelse, skipped))
+            elif isinstance(orelse, cst.Else):
+                self._merge(out, self._exec_block(_body_statements(orelse.body), skipped))
+            else:
+                out.normal += skipped
+        out.normal = _dedupe(out.normal)
+        return out
+
+    def _exec_loop(self, node, states: list[State]) -> Flow:
+        states = self._calls(node, states)
+        body = _body_statements(node.body)
+        if isinstance(node, cst.For):
+            unrolled = self._literal_elements(node)
+            if unrolled is not None:
+                return self._exec_unrolled(node, unrolled, body, states)
+            targets = _target_names(node.target)
+            states = _dedupe(self._drop_names(s, targets) for s in states)
+        first = self._exec_block(body, states)
+        again = _dedupe(states + first.normal + first.continues)
+        second = self._exec_block(body, again)
+        exits = again + second.normal + second.continues + first.breaks + second.breaks
+        out = Flow(returns=first.returns + second.returns)
+        if node.orelse is not None:
+            self._merge(out, self._exec_block(_body_statements(node.orelse.body), _dedupe(exits)))
+        else:
+            out.normal = _dedupe(exits)
+        return out
+
+    def _exec_unrolled(self, node: cst.For, elements: list, body: list, states: list[State]) -> Flow:
+        out = Flow()
+        current = states
+        for element in elements:
+            bound = [self._bind_target(node.target, element, s) for s in current]
+            step = self._exec_block(body, bound)
+            out.returns += step.returns
+            out.breaks += step.breaks
+            current = _dedupe(step.normal + step.continues)
+            if not current:
+                break
+        out.normal = _dedupe(current + out.breaks)
+        out.breaks = []
+        return out
+
+    def _bind_target(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
+        if isinstance(target, cst.Name):
+            constant = _constant(value)
+            return state.with_env(target.value, value if constant is _DROP else constant)
+        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+                and len(target.elements) == len(value.elements):
+            for t, v in zip(target.elements, value.elements):
+                state = self._bind_target(t.value, v.value, state)
+            return state
+        for name in _target_names(target):
+            state = state.with_env(name, _DROP)
+        return state
+
+    @staticmethod
+    def _literal_elements(node: cst.For) -> Optional[list]:
+        """`for phase in ("train", "val")` / `for split, loader in (("train", tl), ...)`."""
+        iterable = node.iter
+        if isinstance(iterable, (cst.Tuple, cst.List)) and 0 < len(iterable.elements) <= 6 and \
+                not any(isinstance(e, cst.StarredElement) for e in iterable.elements):
+            values = [e.value for e in iterable.elements]
+            if any(_constant(v) is not _DROP for v in values) or \
+                    all(isinstance(v, (cst.Tuple, cst.List)) and v.elements and
+                        _constant(v.elements[0].value) is not _DROP for v in values):
+                return values
+        return None
+
+    @staticmethod
+    def _drop_names(state: State, names: list[str]) -> State:
+        for name in names:
+            state = state.with_env(name, _DROP)
+        return state
+
+    def _exec_with(self, node: cst.With, states: list[State]) -> Flow:
+        states = self._calls(node, states)
+        before = {s.grad for s in states}
+        inside = []
+        for s in states:
+            for item in node.items:
+                grad = self._grad_context(item.item, s)
+                if grad is not None:
+                    s = replace(s, grad=grad)
+            inside.append(s)
+        flow = self._exec_block(_body_statements(node.body), _dedupe(inside))
+        restore = before.pop() if len(before) == 1 else UNKNOWN
+        changes_grad = any(self._grad_context(item.item, State()) is not None or
+                           self._is_set_grad(item.item) for item in node.items)
+        if changes_grad:
+            flow.normal = _dedupe(replace(s, grad=restore) for s in flow.normal)
+            flow.returns = [replace(s, grad=restore) for s in flow.returns]
+            flow.breaks = [replace(s, grad=restore) for s in flow.breaks]
+            flow.continues = [replace(s, grad=restore) for s in flow.continues]
+        return flow
+
+    def _is_set_grad(self, expr: cst.BaseExpression) -> bool:
+        return isinstance(expr, cst.Call) and matches(self.model.qualify_call(expr), *SET_GRAD)
+
+    def _grad_context(self, expr: cst.BaseExpression, state: State) -> Optional[str]:
+        if not isinstance(expr, cst.Call):
+            return None
+        qualified = self.model.qualify_call(expr)
+        if matches(qualified, *GRAD_OFF_CONTEXTS):
+            if qualified and qualified.endswith("inference_mode") and expr.args:
+                value = evaluate(expr.args[0].value, state)
+                return OFF if value is True else (ON if value is False else UNKNOWN)
+            return OFF
+        if matches(qualified, *GRAD_ON_CONTEXTS):
+            return ON
+        if matches(qualified, *SET_GRAD) and expr.args:
+            value = evaluate(expr.args[0].value, state)
+            return ON if value is True else (OFF if value is False else UNKNOWN)
+        return None
+
+    def _exec_try(self, node, states: list[State]) -> Flow:
+        body = self._exec_block(_body_statements(node.body), states)
+        out = Flow(returns=list(body.returns), breaks=list(body.breaks), continues=list(body.continues))
+        handler_entry = _dedupe(states + body.normal)
+        for handler in node.handlers:
+            self._merge(out, self._exec_block(_body_statements(handler.body), handler_entry))
+        if node.orelse is not None:
+            self._merge(out, self._exec_block(_body_statements(node.orelse.body), body.normal))
+        else:
+            out.normal += body.normal
+        if node.finalbody is not None:
+            final = self._exec_block(_body_statements(node.finalbody.body), _dedupe(out.normal))
+            out.normal = final.normal
+            out.returns += final.returns
+        out.normal = _dedupe(out.normal)
+        return out
+
+    # -- calls ------------------------------------------------------------------------------------
+    def _calls(self, owner: cst.CSTNode, states: list[State]) -> list[State]:
+        for site in self.model.statement_calls.get(owner, ()):
+            if self._recording:
+                seen = self.visits.setdefault(site.node, [])
+                seen.extend(states)
+                if len(seen) > 4 * MAX_STATES:
+                    self.visits[site.node] = _dedupe(seen)
+            states = self._apply(site, states)
+        return states
+
+    def _apply(self, site: CallSite, states: list[State]) -> list[State]:
+        method = site.method
+        call = site.node
+        if method in ("train", "eval") and site.receiver is not None and len(call.args) <= 1:
+            key = dotted_name(site.receiver)
+            if key is None or (method == "train" and not self._could_be_model(key, site)):
+                return states
+            out = []
+            for s in states:
+                if method == "eval":
+                    out.append(s.with_mode(key, EVAL))
+                    continue
+                value = evaluate(call.args[0].value, s) if call.args else True
+                out.append(s.with_mode(key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
+            return _dedupe(out)
+        if matches(site.qualname, *SET_GRAD) and call.args and isinstance(self.model.parent(call), cst.Expr):
+            out = []
+            for s in states:
+                value = evaluate(call.args[0].value, s)
+                out.append(replace(s, grad=ON if value is True else OFF if value is False else UNKNOWN))
+            return _dedupe(out)
+        resolved = self.resolve(site)
+        if resolved is None:
+            return states
+        callee, bound = resolved
+        info = self.model.function_info[callee]
+        bindings = self._argument_keys(info, call, bound, site)
+        if self._recording:
+            entries = []
+            for s in states:
+                modes = []
+                for param, key in bindings.items():
+                    mode = s.mode(key)
+                    if mode is not None:
+                        modes.append((param, mode))
+                entries.append(State(modes=tuple(sorted(modes)), grad=s.grad))
+            self.callers.setdefault(callee, []).extend(entries)
+        effects = self.effects(callee)
+        if not effects:
+            return states
+        out = states
+        for param_key, modes in effects.items():
+            head, _, rest = param_key.partition(".")
+            key = bindings.get(head)
+            if key is None:
+                continue
+            key = f"{key}.{rest}" if rest else key
+            new = []
+            for s in out:
+                for mode in modes:
+                    new.append(s if mode == UNKNOWN else s.with_mode(key, mode))
+            out = _dedupe(new)
+        return out
+
+    def _could_be_model(self, key: str, site: CallSite) -> bool:
+        # HF `trainer.train()` and friends are not mode switches.
+        words = key.rsplit(".", 1)[-1].lower()
+        return "trainer" not in words
+
+    def _argument_keys(self, info: FunctionInfo, call: cst.Call, bound: bool, site: CallSite) -> dict[str, str]:
+        """Callee parameter -> caller expression key (dotted names only)."""
+        keys: dict[str, str] = {}
+        positional = info.positional if bound or info.cls is None else info.params
+        plain = [a for a in call.args if a.keyword is None and not a.star]
+        for param, arg in zip(positional, plain):
+            name = dotted_name(arg.value)
+            if name:
+                keys[param] = name
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in info.params:
+                name = dotted_name(arg.value)
+                if name:
+                    keys[arg.keyword.value] = name
+        if bound and info.params and info.params[0] == "self":
+            receiver = site.receiver
+            name = dotted_name(receiver) if receiver is not None else None
+            if name == "self":
+                keys["self"] = "self"
+        return keys
+
+    # -- queries for rules ---------------------------------------------------------------------------
+    def call_sites_of(self, function: cst.FunctionDef) -> list[tuple[CallSite, bool]]:
+        """Calls in this file that run `function` (with whether the receiver is bound as self)."""
+        table = self.model.cache.get("call_sites_of")
+        if table is None:
+            table = {}
+            for site in self.model.calls:
+                resolved = self.resolve(site)
+                if resolved is not None:
+                    table.setdefault(resolved[0], []).append((site, resolved[1]))
+            self.model.cache["call_sites_of"] = table
+        return table.get(function, [])
+
+    def arguments_of(self, function: Optional[cst.FunctionDef], param: str) -> list[tuple]:
+        """(argument expression, caller function) for `param` at every call site of `function`."""
+        info = self.model.info(function)
+        if info is None:
+            return []
+        found = []
+        for site, bound in self.call_sites_of(function):
+            positional = info.positional if bound or info.cls is None else info.params
+            plain = [a for a in site.node.args if a.keyword is None and not a.star]
+            value = None
+            if param in positional and positional.index(param) < len(plain):
+                value = plain[positional.index(param)].value
+            for arg in site.node.args:
+                if arg.keyword is not None and arg.keyword.value == param:
+                    value = arg.value
+            if value is None:
+                return []  # a call that leaves it to the default: cannot tell
+            found.append((value, site.function))
+        return found
+
+    def states_at(self, call: cst.Call) -> list[State]:
+        return _dedupe(self.visits.get(call, ()))
+
+
+def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:
+    for decorator in info.decorators:
+        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        qualified = model.imports.qualify(target)
+        if matches(qualified, *GRAD_OFF_CONTEXTS):
+            return OFF
+        if matches(qualified, *SET_GRAD) and isinstance(decorator, cst.Call) and decorator.args:
+            value = _constant(decorator.args[0].value)
+            return OFF if value is False else ON if value is True else UNKNOWN
+    return None
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names = []
+        for element in target.elements:
+            names.extend(_target_names(element.value))
+        return names
+    name = dotted_name(target)
+    return [name] if name else []
+
+
+def flow_of(model: FileModel, project: Any = None, module_name: Optional[str] = None) -> FlowAnalysis:
+    flow = model.cache.get("flow")
+    if flow is None:
+        flow = model.cache["flow"] = FlowAnalysis(model, project, module_name).run()
+    return flow

@@ -1,0 +1,164 @@
+"""What each loop and function does: forward passes, training steps, evaluation.
+
+Queries over the file model, the roles, the splits and the flow; rules combine them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.flow import FlowAnalysis, State, flow_of
+from auditor.analysis.model import CallSite, FileModel, FunctionInfo
+from auditor.analysis.names import dotted_name
+from auditor.analysis.roles import is_module_class, roles_of
+from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
+
+EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
+              "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
+_LOOPS = (cst.For, cst.While)
+
+
+def is_eval_name(name: str) -> bool:
+    tokens = name_tokens(name)
+    return bool(tokens) and bool(set(tokens) & EVAL_WORDS) and not {"train", "training", "fit"} & set(tokens)
+
+
+@dataclass
+class Forward:
+    site: CallSite
+    key: str  # the model as written: `model`, `self.net`
+
+
+class Program:
+    def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None) -> None:
+        self.model = model
+        self.roles = roles_of(model)
+        self.splits = splits_of(model)
+        self.flow: FlowAnalysis = flow_of(model, project, module_name)
+        self.splits.arguments_of = self.flow.arguments_of
+        self._forwards: Optional[list[Forward]] = None
+
+    # -- sites ------------------------------------------------------------------------------
+    def is_backward(self, site: CallSite) -> bool:
+        if site.method == "backward":
+            return True
+        return (site.qualname or "").endswith("autograd.backward")
+
+    def is_step(self, site: CallSite) -> bool:
+        """`optimizer.step()` or `scaler.step(optimizer)` (not schedulers, not environments)."""
+        if site.method != "step" or site.receiver is None:
+            return False
+        receiver = dotted_name(site.receiver)
+        if receiver is None:
+            return False
+        if site.node.args:
+            first = dotted_name(site.node.args[0].value)
+            return "scaler" in receiver.lower() and self.roles.is_optimizer(first, site.function)
+        return self.roles.is_optimizer(receiver, site.function)
+
+    def is_zero_grad(self, site: CallSite) -> bool:
+        return site.method == "zero_grad" or (site.method == "zero_" and "grad" in (site.callee or ""))
+
+    def forwards(self) -> list[Forward]:
+        if self._forwards is None:
+            found = []
+            for site in self.model.calls:
+                key = site.callee
+                if key is None or site.qualname is not None or site.method in ("train", "eval"):
+                    continue
+                info = self.model.info(site.function)
+                if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
+                        and (key.startswith("self.") or info.name == "forward"):
+                    continue  # a model's own layers, inside the model
+                if self.roles.is_model(key, site.function):
+                    found.append(Forward(site, key))
+            self._forwards = found
+        return self._forwards
+
+    # -- structure ----------------------------------------------------------------------------
+    def loops_of(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """Enclosing loops inside the same function, innermost first."""
+        loops = []
+        for ancestor in self.model.ancestors(node):
+            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+                break
+            if isinstance(ancestor, _LOOPS) and not self._in_header(node, ancestor):
+                loops.append(ancestor)
+        return loops
+
+    def _in_header(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        header = loop.iter if isinstance(loop, cst.For) else loop.test
+        current = node
+        while current is not None and current is not loop:
+            if current is header:
+                return True
+            current = self.model.parent(current)
+        return False
+
+    def inside(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+        return any(a is container for a in self.model.ancestors(node))
+
+    def sites_in(self, container: cst.CSTNode, function) -> list[CallSite]:
+        return [s for s in self.model.calls_in(function) if self.inside(s.node, container)]
+
+    def backward_reachable(self, container: cst.CSTNode, function, state: Optional[State]) -> bool:
+        """A backward call inside `container` that can run in a path like `state` (same constants)."""
+        for site in self.sites_in(container, function):
+            if not self.is_backward(site):
+                continue
+            if state is None or not state.env:
+                return True
+            if any(s.env == state.env for s in self.flow.states_at(site.node)) or not self.flow.states_at(site.node):
+                return True
+        return False
+
+    def function_evaluates(self, info: FunctionInfo) -> bool:
+        return is_eval_name(info.name) and not any(self.is_backward(s) for s in info.calls)
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def eval_evidence(self, forward: Forward, state: State) -> Optional[str]:
+        """Why this forward pass, in this state, is evaluation (None: it is not, or we cannot tell)."""
+        site = forward.site
+        env = state.env_dict
+        loops = self.loops_of(site.node)
+        container = loops[0] if loops else site.function
+        if container is not None and self.backward_reachable(container, site.function, state):
+            return None
+        info = self.model.info(site.function)
+        while info is not None:
+            if self.function_evaluates(info):
+                return f"in `{info.name}()`"
+            info = self.model.info(info.parent)
+        for arg in site.node.args:
+            split = self.splits.split_of(arg.value, site.function, env)
+            if split in EVAL_SPLITS:
+                return f"on `{self.model.code(arg.value)}` ({split} data)"
+        for loop in loops:
+            if isinstance(loop, cst.For):
+                split = self.splits.split_of(loop.iter, site.function, env)
+                if split in EVAL_SPLITS:
+                    return f"over `{self._describe(loop.iter, env)}` ({split} data)"
+        return None
+
+    def _describe(self, node: cst.BaseExpression, env: dict) -> str:
+        if isinstance(node, cst.Name) and isinstance(env.get(node.value), cst.CSTNode):
+            return self.model.code(env[node.value])
+        return self.model.code(node)
+
+    def test_split_of_call(self, site: CallSite, state: State) -> Optional[str]:
+        """The test-data argument of a call, as written, if any."""
+        env = state.env_dict
+        for arg in site.node.args:
+            if self.splits.split_of(arg.value, site.function, env) == TEST:
+                return self._describe(arg.value, env)
+        return None
+
+
+def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
+    program = model.cache.get("program")
+    if program is None:
+        program = model.cache["program"] = Program(model, project, module_name)
+    return program

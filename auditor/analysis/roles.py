@@ -1,0 +1,311 @@
+"""What each name is: model, optimizer, loss (which kind), scheduler, scaler, transformer.
+
+Roles come from evidence in the file: the constructor a name is bound to (resolved
+through imports), a parameter's annotation, what is done with it (`opt =
+Adam(net.parameters())` makes `net` a model), and, for parameters and values from
+unknown calls only, the words of the name (`model`, `net`, `optimizer`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo
+from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.splits import name_tokens
+
+MODULE_BASES = (
+    "torch.nn.Module", "torch.nn.modules.module.Module",
+    "lightning.pytorch.LightningModule", "lightning.LightningModule", "pytorch_lightning.LightningModule",
+    "transformers.PreTrainedModel",
+)
+LIGHTNING_BASES = ("lightning.pytorch.LightningModule", "lightning.LightningModule",
+                   "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
+                   "lightning.pytorch.core.LightningModule")
+# nn.* constructors that are not modules one calls for a forward pass of the model.
+_NN_NOT_MODELS = {"Parameter", "ParameterList", "ParameterDict", "ModuleList", "ModuleDict", "Identity",
+                  "Softmax", "LogSoftmax", "Sigmoid", "Dropout", "ReLU", "Flatten"}
+MODEL_WORDS = {"model", "net", "network", "classifier", "regressor", "encoder", "decoder", "generator",
+               "discriminator", "backbone", "mlp", "cnn", "rnn", "lstm", "vae", "autoencoder", "teacher",
+               "student", "transformer", "resnet", "unet", "gpt", "bert", "clf", "predictor"}
+OPTIMIZER_WORDS = {"optimizer", "optim", "opt", "optimiser", "optimizers"}
+SCHEDULER_WORDS = {"scheduler", "sched", "lr", "schedule", "warmup"}
+TRANSFORMER_MODULES = ("sklearn.preprocessing", "sklearn.decomposition", "sklearn.impute",
+                       "sklearn.feature_extraction", "sklearn.feature_selection", "sklearn.pipeline",
+                       "sklearn.compose", "sklearn.random_projection", "sklearn.manifold",
+                       "sklearn.kernel_approximation", "sklearn.cross_decomposition")
+LOSS_CLASSES = {
+    "ce": ("torch.nn.CrossEntropyLoss",),
+    "bce_logits": ("torch.nn.BCEWithLogitsLoss",),
+    "nll": ("torch.nn.NLLLoss",),
+}
+LOSS_FUNCTIONS = {
+    "ce": ("torch.nn.functional.cross_entropy",),
+    "bce_logits": ("torch.nn.functional.binary_cross_entropy_with_logits",),
+    "nll": ("torch.nn.functional.nll_loss",),
+}
+
+
+def _words(name: Optional[str]) -> set[str]:
+    return set(name_tokens(name)) if name else set()
+
+
+def is_module_class(model: FileModel, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
+    """A local class deriving (through local classes) from nn.Module or a known model base."""
+    if cls is None:
+        return False
+    seen = seen or set()
+    if cls.name in seen:
+        return False
+    seen.add(cls.name)
+    for base in cls.bases:
+        if base.startswith(("torch.nn.", "lightning", "pytorch_lightning", "transformers.")) and \
+                (matches(base, *MODULE_BASES) or base.rsplit(".", 1)[-1] in ("Module", "LightningModule")
+                 or base.startswith("torch.nn.")):
+            return True
+        if base in ("nn.Module", "Module", "LightningModule"):
+            return True
+        if is_module_class(model, model.class_info.get(base.rsplit(".", 1)[-1]), seen):
+            return True
+    return False
+
+
+def is_lightning_class(model: FileModel, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
+    if cls is None:
+        return False
+    seen = seen or set()
+    if cls.name in seen:
+        return False
+    seen.add(cls.name)
+    for base in cls.bases:
+        if base.rsplit(".", 1)[-1] == "LightningModule" or matches(base, *LIGHTNING_BASES):
+            return True
+        if is_lightning_class(model, model.class_info.get(base.rsplit(".", 1)[-1]), seen):
+            return True
+    return False
+
+
+def model_class_of_call(model: FileModel, call: cst.Call) -> Optional[ClassInfo]:
+    name = dotted_name(call.func)
+    if name and "." not in name:
+        cls = model.class_info.get(name)
+        if cls is not None and is_module_class(model, cls):
+            return cls
+    return None
+
+
+def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
+    """The model a call constructs (`Net`, `nn.Sequential`, `resnet18`), else None."""
+    cls = model_class_of_call(model, call)
+    if cls is not None:
+        return cls.name
+    qualified = model.qualify_call(call)
+    if not qualified:
+        return None
+    last = qualified.rsplit(".", 1)[-1]
+    if qualified.startswith("torch.nn.") and qualified.count(".") == 2 and last[:1].isupper() \
+            and not last.endswith("Loss") and last not in _NN_NOT_MODELS:
+        return last
+    if qualified.startswith("torchvision.models.") and last[:1].islower() and not last.startswith("get_"):
+        return last
+    if qualified in ("timm.create_model",):
+        return "timm model"
+    if qualified.startswith("torch.nn.parallel.") or last in ("DataParallel", "DistributedDataParallel"):
+        return last
+    return None
+
+
+def _fresh_model_value(model: FileModel, value: cst.BaseExpression) -> Optional[str]:
+    """`Net()`, `Net().to(dev)`, `nn.Sequential(...)`: a newly built model (in train mode)."""
+    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value in ("to", "cuda", "cpu", "double", "float", "half", "train"):
+        value = value.func.value
+    if isinstance(value, cst.Call):
+        return model_constructor(model, value)
+    return None
+
+
+class Roles:
+    """Role queries over one file model, memoised."""
+
+    def __init__(self, model: FileModel) -> None:
+        self.model = model
+        self._model_memo: dict[tuple, Optional[str]] = {}
+        self._optimizer_args: Optional[set[str]] = None
+
+    # -- models ---------------------------------------------------------------------
+    def fresh_model(self, value: cst.BaseExpression) -> Optional[str]:
+        return _fresh_model_value(self.model, value)
+
+    def _params_to_optimizers(self) -> set[str]:
+        """Names whose `.parameters()` reach an optimizer constructor anywhere in the file."""
+        if self._optimizer_args is None:
+            found: set[str] = set()
+            for site in self.model.calls:
+                if site.method == "parameters" and site.receiver is not None:
+                    name = dotted_name(site.receiver)
+                    if name:
+                        found.add(name)
+            self._optimizer_args = found
+        return self._optimizer_args
+
+    def model_evidence(self, name: Optional[str], function: Optional[cst.FunctionDef]) -> Optional[str]:
+        """Why `name` (as written in `function`) is a model, or None."""
+        if not name:
+            return None
+        key = (name, function)
+        if key not in self._model_memo:
+            self._model_memo[key] = None  # recursion guard
+            self._model_memo[key] = self._model_evidence(name, function, 0)
+        return self._model_memo[key]
+
+    def is_model(self, name: Optional[str], function: Optional[cst.FunctionDef]) -> bool:
+        return self.model_evidence(name, function) is not None
+
+    def _model_evidence(self, name: str, function, depth: int) -> Optional[str]:
+        model = self.model
+        if name == "self":
+            return "self" if is_module_class(model, model.class_of(function)) else None
+        if model.info(function) is None and function is not None:
+            return None
+        if name in model.class_info or any(i.name == name for i in model.function_info.values()):
+            return None
+        bindings = model.bindings_of(name, function)
+        unknown_value = not bindings
+        for b in bindings:
+            verdict = self._binding_evidence(b, name, depth)
+            if verdict == "no":
+                continue
+            if verdict == "unknown":
+                unknown_value = True
+                continue
+            return verdict
+        if name in self._params_to_optimizers():
+            return f"its parameters are optimised"
+        if unknown_value and _words(name) & MODEL_WORDS and name_tokens(name)[-1:] and \
+                name_tokens(name)[-1] in MODEL_WORDS:
+            return "name"
+        return None
+
+    def _binding_evidence(self, b: Binding, name: str, depth: int) -> str:
+        """A description, "unknown" (could be a model: fall back to the name) or "no"."""
+        model = self.model
+        if b.kind == "param":
+            info = model.info(b.function)
+            annotation = info.annotations.get(name) if info else None
+            if annotation:
+                qualified = model.imports.qualify_dotted(annotation) or annotation
+                last = qualified.rsplit(".", 1)[-1]
+                if last in ("Module", "LightningModule", "PreTrainedModel") or \
+                        is_module_class(model, model.class_info.get(last)):
+                    return f"annotated {last}"
+                return "no"
+            return "unknown"
+        if b.index is not None or b.kind == "for":
+            return "unknown" if b.kind != "for" else "no"
+        value = b.value
+        fresh = _fresh_model_value(model, value)
+        if fresh:
+            return f"built by {fresh}()"
+        if isinstance(value, cst.Call):
+            qualified = model.qualify_call(value)
+            callee = dotted_name(value.func) or ""
+            if qualified and qualified.endswith(".from_pretrained") and qualified.startswith("transformers."):
+                return "loaded with from_pretrained()"
+            if qualified in ("copy.deepcopy", "torch.compile") or callee.endswith((".to", ".cuda")):
+                inner = value.args[0].value if qualified and value.args else \
+                    (value.func.value if isinstance(value.func, cst.Attribute) else None)
+                inner_name = dotted_name(inner) if inner is not None else None
+                if inner_name and depth < 4 and inner_name != name and \
+                        self._model_evidence(inner_name, b.function, depth + 1):
+                    return f"a copy of `{inner_name}`"
+            if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")):
+                return "no"
+            return "unknown"
+        if isinstance(value, (cst.Name, cst.Attribute)):
+            other = dotted_name(value)
+            if other and other != name and depth < 4 and self._model_evidence(other, b.function, depth + 1):
+                return f"`{other}`"
+            return "unknown" if isinstance(value, cst.Attribute) else "no"
+        return "no"
+
+    # -- optimizers, schedulers, losses -------------------------------------------------
+    def is_optimizer(self, name: Optional[str], function) -> bool:
+        if not name:
+            return False
+        for b in self.model.bindings_of(name, function):
+            if isinstance(b.value, cst.Call) and b.kind == "assign":
+                qualified = self.model.qualify_call(b.value) or ""
+                if qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified:
+                    return True
+                if qualified.startswith(("transformers.", "timm.optim", "bitsandbytes")) and \
+                        "optim" in qualified.lower() or qualified.endswith(("AdamW", "Adafactor")):
+                    return True
+        words = _words(name)
+        return bool(words & OPTIMIZER_WORDS) and not words & SCHEDULER_WORDS
+
+    def loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
+        """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
+        model = self.model
+        qualified = model.qualify_call(call)
+        for kind, names in LOSS_FUNCTIONS.items():
+            if matches(qualified, *names):
+                return kind
+        if isinstance(call.func, cst.Call):
+            return self._loss_class_kind(call.func)
+        if site_callee is None or qualified is not None:
+            return None
+        kinds = set()
+        for b in model.bindings_of(site_callee, function):
+            if b.kind != "assign" or not isinstance(b.value, cst.Call):
+                return None
+            kinds.add(self._loss_class_kind(b.value))
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _loss_class_kind(self, call: cst.Call) -> Optional[str]:
+        qualified = self.model.qualify_call(call)
+        for kind, names in LOSS_CLASSES.items():
+            if matches(qualified, *names):
+                return kind
+        return None
+
+    # -- scikit-learn ------------------------------------------------------------------
+    def transformer_constructor(self, call: cst.Call) -> Optional[str]:
+        qualified = self.model.qualify_call(call)
+        if qualified and qualified.startswith(TRANSFORMER_MODULES):
+            return qualified.rsplit(".", 1)[-1]
+        return None
+
+    def transformer_evidence(self, receiver: cst.BaseExpression, function) -> Optional[str]:
+        """The transformer class a `.fit` receiver is, through chains and variables."""
+        node = receiver
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+                node.func.attr.value in ("set_params", "set_output"):
+            node = node.func.value
+        if isinstance(node, cst.Call):
+            return self.transformer_constructor(node)
+        name = dotted_name(node)
+        if not name:
+            return None
+        found = None
+        for b in self.model.bindings_of(name, function):
+            if b.kind == "assign" and b.index is None and isinstance(b.value, cst.Call):
+                found = self.transformer_constructor(b.value) or found
+        return found
+
+
+def roles_of(model: FileModel) -> Roles:
+    roles = model.cache.get("roles")
+    if roles is None:
+        roles = model.cache["roles"] = Roles(model)
+    return roles
+
+
+def function_trains(info: FunctionInfo) -> bool:
+    """The function itself calls backward or an optimizer step."""
+    for site in info.calls:
+        if site.method == "backward" or (site.qualname or "").endswith("autograd.backward"):
+            return True
+    return False

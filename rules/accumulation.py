@@ -1,0 +1,211 @@
+"""TRN401-TRN403: gradient accumulation and clearing gradients."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from auditor.analysis.accumulation import accumulation_loops, backward_operand, scaled
+from auditor.analysis.names import dotted_name
+from auditor.findings import Severity
+from auditor.rule import Rule
+from rules._helpers import program, shorten
+
+
+class UnscaledGradAccumulation(Rule):
+    code = "TRN401"
+    name = "unscaled-grad-accumulation"
+    severity = Severity.ERROR
+    summary = "Gradients are accumulated over micro-batches without dividing the loss."
+    what = """
+        Finds accumulation loops (backward on every micro-batch, the optimizer step only
+        every k under a counter/modulo condition, or after an inner `range(k)` loop) and
+        flags the backward when the loss it differentiates is never divided by the number of
+        micro-batches (`loss / k`, `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`,
+        `scaler.scale(loss / k)`). A divided copy that backward never sees does not count.
+        `accelerator.backward` inside `accelerator.accumulate` scales for you and is not flagged.
+        """
+    why = """
+        Gradients add up: the step sees k times the gradient of one batch, so the effective
+        learning rate is k times larger than intended and changing k changes training.
+        """
+    instead = "Divide each micro-batch loss by the number of micro-batches before `backward()`."
+    bad_examples = (
+        """
+        def train(model, loader, optimizer, criterion, accum_steps=4):
+            for i, (x, y) in enumerate(loader):
+                loss = criterion(model(x), y)
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """,
+    )
+    good_examples = (
+        """
+        def train(model, loader, optimizer, criterion, accum_steps=4):
+            for i, (x, y) in enumerate(loader):
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+                    optimizer.zero_grad()
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        prog = program(ctx)
+        reported = set()
+        for acc in accumulation_loops(prog):
+            for backward in acc.backwards:
+                operand = backward_operand(backward)
+                if backward.node in reported or scaled(prog, operand, backward.function) is not False:
+                    continue
+                reported.add(backward.node)
+                shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
+                ctx.report(backward.node,
+                           f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
+                           f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`), and the "
+                           f"loss is never divided by the number of micro-batches: the step sees their sum; "
+                           f"divide the loss by the accumulation steps before backward")
+
+
+class ZeroGradInsideAccumulation(Rule):
+    code = "TRN402"
+    name = "zero-grad-inside-accumulation"
+    severity = Severity.ERROR
+    summary = "zero_grad() runs on every micro-batch of an accumulation loop."
+    what = """
+        In an accumulation loop (the optimizer steps once every k micro-batches), flags a
+        `zero_grad()` that runs on every micro-batch: unconditionally in the micro-batch
+        loop rather than together with the step.
+        """
+    why = """
+        Each micro-batch wipes the gradients accumulated so far: the step uses only the last
+        micro-batch, so the effective batch is k times smaller than intended and most of the
+        data contributes nothing.
+        """
+    instead = "Call `zero_grad()` right after `optimizer.step()`, inside the same condition."
+    bad_examples = (
+        """
+        def train(model, loader, optimizer, criterion, accum_steps=4):
+            for i, (x, y) in enumerate(loader):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                if (i + 1) % accum_steps == 0:
+                    optimizer.step()
+        """,
+    )
+    good_examples = UnscaledGradAccumulation.good_examples
+
+    def check(self, ctx) -> None:
+        prog = program(ctx)
+        reported = set()
+        for acc in accumulation_loops(prog):
+            for site in prog.sites_in(acc.loop, acc.step.function):
+                if not prog.is_zero_grad(site) or site.node in reported:
+                    continue
+                if acc.condition is not None and prog.inside(site.node, acc.condition):
+                    continue
+                if any(isinstance(a, cst.If) for a in self._between(prog, site.node, acc.loop)):
+                    continue  # conditional: e.g. at the start of each window
+                reported.add(site.node)
+                ctx.report(site.node,
+                           f"`{shorten(ctx.model.code(site.node))}` runs on every micro-batch of this "
+                           f"accumulation loop, discarding the gradients accumulated for "
+                           f"`{shorten(ctx.model.code(acc.step.node))}`; clear gradients only after the step")
+
+    @staticmethod
+    def _between(prog, node, loop):
+        for ancestor in prog.model.ancestors(node):
+            if ancestor is loop:
+                return
+            yield ancestor
+
+
+class MissingZeroGrad(Rule):
+    code = "TRN403"
+    name = "missing-zero-grad"
+    severity = Severity.ERROR
+    summary = "A training loop calls backward and step but never clears the gradients."
+    what = """
+        Flags the optimizer step of a loop that calls backward and steps but never clears
+        gradients in that loop (`optimizer.zero_grad()`, `model.zero_grad()`, setting
+        `.grad = None`), directly or in a helper it calls. Stays silent when the loop hands
+        the optimizer or model to code it cannot see.
+        """
+    why = """
+        `backward()` adds into `.grad`: without clearing, every step uses the sum of all
+        gradients so far, which grows without bound and makes the updates meaningless.
+        """
+    instead = "Call `optimizer.zero_grad()` once per step (before backward or right after the step)."
+    bad_examples = (
+        """
+        def train(model, loader, optimizer, criterion):
+            for x, y in loader:
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+        """,
+    )
+    good_examples = (
+        """
+        def train(model, loader, optimizer, criterion):
+            for x, y in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        prog = program(ctx)
+        model = ctx.model
+        for step in model.calls:
+            if not prog.is_step(step):
+                continue
+            loops = prog.loops_of(step.node)
+            if not loops:
+                continue
+            loop = loops[0]
+            inside = [s for s in model.calls if prog.inside(s.node, loop)]
+            if not any(prog.is_backward(s) for s in inside):
+                continue
+            if self._clears(prog, inside, loop) is not False:
+                continue
+            ctx.report(step.node,
+                       f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
+                       f"gradients, so each step applies the sum of all previous gradients; call "
+                       f"`optimizer.zero_grad()` once per step")
+
+    @staticmethod
+    def _clears(prog, inside, loop):
+        """True if gradients are cleared in the loop, None if unknown code might, else False."""
+        model = prog.model
+        for site in inside:
+            if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
+                return True
+        for name in model.bindings:
+            if name.endswith(".grad") and any(prog.inside(b.statement, loop) for b in model.bindings[name]):
+                return True
+        for site in inside:
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            if resolved is not None:
+                info = model.function_info[resolved[0]]
+                if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
+                    return True
+                continue
+            if site.qualname is not None or site.callee is None:
+                continue
+            # An unknown helper handed the optimizer or the model may clear gradients itself.
+            for arg in site.node.args:
+                name = dotted_name(arg.value)
+                if name and (prog.roles.is_optimizer(name, site.function) or
+                             prog.roles.is_model(name, site.function)):
+                    if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
+                        return None
+        return False
+
+
+ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

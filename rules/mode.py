@@ -1,0 +1,263 @@
+"""TRN1xx: mode and gradient context of forward passes and training steps."""
+
+from __future__ import annotations
+
+import os
+
+from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.findings import Severity
+from auditor.rule import Rule
+from rules._helpers import program
+
+
+def _is_pytest_file(path: str) -> bool:
+    base = os.path.basename(path)
+    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
+
+
+def _region(prog, site) -> tuple:
+    loops = prog.loops_of(site.node)
+    return (site.function, loops[-1] if loops else None)
+
+
+def _eval_forwards(ctx):
+    """(forward, evidence, states) for each evaluation forward pass, skipping pytest tests."""
+    prog = program(ctx)
+    pytest_file = _is_pytest_file(ctx.path)
+    for forward in prog.forwards():
+        info = prog.model.info(forward.site.function)
+        if pytest_file and info is not None and info.name.startswith("test"):
+            continue
+        evaluated = []
+        for state in prog.flow.states_at(forward.site.node):
+            evidence = prog.eval_evidence(forward, state)
+            if evidence:
+                evaluated.append((state, evidence))
+        if evaluated:
+            yield prog, forward, evaluated
+
+
+class MissingEvalMode(Rule):
+    code = "TRN101"
+    name = "missing-eval-mode"
+    severity = Severity.ERROR
+    summary = "A model is evaluated while it can still be in training mode."
+    what = """
+        Follows each model's mode (`.train()`, `.eval()`, `.train(False)`, a fresh model is in
+        training mode) along every path, through helpers that switch it and through the callers
+        of evaluation functions, loops counted as running more than once. Flags a forward pass
+        used for evaluation (validation/test data, or inside an evaluate/validate/test/predict
+        function) where the model can still be in training mode. A `model.eval()` in every
+        caller satisfies it; Lightning's `validation_step`/`test_step` are run in eval mode by
+        the Trainer and are not flagged.
+        """
+    why = """
+        In training mode dropout keeps dropping units and batch norm normalises with the
+        statistics of the evaluation batch (and updates its running averages with them): the
+        reported metrics are noisy and wrong, and the model changes while being measured.
+        """
+    instead = "Call `model.eval()` before evaluating (and `model.train()` before training again)."
+    bad_examples = (
+        """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        with torch.no_grad():
+            test_logits = model(x_test)
+        """,
+        """
+        import torch
+
+        def evaluate(model, loader):
+            with torch.no_grad():
+                return [model(x) for x, _ in loader]
+
+        def main(model, train_loader, val_loader, opt):
+            for epoch in range(10):
+                model.train()
+                for x, y in train_loader:
+                    opt.zero_grad()
+                    model(x).sum().backward()
+                    opt.step()
+                evaluate(model, val_loader)
+        """,
+    )
+    good_examples = (
+        """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        model.eval()
+        with torch.no_grad():
+            test_logits = model(x_test)
+        """,
+        """
+        import torch
+
+        def evaluate(model, loader):
+            with torch.no_grad():
+                return [model(x) for x, _ in loader]
+
+        def main(model, train_loader, val_loader, opt):
+            for epoch in range(10):
+                model.train()
+                for x, y in train_loader:
+                    opt.zero_grad()
+                    model(x).sum().backward()
+                    opt.step()
+                model.eval()
+                evaluate(model, val_loader)
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        reported = set()
+        for prog, forward, evaluated in _eval_forwards(ctx):
+            bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN]
+            region = _region(prog, forward.site)
+            if not bad or region in reported:
+                continue
+            reported.add(region)
+            evidence = bad[0][1]
+            ctx.report(forward.site.node,
+                       f"`{forward.key}` is evaluated {evidence} but can still be in training mode here "
+                       f"(dropout active, batch norm using batch statistics); call `{forward.key}.eval()` "
+                       f"before evaluating")
+
+
+class MissingNoGrad(Rule):
+    code = "TRN102"
+    name = "missing-no-grad"
+    severity = Severity.WARNING
+    summary = "An evaluation forward pass runs with autograd enabled."
+    what = """
+        Flags a forward pass used for evaluation (validation/test data, or inside an
+        evaluate/validate/test/predict function) that can run with gradient tracking on: not
+        under `torch.no_grad()`, `torch.inference_mode()` or `torch.set_grad_enabled(False)`
+        (as a context or a decorator), neither in the function nor around every call of it.
+        """
+    why = """
+        Autograd records a graph for every evaluation batch: memory grows with the batch
+        (often the cause of out-of-memory errors during validation) and evaluation runs
+        slower, for gradients nobody uses.
+        """
+    instead = "Wrap evaluation in `with torch.no_grad():` (or `torch.inference_mode()`), or decorate the function."
+    bad_examples = (
+        """
+        import torch
+
+        def validate(model, val_loader):
+            model.eval()
+            correct = 0
+            for x, y in val_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+            return correct
+        """,
+    )
+    good_examples = (
+        """
+        import torch
+
+        @torch.no_grad()
+        def validate(model, val_loader):
+            model.eval()
+            correct = 0
+            for x, y in val_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+            return correct
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        reported = set()
+        for prog, forward, evaluated in _eval_forwards(ctx):
+            bad = [(s, e) for s, e in evaluated if s.grad == ON]
+            region = _region(prog, forward.site)
+            if not bad or region in reported:
+                continue
+            reported.add(region)
+            ctx.report(forward.site.node,
+                       f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
+                       f"nobody uses; wrap it in `with torch.no_grad():` or `torch.inference_mode()`")
+
+
+class MissingTrainMode(Rule):
+    code = "TRN103"
+    name = "missing-train-mode"
+    severity = Severity.ERROR
+    summary = "A training step can run while the model is in eval mode."
+    what = """
+        Flags an optimizer step (or backward, when no step is in sight) whose model can be
+        in eval mode on some path: e.g. `model.eval()` (directly or in a helper) at the end of
+        an epoch and no `model.train()` at the top of the next one.
+        """
+    why = """
+        In eval mode dropout is off and batch norm stops updating its statistics: from the
+        second epoch on the model trains without regularisation and with frozen
+        normalisation, silently changing the results.
+        """
+    instead = "Call `model.train()` at the start of every epoch (or right after evaluating)."
+    bad_examples = (
+        """
+        import torch
+
+        def fit(model, train_loader, val_loader, opt, loss_fn):
+            model.train()
+            for epoch in range(10):
+                for x, y in train_loader:
+                    opt.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    opt.step()
+                model.eval()
+                with torch.no_grad():
+                    for x, y in val_loader:
+                        model(x)
+        """,
+    )
+    good_examples = (
+        """
+        import torch
+
+        def fit(model, train_loader, val_loader, opt, loss_fn):
+            for epoch in range(10):
+                model.train()
+                for x, y in train_loader:
+                    opt.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    opt.step()
+                model.eval()
+                with torch.no_grad():
+                    for x, y in val_loader:
+                        model(x)
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        prog = program(ctx)
+        forwards = prog.forwards()
+        reported = set()
+        for site in prog.model.calls:
+            if not prog.is_step(site):
+                continue
+            loops = prog.loops_of(site.node)
+            container = loops[0] if loops else site.function
+            keys = {f.key for f in forwards if f.site.function is site.function
+                    and (container is None or prog.inside(f.site.node, container))}
+            for other in prog.sites_in(container, site.function) if container is not None else ():
+                for arg in other.node.args:
+                    name = ctx.model.code(arg.value) if arg.value is not None else ""
+                    if prog.roles.is_model(name, site.function) and "(" not in name:
+                        keys.add(name)
+            for state in prog.flow.states_at(site.node):
+                bad = [k for k in sorted(keys) if state.mode(k) == EVAL]
+                if bad and site.node not in reported:
+                    reported.add(site.node)
+                    ctx.report(site.node,
+                               f"this training step can run with `{bad[0]}` in eval mode (set by an earlier "
+                               f"`.eval()` on this path, e.g. in the previous epoch's evaluation); call "
+                               f"`{bad[0]}.train()` before training")
+
+
+MODE_RULES = [MissingEvalMode(), MissingNoGrad(), MissingTrainMode()]
