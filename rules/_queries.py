@@ -1,0 +1,157 @@
+"""Generic queries over the file model that the TRN205-206, 303, 404-406, 5xx, 6xx rules share.
+
+Small on purpose: each answers one question from the model's tables (calls,
+bindings, parents, classes) without walking the tree again.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import name_tokens
+
+STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+LOOPS = (cst.For, cst.While)
+# Base classes that make a class an nn.Module besides torch.nn.* itself.
+MODULE_BASES = ("lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
+                "lightning.LightningModule")
+NOT_MODULES = {"Parameter", "UninitializedParameter", "Buffer", "functional", "init", "utils"}
+MODEL_WORDS = {"model", "net", "network", "module", "encoder", "decoder", "backbone", "classifier",
+               "generator", "discriminator", "transformer"}
+
+
+def qualify(model, node: Optional[cst.BaseExpression]) -> Optional[str]:
+    return model.imports.qualify(node) if node is not None else None
+
+
+def is_torch_nn_class(qualified: Optional[str]) -> bool:
+    """`torch.nn.Linear`, `torch.nn.modules.linear.Linear`: a module class of torch.nn."""
+    if not qualified or not qualified.startswith("torch.nn."):
+        return False
+    last = qualified.rsplit(".", 1)[-1]
+    return last[:1].isupper() and last not in NOT_MODULES and ".functional." not in qualified
+
+
+def local_class(model, name: Optional[str]) -> Optional[cst.ClassDef]:
+    for cls in model.classes:
+        if cls.name.value == name:
+            return cls
+    return None
+
+
+def is_module_class(model, cls: cst.ClassDef, _seen: Optional[set] = None) -> bool:
+    """A subclass of nn.Module (directly, through torch.nn/Lightning, or a local parent class)."""
+    seen = _seen if _seen is not None else set()
+    if cls in seen:
+        return False
+    seen.add(cls)
+    for base in cls.bases:
+        if base.keyword is not None:
+            continue
+        qualified = qualify(model, base.value)
+        if is_torch_nn_class(qualified) or qualified in MODULE_BASES:
+            return True
+        parent = local_class(model, dotted_name(base.value))
+        if parent is not None and is_module_class(model, parent, seen):
+            return True
+    return False
+
+
+def methods(cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    return {s.name.value: s for s in body if isinstance(s, cst.FunctionDef)}
+
+
+def class_of(model, function: Optional[cst.FunctionDef]) -> Optional[cst.ClassDef]:
+    """The class whose method `function` is (None for plain functions)."""
+    if function is None:
+        return None
+    block = model.parent(function)
+    cls = model.parent(block) if block is not None else None
+    return cls if isinstance(cls, cst.ClassDef) else None
+
+
+def enclosing_function(model, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    for ancestor in model.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef):
+            return ancestor
+    return None
+
+
+def statement_of(model, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The statement (a line of its own, or a compound statement) holding `node`."""
+    current: Optional[cst.CSTNode] = node
+    while current is not None and not isinstance(current, STATEMENTS):
+        current = model.parent(current)
+    return current
+
+
+def loops_around(model, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Enclosing for/while loops, innermost first, within the enclosing function."""
+    for ancestor in model.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef):
+            return
+        if isinstance(ancestor, LOOPS):
+            yield ancestor
+
+
+def inside(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    return any(a is container for a in model.ancestors(node))
+
+
+def bound_values(model, expr: cst.BaseExpression, function: Optional[cst.FunctionDef]) -> list[cst.BaseExpression]:
+    """What a name (or `self.x`) was assigned, looked up from `function`; `self.x` within its class."""
+    name = dotted_name(expr)
+    if name is None:
+        return []
+    found = model.bindings.get(name, [])
+    if name.startswith("self."):
+        cls = class_of(model, function)
+        return [b.value for b in found if getattr(b, "kind", "assign") == "assign"
+                and getattr(b, "index", None) is None and class_of(model, b.function) is cls]
+    return model.values_of(name, function)
+
+
+def constructor(model, value: cst.BaseExpression) -> Optional[str]:
+    """The qualified class a value was built from (`nn.Linear(...)` -> torch.nn.Linear), or a local class name."""
+    if not isinstance(value, cst.Call):
+        return None
+    qualified = qualify(model, value.func)
+    if qualified:
+        return qualified
+    name = dotted_name(value.func)
+    return name if name and local_class(model, name) is not None else None
+
+
+def is_module_value(model, value: cst.BaseExpression) -> bool:
+    """Built by an nn.Module class (torch.nn, a local Module subclass, torchvision/timm model factories)."""
+    built = constructor(model, value)
+    if built is None:
+        return False
+    if is_torch_nn_class(built) or built.startswith(("torchvision.models.", "timm.create_model")):
+        return True
+    cls = local_class(model, built)
+    return cls is not None and is_module_class(model, cls)
+
+
+def names_a_model(expr: cst.BaseExpression) -> bool:
+    name = dotted_name(expr)
+    return bool(name) and any(t in MODEL_WORDS for t in name_tokens(name))
+
+
+def string_value(node: Optional[cst.BaseExpression]) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def method_name(call: cst.Call) -> Optional[str]:
+    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+
+def receiver(call: cst.Call) -> Optional[cst.BaseExpression]:
+    return call.func.value if isinstance(call.func, cst.Attribute) else None

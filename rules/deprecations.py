@@ -1,0 +1,109 @@
+"""Deprecated torch APIs whose replacement users of TorchFix-style linters expect to be told about."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.names import matches
+from auditor.findings import Severity
+from auditor.fixes import SAFE, UNSAFE, make_fix
+from auditor.rule import Rule
+
+# torch.cuda.amp.autocast(enabled, dtype, cache_enabled): positional order differs from torch.amp.autocast.
+AUTOCAST_POSITIONAL = ("enabled", "dtype", "cache_enabled")
+DEPRECATED_AMP = {
+    "torch.cuda.amp.autocast": ("autocast", "cuda"),
+    "torch.cpu.amp.autocast": ("autocast", "cpu"),
+    "torch.cuda.amp.GradScaler": ("GradScaler", "cuda"),
+    "torch.cpu.amp.GradScaler": ("GradScaler", "cpu"),
+}
+
+
+def _torch_alias(model) -> Optional[str]:
+    """The local name bound to the `torch` package itself (`import torch`), if any."""
+    for local, target in model.imports.aliases.items():
+        if target == "torch":
+            return local
+    return None
+
+
+class DeprecatedCudaAmp(Rule):
+    code = "TRN409"
+    name = "deprecated-cuda-amp"
+    severity = Severity.INFO
+    summary = "torch.cuda.amp / torch.cpu.amp are deprecated: use torch.amp with a device type."
+    what = """
+        Flags `torch.cuda.amp.autocast`, `torch.cuda.amp.GradScaler` and their
+        `torch.cpu.amp` twins, however imported (`from torch.cuda.amp import autocast`).
+        """
+    why = """
+        They are deprecated since torch 2.4 (a FutureWarning at every call) in favour of
+        the device-generic `torch.amp.autocast(device_type)` and
+        `torch.amp.GradScaler(device)`, and will be removed. The AMP setup of a training
+        loop should not depend on APIs on their way out.
+        """
+    instead = """
+        `torch.amp.autocast("cuda", ...)` and `torch.amp.GradScaler("cuda", ...)`. The
+        autocast fix is safe (keyword arguments keep their meaning; positional ones are
+        turned into keywords). The GradScaler fix is marked unsafe: `torch.amp.GradScaler`
+        exists only from torch 2.3. Both need `import torch` in the file.
+        """
+    bad_examples = (
+        """
+        import torch
+
+        scaler = torch.cuda.amp.GradScaler()
+        with torch.cuda.amp.autocast(dtype=torch.float16):
+            loss = criterion(model(x), y)
+        """,
+    )
+    good_examples = (
+        """
+        import torch
+
+        scaler = torch.amp.GradScaler("cuda")
+        with torch.amp.autocast("cuda", dtype=torch.float16):
+            loss = criterion(model(x), y)
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        torch_name = None
+        for site in model.calls:
+            deprecated = next((q for q in DEPRECATED_AMP if matches(site.qualname, q)), None)
+            if deprecated is None or not site.qualname.startswith(("torch.cuda.amp", "torch.cpu.amp")):
+                continue
+            kind, device = DEPRECATED_AMP[deprecated]
+            torch_name = torch_name or _torch_alias(model)
+            fix = self._fix(ctx, site.node, kind, device, torch_name) if torch_name else None
+            ctx.report(site.node, f"`{deprecated}` is deprecated; use `torch.amp.{kind}(\"{device}\", ...)`",
+                       fix=fix)
+
+    @staticmethod
+    def _fix(ctx, call: cst.Call, kind: str, device: str, torch_name: str):
+        args = list(call.args)
+        if any(a.star for a in args):
+            return None
+        if kind == "autocast":
+            positional = [a for a in args if a.keyword is None]
+            if len(positional) > len(AUTOCAST_POSITIONAL):
+                return None
+            args = [a.with_changes(keyword=cst.Name(AUTOCAST_POSITIONAL[i]),
+                                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                         whitespace_after=cst.SimpleWhitespace("")))
+                    if a.keyword is None else a for i, a in enumerate(args)]
+            if any(a.keyword is not None and a.keyword.value == "device_type" for a in args):
+                return None
+        elif any(a.keyword is not None and a.keyword.value == "device" for a in args):
+            return None
+        first = cst.Arg(value=cst.SimpleString(f'"{device}"'),
+                        comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT)
+        new = call.with_changes(func=cst.parse_expression(f"{torch_name}.amp.{kind}"), args=[first, *args])
+        return make_fix(ctx, f"Use `torch.amp.{kind}(\"{device}\", ...)`", {call: new},
+                        SAFE if kind == "autocast" else UNSAFE)
+
+
+DEPRECATION_RULES = [DeprecatedCudaAmp()]

@@ -1,0 +1,152 @@
+"""TRN303: NLLLoss expects log-probabilities."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name, matches
+from auditor.findings import Severity
+from auditor.rule import Rule
+from rules._helpers import argument
+from rules._queries import bound_values, constructor, local_class, methods, qualify
+
+NLL_FUNCTIONS = ("torch.nn.functional.nll_loss",)
+NLL_CLASSES = ("torch.nn.NLLLoss",)
+SOFTMAX = ("torch.softmax", "torch.nn.functional.softmax", "torch.nn.Softmax")
+LOG_SOFTMAX = ("torch.log_softmax", "torch.nn.functional.log_softmax", "torch.nn.LogSoftmax", "torch.log")
+PROBABILITIES, LOGITS, LOG_PROBABILITIES = "probabilities", "logits", "log-probabilities"
+
+
+def output_kind(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[str]:
+    """What an expression holds, when the code says so: probabilities, logits or log-probabilities."""
+    if node is None or depth > 4:
+        return None
+    if isinstance(node, (cst.Name, cst.Attribute)) and not isinstance(node, cst.Call):
+        values = bound_values(model, node, function)
+        kinds = {output_kind(model, v, function, depth + 1) for v in values}
+        return kinds.pop() if len(kinds) == 1 else None
+    if not isinstance(node, cst.Call):
+        return None
+    qualified = model.imports.qualify(node.func)
+    if matches(qualified, *SOFTMAX):
+        return PROBABILITIES
+    if matches(qualified, *LOG_SOFTMAX):
+        return LOG_PROBABILITIES
+    if isinstance(node.func, cst.Attribute) and qualified is None:
+        method = node.func.attr.value
+        if method == "softmax":
+            return PROBABILITIES
+        if method in ("log_softmax", "log"):
+            return LOG_PROBABILITIES
+    # nn.Softmax(dim=1)(x) / nn.LogSoftmax(dim=1)(x)
+    if isinstance(node.func, cst.Call):
+        return output_kind(model, node.func, function, depth + 1) if matches(
+            qualify(model, node.func.func), "torch.nn.Softmax", "torch.nn.LogSoftmax") else None
+    return _layer_output(model, node, function, depth)
+
+
+def _layer_output(model, call: cst.Call, function, depth: int) -> Optional[str]:
+    """A call of a layer or model whose last operation is known: Linear -> logits, and so on."""
+    values = bound_values(model, call.func, function) if dotted_name(call.func) else []
+    if len(values) != 1:
+        return None
+    built = constructor(model, values[0])
+    if matches(built, "torch.nn.Linear"):
+        return LOGITS
+    if matches(built, "torch.nn.Sequential") and isinstance(values[0], cst.Call) and values[0].args:
+        last = values[0].args[-1].value
+        last_built = constructor(model, last)
+        if matches(last_built, "torch.nn.Linear"):
+            return LOGITS
+        if matches(last_built, "torch.nn.Softmax"):
+            return PROBABILITIES
+        if matches(last_built, "torch.nn.LogSoftmax"):
+            return LOG_PROBABILITIES
+        return None
+    cls = local_class(model, built)
+    forward = methods(cls).get("forward") if cls is not None else None
+    if forward is None:
+        return None
+    kinds = set()
+    for node in _returns(forward):
+        kinds.add(output_kind(model, node.value, forward, depth + 1))
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _returns(function: cst.FunctionDef) -> list[cst.Return]:
+    found: list[cst.Return] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is function
+
+        def visit_Return(self, node: cst.Return) -> None:
+            if node.value is not None:
+                found.append(node)
+
+    function.visit(Visitor())
+    return found
+
+
+class NllLossWithoutLogSoftmax(Rule):
+    code = "TRN303"
+    name = "nll-loss-without-log-softmax"
+    severity = Severity.ERROR
+    summary = "NLLLoss is fed raw logits or softmax probabilities instead of log-probabilities."
+    what = """
+        Flags `nn.NLLLoss` / `F.nll_loss` whose input is the output of a softmax
+        (probabilities) or of a layer or model whose last operation is an `nn.Linear`
+        (logits): directly, through a variable, an `nn.Sequential`, or the `forward` of a
+        model class of the same file. Inputs from `log_softmax`, `nn.LogSoftmax` or
+        `torch.log` are correct; unknown inputs are not flagged.
+        """
+    why = """
+        `NLLLoss` only picks `-input[target]`: it assumes its input is already
+        log-probabilities. Fed probabilities, it minimizes `-p` (gradients vanish as
+        p grows, the loss is negative); fed logits, it pushes the target logit up
+        without bound. Training runs and the loss falls, towards a meaningless value.
+        """
+    instead = "Apply `log_softmax(dim=1)` before `NLLLoss`, or give raw logits to `nn.CrossEntropyLoss`."
+    bad_examples = (
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        criterion = nn.NLLLoss()
+        loss = criterion(F.softmax(model(x), dim=1), y)
+        """,
+    )
+    good_examples = (
+        """
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        criterion = nn.NLLLoss()
+        loss = criterion(F.log_softmax(model(x), dim=1), y)
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        model = ctx.model
+        for site in model.calls:
+            if not self._is_nll(model, site):
+                continue
+            first = argument(site.node, "input", 0)
+            kind = output_kind(model, first, site.function)
+            if kind in (PROBABILITIES, LOGITS):
+                ctx.report(site.node, f"NLLLoss receives {kind}; it expects log-probabilities: apply "
+                                      f"`log_softmax` first (or use CrossEntropyLoss on logits)")
+
+    @staticmethod
+    def _is_nll(model, site) -> bool:
+        if matches(site.qualname, *NLL_FUNCTIONS):
+            return True
+        if site.callee is None or site.qualname is not None:
+            return False
+        return any(matches(constructor(model, v), *NLL_CLASSES)
+                   for v in bound_values(model, site.node.func, site.function))
+
+
+NLL_RULES = [NllLossWithoutLogSoftmax()]

@@ -1,0 +1,187 @@
+"""TRN303, TRN404-TRN406 and TRN409 through the real command: bugs and correct look-alikes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._cases import check_cases, codes
+
+HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+CASES = {
+    # TRN303
+    "nll_probabilities": HEAD + """
+criterion = nn.NLLLoss()
+probs = F.softmax(model(x), dim=1)
+loss = criterion(probs, y)
+loss2 = F.nll_loss(out.softmax(dim=-1), y)
+""",
+    "nll_logits": HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+model = Net()
+head = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+loss = F.nll_loss(model(x), y)
+loss2 = F.nll_loss(head(x), y)
+""",
+    "nll_log_probabilities": HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=1)
+
+model = Net()
+head = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1))
+criterion = nn.NLLLoss()
+loss = criterion(model(x), y)
+loss2 = F.nll_loss(head(x), y)
+loss3 = F.nll_loss(torch.log(probs), y)
+loss4 = F.nll_loss(unknown(x), y)
+""",
+    # TRN404
+    "scheduler_first": HEAD + """
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)
+for epoch in range(3):
+    scheduler.step()
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+""",
+    "scheduler_after_scaler_step": HEAD + """
+for x, y in loader:
+    scaler.scale(criterion(model(x), y)).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+for epoch in range(3):
+    for x, y in loader:
+        optimizer.step()
+    scheduler.step()
+    plateau.step(val_loss)
+""",
+    # TRN405
+    "loss_summed_with_graph": HEAD + """
+criterion = nn.CrossEntropyLoss()
+total = 0.0
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+    total += loss
+    epoch_loss = epoch_loss + loss
+""",
+    "loss_summed_correctly": HEAD + """
+criterion = nn.CrossEntropyLoss()
+running = 0.0
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+    running += loss.item()
+    detached += loss.detach()
+    count += 1
+
+
+def objective(outputs, targets):
+    total = 0
+    for out, y in zip(outputs, targets):
+        total += criterion(out, y)
+    return total
+
+
+def multi_task(batch):
+    combined = 0
+    for head in heads:
+        combined += F.mse_loss(head(batch), batch)
+    combined.backward()
+""",
+    # TRN406
+    "clip_scaled": HEAD + """
+scaler = torch.cuda.amp.GradScaler()
+for x, y in loader:
+    scaler.scale(criterion(model(x), y)).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+""",
+    "clip_unscaled_or_no_scaler": HEAD + """
+scaler = torch.amp.GradScaler("cuda")
+for x, y in loader:
+    scaler.scale(criterion(model(x), y)).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+
+
+def plain_step():
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+""",
+    # TRN409
+    "amp_deprecated": """
+import torch
+from torch.cuda.amp import GradScaler, autocast
+
+scaler = GradScaler()
+with autocast():
+    pass
+with torch.cuda.amp.autocast(True, torch.bfloat16):
+    pass
+""",
+    "amp_current": """
+import torch
+
+scaler = torch.amp.GradScaler("cuda")
+with torch.amp.autocast("cuda", dtype=torch.bfloat16):
+    pass
+with torch.autocast(device_type="cuda"):
+    pass
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return check_cases(tmp_path_factory.mktemp("optim"), CASES, "TRN303,TRN404,TRN405,TRN406,TRN409")
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("nll_probabilities", ["TRN303", "TRN303"]),
+    ("nll_logits", ["TRN303", "TRN303"]),
+    ("nll_log_probabilities", []),
+    ("scheduler_first", ["TRN404"]),
+    ("scheduler_after_scaler_step", []),
+    ("loss_summed_with_graph", ["TRN405", "TRN405"]),
+    ("loss_summed_correctly", []),
+    ("clip_scaled", ["TRN406", "TRN409"]),
+    ("clip_unscaled_or_no_scaler", []),
+    ("amp_deprecated", ["TRN409"] * 3),
+    ("amp_current", []),
+])
+def test_findings(found, case, expected):
+    assert sorted(codes(found[case])) == expected, found[case]
+
+
+def test_nll_messages_say_what_was_fed(found):
+    assert all("probabilities" in f["message"] for f in found["nll_probabilities"])
+    assert all("logits" in f["message"] for f in found["nll_logits"])
+
+
+def test_autocast_fix_turns_positional_arguments_into_keywords(found):
+    (positional,) = [f for f in found["amp_deprecated"] if f["line"] == 7]
+    assert positional["fix"]["applicability"] == "safe"
+    content = positional["fix"]["edits"][0]["content"]
+    assert "amp.autocast(\"cuda\", enabled=" in content and "dtype=" in content
+    scaler = [f for f in found["amp_deprecated"] if f["line"] == 4][0]
+    assert scaler["fix"]["applicability"] == "unsafe"  # torch.amp.GradScaler needs torch >= 2.3
