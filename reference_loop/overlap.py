@@ -27,8 +27,9 @@ def _hashes(rows: np.ndarray) -> set:
 def _nearest(queries: torch.Tensor, base: torch.Tensor, exclude_self: bool = False) -> torch.Tensor:
     """Distance from each query row to its nearest base row, in chunks to bound memory."""
     out = []
-    for start in range(0, len(queries), 1024):
-        d = torch.cdist(queries[start:start + 1024], base)
+    for start in range(0, len(queries), 256):
+        # Exact differences, not the |a|^2 - 2ab + |b|^2 shortcut that loses small distances.
+        d = torch.cdist(queries[start:start + 256], base, compute_mode="donot_use_mm_for_euclid_dist")
         if exclude_self:
             idx = torch.arange(start, start + len(d))
             d[torch.arange(len(d)), idx] = float("inf")

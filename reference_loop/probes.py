@@ -162,17 +162,16 @@ def batch_independence(model: torch.nn.Module, x: torch.Tensor, *, where: Option
                     f"samples of the batch (max |d out_0 / d x_j| = {float(others.max()):.3g}, vs {own:.3g} for its "
                     "own input)")
     else:
-        # Integer inputs (token ids) cannot carry a gradient: change the other rows instead.
+        # Integer inputs (token ids) cannot carry a gradient: replace the other rows by copies of
+        # row 0 instead (a reordering would miss order-invariant mixing such as a batch mean).
         with torch.inference_mode():
             a = model(x)[0]
-            shuffled = x.clone()
-            shuffled[1:] = x[1:].flip(0)
-            if len(x) > 3 and torch.equal(shuffled, x):
-                shuffled[1:] = x[1:].roll(1, 0)
-            diff = float((model(shuffled)[0].float() - a.float()).abs().max())
+            replaced = x.clone()
+            replaced[1:] = x[:1]
+            diff = float((model(replaced)[0].float() - a.float()).abs().max())
         leaking = int(diff > 1e-5 * max(1.0, float(a.abs().max())))
         measured = {"batch": len(x), "max_change": diff}
-        evidence = f"reordering the other samples of the batch changed sample 0's output by up to {diff:.3g}"
+        evidence = f"replacing the other samples of the batch changed sample 0's output by up to {diff:.3g}"
     if leaking:
         return ProbeResult("TRN903", "fail", f"{evidence}: the model mixes samples across the batch (a reshape "
                            "or view over the batch dimension, or a reduction over dim 0)", measured, where=where)

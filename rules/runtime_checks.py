@@ -165,8 +165,8 @@ class BatchDependence(_RuntimeRule):
         Probe of the reference loop: with the model in eval mode (so batch norm uses its
         running statistics and does not mix samples by design), back-propagates from the
         first sample's output to the inputs; any nonzero gradient on another sample's input
-        means samples are mixed. Integer inputs (token ids) are checked by reordering the
-        other samples instead.
+        means samples are mixed. Integer inputs (token ids) are checked by replacing the
+        other samples with copies of the first instead.
         """
     why = """
         A reshape or view that crosses the batch dimension (`x.view(-1, batch)` instead of

@@ -1,0 +1,1 @@
+"""Tests of the reference loop, its guards and probes, and `auditor train`."""
