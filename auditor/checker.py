@@ -26,6 +26,11 @@ class CheckRequest:
     fail_on: Optional[str] = None
     jobs: Optional[int] = None
     config_path: Optional[str] = None
+    fix: bool = False  # apply fixes (auditor/fixer.py)
+    diff: bool = False  # compute fixes, write nothing
+    unsafe_fixes: bool = False
+    baseline: Optional[str] = None
+    write_baseline: Optional[str] = None
 
 
 @dataclass
@@ -34,6 +39,9 @@ class CheckOutcome:
     fail_on: str
     config: Config
     source_lines: dict[str, list[str]] = field(default_factory=dict)
+    fixes: list = field(default_factory=list)  # FileFix per changed file (--fix, --diff)
+    baseline_matched: int = 0
+    baseline_written: Optional[int] = None
 
 
 def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
@@ -60,16 +68,45 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
         + request.extend_exclude + (request.exclude or [])
     paths = list(discover(request.paths, excludes=excludes, user_excludes=_relative_to_cwd(user_excludes, config)))
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
-    results = check_files(paths, EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs))
+    options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs)
+    results = check_files(paths, options)
+    fixes: list = []
+    if request.fix or request.diff:
+        from auditor.fixer import run_fixes
+
+        fixes = run_fixes(results, options, request.unsafe_fixes, write=request.fix and not request.diff)
+        if fixes and not request.diff:
+            results = check_files(paths, options)  # report what the fixes left
     findings = sorted((f for r in results for f in r.findings), key=lambda f: f.sort_key())
+    findings, matched, written = _baseline(findings, request, config)
     report = Report(
         findings=findings,
         file_errors=[r.error for r in results if r.error is not None],
         files_checked=sum(1 for r in results if r.checked),
         rules=list(all_rules),
+        fixed=sum(f.applied for f in fixes) if not request.diff else 0,
     )
     fail_on = request.fail_on or config.get("fail-on") or "info"
-    return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings))
+    return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings),
+                        fixes=fixes, baseline_matched=matched, baseline_written=written)
+
+
+def _baseline(findings: list, request: CheckRequest, config: Config) -> tuple[list, int, Optional[int]]:
+    """--write-baseline records every finding; --baseline or the config's one filters them."""
+    from auditor.baseline import BaselineError, filter_baseline, write_baseline
+
+    try:
+        if request.write_baseline:
+            return findings, 0, write_baseline(request.write_baseline, findings)
+        path = request.baseline
+        if path is None and config.get("baseline"):
+            path = os.path.join(config.root, config.get("baseline"))
+        if path is None:
+            return findings, 0, None
+        kept, matched = filter_baseline(path, findings)
+        return kept, matched, None
+    except BaselineError as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def _relative_to_cwd(patterns: list[str], config: Config) -> list[str]:

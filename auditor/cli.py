@@ -87,10 +87,20 @@ def _print_version(ctx, _param, value):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="pyproject.toml to read instead of the nearest one.")
 @click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also apply fixes that change behaviour.")
+@click.option("--diff", is_flag=True,
+              help="Print the fixes as a unified diff (apply with `patch -p0` here) and write nothing; "
+                   "exit 1 if there is anything to fix.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False), default=None,
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False), default=None,
+              help="Record the current findings in FILE as the baseline and exit 0.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_format, output, exit_zero,
-          fail_on, statistics, show_source, quiet, jobs, config_path, color) -> None:
+          fail_on, statistics, show_source, quiet, jobs, config_path, color, fix, unsafe_fixes, diff,
+          baseline_path, write_baseline_path) -> None:
     """Check PATHS (default: the current directory) for training bugs."""
     from auditor.checker import CheckRequest, run_check
 
@@ -104,8 +114,12 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         fail_on=fail_on,
         jobs=jobs,
         config_path=config_path,
+        fix=fix, diff=diff, unsafe_fixes=unsafe_fixes, baseline=baseline_path, write_baseline=write_baseline_path,
     )
     outcome = run_check(request, _all_rules())
+    if diff or write_baseline_path:
+        _finish_diff_or_baseline(outcome, diff, output, write_baseline_path)
+        return
     fmt = output_format or "text"
     for error in outcome.report.file_errors:
         click.echo(str(error), err=True)
@@ -116,9 +130,27 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     text = render(outcome.report, fmt, color=use_color, show_source=show_source, statistics=statistics,
                   quiet=quiet, sources=outcome.source_lines)
     write_output(text, output)
+    if outcome.baseline_matched and not quiet:
+        click.echo(f"auditor: {outcome.baseline_matched} finding(s) accepted by the baseline not shown", err=True)
     failing = Severity.parse(outcome.fail_on)
     has_failures = any(f.severity >= failing for f in outcome.report.findings)
     if (has_failures and not exit_zero) or outcome.report.file_errors:
+        sys.exit(1)
+
+
+def _finish_diff_or_baseline(outcome, diff: bool, output: Optional[str], baseline: Optional[str]) -> None:
+    """--diff prints the fixes instead of the report; --write-baseline only records."""
+    if baseline:
+        count = outcome.baseline_written or 0
+        click.echo(f"auditor: recorded {count} finding{'s' if count != 1 else ''} in {baseline}", err=True)
+        return
+    from auditor.fixer import unified_diff
+
+    write_output("".join(unified_diff(f) for f in outcome.fixes), output)
+    count = sum(f.applied for f in outcome.fixes)
+    click.echo(f"auditor: would fix {count} finding{'s' if count != 1 else ''} in {len(outcome.fixes)} "
+               f"file{'s' if len(outcome.fixes) != 1 else ''}", err=True)
+    if outcome.fixes:
         sys.exit(1)
 
 
