@@ -51,6 +51,8 @@ class TestResult:
     metrics: dict[str, float]
     findings: list[Finding]
 
+    __test__ = False  # not a pytest test class, despite the name
+
     def __getitem__(self, key: str) -> float:
         return self.metrics[key]
 
@@ -228,6 +230,9 @@ def test(result_or_model: Union[FitResult, torch.nn.Module], test_data: DataLike
 
             write_report(result, out_dir)
     return TestResult(metrics, new)
+
+
+test.__test__ = False  # type: ignore[attr-defined]  # pytest must not collect it when imported
 
 
 def _progress(enabled: Optional[bool], epochs: int):

@@ -1,0 +1,47 @@
+"""Two CPU processes under torchrun (gloo): the same model on both ranks, rank 0 writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO_ROOT, auditor_env
+
+SCRIPT = '''
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+from reference_loop import fit, test
+from reference_loop.tasks import load_task
+
+task = load_task("iris")
+torch.manual_seed(0)
+result = fit(task.model(), task.splits.train, task.splits.val, epochs=4, batch_size=16, accumulation_steps=2,
+             out_dir=sys.argv[1], progress=False, test_data=task.splits.test)
+rank = int(os.environ["RANK"])
+digest = float(sum(v.double().sum() for v in result.best_state.values()))
+with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as fh:
+    json.dump({"history": [{k: v for k, v in r.items() if k != "seconds"} for r in result.history],
+               "findings": [f.code for f in result.findings], "weights": digest,
+               "world": result.report["config"]["world_size"]}, fh)
+'''
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    out, ranks = tmp_path / "out", tmp_path / "ranks"
+    ranks.mkdir()
+    env = auditor_env({"OMP_NUM_THREADS": "1"})
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(script), str(out), str(ranks)], env=env, cwd=str(REPO_ROOT),
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (json.loads((ranks / f"rank{i}.json").read_text()) for i in (0, 1))
+    assert r0["world"] == 2 and r0["findings"] == [] and r1["findings"] == []
+    # Metrics are all-reduced and DDP keeps the replicas identical.
+    assert r0["history"] == r1["history"] and r0["weights"] == r1["weights"]
+    assert sorted(os.listdir(out)) == ["best_state_dict.pt", "curves.png", "report.json"]
