@@ -7,6 +7,7 @@ import libcst as cst
 from auditor.analysis.accumulation import accumulation_loops, backward_operand, scaled
 from auditor.analysis.names import dotted_name
 from auditor.findings import Severity
+from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
 from rules._helpers import program, shorten
 
@@ -66,7 +67,8 @@ class UnscaledGradAccumulation(Rule):
                            f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
                            f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`), and the "
                            f"loss is never divided by the number of micro-batches: the step sees their sum; "
-                           f"divide the loss by the accumulation steps before backward")
+                           f"divide the loss by the accumulation steps before backward",
+                           fix=divide_loss_fix(ctx, operand, accumulation_steps(acc.loop, acc.condition)))
 
 
 class ZeroGradInsideAccumulation(Rule):

@@ -9,6 +9,7 @@ import libcst as cst
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, split_of_name
 from auditor.findings import Severity
+from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
 from auditor.analysis.flow import evaluate
 from rules._helpers import argument, is_true, keyword, program, shorten
@@ -74,7 +75,8 @@ class ShuffledEvalLoader(Rule):
             if split not in EVAL_SPLITS:
                 continue
             ctx.report(site.node, f"DataLoader over {evidence} ({split} data) {how}; evaluation data "
-                                  f"should be read in a fixed order: use shuffle=False")
+                                  f"should be read in a fixed order: use shuffle=False",
+                       fix=no_shuffle_fix(ctx, site.node))
             return
 
     def _check_helper(self, ctx, prog, site) -> None:
@@ -101,7 +103,8 @@ class ShuffledEvalLoader(Rule):
         if split in EVAL_SPLITS:
             shown = ctx.model.code(data) if data is not None else "the data"
             ctx.report(site.node, f"`{info.name}()` builds a DataLoader over {shown} ({split} data) with "
-                                  f"shuffle=True; evaluation data should be read in a fixed order: pass shuffle=False")
+                                  f"shuffle=True; evaluation data should be read in a fixed order: pass shuffle=False",
+                       fix=no_shuffle_fix(ctx, site.node, positional_index=None))
 
     @staticmethod
     def _shuffling(call: cst.Call, model, function, state=None) -> Optional[str]:

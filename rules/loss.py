@@ -5,6 +5,7 @@ from __future__ import annotations
 from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.roles import roles_of
 from auditor.findings import Severity
+from auditor.fixes.builders import remove_activation_fix
 from auditor.rule import Rule
 from rules._helpers import argument, shorten
 
@@ -66,7 +67,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
             if evidence:
                 ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`, the output of "
                                       f"a {self.activation} ({evidence}); it applies {self.applies} itself, so pass "
-                                      f"the raw logits and keep the {self.activation} for metrics or predictions")
+                                      f"the raw logits and keep the {self.activation} for metrics or predictions",
+                           fix=remove_activation_fix(ctx, site.node, first, self.activation))
 
 
 class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):

@@ -6,6 +6,7 @@ import os
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
 from auditor.findings import Severity
+from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
 from rules._helpers import program
 
@@ -124,7 +125,7 @@ class MissingEvalMode(Rule):
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {evidence} but can still be in training mode here "
                        f"(dropout active, batch norm using batch statistics); call `{forward.key}.eval()` "
-                       f"before evaluating")
+                       f"before evaluating", fix=eval_mode_fix(ctx, forward.site.node, forward.key))
 
 
 class MissingNoGrad(Rule):
@@ -180,7 +181,8 @@ class MissingNoGrad(Rule):
             reported.add(region)
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
-                       f"nobody uses; wrap it in `with torch.no_grad():` or `torch.inference_mode()`")
+                       f"nobody uses; wrap it in `with torch.no_grad():` or `torch.inference_mode()`",
+                       fix=no_grad_fix(ctx, forward.site.node))
 
 
 class MissingTrainMode(Rule):

@@ -1,0 +1,260 @@
+"""Fix builders for rules whose analysis lives elsewhere (TRN101, TRN102, TRN203, TRN301/302, TRN401).
+
+Each takes the nodes the rule already found and returns a `Fix`, or None when the
+code does not have the simple shape the fix needs: a fix is offered only where
+it is certainly right in form (it compiles, it touches only the flagged code).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name, matches
+from auditor.findings import Fix
+from auditor.fixes.edits import SAFE, UNSAFE, insert_after, insert_before, make_fix, owns_its_lines, parse_statement
+
+STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+TRAINING_METHODS = ("backward", "step", "zero_grad")
+ACTIVATIONS = {
+    "softmax": (("torch.softmax", "torch.nn.functional.softmax"), "torch.nn.Softmax"),
+    "sigmoid": (("torch.sigmoid", "torch.nn.functional.sigmoid"), "torch.nn.Sigmoid"),
+}
+
+
+# --- where evaluation code starts and ends ----------------------------------------------
+
+def _statement_of(model, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    current: Optional[cst.CSTNode] = node
+    while current is not None and not isinstance(current, STATEMENTS):
+        current = model.parent(current)
+    return current
+
+
+def _function_of(model, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+    for ancestor in model.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef):
+            return ancestor
+    return None
+
+
+def _inside(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    return node is container or any(a is container for a in model.ancestors(node))
+
+
+def _is_training_call(call: cst.Call) -> bool:
+    return isinstance(call.func, cst.Attribute) and call.func.attr.value in TRAINING_METHODS
+
+
+def _trains(model, container: cst.CSTNode) -> bool:
+    """Whether `container` holds a backward, a step or a zero_grad."""
+    return any(_is_training_call(site.node) and _inside(model, site.node, container) for site in model.calls)
+
+
+def evaluation_block(ctx: Any, forward: cst.Call) -> Optional[cst.CSTNode]:
+    """The statement to treat as "the evaluation": the innermost loop around the forward pass
+    if that loop does not train, else the forward's own statement; None if it trains too."""
+    model = ctx.model
+    statement = _statement_of(model, forward)
+    if statement is None:
+        return None
+    for ancestor in model.ancestors(forward):
+        if isinstance(ancestor, cst.FunctionDef):
+            break
+        if isinstance(ancestor, (cst.For, cst.While)):
+            if not _trains(model, ancestor):
+                statement = ancestor
+            break
+    if _trains(model, statement) or not owns_its_lines(ctx, statement):
+        return None
+    return statement
+
+
+def _torch_name(model) -> Optional[str]:
+    for local, target in model.imports.aliases.items():
+        if target == "torch":
+            return local
+    return None
+
+
+# --- TRN102 -----------------------------------------------------------------------------
+
+def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
+    """Wrap the evaluation loop (or statement) in `with torch.no_grad():`. Safe: evaluation needs no graph."""
+    block = evaluation_block(ctx, forward)
+    torch_name = _torch_name(ctx.model)
+    if block is None or torch_name is None:
+        return None
+    if _contains(block, (cst.Yield, cst.Await)):
+        return None  # a generator would hold the no_grad context across yields
+    inner = block.with_changes(leading_lines=())
+    wrapped = cst.With(
+        items=[cst.WithItem(item=cst.parse_expression(f"{torch_name}.no_grad()"))],
+        body=cst.IndentedBlock(body=[inner]),
+        leading_lines=block.leading_lines,
+    )
+    return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, SAFE)
+
+
+def _contains(node: cst.CSTNode, kinds: tuple) -> bool:
+    """Whether `node` holds one of `kinds`, not counting nested functions and classes."""
+    found: list = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, child: cst.CSTNode) -> bool:
+            if isinstance(child, kinds):
+                found.append(child)
+            return not found and (child is node or not isinstance(child, (cst.FunctionDef, cst.Lambda,
+                                                                             cst.ClassDef)))
+
+    node.visit(_Find())
+    return bool(found)
+
+
+# --- TRN101 -----------------------------------------------------------------------------
+
+def eval_mode_fix(ctx: Any, forward: cst.Call, key: str) -> Optional[Fix]:
+    """Insert `key.eval()` before the evaluation and `key.train()` after it when training follows.
+
+    Unsafe: it changes what the model computes during evaluation (that is the point),
+    and a model meant to stay in eval mode after an evaluate() helper is not restored.
+    """
+    model = ctx.model
+    block = evaluation_block(ctx, forward)
+    try:
+        if block is None or dotted_name(cst.parse_expression(key)) != key:
+            return None
+    except cst.ParserSyntaxError:
+        return None
+    # Put eval() before a `with torch.no_grad():` that holds exactly this evaluation.
+    parent_block = model.parent(block)
+    owner = model.parent(parent_block) if parent_block is not None else None
+    if isinstance(owner, cst.With) and isinstance(parent_block, cst.IndentedBlock) \
+            and len(parent_block.body) == 1 and owns_its_lines(ctx, owner):
+        block = owner
+    before = [parse_statement(ctx, f"{key}.eval()\n")]
+    after = [parse_statement(ctx, f"{key}.train()\n")] if _training_follows(model, block) else []
+    if after and _contains(block, (cst.Return,)):
+        return None  # the restore would never run
+    change = insert_before(block, before)
+    if after:
+        statements = list(change.nodes)
+        change = cst.FlattenSentinel([*statements[:-1], *insert_after(statements[-1], after).nodes])
+    return make_fix(ctx, f"Call `{key}.eval()` before evaluating" + (f" and `{key}.train()` after" if after else ""),
+                    {block: change}, UNSAFE)
+
+
+def _training_follows(model, block: cst.CSTNode) -> bool:
+    """Training later in the same function, or in a loop around the block (its next iteration)."""
+    function = _function_of(model, block)
+    order = {id(site.node): index for index, site in enumerate(model.calls)}
+    inside = [order[id(s.node)] for s in model.calls if _inside(model, s.node, block)]
+    last = max(inside) if inside else -1
+    loops = [a for a in model.ancestors(block) if isinstance(a, (cst.For, cst.While))
+             and _function_of(model, a) is function]
+    for index, site in enumerate(model.calls):
+        if site.function is not function or not _is_training_call(site.node) or _inside(model, site.node, block):
+            continue
+        if index > last or any(_inside(model, site.node, loop) for loop in loops):
+            return True
+    return False
+
+
+# --- TRN203 -----------------------------------------------------------------------------
+
+def no_shuffle_fix(ctx: Any, call: cst.Call, positional_index: Optional[int] = 2) -> Optional[Fix]:
+    """`shuffle=True` -> `shuffle=False` when the literal is in the call itself. Safe."""
+    target = None
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "shuffle":
+            target = arg.value
+    if target is None and positional_index is not None and positional_index < len(plain):
+        target = plain[positional_index].value
+    if not (isinstance(target, cst.Name) and target.value == "True"):
+        return None
+    return make_fix(ctx, "Use `shuffle=False` for evaluation data", {target: target.with_changes(value="False")}, SAFE)
+
+
+# --- TRN301 / TRN302 --------------------------------------------------------------------
+
+def _activation_input(model, node: cst.BaseExpression, activation: str) -> Optional[cst.BaseExpression]:
+    """`x` for `F.softmax(x, dim=1)`, `x.softmax(1)`, `torch.softmax(x, 1)`, `nn.Softmax(1)(x)`."""
+    if not isinstance(node, cst.Call):
+        return None
+    functions, layer = ACTIVATIONS[activation]
+    qualified = model.imports.qualify(node.func)
+    if matches(qualified, *functions):
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "input":
+                return arg.value
+        plain = [a for a in node.args if a.keyword is None and not a.star]
+        return plain[0].value if plain else None
+    if isinstance(node.func, cst.Attribute) and node.func.attr.value == activation and qualified is None:
+        return node.func.value
+    if isinstance(node.func, cst.Call) and matches(model.imports.qualify(node.func.func), layer) \
+            and len(node.args) == 1 and node.args[0].keyword is None:
+        return node.args[0].value
+    return None
+
+
+def remove_activation_fix(ctx: Any, loss_call: cst.Call, first: cst.BaseExpression,
+                          activation: str = "softmax") -> Optional[Fix]:
+    """Pass the logits to the loss instead of the activation's output. Unsafe: the loss value changes."""
+    model = ctx.model
+    logits = _activation_input(model, first, activation)
+    if logits is None and isinstance(first, cst.Name):
+        function = _function_of(model, loss_call)
+        bindings = [b for b in model.bindings.get(first.value, []) if b.function is function]
+        if len(bindings) == 1:
+            logits = _activation_input(model, bindings[0].value, activation)
+            # Only a plain name that nothing rebinds in this function can move to the loss call.
+            if not isinstance(logits, cst.Name) or \
+                    len([b for b in model.bindings.get(logits.value, []) if b.function is function]) > 1:
+                return None
+    if logits is None:
+        return None
+    replacement = logits.with_changes(lpar=[], rpar=[]) if isinstance(logits, cst.Name) else logits
+    return make_fix(ctx, f"Pass the logits, not the {activation} output, to the loss",
+                    {first: replacement}, UNSAFE)
+
+
+# --- TRN401 -----------------------------------------------------------------------------
+
+def accumulation_steps(loop: cst.CSTNode, condition: Optional[cst.If]) -> Optional[cst.BaseExpression]:
+    """k in `if (i + 1) % k == 0:` or in `for micro in range(k):`."""
+    if condition is not None:
+        found: list[cst.BaseExpression] = []
+
+        class _Modulo(cst.CSTVisitor):
+            def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+                if isinstance(node.operator, cst.Modulo):
+                    found.append(node.right)
+
+        condition.test.visit(_Modulo())
+        return found[0] if len(found) == 1 else None
+    if isinstance(loop, cst.For) and isinstance(loop.iter, cst.Call) and dotted_name(loop.iter.func) == "range" \
+            and len(loop.iter.args) == 1 and loop.iter.args[0].keyword is None:
+        return loop.iter.args[0].value
+    return None
+
+
+def divide_loss_fix(ctx: Any, operand: Optional[cst.BaseExpression], steps: Optional[cst.BaseExpression]) \
+        -> Optional[Fix]:
+    """`loss.backward()` -> `(loss / k).backward()`. Unsafe: gradients (and the effective lr) change."""
+    if operand is None or steps is None:
+        return None
+    divisor = steps
+    if isinstance(divisor, (cst.BinaryOperation, cst.BooleanOperation, cst.IfExp)) and not divisor.lpar:
+        divisor = divisor.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    left = operand
+    if isinstance(left, (cst.BinaryOperation, cst.BooleanOperation, cst.IfExp)) and not left.lpar:
+        left = left.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    divided = cst.BinaryOperation(left=left, operator=cst.Divide(), right=divisor)
+    parent = ctx.model.parent(operand)
+    if isinstance(parent, cst.Attribute) and parent.value is operand:  # `(loss / k).backward()`
+        divided = divided.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    shown = ctx.module.code_for_node(steps)
+    return make_fix(ctx, f"Divide the loss by the accumulation steps (`{shown}`) before backward",
+                    {operand: divided}, UNSAFE)
