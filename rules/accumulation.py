@@ -32,6 +32,8 @@ class UnscaledGradAccumulation(Rule):
     instead = "Divide each micro-batch loss by the number of micro-batches before `backward()`."
     bad_examples = (
         """
+        import torch
+
         def train(model, loader, optimizer, criterion, accum_steps=4):
             for i, (x, y) in enumerate(loader):
                 loss = criterion(model(x), y)
@@ -43,6 +45,8 @@ class UnscaledGradAccumulation(Rule):
     )
     good_examples = (
         """
+        import torch
+
         def train(model, loader, optimizer, criterion, accum_steps=4):
             for i, (x, y) in enumerate(loader):
                 loss = criterion(model(x), y) / accum_steps
@@ -89,6 +93,8 @@ class ZeroGradInsideAccumulation(Rule):
     instead = "Call `zero_grad()` right after `optimizer.step()`, inside the same condition."
     bad_examples = (
         """
+        import torch
+
         def train(model, loader, optimizer, criterion, accum_steps=4):
             for i, (x, y) in enumerate(loader):
                 optimizer.zero_grad()
@@ -143,6 +149,8 @@ class MissingZeroGrad(Rule):
     instead = "Call `optimizer.zero_grad()` once per step (before backward or right after the step)."
     bad_examples = (
         """
+        import torch
+
         def train(model, loader, optimizer, criterion):
             for x, y in loader:
                 loss = criterion(model(x), y)
@@ -152,6 +160,8 @@ class MissingZeroGrad(Rule):
     )
     good_examples = (
         """
+        import torch
+
         def train(model, loader, optimizer, criterion):
             for x, y in loader:
                 optimizer.zero_grad()

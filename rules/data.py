@@ -377,6 +377,8 @@ class TestDataInTrainingLoop(Rule):
     instead = "Evaluate on a validation split inside the loop; score the test split once, after training."
     bad_examples = (
         """
+        import torch
+
         def fit(model, opt, train_loader, test_loader, evaluate):
             for epoch in range(10):
                 for x, y in train_loader:
@@ -388,6 +390,8 @@ class TestDataInTrainingLoop(Rule):
     )
     good_examples = (
         """
+        import torch
+
         def fit(model, opt, train_loader, val_loader, test_loader, evaluate):
             for epoch in range(10):
                 for x, y in train_loader:

@@ -16,6 +16,15 @@ def _is_pytest_file(path: str) -> bool:
     return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
+def _in_test_function(model, function) -> bool:
+    info = model.info(function)
+    while info is not None:
+        if info.name.startswith("test"):
+            return True
+        info = model.info(info.parent)
+    return False
+
+
 def _region(prog, site) -> tuple:
     loops = prog.loops_of(site.node)
     return (site.function, loops[-1] if loops else None)
@@ -26,8 +35,7 @@ def _eval_forwards(ctx):
     prog = program(ctx)
     pytest_file = _is_pytest_file(ctx.path)
     for forward in prog.forwards():
-        info = prog.model.info(forward.site.function)
-        if pytest_file and info is not None and info.name.startswith("test"):
+        if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):

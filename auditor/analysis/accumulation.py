@@ -185,6 +185,11 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0) -
                 return False
             if site.callee is not None and prog.roles.is_model(site.callee, site.function):
                 return False
+            # `crit(model(x), y)`: whatever it is called, it scores the model's output.
+            for arg in node.args:
+                inner = arg.value
+                if isinstance(inner, cst.Call) and prog.roles.is_model(dotted_name(inner.func), site.function):
+                    return False
         return None
     if isinstance(node, cst.Attribute) and node.attr.value == "loss":
         return False

@@ -239,7 +239,8 @@ class FlowAnalysis:
 
     def _entry_states(self, function: cst.FunctionDef) -> list[State]:
         info = self.model.function_info[function]
-        if info.cls is not None and is_lightning_class(self.model, info.cls):
+        if info.cls is not None and (is_lightning_class(self.model, info.cls) or "training_step" in info.cls.methods
+                                     or info.cls.name == "LightningModule"):
             if info.name in LIGHTNING_EVAL_HOOKS:
                 return [State(modes=(("self", EVAL),), grad=OFF)]
             if info.name in LIGHTNING_TRAIN_HOOKS:
@@ -614,7 +615,7 @@ class FlowAnalysis:
         method = site.method
         call = site.node
         if method in ("train", "eval") and site.receiver is not None and len(call.args) <= 1:
-            key = dotted_name(site.receiver)
+            key = dotted_name(_strip_moves(site.receiver))
             if key is None or (method == "train" and not self._could_be_model(key, site)):
                 return states
             out = []
@@ -737,6 +738,14 @@ def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:
             value = _constant(decorator.args[0].value)
             return OFF if value is False else ON if value is True else UNKNOWN
     return None
+
+
+def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(device)` -> `model`: device and dtype moves return the same module."""
+    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+            node.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+        node = node.func.value
+    return node
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:

@@ -54,10 +54,11 @@ class Program:
         receiver = dotted_name(site.receiver)
         if receiver is None:
             return False
-        if site.node.args:
+        if site.node.args and "scaler" in receiver.lower():
             first = dotted_name(site.node.args[0].value)
-            return "scaler" in receiver.lower() and self.roles.is_optimizer(first, site.function)
-        return self.roles.is_optimizer(receiver, site.function)
+            return self.roles.is_optimizer(first, site.function)
+        # `optimizer.step()` or `optimizer.step(closure)` (LBFGS)
+        return len(site.node.args) <= 1 and self.roles.is_optimizer(receiver, site.function)
 
     def is_zero_grad(self, site: CallSite) -> bool:
         return site.method == "zero_grad" or (site.method == "zero_" and "grad" in (site.callee or ""))
@@ -159,6 +160,13 @@ class Program:
 
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
     program = model.cache.get("program")
+    cross_file = project is not None and module_name is not None and hasattr(project, "has_callers") \
+        and project.has_callers(module_name)
+    if program is not None and cross_file and program.flow.project is None:
+        # Phase 1 ran without the project; callers in other files change entry contexts.
+        for key in ("program", "flow"):
+            model.cache.pop(key, None)
+        program = None
     if program is None:
         program = model.cache["program"] = Program(model, project, module_name)
     return program

@@ -8,7 +8,10 @@ through `ctx.project`. No file is parsed twice.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from auditor.analysis.names import dotted_name
 
 
 def module_name_for(path: str) -> str:
@@ -24,14 +27,87 @@ def module_name_for(path: str) -> str:
     return ".".join(parts)
 
 
+@dataclass
+class FileSummary:
+    """What other files of the run need to know about one file (small and picklable).
+
+    `calls`: calls this file makes to functions of other modules, with the context at
+    the call: (module, function, grad mode, {argument index: model mode}).
+    """
+
+    module: str
+    functions: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str, str, dict]] = field(default_factory=list)
+
+
+def resolve_import(module: str, qualified: str, is_package: bool = False) -> Optional[tuple[str, str]]:
+    """(module, function) for a qualified callee like `.engine.evaluate` seen from `module`."""
+    if "." not in qualified.lstrip("."):
+        return None
+    if qualified.startswith("."):
+        level = len(qualified) - len(qualified.lstrip("."))
+        parts = module.split(".")
+        base = parts if is_package else parts[:-1]
+        if level - 1 > len(base):
+            return None
+        base = base[: len(base) - (level - 1)] if level > 1 else base
+        qualified = ".".join(base + [qualified.lstrip(".")])
+    target, _, name = qualified.rpartition(".")
+    return target, name
+
+
 def summarize_file(ctx) -> Optional[Any]:
-    """What other files may need to know about this one (None: nothing)."""
-    return None
+    """Phase 1: this file's functions and its calls into other modules, with their context."""
+    from auditor.analysis.flow import UNKNOWN
+    from auditor.analysis.program import program_of
+
+    if "def " not in ctx.source.text and "import" not in ctx.source.text:
+        return None
+    module = module_name_for(ctx.path)
+    is_package = os.path.basename(ctx.path) == "__init__.py"
+    model = ctx.model
+    summary = FileSummary(module=module, functions=[i.name for i in model.function_info.values()
+                                                     if i.parent is None and i.cls is None])
+    if not model.imports.aliases:
+        return summary
+    prog = program_of(model)
+    for site in model.calls:
+        if site.qualname is None or site.qualname.startswith(("torch", "numpy", "sklearn", "os.", "sys.")):
+            continue
+        target = resolve_import(module, site.qualname, is_package)
+        if target is None:
+            continue
+        for state in prog.flow.states_at(site.node):
+            modes = {}
+            for index, arg in enumerate(a for a in site.node.args if a.keyword is None and not a.star):
+                name = dotted_name(arg.value)
+                mode = state.mode(name) if name else None
+                if mode is not None and mode != UNKNOWN:
+                    modes[index] = mode
+            summary.calls.append((target[0], target[1], state.grad, modes))
+    return summary
 
 
 class ProjectIndex:
     def __init__(self, summaries: dict[str, Any]) -> None:
         self.summaries = summaries  # module name -> summary
+        self._callers: Optional[dict] = None
 
     def get(self, module: str) -> Optional[Any]:
         return self.summaries.get(module)
+
+    def _index(self) -> dict:
+        if self._callers is None:
+            callers: dict = {}
+            for summary in self.summaries.values():
+                for target_module, function, grad, modes in getattr(summary, "calls", ()):
+                    callers.setdefault((target_module, function), []).append((grad, modes))
+            self._callers = callers
+        return self._callers
+
+    def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
+        """(grad mode, {argument index: model mode}) at each call of `module.function` from other files."""
+        return self._index().get((module, function), [])
+
+    def has_callers(self, module: str) -> bool:
+        return any(m == module for m, _ in self._index())

@@ -1,0 +1,112 @@
+"""Fast unit tests of the training-program model (no subprocess)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from auditor.analysis.flow import EVAL, OFF, ON, TRAIN
+from auditor.analysis.model import build_file_model
+from auditor.analysis.program import program_of
+from auditor.analysis.project import ProjectIndex, resolve_import
+from auditor.analysis.splits import TEST, TRAIN as TRAIN_SPLIT, VAL, split_of_name
+
+
+def _program(source: str):
+    return program_of(build_file_model(cst.parse_module(textwrap.dedent(source))))
+
+
+def _site(prog, code: str):
+    return next(s for s in prog.model.calls if prog.model.code(s.node) == code)
+
+
+def test_split_names():
+    assert split_of_name("X_te") == TEST
+    assert split_of_name("valid_dl") == VAL
+    assert split_of_name("self.dev_loader") == VAL
+    assert split_of_name("trainloader") == TRAIN_SPLIT
+    assert split_of_name("model") is None
+
+
+def test_splits_follow_positions_and_calls():
+    prog = _program("""
+        from sklearn.model_selection import train_test_split
+        from torch.utils.data import DataLoader, TensorDataset
+        A, B, a, b = train_test_split(X, y)
+        loader = DataLoader(TensorDataset(B, b), batch_size=8)
+        for xb, yb in loader:
+            f(xb)
+    """)
+    site = _site(prog, "f(xb)")
+    assert prog.splits.split_of(site.node.args[0].value, None) == TEST
+
+
+def test_build_model_is_cached_per_module():
+    module = cst.parse_module("x = 1\n")
+    assert build_file_model(module) is build_file_model(module)
+
+
+def test_mode_and_grad_along_paths_and_loops():
+    prog = _program("""
+        import torch
+        def fit(model, loader, opt):
+            model.train()
+            for epoch in range(3):
+                for x in loader:
+                    opt.zero_grad()
+                    model(x).sum().backward()
+                    opt.step()
+                model.eval()
+                with torch.no_grad():
+                    model(x)
+    """)
+    step = _site(prog, "opt.step()")
+    assert {s.mode("model") for s in prog.flow.states_at(step.node)} == {TRAIN, EVAL}
+    evaluation = [s for s in prog.model.calls if prog.model.code(s.node) == "model(x)"][-1]
+    states = prog.flow.states_at(evaluation.node)
+    assert {s.mode("model") for s in states} == {EVAL} and {s.grad for s in states} == {OFF}
+
+
+def test_helper_effects_and_caller_context():
+    prog = _program("""
+        import torch
+        def to_eval(m):
+            m.eval()
+        def evaluate(model, xs):
+            return model(xs)
+        def main(model, xs):
+            model.train()
+            evaluate(model, xs)
+            to_eval(model)
+            evaluate(model, xs)
+    """)
+    forward = _site(prog, "model(xs)")
+    assert {s.mode("model") for s in prog.flow.states_at(forward.node)} == {TRAIN, EVAL}
+    assert {s.grad for s in prog.flow.states_at(forward.node)} == {ON}
+
+
+def test_phase_constants_keep_paths_consistent():
+    prog = _program("""
+        import torch
+        def run(model, loaders, opt):
+            for phase in ("train", "val"):
+                if phase == "train":
+                    model.train()
+                else:
+                    model.eval()
+                for x in loaders[phase]:
+                    out = model(x)
+                    if phase == "train":
+                        out.sum().backward()
+    """)
+    backward = _site(prog, "out.sum().backward()")
+    assert {s.mode("model") for s in prog.flow.states_at(backward.node)} == {TRAIN}
+
+
+def test_relative_imports_resolve_to_project_modules():
+    assert resolve_import("pkg.train", ".engine.evaluate") == ("pkg.engine", "evaluate")
+    assert resolve_import("pkg.sub.train", "..engine.evaluate") == ("pkg.engine", "evaluate")
+    assert resolve_import("train", "engine.evaluate") == ("engine", "evaluate")
+    index = ProjectIndex({})
+    assert index.call_contexts("pkg.engine", "evaluate") == []

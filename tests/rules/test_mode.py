@@ -1,0 +1,240 @@
+"""TRN101-TRN103 through the real command: bugs and correct look-alikes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+HEAD = "import torch\nimport torch.nn as nn\n\n"
+
+CASES = {
+    # A fresh model is in training mode; test predictions under no_grad only.
+    "fresh_model_eval.py": HEAD + """
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 2))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for step in range(100):
+    net.train()
+    opt.zero_grad()
+    net(x_tr).sum().backward()
+    opt.step()
+with torch.no_grad():
+    preds = net(x_te).argmax(1)
+""",
+    "fresh_model_eval_ok.py": HEAD + """
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.3), nn.Linear(8, 2))
+net.train(False)
+with torch.no_grad():
+    preds = net(x_te).argmax(1)
+""",
+    # The helper does not switch mode; its only caller leaves the model in training mode.
+    "caller_mode.py": HEAD + """
+@torch.inference_mode()
+def run_validation(model, batches):
+    return [model(xb) for xb, _ in batches]
+
+def fit(model, train_batches, dev_batches, opt):
+    for epoch in range(5):
+        model.train()
+        for xb, yb in train_batches:
+            opt.zero_grad()
+            model(xb).mean().backward()
+            opt.step()
+        run_validation(model, dev_batches)
+""",
+    "caller_mode_ok.py": HEAD + """
+@torch.inference_mode()
+def run_validation(model, batches):
+    return [model(xb) for xb, _ in batches]
+
+def fit(model, train_batches, dev_batches, opt):
+    for epoch in range(5):
+        model.train()
+        for xb, yb in train_batches:
+            opt.zero_grad()
+            model(xb).mean().backward()
+            opt.step()
+        model.eval()
+        run_validation(model, dev_batches)
+""",
+    # Grad mode: eval() alone is not enough.
+    "no_grad_missing.py": HEAD + """
+def evaluate(model, holdout_loader):
+    model.eval()
+    hits = 0
+    for xb, yb in holdout_loader:
+        hits += (model(xb).argmax(1) == yb).sum().item()
+    return hits
+""",
+    "no_grad_decorator_ok.py": HEAD + """
+@torch.no_grad()
+def evaluate(model, holdout_loader):
+    model.eval()
+    return [model(xb) for xb, yb in holdout_loader]
+""",
+    "set_grad_enabled_ok.py": HEAD + """
+def evaluate(model, holdout_loader):
+    model.eval()
+    with torch.set_grad_enabled(False):
+        for xb, yb in holdout_loader:
+            model(xb)
+""",
+    # Phase loop: mode switched per phase only for training.
+    "phase_loop_bad.py": HEAD + """
+def fit(model, loaders, opt, crit):
+    for epoch in range(3):
+        for phase in ("train", "val"):
+            if phase == "train":
+                model.train()
+            with torch.set_grad_enabled(phase == "train"):
+                for xb, yb in loaders[phase]:
+                    out = model(xb)
+                    loss = crit(out, yb)
+                    if phase == "train":
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
+""",
+    "phase_loop_ok.py": HEAD + """
+def fit(model, loaders, opt, crit):
+    for epoch in range(3):
+        for stage in ["train", "valid"]:
+            training = stage == "train"
+            model.train(training)
+            with torch.set_grad_enabled(training):
+                for xb, yb in loaders[stage]:
+                    loss = crit(model(xb), yb)
+                    if training:
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
+""",
+    # TRN103: a helper switches to eval and the next epoch trains in eval mode.
+    "helper_leaves_eval.py": HEAD + """
+def snapshot(model, sample):
+    model.eval()
+    with torch.no_grad():
+        return model(sample)
+
+def fit(model, loader, opt, crit, sample):
+    model.train()
+    for epoch in range(10):
+        for xb, yb in loader:
+            opt.zero_grad()
+            crit(model(xb), yb).backward()
+            opt.step()
+        snapshot(model, sample)
+""",
+    "helper_restores_ok.py": HEAD + """
+def snapshot(model, sample):
+    model.eval()
+    with torch.no_grad():
+        out = model(sample)
+    model.train()
+    return out
+
+def fit(model, loader, opt, crit, sample):
+    model.train()
+    for epoch in range(10):
+        for xb, yb in loader:
+            opt.zero_grad()
+            crit(model(xb), yb).backward()
+            opt.step()
+        snapshot(model, sample)
+""",
+    "inline_eval_end_of_epoch.py": HEAD + """
+def fit(model, train_dl, valid_dl, opt, crit):
+    model.train()
+    for epoch in range(10):
+        for xb, yb in train_dl:
+            opt.zero_grad()
+            crit(model(xb), yb).backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            for xb, yb in valid_dl:
+                model(xb)
+""",
+    # Lightning runs validation/test steps in eval mode without grad.
+    "lightning_ok.py": """
+import torch.nn.functional as F
+import lightning.pytorch as pl
+
+class Classifier(pl.LightningModule):
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return F.cross_entropy(self(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", F.cross_entropy(self(x), y))
+
+    def test_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("test_acc", (self(x).argmax(1) == y).float().mean())
+""",
+    # A helper imported from another file of the same run.
+    "pkg/__init__.py": "",
+    "pkg/engine.py": """
+import torch
+
+@torch.no_grad()
+def evaluate(model, loader):
+    return [model(x) for x, _ in loader]
+
+@torch.no_grad()
+def evaluate_ok(model, loader):
+    return [model(x) for x, _ in loader]
+""",
+    "pkg/train.py": """
+import torch
+from .engine import evaluate, evaluate_ok
+
+def fit(model, train_loader, val_loader, opt):
+    for epoch in range(3):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        evaluate(model, val_loader)
+        model.eval()
+        evaluate_ok(model, val_loader)
+""",
+}
+
+EXPECTED = {
+    "fresh_model_eval.py": [("TRN101", 13)],
+    "fresh_model_eval_ok.py": [],
+    "caller_mode.py": [("TRN101", 7)],
+    "caller_mode_ok.py": [],
+    "no_grad_missing.py": [("TRN102", 9)],
+    "no_grad_decorator_ok.py": [],
+    "set_grad_enabled_ok.py": [],
+    "phase_loop_bad.py": [("TRN101", 12)],
+    "phase_loop_ok.py": [],
+    "helper_leaves_eval.py": [("TRN103", 16)],
+    "helper_restores_ok.py": [],
+    "inline_eval_end_of_epoch.py": [("TRN103", 11)],
+    "lightning_ok.py": [],
+    "pkg/__init__.py": [],
+    "pkg/engine.py": [("TRN101", 5)],
+    "pkg/train.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("mode"), CASES, "TRN101,TRN102,TRN103")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_case(found, name):
+    assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_messages_name_the_model_and_the_fix(found):
+    message = found["fresh_model_eval.py"][0]["message"]
+    assert "`net`" in message and "x_te" in message and "net.eval()" in message
+    assert "no_grad" in found["no_grad_missing.py"][0]["message"]
+    assert "`model`" in found["helper_leaves_eval.py"][0]["message"]
