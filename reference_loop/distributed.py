@@ -94,3 +94,10 @@ def mean_over_ranks(total: torch.Tensor, count: int, d: Dist) -> float:
     """A mean of per-sample values summed on each rank: one all-reduce, one sync per epoch."""
     both = all_reduce_sum(torch.stack([total.float(), torch.tensor(float(count), device=total.device)]), d)
     return float(both[0] / both[1].clamp(min=1))
+
+
+def is_main_process() -> bool:
+    """Rank 0, or alone; readable after the process group is gone (torchrun's RANK)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    return int(os.environ.get("RANK", "0")) == 0

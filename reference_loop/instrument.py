@@ -16,6 +16,13 @@ from reference_loop.guards import GuardSet
 from reference_loop.locate import Where
 
 
+def loss_name(criterion: Callable) -> str:
+    """`CrossEntropyLoss` for a module, `cross_entropy` for a function: the names the guards know."""
+    if isinstance(criterion, torch.nn.Module):
+        return type(criterion).__name__
+    return getattr(criterion, "__name__", type(criterion).__name__)
+
+
 class _Phase:
     """Which split the batch being processed came from: "train", "val" or "test"."""
 
@@ -49,8 +56,7 @@ class GuardedCriterion(torch.nn.Module):
                  scale: Callable[[], float]) -> None:
         super().__init__()
         self.criterion, self.guards, self.phase, self.where, self.scale = criterion, guards, phase, where, scale
-        self.loss_name = type(criterion).__name__ if isinstance(criterion, torch.nn.Module) else getattr(
-            criterion, "__name__", type(criterion).__name__)
+        self.loss_name = loss_name(criterion)
 
     def forward(self, input: torch.Tensor, target: Any) -> torch.Tensor:
         loss = self.criterion(input, target)

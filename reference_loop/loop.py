@@ -95,14 +95,16 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
                                    device=dev, seed=seed, model_where=model_where, data_where=where)
 
     # --- guards beside the loop
-    guard = GuardSet() if guards else GuardSet(codes=())
-    hooks = instrument.install(guard, model, criterion, opt, scaler, model_where=model_where, where=where)
-    criterion, train_dl, val_dl = hooks.criterion, hooks.loader(train_dl, "train"), hooks.loader(val_dl, "val")
+    guard = GuardSet()
+    loss_name = instrument.loss_name(criterion)
+    hooks = instrument.install(guard, model, criterion, opt, scaler, model_where=model_where, where=where) if guards else None
+    if hooks is not None:
+        criterion, train_dl, val_dl = hooks.criterion, hooks.loader(train_dl, "train"), hooks.loader(val_dl, "val")
     net = _ddp(model, dev) if dist.enabled else model
     config = {"epochs": epochs, "batch_size": batch_size, "accumulation_steps": accumulation_steps,
               "grad_clip": grad_clip, "seed": seed, "patience": patience, "lr": opt.param_groups[0]["lr"],
               "device": str(dev), "precision": precision.label, "world_size": dist.world_size,
-              "optimizer": type(opt).__name__, "loss": type(hooks.criterion.criterion).__name__}
+              "optimizer": type(opt).__name__, "loss": loss_name, "guards": guards}
 
     # --- the loop
     history: list[dict[str, float]] = []
@@ -120,7 +122,7 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
             window_len, last_in_window = windows(n_batches, accumulation_steps, i)
             with no_sync(net, last_in_window):  # DDP: all-reduce gradients once per window
                 loss = micro_step(net, criterion, x, y, window_len, scaler, precision)
-            loss_sum += loss.float() * len(y)  # on the device: no sync per step
+            loss_sum.add_(loss.float(), alpha=len(y))  # on the device: no sync per step
             seen += len(y)
             if last_in_window:
                 optimizer_step(model, opt, scaler, grad_clip, sched)
@@ -141,7 +143,8 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
 
     # --- after the run: best weights back in place, findings, report
     model.load_state_dict(best_state)
-    hooks.remove()
+    if hooks is not None:
+        hooks.remove()
     findings = [f for f in (r.finding() for r in probe_results) if f is not None] + guard.finish()
     result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev)
     result.report = _report_payload(result, config)
@@ -225,7 +228,7 @@ def test(result_or_model: Union[FitResult, torch.nn.Module], test_data: DataLike
         result.findings += [f for f in new if f not in result.findings]
         result.report["test"] = metrics
         result.report["findings"] = [f.to_dict() for f in result.findings]
-        if out_dir is not None:
+        if out_dir is not None and distributed.is_main_process():
             from reference_loop.report import write_report
 
             write_report(result, out_dir)

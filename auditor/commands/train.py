@@ -180,6 +180,10 @@ def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[st
         raise BadInput(str(exc)) from None
 
     from auditor.report import Report, render
+    from reference_loop.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun every rank trains; rank 0 speaks
+        sys.exit(1 if any(f.severity.label == "error" for f in result.findings) else 0)
 
     report = Report(findings=sorted(result.findings, key=lambda f: f.sort_key()), rules=_rules())
     if output_format == "json":
