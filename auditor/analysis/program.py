@@ -57,8 +57,17 @@ class Program:
         if site.node.args and "scaler" in receiver.lower():
             first = dotted_name(site.node.args[0].value)
             return self.roles.is_optimizer(first, site.function)
-        # `optimizer.step()` or `optimizer.step(closure)` (LBFGS)
-        return len(site.node.args) <= 1 and self.roles.is_optimizer(receiver, site.function)
+        # `optimizer.step()` or `optimizer.step(closure)` (LBFGS); not `opt.step(context_id)` of
+        # distributed autograd, whose gradients live in a per-iteration context.
+        if site.node.args:
+            if len(site.node.args) > 1:
+                return False
+            closure = site.node.args[0].value
+            if not isinstance(closure, cst.Lambda) and not (
+                    isinstance(closure, cst.Name) and any(i.name == closure.value
+                                                          for i in self.model.function_info.values())):
+                return False
+        return self.roles.is_optimizer(receiver, site.function)
 
     def is_zero_grad(self, site: CallSite) -> bool:
         return site.method == "zero_grad" or (site.method == "zero_" and "grad" in (site.callee or ""))
