@@ -89,7 +89,7 @@ def check_compatible(model: torch.nn.Module, ds: Dataset, device: torch.device, 
         model.train(was_training)
     if isinstance(out, torch.Tensor) and out.dim() >= 2 and not y.is_floating_point() and len(y):
         classes = out.shape[1]
-        top = int(targets_of(ds).max())
+        top = int(targets_of(ds, None if isinstance(ds, TensorDataset) else 1024).max())  # bounded for lazy datasets
         if top >= classes:
             raise DataError(f"{what} has class labels up to {top} but the model outputs {classes} "
                             f"scores per sample (shape {tuple(out.shape)}); it needs at least {top + 1}")

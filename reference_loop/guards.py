@@ -271,9 +271,13 @@ class GuardSet:
             return
         value = loss.detach()
         self._last_loss = value
-        # A running sum is finite iff every term was: one async add per step, read rarely.
-        value = value.float().sum()
-        self._loss_acc = value if self._loss_acc is None else self._loss_acc + value
+        # A running sum is finite iff every term was: one async in-place add per step, read rarely.
+        if value.dim():
+            value = value.sum()
+        if self._loss_acc is None:
+            self._loss_acc = value.float().clone()
+        else:
+            self._loss_acc.add_(value)
         self._loss_count += 1
         if self._loss_where is None:
             self._loss_where = where or user_location(2)

@@ -49,16 +49,18 @@ class RoleLoader:
         return self.loader.sampler
 
 
-class GuardedCriterion(torch.nn.Module):
-    """The user's criterion, reporting its inputs and training values to the guards."""
+class GuardedCriterion:
+    """The user's criterion, reporting its inputs and training values to the guards.
+
+    A plain callable, not an nn.Module: one Python call per step instead of a module call.
+    """
 
     def __init__(self, criterion: Callable, guards: GuardSet, phase: _Phase, where: Optional[Where],
                  scale: Callable[[], float]) -> None:
-        super().__init__()
         self.criterion, self.guards, self.phase, self.where, self.scale = criterion, guards, phase, where, scale
         self.loss_name = loss_name(criterion)
 
-    def forward(self, input: torch.Tensor, target: Any) -> torch.Tensor:
+    def __call__(self, input: torch.Tensor, target: Any) -> torch.Tensor:
         loss = self.criterion(input, target)
         if self.phase.role == "train":
             self.guards.on_loss_inputs(self.loss_name, input, target, self.where)

@@ -6,7 +6,7 @@ import time
 from typing import Callable, Optional
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 from reference_loop import probes
 from reference_loop.data import features_of, first_batch
@@ -16,6 +16,13 @@ from reference_loop.probes import ProbeResult
 from reference_loop.steps import micro_step
 
 PROBE_BATCH = 16
+# Rows read from a dataset for the overlap probe (all of an in-memory TensorDataset is cheap;
+# a lazy image dataset is read item by item, so bound it).
+MAX_ROWS, MAX_LAZY_ROWS = 100_000, 5_000
+
+
+def _rows(ds: Dataset) -> torch.Tensor:
+    return features_of(ds, MAX_ROWS if isinstance(ds, TensorDataset) else MAX_LAZY_ROWS)
 
 
 def _probe_batch(ds: Dataset, n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,8 +43,8 @@ def run_probes(model: torch.nn.Module, criterion: Callable, optimizer: torch.opt
     big_x, big_y = _probe_batch(train, 256, seed, device)
     k = accumulation_steps
     plan = [
-        lambda: split_overlap(features_of(train), {name: features_of(ds) for name, ds in evals.items()},
-                              seed=seed, where=data_where),
+        lambda: split_overlap(_rows(train), {name: _rows(ds) for name, ds in evals.items()}, seed=seed,
+                              where=data_where),
         lambda: probes.initial_loss(model, criterion, big_x, big_y, where=model_where, seed=seed),
         lambda: probes.batch_independence(model, x, where=model_where, seed=seed),
         lambda: probes.parameters_updated(model, criterion, optimizer, x, y, step_fn=step_fn,
