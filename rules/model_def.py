@@ -77,33 +77,33 @@ class MissingSuperInit(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
+        by_function: dict = {}
+        for site in model.calls:
+            by_function.setdefault(site.function, []).append(site)
         for cls in model.classes:
             init = methods(cls).get("__init__")
-            if init is None or not is_module_class(model, cls) or self._calls_parent_init(model, cls, init):
+            if init is None or not is_module_class(model, cls) or self._calls_parent_init(cls, init, by_function):
                 continue
             ctx.report(init.name, f"`{cls.name.value}.__init__` never calls `super().__init__()`: the "
                                   f"module's parameter and submodule registries are never set up",
                        fix=self._fix(ctx, cls, init))
 
     @staticmethod
-    def _calls_parent_init(model, cls: cst.ClassDef, init: cst.FunctionDef) -> bool:
+    def _calls_parent_init(cls: cst.ClassDef, init: cst.FunctionDef, by_function: dict) -> bool:
+        own = methods(cls)
         helpers = {"__init__"}
-        for site in model.calls:
+        for site in by_function.get(init, ()):
             func = site.node.func
-            if not isinstance(func, cst.Attribute) or site.function is None:
-                continue
-            if class_of(model, site.function) is not cls:
-                continue
-            if site.function is init and dotted_name(func.value) == "self":
+            if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self":
                 helpers.add(func.attr.value)  # `self._build()` may call it for us
-        for site in model.calls:
-            func = site.node.func
-            if site.function is None or site.function.name.value not in helpers \
-                    or class_of(model, site.function) is not cls:
+        for name in helpers:
+            if name not in own:
                 continue
-            if isinstance(func, cst.Attribute) and func.attr.value == "__init__" \
-                    and not (dotted_name(func.value) or "").startswith("self"):
-                return True
+            for site in by_function.get(own[name], ()):
+                func = site.node.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "__init__" \
+                        and not (dotted_name(func.value) or "").startswith("self"):
+                    return True
         return False
 
     @staticmethod
@@ -359,6 +359,8 @@ class ForwardCalledDirectly(Rule):
     instead = "Call the module itself: `model(x)` (the unsafe fix rewrites the call)."
     bad_examples = (
         """
+        import torch
+
         logits = model.forward(images)
         """,
     )
@@ -373,7 +375,7 @@ class ForwardCalledDirectly(Rule):
         logits = model(images)
         """,
     )
-    needs_imports = ()
+    needs_imports = (".forward(",)
 
     def check(self, ctx) -> None:
         model = ctx.model

@@ -7,7 +7,8 @@ it is certainly right in form (it compiles, it touches only the flagged code).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import functools
+from typing import Any, Callable, Optional
 
 import libcst as cst
 
@@ -16,6 +17,17 @@ from auditor.findings import Fix
 from auditor.fixes.edits import SAFE, UNSAFE, insert_after, insert_before, make_fix, owns_its_lines, parse_statement
 
 STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
+
+def _guarded(builder: Callable[..., Optional[Fix]]) -> Callable[..., Optional[Fix]]:
+    """A builder that fails offers no fix: it must never cost the rule its finding."""
+    @functools.wraps(builder)
+    def wrapper(*args: Any, **kwargs: Any) -> Optional[Fix]:
+        try:
+            return builder(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - any bug here only loses the fix
+            return None
+    return wrapper
 TRAINING_METHODS = ("backward", "step", "zero_grad")
 ACTIVATIONS = {
     "softmax": (("torch.softmax", "torch.nn.functional.softmax"), "torch.nn.Softmax"),
@@ -80,6 +92,7 @@ def _torch_name(model) -> Optional[str]:
 
 # --- TRN102 -----------------------------------------------------------------------------
 
+@_guarded
 def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
     """Wrap the evaluation loop (or statement) in `with torch.no_grad():`. Safe: evaluation needs no graph."""
     block = evaluation_block(ctx, forward)
@@ -114,6 +127,7 @@ def _contains(node: cst.CSTNode, kinds: tuple) -> bool:
 
 # --- TRN101 -----------------------------------------------------------------------------
 
+@_guarded
 def eval_mode_fix(ctx: Any, forward: cst.Call, key: str) -> Optional[Fix]:
     """Insert `key.eval()` before the evaluation and `key.train()` after it when training follows.
 
@@ -163,6 +177,7 @@ def _training_follows(model, block: cst.CSTNode) -> bool:
 
 # --- TRN203 -----------------------------------------------------------------------------
 
+@_guarded
 def no_shuffle_fix(ctx: Any, call: cst.Call, positional_index: Optional[int] = 2) -> Optional[Fix]:
     """`shuffle=True` -> `shuffle=False` when the literal is in the call itself. Safe."""
     target = None
@@ -199,6 +214,7 @@ def _activation_input(model, node: cst.BaseExpression, activation: str) -> Optio
     return None
 
 
+@_guarded
 def remove_activation_fix(ctx: Any, loss_call: cst.Call, first: cst.BaseExpression,
                           activation: str = "softmax") -> Optional[Fix]:
     """Pass the logits to the loss instead of the activation's output. Unsafe: the loss value changes."""
@@ -240,6 +256,7 @@ def accumulation_steps(loop: cst.CSTNode, condition: Optional[cst.If]) -> Option
     return None
 
 
+@_guarded
 def divide_loss_fix(ctx: Any, operand: Optional[cst.BaseExpression], steps: Optional[cst.BaseExpression]) \
         -> Optional[Fix]:
     """`loss.backward()` -> `(loss / k).backward()`. Unsafe: gradients (and the effective lr) change."""

@@ -40,17 +40,116 @@ def transformed_code(module: cst.Module, changes: Mapping[cst.CSTNode, Change]) 
 
 def make_fix(ctx: Any, description: str, changes: Mapping[cst.CSTNode, Change],
              applicability: str = SAFE) -> Optional[Fix]:
-    """A Fix for `changes` applied to `ctx.module`, or None if it changes nothing or breaks the file."""
-    old = ctx.module.code
+    """A Fix for `changes` applied to `ctx.module`, or None if it changes nothing.
+
+    Only the statements holding the changes are rendered again (in their indentation
+    context), so a fix costs the size of its statement, not of the file. When the
+    rendering does not reproduce the file's text exactly, the whole module is
+    transformed instead. `--fix` checks that the result compiles before writing.
+    """
     try:
-        new = transformed_code(ctx.module, changes)
+        edits = _statement_edits(ctx, changes)
+        if edits is None:
+            edits = _module_edits(ctx, changes)
     except (cst.CSTValidationError, TypeError, ValueError):
         return None
-    if new == old or not _compiles(new):
+    if not edits:
         return None
-    edit = minimal_edit(old, new)
-    return Fix(description=description, applicability=applicability, edits=[edit],
+    return Fix(description=description, applicability=applicability, edits=edits,
                transform=lambda module, _changes=dict(changes): module.visit(_Replace(_changes)))
+
+
+def _module_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> list[Edit]:
+    old = ctx.module.code
+    new = transformed_code(ctx.module, changes)
+    if new == old or not _compiles(new):
+        return []
+    return [minimal_edit(old, new)]
+
+
+def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optional[list[Edit]]:
+    """One edit per statement holding changes; None when a statement cannot be located exactly."""
+    model, text = ctx.model, ctx.source.text
+    containers: list[cst.CSTNode] = []
+    for node in changes:
+        container = _container(model, node)
+        if container is None:
+            return None
+        containers.append(container)
+    outermost = [c for c in containers
+                 if not any(o is not c and _is_within(model, c, o) for o in containers)]
+    edits = []
+    for container in {id(c): c for c in outermost}.values():
+        indents = _indents(ctx, container)
+        old = _render(ctx.module, [container], indents)
+        first_line = ctx.position(container).start.line - len(getattr(container, "leading_lines", ()))
+        start = _line_offset(ctx, first_line)
+        if start is None or text[start:start + len(old)] != old:
+            return None
+        result = container.visit(_Replace(changes))
+        nodes = list(result.nodes) if isinstance(result, cst.FlattenSentinel) else \
+            [] if isinstance(result, cst.RemovalSentinel) else [result]
+        new = _render(ctx.module, nodes, indents)
+        if new != old:
+            local = minimal_edit(old, new)
+            begin = start + _offset_in(old, local.line, local.column)
+            finish = start + _offset_in(old, local.end_line, local.end_column)
+            line, column = position(text, begin)
+            end_line, end_column = position(text, finish)
+            edits.append(Edit(line, column, end_line, end_column, local.content))
+    return sorted(edits, key=lambda e: (e.line, e.column))
+
+
+def _container(model, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The statement on lines of its own that holds `node` (or is it)."""
+    current: Optional[cst.CSTNode] = node
+    while current is not None:
+        if isinstance(current, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) \
+                and isinstance(model.parent(current), (cst.IndentedBlock, cst.Module)):
+            return current
+        current = model.parent(current)
+    return None
+
+
+def _is_within(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+    return any(a is container for a in model.ancestors(node))
+
+
+def _indents(ctx: Any, node: cst.CSTNode) -> list[str]:
+    tokens = [ctx.module.default_indent if a.indent is None else a.indent
+              for a in ctx.model.ancestors(node) if isinstance(a, cst.IndentedBlock)]
+    return tokens[::-1]
+
+
+def _render(module: cst.Module, nodes: Sequence[cst.CSTNode], indents: list[str]) -> str:
+    """Code of `nodes` as they print inside blocks indented by `indents` (libcst's own codegen)."""
+    from libcst._nodes.internal import CodegenState
+
+    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline,
+                         indent_tokens=list(indents))
+    for node in nodes:
+        node._codegen(state)
+    return "".join(state.tokens)
+
+
+def _line_offset(ctx: Any, line: int) -> Optional[int]:
+    starts = getattr(ctx, "_fix_line_starts", None)
+    if starts is None:
+        text, starts, index = ctx.source.text, [0], 0
+        while True:
+            index = text.find("\n", index) + 1
+            if index == 0:
+                break
+            starts.append(index)
+        ctx._fix_line_starts = starts  # computed once per file
+    return starts[line - 1] if 1 <= line <= len(starts) else None
+
+
+def _offset_in(text: str, line: int, column: int) -> int:
+    index = 0
+    for _ in range(line - 1):
+        index = text.index("\n", index) + 1
+    return index + column - 1
 
 
 def _compiles(code: str) -> bool:
@@ -74,12 +173,8 @@ def minimal_edit(old: str, new: str) -> Edit:
     be, so an inserted statement reads as whole lines in the JSON output.
     """
     limit = min(len(old), len(new))
-    start = 0
-    while start < limit and old[start] == new[start]:
-        start += 1
-    tail = 0
-    while tail < limit - start and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
-        tail += 1
+    start = _common_prefix(old, new, limit)
+    tail = _common_prefix(old[::-1], new[::-1], limit - start)
     old_end, content = len(old) - tail, new[start:len(new) - tail]
     if start == old_end and content:  # insertion
         while start > 0 and old[start - 1] != "\n" and old[start - 1] == content[-1]:
@@ -93,6 +188,18 @@ def minimal_edit(old: str, new: str) -> Edit:
     line, column = position(old, start)
     end_line, end_column = position(old, old_end)
     return Edit(line=line, column=column, end_line=end_line, end_column=end_column, content=content)
+
+
+def _common_prefix(a: str, b: str, limit: int) -> int:
+    """Length of the common prefix of a and b, at most `limit` (bisection on C-speed slices)."""
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # --- small transforms rules share ---------------------------------------------------
