@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from reference_loop.guards import is_shuffled
-from reference_loop.script_audit.frames import user_where
+from reference_loop.script_audit.frames import stack_where, user_stack, user_where
 from reference_loop.script_audit.patching import Patches
 from reference_loop.script_audit.rows import fingerprint
 from reference_loop.script_audit.state import LoaderInfo, State
@@ -52,8 +52,14 @@ def install(st: State, patches: Patches) -> None:
             pass
 
     def _register(loader: DataLoader) -> None:
-        where = user_where(4)
+        chain = []
+        for entry in user_stack(3, 4):
+            w = stack_where(entry)
+            if w not in chain:  # a comprehension is a frame of its own, on the same line
+                chain.append(w)
+        where = chain[0] if chain else None
         src = ledger.source(("loader", id(loader)), "the DataLoader built at", where)
+        src.via = "".join(f", called from {w[0]}:{w[1]}" for w in chain[1:2])
         rows = dataset_rows(loader.dataset)
         if rows is not None:
             ledger.note_full(rows)

@@ -7,20 +7,42 @@ forward hooks ask on every forward pass and the stack is walked from C-level fra
 
 from __future__ import annotations
 
+import os
 import sys
 from types import CodeType, FrameType
 from typing import Optional
 
-from reference_loop.locate import Where, _is_foreign, display_path
+from reference_loop.locate import _OWN_DIRS, Where, _is_foreign, display_path
 
 _foreign: dict[str, bool] = {}
 _display: dict[str, str] = {}
+# Directories whose files are always the user's (the script's own directory, the -m
+# package), even when they live inside site-packages.
+USER_ROOTS: list[str] = []
+_INSTALLED = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def _judge(filename: str) -> bool:
+    if filename.startswith("<"):
+        return _is_foreign(filename)
+    path = os.path.abspath(filename)
+    if path.startswith(_OWN_DIRS):
+        return True
+    if any(path.startswith(root) for root in USER_ROOTS):
+        return False
+    # Any installed library (joblib inside a Pipeline, accelerate, ...) is not the user's line.
+    return _is_foreign(filename) or any(part in path for part in _INSTALLED)
+
+
+def add_user_root(directory: str) -> None:
+    USER_ROOTS.append(os.path.abspath(directory).rstrip(os.sep) + os.sep)
+    _foreign.clear()
 
 
 def is_user_file(filename: str) -> bool:
     verdict = _foreign.get(filename)
     if verdict is None:
-        verdict = _foreign[filename] = _is_foreign(filename)
+        verdict = _foreign[filename] = _judge(filename)
     return not verdict
 
 

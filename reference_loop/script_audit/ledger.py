@@ -46,6 +46,7 @@ class Source:
 
     label: str
     where: Optional[Where]
+    via: str = ""  # ", called from file:line" when built inside a helper
     chunks: list = field(default_factory=list)
     complete: bool = False  # chunks hold every row of the dataset
     trained: int = 0  # forward passes whose output reached backward()

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Optional
 
 from auditor.findings import Finding
-from reference_loop.script_audit.frames import is_user_file
+from reference_loop.script_audit.frames import add_user_root, is_user_file
 from reference_loop.script_audit.session import AuditSession
 
 
@@ -51,6 +51,12 @@ def _check_target(target: str, is_module: bool) -> str:
     return target
 
 
+def _module_root(name: str) -> str:
+    spec = importlib.util.find_spec(name)
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    return os.path.dirname(origin) if origin else os.getcwd()
+
+
 def _strip(tb: Optional[TracebackType]) -> Optional[TracebackType]:
     """Drop the leading frames that are ours or runpy's: the traceback starts in the script."""
     first = tb
@@ -59,9 +65,10 @@ def _strip(tb: Optional[TracebackType]) -> Optional[TracebackType]:
     return tb if tb is not None else first
 
 
-def _print_exception(exc: BaseException) -> None:
+def _print_exception(exc: BaseException, compiling: bool = False) -> None:
     sys.stdout.flush()
-    if isinstance(exc, SyntaxError) and exc.__traceback__ is not None and _strip(exc.__traceback__) is None:
+    if compiling:
+        # Python prints no traceback for a script that does not compile, only the error.
         sys.stderr.write("".join(traceback.format_exception_only(type(exc), exc)))
     else:
         traceback.print_exception(type(exc), exc, _strip(exc.__traceback__))
@@ -93,7 +100,7 @@ def run_target(target: str, args: list[str], is_module: bool = False) -> RunOutc
             with open(script, "rb") as handle:
                 compile(handle.read(), script, "exec")
         except SyntaxError as exc:
-            _print_exception(exc)
+            _print_exception(exc, compiling=True)
             return RunOutcome(1, note=f"{target} has a syntax error: it did not run", started=False)
         except (OSError, ValueError) as exc:
             return RunOutcome(2, note=f"cannot run {target!r}: {exc}", started=False)
@@ -110,6 +117,7 @@ def run_target(target: str, args: list[str], is_module: bool = False) -> RunOutc
         sys.path[0] = path0
     else:
         sys.path.insert(0, path0)
+    add_user_root(path0 if not is_module else _module_root(target))
     session = AuditSession()
     session.install()
     code, note = 0, None

@@ -50,11 +50,13 @@ class AuditSession:
         out: list[Finding] = []
         if st.guards is not None:
             from reference_loop.script_audit.models import settle_all
-            from reference_loop.script_audit.verdicts import loader_events, loop_verdicts
+            from reference_loop.script_audit.verdicts import add_evidence, loader_events, loop_verdicts
 
             settle_all(st)
-            loader_events(st)
-            out += [f for f in st.guards.finish() if keep_guard_finding(st, f)]
+            evidence = loader_events(st)
+            guarded = [f for f in st.guards.finish() if keep_guard_finding(st, f)]
+            add_evidence(guarded, evidence)
+            out += guarded
             out += loop_verdicts(st)
         out += data_verdicts(st)
         seen: set = set()

@@ -45,7 +45,7 @@ def _at(where: Optional[Where]) -> str:
 
 
 def _source_label(src: Source) -> str:
-    return f"{src.label} {_at(src.where)}"
+    return f"{src.label} {_at(src.where)}{src.via}"
 
 
 # ----------------------------------------------------------------------------- data verdicts
@@ -96,9 +96,11 @@ def _overlap(evals: list, train_rows: np.ndarray) -> list[Finding]:
 
 
 def _split_before(ledger: Ledger, fit: FitRecord) -> bool:
-    """Was data split (train_test_split/random_split) before this fit, on rows it then fitted?"""
+    """Was the data split before this fit, and did the fit mix rows of several parts of it?
+    (Then it was fitted on a mixture, TRN201, rather than before the split, TRN202.)"""
     for split in ledger.splits:
-        if split.order < fit.order and any(len(p) and np.isin(p, fit.hashes).any() for p in split.parts):
+        if split.order < fit.order and sum(bool(len(p)) and bool(np.isin(p, fit.hashes).any())
+                                           for p in split.parts) >= 2:
             return True
     return False
 
@@ -229,10 +231,24 @@ def keep_guard_finding(st: State, f: Finding) -> bool:
     return any(info.windows and info.windows_batched * 2 >= info.windows for info in st.optimizers.values())
 
 
-def loader_events(st: State) -> None:
-    """Feed the shared guards with the loaders that only fed evaluation (TRN203)."""
+def loader_events(st: State) -> dict:
+    """Feed the shared guards with the loaders that only fed evaluation (TRN203); return the
+    evidence per location, to be added to the guards' message."""
+    evidence = {}
     for info in st.loaders.values():
-        if info.batches and not info.source.trained and info.source.evaluated and info.shuffled:
+        src = info.source
+        if info.batches and not src.trained and src.evaluated and info.shuffled:
             loader: Any = info.ref()
             if loader is not None:
                 st.guards.on_loader(loader, "eval", info.where)
+                evidence[info.where] = (f" (observed: built at {_at(info.where)}{src.via}; its batches fed "
+                                        f"{src.evaluated} forward passes and none of them reached backward(), so "
+                                        "it is an evaluation loader)")
+    return evidence
+
+
+def add_evidence(findings: list, evidence: dict) -> None:
+    for f in findings:
+        extra = evidence.get((f.path, f.line)) if f.code == "TRN203" else None
+        if extra:
+            f.message = f.message.rstrip(".") + extra
