@@ -61,17 +61,15 @@ def user_location(skip: int = 1) -> Where:
 
 
 def module_location(module: object) -> Optional[Where]:
-    """(path, line) of the `forward` of a module's class: where a model bug lives."""
-    cls = type(module)
-    target = getattr(cls, "forward", None) or cls
-    try:
-        path = inspect.getsourcefile(target)
-        _, line = inspect.getsourcelines(target)
-    except (OSError, TypeError):
+    """(path, line) of the `forward` of a module's class: where a model bug lives.
+
+    Read from the code object, not by parsing the source file: this runs once per fit.
+    """
+    forward = getattr(type(module), "forward", None)
+    code = getattr(forward, "__code__", None)
+    if code is None or _is_foreign(code.co_filename):
         return None
-    if path is None or _is_foreign(path):
-        return None
-    return display_path(path), max(line, 1)
+    return display_path(code.co_filename), max(code.co_firstlineno, 1)
 
 
 def callable_location(fn: object) -> Optional[Where]:

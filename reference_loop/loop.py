@@ -197,7 +197,8 @@ def _evaluate(model: torch.nn.Module, loader: Any, criterion: Callable, dev: tor
 def evaluate(model: torch.nn.Module, data: Union[DataLike, DataLoader], *, loss: Optional[Callable] = None,
              batch_size: int = 256, device: Union[str, torch.device, None] = None) -> dict[str, float]:
     """Loss and accuracy of `model` on `data`, evaluated correctly (eval mode, inference mode)."""
-    dev = torch.device(device) if device not in (None, "auto") else next(model.parameters()).device
+    first = next(model.parameters(), None)
+    dev = torch.device(device) if device not in (None, "auto") else (first.device if first is not None else torch.device("cpu"))
     dist = distributed.Dist(device=dev)
     loader = data if isinstance(data, DataLoader) else eval_loader(as_dataset(data, "evaluation data"), batch_size, dist)
     return _evaluate(model, loader, loss or torch.nn.CrossEntropyLoss(), dev, Precision(None, False), dist)
