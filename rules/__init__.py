@@ -12,9 +12,10 @@ from rules.loss_nll import NLL_RULES
 from rules.model_def import MODEL_RULES
 from rules.optim_steps import OPTIM_STEP_RULES
 from rules.persistence import PERSISTENCE_RULES
+from rules.runtime_checks import RUNTIME_RULES
 
 ALL_RULES: list[Rule] = sorted(KERNEL_RULES + DATA_RULES + LOSS_RULES + MODE_RULES + ACCUMULATION_RULES + DATA_TRANSFORM_RULES + DEPRECATION_RULES
-                               + NLL_RULES + MODEL_RULES + OPTIM_STEP_RULES + PERSISTENCE_RULES,
+                               + NLL_RULES + MODEL_RULES + OPTIM_STEP_RULES + PERSISTENCE_RULES + RUNTIME_RULES,
                                key=lambda r: r.code)
 validate_rules(ALL_RULES)
 
