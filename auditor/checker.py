@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from auditor.cache import open_cache
 from auditor.config import Config, ConfigError, load_config
 from auditor.engine import EngineOptions, check_files
 from auditor.errors import UsageProblem
@@ -26,6 +27,7 @@ class CheckRequest:
     fail_on: Optional[str] = None
     jobs: Optional[int] = None
     config_path: Optional[str] = None
+    no_cache: bool = False  # --no-cache: neither read nor write .auditor_cache/
     fix: bool = False  # apply fixes (auditor/fixer.py)
     diff: bool = False  # compute fixes, write nothing
     unsafe_fixes: bool = False
@@ -68,7 +70,8 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
         + request.extend_exclude + (request.exclude or [])
     paths = list(discover(request.paths, excludes=excludes, user_excludes=_relative_to_cwd(user_excludes, config)))
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
-    options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs)
+    options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
+                            cache=None if request.no_cache else open_cache(config, rules))
     results = check_files(paths, options)
     fixes: list = []
     if request.fix or request.diff:

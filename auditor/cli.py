@@ -87,6 +87,7 @@ def _print_version(ctx, _param, value):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="pyproject.toml to read instead of the nearest one.")
 @click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache (.auditor_cache/).")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also apply fixes that change behaviour.")
 @click.option("--diff", is_flag=True,
@@ -100,7 +101,7 @@ def _print_version(ctx, _param, value):
               help="Show the version and exit.")
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_format, output, exit_zero,
           fail_on, statistics, show_source, quiet, jobs, config_path, color, fix, unsafe_fixes, diff,
-          baseline_path, write_baseline_path) -> None:
+          baseline_path, write_baseline_path, no_cache) -> None:
     """Check PATHS (default: the current directory) for training bugs."""
     from auditor.checker import CheckRequest, run_check
 
@@ -115,6 +116,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         jobs=jobs,
         config_path=config_path,
         fix=fix, diff=diff, unsafe_fixes=unsafe_fixes, baseline=baseline_path, write_baseline=write_baseline_path,
+        no_cache=no_cache,
     )
     outcome = run_check(request, _all_rules())
     if diff or write_baseline_path:
@@ -181,6 +183,24 @@ def rule_command(identity: str) -> None:
             click.echo(r.docs(), nl=False)
             return
     raise click.UsageError(f"unknown rule {identity!r}; `auditor rules` lists them")
+
+
+@cli.command(name="clean")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="pyproject.toml to read instead of the nearest one.")
+def clean_command(paths, config_path) -> None:
+    """Remove the cache of the project holding PATHS (default: the current directory)."""
+    from auditor.cache import cache_directory, clean
+    from auditor.config import ConfigError, load_config
+
+    try:
+        config = load_config(list(paths) or ["."], config_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    directory = cache_directory(config.root, config.get("cache-dir"))
+    removed = clean(directory)
+    click.echo(f"auditor: {'removed' if removed else 'no cache at'} {directory}", err=True)
 
 
 cli.add_command(run_command)

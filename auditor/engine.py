@@ -2,8 +2,19 @@
 
 Two phases so that rules can see across files without parsing any file twice:
 phase 1 reads and parses each file and summarizes it; the summaries are merged into
-one project index; phase 2 runs the rules on the already parsed trees. With several
-jobs, each worker process keeps its own files' trees between the two phases.
+one project index; phase 2 runs the rules on the already parsed trees.
+
+What keeps it fast and bounded at scale:
+- a cheap first look (auditor/prefilter.py): files that cannot hold training code are
+  only compiled by CPython, never parsed by libcst;
+- a file whose imports name no other checked file needs no cross-file knowledge: its
+  rules run right after its parse and its tree is dropped, so only files that import
+  project helpers wait for phase 2 holding a tree (and only up to a budget: past it
+  they are parsed again, which keeps memory flat on huge trees);
+- the cache (auditor/cache.py): a warm run reads and hashes each file and parses none
+  that did not change, nor any whose helpers' summaries did not change;
+- worker processes pull chunks of files, keep their own trees between the phases, and
+  the results come back in the order of the paths given.
 """
 
 from __future__ import annotations
@@ -13,22 +24,32 @@ import multiprocessing
 import os
 import traceback
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from typing import Any, Optional, Sequence
 
 import libcst as cst
 
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
+from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
-from auditor.files import SourceError, SourceFile, read_source
+from auditor.dependencies import DependencyGraph, imported_names
+from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
+from auditor.prefilter import compile_check, may_hold_training_code, relevance_pattern
 from auditor.rule import Rule
 from auditor.suppression import is_suppressed, skips_file
 
 SYNTAX_ERROR = SyntaxErrorRule()
 INTERNAL_ERROR = InternalErrorRule()
-# Below this many files per job, starting processes costs more than it saves.
-MIN_FILES_PER_JOB = 8
+# Below this many files to parse per extra process, starting it costs more than it saves.
+MIN_FILES_PER_JOB = 6
+# Files a worker asks for at a time: small enough to balance, large enough that the
+# pipe round trips stay negligible.
+MAX_CHUNK = 16
+# Source lines whose trees one process keeps for phase 2; past it, trees are dropped
+# and parsed again (a libcst tree costs about a kilobyte per line).
+MAX_HELD_LINES = 400_000
 
 
 @dataclass
@@ -37,9 +58,25 @@ class EngineOptions:
     # Picklable (spawned workers receive it): anything with `ignored_codes(path) -> set`.
     per_file_ignores: Any = None
     jobs: int = 1
+    cache: Optional[Cache] = None  # None: compute everything, store nothing
+    prefilter: bool = True  # False: libcst-parse every file (tests and benchmarks compare)
 
     def ignored_codes_for(self, path: str) -> set:
         return self.per_file_ignores.ignored_codes(path) if self.per_file_ignores else set()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["cache"] = None  # the parent alone reads and writes the cache
+        state.pop("_relevance", None)
+        return state
+
+    @property
+    def relevance(self):
+        pattern = self.__dict__.get("_relevance")
+        if pattern is None:
+            pattern = relevance_pattern(w for r in self.rules for w in r.needs_imports)
+            self.__dict__["_relevance"] = pattern
+        return pattern
 
 
 @dataclass
@@ -57,6 +94,24 @@ class _Prepared:
     module: Optional[cst.Module]
     result: FileResult
     summary: Any = None
+    digest: str = ""
+    imports: tuple[str, ...] = ()
+    # True when phase 1 already decided everything (unreadable, syntax error,
+    # skip-file, or a file that cannot hold training code).
+    final: bool = False
+
+
+@dataclass
+class _Info:
+    """What phase 1 tells the parent about one file (small: it crosses the pipe)."""
+
+    path: str
+    digest: str
+    summary: Any
+    summary_digest: str
+    imports: tuple[str, ...]
+    result: Optional[FileResult]  # set when the file needs no phase 2
+    final: bool
 
 
 def _syntax_error_finding(source: SourceFile, exc: cst.ParserSyntaxError) -> Finding:
@@ -69,6 +124,10 @@ def _syntax_error_finding(source: SourceFile, exc: cst.ParserSyntaxError) -> Fin
         message = py_exc.msg
     except (ValueError, RecursionError, MemoryError):
         pass
+    return _trn000(source, line, column, message)
+
+
+def _trn000(source: SourceFile, line: int, column: int, message: str) -> Finding:
     cell, cell_line = source.location(line)
     return Finding(
         code=SYNTAX_ERROR.code, name=SYNTAX_ERROR.name, severity=SYNTAX_ERROR.severity,
@@ -81,27 +140,48 @@ def _mentions_any(text: str, modules: tuple[str, ...]) -> bool:
     return not modules or any(m in text for m in modules)
 
 
-def prepare(path: str) -> _Prepared:
-    """Phase 1: read, parse and summarize one file."""
+def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None) -> _Prepared:
+    """Phase 1: read, take a first look, parse and summarize one file."""
     result = FileResult(path=path)
     try:
-        source = read_source(path)
+        if data is None:
+            data = read_bytes(path)
+        source = source_from_bytes(path, data)
     except SourceError as exc:
         result.error, result.checked = FileError(path, str(exc)), False
-        return _Prepared(None, None, result)
+        return _Prepared(None, None, result, final=True)
     result.source = source
+    prepared = _Prepared(source, None, result, digest=digest_bytes(data))
+    prepared.final = True
     if skips_file(source.text):
-        return _Prepared(source, None, result)
+        return prepared
+    relevant = options is None or not options.prefilter or may_hold_training_code(source.text, options.relevance)
+    verdict = compile_check(source.text, path)
+    if verdict.too_deep:
+        result.error = FileError(path, "too deeply nested to parse (CPython refuses it too)")
+        result.checked = False
+        return prepared
+    if verdict.syntax_error is not None:  # a nesting limit: libcst would take minutes
+        exc = verdict.syntax_error
+        result.findings.append(_trn000(source, exc.lineno or 1, exc.offset or 1, exc.msg))
+        return prepared
+    if verdict.ok and not relevant:
+        return prepared
+    # CPython and libcst disagree at the edges (`return` outside a function, newer
+    # syntax): libcst has the last word on what is a syntax error.
     try:
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as exc:
         result.findings.append(_syntax_error_finding(source, exc))
-        return _Prepared(source, None, result)
+        return prepared
     except (RecursionError, MemoryError) as exc:
         result.error = FileError(path, f"too deeply nested to parse ({type(exc).__name__})")
         result.checked = False
-        return _Prepared(source, None, result)
-    prepared = _Prepared(source, module, result)
+        return prepared
+    if not relevant:
+        return prepared
+    prepared.module, prepared.final = module, False
+    prepared.imports = imported_names(source.text)
     try:
         prepared.summary = summarize_file(FileContext(source, module))
     except Exception:  # a broken summary only costs cross-file knowledge
@@ -164,56 +244,344 @@ def _index(prepared: Sequence[_Prepared]) -> ProjectIndex:
     return ProjectIndex({module_name_for(p.result.path): p.summary for p in prepared if p.summary is not None})
 
 
+# --- the work of one process ---------------------------------------------------------
+
+class _Worker:
+    """Phase 1 and phase 2 for the files given to one process (or to the parent)."""
+
+    def __init__(self, options: EngineOptions, modules: dict[str, str]) -> None:
+        self.options = options
+        self.modules = modules
+        self.graph = DependencyGraph(modules)
+        self.held: dict[str, _Prepared] = {}
+        self.held_lines = 0
+
+    def phase1(self, path: str, data: Optional[bytes] = None) -> _Info:
+        prepared = prepare(path, data, self.options)
+        result = None
+        if prepared.final:
+            result = run_rules(prepared, self.options, None)
+        elif not self.graph.add(path, prepared.imports):
+            # Nothing it imports is checked here: no cross-file knowledge can reach it.
+            result = run_rules(prepared, self.options, self._own_index(prepared))
+        else:
+            self._hold(prepared)
+        summary_digest = "-"
+        if prepared.summary is not None:
+            summary_digest = stable_digest(prepared.summary) or prepared.digest
+        return _Info(path, prepared.digest, prepared.summary, summary_digest, prepared.imports,
+                     result, prepared.final)
+
+    def _hold(self, prepared: _Prepared) -> None:
+        lines = prepared.source.text.count("\n") if prepared.source else 0
+        if self.held_lines + lines > MAX_HELD_LINES:
+            prepared.module = None  # parsed again in phase 2: memory stays bounded
+        else:
+            self.held_lines += lines
+        self.held[prepared.result.path] = prepared
+
+    def _own_index(self, prepared: _Prepared) -> ProjectIndex:
+        if prepared.summary is None:
+            return ProjectIndex({})
+        return ProjectIndex({self.modules[prepared.result.path]: prepared.summary})
+
+    def phase2(self, path: str, project: ProjectIndex) -> FileResult:
+        prepared = self.held.pop(path, None)
+        if prepared is None or prepared.module is None:
+            prepared = prepare(path, None, self.options)
+        if prepared.final:
+            return run_rules(prepared, self.options, None)
+        if not self.graph.add(path, prepared.imports):
+            return run_rules(prepared, self.options, self._own_index(prepared))
+        return run_rules(prepared, self.options, project)
+
+
+# --- the run -------------------------------------------------------------------------
+
 def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
     """Check every path; results come back in the order of `paths`."""
-    jobs = max(1, min(options.jobs, len(paths) // MIN_FILES_PER_JOB))
-    if jobs == 1:
-        prepared = [prepare(p) for p in paths]
-        project = _index(prepared)
-        return [run_rules(p, options, project) for p in prepared]
-    return _check_parallel(paths, options, jobs)
+    paths = list(dict.fromkeys(paths))
+    modules = _module_names(paths)
+    cache = options.cache
+    results: dict[str, FileResult] = {}
+    infos: dict[str, _Info] = {}
+    entries: dict[str, Entry] = {}
+    datas: dict[str, bytes] = {}
+    todo: list[str] = []
+    for path in paths:
+        if cache is not None:
+            try:
+                data = read_bytes(path)
+            except SourceError:
+                todo.append(path)  # phase 1 reports it
+                continue
+            digest = digest_bytes(data)
+            entry = cache.get(path)
+            if entry is not None and entry.digest == digest:
+                entries[path] = entry
+                infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, entry.imports,
+                                    None, entry.result_key == _FINAL)
+                continue
+            datas[path] = data
+        todo.append(path)
 
-
-def _worker(connection, paths: list[str], options: EngineOptions) -> None:
+    runner = _runner(options, modules, len(todo))
     try:
-        prepared = [prepare(p) for p in paths]
-        connection.send({module_name_for(p.result.path): p.summary for p in prepared if p.summary is not None})
-        project = ProjectIndex(connection.recv())
-        results = [run_rules(p, options, project) for p in prepared]
-        for r in results:
-            r.source = None  # the parent has no use for the text; keep the pipe light
-        connection.send(results)
+        for info in runner.phase1(todo, datas):
+            infos[info.path] = info
+            if info.result is not None:
+                results[info.path] = info.result
+        datas.clear()
+
+        graph = DependencyGraph(modules)
+        for path in paths:
+            info = infos[path]
+            if not info.final:
+                graph.add(path, info.imports)
+        dependency = graph.dependency_digests({p: i.summary_digest for p, i in infos.items()})
+
+        second: list[str] = []
+        for path in paths:
+            if path in results:
+                continue
+            info = infos[path]
+            entry = entries.get(path)
+            if entry is not None and entry.result_key == _result_key(info, dependency[path]):
+                results[path] = FileResult(path=path, findings=with_path(entry.findings, path),
+                                           error=FileError(path, entry.error) if entry.error else None,
+                                           checked=entry.checked)
+            else:
+                second.append(path)
+        if second:
+            project = ProjectIndex({modules[p]: infos[p].summary for p in paths
+                                    if infos[p].summary is not None})
+            for result in runner.phase2(second, project):
+                results[result.path] = result
+    finally:
+        runner.close()
+
+    if cache is not None:
+        for path in paths:
+            info, result = infos.get(path), results[path]
+            if info is None or not info.digest or (path in entries and entries[path].result_key
+                                                   == _result_key(info, dependency[path])):
+                continue
+            cache.put(path, Entry(
+                digest=info.digest, summary=info.summary, summary_digest=info.summary_digest,
+                imports=info.imports, result_key=_result_key(info, dependency[path]),
+                findings=list(result.findings), error=result.error.message if result.error else None,
+                checked=result.checked,
+            ))
+        cache.save()
+    ordered = [results[p] for p in paths]
+    for result in ordered:
+        if result.findings and result.source is None:
+            result.source = _reread(result.path)
+    return ordered
+
+
+def _reread(path: str) -> Optional[SourceFile]:
+    """The text of a file with findings (for --show-source) when a worker or the cache had it."""
+    try:
+        return source_from_bytes(path, read_bytes(path))
+    except SourceError:
+        return None
+
+
+_FINAL = "final"
+
+
+def _result_key(info: _Info, dependency: str) -> str:
+    """Findings depend on the file's bytes and, unless phase 1 settled them, on its helpers."""
+    return _FINAL if info.final else f"{info.digest}:{dependency}"
+
+
+def _module_names(paths: Sequence[str]) -> dict[str, str]:
+    return {path: module_name_for(path) for path in paths}
+
+
+def _runner(options: EngineOptions, modules: dict[str, str], files: int) -> "_Serial":
+    jobs = max(1, min(options.jobs, files // MIN_FILES_PER_JOB))
+    if jobs > 1:
+        try:
+            return _Parallel(options, modules, jobs)
+        except OSError:  # no processes to be had (sandbox, limits): one is enough
+            pass
+    return _Serial(options, modules)
+
+
+class _Serial:
+    def __init__(self, options: EngineOptions, modules: dict[str, str]) -> None:
+        self.worker = _Worker(options, modules)
+
+    def phase1(self, paths: list[str], datas: dict[str, bytes]):
+        for path in paths:
+            yield self.worker.phase1(path, datas.pop(path, None))
+
+    def phase2(self, paths: list[str], project: ProjectIndex):
+        for path in paths:
+            yield self.worker.phase2(path, project)
+
+    def close(self) -> None:
+        pass
+
+
+def _serve(connection, options: EngineOptions, modules: dict[str, str]) -> None:
+    """A worker process: answers ("phase1", paths) and ("phase2", summaries, paths)."""
+    worker = _Worker(options, modules)
+    try:
+        while True:
+            message = connection.recv()
+            if message[0] == "phase1":
+                infos = [worker.phase1(p) for p in message[1]]
+                for info in infos:
+                    if info.result is not None:
+                        _detach(info.result)
+                connection.send(infos)
+            elif message[0] == "phase2":
+                project = ProjectIndex(message[1])
+                connection.send([_detach(worker.phase2(p, project)) for p in message[2]])
+            else:
+                return
+    except (EOFError, KeyboardInterrupt):
+        return
     except BaseException as exc:  # report instead of leaving the parent waiting
-        connection.send(exc)
+        try:
+            connection.send(exc)
+        except Exception:
+            pass
     finally:
         connection.close()
 
 
-def _check_parallel(paths: Sequence[str], options: EngineOptions, jobs: int) -> list[FileResult]:
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    # Interleaved chunks balance big and small files that sit together in a tree.
-    chunks = [list(paths[i::jobs]) for i in range(jobs)]
-    workers = []
-    for chunk in chunks:
-        parent_end, child_end = context.Pipe()
-        process = context.Process(target=_worker, args=(child_end, chunk, options), daemon=True)
-        process.start()
-        child_end.close()
-        workers.append((process, parent_end, chunk))
-    summaries: dict[str, Any] = {}
-    for _, conn, _ in workers:
-        message = conn.recv()
-        if isinstance(message, BaseException):
-            raise message
-        summaries.update(message)
-    for _, conn, _ in workers:
-        conn.send(summaries)
-    by_path: dict[str, FileResult] = {}
-    for process, conn, chunk in workers:
-        message = conn.recv()
-        if isinstance(message, BaseException):
-            raise message
-        by_path.update({r.path: r for r in message})
-        process.join()
-    return [by_path[p] for p in paths]
+def _detach(result: FileResult) -> FileResult:
+    result.source = None  # the parent re-reads the few files with findings it shows
+    return result
+
+
+class _Parallel:
+    """Persistent workers pulling chunks; each keeps its own trees between the phases."""
+
+    def __init__(self, options: EngineOptions, modules: dict[str, str], jobs: int) -> None:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        self.options, self.modules = options, modules
+        self.workers = []
+        for _ in range(jobs):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_serve, args=(child_end, options, modules), daemon=True)
+            process.start()
+            child_end.close()
+            self.workers.append((process, parent_end))
+        self.owner: dict[str, int] = {}  # path -> worker holding its phase-1 state (-1: the parent)
+        self.dead: set[int] = set()
+        self.fallback: Optional[_Worker] = None  # the parent takes over a dead worker's files
+
+    def _fallback(self) -> _Worker:
+        if self.fallback is None:
+            self.fallback = _Worker(self.options, self.modules)
+        return self.fallback
+
+    def phase1(self, paths: list[str], datas: dict[str, bytes]):
+        chunk = max(1, min(MAX_CHUNK, len(paths) // (len(self.workers) * 4)))
+        pending = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
+        pending.reverse()
+        busy: dict[int, list[str]] = {}
+        idle = list(range(len(self.workers)))
+        while pending or busy:
+            while idle and pending:  # hand a chunk to every idle live worker
+                number, work = idle.pop(), pending.pop()
+                if self._send(number, ("phase1", work)):
+                    busy[number] = work
+                else:
+                    pending.append(work)
+            if not busy:  # every worker is dead: the parent finishes alone
+                for work in reversed(pending):
+                    for path in work:
+                        yield self._phase1_here(path)
+                return
+            connections = {self.workers[n][1]: n for n in busy}
+            for conn in wait(list(connections)):
+                number = connections[conn]
+                work = busy.pop(number)
+                answer = self._receive(number)
+                if answer is None:  # the worker died on this chunk: the parent does it
+                    for path in work:
+                        yield self._phase1_here(path)
+                    continue
+                for info in answer:
+                    self.owner[info.path] = number
+                    yield info
+                idle.append(number)
+
+    def _phase1_here(self, path: str) -> _Info:
+        self.owner[path] = -1
+        return self._fallback().phase1(path)
+
+    def _send(self, number: int, message) -> bool:
+        if number in self.dead:
+            return False
+        try:
+            self.workers[number][1].send(message)
+            return True
+        except (OSError, ValueError):
+            self.dead.add(number)
+            return False
+
+    def _receive(self, number: int):
+        try:
+            answer = self.workers[number][1].recv()
+        except (EOFError, OSError):
+            self.dead.add(number)
+            return None
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def phase2(self, paths: list[str], project: ProjectIndex):
+        """Each file where its tree is; files parsed nowhere yet to the least loaded worker."""
+        live = [n for n in range(len(self.workers)) if n not in self.dead]
+        per_worker: dict[int, list[str]] = {n: [] for n in live}
+        here: list[str] = []
+        unowned: list[str] = []
+        for path in paths:
+            number = self.owner.get(path)
+            if number is None:
+                unowned.append(path)
+            elif number in per_worker:
+                per_worker[number].append(path)
+            else:
+                here.append(path)  # parsed by the parent, or its worker died
+        for path in unowned:
+            if not per_worker:
+                here.append(path)
+                continue
+            number = min(per_worker, key=lambda n: len(per_worker[n]))
+            per_worker[number].append(path)
+        sent = {}
+        for number, work in per_worker.items():
+            if work and self._send(number, ("phase2", project.summaries, work)):
+                sent[number] = work
+            else:
+                here.extend(work)
+        for path in here:
+            yield self._fallback().phase2(path, project)
+        for number, work in sent.items():
+            answer = self._receive(number)
+            if answer is None:
+                for path in work:
+                    yield self._fallback().phase2(path, project)
+                continue
+            yield from answer
+
+    def close(self) -> None:
+        for process, conn in self.workers:
+            try:
+                conn.send(("stop",))
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        for process, _ in self.workers:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()

@@ -145,11 +145,19 @@ def _newline_style(text: str) -> str:
 
 def read_source(path: str) -> SourceFile:
     """Read a .py or .ipynb file; raise SourceError with a one-line reason on failure."""
+    return source_from_bytes(path, read_bytes(path))
+
+
+def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read()
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def source_from_bytes(path: str, data: bytes) -> SourceFile:
+    """Decode bytes already read (the engine hashes them for the cache first)."""
     if path.endswith(".ipynb"):
         return read_notebook(path, data)
     text, encoding = decode_python(data)

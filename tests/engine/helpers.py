@@ -1,0 +1,77 @@
+"""Shared helpers for engine-level tests: a small project on disk and an in-process check."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Optional
+
+import libcst
+
+import auditor.engine as engine
+from auditor.cache import Cache
+from auditor.engine import EngineOptions, check_files
+from rules import ALL_RULES
+
+TRAIN = """
+import torch
+from torch.utils.data import DataLoader
+
+val_loader = DataLoader(val_ds, batch_size=64, shuffle=True)
+"""
+PLAIN = """
+def add(a, b):
+    return a + b
+"""
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def notebook(root: Path, name: str, cells: list[str]) -> Path:
+    data = {"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = root / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def files_of(root: Path) -> list[str]:
+    return sorted(str(p) for p in root.rglob("*") if p.suffix in (".py", ".ipynb") and ".auditor_cache" not in p.parts)
+
+
+def run(paths: list[str], jobs: int = 1, cache: Optional[Cache] = None, prefilter: bool = True):
+    return check_files(paths, EngineOptions(rules=ALL_RULES, jobs=jobs, cache=cache, prefilter=prefilter))
+
+
+def flat(results) -> list[tuple]:
+    """Results as plain data, comparable across runs and processes."""
+    out = []
+    for r in results:
+        out.append((r.path, r.checked, r.error.message if r.error else None,
+                    tuple(sorted((f.code, f.line, f.column, f.end_line, f.end_column, f.cell, f.message)
+                                 for f in r.findings))))
+    return out
+
+
+class ParseCounter:
+    """Counts libcst parses done by the engine in this process."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.paths: list[str] = []
+        real = libcst.parse_module
+
+        def counting(text, *args, **kwargs):
+            self.paths.append(text)
+            return real(text, *args, **kwargs)
+
+        monkeypatch.setattr(engine.cst, "parse_module", counting)
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
