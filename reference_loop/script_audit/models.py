@@ -1,6 +1,6 @@
 """Forward passes, judged by what happens to their output.
 
-A global forward pre-hook notices the outermost call of any module that has
+A class-level wrapper of `Module.__call__` notices the outermost call of any module that has
 parameters (the "model"; calls nested inside it are ignored, loss modules too). The
 first output tensors that require grad get a tensor hook: if autograd ever runs through
 them, the forward was training; if the next-but-one optimizer step (or the end of the
@@ -10,12 +10,13 @@ fed, with the model's mode and grad mode as they were at the forward.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 
 from reference_loop.guards import record_settled_forward
-from reference_loop.script_audit.frames import stack_where, user_stack
+from reference_loop.script_audit.frames import stack_where, user_frame, user_stack
 from reference_loop.script_audit.patching import Patches
 from reference_loop.script_audit.rows import sample_fingerprint
 from reference_loop.script_audit.state import ForwardRecord, State
@@ -68,20 +69,20 @@ def install(st: State, patches: Patches) -> None:
         where = stack_where(stack[0]) if stack else None
         return ledger.source(key, "the tensors passed at", where)
 
-    def pre_hook(module: torch.nn.Module, args: tuple) -> None:
-        if st.root is not None or not st.active:
-            return
-        kind = st.kinds.get(module)
-        if kind is None:
-            kind = st.kinds[module] = _kind(module)
-        if kind != MODEL:
-            if kind == LOSS and st.loss_module is None:
-                st.loss_module = module
-            return
-        st.root = module
+    original_call = torch.nn.Module.__call__
+
+    def start(module: torch.nn.Module, args: tuple) -> ForwardRecord:
         if module not in st.models:
             st.models.add(module)
-        stack = user_stack(2, 4)
+        frame = user_frame(3)
+        shallow = ((frame.f_code, frame.f_lineno),) if frame is not None else ()
+        loader = st.current_loader
+        from_loader = loader is not None and st.batch_seq > st.model_seq.get(id(module), 0)
+        # The whole user call chain costs a stack walk: only while a source's role is unknown.
+        if from_loader and (loader.source.trained or loader.source.eval_stack):
+            stack = shallow
+        else:
+            stack = user_stack(3, 4)
         src = source_for(module, stack)
         rec = ForwardRecord(module.training, torch.is_grad_enabled(), stack, st.steps, src)
         if not src.complete:
@@ -94,27 +95,49 @@ def install(st: State, patches: Patches) -> None:
                 elif n % GPU_SAMPLE_EVERY == 1 and x.dim() >= 2:
                     idx = torch.linspace(0, len(x) - 1, min(len(x), 16), device=x.device).long()
                     rec.rows = sample_fingerprint(x.detach()[idx].cpu(), 16)
-        st.record = rec
+        return rec
 
-    def post_hook(module: torch.nn.Module, args: tuple, output: Any) -> None:
-        if module is not st.root:
-            if module is st.loss_module:
-                st.loss_module = None
-            return
-        st.root = None
-        rec = st.record
-        st.record = None
-        if rec is None:
-            return
+    def done(rec: ForwardRecord, output: Any) -> None:
         tensors = _grad_tensors(output)
         if tensors:
             rec.needs_grad = True
             for t in tensors:
-                t.register_hook(rec.mark)
+                # A hook on the node that made the output: fires when backward reaches it
+                # (cheaper than a tensor hook); leaves have no node, so they get a tensor hook.
+                if t.grad_fn is not None:
+                    t.grad_fn.register_prehook(rec.mark)
+                else:
+                    t.register_hook(rec.mark)
         st.pending_new.append(rec)
 
-    patches.handle(torch.nn.modules.module.register_module_forward_pre_hook(pre_hook))
-    patches.handle(torch.nn.modules.module.register_module_forward_hook(post_hook, always_call=True))
+    # Module.__call__ wrapped at class level rather than global forward hooks: nested calls
+    # then cost one Python call each and keep torch's fast path; nothing is stored on the
+    # user's modules (a model saved with torch.save stays clean).
+    @functools.wraps(original_call)
+    def call(self: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if st.root is not None or not st.active:
+            return original_call(self, *args, **kwargs)
+        kind = st.kinds.get(self)
+        if kind is None:
+            kind = st.kinds[self] = _kind(self)
+        if kind == LOSS:
+            st.loss_module = self
+            try:
+                return original_call(self, *args, **kwargs)
+            finally:
+                st.loss_module = None
+        if kind != MODEL:
+            return original_call(self, *args, **kwargs)
+        rec = start(self, args)
+        st.root = self
+        try:
+            output = original_call(self, *args, **kwargs)
+        finally:
+            st.root = None
+        done(rec, output)
+        return output
+
+    patches.replace(torch.nn.Module, "__call__", call)
 
 
 def settle(st: State, records: list) -> None:

@@ -61,7 +61,6 @@ class State:
         self.ledger = Ledger()
         # forwards
         self.root: Any = None
-        self.record: Optional[ForwardRecord] = None
         self.loss_module: Any = None
         self.kinds: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
         self.models: "weakref.WeakSet[Any]" = weakref.WeakSet()

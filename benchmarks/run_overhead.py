@@ -1,0 +1,120 @@
+"""Wall time of a realistic CPU training script, plain `python` vs `auditor run`, side by side.
+
+Repetitions are interleaved (plain, audited, audited, plain, ...) so that a machine that
+gets busier or quieter during the run affects both sides alike. Two ratios are printed:
+the whole process (imports, data, training, the audit's verdicts at exit) and the
+training loop alone, as timed by the script itself.
+
+    python benchmarks/run_overhead.py [--repeats 5] [--epochs 15] [--threads 1]
+
+Goal (issue 6): median overhead <= 1.05x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCRIPT = '''
+import sys, time
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+EPOCHS = int(sys.argv[1])
+torch.manual_seed(0)
+X, y = load_digits(return_X_y=True)
+X_tmp, X_te, y_tmp, y_te = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+X_tr, X_va, y_tr, y_va = train_test_split(X_tmp, y_tmp, test_size=0.2, random_state=0, stratify=y_tmp)
+scaler = StandardScaler().fit(X_tr)
+def loader(X, y, shuffle):
+    ds = TensorDataset(torch.tensor(scaler.transform(X), dtype=torch.float32), torch.tensor(y))
+    return DataLoader(ds, batch_size=32, shuffle=shuffle)
+train, val, test = loader(X_tr, y_tr, True), loader(X_va, y_va, False), loader(X_te, y_te, False)
+model = nn.Sequential(nn.Linear(64, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.2),
+                      nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=EPOCHS * len(train))
+criterion = nn.CrossEntropyLoss()
+
+def evaluate(loader):
+    model.eval()
+    with torch.no_grad():
+        hits = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in loader)
+    return hits / len(loader.dataset)
+
+start = time.perf_counter()
+for epoch in range(EPOCHS):
+    model.train()
+    for xb, yb in train:
+        opt.zero_grad()
+        loss = criterion(model(xb), yb)
+        loss.backward()
+        opt.step()
+        sched.step()
+    val_acc = evaluate(val)
+loop = time.perf_counter() - start
+print(f"val {val_acc:.4f} test {evaluate(test):.4f}")
+print(f"LOOP_SECONDS {loop:.6f}")
+'''
+
+
+def _once(cmd: list[str], env: dict) -> tuple[float, float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO))
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"benchmark run failed ({' '.join(cmd)}):\n{proc.stderr}")
+    loop = next(float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("LOOP_SECONDS"))
+    result = next(line for line in proc.stdout.splitlines() if line.startswith("val "))
+    return wall, loop, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads per run")
+    args = parser.parse_args()
+
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "train_digits.py")
+        Path(script).write_text(SCRIPT)
+        plain_cmd = [sys.executable, script, str(args.epochs)]
+        audit_cmd = [sys.executable, "-m", "auditor", "run", "-o", os.path.join(tmp, "findings.txt"),
+                     script, str(args.epochs)]
+        _once(plain_cmd, env)  # warm the file cache for both sides
+        rows = []
+        for r in range(args.repeats):
+            order = [("plain", plain_cmd), ("audit", audit_cmd)]
+            if r % 2:
+                order.reverse()
+            got = {name: _once(cmd, env) for name, cmd in order}
+            if got["plain"][2] != got["audit"][2]:
+                sys.exit(f"the audit changed the script's numbers: {got['plain'][2]!r} vs {got['audit'][2]!r}")
+            rows.append(got)
+            print(f"rep {r + 1}: wall {got['plain'][0]:6.2f}s plain, {got['audit'][0]:6.2f}s audited "
+                  f"({got['audit'][0] / got['plain'][0]:.3f}x); loop {got['plain'][1]:6.2f}s vs "
+                  f"{got['audit'][1]:6.2f}s ({got['audit'][1] / got['plain'][1]:.3f}x)", flush=True)
+        findings = Path(tmp, "findings.txt").read_text().strip().splitlines()[-1]
+    wall = statistics.median(g["audit"][0] / g["plain"][0] for g in rows)
+    loop = statistics.median(g["audit"][1] / g["plain"][1] for g in rows)
+    print(f"\nmedian overhead, whole process: {wall:.3f}x   training loop: {loop:.3f}x   (goal <= 1.05x)")
+    print(f"numbers identical in every repetition; audit says: {findings}")
+
+
+if __name__ == "__main__":
+    main()
