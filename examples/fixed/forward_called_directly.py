@@ -1,0 +1,16 @@
+"""Prediction calls the model itself, so its forward hook runs and captures features."""
+import torch
+from sklearn.datasets import load_iris
+from torch import nn
+
+X, y = load_iris(return_X_y=True)
+inputs = torch.tensor(X, dtype=torch.float32)
+
+model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+captured: list[torch.Tensor] = []
+model[1].register_forward_hook(lambda module, args, output: captured.append(output.detach()))
+
+model.eval()
+with torch.no_grad():
+    predictions = model(inputs).argmax(dim=1)
+embeddings = torch.cat(captured)
