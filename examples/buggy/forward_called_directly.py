@@ -1,5 +1,5 @@
-"""Features are captured with a forward hook, but prediction calls model.forward(),
-which skips hooks: the capture stays empty. expect: TRN504"""
+"""The logits are logged by a forward hook on the model, but prediction calls
+model.forward(), which skips the model's hooks: nothing is logged. expect: TRN504"""
 import torch
 from sklearn.datasets import load_iris
 from torch import nn
@@ -9,9 +9,9 @@ inputs = torch.tensor(X, dtype=torch.float32)
 
 model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
 captured: list[torch.Tensor] = []
-model[1].register_forward_hook(lambda module, args, output: captured.append(output.detach()))
+model.register_forward_hook(lambda module, args, output: captured.append(output.detach()))
 
 model.eval()
 with torch.no_grad():
     predictions = model.forward(inputs).argmax(dim=1)
-embeddings = torch.cat(captured) if captured else None
+logged_logits = torch.cat(captured) if captured else None

@@ -1,4 +1,4 @@
-"""Prediction calls the model itself, so its forward hook runs and captures features."""
+"""Prediction calls the model itself, so its forward hook runs and logs the logits."""
 import torch
 from sklearn.datasets import load_iris
 from torch import nn
@@ -8,9 +8,9 @@ inputs = torch.tensor(X, dtype=torch.float32)
 
 model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
 captured: list[torch.Tensor] = []
-model[1].register_forward_hook(lambda module, args, output: captured.append(output.detach()))
+model.register_forward_hook(lambda module, args, output: captured.append(output.detach()))
 
 model.eval()
 with torch.no_grad():
     predictions = model(inputs).argmax(dim=1)
-embeddings = torch.cat(captured)
+logged_logits = torch.cat(captured)
