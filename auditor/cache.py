@@ -45,7 +45,6 @@ class Entry:
     digest: str  # of the file's bytes
     summary: Any = None  # phase-1 summary (None: nothing other files need)
     summary_digest: str = "-"
-    imports: tuple[str, ...] = ()  # names in its import statements (cross-file dependencies)
     result_key: Optional[str] = None  # findings below are valid for this key only
     findings: list[Finding] = field(default_factory=list)
     error: Optional[str] = None

@@ -1,12 +1,15 @@
-"""Which other checked files a file may depend on, read from its import statements.
+"""Which other checked files can change a file's findings, read from import statements.
 
-Cross-file knowledge (the phase-1 summaries) reaches a file only through what it
-imports, so a file's findings can change only when the summary of a module it
-imports (directly or through a chain) changes. This module over-approximates that
-set from the text alone, without a parse: every identifier in an import statement
-(`from .engine import evaluate` gives `engine` and `evaluate`) names a candidate
-module by its last component. Over-approximation only costs a re-check; missing a
-dependency would serve stale findings, so when in doubt a name is kept.
+Cross-file knowledge (the phase-1 summaries) flows both ways along imports: a file
+learns about the helpers it imports, and a helper learns the context it is called in
+from the files that import it (`ProjectIndex.call_contexts`). So a file's findings can
+change only when a summary in its import-connected component changes. This module
+over-approximates those components from the text alone, before any parse: every
+identifier in an import statement (`from .engine import evaluate` gives `engine` and
+`evaluate`), and every attribute taken of an imported name (`pkg.engine.evaluate()`
+after `import pkg` gives `engine`), names candidate modules by their last component.
+Over-approximation only costs a re-check; missing a dependency would serve stale
+findings, so when in doubt a name is kept.
 """
 
 from __future__ import annotations
@@ -23,15 +26,29 @@ _IMPORT = re.compile(
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
 
-def imported_names(text: str) -> tuple[str, ...]:
-    """Identifiers in the file's import statements, sorted, without duplicates."""
+_LOOSE_IMPORT = re.compile(r"\b(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[\w., \t]*)|import[ \t]+([\w., \t]*))")
+_ATTRIBUTE = re.compile(r"\b([^\W\d]\w*)\.([^\W\d]\w*)")
+
+
+def imported_names(text: str, notebook: bool = False) -> tuple[str, ...]:
+    """Identifiers in the file's import statements, and attributes of imported names.
+
+    Notebooks are scanned as raw JSON, where statements do not start lines: the
+    unanchored pattern finds them inside the cell strings.
+    """
     names: set[str] = set()
-    for match in _IMPORT.finditer(text):
+    for match in (_LOOSE_IMPORT if notebook else _IMPORT).finditer(text):
         for group in match.groups():
             if group:
                 names.update(_IDENTIFIER.findall(group))
     names.discard("as")
+    if names:
+        names.update(attr for head, attr in _ATTRIBUTE.findall(text) if head in names)
     return tuple(sorted(names))
+
+
+def scan_imports(path: str, data: bytes) -> tuple[str, ...]:
+    return imported_names(data.decode("utf-8", "replace"), notebook=path.endswith(".ipynb"))
 
 
 class DependencyGraph:
@@ -49,24 +66,27 @@ class DependencyGraph:
                 self._by_last.setdefault(module.rsplit(".", 1)[-1], []).append(path)
         self.edges: dict[str, list[str]] = {path: [] for path in modules}
 
-    def add(self, path: str, names: Iterable[str]) -> bool:
-        """Record a file's import names; True if it may depend on another file of the run."""
-        targets: set[str] = set()
+    def add(self, path: str, names: Iterable[str]) -> None:
+        """Record a file's import names: an edge each way to every file they may name."""
         for name in names:
-            targets.update(self._by_last.get(name, ()))
-        targets.discard(path)
-        self.edges[path] = sorted(targets)
-        return bool(targets)
+            for target in self._by_last.get(name, ()):
+                if target != path:
+                    self.edges[path].append(target)
+                    self.edges[target].append(path)
 
-    def depends_on_others(self, path: str) -> bool:
-        return bool(self.edges.get(path))
+    def finish(self) -> None:
+        for path, targets in self.edges.items():
+            self.edges[path] = sorted(set(targets))
+
+    def connected(self) -> set[str]:
+        """Files that share knowledge with another file of the run (the others need none)."""
+        return {path for path, targets in self.edges.items() if targets}
 
     def dependency_digests(self, digests: Mapping[str, str]) -> dict[str, str]:
-        """Per file, one digest of the summaries of everything it may depend on.
+        """Per file, one digest of the summaries of its component ("" for a file alone).
 
-        Linear in the graph: strongly connected components (import cycles) are
-        collapsed, and each component's digest folds its members' summary digests
-        and its successors' digests, so a change anywhere downstream shows upstream.
+        Linear in the graph (edges go both ways, so Tarjan's components are the
+        connected ones); a summary change anywhere in a component shows in all of it.
         """
         component_of = _components(self.edges)
         members: dict[int, list[str]] = {}
@@ -79,14 +99,7 @@ class DependencyGraph:
             own = sorted(digests.get(p, "-") for p in members[component])
             successors = sorted({component_of[t] for p in members[component] for t in self.edges[p]} - {component})
             memo[component] = _hash(own + [memo[s] for s in successors])
-        out = {}
-        for path, targets in self.edges.items():
-            if not targets:
-                out[path] = ""
-                continue
-            successors = sorted({component_of[t] for t in targets})
-            out[path] = _hash([memo[s] for s in successors])
-        return out
+        return {path: (memo[component_of[path]] if targets else "") for path, targets in self.edges.items()}
 
 
 def _hash(parts: list[str]) -> str:

@@ -7,7 +7,8 @@ one project index; phase 2 runs the rules on the already parsed trees.
 What keeps it fast and bounded at scale:
 - a cheap first look (auditor/prefilter.py): files that cannot hold training code are
   only compiled by CPython, never parsed by libcst;
-- a file whose imports name no other checked file needs no cross-file knowledge: its
+- a file that imports no other checked file, and that none imports, needs no cross-file
+  knowledge (auditor/dependencies.py): its
   rules run right after its parse and its tree is dropped, so only files that import
   project helpers wait for phase 2 holding a tree (and only up to a budget: past it
   they are parsed again, which keeps memory flat on huge trees);
@@ -32,7 +33,7 @@ import libcst as cst
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
-from auditor.dependencies import DependencyGraph, imported_names
+from auditor.dependencies import DependencyGraph, scan_imports
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
@@ -95,7 +96,6 @@ class _Prepared:
     result: FileResult
     summary: Any = None
     digest: str = ""
-    imports: tuple[str, ...] = ()
     # True when phase 1 already decided everything (unreadable, syntax error,
     # skip-file, or a file that cannot hold training code).
     final: bool = False
@@ -109,7 +109,6 @@ class _Info:
     digest: str
     summary: Any
     summary_digest: str
-    imports: tuple[str, ...]
     result: Optional[FileResult]  # set when the file needs no phase 2
     final: bool
 
@@ -181,7 +180,6 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     if not relevant:
         return prepared
     prepared.module, prepared.final = module, False
-    prepared.imports = imported_names(source.text)
     try:
         prepared.summary = summarize_file(FileContext(source, module))
     except Exception:  # a broken summary only costs cross-file knowledge
@@ -249,28 +247,28 @@ def _index(prepared: Sequence[_Prepared]) -> ProjectIndex:
 class _Worker:
     """Phase 1 and phase 2 for the files given to one process (or to the parent)."""
 
-    def __init__(self, options: EngineOptions, modules: dict[str, str]) -> None:
+    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
         self.options = options
         self.modules = modules
-        self.graph = DependencyGraph(modules)
+        self.connected = connected  # files sharing cross-file knowledge (DependencyGraph)
         self.held: dict[str, _Prepared] = {}
         self.held_lines = 0
 
-    def phase1(self, path: str, data: Optional[bytes] = None) -> _Info:
-        prepared = prepare(path, data, self.options)
+    def phase1(self, path: str) -> _Info:
+        prepared = prepare(path, None, self.options)
         result = None
         if prepared.final:
             result = run_rules(prepared, self.options, None)
-        elif not self.graph.add(path, prepared.imports):
-            # Nothing it imports is checked here: no cross-file knowledge can reach it.
+        elif path not in self.connected:
+            # No other checked file imports it or is imported by it: no cross-file
+            # knowledge can reach it, so its rules run now and its tree is dropped.
             result = run_rules(prepared, self.options, self._own_index(prepared))
         else:
             self._hold(prepared)
         summary_digest = "-"
         if prepared.summary is not None:
             summary_digest = stable_digest(prepared.summary) or prepared.digest
-        return _Info(path, prepared.digest, prepared.summary, summary_digest, prepared.imports,
-                     result, prepared.final)
+        return _Info(path, prepared.digest, prepared.summary, summary_digest, result, prepared.final)
 
     def _hold(self, prepared: _Prepared) -> None:
         lines = prepared.source.text.count("\n") if prepared.source else 0
@@ -291,7 +289,7 @@ class _Worker:
             prepared = prepare(path, None, self.options)
         if prepared.final:
             return run_rules(prepared, self.options, None)
-        if not self.graph.add(path, prepared.imports):
+        if path not in self.connected:
             return run_rules(prepared, self.options, self._own_index(prepared))
         return run_rules(prepared, self.options, project)
 
@@ -299,45 +297,41 @@ class _Worker:
 # --- the run -------------------------------------------------------------------------
 
 def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
-    """Check every path; results come back in the order of `paths`."""
+    """Check every distinct path; results come back in the order of `paths`."""
     paths = list(dict.fromkeys(paths))
     modules = _module_names(paths)
     cache = options.cache
+    # A first pass over the bytes: cache look-ups, and which files share knowledge.
+    graph = DependencyGraph(modules)
     results: dict[str, FileResult] = {}
     infos: dict[str, _Info] = {}
     entries: dict[str, Entry] = {}
-    datas: dict[str, bytes] = {}
     todo: list[str] = []
     for path in paths:
+        try:
+            data = read_bytes(path)
+        except SourceError:
+            todo.append(path)  # phase 1 reports it
+            continue
+        graph.add(path, scan_imports(path, data))
         if cache is not None:
-            try:
-                data = read_bytes(path)
-            except SourceError:
-                todo.append(path)  # phase 1 reports it
-                continue
             digest = digest_bytes(data)
             entry = cache.get(path)
             if entry is not None and entry.digest == digest:
                 entries[path] = entry
-                infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, entry.imports,
-                                    None, entry.result_key == _FINAL)
+                infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, None,
+                                    entry.result_key == _FINAL)
                 continue
-            datas[path] = data
         todo.append(path)
+    graph.finish()
+    connected = graph.connected()
 
-    runner = _runner(options, modules, len(todo))
+    runner = _runner(options, modules, connected, len(todo))
     try:
-        for info in runner.phase1(todo, datas):
+        for info in runner.phase1(todo):
             infos[info.path] = info
             if info.result is not None:
                 results[info.path] = info.result
-        datas.clear()
-
-        graph = DependencyGraph(modules)
-        for path in paths:
-            info = infos[path]
-            if not info.final:
-                graph.add(path, info.imports)
         dependency = graph.dependency_digests({p: i.summary_digest for p, i in infos.items()})
 
         second: list[str] = []
@@ -354,7 +348,7 @@ def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult
                 second.append(path)
         if second:
             project = ProjectIndex({modules[p]: infos[p].summary for p in paths
-                                    if infos[p].summary is not None})
+                                    if p in infos and infos[p].summary is not None})
             for result in runner.phase2(second, project):
                 results[result.path] = result
     finally:
@@ -363,14 +357,15 @@ def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult
     if cache is not None:
         for path in paths:
             info, result = infos.get(path), results[path]
-            if info is None or not info.digest or (path in entries and entries[path].result_key
-                                                   == _result_key(info, dependency[path])):
+            if info is None or not info.digest:
+                continue
+            key = _result_key(info, dependency[path])
+            if path in entries and entries[path].result_key == key:
                 continue
             cache.put(path, Entry(
                 digest=info.digest, summary=info.summary, summary_digest=info.summary_digest,
-                imports=info.imports, result_key=_result_key(info, dependency[path]),
-                findings=list(result.findings), error=result.error.message if result.error else None,
-                checked=result.checked,
+                result_key=key, findings=list(result.findings),
+                error=result.error.message if result.error else None, checked=result.checked,
             ))
         cache.save()
     ordered = [results[p] for p in paths]
@@ -400,23 +395,23 @@ def _module_names(paths: Sequence[str]) -> dict[str, str]:
     return {path: module_name_for(path) for path in paths}
 
 
-def _runner(options: EngineOptions, modules: dict[str, str], files: int) -> "_Serial":
+def _runner(options: EngineOptions, modules: dict[str, str], connected: set[str], files: int) -> "_Serial":
     jobs = max(1, min(options.jobs, files // MIN_FILES_PER_JOB))
     if jobs > 1:
         try:
-            return _Parallel(options, modules, jobs)
+            return _Parallel(options, modules, connected, jobs)
         except OSError:  # no processes to be had (sandbox, limits): one is enough
             pass
-    return _Serial(options, modules)
+    return _Serial(options, modules, connected)
 
 
 class _Serial:
-    def __init__(self, options: EngineOptions, modules: dict[str, str]) -> None:
-        self.worker = _Worker(options, modules)
+    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
+        self.worker = _Worker(options, modules, connected)
 
-    def phase1(self, paths: list[str], datas: dict[str, bytes]):
+    def phase1(self, paths: list[str]):
         for path in paths:
-            yield self.worker.phase1(path, datas.pop(path, None))
+            yield self.worker.phase1(path)
 
     def phase2(self, paths: list[str], project: ProjectIndex):
         for path in paths:
@@ -426,9 +421,9 @@ class _Serial:
         pass
 
 
-def _serve(connection, options: EngineOptions, modules: dict[str, str]) -> None:
+def _serve(connection, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
     """A worker process: answers ("phase1", paths) and ("phase2", summaries, paths)."""
-    worker = _Worker(options, modules)
+    worker = _Worker(options, modules, connected)
     try:
         while True:
             message = connection.recv()
@@ -462,14 +457,14 @@ def _detach(result: FileResult) -> FileResult:
 class _Parallel:
     """Persistent workers pulling chunks; each keeps its own trees between the phases."""
 
-    def __init__(self, options: EngineOptions, modules: dict[str, str], jobs: int) -> None:
+    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str], jobs: int) -> None:
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
-        self.options, self.modules = options, modules
+        self.options, self.modules, self.connected = options, modules, connected
         self.workers = []
         for _ in range(jobs):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, args=(child_end, options, modules), daemon=True)
+            process = context.Process(target=_serve, args=(child_end, options, modules, connected), daemon=True)
             process.start()
             child_end.close()
             self.workers.append((process, parent_end))
@@ -479,10 +474,10 @@ class _Parallel:
 
     def _fallback(self) -> _Worker:
         if self.fallback is None:
-            self.fallback = _Worker(self.options, self.modules)
+            self.fallback = _Worker(self.options, self.modules, self.connected)
         return self.fallback
 
-    def phase1(self, paths: list[str], datas: dict[str, bytes]):
+    def phase1(self, paths: list[str]):
         chunk = max(1, min(MAX_CHUNK, len(paths) // (len(self.workers) * 4)))
         pending = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
         pending.reverse()

@@ -1,0 +1,66 @@
+"""Cross-file knowledge survives the engine's shortcuts: workers, the cache, early rule runs.
+
+A helper learns the mode it is called in from the file that imports it, so a helper's
+findings change when its caller changes (knowledge flows against the import).
+"""
+
+from __future__ import annotations
+
+from tests.engine.helpers import PLAIN, files_of, flat, run, write
+from auditor.cache import Cache
+
+ENGINE = """
+import torch
+
+@torch.no_grad()
+def evaluate(model, loader):
+    return [model(x) for x, _ in loader]
+"""
+TRAIN = """
+import torch
+from .engine import evaluate
+
+def fit(model, train_loader, val_loader, opt):
+    for epoch in range(3):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        {switch}evaluate(model, val_loader)
+"""
+
+
+def _project(root, switch=""):
+    write(root, "pkg/__init__.py", "")
+    write(root, "pkg/engine.py", ENGINE)
+    write(root, "pkg/train.py", TRAIN.replace("{switch}", switch))
+    for i in range(20):  # enough files for several workers
+        write(root, f"pkg/other_{i}.py", PLAIN + "import torch\n")
+
+
+def _helper_codes(results):
+    return [f.code for r in results if r.path.endswith("engine.py") for f in r.findings]
+
+
+def test_the_helper_sees_its_caller_in_every_mode(tmp_path):
+    root = tmp_path / "p"
+    _project(root)
+    paths = files_of(root)
+    one = run(paths)
+    assert _helper_codes(one) == ["TRN101"]
+    assert flat(run(paths, jobs=2)) == flat(one)
+    cache = str(tmp_path / "cache")
+    assert flat(run(paths, jobs=2, cache=Cache(cache, "s"))) == flat(one)
+    assert flat(run(paths, cache=Cache(cache, "s"))) == flat(one)
+
+
+def test_editing_the_caller_rechecks_the_unchanged_helper(tmp_path):
+    root = tmp_path / "p"
+    _project(root)
+    paths = files_of(root)
+    cache = str(tmp_path / "cache")
+    assert _helper_codes(run(paths, cache=Cache(cache, "s"))) == ["TRN101"]
+    write(root, "pkg/train.py", TRAIN.replace("{switch}", "model.eval()\n        "))
+    assert _helper_codes(run(paths, cache=Cache(cache, "s"))) == []
+    assert _helper_codes(run(paths)) == []

@@ -1,0 +1,46 @@
+"""A short fuzz run in the suite (the long one: `python tools/fuzz.py --examples 10000`)."""
+
+from __future__ import annotations
+
+import tempfile
+
+from hypothesis import HealthCheck, given, settings
+
+from tests.fuzz.harness import check_input
+from tests.fuzz.inputs import inputs, notebooks, python_files
+
+_SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@settings(max_examples=200, **_SETTINGS)
+@given(python_files())
+def test_python_sources_never_crash_the_engine(case):
+    with tempfile.TemporaryDirectory() as directory:
+        assert check_input(directory, *case) is None
+
+
+@settings(max_examples=120, **_SETTINGS)
+@given(notebooks())
+def test_notebooks_never_crash_the_engine(case):
+    with tempfile.TemporaryDirectory() as directory:
+        assert check_input(directory, *case) is None
+
+
+def test_known_hostile_inputs():
+    cases = [
+        ("empty.py", b""), ("bom.py", b"\xef\xbb\xbf"), ("nul.py", b"x = 1\n" * 2000 + b"\x00"),
+        ("crlf.py", b"import torch\r\nmodel.eval()\r\n"), ("cr.py", b"import torch\rx = 1\r"),
+        ("tabs.py", b"import torch\nif x:\n\tif y:\n        pass\n"),
+        ("cookie.py", b"# coding: utf-16\nimport torch\n"), ("bogus.py", b"# coding: nope\n"),
+        ("deep.py", b"x = " + b"(" * 300 + b")" * 300), ("chain.py", b"x = 1" + b" + 1" * 50_000),
+        ("indent.py", b"".join(b" " * i + b"if x:\n" for i in range(120)) + b" " * 120 + b"pass\n"),
+        ("huge.py", b"x = '" + b"a" * 1_000_000 + b"'\n"), ("latin.py", b"x = '\xe9'\n"),
+        ("nb.ipynb", b'{"cells": [{"cell_type": "code", "source": ["%%bash\\n", "ls"]}]}'),
+        ("nb2.ipynb", b'{"cells": [{"cell_type": "code", "source": "x = (\\n"}]}'),
+        ("nb3.ipynb", b'{"cells": 3}'), ("nb4.ipynb", b"\xff\xfe"), ("nb5.ipynb", b""),
+        ("ls.py", "x = 1\u2028y = 2\n".encode()), ("ff.py", b"\x0cimport torch\n\x0c\n"),
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        failures = [(name, check_input(directory, name, data)) for name, data in cases]
+    assert [f for f in failures if f[1] is not None] == []
