@@ -155,3 +155,63 @@ def method_name(call: cst.Call) -> Optional[str]:
 
 def receiver(call: cst.Call) -> Optional[cst.BaseExpression]:
     return call.func.value if isinstance(call.func, cst.Attribute) else None
+
+
+NO_GRAD = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad")
+
+
+def _disables_grad(model, expr: cst.BaseExpression) -> bool:
+    from auditor.analysis.names import matches
+
+    call = expr if isinstance(expr, cst.Call) else None
+    target = call.func if call is not None else expr
+    qualified = model.imports.qualify(target)
+    if matches(qualified, *NO_GRAD):
+        return True
+    if matches(qualified, "torch.set_grad_enabled") and call is not None and call.args:
+        value = call.args[0].value
+        return isinstance(value, cst.Name) and value.value == "False"
+    return False
+
+
+def under_no_grad(model, node: cst.CSTNode) -> bool:
+    """Inside `with torch.no_grad():` (inference_mode, set_grad_enabled(False)) or a function decorated so."""
+    for ancestor in model.ancestors(node):
+        if isinstance(ancestor, cst.With) and any(_disables_grad(model, item.item) for item in ancestor.items):
+            return True
+        if isinstance(ancestor, cst.FunctionDef) and any(_disables_grad(model, d.decorator)
+                                                         for d in ancestor.decorators):
+            return True
+    return False
+
+
+def names_in(node: cst.CSTNode) -> set[str]:
+    """Dotted names read anywhere in an expression (`a + self.b * f(c)` -> a, self.b, f, c)."""
+    found: set[str] = set()
+
+    class _Names(cst.CSTVisitor):
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            name = dotted_name(attribute)
+            if name:
+                found.add(name)
+                return False
+            return True
+
+        def visit_Name(self, name: cst.Name) -> None:
+            found.add(name.value)
+
+    node.visit(_Names())
+    return found
+
+
+def exclusive_branches(model, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """True when `a` and `b` sit in different branches of one `if` (never both run)."""
+    for ancestor in model.ancestors(a):
+        if isinstance(ancestor, cst.FunctionDef):
+            return False
+        if isinstance(ancestor, cst.If) and ancestor.orelse is not None:
+            in_body = inside(model, a, ancestor.body)
+            other = ancestor.orelse if in_body else ancestor.body
+            if inside(model, b, other):
+                return True
+    return False

@@ -12,7 +12,7 @@ from auditor.fixes import SAFE, UNSAFE, add_keyword, insert_before, make_fix, pa
 from auditor.rule import Rule
 from rules._helpers import keyword, positional
 from rules._queries import (class_of, constructor, is_module_class, is_module_value, is_torch_nn_class,
-                            local_class, methods, names_a_model, qualify, bound_values, MODULE_BASES)
+                            local_class, methods, names_a_model, names_in, qualify, bound_values, MODULE_BASES)
 
 FUNCTIONAL_DROPOUTS = tuple(f"torch.nn.functional.{n}" for n in
                             ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -197,12 +197,24 @@ class FunctionalDropoutAlwaysOn(Rule):
                     or any(a.star for a in call.args):
                 continue
             cls = class_of(model, site.function)
-            if cls is None or not is_module_class(model, cls) or not _has_self(site.function):
+            if cls is None or not is_module_class(model, cls) or not _has_self(site.function) \
+                    or _guarded_by_training(model, call):
                 continue
             fix = make_fix(ctx, "Add `training=self.training`",
                            {call: lambda node: add_keyword(node, "training", "self.training")}, SAFE)
             ctx.report(call, f"`{dotted_name(call.func)}` without `training=` is applied in eval mode "
                              f"too; pass `training=self.training`", fix=fix)
+
+
+def _guarded_by_training(model, node: cst.CSTNode) -> bool:
+    """`if self.training: x = F.dropout(x)`: the call runs in training mode only."""
+    for ancestor in model.ancestors(node):
+        if isinstance(ancestor, cst.FunctionDef):
+            return False
+        if isinstance(ancestor, cst.If) and "self.training" in names_in(ancestor.test) \
+                and any(a is ancestor.body for a in model.ancestors(node)):
+            return True
+    return False
 
 
 def _has_self(function: Optional[cst.FunctionDef]) -> bool:
@@ -385,13 +397,14 @@ class ForwardCalledDirectly(Rule):
                 continue
             target = func.value
             name = dotted_name(target)
-            if name is None or name == "self" or qualify(model, target) or local_class(model, name):
+            if name is None or name == "self" or qualify(model, target) or local_class(model, name) \
+                    or not site.node.args:  # a module's forward takes an input; OpenCV's net.forward() does not
                 continue
             values = bound_values(model, target, site.function)
             if values:
                 if not any(is_module_value(model, v) for v in values):
                     continue
-            elif not names_a_model(target):
+            elif not names_a_model(target) or "torch" not in model.imports.modules:
                 continue
             fix = make_fix(ctx, f"Call `{name}(...)` instead of `{name}.forward(...)`",
                            {func: target}, UNSAFE)

@@ -11,8 +11,8 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
-from rules._queries import (bound_values, constructor, enclosing_function, loops_around, method_name, receiver,
-                            statement_of)
+from rules._queries import (bound_values, constructor, enclosing_function, exclusive_branches, loops_around,
+                            method_name, names_in, receiver, statement_of, under_no_grad)
 
 GRAD_SCALERS = ("torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.GradScaler",
                 "torch.cpu.amp.GradScaler")
@@ -185,25 +185,22 @@ class LossAccumulatedWithGraph(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        backwarded: dict = {}
-        for site in model.calls:
-            if method_name(site.node) == "backward":
-                backwarded.setdefault(site.function, set()).add(dotted_name(receiver(site.node)))
-            for arg in site.node.args:  # accelerator.backward(total), scaler.scale(total)
-                if method_name(site.node) in ("backward", "scale"):
-                    backwarded.setdefault(site.function, set()).add(dotted_name(arg.value))
         sums = list(_running_sums(model))
-        returned = _returned_names(model) if sums else set()
+        if not sums:
+            return
+        backwarded = _objective_names(model)
+        returned = _returned_names(model)
         for function, target, value, node in sums:
             if target in backwarded.get(function, set()) or (function, target) in returned:
                 continue
-            if not next(loops_around(model, node), None):
+            if not next(loops_around(model, node), None) or under_no_grad(model, node):
                 continue
             term = _loss_term(model, value, function, target, backwarded.get(function, set()))
             if term is None:
                 continue
             name = dotted_name(term)
-            shown = name or "the loss"
+            shown = name or ctx.code_for(term)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
             fix = make_fix(ctx, "Accumulate the detached loss",
                            {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))}, SAFE) \
                 if name is not None else None
@@ -222,6 +219,34 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, backward
             name in backwarded or any(_is_loss_call(model, v, function) for v in bound_values(model, value, function))):
         return value
     return value if _is_loss_call(model, value, function) else None
+
+
+def _objective_names(model) -> dict:
+    """Per function, the names that reach a backward: `(a + b).backward()`, `scaler.scale(t)`,
+    `accelerator.backward(t)`, and what those were computed from (`t = a + b`)."""
+    reached: dict = {}
+    for site in model.calls:
+        method = method_name(site.node)
+        if method == "backward":
+            parts = [receiver(site.node)] + [a.value for a in site.node.args]
+        elif method == "scale":
+            parts = [a.value for a in site.node.args]
+        else:
+            continue
+        names = reached.setdefault(site.function, set())
+        for part in parts:
+            if part is not None:
+                names |= names_in(part)
+    for function, names in reached.items():
+        pending = list(names)
+        while pending:
+            name = pending.pop()
+            for binding in model.bindings.get(name, []):
+                if binding.function is function and getattr(binding, "kind", "assign") == "assign":
+                    for new in names_in(binding.value) - names:
+                        names.add(new)
+                        pending.append(new)
+    return reached
 
 
 def _running_sums(model):
@@ -298,7 +323,8 @@ class ClipGradWithoutUnscale(Rule):
         for index, site in enumerate(model.calls):
             if not matches(site.qualname, *CLIP_FUNCTIONS):
                 continue
-            mine = [(i, s) for i, s in scaler_calls if s.function is site.function]
+            mine = [(i, s) for i, s in scaler_calls if s.function is site.function
+                    and not exclusive_branches(model, site.node, s.node)]
             if not mine or any(method_name(s.node) == "unscale_" and i < index for i, s in mine):
                 continue
             ctx.report(site.node, "gradients are clipped while still multiplied by the GradScaler's scale; "

@@ -147,8 +147,12 @@ for epoch in range(3):
     print(epoch)
 """),
     "forward_call": ("TRN504", """
+import torch
+
 logits = model.forward(images)
 """, """
+import torch
+
 logits = model(images)
 """),
     "grad_scaler": ("TRN409", """

@@ -87,6 +87,13 @@ class Net(nn.Module):
         x = F.dropout(x, 0.2, self.training)
         return F.dropout(x, p=0.5, training=self.training)
 """,
+    "dropout_guarded_by_training": HEAD + """
+class Net(nn.Module):
+    def forward(self, x):
+        if self.training and self.rate > 0:
+            x = F.dropout(x, p=self.rate)
+        return x
+""",
     "dropout_outside_module": HEAD + """
 def mc_sample(x):
     return F.dropout(x, 0.5)
@@ -149,6 +156,8 @@ class Twice(Scaled):
 out = model(x)
 thing = Pipeline()
 thing.forward(x)
+self_net = cv2.dnn.readNet("yolo.onnx")
+net.forward()
 """,
 }
 
@@ -170,6 +179,7 @@ def found(tmp_path_factory):
     ("dropout_always_on", ["TRN502", "TRN502"]),
     ("dropout_with_training", []),
     ("dropout_outside_module", []),
+    ("dropout_guarded_by_training", []),
     ("linear_stack_sequential", ["TRN503"]),
     ("linear_stack_forward", ["TRN503", "TRN503"]),
     ("linear_separated", []),

@@ -103,6 +103,24 @@ def multi_task(batch):
     for head in heads:
         combined += F.mse_loss(head(batch), batch)
     combined.backward()
+
+
+def style_transfer(y, targets):
+    content_loss = F.mse_loss(y, targets[0])
+    style_loss = 0.0
+    for t in targets[1:]:
+        style_loss += F.mse_loss(y, t)
+    total_loss = content_loss + 10 * style_loss
+    total_loss.backward()
+
+
+def validate(model, loader):
+    val_total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            val_loss = criterion(model(x), y)
+            val_total += val_loss / len(loader)
+    return val_total.item()
 """,
     # TRN406
     "clip_scaled": HEAD + """
@@ -127,6 +145,18 @@ def plain_step():
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
+
+
+def either(use_amp):
+    if use_amp:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        scaler.step(optimizer)
+    else:
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
 """,
     # TRN409
     "amp_deprecated": """
