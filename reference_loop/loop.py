@@ -106,45 +106,50 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
               "device": str(dev), "precision": precision.label, "world_size": dist.world_size,
               "optimizer": type(opt).__name__, "loss": loss_name, "guards": guards}
 
-    # --- the loop
+    # --- the loop (hooks come off and the process group goes away even if it raises)
     history: list[dict[str, float]] = []
     best_state, best_epoch, best_score, stale = _snapshot(model), 0, -float("inf"), 0
     started = time.perf_counter()
     bar = _progress(progress, epochs) if dist.is_main else None
-    for epoch in range(epochs):
-        if dist.enabled:
-            train_dl.sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every rank
-        model.train()
-        loss_sum, seen = torch.zeros((), device=dev), 0
-        n_batches = len(train_dl)
-        for i, (x, y) in enumerate(train_dl):
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            window_len, last_in_window = windows(n_batches, accumulation_steps, i)
-            with no_sync(net, last_in_window):  # DDP: all-reduce gradients once per window
-                loss = micro_step(net, criterion, x, y, window_len, scaler, precision)
-            loss_sum.add_(loss.float(), alpha=len(y))  # on the device: no sync per step
-            seen += len(y)
-            if last_in_window:
-                optimizer_step(model, opt, scaler, grad_clip, sched)
-        val = _evaluate(model, val_dl, criterion, dev, precision, dist)
-        row = {"epoch": epoch + 1, "train_loss": distributed.mean_over_ranks(loss_sum, seen, dist),
-               "val_loss": val["loss"], "val_accuracy": val["accuracy"], "lr": opt.param_groups[0]["lr"],
-               "seconds": round(time.perf_counter() - started, 3)}
-        history.append(row)
-        if _score(val) > best_score:  # best checkpoint by validation, as a state_dict copy
-            best_state, best_epoch, best_score, stale = _snapshot(model), epoch + 1, _score(val), 0
-        else:
-            stale += 1
-        _show(bar, row)
-        if distributed.broadcast_flag(patience is not None and stale >= patience, dist):
-            break  # early stopping on validation
-    if bar is not None:
-        bar.close()
+    try:
+        for epoch in range(epochs):
+            if dist.enabled:
+                train_dl.sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every rank
+            model.train()
+            loss_sum, seen = torch.zeros((), device=dev), 0
+            n_batches = len(train_dl)
+            for i, (x, y) in enumerate(train_dl):
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                window_len, last_in_window = windows(n_batches, accumulation_steps, i)
+                with no_sync(net, last_in_window):  # DDP: all-reduce gradients once per window
+                    loss = micro_step(net, criterion, x, y, window_len, scaler, precision)
+                loss_sum.add_(loss.float(), alpha=len(y))  # on the device: no sync per step
+                seen += len(y)
+                if last_in_window:
+                    optimizer_step(model, opt, scaler, grad_clip, sched)
+            val = _evaluate(model, val_dl, criterion, dev, precision, dist)
+            row = {"epoch": epoch + 1, "train_loss": distributed.mean_over_ranks(loss_sum, seen, dist),
+                   "val_loss": val["loss"], "val_accuracy": val["accuracy"], "lr": opt.param_groups[0]["lr"],
+                   "seconds": round(time.perf_counter() - started, 3)}
+            history.append(row)
+            if _score(val) > best_score:  # best checkpoint by validation, as a state_dict copy
+                best_state, best_epoch, best_score, stale = _snapshot(model), epoch + 1, _score(val), 0
+            else:
+                stale += 1
+            _show(bar, row)
+            if distributed.broadcast_flag(patience is not None and stale >= patience, dist):
+                break  # early stopping on validation
+    except BaseException:
+        distributed.teardown(dist)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if hooks is not None:
+            hooks.remove()
 
     # --- after the run: best weights back in place, findings, report
     model.load_state_dict(best_state)
-    if hooks is not None:
-        hooks.remove()
     findings = [f for f in (r.finding() for r in probe_results) if f is not None] + guard.finish()
     result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev)
     result.report = _report_payload(result, config)

@@ -144,3 +144,15 @@ def test_bad_inputs_are_one_line_errors():
         task = load_task("iris")
         fit(mlp(4, 2), task.splits.train, task.splits.val, epochs=1, progress=False)
     assert choose_device("auto").type == "cpu"
+
+
+def test_hooks_come_off_when_training_raises():
+    task = load_task("iris")
+    model = mlp(4, 3)
+
+    def failing(out, y):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(model, task.splits.train, task.splits.val, loss=failing, epochs=1, progress=False, probes=False)
+    assert not model._forward_pre_hooks
