@@ -177,6 +177,10 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
         result.error = FileError(path, f"too deeply nested to parse ({type(exc).__name__})")
         result.checked = False
         return prepared
+    except (UnicodeError, ValueError) as exc:  # text libcst cannot take (files.py screens most)
+        result.error = FileError(path, f"cannot parse: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        result.checked = False
+        return prepared
     if not relevant:
         return prepared
     prepared.module, prepared.final = module, False

@@ -231,9 +231,15 @@ def read_notebook(path: str, data: bytes) -> SourceFile:
         for line_no, line in enumerate(sanitize_cell(_cell_source(cell)), start=1):
             program.append(line)
             cell_lines.append((number, line_no))
+    text = "\n".join(program) + ("\n" if program else "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON may escape a lone surrogate ("\udcff"): not text
+        raise SourceError(f"not a valid notebook: a cell holds an unpaired surrogate "
+                          f"({text[exc.start]!r}) that is not Unicode text") from None
     return SourceFile(
         path=path,
-        text="\n".join(program) + ("\n" if program else ""),
+        text=text,
         is_notebook=True,
         cell_lines=cell_lines,
         notebook=notebook,

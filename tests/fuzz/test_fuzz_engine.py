@@ -40,6 +40,8 @@ def test_known_hostile_inputs():
         ("nb2.ipynb", b'{"cells": [{"cell_type": "code", "source": "x = (\\n"}]}'),
         ("nb3.ipynb", b'{"cells": 3}'), ("nb4.ipynb", b"\xff\xfe"), ("nb5.ipynb", b""),
         ("ls.py", "x = 1\u2028y = 2\n".encode()), ("ff.py", b"\x0cimport torch\n\x0c\n"),
+        # Found by tools/fuzz.py: JSON may escape a lone surrogate, which libcst cannot encode.
+        ("nb6.ipynb", b'{"cells": [{"cell_type": "code", "source": "\\udcffimport torch\\n"}]}'),
     ]
     with tempfile.TemporaryDirectory() as directory:
         failures = [(name, check_input(directory, name, data)) for name, data in cases]
