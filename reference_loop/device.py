@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -101,7 +100,3 @@ def autocast(device: torch.device, precision: Precision):
     if precision.dtype is None:
         return contextlib.nullcontext()  # cheaper than entering a disabled autocast every step
     return torch.autocast(device.type, dtype=precision.dtype)
-
-
-def local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", 0))

@@ -9,7 +9,6 @@ before it (`preflight`); the loop itself only trains.
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 import weakref
@@ -24,7 +23,7 @@ from reference_loop import distributed, instrument
 from reference_loop.data import DataLike, as_dataset, check_compatible, eval_loader, train_loader
 from reference_loop.device import Precision, autocast, choose_precision, seed_everything
 from reference_loop.guards import GuardSet
-from reference_loop.locate import Where, module_location, user_location
+from reference_loop.locate import module_location, user_location
 from reference_loop.preflight import run_probes
 from reference_loop.probes import ProbeResult
 from reference_loop.steps import batch_metrics, micro_step, no_sync, optimizer_step, windows

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from reference_loop import probes
-from reference_loop.data import features_of, first_batch
+from reference_loop.data import features_of
 from reference_loop.locate import Where
 from reference_loop.overlap import split_overlap
 from reference_loop.probes import ProbeResult

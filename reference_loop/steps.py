@@ -26,9 +26,6 @@ def micro_step(model: torch.nn.Module, criterion: Callable, x: torch.Tensor, y: 
     return loss.detach()
 
 
-MicroStep = Callable[..., torch.Tensor]
-
-
 def optimizer_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                    scaler: Optional[torch.amp.GradScaler], grad_clip: Optional[float],
                    scheduler: Any = None) -> None:
