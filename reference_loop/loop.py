@@ -43,6 +43,7 @@ class FitResult:
     guards: GuardSet = field(repr=False)
     device: torch.device = torch.device("cpu")
     test_metrics: Optional[dict[str, float]] = None
+    where: Optional[tuple[str, int]] = None  # the line that called fit(): findings without a better place
 
 
 @dataclass
@@ -150,7 +151,7 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
     # --- after the run: best weights back in place, findings, report
     model.load_state_dict(best_state)
     findings = [f for f in (r.finding() for r in probe_results) if f is not None] + guard.finish()
-    result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev)
+    result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev, where=where)
     result.report = _report_payload(result, config)
     if out_dir is not None and dist.is_main:
         from reference_loop.report import write_report

@@ -83,6 +83,21 @@ def _rules() -> list:
     return list(ALL_RULES) + [r for r in RUNTIME_RULES if r.code not in known]
 
 
+DATA_CODES = ("TRN203", "TRN204", "TRN207")
+
+
+def _relocate(result: Any, model_where: Optional[tuple], data_where: Optional[tuple]) -> None:
+    """Findings placed at the line that called `fit` (this command, not the user's code)
+    point instead at the factory the user wrote: data findings at the data factory, the
+    others at the model factory. Findings already at the user's own line stay."""
+    for f in result.findings:
+        if (f.path, f.line) != tuple(result.where or ()):
+            continue
+        where = data_where if f.code in DATA_CODES else model_where
+        if where is not None:
+            f.path, f.line, f.end_line = where[0], where[1], where[1]
+
+
 def _table(result: Any, test_metrics: dict, dataset: str) -> str:
     best = result.report.get("best") or {}
     last = result.history[-1] if result.history else {}
@@ -181,6 +196,14 @@ def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[st
 
     from auditor.report import Report, render
     from reference_loop.distributed import is_main_process
+    from reference_loop.locate import callable_location
+
+    if model_factory is None:
+        from reference_loop import tasks
+
+        _relocate(result, callable_location(tasks.mlp), callable_location(tasks.load_task))
+    else:
+        _relocate(result, callable_location(model_factory), callable_location(data_factory))
 
     if not is_main_process():  # under torchrun every rank trains; rank 0 speaks
         sys.exit(1 if any(f.severity.label == "error" for f in result.findings) else 0)

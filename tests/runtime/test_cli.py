@@ -110,3 +110,11 @@ def test_importing_the_command_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", code], env=auditor_env(), cwd=str(REPO_ROOT),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_findings_point_at_the_users_factories(user_module):
+    result = _invoke("--model", f"{user_module}:softmax_model", "--data", f"{user_module}:data", "--epochs", "1",
+                     "--no-probes", "--output-format", "json")
+    findings = json.loads(result.stdout)["findings"]
+    line = textwrap.dedent(USER_MODULE).splitlines().index("def softmax_model():") + 1
+    assert [(f["code"], f["path"], f["line"]) for f in findings] == [("TRN301", "my_project.py", line)]
