@@ -96,6 +96,8 @@ class _Prepared:
     result: FileResult
     summary: Any = None
     digest: str = ""
+    # The context phase 1 summarized with: phase 2 reuses it, so the model is built once.
+    context: Optional[FileContext] = None
     # True when phase 1 already decided everything (unreadable, syntax error,
     # skip-file, or a file that cannot hold training code).
     final: bool = False
@@ -184,8 +186,9 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     if not relevant:
         return prepared
     prepared.module, prepared.final = module, False
+    prepared.context = FileContext(source, module)
     try:
-        prepared.summary = summarize_file(FileContext(source, module))
+        prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
         prepared.summary = None
     return prepared
@@ -198,7 +201,10 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
         result.findings = _filter(result.findings, prepared.source, options)
         return result
     source = prepared.source
-    ctx = FileContext(source, prepared.module, project)
+    ctx = prepared.context
+    if ctx is None or ctx.module is not prepared.module or ctx.findings:
+        ctx = FileContext(source, prepared.module, project)
+    ctx.project = project
     for rule in options.rules:
         if not rule.is_static or not _mentions_any(source.text, rule.needs_imports):
             continue
@@ -277,7 +283,7 @@ class _Worker:
     def _hold(self, prepared: _Prepared) -> None:
         lines = prepared.source.text.count("\n") if prepared.source else 0
         if self.held_lines + lines > MAX_HELD_LINES:
-            prepared.module = None  # parsed again in phase 2: memory stays bounded
+            prepared.module = prepared.context = None  # parsed again in phase 2: memory stays bounded
         else:
             self.held_lines += lines
         self.held[prepared.result.path] = prepared
