@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -70,15 +71,21 @@ print(f"LOOP_SECONDS {loop:.6f}")
 '''
 
 
-def _once(cmd: list[str], env: dict) -> tuple[float, float, str]:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _once(cmd: list[str], env: dict) -> tuple[float, float, str, float]:
+    start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO))
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if proc.returncode != 0:
         sys.exit(f"benchmark run failed ({' '.join(cmd)}):\n{proc.stderr}")
     loop = next(float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("LOOP_SECONDS"))
     result = next(line for line in proc.stdout.splitlines() if line.startswith("val "))
-    return wall, loop, result
+    return wall, loop, result, cpu
 
 
 def main() -> None:
@@ -108,11 +115,14 @@ def main() -> None:
             rows.append(got)
             print(f"rep {r + 1}: wall {got['plain'][0]:6.2f}s plain, {got['audit'][0]:6.2f}s audited "
                   f"({got['audit'][0] / got['plain'][0]:.3f}x); loop {got['plain'][1]:6.2f}s vs "
-                  f"{got['audit'][1]:6.2f}s ({got['audit'][1] / got['plain'][1]:.3f}x)", flush=True)
+                  f"{got['audit'][1]:6.2f}s ({got['audit'][1] / got['plain'][1]:.3f}x); process CPU "
+                  f"{got['audit'][3] / got['plain'][3]:.3f}x", flush=True)
         findings = Path(tmp, "findings.txt").read_text().strip().splitlines()[-1]
     wall = statistics.median(g["audit"][0] / g["plain"][0] for g in rows)
     loop = statistics.median(g["audit"][1] / g["plain"][1] for g in rows)
-    print(f"\nmedian overhead, whole process: {wall:.3f}x   training loop: {loop:.3f}x   (goal <= 1.05x)")
+    cpu = statistics.median(g["audit"][3] / g["plain"][3] for g in rows)
+    print(f"\nmedian overhead, whole process: {wall:.3f}x   training loop: {loop:.3f}x   "
+          f"process CPU time: {cpu:.3f}x   (goal <= 1.05x)")
     print(f"numbers identical in every repetition; audit says: {findings}")
 
 
