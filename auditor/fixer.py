@@ -96,12 +96,13 @@ def _findings(source: SourceFile, options: EngineOptions) -> list[Finding]:
         module = cst.parse_module(source.text)
     except (cst.ParserSyntaxError, RecursionError, MemoryError):
         return []
+    context = FileContext(source, module)
     try:
-        summary = summarize_file(FileContext(source, module))
+        summary = summarize_file(context)
     except Exception:  # as in the engine: a summary only adds knowledge
         summary = None
     project = ProjectIndex({module_name_for(source.path): summary} if summary is not None else {})
-    prepared = _Prepared(source, module, FileResult(path=source.path, source=source))
+    prepared = _Prepared(source, module, FileResult(path=source.path, source=source), context=context)
     return run_rules(prepared, options, project).findings
 
 

@@ -1,4 +1,4 @@
-"""Deprecated torch APIs whose replacement users of TorchFix-style linters expect to be told about."""
+"""Rules users of TorchFix-style linters expect: deprecated AMP APIs (TRN409), implicit reentrant checkpointing (TRN410)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import libcst as cst
 
 from auditor.analysis.names import matches
 from auditor.findings import Severity
-from auditor.fixes import SAFE, UNSAFE, make_fix
+from auditor.fixes import SAFE, UNSAFE, add_keyword, make_fix
 from auditor.rule import Rule
 
 # torch.cuda.amp.autocast(enabled, dtype, cache_enabled): positional order differs from torch.amp.autocast.
@@ -106,4 +106,60 @@ class DeprecatedCudaAmp(Rule):
                         SAFE if kind == "autocast" else UNSAFE)
 
 
-DEPRECATION_RULES = [DeprecatedCudaAmp()]
+CHECKPOINTS = ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential")
+
+
+class CheckpointWithoutUseReentrant(Rule):
+    code = "TRN410"
+    name = "checkpoint-without-use-reentrant"
+    severity = Severity.WARNING
+    summary = "torch.utils.checkpoint without an explicit use_reentrant falls back to the reentrant variant."
+    what = """
+        Flags `torch.utils.checkpoint.checkpoint(...)` and `checkpoint_sequential(...)`
+        called without `use_reentrant=`.
+        """
+    why = """
+        Left out, `use_reentrant` defaults to `True`, with a warning since torch 2.1 (the
+        torch docs announce that leaving it out will become an error). The reentrant variant computes no gradient for the
+        checkpointed block's parameters when none of its tensor inputs requires grad,
+        which is the usual case for the first block after a frozen embedding or a
+        frozen backbone (fine-tuning, adapters): those layers silently stop learning.
+        It also ignores `torch.autograd.grad` and keyword tensor arguments.
+        """
+    instead = """
+        Pass `use_reentrant=False` (the recommended variant; the unsafe fix adds it), or
+        `use_reentrant=True` explicitly if you rely on the old behaviour.
+        """
+    bad_examples = (
+        """
+        from torch.utils.checkpoint import checkpoint
+
+        def forward(self, x):
+            return checkpoint(self.block, x)
+        """,
+    )
+    good_examples = (
+        """
+        from torch.utils.checkpoint import checkpoint
+
+        def forward(self, x):
+            return checkpoint(self.block, x, use_reentrant=False)
+        """,
+    )
+
+    def check(self, ctx) -> None:
+        for site in ctx.model.calls:
+            if not matches(site.qualname, *CHECKPOINTS):
+                continue
+            call = site.node
+            if any(a.keyword is not None and a.keyword.value == "use_reentrant" for a in call.args) \
+                    or any(a.star == "**" for a in call.args):
+                continue
+            fix = make_fix(ctx, "Pass `use_reentrant=False`",
+                           {call: lambda node: add_keyword(node, "use_reentrant", "False")}, UNSAFE)
+            ctx.report(call, "checkpoint without `use_reentrant=` uses the reentrant variant, which gives the "
+                             "block's parameters no gradient when no input requires grad; pass "
+                             "`use_reentrant=False`", fix=fix)
+
+
+DEPRECATION_RULES = [DeprecatedCudaAmp(), CheckpointWithoutUseReentrant()]

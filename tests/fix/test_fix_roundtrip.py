@@ -155,6 +155,15 @@ import torch
 
 logits = model(images)
 """),
+    "checkpoint_non_reentrant": ("TRN410", """
+from torch.utils.checkpoint import checkpoint
+
+y = checkpoint(block, x)  # saves memory
+""", """
+from torch.utils.checkpoint import checkpoint
+
+y = checkpoint(block, x, use_reentrant=False)  # saves memory
+"""),
     "grad_scaler": ("TRN409", """
 import torch
 

@@ -178,12 +178,27 @@ with torch.amp.autocast("cuda", dtype=torch.bfloat16):
 with torch.autocast(device_type="cuda"):
     pass
 """,
+    # TRN410
+    "checkpoint_implicit": """
+import torch.utils.checkpoint as cp
+from torch.utils.checkpoint import checkpoint_sequential
+
+y = cp.checkpoint(block, x)
+z = checkpoint_sequential(layers, 2, x)
+""",
+    "checkpoint_explicit": """
+import torch.utils.checkpoint as cp
+
+y = cp.checkpoint(block, x, use_reentrant=False)
+z = cp.checkpoint(block, x, use_reentrant=True)
+w = activation_checkpoint(block, x)
+""",
 }
 
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    return check_cases(tmp_path_factory.mktemp("optim"), CASES, "TRN303,TRN404,TRN405,TRN406,TRN409")
+    return check_cases(tmp_path_factory.mktemp("optim"), CASES, "TRN303,TRN404,TRN405,TRN406,TRN409,TRN410")
 
 
 @pytest.mark.parametrize("case, expected", [
@@ -198,6 +213,8 @@ def found(tmp_path_factory):
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
     ("amp_current", []),
+    ("checkpoint_implicit", ["TRN410", "TRN410"]),
+    ("checkpoint_explicit", []),
 ])
 def test_findings(found, case, expected):
     assert sorted(codes(found[case])) == expected, found[case]
