@@ -187,7 +187,7 @@ class HardcodedCudaDevice(Rule):
             return
         for site in model.calls:
             call = site.node
-            if method_name(call) == "cuda" and site.qualname is None and not call.args:
+            if method_name(call) == "cuda" and site.qualname is None:
                 ctx.report(call, "`.cuda()` fails where CUDA is unavailable; choose the device once with "
                                  "`torch.cuda.is_available()` and use `.to(device)`")
                 continue

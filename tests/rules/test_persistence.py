@@ -55,6 +55,13 @@ x = x.to("cuda")
 device = torch.device("cuda:0")
 y = torch.zeros(3, device="cuda")
 """,
+    "cuda_with_arguments": """
+import torch
+
+def step(model, x, y):
+    x, y = x.cuda(non_blocking=True), y.cuda(0)
+    return model(x)
+""",
     "cuda_fallback_conditional": """
 import torch
 
@@ -86,6 +93,7 @@ def found(tmp_path_factory):
     ("load_unsafe", ["TRN602", "TRN602"]),
     ("load_safe", []),
     ("cuda_hardcoded", ["TRN603"] * 4),
+    ("cuda_with_arguments", ["TRN603"] * 2),
     ("cuda_fallback_conditional", []),
     ("cuda_configurable", []),
 ])
