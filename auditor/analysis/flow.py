@@ -732,12 +732,20 @@ def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:
     for decorator in info.decorators:
         target = decorator.func if isinstance(decorator, cst.Call) else decorator
         qualified = model.imports.qualify(target)
-        if matches(qualified, *GRAD_OFF_CONTEXTS):
+        if matches(qualified, *GRAD_OFF_CONTEXTS) or _names_grad_off_wrapper(target):
             return OFF
         if matches(qualified, *SET_GRAD) and isinstance(decorator, cst.Call) and decorator.args:
             value = _constant(decorator.args[0].value)
             return OFF if value is False else ON if value is True else UNKNOWN
     return None
+
+
+def _names_grad_off_wrapper(target: cst.BaseExpression) -> bool:
+    """Projects wrap torch's decorators (`smart_inference_mode()`, `torch_no_grad`):
+    a decorator whose own name says it turns gradients off is taken at its word."""
+    name = dotted_name(target)
+    last = name.rsplit(".", 1)[-1].lower() if name else ""
+    return "inference_mode" in last or "no_grad" in last
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

@@ -201,6 +201,21 @@ def fit(model, train_loader, val_loader, opt):
         model.eval()
         evaluate_ok(model, val_loader)
 """,
+    # A project's own wrapper of inference_mode, named for what it does; an unrelated
+    # decorator proves nothing.
+    "project_grad_wrapper.py": HEAD + """
+from utils import smart_inference_mode, timed
+
+@smart_inference_mode()
+def run_val(model, val_loader):
+    model.eval()
+    return [model(x) for x, _ in val_loader]
+
+@timed
+def run_val_timed(model, val_loader):
+    model.eval()
+    return [model(x) for x, _ in val_loader]
+""",
 }
 
 EXPECTED = {
@@ -220,6 +235,7 @@ EXPECTED = {
     "pkg/__init__.py": [],
     "pkg/engine.py": [("TRN101", 5)],
     "pkg/train.py": [],
+    "project_grad_wrapper.py": [("TRN102", 15)],
 }
 
 
