@@ -33,7 +33,8 @@ BUGS = {
     "bug_trn407_nan_in_features": ("TRN407", None, "criterion(model(xb).squeeze(1), yb)", r"became nan"),
     "bug_trn408_unused_parameters": ("TRN408", None, "opt.step()", r"heads\.parity\.weight, heads\.parity\.bias"),
 }
-CLEAN = ["clean_plain_loop", "clean_trainer_class", "clean_phase_loop", "clean_callbacks", "clean_accumulation"]
+CLEAN = ["clean_plain_loop", "clean_trainer_class", "clean_phase_loop", "clean_callbacks", "clean_accumulation",
+         "clean_gan_two_optimizers"]
 
 
 @pytest.fixture(scope="module")
