@@ -10,6 +10,8 @@ flow) is computed lazily from these tables by the other modules of this package.
 
 from __future__ import annotations
 
+import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
@@ -169,29 +171,135 @@ _HEADER_OWNERS = (cst.For, cst.While, cst.If, cst.With, cst.FunctionDef, cst.Cla
 _BODIES = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Else, cst.Finally)
 
 
-class _Builder(cst.CSTVisitor):
+# --- the walk's tables ---------------------------------------------------------------
+
+def _node_classes() -> list[type]:
+    found, todo = [], [cst.CSTNode]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+# Tokens and whitespace: never recorded, never queried, and most of a tree's nodes.
+_SKIP_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
+_SKIP: set = {c for c in _node_classes() if c.__module__ in _SKIP_MODULES} | {
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
+    cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous}
+_KEEP: set = set(_node_classes()) - _SKIP
+# Fields that only ever hold whitespace or brackets.
+_SKIP_FIELD_PREFIXES = ("whitespace", "lpar", "rpar", "leading_lines", "lines_after_decorators")
+# True: the node owns the calls of its expressions; False: a body, whose statements own theirs.
+_OWNER_KIND: dict = {}
+for _cls in _node_classes():
+    if issubclass(_cls, cst.BaseSmallStatement) or issubclass(_cls, _HEADER_OWNERS):
+        _OWNER_KIND[_cls] = True
+    elif issubclass(_cls, _BODIES):
+        _OWNER_KIND[_cls] = False
+
+_FIELD_RE = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
+_FIELDS: dict = {}  # node class -> its child fields in libcst's visiting (source) order
+
+
+def _fields_of(cls: type) -> Optional[tuple]:
+    """The child-holding fields of `cls`, read once from libcst's own `_visit_and_replace_children`.
+
+    That method lists the fields in the order the generic visitor enters them (source
+    order); None when its source cannot be read (the walk then asks `node.children`).
+    """
+    try:
+        source = inspect.getsource(cls._visit_and_replace_children)
+    except (OSError, TypeError):
+        fields = None
+    else:
+        names = list(dict.fromkeys(_FIELD_RE.findall(source)))
+        fields = tuple(n for n in names if not n.startswith(_SKIP_FIELD_PREFIXES))
+    _FIELDS[cls] = fields
+    return fields
+
+
+def _children(node: cst.CSTNode) -> list:
+    """The syntactic children of `node` in source order, tokens and whitespace left out."""
+    cls = type(node)
+    try:
+        fields = _FIELDS[cls]
+    except KeyError:
+        fields = _fields_of(cls)
+    if fields is None:
+        return [c for c in node.children if type(c) not in _SKIP]
+    out = []
+    skip = _SKIP
+    for name in fields:
+        value = getattr(node, name)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            out.extend(v for v in value if type(v) not in skip)
+        elif kind in _KEEP:
+            out.append(value)
+        elif value is not None and kind not in skip and isinstance(value, cst.CSTNode):
+            _KEEP.add(kind)  # a node class defined after this module was imported
+            out.append(value)
+    return out
+
+
+class _Builder:
+    """One direct walk over the tree's syntactic nodes (see `_children`).
+
+    libcst's generic visitor costs several Python calls per node (attribute hooks,
+    sequence helpers) and every `isinstance` against a libcst class goes through
+    ABCMeta; this walk dispatches on `type(node)` in dictionaries and never enters
+    whitespace, comma, bracket or operator tokens, which are most of a tree's nodes
+    and carry nothing the model records.
+    """
+
     def __init__(self, model: FileModel) -> None:
         self.model = model
-        self.stack: list[cst.CSTNode] = []
         self.functions: list[cst.FunctionDef] = []
         self.classes: list[Optional[ClassInfo]] = []
         self.owners: list[Optional[cst.CSTNode]] = []
+        self._visit = {
+            cst.Import: self.visit_Import, cst.ImportFrom: self.visit_ImportFrom,
+            cst.FunctionDef: self.visit_FunctionDef, cst.ClassDef: self.visit_ClassDef,
+            cst.Return: self.visit_Return, cst.Assign: self.visit_Assign,
+            cst.AnnAssign: self.visit_AnnAssign, cst.AugAssign: self.visit_AugAssign,
+            cst.For: self.visit_For, cst.WithItem: self.visit_WithItem,
+            cst.NamedExpr: self.visit_NamedExpr,
+        }
+        self._leave = {
+            cst.FunctionDef: self.leave_FunctionDef, cst.ClassDef: self.leave_ClassDef,
+            cst.Call: self.leave_Call,
+        }
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.model.parents[node] = self.stack[-1]
-        self.stack.append(node)
-        if isinstance(node, cst.BaseSmallStatement) or isinstance(node, _HEADER_OWNERS):
-            self.owners.append(node)
-        elif isinstance(node, _BODIES):
-            self.owners.append(None)
-        return super().on_visit(node)
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        super().on_leave(original_node)
-        self.stack.pop()
-        if isinstance(original_node, (cst.BaseSmallStatement,) + _HEADER_OWNERS + _BODIES):
-            self.owners.pop()
+    def build(self, module: cst.Module) -> None:
+        """Pre-order (visit hooks, parent links) and post-order (leave hooks), like libcst's visitor."""
+        parents = self.model.parents
+        owners = self.owners
+        visit, leave = self._visit, self._leave
+        children_of = _children
+        kinds = _OWNER_KIND
+        # An explicit stack: (node, iterator over its children) frames.
+        stack = [(module, iter(children_of(module)))]
+        while stack:
+            node, pending = stack[-1]
+            child = next(pending, None)
+            if child is None:
+                stack.pop()
+                kind = kinds.get(type(node))
+                hook = leave.get(type(node))
+                if hook is not None:
+                    hook(node)
+                if kind is not None:
+                    owners.pop()
+                continue
+            parents[child] = node
+            kind = kinds.get(type(child))
+            if kind is not None:
+                owners.append(child if kind else None)
+            hook = visit.get(type(child))
+            if hook is not None:
+                hook(child)
+            stack.append((child, iter(children_of(child))))
 
     def visit_Import(self, node: cst.Import) -> None:
         self.model.imports.add_import(node)
@@ -358,7 +466,7 @@ def build_file_model(module: cst.Module) -> FileModel:
     if cached is not None and cached[0] is module:
         return cached[1]
     model = FileModel(module=module)
-    module.visit(_Builder(model))
+    _Builder(model).build(module)
     if len(_MODELS) >= _MAX_CACHED:
         del _MODELS[next(iter(_MODELS))]
     _MODELS[id(module)] = (module, model)
