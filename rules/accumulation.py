@@ -14,6 +14,7 @@ from rules._helpers import program, shorten
 
 class UnscaledGradAccumulation(Rule):
     code = "TRN401"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "unscaled-grad-accumulation"
     severity = Severity.ERROR
     summary = "Gradients are accumulated over micro-batches without dividing the loss."
@@ -77,6 +78,7 @@ class UnscaledGradAccumulation(Rule):
 
 class ZeroGradInsideAccumulation(Rule):
     code = "TRN402"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "zero-grad-inside-accumulation"
     severity = Severity.ERROR
     summary = "zero_grad() runs on every micro-batch of an accumulation loop."
@@ -133,6 +135,7 @@ class ZeroGradInsideAccumulation(Rule):
 
 class MissingZeroGrad(Rule):
     code = "TRN403"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-zero-grad"
     severity = Severity.ERROR
     summary = "A training loop calls backward and step but never clears the gradients."

@@ -24,6 +24,7 @@ RANDOM_SAMPLERS = (
 
 class ShuffledEvalLoader(Rule):
     code = "TRN203"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "shuffled-eval-loader"
     severity = Severity.WARNING
     summary = "A DataLoader over validation or test data shuffles it."
@@ -206,6 +207,7 @@ def _fit_sites(prog):
 
 class PreprocessorFitOnTestData(Rule):
     code = "TRN201"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "preprocessor-fit-on-test-data"
     severity = Severity.ERROR
     summary = "A scikit-learn transformer is fitted on validation or test data."
@@ -278,6 +280,7 @@ class PreprocessorFitOnTestData(Rule):
 
 class PreprocessorFitBeforeSplit(Rule):
     code = "TRN202"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "preprocessor-fit-before-split"
     severity = Severity.ERROR
     summary = "A transformer is fitted on the whole dataset before it is split."
@@ -360,6 +363,7 @@ def ctx_name(node) -> Optional[str]:
 
 class TestDataInTrainingLoop(Rule):
     code = "TRN204"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "test-data-in-training-loop"
     severity = Severity.ERROR
     summary = "The test split is evaluated inside the training loop."

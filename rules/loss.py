@@ -12,6 +12,7 @@ from rules._helpers import argument, shorten
 
 class SoftmaxBeforeCrossEntropy(Rule):
     code = "TRN301"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "softmax-before-cross-entropy"
     severity = Severity.ERROR
     summary = "Probabilities from softmax are passed to CrossEntropyLoss, which expects logits."
@@ -73,6 +74,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
 
 class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
     code = "TRN302"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "sigmoid-before-bce-with-logits"
     severity = Severity.ERROR
     summary = "Probabilities from a sigmoid are passed to BCEWithLogitsLoss, which expects logits."

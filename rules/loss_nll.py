@@ -92,6 +92,7 @@ def _returns(function: cst.FunctionDef) -> list[cst.Return]:
 
 class NllLossWithoutLogSoftmax(Rule):
     code = "TRN303"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "nll-loss-without-log-softmax"
     severity = Severity.ERROR
     summary = "NLLLoss is fed raw logits or softmax probabilities instead of log-probabilities."

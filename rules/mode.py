@@ -48,6 +48,7 @@ def _eval_forwards(ctx):
 
 class MissingEvalMode(Rule):
     code = "TRN101"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-eval-mode"
     severity = Severity.ERROR
     summary = "A model is evaluated while it can still be in training mode."
@@ -138,6 +139,7 @@ class MissingEvalMode(Rule):
 
 class MissingNoGrad(Rule):
     code = "TRN102"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-no-grad"
     severity = Severity.WARNING
     summary = "An evaluation forward pass runs with autograd enabled."
@@ -195,6 +197,7 @@ class MissingNoGrad(Rule):
 
 class MissingTrainMode(Rule):
     code = "TRN103"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-train-mode"
     severity = Severity.ERROR
     summary = "A training step can run while the model is in eval mode."

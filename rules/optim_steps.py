@@ -45,6 +45,7 @@ def _role(model, expr: Optional[cst.BaseExpression], function) -> Optional[str]:
 
 class SchedulerStepBeforeOptimizerStep(Rule):
     code = "TRN404"
+    kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "scheduler-step-before-optimizer-step"
     severity = Severity.WARNING
     summary = "lr_scheduler.step() is called before optimizer.step() in the iteration."
