@@ -43,12 +43,12 @@ class FileContext:
     """One parsed file: its source, its tree, the lazily built model, and `report`.
 
     Positions are resolved only when a file reports a finding (most files report
-    none), and then only for the top-level statement that holds the reported node:
+    none), and then only for the innermost statement that holds the reported node:
     that statement alone is generated with libcst's position-recording codegen (the
-    same code as its PositionProvider), and its first line is where its text occurs,
-    once, in the source (libcst reproduces the source exactly). When that cannot be
-    decided (the same text twice, a node outside any statement), the whole file's
-    positions are resolved as libcst's PositionProvider does.
+    code of its PositionProvider), and its first line is where its text occurs, once,
+    at a line start in the source (libcst reproduces the source exactly). When the
+    text occurs twice, the next enclosing statement is tried; a node outside any
+    statement gets the whole file's positions, resolved as PositionProvider does.
     """
 
     def __init__(self, source: SourceFile, module: cst.Module, project: Any = None) -> None:
@@ -59,7 +59,7 @@ class FileContext:
         self.rule: Optional["Rule"] = None
         self._model: Optional["FileModel"] = None
         self._positions: Any = None  # the whole file's, once resolved
-        # top-level statement -> (its nodes' ranges counted from line 1, lines to add), or None
+        # statement -> (its nodes' ranges counted from line 1, lines to add), or None
         self._statements: dict = {}
 
     @property
@@ -76,12 +76,13 @@ class FileContext:
 
     def position(self, node: cst.CSTNode):
         if self._positions is None:
-            local = self._local(node)
-            if local is not None:
-                ranges, offset = local
-                found = ranges.get(node)
-                if found is not None:
-                    return _shifted(found, offset)
+            for statement in self._enclosing_statements(node):
+                local = self._local(statement)
+                if local is not None:
+                    found = local[0].get(node)
+                    if found is not None:
+                        return _shifted(found, local[1])
+                    break
             self._resolve_all()
         return self._positions[node]
 
@@ -91,41 +92,54 @@ class FileContext:
 
             self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
 
-    def _top_statement(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    def _enclosing_statements(self, node: cst.CSTNode) -> list:
+        """`node` (when a statement) and the statements holding it, innermost first."""
         parents = self.model.parents
-        module = self.module
+        if node is not self.module and node not in parents:
+            return []  # not part of the model's tree (a token, another tree)
+        statements = _STATEMENTS
+        found = []
         current = node
-        while True:
-            parent = parents.get(current)
-            if parent is None:
-                return None
-            if parent is module:
-                return current
-            current = parent
+        while current is not None:
+            if type(current) in statements:
+                found.append(current)
+            current = parents.get(current)
+        return found
 
-    def _local(self, node: cst.CSTNode) -> Optional[tuple]:
-        """(ranges, line offset) for the top-level statement holding `node`, or None."""
-        top = self._top_statement(node)
-        if top is None:
-            return None
-        if top in self._statements:
-            return self._statements[top]
+    def _local(self, statement: cst.CSTNode) -> Optional[tuple]:
+        """(ranges counted from line 1, lines to add) for the nodes of `statement`, or None.
+
+        The statement alone goes through libcst's position-recording codegen, with the
+        indentation of the blocks around it; its first line is where that text occurs
+        at a line start in the source, provided it occurs there exactly once.
+        """
+        if statement in self._statements:
+            return self._statements[statement]
         from libcst.metadata.position_provider import PositionProvidingCodegenState
 
+        module = self.module
+        parents = self.model.parents
+        indents = []
+        current = parents.get(statement)
+        while current is not None:
+            if type(current) is cst.IndentedBlock:
+                indents.append(module.default_indent if current.indent is None else current.indent)
+            current = parents.get(current)
+        indents.reverse()
         holder = _Computed()
-        state = PositionProvidingCodegenState(default_indent=self.module.default_indent,
-                                              default_newline=self.module.default_newline,
+        state = PositionProvidingCodegenState(default_indent=module.default_indent,
+                                              default_newline=module.default_newline,
                                               provider=holder)  # type: ignore[arg-type]
-        top._codegen(state)
+        state.indent_tokens.extend(indents)
+        statement._codegen(state)
         code = "".join(state.tokens)
-        text = self.source.text
         result = None
-        start = text.find(code) if code else -1
-        if start >= 0 and (start == 0 or text[start - 1] in "\r\n") and text.find(code, start + 1) < 0:
-            prefix = text[:start]
+        start = _only_line_start_occurrence(self.source.text, code)
+        if start is not None:
+            prefix = self.source.text[:start]
             lines = len(_NEWLINE.findall(prefix)) if "\r" in prefix else prefix.count("\n")
             result = (holder._computed, lines)
-        self._statements[top] = result
+        self._statements[statement] = result
         return result
 
     def code_for(self, node: cst.CSTNode) -> str:
@@ -148,23 +162,46 @@ class FileContext:
         """First line of the innermost statement holding `node` (where `# noqa` may also sit)."""
         target = self.position(node).start
         if self._positions is None:
-            # Only the statements of `node`'s top-level statement can hold it.
-            ranges, offset = self._local(node)
-            spans = ranges.items()
-            key = (target.line - offset, target.column)
-        else:
-            spans, offset = self._positions.items(), 0
-            key = (target.line, target.column)
-        best = None
-        statements = _STATEMENTS
-        for candidate, span in spans:
-            if type(candidate) not in statements:
-                continue
-            start, end = span.start, span.end
-            if (start.line, start.column) <= key <= (end.line, end.column):
-                if best is None or (start.line, start.column) >= (best.line, best.column):
-                    best = start
-        return best.line + offset if best else target.line
+            # A statement that holds `node` starts no earlier than the statements around
+            # it: scan the innermost statement's nodes first, then wider ones.
+            for statement in self._enclosing_statements(node):
+                local = self._local(statement)
+                if local is None:
+                    continue
+                ranges, offset = local
+                best = _innermost(ranges.items(), (target.line - offset, target.column))
+                if best is not None:
+                    return best.line + offset
+            self._resolve_all()
+        best = _innermost(self._positions.items(), (target.line, target.column))
+        return best.line if best else target.line
+
+
+def _innermost(spans, key: tuple):
+    """Start of the latest-starting statement whose span holds `key` (line, column)."""
+    best = None
+    statements = _STATEMENTS
+    for candidate, span in spans:
+        if type(candidate) not in statements:
+            continue
+        start, end = span.start, span.end
+        if (start.line, start.column) <= key <= (end.line, end.column):
+            if best is None or (start.line, start.column) >= (best.line, best.column):
+                best = start
+    return best
+
+
+def _only_line_start_occurrence(text: str, code: str) -> Optional[int]:
+    """Offset of `code` in `text` when it occurs at the start of a line exactly once."""
+    found = None
+    position = text.find(code) if code else -1
+    while position >= 0:
+        if position == 0 or text[position - 1] in "\r\n":
+            if found is not None:
+                return None
+            found = position
+        position = text.find(code, position + 1)
+    return found
 
 
 def _shifted(span, lines: int):
