@@ -103,6 +103,37 @@ def _encode(draw, text: str) -> bytes:
     return data
 
 
+# Expressions and statements nested as deep as CPython's compiler still accepts (its own
+# nesting limits stop brackets at 200 and blocks at 100, not these): each level is one
+# more node on a recursive walk of the tree.
+DEEP_SHAPES = {
+    "and": lambda n: "x = a" + " and b" * n + "\n",
+    "or": lambda n: "x = a" + " or b" * n + "\n",
+    "not": lambda n: "x = " + "not " * n + "a\n",
+    "neg": lambda n: "x = " + "-" * n + "a\n",
+    "plus": lambda n: "loss = 1" + " + a.b" * n + "\n",
+    "attr": lambda n: "x = a" + ".b" * n + "\n",
+    "call": lambda n: "x = a" + "()" * n + "\n",
+    "strings": lambda n: "x = " + "'a' " * n + "\n",
+    "ternary": lambda n: "x = " + "a if b else " * n + "c\n",
+    "lambda": lambda n: "x = " + "lambda: " * n + "c\n",
+    "elif": lambda n: "if a:\n    pass\n" + "elif b:\n    model.eval()\n" * n,
+    "decorators": lambda n: "@d\n" * n + "def f():\n    pass\n",
+}
+
+
+@st.composite
+def deep_texts(draw) -> str:
+    shape = DEEP_SHAPES[draw(st.sampled_from(sorted(DEEP_SHAPES)))]
+    return "import torch\n" + shape(draw(st.integers(200, 1200))) + "x.backward()\nloss.backward()\n"
+
+
+@st.composite
+def deep_files(draw) -> tuple[str, bytes]:
+    """Rare in the long run (each takes seconds): see inputs()."""
+    return draw(st.sampled_from(["train.py", "deep.py"])), _encode(draw, draw(deep_texts()))
+
+
 @st.composite
 def python_files(draw) -> tuple[str, bytes]:
     text = draw(st.one_of(python_texts(), structured_texts(), st.text(max_size=200)))
@@ -141,5 +172,9 @@ def notebooks(draw) -> tuple[str, bytes]:
     return "notebook.ipynb", data
 
 
-def inputs():
-    return st.one_of(python_files(), python_files(), notebooks())
+@st.composite
+def inputs(draw) -> tuple[str, bytes]:
+    """The long run's mix: sources and notebooks, and one input in 50 nested deep."""
+    if draw(st.integers(0, 49)) == 0:
+        return draw(deep_files())
+    return draw(st.one_of(python_files(), python_files(), notebooks()))
