@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from typing import Iterable, Optional
 
+from auditor.atomic import write_atomically
 from auditor.files import SourceError, SourceFile, read_source
 from auditor.findings import Finding
 
@@ -92,11 +93,8 @@ def write_baseline(path: str, findings: list[Finding]) -> int:
                            "reading only, entries match by path, code and fingerprint.",
                 "findings": entries}
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
+        write_atomically(path, text)
     except OSError as exc:
         raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
     return len(entries)

@@ -9,6 +9,7 @@ from typing import Optional, Sequence
 import click
 
 from auditor import __version__
+from auditor.atomic import write_atomically
 from auditor.commands.run import run as run_command
 from auditor.commands.train import train as train_command
 from auditor.findings import Severity
@@ -31,12 +32,8 @@ def write_output(text: str, output: Optional[str]) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    temporary = os.path.join(directory, f".{os.path.basename(output)}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, output)
+        write_atomically(output, text)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
 

@@ -15,12 +15,12 @@ import difflib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import libcst as cst
 
+from auditor.atomic import write_atomically
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.context import FileContext
 from auditor.engine import EngineOptions, FileResult, _Prepared, run_rules
@@ -291,22 +291,6 @@ def _cell_text(cell: dict) -> str:
 
 
 # --- output ----------------------------------------------------------------------
-
-def write_atomically(path: str, data: bytes) -> None:
-    """Write next to the file and rename over it: a reader sees the old file or the new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode & 0o7777
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
 
 def diff_path(path: str) -> str:
     """The name a diff gives the file: relative to the working directory, for `patch -p0`."""

@@ -12,6 +12,8 @@ from typing import Optional
 
 import click
 
+from auditor.atomic import write_atomically
+
 FORMATS = ("text", "json", "sarif", "github")
 SEVERITIES = ("error", "warning", "info")
 
@@ -22,12 +24,8 @@ def _write(text: str, output: Optional[str]) -> None:
         sys.stderr.write(text)
         sys.stderr.flush()
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    temporary = os.path.join(directory, f".{os.path.basename(output)}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, output)
+        write_atomically(output, text)
     except OSError as exc:
         click.echo(f"auditor run: error: cannot write {output}: {exc.strerror or exc}", err=True)
 
