@@ -31,6 +31,17 @@ def test_script_runs_like_python(project):
     assert proc.stderr.strip().endswith("Found 0 findings in 1 file checked.")
 
 
+def test_a_script_without_torch_does_not_get_torch_imported(project):
+    """Like python itself: the audit's hooks wait until the script imports torch."""
+    write(project, "plain.py", """
+        import sys
+        print("torch loaded:", "torch" in sys.modules)
+        """)
+    proc = run_auditor("run", "plain.py", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "torch loaded: False"
+
+
 def test_options_after_the_script_belong_to_the_script(project):
     write(project, "show.py", SHOW_ENV)
     proc = run_auditor("run", "show.py", "--output-format", "json", cwd=project)
