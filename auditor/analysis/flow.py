@@ -112,12 +112,13 @@ def _dedupe(states: Iterable[State]) -> list[State]:
 
 
 def _constant(node: cst.BaseExpression) -> Any:
-    if isinstance(node, cst.SimpleString):
+    kind = type(node)  # exact types: libcst's classes are ABCs, isinstance costs a Python call
+    if kind is cst.SimpleString:
         value = node.evaluated_value
         return value if isinstance(value, str) else _DROP
-    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+    if kind is cst.Name and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
-    if isinstance(node, cst.Integer):
+    if kind is cst.Integer:
         return int(node.value) if node.value.isdigit() else _DROP
     return _DROP
 
@@ -129,15 +130,16 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
     constant = _constant(node)
     if constant is not _DROP:
         return constant
-    if isinstance(node, cst.Name):
+    kind = type(node)
+    if kind is cst.Name:
         for k, v in state.env:
             if k == node.value and not isinstance(v, cst.CSTNode):
                 return v
         return _DROP
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+    if kind is cst.UnaryOperation and isinstance(node.operator, cst.Not):
         inner = evaluate(node.expression, state)
         return _DROP if inner is _DROP else not inner
-    if isinstance(node, cst.Comparison) and len(node.comparisons) == 1:
+    if kind is cst.Comparison and len(node.comparisons) == 1:
         left = evaluate(node.left, state)
         target = node.comparisons[0]
         right = evaluate(target.comparator, state)
@@ -399,18 +401,19 @@ class FlowAnalysis:
 
     def _exec_small(self, small: cst.BaseSmallStatement, states: list[State]) -> Flow:
         states = self._calls(small, states)
-        if isinstance(small, cst.Return):
+        kind = type(small)  # exact types (no subclasses): cheaper than ABC isinstance checks
+        if kind is cst.Return:
             return Flow(returns=states)
-        if isinstance(small, cst.Break):
+        if kind is cst.Break:
             return Flow(breaks=states)
-        if isinstance(small, cst.Continue):
+        if kind is cst.Continue:
             return Flow(continues=states)
-        if isinstance(small, cst.Raise):
+        if kind is cst.Raise:
             return Flow()
-        if isinstance(small, cst.Assign):
+        if kind is cst.Assign:
             for target in small.targets:
                 states = [self._assign(target.target, small.value, s) for s in states]
-        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        elif kind is cst.AnnAssign and small.value is not None:
             states = [self._assign(small.target, small.value, s) for s in states]
         return Flow(normal=_dedupe(states))
 

@@ -34,12 +34,12 @@ class CallSite:
     def method(self) -> Optional[str]:
         """`step` for `optimizer.step()`, None for a plain name call."""
         func = self.node.func
-        return func.attr.value if isinstance(func, cst.Attribute) else None
+        return func.attr.value if type(func) is cst.Attribute else None
 
     @property
     def receiver(self) -> Optional[cst.BaseExpression]:
         func = self.node.func
-        return func.value if isinstance(func, cst.Attribute) else None
+        return func.value if type(func) is cst.Attribute else None
 
 
 @dataclass(eq=False)
@@ -105,10 +105,21 @@ class FileModel:
         return self.parents.get(node)
 
     def ancestors(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-        current = self.parents.get(node)
+        parents = self.parents
+        current = parents.get(node)
         while current is not None:
             yield current
-            current = self.parents.get(current)
+            current = parents.get(current)
+
+    def is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
+        """True when `container` is a proper ancestor of `node`."""
+        parents = self.parents
+        current = parents.get(node)
+        while current is not None:
+            if current is container:
+                return True
+            current = parents.get(current)
+        return False
 
     def values_of(self, target: str, function: Optional[cst.FunctionDef] = None) -> list[cst.BaseExpression]:
         """Values assigned to `target`, preferring the same function, then module level."""

@@ -15,14 +15,21 @@ import libcst as cst
 
 def dotted_name(node: cst.BaseExpression) -> Optional[str]:
     """`a.b.c` for a Name/Attribute chain, else None."""
+    # Exact types (libcst's Name and Attribute have no subclasses): an isinstance
+    # against a libcst class goes through ABCMeta, and this runs for most nodes.
+    if type(node) is _NAME:
+        return node.value
     parts = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is _ATTRIBUTE:
         parts.append(node.attr.value)
         node = node.value
-    if isinstance(node, cst.Name):
+    if type(node) is _NAME:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
+
+
+_NAME, _ATTRIBUTE = cst.Name, cst.Attribute
 
 
 def _module_name(node) -> str:

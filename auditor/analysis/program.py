@@ -40,6 +40,7 @@ class Program:
         self.flow: FlowAnalysis = flow_of(model, project, module_name)
         self.splits.arguments_of = self.flow.arguments_of
         self._forwards: Optional[list[Forward]] = None
+        self._sites_in: dict = {}  # (container, function) -> the call sites inside container
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -93,9 +94,10 @@ class Program:
         """Enclosing loops inside the same function, innermost first."""
         loops = []
         for ancestor in self.model.ancestors(node):
-            if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            kind = type(ancestor)  # exact types: the libcst classes here have no subclasses
+            if kind is cst.FunctionDef or kind is cst.ClassDef:
                 break
-            if isinstance(ancestor, _LOOPS) and not self._in_header(node, ancestor):
+            if (kind is cst.For or kind is cst.While) and not self._in_header(node, ancestor):
                 loops.append(ancestor)
         return loops
 
@@ -109,10 +111,15 @@ class Program:
         return False
 
     def inside(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
-        return any(a is container for a in self.model.ancestors(node))
+        return self.model.is_within(node, container)
 
     def sites_in(self, container: cst.CSTNode, function) -> list[CallSite]:
-        return [s for s in self.model.calls_in(function) if self.inside(s.node, container)]
+        key = (container, function)
+        found = self._sites_in.get(key)
+        if found is None:
+            within = self.model.is_within
+            found = self._sites_in[key] = [s for s in self.model.calls_in(function) if within(s.node, container)]
+        return list(found)
 
     def backward_reachable(self, container: cst.CSTNode, function, state: Optional[State]) -> bool:
         """A backward call inside `container` that can run in a path like `state` (same constants)."""
