@@ -136,6 +136,12 @@ class ShuffledEvalLoader(Rule):
             split = prog.splits.split_of(indices, function, env)
             if split in EVAL_SPLITS:
                 return split, f"`{model.code(indices)}`"
+        # The data itself is the better witness; the loader's own name comes second.
+        dataset = argument(call, "dataset", 0)
+        if dataset is not None:
+            split = prog.splits.split_of(dataset, function, env)
+            if split:
+                return split, f"`{shorten(model.code(dataset))}`"
         parent = model.parent(call)
         if isinstance(parent, cst.Assign):
             for target in parent.targets:
@@ -146,11 +152,6 @@ class ShuffledEvalLoader(Rule):
                     split = prog.splits.split_of(target.target, function, env)
                     if split:
                         return split, f"`{model.code(target.target)}`"
-        dataset = argument(call, "dataset", 0)
-        if dataset is not None:
-            split = prog.splits.split_of(dataset, function, env)
-            if split:
-                return split, f"`{shorten(model.code(dataset))}`"
         return None, ""
 
 

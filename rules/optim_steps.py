@@ -211,6 +211,9 @@ class LossAccumulatedWithGraph(Rule):
 
 def _loss_term(model, value: cst.BaseExpression, function, target: str, backwarded: set):
     """The loss tensor inside an added value (`loss`, `loss * n`, `criterion(out, y)`), or None."""
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide)) \
+            and (_is_detached(value.left) or _is_detached(value.right)):
+        return None  # `loss.item() * accum`: a number scaled by a number
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide, cst.Add,
                                                                                 cst.Subtract)):
         return _loss_term(model, value.left, function, target, backwarded) \
@@ -220,6 +223,15 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, backward
             name in backwarded or any(_is_loss_call(model, v, function) for v in bound_values(model, value, function))):
         return value
     return value if _is_loss_call(model, value, function) else None
+
+
+def _is_detached(node: cst.BaseExpression) -> bool:
+    """`x.item()`, `x.detach()`, `float(x)`: a value without an autograd graph."""
+    if not isinstance(node, cst.Call):
+        return False
+    if isinstance(node.func, cst.Attribute):
+        return node.func.attr.value in ("item", "detach", "tolist", "numpy")
+    return isinstance(node.func, cst.Name) and node.func.value in ("float", "int")
 
 
 def _objective_names(model) -> dict:

@@ -121,6 +121,18 @@ def validate(model, loader):
             val_loss = criterion(model(x), y)
             val_total += val_loss / len(loader)
     return val_total.item()
+
+
+def accumulate_scaled(model, loader, opt, accum=4):
+    epoch_total = 0.0
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y) / accum
+        loss.backward()
+        if (i + 1) % accum == 0:
+            opt.step()
+            opt.zero_grad()
+        epoch_total += loss.item() * accum
+        epoch_total += accum * float(loss)
 """,
     # TRN406
     "clip_scaled": HEAD + """
