@@ -21,9 +21,11 @@ What keeps it fast and bounded at scale:
 from __future__ import annotations
 
 import ast
+import gc
 import multiprocessing
 import os
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any, Optional, Sequence
@@ -306,8 +308,29 @@ class _Worker:
 
 # --- the run -------------------------------------------------------------------------
 
+@contextmanager
+def _fewer_collections():
+    """Run young-generation garbage collections less often while checking.
+
+    A libcst parse allocates tens of thousands of small objects per file and almost
+    none of them is cyclic garbage; at the default threshold (700 allocations) the
+    collector runs every few hundred nodes and costs about a tenth of a check.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 20_000), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
     """Check every distinct path; results come back in the order of `paths`."""
+    with _fewer_collections():
+        return _check_files(paths, options)
+
+
+def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
     paths = list(dict.fromkeys(paths))
     modules = _module_names(paths)
     cache = options.cache
@@ -434,6 +457,7 @@ class _Serial:
 def _serve(connection, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
     """A worker process: answers ("phase1", paths) and ("phase2", summaries, paths)."""
     worker = _Worker(options, modules, connected)
+    gc.set_threshold(max(gc.get_threshold()[0], 20_000), *gc.get_threshold()[1:])  # as _fewer_collections
     try:
         while True:
             message = connection.recv()

@@ -202,11 +202,13 @@ _KEEP: set = set(_node_classes()) - _SKIP
 # Fields that only ever hold whitespace or brackets.
 _SKIP_FIELD_PREFIXES = ("whitespace", "lpar", "rpar", "leading_lines", "lines_after_decorators")
 # True: the node owns the calls of its expressions; False: a body, whose statements own theirs.
+# (Read from each class's MRO: issubclass against libcst's ABCs is slow at start-up.)
 _OWNER_KIND: dict = {}
 for _cls in _node_classes():
-    if issubclass(_cls, cst.BaseSmallStatement) or issubclass(_cls, _HEADER_OWNERS):
+    _mro = set(_cls.__mro__)
+    if cst.BaseSmallStatement in _mro or not _mro.isdisjoint(_HEADER_OWNERS):
         _OWNER_KIND[_cls] = True
-    elif issubclass(_cls, _BODIES):
+    elif not _mro.isdisjoint(_BODIES):
         _OWNER_KIND[_cls] = False
 
 _FIELD_RE = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
