@@ -144,7 +144,10 @@ def names_a_model(expr: cst.BaseExpression) -> bool:
 
 def string_value(node: Optional[cst.BaseExpression]) -> Optional[str]:
     if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
+        try:
+            value = node.evaluated_value
+        except (SyntaxError, ValueError):  # an escape CPython refuses ("\N{NOPE}") that libcst parses
+            return None
         return value if isinstance(value, str) else None
     return None
 

@@ -124,8 +124,29 @@ DEEP_SHAPES = {
 
 @st.composite
 def deep_texts(draw) -> str:
-    shape = DEEP_SHAPES[draw(st.sampled_from(sorted(DEEP_SHAPES)))]
-    return "import torch\n" + shape(draw(st.integers(200, 1200))) + "x.backward()\nloss.backward()\n"
+    # A random.Random seeded by one draw, not sampled_from: Hypothesis favours the first
+    # choices, and these rare inputs must spread over every shape and depth.
+    rnd = draw(st.randoms(use_true_random=True))
+    shape = DEEP_SHAPES[rnd.choice(sorted(DEEP_SHAPES))]
+    return "import torch\n" + shape(rnd.randint(200, 1200)) + "x.backward()\nloss.backward()\n"
+
+
+# Literals that libcst's parser accepts and CPython's compiler refuses: evaluating them
+# (SimpleString.evaluated_value, int()) raises, so a rule reading them must not.
+HOSTILE_LITERALS = ['"\\N{NO SUCH NAME}"', '"\\x1"', '"\\u12"', "b'\u00e9'", "'\\N{'", "1" + "0" * 5000]
+LITERAL_USES = [
+    "x = {0}\n", "split = {0}\n", "if mode == {0}:\n    model.eval()\n", "loaders[{0}]\n",
+    "model.to({0})\n", "torch.device({0})\n", "DataLoader(ds, shuffle={0})\n", "torch.load({0})\n",
+    "opt = getattr(torch.optim, {0})(model.parameters())\n", "for epoch in range({0}):\n    loss.backward()\n",
+]
+
+
+@st.composite
+def literal_texts(draw) -> str:
+    rnd = draw(st.randoms(use_true_random=True))
+    uses = [rnd.choice(LITERAL_USES) for _ in range(rnd.randint(1, 4))]
+    text = rnd.choice(SEEDS) + "\n" + "".join(u.format(rnd.choice(HOSTILE_LITERALS)) for u in uses)
+    return "import torch\n" + text
 
 
 @st.composite
@@ -174,7 +195,11 @@ def notebooks(draw) -> tuple[str, bytes]:
 
 @st.composite
 def inputs(draw) -> tuple[str, bytes]:
-    """The long run's mix: sources and notebooks, and one input in 50 nested deep."""
-    if draw(st.integers(0, 49)) == 0:
+    """The long run's mix: sources and notebooks; one input in 50 nested deep, one in 50
+    holding literals CPython refuses."""
+    rare = draw(st.integers(0, 49))
+    if rare == 0:
         return draw(deep_files())
+    if rare == 1:
+        return "literals.py", _encode(draw, draw(literal_texts()))
     return draw(st.one_of(python_files(), python_files(), notebooks()))

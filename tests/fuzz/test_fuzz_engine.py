@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.fuzz.harness import check_input
-from tests.fuzz.inputs import DEEP_SHAPES, notebooks, python_files
+from tests.fuzz.inputs import DEEP_SHAPES, HOSTILE_LITERALS, notebooks, python_files
 
 _SETTINGS = dict(deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -69,3 +69,25 @@ def test_deep_shapes_that_cope(shape):
 def test_deep_boolean_and_elif_chains(shape):
     with tempfile.TemporaryDirectory() as directory:
         assert check_input(directory, "deep.py", _deep(shape, 1100)) is None
+
+
+# Found by probing literals libcst parses and CPython refuses: string_value()
+# (rules/_queries.py) raised SyntaxError from evaluated_value, TRN603 crashed.
+@pytest.mark.parametrize("literal", [r'"\N{NO SUCH NAME}"', r'"\x1"', r'"\u12"', "b'\u00e9'"])
+def test_rules_read_strings_cpython_refuses(literal):
+    text = (f"import torch\nopt = getattr(torch.optim, {literal})(model.parameters())\n"
+            f"model.to({literal})\ntorch.device({literal})\nx = torch.load({literal})\n")
+    with tempfile.TemporaryDirectory() as directory:
+        assert check_input(directory, "literals.py", text.encode()) is None
+
+
+# Same family, in the flow interpreter: auditor/analysis/flow.py _constant() calls
+# node.evaluated_value (SyntaxError on a bad escape) and int(node.value) (ValueError past
+# 4300 digits) unguarded, so TRN101-103, TRN203-204, TRN401-403 crash (TRN999) on
+# `x = "\N{NO SUCH NAME}"` or `x = 1000...0`. Remove the marker once flow.py guards them.
+@pytest.mark.xfail(strict=True, reason="flow.py _constant evaluates literals CPython refuses")
+@pytest.mark.parametrize("literal", [HOSTILE_LITERALS[0], HOSTILE_LITERALS[1], HOSTILE_LITERALS[-1]])
+def test_flow_reads_literals_cpython_refuses(literal):
+    text = f"import torch\nx = {literal}\nif mode == {literal}:\n    model.eval()\n"
+    with tempfile.TemporaryDirectory() as directory:
+        assert check_input(directory, "literals.py", text.encode()) is None
