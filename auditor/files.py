@@ -196,15 +196,21 @@ def sanitize_cell(source: str) -> list[str]:
             return ["" for _ in lines]
         lines = ["" if l is first else l for l in lines]
     out = []
+    continued = False  # IPython joins a magic's lines ending in a backslash, as a shell would
     for line in lines:
-        assigned = _ASSIGNED_MAGIC.match(line)
-        if assigned:
-            out.append(f"{assigned.group(1)}{assigned.group(2)} = None")
-        elif _LINE_MAGIC.match(line) or _HELP.match(line):
-            indent = _LINE_MAGIC.match(line) or _HELP.match(line)
-            out.append(f"{indent.group(1)}pass")
+        if continued:
+            out.append("")
         else:
-            out.append(line)
+            assigned = _ASSIGNED_MAGIC.match(line)
+            if assigned:
+                out.append(f"{assigned.group(1)}{assigned.group(2)} = None")
+            elif _LINE_MAGIC.match(line) or _HELP.match(line):
+                indent = _LINE_MAGIC.match(line) or _HELP.match(line)
+                out.append(f"{indent.group(1)}pass")
+            else:
+                out.append(line)
+                continue
+        continued = line.rstrip("\r").endswith("\\")
     return out
 
 

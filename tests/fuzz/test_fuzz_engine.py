@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from auditor.engine import EngineOptions, check_files
+from auditor.files import sanitize_cell
+from rules import ALL_RULES
 from tests.fuzz.harness import check_input
 from tests.fuzz.inputs import DEEP_SHAPES, HOSTILE_LITERALS, notebooks, python_files
 
@@ -91,3 +96,22 @@ def test_flow_reads_literals_cpython_refuses(literal):
     text = f"import torch\nx = {literal}\nif mode == {literal}:\n    model.eval()\n"
     with tempfile.TemporaryDirectory() as directory:
         assert check_input(directory, "literals.py", text.encode()) is None
+
+
+# Found on real notebooks (fairseq MMS tutorials, peft token classification): a shell
+# escape continued with backslashes was sanitized on its first line only, and the
+# continuation lines gave a false TRN000 "unexpected indent".
+def test_magic_continuation_lines_are_part_of_the_magic():
+    cell = ("import torch\n! cd /tmp && wget x && \\\n    apt-key add y\n"
+            "files = !ls \\\n   -l\nif files:\n    %time f(\\\n  2)\n    model.eval()\n"
+            "y = 1 + \\\n  2\n")
+    lines = sanitize_cell(cell)
+    assert len(lines) == cell.count("\n") and lines[-2:] == ["y = 1 + \\", "  2"]
+    ast.parse("\n".join(lines))
+    notebook = {"cells": [{"cell_type": "code", "source": cell.splitlines(keepends=True)}]}
+    with tempfile.TemporaryDirectory() as directory:
+        path = f"{directory}/nb.ipynb"
+        with open(path, "w") as handle:
+            json.dump(notebook, handle)
+        [result] = check_files([path], EngineOptions(rules=ALL_RULES, jobs=1))
+    assert result.error is None and [f for f in result.findings if f.code == "TRN000"] == []
