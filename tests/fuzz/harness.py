@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
 from auditor.engine import EngineOptions, check_files
@@ -10,6 +11,18 @@ from auditor.report import Report, render
 from rules import ALL_RULES
 
 OPTIONS = EngineOptions(rules=ALL_RULES, jobs=1)
+# `auditor check` runs under the interpreter's own recursion limit with check_files()
+# about 12 frames deep (15 at prepare(), measured). Hypothesis raises the limit while it
+# runs a test, which hid RecursionErrors that users hit: the harness puts it back.
+USER_RECURSION_LIMIT = sys.getrecursionlimit()
+CLI_DEPTH = 12
+
+
+def _depth() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
 
 
 def check_input(directory: str, name: str, data: bytes) -> Optional[str]:
@@ -21,6 +34,8 @@ def check_input(directory: str, name: str, data: bytes) -> Optional[str]:
     path = os.path.join(directory, name)
     with open(path, "wb") as handle:
         handle.write(data)
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(USER_RECURSION_LIMIT + max(0, _depth() - CLI_DEPTH))
     try:
         [result] = check_files([path], OPTIONS)
         crashes = [f.message for f in result.findings if f.code == "TRN999"]
@@ -37,4 +52,6 @@ def check_input(directory: str, name: str, data: bytes) -> Optional[str]:
         return "uncaught RecursionError"
     except Exception as exc:  # the point of the harness: any escape is a bug
         return f"uncaught {type(exc).__name__}: {exc}"
+    finally:
+        sys.setrecursionlimit(previous)
     return None
