@@ -133,7 +133,7 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
     kind = type(node)
     if kind is cst.Name:
         for k, v in state.env:
-            if k == node.value and not isinstance(v, cst.CSTNode):
+            if k == node.value and cst.CSTNode not in type(v).__mro__:  # (no ABC isinstance)
                 return v
         return _DROP
     if kind is cst.UnaryOperation and isinstance(node.operator, cst.Not):
@@ -157,7 +157,7 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
         if isinstance(op, (cst.NotEqual, cst.IsNot)):
             return left != right
         return _DROP
-    if isinstance(node, cst.BooleanOperation):
+    if kind is cst.BooleanOperation:
         left = evaluate(node.left, state)
         right = evaluate(node.right, state)
         if isinstance(node.operator, cst.And):
@@ -167,7 +167,7 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
         if left is True or right is True:
             return True
         return _DROP if _DROP in (left, right) else bool(left or right)
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+    if kind is cst.Call and type(node.func) is cst.Attribute and \
             node.func.attr.value == "startswith" and node.args:
         receiver, prefix = evaluate(node.func.value, state), evaluate(node.args[0].value, state)
         if isinstance(receiver, str) and isinstance(prefix, str):
@@ -362,7 +362,8 @@ class FlowAnalysis:
         return flow
 
     def _exec_statement(self, statement: cst.CSTNode, states: list[State]) -> Flow:
-        if isinstance(statement, cst.SimpleStatementLine):
+        kind = type(statement)  # exact types: these libcst classes have no subclasses
+        if kind is cst.SimpleStatementLine:
             flow = Flow(normal=states)
             for small in statement.body:
                 if not flow.normal:
@@ -373,15 +374,15 @@ class FlowAnalysis:
                 flow.breaks += step.breaks
                 flow.continues += step.continues
             return flow
-        if isinstance(statement, cst.If):
+        if kind is cst.If:
             return self._exec_if(statement, states)
-        if isinstance(statement, (cst.For, cst.While)):
+        if kind is cst.For or kind is cst.While:
             return self._exec_loop(statement, states)
-        if isinstance(statement, cst.With):
+        if kind is cst.With:
             return self._exec_with(statement, states)
-        if isinstance(statement, (cst.Try, cst.TryStar)):
+        if kind is cst.Try or kind is cst.TryStar:
             return self._exec_try(statement, states)
-        if isinstance(statement, cst.Match):
+        if kind is cst.Match:
             states = self._calls(statement, states)
             out = Flow()
             for case in statement.cases:
@@ -418,7 +419,7 @@ class FlowAnalysis:
         return Flow(normal=_dedupe(states))
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
-        if isinstance(target, (cst.Tuple, cst.List)):
+        if type(target) is cst.Tuple or type(target) is cst.List:
             for element in target.elements:
                 name = dotted_name(element.value)
                 if name:
@@ -432,10 +433,10 @@ class FlowAnalysis:
         if fresh:
             return state.with_mode(name, TRAIN)
         source = dotted_name(value)
-        if source is None and isinstance(value, cst.Call):
+        if source is None and type(value) is cst.Call:
             # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
             func = value.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("to", "cuda", "cpu", "float", "half",
+            if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
                                                                          "double", "train", "eval"):
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:

@@ -119,10 +119,11 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
 
 def _fresh_model_value(model: FileModel, value: cst.BaseExpression) -> Optional[str]:
     """`Net()`, `Net().to(dev)`, `nn.Sequential(...)`: a newly built model (in train mode)."""
-    while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+    # Exact types (Call and Attribute have no subclasses): no ABC isinstance on a hot path.
+    while type(value) is cst.Call and type(value.func) is cst.Attribute \
             and value.func.attr.value in ("to", "cuda", "cpu", "double", "float", "half", "train"):
         value = value.func.value
-    if isinstance(value, cst.Call):
+    if type(value) is cst.Call:
         return model_constructor(model, value)
     return None
 
