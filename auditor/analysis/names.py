@@ -83,27 +83,28 @@ class ImportTable:
         return f"{target}.{rest}" if rest else target
 
 
+# Submodules that only implement a package's top-level names: `torch.serialization.load`
+# is `torch.load`, while `torch.jit.load` and `torch.hub.load` are other functions.
+_TOP_LEVEL_HOMES = frozenset({"serialization", "functional", "_tensor", "random"})
+
+
 def matches(qualified: Optional[str], *candidates: str) -> bool:
     """True if `qualified` is one of the candidates, tolerating re-export paths.
 
     torch exposes many objects under several paths (`torch.utils.data.DataLoader`,
-    `torch.utils.data.dataloader.DataLoader`); candidates name the public path and
-    we accept any qualified name with the same head package and final attribute.
+    `torch.utils.data.dataloader.DataLoader`); candidates name the public path and we
+    accept the same final name defined in a submodule of the candidate's module. For
+    a package's top-level names only the implementation modules above count.
     """
     if qualified is None:
         return False
+    q_module, _, q_name = qualified.rpartition(".")
     for candidate in candidates:
         if qualified == candidate:
             return True
-        head = candidate.split(".")[0]
-        if qualified.split(".")[0] == head and qualified.rsplit(".", 1)[-1] == candidate.rsplit(".", 1)[-1] \
-                and qualified.count(".") >= 1 and _same_family(qualified, candidate):
+        module, _, name = candidate.rpartition(".")
+        if q_name != name or not module or not q_module.startswith(module + "."):
+            continue
+        if "." in module or q_module[len(module) + 1:] in _TOP_LEVEL_HOMES:
             return True
     return False
-
-
-def _same_family(qualified: str, candidate: str) -> bool:
-    # `torch.nn.modules.loss.CrossEntropyLoss` ~ `torch.nn.CrossEntropyLoss`:
-    # the candidate's module path must be a prefix of the qualified one.
-    cand_module = candidate.rsplit(".", 1)[0]
-    return qualified.startswith(cand_module + ".") or qualified.rsplit(".", 1)[0] == cand_module
