@@ -13,6 +13,7 @@ from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
 from auditor.analysis.flow import evaluate
 from rules._helpers import argument, is_true, keyword, program, shorten
+from rules._queries import string_value
 
 DATALOADER = "torch.utils.data.DataLoader"
 RANDOM_SAMPLERS = (
@@ -181,8 +182,8 @@ def _bind_arguments(info, call: cst.Call, bound: bool) -> dict:
 def _dict_sets_shuffle(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Dict):
         for element in node.elements:
-            if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) \
-                    and element.key.evaluated_value == "shuffle" and is_true(element.value):
+            if isinstance(element, cst.DictElement) and string_value(element.key) == "shuffle" \
+                    and is_true(element.value):
                 return True
     if isinstance(node, cst.Call) and dotted_name(node.func) == "dict":
         return is_true(argument(node, "shuffle", 99))

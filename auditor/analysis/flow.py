@@ -31,6 +31,7 @@ from auditor.analysis.roles import Roles, is_lightning_class, roles_of
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
 ON, OFF = "on", "off"
 MAX_STATES = 32
+MAX_EVAL_DEPTH = 64  # nested operators evaluate() follows before it answers unknown
 GRAD_OFF_CONTEXTS = ("torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
                      "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode")
 GRAD_ON_CONTEXTS = ("torch.enable_grad", "torch.autograd.enable_grad")
@@ -114,18 +115,28 @@ def _dedupe(states: Iterable[State]) -> list[State]:
 def _constant(node: cst.BaseExpression) -> Any:
     kind = type(node)  # exact types: libcst's classes are ABCs, isinstance costs a Python call
     if kind is cst.SimpleString:
-        value = node.evaluated_value
+        try:
+            value = node.evaluated_value
+        except (SyntaxError, ValueError):  # libcst parses escapes CPython refuses ("\N{NOPE}", b'é')
+            return _DROP
         return value if isinstance(value, str) else _DROP
     if kind is cst.Name and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
     if kind is cst.Integer:
-        return int(node.value) if node.value.isdigit() else _DROP
+        if not node.value.isdigit():
+            return _DROP
+        try:
+            return int(node.value)
+        except ValueError:  # past sys.get_int_max_str_digits() (4,300 digits)
+            return _DROP
     return _DROP
 
 
-def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
-    """The constant value of a simple expression under the state's constants, else _DROP."""
-    if node is None:
+def evaluate(node: Optional[cst.BaseExpression], state: State, depth: int = 0) -> Any:
+    """The constant value of a simple expression under the state's constants, else _DROP.
+
+    Unknown (_DROP) past MAX_EVAL_DEPTH nested operators: a bound, not a stack overflow."""
+    if node is None or depth > MAX_EVAL_DEPTH:
         return _DROP
     constant = _constant(node)
     if constant is not _DROP:
@@ -136,17 +147,22 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
             if k == node.value and cst.CSTNode not in type(v).__mro__:  # (no ABC isinstance)
                 return v
         return _DROP
-    if kind is cst.UnaryOperation and isinstance(node.operator, cst.Not):
-        inner = evaluate(node.expression, state)
-        return _DROP if inner is _DROP else not inner
+    if kind is cst.UnaryOperation and type(node.operator) is cst.Not:
+        negations = 0  # `not not ... a`: counted in a loop, not one frame per `not`
+        while type(node) is cst.UnaryOperation and type(node.operator) is cst.Not:
+            node, negations = node.expression, negations + 1
+        inner = evaluate(node, state, depth + 1)
+        if inner is _DROP:
+            return _DROP
+        return (not inner) if negations % 2 else bool(inner)
     if kind is cst.Comparison and len(node.comparisons) == 1:
-        left = evaluate(node.left, state)
+        left = evaluate(node.left, state, depth + 1)
         target = node.comparisons[0]
-        right = evaluate(target.comparator, state)
+        right = evaluate(target.comparator, state, depth + 1)
         op = target.operator
         if isinstance(op, (cst.In, cst.NotIn)) and left is not _DROP and \
                 isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
-            values = [evaluate(e.value, state) for e in target.comparator.elements]
+            values = [evaluate(e.value, state, depth + 1) for e in target.comparator.elements]
             if _DROP in values:
                 return _DROP
             return (left in values) if isinstance(op, cst.In) else (left not in values)
@@ -158,18 +174,28 @@ def evaluate(node: Optional[cst.BaseExpression], state: State) -> Any:
             return left != right
         return _DROP
     if kind is cst.BooleanOperation:
-        left = evaluate(node.left, state)
-        right = evaluate(node.right, state)
-        if isinstance(node.operator, cst.And):
-            if left is False or right is False:
+        # `a and b and c ...`: the operands of one operator, gathered without recursion
+        # (a chain thousands long compiles); a nested different operator recurses, bounded.
+        op_type = type(node.operator)
+        operands, pending = [], [node]
+        while pending:
+            current = pending.pop()
+            if type(current) is cst.BooleanOperation and type(current.operator) is op_type:
+                pending.append(current.right)
+                pending.append(current.left)
+            else:
+                operands.append(current)
+        values = [evaluate(operand, state, depth + 1) for operand in operands]
+        if op_type is cst.And:
+            if any(v is False for v in values):
                 return False
-            return _DROP if _DROP in (left, right) else bool(left and right)
-        if left is True or right is True:
+            return _DROP if any(v is _DROP for v in values) else all(bool(v) for v in values)
+        if any(v is True for v in values):
             return True
-        return _DROP if _DROP in (left, right) else bool(left or right)
+        return _DROP if any(v is _DROP for v in values) else any(bool(v) for v in values)
     if kind is cst.Call and type(node.func) is cst.Attribute and \
             node.func.attr.value == "startswith" and node.args:
-        receiver, prefix = evaluate(node.func.value, state), evaluate(node.args[0].value, state)
+        receiver, prefix = evaluate(node.func.value, state, depth + 1), evaluate(node.args[0].value, state, depth + 1)
         if isinstance(receiver, str) and isinstance(prefix, str):
             return receiver.startswith(prefix)
     return _DROP
@@ -452,31 +478,37 @@ class FlowAnalysis:
         return state
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
-        states = self._calls(node, states)
-        code = self.model.code(node.test)
-        taken, skipped = [], []
-        for s in states:
-            value = evaluate(node.test, s)
-            if value is _DROP:
-                value = s.fact(code)
-            if value is None or value is _DROP:
-                taken.append(s.with_fact(code, True))
-                skipped.append(s.with_fact(code, False))
-            elif value:
-                taken.append(s)
-            else:
-                skipped.append(s)
+        # An `elif` chain is walked in a loop, not by recursion: CPython compiles chains
+        # thousands of branches long, and one frame per branch would overflow the stack.
         out = Flow()
-        if taken:
-            self._merge(out, self._exec_block(_body_statements(node.body), taken))
-        if skipped:
+        while True:
+            states = self._calls(node, states)
+            code = self.model.code(node.test)
+            taken, skipped = [], []
+            for s in states:
+                value = evaluate(node.test, s)
+                if value is _DROP:
+                    value = s.fact(code)
+                if value is None or value is _DROP:
+                    taken.append(s.with_fact(code, True))
+                    skipped.append(s.with_fact(code, False))
+                elif value:
+                    taken.append(s)
+                else:
+                    skipped.append(s)
+            if taken:
+                self._merge(out, self._exec_block(_body_statements(node.body), taken))
+            if not skipped:
+                break
             orelse = node.orelse
-            if isinstance(orelse, cst.If):
-                self._merge(out, self._exec_if(orelse, skipped))
-            elif isinstance(orelse, cst.Else):
+            if type(orelse) is cst.If:
+                node, states = orelse, _dedupe(skipped)
+                continue
+            if type(orelse) is cst.Else:
                 self._merge(out, self._exec_block(_body_statements(orelse.body), skipped))
             else:
                 out.normal += skipped
+            break
         out.normal = _dedupe(out.normal)
         return out
 

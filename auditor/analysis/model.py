@@ -462,7 +462,10 @@ def subscript_key(node: cst.Subscript) -> Optional[str]:
     if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         value = node.slice[0].slice.value
         if isinstance(value, cst.SimpleString):
-            evaluated = value.evaluated_value
+            try:
+                evaluated = value.evaluated_value
+            except (SyntaxError, ValueError):  # an escape CPython refuses that libcst parses
+                return None
             return evaluated if isinstance(evaluated, str) else None
     return None
 

@@ -91,7 +91,10 @@ class SplitResolver:
         if node is None or depth > 8:
             return None
         if isinstance(node, cst.SimpleString):
-            value = node.evaluated_value
+            try:
+                value = node.evaluated_value
+            except (SyntaxError, ValueError):  # an escape CPython refuses that libcst parses
+                return None
             return split_of_string(value) if isinstance(value, str) else None
         if isinstance(node, cst.Name) and env and node.value in env:
             bound = env[node.value]

@@ -65,11 +65,10 @@ def test_deep_shapes_that_cope(shape):
 
 
 # Found by tools/fuzz.py (deep_texts): CPython compiles these, but the flow interpreter
-# recurses once per level (auditor/analysis/flow.py: evaluate() on BooleanOperation and
+# recursed once per level (auditor/analysis/flow.py: evaluate() on BooleanOperation and
 # `not`, FlowAnalysis._exec_if on each `elif`), so past about 980 levels every rule that
-# asks for the program crashes with RecursionError (TRN999 for TRN101, TRN102, ...).
-# Remove the marker once flow.py walks these chains without recursion.
-@pytest.mark.xfail(strict=True, reason="flow.py recursion on deep and/or/not/elif chains")
+# asks for the program crashed with RecursionError (TRN999 for TRN101, TRN102, ...).
+# Chains are now walked in loops, nested operators evaluated to a bounded depth.
 @pytest.mark.parametrize("shape", ["and", "or", "not", "elif"])
 def test_deep_boolean_and_elif_chains(shape):
     with tempfile.TemporaryDirectory() as directory:
@@ -86,14 +85,17 @@ def test_rules_read_strings_cpython_refuses(literal):
         assert check_input(directory, "literals.py", text.encode()) is None
 
 
-# Same family, in the flow interpreter: auditor/analysis/flow.py _constant() calls
+# Same family, in the flow interpreter: auditor/analysis/flow.py _constant() called
 # node.evaluated_value (SyntaxError on a bad escape) and int(node.value) (ValueError past
-# 4300 digits) unguarded, so TRN101-103, TRN203-204, TRN401-403 crash (TRN999) on
-# `x = "\N{NO SUCH NAME}"` or `x = 1000...0`. Remove the marker once flow.py guards them.
-@pytest.mark.xfail(strict=True, reason="flow.py _constant evaluates literals CPython refuses")
-@pytest.mark.parametrize("literal", [HOSTILE_LITERALS[0], HOSTILE_LITERALS[1], HOSTILE_LITERALS[-1]])
+# 4300 digits) unguarded, so TRN101-103, TRN203-204, TRN401-403 crashed (TRN999) on
+# `x = "\N{NO SUCH NAME}"` or `x = 1000...0`; so did model.subscript_key() (`loaders["\x1"]`),
+# splits.split_of() and TRN203's `shuffle` key in a dict. They are now unknown.
+@pytest.mark.parametrize("literal", HOSTILE_LITERALS)
 def test_flow_reads_literals_cpython_refuses(literal):
-    text = f"import torch\nx = {literal}\nif mode == {literal}:\n    model.eval()\n"
+    text = (f"import torch\nx = {literal}\nif mode == {literal}:\n    model.eval()\n"
+            f"for phase in ({literal}, 'val'):\n    out = model(loaders[{literal}])\n"
+            f"DataLoader(ds, **{{{literal}: True}})\nevaluate(model, {literal})\n"
+            f"def evaluate(model, split):\n    return model(data[split])\n")
     with tempfile.TemporaryDirectory() as directory:
         assert check_input(directory, "literals.py", text.encode()) is None
 
