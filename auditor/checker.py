@@ -8,7 +8,6 @@ from typing import Optional, Sequence
 
 from auditor.cache import open_cache
 from auditor.config import Config, ConfigError, load_config
-from auditor.engine import EngineOptions, check_files
 from auditor.errors import UsageProblem
 from auditor.files import DEFAULT_EXCLUDES, discover
 from auditor.report import Report
@@ -46,15 +45,30 @@ class CheckOutcome:
     baseline_written: Optional[int] = None
 
 
-def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
-    """Raise UsageProblem for bad paths, configuration or selectors (exit 2)."""
+def load_request_config(request: CheckRequest) -> Config:
+    """The configuration for these paths; UsageProblem for a missing path or a bad config."""
     for path in request.paths:
         if not os.path.exists(path):
             raise UsageProblem(f"path does not exist: {path}")
     try:
-        config = load_config(request.paths, request.config_path)
+        return load_config(request.paths, request.config_path)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
+
+
+def discover_paths(request: CheckRequest, config: Config) -> list[str]:
+    """The files this request checks, in a stable order."""
+    excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
+    user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
+        + request.extend_exclude + (request.exclude or [])
+    return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes))
+
+
+def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
+    """Raise UsageProblem for bad paths, configuration or selectors (exit 2)."""
+    from auditor.engine import EngineOptions, check_files  # libcst: only when files are really checked
+
+    config = load_request_config(request)
     try:
         rules = select_rules(
             all_rules,
@@ -65,10 +79,7 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
         per_file = PerFileIgnores(config.get("per-file-ignores", {}), all_rules, config.root)
     except SelectionError as exc:
         raise UsageProblem(str(exc)) from None
-    excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
-    user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
-        + request.extend_exclude + (request.exclude or [])
-    paths = list(discover(request.paths, excludes=excludes, user_excludes=_relative_to_cwd(user_excludes, config)))
+    paths = discover_paths(request, config)
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
     options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
                             cache=None if request.no_cache else open_cache(config, rules))
@@ -110,10 +121,6 @@ def _baseline(findings: list, request: CheckRequest, config: Config) -> tuple[li
         return kept, matched, None
     except BaselineError as exc:
         raise UsageProblem(str(exc)) from None
-
-
-def _relative_to_cwd(patterns: list[str], config: Config) -> list[str]:
-    return patterns
 
 
 def _lines_of(results, findings) -> dict[str, list[str]]:

@@ -100,7 +100,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
           fail_on, statistics, show_source, quiet, jobs, config_path, color, fix, unsafe_fixes, diff,
           baseline_path, write_baseline_path, no_cache) -> None:
     """Check PATHS (default: the current directory) for training bugs."""
-    from auditor.checker import CheckRequest, run_check
+    from auditor.checker import CheckRequest, load_request_config
 
     request = CheckRequest(
         paths=list(paths) or ["."],
@@ -115,26 +115,73 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         fix=fix, diff=diff, unsafe_fixes=unsafe_fixes, baseline=baseline_path, write_baseline=write_baseline_path,
         no_cache=no_cache,
     )
-    outcome = run_check(request, _all_rules())
-    if diff or write_baseline_path:
-        _finish_diff_or_baseline(outcome, diff, output, write_baseline_path)
-        return
     fmt = output_format or "text"
-    for error in outcome.report.file_errors:
-        click.echo(str(error), err=True)
     use_color = color if color is not None else (output is None and sys.stdout.isatty()
                                                  and not os.environ.get("NO_COLOR"))
-    from auditor.report import render
+    config = load_request_config(request)
+    view = {"format": fmt, "color": use_color, "statistics": statistics, "show_source": show_source,
+            "quiet": quiet, "exit_zero": exit_zero}
+    memo = _run_memo(request, config, view)
+    if memo is not None and memo[2] is not None:
+        _emit(memo[2], output)
+        return
+    recorded = _check_and_render(request, config, view, output)
+    if recorded is None:
+        return  # --diff / --write-baseline printed their own output
+    if memo is not None:
+        from auditor import run_memo
 
-    text = render(outcome.report, fmt, color=use_color, show_source=show_source, statistics=statistics,
-                  quiet=quiet, sources=outcome.source_lines)
-    write_output(text, output)
-    if outcome.baseline_matched and not quiet:
-        click.echo(f"auditor: {outcome.baseline_matched} finding(s) accepted by the baseline not shown", err=True)
+        run_memo.store(memo[0], memo[1], recorded)
+    _emit(recorded, output)
+
+
+def _run_memo(request, config, view: dict):
+    """(directory, key, recorded run or None) when this run may replay or record; else None."""
+    if request.no_cache or config.get("cache", True) is False or request.fix or request.diff \
+            or request.baseline or request.write_baseline or config.get("baseline"):
+        return None
+    from dataclasses import asdict
+
+    from auditor import run_memo
+    from auditor.cache import cache_directory
+    from auditor.checker import discover_paths
+
+    options = {k: v for k, v in asdict(request).items() if k != "jobs"}
+    options.update(view)
+    key = run_memo.run_key(options, config.path, config.values, discover_paths(request, config))
+    if key is None:
+        return None
+    directory = cache_directory(config.root, config.get("cache-dir"))
+    return directory, key, run_memo.load(directory, key)
+
+
+def _check_and_render(request, config, view: dict, output: Optional[str]):
+    """Run the check; return what it prints and its exit status (None after --diff/--write-baseline)."""
+    from auditor.checker import run_check
+    from auditor.report import render
+    from auditor.run_memo import RecordedRun
+
+    outcome = run_check(request, _all_rules())
+    if request.diff or request.write_baseline:
+        _finish_diff_or_baseline(outcome, request.diff, output, request.write_baseline)
+        return None
+    stderr = [str(error) for error in outcome.report.file_errors]
+    text = render(outcome.report, view["format"], color=view["color"], show_source=view["show_source"],
+                  statistics=view["statistics"], quiet=view["quiet"], sources=outcome.source_lines)
+    if outcome.baseline_matched and not view["quiet"]:
+        stderr.append(f"auditor: {outcome.baseline_matched} finding(s) accepted by the baseline not shown")
     failing = Severity.parse(outcome.fail_on)
     has_failures = any(f.severity >= failing for f in outcome.report.findings)
-    if (has_failures and not exit_zero) or outcome.report.file_errors:
-        sys.exit(1)
+    failed = (has_failures and not view["exit_zero"]) or bool(outcome.report.file_errors)
+    return RecordedRun(stdout=text, stderr=stderr, exit_code=1 if failed else 0)
+
+
+def _emit(recorded, output: Optional[str]) -> None:
+    for line in recorded.stderr:
+        click.echo(line, err=True)
+    write_output(recorded.stdout, output)
+    if recorded.exit_code:
+        sys.exit(recorded.exit_code)
 
 
 def _finish_diff_or_baseline(outcome, diff: bool, output: Optional[str], baseline: Optional[str]) -> None:

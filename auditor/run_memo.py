@@ -1,0 +1,105 @@
+"""The whole-run memo: the same command on an unchanged tree prints the same report
+without importing libcst or the rules.
+
+The per-file cache (auditor/cache.py) already spares a warm run every parse; what a
+warm run then spends is mostly start-up: importing libcst and the rule modules costs
+more than checking 100 cached files. So before any of that is imported, the command
+computes one key over everything its output depends on (the tool's own source files,
+the options, the configuration, the working directory, and the digest of every file
+it would check) and, when a run with that key is recorded, replays its output and exit
+status. Any change to any of those misses, and the normal (cached) path runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import sys
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from auditor import __version__
+from auditor.atomic import write_atomically
+
+FORMAT = 1
+
+
+@dataclass
+class RecordedRun:
+    stdout: str
+    stderr: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def _package_files(package_dir: str) -> Iterable[str]:
+    for root, dirs, files in os.walk(package_dir):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield os.path.join(root, name)
+
+
+def tool_digest() -> str:
+    """Version, Python, and size+mtime of every source file of `auditor` and `rules`."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parts = [__version__, str(FORMAT), sys.version]
+    for package in (here, os.path.join(os.path.dirname(here), "rules")):
+        for path in _package_files(package):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def run_key(options: dict, config_path: Optional[str], config_values: dict, files: list[str]) -> Optional[str]:
+    """The key of this run, or None when a file cannot be read (let the real run report it)."""
+    hasher = hashlib.blake2b(digest_size=20)
+    header = {"tool": tool_digest(), "options": options, "config": [config_path, config_values], "cwd": os.getcwd()}
+    hasher.update(json.dumps(header, sort_keys=True, default=repr).encode())
+    for path in files:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        hasher.update(f"\0{path}\0{len(data)}\0".encode())
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+def _memo_file(directory: str, key: str) -> str:
+    return os.path.join(directory, f"run-v{FORMAT}-{key[:32]}.pickle")
+
+
+def load(directory: str, key: str) -> Optional[RecordedRun]:
+    try:
+        with open(_memo_file(directory, key), "rb") as handle:
+            recorded = pickle.load(handle)
+    except Exception:  # missing, truncated, from another Python: just run
+        return None
+    return recorded if isinstance(recorded, RecordedRun) else None
+
+
+def store(directory: str, key: str, recorded: RecordedRun) -> None:
+    """Record this run, keeping only the latest few (each key is one exact tree state)."""
+    if not os.path.isdir(directory):
+        return  # the per-file cache creates (and tags) the directory; never create it here
+    try:
+        write_atomically(_memo_file(directory, key), pickle.dumps(recorded, protocol=pickle.HIGHEST_PROTOCOL))
+        _prune(directory, keep=8)
+    except OSError:
+        pass  # a read-only tree costs speed, never the check
+
+
+def _prune(directory: str, keep: int) -> None:
+    memos = [e for e in os.scandir(directory) if e.name.startswith(f"run-v{FORMAT}-") and e.name.endswith(".pickle")]
+    memos.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+    for entry in memos[keep:]:
+        try:
+            os.remove(entry.path)
+        except OSError:
+            pass
