@@ -30,6 +30,12 @@ _NN_NOT_MODELS = {"Parameter", "ParameterList", "ParameterDict", "ModuleList", "
 MODEL_WORDS = {"model", "net", "network", "classifier", "regressor", "encoder", "decoder", "generator",
                "discriminator", "backbone", "mlp", "cnn", "rnn", "lstm", "vae", "autoencoder", "teacher",
                "student", "transformer", "resnet", "unet", "gpt", "bert", "clf", "predictor"}
+# Text front ends: calling one tokenizes or preprocesses, it is not a model's forward pass.
+NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "processors", "tokenize"}
+NOT_MODEL_CLASS_PARTS = ("Tokenizer", "Processor", "FeatureExtractor", "Config")
+# `build_model(cfg)`, `self.get_model()`: a name that says it makes or fetches a model.
+BUILDER_VERBS = {"build", "make", "create", "get", "load", "init", "setup", "construct", "instantiate",
+                 "prepare", "new"}
 OPTIMIZER_WORDS = {"optimizer", "optim", "opt", "optimiser", "optimizers"}
 SCHEDULER_WORDS = {"scheduler", "sched", "lr", "schedule", "warmup"}
 TRANSFORMER_MODULES = ("sklearn.preprocessing", "sklearn.decomposition", "sklearn.impute",
@@ -171,6 +177,11 @@ class Roles:
             return "self" if is_module_class(model, model.class_of(function)) else None
         if model.info(function) is None and function is not None:
             return None
+        if _words(name) & NOT_MODEL_WORDS:
+            return None  # `tokenizer(text)`, `self.processor(images=...)`
+        if name.startswith("self.") and name.count(".") == 1 and \
+                self._is_own_method(name[5:], model.class_of(function)):
+            return None  # `self._test_model(...)`: a method of the class, not a module
         if name in model.class_info or any(i.name == name for i in model.function_info.values()):
             return None
         bindings = model.bindings_of(name, function)
@@ -185,10 +196,22 @@ class Roles:
             return verdict
         if name in self._params_to_optimizers():
             return f"its parameters are optimised"
-        if unknown_value and _words(name) & MODEL_WORDS and name_tokens(name)[-1:] and \
-                name_tokens(name)[-1] in MODEL_WORDS:
+        tokens = name_tokens(name)
+        if unknown_value and tokens and tokens[-1] in MODEL_WORDS and \
+                not (len(tokens) > 1 and tokens[0] in BUILDER_VERBS):
             return "name"
         return None
+
+    def _is_own_method(self, attr: str, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
+        """`attr` is a method defined by `cls` or by one of its local base classes."""
+        seen = seen if seen is not None else set()
+        if cls is None or cls.name in seen:
+            return False
+        seen.add(cls.name)
+        if attr in cls.methods:
+            return True
+        return any(self._is_own_method(attr, self.model.class_info.get(base.rsplit(".", 1)[-1]), seen)
+                   for base in cls.bases)
 
     def _binding_evidence(self, b: Binding, name: str, depth: int) -> str:
         """A description, "unknown" (could be a model: fall back to the name) or "no"."""
@@ -214,6 +237,9 @@ class Roles:
             qualified = model.qualify_call(value)
             callee = dotted_name(value.func) or ""
             if qualified and qualified.endswith(".from_pretrained") and qualified.startswith("transformers."):
+                loaded = qualified.rsplit(".", 2)[-2]
+                if any(part in loaded for part in NOT_MODEL_CLASS_PARTS):
+                    return "no"  # AutoTokenizer, AutoProcessor, AutoConfig, ...
                 return "loaded with from_pretrained()"
             if qualified in ("copy.deepcopy", "torch.compile") or callee.endswith((".to", ".cuda")):
                 inner = value.args[0].value if qualified and value.args else \

@@ -14,7 +14,21 @@ _TOKENS = {
           "valloader", "validloader", "evalloader", "devloader"},
     TEST: {"test", "tst", "te", "testing", "testset", "testloader", "heldout"},
 }
+# Words that name a split only in a name about data: `valid_loader`, `X_te`, `dev_set`, but
+# not the adjective in `valid_lens`/`text_valid`, nor `dev` (device), `eval_fn`, `tr_loss`.
+_AMBIGUOUS = {"valid", "dev", "eval", "evaluation", "te", "tr", "va", "vali"}
+# The rest of a name that makes an ambiguous split word mean a split: data and its containers.
+DATA_WORDS = {
+    "loader", "loaders", "dataloader", "dataloaders", "dl", "dls", "ds", "dset", "dsets", "data", "dataset",
+    "datasets", "set", "sets", "x", "y", "xs", "ys", "iter", "iterator", "batch", "batches", "features",
+    "feats", "labels", "lbls", "inputs", "targets", "images", "imgs", "samples", "subset", "split", "df",
+    "idx", "idxs", "indices", "sampler", "examples", "files", "file", "list", "paths", "path", "dir", "root",
+    "generator", "sentences", "seqs", "sequences", "records", "tensor", "tensors", "arr", "array", "frame",
+    "stream", "transform", "transforms", "tf", "tfs", "tfms", "trans", "aug", "augs", "augmentation",
+    "augmentations", "preprocess", "preprocessing", "collate", "fold", "folds", "portion",
+}
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_SPLIT_WORDS = set().union(*_TOKENS.values())
 
 
 def name_tokens(name: str) -> list[str]:
@@ -23,12 +37,25 @@ def name_tokens(name: str) -> list[str]:
     return [t.lower() for t in _WORD.findall(last)]
 
 
-def split_of_name(name: Optional[str]) -> Optional[str]:
-    """train / val / test from a name, or None when the name says nothing or both."""
+def _names_data(tokens: list[str], alone: bool) -> bool:
+    """Whether an ambiguous split word among `tokens` stands for a split: the rest of the
+    name is data vocabulary (or, for a string such as a dict key, there is no rest)."""
+    rest = [t for t in tokens if t not in _SPLIT_WORDS and not t.isdigit()]
+    if not rest:
+        return alone
+    return all(t in DATA_WORDS for t in rest)
+
+
+def split_of_name(name: Optional[str], alone: bool = False) -> Optional[str]:
+    """train / val / test from a name, or None when the name says nothing or both.
+
+    `alone`: the text is a split's name by itself (a phase string, a dict key): a lone
+    ambiguous word ("valid", "dev") counts. A variable named `dev` or `valid` does not."""
     if not name:
         return None
     tokens = name_tokens(name)
-    found = {split for split, words in _TOKENS.items() for t in tokens if t in words}
+    found = {split for split, words in _TOKENS.items() for t in tokens if t in words
+             and (t not in _AMBIGUOUS or _names_data(tokens, alone))}
     if len(found) == 1:
         return found.pop()
     return None
@@ -36,7 +63,7 @@ def split_of_name(name: Optional[str]) -> Optional[str]:
 
 def split_of_string(text: str) -> Optional[str]:
     """A dict key or phase string such as "valid" or "test"."""
-    return split_of_name(text.strip("'\""))
+    return split_of_name(text.strip("'\""), alone=True)
 
 
 MIXED = "mixed"  # rows of training data and evaluation data together

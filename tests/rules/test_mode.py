@@ -216,6 +216,66 @@ def run_val_timed(model, val_loader):
     model.eval()
     return [model(x) for x, _ in val_loader]
 """,
+    # Real-world look-alikes (docs/real-world.md): the adjective `valid` is not the validation
+    # split, tokenizers are not models, a method named `_test_model` is not a model.
+    "valid_adjective_ok.py": HEAD + """
+net = nn.Linear(4, 2)
+net.eval()
+out = net(X, valid_lens_x)
+text_valid = text != pad_id
+feats = net(text_valid)
+""",
+    "valid_split_bad.py": HEAD + """
+net = nn.Linear(4, 2)
+net.eval()
+out = net(X_valid)
+
+def score(net, valid_loader):
+    return [net(x) for x in valid_loader]
+""",
+    "tokenizer_ok.py": HEAD + """
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("gpt2")
+model = AutoModelForCausalLM.from_pretrained("gpt2")
+
+def predict(prompt):
+    inputs = tokenizer(prompt, return_tensors="pt")
+    return model.generate(**inputs)
+
+class Checker:
+    def check_inference(self, model):
+        encoded = self.tokenizer(self.text, return_tensors="pt")
+        return model.generate(**encoded)
+""",
+    "tokenizer_bad.py": HEAD + """
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("gpt2")
+model = AutoModelForCausalLM.from_pretrained("gpt2")
+
+def predict(prompt):
+    inputs = tokenizer(prompt, return_tensors="pt")
+    return model(**inputs)
+""",
+    "method_not_model_ok.py": HEAD + """
+class ExportCheck:
+    def _test_model(self, model, inputs):
+        model.eval()
+        with torch.no_grad():
+            return model(*inputs)
+
+    def test_export(self):
+        return self._test_model(build_model(cfg), inputs)
+""",
+    "attribute_model_bad.py": HEAD + """
+class ExportCheck:
+    def __init__(self, cfg):
+        self.test_model = build_model(cfg)
+
+    def test_export(self, inputs):
+        return self.test_model(inputs)
+""",
 }
 
 EXPECTED = {
@@ -236,6 +296,12 @@ EXPECTED = {
     "pkg/engine.py": [("TRN101", 5)],
     "pkg/train.py": [],
     "project_grad_wrapper.py": [("TRN102", 15)],
+    "valid_adjective_ok.py": [],
+    "valid_split_bad.py": [("TRN102", 7), ("TRN102", 10)],
+    "tokenizer_ok.py": [],
+    "tokenizer_bad.py": [("TRN102", 12)],
+    "method_not_model_ok.py": [],
+    "attribute_model_bad.py": [("TRN102", 10)],
 }
 
 
