@@ -218,11 +218,27 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, backward
                                                                                 cst.Subtract)):
         return _loss_term(model, value.left, function, target, backwarded) \
             or _loss_term(model, value.right, function, target, backwarded)
+    if _graph_free(value):
+        return None  # `(labels != ignore).sum()`: a count, compared values carry no graph
     name = dotted_name(value)
-    if name is not None and name != target and (
-            name in backwarded or any(_is_loss_call(model, v, function) for v in bound_values(model, value, function))):
-        return value
+    if name is not None and name != target:
+        values = bound_values(model, value, function)
+        if values and all(_graph_free(v) for v in values):
+            return None
+        if name in backwarded or any(_is_loss_call(model, v, function) for v in values):
+            return value
     return value if _is_loss_call(model, value, function) else None
+
+
+_COUNT_METHODS = ("sum", "float", "long", "int", "count_nonzero", "numel", "nonzero", "any", "all", "to",
+                  "double", "half")
+
+
+def _graph_free(node: cst.BaseExpression) -> bool:
+    """A comparison (`a != b`) or a count/cast of one: no autograd graph, whatever its inputs."""
+    while type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value in _COUNT_METHODS:
+        node = node.func.value
+    return type(node) is cst.Comparison
 
 
 def _is_detached(node: cst.BaseExpression) -> bool:
@@ -279,9 +295,17 @@ def _running_sums(model):
 
 
 def _returned_names(model) -> set:
-    """(function, name) for every `return name`."""
-    return {(enclosing_function(model, node), dotted_name(node.value)) for node in model.parents
-            if isinstance(node, cst.Return) and node.value is not None and dotted_name(node.value)}
+    """(function, name) for every `return name` and `return name, other, ...`: the total is the
+    function's result (a loss built from terms, for its caller to backpropagate)."""
+    found = set()
+    for node in model.parents:
+        if isinstance(node, cst.Return) and node.value is not None:
+            parts = node.value.elements if isinstance(node.value, cst.Tuple) else ()
+            for expr in [node.value] + [e.value for e in parts]:
+                name = dotted_name(expr)
+                if name:
+                    found.add((enclosing_function(model, node), name))
+    return found
 
 
 class ClipGradWithoutUnscale(Rule):

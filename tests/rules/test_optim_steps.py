@@ -80,6 +80,37 @@ for x, y in loader:
     total += loss
     epoch_loss = epoch_loss + loss
 """,
+    # Look-alikes from real code: a token count from a comparison (it has no graph, even when
+    # the loss is scaled by it), and a loss built from terms and returned as part of a tuple.
+    "count_and_returned_total_ok": HEAD + """
+def train(model, loader, optimizer, ignore_index):
+    num_tokens = 0
+    for batch in loader:
+        current_num_tokens = (batch["labels"] != ignore_index).sum()
+        num_tokens += current_num_tokens
+        num_masked += (batch["mask"] == 0).float().sum()
+        current_loss = loss_step(model, batch) * current_num_tokens
+        current_loss.backward()
+        optimizer.step()
+
+
+def forward_loss(logits, target):
+    loss = logits[0].new(1).zero_()
+    for i in range(len(target)):
+        loss += F.cross_entropy(logits[i], target[i], reduction="sum")
+    return loss, len(target), {"loss": loss.data}
+""",
+    "count_summed_next_to_loss_bad": HEAD + """
+def train(model, loader, optimizer, criterion, ignore_index):
+    running_loss = 0.0
+    for batch in loader:
+        num_tokens += (batch["labels"] != ignore_index).sum()
+        loss = criterion(model(batch["x"]), batch["labels"])
+        running_loss += loss
+        loss.backward()
+        optimizer.step()
+    return running_loss.item(), num_tokens
+""",
     "loss_summed_correctly": HEAD + """
 criterion = nn.CrossEntropyLoss()
 running = 0.0
@@ -221,6 +252,8 @@ def found(tmp_path_factory):
     ("scheduler_after_scaler_step", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
     ("loss_summed_correctly", []),
+    ("count_and_returned_total_ok", []),
+    ("count_summed_next_to_loss_bad", ["TRN405"]),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
