@@ -4,11 +4,75 @@ from __future__ import annotations
 
 import os
 
+import libcst as cst
+
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.names import dotted_name
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
 from rules._helpers import program
+from rules._queries import bound_values
+
+OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+                     "SparseAdam", "ASGD", "Rprop", "LBFGS", "Adafactor", "Lion", "LARS", "LAMB", "Lamb",
+                     "Muon", "AdamW8bit", "Adam8bit", "PagedAdamW"}
+_PARAMETER_METHODS = ("parameters", "named_parameters")
+
+
+def _optimized_modules(prog):
+    """The modules whose parameters the file's optimizers get (`Adam(head.parameters())`),
+    or None when it cannot tell (no optimizer built here, or one built from other values)."""
+    model = prog.model
+    found: set = set()
+    built = False
+    for site in model.calls:
+        qualified = site.qualname or ""
+        last = (qualified or site.callee or "").rsplit(".", 1)[-1]
+        if not ((qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified)
+                or (site.qualname is None and last in OPTIMIZER_CLASSES)):
+            continue
+        params = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == "params"] or \
+            [a.value for a in site.node.args[:1] if a.keyword is None and not a.star]
+        if not params:
+            return None
+        built = True
+        names = _parameter_owners(model, params[0], site.function)
+        if not names:
+            return None
+        found |= names
+    return found if built else None
+
+
+def _parameter_owners(model, expr, function, depth: int = 0) -> set:
+    """Receivers of `.parameters()` in an optimizer's params (through one level of names)."""
+    owners: set = set()
+    pending = [expr]
+    while pending:
+        node = pending.pop()
+        if type(node) is cst.Call and type(node.func) is cst.Attribute and \
+                node.func.attr.value in _PARAMETER_METHODS:
+            name = dotted_name(node.func.value)
+            if name:
+                owners.add(name)
+            continue
+        if type(node) is cst.Name and depth < 2:
+            for value in bound_values(model, node, function):
+                if value is not node:
+                    owners |= _parameter_owners(model, value, function, depth + 1)
+            continue
+        pending.extend(child for child in node.children if isinstance(child, cst.BaseExpression)
+                       or type(child) in (cst.Arg, cst.Element, cst.DictElement, cst.CompFor, cst.StarredElement,
+                                          cst.StarredDictElement))
+    return owners
+
+
+def _same_module(key: str, owner: str) -> bool:
+    """`model` and `self.model`, `model.module`, or the same last name across functions."""
+    a = key[5:] if key.startswith("self.") else key
+    b = owner[5:] if owner.startswith("self.") else owner
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or \
+        a.rsplit(".", 1)[-1] == b.rsplit(".", 1)[-1]
 
 
 def _is_pytest_file(path: str) -> bool:
@@ -251,6 +315,9 @@ class MissingTrainMode(Rule):
         prog = program(ctx)
         forwards = prog.forwards()
         reported = set()
+        # A frozen model kept in eval mode on purpose (a backbone under a linear probe, a
+        # reference model): its parameters reach no optimizer of the file.
+        optimized = _optimized_modules(prog)
         for site in prog.model.calls:
             if not prog.is_step(site):
                 continue
@@ -263,6 +330,8 @@ class MissingTrainMode(Rule):
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)
+            if optimized is not None:
+                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
             for state in prog.flow.states_at(site.node):
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL]
                 if bad and site.node not in reported:

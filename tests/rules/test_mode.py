@@ -276,6 +276,45 @@ class ExportCheck:
     def test_export(self, inputs):
         return self.test_model(inputs)
 """,
+    # A frozen backbone kept in eval mode while the optimizer trains only a linear head;
+    # its twin gives the optimizer the backbone too, so eval mode there is a bug.
+    "frozen_backbone_ok.py": HEAD + """
+def train(backbone, head, optimizer, loader):
+    head.train()
+    for x, y in loader:
+        with torch.no_grad():
+            feats = backbone(x)
+        loss = nn.functional.cross_entropy(head(feats), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+def main(loader):
+    backbone = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.1))
+    backbone.eval()
+    head = nn.Linear(8, 2)
+    optimizer = torch.optim.SGD(head.parameters(), lr=0.1)
+    for epoch in range(3):
+        train(backbone, head, optimizer, loader)
+""",
+    "finetuned_backbone_bad.py": HEAD + """
+def train(backbone, head, optimizer, loader):
+    head.train()
+    for x, y in loader:
+        feats = backbone(x)
+        loss = nn.functional.cross_entropy(head(feats), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+def main(loader):
+    backbone = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.1))
+    backbone.eval()
+    head = nn.Linear(8, 2)
+    optimizer = torch.optim.SGD([{"params": backbone.parameters()}, {"params": head.parameters()}])
+    for epoch in range(3):
+        train(backbone, head, optimizer, loader)
+""",
 }
 
 EXPECTED = {
@@ -302,6 +341,8 @@ EXPECTED = {
     "tokenizer_bad.py": [("TRN102", 12)],
     "method_not_model_ok.py": [],
     "attribute_model_bad.py": [("TRN102", 10)],
+    "frozen_backbone_ok.py": [],
+    "finetuned_backbone_bad.py": [("TRN103", 12)],
 }
 
 
