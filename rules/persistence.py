@@ -153,7 +153,8 @@ class HardcodedCudaDevice(Rule):
         `"cuda:N"`) in a file that never asks whether CUDA is there
         (`torch.cuda.is_available()`, `device_count()`, MPS or `torch.accelerator` probes).
         A literal inside a conditional expression, a command-line/environment default
-        or an `autocast(device_type="cuda")` is not flagged.
+        or an `autocast(device_type="cuda")` is not flagged, nor a call in a branch whose
+        condition is about CUDA (`if x.is_cuda:`, `if args.cuda:`, `if use_gpu:`).
         """
     why = """
         The script fails on a laptop, a CPU CI runner or an Apple machine, which pushes
@@ -187,6 +188,8 @@ class HardcodedCudaDevice(Rule):
             return
         for site in model.calls:
             call = site.node
+            if self._under_cuda_condition(model, call):
+                continue
             if method_name(call) == "cuda" and site.qualname is None:
                 ctx.report(call, "`.cuda()` fails where CUDA is unavailable; choose the device once with "
                                  "`torch.cuda.is_available()` and use `.to(device)`")
@@ -195,6 +198,22 @@ class HardcodedCudaDevice(Rule):
             if literal is not None:
                 ctx.report(literal, "hard-coded \"cuda\" device with no fallback; choose it once with "
                                     "`torch.cuda.is_available()`")
+
+    @staticmethod
+    def _under_cuda_condition(model, call: cst.Call) -> bool:
+        """Inside a branch whose condition is about CUDA (`if x.is_cuda:`, `if args.cuda:`,
+        `if use_gpu:`, `y.cuda() if cuda else y`): the device was chosen on purpose."""
+        for ancestor in model.ancestors(call):
+            kind = type(ancestor)
+            if kind is cst.FunctionDef or kind is cst.ClassDef:
+                return False
+            if kind is cst.If or kind is cst.IfExp or kind is cst.While:
+                if model.is_within(call, ancestor.test):
+                    continue
+                words = model.code(ancestor.test).lower()
+                if "cuda" in words or "gpu" in words:
+                    return True
+        return False
 
     @staticmethod
     def _cuda_literal(model, site) -> Optional[cst.BaseExpression]:

@@ -79,6 +79,29 @@ with torch.autocast(device_type="cuda"):
     pass
 x = x.to(args.device)
 """,
+    # Real-world look-alikes: `.cuda()` in a branch whose condition is about CUDA is a choice;
+    # the same call next to an unrelated condition is still hard-coded.
+    "cuda_under_cuda_condition": """
+import torch
+
+def move(x, args, use_cuda):
+    if x.is_cuda:
+        x = x.half().cuda()
+    if args.cuda:
+        model.cuda()
+    elif use_gpu:
+        model.cuda()
+    y = x.cuda() if use_cuda else x
+    return y
+""",
+    "cuda_under_other_condition": """
+import torch
+
+def move(x, args):
+    if args.fp16:
+        x = x.half().cuda()
+    return x
+""",
 }
 
 
@@ -96,6 +119,8 @@ def found(tmp_path_factory):
     ("cuda_with_arguments", ["TRN603"] * 2),
     ("cuda_fallback_conditional", []),
     ("cuda_configurable", []),
+    ("cuda_under_cuda_condition", []),
+    ("cuda_under_other_condition", ["TRN603"]),
 ])
 def test_findings(found, case, expected):
     assert codes(found[case]) == expected, found[case]
