@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import os
 import re
@@ -43,18 +44,25 @@ class SourceFile:
         return (self.cell_lines[-1] if self.cell_lines else (None, line))
 
 
+@functools.lru_cache(maxsize=64)
+def _exclude_matchers(patterns: tuple[str, ...]) -> tuple[Optional["re.Pattern[str]"], Optional["re.Pattern[str]"]]:
+    """One regex for the patterns matched against single path parts, one for whole paths."""
+    part_patterns = [p.rstrip("/") for p in patterns if "/" not in p.rstrip("/")]
+    path_patterns = [p.rstrip("/") for p in patterns if "/" in p.rstrip("/")]
+    path_patterns += [p + "/*" for p in path_patterns]
+
+    def combined(globs: list[str]):
+        return re.compile("|".join(f"(?:{fnmatch.translate(os.path.normcase(g))})" for g in globs)) if globs else None
+
+    return combined(part_patterns), combined(path_patterns)
+
+
 def _excluded(rel_path: str, patterns: Iterable[str]) -> bool:
-    parts = rel_path.replace(os.sep, "/").split("/")
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if "/" in pattern:
-            if fnmatch.fnmatch(rel_path.replace(os.sep, "/"), pattern) or fnmatch.fnmatch(
-                rel_path.replace(os.sep, "/"), pattern + "/*"
-            ):
-                return True
-        elif any(fnmatch.fnmatch(part, pattern) for part in parts):
-            return True
-    return False
+    by_part, by_path = _exclude_matchers(tuple(patterns))
+    normalized = os.path.normcase(rel_path.replace(os.sep, "/"))
+    if by_path is not None and by_path.match(normalized):
+        return True
+    return by_part is not None and any(by_part.match(part) for part in normalized.split("/"))
 
 
 def discover(
