@@ -122,7 +122,8 @@ class MissingEvalMode(Rule):
         of evaluation functions, loops counted as running more than once. Flags a forward pass
         used for evaluation (validation/test data, or inside an evaluate/validate/test/predict
         function) where the model can still be in training mode. A `model.eval()` in every
-        caller satisfies it; Lightning's `validation_step`/`test_step` are run in eval mode by
+        caller satisfies it, and so does one under `if isinstance(model, nn.Module):` (the
+        other path has no module to switch); Lightning's `validation_step`/`test_step` are run in eval mode by
         the Trainer and are not flagged.
         """
     why = """
@@ -268,7 +269,9 @@ class MissingTrainMode(Rule):
     what = """
         Flags an optimizer step (or backward, when no step is in sight) whose model can be
         in eval mode on some path: e.g. `model.eval()` (directly or in a helper) at the end of
-        an epoch and no `model.train()` at the top of the next one.
+        an epoch and no `model.train()` at the top of the next one. A model whose parameters
+        reach none of the file's optimizers (a frozen backbone under a linear probe, a
+        reference model) may stay in eval mode on purpose and is not flagged.
         """
     why = """
         In eval mode dropout is off and batch norm stops updating its statistics: from the

@@ -496,6 +496,13 @@ class FlowAnalysis:
                     taken.append(s)
                 else:
                     skipped.append(s)
+            guard = _module_guard(node.test)
+            if guard is not None:
+                # `if isinstance(net, nn.Module): net.eval()`: on the other path `net` is no
+                # module, there is no mode to switch; its mode is unknown there, not "train".
+                name, positive = guard
+                other = skipped if positive else taken
+                other[:] = [s.with_mode(name, UNKNOWN) if s.mode(name) is not None else s for s in other]
             if taken:
                 self._merge(out, self._exec_block(_body_statements(node.body), taken))
             if not skipped:
@@ -782,6 +789,25 @@ def _names_grad_off_wrapper(target: cst.BaseExpression) -> bool:
     name = dotted_name(target)
     last = name.rsplit(".", 1)[-1].lower() if name else ""
     return "inference_mode" in last or "no_grad" in last
+
+
+_MODULE_CLASSES = ("Module", "LightningModule", "PreTrainedModel")
+
+
+def _module_guard(test: cst.BaseExpression) -> Optional[tuple]:
+    """(name, True) for `isinstance(name, nn.Module)`, (name, False) for its negation."""
+    positive = True
+    while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        test, positive = test.expression, not positive
+    if type(test) is not cst.Call or type(test.func) is not cst.Name or test.func.value != "isinstance" \
+            or len(test.args) != 2:
+        return None
+    classes = test.args[1].value
+    options = [e.value for e in classes.elements] if type(classes) is cst.Tuple else [classes]
+    if not any((dotted_name(o) or "").rsplit(".", 1)[-1] in _MODULE_CLASSES for o in options):
+        return None
+    name = dotted_name(test.args[0].value)
+    return (name, positive) if name else None
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

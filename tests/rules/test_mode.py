@@ -315,6 +315,39 @@ def main(loader):
     for epoch in range(3):
         train(backbone, head, optimizer, loader)
 """,
+    # `net.eval()` under `isinstance(net, nn.Module)`: the other path has no module to switch.
+    "isinstance_module_guard_ok.py": HEAD + """
+def evaluate_accuracy(net, data_iter):
+    if isinstance(net, nn.Module):
+        net.eval()
+    with torch.no_grad():
+        return [net(X) for X, y in data_iter]
+
+def fit(net, train_iter, test_iter, opt):
+    for epoch in range(3):
+        net.train()
+        for X, y in train_iter:
+            opt.zero_grad()
+            net(X).sum().backward()
+            opt.step()
+        evaluate_accuracy(net, test_iter)
+""",
+    "other_guard_bad.py": HEAD + """
+def evaluate_accuracy(net, data_iter, verbose):
+    if verbose:
+        net.eval()
+    with torch.no_grad():
+        return [net(X) for X, y in data_iter]
+
+def fit(net, train_iter, test_iter, opt):
+    for epoch in range(3):
+        net.train()
+        for X, y in train_iter:
+            opt.zero_grad()
+            net(X).sum().backward()
+            opt.step()
+        evaluate_accuracy(net, test_iter, False)
+""",
 }
 
 EXPECTED = {
@@ -342,6 +375,8 @@ EXPECTED = {
     "method_not_model_ok.py": [],
     "attribute_model_bad.py": [("TRN102", 10)],
     "frozen_backbone_ok.py": [],
+    "isinstance_module_guard_ok.py": [],
+    "other_guard_bad.py": [("TRN101", 9)],
     "finetuned_backbone_bad.py": [("TRN103", 12)],
 }
 
