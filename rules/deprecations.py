@@ -36,7 +36,9 @@ class DeprecatedCudaAmp(Rule):
     summary = "torch.cuda.amp / torch.cpu.amp are deprecated: use torch.amp with a device type."
     what = """
         Flags `torch.cuda.amp.autocast`, `torch.cuda.amp.GradScaler` and their
-        `torch.cpu.amp` twins, however imported (`from torch.cuda.amp import autocast`).
+        `torch.cpu.amp` twins, however imported (`from torch.cuda.amp import autocast`),
+        except in a branch of a torch-version check (`if is_torch_version(">=", "2.3"):
+        ... else: torch.cuda.amp.GradScaler()`), kept for old releases on purpose.
         """
     why = """
         They are deprecated since torch 2.4 (a FutureWarning at every call) in favour of
@@ -76,6 +78,8 @@ class DeprecatedCudaAmp(Rule):
             deprecated = next((q for q in DEPRECATED_AMP if matches(site.qualname, q)), None)
             if deprecated is None or not site.qualname.startswith(("torch.cuda.amp", "torch.cpu.amp")):
                 continue
+            if _under_version_check(model, site.node):
+                continue  # the old API kept for old torch releases, chosen by version
             kind, device = DEPRECATED_AMP[deprecated]
             torch_name = torch_name or _torch_alias(model)
             fix = self._fix(ctx, site.node, kind, device, torch_name) if torch_name else None
@@ -104,6 +108,25 @@ class DeprecatedCudaAmp(Rule):
         new = call.with_changes(func=cst.parse_expression(f"{torch_name}.amp.{kind}"), args=[first, *args])
         return make_fix(ctx, f"Use `torch.amp.{kind}(\"{device}\", ...)`", {call: new},
                         SAFE if kind == "autocast" else UNSAFE)
+
+
+def _is_torch_version_test(text: str) -> bool:
+    """`is_torch_version(">=", "2.3")`, `torch.__version__ >= ...`, `TORCH_VERSION < (2, 4)`,
+    `_TORCH_GREATER_EQUAL_2_3`: a condition on the installed torch release."""
+    text = text.lower()
+    return "__version__" in text or ("torch" in text and ("version" in text or "greater" in text
+                                                         or "less" in text))
+
+
+def _under_version_check(model, call: cst.Call) -> bool:
+    for ancestor in model.ancestors(call):
+        kind = type(ancestor)
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
+            return False
+        if (kind is cst.If or kind is cst.IfExp) and not model.is_within(call, ancestor.test) \
+                and _is_torch_version_test(model.code(ancestor.test)):
+            return True
+    return False
 
 
 CHECKPOINTS = ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential")

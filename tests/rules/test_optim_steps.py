@@ -221,6 +221,27 @@ with torch.amp.autocast("cuda", dtype=torch.bfloat16):
 with torch.autocast(device_type="cuda"):
     pass
 """,
+    # The old API kept in the branch of a torch-version check is deliberate; under another
+    # condition it is not.
+    "amp_version_branch": """
+import torch
+
+def get_grad_scaler(**kwargs):
+    if is_torch_version(">=", "2.3"):
+        return torch.amp.GradScaler("cuda", **kwargs)
+    else:
+        return torch.cuda.amp.GradScaler(**kwargs)
+
+scaler = torch.amp.GradScaler() if _TORCH_GREATER_EQUAL_2_4 else torch.cuda.amp.GradScaler()
+""",
+    "amp_other_branch": """
+import torch
+
+def get_grad_scaler(enabled, **kwargs):
+    if enabled:
+        return torch.cuda.amp.GradScaler(**kwargs)
+    return None
+""",
     # TRN410
     "checkpoint_implicit": """
 import torch.utils.checkpoint as cp
@@ -258,6 +279,8 @@ def found(tmp_path_factory):
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
     ("amp_current", []),
+    ("amp_version_branch", []),
+    ("amp_other_branch", ["TRN409"]),
     ("checkpoint_implicit", ["TRN410", "TRN410"]),
     ("checkpoint_explicit", []),
 ])
