@@ -689,6 +689,11 @@ class FlowAnalysis:
                     mode = s.mode(key)
                     if mode is not None:
                         modes.append((param, mode))
+                    # Attributes travel with their object: `self.model` in the caller is
+                    # `self.model` in a method called on self.
+                    prefix = key + "."
+                    modes.extend((param + "." + held[len(prefix):], held_mode)
+                                 for held, held_mode in s.modes if held.startswith(prefix))
                 entries.append(State(modes=tuple(sorted(modes)), grad=s.grad))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)

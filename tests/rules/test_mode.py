@@ -348,6 +348,50 @@ def fit(net, train_iter, test_iter, opt):
             opt.step()
         evaluate_accuracy(net, test_iter, False)
 """,
+    # A trainer class: the mode set by one method on self.model reaches another method.
+    "trainer_methods.py": HEAD + """
+class Trainer:
+    def __init__(self, model, opt, train_dl, valid_dl):
+        self.model, self.opt, self.train_dl, self.valid_dl = model, opt, train_dl, valid_dl
+
+    def train_epoch(self):
+        self.model.train()
+        for xb, yb in self.train_dl:
+            self.opt.zero_grad()
+            self.model(xb).sum().backward()
+            self.opt.step()
+
+    @torch.no_grad()
+    def validate(self):
+        return [self.model(xb) for xb, _ in self.valid_dl]
+
+    def fit(self, epochs):
+        for _ in range(epochs):
+            self.train_epoch()
+            print(self.validate())
+""",
+    "trainer_methods_ok.py": HEAD + """
+class Trainer:
+    def __init__(self, model, opt, train_dl, valid_dl):
+        self.model, self.opt, self.train_dl, self.valid_dl = model, opt, train_dl, valid_dl
+
+    def train_epoch(self):
+        self.model.train()
+        for xb, yb in self.train_dl:
+            self.opt.zero_grad()
+            self.model(xb).sum().backward()
+            self.opt.step()
+
+    @torch.no_grad()
+    def validate(self):
+        return [self.model(xb) for xb, _ in self.valid_dl]
+
+    def fit(self, epochs):
+        for _ in range(epochs):
+            self.train_epoch()
+            self.model.eval()
+            print(self.validate())
+""",
 }
 
 EXPECTED = {
@@ -368,6 +412,8 @@ EXPECTED = {
     "pkg/engine.py": [("TRN101", 5)],
     "pkg/train.py": [],
     "project_grad_wrapper.py": [("TRN102", 15)],
+    "trainer_methods.py": [("TRN101", 18)],
+    "trainer_methods_ok.py": [],
     "valid_adjective_ok.py": [],
     "valid_split_bad.py": [("TRN102", 7), ("TRN102", 10)],
     "tokenizer_ok.py": [],
