@@ -76,6 +76,11 @@ class Activations:
             if name is None:
                 return None
             bindings = [b for b in model.bindings_of(name, function) if b.kind in ("assign", "with")]
+            # In the same function only assignments above the use count: in
+            # `loss = crit(pred, y); pred = torch.sigmoid(pred)` the loss saw the logits.
+            used_at = self._order(node)
+            bindings = [b for b in bindings if b.function is not function or used_at is None
+                        or (self._order(b.statement) or 0) < used_at]
             if not bindings:
                 return None
             found = []
@@ -92,6 +97,14 @@ class Activations:
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
 
+    def _order(self, node: cst.CSTNode) -> Optional[int]:
+        """Source position of a node as an ordinal (the model's parent table is in pre-order)."""
+        order = self.model.cache.get("source_order")
+        if order is None:
+            order = {n: i for i, n in enumerate(self.model.parents)}
+            self.model.cache["source_order"] = order
+        return order.get(node)
+
     def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
         """The last activation of a model called as `callee(...)`."""
         model = self.model
@@ -100,21 +113,27 @@ class Activations:
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
         layered = []
+        handed_in = False  # `self.model = model` in __init__: the model comes from outside
         for b in bindings:
             value = b.value
             while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
                     and value.func.attr.value in ("to", "cuda", "cpu", "float", "double"):
                 value = value.func.value
+            owner = model.info(b.function)
+            if type(value) is cst.Name and owner is not None and value.value in owner.params:
+                handed_in = True
+                continue
             if not isinstance(value, cst.Call):
                 return None
             evidence = self._constructed_output(value, kind, index, depth)
             if evidence is None:
                 return None
             layered.append(evidence)
-        if layered:
+        if layered and not handed_in:
             return f"`{callee}`, whose {layered[0]}"
         info = model.info(function)
-        if info is not None and callee in info.params and roles.is_model(callee, function):
+        if (handed_in and not layered or info is not None and callee in info.params) \
+                and roles.is_model(callee, function):
             # A model handed in: only when every model class of this file ends in the activation.
             candidates = self._top_level_model_classes()
             outputs = [self._class_output(c, kind, index, depth) for c in candidates]
@@ -125,6 +144,8 @@ class Activations:
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
         qualified = model.qualify_call(call)
+        if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
+            return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
             last = _last_layer(call)
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):

@@ -73,6 +73,49 @@ logits = model(x)
 loss = loss_fn(logits, y)
 plain = nn.BCELoss()(torch.sigmoid(logits), y)
 """,
+    # The softmax is a module attribute; the model reaches the loss as a parameter,
+    # or handed to a trainer's __init__.
+    "softmax_module_param.py": HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.out = nn.Softmax(dim=1)
+
+    def forward(self, x):
+        return self.out(self.fc(x))
+
+
+def train(net, loader, opt):
+    crit = nn.CrossEntropyLoss()
+    for x, y in loader:
+        opt.zero_grad()
+        crit(net(x), y).backward()
+        opt.step()
+
+
+class Trainer:
+    def __init__(self, model, opt):
+        self.model, self.opt = model, opt
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        self.loss_fn(self.model(x), y).backward()
+        self.opt.step()
+""",
+    # The loss is computed before the name is rebound to the sigmoid (a focal-style loss).
+    "sigmoid_after_loss_ok.py": HEAD + """
+class QFocal(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.loss_fcn = nn.BCEWithLogitsLoss(reduction="none")
+
+    def forward(self, pred, true):
+        loss = self.loss_fcn(pred, true)
+        pred = torch.sigmoid(pred)
+        return (loss * (pred - true).abs()).mean()
+""",
 }
 
 EXPECTED = {
@@ -80,6 +123,8 @@ EXPECTED = {
     "sequential_softmax.py": [("TRN301", 7)],
     "class_forward_softmax.py": [("TRN301", 21)],
     "log_softmax_ok.py": [],
+    "softmax_module_param.py": [("TRN301", 20), ("TRN301", 31)],
+    "sigmoid_after_loss_ok.py": [],
     "softmax_for_metrics_ok.py": [],
     "sigmoid_forward.py": [("TRN302", 14)],
     "sigmoid_inline.py": [("TRN302", 6)],
