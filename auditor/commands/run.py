@@ -12,6 +12,8 @@ from typing import Optional
 
 import click
 
+from auditor.commands import require_runtime_extra
+
 from auditor.atomic import write_atomically
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -63,6 +65,7 @@ def run(module: Optional[str], output_format: str, output: Optional[str], fail_o
     The script's output and exit status pass through; the findings are printed when
     it ends (also when it raises or is interrupted).
     """
+    require_runtime_extra("run")
     arguments = list(args)
     if module is None:
         if not arguments:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Optional
 
 import click
 
+from auditor.commands import require_runtime_extra
+
 TASKS = ("iris", "digits", "wine", "breast_cancer")
 # Enough epochs for each built-in task to converge with the default AdamW(lr=1e-3).
 TASK_EPOCHS = {"iris": 150, "digits": 30, "wine": 60, "breast_cancer": 30}
@@ -146,6 +148,7 @@ def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[st
 
     Exit status: 0 without error findings, 1 with, 2 on bad input.
     """
+    require_runtime_extra("train")
     if task is not None and task not in TASKS:
         raise BadInput(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     if (model_spec is None) != (data_spec is None):
