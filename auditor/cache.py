@@ -169,12 +169,12 @@ def tool_fingerprint(modules: Iterable[str]) -> str:
         if not path or path in seen:
             continue
         seen.add(path)
-        parts.extend(_package_stats(path))
+        parts.extend(package_stats(path))
     return digest_bytes("\n".join(parts).encode())
 
 
-def _package_stats(path: str) -> list[str]:
-    """Stats of a module file, or of every .py file of a package (its helpers too)."""
+def package_stats(path: str) -> list[str]:
+    """`path:size:mtime` of a module file, or of every .py file of a package (its helpers too)."""
     if os.path.basename(path) != "__init__.py":
         return _stat(path)
     directory = os.path.dirname(path)
@@ -184,7 +184,7 @@ def _package_stats(path: str) -> list[str]:
             if entry.name.endswith(".py"):
                 out.extend(_stat(entry.path))
             elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
-                out.extend(_package_stats(os.path.join(entry.path, "__init__.py")))
+                out.extend(package_stats(os.path.join(entry.path, "__init__.py")))
     except OSError:
         out.append(path)
     return out

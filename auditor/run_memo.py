@@ -18,10 +18,11 @@ import os
 import pickle
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Optional
 
 from auditor import __version__
 from auditor.atomic import write_atomically
+from auditor.cache import package_stats
 
 FORMAT = 1
 
@@ -33,25 +34,12 @@ class RecordedRun:
     exit_code: int = 0
 
 
-def _package_files(package_dir: str) -> Iterable[str]:
-    for root, dirs, files in os.walk(package_dir):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith(".py"):
-                yield os.path.join(root, name)
-
-
 def tool_digest() -> str:
     """Version, Python, and size+mtime of every source file of `auditor` and `rules`."""
     here = os.path.dirname(os.path.abspath(__file__))
     parts = [__version__, str(FORMAT), sys.version]
     for package in (here, os.path.join(os.path.dirname(here), "rules")):
-        for path in _package_files(package):
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue
-            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+        parts.extend(package_stats(os.path.join(package, "__init__.py")))
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
