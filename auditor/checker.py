@@ -64,11 +64,14 @@ def discover_paths(request: CheckRequest, config: Config) -> list[str]:
     return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes))
 
 
-def run_check(request: CheckRequest, all_rules: Sequence[Rule]) -> CheckOutcome:
-    """Raise UsageProblem for bad paths, configuration or selectors (exit 2)."""
+def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None) -> CheckOutcome:
+    """Raise UsageProblem for bad paths, configuration or selectors (exit 2).
+
+    `config`: the one `load_request_config` already returned for this request, if any.
+    """
     from auditor.engine import EngineOptions, check_files  # libcst: only when files are really checked
 
-    config = load_request_config(request)
+    config = config if config is not None else load_request_config(request)
     try:
         rules = select_rules(
             all_rules,

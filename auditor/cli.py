@@ -161,7 +161,7 @@ def _check_and_render(request, config, view: dict, output: Optional[str]):
     from auditor.report import render
     from auditor.run_memo import RecordedRun
 
-    outcome = run_check(request, _all_rules())
+    outcome = run_check(request, _all_rules(), config)
     if request.diff or request.write_baseline:
         _finish_diff_or_baseline(outcome, request.diff, output, request.write_baseline)
         return None
