@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, split_of_name
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule

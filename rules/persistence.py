@@ -11,7 +11,7 @@ from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, add_keyword, make_fix
 from auditor.rule import Rule
 from rules._helpers import argument, keyword
-from rules._queries import bound_values, is_module_value, method_name, names_a_model, receiver, string_value
+from rules._queries import bound_values, is_module_value, method_name, names_a_model, string_value
 
 # Calls that mean "the device is decided at run time": one of them anywhere in the file is a fallback.
 DEVICE_PROBES = ("torch.cuda.is_available", "torch.cuda.device_count", "torch.backends.mps.is_available",

@@ -195,7 +195,7 @@ class Roles:
                 continue
             return verdict
         if name in self._params_to_optimizers():
-            return f"its parameters are optimised"
+            return "its parameters are optimised"
         tokens = name_tokens(name)
         if unknown_value and tokens and tokens[-1] in MODEL_WORDS and \
                 not (len(tokens) > 1 and tokens[0] in BUILDER_VERBS):
