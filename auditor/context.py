@@ -74,6 +74,11 @@ class FileContext:
             self._model = build_file_model(self.module)
         return self._model
 
+    def release(self) -> None:
+        """The file is done: free its analyses now rather than at the next collection."""
+        if self._model is not None:
+            self._model.release()
+
     def position(self, node: cst.CSTNode):
         if self._positions is None:
             for statement in self._enclosing_statements(node):

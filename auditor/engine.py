@@ -39,6 +39,7 @@ from auditor.dependencies import DependencyGraph, scan_imports
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
+from auditor.parsing import parse_module
 from auditor.prefilter import compile_check, may_hold_training_code, relevance_pattern
 from auditor.rule import Rule
 from auditor.suppression import is_suppressed, skips_file
@@ -173,7 +174,7 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     # CPython and libcst disagree at the edges (`return` outside a function, newer
     # syntax): libcst has the last word on what is a syntax error.
     try:
-        module = cst.parse_module(source.text)
+        module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
         result.findings.append(_syntax_error_finding(source, exc))
         return prepared
@@ -224,6 +225,7 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
                         f"({os.path.basename(frame.filename)}:{frame.lineno})",
             ))
     ctx.rule = None
+    ctx.release()
     findings = result.findings + ctx.findings
     result.findings = _filter(findings, source, options)
     return result

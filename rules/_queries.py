@@ -10,6 +10,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 
@@ -191,19 +192,19 @@ def under_no_grad(model, node: cst.CSTNode) -> bool:
 def names_in(node: cst.CSTNode) -> set[str]:
     """Dotted names read anywhere in an expression (`a + self.b * f(c)` -> a, self.b, f, c)."""
     found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-            name = dotted_name(attribute)
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        kind = type(current)
+        if kind is cst.Name:
+            found.add(current.value)
+            continue
+        if kind is cst.Attribute:
+            name = dotted_name(current)
             if name:
                 found.add(name)
-                return False
-            return True
-
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-    node.visit(_Names())
+                continue
+        pending.extend(syntactic_children(current))
     return found
 
 

@@ -6,6 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
 from auditor.rule import Rule
@@ -76,17 +77,19 @@ def _layer_output(model, call: cst.Call, function, depth: int) -> Optional[str]:
 
 
 def _returns(function: cst.FunctionDef) -> list[cst.Return]:
+    """The `return value` statements of `function` itself (not of functions nested in it)."""
     found: list[cst.Return] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Return(self, node: cst.Return) -> None:
-            if node.value is not None:
-                found.append(node)
-
-    function.visit(Visitor())
+    pending = [function.body]
+    while pending:
+        current = pending.pop()
+        kind = type(current)
+        if kind is cst.FunctionDef:
+            continue
+        if kind is cst.Return:
+            if current.value is not None:
+                found.append(current)
+            continue
+        pending.extend(reversed(syntactic_children(current)))
     return found
 
 

@@ -7,6 +7,7 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
@@ -61,7 +62,7 @@ def _parameter_owners(model, expr, function, depth: int = 0) -> set:
                 if value is not node:
                     owners |= _parameter_owners(model, value, function, depth + 1)
             continue
-        pending.extend(child for child in node.children if isinstance(child, cst.BaseExpression)
+        pending.extend(child for child in syntactic_children(node) if isinstance(child, cst.BaseExpression)
                        or type(child) in (cst.Arg, cst.Element, cst.DictElement, cst.CompFor, cst.StarredElement,
                                           cst.StarredDictElement))
     return owners

@@ -19,7 +19,6 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Optional
 
 import libcst as cst
@@ -43,12 +42,40 @@ LIGHTNING_EVAL_HOOKS = {"validation_step", "test_step", "predict_step", "on_vali
 LIGHTNING_TRAIN_HOOKS = {"training_step"}
 
 
-@dataclass(frozen=True)
 class State:
-    modes: tuple = ()  # sorted (key, mode) pairs
-    grad: str = ON
-    env: tuple = ()  # sorted (name, value): a str/bool/int constant or a CST node
-    facts: tuple = ()  # sorted (condition code, bool)
+    """What one path knows: model modes, grad mode, constants and branch conditions.
+
+    Immutable by convention (every `with_*` returns a new state). A plain slotted class
+    rather than a frozen dataclass: the interpreter creates and hashes states on every
+    statement of every path, and a frozen dataclass pays for `object.__setattr__` per
+    field and recomputes its hash each time it is deduplicated.
+    """
+
+    __slots__ = ("modes", "grad", "env", "facts", "_hash")
+
+    def __init__(self, modes: tuple = (), grad: str = ON, env: tuple = (), facts: tuple = ()) -> None:
+        self.modes = modes  # sorted (key, mode) pairs
+        self.grad = grad
+        self.env = env  # sorted (name, value): a str/bool/int constant or a CST node
+        self.facts = facts  # sorted (condition code, bool)
+        self._hash: Optional[int] = None
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if type(other) is not State:
+            return NotImplemented
+        return self.grad == other.grad and self.modes == other.modes and self.env == other.env \
+            and self.facts == other.facts
+
+    def __hash__(self) -> int:
+        value = self._hash
+        if value is None:
+            value = self._hash = hash((self.modes, self.grad, self.env, self.facts))
+        return value
+
+    def __repr__(self) -> str:
+        return f"State(modes={self.modes!r}, grad={self.grad!r}, env={self.env!r}, facts={self.facts!r})"
 
     def mode(self, key: str) -> Optional[str]:
         """The mode of `key`, or of the nearest enclosing module (`model` for `model.encoder`)."""
@@ -63,11 +90,19 @@ class State:
 
     def with_mode(self, key: str, mode: str) -> "State":
         # Setting `model` also sets its submodules `model.x` tracked separately.
-        kept = tuple((k, m) for k, m in self.modes if k != key and not k.startswith(key + "."))
-        return replace(self, modes=tuple(sorted(kept + ((key, mode),))))
+        prefix = key + "."
+        kept = tuple((k, m) for k, m in self.modes if k != key and not k.startswith(prefix))
+        return State(tuple(sorted(kept + ((key, mode),))), self.grad, self.env, self.facts)
 
     def without_mode(self, key: str) -> "State":
-        return replace(self, modes=tuple((k, m) for k, m in self.modes if k != key))
+        return State(tuple((k, m) for k, m in self.modes if k != key), self.grad, self.env, self.facts)
+
+    def with_grad(self, grad: str) -> "State":
+        return self if grad == self.grad else State(self.modes, grad, self.env, self.facts)
+
+    def without_constants(self) -> "State":
+        """Modes and grad only: what is kept when there are too many paths to follow."""
+        return State(self.modes, self.grad)
 
     @property
     def env_dict(self) -> dict:
@@ -76,12 +111,12 @@ class State:
     def with_env(self, name: str, value: Any) -> "State":
         kept = tuple((k, v) for k, v in self.env if k != name)
         if value is _DROP:
-            return replace(self, env=kept) if len(kept) != len(self.env) else self
-        return replace(self, env=tuple(sorted(kept + ((name, value),), key=lambda kv: kv[0])))
+            return State(self.modes, self.grad, kept, self.facts) if len(kept) != len(self.env) else self
+        return State(self.modes, self.grad, tuple(sorted(kept + ((name, value),), key=_first)), self.facts)
 
     def with_fact(self, code: str, value: bool) -> "State":
         kept = tuple((k, v) for k, v in self.facts if k != code)
-        return replace(self, facts=tuple(sorted(kept + ((code, value),))))
+        return State(self.modes, self.grad, self.env, tuple(sorted(kept + ((code, value),))))
 
     def fact(self, code: str) -> Optional[bool]:
         for k, v in self.facts:
@@ -90,15 +125,24 @@ class State:
         return None
 
 
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
 _DROP = object()
 
 
-@dataclass
 class Flow:
-    normal: list = field(default_factory=list)
-    returns: list = field(default_factory=list)
-    breaks: list = field(default_factory=list)
-    continues: list = field(default_factory=list)
+    """The states leaving a statement: falling through, by return, break or continue."""
+
+    __slots__ = ("normal", "returns", "breaks", "continues")
+
+    def __init__(self, normal: Optional[list] = None, returns: Optional[list] = None,
+                 breaks: Optional[list] = None, continues: Optional[list] = None) -> None:
+        self.normal = [] if normal is None else normal
+        self.returns = [] if returns is None else returns
+        self.breaks = [] if breaks is None else breaks
+        self.continues = [] if continues is None else continues
 
 
 def _dedupe(states: Iterable[State]) -> list[State]:
@@ -108,7 +152,7 @@ def _dedupe(states: Iterable[State]) -> list[State]:
     out = list(seen)
     if len(out) > MAX_STATES:
         # Too many paths: forget conditions and constants, keep what matters (modes, grad).
-        out = list({replace(s, facts=(), env=()): None for s in out})[:MAX_STATES]
+        out = list({s.without_constants(): None for s in out})[:MAX_STATES]
     return out
 
 
@@ -277,7 +321,7 @@ class FlowAnalysis:
             [State(grad=ON if info.parent is None else UNKNOWN)]
         decorated = _decorated_grad(self.model, info)
         if decorated is not None:
-            states = [replace(s, grad=decorated) for s in states]
+            states = [s.with_grad(decorated) for s in states]
         return _dedupe(states)
 
     def _project_entry(self, info: FunctionInfo) -> list[State]:
@@ -594,17 +638,17 @@ class FlowAnalysis:
             for item in node.items:
                 grad = self._grad_context(item.item, s)
                 if grad is not None:
-                    s = replace(s, grad=grad)
+                    s = s.with_grad(grad)
             inside.append(s)
         flow = self._exec_block(_body_statements(node.body), _dedupe(inside))
         restore = before.pop() if len(before) == 1 else UNKNOWN
         changes_grad = any(self._grad_context(item.item, State()) is not None or
                            self._is_set_grad(item.item) for item in node.items)
         if changes_grad:
-            flow.normal = _dedupe(replace(s, grad=restore) for s in flow.normal)
-            flow.returns = [replace(s, grad=restore) for s in flow.returns]
-            flow.breaks = [replace(s, grad=restore) for s in flow.breaks]
-            flow.continues = [replace(s, grad=restore) for s in flow.continues]
+            flow.normal = _dedupe(s.with_grad(restore) for s in flow.normal)
+            flow.returns = [s.with_grad(restore) for s in flow.returns]
+            flow.breaks = [s.with_grad(restore) for s in flow.breaks]
+            flow.continues = [s.with_grad(restore) for s in flow.continues]
         return flow
 
     def _is_set_grad(self, expr: cst.BaseExpression) -> bool:
@@ -673,7 +717,7 @@ class FlowAnalysis:
             out = []
             for s in states:
                 value = evaluate(call.args[0].value, s)
-                out.append(replace(s, grad=ON if value is True else OFF if value is False else UNKNOWN))
+                out.append(s.with_grad(ON if value is True else OFF if value is False else UNKNOWN))
             return _dedupe(out)
         resolved = self.resolve(site)
         if resolved is None:

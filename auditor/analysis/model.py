@@ -10,9 +10,9 @@ flow) is computed lazily from these tables by the other modules of this package.
 
 from __future__ import annotations
 
-import inspect
-import re
+import weakref
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Iterator, Optional, Union
 
 import libcst as cst
@@ -59,7 +59,9 @@ class FunctionInfo:
     node: cst.FunctionDef
     name: str
     qualname: str  # `Class.method` or `outer.inner` or `name`
-    cls: Optional["ClassInfo"]
+    # The enclosing class, held weakly: the class holds its methods, and a cycle between
+    # them would keep the file's whole tree alive until the garbage collector runs.
+    cls_ref: Optional["weakref.ReferenceType[ClassInfo]"]
     params: list[str]
     annotations: dict[str, Optional[str]]  # param -> annotation as written (dotted)
     defaults: dict[str, cst.BaseExpression]
@@ -67,6 +69,10 @@ class FunctionInfo:
     parent: Optional[cst.FunctionDef]
     calls: list[CallSite] = field(default_factory=list)
     returns: list[cst.Return] = field(default_factory=list)
+
+    @property
+    def cls(self) -> Optional["ClassInfo"]:
+        return self.cls_ref() if self.cls_ref is not None else None
 
     @property
     def positional(self) -> list[str]:
@@ -100,6 +106,15 @@ class FileModel:
     module_calls: list[CallSite] = field(default_factory=list)
     # Derived analyses, computed on first use and cached here (see the sibling modules).
     cache: dict = field(default_factory=dict)
+    # Source text of nodes already rendered: the flow analysis asks for the same
+    # conditions once per path, and libcst renders a node by walking all of it.
+    rendered: dict = field(default_factory=dict)
+
+    def release(self) -> None:
+        """Drop the derived analyses: each points back at this model, a reference cycle
+        that would keep the whole tree alive until the garbage collector runs."""
+        self.cache.clear()
+        self.rendered.clear()
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         return self.parents.get(node)
@@ -165,7 +180,10 @@ class FileModel:
         return [i for i in self.function_info.values() if i.name == name and i.cls is None and i.parent is None]
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        text = self.rendered.get(node)
+        if text is None:
+            text = self.rendered[node] = self.module.code_for_node(node)
+        return text
 
     def calls_in(self, function: Optional[cst.FunctionDef]) -> list[CallSite]:
         if function is None:
@@ -211,29 +229,35 @@ for _cls in _node_classes():
     elif not _mro.isdisjoint(_BODIES):
         _OWNER_KIND[_cls] = False
 
-_FIELD_RE = re.compile(r'visit_\w+\(\s*self,\s*"(\w+)"')
 _FIELDS: dict = {}  # node class -> its child fields in libcst's visiting (source) order
 
 
 def _fields_of(cls: type) -> Optional[tuple]:
     """The child-holding fields of `cls`, read once from libcst's own `_visit_and_replace_children`.
 
-    That method lists the fields in the order the generic visitor enters them (source
-    order); None when its source cannot be read (the walk then asks `node.children`).
+    That method visits the fields in source order (`visit_required(self, "name", ...)`),
+    and a function's string constants are stored in the order they first occur: so its
+    constants that name a field of `cls` are the fields in source order. None when the
+    method or the fields cannot be read (the walk then asks `node.children`).
     """
     try:
-        source = inspect.getsource(cls._visit_and_replace_children)
-    except (OSError, TypeError):
+        constants = cls._visit_and_replace_children.__code__.co_consts
+        names = {f.name for f in dataclass_fields(cls)}
+    except (AttributeError, TypeError):
         fields = None
     else:
-        names = list(dict.fromkeys(_FIELD_RE.findall(source)))
-        fields = tuple(n for n in names if not n.startswith(_SKIP_FIELD_PREFIXES))
+        fields = tuple(c for c in constants if type(c) is str and c in names
+                       and not c.startswith(_SKIP_FIELD_PREFIXES))
     _FIELDS[cls] = fields
     return fields
 
 
-def _children(node: cst.CSTNode) -> list:
-    """The syntactic children of `node` in source order, tokens and whitespace left out."""
+def syntactic_children(node: cst.CSTNode) -> list:
+    """The syntactic children of `node` in source order, tokens and whitespace left out.
+
+    Much cheaper than libcst's `node.children`, which rebuilds (and re-validates) every
+    child through the generic visitor.
+    """
     cls = type(node)
     try:
         fields = _FIELDS[cls]
@@ -271,7 +295,14 @@ class _Builder:
         self.functions: list[cst.FunctionDef] = []
         self.classes: list[Optional[ClassInfo]] = []
         self.owners: list[Optional[cst.CSTNode]] = []
-        self._visit = {
+
+    def build(self, module: cst.Module) -> None:
+        """Pre-order (visit hooks, parent links) and post-order (leave hooks), like libcst's visitor."""
+        parents = self.model.parents
+        owners = self.owners
+        # Bound methods in locals, not attributes: a builder holding its own bound
+        # methods is a reference cycle that only the garbage collector would free.
+        visit = {
             cst.Import: self.visit_Import, cst.ImportFrom: self.visit_ImportFrom,
             cst.FunctionDef: self.visit_FunctionDef, cst.ClassDef: self.visit_ClassDef,
             cst.Return: self.visit_Return, cst.Assign: self.visit_Assign,
@@ -279,17 +310,11 @@ class _Builder:
             cst.For: self.visit_For, cst.WithItem: self.visit_WithItem,
             cst.NamedExpr: self.visit_NamedExpr,
         }
-        self._leave = {
+        leave = {
             cst.FunctionDef: self.leave_FunctionDef, cst.ClassDef: self.leave_ClassDef,
             cst.Call: self.leave_Call,
         }
-
-    def build(self, module: cst.Module) -> None:
-        """Pre-order (visit hooks, parent links) and post-order (leave hooks), like libcst's visitor."""
-        parents = self.model.parents
-        owners = self.owners
-        visit, leave = self._visit, self._leave
-        children_of = _children
+        children_of = syntactic_children
         kinds = _OWNER_KIND
         # An explicit stack: (node, iterator over its children) frames.
         stack = [(module, iter(children_of(module)))]
@@ -342,7 +367,8 @@ class _Builder:
             qualname = f"{cls.name}.{node.name.value}"
         else:
             qualname = node.name.value
-        info = FunctionInfo(node=node, name=node.name.value, qualname=qualname, cls=cls, params=params,
+        info = FunctionInfo(node=node, name=node.name.value, qualname=qualname,
+                            cls_ref=weakref.ref(cls) if cls is not None else None, params=params,
                             annotations=annotations, defaults=defaults,
                             decorators=[d.decorator for d in node.decorators], parent=parent)
         self.model.function_info[node] = info
