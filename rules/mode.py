@@ -21,6 +21,12 @@ OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "
 _PARAMETER_METHODS = ("parameters", "named_parameters")
 
 
+# Arguments whose source text is never a module's name: calls (their text has a
+# parenthesis) and literals.
+_NEVER_MODULES = (cst.Call, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
+                  cst.Float, cst.Imaginary)
+
+
 def _optimized_modules(prog):
     """The modules whose parameters the file's optimizers get (`Adam(head.parameters())`),
     or None when it cannot tell (no optimizer built here, or one built from other values)."""
@@ -331,6 +337,8 @@ class MissingTrainMode(Rule):
                     and (container is None or prog.inside(f.site.node, container))}
             for other in prog.sites_in(container, site.function) if container is not None else ():
                 for arg in other.node.args:
+                    if type(arg.value) in _NEVER_MODULES:
+                        continue  # its text can never name a model (and rendering it costs)
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)

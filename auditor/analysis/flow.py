@@ -264,6 +264,8 @@ class FlowAnalysis:
         self._recording = False
         self._current: Optional[cst.FunctionDef] = None
         self._resolved: dict[cst.Call, Optional[tuple]] = {}
+        self._assign_plans: dict[cst.BaseExpression, tuple] = {}
+        self._call_plans: dict[cst.Call, tuple] = {}
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> "FlowAnalysis":
@@ -489,28 +491,20 @@ class FlowAnalysis:
         return Flow(normal=_dedupe(states))
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
-        if type(target) is cst.Tuple or type(target) is cst.List:
-            for element in target.elements:
-                name = dotted_name(element.value)
-                if name:
-                    state = state.with_env(name, _DROP)
+        plan = self._assign_plans.get(target)
+        if plan is None:
+            plan = self._assign_plans[target] = self._plan_assign(target, value)
+        kind = plan[0]
+        if kind == "unpack":
+            for name in plan[1]:
+                state = state.with_env(name, _DROP)
             return state
-        name = dotted_name(target)
-        if name is None:
+        if kind == "skip":
             return state
+        _, name, fresh, source = plan
         state = state.with_env(name, evaluate(value, state))
-        fresh = self.roles.fresh_model(value)
         if fresh:
             return state.with_mode(name, TRAIN)
-        source = dotted_name(value)
-        if source is None and type(value) is cst.Call:
-            # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
-            func = value.func
-            if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
-                                                                         "double", "train", "eval"):
-                source = dotted_name(func.value)
-            elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
-                source = dotted_name(value.args[0].value)
         if source is not None and source != name:
             mode = state.mode(source)
             if mode is not None:
@@ -520,6 +514,25 @@ class FlowAnalysis:
         if state.mode(name) is not None and not name.startswith("self."):
             return state.with_mode(name, UNKNOWN)
         return state
+
+    def _plan_assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> tuple:
+        """What an assignment does, apart from the state it runs in (computed once per target)."""
+        if type(target) is cst.Tuple or type(target) is cst.List:
+            return ("unpack", [n for n in (dotted_name(e.value) for e in target.elements) if n])
+        name = dotted_name(target)
+        if name is None:
+            return ("skip",)
+        fresh = bool(self.roles.fresh_model(value))
+        source = dotted_name(value)
+        if source is None and type(value) is cst.Call:
+            # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
+            func = value.func
+            if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
+                                                                         "double", "train", "eval"):
+                source = dotted_name(func.value)
+            elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
+                source = dotted_name(value.args[0].value)
+        return ("name", name, fresh, source)
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
         # An `elif` chain is walked in a loop, not by recursion: CPython compiles chains
@@ -699,12 +712,15 @@ class FlowAnalysis:
         return states
 
     def _apply(self, site: CallSite, states: list[State]) -> list[State]:
-        method = site.method
+        plan = self._call_plans.get(site.node)
+        if plan is None:
+            plan = self._call_plans[site.node] = self._plan_call(site)
+        kind = plan[0]
+        if kind == "none":
+            return states
         call = site.node
-        if method in ("train", "eval") and site.receiver is not None and len(call.args) <= 1:
-            key = dotted_name(_strip_moves(site.receiver))
-            if key is None or (method == "train" and not self._could_be_model(key, site)):
-                return states
+        if kind == "mode":
+            _, key, method = plan
             out = []
             for s in states:
                 if method == "eval":
@@ -713,18 +729,13 @@ class FlowAnalysis:
                 value = evaluate(call.args[0].value, s) if call.args else True
                 out.append(s.with_mode(key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
             return _dedupe(out)
-        if matches(site.qualname, *SET_GRAD) and call.args and isinstance(self.model.parent(call), cst.Expr):
+        if kind == "set_grad":
             out = []
             for s in states:
                 value = evaluate(call.args[0].value, s)
                 out.append(s.with_grad(ON if value is True else OFF if value is False else UNKNOWN))
             return _dedupe(out)
-        resolved = self.resolve(site)
-        if resolved is None:
-            return states
-        callee, bound = resolved
-        info = self.model.function_info[callee]
-        bindings = self._argument_keys(info, call, bound, site)
+        _, callee, bindings = plan
         if self._recording:
             entries = []
             for s in states:
@@ -756,6 +767,25 @@ class FlowAnalysis:
                     new.append(s if mode == UNKNOWN else s.with_mode(key, mode))
             out = _dedupe(new)
         return out
+
+    def _plan_call(self, site: CallSite) -> tuple:
+        """What a call does to the state, apart from the state (computed once per call):
+        ("mode", key, method), ("set_grad",), ("call", callee, parameter -> key), ("none",)."""
+        method = site.method
+        call = site.node
+        if method in ("train", "eval") and site.receiver is not None and len(call.args) <= 1:
+            key = dotted_name(_strip_moves(site.receiver))
+            if key is None or (method == "train" and not self._could_be_model(key, site)):
+                return ("none",)
+            return ("mode", key, method)
+        if matches(site.qualname, *SET_GRAD) and call.args and isinstance(self.model.parent(call), cst.Expr):
+            return ("set_grad",)
+        resolved = self.resolve(site)
+        if resolved is None:
+            return ("none",)
+        callee, bound = resolved
+        info = self.model.function_info[callee]
+        return ("call", callee, self._argument_keys(info, call, bound, site))
 
     def _could_be_model(self, key: str, site: CallSite) -> bool:
         # HF `trainer.train()` and friends are not mode switches.
