@@ -500,11 +500,12 @@ def subscript_key(node: cst.Subscript) -> Optional[str]:
 # the model) from phase 1 to phase 2, so this cache only serves callers that ask again
 # for the same module soon after; libcst nodes take no weak references, so it holds
 # the module itself (keeping its id valid). The bound is small on purpose: every tree
-# held here stays alive, and the garbage collector scans all of them on each full
-# collection (benchmarks/growth.py, 2,000 files, one process: a bound of 4,096 cost
-# 19.0 CPU ms per file and 518 MB at peak, this bound 16.3 ms and 163 MB).
+# held here stays alive, the garbage collector scans them, and they are freed only at
+# exit (benchmarks/growth.py, 2,000 files, one process: a bound of 4,096 cost 19.0 CPU
+# ms per file and 518 MB at peak, a bound of 32 16.3 ms and 163 MB; on pytorch/examples
+# a bound of 4 instead of 32 saves about 7% of a check).
 _MODELS: "dict[int, tuple[cst.Module, FileModel]]" = {}
-_MAX_CACHED = 32
+_MAX_CACHED = 4
 
 
 def build_file_model(module: cst.Module) -> FileModel:
