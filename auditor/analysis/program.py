@@ -41,6 +41,7 @@ class Program:
         self.splits.arguments_of = self.flow.arguments_of
         self._forwards: Optional[list[Forward]] = None
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
+        self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -90,8 +91,11 @@ class Program:
         return self._forwards
 
     # -- structure ----------------------------------------------------------------------------
-    def loops_of(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+    def loops_of(self, node: cst.CSTNode) -> tuple:
         """Enclosing loops inside the same function, innermost first."""
+        found = self._loops.get(node)
+        if found is not None:
+            return found
         loops = []
         for ancestor in self.model.ancestors(node):
             kind = type(ancestor)  # exact types: the libcst classes here have no subclasses
@@ -99,7 +103,8 @@ class Program:
                 break
             if (kind is cst.For or kind is cst.While) and not self._in_header(node, ancestor):
                 loops.append(ancestor)
-        return loops
+        found = self._loops[node] = tuple(loops)
+        return found
 
     def _in_header(self, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
         header = loop.iter if isinstance(loop, cst.For) else loop.test

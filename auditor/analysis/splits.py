@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Optional
 
@@ -33,8 +34,13 @@ _SPLIT_WORDS = set().union(*_TOKENS.values())
 
 def name_tokens(name: str) -> list[str]:
     """`X_te` -> [x, te]; `validLoader` -> [valid, loader]; `self.test_dl` -> [test, dl]."""
-    last = name.rsplit(".", 1)[-1]
-    return [t.lower() for t in _WORD.findall(last)]
+    return list(_tokens_of_last_part(name.rsplit(".", 1)[-1]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tokens_of_last_part(last: str) -> tuple:
+    # The rules ask about the same few names thousands of times per file.
+    return tuple(t.lower() for t in _WORD.findall(last))
 
 
 def _names_data(tokens: list[str], alone: bool) -> bool:
