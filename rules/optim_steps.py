@@ -283,12 +283,14 @@ def _running_sums(model):
     for bindings in model.bindings.values():
         for binding in bindings:
             statement = binding.statement
-            if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.BinaryOperation) \
-                    and isinstance(statement.value.operator, cst.Add) \
+            # Exact types (these libcst classes have no subclasses): isinstance against
+            # libcst's ABCs is a Python-level call, and this scans every node of the file.
+            if type(statement) is cst.Assign and type(statement.value) is cst.BinaryOperation \
+                    and type(statement.value.operator) is cst.Add \
                     and dotted_name(statement.value.left) == binding.target:
                 yield binding.function, binding.target, statement.value.right, statement
     for node in model.parents:  # `t += v` (read from the parent table: no second tree walk)
-        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.AddAssign):
+        if type(node) is cst.AugAssign and type(node.operator) is cst.AddAssign:
             target = dotted_name(node.target)
             if target:
                 yield enclosing_function(model, node), target, node.value, node
@@ -299,8 +301,8 @@ def _returned_names(model) -> set:
     function's result (a loss built from terms, for its caller to backpropagate)."""
     found = set()
     for node in model.parents:
-        if isinstance(node, cst.Return) and node.value is not None:
-            parts = node.value.elements if isinstance(node.value, cst.Tuple) else ()
+        if type(node) is cst.Return and node.value is not None:
+            parts = node.value.elements if type(node.value) is cst.Tuple else ()
             for expr in [node.value] + [e.value for e in parts]:
                 name = dotted_name(expr)
                 if name:

@@ -141,6 +141,7 @@ class Roles:
         self.model = model
         self._model_memo: dict[tuple, Optional[str]] = {}
         self._optimizer_args: Optional[set[str]] = None
+        self._loss_kinds: dict[tuple, Optional[str]] = {}  # (call, callee, function) -> loss kind
 
     # -- models ---------------------------------------------------------------------
     def fresh_model(self, value: cst.BaseExpression) -> Optional[str]:
@@ -275,6 +276,14 @@ class Roles:
 
     def loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
+        # Three loss rules and the accumulation analysis ask this of every call.
+        key = (call, site_callee, function)
+        if key in self._loss_kinds:
+            return self._loss_kinds[key]
+        kind = self._loss_kinds[key] = self._loss_kind_of_callee(site_callee, call, function)
+        return kind
+
+    def _loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         model = self.model
         qualified = model.qualify_call(call)
         for kind, names in LOSS_FUNCTIONS.items():
