@@ -27,6 +27,7 @@ from typing import Any, Iterable, Optional
 
 from auditor import __version__
 from auditor.findings import FileError, Finding
+from auditor.fingerprint import package_stats
 
 CACHE_DIR_NAME = ".auditor_cache"
 # Bump when the entry layout changes: old cache files are then simply never read.
@@ -171,31 +172,6 @@ def tool_fingerprint(modules: Iterable[str]) -> str:
         seen.add(path)
         parts.extend(package_stats(path))
     return digest_bytes("\n".join(parts).encode())
-
-
-def package_stats(path: str) -> list[str]:
-    """`path:size:mtime` of a module file, or of every .py file of a package (its helpers too)."""
-    if os.path.basename(path) != "__init__.py":
-        return _stat(path)
-    directory = os.path.dirname(path)
-    out = []
-    try:
-        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-            if entry.name.endswith(".py"):
-                out.extend(_stat(entry.path))
-            elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
-                out.extend(package_stats(os.path.join(entry.path, "__init__.py")))
-    except OSError:
-        out.append(path)
-    return out
-
-
-def _stat(path: str) -> list[str]:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return [path]
-    return [f"{path}:{stat.st_size}:{stat.st_mtime_ns}"]
 
 
 def settings_key(tool: str, rule_codes: Iterable[str], config_values: dict, root: str) -> str:

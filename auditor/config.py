@@ -12,6 +12,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on older interpreters only
     import tomli as tomllib
 
+from auditor.config_search import find_config  # kept apart so the fast replay can use it
 from auditor.findings import Severity
 
 
@@ -117,36 +118,8 @@ def load_file(path: str) -> Config:
     return Config(values=parse_table(table, path), path=os.path.abspath(path))
 
 
-def _has_auditor_table(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return b"[tool.auditor" in handle.read()
-    except OSError:
-        return False
-
-
-def find_config(paths: Iterable[str]) -> Optional[str]:
-    """The nearest pyproject.toml with a [tool.auditor] table above the checked paths."""
-    absolute = [os.path.abspath(p) for p in paths] or [os.getcwd()]
-    try:
-        start = os.path.commonpath(absolute)
-    except ValueError:  # paths on different drives
-        start = os.getcwd()
-    if not os.path.isdir(start):
-        start = os.path.dirname(start)
-    current = start
-    while True:
-        candidate = os.path.join(current, "pyproject.toml")
-        if os.path.isfile(candidate) and _has_auditor_table(candidate):
-            return candidate
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
-
-
 def load_config(paths: Iterable[str], explicit: Optional[str] = None) -> Config:
     if explicit:
         return load_file(explicit)
-    found = find_config(paths)
+    found = find_config(list(paths))
     return load_file(found) if found else Config()
