@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from auditor.cache import open_cache
 from auditor.config import Config, ConfigError, load_config
 from auditor.errors import UsageProblem
-from auditor.files import DEFAULT_EXCLUDES, discover
+from auditor.files import DEFAULT_EXCLUDES, WalkedDirectory, discover
 from auditor.report import Report
 from auditor.rule import Rule
 from auditor.selection import PerFileIgnores, SelectionError, select_rules
@@ -56,12 +56,12 @@ def load_request_config(request: CheckRequest) -> Config:
         raise UsageProblem(str(exc)) from None
 
 
-def discover_paths(request: CheckRequest, config: Config) -> list[str]:
-    """The files this request checks, in a stable order."""
+def discover_paths(request: CheckRequest, config: Config, walked: Optional[list[WalkedDirectory]] = None) -> list[str]:
+    """The files this request checks, in a stable order (`walked`: see files.discover)."""
     excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
     user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
         + request.extend_exclude + (request.exclude or [])
-    return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes))
+    return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes, walked=walked))
 
 
 def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None) -> CheckOutcome:

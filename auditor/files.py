@@ -69,12 +69,14 @@ def discover(
     paths: Iterable[str],
     excludes: Iterable[str] = DEFAULT_EXCLUDES,
     user_excludes: Iterable[str] = (),
+    walked: Optional[list[WalkedDirectory]] = None,
 ) -> Iterator[str]:
     """Yield the files to check, in a stable order. Missing paths raise FileNotFoundError.
 
     Directories are walked recursively with every exclude applied; a file named
     explicitly is checked unless it matches a user exclude (so pre-commit, which
-    names files, still honours the project's `exclude`).
+    names files, still honours the project's `exclude`). `walked`, when given, receives
+    what each directory held (see WalkedDirectory).
     """
     all_excludes = tuple(excludes) + tuple(user_excludes)
     seen: set[str] = set()
@@ -82,7 +84,7 @@ def discover(
         if not os.path.exists(given):
             raise FileNotFoundError(given)
         if os.path.isdir(given):
-            for found in _walk(given, all_excludes):
+            for found in _walk(given, all_excludes, walked):
                 norm = os.path.normpath(found)
                 if norm not in seen:
                     seen.add(norm)
@@ -94,26 +96,51 @@ def discover(
                 yield norm
 
 
-def _walk(root: str, excludes: tuple[str, ...]) -> Iterator[str]:
+# One directory as discovery saw it: (path, names excluded there, names that count), the
+# latter with "/" after a directory; (path, None, None) when it could not be listed.
+# Whatever else a directory holds (a README, an editor's swap file) cannot change which
+# files are checked, so auditor/fast_replay.py proves a tree unchanged by listing each
+# directory again and comparing only this. The excluded names include those excluded
+# wherever they appear, so that a __pycache__ or build/ created later changes nothing.
+WalkedDirectory = tuple[str, Optional[frozenset[str]], Optional[frozenset[str]]]
+
+
+def _excluded_by_name(patterns: Iterable[str]) -> frozenset[str]:
+    """Names that `_excluded` rejects wherever they occur: the patterns with no glob and no "/"."""
+    names = (p.rstrip("/") for p in patterns)
+    return frozenset(n for n in names if n and "/" not in n and not any(c in n for c in "*?["))
+
+
+def _walk(root: str, excludes: tuple[str, ...], walked: Optional[list[WalkedDirectory]] = None) -> Iterator[str]:
+    by_name = _excluded_by_name(excludes) if walked is not None else frozenset()
     stack = [root]
     while stack:
         current = stack.pop()
         try:
             entries = sorted(os.scandir(current), key=lambda e: e.name)
         except OSError:
+            if walked is not None:
+                walked.append((current, None, None))
             continue
         subdirs = []
+        skipped: set[str] = set(by_name)
+        counted: set[str] = set()
         for entry in entries:
             rel = os.path.relpath(entry.path, root)
             if _excluded(rel, excludes):
+                skipped.add(entry.name)
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append(entry.path)
+                    counted.add(entry.name + "/")
                 elif entry.is_file() and entry.name.endswith(SUFFIXES):
+                    counted.add(entry.name)
                     yield entry.path
             except OSError:
                 continue
+        if walked is not None:
+            walked.append((current, frozenset(skipped), frozenset(counted)))
         stack.extend(reversed(subdirs))
 
 
