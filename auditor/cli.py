@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import click
@@ -122,8 +123,9 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     view = {"format": fmt, "color": use_color, "statistics": statistics, "show_source": show_source,
             "quiet": quiet, "exit_zero": exit_zero}
     memo = _run_memo(request, config, view)
-    if memo is not None and memo[2] is not None:
-        _emit(memo[2], output)
+    if memo is not None and memo.recorded is not None:
+        _leave_ticket(memo, request, config)
+        _emit(memo.recorded, output)
         return
     recorded = _check_and_render(request, config, view, output)
     if recorded is None:
@@ -131,12 +133,23 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     if memo is not None:
         from auditor import run_memo
 
-        run_memo.store(memo[0], memo[1], recorded)
+        run_memo.store(memo.directory, memo.key, recorded)
+        memo.recorded = recorded
+        _leave_ticket(memo, request, config)
     _emit(recorded, output)
 
 
-def _run_memo(request, config, view: dict):
-    """(directory, key, recorded run or None) when this run may replay or record; else None."""
+@dataclass
+class _Memo:
+    directory: str
+    key: str
+    header: bytes  # the key's part besides the files' bytes
+    files: list[str]
+    recorded: Optional[object]  # a RecordedRun: replayed when loaded, else recorded after the check
+
+
+def _run_memo(request, config, view: dict) -> Optional[_Memo]:
+    """The memo of this run when it may replay or record; else None."""
     if request.no_cache or config.get("cache", True) is False or request.fix or request.diff \
             or request.baseline or request.write_baseline or config.get("baseline"):
         return None
@@ -145,14 +158,37 @@ def _run_memo(request, config, view: dict):
     from auditor import run_memo
     from auditor.cache import cache_directory
     from auditor.checker import discover_paths
+    from auditor.fingerprint import content_key
 
     options = {k: v for k, v in asdict(request).items() if k != "jobs"}
     options.update(view)
-    key = run_memo.run_key(options, config.path, config.values, discover_paths(request, config))
+    header = run_memo.run_header(options, config.path, config.values)
+    files = discover_paths(request, config)
+    key = content_key(header, files)
     if key is None:
         return None
     directory = cache_directory(config.root, config.get("cache-dir"))
-    return directory, key, run_memo.load(directory, key)
+    return _Memo(directory, key, header, files, run_memo.load(directory, key))
+
+
+def _leave_ticket(memo: _Memo, request, config) -> None:
+    """Let the next identical command line replay before importing this module (auditor/fast_replay.py)."""
+    from auditor import fast_replay
+    from auditor.checker import discover_paths
+    from auditor.files import SUFFIXES
+
+    if fast_replay.started() is None:
+        return  # not started through fast_replay.main, or not a command line it replays
+    recorded = memo.recorded
+    walked: list = []
+    try:
+        files_now = discover_paths(request, config, walked)
+    except OSError:
+        return  # a path vanished during the run: nothing worth recording
+    fast_replay.record(memo.directory, paths=request.paths, config_arg=request.config_path, config_file=config.path,
+                       header=memo.header, files=memo.files, key=memo.key,
+                       output=(recorded.stdout, recorded.stderr, recorded.exit_code),
+                       walked=walked, files_now=files_now, suffixes=SUFFIXES)
 
 
 def _check_and_render(request, config, view: dict, output: Optional[str]):

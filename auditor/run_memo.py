@@ -8,21 +8,21 @@ computes one key over everything its output depends on (the tool's own source fi
 the options, the configuration, the working directory, and the digest of every file
 it would check) and, when a run with that key is recorded, replays its output and exit
 status. Any change to any of those misses, and the normal (cached) path runs.
+
+auditor/fast_replay.py goes one step further on the same key: it replays before click
+and this module are imported.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
-import sys
 from dataclasses import dataclass, field
 from typing import Optional
 
-from auditor import __version__
 from auditor.atomic import write_atomically
-from auditor.cache import package_stats
+from auditor.fingerprint import tool_digest as tool_source_digest
 
 FORMAT = 1
 
@@ -36,27 +36,17 @@ class RecordedRun:
 
 def tool_digest() -> str:
     """Version, Python, and size+mtime of every source file of `auditor` and `rules`."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    parts = [__version__, str(FORMAT), sys.version]
-    for package in (here, os.path.join(os.path.dirname(here), "rules")):
-        parts.extend(package_stats(os.path.join(package, "__init__.py")))
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+    return tool_source_digest(f"run-memo {FORMAT}")
 
 
-def run_key(options: dict, config_path: Optional[str], config_values: dict, files: list[str]) -> Optional[str]:
-    """The key of this run, or None when a file cannot be read (let the real run report it)."""
-    hasher = hashlib.blake2b(digest_size=20)
+def run_header(options: dict, config_path: Optional[str], config_values: dict) -> bytes:
+    """Everything the key covers besides the checked files' bytes.
+
+    The key is `auditor.fingerprint.content_key(header, files)`, which the fast replay
+    (auditor/fast_replay.py) recomputes from the header it kept.
+    """
     header = {"tool": tool_digest(), "options": options, "config": [config_path, config_values], "cwd": os.getcwd()}
-    hasher.update(json.dumps(header, sort_keys=True, default=repr).encode())
-    for path in files:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            return None
-        hasher.update(f"\0{path}\0{len(data)}\0".encode())
-        hasher.update(data)
-    return hasher.hexdigest()
+    return json.dumps(header, sort_keys=True, default=repr).encode()
 
 
 def _memo_file(directory: str, key: str) -> str:
