@@ -73,19 +73,24 @@ def _replay_if_unchanged(argv: list[str]) -> None:
         _emit(*output)
 
 
-def _parse_check(argv: list[str]) -> tuple[list[str], str | None] | None:
-    """(paths, --config value) of `check [options] [paths]` as click reads it; None for anything else."""
+def _parse_check(argv: list[str]) -> tuple[list[str], str | None, list[str]] | None:
+    """(paths, --config value, the arguments that can change the output) of `check [options]
+    [paths]` as click reads it; None for anything else."""
     if not argv or argv[0] != "check":
         return None
     paths: list[str] = []
     config_arg = None
+    keyed = [argv[0]]
     rest = iter(argv[1:])
     for token in rest:
         if token == "--":
-            paths.extend(rest)
+            tail = list(rest)
+            paths.extend(tail)
+            keyed += [token, *tail]
             break
         if not token.startswith("-") or token == "-":
             paths.append(token)
+            keyed.append(token)
             continue
         if token.startswith("--"):
             name, equals, value = token.partition("=")
@@ -94,17 +99,24 @@ def _parse_check(argv: list[str]) -> tuple[list[str], str | None] | None:
         else:
             name, equals, value = token, "", ""
         if name in _FLAGS and not equals:
+            keyed.append(token)
             continue
         if name not in _VALUE_OPTIONS:
             return None
+        consumed = [token]
         if not equals:
             following = next(rest, None)
             if following is None:
                 return None
             value = following
+            consumed.append(following)
         if name == "--config":
             config_arg = value
-    return paths, config_arg
+        # The job count never changes the output (the run memo leaves it out of its key
+        # too): a valid one is left out, so that -j1 and -j4 share a ticket.
+        if not (name in ("-j", "--jobs") and value.isascii() and value.isdigit() and int(value) >= 1):
+            keyed.extend(consumed)
+    return paths, config_arg, keyed
 
 
 def _probe(argv: list[str]) -> dict | None:
@@ -113,7 +125,7 @@ def _probe(argv: list[str]) -> dict | None:
     if parsed is None or sys.stdout is None or sys.stderr is None:
         return None
     paths = parsed[0] or ["."]
-    config_arg = parsed[1]
+    config_arg, keyed = parsed[1], parsed[2]
     config_file = os.path.abspath(config_arg) if config_arg else find_config(paths)
     config_digest = None
     cache_dir = os.path.join(os.path.dirname(config_file) if config_file else os.getcwd(), ".auditor_cache")
@@ -125,7 +137,7 @@ def _probe(argv: list[str]) -> dict | None:
         if configured:  # as auditor.cache.cache_directory; record() refuses any disagreement
             cache_dir = os.path.join(os.path.dirname(config_file), configured)
     return {
-        "argv": tuple(argv), "cwd": os.getcwd(), "tool": tool_digest(f"ticket {FORMAT}"),
+        "argv": tuple(keyed), "cwd": os.getcwd(), "tool": tool_digest(f"ticket {FORMAT}"),
         # what cli.check's default colour depends on (besides -o, which never replays)
         "no_color": bool(os.environ.get("NO_COLOR")), "tty": sys.stdout.isatty(),
         "paths": _path_kinds(paths), "config_arg": config_arg, "config_file": config_file,

@@ -209,6 +209,15 @@ def test_other_arguments_do_not_replay_a_run_recorded_for_different_ones(project
     assert other.output == check(*args, "--no-cache", cwd=project).output
 
 
+def test_the_job_count_shares_a_ticket_and_an_invalid_one_is_left_to_click(project):
+    write(project, "a.py", SHUFFLED_VAL)
+    one = recorded("-j1", ".", cwd=project)
+    four = check("--jobs", "4", ".", cwd=project)
+    assert four.replayed and four.output == one.output
+    zero = check("-j0", ".", cwd=project)
+    assert not zero.replayed and zero.returncode == 2
+
+
 def test_another_working_directory_does_not_replay(tmp_path):
     """Same arguments, same file bytes, same configuration: only the directory differs."""
     write(tmp_path, "pyproject.toml", """
@@ -291,17 +300,22 @@ def test_a_copied_cache_does_not_replay_in_another_tree(tmp_path):
     assert not two.replayed and "TRN203" not in two.stdout
 
 
-@pytest.mark.parametrize("argv, parsed", [
-    (["check"], ([], None)),
-    (["check", "-q", "--exit-zero", "-j2", "a.py", "b"], (["a.py", "b"], None)),
-    (["check", "--select=TRN2", "--ignore", "TRN203", ".", "-j", "4"], (["."], None)),
-    (["check", "--config", "cfg.toml", "src", "--config=other.toml"], (["src"], "other.toml")),
-    (["check", "--select", "--fix", "x"], (["x"], None)),  # click takes "--fix" as the value
-    (["check", "--", "--fix", "-o"], (["--fix", "-o"], None)),
-    (["check", "--color", "--no-color", "--statistics", "--show-source", "--unsafe-fixes"], ([], None)),
+@pytest.mark.parametrize("argv, paths, config, keyed", [
+    (["check"], [], None, ["check"]),
+    (["check", "-q", "--exit-zero", "-j2", "a.py", "b"], ["a.py", "b"], None,
+     ["check", "-q", "--exit-zero", "a.py", "b"]),
+    (["check", "--select=TRN2", "--ignore", "TRN203", ".", "-j", "4"], ["."], None,
+     ["check", "--select=TRN2", "--ignore", "TRN203", "."]),
+    (["check", "--jobs=0", "-j", "x", "--jobs", "3"], [], None, ["check", "--jobs=0", "-j", "x"]),  # click rejects 0, x
+    (["check", "--config", "cfg.toml", "src", "--config=other.toml"], ["src"], "other.toml",
+     ["check", "--config", "cfg.toml", "src", "--config=other.toml"]),
+    (["check", "--select", "--fix", "x"], ["x"], None, ["check", "--select", "--fix", "x"]),  # "--fix" is a value
+    (["check", "--", "--fix", "-o"], ["--fix", "-o"], None, ["check", "--", "--fix", "-o"]),
+    (["check", "--color", "--no-color", "--statistics", "--show-source", "--unsafe-fixes"], [], None,
+     ["check", "--color", "--no-color", "--statistics", "--show-source", "--unsafe-fixes"]),
 ])
-def test_the_command_line_is_read_as_click_reads_it(argv, parsed):
-    assert _parse_check(argv) == parsed
+def test_the_command_line_is_read_as_click_reads_it(argv, paths, config, keyed):
+    assert _parse_check(argv) == (paths, config, keyed)
 
 
 @pytest.mark.parametrize("argv", [
