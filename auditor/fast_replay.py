@@ -14,6 +14,7 @@ the full run, which leaves a fresh ticket.
 
 Only the standard library modules that Python loads at start-up anyway (plus marshal
 and _blake2, both built in) are imported here: this module is the whole warm run.
+AUDITOR_DEBUG_REPLAY=1 prints one line to stderr: whether it replayed, and why not.
 """
 
 from __future__ import annotations
