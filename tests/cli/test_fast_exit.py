@@ -1,0 +1,56 @@
+"""`check` leaves without interpreter teardown (auditor/fast_replay.py `_exit_now`): the
+report must still arrive whole, with the status Python would give; other commands exit
+normally, so a script run by `auditor run` keeps its own exit handlers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import auditor_env, run_auditor, write
+
+TRAIN = """
+import torch
+
+model = torch.nn.Linear(4, 2)
+loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 4)), shuffle=True)
+test_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 4)), shuffle=True)
+state = torch.load("weights.pt")
+"""
+
+
+def test_a_large_report_arrives_whole_through_a_pipe(tmp_path):
+    for index in range(60):
+        write(tmp_path, f"pkg/train_{index}.py", TRAIN)
+    # Through a real pipe read to the end by another process, not a captured buffer.
+    command = [sys.executable, "-m", "auditor", "check", "--no-cache", "--output-format", "json", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=auditor_env()) as process:
+        stdout, stderr = process.communicate(timeout=300)
+    report = json.loads(stdout)
+    assert process.returncode == 1, stderr
+    assert len({f["path"] for f in report["findings"]}) == 60
+    assert {f["code"] for f in report["findings"]} >= {"TRN203", "TRN602"}
+
+
+def test_exit_statuses_are_kept(tmp_path):
+    write(tmp_path, "train.py", TRAIN)
+    assert run_auditor("check", "--no-cache", str(tmp_path)).returncode == 1
+    assert run_auditor("check", "--no-cache", "--exit-zero", str(tmp_path)).returncode == 0
+    missing = run_auditor("check", "--no-cache", str(tmp_path / "missing.py"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    write(tmp_path, "clean/ok.py", "import torch\n\nx = torch.zeros(2)\n")
+    assert run_auditor("check", "--no-cache", str(tmp_path / "clean")).returncode == 0
+
+
+def test_auditor_run_keeps_the_scripts_exit_handlers(tmp_path):
+    script = write(tmp_path, "script.py", """
+        import atexit
+
+        atexit.register(lambda: print("handler ran", flush=True))
+        print("body ran")
+        """)
+    proc = run_auditor("run", str(script), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "body ran" in proc.stdout and "handler ran" in proc.stdout
