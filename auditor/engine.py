@@ -118,9 +118,12 @@ class _Info:
     final: bool
 
 
-def _syntax_error_finding(source: SourceFile, exc: cst.ParserSyntaxError) -> Finding:
+def _syntax_error_finding(source: SourceFile, exc: SyntaxError) -> Finding:
     """TRN000 at the parser's position; CPython's own parser gives the sharper location."""
-    line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
+    if isinstance(exc, cst.ParserSyntaxError):
+        line, column, message = exc.raw_line, exc.raw_column + 1, exc.message
+    else:  # a node libcst's validation refused: no position of its own
+        line, column, message = 1, 1, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     try:
         ast.parse(source.text)
     except SyntaxError as py_exc:
@@ -172,10 +175,12 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     if verdict.ok and not relevant:
         return prepared
     # CPython and libcst disagree at the edges (`return` outside a function, newer
-    # syntax): libcst has the last word on what is a syntax error.
+    # syntax): libcst has the last word on what is a syntax error. A file CPython
+    # refused gets libcst's validating parse, whose node checks refuse what its grammar
+    # lets through (`b"a" "b"` mixes bytes and text); the others skip those checks.
     try:
-        module = parse_module(source.text)
-    except cst.ParserSyntaxError as exc:
+        module = parse_module(source.text) if verdict.ok else cst.parse_module(source.text)
+    except (cst.ParserSyntaxError, cst.CSTValidationError) as exc:
         result.findings.append(_syntax_error_finding(source, exc))
         return prepared
     except (RecursionError, MemoryError) as exc:

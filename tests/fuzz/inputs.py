@@ -133,7 +133,10 @@ def deep_texts(draw) -> str:
 
 # Literals that libcst's parser accepts and CPython's compiler refuses: evaluating them
 # (SimpleString.evaluated_value, int()) raises, so a rule reading them must not.
-HOSTILE_LITERALS = ['"\\N{NO SUCH NAME}"', '"\\x1"', '"\\u12"', "b'\u00e9'", "'\\N{'", "1" + "0" * 5000]
+# Bytes next to text (`b'a' 'b'`) passes libcst's grammar and only its node validation
+# (and CPython) refuse it.
+HOSTILE_LITERALS = ['"\\N{NO SUCH NAME}"', '"\\x1"', '"\\u12"', "b'\u00e9'", "'\\N{'", "1" + "0" * 5000,
+                    "b'.pt' 'h'", "'w' b'x'"]
 LITERAL_USES = [
     "x = {0}\n", "split = {0}\n", "if mode == {0}:\n    model.eval()\n", "loaders[{0}]\n",
     "model.to({0})\n", "torch.device({0})\n", "DataLoader(ds, shuffle={0})\n", "torch.load({0})\n",

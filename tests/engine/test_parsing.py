@@ -1,0 +1,70 @@
+"""auditor/parsing.py: the same tree as libcst's parse, and validation back on afterwards."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from auditor import parsing
+from tests.conftest import REPO_ROOT, check_json, write
+
+SOURCES = [
+    "",
+    "x = 1\n",
+    "import torch\n\nmodel = torch.nn.Linear(2, 3)\nwith torch.no_grad():\n    y = model(x)  # comment\n",
+    "async def f(a, /, b=1, *args, c: int = 2, **kw) -> None:\n    await g(*args, **kw)\n",
+    "match point:\n    case (0, y) if y > 1:\n        pass\n    case _:\n        raise ValueError(f'{point!r:>10}')\n",
+    "x = [i ** 2 for i in range(10) if i % 2]\nlambda: (yield)\n",
+    "class A(B, metaclass=M):\n    @property\n    def p(self):\n        return 1.5e-3 + 0x1F + 1_000j\n",
+    "if a:\n    pass\nelif b:\n    pass\nelse:\n    del c[1:2, ...]\n",
+    "s = '\\x00' 'a' \"b\" '''c'''\r\ny = not -x | ~z\r\n",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_same_tree_as_libcst(source):
+    fast = parsing.parse_module(source)
+    reference = cst.parse_module(source)
+    assert fast.code == source
+    assert fast.deep_equals(reference)
+
+
+def test_same_trees_on_the_repository_itself():
+    paths = sorted((REPO_ROOT / "auditor").rglob("*.py"))[:40] + sorted((REPO_ROOT / "examples").rglob("*.py"))
+    assert len(paths) > 40
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert parsing.parse_module(text).deep_equals(cst.parse_module(text)), path
+
+
+def _validation_is_on() -> bool:
+    try:
+        cst.Name("not a name")  # an invalid node: refused only while validation runs
+    except cst.CSTValidationError:
+        return True
+    return False
+
+
+def test_validation_is_back_on_after_a_parse_and_after_a_syntax_error():
+    assert _validation_is_on()
+    parsing.parse_module("x = 1\n")
+    assert _validation_is_on()
+    with pytest.raises(cst.ParserSyntaxError):
+        parsing.parse_module("def (:\n")
+    assert _validation_is_on()
+
+
+def test_the_switch_is_found_in_this_libcst():
+    # Without it every parse silently pays for validation again (the fallback path).
+    assert parsing._CAN_SKIP
+
+
+def test_what_only_validation_refuses_is_a_syntax_error_and_the_others_are_checked(tmp_path):
+    # libcst's grammar accepts bytes next to text; its node validation (and CPython) refuse it.
+    write(tmp_path, "mixed.py", "import torch\n\nsuffix = b'.pt' 'h'\n")
+    write(tmp_path, "train.py", "import torch\n\nstate = torch.load('w.pt')\n")
+    report, proc = check_json("--no-cache", str(tmp_path))
+    by_file = {(f["path"].rsplit("/", 1)[-1], f["code"]) for f in report["findings"]}
+    assert ("mixed.py", "TRN000") in by_file
+    assert ("train.py", "TRN602") in by_file
+    assert "internal error" not in proc.stderr
