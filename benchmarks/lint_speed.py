@@ -88,6 +88,8 @@ def main() -> int:
         out.write("\n".join(files))
     single = _median_file(files)
     env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
+    # Installed tools run from cached bytecode; without it every start-up recompiles.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     python = sys.executable
     auditor = [python, "-m", "auditor", "check", "--exit-zero", "-q"]
     cache_home = os.path.join(work, "project")  # the cache lives in the cwd's .auditor_cache
