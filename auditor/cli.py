@@ -130,13 +130,24 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     recorded = _check_and_render(request, config, view, output)
     if recorded is None:
         return  # --diff / --write-baseline printed their own output
-    if memo is not None:
+    if memo is not None and _unchanged_since_keyed(memo):
         from auditor import run_memo
 
         run_memo.store(memo.directory, memo.key, recorded)
         memo.recorded = recorded
         _leave_ticket(memo, request, config)
     _emit(recorded, output)
+
+
+def _unchanged_since_keyed(memo: "_Memo") -> bool:
+    """Whether the checked files still hold the bytes the memo's key was computed from.
+
+    A file saved while the check ran may have been read in its new state: recording
+    that report under the old bytes' key would replay it for the old bytes later.
+    """
+    from auditor.fingerprint import content_key
+
+    return content_key(memo.header, memo.files) == memo.key
 
 
 @dataclass

@@ -61,3 +61,51 @@ def test_no_cache_neither_replays_nor_records(project):
     run_auditor("check", ".", cwd=project)
     again = run_auditor("check", ".", "--no-cache", cwd=project, env=_without_libcst(project))
     assert "blocked in this test" in again.stderr
+
+
+def _editing_during_the_check(project, target, text):
+    """An environment in which `target` is rewritten right before the engine reads the files
+    (after the run's key was computed from the old bytes): a save during the check."""
+    hook = project.parent / f"{project.name}-editor"
+    write(hook, "sitecustomize.py", f"""
+        import importlib.util
+        import sys
+
+        class _EditBeforeCheck:
+            def find_spec(self, name, path=None, target=None):
+                if name != "auditor.engine":
+                    return None
+                sys.meta_path.remove(self)
+                spec = importlib.util.find_spec(name)
+                load = spec.loader.exec_module
+
+                def exec_module(module):
+                    load(module)
+                    real = module.check_files
+
+                    def check_files(paths, options):
+                        with open({str(target)!r}, "w", encoding="utf-8") as handle:
+                            handle.write({text!r})
+                        return real(paths, options)
+
+                    module.check_files = check_files
+
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, _EditBeforeCheck())
+        """)
+    return {"PYTHONPATH": f"{hook}{os.pathsep}{REPO_ROOT}"}
+
+
+def test_a_file_saved_during_the_check_records_no_replay(project):
+    write(project, "a.py", SHUFFLED_VAL)
+    fixed = SHUFFLED_VAL.replace("shuffle=True", "shuffle=False")
+    during = run_auditor("check", ".", cwd=project, env=_editing_during_the_check(project, project / "a.py", fixed))
+    assert during.returncode == 0 and "TRN203" not in during.stdout  # it read the saved version
+    write(project, "a.py", SHUFFLED_VAL)  # back to the bytes the run was keyed on
+    again = run_auditor("check", ".", cwd=project, env=_without_libcst(project))
+    # Replaying "no findings" for the shuffled loader would be wrong: it must check for real.
+    assert "blocked in this test" in again.stderr
+    real = run_auditor("check", ".", cwd=project)
+    assert real.returncode == 1 and "TRN203" in real.stdout
