@@ -100,7 +100,9 @@ class FileModel:
     classes: list[cst.ClassDef] = field(default_factory=list)
     parents: dict[cst.CSTNode, cst.CSTNode] = field(default_factory=dict)
     function_info: dict[cst.FunctionDef, FunctionInfo] = field(default_factory=dict)
-    class_info: dict[str, ClassInfo] = field(default_factory=dict)  # by class name
+    class_info: dict[str, ClassInfo] = field(default_factory=dict)  # by class name (the first of a name)
+    # Every class, a redefined name's included: their methods refer to them weakly.
+    class_infos: list[ClassInfo] = field(default_factory=list)
     statement_calls: dict[cst.CSTNode, list[CallSite]] = field(default_factory=dict)
     call_site: dict[cst.Call, CallSite] = field(default_factory=dict)
     module_calls: list[CallSite] = field(default_factory=list)
@@ -391,6 +393,7 @@ class _Builder:
         bases = [self.model.imports.qualify(b.value) or dotted_name(b.value) or "" for b in node.bases]
         info = ClassInfo(node=node, name=node.name.value, bases=bases)
         self.model.class_info.setdefault(info.name, info)
+        self.model.class_infos.append(info)
         self.classes.append(info)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:

@@ -47,6 +47,27 @@ def test_build_model_is_cached_per_module():
     assert build_file_model(module) is build_file_model(module)
 
 
+def test_methods_keep_their_class_when_a_class_name_is_reused():
+    # The method -> class link is weak (no reference cycle); a redefined or nested class
+    # of the same name must still be held by the model.
+    model = build_file_model(cst.parse_module(textwrap.dedent("""
+        class Net:
+            def a(self): pass
+        class Net:
+            def b(self): pass
+        class Outer:
+            class Config:
+                def c(self): pass
+        class Other:
+            class Config:
+                def d(self): pass
+    """)))
+    owners = {info.name: info.cls for info in model.function_info.values()}
+    assert all(owners[name] is not None for name in "abcd")
+    assert owners["a"] is not owners["b"] and owners["c"] is not owners["d"]
+    assert owners["b"].node.body.body[0] is next(i.node for i in model.function_info.values() if i.name == "b")
+
+
 def test_mode_and_grad_along_paths_and_loops():
     prog = _program("""
         import torch
