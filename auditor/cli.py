@@ -117,7 +117,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         no_cache=no_cache,
     )
     fmt = output_format or "text"
-    use_color = color if color is not None else (output is None and sys.stdout.isatty()
+    use_color = color if color is not None else (output is None and sys.stdout is not None and sys.stdout.isatty()
                                                  and not os.environ.get("NO_COLOR"))
     config = load_request_config(request)
     view = {"format": fmt, "color": use_color, "statistics": statistics, "show_source": show_source,

@@ -77,11 +77,13 @@ def _exit_now(status: object) -> None:
     else:  # sys.exit("message"): Python prints it and exits 1
         sys.stderr.write(f"{status}\n")
         code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (BrokenPipeError, OSError, ValueError):
-        code = code or 120  # what Python reports when flushing at exit fails
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a closed file
+            code = code or 120  # what Python reports when flushing at exit fails
     os._exit(code & 0xFF if code >= 0 else 1)
 
 

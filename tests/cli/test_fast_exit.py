@@ -5,6 +5,7 @@ normally, so a script run by `auditor run` keeps its own exit handlers."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,16 @@ def test_auditor_run_keeps_the_scripts_exit_handlers(tmp_path):
     proc = run_auditor("run", str(script), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "body ran" in proc.stdout and "handler ran" in proc.stdout
+
+
+def test_closed_standard_streams_give_a_status_not_a_traceback(tmp_path):
+    write(tmp_path, "train.py", TRAIN)
+    command = [sys.executable, "-m", "auditor", "check", "--no-cache", str(tmp_path)]
+    # Python starts with descriptor 1 closed: sys.stdout is None.
+    closed_out = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=auditor_env(),
+                                preexec_fn=lambda: os.close(1), timeout=300)
+    assert closed_out.returncode == 1
+    assert "Traceback" not in closed_out.stderr and "internal error" not in closed_out.stderr
+    closed_err = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=auditor_env(),
+                                preexec_fn=lambda: os.close(2), timeout=300)
+    assert closed_err.returncode == 1 and "TRN602" in closed_err.stdout
