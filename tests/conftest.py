@@ -48,6 +48,26 @@ def write(directory: Path, name: str, text: str) -> Path:
     return path
 
 
+def blocking_imports(project: Path, *names: str) -> dict:
+    """Environment additions under which importing any of `names` (or their submodules)
+    fails, to prove a command never got as far as needing them."""
+    blocker = project.parent / f"{project.name}-blocker"
+    write(blocker, "sitecustomize.py", f"""
+        import sys
+
+        BLOCKED = {names!r}
+
+        class _Blocked:
+            def find_spec(self, name, path=None, target=None):
+                if name in BLOCKED or name.split(".")[0] in BLOCKED:
+                    raise ImportError(f"{{name}} is blocked in this test")
+                return None
+
+        sys.meta_path.insert(0, _Blocked())
+        """)
+    return {"PYTHONPATH": f"{blocker}{os.pathsep}{REPO_ROOT}"}
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """An empty directory to build a small project in."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from auditor.fast_replay import _parse_check
-from tests.conftest import REPO_ROOT, auditor_env, run_auditor, write
+from tests.conftest import auditor_env, blocking_imports, run_auditor, write
 
 SHUFFLED_VAL = """
 import torch
@@ -69,21 +69,8 @@ def recorded(*args: str, cwd: Path, env: dict | None = None) -> Run:
 
 def _blocking(project: Path) -> dict:
     """An environment in which importing click, the checker, libcst or the rules fails."""
-    blocker = project.parent / f"{project.name}-blocker"
-    write(blocker, "sitecustomize.py", """
-        import sys
-
-        BLOCKED = ("click", "libcst", "rules", "auditor.cli", "auditor.checker", "auditor.config")
-
-        class _Blocked:
-            def find_spec(self, name, path=None, target=None):
-                if name in BLOCKED or name.split(".")[0] in BLOCKED:
-                    raise ImportError(f"{name} is blocked in this test")
-                return None
-
-        sys.meta_path.insert(0, _Blocked())
-        """)
-    return {"PYTHONPATH": f"{blocker}{os.pathsep}{REPO_ROOT}"}
+    return blocking_imports(project, "click", "libcst", "rules", "auditor.cli", "auditor.checker",
+                            "auditor.config")
 
 
 def test_an_unchanged_run_replays_its_output_and_status_without_click(project):
