@@ -34,3 +34,15 @@ def write_atomically(path: str, data: Union[bytes, str]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def keep_newest(directory: str, prefix: str, suffix: str, keep: int) -> None:
+    """Delete all but the `keep` most recently written files named `prefix...suffix` in
+    `directory` (records that each stand for one past state: a few suffice)."""
+    records = [e for e in os.scandir(directory) if e.name.startswith(prefix) and e.name.endswith(suffix)]
+    records.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
+    for entry in records[keep:]:
+        try:
+            os.remove(entry.path)
+        except OSError:
+            pass

@@ -304,11 +304,11 @@ def record(directory: str, *, paths: list[str], config_arg: str | None, config_f
     stdout, stderr, exit_code = output
     ticket = {"probe": probe, "suffixes": tuple(suffixes), "dirs": walked, "header": header,
               "files": list(files), "key": key, "stdout": stdout, "stderr": list(stderr), "exit_code": exit_code}
-    from auditor.atomic import write_atomically
+    from auditor.atomic import keep_newest, write_atomically
 
     try:
         write_atomically(_ticket_file(probe), marshal.dumps(ticket))
-        _prune(directory)
+        keep_newest(directory, _PREFIX, ".marshal", _KEEP)
     except (OSError, ValueError):
         pass  # a read-only tree costs speed, never the check
 
@@ -316,13 +316,3 @@ def record(directory: str, *, paths: list[str], config_arg: str | None, config_f
 def _path_kinds(paths: list[str]) -> tuple[tuple[str, bool, bool], ...]:
     """What discovery decides by for each path given: does it exist, is it a directory."""
     return tuple((path, os.path.exists(path), os.path.isdir(path)) for path in paths)
-
-
-def _prune(directory: str) -> None:
-    tickets = [e for e in os.scandir(directory) if e.name.startswith(_PREFIX) and e.name.endswith(".marshal")]
-    tickets.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
-    for entry in tickets[_KEEP:]:
-        try:
-            os.remove(entry.path)
-        except OSError:
-            pass

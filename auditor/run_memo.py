@@ -21,10 +21,12 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Optional
 
-from auditor.atomic import write_atomically
+from auditor.atomic import keep_newest, write_atomically
 from auditor.fingerprint import tool_digest as tool_source_digest
 
 FORMAT = 1
+_PREFIX, _SUFFIX = f"run-v{FORMAT}-", ".pickle"
+_KEEP = 8  # each key is one exact tree state: a few suffice
 
 
 @dataclass
@@ -50,7 +52,7 @@ def run_header(options: dict, config_path: Optional[str], config_values: dict) -
 
 
 def _memo_file(directory: str, key: str) -> str:
-    return os.path.join(directory, f"run-v{FORMAT}-{key[:32]}.pickle")
+    return os.path.join(directory, f"{_PREFIX}{key[:32]}{_SUFFIX}")
 
 
 def load(directory: str, key: str) -> Optional[RecordedRun]:
@@ -68,16 +70,6 @@ def store(directory: str, key: str, recorded: RecordedRun) -> None:
         return  # the per-file cache creates (and tags) the directory; never create it here
     try:
         write_atomically(_memo_file(directory, key), pickle.dumps(recorded, protocol=pickle.HIGHEST_PROTOCOL))
-        _prune(directory, keep=8)
+        keep_newest(directory, _PREFIX, _SUFFIX, _KEEP)
     except OSError:
         pass  # a read-only tree costs speed, never the check
-
-
-def _prune(directory: str, keep: int) -> None:
-    memos = [e for e in os.scandir(directory) if e.name.startswith(f"run-v{FORMAT}-") and e.name.endswith(".pickle")]
-    memos.sort(key=lambda e: e.stat().st_mtime_ns, reverse=True)
-    for entry in memos[keep:]:
-        try:
-            os.remove(entry.path)
-        except OSError:
-            pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tests.conftest import REPO_ROOT, run_auditor, write
+from tests.conftest import REPO_ROOT, blocking_imports, run_auditor, write
 
 SHUFFLED_VAL = """
 import torch
@@ -17,19 +17,7 @@ val_loader = DataLoader(val_ds, batch_size=32, shuffle=True)
 
 def _without_libcst(project):
     """An environment in which importing libcst (or the rules) fails."""
-    blocker = project.parent / f"{project.name}-blocker"
-    write(blocker, "sitecustomize.py", """
-        import sys
-
-        class _Blocked:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("libcst", "rules"):
-                    raise ImportError(f"{name} is blocked in this test")
-                return None
-
-        sys.meta_path.insert(0, _Blocked())
-        """)
-    return {"PYTHONPATH": f"{blocker}{os.pathsep}{REPO_ROOT}"}
+    return blocking_imports(project, "libcst", "rules")
 
 
 def test_second_identical_run_replays_without_libcst(project):
@@ -109,3 +97,33 @@ def test_a_file_saved_during_the_check_records_no_replay(project):
     assert "blocked in this test" in again.stderr
     real = run_auditor("check", ".", cwd=project)
     assert real.returncode == 1 and "TRN203" in real.stdout
+
+
+def test_only_the_newest_records_are_kept(project):
+    write(project, "a.py", SHUFFLED_VAL)
+    selections = ["TRN1", "TRN2", "TRN3", "TRN4", "TRN5", "TRN6", "TRN101", "TRN102", "TRN203", "TRN204"]
+    for selection in selections:  # ten command lines: ten memos and ten tickets written
+        first = run_auditor("check", ".", "--select", selection, cwd=project)
+        assert first.returncode in (0, 1)
+    names = os.listdir(project / ".auditor_cache")
+    memos = [n for n in names if n.startswith("run-v") and n.endswith(".pickle")]
+    tickets = [n for n in names if n.startswith("ticket-v") and n.endswith(".marshal")]
+    assert len(memos) == 8 and len(tickets) == 8
+    # the newest survive: the last command line still replays
+    last = run_auditor("check", ".", "--select", selections[-1], cwd=project, env=_without_libcst(project))
+    assert (last.returncode, last.stdout, last.stderr) == (first.returncode, first.stdout, first.stderr)
+    oldest = run_auditor("check", ".", "--select", selections[0], cwd=project, env=_without_libcst(project))
+    assert "blocked in this test" in oldest.stderr  # its records were pruned: it had to really check
+
+
+def test_keep_newest_removes_the_oldest_matching_files_only(tmp_path):
+    from auditor.atomic import keep_newest
+
+    for index in range(5):
+        path = tmp_path / f"rec-{index}.bin"
+        path.write_bytes(b"x")
+        os.utime(path, ns=(index * 10**9, index * 10**9))
+    (tmp_path / "other.bin").write_bytes(b"y")
+    os.utime(tmp_path / "other.bin", ns=(0, 0))
+    keep_newest(str(tmp_path), "rec-", ".bin", 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.bin", "rec-3.bin", "rec-4.bin"]
