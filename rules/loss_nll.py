@@ -6,7 +6,6 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
 from auditor.rule import Rule
@@ -71,26 +70,11 @@ def _layer_output(model, call: cst.Call, function, depth: int) -> Optional[str]:
     if forward is None:
         return None
     kinds = set()
-    for node in _returns(forward):
-        kinds.add(output_kind(model, node.value, forward, depth + 1))
+    info = model.info(forward)
+    for node in info.returns if info is not None else ():
+        if node.value is not None:
+            kinds.add(output_kind(model, node.value, forward, depth + 1))
     return kinds.pop() if len(kinds) == 1 else None
-
-
-def _returns(function: cst.FunctionDef) -> list[cst.Return]:
-    """The `return value` statements of `function` itself (not of functions nested in it)."""
-    found: list[cst.Return] = []
-    pending = [function.body]
-    while pending:
-        current = pending.pop()
-        kind = type(current)
-        if kind is cst.FunctionDef:
-            continue
-        if kind is cst.Return:
-            if current.value is not None:
-                found.append(current)
-            continue
-        pending.extend(reversed(syntactic_children(current)))
-    return found
 
 
 class NllLossWithoutLogSoftmax(Rule):

@@ -47,6 +47,21 @@ loss2 = F.nll_loss(head(x), y)
 loss3 = F.nll_loss(torch.log(probs), y)
 loss4 = F.nll_loss(unknown(x), y)
 """,
+    # a helper nested in forward returns log-probabilities; forward itself returns logits
+    "nll_logits_beside_nested_helper": HEAD + """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        def normalize(y):
+            return F.log_softmax(y, dim=1)
+        return self.fc(x)
+
+model = Net()
+loss = F.nll_loss(model(x), y)
+""",
     # TRN404
     "scheduler_first": HEAD + """
 scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)
@@ -269,6 +284,7 @@ def found(tmp_path_factory):
     ("nll_probabilities", ["TRN303", "TRN303"]),
     ("nll_logits", ["TRN303", "TRN303"]),
     ("nll_log_probabilities", []),
+    ("nll_logits_beside_nested_helper", ["TRN303"]),
     ("scheduler_first", ["TRN404"]),
     ("scheduler_after_scaler_step", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
