@@ -25,7 +25,7 @@ import os
 import sys
 
 from auditor.config_search import find_config
-from auditor.fingerprint import blake2b, content_key, tool_digest
+from auditor.fingerprint import blake2b, content_key, listed_name, tool_digest
 
 FORMAT = 1
 _PREFIX = f"ticket-v{FORMAT}-"
@@ -227,16 +227,11 @@ def _counted_entries(directory: str, skipped: frozenset[str], suffixes: tuple[st
         return None
     with entries:
         for entry in entries:
-            name = entry.name
-            if name in skipped:  # excluded by name then, so excluded now
+            if entry.name in skipped:  # excluded by name then, so excluded now
                 continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    counted.add(name + "/")
-                elif name.endswith(suffixes) and entry.is_file():
-                    counted.add(name)
-            except OSError:
-                continue
+            listed = listed_name(entry, suffixes)
+            if listed is not None:
+                counted.add(listed)
     return frozenset(counted)
 
 

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
+from auditor.fingerprint import listed_name
+
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "*.egg-info",
     "build", "dist", "node_modules", "__pycache__", "site-packages", ".mypy_cache",
@@ -130,15 +132,14 @@ def _walk(root: str, excludes: tuple[str, ...], walked: Optional[list[WalkedDire
             if _excluded(rel, excludes):
                 skipped.add(entry.name)
                 continue
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(entry.path)
-                    counted.add(entry.name + "/")
-                elif entry.is_file() and entry.name.endswith(SUFFIXES):
-                    counted.add(entry.name)
-                    yield entry.path
-            except OSError:
+            listed = listed_name(entry, SUFFIXES)
+            if listed is None:
                 continue
+            counted.add(listed)
+            if listed.endswith("/"):
+                subdirs.append(entry.path)
+            else:
+                yield entry.path
         if walked is not None:
             walked.append((current, frozenset(skipped), frozenset(counted)))
         stack.extend(reversed(subdirs))

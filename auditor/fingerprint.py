@@ -1,4 +1,4 @@
-"""Digests that both a full run and the fast replay compute, with the standard library only.
+"""Digests and directory listings that both a full run and the fast replay compute, with the standard library only.
 
 The fast replay (auditor/fast_replay.py) runs before click, the checker or the rules are
 imported; whatever it has to recompute exactly as the full run did lives here, so that
@@ -74,3 +74,21 @@ def content_key(header: bytes, files: list[str]) -> str | None:
         hasher.update(f"\0{path}\0{len(data)}\0".encode("utf-8", "surrogatepass"))
         hasher.update(data)
     return hasher.hexdigest()
+
+
+def listed_name(entry: os.DirEntry[str], suffixes: tuple[str, ...]) -> str | None:
+    """How discovery counts a directory entry: `name/` for a directory (walked), `name`
+    for a file it checks, None for anything else or an entry it cannot examine.
+
+    Discovery (auditor/files.py) and the fast replay, which proves a listing unchanged,
+    must count alike: both call this.
+    """
+    name = entry.name
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            return name + "/"
+        if name.endswith(suffixes) and entry.is_file():
+            return name
+    except OSError:
+        pass
+    return None
