@@ -1,6 +1,5 @@
 # Correct: the `for phase in ("train", "val")` idiom with set_grad_enabled, on iris (which has a
 # duplicated row: natural duplicates are not an overlapping split).
-import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
