@@ -8,7 +8,7 @@ unknown calls only, the words of the name (`model`, `net`, `optimizer`).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import libcst as cst
 
@@ -58,37 +58,36 @@ def _words(name: Optional[str]) -> set[str]:
     return set(name_tokens(name)) if name else set()
 
 
-def is_module_class(model: FileModel, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
+def is_module_class(model: FileModel, cls: Optional[ClassInfo]) -> bool:
     """A local class deriving (through local classes) from nn.Module or a known model base."""
-    if cls is None:
-        return False
-    seen = seen or set()
-    if cls.name in seen:
+    return _derives_from(model, cls, _is_module_base, set())
+
+
+def is_lightning_class(model: FileModel, cls: Optional[ClassInfo]) -> bool:
+    return _derives_from(model, cls, _is_lightning_base, set())
+
+
+def _is_module_base(base: str) -> bool:
+    if base.startswith(("torch.nn.", "lightning", "pytorch_lightning", "transformers.")) and \
+            (matches(base, *MODULE_BASES) or base.rsplit(".", 1)[-1] in ("Module", "LightningModule")
+             or base.startswith("torch.nn.")):
+        return True
+    return base in ("nn.Module", "Module", "LightningModule")
+
+
+def _is_lightning_base(base: str) -> bool:
+    return base.rsplit(".", 1)[-1] == "LightningModule" or matches(base, *LIGHTNING_BASES)
+
+
+def _derives_from(model: FileModel, cls: Optional[ClassInfo], is_root: Callable[[str], bool], seen: set) -> bool:
+    """Whether a base of `cls`, or of the local classes it derives from, satisfies `is_root`."""
+    if cls is None or cls.name in seen:
         return False
     seen.add(cls.name)
     for base in cls.bases:
-        if base.startswith(("torch.nn.", "lightning", "pytorch_lightning", "transformers.")) and \
-                (matches(base, *MODULE_BASES) or base.rsplit(".", 1)[-1] in ("Module", "LightningModule")
-                 or base.startswith("torch.nn.")):
+        if is_root(base):
             return True
-        if base in ("nn.Module", "Module", "LightningModule"):
-            return True
-        if is_module_class(model, model.class_info.get(base.rsplit(".", 1)[-1]), seen):
-            return True
-    return False
-
-
-def is_lightning_class(model: FileModel, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
-    if cls is None:
-        return False
-    seen = seen or set()
-    if cls.name in seen:
-        return False
-    seen.add(cls.name)
-    for base in cls.bases:
-        if base.rsplit(".", 1)[-1] == "LightningModule" or matches(base, *LIGHTNING_BASES):
-            return True
-        if is_lightning_class(model, model.class_info.get(base.rsplit(".", 1)[-1]), seen):
+        if _derives_from(model, model.class_info.get(base.rsplit(".", 1)[-1]), is_root, seen):
             return True
     return False
 
