@@ -14,7 +14,6 @@ from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 
-STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 LOOPS = (cst.For, cst.While)
 # Base classes that make a class an nn.Module besides torch.nn.* itself.
 MODULE_BASES = ("lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
@@ -73,21 +72,6 @@ def class_of(model, function: Optional[cst.FunctionDef]) -> Optional[cst.ClassDe
     block = model.parent(function)
     cls = model.parent(block) if block is not None else None
     return cls if isinstance(cls, cst.ClassDef) else None
-
-
-def enclosing_function(model, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    for ancestor in model.ancestors(node):
-        if isinstance(ancestor, cst.FunctionDef):
-            return ancestor
-    return None
-
-
-def statement_of(model, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-    """The statement (a line of its own, or a compound statement) holding `node`."""
-    current: Optional[cst.CSTNode] = node
-    while current is not None and not isinstance(current, STATEMENTS):
-        current = model.parent(current)
-    return current
 
 
 def loops_around(model, node: cst.CSTNode) -> Iterator[cst.CSTNode]:

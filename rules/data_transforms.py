@@ -11,7 +11,7 @@ from auditor.analysis.splits import EVAL_SPLITS, split_of_name, split_of_string
 from auditor.findings import Severity
 from auditor.rule import Rule
 from rules._helpers import argument, keyword
-from rules._queries import LOOPS, bound_values, constructor, enclosing_function, inside, string_value
+from rules._queries import LOOPS, bound_values, constructor, inside, string_value
 
 # torchvision transforms (v1 and v2) whose output is random.
 RANDOM_TRANSFORMS = {
@@ -236,7 +236,7 @@ class DistributedSamplerWithoutSetEpoch(Rule):
             loops = [a for a in model.ancestors(node) if isinstance(a, LOOPS)]
             if loops and isinstance(loops[0], cst.For) and (loops[0].iter is node or inside(model, node, loops[0].iter)):
                 loops = loops[1:]  # the loop over the loader itself is not the epoch loop
-            if loops and (enclosing_function(model, loops[0]) is enclosing_function(model, node)):
+            if loops and (model.enclosing_function(loops[0]) is model.enclosing_function(node)):
                 return True
         return False
 

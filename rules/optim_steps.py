@@ -11,8 +11,8 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
-from rules._queries import (bound_values, constructor, enclosing_function, exclusive_branches, loops_around,
-                            method_name, names_in, receiver, statement_of, under_no_grad)
+from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, names_in,
+                            receiver, under_no_grad)
 
 GRAD_SCALERS = ("torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.GradScaler",
                 "torch.cpu.amp.GradScaler")
@@ -107,7 +107,7 @@ class SchedulerStepBeforeOptimizerStep(Rule):
     @staticmethod
     def _fix(ctx, scheduler, optimizer_step):
         model = ctx.model
-        statement = statement_of(model, scheduler.node)
+        statement = model.statement_of(scheduler.node)
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1 \
                 or not isinstance(statement.body[0], cst.Expr) or statement.body[0].value is not scheduler.node \
                 or not owns_its_lines(ctx, statement):
@@ -293,7 +293,7 @@ def _running_sums(model):
         if type(node) is cst.AugAssign and type(node.operator) is cst.AddAssign:
             target = dotted_name(node.target)
             if target:
-                yield enclosing_function(model, node), target, node.value, node
+                yield model.enclosing_function(node), target, node.value, node
 
 
 def _returned_names(model) -> set:
@@ -306,7 +306,7 @@ def _returned_names(model) -> set:
             for expr in [node.value] + [e.value for e in parts]:
                 name = dotted_name(expr)
                 if name:
-                    found.add((enclosing_function(model, node), name))
+                    found.add((model.enclosing_function(node), name))
     return found
 
 
@@ -378,7 +378,7 @@ class ClipGradWithoutUnscale(Rule):
         scaler, optimizer = steps.pop()
         if not scaler or not optimizer:
             return None
-        statement = statement_of(ctx.model, site.node)
+        statement = ctx.model.statement_of(site.node)
         if not isinstance(statement, cst.SimpleStatementLine) or not owns_its_lines(ctx, statement):
             return None
         unscale = parse_statement(ctx, f"{scaler}.unscale_({optimizer})\n")

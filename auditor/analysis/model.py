@@ -19,6 +19,8 @@ import libcst as cst
 
 from auditor.analysis.names import ImportTable, dotted_name
 
+_STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+
 Scope = Optional[Union[cst.FunctionDef, cst.ClassDef]]
 
 
@@ -127,6 +129,19 @@ class FileModel:
         while current is not None:
             yield current
             current = parents.get(current)
+
+    def statement_of(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+        """The statement (a line of its own, or a compound statement) holding `node`."""
+        current: Optional[cst.CSTNode] = node
+        while current is not None and not isinstance(current, _STATEMENTS):
+            current = self.parents.get(current)
+        return current
+
+    def enclosing_function(self, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, cst.FunctionDef):
+                return ancestor
+        return None
 
     def is_within(self, node: cst.CSTNode, container: cst.CSTNode) -> bool:
         """True when `container` is a proper ancestor of `node`."""

@@ -16,7 +16,6 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Fix
 from auditor.fixes.edits import SAFE, UNSAFE, insert_after, insert_before, make_fix, owns_its_lines, parse_statement
 
-STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 
 def _guarded(builder: Callable[..., Optional[Fix]]) -> Callable[..., Optional[Fix]]:
@@ -37,20 +36,6 @@ ACTIVATIONS = {
 
 # --- where evaluation code starts and ends ----------------------------------------------
 
-def _statement_of(model, node: cst.CSTNode) -> Optional[cst.CSTNode]:
-    current: Optional[cst.CSTNode] = node
-    while current is not None and not isinstance(current, STATEMENTS):
-        current = model.parent(current)
-    return current
-
-
-def _function_of(model, node: cst.CSTNode) -> Optional[cst.FunctionDef]:
-    for ancestor in model.ancestors(node):
-        if isinstance(ancestor, cst.FunctionDef):
-            return ancestor
-    return None
-
-
 def _inside(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
     return node is container or any(a is container for a in model.ancestors(node))
 
@@ -68,7 +53,7 @@ def evaluation_block(ctx: Any, forward: cst.Call) -> Optional[cst.CSTNode]:
     """The statement to treat as "the evaluation": the innermost loop around the forward pass
     if that loop does not train, else the forward's own statement; None if it trains too."""
     model = ctx.model
-    statement = _statement_of(model, forward)
+    statement = model.statement_of(forward)
     if statement is None:
         return None
     for ancestor in model.ancestors(forward):
@@ -161,12 +146,12 @@ def eval_mode_fix(ctx: Any, forward: cst.Call, key: str) -> Optional[Fix]:
 
 def _training_follows(model, block: cst.CSTNode) -> bool:
     """Training later in the same function, or in a loop around the block (its next iteration)."""
-    function = _function_of(model, block)
+    function = model.enclosing_function(block)
     order = {id(site.node): index for index, site in enumerate(model.calls)}
     inside = [order[id(s.node)] for s in model.calls if _inside(model, s.node, block)]
     last = max(inside) if inside else -1
     loops = [a for a in model.ancestors(block) if isinstance(a, (cst.For, cst.While))
-             and _function_of(model, a) is function]
+             and model.enclosing_function(a) is function]
     for index, site in enumerate(model.calls):
         if site.function is not function or not _is_training_call(site.node) or _inside(model, site.node, block):
             continue
@@ -221,7 +206,7 @@ def remove_activation_fix(ctx: Any, loss_call: cst.Call, first: cst.BaseExpressi
     model = ctx.model
     logits = _activation_input(model, first, activation)
     if logits is None and isinstance(first, cst.Name):
-        function = _function_of(model, loss_call)
+        function = model.enclosing_function(loss_call)
         bindings = [b for b in model.bindings.get(first.value, []) if b.function is function]
         if len(bindings) == 1:
             logits = _activation_input(model, bindings[0].value, activation)
