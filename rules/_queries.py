@@ -83,10 +83,6 @@ def loops_around(model, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             yield ancestor
 
 
-def inside(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
-    return any(a is container for a in model.ancestors(node))
-
-
 def bound_values(model, expr: cst.BaseExpression, function: Optional[cst.FunctionDef]) -> list[cst.BaseExpression]:
     """What a name (or `self.x`) was assigned, looked up from `function`; `self.x` within its class."""
     name = dotted_name(expr)
@@ -198,8 +194,8 @@ def exclusive_branches(model, a: cst.CSTNode, b: cst.CSTNode) -> bool:
         if isinstance(ancestor, cst.FunctionDef):
             return False
         if isinstance(ancestor, cst.If) and ancestor.orelse is not None:
-            in_body = inside(model, a, ancestor.body)
+            in_body = model.is_within(a, ancestor.body)
             other = ancestor.orelse if in_body else ancestor.body
-            if inside(model, b, other):
+            if model.is_within(b, other):
                 return True
     return False

@@ -11,7 +11,7 @@ from auditor.analysis.splits import EVAL_SPLITS, split_of_name, split_of_string
 from auditor.findings import Severity
 from auditor.rule import Rule
 from rules._helpers import argument, keyword
-from rules._queries import LOOPS, bound_values, constructor, inside, string_value
+from rules._queries import LOOPS, bound_values, constructor, string_value
 
 # torchvision transforms (v1 and v2) whose output is random.
 RANDOM_TRANSFORMS = {
@@ -130,7 +130,7 @@ class AugmentationInEvalTransform(Rule):
             parts = [p for p in _random_parts(model, transform.value, site.function) if p not in reported]
             if not parts:
                 continue
-            if transform.value is parts[0] or inside(model, parts[0], transform.value):
+            if transform.value is parts[0] or model.is_within(parts[0], transform.value):
                 for part in parts:
                     reported.add(part)
                     ctx.report(part, f"`{dotted_name(part.func)}` is random augmentation in the transform "
@@ -234,7 +234,7 @@ class DistributedSamplerWithoutSetEpoch(Rule):
     def _used_in_epoch_loop(model, loader: str) -> bool:
         for node in _uses(model, loader):
             loops = [a for a in model.ancestors(node) if isinstance(a, LOOPS)]
-            if loops and isinstance(loops[0], cst.For) and (loops[0].iter is node or inside(model, node, loops[0].iter)):
+            if loops and isinstance(loops[0], cst.For) and (loops[0].iter is node or model.is_within(node, loops[0].iter)):
                 loops = loops[1:]  # the loop over the loader itself is not the epoch loop
             if loops and (model.enclosing_function(loops[0]) is model.enclosing_function(node)):
                 return True

@@ -37,7 +37,7 @@ ACTIVATIONS = {
 # --- where evaluation code starts and ends ----------------------------------------------
 
 def _inside(model, node: cst.CSTNode, container: cst.CSTNode) -> bool:
-    return node is container or any(a is container for a in model.ancestors(node))
+    return node is container or model.is_within(node, container)
 
 
 def _is_training_call(call: cst.Call) -> bool:
