@@ -1,5 +1,9 @@
 """The rule catalog: one module per family; each rule is identity + docs + check."""
 
+from auditor.libcst_import import import_libcst
+
+import_libcst()  # first, before any rule module imports libcst (start-up cost)
+
 from auditor.kernel_rules import KERNEL_RULES
 from auditor.rule import Rule, validate_rules
 from rules.data import DATA_RULES
