@@ -47,7 +47,7 @@ def _import_with_code_cache(cache_file: Optional[str]) -> int:
     import dataclasses
 
     if cache_file is None or "exec" in vars(dataclasses):  # someone else shadows it: leave it
-        import libcst  # noqa: F401
+        importlib.import_module("libcst")
         return 0
     known = _load(cache_file)
     used: dict[str, object] = {}
@@ -66,7 +66,7 @@ def _import_with_code_cache(cache_file: Optional[str]) -> int:
 
     dataclasses.exec = exec_cached
     try:
-        import libcst  # noqa: F401
+        importlib.import_module("libcst")
     finally:
         del dataclasses.exec
     # Rewrite only when something had to be compiled: the file then holds exactly what
