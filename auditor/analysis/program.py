@@ -181,13 +181,27 @@ class Program:
 
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
     program = model.cache.get("program")
-    cross_file = project is not None and module_name is not None and hasattr(project, "has_callers") \
-        and project.has_callers(module_name)
-    if program is not None and cross_file and program.flow.project is None:
-        # Phase 1 ran without the project; callers in other files change entry contexts.
-        for key in ("program", "flow"):
-            model.cache.pop(key, None)
-        program = None
+    if program is not None and program.flow.project is None and project is not None and module_name is not None \
+            and hasattr(project, "has_callers") and project.has_callers(module_name):
+        # Phase 1 ran without the project. Callers in other files change a function's
+        # entry context only through `project.call_contexts(module, qualname)`: when none
+        # of them names a function of this file, the flow is the one the project gives,
+        # and it is kept (marked as holding for the project, so this is asked once).
+        if _called_from_elsewhere(model, project, module_name):
+            for key in ("program", "flow"):
+                model.cache.pop(key, None)
+            program = None
+        else:
+            program.flow.project, program.flow.module_name = project, module_name
     if program is None:
         program = model.cache["program"] = Program(model, project, module_name)
     return program
+
+
+def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:
+    """Whether other files call a function of this file (True when the project cannot say)."""
+    called_functions = getattr(project, "called_functions", None)
+    if called_functions is None:
+        return True
+    called = called_functions(module_name)
+    return any(info.qualname in called for info in model.function_info.values())

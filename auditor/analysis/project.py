@@ -91,7 +91,8 @@ def summarize_file(ctx) -> Optional[Any]:
 class ProjectIndex:
     def __init__(self, summaries: dict[str, Any]) -> None:
         self.summaries = summaries  # module name -> summary
-        self._callers: Optional[dict] = None
+        self._callers: Optional[dict] = None  # (module, function) -> [(grad, modes)]
+        self._called: Optional[dict] = None  # module -> names of its functions called from other files
 
     def get(self, module: str) -> Optional[Any]:
         return self.summaries.get(module)
@@ -99,15 +100,25 @@ class ProjectIndex:
     def _index(self) -> dict:
         if self._callers is None:
             callers: dict = {}
+            called: dict = {}
             for summary in self.summaries.values():
                 for target_module, function, grad, modes in getattr(summary, "calls", ()):
                     callers.setdefault((target_module, function), []).append((grad, modes))
+                    called.setdefault(target_module, set()).add(function)
             self._callers = callers
+            self._called = {module: frozenset(names) for module, names in called.items()}
         return self._callers
 
     def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
         """(grad mode, {argument index: model mode}) at each call of `module.function` from other files."""
         return self._index().get((module, function), [])
 
+    def called_functions(self, module: str) -> frozenset:
+        """Names (qualified within `module`) of its functions that other files call."""
+        self._index()
+        return self._called.get(module, frozenset())
+
     def has_callers(self, module: str) -> bool:
-        return any(m == module for m, _ in self._index())
+        # Indexed once: program_of asks this for every rule of every file.
+        self._index()
+        return module in self._called
