@@ -11,7 +11,7 @@ from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, add_keyword, make_fix
 from auditor.rule import Rule
 from rules._helpers import argument, keyword
-from rules._queries import bound_values, is_module_value, method_name, names_a_model, string_value
+from rules._queries import bound_values, is_module_value, names_a_model, string_value
 
 # Calls that mean "the device is decided at run time": one of them anywhere in the file is a fallback.
 DEVICE_PROBES = ("torch.cuda.is_available", "torch.cuda.device_count", "torch.backends.mps.is_available",
@@ -188,14 +188,14 @@ class HardcodedCudaDevice(Rule):
             return
         for site in model.calls:
             call = site.node
-            if self._under_cuda_condition(model, call):
-                continue
-            if method_name(call) == "cuda" and site.qualname is None:
-                ctx.report(call, "`.cuda()` fails where CUDA is unavailable; choose the device once with "
-                                 "`torch.cuda.is_available()` and use `.to(device)`")
+            # The branch test walks the call's ancestors: ask it only of calls that would be reported.
+            if site.method == "cuda" and site.qualname is None:
+                if not self._under_cuda_condition(model, call):
+                    ctx.report(call, "`.cuda()` fails where CUDA is unavailable; choose the device once with "
+                                     "`torch.cuda.is_available()` and use `.to(device)`")
                 continue
             literal = self._cuda_literal(model, site)
-            if literal is not None:
+            if literal is not None and not self._under_cuda_condition(model, call):
                 ctx.report(literal, "hard-coded \"cuda\" device with no fallback; choose it once with "
                                     "`torch.cuda.is_available()`")
 
@@ -221,9 +221,9 @@ class HardcodedCudaDevice(Rule):
         candidates = []
         if matches(site.qualname, "torch.device"):
             candidates.append(argument(call, "type", 0))
-        elif method_name(call) == "to" and site.qualname is None:
+        elif site.method == "to" and site.qualname is None:
             candidates.append(argument(call, "device", 0))
-        if (method_name(call) or dotted_name(call.func) or "") not in CONFIG_CALLS:
+        if (site.method or dotted_name(call.func) or "") not in CONFIG_CALLS:
             device = keyword(call, "device")
             candidates.append(device.value if device is not None else None)
         for value in candidates:

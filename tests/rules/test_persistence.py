@@ -94,6 +94,18 @@ def move(x, args, use_cuda):
     y = x.cuda() if use_cuda else x
     return y
 """,
+    # Device literals in a branch about CUDA are a choice too (the branch is only looked at
+    # for calls that would otherwise be reported).
+    "cuda_literal_under_cuda_condition": """
+import torch
+
+def move(x, args):
+    if args.cuda:
+        x = x.to("cuda")
+        y = torch.zeros(3, device="cuda:0")
+    z = torch.ones(3, device="cuda")
+    return x
+""",
     "cuda_under_other_condition": """
 import torch
 
@@ -120,6 +132,7 @@ def found(tmp_path_factory):
     ("cuda_fallback_conditional", []),
     ("cuda_configurable", []),
     ("cuda_under_cuda_condition", []),
+    ("cuda_literal_under_cuda_condition", ["TRN603"]),
     ("cuda_under_other_condition", ["TRN603"]),
 ])
 def test_findings(found, case, expected):
