@@ -190,9 +190,9 @@ class LossAccumulatedWithGraph(Rule):
         if not sums:
             return
         backwarded = _objective_names(model)
-        returned = _returned_names(model)
+        returned = _ReturnedNames(model)
         for function, target, value, node in sums:
-            if target in backwarded.get(function, set()) or (function, target) in returned:
+            if target in backwarded.get(function, set()) or returned.contains(function, target):
                 continue
             if not next(loops_around(model, node), None) or under_no_grad(model, node):
                 continue
@@ -289,24 +289,51 @@ def _running_sums(model):
                     and type(statement.value.operator) is cst.Add \
                     and dotted_name(statement.value.left) == binding.target:
                 yield binding.function, binding.target, statement.value.right, statement
-    for node in model.parents:  # `t += v` (read from the parent table: no second tree walk)
-        if type(node) is cst.AugAssign and type(node.operator) is cst.AddAssign:
-            target = dotted_name(node.target)
-            if target:
-                yield model.enclosing_function(node), target, node.value, node
+    # `t += v`: the model records every augmented assignment to a name as an "aug" binding
+    # (its statement is the AugAssign, its function the enclosing one), so there is no
+    # need to scan every node of the file for them.
+    for bindings in model.bindings.values():
+        for binding in bindings:
+            statement = binding.statement
+            if binding.kind == "aug" and type(statement) is cst.AugAssign \
+                    and type(statement.operator) is cst.AddAssign:
+                yield binding.function, binding.target, statement.value, statement
 
 
-def _returned_names(model) -> set:
+class _ReturnedNames:
     """(function, name) for every `return name` and `return name, other, ...`: the total is the
-    function's result (a loss built from terms, for its caller to backpropagate)."""
+    function's result (a loss built from terms, for its caller to backpropagate).
+
+    Read per function, on demand, from the returns the model lists for it; a `return`
+    outside any function (libcst parses it, CPython refuses it) needs a scan of the file.
+    """
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._names: dict = {}  # function -> names it returns
+
+    def contains(self, function, name: str) -> bool:
+        names = self._names.get(function)
+        if names is None:
+            names = self._names[function] = _returned_by(self.model, function)
+        return name in names
+
+
+def _returned_by(model, function) -> set:
+    if function is not None:
+        info = model.info(function)
+        returns = info.returns if info is not None else []
+    else:
+        returns = [node for node in model.parents
+                   if type(node) is cst.Return and model.enclosing_function(node) is None]
     found = set()
-    for node in model.parents:
-        if type(node) is cst.Return and node.value is not None:
+    for node in returns:
+        if node.value is not None:
             parts = node.value.elements if type(node.value) is cst.Tuple else ()
             for expr in [node.value] + [e.value for e in parts]:
                 name = dotted_name(expr)
                 if name:
-                    found.add((model.enclosing_function(node), name))
+                    found.add(name)
     return found
 
 

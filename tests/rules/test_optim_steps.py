@@ -95,6 +95,30 @@ for x, y in loader:
     total += loss
     epoch_loss = epoch_loss + loss
 """,
+    # A nested helper returning a name of the same spelling does not make the outer total a result.
+    "loss_sum_beside_nested_return_bad": HEAD + """
+def train(model, loader, criterion):
+    total = 0.0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        loss.backward()
+        total += loss
+
+    def report():
+        total = 1.0
+        return total
+    return report
+""",
+    # `return` outside a function: CPython refuses it, libcst parses it, and the total it
+    # returns is a result as inside a function.
+    "loss_sum_returned_at_module_level_ok": HEAD + """
+total = 0.0
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+    total += loss
+return total
+""",
     # Look-alikes from real code: a token count from a comparison (it has no graph, even when
     # the loss is scaled by it), and a loss built from terms and returned as part of a tuple.
     "count_and_returned_total_ok": HEAD + """
@@ -290,6 +314,8 @@ def found(tmp_path_factory):
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
     ("loss_summed_correctly", []),
     ("count_and_returned_total_ok", []),
+    ("loss_sum_beside_nested_return_bad", ["TRN405"]),
+    ("loss_sum_returned_at_module_level_ok", []),
     ("count_summed_next_to_loss_bad", ["TRN405"]),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
