@@ -40,3 +40,19 @@ def shorten(code: str, limit: int = 60) -> str:
     """Source text for a message, on one line and not too long."""
     text = " ".join(code.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def final_names(*qualified: str) -> tuple[str, ...]:
+    """`torch.nn.NLLLoss` -> `NLLLoss`: the words a file must contain to use one of these names.
+
+    `matches` compares final names, and the final component of a qualified name is an
+    identifier written in the file: in the call (`nn.NLLLoss`) or in the import that binds
+    it (`from torch.nn import NLLLoss as N`). A file whose text contains none of them
+    cannot call any of them, so a rule that only reports such calls can skip it.
+    """
+    return tuple(sorted({name.rsplit(".", 1)[-1] for name in qualified}))
+
+
+def mentions_any(ctx, words: tuple[str, ...]) -> bool:
+    text = ctx.source.text
+    return any(word in text for word in words)

@@ -9,11 +9,12 @@ import libcst as cst
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
 from auditor.rule import Rule
-from rules._helpers import argument
+from rules._helpers import argument, final_names, mentions_any
 from rules._queries import bound_values, constructor, local_class, methods, qualify
 
 NLL_FUNCTIONS = ("torch.nn.functional.nll_loss",)
 NLL_CLASSES = ("torch.nn.NLLLoss",)
+_NLL_WORDS = final_names(*NLL_FUNCTIONS, *NLL_CLASSES)
 SOFTMAX = ("torch.softmax", "torch.nn.functional.softmax", "torch.nn.Softmax")
 LOG_SOFTMAX = ("torch.log_softmax", "torch.nn.functional.log_softmax", "torch.nn.LogSoftmax", "torch.log")
 PROBABILITIES, LOGITS, LOG_PROBABILITIES = "probabilities", "logits", "log-probabilities"
@@ -117,6 +118,8 @@ class NllLossWithoutLogSoftmax(Rule):
     )
 
     def check(self, ctx) -> None:
+        if not mentions_any(ctx, _NLL_WORDS):
+            return  # no NLLLoss or nll_loss named here: no call of them
         model = ctx.model
         for site in model.calls:
             if not self._is_nll(model, site):

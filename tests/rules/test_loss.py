@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rules._helpers import final_names
 from tests.rules._core_cases import codes_lines, run_cases
 
 HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom torch.nn import CrossEntropyLoss as CE\n"
@@ -13,6 +14,11 @@ CASES = {
 crit = CE()
 p = model(x).softmax(dim=-1)
 loss = crit(p, y)
+""",
+    # The loss is named only in the import that renames it.
+    "softmax_functional_alias.py": "from torch.nn.functional import cross_entropy as xent\n" + """
+p = model(x).softmax(dim=-1)
+loss = xent(p, y)
 """,
     "sequential_softmax.py": HEAD + """
 clf = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3), nn.Softmax(dim=1))
@@ -121,6 +127,7 @@ class QFocal(nn.Module):
 EXPECTED = {
     "softmax_alias.py": [("TRN301", 8)],
     "sequential_softmax.py": [("TRN301", 7)],
+    "softmax_functional_alias.py": [("TRN301", 4)],
     "class_forward_softmax.py": [("TRN301", 21)],
     "log_softmax_ok.py": [],
     "softmax_module_param.py": [("TRN301", 20), ("TRN301", 31)],
@@ -145,3 +152,8 @@ def test_case(found, name):
 def test_message_names_the_layer(found):
     assert "nn.Softmax" in found["sequential_softmax.py"][0]["message"]
     assert "CTR" in found["sigmoid_forward.py"][0]["message"]
+
+
+def test_final_names_are_the_words_a_file_must_contain():
+    assert final_names("torch.nn.functional.cross_entropy", "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss") \
+        == ("CrossEntropyLoss", "NLLLoss", "cross_entropy")
