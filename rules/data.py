@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, split_of_name
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
@@ -457,23 +457,31 @@ class TestDataInTrainingLoop(Rule):
     @staticmethod
     def _training_loops(prog) -> set:
         trains = set()
+        helpers: dict = {}  # function -> whether it trains: many calls resolve to the same few
         for site in prog.model.calls:
-            if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site):
+            if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, helpers):
                 trains.update(prog.loops_of(site.node))
         return trains
 
 
-def _calls_trainer(prog, site) -> bool:
-    """A call of a helper that trains (`train_one_epoch(...)`)."""
+def _calls_trainer(prog, site, helpers: dict) -> bool:
+    """A call of a helper that trains (`train_one_epoch(...)`); `helpers` remembers the answer
+    for each resolved function."""
     resolved = prog.flow.resolve(site) if site.qualname is None else None
     if resolved is not None:
-        info = prog.model.function_info[resolved[0]]
-        return any(prog.is_backward(s) or prog.is_step(s) for s in info.calls)
-    name = (site.callee or "").rsplit(".", 1)[-1]
-    from auditor.analysis.splits import name_tokens
-
-    tokens = name_tokens(name)
-    return bool(tokens) and tokens[0] == "train" and site.qualname is None and "." not in (site.callee or "")
+        function = resolved[0]
+        trains = helpers.get(function)
+        if trains is None:
+            info = prog.model.function_info[function]
+            trains = helpers[function] = any(prog.is_backward(s) or prog.is_step(s) for s in info.calls)
+        return trains
+    if site.qualname is not None:
+        return False
+    callee = site.callee or ""
+    if "." in callee:
+        return False
+    tokens = name_tokens(callee)
+    return bool(tokens) and tokens[0] == "train"
 
 
 DATA_RULES = [PreprocessorFitOnTestData(), PreprocessorFitBeforeSplit(), ShuffledEvalLoader(),

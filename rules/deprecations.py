@@ -75,8 +75,11 @@ class DeprecatedCudaAmp(Rule):
         model = ctx.model
         torch_name = None
         for site in model.calls:
+            # The prefix test first: it is cheap and rules out nearly every call.
+            if site.qualname is None or not site.qualname.startswith(("torch.cuda.amp", "torch.cpu.amp")):
+                continue
             deprecated = next((q for q in DEPRECATED_AMP if matches(site.qualname, q)), None)
-            if deprecated is None or not site.qualname.startswith(("torch.cuda.amp", "torch.cpu.amp")):
+            if deprecated is None:
                 continue
             if _under_version_check(model, site.node):
                 continue  # the old API kept for old torch releases, chosen by version

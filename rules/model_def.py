@@ -262,10 +262,10 @@ class StackedLinearWithoutActivation(Rule):
         for site in model.calls:
             if matches(site.qualname, "torch.nn.Sequential"):
                 self._sequential(ctx, site.node)
-            elif isinstance(site.node.func, cst.Attribute) and site.function is not None:
+            elif type(site.node.func) is cst.Attribute and site.function is not None:
                 self._nested(ctx, site)
         for function in model.functions:
-            if isinstance(function.body, cst.IndentedBlock):
+            if type(function.body) is cst.IndentedBlock:
                 self._consecutive(ctx, function)
 
     def _sequential(self, ctx, call: cst.Call) -> None:
@@ -287,7 +287,7 @@ class StackedLinearWithoutActivation(Rule):
 
     def _nested(self, ctx, site) -> None:
         outer = site.node
-        if len(outer.args) != 1 or not isinstance(outer.args[0].value, cst.Call):
+        if len(outer.args) != 1 or type(outer.args[0].value) is not cst.Call:
             return
         inner = outer.args[0].value
         first, second = self._layer(ctx, inner.func, site.function), self._layer(ctx, outer.func, site.function)
@@ -334,10 +334,12 @@ def _sequential_layers(model, call: cst.Call) -> list[cst.BaseExpression]:
 
 def _layer_assignment(statement: cst.BaseStatement) -> Optional[tuple[str, cst.Call]]:
     """`x = self.fc(x)` -> ("x", call)."""
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+    # Exact types (these libcst classes have no subclasses): isinstance against libcst's
+    # ABCs is a Python-level call, and this runs for every statement of every function.
+    if type(statement) is not cst.SimpleStatementLine or len(statement.body) != 1:
         return None
     assign = statement.body[0]
-    if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or not isinstance(assign.value, cst.Call):
+    if type(assign) is not cst.Assign or len(assign.targets) != 1 or type(assign.value) is not cst.Call:
         return None
     target = dotted_name(assign.targets[0].target)
     return (target, assign.value) if target else None
