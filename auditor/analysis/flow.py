@@ -14,18 +14,23 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
   file (or the project); with no known caller, models are `?` (stay silent) and grad
   is on, the interpreter's default.
 
-`visits[call]` then lists the states in which each call can run; rules ask it.
+`states_at(call)` then lists the states in which each call can run; rules ask it.
+
+Internal tables are keyed by `id(node)`: a libcst node hashes through a Python-level
+`__hash__` (its identity), `id()` gives the same identity at C speed, and every node
+keyed outlives the analysis (the model holds the tree).
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from typing import Any, Iterable, Optional
 
 import libcst as cst
 
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.roles import Roles, is_lightning_class, roles_of
+from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
 ON, OFF = "on", "off"
@@ -88,11 +93,14 @@ class State:
                 return None
             probe = probe.rsplit(".", 1)[0]
 
+    # The `with_*` methods keep their tuples sorted by inserting into the sorted rest
+    # (keys are unique within a tuple, so this is the order `sorted` gave).
     def with_mode(self, key: str, mode: str) -> "State":
         # Setting `model` also sets its submodules `model.x` tracked separately.
         prefix = key + "."
-        kept = tuple((k, m) for k, m in self.modes if k != key and not k.startswith(prefix))
-        return State(tuple(sorted(kept + ((key, mode),))), self.grad, self.env, self.facts)
+        kept = [pair for pair in self.modes if pair[0] != key and not pair[0].startswith(prefix)]
+        insort(kept, (key, mode))
+        return State(tuple(kept), self.grad, self.env, self.facts)
 
     def without_mode(self, key: str) -> "State":
         return State(tuple((k, m) for k, m in self.modes if k != key), self.grad, self.env, self.facts)
@@ -109,14 +117,25 @@ class State:
         return dict(self.env)
 
     def with_env(self, name: str, value: Any) -> "State":
-        kept = tuple((k, v) for k, v in self.env if k != name)
-        if value is _DROP:
-            return State(self.modes, self.grad, kept, self.facts) if len(kept) != len(self.env) else self
-        return State(self.modes, self.grad, tuple(sorted(kept + ((name, value),), key=_first)), self.facts)
+        env = self.env
+        for index, pair in enumerate(env):
+            if pair[0] == name:
+                if pair[1] is value:
+                    return self
+                kept = list(env[:index] + env[index + 1:])
+                break
+        else:
+            if value is _DROP:
+                return self
+            kept = list(env)
+        if value is not _DROP:
+            insort(kept, (name, value), key=_first)
+        return State(self.modes, self.grad, tuple(kept), self.facts)
 
     def with_fact(self, code: str, value: bool) -> "State":
-        kept = tuple((k, v) for k, v in self.facts if k != code)
-        return State(self.modes, self.grad, self.env, tuple(sorted(kept + ((code, value),))))
+        kept = [pair for pair in self.facts if pair[0] != code]
+        insort(kept, (code, value))
+        return State(self.modes, self.grad, self.env, tuple(kept))
 
     def fact(self, code: str) -> Optional[bool]:
         for k, v in self.facts:
@@ -146,14 +165,16 @@ class Flow:
 
 
 def _dedupe(states: Iterable[State]) -> list[State]:
-    seen: dict[State, None] = {}
-    for s in states:
-        seen.setdefault(s, None)
-    out = list(seen)
+    if type(states) is list and len(states) < 2:
+        return states[:]  # a fresh list, as below: callers extend what they get
+    out = list(dict.fromkeys(states))  # first occurrences, in order
     if len(out) > MAX_STATES:
         # Too many paths: forget conditions and constants, keep what matters (modes, grad).
         out = list({s.without_constants(): None for s in out})[:MAX_STATES]
     return out
+
+
+_CONSTANT_NAMES = {"True": True, "False": False, "None": None}
 
 
 def _constant(node: cst.BaseExpression) -> Any:
@@ -164,8 +185,8 @@ def _constant(node: cst.BaseExpression) -> Any:
         except (SyntaxError, ValueError):  # libcst parses escapes CPython refuses ("\N{NOPE}", b'é')
             return _DROP
         return value if isinstance(value, str) else _DROP
-    if kind is cst.Name and node.value in ("True", "False", "None"):
-        return {"True": True, "False": False, "None": None}[node.value]
+    if kind is cst.Name and node.value in _CONSTANT_NAMES:
+        return _CONSTANT_NAMES[node.value]
     if kind is cst.Integer:
         if not node.value.isdigit():
             return _DROP
@@ -182,15 +203,17 @@ def evaluate(node: Optional[cst.BaseExpression], state: State, depth: int = 0) -
     Unknown (_DROP) past MAX_EVAL_DEPTH nested operators: a bound, not a stack overflow."""
     if node is None or depth > MAX_EVAL_DEPTH:
         return _DROP
-    constant = _constant(node)
-    if constant is not _DROP:
-        return constant
     kind = type(node)
     if kind is cst.Name:
+        name = node.value
+        if name in _CONSTANT_NAMES:
+            return _CONSTANT_NAMES[name]
         for k, v in state.env:
-            if k == node.value and cst.CSTNode not in type(v).__mro__:  # (no ABC isinstance)
+            if k == name and cst.CSTNode not in type(v).__mro__:  # (no ABC isinstance)
                 return v
         return _DROP
+    if kind is cst.SimpleString or kind is cst.Integer:
+        return _constant(node)
     if kind is cst.UnaryOperation and type(node.operator) is cst.Not:
         negations = 0  # `not not ... a`: counted in a loop, not one frame per `not`
         while type(node) is cst.UnaryOperation and type(node.operator) is cst.Not:
@@ -245,6 +268,20 @@ def evaluate(node: Optional[cst.BaseExpression], state: State, depth: int = 0) -
     return _DROP
 
 
+def _may_have_value(node: cst.BaseExpression) -> bool:
+    """False when `evaluate` answers _DROP for `node` in every state, by its kind alone
+    (calls, attributes, arithmetic...): the interpreter then skips asking per path."""
+    kind = type(node)
+    if kind is cst.Name or kind is cst.SimpleString or kind is cst.Integer or kind is cst.Comparison \
+            or kind is cst.BooleanOperation:
+        return True
+    if kind is cst.UnaryOperation:
+        return type(node.operator) is cst.Not
+    if kind is cst.Call:
+        return type(node.func) is cst.Attribute and node.func.attr.value == "startswith" and bool(node.args)
+    return False
+
+
 def _body_statements(block: cst.BaseSuite) -> list[cst.CSTNode]:
     return list(block.body)
 
@@ -257,15 +294,20 @@ class FlowAnalysis:
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
-        self.visits: dict[cst.Call, list[State]] = {}
+        self._visits: dict[int, list[State]] = {}  # id(call) -> states it runs in
         self.entry: dict[cst.FunctionDef, list[State]] = {}
         self.callers: dict[cst.FunctionDef, list[State]] = {}  # callee -> entry states from call sites
-        self._effects: dict[cst.FunctionDef, Optional[dict[str, frozenset]]] = {}
+        self._effects: dict[int, Optional[dict[str, frozenset]]] = {}  # id(function) ->
+        self._setters: Optional[set[int]] = None
         self._recording = False
         self._current: Optional[cst.FunctionDef] = None
-        self._resolved: dict[cst.Call, Optional[tuple]] = {}
-        self._assign_plans: dict[cst.BaseExpression, tuple] = {}
-        self._call_plans: dict[cst.Call, tuple] = {}
+        # Memos keyed by id(node) (see the module docstring).
+        self._resolved: dict[int, Optional[tuple]] = {}
+        self._assign_plans: dict[int, tuple] = {}
+        self._call_plans: dict[int, tuple] = {}
+        self._if_plans: dict[int, tuple] = {}
+        self._statement_calls: dict[int, list[CallSite]] = {
+            id(owner): sites for owner, sites in model.statement_calls.items()}
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> "FlowAnalysis":
@@ -345,9 +387,13 @@ class FlowAnalysis:
 
         `?` in the set means "unchanged on some path". Computed with an unknown entry.
         """
-        if function in self._effects:
-            return self._effects[function] or {}
-        self._effects[function] = None  # recursion guard
+        slot = id(function)
+        if slot in self._effects:
+            return self._effects[slot] or {}
+        if slot not in self._mode_setters():
+            self._effects[slot] = {}  # nothing it runs can set a mode: no need to run it
+            return {}
+        self._effects[slot] = None  # recursion guard
         saved = (self._recording, self._current)
         self._recording, self._current = False, function
         info = self.model.function_info[function]
@@ -364,16 +410,52 @@ class FlowAnalysis:
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
                 result[key] = modes
-        self._effects[function] = result
+        self._effects[slot] = result
         return result
+
+    def _mode_setters(self) -> set[int]:
+        """id() of each function whose run can give a name a mode: it calls `.train()` or
+        `.eval()`, builds a model, or calls a function of the file that can.
+
+        Any other function starts its effects run with no modes and never gains one, so
+        its effects are empty whichever function asked first: `effects` answers that
+        without running it. (Those functions only call others of their kind, so the
+        effects runs that remain start in the same order, with the same recursion guards.)
+        """
+        if self._setters is not None:
+            return self._setters
+        model = self.model
+        callers_of: dict[int, list[cst.FunctionDef]] = {}
+        direct: list[cst.FunctionDef] = []
+        for function, info in model.function_info.items():
+            for site in info.calls:
+                plan = self._call_plans.get(id(site.node))
+                if plan is None:
+                    plan = self._call_plans[id(site.node)] = self._plan_call(site)
+                # model_constructor answers None unless the callee is imported or a local class.
+                if plan[0] == "mode" or ((site.qualname is not None or site.callee in model.class_info)
+                                         and model_constructor(model, site.node) is not None):
+                    direct.append(function)
+                    break
+                if plan[0] == "call":
+                    callers_of.setdefault(id(plan[1]), []).append(function)
+        setters: set[int] = set()
+        pending = direct
+        while pending:
+            function = pending.pop()
+            if id(function) not in setters:
+                setters.add(id(function))
+                pending.extend(callers_of.get(id(function), ()))
+        self._setters = setters
+        return setters
 
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
         """(FunctionDef, bound-self?) for a call of a function or method defined in this file."""
-        if site.node in self._resolved:
-            return self._resolved[site.node]
-        result = self._resolve(site)
-        self._resolved[site.node] = result
+        key = id(site.node)
+        if key in self._resolved:
+            return self._resolved[key]
+        result = self._resolved[key] = self._resolve(site)
         return result
 
     def _resolve(self, site: CallSite) -> Optional[tuple]:
@@ -491,9 +573,9 @@ class FlowAnalysis:
         return Flow(normal=_dedupe(states))
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
-        plan = self._assign_plans.get(target)
+        plan = self._assign_plans.get(id(target))
         if plan is None:
-            plan = self._assign_plans[target] = self._plan_assign(target, value)
+            plan = self._assign_plans[id(target)] = self._plan_assign(target, value)
         kind = plan[0]
         if kind == "unpack":
             for name in plan[1]:
@@ -501,8 +583,8 @@ class FlowAnalysis:
             return state
         if kind == "skip":
             return state
-        _, name, fresh, source = plan
-        state = state.with_env(name, evaluate(value, state))
+        _, name, fresh, source, has_value = plan
+        state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
         if fresh:
             return state.with_mode(name, TRAIN)
         if source is not None and source != name:
@@ -532,7 +614,7 @@ class FlowAnalysis:
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
-        return ("name", name, fresh, source)
+        return ("name", name, fresh, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
         # An `elif` chain is walked in a loop, not by recursion: CPython compiles chains
@@ -540,10 +622,14 @@ class FlowAnalysis:
         out = Flow()
         while True:
             states = self._calls(node, states)
-            code = self.model.code(node.test)
+            plan = self._if_plans.get(id(node))
+            if plan is None:
+                plan = self._if_plans[id(node)] = (self.model.code(node.test), _module_guard(node.test),
+                                                   _may_have_value(node.test))
+            code, guard, has_value = plan
             taken, skipped = [], []
             for s in states:
-                value = evaluate(node.test, s)
+                value = evaluate(node.test, s) if has_value else _DROP
                 if value is _DROP:
                     value = s.fact(code)
                 if value is None or value is _DROP:
@@ -553,7 +639,6 @@ class FlowAnalysis:
                     taken.append(s)
                 else:
                     skipped.append(s)
-            guard = _module_guard(node.test)
             if guard is not None:
                 # `if isinstance(net, nn.Module): net.eval()`: on the other path `net` is no
                 # module, there is no mode to switch; its mode is unknown there, not "train".
@@ -702,19 +787,20 @@ class FlowAnalysis:
 
     # -- calls ------------------------------------------------------------------------------------
     def _calls(self, owner: cst.CSTNode, states: list[State]) -> list[State]:
-        for site in self.model.statement_calls.get(owner, ()):
+        for site in self._statement_calls.get(id(owner), ()):
             if self._recording:
-                seen = self.visits.setdefault(site.node, [])
+                key = id(site.node)
+                seen = self._visits.setdefault(key, [])
                 seen.extend(states)
                 if len(seen) > 4 * MAX_STATES:
-                    self.visits[site.node] = _dedupe(seen)
+                    self._visits[key] = _dedupe(seen)
             states = self._apply(site, states)
         return states
 
     def _apply(self, site: CallSite, states: list[State]) -> list[State]:
-        plan = self._call_plans.get(site.node)
+        plan = self._call_plans.get(id(site.node))
         if plan is None:
-            plan = self._call_plans[site.node] = self._plan_call(site)
+            plan = self._call_plans[id(site.node)] = self._plan_call(site)
         kind = plan[0]
         if kind == "none":
             return states
@@ -847,7 +933,7 @@ class FlowAnalysis:
         return found
 
     def states_at(self, call: cst.Call) -> list[State]:
-        return _dedupe(self.visits.get(call, ()))
+        return _dedupe(self._visits.get(id(call), ()))
 
 
 def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:

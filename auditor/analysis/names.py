@@ -98,13 +98,33 @@ def matches(qualified: Optional[str], *candidates: str) -> bool:
     """
     if qualified is None:
         return False
+    plan = _MATCH_PLANS.get(candidates)
+    if plan is None:
+        plan = _match_plan(candidates)
+    exact, modules_by_name = plan
+    if qualified in exact:
+        return True
     q_module, _, q_name = qualified.rpartition(".")
-    for candidate in candidates:
-        if qualified == candidate:
-            return True
-        module, _, name = candidate.rpartition(".")
-        if q_name != name or not module or not q_module.startswith(module + "."):
+    for module in modules_by_name.get(q_name, ()):
+        if not q_module.startswith(module + "."):
             continue
         if "." in module or q_module[len(module) + 1:] in _TOP_LEVEL_HOMES:
             return True
     return False
+
+
+# Rules and the flow analysis ask `matches` of nearly every call with the same few
+# candidate tuples: each is split once into (the candidates, final name -> modules).
+_MATCH_PLANS: dict[tuple, tuple[frozenset, dict[str, list[str]]]] = {}
+
+
+def _match_plan(candidates: tuple) -> tuple[frozenset, dict[str, list[str]]]:
+    modules_by_name: dict[str, list[str]] = {}
+    for candidate in candidates:
+        module, _, name = candidate.rpartition(".")
+        if module:
+            modules_by_name.setdefault(name, []).append(module)
+    if len(_MATCH_PLANS) >= 4096:  # callers pass constants; bounded all the same
+        _MATCH_PLANS.clear()
+    plan = _MATCH_PLANS[candidates] = (frozenset(candidates), modules_by_name)
+    return plan

@@ -49,3 +49,18 @@ def test_whole_command_leaves_jit_and_hub_loads_alone(project):
         """)
     data, _ = check_json("load.py", "--select", "TRN601,TRN602", cwd=project)
     assert [(f["code"], f["line"]) for f in data["findings"]] == [("TRN602", 8)]
+
+
+def test_several_candidates_match_any_of_them_and_nothing_else():
+    # `matches` splits each tuple of candidates once and reuses it: same answers on reuse.
+    candidates = ("torch.no_grad", "torch.autograd.grad_mode.no_grad", "torch.inference_mode")
+    for _ in range(2):
+        assert matches("torch.no_grad", *candidates)
+        assert matches("torch.autograd.grad_mode.no_grad", *candidates)
+        assert matches("torch.autograd.grad_mode.impl.no_grad", *candidates)  # below a dotted module
+        assert matches("torch.random.inference_mode", *candidates)  # a home of torch's top-level names
+        assert not matches("torch.autograd.grad_mode.inference_mode", *candidates)
+        assert not matches("torch.autograd.no_grad", *candidates)
+        assert not matches("torch.enable_grad", *candidates)
+        assert not matches(None, *candidates)
+    assert not matches("torch.no_grad")
