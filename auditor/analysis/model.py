@@ -31,12 +31,13 @@ class CallSite:
     callee: Optional[str]  # the callee as written (`self.criterion`, `F.softmax`)
     function: Optional[cst.FunctionDef]  # innermost enclosing function
     statement: Optional[cst.CSTNode] = None  # small statement or compound header owning the call
+    # `step` for `optimizer.step()`, None for a plain name call (rules ask this of every
+    # call, many times: it is read once here).
+    method: Optional[str] = field(init=False)
 
-    @property
-    def method(self) -> Optional[str]:
-        """`step` for `optimizer.step()`, None for a plain name call."""
+    def __post_init__(self) -> None:
         func = self.node.func
-        return func.attr.value if type(func) is cst.Attribute else None
+        self.method = func.attr.value if type(func) is cst.Attribute else None
 
     @property
     def receiver(self) -> Optional[cst.BaseExpression]:

@@ -131,3 +131,27 @@ def test_relative_imports_resolve_to_project_modules():
     assert resolve_import("train", "engine.evaluate") == ("engine", "evaluate")
     index = ProjectIndex({})
     assert index.call_contexts("pkg.engine", "evaluate") == []
+
+
+def test_parent_table_is_in_source_order_and_call_sites_know_their_method():
+    # activations.py orders nodes by their place in `parents`: it must be pre-order.
+    module = cst.parse_module(textwrap.dedent("""
+        def f(model, x):
+            y = model.net(x).softmax(dim=1)
+            return F.relu(y) + g(x)
+        z = f(a, b)
+    """))
+    model = build_file_model(module)
+    visited = []
+
+    class Order(cst.CSTVisitor):
+        def on_visit(self, node):
+            visited.append(node)
+            return True
+
+    module.visit(Order())
+    place = {id(n): i for i, n in enumerate(visited)}
+    order = [place[id(n)] for n in model.parents]
+    assert order == sorted(order)
+    assert [(c.callee, c.method) for c in model.calls] == [
+        ("model.net", "net"), (None, "softmax"), ("F.relu", "relu"), ("g", None), ("f", None)]
