@@ -77,29 +77,27 @@ class MissingSuperInit(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        by_function: dict = {}
-        for site in model.calls:
-            by_function.setdefault(site.function, []).append(site)
         for cls in model.classes:
             init = methods(cls).get("__init__")
-            if init is None or not is_module_class(model, cls) or self._calls_parent_init(cls, init, by_function):
+            if init is None or not is_module_class(model, cls) or self._calls_parent_init(model, cls, init):
                 continue
             ctx.report(init.name, f"`{cls.name.value}.__init__` never calls `super().__init__()`: the "
                                   f"module's parameter and submodule registries are never set up",
                        fix=self._fix(ctx, cls, init))
 
     @staticmethod
-    def _calls_parent_init(cls: cst.ClassDef, init: cst.FunctionDef, by_function: dict) -> bool:
+    def _calls_parent_init(model, cls: cst.ClassDef, init: cst.FunctionDef) -> bool:
         own = methods(cls)
         helpers = {"__init__"}
-        for site in by_function.get(init, ()):
+        # The model lists each function's own calls (not those of functions nested in it).
+        for site in model.calls_in(init):
             func = site.node.func
             if isinstance(func, cst.Attribute) and dotted_name(func.value) == "self":
                 helpers.add(func.attr.value)  # `self._build()` may call it for us
         for name in helpers:
             if name not in own:
                 continue
-            for site in by_function.get(own[name], ()):
+            for site in model.calls_in(own[name]):
                 func = site.node.func
                 if isinstance(func, cst.Attribute) and func.attr.value == "__init__" \
                         and not (dotted_name(func.value) or "").startswith("self"):
@@ -258,6 +256,10 @@ class StackedLinearWithoutActivation(Rule):
     )
 
     def check(self, ctx) -> None:
+        # Every finding needs two layers built by nn.Linear, whose final name is written in
+        # the file (in the call or in its import): without it there is nothing to find.
+        if "Linear" not in ctx.source.text:
+            return
         model = ctx.model
         for site in model.calls:
             if matches(site.qualname, "torch.nn.Sequential"):

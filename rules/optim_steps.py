@@ -86,7 +86,7 @@ class SchedulerStepBeforeOptimizerStep(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        steps = [(index, site) for index, site in enumerate(model.calls) if method_name(site.node) == "step"]
+        steps = [(index, site) for index, site in enumerate(model.calls) if site.method == "step"]
         optimizer_steps = [(i, s) for i, s in steps
                            if _role(model, receiver(s.node), s.function) in ("optimizer", "scaler")]
         if not optimizer_steps:
@@ -255,7 +255,7 @@ def _objective_names(model) -> dict:
     `accelerator.backward(t)`, and what those were computed from (`t = a + b`)."""
     reached: dict = {}
     for site in model.calls:
-        method = method_name(site.node)
+        method = site.method
         if method == "backward":
             parts = [receiver(site.node)] + [a.value for a in site.node.args]
         elif method == "scale":
@@ -381,7 +381,7 @@ class ClipGradWithoutUnscale(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         scaler_calls = [(i, s) for i, s in enumerate(model.calls)
-                        if method_name(s.node) in ("scale", "step", "unscale_")
+                        if s.method in ("scale", "step", "unscale_")
                         and _role(model, receiver(s.node), s.function) == "scaler"
                         and _is_grad_scaler(model, receiver(s.node), s.function)]
         if not scaler_calls:

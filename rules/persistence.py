@@ -218,6 +218,10 @@ class HardcodedCudaDevice(Rule):
     @staticmethod
     def _cuda_literal(model, site) -> Optional[cst.BaseExpression]:
         call = site.node
+        # Every candidate below is an argument's value, and only a plain string can be one
+        # (SimpleString has no subclasses: an exact type test, no ABC isinstance).
+        if not any(type(arg.value) is cst.SimpleString for arg in call.args):
+            return None
         candidates = []
         if matches(site.qualname, "torch.device"):
             candidates.append(argument(call, "type", 0))
