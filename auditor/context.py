@@ -61,6 +61,9 @@ class FileContext:
         self._positions: Any = None  # the whole file's, once resolved
         # statement -> (its nodes' ranges counted from line 1, lines to add), or None
         self._statements: dict = {}
+        # What several rules compute alike for this file, computed by the first that asks
+        # (keys name the rule module: "mode.eval_forwards").
+        self.shared: dict = {}
 
     @property
     def path(self) -> str:
@@ -76,6 +79,7 @@ class FileContext:
 
     def release(self) -> None:
         """The file is done: free its analyses now rather than at the next collection."""
+        self.shared.clear()
         if self._model is not None:
             self._model.release()
 

@@ -101,9 +101,14 @@ def _region(prog, site) -> tuple:
     return (site.function, loops[-1] if loops else None)
 
 
-def _eval_forwards(ctx):
-    """(forward, evidence, states) for each evaluation forward pass, skipping pytest tests."""
+def _eval_forwards(ctx) -> list:
+    """(program, forward, [(state, evidence)]) for each evaluation forward pass, skipping pytest
+    tests. Computed once per file and program: TRN101 and TRN102 read the same list."""
     prog = program(ctx)
+    cached = ctx.shared.get("mode.eval_forwards")
+    if cached is not None and cached[0] is prog:
+        return cached[1]
+    found = []
     pytest_file = _is_pytest_file(ctx.path)
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
@@ -114,7 +119,9 @@ def _eval_forwards(ctx):
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
-            yield prog, forward, evaluated
+            found.append((prog, forward, evaluated))
+    ctx.shared["mode.eval_forwards"] = (prog, found)
+    return found
 
 
 class MissingEvalMode(Rule):

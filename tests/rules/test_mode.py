@@ -394,7 +394,16 @@ class Trainer:
 """,
 }
 
+# One evaluation forward pass that both rules of the pass flag (they share its analysis).
+CASES["train_mode_and_grad_bad.py"] = HEAD + """
+def evaluate(model, val_loader):
+    model.train()
+    for x, y in val_loader:
+        model(x)
+"""
+
 EXPECTED = {
+    "train_mode_and_grad_bad.py": [("TRN101", 8), ("TRN102", 8)],
     "fresh_model_eval.py": [("TRN101", 13)],
     "fresh_model_eval_ok.py": [],
     "caller_mode.py": [("TRN101", 7)],
