@@ -18,7 +18,9 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
 
 Internal tables are keyed by `id(node)`: a libcst node hashes through a Python-level
 `__hash__` (its identity), `id()` gives the same identity at C speed, and every node
-keyed outlives the analysis (the model holds the tree).
+keyed outlives the analysis (the model holds the tree). For the same reason node kinds
+are tested by exact type (`type(x) is cst.Call`, never `isinstance`: libcst's classes
+are ABCs); every class tested so has no subclasses.
 """
 
 from __future__ import annotations
@@ -227,17 +229,17 @@ def evaluate(node: Optional[cst.BaseExpression], state: State, depth: int = 0) -
         target = node.comparisons[0]
         right = evaluate(target.comparator, state, depth + 1)
         op = target.operator
-        if isinstance(op, (cst.In, cst.NotIn)) and left is not _DROP and \
-                isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+        if type(op) in (cst.In, cst.NotIn) and left is not _DROP and \
+                type(target.comparator) in (cst.Tuple, cst.List, cst.Set):
             values = [evaluate(e.value, state, depth + 1) for e in target.comparator.elements]
             if _DROP in values:
                 return _DROP
-            return (left in values) if isinstance(op, cst.In) else (left not in values)
+            return (left in values) if type(op) is cst.In else (left not in values)
         if left is _DROP or right is _DROP:
             return _DROP
-        if isinstance(op, (cst.Equal, cst.Is)):
+        if type(op) in (cst.Equal, cst.Is):
             return left == right
-        if isinstance(op, (cst.NotEqual, cst.IsNot)):
+        if type(op) in (cst.NotEqual, cst.IsNot):
             return left != right
         return _DROP
     if kind is cst.BooleanOperation:
@@ -495,7 +497,7 @@ class FlowAnalysis:
     def _instance_class(self, name: str, function):
         for b in self.model.bindings_of(name, function):
             value = b.value
-            if b.kind == "assign" and b.index is None and isinstance(value, cst.Call):
+            if b.kind == "assign" and b.index is None and type(value) is cst.Call:
                 called = dotted_name(value.func)
                 if called in self.model.class_info:
                     return self.model.class_info[called]
@@ -518,8 +520,11 @@ class FlowAnalysis:
     def _exec_statement(self, statement: cst.CSTNode, states: list[State]) -> Flow:
         kind = type(statement)  # exact types: these libcst classes have no subclasses
         if kind is cst.SimpleStatementLine:
+            body = statement.body
+            if len(body) == 1:  # most lines (_exec_block only reads the flow it gets back)
+                return self._exec_small(body[0], states)
             flow = Flow(normal=states)
-            for small in statement.body:
+            for small in body:
                 if not flow.normal:
                     break
                 step = self._exec_small(small, flow.normal)
@@ -664,7 +669,7 @@ class FlowAnalysis:
     def _exec_loop(self, node, states: list[State]) -> Flow:
         states = self._calls(node, states)
         body = _body_statements(node.body)
-        if isinstance(node, cst.For):
+        if type(node) is cst.For:
             unrolled = self._literal_elements(node)
             if unrolled is not None:
                 return self._exec_unrolled(node, unrolled, body, states)
@@ -697,10 +702,10 @@ class FlowAnalysis:
         return out
 
     def _bind_target(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             constant = _constant(value)
             return state.with_env(target.value, value if constant is _DROP else constant)
-        if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)) \
+        if type(target) in (cst.Tuple, cst.List) and type(value) in (cst.Tuple, cst.List) \
                 and len(target.elements) == len(value.elements):
             for t, v in zip(target.elements, value.elements):
                 state = self._bind_target(t.value, v.value, state)
@@ -713,11 +718,11 @@ class FlowAnalysis:
     def _literal_elements(node: cst.For) -> Optional[list]:
         """`for phase in ("train", "val")` / `for split, loader in (("train", tl), ...)`."""
         iterable = node.iter
-        if isinstance(iterable, (cst.Tuple, cst.List)) and 0 < len(iterable.elements) <= 6 and \
-                not any(isinstance(e, cst.StarredElement) for e in iterable.elements):
+        if type(iterable) in (cst.Tuple, cst.List) and 0 < len(iterable.elements) <= 6 and \
+                not any(type(e) is cst.StarredElement for e in iterable.elements):
             values = [e.value for e in iterable.elements]
             if any(_constant(v) is not _DROP for v in values) or \
-                    all(isinstance(v, (cst.Tuple, cst.List)) and v.elements and
+                    all(type(v) in (cst.Tuple, cst.List) and v.elements and
                         _constant(v.elements[0].value) is not _DROP for v in values):
                 return values
         return None
@@ -750,10 +755,10 @@ class FlowAnalysis:
         return flow
 
     def _is_set_grad(self, expr: cst.BaseExpression) -> bool:
-        return isinstance(expr, cst.Call) and matches(self.model.qualify_call(expr), *SET_GRAD)
+        return type(expr) is cst.Call and matches(self.model.qualify_call(expr), *SET_GRAD)
 
     def _grad_context(self, expr: cst.BaseExpression, state: State) -> Optional[str]:
-        if not isinstance(expr, cst.Call):
+        if type(expr) is not cst.Call:
             return None
         qualified = self.model.qualify_call(expr)
         if matches(qualified, *GRAD_OFF_CONTEXTS):
@@ -864,7 +869,7 @@ class FlowAnalysis:
             if key is None or (method == "train" and not self._could_be_model(key, site)):
                 return ("none",)
             return ("mode", key, method)
-        if matches(site.qualname, *SET_GRAD) and call.args and isinstance(self.model.parent(call), cst.Expr):
+        if matches(site.qualname, *SET_GRAD) and call.args and type(self.model.parent(call)) is cst.Expr:
             return ("set_grad",)
         resolved = self.resolve(site)
         if resolved is None:
@@ -938,11 +943,11 @@ class FlowAnalysis:
 
 def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:
     for decorator in info.decorators:
-        target = decorator.func if isinstance(decorator, cst.Call) else decorator
+        target = decorator.func if type(decorator) is cst.Call else decorator
         qualified = model.imports.qualify(target)
         if matches(qualified, *GRAD_OFF_CONTEXTS) or _names_grad_off_wrapper(target):
             return OFF
-        if matches(qualified, *SET_GRAD) and isinstance(decorator, cst.Call) and decorator.args:
+        if matches(qualified, *SET_GRAD) and type(decorator) is cst.Call and decorator.args:
             value = _constant(decorator.args[0].value)
             return OFF if value is False else ON if value is True else UNKNOWN
     return None
@@ -977,14 +982,14 @@ def _module_guard(test: cst.BaseExpression) -> Optional[tuple]:
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:
     """`model.to(device)` -> `model`: device and dtype moves return the same module."""
-    while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+    while type(node) is cst.Call and type(node.func) is cst.Attribute and \
             node.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
         node = node.func.value
     return node
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if type(target) in (cst.Tuple, cst.List):
         names = []
         for element in target.elements:
             names.extend(_target_names(element.value))

@@ -70,13 +70,15 @@ def summarize_file(ctx) -> Optional[Any]:
                                                      if i.parent is None and i.cls is None])
     if not model.imports.aliases:
         return summary
-    prog = program_of(model)
+    prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project
     for site in model.calls:
         if site.qualname is None or site.qualname.startswith(("torch", "numpy", "sklearn", "os.", "sys.")):
             continue
         target = resolve_import(module, site.qualname, is_package)
         if target is None:
             continue
+        if prog is None:
+            prog = program_of(model)
         for state in prog.flow.states_at(site.node):
             modes = {}
             for index, arg in enumerate(a for a in site.node.args if a.keyword is None and not a.star):

@@ -124,7 +124,8 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
 
 def _fresh_model_value(model: FileModel, value: cst.BaseExpression) -> Optional[str]:
     """`Net()`, `Net().to(dev)`, `nn.Sequential(...)`: a newly built model (in train mode)."""
-    # Exact types (Call and Attribute have no subclasses): no ABC isinstance on a hot path.
+    # Exact types here and below (Call, Attribute and Name have no subclasses): an isinstance
+    # against a libcst class is a Python-level ABC check.
     while type(value) is cst.Call and type(value.func) is cst.Attribute \
             and value.func.attr.value in ("to", "cuda", "cpu", "double", "float", "half", "train"):
         value = value.func.value
@@ -138,9 +139,10 @@ class Roles:
 
     def __init__(self, model: FileModel) -> None:
         self.model = model
-        self._model_memo: dict[tuple, Optional[str]] = {}
+        self._model_memo: dict[tuple, Optional[str]] = {}  # (name, id(function)) ->
         self._optimizer_args: Optional[set[str]] = None
-        self._loss_kinds: dict[tuple, Optional[str]] = {}  # (call, callee, function) -> loss kind
+        # (id(call), callee, id(function)) -> loss kind: ids, as libcst nodes hash in Python.
+        self._loss_kinds: dict[tuple, Optional[str]] = {}
 
     # -- models ---------------------------------------------------------------------
     def fresh_model(self, value: cst.BaseExpression) -> Optional[str]:
@@ -162,7 +164,7 @@ class Roles:
         """Why `name` (as written in `function`) is a model, or None."""
         if not name:
             return None
-        key = (name, function)
+        key = (name, id(function))  # an id: libcst nodes hash in Python
         if key not in self._model_memo:
             self._model_memo[key] = None  # recursion guard
             self._model_memo[key] = self._model_evidence(name, function, 0)
@@ -233,7 +235,7 @@ class Roles:
         fresh = _fresh_model_value(model, value)
         if fresh:
             return f"built by {fresh}()"
-        if isinstance(value, cst.Call):
+        if type(value) is cst.Call:
             qualified = model.qualify_call(value)
             callee = dotted_name(value.func) or ""
             if qualified and qualified.endswith(".from_pretrained") and qualified.startswith("transformers."):
@@ -243,7 +245,7 @@ class Roles:
                 return "loaded with from_pretrained()"
             if qualified in ("copy.deepcopy", "torch.compile") or callee.endswith((".to", ".cuda")):
                 inner = value.args[0].value if qualified and value.args else \
-                    (value.func.value if isinstance(value.func, cst.Attribute) else None)
+                    (value.func.value if type(value.func) is cst.Attribute else None)
                 inner_name = dotted_name(inner) if inner is not None else None
                 if inner_name and depth < 4 and inner_name != name and \
                         self._model_evidence(inner_name, b.function, depth + 1):
@@ -251,11 +253,11 @@ class Roles:
             if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")):
                 return "no"
             return "unknown"
-        if isinstance(value, (cst.Name, cst.Attribute)):
+        if type(value) is cst.Name or type(value) is cst.Attribute:
             other = dotted_name(value)
             if other and other != name and depth < 4 and self._model_evidence(other, b.function, depth + 1):
                 return f"`{other}`"
-            return "unknown" if isinstance(value, cst.Attribute) else "no"
+            return "unknown" if type(value) is cst.Attribute else "no"
         return "no"
 
     # -- optimizers, schedulers, losses -------------------------------------------------
@@ -263,7 +265,7 @@ class Roles:
         if not name:
             return False
         for b in self.model.bindings_of(name, function):
-            if isinstance(b.value, cst.Call) and b.kind == "assign":
+            if type(b.value) is cst.Call and b.kind == "assign":
                 qualified = self.model.qualify_call(b.value) or ""
                 if qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified:
                     return True
@@ -276,7 +278,7 @@ class Roles:
     def loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
         # Three loss rules and the accumulation analysis ask this of every call.
-        key = (call, site_callee, function)
+        key = (id(call), site_callee, id(function))
         if key in self._loss_kinds:
             return self._loss_kinds[key]
         kind = self._loss_kinds[key] = self._loss_kind_of_callee(site_callee, call, function)
@@ -285,16 +287,17 @@ class Roles:
     def _loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         model = self.model
         qualified = model.qualify_call(call)
-        for kind, names in LOSS_FUNCTIONS.items():
-            if matches(qualified, *names):
-                return kind
-        if isinstance(call.func, cst.Call):
+        if qualified is not None:
+            for kind, names in LOSS_FUNCTIONS.items():
+                if matches(qualified, *names):
+                    return kind
+        if type(call.func) is cst.Call:  # exact type: Call has no subclasses
             return self._loss_class_kind(call.func)
         if site_callee is None or qualified is not None:
             return None
         kinds = set()
         for b in model.bindings_of(site_callee, function):
-            if b.kind != "assign" or not isinstance(b.value, cst.Call):
+            if b.kind != "assign" or type(b.value) is not cst.Call:
                 return None
             kinds.add(self._loss_class_kind(b.value))
         return kinds.pop() if len(kinds) == 1 else None
@@ -316,17 +319,17 @@ class Roles:
     def transformer_evidence(self, receiver: cst.BaseExpression, function) -> Optional[str]:
         """The transformer class a `.fit` receiver is, through chains and variables."""
         node = receiver
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and \
+        while type(node) is cst.Call and type(node.func) is cst.Attribute and \
                 node.func.attr.value in ("set_params", "set_output"):
             node = node.func.value
-        if isinstance(node, cst.Call):
+        if type(node) is cst.Call:
             return self.transformer_constructor(node)
         name = dotted_name(node)
         if not name:
             return None
         found = None
         for b in self.model.bindings_of(name, function):
-            if b.kind == "assign" and b.index is None and isinstance(b.value, cst.Call):
+            if b.kind == "assign" and b.index is None and type(b.value) is cst.Call:
                 found = self.transformer_constructor(b.value) or found
         return found
 
