@@ -298,9 +298,8 @@ class StackedLinearWithoutActivation(Rule):
                               f"`{dotted_name(inner.func)}`: two `nn.Linear` layers with no activation between them")
 
     def _consecutive(self, ctx, function: cst.FunctionDef) -> None:
-        body = function.body.body
-        for before, after in zip(body, body[1:]):
-            first, second = _layer_assignment(before), _layer_assignment(after)
+        assignments = [_layer_assignment(statement) for statement in function.body.body]  # once each
+        for first, second in zip(assignments, assignments[1:]):
             if first is None or second is None:
                 continue
             target, call_a = first
