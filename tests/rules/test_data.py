@@ -63,6 +63,13 @@ def make_loader(ds, shuffle):
 train_loader = make_loader(train_ds, True)
 dev_loader = make_loader(dev_ds, shuffle=True)
 """,
+    # DataLoader named only in the import that renames it.
+    "loader_alias.py": """
+import torch.utils.data as tud
+from torch.utils.data import DataLoader as DL
+val_dl = DL(val_ds, batch_size=64, shuffle=True)
+test_dl = tud.DataLoader(test_ds, shuffle=True)
+""",
     "loader_ok.py": """
 from torch.utils.data import DataLoader
 loaders = {}
@@ -116,6 +123,7 @@ EXPECTED = {
     "fit_before_split_ok.py": [],
     "loader_shuffled.py": [("TRN203", 2), ("TRN203", 3)],
     "loader_helper.py": [("TRN203", 7)],
+    "loader_alias.py": [("TRN203", 3), ("TRN203", 4)],
     "loader_ok.py": [],
     "test_in_loop.py": [("TRN204", 13)],
     "test_after_loop_ok.py": [],
