@@ -25,7 +25,7 @@ are ABCs); every class tested so has no subclasses.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from typing import Any, Iterable, Optional
 
 import libcst as cst
@@ -124,15 +124,16 @@ class State:
             if pair[0] == name:
                 if pair[1] is value:
                     return self
-                kept = list(env[:index] + env[index + 1:])
+                env = env[:index] + env[index + 1:]
                 break
         else:
             if value is _DROP:
                 return self
-            kept = list(env)
         if value is not _DROP:
-            insort(kept, (name, value), key=_first)
-        return State(self.modes, self.grad, tuple(kept), self.facts)
+            # By name only (values need not compare; bisect's key= needs Python 3.10).
+            position = bisect_right([pair[0] for pair in env], name)
+            env = env[:position] + ((name, value),) + env[position:]
+        return State(self.modes, self.grad, env, self.facts)
 
     def with_fact(self, code: str, value: bool) -> "State":
         kept = [pair for pair in self.facts if pair[0] != code]
@@ -144,10 +145,6 @@ class State:
             if k == code:
                 return v
         return None
-
-
-def _first(pair: tuple) -> Any:
-    return pair[0]
 
 
 _DROP = object()
@@ -291,7 +288,10 @@ def _body_statements(block: cst.BaseSuite) -> list[cst.CSTNode]:
 class FlowAnalysis:
     """Runs the interpreter over every function of a file; see module docstring."""
 
-    def __init__(self, model: FileModel, project: Any = None, module_name: Optional[str] = None) -> None:
+    def __init__(self, model: FileModel, project: Any = None, module_name: Optional[str] = None,
+                 previous: Optional["FlowAnalysis"] = None) -> None:
+        """`previous`: an earlier analysis of the same model (without the project), whose
+        memos that do not depend on entry states this one takes over."""
         self.model = model
         self.roles: Roles = roles_of(model)
         self.project = project
@@ -310,6 +310,23 @@ class FlowAnalysis:
         self._if_plans: dict[int, tuple] = {}
         self._statement_calls: dict[int, list[CallSite]] = {
             id(owner): sites for owner, sites in model.statement_calls.items()}
+        self._setters_acyclic = False
+        if previous is not None and previous.model is model:
+            self._take_memos(previous)
+
+    def _take_memos(self, previous: "FlowAnalysis") -> None:
+        # Plans and resolutions are functions of the tree alone. Effects are computed from
+        # an unknown entry, whatever the callers: they depend only on which effects runs
+        # were under way when a recursion guard answered, and with no recursion among the
+        # functions that set modes no guard ever answers (see `_mode_setters`).
+        self._resolved = dict(previous._resolved)
+        self._assign_plans = dict(previous._assign_plans)
+        self._call_plans = dict(previous._call_plans)
+        self._if_plans = dict(previous._if_plans)
+        if previous._setters is not None:
+            self._setters, self._setters_acyclic = previous._setters, previous._setters_acyclic
+            if self._setters_acyclic:
+                self._effects = dict(previous._effects)
 
     # -- driver --------------------------------------------------------------------------
     def run(self) -> "FlowAnalysis":
@@ -430,17 +447,20 @@ class FlowAnalysis:
         callers_of: dict[int, list[cst.FunctionDef]] = {}
         direct: list[cst.FunctionDef] = []
         for function, info in model.function_info.items():
+            sets_a_mode = False
             for site in info.calls:
                 plan = self._call_plans.get(id(site.node))
                 if plan is None:
                     plan = self._call_plans[id(site.node)] = self._plan_call(site)
-                # model_constructor answers None unless the callee is imported or a local class.
-                if plan[0] == "mode" or ((site.qualname is not None or site.callee in model.class_info)
-                                         and model_constructor(model, site.node) is not None):
-                    direct.append(function)
-                    break
                 if plan[0] == "call":
                     callers_of.setdefault(id(plan[1]), []).append(function)
+                # model_constructor answers None unless the callee is imported or a local class.
+                if not sets_a_mode and (plan[0] == "mode" or (
+                        (site.qualname is not None or site.callee in model.class_info)
+                        and model_constructor(model, site.node) is not None)):
+                    sets_a_mode = True
+            if sets_a_mode:
+                direct.append(function)
         setters: set[int] = set()
         pending = direct
         while pending:
@@ -449,6 +469,7 @@ class FlowAnalysis:
                 setters.add(id(function))
                 pending.extend(callers_of.get(id(function), ()))
         self._setters = setters
+        self._setters_acyclic = _acyclic(setters, callers_of)
         return setters
 
     # -- call resolution ---------------------------------------------------------------------
@@ -572,35 +593,38 @@ class FlowAnalysis:
             return Flow()
         if kind is cst.Assign:
             for target in small.targets:
-                states = [self._assign(target.target, small.value, s) for s in states]
+                states = self._assign(target.target, small.value, states)
         elif kind is cst.AnnAssign and small.value is not None:
-            states = [self._assign(small.target, small.value, s) for s in states]
+            states = self._assign(small.target, small.value, states)
         return Flow(normal=_dedupe(states))
 
-    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, state: State) -> State:
+    def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, states: list[State]) -> list[State]:
+        """The states after `target = value` (its plan looked up once for all of them)."""
         plan = self._assign_plans.get(id(target))
         if plan is None:
             plan = self._assign_plans[id(target)] = self._plan_assign(target, value)
         kind = plan[0]
-        if kind == "unpack":
-            for name in plan[1]:
-                state = state.with_env(name, _DROP)
-            return state
         if kind == "skip":
-            return state
+            return states
+        out = []
+        if kind == "unpack":
+            for state in states:
+                for name in plan[1]:
+                    state = state.with_env(name, _DROP)
+                out.append(state)
+            return out
         _, name, fresh, source, has_value = plan
-        state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
-        if fresh:
-            return state.with_mode(name, TRAIN)
-        if source is not None and source != name:
-            mode = state.mode(source)
-            if mode is not None:
-                return state.with_mode(name, mode)
-        if source == name:
-            return state
-        if state.mode(name) is not None and not name.startswith("self."):
-            return state.with_mode(name, UNKNOWN)
-        return state
+        copies = source is not None and source != name
+        for state in states:
+            state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
+            if fresh:
+                state = state.with_mode(name, TRAIN)
+            elif copies and (mode := state.mode(source)) is not None:
+                state = state.with_mode(name, mode)
+            elif source != name and state.mode(name) is not None and not name.startswith("self."):
+                state = state.with_mode(name, UNKNOWN)
+            out.append(state)
+        return out
 
     def _plan_assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> tuple:
         """What an assignment does, apart from the state it runs in (computed once per target)."""
@@ -792,23 +816,26 @@ class FlowAnalysis:
 
     # -- calls ------------------------------------------------------------------------------------
     def _calls(self, owner: cst.CSTNode, states: list[State]) -> list[State]:
-        for site in self._statement_calls.get(id(owner), ()):
+        sites = self._statement_calls.get(id(owner))
+        if sites is None:
+            return states
+        plans = self._call_plans
+        for site in sites:
+            key = id(site.node)
             if self._recording:
-                key = id(site.node)
                 seen = self._visits.setdefault(key, [])
                 seen.extend(states)
                 if len(seen) > 4 * MAX_STATES:
                     self._visits[key] = _dedupe(seen)
-            states = self._apply(site, states)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = self._plan_call(site)
+            if plan[0] != "none":  # most calls: nothing to do
+                states = self._apply(site, plan, states)
         return states
 
-    def _apply(self, site: CallSite, states: list[State]) -> list[State]:
-        plan = self._call_plans.get(id(site.node))
-        if plan is None:
-            plan = self._call_plans[id(site.node)] = self._plan_call(site)
+    def _apply(self, site: CallSite, plan: tuple, states: list[State]) -> list[State]:
         kind = plan[0]
-        if kind == "none":
-            return states
         call = site.node
         if kind == "mode":
             _, key, method = plan
@@ -939,6 +966,27 @@ class FlowAnalysis:
 
     def states_at(self, call: cst.Call) -> list[State]:
         return _dedupe(self._visits.get(id(call), ()))
+
+
+def _acyclic(nodes: set[int], callers_of: dict[int, list]) -> bool:
+    """Whether the calls among `nodes` (callee id -> calling functions) form no cycle,
+    self-calls included: Kahn's algorithm removes every node of an acyclic graph."""
+    edges = {callee: [id(f) for f in callers if id(f) in nodes]
+             for callee, callers in callers_of.items() if callee in nodes}
+    indegree = dict.fromkeys(nodes, 0)  # per caller: how many of its callees are left
+    for callers in edges.values():
+        for caller in callers:
+            indegree[caller] += 1
+    ready = [n for n, d in indegree.items() if d == 0]
+    removed = 0
+    while ready:
+        callee = ready.pop()
+        removed += 1
+        for caller in edges.get(callee, ()):
+            indegree[caller] -= 1
+            if indegree[caller] == 0:
+                ready.append(caller)
+    return removed == len(nodes)
 
 
 def _decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:

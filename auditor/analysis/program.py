@@ -190,6 +190,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         if _called_from_elsewhere(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
+            # Run again with the project, taking over what does not depend on callers.
+            model.cache["flow"] = FlowAnalysis(model, project, module_name, previous=program.flow).run()
             program = None
         else:
             program.flow.project, program.flow.module_name = project, module_name

@@ -79,10 +79,10 @@ def summarize_file(ctx) -> Optional[Any]:
             continue
         if prog is None:
             prog = program_of(model)
+        names = [dotted_name(a.value) for a in site.node.args if a.keyword is None and not a.star]
         for state in prog.flow.states_at(site.node):
             modes = {}
-            for index, arg in enumerate(a for a in site.node.args if a.keyword is None and not a.star):
-                name = dotted_name(arg.value)
+            for index, name in enumerate(names):
                 mode = state.mode(name) if name else None
                 if mode is not None and mode != UNKNOWN:
                     modes[index] = mode

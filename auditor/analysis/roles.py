@@ -141,6 +141,7 @@ class Roles:
         self.model = model
         self._model_memo: dict[tuple, Optional[str]] = {}  # (name, id(function)) ->
         self._optimizer_args: Optional[set[str]] = None
+        self._names_of_functions: Optional[set[str]] = None
         # (id(call), callee, id(function)) -> loss kind: ids, as libcst nodes hash in Python.
         self._loss_kinds: dict[tuple, Optional[str]] = {}
 
@@ -184,7 +185,7 @@ class Roles:
         if name.startswith("self.") and name.count(".") == 1 and \
                 self._is_own_method(name[5:], model.class_of(function)):
             return None  # `self._test_model(...)`: a method of the class, not a module
-        if name in model.class_info or any(i.name == name for i in model.function_info.values()):
+        if name in model.class_info or name in self._function_names():
             return None
         bindings = model.bindings_of(name, function)
         unknown_value = not bindings
@@ -203,6 +204,12 @@ class Roles:
                 not (len(tokens) > 1 and tokens[0] in BUILDER_VERBS):
             return "name"
         return None
+
+    def _function_names(self) -> set[str]:
+        """Names of the file's functions and methods (asked for every name that might be a model)."""
+        if self._names_of_functions is None:
+            self._names_of_functions = {i.name for i in self.model.function_info.values()}
+        return self._names_of_functions
 
     def _is_own_method(self, attr: str, cls: Optional[ClassInfo], seen: Optional[set] = None) -> bool:
         """`attr` is a method defined by `cls` or by one of its local base classes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import libcst as cst
+import pytest
 
 from auditor.analysis.flow import EVAL, TRAIN, UNKNOWN, FlowAnalysis, State
 from auditor.analysis.model import build_file_model
@@ -106,3 +107,66 @@ def test_recursive_helpers_end():
             model.train()
     """)
     assert prog.flow.effects(_function(prog, "b")) == {"model": frozenset({TRAIN})}
+
+
+def test_cycles_among_functions_are_found():
+    from auditor.analysis.flow import _acyclic
+
+    class F:  # stands for a FunctionDef: only its id matters
+        pass
+
+    a, b, c = F(), F(), F()
+    nodes = {id(a), id(b), id(c)}
+    assert _acyclic(nodes, {id(b): [a], id(c): [b, a]})  # a calls b and c, b calls c
+    assert not _acyclic(nodes, {id(b): [a], id(a): [b]})  # a and b call each other
+    assert not _acyclic(nodes, {id(c): [c]})  # c calls itself
+    assert _acyclic({id(a), id(b)}, {id(b): [a], id(a): [c], id(c): [b]})  # the cycle runs through c, left out
+
+
+SOURCE_WITH_HELPERS = """
+    import torch
+    def evaluate(model, loader):
+        model.eval()
+        for x in loader:
+            if x is None:
+                continue
+            model(x)
+        settle(model, 2)
+
+    def settle(model, n):
+        if n:
+            settle(model, n - 1)
+        model.train()
+
+    def fit(model, loader, epochs):
+        for epoch in range(epochs):
+            for x in loader:
+                model(x).backward()
+            settle(model, 1)
+"""
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_a_flow_run_again_with_the_project_matches_a_fresh_one(recursive):
+    from auditor.analysis.project import FileSummary, ProjectIndex
+
+    # Another file calls evaluate() (which this file does not) with the model in eval mode.
+    index = ProjectIndex({"main": FileSummary(module="main", calls=[("helpers", "evaluate", "off", {0: EVAL})])})
+    source = textwrap.dedent(SOURCE_WITH_HELPERS)
+    if not recursive:
+        source = source.replace("settle(model, n - 1)", "print(n)")
+    reused_model = build_file_model(cst.parse_module(source))
+    first = FlowAnalysis(reused_model).run()
+    again = FlowAnalysis(reused_model, index, "helpers", previous=first).run()
+    fresh_model = build_file_model(cst.parse_module(source))
+    fresh = FlowAnalysis(fresh_model, index, "helpers").run()
+    # With recursion among the helpers, effects are computed again; without, taken over.
+    assert again._setters_acyclic is not recursive
+    if not recursive:
+        assert again._effects == first._effects
+    assert len(reused_model.calls) == len(fresh_model.calls)
+    for reused_site, fresh_site in zip(reused_model.calls, fresh_model.calls):
+        assert again.states_at(reused_site.node) == fresh.states_at(fresh_site.node)
+    site = next(s for s in reused_model.calls if reused_model.code(s.node) == "model(x)")
+    assert {(s.mode("model"), s.grad) for s in again.states_at(site.node)} == {(EVAL, "off")}
+    assert {(s.mode("model"), s.grad) for s in first.states_at(site.node)} == {(EVAL, "on")}
