@@ -85,3 +85,30 @@ def test_prefilter_changes_no_finding_on_the_examples_and_tests(tmp_path):
 def test_compile_check_silences_warnings(capfd):
     assert compile_check('x = "\\d"\n', "w.py").ok
     assert capfd.readouterr().err == ""
+
+
+def _nested_loops(depth: int) -> str:
+    return "import torch\n" + "".join("    " * i + f"for a{i} in b:\n" for i in range(depth)) + "    " * depth + "pass\n"
+
+
+def test_too_many_nested_blocks_are_still_refused_like_cpython(tmp_path, monkeypatch):
+    # Only CPython's code generation counts blocks: the first look must still see it.
+    write(tmp_path, "blocks.py", _nested_loops(21))
+    write(tmp_path, "fine.py", _nested_loops(20))
+    counter = ParseCounter(monkeypatch)
+    blocks, fine = run(files_of(tmp_path))
+    assert [(f.code, "nested blocks" in f.message) for f in blocks.findings] == [("TRN000", True)]
+    assert fine.findings == [] and counter.count == 1
+
+
+@pytest.mark.parametrize("text, deep", [
+    ("x = 1\n", False),
+    (_nested_loops(21), True),
+    # Twenty-one indentations from continuation lines: counted, so the whole compiler runs.
+    ("x = (1,\n" + "".join(" " * i + "2,\n" for i in range(1, 22)) + ")\n", True),
+    ("if a:\n\f    pass\n", False),
+])
+def test_the_nesting_screen_never_undercounts(text, deep):
+    from auditor.prefilter import _may_nest_too_many_blocks
+
+    assert _may_nest_too_many_blocks(text) is deep
