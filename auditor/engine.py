@@ -73,9 +73,16 @@ class EngineOptions:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
+        state["_keyed"] = self.keyed
         state["cache"] = None  # the parent alone reads and writes the cache
         state.pop("_relevance", None)
         return state
+
+    @property
+    def keyed(self) -> bool:
+        """Whether results go to a cache, whose keys need digests of the summaries (a
+        worker's copy of the options knows it without having the cache)."""
+        return self.__dict__.get("_keyed", self.cache is not None)
 
     @property
     def relevance(self):
@@ -295,7 +302,7 @@ class _Worker:
         else:
             self._hold(prepared)
         summary_digest = "-"
-        if prepared.summary is not None:
+        if prepared.summary is not None and self.options.keyed:
             summary_digest = stable_digest(prepared.summary) or prepared.digest
         return _Info(path, prepared.digest, prepared.summary, summary_digest, result, prepared.final)
 
@@ -387,7 +394,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             infos[info.path] = info
             if info.result is not None:
                 results[info.path] = info.result
-        dependency = graph.dependency_digests({p: i.summary_digest for p, i in infos.items()})
+        dependency = graph.dependency_digests({p: i.summary_digest for p, i in infos.items()}) \
+            if cache is not None else {}
 
         second: list[str] = []
         for path in paths:

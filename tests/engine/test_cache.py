@@ -169,3 +169,17 @@ def test_config_cache_dir_and_cache_false(tmp_path):
     write(tmp_path, "pyproject.toml", "[tool.auditor]\ncache = false\n")
     run_auditor("check", "train.py", cwd=tmp_path)
     assert not (tmp_path / ".auditor_cache").exists()
+
+
+def test_summaries_are_digested_only_for_a_cache_even_in_workers(tmp_path, monkeypatch):
+    options = engine.EngineOptions(rules=ALL_RULES, cache=_cache(tmp_path))
+    in_worker = pickle.loads(pickle.dumps(options))
+    assert in_worker.cache is None and in_worker.keyed
+    assert not engine.EngineOptions(rules=ALL_RULES).keyed
+    digested = []
+    monkeypatch.setattr(engine, "stable_digest", lambda summary: digested.append(summary) or "d")
+    write(tmp_path / "src", "train.py", TRAIN)
+    engine.check_files(files_of(tmp_path / "src"), engine.EngineOptions(rules=ALL_RULES))
+    assert digested == []
+    engine.check_files(files_of(tmp_path / "src"), options)
+    assert len(digested) == 1
