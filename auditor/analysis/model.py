@@ -11,6 +11,7 @@ flow) is computed lazily from these tables by the other modules of this package.
 from __future__ import annotations
 
 import weakref
+from operator import attrgetter
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Iterator, Optional, Union
@@ -278,24 +279,43 @@ def syntactic_children(node: cst.CSTNode) -> list:
     """
     cls = type(node)
     try:
-        fields = _FIELDS[cls]
+        read = _READERS[cls]
     except KeyError:
-        fields = _fields_of(cls)
-    if fields is None:
+        read = _reader_of(cls)
+    if read is None:
         return [c for c in node.children if type(c) not in _SKIP]
     out = []
     skip = _SKIP
-    for name in fields:
-        value = getattr(node, name)
+    for value in read(node):
         kind = type(value)
         if kind is tuple or kind is list:
-            out.extend(v for v in value if type(v) not in skip)
+            out += [v for v in value if type(v) not in skip]
         elif kind in _KEEP:
             out.append(value)
         elif value is not None and kind not in skip and isinstance(value, cst.CSTNode):
             _KEEP.add(kind)  # a node class defined after this module was imported
             out.append(value)
     return out
+
+
+# node class -> a function giving the values of its child fields, in source order, in
+# one call (operator.attrgetter reads them all in C); None: ask `node.children`.
+_READERS: dict = {}
+
+
+def _reader_of(cls: type):
+    fields = _FIELDS[cls] if cls in _FIELDS else _fields_of(cls)
+    if fields is None:
+        read = None
+    elif len(fields) == 1:
+        one = attrgetter(fields[0])
+        read = lambda node: (one(node),)  # noqa: E731
+    elif fields:
+        read = attrgetter(*fields)
+    else:
+        read = lambda node: ()  # noqa: E731
+    _READERS[cls] = read
+    return read
 
 
 class _Builder:
