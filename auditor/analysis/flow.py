@@ -18,9 +18,9 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
 
 Internal tables are keyed by `id(node)`: a libcst node hashes through a Python-level
 `__hash__` (its identity), `id()` gives the same identity at C speed, and every node
-keyed outlives the analysis (the model holds the tree). For the same reason node kinds
-are tested by exact type (`type(x) is cst.Call`, never `isinstance`: libcst's classes
-are ABCs); every class tested so has no subclasses.
+keyed outlives the analysis (the model holds the tree). Node kinds are tested by exact
+type (`type(x) is cst.Call`) rather than `isinstance`, which is a Python-level ABC check
+for libcst's classes; every class tested so has no subclasses.
 """
 
 from __future__ import annotations
@@ -299,12 +299,12 @@ class FlowAnalysis:
         self._visits: dict[int, list[State]] = {}  # id(call) -> states it runs in
         self.entry: dict[cst.FunctionDef, list[State]] = {}
         self.callers: dict[cst.FunctionDef, list[State]] = {}  # callee -> entry states from call sites
-        self._effects: dict[int, Optional[dict[str, frozenset]]] = {}  # id(function) ->
+        self._effects: dict[int, Optional[dict[str, frozenset]]] = {}  # id(function) -> (None: running)
         self._setters: Optional[set[int]] = None
         self._recording = False
         self._current: Optional[cst.FunctionDef] = None
         # Memos keyed by id(node) (see the module docstring).
-        self._resolved: dict[int, Optional[tuple]] = {}
+        self._resolved: dict[int, tuple] = {}  # id(call) -> (call, resolve's answer)
         self._assign_plans: dict[int, tuple] = {}
         self._call_plans: dict[int, tuple] = {}
         self._if_plans: dict[int, tuple] = {}
@@ -475,11 +475,12 @@ class FlowAnalysis:
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
         """(FunctionDef, bound-self?) for a call of a function or method defined in this file."""
-        key = id(site.node)
-        if key in self._resolved:
-            return self._resolved[key]
-        result = self._resolved[key] = self._resolve(site)
-        return result
+        # The entry holds the call: rules may ask about calls of other trees, and an id
+        # names one object only while that object lives.
+        entry = self._resolved.get(id(site.node))
+        if entry is None:
+            entry = self._resolved[id(site.node)] = (site.node, self._resolve(site))
+        return entry[1]
 
     def _resolve(self, site: CallSite) -> Optional[tuple]:
         model = self.model

@@ -139,11 +139,12 @@ class Roles:
 
     def __init__(self, model: FileModel) -> None:
         self.model = model
-        self._model_memo: dict[tuple, Optional[str]] = {}  # (name, id(function)) ->
+        # Memos keyed by ids (libcst nodes hash in Python); each entry holds the nodes
+        # whose ids it uses, as an id names one object only while that object lives.
+        self._model_memo: dict[tuple, tuple] = {}  # (name, id(function)) -> (function, evidence)
         self._optimizer_args: Optional[set[str]] = None
         self._names_of_functions: Optional[set[str]] = None
-        # (id(call), callee, id(function)) -> loss kind: ids, as libcst nodes hash in Python.
-        self._loss_kinds: dict[tuple, Optional[str]] = {}
+        self._loss_kinds: dict[tuple, tuple] = {}  # (id(call), callee, id(function)) -> (call, function, kind)
 
     # -- models ---------------------------------------------------------------------
     def fresh_model(self, value: cst.BaseExpression) -> Optional[str]:
@@ -165,11 +166,12 @@ class Roles:
         """Why `name` (as written in `function`) is a model, or None."""
         if not name:
             return None
-        key = (name, id(function))  # an id: libcst nodes hash in Python
-        if key not in self._model_memo:
-            self._model_memo[key] = None  # recursion guard
-            self._model_memo[key] = self._model_evidence(name, function, 0)
-        return self._model_memo[key]
+        key = (name, id(function))
+        entry = self._model_memo.get(key)
+        if entry is None:
+            self._model_memo[key] = (function, None)  # recursion guard
+            entry = self._model_memo[key] = (function, self._model_evidence(name, function, 0))
+        return entry[1]
 
     def is_model(self, name: Optional[str], function: Optional[cst.FunctionDef]) -> bool:
         return self.model_evidence(name, function) is not None
@@ -286,10 +288,10 @@ class Roles:
         """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
         # Three loss rules and the accumulation analysis ask this of every call.
         key = (id(call), site_callee, id(function))
-        if key in self._loss_kinds:
-            return self._loss_kinds[key]
-        kind = self._loss_kinds[key] = self._loss_kind_of_callee(site_callee, call, function)
-        return kind
+        entry = self._loss_kinds.get(key)
+        if entry is None:
+            entry = self._loss_kinds[key] = (call, function, self._loss_kind_of_callee(site_callee, call, function))
+        return entry[2]
 
     def _loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         model = self.model
