@@ -248,11 +248,8 @@ for _cls in _node_classes():
     elif not _mro.isdisjoint(_BODIES):
         _OWNER_KIND[_cls] = False
 
-_FIELDS: dict = {}  # node class -> its child fields in libcst's visiting (source) order
-
-
 def _fields_of(cls: type) -> Optional[tuple]:
-    """The child-holding fields of `cls`, read once from libcst's own `_visit_and_replace_children`.
+    """The child-holding fields of `cls`, read from libcst's own `_visit_and_replace_children`.
 
     That method visits the fields in source order (`visit_required(self, "name", ...)`),
     and a function's string constants are stored in the order they first occur: so its
@@ -267,7 +264,6 @@ def _fields_of(cls: type) -> Optional[tuple]:
     else:
         fields = tuple(c for c in constants if type(c) is str and c in names
                        and not c.startswith(_SKIP_FIELD_PREFIXES))
-    _FIELDS[cls] = fields
     return fields
 
 
@@ -304,7 +300,7 @@ _READERS: dict = {}
 
 
 def _reader_of(cls: type):
-    fields = _FIELDS[cls] if cls in _FIELDS else _fields_of(cls)
+    fields = _fields_of(cls)
     if fields is None:
         read = None
     elif len(fields) == 1:
@@ -319,7 +315,7 @@ def _reader_of(cls: type):
 
 
 class _Builder:
-    """One direct walk over the tree's syntactic nodes (see `_children`).
+    """One direct walk over the tree's syntactic nodes (see `syntactic_children`).
 
     libcst's generic visitor costs several Python calls per node (attribute hooks,
     sequence helpers) and every `isinstance` against a libcst class goes through
