@@ -40,7 +40,7 @@ from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
 from auditor.parsing import parse_module
-from auditor.prefilter import compile_check, may_hold_training_code, relevance_pattern
+from auditor.prefilter import compile_check, may_hold_training_code, mentions_any, relevance_pattern
 from auditor.rule import Rule
 from auditor.suppression import is_suppressed, skips_file
 
@@ -153,10 +153,6 @@ def _trn000(source: SourceFile, line: int, column: int, message: str) -> Finding
     )
 
 
-def _mentions_any(text: str, modules: tuple[str, ...]) -> bool:
-    return not modules or any(m in text for m in modules)
-
-
 def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None) -> _Prepared:
     """Phase 1: read, take a first look, parse and summarize one file."""
     result = FileResult(path=path)
@@ -224,7 +220,8 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
         ctx = FileContext(source, prepared.module, project)
     ctx.project = project
     for rule in options.rules:
-        if not rule.is_static or not _mentions_any(source.text, rule.needs_imports):
+        needs = rule.needs_imports
+        if not rule.is_static or (needs and not mentions_any(source.text, needs)):
             continue
         ctx.rule = rule
         before = len(ctx.findings)

@@ -47,6 +47,12 @@ def may_hold_training_code(text: str, pattern: "re.Pattern[str]") -> bool:
     return pattern.search(text) is not None
 
 
+def mentions_any(text: str, words: Iterable[str]) -> bool:
+    """Whether any of `words` occurs in `text`: the screen of a rule's `needs_imports`, and of
+    rules that skip a file never naming what they report."""
+    return any(word in text for word in words)
+
+
 @dataclass
 class CompileVerdict:
     ok: bool

@@ -51,8 +51,3 @@ def final_names(*qualified: str) -> tuple[str, ...]:
     cannot call any of them, so a rule that only reports such calls can skip it.
     """
     return tuple(sorted({name.rsplit(".", 1)[-1] for name in qualified}))
-
-
-def mentions_any(ctx, words: tuple[str, ...]) -> bool:
-    text = ctx.source.text
-    return any(word in text for word in words)

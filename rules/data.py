@@ -12,7 +12,8 @@ from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
 from auditor.analysis.flow import evaluate
-from rules._helpers import argument, final_names, is_true, keyword, mentions_any, program, shorten
+from auditor.prefilter import mentions_any
+from rules._helpers import argument, final_names, is_true, keyword, program, shorten
 from rules._queries import string_value
 
 DATALOADER = "torch.utils.data.DataLoader"
@@ -61,7 +62,7 @@ class ShuffledEvalLoader(Rule):
     def check(self, ctx) -> None:
         # Both kinds of finding need a DataLoader call of this file (a helper's own call, for
         # `make_loader(val_ds, shuffle=True)`): a file that never names DataLoader has none.
-        if not mentions_any(ctx, _DATALOADER_WORDS):
+        if not mentions_any(ctx.source.text, _DATALOADER_WORDS):
             return
         prog = program(ctx)
         model = ctx.model

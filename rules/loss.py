@@ -6,8 +6,12 @@ from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
 from auditor.findings import Severity
 from auditor.fixes.builders import remove_activation_fix
+from auditor.prefilter import mentions_any
 from auditor.rule import Rule
-from rules._helpers import argument, final_names, mentions_any, shorten
+from rules._helpers import argument, final_names, shorten
+
+# The names a file must write to call each kind of loss (see final_names).
+_LOSS_WORDS = {kind: final_names(*LOSS_FUNCTIONS[kind], *LOSS_CLASSES[kind]) for kind in LOSS_FUNCTIONS}
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -59,7 +63,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     def check(self, ctx) -> None:
         # Only calls of this loss are reported: a file that never names it has none (and
         # asking the loss kind of every call is most of this rule's time).
-        if not mentions_any(ctx, final_names(*LOSS_FUNCTIONS[self.loss_kind], *LOSS_CLASSES[self.loss_kind])):
+        if not mentions_any(ctx.source.text, _LOSS_WORDS[self.loss_kind]):
             return
         model = ctx.model
         roles = roles_of(model)

@@ -8,8 +8,9 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
+from auditor.prefilter import mentions_any
 from auditor.rule import Rule
-from rules._helpers import argument, final_names, mentions_any
+from rules._helpers import argument, final_names
 from rules._queries import bound_values, constructor, local_class, methods, qualify
 
 NLL_FUNCTIONS = ("torch.nn.functional.nll_loss",)
@@ -118,7 +119,7 @@ class NllLossWithoutLogSoftmax(Rule):
     )
 
     def check(self, ctx) -> None:
-        if not mentions_any(ctx, _NLL_WORDS):
+        if not mentions_any(ctx.source.text, _NLL_WORDS):
             return  # no NLLLoss or nll_loss named here: no call of them
         model = ctx.model
         for site in model.calls:
