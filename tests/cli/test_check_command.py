@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 
-from tests.conftest import REPO_ROOT, check_json, run_auditor, write
+from tests.conftest import blocking_imports, check_json, run_auditor, write
 
 SHUFFLED_VAL = """
 import torch
@@ -170,20 +169,8 @@ def test_version_flags():
 def test_check_never_imports_torch(project):
     """A pre-commit environment has no torch: the check must not need it."""
     write(project, "a.py", SHUFFLED_VAL)
-    blocker = project / "blocker"
-    write(blocker, "sitecustomize.py", """
-        import sys
-
-        class _NoTorch:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in ("torch", "sklearn", "numpy"):
-                    raise ImportError(f"{name} is blocked in this test")
-                return None
-
-        sys.meta_path.insert(0, _NoTorch())
-        """)
     proc = run_auditor("check", "a.py", "--output-format", "sarif", cwd=project,
-                       env={"PYTHONPATH": f"{blocker}{os.pathsep}{REPO_ROOT}"})
+                       env=blocking_imports(project, "torch", "sklearn", "numpy"))
     assert proc.returncode == 1, proc.stderr
     assert "TRN203" in proc.stdout
 
