@@ -21,6 +21,7 @@ import importlib.util
 import marshal
 import os
 import sys
+import types
 from typing import Optional
 
 # The code objects belong to this interpreter build: the magic number changes whenever
@@ -113,7 +114,7 @@ def _load(cache_file: str) -> dict:
         return {}
     if type(table) is not dict:
         return {}
-    return {k: v for k, v in table.items() if type(k) is str and type(v) is type(_load.__code__)}
+    return {k: v for k, v in table.items() if type(k) is str and type(v) is types.CodeType}
 
 
 def _store(cache_file: str, table: dict) -> None:
