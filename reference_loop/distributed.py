@@ -44,6 +44,12 @@ def setup(device_spec: str = "auto") -> Dist:
         torch.cuda.set_device(device)
     owns = False
     if not dist.is_initialized():
+        # DDP imports torch.distributed.nn, whose functions take `group=group.WORLD` as a
+        # default argument. Imported after the group exists, those defaults keep it alive
+        # past destroy_process_group, so its gloo worker threads outlive the run and can
+        # abort the process at interpreter exit. Imported first, the defaults hold None.
+        import torch.distributed.nn  # noqa: F401
+
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         owns = True
     return Dist(dist.get_rank(), dist.get_world_size(), device, owns)
