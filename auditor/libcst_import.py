@@ -34,50 +34,82 @@ _CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycach
 def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
     """Import libcst, reusing compiled class code if we can; a no-op when it already is.
 
+    Also gives the node classes C-level identity (`_identity_in_c`) and cheaper
+    constructors (auditor/node_init.py), whose generated code goes through the same cache.
     Returns how many generated methods had to be compiled (0: all came from the cache),
-    None when libcst was imported already. `cache_file=None`: an ordinary import.
+    None when libcst was imported already. `cache_file=None`: no cache file.
     """
     if "libcst" in sys.modules:
         return None
-    compiled = _import_with_code_cache(cache_file)
-    _identity_in_c()
-    return compiled
+    cache = _CodeCache(cache_file)
+    _import_with_code_cache(cache)
+    classes = _node_classes()
+    _identity_in_c(classes)
+    from auditor import node_init
+
+    node_init.install(classes, cache.compile)
+    cache.store_if_changed()
+    return cache.compiled
 
 
-def _import_with_code_cache(cache_file: Optional[str]) -> int:
-    import dataclasses
+class _CodeCache:
+    """Code objects compiled from generated source text, kept in `cache_file` between runs."""
 
-    if cache_file is None or "exec" in vars(dataclasses):  # someone else shadows it: leave it
-        importlib.import_module("libcst")
-        return 0
-    known = _load(cache_file)
-    used: dict[str, object] = {}
-    compiled = 0
+    def __init__(self, cache_file: Optional[str]) -> None:
+        self.cache_file = cache_file
+        self.known = _load(cache_file) if cache_file is not None else {}
+        self.used: dict[str, types.CodeType] = {}
+        self.compiled = 0
 
-    def exec_cached(source, globals=None, locals=None):
-        nonlocal compiled
-        if type(source) is not str:
-            return exec(source, globals, locals)
-        code = known.get(source)
+    def compile(self, source: str) -> types.CodeType:
+        code = self.known.get(source)
         if code is None:
             code = compile(source, "<string>", "exec", dont_inherit=True)
-            compiled += 1
-        used[source] = code
-        return exec(code, globals, locals)
+            self.compiled += 1
+        self.used[source] = code
+        return code
+
+    def store_if_changed(self) -> None:
+        # Rewrite only when something had to be compiled: the file then holds exactly what
+        # this libcst needs, and a stale one (another libcst version) is replaced.
+        if self.compiled and self.cache_file is not None and not sys.dont_write_bytecode:
+            _store(self.cache_file, self.used)
+
+
+def _import_with_code_cache(cache: _CodeCache) -> None:
+    import dataclasses
+
+    if cache.cache_file is None or "exec" in vars(dataclasses):  # someone else shadows it: leave it
+        importlib.import_module("libcst")
+        return
+
+    def exec_cached(source, globals=None, locals=None):
+        if type(source) is not str:
+            return exec(source, globals, locals)
+        return exec(cache.compile(source), globals, locals)
 
     dataclasses.exec = exec_cached
     try:
         importlib.import_module("libcst")
     finally:
         del dataclasses.exec
-    # Rewrite only when something had to be compiled: the file then holds exactly what
-    # this libcst needs, and a stale one (another libcst version) is replaced.
-    if compiled and not sys.dont_write_bytecode:
-        _store(cache_file, used)
-    return compiled
 
 
-def _identity_in_c() -> None:
+def _node_classes() -> list[type]:
+    """libcst's node base and every class below it (empty for another libcst layout)."""
+    try:
+        from libcst._nodes.base import CSTNode
+    except ImportError:
+        return []
+    classes, todo = [], [CSTNode]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    return classes
+
+
+def _identity_in_c(classes: list[type]) -> None:
     """Give libcst's nodes object's own hash and equality, which are implemented in C.
 
     A node's `__hash__` (`id(self)`) and `__eq__` (`self is other`) are Python methods
@@ -87,23 +119,16 @@ def _identity_in_c() -> None:
     Done right after libcst's import, before any node exists or is hashed, and only when
     this function imported libcst (hashes held elsewhere would otherwise go stale).
     """
-    try:
-        from libcst._nodes.base import CSTNode
-    except ImportError:  # another layout: keep libcst's methods
+    if not classes:  # another layout: keep libcst's methods
         return
-    originals = {name: CSTNode.__dict__.get(name) for name in ("__hash__", "__eq__")}
-    classes, todo = [], [CSTNode]
-    while todo:
-        cls = todo.pop()
-        classes.append(cls)
-        todo.extend(cls.__subclasses__())
+    originals = {name: classes[0].__dict__.get(name) for name in ("__hash__", "__eq__")}
     for cls in classes:
         for name, original in originals.items():
             if original is not None and cls.__dict__.get(name) is original:
                 setattr(cls, name, getattr(object, name))
 
 
-def _load(cache_file: str) -> dict:
+def _load(cache_file: str) -> dict[str, types.CodeType]:
     try:
         with open(cache_file, "rb") as handle:
             data = handle.read()

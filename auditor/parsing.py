@@ -7,13 +7,17 @@ cost about a fifth of the parse (libcst's source says as much in a PERF note). S
 a file is parsed here the per-node check is switched off, and it is switched back on
 before anything else (fixes, rules building replacement nodes) constructs a node.
 
-The switch touches one class attribute of libcst's node base. If a libcst release
-changes that shape, `parse_module` falls back to the ordinary, validating parse.
+When auditor imported libcst itself, the node classes have constructors whose
+validation can be paused (auditor/node_init.py). Otherwise the switch touches one class
+attribute of libcst's node base; if a libcst release changes that shape, `parse_module`
+falls back to the ordinary, validating parse.
 """
 
 from __future__ import annotations
 
 import libcst as cst
+
+from auditor import node_init
 
 try:
     from libcst._nodes.base import CSTNode as _NodeBase
@@ -35,6 +39,9 @@ def parse_module(text: str) -> cst.Module:
     Not thread-safe (it swaps a class attribute for the duration of the call); the
     engine parses in one thread per process.
     """
+    if node_init.installed():
+        with node_init.paused_validation():
+            return cst.parse_module(text)
     if not _CAN_SKIP:
         return cst.parse_module(text)
     validate = _NodeBase.__post_init__
