@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Union
 
 
@@ -19,6 +18,8 @@ def write_atomically(path: str, data: Union[bytes, str]) -> None:
         mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = None
+    import tempfile  # ~7 ms (shutil, random...): only a run that writes pays for it
+
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as handle:

@@ -14,20 +14,16 @@ cannot be read (truncated, from another Python, garbage) is treated as empty.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import pickle
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any, Iterable, Optional
 
 from auditor import __version__
 from auditor.findings import FileError, Finding
-from auditor.fingerprint import package_stats
+from auditor.fingerprint import blake2b, package_stats
 
 CACHE_DIR_NAME = ".auditor_cache"
 # Bump when the entry layout changes: old cache files are then simply never read.
@@ -36,7 +32,7 @@ _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# training-auditor cache (h
 
 
 def digest_bytes(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass
@@ -63,6 +59,8 @@ class Cache:
         self._load()
 
     def _load(self) -> None:
+        import pickle  # here and in save: a --no-cache run imports this module but never pickles
+
         try:
             with open(self.file, "rb") as handle:
                 entries = pickle.load(handle)
@@ -83,6 +81,9 @@ class Cache:
         """Merge with what another run may have written meanwhile, then replace atomically."""
         if not self._dirty:
             return
+        import pickle
+        import tempfile
+
         try:
             _make_cache_dir(self.directory)
             # What we loaded, then what another run wrote since (newer), then ours.
@@ -152,6 +153,8 @@ def clean(directory: str) -> bool:
     """Remove the cache directory; False if there was none (or it is not ours)."""
     if not os.path.isdir(directory) or not is_cache_directory(directory):
         return False
+    import shutil
+
     shutil.rmtree(directory, ignore_errors=True)
     return True
 

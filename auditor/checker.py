@@ -110,16 +110,16 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
 
 def _baseline(findings: list, request: CheckRequest, config: Config) -> tuple[list, int, Optional[int]]:
     """--write-baseline records every finding; --baseline or the config's one filters them."""
-    from auditor.baseline import BaselineError, filter_baseline, write_baseline
+    path = request.baseline
+    if path is None and config.get("baseline"):
+        path = os.path.join(config.root, config.get("baseline"))
+    if path is None and not request.write_baseline:
+        return findings, 0, None
+    from auditor.baseline import BaselineError, filter_baseline, write_baseline  # hashlib: ~2.5 ms
 
     try:
         if request.write_baseline:
             return findings, 0, write_baseline(request.write_baseline, findings)
-        path = request.baseline
-        if path is None and config.get("baseline"):
-            path = os.path.join(config.root, config.get("baseline"))
-        if path is None:
-            return findings, 0, None
         kept, matched = filter_baseline(path, findings)
         return kept, matched, None
     except BaselineError as exc:

@@ -7,11 +7,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on older interpreters only
-    import tomli as tomllib
-
 from auditor.config_search import find_config  # kept apart so the fast replay can use it
 from auditor.findings import Severity
 
@@ -107,6 +102,11 @@ def parse_table(table: Any, origin: str) -> dict[str, Any]:
 
 
 def load_file(path: str) -> Config:
+    # Imported here, not at the top: a run without a pyproject.toml never needs it (~3 ms).
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on older interpreters only
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             document = tomllib.load(handle)

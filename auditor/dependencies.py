@@ -14,9 +14,10 @@ findings, so when in doubt a name is kept.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Iterable, Mapping
+
+from auditor.fingerprint import blake2b
 
 _IMPORT = re.compile(
     r"(?:^|;)[ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n\\]|\\\n?)*)"
@@ -103,7 +104,7 @@ class DependencyGraph:
 
 
 def _hash(parts: list[str]) -> str:
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+    return blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def _components(edges: Mapping[str, list[str]]) -> dict[str, int]:

@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import ast
 import gc
-import multiprocessing
 import os
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import Any, Optional, Sequence
 
 import libcst as cst
@@ -229,6 +226,8 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
             rule.check(ctx)
         except Exception as exc:  # one rule's crash must not cost the others' findings
             del ctx.findings[before:]
+            import traceback
+
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             ctx.findings.append(Finding(
                 code=INTERNAL_ERROR.code, name=INTERNAL_ERROR.name, severity=INTERNAL_ERROR.severity,
@@ -519,6 +518,9 @@ class _Parallel:
     """Persistent workers pulling chunks; each keeps its own trees between the phases."""
 
     def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str], jobs: int) -> None:
+        # Imported only when more than one process runs: multiprocessing costs ~7 ms to import.
+        import multiprocessing
+
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         self.options, self.modules, self.connected = options, modules, connected
@@ -539,6 +541,8 @@ class _Parallel:
         return self.fallback
 
     def phase1(self, paths: list[str]):
+        from multiprocessing.connection import wait
+
         chunk = max(1, min(MAX_CHUNK, len(paths) // (len(self.workers) * 4)))
         pending = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
         pending.reverse()

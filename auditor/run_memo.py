@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -56,6 +55,8 @@ def _memo_file(directory: str, key: str) -> str:
 
 
 def load(directory: str, key: str) -> Optional[RecordedRun]:
+    import pickle  # here and in store: a --no-cache run imports this module for RecordedRun alone
+
     try:
         with open(_memo_file(directory, key), "rb") as handle:
             recorded = pickle.load(handle)
@@ -68,6 +69,8 @@ def store(directory: str, key: str, recorded: RecordedRun) -> None:
     """Record this run, keeping only the latest few (each key is one exact tree state)."""
     if not os.path.isdir(directory):
         return  # the per-file cache creates (and tags) the directory; never create it here
+    import pickle
+
     try:
         write_atomically(_memo_file(directory, key), pickle.dumps(recorded, protocol=pickle.HIGHEST_PROTOCOL))
         keep_newest(directory, _PREFIX, _SUFFIX, _KEEP)
