@@ -64,10 +64,12 @@ def discover_paths(request: CheckRequest, config: Config, walked: Optional[list[
     return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes, walked=walked))
 
 
-def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None) -> CheckOutcome:
+def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None,
+              paths: Optional[list[str]] = None) -> CheckOutcome:
     """Raise UsageProblem for bad paths, configuration or selectors (exit 2).
 
-    `config`: the one `load_request_config` already returned for this request, if any.
+    `config`: the one `load_request_config` already returned for this request, if any;
+    `paths`: the files `discover_paths` already found for it (the run memo's), if any.
     """
     from auditor.engine import EngineOptions, check_files  # libcst: only when files are really checked
 
@@ -82,7 +84,8 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
         per_file = PerFileIgnores(config.get("per-file-ignores", {}), all_rules, config.root)
     except SelectionError as exc:
         raise UsageProblem(str(exc)) from None
-    paths = discover_paths(request, config)
+    if paths is None:
+        paths = discover_paths(request, config)
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
     options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
                             cache=None if request.no_cache else open_cache(config, rules))

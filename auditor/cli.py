@@ -141,7 +141,8 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         _leave_ticket(memo, request, config)
         _emit(memo.recorded, output)
         return
-    recorded = _check_and_render(request, config, view, output)
+    # The memo's key was computed over the files it discovered: check exactly those.
+    recorded = _check_and_render(request, config, view, output, memo.files if memo is not None else None)
     if recorded is None:
         return  # --diff / --write-baseline printed their own output
     if memo is not None and _unchanged_since_keyed(memo):
@@ -216,13 +217,13 @@ def _leave_ticket(memo: _Memo, request, config) -> None:
                        walked=walked, files_now=files_now, suffixes=SUFFIXES)
 
 
-def _check_and_render(request, config, view: dict, output: Optional[str]):
+def _check_and_render(request, config, view: dict, output: Optional[str], paths: Optional[list] = None):
     """Run the check; return what it prints and its exit status (None after --diff/--write-baseline)."""
     from auditor.checker import run_check
     from auditor.report import render
     from auditor.run_memo import RecordedRun
 
-    outcome = run_check(request, _all_rules(), config)
+    outcome = run_check(request, _all_rules(), config, paths)
     if request.diff or request.write_baseline:
         _finish_diff_or_baseline(outcome, request.diff, output, request.write_baseline)
         return None

@@ -127,3 +127,33 @@ def test_keep_newest_removes_the_oldest_matching_files_only(tmp_path):
     os.utime(tmp_path / "other.bin", ns=(0, 0))
     keep_newest(str(tmp_path), "rec-", ".bin", 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.bin", "rec-3.bin", "rec-4.bin"]
+
+
+def _counting_discoveries(project, log):
+    """An environment in which every walk of the request's paths adds a line to `log`."""
+    hook = project.parent / f"{project.name}-counter"
+    write(hook, "sitecustomize.py", f"""
+        import auditor.files
+
+        real = auditor.files.discover
+
+        def discover(*args, **kwargs):
+            with open({str(log)!r}, "a", encoding="utf-8") as handle:
+                handle.write("walk\\n")
+            return real(*args, **kwargs)
+
+        auditor.files.discover = discover
+        """)
+    return {"PYTHONPATH": f"{hook}{os.pathsep}{REPO_ROOT}"}
+
+
+def test_a_recorded_run_walks_the_paths_once_for_its_key_and_once_for_its_ticket(project):
+    write(project, "a.py", SHUFFLED_VAL)
+    log = project.parent / "walks.log"
+    first = run_auditor("check", ".", cwd=project, env=_counting_discoveries(project, log))
+    assert first.returncode == 1 and "TRN203" in first.stdout
+    # The check itself reuses the files the memo's key was computed over.
+    assert log.read_text().splitlines() == ["walk", "walk"]
+    log.unlink()
+    run_auditor("check", ".", "--no-cache", cwd=project, env=_counting_discoveries(project, log))
+    assert log.read_text().splitlines() == ["walk"]
