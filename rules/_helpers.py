@@ -33,7 +33,10 @@ def program(ctx):
     from auditor.analysis.program import program_of
     from auditor.analysis.project import module_name_for
 
-    return program_of(ctx.model, ctx.project, module_name_for(ctx.path))
+    module = ctx.shared.get("module_name")
+    if module is None:  # asked by most rules: the name costs a stat per enclosing package
+        module = ctx.shared["module_name"] = module_name_for(ctx.path)
+    return program_of(ctx.model, ctx.project, module)
 
 
 def shorten(code: str, limit: int = 60) -> str:
