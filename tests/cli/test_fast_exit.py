@@ -68,3 +68,33 @@ def test_closed_standard_streams_give_a_status_not_a_traceback(tmp_path):
     closed_err = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=auditor_env(),
                                 preexec_fn=lambda: os.close(2), timeout=300)
     assert closed_err.returncode == 1 and "TRN602" in closed_err.stdout
+
+
+def test_only_check_runs_with_the_collector_paused_from_the_start(tmp_path):
+    # A hook records the collector's state when the CLI module is first imported.
+    hook = tmp_path / "hook"
+    log = tmp_path / "gc.log"
+    write(hook, "sitecustomize.py", f"""
+        import gc
+        import sys
+
+        class _Spy:
+            def find_spec(self, name, path=None, target=None):
+                if name == "auditor.cli":
+                    with open({str(log)!r}, "a", encoding="utf-8") as handle:
+                        handle.write(f"{{sys.argv[1]}} {{gc.isenabled()}}\\n")
+                return None
+
+        sys.meta_path.insert(0, _Spy())
+        """)
+    env = {"PYTHONPATH": f"{hook}{os.pathsep}{auditor_env()['PYTHONPATH']}"}
+    train = write(tmp_path, "train.py", TRAIN)
+    script = write(tmp_path, "script.py", """
+        import gc
+        print("collector", gc.isenabled())
+        """)
+    checked = run_auditor("check", "--no-cache", str(train), cwd=tmp_path, env=env)
+    assert checked.returncode == 1 and "TRN203" in checked.stdout  # the check itself is unchanged
+    ran = run_auditor("run", str(script), cwd=tmp_path, env=env)
+    assert ran.returncode == 0 and "collector True" in ran.stdout  # a user's script keeps it
+    assert log.read_text().splitlines() == ["check False", "run True"]
