@@ -16,11 +16,11 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
 
 `states_at(call)` then lists the states in which each call can run; rules ask it.
 
-Internal tables are keyed by `id(node)`: a libcst node hashes through a Python-level
-`__hash__` (its identity), `id()` gives the same identity at C speed, and every node
-keyed outlives the analysis (the model holds the tree). Node kinds are tested by exact
-type (`type(x) is cst.Call`) rather than `isinstance`, which is a Python-level ABC check
-for libcst's classes; every class tested so has no subclasses.
+Internal tables are keyed by the nodes themselves: a node hashes and compares by
+identity, in C once auditor has imported libcst (`auditor.libcst_import`), through
+libcst's own Python-level methods otherwise (slower, same answers). Node kinds are
+tested by exact type (`type(x) is cst.Call`) rather than `isinstance`, which is a
+Python-level ABC check for libcst's classes; every class tested so has no subclasses.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ class State:
 
 
 _DROP = object()
+_UNSET = object()  # a memo's answer not computed yet (None is an answer)
 
 
 class Flow:
@@ -281,6 +282,140 @@ def _may_have_value(node: cst.BaseExpression) -> bool:
     return False
 
 
+# What `_test_code` renders itself; anything else (subscripts, lambdas, comments or line
+# breaks inside brackets...) goes to libcst's code generation.
+_LEAF_EXPRESSIONS = frozenset({cst.Name, cst.SimpleString, cst.Integer, cst.Float})
+_ONE_TOKEN_OPERATORS = frozenset({cst.Equal, cst.NotEqual, cst.LessThan, cst.GreaterThan, cst.LessThanEqual,
+                                  cst.GreaterThanEqual, cst.In, cst.Is, cst.And, cst.Or})
+_TWO_TOKEN_OPERATORS = frozenset({cst.NotIn, cst.IsNot})
+_UNARY_OPERATORS = frozenset({cst.Not, cst.Minus, cst.Plus, cst.BitInvert})
+MAX_RENDER_DEPTH = 64
+
+
+def _test_code(model: FileModel, test: cst.BaseExpression) -> str:
+    """`model.code(test)`, the key of a branch condition's fact.
+
+    The usual conditions (names, attributes, comparisons, `not`/`and`/`or`, calls with
+    plain arguments, constants) are rendered here, token by token as libcst's
+    `_codegen_impl` methods write them, at a fraction of the cost of its code generation
+    (a context manager and two hooks per node); the rest by libcst."""
+    parts: list[str] = []
+    if _render(test, parts, 0):
+        return "".join(parts)
+    return model.code(test)
+
+
+def _render_space(whitespace: Any, parts: list) -> bool:
+    if type(whitespace) is not cst.SimpleWhitespace:  # ParenthesizedWhitespace: comments, newlines
+        return False
+    parts.append(whitespace.value)
+    return True
+
+
+def _render_operator(op: Any, parts: list) -> bool:
+    kind = type(op)
+    if kind in _ONE_TOKEN_OPERATORS:
+        if not _render_space(op.whitespace_before, parts):
+            return False
+        parts.append(op._get_token())
+    elif kind in _TWO_TOKEN_OPERATORS:
+        first, second = op._get_tokens()
+        if not _render_space(op.whitespace_before, parts):
+            return False
+        parts.append(first)
+        if not _render_space(op.whitespace_between, parts):
+            return False
+        parts.append(second)
+    else:
+        return False
+    return _render_space(op.whitespace_after, parts)
+
+
+def _render(node: Any, parts: list, depth: int) -> bool:
+    """Append `node`'s code to `parts`; False (parts then unusable) for a node it leaves to libcst."""
+    kind = type(node)
+    if depth > MAX_RENDER_DEPTH or not (kind in _LEAF_EXPRESSIONS or kind is cst.Attribute or kind is cst.Comparison
+                                        or kind is cst.BooleanOperation or kind is cst.UnaryOperation
+                                        or kind is cst.Call):
+        return False
+    depth += 1
+    for lpar in node.lpar:
+        parts.append("(")
+        if not _render_space(lpar.whitespace_after, parts):
+            return False
+    if kind in _LEAF_EXPRESSIONS:
+        parts.append(node.value)
+    elif kind is cst.Attribute:
+        dot = node.dot
+        if not (_render(node.value, parts, depth) and _render_space(dot.whitespace_before, parts)):
+            return False
+        parts.append(".")
+        if not (_render_space(dot.whitespace_after, parts) and _render(node.attr, parts, depth)):
+            return False
+    elif kind is cst.Comparison:
+        if not _render(node.left, parts, depth):
+            return False
+        for target in node.comparisons:
+            if not (_render_operator(target.operator, parts) and _render(target.comparator, parts, depth)):
+                return False
+    elif kind is cst.BooleanOperation:
+        if not (_render(node.left, parts, depth) and _render_operator(node.operator, parts)
+                and _render(node.right, parts, depth)):
+            return False
+    elif kind is cst.UnaryOperation:
+        op = node.operator
+        if type(op) not in _UNARY_OPERATORS:
+            return False
+        parts.append(op._get_token())
+        if not (_render_space(op.whitespace_after, parts) and _render(node.expression, parts, depth)):
+            return False
+    else:  # Call
+        if not (_render(node.func, parts, depth) and _render_space(node.whitespace_after_func, parts)):
+            return False
+        parts.append("(")
+        if not _render_space(node.whitespace_before_args, parts):
+            return False
+        last = len(node.args) - 1
+        for index, arg in enumerate(node.args):
+            if not _render_arg(arg, index != last, parts, depth):
+                return False
+        parts.append(")")
+    for rpar in node.rpar:
+        if not _render_space(rpar.whitespace_before, parts):
+            return False
+        parts.append(")")
+    return True
+
+
+def _render_arg(arg: cst.Arg, default_comma: bool, parts: list, depth: int) -> bool:
+    parts.append(arg.star)
+    if not _render_space(arg.whitespace_after_star, parts):
+        return False
+    keyword, equal = arg.keyword, arg.equal
+    if keyword is not None and not _render(keyword, parts, depth):
+        return False
+    if type(equal) is cst.AssignEqual:
+        if not _render_space(equal.whitespace_before, parts):
+            return False
+        parts.append("=")
+        if not _render_space(equal.whitespace_after, parts):
+            return False
+    elif keyword is not None:  # MaybeSentinel.DEFAULT
+        parts.append(" = ")
+    if not _render(arg.value, parts, depth):
+        return False
+    comma = arg.comma
+    if type(comma) is cst.Comma:
+        if not _render_space(comma.whitespace_before, parts):
+            return False
+        parts.append(",")
+        if not _render_space(comma.whitespace_after, parts):
+            return False
+    elif default_comma:  # MaybeSentinel.DEFAULT
+        parts.append(", ")
+    return _render_space(arg.whitespace_after_arg, parts)
+
+
 def _body_statements(block: cst.BaseSuite) -> list[cst.CSTNode]:
     return list(block.body)
 
@@ -296,20 +431,19 @@ class FlowAnalysis:
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
-        self._visits: dict[int, list[State]] = {}  # id(call) -> states it runs in
+        self._visits: dict[cst.Call, list[State]] = {}  # call -> states it runs in
         self.entry: dict[cst.FunctionDef, list[State]] = {}
         self.callers: dict[cst.FunctionDef, list[State]] = {}  # callee -> entry states from call sites
-        self._effects: dict[int, Optional[dict[str, frozenset]]] = {}  # id(function) -> (None: running)
-        self._setters: Optional[set[int]] = None
+        self._effects: dict[cst.FunctionDef, Optional[dict[str, frozenset]]] = {}  # (None: running)
+        self._setters: Optional[set[cst.FunctionDef]] = None
         self._recording = False
         self._current: Optional[cst.FunctionDef] = None
-        # Memos keyed by id(node) (see the module docstring).
-        self._resolved: dict[int, tuple] = {}  # id(call) -> (call, resolve's answer)
-        self._assign_plans: dict[int, tuple] = {}
-        self._call_plans: dict[int, tuple] = {}
-        self._if_plans: dict[int, tuple] = {}
-        self._statement_calls: dict[int, list[CallSite]] = {
-            id(owner): sites for owner, sites in model.statement_calls.items()}
+        # Memos keyed by node (see the module docstring).
+        self._resolved: dict[cst.Call, Optional[tuple]] = {}  # call -> resolve's answer
+        self._assign_plans: dict[cst.BaseExpression, tuple] = {}  # target -> plan
+        self._call_plans: dict[cst.Call, tuple] = {}
+        self._if_plans: dict[cst.If, tuple] = {}
+        self._statement_calls: dict[cst.CSTNode, list[CallSite]] = model.statement_calls
         self._setters_acyclic = False
         if previous is not None and previous.model is model:
             self._take_memos(previous)
@@ -406,13 +540,12 @@ class FlowAnalysis:
 
         `?` in the set means "unchanged on some path". Computed with an unknown entry.
         """
-        slot = id(function)
-        if slot in self._effects:
-            return self._effects[slot] or {}
-        if slot not in self._mode_setters():
-            self._effects[slot] = {}  # nothing it runs can set a mode: no need to run it
+        if function in self._effects:
+            return self._effects[function] or {}
+        if function not in self._mode_setters():
+            self._effects[function] = {}  # nothing it runs can set a mode: no need to run it
             return {}
-        self._effects[slot] = None  # recursion guard
+        self._effects[function] = None  # recursion guard
         saved = (self._recording, self._current)
         self._recording, self._current = False, function
         info = self.model.function_info[function]
@@ -429,11 +562,11 @@ class FlowAnalysis:
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
                 result[key] = modes
-        self._effects[slot] = result
+        self._effects[function] = result
         return result
 
-    def _mode_setters(self) -> set[int]:
-        """id() of each function whose run can give a name a mode: it calls `.train()` or
+    def _mode_setters(self) -> set[cst.FunctionDef]:
+        """Each function whose run can give a name a mode: it calls `.train()` or
         `.eval()`, builds a model, or calls a function of the file that can.
 
         Any other function starts its effects run with no modes and never gains one, so
@@ -444,16 +577,16 @@ class FlowAnalysis:
         if self._setters is not None:
             return self._setters
         model = self.model
-        callers_of: dict[int, list[cst.FunctionDef]] = {}
+        callers_of: dict[cst.FunctionDef, list[cst.FunctionDef]] = {}
         direct: list[cst.FunctionDef] = []
         for function, info in model.function_info.items():
             sets_a_mode = False
             for site in info.calls:
-                plan = self._call_plans.get(id(site.node))
+                plan = self._call_plans.get(site.node)
                 if plan is None:
-                    plan = self._call_plans[id(site.node)] = self._plan_call(site)
+                    plan = self._call_plans[site.node] = self._plan_call(site)
                 if plan[0] == "call":
-                    callers_of.setdefault(id(plan[1]), []).append(function)
+                    callers_of.setdefault(plan[1], []).append(function)
                 # model_constructor answers None unless the callee is imported or a local class.
                 if not sets_a_mode and (plan[0] == "mode" or (
                         (site.qualname is not None or site.callee in model.class_info)
@@ -461,13 +594,13 @@ class FlowAnalysis:
                     sets_a_mode = True
             if sets_a_mode:
                 direct.append(function)
-        setters: set[int] = set()
+        setters: set[cst.FunctionDef] = set()
         pending = direct
         while pending:
             function = pending.pop()
-            if id(function) not in setters:
-                setters.add(id(function))
-                pending.extend(callers_of.get(id(function), ()))
+            if function not in setters:
+                setters.add(function)
+                pending.extend(callers_of.get(function, ()))
         self._setters = setters
         self._setters_acyclic = _acyclic(setters, callers_of)
         return setters
@@ -475,12 +608,10 @@ class FlowAnalysis:
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
         """(FunctionDef, bound-self?) for a call of a function or method defined in this file."""
-        # The entry holds the call: rules may ask about calls of other trees, and an id
-        # names one object only while that object lives.
-        entry = self._resolved.get(id(site.node))
-        if entry is None:
-            entry = self._resolved[id(site.node)] = (site.node, self._resolve(site))
-        return entry[1]
+        answer = self._resolved.get(site.node, _UNSET)
+        if answer is _UNSET:
+            answer = self._resolved[site.node] = self._resolve(site)
+        return answer
 
     def _resolve(self, site: CallSite) -> Optional[tuple]:
         model = self.model
@@ -601,9 +732,9 @@ class FlowAnalysis:
 
     def _assign(self, target: cst.BaseExpression, value: cst.BaseExpression, states: list[State]) -> list[State]:
         """The states after `target = value` (its plan looked up once for all of them)."""
-        plan = self._assign_plans.get(id(target))
+        plan = self._assign_plans.get(target)
         if plan is None:
-            plan = self._assign_plans[id(target)] = self._plan_assign(target, value)
+            plan = self._assign_plans[target] = self._plan_assign(target, value)
         kind = plan[0]
         if kind == "skip":
             return states
@@ -652,9 +783,9 @@ class FlowAnalysis:
         out = Flow()
         while True:
             states = self._calls(node, states)
-            plan = self._if_plans.get(id(node))
+            plan = self._if_plans.get(node)
             if plan is None:
-                plan = self._if_plans[id(node)] = (self.model.code(node.test), _module_guard(node.test),
+                plan = self._if_plans[node] = (_test_code(self.model, node.test), _module_guard(node.test),
                                                    _may_have_value(node.test))
             code, guard, has_value = plan
             taken, skipped = [], []
@@ -817,12 +948,12 @@ class FlowAnalysis:
 
     # -- calls ------------------------------------------------------------------------------------
     def _calls(self, owner: cst.CSTNode, states: list[State]) -> list[State]:
-        sites = self._statement_calls.get(id(owner))
+        sites = self._statement_calls.get(owner)
         if sites is None:
             return states
         plans = self._call_plans
         for site in sites:
-            key = id(site.node)
+            key = site.node
             if self._recording:
                 seen = self._visits.setdefault(key, [])
                 seen.extend(states)
@@ -966,13 +1097,13 @@ class FlowAnalysis:
         return found
 
     def states_at(self, call: cst.Call) -> list[State]:
-        return _dedupe(self._visits.get(id(call), ()))
+        return _dedupe(self._visits.get(call, ()))
 
 
-def _acyclic(nodes: set[int], callers_of: dict[int, list]) -> bool:
-    """Whether the calls among `nodes` (callee id -> calling functions) form no cycle,
+def _acyclic(nodes: set, callers_of: dict[Any, list]) -> bool:
+    """Whether the calls among `nodes` (callee -> calling functions) form no cycle,
     self-calls included: Kahn's algorithm removes every node of an acyclic graph."""
-    edges = {callee: [id(f) for f in callers if id(f) in nodes]
+    edges = {callee: [f for f in callers if f in nodes]
              for callee, callers in callers_of.items() if callee in nodes}
     indegree = dict.fromkeys(nodes, 0)  # per caller: how many of its callees are left
     for callers in edges.values():

@@ -54,6 +54,9 @@ LOSS_FUNCTIONS = {
 }
 
 
+_UNSET = object()  # a memo's answer not computed yet (None is an answer)
+
+
 def _words(name: Optional[str]) -> set[str]:
     return set(name_tokens(name)) if name else set()
 
@@ -139,12 +142,10 @@ class Roles:
 
     def __init__(self, model: FileModel) -> None:
         self.model = model
-        # Memos keyed by ids (libcst nodes hash in Python); each entry holds the nodes
-        # whose ids it uses, as an id names one object only while that object lives.
-        self._model_memo: dict[tuple, tuple] = {}  # (name, id(function)) -> (function, evidence)
+        self._model_memo: dict[tuple, Optional[str]] = {}  # (name, function) -> evidence
         self._optimizer_args: Optional[set[str]] = None
         self._names_of_functions: Optional[set[str]] = None
-        self._loss_kinds: dict[tuple, tuple] = {}  # (id(call), callee, id(function)) -> (call, function, kind)
+        self._loss_kinds: dict[tuple, Optional[str]] = {}  # (call, callee, function) -> kind
 
     # -- models ---------------------------------------------------------------------
     def fresh_model(self, value: cst.BaseExpression) -> Optional[str]:
@@ -166,12 +167,12 @@ class Roles:
         """Why `name` (as written in `function`) is a model, or None."""
         if not name:
             return None
-        key = (name, id(function))
-        entry = self._model_memo.get(key)
-        if entry is None:
-            self._model_memo[key] = (function, None)  # recursion guard
-            entry = self._model_memo[key] = (function, self._model_evidence(name, function, 0))
-        return entry[1]
+        key = (name, function)
+        evidence = self._model_memo.get(key, _UNSET)
+        if evidence is _UNSET:
+            self._model_memo[key] = None  # recursion guard
+            evidence = self._model_memo[key] = self._model_evidence(name, function, 0)
+        return evidence
 
     def is_model(self, name: Optional[str], function: Optional[cst.FunctionDef]) -> bool:
         return self.model_evidence(name, function) is not None
@@ -287,11 +288,11 @@ class Roles:
     def loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
         # Three loss rules and the accumulation analysis ask this of every call.
-        key = (id(call), site_callee, id(function))
-        entry = self._loss_kinds.get(key)
-        if entry is None:
-            entry = self._loss_kinds[key] = (call, function, self._loss_kind_of_callee(site_callee, call, function))
-        return entry[2]
+        key = (call, site_callee, function)
+        kind = self._loss_kinds.get(key, _UNSET)
+        if kind is _UNSET:
+            kind = self._loss_kinds[key] = self._loss_kind_of_callee(site_callee, call, function)
+        return kind
 
     def _loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         model = self.model

@@ -112,15 +112,15 @@ def test_recursive_helpers_end():
 def test_cycles_among_functions_are_found():
     from auditor.analysis.flow import _acyclic
 
-    class F:  # stands for a FunctionDef: only its id matters
+    class F:  # stands for a FunctionDef: only its identity matters
         pass
 
     a, b, c = F(), F(), F()
-    nodes = {id(a), id(b), id(c)}
-    assert _acyclic(nodes, {id(b): [a], id(c): [b, a]})  # a calls b and c, b calls c
-    assert not _acyclic(nodes, {id(b): [a], id(a): [b]})  # a and b call each other
-    assert not _acyclic(nodes, {id(c): [c]})  # c calls itself
-    assert _acyclic({id(a), id(b)}, {id(b): [a], id(a): [c], id(c): [b]})  # the cycle runs through c, left out
+    nodes = {a, b, c}
+    assert _acyclic(nodes, {b: [a], c: [b, a]})  # a calls b and c, b calls c
+    assert not _acyclic(nodes, {b: [a], a: [b]})  # a and b call each other
+    assert not _acyclic(nodes, {c: [c]})  # c calls itself
+    assert _acyclic({a, b}, {b: [a], a: [c], c: [b]})  # the cycle runs through c, left out
 
 
 SOURCE_WITH_HELPERS = """
@@ -170,3 +170,56 @@ def test_a_flow_run_again_with_the_project_matches_a_fresh_one(recursive):
     site = next(s for s in reused_model.calls if reused_model.code(s.node) == "model(x)")
     assert {(s.mode("model"), s.grad) for s in again.states_at(site.node)} == {(EVAL, "off")}
     assert {(s.mode("model"), s.grad) for s in first.states_at(site.node)} == {(EVAL, "on")}
+
+
+CONDITIONS = [
+    "x", "phase == 'train'", "phase  ==  \"train\"", "(a)", "( ( a . b ) )", "a.b.c is not None",
+    "not  x", "- 1 < y <= 2", "~x", "a and (b or not c)", "k not  in ks", "k is not None",
+    "isinstance(m, nn.Module)", "f( a , b = 2 ,)", "f(*args, **kw)", "g(x)(y)", "f(key=1)",
+    "a != b", "0x1F > 1.5e3", "rank == 0 and args.distributed",
+    # left to libcst: comments and line breaks inside brackets, subscripts, tuples...
+    "(a  # why\n and b)", "f(\n    x,\n)", "d['k']", "(lambda: 1)()", "[x] == y", "k in (1, 2)",
+    "'a' 'b' == c",
+]
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_a_condition_keys_its_fact_by_its_code_as_libcst_writes_it(condition):
+    from auditor.analysis.flow import _render, _test_code
+
+    module = cst.parse_module(f"if {condition}:\n    pass\n")
+    model = build_file_model(module)
+    test = module.body[0].test
+    assert _test_code(model, test) == module.code_for_node(test) == condition
+    parts: list = []
+    rendered = _render(test, parts, 0)
+    assert rendered == (CONDITIONS.index(condition) < CONDITIONS.index("(a  # why\n and b)"))
+    if rendered:
+        assert "".join(parts) == condition
+
+
+def test_a_condition_nested_past_the_render_depth_is_keyed_by_libcst():
+    from auditor.analysis.flow import MAX_RENDER_DEPTH, _render, _test_code
+
+    condition = " and ".join(f"a{i}" for i in range(MAX_RENDER_DEPTH + 10))
+    module = cst.parse_module(f"if {condition}:\n    pass\n")
+    test = module.body[0].test
+    assert not _render(test, [], 0)
+    assert _test_code(build_file_model(module), test) == condition
+
+
+def test_the_same_condition_written_twice_is_one_fact():
+    prog = _program("""
+        def run(model, loader, training):
+            for x in loader:
+                if training and x is not None:
+                    model.train()
+                else:
+                    model.eval()
+                first = model(x)
+                if training and x is not None:
+                    second = model(x)
+    """)
+    first, second = _sites(prog, "model(x)")
+    assert {s.mode("model") for s in prog.flow.states_at(first.node)} == {TRAIN, EVAL}
+    assert {s.mode("model") for s in prog.flow.states_at(second.node)} == {TRAIN}
