@@ -314,6 +314,11 @@ def _reader_of(cls: type):
     return read
 
 
+# Nodes with no syntactic children, no hook and no owner kind: the walk records their
+# parent and does not descend (a third of the nodes it meets are names).
+_LEAVES = frozenset({cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis})
+
+
 class _Builder:
     """One direct walk over the tree's syntactic nodes (see `syntactic_children`).
 
@@ -350,6 +355,7 @@ class _Builder:
         }
         children_of = syntactic_children
         kinds = _OWNER_KIND
+        leaves = _LEAVES
         # An explicit stack: (node, iterator over its children) frames.
         stack = [(module, iter(children_of(module)))]
         while stack:
@@ -365,6 +371,8 @@ class _Builder:
                     owners.pop()
                 continue
             parents[child] = node
+            if type(child) in leaves:
+                continue
             kind = kinds.get(type(child))
             if kind is not None:
                 owners.append(child if kind else None)

@@ -155,3 +155,37 @@ def test_parent_table_is_in_source_order_and_call_sites_know_their_method():
     assert order == sorted(order)
     assert [(c.callee, c.method) for c in model.calls] == [
         ("model.net", "net"), (None, "softmax"), ("F.relu", "relu"), ("g", None), ("f", None)]
+
+
+def test_leaves_are_recorded_without_being_entered_and_parents_match_libcsts_walk():
+    from auditor.analysis.model import _LEAVES, _SKIP, syntactic_children
+
+    module = cst.parse_module(textwrap.dedent('''
+        x = (1) + 2.0 + 3j + ("s" "t") + f"{y}" + (...)[0]
+        def g(a, *, b=-1.5e3, c=((z))):
+            return a if b else [n for n in (c, ...)]
+    '''))
+    model = build_file_model(module)
+    expected = {}
+
+    class Parents(cst.CSTVisitor):
+        def __init__(self):
+            self.stack = []
+
+        def on_visit(self, node):
+            if type(node) not in _SKIP:
+                if self.stack:
+                    expected[node] = self.stack[-1]
+                self.stack.append(node)
+            return True
+
+        def on_leave(self, node):
+            if type(node) not in _SKIP:
+                self.stack.pop()
+
+    module.visit(Parents())
+    assert dict(model.parents) == expected
+    leaves = [n for n in expected if type(n) in _LEAVES]
+    assert {type(n) for n in leaves} >= {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
+                                          cst.Ellipsis}
+    assert all(syntactic_children(n) == [] for n in leaves)
