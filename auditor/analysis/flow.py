@@ -312,13 +312,19 @@ def _render_space(whitespace: Any, parts: list) -> bool:
     return True
 
 
+def _render_token(node: Any, token: str, parts: list) -> bool:
+    """`token` between `node`'s whitespace_before and whitespace_after (`=`, `,`, `==`...)."""
+    if not _render_space(node.whitespace_before, parts):
+        return False
+    parts.append(token)
+    return _render_space(node.whitespace_after, parts)
+
+
 def _render_operator(op: Any, parts: list) -> bool:
     kind = type(op)
     if kind in _ONE_TOKEN_OPERATORS:
-        if not _render_space(op.whitespace_before, parts):
-            return False
-        parts.append(op._get_token())
-    elif kind in _TWO_TOKEN_OPERATORS:
+        return _render_token(op, op._get_token(), parts)
+    if kind in _TWO_TOKEN_OPERATORS:
         first, second = op._get_tokens()
         if not _render_space(op.whitespace_before, parts):
             return False
@@ -395,10 +401,7 @@ def _render_arg(arg: cst.Arg, default_comma: bool, parts: list, depth: int) -> b
     if keyword is not None and not _render(keyword, parts, depth):
         return False
     if type(equal) is cst.AssignEqual:
-        if not _render_space(equal.whitespace_before, parts):
-            return False
-        parts.append("=")
-        if not _render_space(equal.whitespace_after, parts):
+        if not _render_token(equal, "=", parts):
             return False
     elif keyword is not None:  # MaybeSentinel.DEFAULT
         parts.append(" = ")
@@ -406,10 +409,7 @@ def _render_arg(arg: cst.Arg, default_comma: bool, parts: list, depth: int) -> b
         return False
     comma = arg.comma
     if type(comma) is cst.Comma:
-        if not _render_space(comma.whitespace_before, parts):
-            return False
-        parts.append(",")
-        if not _render_space(comma.whitespace_after, parts):
+        if not _render_token(comma, ",", parts):
             return False
     elif default_comma:  # MaybeSentinel.DEFAULT
         parts.append(", ")
