@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from typing import Iterator
@@ -48,8 +49,7 @@ def setup(device_spec: str = "auto") -> Dist:
         # default argument. Imported after the group exists, those defaults keep it alive
         # past destroy_process_group, so its gloo worker threads outlive the run and can
         # abort the process at interpreter exit. Imported first, the defaults hold None.
-        import torch.distributed.nn  # noqa: F401
-
+        importlib.import_module("torch.distributed.nn")
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         owns = True
     return Dist(dist.get_rank(), dist.get_world_size(), device, owns)

@@ -140,6 +140,7 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
             if distributed.broadcast_flag(patience is not None and stale >= patience, dist):
                 break  # early stopping on validation
     except BaseException:
+        net = None  # before the group goes: see the end of this function
         distributed.teardown(dist)
         raise
     finally:
@@ -158,6 +159,11 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
 
         write_report(result, out_dir)
     _FIT_OF[model] = result
+    # DDP's reducer holds the process group too, and frees it holding the GIL. Were it the
+    # last holder, the group's destructor would wait for a gloo worker thread that needs
+    # the GIL to free a finished collective's tensor: a deadlock. So DDP goes first, and
+    # the group dies in destroy_process_group, which waits with the GIL released.
+    net = None
     distributed.teardown(dist)
     return result
 

@@ -16,8 +16,21 @@ SCRIPT = '''
 import json, os, sys
 import torch
 torch.set_num_threads(1)
-from reference_loop import fit, test
+import weakref
+from reference_loop import distributed, fit, loop, test
 from reference_loop.tasks import load_task
+
+# Record whether the DDP wrapper is gone when the process group is torn down.
+wrappers, gone_at_teardown = [], []
+make_ddp, teardown = loop._ddp, distributed.teardown
+def watched_ddp(*args):
+    net = make_ddp(*args)
+    wrappers.append(weakref.ref(net))
+    return net
+def watched_teardown(d):
+    gone_at_teardown.append(all(w() is None for w in wrappers))
+    teardown(d)
+loop._ddp, distributed.teardown = watched_ddp, watched_teardown
 
 task = load_task("iris")
 threads_before = len(os.listdir("/proc/self/task"))
@@ -30,7 +43,8 @@ with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as fh:
     json.dump({"history": [{k: v for k, v in r.items() if k != "seconds"} for r in result.history],
                "findings": [f.code for f in result.findings], "weights": digest,
                "world": result.report["config"]["world_size"],
-               "threads_left": len(os.listdir("/proc/self/task")) - threads_before}, fh)
+               "threads_left": len(os.listdir("/proc/self/task")) - threads_before,
+               "ddp_gone_at_teardown": gone_at_teardown}, fh)
 '''
 
 
@@ -52,4 +66,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
     # The process group is really gone: no gloo worker thread is left to race the
     # interpreter's exit (it once aborted a rank with SIGABRT on a loaded machine).
     assert r0["threads_left"] <= 0 and r1["threads_left"] <= 0
+    # DDP's reducer let go of the group before it was destroyed: were the reducer the last
+    # holder, the group's destructor would run holding the GIL and could deadlock.
+    assert r0["ddp_gone_at_teardown"] == r1["ddp_gone_at_teardown"] == [True]
     assert sorted(os.listdir(out)) == ["best_state_dict.pt", "curves.png", "report.json"]
