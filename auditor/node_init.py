@@ -73,22 +73,21 @@ def _plan(cls: type) -> Optional[tuple[str, list]]:
     """(source of a factory taking `values`, values) for `cls`'s constructor, or None."""
     if not dataclasses.is_dataclass(cls):
         return None
-    params, body, names, values = [], [], [], []
+    params, body = [], []
+    bound: dict[str, object] = {}  # the factory's parameters: name -> value, in order
     for field in dataclasses.fields(cls):
         setter = _slot_setter(cls, field.name)
         if not field.init or field.kw_only or setter is None:
             return None
         name = field.name
-        names.append(f"_set_{name}")
-        values.append(setter)
+        bound[f"_set_{name}"] = setter
         if field.default is not dataclasses.MISSING:
-            names.append(f"_default_{name}")
-            values.append(field.default)
+            bound[f"_default_{name}"] = field.default
             params.append(f"{name}=_default_{name}")
         elif field.default_factory is not dataclasses.MISSING:
             # As dataclasses does it: a marker default, replaced by a fresh value per call.
-            names += [f"_factory_{name}", "_MISSING"]
-            values += [field.default_factory, dataclasses.MISSING]
+            bound[f"_factory_{name}"] = field.default_factory
+            bound["_MISSING"] = dataclasses.MISSING
             params.append(f"{name}=_MISSING")
             body.append(f"  if {name} is _MISSING: {name} = _factory_{name}()")
         else:
@@ -98,14 +97,11 @@ def _plan(cls: type) -> Optional[tuple[str, list]]:
         body.append("  if _validate: self.__post_init__()")
     if not body:
         return None
-    # `_MISSING` may be named twice above; a parameter list must not repeat it.
-    unique = list(dict.fromkeys(names))
-    values = [values[names.index(n)] for n in unique]
-    source = (f"def make({', '.join(unique)}):\n"
+    source = (f"def make({', '.join(bound)}):\n"
               f" def __init__(self{''.join(', ' + p for p in params)}):\n"
               + "\n".join(" " + line for line in body) + "\n"
               " return __init__\n")
-    return source, values
+    return source, list(bound.values())
 
 
 def _slot_setter(cls: type, name: str):
