@@ -58,6 +58,7 @@ class FileContext:
         self.findings: list[Finding] = []
         self.rule: Optional["Rule"] = None
         self._model: Optional["FileModel"] = None
+        self._module_name: Optional[str] = None
         self._positions: Any = None  # the whole file's, once resolved
         # statement -> (its nodes' ranges counted from line 1, lines to add), or None
         self._statements: dict = {}
@@ -68,6 +69,15 @@ class FileContext:
     @property
     def path(self) -> str:
         return self.source.path
+
+    @property
+    def module_name(self) -> str:
+        """The file's dotted module name, computed once (a stat per enclosing package)."""
+        if self._module_name is None:
+            from auditor.analysis.project import module_name_for
+
+            self._module_name = module_name_for(self.path)
+        return self._module_name
 
     @property
     def model(self) -> "FileModel":

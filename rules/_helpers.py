@@ -31,12 +31,8 @@ def is_true(node: Optional[cst.BaseExpression]) -> bool:
 def program(ctx):
     """The file's training-program model (built once per file, shared by all rules)."""
     from auditor.analysis.program import program_of
-    from auditor.analysis.project import module_name_for
 
-    module = ctx.shared.get("module_name")
-    if module is None:  # asked by most rules: the name costs a stat per enclosing package
-        module = ctx.shared["module_name"] = module_name_for(ctx.path)
-    return program_of(ctx.model, ctx.project, module)
+    return program_of(ctx.model, ctx.project, ctx.module_name)
 
 
 def shorten(code: str, limit: int = 60) -> str:

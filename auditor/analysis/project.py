@@ -63,7 +63,7 @@ def summarize_file(ctx) -> Optional[Any]:
 
     if "def " not in ctx.source.text and "import" not in ctx.source.text:
         return None
-    module = module_name_for(ctx.path)
+    module = ctx.module_name
     is_package = os.path.basename(ctx.path) == "__init__.py"
     model = ctx.model
     summary = FileSummary(module=module, functions=[i.name for i in model.function_info.values()
