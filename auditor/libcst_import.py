@@ -43,7 +43,7 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
         return None
     cache = _CodeCache(cache_file)
     _import_with_code_cache(cache)
-    classes = _node_classes()
+    classes = node_classes()
     _identity_in_c(classes)
     from auditor import node_init
 
@@ -95,13 +95,11 @@ def _import_with_code_cache(cache: _CodeCache) -> None:
         del dataclasses.exec
 
 
-def _node_classes() -> list[type]:
-    """libcst's node base and every class below it (empty for another libcst layout)."""
-    try:
-        from libcst._nodes.base import CSTNode
-    except ImportError:
-        return []
-    classes, todo = [], [CSTNode]
+def node_classes() -> list[type]:
+    """libcst's node base and every class below it (libcst must be imported)."""
+    import libcst
+
+    classes, todo = [], [libcst.CSTNode]
     while todo:
         cls = todo.pop()
         classes.append(cls)
@@ -119,8 +117,6 @@ def _identity_in_c(classes: list[type]) -> None:
     Done right after libcst's import, before any node exists or is hashed, and only when
     this function imported libcst (hashes held elsewhere would otherwise go stale).
     """
-    if not classes:  # another layout: keep libcst's methods
-        return
     originals = {name: classes[0].__dict__.get(name) for name in ("__hash__", "__eq__")}
     for cls in classes:
         for name, original in originals.items():

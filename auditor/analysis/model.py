@@ -19,6 +19,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from auditor.analysis.names import ImportTable, dotted_name
+from auditor.libcst_import import node_classes
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -221,27 +222,21 @@ _BODIES = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Else, cst.Finally)
 
 # --- the walk's tables ---------------------------------------------------------------
 
-def _node_classes() -> list[type]:
-    found, todo = [], [cst.CSTNode]
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return found
+_NODE_CLASSES = node_classes()
 
 
 # Tokens and whitespace: never recorded, never queried, and most of a tree's nodes.
 _SKIP_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
-_SKIP: set = {c for c in _node_classes() if c.__module__ in _SKIP_MODULES} | {
+_SKIP: set = {c for c in _NODE_CLASSES if c.__module__ in _SKIP_MODULES} | {
     cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
     cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous}
-_KEEP: set = set(_node_classes()) - _SKIP
+_KEEP: set = set(_NODE_CLASSES) - _SKIP
 # Fields that only ever hold whitespace or brackets.
 _SKIP_FIELD_PREFIXES = ("whitespace", "lpar", "rpar", "leading_lines", "lines_after_decorators")
 # True: the node owns the calls of its expressions; False: a body, whose statements own theirs.
 # (Read from each class's MRO: issubclass against libcst's ABCs is slow at start-up.)
 _OWNER_KIND: dict = {}
-for _cls in _node_classes():
+for _cls in _NODE_CLASSES:
     _mro = set(_cls.__mro__)
     if cst.BaseSmallStatement in _mro or not _mro.isdisjoint(_HEADER_OWNERS):
         _OWNER_KIND[_cls] = True

@@ -19,12 +19,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # In a fresh interpreter, where auditor imports libcst and installs the constructors.
 PROBE = r'''
 import inspect, json, sys
-from auditor.libcst_import import import_libcst, _node_classes
+from auditor.libcst_import import import_libcst, node_classes
 import_libcst(None)
 import libcst as cst
 from auditor import node_init, parsing
 
-replaced = [c for c in _node_classes() if hasattr(c.__dict__.get("__init__"), "__wrapped__")]
+replaced = [c for c in node_classes() if hasattr(c.__dict__.get("__init__"), "__wrapped__")]
 mismatched = []
 for cls in replaced:
     new, old = cls.__init__, cls.__init__.__wrapped__
