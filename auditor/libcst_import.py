@@ -107,6 +107,24 @@ def node_classes() -> list[type]:
     return classes
 
 
+# Where libcst defines its tokens (operators, punctuation) and whitespace.
+_TOKEN_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
+_BRACKETS = ("LeftParen", "RightParen", "LeftSquareBracket", "RightSquareBracket",
+             "LeftCurlyBrace", "RightCurlyBrace", "Asynchronous")
+
+
+def token_classes(classes: list[type]) -> set[type]:
+    """The classes among `classes` whose nodes are tokens, brackets or whitespace.
+
+    They carry layout, not meaning: the model never records them and no analysis asks
+    where one of them is. Two with equal fields are interchangeable.
+    """
+    import libcst
+
+    brackets = {getattr(libcst, name, None) for name in _BRACKETS}
+    return {c for c in classes if c.__module__ in _TOKEN_MODULES or c in brackets}
+
+
 def _identity_in_c(classes: list[type]) -> None:
     """Give libcst's nodes object's own hash and equality, which are implemented in C.
 

@@ -19,7 +19,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from auditor.analysis.names import ImportTable, dotted_name
-from auditor.libcst_import import node_classes
+from auditor.libcst_import import node_classes, token_classes
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -226,10 +226,7 @@ _NODE_CLASSES = node_classes()
 
 
 # Tokens and whitespace: never recorded, never queried, and most of a tree's nodes.
-_SKIP_MODULES = ("libcst._nodes.whitespace", "libcst._nodes.op")
-_SKIP: set = {c for c in _NODE_CLASSES if c.__module__ in _SKIP_MODULES} | {
-    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
-    cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous}
+_SKIP: set = token_classes(_NODE_CLASSES)
 _KEEP: set = set(_NODE_CLASSES) - _SKIP
 # Fields that only ever hold whitespace or brackets.
 _SKIP_FIELD_PREFIXES = ("whitespace", "lpar", "rpar", "leading_lines", "lines_after_decorators")

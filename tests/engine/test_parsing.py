@@ -68,3 +68,64 @@ def test_what_only_validation_refuses_is_a_syntax_error_and_the_others_are_check
     assert ("mixed.py", "TRN000") in by_file
     assert ("train.py", "TRN602") in by_file
     assert "internal error" not in proc.stderr
+
+
+def _tokens_of(module: cst.Module, kind: type) -> list:
+    found = []
+
+    class Collect(cst.CSTVisitor):
+        def on_visit(self, node):
+            if type(node) is kind:
+                found.append(node)
+            return True
+
+    module.visit(Collect())
+    return found
+
+
+def test_equal_tokens_and_whitespace_are_one_node_within_a_file():
+    module = parsing.parse_module("f(a, b, c)\ng(d, e)\n")
+    commas = _tokens_of(module, cst.Comma)
+    assert len(commas) == 3 and len({id(c) for c in commas}) == 1
+    spaces = [s for s in _tokens_of(module, cst.SimpleWhitespace) if s.value == ""]
+    assert len(spaces) > 5 and len({id(s) for s in spaces}) == 1
+    # libcst's own parse builds one node per occurrence: the sharing is ours.
+    assert len({id(c) for c in _tokens_of(cst.parse_module("f(a, b, c)\ng(d, e)\n"), cst.Comma)}) == 3
+
+
+def test_nodes_that_carry_meaning_are_never_shared():
+    module = parsing.parse_module("x = a\ny = a\nz = f(a)\n")
+    names = [n for n in _tokens_of(module, cst.Name) if n.value == "a"]
+    assert len(names) == 3 and len({id(n) for n in names}) == 3
+
+
+def test_tokens_with_different_layout_stay_apart():
+    module = parsing.parse_module("f(a,b)\nf(a, b)\nf(a ,b)\n")
+    layouts = {(c.whitespace_before.value, c.whitespace_after.value): c for c in _tokens_of(module, cst.Comma)}
+    assert set(layouts) == {("", ""), ("", " "), (" ", "")}
+    assert len({id(c) for c in layouts.values()}) == 3
+
+
+def test_libcst_exports_its_own_classes_again_after_every_parse():
+    exported = dict(vars(cst))
+    parsing.parse_module("x = [1, 2]  # c\n")
+    with pytest.raises(cst.ParserSyntaxError):
+        parsing.parse_module("f(a, b\n")
+    assert all(vars(cst)[name] is value for name, value in exported.items())
+    assert isinstance(cst.Comma, type) and cst.Comma.__module__ == "libcst._nodes.op"
+
+
+def test_no_file_keeps_another_files_tokens_alive():
+    first = parsing.parse_module("f(a, b)\n")
+    second = parsing.parse_module("f(a, b)\n")
+    assert _tokens_of(first, cst.Comma)[0] is not _tokens_of(second, cst.Comma)[0]
+    assert all(cache.cache_info().currsize == 0 for cache in parsing._shared_tokens().caches.values())
+
+
+def test_a_fix_rewrites_only_the_node_it_targets_when_tokens_are_shared(tmp_path):
+    # Two calls share their comma and spacing nodes; the fix edits one call only.
+    path = write(tmp_path, "train.py", "import torch\n\na = torch.load(p, map_location=d)\nb = max(p, d)\n")
+    check_json("--no-cache", "--fix", str(tmp_path))
+    text = path.read_text(encoding="utf-8")
+    assert "torch.load(p, map_location=d, weights_only=True)" in text
+    assert "b = max(p, d)\n" in text
