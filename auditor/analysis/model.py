@@ -19,6 +19,7 @@ from typing import Iterator, Optional, Union
 import libcst as cst
 
 from auditor.analysis.names import ImportTable, dotted_name
+from auditor.analysis.render import render
 from auditor.libcst_import import node_classes, token_classes
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
@@ -200,9 +201,13 @@ class FileModel:
         return [i for i in self.function_info.values() if i.name == name and i.cls is None and i.parent is None]
 
     def code(self, node: cst.CSTNode) -> str:
+        """`node`'s source text (libcst's `code_for_node`), computed once per node."""
         text = self.rendered.get(node)
         if text is None:
-            text = self.rendered[node] = self.module.code_for_node(node)
+            text = render(node)
+            if text is None:
+                text = self.module.code_for_node(node)
+            self.rendered[node] = text
         return text
 
     def calls_in(self, function: Optional[cst.FunctionDef]) -> list[CallSite]:
@@ -276,14 +281,22 @@ def syntactic_children(node: cst.CSTNode) -> list:
     skip = _SKIP
     for value in read(node):
         kind = type(value)
-        if kind is tuple or kind is list:
+        if kind in _KEEP:
+            out.append(value)
+        elif kind is tuple or kind is list:
             out += [v for v in value if type(v) not in skip]
-        elif kind in _KEEP:
-            out.append(value)
-        elif value is not None and kind not in skip and isinstance(value, cst.CSTNode):
-            _KEEP.add(kind)  # a node class defined after this module was imported
-            out.append(value)
+        elif kind not in _IGNORED:
+            if isinstance(value, cst.CSTNode):
+                _KEEP.add(kind)  # a node class defined after this module was imported
+                out.append(value)
+            else:
+                _IGNORED.add(kind)  # a value such as MaybeSentinel.DEFAULT: asked once
     return out
+
+
+# Kinds of field values that are never children: tokens, None, and (added as met)
+# libcst's sentinels; an isinstance against libcst's ABCs is slow, asked once per kind.
+_IGNORED: set = _SKIP | {type(None)}
 
 
 # node class -> a function giving the values of its child fields, in source order, in

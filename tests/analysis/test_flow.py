@@ -185,27 +185,26 @@ CONDITIONS = [
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_a_condition_keys_its_fact_by_its_code_as_libcst_writes_it(condition):
-    from auditor.analysis.flow import _render, _test_code
+    from auditor.analysis.render import render
 
     module = cst.parse_module(f"if {condition}:\n    pass\n")
     model = build_file_model(module)
     test = module.body[0].test
-    assert _test_code(model, test) == module.code_for_node(test) == condition
-    parts: list = []
-    rendered = _render(test, parts, 0)
-    assert rendered == (CONDITIONS.index(condition) < CONDITIONS.index("(a  # why\n and b)"))
-    if rendered:
-        assert "".join(parts) == condition
+    assert model.code(test) == module.code_for_node(test) == condition
+    rendered = render(test)
+    assert (rendered is not None) == (CONDITIONS.index(condition) < CONDITIONS.index("(a  # why\n and b)"))
+    if rendered is not None:
+        assert rendered == condition
 
 
 def test_a_condition_nested_past_the_render_depth_is_keyed_by_libcst():
-    from auditor.analysis.flow import MAX_RENDER_DEPTH, _render, _test_code
+    from auditor.analysis.render import MAX_RENDER_DEPTH, render
 
     condition = " and ".join(f"a{i}" for i in range(MAX_RENDER_DEPTH + 10))
     module = cst.parse_module(f"if {condition}:\n    pass\n")
     test = module.body[0].test
-    assert not _render(test, [], 0)
-    assert _test_code(build_file_model(module), test) == condition
+    assert render(test) is None
+    assert build_file_model(module).code(test) == condition
 
 
 def test_the_same_condition_written_twice_is_one_fact():
