@@ -358,33 +358,38 @@ class _Builder:
             cst.FunctionDef: self.leave_FunctionDef, cst.ClassDef: self.leave_ClassDef,
             cst.Call: self.leave_Call,
         }
+        # What happens on entering and leaving a node, for the kinds where anything does:
+        # (owner kind or None, visit hook or None, leave hook or None), one look-up per node.
+        actions = {cls: (_OWNER_KIND.get(cls), visit.get(cls), leave.get(cls))
+                   for cls in {*_OWNER_KIND, *visit, *leave}}
         children_of = syntactic_children
-        kinds = _OWNER_KIND
         leaves = _LEAVES
-        # An explicit stack: (node, iterator over its children) frames.
-        stack = [(module, iter(children_of(module)))]
+        # An explicit stack: (node, iterator over its children, its actions) frames.
+        stack = [(module, iter(children_of(module)), actions.get(type(module)))]
         while stack:
-            node, pending = stack[-1]
+            node, pending, action = stack[-1]
             child = next(pending, None)
             if child is None:
                 stack.pop()
-                kind = kinds.get(type(node))
-                hook = leave.get(type(node))
-                if hook is not None:
-                    hook(node)
-                if kind is not None:
-                    owners.pop()
+                if action is not None:
+                    kind, _, hook = action
+                    if hook is not None:
+                        hook(node)
+                    if kind is not None:
+                        owners.pop()
                 continue
             parents[child] = node
-            if type(child) in leaves:
+            cls = type(child)
+            if cls in leaves:
                 continue
-            kind = kinds.get(type(child))
-            if kind is not None:
-                owners.append(child if kind else None)
-            hook = visit.get(type(child))
-            if hook is not None:
-                hook(child)
-            stack.append((child, iter(children_of(child))))
+            action = actions.get(cls)
+            if action is not None:
+                kind, hook, _ = action
+                if kind is not None:
+                    owners.append(child if kind else None)
+                if hook is not None:
+                    hook(child)
+            stack.append((child, iter(children_of(child)), action))
 
     def visit_Import(self, node: cst.Import) -> None:
         self.model.imports.add_import(node)
