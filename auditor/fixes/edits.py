@@ -67,8 +67,51 @@ def _module_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> list[Edit]
     return [minimal_edit(old, new)]
 
 
+def _expression_edit(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optional[list[Edit]]:
+    """The edit of a fix that changes one expression, rendering that expression alone.
+
+    Rendering and transforming the whole statement gives the same edit whenever the
+    edit lies strictly inside the expression: the text around it is the same before
+    and after, so it can neither lengthen the common prefix or suffix nor move where an
+    insertion slides. Otherwise (an edit at the expression's edge, an expression whose
+    text is not found where libcst places it) None: the statement path decides.
+    """
+    if len(changes) != 1:
+        return None
+    node = next(iter(changes))
+    if not isinstance(node, cst.BaseExpression) or ctx.model.parent(node) is None:
+        return None
+    indents = _indents(ctx, node)
+    old = _render(ctx.module, [node], indents)
+    start_position = ctx.position(node).start
+    line_start = _line_offset(ctx, start_position.line)
+    if line_start is None:
+        return None
+    start = line_start + start_position.column
+    if ctx.source.text[start:start + len(old)] != old:
+        return None
+    result = node.visit(_Replace(changes))
+    if not isinstance(result, cst.CSTNode):
+        return None
+    new = _render(ctx.module, [result], indents)
+    if new == old:
+        return []
+    local = minimal_edit(old, new)
+    begin = _offset_in(old, local.line, local.column)
+    finish = _offset_in(old, local.end_line, local.end_column)
+    if begin == 0 or finish >= len(old):
+        return None
+    text = ctx.source.text
+    line, column = position(text, start + begin)
+    end_line, end_column = position(text, start + finish)
+    return [Edit(line, column, end_line, end_column, local.content)]
+
+
 def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optional[list[Edit]]:
     """One edit per statement holding changes; None when a statement cannot be located exactly."""
+    edits = _expression_edit(ctx, changes)
+    if edits is not None:
+        return edits
     model, text = ctx.model, ctx.source.text
     containers: list[cst.CSTNode] = []
     for node in changes:
