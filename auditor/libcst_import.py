@@ -13,6 +13,13 @@ the import; the code objects are exactly what `exec(text)` would compile (same f
 `<string>`, no inherited compiler flags), so the classes are identical. Anything
 unexpected (an unreadable or foreign cache, a read-only install, a `dataclasses` that
 no longer calls `exec`) leaves the ordinary import.
+
+libcst's own package code needs only two modules of `libcst.metadata` (its provider base
+and wrapper), but importing them runs `libcst/metadata/__init__.py`, which imports every
+provider (scopes, type inference, the full repo manager...), about a tenth of the import.
+A check needs the package only when a finding's position takes the whole-file fallback
+(one placed from its statement imports just the position provider's module), so the
+package's `__init__` runs on the first name asked of it (`_defer_metadata`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ import marshal
 import os
 import sys
 import types
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 # The code objects belong to this interpreter build: the magic number changes whenever
 # the bytecode format does, and the cache tag names the implementation and version.
@@ -35,14 +45,25 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
     """Import libcst, reusing compiled class code if we can; a no-op when it already is.
 
     Also gives the node classes C-level identity (`_identity_in_c`) and cheaper
-    constructors (auditor/node_init.py), whose generated code goes through the same cache.
+    constructors (auditor/node_init.py), whose generated code goes through the same cache,
+    and leaves `libcst.metadata`'s own code for its first use (`_defer_metadata`).
     Returns how many generated methods had to be compiled (0: all came from the cache),
     None when libcst was imported already. `cache_file=None`: no cache file.
     """
     if "libcst" in sys.modules:
         return None
     cache = _CodeCache(cache_file)
-    _import_with_code_cache(cache)
+    metadata = _defer_metadata()
+    try:
+        _import_with_code_cache(cache)
+    except BaseException:
+        if metadata is not None and sys.modules.get(_METADATA) is metadata:
+            del sys.modules[_METADATA]
+        raise
+    libcst = sys.modules["libcst"]
+    if metadata is not None and "metadata" not in vars(libcst):
+        # The import binds a submodule on its package only when it loads it; we made this one.
+        libcst.metadata = metadata  # type: ignore[attr-defined]
     classes = node_classes()
     _identity_in_c(classes)
     from auditor import node_init
@@ -93,6 +114,90 @@ def _import_with_code_cache(cache: _CodeCache) -> None:
         importlib.import_module("libcst")
     finally:
         del dataclasses.exec
+
+
+_METADATA = "libcst.metadata"
+
+
+def _defer_metadata() -> Optional[types.ModuleType]:
+    """Put `libcst.metadata` into sys.modules without running its `__init__` yet.
+
+    The module is the one the import would make from libcst's own spec for it (with
+    `__path__`), so its submodules import as usual. The first name it lacks (PEP 562
+    `__getattr__`, or `dir()`) runs the package's `__init__` in it; from then on it is
+    the ordinary module. None, and nothing done, when the package is not found as
+    expected: the ordinary import. Not guarded against a second thread asking during
+    that load (auditor imports in one thread).
+    """
+    if _METADATA in sys.modules:
+        return None
+    try:
+        spec = _metadata_spec()
+    except Exception:  # whatever a finder raises, the ordinary import meets it again
+        return None
+    if (spec is None or spec.name != _METADATA or not spec.submodule_search_locations
+            or not hasattr(spec.loader, "exec_module")):
+        return None
+    module = importlib.util.module_from_spec(spec)
+    namespace = vars(module)
+
+    def load() -> None:
+        for name in hooks:
+            namespace.pop(name, None)
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except ImportError as error:
+            namespace.update(hooks)  # the next use runs it again
+            if not _circular(error, module):
+                raise
+        except BaseException:
+            namespace.update(hooks)
+            raise
+
+    def __getattr__(name: str) -> object:
+        load()
+        try:
+            return namespace[name]
+        except KeyError:
+            raise AttributeError(f"module {_METADATA!r} has no attribute {name!r}") from None
+
+    def __dir__() -> list[str]:
+        load()
+        return sorted(namespace)
+
+    hooks = {"__getattr__": __getattr__, "__dir__": __dir__}
+    namespace.update(hooks)
+    sys.modules[_METADATA] = module
+    return module
+
+
+def _metadata_spec() -> Optional[ModuleSpec]:
+    """The spec the import would find for `libcst.metadata`, without importing libcst."""
+    parent = importlib.util.find_spec("libcst")
+    if parent is None or not parent.submodule_search_locations:
+        return None
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if find_spec is not None:
+            spec = find_spec(_METADATA, parent.submodule_search_locations, None)
+            if spec is not None:
+                return spec
+    return None
+
+
+def _circular(error: ImportError, package: types.ModuleType) -> bool:
+    """Whether `error` is the package's `__init__` importing from a submodule still running.
+
+    That submodule was imported first and asked the package for a name (libcst's
+    reentrant_codegen does), where the ordinary import runs the package first. The names
+    `__init__` imports before that submodule are defined by now (one it imports later
+    would be missing, as in any circular import), the submodule goes on, and the
+    package's next missing name runs `__init__` again, whole this time.
+    """
+    name = error.name or ""
+    prefix = package.__name__ + "."
+    return (name.startswith(prefix) and name in sys.modules
+            and vars(package).get(name[len(prefix):]) is not sys.modules[name])
 
 
 def node_classes() -> list[type]:
