@@ -55,16 +55,53 @@ def parse_module(text: str) -> cst.Module:
     """
     if node_init.installed():
         with node_init.paused_validation(), _tokens_shared():
-            return cst.parse_module(text)
+            return _parse(text)
     if not _CAN_SKIP:
         return cst.parse_module(text)
     validate = _NodeBase.__post_init__
     _NodeBase.__post_init__ = _skip_validation
     try:
         with _tokens_shared():
-            return cst.parse_module(text)
+            return _parse(text)
     finally:
         _NodeBase.__post_init__ = validate
+
+
+def _parse(text: str) -> cst.Module:
+    if _native is not None:
+        try:
+            return _native(text)
+        except KeyError:  # the parser asked for a module not imported yet: let it import
+            pass
+    return cst.parse_module(text)
+
+
+def _native_entry():
+    """libcst's native `parse_module`, called from a frame whose `__import__` costs nothing.
+
+    For every node it builds, libcst's native parser fetches the `libcst` module with
+    CPython's `PyImport_Import`, which calls the `__import__` found in the builtins of
+    the calling Python frame's globals, discards the result and reads `sys.modules`.
+    Called from a function whose globals give it `"".format` (C, takes any arguments)
+    as `__import__`, those calls cost next to nothing: about a fiftieth of a parse.
+    Only a module missing from `sys.modules` would then fail (KeyError: `_parse` falls
+    back to libcst's entry point). For text, libcst's own `parse_module` calls exactly
+    this with the encoding "utf-8". None when this libcst has no such native function.
+    """
+    try:
+        from libcst import native
+
+        parse = native.parse_module
+    except (ImportError, AttributeError):
+        return None
+    if getattr(parse, "__text_signature__", None) != "(source, encoding=None)":
+        return None
+    scope: dict = {"__builtins__": {"__import__": "".format}, "_parse": parse}
+    exec("def parse(text):\n    return _parse(text, 'utf-8')\n", scope)
+    return scope["parse"]
+
+
+_native = _native_entry()
 
 
 @contextmanager

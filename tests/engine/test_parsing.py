@@ -129,3 +129,19 @@ def test_a_fix_rewrites_only_the_node_it_targets_when_tokens_are_shared(tmp_path
     text = path.read_text(encoding="utf-8")
     assert "torch.load(p, map_location=d, weights_only=True)" in text
     assert "b = max(p, d)\n" in text
+
+
+def test_the_native_entry_is_found_in_this_libcst_and_skips_the_import_machinery():
+    # Without it every node costs a full `__import__` call again (libcst's entry point).
+    assert parsing._native is not None
+    assert parsing._native.__globals__["__builtins__"] == {"__import__": "".format}
+    module = parsing._native("x = f(a)\n")
+    assert module.deep_equals(cst.parse_module("x = f(a)\n")) and module.encoding == "utf-8"
+
+
+def test_a_parser_that_needs_an_import_falls_back_to_libcsts_entry_point(monkeypatch):
+    def asks_for_a_missing_module(text):
+        raise KeyError("libcst._not_imported_yet")
+
+    monkeypatch.setattr(parsing, "_native", asks_for_a_missing_module)
+    assert parsing.parse_module("y = 2\n").deep_equals(cst.parse_module("y = 2\n"))
