@@ -216,10 +216,17 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
     if ctx is None or ctx.module is not prepared.module or ctx.findings:
         ctx = FileContext(source, prepared.module, project)
     ctx.project = project
+    mentioned: dict[tuple, bool] = {}  # most rules need the same word ("torch"): one search each
     for rule in options.rules:
-        needs = rule.needs_imports
-        if not rule.is_static or (needs and not mentions_any(source.text, needs)):
+        if not rule.is_static:
             continue
+        needs = rule.needs_imports
+        if needs:
+            found = mentioned.get(needs)
+            if found is None:
+                found = mentioned[needs] = mentions_any(source.text, needs)
+            if not found:
+                continue
         ctx.rule = rule
         before = len(ctx.findings)
         try:

@@ -27,7 +27,7 @@ _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 Scope = Optional[Union[cst.FunctionDef, cst.ClassDef]]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CallSite:
     node: cst.Call
     qualname: Optional[str]  # resolved through imports; None for local/unknown callees
@@ -48,7 +48,7 @@ class CallSite:
         return func.value if type(func) is cst.Attribute else None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Binding:
     target: str  # dotted target as written: `x`, `self.loader`
     value: cst.BaseExpression
