@@ -201,9 +201,7 @@ class DistributedSamplerWithoutSetEpoch(Rule):
         if any(site.node.func.attr.value in ("set_epoch", "prepare") for site in model.calls
                if isinstance(site.node.func, cst.Attribute)):
             return  # set_epoch is called somewhere, or accelerate prepares the loaders (it calls it)
-        for site in model.calls:
-            if not matches(site.qualname, DISTRIBUTED_SAMPLER):
-                continue
+        for site in model.calls_matching(DISTRIBUTED_SAMPLER):
             shuffle = argument(site.node, "shuffle", 3)
             if isinstance(shuffle, cst.Name) and shuffle.value == "False" or \
                     (shuffle is not None and not isinstance(shuffle, cst.Name)):

@@ -174,9 +174,7 @@ class CheckpointWithoutUseReentrant(Rule):
     )
 
     def check(self, ctx) -> None:
-        for site in ctx.model.calls:
-            if not matches(site.qualname, *CHECKPOINTS):
-                continue
+        for site in ctx.model.calls_matching(*CHECKPOINTS):
             call = site.node
             if any(a.keyword is not None and a.keyword.value == "use_reentrant" for a in call.args) \
                     or any(a.star == "**" for a in call.args):

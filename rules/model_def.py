@@ -187,9 +187,7 @@ class FunctionalDropoutAlwaysOn(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        for site in model.calls:
-            if not matches(site.qualname, *FUNCTIONAL_DROPOUTS):
-                continue
+        for site in model.calls_matching(*FUNCTIONAL_DROPOUTS):
             call = site.node
             if keyword(call, "training") is not None or positional(call, 2) is not None \
                     or any(a.star for a in call.args):

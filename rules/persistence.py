@@ -57,9 +57,7 @@ class WholeModelSave(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        for site in model.calls:
-            if not matches(site.qualname, "torch.save"):
-                continue
+        for site in model.calls_matching("torch.save"):
             obj = argument(site.node, "obj", 0)
             if obj is None:
                 continue
@@ -126,9 +124,7 @@ class UnsafeTorchLoad(Rule):
     )
 
     def check(self, ctx) -> None:
-        for site in ctx.model.calls:
-            if not matches(site.qualname, "torch.load"):
-                continue
+        for site in ctx.model.calls_matching("torch.load"):
             call = site.node
             given = keyword(call, "weights_only")
             if given is None:
@@ -184,7 +180,7 @@ class HardcodedCudaDevice(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
-        if any(matches(site.qualname, *DEVICE_PROBES) for site in model.calls):
+        if model.calls_matching(*DEVICE_PROBES):
             return
         for site in model.calls:
             call = site.node

@@ -18,7 +18,7 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from auditor.analysis.names import ImportTable, dotted_name
+from auditor.analysis.names import ImportTable, dotted_name, matches
 from auditor.analysis.render import render
 from auditor.libcst_import import node_classes, token_classes
 
@@ -96,6 +96,13 @@ class ClassInfo:
     methods: dict[str, FunctionInfo] = field(default_factory=dict)
 
 
+_BY_FINAL_NAME = "model.calls_by_final_name"  # FileModel.cache key: final name -> [(position, site)]
+
+
+def _position(entry: tuple) -> int:
+    return entry[0]
+
+
 @dataclass(eq=False)
 class FileModel:
     module: cst.Module
@@ -123,6 +130,25 @@ class FileModel:
         that would keep the whole tree alive until the garbage collector runs."""
         self.cache.clear()
         self.rendered.clear()
+
+    def calls_matching(self, *candidates: str) -> list[CallSite]:
+        """The calls whose qualified name `matches` one of `candidates`, in call order.
+
+        A qualified name matches a candidate only if both end in the same final name,
+        so only the calls indexed under the candidates' final names are asked (rules
+        looked for `torch.load` among all of a file's calls, one `matches` each).
+        """
+        index = self.cache.get(_BY_FINAL_NAME)
+        if index is None:
+            index = self.cache[_BY_FINAL_NAME] = {}
+            for position, site in enumerate(self.calls):
+                if site.qualname is not None:
+                    index.setdefault(site.qualname.rpartition(".")[2], []).append((position, site))
+        finals = {candidate.rpartition(".")[2] for candidate in candidates}
+        found = [entry for final in finals for entry in index.get(final, ())]
+        if len(finals) > 1:
+            found.sort(key=_position)
+        return [site for _, site in found if matches(site.qualname, *candidates)]
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:
         return self.parents.get(node)
@@ -452,10 +478,11 @@ class _Builder:
     def leave_Call(self, original_node: cst.Call) -> None:
         # Appended on leave: arguments before the call, i.e. evaluation order.
         owner = self.owners[-1] if self.owners else None
+        callee = dotted_name(original_node.func)
         site = CallSite(
             node=original_node,
-            qualname=self.model.imports.qualify(original_node.func),
-            callee=dotted_name(original_node.func),
+            qualname=self.model.imports.qualify_dotted(callee),
+            callee=callee,
             function=self._current_function(),
             statement=owner,
         )

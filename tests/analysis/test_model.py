@@ -189,3 +189,31 @@ def test_leaves_are_recorded_without_being_entered_and_parents_match_libcsts_wal
     assert {type(n) for n in leaves} >= {cst.Name, cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString,
                                           cst.Ellipsis}
     assert all(syntactic_children(n) == [] for n in leaves)
+
+
+CALLS = textwrap.dedent("""
+    import torch
+    from torch import serialization as ser
+    from torch.utils.data import DataLoader as DL
+
+    a = torch.load(p)
+    b = load(p)                # a local function: no qualified name
+    c = ser.load(p)            # torch.serialization.load is torch.load
+    d = DL(ds)
+    e = torch.jit.load(p)      # another function with the same final name
+    f = torch.load(q)
+    g = torch.utils.data.DataLoader(ds)
+""")
+
+
+def test_calls_matching_is_the_matches_filter_over_all_calls_in_order():
+    from auditor.analysis.names import matches
+
+    model = build_file_model(cst.parse_module(CALLS))
+    for candidates in (("torch.load",), ("torch.utils.data.DataLoader",),
+                       ("torch.load", "torch.utils.data.DataLoader"), ("torch.save",)):
+        expected = [s for s in model.calls if matches(s.qualname, *candidates)]
+        assert model.calls_matching(*candidates) == expected
+    lines = [model.code(s.node) for s in model.calls_matching("torch.utils.data.DataLoader", "torch.load")]
+    assert lines == ["torch.load(p)", "ser.load(p)", "DL(ds)", "torch.load(q)", "torch.utils.data.DataLoader(ds)"]
+    assert model.calls_matching("torch.save") == []
