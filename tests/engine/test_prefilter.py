@@ -107,6 +107,9 @@ def test_too_many_nested_blocks_are_still_refused_like_cpython(tmp_path, monkeyp
     # Twenty-one indentations from continuation lines: counted, so the whole compiler runs.
     ("x = (1,\n" + "".join(" " * i + "2,\n" for i in range(1, 22)) + ")\n", True),
     ("if a:\n\f    pass\n", False),
+    # The first line's indentation counts too (it follows no newline).
+    (" " * 21 + "x = (1,\n" + "".join(" " * i + "2,\n" for i in range(1, 21)) + ")\n", True),
+    ("x = (1,\n" + "".join(" " * i + "2,\n" for i in range(1, 21)) + ")\n", False),
 ])
 def test_the_nesting_screen_never_undercounts(text, deep):
     from auditor.prefilter import _may_nest_too_many_blocks
