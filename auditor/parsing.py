@@ -15,9 +15,10 @@ falls back to the ordinary, validating parse.
 Tokens and whitespace are also shared within a file: libcst's native parser builds each
 node by calling the class it finds on the `libcst` module, so while a file is parsed
 those names answer with a cache (`functools.lru_cache`, in C) that hands back the node
-already built with the same fields. Half of a tree's nodes are whitespace, four in five
-of those are `SimpleWhitespace("")`; sharing them saves about a twentieth of the parse
-and as much memory. The trees are equal to libcst's and print back the same. Nothing
+already built with the same fields. About half of a tree's nodes are whitespace, and
+four in five `SimpleWhitespace` nodes are empty; sharing saves about a twentieth of the
+parse and some memory (peak 333 -> 279 MB checking pytorch-image-models in one process).
+The trees are equal to libcst's and print back the same. Nothing
 looks at where a token is (the model never records tokens: see model._SKIP), and a
 libcst node is immutable, so a shared token is indistinguishable from a fresh one.
 """
