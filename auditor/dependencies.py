@@ -29,11 +29,10 @@ _IMPORT = re.compile(
     r"[\n;][ \t]*+(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n\\]|\\\n?)*)"
     r"|import[ \t]+((?:[^\n\\;]|\\\n?)*))"
 )
-_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+_IDENTIFIER = re.compile(r"[^\W\d]\w*+")
 
 
 _LOOSE_IMPORT = re.compile(r"\b(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[\w., \t]*)|import[ \t]+([\w., \t]*))")
-_IDENTIFIER_AT = re.compile(r"[^\W\d]\w*+")
 
 
 def imported_names(text: str, notebook: bool = False) -> tuple[str, ...]:
@@ -68,8 +67,8 @@ def _attributes(text: str, heads: set[str]) -> set[str]:
         start = text.find(needle)
         while start != -1:
             before = text[start - 1] if start else " "
-            if not (before.isalnum() or before == "_"):
-                attr = _IDENTIFIER_AT.match(text, start + len(needle))
+            if not _is_word_character(before):
+                attr = _IDENTIFIER.match(text, start + len(needle))
                 if attr is not None and (before != "." or _starts_a_pair(text, start)):
                     found.add(attr.group())
             start = text.find(needle, start + 1)
@@ -85,13 +84,18 @@ def _starts_a_pair(text: str, start: int) -> bool:
     count, dot = 0, start - 1
     while dot >= 0 and text[dot] == ".":
         begin = dot
-        while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
+        while begin > 0 and _is_word_character(text[begin - 1]):
             begin -= 1
-        if not _IDENTIFIER_AT.fullmatch(text, begin, dot):
+        if not _IDENTIFIER.fullmatch(text, begin, dot):
             break
         count += 1
         dot = begin - 1
     return count % 2 == 0
+
+
+def _is_word_character(character: str) -> bool:
+    """What the regex engine's `\\w` matches: a letter, a digit or an underscore."""
+    return character.isalnum() or character == "_"
 
 
 def scan_imports(path: str, data: bytes) -> tuple[str, ...]:

@@ -18,16 +18,17 @@ those names answer with a cache (`functools.lru_cache`, in C) that hands back th
 already built with the same fields. About half of a tree's nodes are whitespace, and
 four in five `SimpleWhitespace` nodes are empty; sharing saves about a twentieth of the
 parse and some memory (peak 333 -> 279 MB checking pytorch-image-models in one process).
-The trees are equal to libcst's and print back the same. Nothing
-looks at where a token is (the model never records tokens: see model._SKIP), and a
-libcst node is immutable, so a shared token is indistinguishable from a fresh one.
+The trees are equal to libcst's and print back the same. Nothing looks at where a token
+is (the model never records tokens: see model._SKIP), and a libcst node is immutable,
+so a shared token is indistinguishable from a fresh one.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+import functools
 from functools import lru_cache
-from typing import Iterator, Optional
+from typing import Iterator
 
 import libcst as cst
 
@@ -128,19 +129,14 @@ class _SharedTokens:
         # By the name the native parser looks up; only classes whose fields can all be
         # hashed (a list of lines, as in ParenthesizedWhitespace, cannot).
         self.classes = {name: cls for name, cls in exported.items()
-                        if isinstance(cls, type) and cls in tokens and not getattr(cls, "__abstractmethods__", None)
-                        and not _has_sequence_field(cls)}
+                        if isinstance(cls, type) and cls in tokens
+                        and not getattr(cls, "__abstractmethods__", None) and not _has_sequence_field(cls)}
         self.caches = {name: lru_cache(maxsize=None)(cls) for name, cls in self.classes.items()}
 
 
-_shared: Optional[_SharedTokens] = None
-
-
+@functools.cache
 def _shared_tokens() -> _SharedTokens:
-    global _shared
-    if _shared is None:
-        _shared = _SharedTokens()
-    return _shared
+    return _SharedTokens()
 
 
 def _has_sequence_field(cls: type) -> bool:

@@ -88,11 +88,11 @@ def compile_check(text: str, filename: str) -> CompileVerdict:
     return CompileVerdict(ok=True)
 
 
-# Leading whitespace of a line after the first (form feeds count: CPython accepts them
-# there). Anchored on the newline rather than `^` with MULTILINE: the regex engine then
-# jumps from newline to newline instead of trying every position (twice as fast).
+# Leading whitespace of a line (form feeds count: CPython accepts them there), matched
+# after a newline (the text is scanned with one in front) rather than at `^` under
+# MULTILINE: the regex engine then jumps from newline to newline instead of trying
+# every position (twice as fast).
 _INDENTATION = re.compile(r"\n([ \t\f]+)")
-_FIRST_INDENTATION = re.compile(r"[ \t\f]+")
 _MAX_STATIC_BLOCKS = 20  # CPython's CO_MAXBLOCKS
 
 
@@ -103,8 +103,4 @@ def _may_nest_too_many_blocks(text: str) -> bool:
     most the number of distinct indentations the file's lines use (continuation lines
     can only add to that count).
     """
-    indentations = set(_INDENTATION.findall(text))
-    first = _FIRST_INDENTATION.match(text)
-    if first is not None:
-        indentations.add(first.group())
-    return len(indentations) > _MAX_STATIC_BLOCKS
+    return len(set(_INDENTATION.findall("\n" + text))) > _MAX_STATIC_BLOCKS

@@ -11,7 +11,7 @@ flow) is computed lazily from these tables by the other modules of this package.
 from __future__ import annotations
 
 import weakref
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from typing import Iterator, Optional, Union
@@ -99,10 +99,6 @@ class ClassInfo:
 _BY_FINAL_NAME = "model.calls_by_final_name"  # FileModel.cache key: final name -> [(position, site)]
 
 
-def _position(entry: tuple) -> int:
-    return entry[0]
-
-
 @dataclass(eq=False)
 class FileModel:
     module: cst.Module
@@ -147,7 +143,7 @@ class FileModel:
         finals = {candidate.rpartition(".")[2] for candidate in candidates}
         found = [entry for final in finals for entry in index.get(final, ())]
         if len(finals) > 1:
-            found.sort(key=_position)
+            found.sort(key=itemgetter(0))
         return [site for _, site in found if matches(site.qualname, *candidates)]
 
     def parent(self, node: cst.CSTNode) -> Optional[cst.CSTNode]:

@@ -97,14 +97,17 @@ def _expression_edit(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
     if new == old:
         return []
     local = minimal_edit(old, new)
-    begin = _offset_in(old, local.line, local.column)
-    finish = _offset_in(old, local.end_line, local.end_column)
-    if begin == 0 or finish >= len(old):
-        return None
-    text = ctx.source.text
-    line, column = position(text, start + begin)
-    end_line, end_column = position(text, start + finish)
-    return [Edit(line, column, end_line, end_column, local.content)]
+    if _offset_in(old, local.line, local.column) == 0 \
+            or _offset_in(old, local.end_line, local.end_column) >= len(old):
+        return None  # at the expression's edge: the text around it could move the edit
+    return [_placed(ctx.source.text, start, old, local)]
+
+
+def _placed(text: str, start: int, old: str, local: Edit) -> Edit:
+    """`local`, an edit of `old`, as an edit of `text`, where `old` begins at offset `start`."""
+    line, column = position(text, start + _offset_in(old, local.line, local.column))
+    end_line, end_column = position(text, start + _offset_in(old, local.end_line, local.end_column))
+    return Edit(line, column, end_line, end_column, local.content)
 
 
 def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optional[list[Edit]]:
@@ -134,12 +137,7 @@ def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
             [] if isinstance(result, cst.RemovalSentinel) else [result]
         new = _render(ctx.module, nodes, indents)
         if new != old:
-            local = minimal_edit(old, new)
-            begin = start + _offset_in(old, local.line, local.column)
-            finish = start + _offset_in(old, local.end_line, local.end_column)
-            line, column = position(text, begin)
-            end_line, end_column = position(text, finish)
-            edits.append(Edit(line, column, end_line, end_column, local.content))
+            edits.append(_placed(text, start, old, minimal_edit(old, new)))
     return sorted(edits, key=lambda e: (e.line, e.column))
 
 
