@@ -21,6 +21,10 @@ parse and some memory (peak 333 -> 279 MB checking pytorch-image-models in one p
 The trees are equal to libcst's and print back the same. Nothing looks at where a token
 is (the model never records tokens: see model._SKIP), and a libcst node is immutable,
 so a shared token is indistinguishable from a fresh one.
+
+The same swap puts the C accelerator's builders (auditor/node_build.py), when it is
+compiled, in place of the other node classes: the nodes are built without a Python
+frame each (about a twentieth of a check).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Iterator
 
 import libcst as cst
 
-from auditor import node_init
+from auditor import node_build, node_init
 from auditor.libcst_import import node_classes, token_classes
 
 try:
@@ -56,14 +60,14 @@ def parse_module(text: str) -> cst.Module:
     engine parses in one thread per process.
     """
     if node_init.installed():
-        with node_init.paused_validation(), _tokens_shared():
+        with node_init.paused_validation(), _stand_ins():
             return _parse(text)
     if not _CAN_SKIP:
         return cst.parse_module(text)
     validate = _NodeBase.__post_init__
     _NodeBase.__post_init__ = _skip_validation
     try:
-        with _tokens_shared():
+        with _stand_ins():
             return _parse(text)
     finally:
         _NodeBase.__post_init__ = validate
@@ -107,36 +111,53 @@ _native = _native_entry()
 
 
 @contextmanager
-def _tokens_shared() -> Iterator[None]:
-    """While inside, libcst's exported token classes are caches of themselves."""
-    shared = _shared_tokens()
+def _stand_ins() -> Iterator[None]:
+    """While inside, libcst's exported node classes answer with cheaper stand-ins.
+
+    Tokens with a cache of themselves (each built once per file), and, when the C
+    accelerator is compiled, every other node class with its builder (auditor/node_build.py).
+    """
+    constructors = _constructors()
     exported = vars(cst)
-    exported.update(shared.caches)
+    exported.update(constructors.stand_ins)
     try:
         yield
     finally:
-        exported.update(shared.classes)
-        for cache in shared.caches.values():
+        exported.update(constructors.classes)
+        for cache in constructors.caches:
             cache.cache_clear()  # a file's tokens die with its tree
 
 
-class _SharedTokens:
-    """For each token class libcst exports: the class, and a cache standing in for it."""
+class _Constructors:
+    """For the node classes libcst exports: the class, and what stands in for it."""
 
     def __init__(self) -> None:
         exported = vars(cst)
-        tokens = token_classes(node_classes())
-        # By the name the native parser looks up; only classes whose fields can all be
-        # hashed (a list of lines, as in ParenthesizedWhitespace, cannot).
-        self.classes = {name: cls for name, cls in exported.items()
-                        if isinstance(cls, type) and cls in tokens
-                        and not getattr(cls, "__abstractmethods__", None) and not _has_sequence_field(cls)}
-        self.caches = {name: lru_cache(maxsize=None)(cls) for name, cls in self.classes.items()}
+        nodes = node_classes()
+        tokens = token_classes(nodes)
+        known = set(nodes)
+        self.classes: dict[str, type] = {}
+        self.stand_ins: dict[str, object] = {}
+        self.caches: list = []
+        # By the name the native parser looks up.
+        for name, cls in exported.items():
+            if not isinstance(cls, type) or cls not in known or getattr(cls, "__abstractmethods__", None):
+                continue
+            builder = node_build.builder_for(cls)
+            if cls in tokens and not _has_sequence_field(cls):  # a list of lines cannot be hashed
+                cache = lru_cache(maxsize=None)(builder or cls)
+                self.caches.append(cache)
+                self.stand_ins[name] = cache
+            elif builder is not None:
+                self.stand_ins[name] = builder
+            else:
+                continue
+            self.classes[name] = cls
 
 
 @functools.cache
-def _shared_tokens() -> _SharedTokens:
-    return _SharedTokens()
+def _constructors() -> _Constructors:
+    return _Constructors()
 
 
 def _has_sequence_field(cls: type) -> bool:

@@ -119,7 +119,7 @@ def test_no_file_keeps_another_files_tokens_alive():
     first = parsing.parse_module("f(a, b)\n")
     second = parsing.parse_module("f(a, b)\n")
     assert _tokens_of(first, cst.Comma)[0] is not _tokens_of(second, cst.Comma)[0]
-    assert all(cache.cache_info().currsize == 0 for cache in parsing._shared_tokens().caches.values())
+    assert all(cache.cache_info().currsize == 0 for cache in parsing._constructors().caches)
 
 
 def test_a_fix_rewrites_only_the_node_it_targets_when_tokens_are_shared(tmp_path):
