@@ -22,7 +22,7 @@ The trees are equal to libcst's and print back the same. Nothing looks at where 
 is (the model never records tokens: see model._SKIP), and a libcst node is immutable,
 so a shared token is indistinguishable from a fresh one.
 
-The same swap puts the C accelerator's builders (auditor/node_build.py), when it is
+The same swap puts the C accelerator's builders (auditor/speedups.py), when it is
 compiled, in place of the other node classes: the nodes are built without a Python
 frame each (about a twentieth of a check).
 """
@@ -36,7 +36,7 @@ from typing import Iterator
 
 import libcst as cst
 
-from auditor import node_build, node_init
+from auditor import node_init, speedups
 from auditor.libcst_import import node_classes, token_classes
 
 try:
@@ -115,7 +115,7 @@ def _stand_ins() -> Iterator[None]:
     """While inside, libcst's exported node classes answer with cheaper stand-ins.
 
     Tokens with a cache of themselves (each built once per file), and, when the C
-    accelerator is compiled, every other node class with its builder (auditor/node_build.py).
+    accelerator is compiled, every other node class with its builder (auditor/speedups.py).
     """
     constructors = _constructors()
     exported = vars(cst)
@@ -143,7 +143,7 @@ class _Constructors:
         for name, cls in exported.items():
             if not isinstance(cls, type) or cls not in known or getattr(cls, "__abstractmethods__", None):
                 continue
-            builder = node_build.builder_for(cls)
+            builder = speedups.builder_for(cls)
             if cls in tokens and not _has_sequence_field(cls):  # a list of lines cannot be hashed
                 cache = lru_cache(maxsize=None)(builder or cls)
                 self.caches.append(cache)

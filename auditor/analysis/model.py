@@ -18,6 +18,7 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
+from auditor import speedups
 from auditor.analysis.names import ImportTable, dotted_name, matches
 from auditor.analysis.render import render
 from auditor.libcst_import import node_classes, token_classes
@@ -307,18 +308,30 @@ def syntactic_children(node: cst.CSTNode) -> list:
             out.append(value)
         elif kind is tuple or kind is list:
             out += [v for v in value if type(v) not in skip]
-        elif kind not in _IGNORED:
-            if isinstance(value, cst.CSTNode):
-                _KEEP.add(kind)  # a node class defined after this module was imported
-                out.append(value)
-            else:
-                _IGNORED.add(kind)  # a value such as MaybeSentinel.DEFAULT: asked once
+        elif kind not in _IGNORED and _classify(value):
+            out.append(value)
     return out
 
 
 # Kinds of field values that are never children: tokens, None, and (added as met)
 # libcst's sentinels; an isinstance against libcst's ABCs is slow, asked once per kind.
 _IGNORED: set = _SKIP | {type(None)}
+
+
+def _classify(value) -> bool:
+    """Whether a field value of a kind met for the first time is a child; the kind is
+    recorded either way, so each is asked once."""
+    kind = type(value)
+    if isinstance(value, cst.CSTNode):
+        _KEEP.add(kind)  # a node class defined after this module was imported
+        return True
+    _IGNORED.add(kind)  # a value such as MaybeSentinel.DEFAULT
+    return False
+
+
+# node class -> its child-holding fields for the C walk (auditor/speedups.py), filled as
+# classes are met; None: the walk asks `syntactic_children`.
+_WALK_FIELDS: dict = {}
 
 
 # node class -> a function giving the values of its child fields, in source order, in
@@ -384,6 +397,11 @@ class _Builder:
         # (owner kind or None, visit hook or None, leave hook or None), one look-up per node.
         actions = {cls: (_OWNER_KIND.get(cls), visit.get(cls), leave.get(cls))
                    for cls in {*_OWNER_KIND, *visit, *leave}}
+        walk = speedups.walker()
+        if walk is not None:
+            self._replay(walk(module, _WALK_FIELDS, _fields_of, _KEEP, _SKIP, _IGNORED, _classify, _LEAVES,
+                              actions, parents, syntactic_children), actions)
+            return
         children_of = syntactic_children
         leaves = _LEAVES
         # An explicit stack: (node, iterator over its children, its actions) frames.
@@ -412,6 +430,24 @@ class _Builder:
                 if hook is not None:
                     hook(child)
             stack.append((child, iter(children_of(child)), action))
+
+    def _replay(self, events: list, actions: dict) -> None:
+        """Run the hooks for the C walk's events: (node, entering) pairs, flattened, in the
+        order the Python walk above runs them (its parent links are all set already)."""
+        owners = self.owners
+        pairs = iter(events)
+        for node, entering in zip(pairs, pairs):
+            kind, visit, leave = actions[type(node)]
+            if entering:
+                if kind is not None:
+                    owners.append(node if kind else None)
+                if visit is not None:
+                    visit(node)
+            else:
+                if leave is not None:
+                    leave(node)
+                if kind is not None:
+                    owners.pop()
 
     def visit_Import(self, node: cst.Import) -> None:
         self.model.imports.add_import(node)

@@ -1,0 +1,57 @@
+"""auditor's optional C accelerator (auditor/_speedups.c): two inner loops, in C.
+
+- Node builders, while a file is parsed. libcst's native parser builds each node by
+  calling its class with keyword arguments, and in Python that call runs the class's
+  `__init__` (auditor/node_init.py makes it cheaper but it is still a Python frame per
+  node). A `Builder` allocates the node as `object.__new__` does and stores each field
+  in its slot, from the keywords or the field's default, without `__post_init__`, the
+  per-node validation that parsing skips anyway (auditor/parsing.py). It hands anything
+  it was not made for (positional arguments, an unknown keyword, a missing required
+  field) to the class, which builds the node or raises Python's error. Builders are
+  only made for classes whose fields are all slots set by `__init__` and whose objects
+  `object.__new__` makes; other classes are called as usual.
+- The model's walk (auditor/analysis/model.py, `_Builder.build`): the pre-order walk
+  over a tree's syntactic nodes that fills the parent links, with the same tables as
+  the Python walk; the model's hooks still run in Python, in the same order.
+
+The extension is optional (setup.py): without it, or with AUDITOR_NO_ACCELERATOR=1 in
+the environment, `builder_for` and `walker` answer None and everything runs in Python,
+with the same results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+
+try:
+    from auditor import _speedups
+except ImportError:  # not compiled (no C compiler at install time): the Python path
+    _speedups = None
+
+
+def available() -> bool:
+    return _speedups is not None and not os.environ.get("AUDITOR_NO_ACCELERATOR")
+
+
+def builder_for(cls: type) -> Optional[object]:
+    """A C builder of `cls` nodes, or None when `cls` is not a plain slotted dataclass."""
+    if not available() or not dataclasses.is_dataclass(cls) or getattr(cls, "__abstractmethods__", None):
+        return None
+    names, defaults, factories = [], [], []
+    for field in dataclasses.fields(cls):
+        if not field.init or getattr(field, "kw_only", False):
+            return None
+        names.append(field.name)
+        defaults.append(_speedups.REQUIRED if field.default is dataclasses.MISSING else field.default)
+        factories.append(None if field.default_factory is dataclasses.MISSING else field.default_factory)
+    try:
+        return _speedups.Builder(cls, tuple(names), tuple(defaults), tuple(factories))
+    except TypeError:  # a field that is no slot, or an object not made by object.__new__
+        return None
+
+
+def walker():
+    """The C walk (see auditor/_speedups.c), or None: the model then walks in Python."""
+    return _speedups.walk if available() else None
