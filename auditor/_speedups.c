@@ -44,18 +44,6 @@ typedef struct {
 
 static PyObject *required_marker;  /* stands for "no default" in `defaults` */
 
-static void
-Builder_dealloc(Builder *self)
-{
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->cls);
-    Py_CLEAR(self->names);
-    Py_CLEAR(self->defaults);
-    Py_CLEAR(self->factories);
-    PyMem_Free(self->offsets);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
 static int
 Builder_traverse(Builder *self, visitproc visit, void *arg)
 {
@@ -74,6 +62,15 @@ Builder_clear(Builder *self)
     Py_CLEAR(self->defaults);
     Py_CLEAR(self->factories);
     return 0;
+}
+
+static void
+Builder_dealloc(Builder *self)
+{
+    PyObject_GC_UnTrack(self);
+    Builder_clear(self);
+    PyMem_Free(self->offsets);
+    Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 /* The offset of the writable object slot that `descriptor` stands for, or -1. */
@@ -121,9 +118,11 @@ Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             PyErr_SetString(PyExc_TypeError, "field names must be str");
             return NULL;
         }
-        PyObject *descriptor = _PyType_Lookup(cls, name);  /* borrowed */
+        PyObject *descriptor = PyObject_GetAttr((PyObject *)cls, name);  /* a slot's is its descriptor */
         Py_ssize_t offset = descriptor == NULL ? -1 : slot_offset(descriptor);
+        Py_XDECREF(descriptor);
         if (offset < 0) {
+            PyErr_Clear();
             PyMem_Free(offsets);
             PyErr_Format(PyExc_TypeError, "%R is not a slot of %R", name, cls);
             return NULL;
@@ -155,6 +154,10 @@ by_the_class(Builder *self, PyObject *args, PyObject *kwargs)
 static PyObject *
 Builder_call(Builder *self, PyObject *args, PyObject *kwargs)
 {
+    if (self->cls == NULL) {  /* cleared by the garbage collector: no longer usable */
+        PyErr_SetString(PyExc_RuntimeError, "node builder used after being cleared");
+        return NULL;
+    }
     if (PyTuple_GET_SIZE(args) != 0) {
         return by_the_class(self, args, kwargs);
     }
@@ -209,7 +212,7 @@ Builder_call(Builder *self, PyObject *args, PyObject *kwargs)
 static PyObject *
 Builder_repr(Builder *self)
 {
-    return PyUnicode_FromFormat("<node builder for %s>", self->cls->tp_name);
+    return PyUnicode_FromFormat("<node builder for %s>", self->cls ? self->cls->tp_name : "nothing");
 }
 
 static PyMemberDef Builder_members[] = {
