@@ -67,16 +67,24 @@ class AuditorGroup(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="training-auditor")
-def cli() -> None:
-    """training-auditor: finds the silent bugs of PyTorch training code."""
+def _version_line() -> str:
+    """The version, and whether the optional C accelerator (auditor/speedups.py) is in use."""
+    from auditor import speedups
+
+    return f"training-auditor {__version__} (C accelerator: {'on' if speedups.available() else 'off'})"
 
 
 def _print_version(ctx, _param, value):
     if value and not ctx.resilient_parsing:
-        click.echo(f"training-auditor {__version__}")
+        click.echo(_version_line())
         ctx.exit(0)
+
+
+@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
+def cli() -> None:
+    """training-auditor: finds the silent bugs of PyTorch training code."""
 
 
 @cli.command()

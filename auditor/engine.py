@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -132,7 +133,9 @@ def _syntax_error_finding(source: SourceFile, exc: SyntaxError) -> Finding:
     else:  # a node libcst's validation refused: no position of its own
         line, column, message = 1, 1, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     try:
-        ast.parse(source.text)
+        with warnings.catch_warnings():  # `1if x`: CPython warns before it refuses; not ours to print
+            warnings.simplefilter("ignore")
+            ast.parse(source.text)
     except SyntaxError as py_exc:
         line, column = py_exc.lineno or line, py_exc.offset or column
         message = py_exc.msg

@@ -83,6 +83,14 @@ def test_syntax_error_among_good_files(project):
     assert syntax["name"] == "syntax-error"
 
 
+def test_a_syntax_error_prints_no_warning_of_cpythons(project):
+    # CPython warns about `1if` before it refuses the unclosed bracket: that is not ours to print.
+    write(project, "broken.py", "import torch\ny = 1if x else 2\nf(\n")
+    proc = run_auditor("check", "--no-cache", "broken.py", cwd=project)
+    assert proc.returncode == 1 and "TRN000" in proc.stdout
+    assert proc.stderr == ""
+
+
 def test_unreadable_files_get_one_line_each_and_others_are_checked(project):
     (project / "latin.py").write_bytes(b"import torch\nname = '\xe9t\xe9'\n")
     (project / "blob.py").write_bytes(b"\x00\x01\x02binary")
@@ -161,9 +169,15 @@ def test_output_file_statistics_quiet_and_show_source(project):
 
 
 def test_version_flags():
+    from auditor import speedups
+
+    state = "on" if speedups.available() else "off"
     for args in (("--version",), ("check", "--version")):
         proc = run_auditor(*args)
-        assert proc.returncode == 0 and "0." in proc.stdout
+        assert proc.returncode == 0 and proc.stdout.startswith("training-auditor 0.")
+        assert f"(C accelerator: {state})" in proc.stdout
+    proc = run_auditor("--version", env={"AUDITOR_NO_ACCELERATOR": "1"})
+    assert proc.returncode == 0 and "(C accelerator: off)" in proc.stdout
 
 
 def test_check_never_imports_torch(project):
