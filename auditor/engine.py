@@ -28,6 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from auditor.libcst_import import import_libcst
+
+# Before anything below imports libcst, as `rules` does for the command: a program that
+# uses the engine directly gets the same cached class code, node identity in C and
+# constructors (a no-op when libcst is imported already).
+import_libcst()
+
 import libcst as cst
 
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file

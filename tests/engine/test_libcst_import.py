@@ -86,6 +86,17 @@ def test_an_unwritable_cache_place_only_costs_the_compile(tmp_path):
     assert run["identity"][:3] == [True, False, True]
 
 
+def test_a_program_using_the_engine_directly_gets_the_same_libcst():
+    # Not only the command: `import auditor.engine` first imports libcst through import_libcst.
+    probe = ("import auditor.engine, libcst\n"
+             "from auditor import node_init\n"
+             "print(libcst.Name.__hash__ is object.__hash__, node_init.installed())\n")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
 def test_already_imported_is_left_alone():
     from auditor.libcst_import import import_libcst
 
