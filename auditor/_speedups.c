@@ -241,7 +241,7 @@ static PyTypeObject BuilderType = {
  *      children_of) -> events
  *
  * The pre-order walk over a tree's syntactic nodes that auditor/analysis/model.py makes
- * (see `syntactic_children` and `_Builder.build` there), in C: it fills `parents` (child ->
+ * (see `syntactic_children` and `_walk` there), in C: it fills `parents` (child ->
  * parent) for every node it meets and returns, flattened, the (node, entering) pairs of
  * the nodes whose type is in `watched`, in the order the Python walk would meet them
  * (the root: its leaving only, as there). The Python side runs the hooks from the events.

@@ -10,7 +10,7 @@
   field) to the class, which builds the node or raises Python's error. Builders are
   only made for classes whose fields are all slots set by `__init__` and whose objects
   `object.__new__` makes; other classes are called as usual.
-- The model's walk (auditor/analysis/model.py, `_Builder.build`): the pre-order walk
+- The model's walk (auditor/analysis/model.py, `_walk`): the pre-order walk
   over a tree's syntactic nodes that fills the parent links, with the same tables as
   the Python walk; the model's hooks still run in Python, in the same order.
 
@@ -25,6 +25,8 @@ import dataclasses
 import os
 from typing import Optional
 
+from auditor import node_init
+
 try:
     from auditor import _speedups
 except ImportError:  # not compiled (no C compiler at install time): the Python path
@@ -37,12 +39,13 @@ def available() -> bool:
 
 def builder_for(cls: type) -> Optional[object]:
     """A C builder of `cls` nodes, or None when `cls` is not a plain slotted dataclass."""
-    if not available() or not dataclasses.is_dataclass(cls) or getattr(cls, "__abstractmethods__", None):
+    if not available() or getattr(cls, "__abstractmethods__", None):
+        return None
+    fields = node_init.init_fields(cls)
+    if fields is None:
         return None
     names, defaults, factories = [], [], []
-    for field in dataclasses.fields(cls):
-        if not field.init or getattr(field, "kw_only", False):
-            return None
+    for field in fields:
         names.append(field.name)
         defaults.append(_speedups.REQUIRED if field.default is dataclasses.MISSING else field.default)
         factories.append(None if field.default_factory is dataclasses.MISSING else field.default_factory)

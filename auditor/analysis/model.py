@@ -399,53 +399,21 @@ class _Builder:
                    for cls in {*_OWNER_KIND, *visit, *leave}}
         walk = speedups.walker()
         if walk is not None:
-            self._replay(walk(module, _WALK_FIELDS, _fields_of, _KEEP, _SKIP, _IGNORED, _classify, _LEAVES,
-                              actions, parents, syntactic_children), actions)
-            return
-        children_of = syntactic_children
-        leaves = _LEAVES
-        # An explicit stack: (node, iterator over its children, its actions) frames.
-        stack = [(module, iter(children_of(module)), actions.get(type(module)))]
-        while stack:
-            node, pending, action = stack[-1]
-            child = next(pending, None)
-            if child is None:
-                stack.pop()
-                if action is not None:
-                    kind, _, hook = action
-                    if hook is not None:
-                        hook(node)
-                    if kind is not None:
-                        owners.pop()
-                continue
-            parents[child] = node
-            cls = type(child)
-            if cls in leaves:
-                continue
-            action = actions.get(cls)
-            if action is not None:
-                kind, hook, _ = action
-                if kind is not None:
-                    owners.append(child if kind else None)
-                if hook is not None:
-                    hook(child)
-            stack.append((child, iter(children_of(child)), action))
-
-    def _replay(self, events: list, actions: dict) -> None:
-        """Run the hooks for the C walk's events: (node, entering) pairs, flattened, in the
-        order the Python walk above runs them (its parent links are all set already)."""
-        owners = self.owners
-        pairs = iter(events)
-        for node, entering in zip(pairs, pairs):
-            kind, visit, leave = actions[type(node)]
+            flat = iter(walk(module, _WALK_FIELDS, _fields_of, _KEEP, _SKIP, _IGNORED, _classify, _LEAVES,
+                             actions, parents, syntactic_children))
+            events = zip(flat, flat)
+        else:
+            events = _walk(module, actions, parents)
+        for node, entering in events:
+            kind, visit_hook, leave_hook = actions[type(node)]
             if entering:
                 if kind is not None:
                     owners.append(node if kind else None)
-                if visit is not None:
-                    visit(node)
+                if visit_hook is not None:
+                    visit_hook(node)
             else:
-                if leave is not None:
-                    leave(node)
+                if leave_hook is not None:
+                    leave_hook(node)
                 if kind is not None:
                     owners.pop()
 
@@ -593,6 +561,36 @@ class _Builder:
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind(node.target, node.value, node)
+
+
+def _walk(module: cst.Module, watched: dict, parents: dict) -> Iterator[tuple]:
+    """The walk in Python, when the C one (auditor/_speedups.c) is not compiled.
+
+    Pre-order over the syntactic nodes: sets each node's parent link and yields
+    (node, True) on entering and (node, False) on leaving each node whose type is in
+    `watched` (the root: its leaving only). The hooks run as the pairs are taken, so
+    they see the parent links of the nodes met so far.
+    """
+    children_of = syntactic_children
+    leaves = _LEAVES
+    # An explicit stack: (node, iterator over its children, whether it is watched) frames.
+    stack = [(module, iter(children_of(module)), type(module) in watched)]
+    while stack:
+        node, pending, is_watched = stack[-1]
+        child = next(pending, None)
+        if child is None:
+            stack.pop()
+            if is_watched:
+                yield node, False
+            continue
+        parents[child] = node
+        cls = type(child)
+        if cls in leaves:
+            continue
+        is_watched = cls in watched
+        if is_watched:
+            yield child, True
+        stack.append((child, iter(children_of(child)), is_watched))
 
 
 def subscript_key(node: cst.Subscript) -> Optional[str]:
