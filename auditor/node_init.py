@@ -69,15 +69,28 @@ def paused_validation() -> Iterator[None]:
         _GLOBALS["_validate"] = previous
 
 
+def init_fields(cls: type) -> Optional[tuple]:
+    """`cls`'s dataclass fields when its `__init__` takes every one of them, by position or
+    keyword (no `init=False` field, no keyword-only one); None otherwise. The constructors
+    here and auditor/speedups.py's builders are made only for such classes."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    fields = dataclasses.fields(cls)
+    if any(not field.init or getattr(field, "kw_only", False) for field in fields):
+        return None
+    return fields
+
+
 def _plan(cls: type) -> Optional[tuple[str, list]]:
     """(source of a factory taking `values`, values) for `cls`'s constructor, or None."""
-    if not dataclasses.is_dataclass(cls):
+    fields = init_fields(cls)
+    if fields is None:
         return None
     params, body = [], []
     bound: dict[str, object] = {}  # the factory's parameters: name -> value, in order
-    for field in dataclasses.fields(cls):
+    for field in fields:
         setter = _slot_setter(cls, field.name)
-        if not field.init or field.kw_only or setter is None:
+        if setter is None:
             return None
         name = field.name
         bound[f"_set_{name}"] = setter

@@ -29,9 +29,9 @@ frame each (about a twentieth of a check).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import dataclasses
 import functools
-from functools import lru_cache
+from contextlib import contextmanager
 from typing import Iterator
 
 import libcst as cst
@@ -145,7 +145,7 @@ class _Constructors:
                 continue
             builder = speedups.builder_for(cls)
             if cls in tokens and not _has_sequence_field(cls):  # a list of lines cannot be hashed
-                cache = lru_cache(maxsize=None)(builder or cls)
+                cache = functools.lru_cache(maxsize=None)(builder or cls)
                 self.caches.append(cache)
                 self.stand_ins[name] = cache
             elif builder is not None:
@@ -161,6 +161,4 @@ def _constructors() -> _Constructors:
 
 
 def _has_sequence_field(cls: type) -> bool:
-    import dataclasses
-
     return any("Sequence" in str(field.type) for field in dataclasses.fields(cls))
