@@ -259,12 +259,6 @@ typedef struct {
     int watched;
 } Frame;
 
-static int
-contains(PyObject *set, PyObject *key)
-{
-    return PySet_Contains(set, key);
-}
-
 /* Append the syntactic children of `node` to a new list (NULL on error). */
 static PyObject *
 children(PyObject *node, PyObject *fields, PyObject *fields_of, PyObject *keep, PyObject *skip,
@@ -305,7 +299,7 @@ children(PyObject *node, PyObject *fields, PyObject *fields_of, PyObject *keep, 
             goto fail;
         }
         PyObject *kind = (PyObject *)Py_TYPE(value);
-        int r = contains(keep, kind);
+        int r = PySet_Contains(keep, kind);
         if (r > 0) {
             r = PyList_Append(out, value);
         }
@@ -313,14 +307,14 @@ children(PyObject *node, PyObject *fields, PyObject *fields_of, PyObject *keep, 
             Py_ssize_t n = PySequence_Fast_GET_SIZE(value);
             PyObject **items = PySequence_Fast_ITEMS(value);
             for (Py_ssize_t j = 0; j < n && r >= 0; j++) {
-                r = contains(skip, (PyObject *)Py_TYPE(items[j]));
+                r = PySet_Contains(skip, (PyObject *)Py_TYPE(items[j]));
                 if (r == 0) {
                     r = PyList_Append(out, items[j]);
                 }
             }
         }
         else if (r == 0) {
-            r = contains(ignored, kind);
+            r = PySet_Contains(ignored, kind);
             if (r == 0) {  /* a kind met for the first time: the Python side decides and records */
                 PyObject *verdict = PyObject_CallOneArg(classify, value);
                 r = verdict == NULL ? -1 : PyObject_IsTrue(verdict);

@@ -191,11 +191,11 @@ def test_the_c_walk_builds_the_same_models_on_the_repository(monkeypatch):
         assert _model_signature(in_c) == _model_signature(in_python), path
 
 
-def _walk(module, **changes):
+def _c_walk(module, **changes):
     from auditor.analysis import model as m
 
     tables = dict(fields={}, fields_of=m._fields_of, keep=set(m._KEEP), skip=set(m._SKIP),
-                  ignored=set(m._SKIP) | {type(None)}, classify=m._classify, leaves=m._LEAVES,
+                  ignored=set(m._IGNORED), classify=m._classify, leaves=m._LEAVES,
                   watched={cst.Call: None}, parents={}, children_of=m.syntactic_children)
     tables.update(changes)
     events = speedups.walker()(module, *tables.values())
@@ -205,7 +205,7 @@ def _walk(module, **changes):
 @accelerated
 def test_the_c_walk_reports_entering_and_leaving_watched_nodes_in_order():
     module = parsing.parse_module("f(g(1), h())\n")
-    events, tables = _walk(module)
+    events, tables = _c_walk(module)
     calls = [(cst.Module([]).code_for_node(node), entering) for node, entering in zip(events[::2], events[1::2])]
     assert calls == [("f(g(1), h())", True), ("g(1)", True), ("g(1)", False), ("h()", True), ("h()", False),
                      ("f(g(1), h())", False)]
@@ -222,7 +222,7 @@ def test_the_c_walk_asks_python_about_kinds_it_does_not_know():
         asked.append(type(value))
         return False
 
-    events, tables = _walk(module, keep=set(), ignored=set(), classify=classify)
+    events, tables = _c_walk(module, keep=set(), ignored=set(), classify=classify)
     assert cst.Call in asked and cst.Name in asked
     # A field holding one node is a child only when Python says so (here: never);
     # sequences of nodes (a module's statements, an assignment's targets) still are.
@@ -238,6 +238,6 @@ def test_an_error_inside_the_c_walk_is_raised_not_a_crash():
         raise RuntimeError(f"no fields for {cls.__name__}")
 
     with pytest.raises(RuntimeError, match="no fields for Module"):
-        _walk(module, fields_of=fields_of)
+        _c_walk(module, fields_of=fields_of)
     with pytest.raises(TypeError):
         speedups.walker()(module, {}, None)
