@@ -1,7 +1,8 @@
-/* auditor's optional C accelerator: two inner loops of a check, the same results.
+/* auditor's optional C accelerator: inner loops of a check, the same results.
  *
  * - Builder: libcst nodes built from the keyword arguments libcst's native parser
  *   passes (below; the Python side is auditor/speedups.py).
+ * - Namespace: where the native parser finds the builders during a parse (further below).
  * - walk: the model's walk over a tree (further below; the Python side is
  *   auditor/analysis/model.py).
  *
@@ -235,6 +236,95 @@ static PyTypeObject BuilderType = {
     .tp_members = Builder_members,
 };
 
+/* ---- the parser's view of libcst ---------------------------------------------------------
+ *
+ * Namespace(names, fallback): an object whose attributes are the entries of the dict
+ * `names`, else those of `fallback`. libcst's native parser fetches every node's class
+ * as an attribute of `sys.modules["libcst"]`, by a name string made afresh each time.
+ * On a module that lookup first searches the module type's MRO (the attribute cache of
+ * the type misses: the string is new) and only then the module's dict. While a file is
+ * parsed (auditor/parsing.py) a Namespace of the stand-ins takes the module's place in
+ * `sys.modules`: one dict lookup per node.
+ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *names;     /* dict */
+    PyObject *fallback;
+} Namespace;
+
+static int
+Namespace_traverse(Namespace *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->names);
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int
+Namespace_clear(Namespace *self)
+{
+    Py_CLEAR(self->names);
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void
+Namespace_dealloc(Namespace *self)
+{
+    PyObject_GC_UnTrack(self);
+    Namespace_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Namespace_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *names, *fallback;
+    static char *keywords[] = {"names", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O:Namespace", keywords, &PyDict_Type, &names,
+                                     &fallback)) {
+        return NULL;
+    }
+    Namespace *self = (Namespace *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->names = Py_NewRef(names);
+    self->fallback = Py_NewRef(fallback);
+    return (PyObject *)self;
+}
+
+static PyObject *
+Namespace_getattro(Namespace *self, PyObject *name)
+{
+    if (self->names == NULL) {  /* cleared by the garbage collector */
+        PyErr_SetObject(PyExc_AttributeError, name);
+        return NULL;
+    }
+    PyObject *value = PyDict_GetItemWithError(self->names, name);  /* borrowed */
+    if (value != NULL) {
+        return Py_NewRef(value);
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyObject_GetAttr(self->fallback, name);
+}
+
+static PyTypeObject NamespaceType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "auditor._speedups.Namespace",
+    .tp_doc = PyDoc_STR("Namespace(names, fallback): attributes from the dict names, else from fallback."),
+    .tp_basicsize = sizeof(Namespace),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = Namespace_new,
+    .tp_dealloc = (destructor)Namespace_dealloc,
+    .tp_traverse = (traverseproc)Namespace_traverse,
+    .tp_clear = (inquiry)Namespace_clear,
+    .tp_getattro = (getattrofunc)Namespace_getattro,
+};
+
 /* ---- the model's walk ------------------------------------------------------------------
  *
  * walk(root, fields, fields_of, keep, skip, ignored, classify, leaves, watched, parents,
@@ -462,7 +552,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&BuilderType) < 0) {
+    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&NamespaceType) < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&module);
@@ -476,8 +566,10 @@ PyInit__speedups(void)
     }
     Py_INCREF(required_marker);
     Py_INCREF(&BuilderType);
+    Py_INCREF(&NamespaceType);
     if (PyModule_AddObject(m, "REQUIRED", required_marker) < 0
-            || PyModule_AddObject(m, "Builder", (PyObject *)&BuilderType) < 0) {
+            || PyModule_AddObject(m, "Builder", (PyObject *)&BuilderType) < 0
+            || PyModule_AddObject(m, "Namespace", (PyObject *)&NamespaceType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

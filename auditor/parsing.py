@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -116,16 +117,31 @@ def _stand_ins() -> Iterator[None]:
 
     Tokens with a cache of themselves (each built once per file), and, when the C
     accelerator is compiled, every other node class with its builder (auditor/speedups.py).
+    The parser finds them on `sys.modules["libcst"]`: with the accelerator, a namespace
+    of the stand-ins sits there for the parse (a dict lookup per node instead of a
+    module's attribute lookup); without it, the module's own names are swapped.
     """
     constructors = _constructors()
+    modules = sys.modules
+    namespace = constructors.namespace
+    if namespace is not None and modules.get(_LIBCST) is cst:
+        modules[_LIBCST] = namespace
+        try:
+            yield
+        finally:
+            modules[_LIBCST] = cst
+            constructors.clear_caches()
+        return
     exported = vars(cst)
     exported.update(constructors.stand_ins)
     try:
         yield
     finally:
         exported.update(constructors.classes)
-        for cache in constructors.caches:
-            cache.cache_clear()  # a file's tokens die with its tree
+        constructors.clear_caches()
+
+
+_LIBCST = "libcst"
 
 
 class _Constructors:
@@ -153,6 +169,11 @@ class _Constructors:
             else:
                 continue
             self.classes[name] = cls
+        self.namespace = speedups.namespace(self.stand_ins, cst)
+
+    def clear_caches(self) -> None:
+        for cache in self.caches:
+            cache.cache_clear()  # a file's tokens die with its tree
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""auditor's optional C accelerator (auditor/_speedups.c): two inner loops, in C.
+"""auditor's optional C accelerator (auditor/_speedups.c): inner loops of a check, in C.
 
 - Node builders, while a file is parsed. libcst's native parser builds each node by
   calling its class with keyword arguments, and in Python that call runs the class's
@@ -10,12 +10,15 @@
   field) to the class, which builds the node or raises Python's error. Builders are
   only made for classes whose fields are all slots set by `__init__` and whose objects
   `object.__new__` makes; other classes are called as usual.
+- A namespace of those stand-ins, which takes `libcst`'s place in `sys.modules` while a
+  file is parsed: the parser looks a class up there for every node it builds, and a
+  module answers only after searching its type (auditor/parsing.py).
 - The model's walk (auditor/analysis/model.py, `_walk`): the pre-order walk
   over a tree's syntactic nodes that fills the parent links, with the same tables as
   the Python walk; the model's hooks still run in Python, in the same order.
 
 The extension is optional (setup.py): without it, or with AUDITOR_NO_ACCELERATOR=1 in
-the environment, `builder_for` and `walker` answer None and everything runs in Python,
+the environment, `builder_for`, `namespace` and `walker` answer None and everything runs in Python,
 with the same results.
 """
 
@@ -53,6 +56,11 @@ def builder_for(cls: type) -> Optional[object]:
         return _speedups.Builder(cls, tuple(names), tuple(defaults), tuple(factories))
     except TypeError:  # a field that is no slot, or an object not made by object.__new__
         return None
+
+
+def namespace(names: dict, fallback: object) -> Optional[object]:
+    """An object whose attributes are `names`, else `fallback`'s (see _speedups.c), or None."""
+    return _speedups.Namespace(names, fallback) if available() else None
 
 
 def walker():

@@ -120,6 +120,45 @@ def test_parsing_uses_builders_for_the_nodes_that_carry_meaning():
     assert stand_ins["Comma"].__wrapped__ is not cst.Comma  # a token: its cache wraps a builder
 
 
+@accelerated
+def test_a_namespace_answers_from_its_names_then_from_the_fallback():
+    class Fallback:
+        shared = "from the fallback"
+        only_here = 3
+
+    namespace = speedups.namespace({"shared": "from the names"}, Fallback)
+    assert namespace.shared == "from the names" and namespace.only_here == 3
+    # a name made afresh (as the native parser makes them) is found the same way
+    assert getattr(namespace, "".join(["sha", "red"])) == "from the names"
+    with pytest.raises(AttributeError):
+        namespace.missing  # noqa: B018  (the fallback's own error)
+
+
+@accelerated
+def test_the_parser_sees_the_stand_ins_only_while_it_parses(monkeypatch):
+    seen = []
+    native = parsing._native
+
+    def spying_native(text):
+        seen.append(sys.modules["libcst"])
+        return native(text)
+
+    monkeypatch.setattr(parsing, "_native", spying_native)
+    tree = parsing.parse_module("x = f(1)\n")
+    assert tree.deep_equals(cst.parse_module("x = f(1)\n"))
+    assert seen[0] is not cst and type(seen[0]).__name__ == "Namespace"
+    assert seen[0].Call is parsing._constructors().stand_ins["Call"] and seen[0].parse_module is cst.parse_module
+    assert sys.modules["libcst"] is cst
+
+    def failing_native(text):
+        raise RuntimeError("the parser broke")
+
+    monkeypatch.setattr(parsing, "_native", failing_native)
+    with pytest.raises(RuntimeError):
+        parsing.parse_module("x = 1\n")
+    assert sys.modules["libcst"] is cst  # put back whatever happened
+
+
 def test_the_same_report_with_and_without_the_accelerator(tmp_path):
     examples = str(REPO_ROOT / "examples")
     runs = [run_auditor("check", "--no-cache", "--output-format", "json", examples, env=env)
