@@ -51,14 +51,15 @@ class FileContext:
     statement gets the whole file's positions, resolved as PositionProvider does.
     """
 
-    def __init__(self, source: SourceFile, module: cst.Module, project: Any = None) -> None:
+    def __init__(self, source: SourceFile, module: cst.Module, project: Any = None,
+                 module_name: Optional[str] = None) -> None:
         self.source = source
         self.module = module
         self.project = project  # cross-file summaries, when the engine has them
         self.findings: list[Finding] = []
         self.rule: Optional["Rule"] = None
         self._model: Optional["FileModel"] = None
-        self._module_name: Optional[str] = None
+        self._module_name = module_name
         self._positions: Any = None  # the whole file's, once resolved
         # statement -> (its nodes' ranges counted from line 1, lines to add), or None
         self._statements: dict = {}

@@ -81,6 +81,7 @@ class EngineOptions:
         state["_keyed"] = self.keyed
         state["cache"] = None  # the parent alone reads and writes the cache
         state.pop("_relevance", None)
+        state.pop("_static", None)
         return state
 
     @property
@@ -88,6 +89,14 @@ class EngineOptions:
         """Whether results go to a cache, whose keys need digests of the summaries (a
         worker's copy of the options knows it without having the cache)."""
         return self.__dict__.get("_keyed", self.cache is not None)
+
+    @property
+    def static_rules(self) -> list[Rule]:
+        """The selected rules that `auditor check` runs, in order (asked once per file)."""
+        rules = self.__dict__.get("_static")
+        if rules is None:
+            rules = self.__dict__["_static"] = [rule for rule in self.rules if rule.is_static]
+        return rules
 
     @property
     def relevance(self):
@@ -116,6 +125,7 @@ class _Prepared:
     digest: str = ""
     # The context phase 1 summarized with: phase 2 reuses it, so the model is built once.
     context: Optional[FileContext] = None
+    module_name: Optional[str] = None  # when the caller knew it (the run computes each once)
     # True when phase 1 already decided everything (unreadable, syntax error,
     # skip-file, or a file that cannot hold training code).
     final: bool = False
@@ -160,8 +170,12 @@ def _trn000(source: SourceFile, line: int, column: int, message: str) -> Finding
     )
 
 
-def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None) -> _Prepared:
-    """Phase 1: read, take a first look, parse and summarize one file."""
+def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None,
+            module_name: Optional[str] = None) -> _Prepared:
+    """Phase 1: read, take a first look, parse and summarize one file.
+
+    `module_name`: the file's dotted module name when the caller knows it already.
+    """
     result = FileResult(path=path)
     try:
         if data is None:
@@ -171,7 +185,7 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
         result.error, result.checked = FileError(path, str(exc)), False
         return _Prepared(None, None, result, final=True)
     result.source = source
-    prepared = _Prepared(source, None, result, digest=digest_bytes(data))
+    prepared = _Prepared(source, None, result, digest=digest_bytes(data), module_name=module_name)
     prepared.final = True
     if skips_file(source.text):
         return prepared
@@ -207,7 +221,7 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     if not relevant:
         return prepared
     prepared.module, prepared.final = module, False
-    prepared.context = FileContext(source, module)
+    prepared.context = FileContext(source, module, module_name=module_name)
     try:
         prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
@@ -224,12 +238,10 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
     source = prepared.source
     ctx = prepared.context
     if ctx is None or ctx.module is not prepared.module or ctx.findings:
-        ctx = FileContext(source, prepared.module, project)
+        ctx = FileContext(source, prepared.module, project, module_name=prepared.module_name)
     ctx.project = project
     mentioned: dict[tuple, bool] = {}  # most rules need the same word ("torch"): one search each
-    for rule in options.rules:
-        if not rule.is_static:
-            continue
+    for rule in options.static_rules:
         needs = rule.needs_imports
         if needs:
             found = mentioned.get(needs)
@@ -280,10 +292,6 @@ def _filter(findings: list[Finding], source: Optional[SourceFile], options: Engi
     return kept
 
 
-def _index(prepared: Sequence[_Prepared]) -> ProjectIndex:
-    return ProjectIndex({module_name_for(p.result.path): p.summary for p in prepared if p.summary is not None})
-
-
 # --- the work of one process ---------------------------------------------------------
 
 class _Worker:
@@ -304,7 +312,7 @@ class _Worker:
 
     def phase1(self, path: str) -> _Info:
         self._collect_now_and_then()
-        prepared = prepare(path, None, self.options)
+        prepared = prepare(path, None, self.options, self.modules.get(path))
         result = None
         if prepared.final:
             result = run_rules(prepared, self.options, None)
@@ -336,7 +344,7 @@ class _Worker:
         self._collect_now_and_then()
         prepared = self.held.pop(path, None)
         if prepared is None or prepared.module is None:
-            prepared = prepare(path, None, self.options)
+            prepared = prepare(path, None, self.options, self.modules.get(path))
         if prepared.final:
             return run_rules(prepared, self.options, None)
         if path not in self.connected:
@@ -468,7 +476,8 @@ def _result_key(info: _Info, dependency: str) -> str:
 
 
 def _module_names(paths: Sequence[str]) -> dict[str, str]:
-    return {path: module_name_for(path) for path in paths}
+    packages: dict[str, bool] = {}  # directory -> holds __init__.py, asked once per run
+    return {path: module_name_for(path, packages) for path in paths}
 
 
 def _runner(options: EngineOptions, modules: dict[str, str], connected: set[str], files: int) -> "_Serial":

@@ -10,6 +10,7 @@ flow) is computed lazily from these tables by the other modules of this package.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
@@ -379,24 +380,7 @@ class _Builder:
         """Pre-order (visit hooks, parent links) and post-order (leave hooks), like libcst's visitor."""
         parents = self.model.parents
         owners = self.owners
-        # Bound methods in locals, not attributes: a builder holding its own bound
-        # methods is a reference cycle that only the garbage collector would free.
-        visit = {
-            cst.Import: self.visit_Import, cst.ImportFrom: self.visit_ImportFrom,
-            cst.FunctionDef: self.visit_FunctionDef, cst.ClassDef: self.visit_ClassDef,
-            cst.Return: self.visit_Return, cst.Assign: self.visit_Assign,
-            cst.AnnAssign: self.visit_AnnAssign, cst.AugAssign: self.visit_AugAssign,
-            cst.For: self.visit_For, cst.WithItem: self.visit_WithItem,
-            cst.NamedExpr: self.visit_NamedExpr,
-        }
-        leave = {
-            cst.FunctionDef: self.leave_FunctionDef, cst.ClassDef: self.leave_ClassDef,
-            cst.Call: self.leave_Call,
-        }
-        # What happens on entering and leaving a node, for the kinds where anything does:
-        # (owner kind or None, visit hook or None, leave hook or None), one look-up per node.
-        actions = {cls: (_OWNER_KIND.get(cls), visit.get(cls), leave.get(cls))
-                   for cls in {*_OWNER_KIND, *visit, *leave}}
+        actions = _actions()
         walk = speedups.walker()
         if walk is not None:
             flat = iter(walk(module, _WALK_FIELDS, _fields_of, _KEEP, _SKIP, _IGNORED, _classify, _LEAVES,
@@ -410,10 +394,10 @@ class _Builder:
                 if kind is not None:
                     owners.append(node if kind else None)
                 if visit_hook is not None:
-                    visit_hook(node)
+                    visit_hook(self, node)
             else:
                 if leave_hook is not None:
-                    leave_hook(node)
+                    leave_hook(self, node)
                 if kind is not None:
                     owners.pop()
 
@@ -561,6 +545,24 @@ class _Builder:
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         self._bind(node.target, node.value, node)
+
+
+@functools.cache
+def _actions() -> dict:
+    """What happens on entering and leaving a node, for the kinds where anything does:
+    type -> (owner kind or None, visit hook or None, leave hook or None), the hooks as
+    functions of (builder, node). Made once: the walk looks each node's kind up here."""
+    visit = {
+        cst.Import: _Builder.visit_Import, cst.ImportFrom: _Builder.visit_ImportFrom,
+        cst.FunctionDef: _Builder.visit_FunctionDef, cst.ClassDef: _Builder.visit_ClassDef,
+        cst.Return: _Builder.visit_Return, cst.Assign: _Builder.visit_Assign,
+        cst.AnnAssign: _Builder.visit_AnnAssign, cst.AugAssign: _Builder.visit_AugAssign,
+        cst.For: _Builder.visit_For, cst.WithItem: _Builder.visit_WithItem,
+        cst.NamedExpr: _Builder.visit_NamedExpr,
+    }
+    leave = {cst.FunctionDef: _Builder.leave_FunctionDef, cst.ClassDef: _Builder.leave_ClassDef,
+             cst.Call: _Builder.leave_Call}
+    return {cls: (_OWNER_KIND.get(cls), visit.get(cls), leave.get(cls)) for cls in {*_OWNER_KIND, *visit, *leave}}
 
 
 def _walk(module: cst.Module, watched: dict, parents: dict) -> Iterator[tuple]:

@@ -14,14 +14,25 @@ from typing import Any, Optional
 from auditor.analysis.names import dotted_name
 
 
-def module_name_for(path: str) -> str:
-    """Dotted module name of a file path, relative to the nearest non-package directory."""
+def module_name_for(path: str, packages: Optional[dict[str, bool]] = None) -> str:
+    """Dotted module name of a file path, relative to the nearest non-package directory.
+
+    `packages` remembers, for a caller naming many files in one go, which directories
+    hold an `__init__.py` (a stat each, asked once).
+    """
     absolute = os.path.abspath(path)
     directory, filename = os.path.split(absolute)
     parts = [os.path.splitext(filename)[0]]
     if parts[0] == "__init__":
         parts = []
-    while os.path.isfile(os.path.join(directory, "__init__.py")):
+    while True:
+        is_package = packages.get(directory) if packages is not None else None
+        if is_package is None:
+            is_package = os.path.isfile(os.path.join(directory, "__init__.py"))
+            if packages is not None:
+                packages[directory] = is_package
+        if not is_package:
+            break
         directory, package = os.path.split(directory)
         parts.insert(0, package)
     return ".".join(parts)
