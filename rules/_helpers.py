@@ -6,6 +6,8 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.program import program_of
+
 
 def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
     for arg in call.args:
@@ -30,8 +32,6 @@ def is_true(node: Optional[cst.BaseExpression]) -> bool:
 
 def program(ctx):
     """The file's training-program model (built once per file, shared by all rules)."""
-    from auditor.analysis.program import program_of
-
     return program_of(ctx.model, ctx.project, ctx.module_name)
 
 
