@@ -1,6 +1,6 @@
 """Build hook for the one optional C accelerator; everything else is in pyproject.toml.
 
-`auditor._speedups` runs two inner loops of a check in C (auditor/speedups.py). It is
+`auditor._speedups` runs inner loops of a check in C (auditor/speedups.py). It is
 optional: without a C compiler or Python's headers the build skips it and auditor runs
 the same, only slower.
 """

@@ -111,6 +111,9 @@ def _native_entry():
 _native = _native_entry()
 
 
+_LIBCST = "libcst"
+
+
 @contextmanager
 def _stand_ins() -> Iterator[None]:
     """While inside, libcst's exported node classes answer with cheaper stand-ins.
@@ -124,24 +127,19 @@ def _stand_ins() -> Iterator[None]:
     constructors = _constructors()
     modules = sys.modules
     namespace = constructors.namespace
-    if namespace is not None and modules.get(_LIBCST) is cst:
+    in_place_of_module = namespace is not None and modules.get(_LIBCST) is cst
+    if in_place_of_module:
         modules[_LIBCST] = namespace
-        try:
-            yield
-        finally:
-            modules[_LIBCST] = cst
-            constructors.clear_caches()
-        return
-    exported = vars(cst)
-    exported.update(constructors.stand_ins)
+    else:
+        vars(cst).update(constructors.stand_ins)
     try:
         yield
     finally:
-        exported.update(constructors.classes)
+        if in_place_of_module:
+            modules[_LIBCST] = cst
+        else:
+            vars(cst).update(constructors.classes)
         constructors.clear_caches()
-
-
-_LIBCST = "libcst"
 
 
 class _Constructors:
