@@ -46,6 +46,9 @@ class Entry:
     findings: list[Finding] = field(default_factory=list)
     error: Optional[str] = None
     checked: bool = True
+    # Whether the findings carry their fixes: entries from a run that showed none serve
+    # only runs that show none (a JSON run recomputes them).
+    fixes: bool = True
 
 
 class Cache:

@@ -30,6 +30,7 @@ class CheckRequest:
     fix: bool = False  # apply fixes (auditor/fixer.py)
     diff: bool = False  # compute fixes, write nothing
     unsafe_fixes: bool = False
+    show_fixes: bool = True  # the output prints each finding's fix (False: none is built)
     baseline: Optional[str] = None
     write_baseline: Optional[str] = None
 
@@ -88,7 +89,8 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
         paths = discover_paths(request, config)
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
     options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
-                            cache=None if request.no_cache else open_cache(config, rules))
+                            cache=None if request.no_cache else open_cache(config, rules),
+                            fixes=request.show_fixes or request.fix or request.diff)
     results = check_files(paths, options)
     fixes: list = []
     if request.fix or request.diff:

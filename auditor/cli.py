@@ -124,7 +124,9 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
           baseline_path, write_baseline_path, no_cache) -> None:
     """Check PATHS (default: the current directory) for training bugs."""
     from auditor.checker import CheckRequest, load_request_config
+    from auditor.report import FORMATS_WITH_FIXES
 
+    fmt = output_format or "text"
     request = CheckRequest(
         paths=list(paths) or ["."],
         select=_split_selectors(select) or None,
@@ -136,9 +138,8 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         jobs=jobs,
         config_path=config_path,
         fix=fix, diff=diff, unsafe_fixes=unsafe_fixes, baseline=baseline_path, write_baseline=write_baseline_path,
-        no_cache=no_cache,
+        no_cache=no_cache, show_fixes=fmt in FORMATS_WITH_FIXES,
     )
-    fmt = output_format or "text"
     use_color = color if color is not None else (output is None and sys.stdout is not None and sys.stdout.isatty()
                                                  and not os.environ.get("NO_COLOR"))
     config = load_request_config(request)

@@ -52,7 +52,7 @@ class FileContext:
     """
 
     def __init__(self, source: SourceFile, module: cst.Module, project: Any = None,
-                 module_name: Optional[str] = None) -> None:
+                 module_name: Optional[str] = None, wants_fixes: bool = True) -> None:
         self.source = source
         self.module = module
         self.project = project  # cross-file summaries, when the engine has them
@@ -66,6 +66,8 @@ class FileContext:
         # What several rules compute alike for this file, computed by the first that asks
         # (keys name the rule module: "mode.eval_forwards").
         self.shared: dict = {}
+        # False when the run shows no fix (text output): `make_fix` then builds none.
+        self.wants_fixes = wants_fixes
 
     @property
     def path(self) -> str:

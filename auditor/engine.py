@@ -72,6 +72,9 @@ class EngineOptions:
     jobs: int = 1
     cache: Optional[Cache] = None  # None: compute everything, store nothing
     prefilter: bool = True  # False: libcst-parse every file (tests and benchmarks compare)
+    # False when nothing will show a fix (text output, SARIF): findings then carry none,
+    # and the statement rendering that builds one (a few percent of a check) is skipped.
+    fixes: bool = True
 
     def ignored_codes_for(self, path: str) -> set:
         return self.per_file_ignores.ignored_codes(path) if self.per_file_ignores else set()
@@ -221,7 +224,8 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     if not relevant:
         return prepared
     prepared.module, prepared.final = module, False
-    prepared.context = FileContext(source, module, module_name=module_name)
+    prepared.context = FileContext(source, module, module_name=module_name,
+                                   wants_fixes=options is None or options.fixes)
     try:
         prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
@@ -238,7 +242,8 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
     source = prepared.source
     ctx = prepared.context
     if ctx is None or ctx.module is not prepared.module or ctx.findings:
-        ctx = FileContext(source, prepared.module, project, module_name=prepared.module_name)
+        ctx = FileContext(source, prepared.module, project, module_name=prepared.module_name,
+                          wants_fixes=options.fixes)
     ctx.project = project
     mentioned: dict[tuple, bool] = {}  # most rules need the same word ("torch"): one search each
     for rule in options.static_rules:
@@ -419,12 +424,15 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             if cache is not None else {}
 
         second: list[str] = []
+        reused: set[str] = set()  # served from their cache entries
         for path in paths:
             if path in results:
                 continue
             info = infos[path]
             entry = entries.get(path)
-            if entry is not None and entry.result_key == _result_key(info, dependency[path]):
+            if entry is not None and entry.result_key == _result_key(info, dependency[path]) \
+                    and (entry.fixes or not options.fixes):
+                reused.add(path)
                 results[path] = FileResult(path=path, findings=with_path(entry.findings, path),
                                            error=FileError(path, entry.error) if entry.error else None,
                                            checked=entry.checked)
@@ -443,12 +451,12 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             info, result = infos.get(path), results[path]
             if info is None or not info.digest:
                 continue
-            key = _result_key(info, dependency[path])
-            if path in entries and entries[path].result_key == key:
+            if path in reused:
                 continue
             cache.put(path, Entry(
                 digest=info.digest, summary=info.summary, summary_digest=info.summary_digest,
-                result_key=key, findings=list(result.findings),
+                result_key=_result_key(info, dependency[path]), findings=list(result.findings),
+                fixes=options.fixes or info.final,  # phase 1 settles only files no rule ran on
                 error=result.error.message if result.error else None, checked=result.checked,
             ))
         cache.save()

@@ -46,7 +46,10 @@ def make_fix(ctx: Any, description: str, changes: Mapping[cst.CSTNode, Change],
     context), so a fix costs the size of its statement, not of the file. When the
     rendering does not reproduce the file's text exactly, the whole module is
     transformed instead. `--fix` checks that the result compiles before writing.
+    None, at no cost, when the run shows no fix (`ctx.wants_fixes`).
     """
+    if not getattr(ctx, "wants_fixes", True):
+        return None
     try:
         edits = _statement_edits(ctx, changes)
         if edits is None:

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from auditor.rule import Rule
 
 FORMATS = ("text", "json", "sarif", "github")
+# The formats that print each finding's fix; a check for any other builds none.
+FORMATS_WITH_FIXES = frozenset({"json"})
 
 
 @dataclass

@@ -45,8 +45,10 @@ def files_of(root: Path) -> list[str]:
     return sorted(str(p) for p in root.rglob("*") if p.suffix in (".py", ".ipynb") and ".auditor_cache" not in p.parts)
 
 
-def run(paths: list[str], jobs: int = 1, cache: Optional[Cache] = None, prefilter: bool = True):
-    return check_files(paths, EngineOptions(rules=ALL_RULES, jobs=jobs, cache=cache, prefilter=prefilter))
+def run(paths: list[str], jobs: int = 1, cache: Optional[Cache] = None, prefilter: bool = True,
+        fixes: bool = True):
+    return check_files(paths, EngineOptions(rules=ALL_RULES, jobs=jobs, cache=cache, prefilter=prefilter,
+                                            fixes=fixes))
 
 
 def flat(results) -> list[tuple]:

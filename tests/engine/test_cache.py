@@ -12,7 +12,7 @@ import auditor.engine as engine
 from auditor.cache import Cache, Entry, clean, open_cache, stable_digest
 from auditor.config import Config
 from rules import ALL_RULES
-from tests.conftest import run_auditor
+from tests.conftest import check_json, run_auditor
 from tests.engine.helpers import PLAIN, TRAIN, ParseCounter, files_of, flat, notebook, run, write
 
 
@@ -49,6 +49,32 @@ def test_warm_results_carry_source_for_findings(tmp_path, tree):
     warm = run(paths, cache=_cache(tmp_path))
     with_findings = [r for r in warm if r.findings]
     assert with_findings and all(r.source is not None for r in with_findings)
+
+
+def _shuffle_fix(results):
+    return next(f for r in results for f in r.findings if f.code == "TRN203").fix
+
+
+def test_findings_without_fixes_are_the_same_findings(tmp_path, tree):
+    paths = files_of(tree)
+    shown, plain = run(paths), run(paths, fixes=False)
+    assert flat(plain) == flat(shown)
+    assert _shuffle_fix(shown) is not None
+    assert all(f.fix is None for r in plain for f in r.findings)
+
+
+def test_entries_without_fixes_serve_only_runs_that_show_none(tmp_path, tree, monkeypatch):
+    paths = files_of(tree)
+    run(paths, cache=_cache(tmp_path), fixes=False)  # text output: no fix built, none stored
+    counter = ParseCounter(monkeypatch)
+    shown = run(paths, cache=_cache(tmp_path))  # JSON output needs them: computed now
+    assert counter.count > 0
+    assert _shuffle_fix(shown) is not None
+    counter = ParseCounter(monkeypatch)
+    again = run(paths, cache=_cache(tmp_path), fixes=False)  # entries with fixes serve it
+    assert counter.count == 0
+    assert flat(again) == flat(shown)
+    assert _shuffle_fix(run(paths, cache=_cache(tmp_path))) is not None
 
 
 def test_only_the_edited_file_is_parsed_again(tmp_path, tree, monkeypatch):
@@ -158,6 +184,14 @@ def test_cli_no_cache_and_clean(tmp_path):
     assert second.stdout == first.stdout and second.returncode == first.returncode == 1
     cleaned = run_auditor("clean", cwd=tmp_path)
     assert cleaned.returncode == 0 and not (tmp_path / ".auditor_cache").exists()
+
+
+def test_cli_json_after_a_text_run_still_shows_the_fix(tmp_path):
+    write(tmp_path, "train.py", TRAIN)
+    assert run_auditor("check", "train.py", cwd=tmp_path).returncode == 1  # text: builds no fix
+    payload, proc = check_json("train.py", cwd=tmp_path)
+    [finding] = [f for f in payload["findings"] if f["code"] == "TRN203"]
+    assert finding["fix"] is not None and finding["fix"]["edits"]
 
 
 def test_config_cache_dir_and_cache_false(tmp_path):
