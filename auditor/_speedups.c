@@ -239,19 +239,52 @@ static PyTypeObject BuilderType = {
 /* ---- the parser's view of libcst ---------------------------------------------------------
  *
  * Namespace(names, fallback): an object whose attributes are the entries of the dict
- * `names`, else those of `fallback`. libcst's native parser fetches every node's class
- * as an attribute of `sys.modules["libcst"]`, by a name string made afresh each time.
- * On a module that lookup first searches the module type's MRO (the attribute cache of
- * the type misses: the string is new) and only then the module's dict. While a file is
- * parsed (auditor/parsing.py) a Namespace of the stand-ins takes the module's place in
- * `sys.modules`: one dict lookup per node.
+ * `names` as it was when the namespace was made, else those of `fallback`. libcst's
+ * native parser fetches every node's class as an attribute of `sys.modules["libcst"]`,
+ * by a name string made afresh each time. On a module that lookup first searches the
+ * module type's MRO (the attribute cache of the type misses: the string is new) and
+ * only then the module's dict. While a file is parsed (auditor/parsing.py) a Namespace
+ * of the stand-ins takes the module's place in `sys.modules`.
+ *
+ * A dict lookup of a fresh string still computes its SipHash. The ASCII names (all of
+ * libcst's) sit in a small open-addressed table, probed by a cheap hash of the bytes
+ * and confirmed by comparing them; other names go to a copy of the dict.
  */
 
 typedef struct {
     PyObject_HEAD
-    PyObject *names;     /* dict */
+    PyObject *names;     /* dict: a copy of the one given */
     PyObject *fallback;
+    PyObject **keys;     /* the table: str or NULL, `mask + 1` slots */
+    PyObject **values;   /* borrowed from `names`, which holds them */
+    size_t mask;
 } Namespace;
+
+static size_t
+ascii_hash(const unsigned char *text, Py_ssize_t length)
+{
+    size_t hash = 2166136261u;  /* FNV-1a: a few instructions per character */
+    for (Py_ssize_t i = 0; i < length; i++) {
+        hash = (hash ^ text[i]) * 16777619u;
+    }
+    return hash;
+}
+
+/* An exact str whose characters are one byte each, all ASCII. */
+static int
+is_ascii_str(PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text)) {
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000  /* before 3.12 a str may still have to be made "ready" */
+    if (PyUnicode_READY(text) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+#endif
+    return PyUnicode_IS_ASCII(text);
+}
 
 static int
 Namespace_traverse(Namespace *self, visitproc visit, void *arg)
@@ -261,9 +294,19 @@ Namespace_traverse(Namespace *self, visitproc visit, void *arg)
     return 0;
 }
 
+static void
+Namespace_forget_table(Namespace *self)
+{
+    PyMem_Free(self->keys);  /* keys and values are borrowed from `names` */
+    PyMem_Free(self->values);
+    self->keys = self->values = NULL;
+    self->mask = 0;
+}
+
 static int
 Namespace_clear(Namespace *self)
 {
+    Namespace_forget_table(self);
     Py_CLEAR(self->names);
     Py_CLEAR(self->fallback);
     return 0;
@@ -275,6 +318,38 @@ Namespace_dealloc(Namespace *self)
     PyObject_GC_UnTrack(self);
     Namespace_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Fill the table with the ASCII str keys of `names`: at most half full. */
+static int
+Namespace_build_table(Namespace *self)
+{
+    size_t size = 8;
+    while (size < 2 * (size_t)PyDict_GET_SIZE(self->names) + 2) {
+        size *= 2;
+    }
+    self->keys = PyMem_Calloc(size, sizeof(PyObject *));
+    self->values = PyMem_Calloc(size, sizeof(PyObject *));
+    if (self->keys == NULL || self->values == NULL) {
+        Namespace_forget_table(self);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->mask = size - 1;
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(self->names, &position, &key, &value)) {
+        if (!is_ascii_str(key)) {
+            continue;  /* found through the dict */
+        }
+        size_t slot = ascii_hash(PyUnicode_1BYTE_DATA(key), PyUnicode_GET_LENGTH(key)) & self->mask;
+        while (self->keys[slot] != NULL) {
+            slot = (slot + 1) & self->mask;
+        }
+        self->keys[slot] = key;
+        self->values[slot] = value;
+    }
+    return 0;
 }
 
 static PyObject *
@@ -290,8 +365,12 @@ Namespace_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (self == NULL) {
         return NULL;
     }
-    self->names = Py_NewRef(names);
+    self->names = PyDict_Copy(names);
     self->fallback = Py_NewRef(fallback);
+    if (self->names == NULL || Namespace_build_table(self) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
     return (PyObject *)self;
 }
 
@@ -301,6 +380,20 @@ Namespace_getattro(Namespace *self, PyObject *name)
     if (self->names == NULL) {  /* cleared by the garbage collector */
         PyErr_SetObject(PyExc_AttributeError, name);
         return NULL;
+    }
+    if (is_ascii_str(name)) {
+        const unsigned char *text = PyUnicode_1BYTE_DATA(name);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(name);
+        size_t slot = ascii_hash(text, length) & self->mask;
+        PyObject *key;
+        while ((key = self->keys[slot]) != NULL) {
+            if (key == name || (PyUnicode_GET_LENGTH(key) == length
+                                && memcmp(PyUnicode_1BYTE_DATA(key), text, length) == 0)) {
+                return Py_NewRef(self->values[slot]);
+            }
+            slot = (slot + 1) & self->mask;
+        }
+        return PyObject_GetAttr(self->fallback, name);  /* no ASCII key of `names` */
     }
     PyObject *value = PyDict_GetItemWithError(self->names, name);  /* borrowed */
     if (value != NULL) {
@@ -315,7 +408,8 @@ Namespace_getattro(Namespace *self, PyObject *name)
 static PyTypeObject NamespaceType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "auditor._speedups.Namespace",
-    .tp_doc = PyDoc_STR("Namespace(names, fallback): attributes from the dict names, else from fallback."),
+    .tp_doc = PyDoc_STR("Namespace(names, fallback): attributes from (a copy of) the dict names, "
+                        "else from fallback."),
     .tp_basicsize = sizeof(Namespace),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = Namespace_new,

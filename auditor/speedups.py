@@ -59,7 +59,8 @@ def builder_for(cls: type) -> Optional[object]:
 
 
 def namespace(names: dict, fallback: object) -> Optional[object]:
-    """An object whose attributes are `names`, else `fallback`'s (see _speedups.c), or None."""
+    """An object whose attributes are `names` (as they are now), else `fallback`'s (see
+    _speedups.c), or None."""
     return _speedups.Namespace(names, fallback) if available() else None
 
 

@@ -135,6 +135,23 @@ def test_a_namespace_answers_from_its_names_then_from_the_fallback():
 
 
 @accelerated
+def test_a_namespace_finds_every_name_of_a_large_table_and_keeps_its_own_copy():
+    names = {f"Node{i}": i for i in range(300)}
+    names.update({"Ünïcode": "wide", "x" * 1000: "long", "": "empty"})
+    namespace = speedups.namespace(names, object())
+    for name, value in names.items():
+        assert getattr(namespace, "".join(list(name))) == value  # fresh strings, as the parser's
+    for near_miss in ("Node300", "Node", "node1", "Node1 ", "Ünïcod", "x" * 999):
+        with pytest.raises(AttributeError):
+            getattr(namespace, near_miss)
+    names["Node1"] = "changed after"
+    names["added"] = 1
+    assert namespace.Node1 == 1
+    with pytest.raises(AttributeError):
+        namespace.added  # noqa: B018
+
+
+@accelerated
 def test_the_parser_sees_the_stand_ins_only_while_it_parses(monkeypatch):
     seen = []
     native = parsing._native
