@@ -62,6 +62,9 @@ MAX_HELD_LINES = 400_000
 # Files (phase 1 and phase 2 each count) between two explicit garbage collections of a
 # worker: the automatic collector is paused during a check (see _collector_paused).
 COLLECT_EVERY = 1000
+# Bytes of the files read by the first pass that a one-process run keeps for phase 1,
+# which would otherwise open and read each file a second time.
+MAX_KEPT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -315,9 +318,10 @@ class _Worker:
         if self.handled % COLLECT_EVERY == 0:
             gc.collect()
 
-    def phase1(self, path: str) -> _Info:
+    def phase1(self, path: str, data: Optional[bytes] = None) -> _Info:
+        """`data`: the file's bytes when the caller has read them already."""
         self._collect_now_and_then()
-        prepared = prepare(path, None, self.options, self.modules.get(path))
+        prepared = prepare(path, data, self.options, self.modules.get(path))
         result = None
         if prepared.final:
             result = run_rules(prepared, self.options, None)
@@ -395,6 +399,9 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
     infos: dict[str, _Info] = {}
     entries: dict[str, Entry] = {}
     todo: list[str] = []
+    # One process for sure: phase 1 then takes the bytes read here instead of reading again.
+    kept: Optional[dict[str, bytes]] = {} if _jobs_for(options, len(paths)) == 1 else None
+    kept_size = 0
     for path in paths:
         try:
             data = read_bytes(path)
@@ -411,10 +418,13 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
                                     entry.result_key == _FINAL)
                 continue
         todo.append(path)
+        if kept is not None and kept_size + len(data) <= MAX_KEPT_BYTES:
+            kept[path] = data
+            kept_size += len(data)
     graph.finish()
     connected = graph.connected()
 
-    runner = _runner(options, modules, connected, len(todo))
+    runner = _runner(options, modules, connected, len(todo), kept or {})
     try:
         for info in runner.phase1(todo):
             infos[info.path] = info
@@ -488,23 +498,31 @@ def _module_names(paths: Sequence[str]) -> dict[str, str]:
     return {path: module_name_for(path, packages) for path in paths}
 
 
-def _runner(options: EngineOptions, modules: dict[str, str], connected: set[str], files: int) -> "_Serial":
-    jobs = max(1, min(options.jobs, files // MIN_FILES_PER_JOB))
+def _jobs_for(options: EngineOptions, files: int) -> int:
+    return max(1, min(options.jobs, files // MIN_FILES_PER_JOB))
+
+
+def _runner(options: EngineOptions, modules: dict[str, str], connected: set[str], files: int,
+            read: dict[str, bytes]) -> "_Serial":
+    """`read`: bytes of some of the files, already read (used by a one-process runner)."""
+    jobs = _jobs_for(options, files)
     if jobs > 1:
         try:
             return _Parallel(options, modules, connected, jobs)
         except OSError:  # no processes to be had (sandbox, limits): one is enough
             pass
-    return _Serial(options, modules, connected)
+    return _Serial(options, modules, connected, read)
 
 
 class _Serial:
-    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
+    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str],
+                 read: Optional[dict[str, bytes]] = None) -> None:
         self.worker = _Worker(options, modules, connected)
+        self.read = read if read is not None else {}
 
     def phase1(self, paths: list[str]):
         for path in paths:
-            yield self.worker.phase1(path)
+            yield self.worker.phase1(path, self.read.pop(path, None))
 
     def phase2(self, paths: list[str], project: ProjectIndex):
         for path in paths:

@@ -37,6 +37,24 @@ def test_jobs_do_not_change_results_or_their_order(big_tree):
     assert sum(1 for r in one for f in r.findings if f.code == "TRN203") == 31
 
 
+def test_one_process_reads_each_file_once_unless_past_the_kept_bytes(big_tree, monkeypatch):
+    paths = files_of(big_tree)
+    reads: list[str] = []
+    real = engine.read_bytes
+
+    def counting(path):
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(engine, "read_bytes", counting)
+    expected = flat(run(paths, jobs=1))
+    assert sorted(reads) == sorted(paths)  # the first pass's bytes went to phase 1
+    reads.clear()
+    monkeypatch.setattr(engine, "MAX_KEPT_BYTES", 0)
+    assert flat(run(paths, jobs=1)) == expected
+    assert len(reads) > len(paths)  # nothing kept: phase 1 read them again
+
+
 def test_few_files_stay_in_one_process(tmp_path, monkeypatch):
     write(tmp_path, "a.py", TRAIN)
     started = []
