@@ -1,18 +1,11 @@
 """Import libcst with the compiled code of its node classes kept between runs.
 
-About two thirds of `import libcst` is spent by `dataclasses` compiling the source text
-it generates for each node class (`__init__`, `__repr__`, `__eq__`, frozen
+About two thirds of `import libcst` was `dataclasses` compiling the source text it
+generates for each node class (`__init__`, `__repr__`, `__eq__`, frozen
 `__setattr__`...): about a thousand small `exec` calls, 60-70 ms of every start of
-`auditor check`, most of a pre-commit run on one file. The generated text is the same
-on every run, so, like Python's own `__pycache__`, we keep the compiled code objects in
-a file beside this package and, while libcst is imported, hand `dataclasses` a version
-of `exec` that looks the text up there before compiling it.
-
-Only the `exec` that `dataclasses` itself sees is replaced, and only for the duration of
-the import; the code objects are exactly what `exec(text)` would compile (same file name
-`<string>`, no inherited compiler flags), so the classes are identical. Anything
-unexpected (an unreadable or foreign cache, a read-only install, a `dataclasses` that
-no longer calls `exec`) leaves the ordinary import.
+`auditor check`, most of a pre-commit run on one file. auditor/generated_code.py keeps
+the compiled code in a file beside this package and hands it to `dataclasses` while
+libcst is imported.
 
 libcst's own package code needs only two modules of `libcst.metadata` (its provider base
 and wrapper), but importing them runs `libcst/metadata/__init__.py`, which imports every
@@ -25,20 +18,17 @@ package's `__init__` runs on the first name asked of it (`_defer_metadata`).
 from __future__ import annotations
 
 import importlib.util
-import marshal
-import os
 import sys
 import types
 from typing import TYPE_CHECKING, Optional
 
+from auditor.generated_code import CodeCache, generated_code_cached
+from auditor.generated_code import cache_file as _cache_file
+
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
 
-# The code objects belong to this interpreter build: the magic number changes whenever
-# the bytecode format does, and the cache tag names the implementation and version.
-_HEADER = b"auditor-dataclass-code\n" + importlib.util.MAGIC_NUMBER
-_CACHE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
-                           f"libcst-classes.{sys.implementation.cache_tag}.marshal")
+_CACHE_FILE = _cache_file("libcst-classes")
 
 
 def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
@@ -52,10 +42,11 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
     """
     if "libcst" in sys.modules:
         return None
-    cache = _CodeCache(cache_file)
+    cache = CodeCache(cache_file)
     metadata = _defer_metadata()
     try:
-        _import_with_code_cache(cache)
+        with generated_code_cached(cache):
+            importlib.import_module("libcst")
     except BaseException:
         if metadata is not None and sys.modules.get(_METADATA) is metadata:
             del sys.modules[_METADATA]
@@ -71,49 +62,6 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
     node_init.install(classes, cache.compile)
     cache.store_if_changed()
     return cache.compiled
-
-
-class _CodeCache:
-    """Code objects compiled from generated source text, kept in `cache_file` between runs."""
-
-    def __init__(self, cache_file: Optional[str]) -> None:
-        self.cache_file = cache_file
-        self.known = _load(cache_file) if cache_file is not None else {}
-        self.used: dict[str, types.CodeType] = {}
-        self.compiled = 0
-
-    def compile(self, source: str) -> types.CodeType:
-        code = self.known.get(source)
-        if code is None:
-            code = compile(source, "<string>", "exec", dont_inherit=True)
-            self.compiled += 1
-        self.used[source] = code
-        return code
-
-    def store_if_changed(self) -> None:
-        # Rewrite only when something had to be compiled: the file then holds exactly what
-        # this libcst needs, and a stale one (another libcst version) is replaced.
-        if self.compiled and self.cache_file is not None and not sys.dont_write_bytecode:
-            _store(self.cache_file, self.used)
-
-
-def _import_with_code_cache(cache: _CodeCache) -> None:
-    import dataclasses
-
-    if cache.cache_file is None or "exec" in vars(dataclasses):  # someone else shadows it: leave it
-        importlib.import_module("libcst")
-        return
-
-    def exec_cached(source, globals=None, locals=None):
-        if type(source) is not str:
-            return exec(source, globals, locals)
-        return exec(cache.compile(source), globals, locals)
-
-    dataclasses.exec = exec_cached
-    try:
-        importlib.import_module("libcst")
-    finally:
-        del dataclasses.exec
 
 
 _METADATA = "libcst.metadata"
@@ -245,27 +193,3 @@ def _identity_in_c(classes: list[type]) -> None:
         for name, original in originals.items():
             if original is not None and cls.__dict__.get(name) is original:
                 setattr(cls, name, getattr(object, name))
-
-
-def _load(cache_file: str) -> dict[str, types.CodeType]:
-    try:
-        with open(cache_file, "rb") as handle:
-            data = handle.read()
-        if not data.startswith(_HEADER):
-            return {}
-        table = marshal.loads(data[len(_HEADER):])
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-    if type(table) is not dict:
-        return {}
-    return {k: v for k, v in table.items() if type(k) is str and type(v) is types.CodeType}
-
-
-def _store(cache_file: str, table: dict) -> None:
-    from auditor.atomic import write_atomically
-
-    try:
-        os.makedirs(os.path.dirname(cache_file), exist_ok=True)
-        write_atomically(cache_file, _HEADER + marshal.dumps(table))
-    except (OSError, ValueError):  # a read-only install: the next run compiles again
-        pass
