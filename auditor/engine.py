@@ -400,7 +400,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
     entries: dict[str, Entry] = {}
     todo: list[str] = []
     # One process for sure: phase 1 then takes the bytes read here instead of reading again.
-    kept: Optional[dict[str, bytes]] = {} if _jobs_for(options, len(paths)) == 1 else None
+    keep = _jobs_for(options, len(paths)) == 1
+    kept: dict[str, bytes] = {}
     kept_size = 0
     for path in paths:
         try:
@@ -418,13 +419,13 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
                                     entry.result_key == _FINAL)
                 continue
         todo.append(path)
-        if kept is not None and kept_size + len(data) <= MAX_KEPT_BYTES:
+        if keep and kept_size + len(data) <= MAX_KEPT_BYTES:
             kept[path] = data
             kept_size += len(data)
     graph.finish()
     connected = graph.connected()
 
-    runner = _runner(options, modules, connected, len(todo), kept or {})
+    runner = _runner(options, modules, connected, len(todo), kept)
     try:
         for info in runner.phase1(todo):
             infos[info.path] = info
@@ -516,9 +517,9 @@ def _runner(options: EngineOptions, modules: dict[str, str], connected: set[str]
 
 class _Serial:
     def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str],
-                 read: Optional[dict[str, bytes]] = None) -> None:
+                 read: dict[str, bytes]) -> None:
         self.worker = _Worker(options, modules, connected)
-        self.read = read if read is not None else {}
+        self.read = read  # path -> bytes already read, handed to phase 1 once
 
     def phase1(self, paths: list[str]):
         for path in paths:

@@ -80,8 +80,8 @@ def generated_code_cached(cache: CodeCache) -> Iterator[None]:
     import dataclasses
 
     outer = vars(dataclasses).get("exec")
-    if cache.path is None or (outer is not None and getattr(outer, "code_cache", None) is None) \
-            or getattr(outer, "code_cache", None) is cache:
+    outer_cache = getattr(outer, "code_cache", None)  # None: no hook, or someone else's
+    if cache.path is None or (outer is not None and outer_cache is None) or outer_cache is cache:
         yield  # no file, someone else's hook, or this cache's own block further out
         return
     dataclasses.exec = _exec_from(cache)  # type: ignore[attr-defined]

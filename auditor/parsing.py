@@ -121,8 +121,8 @@ def _stand_ins() -> Iterator[None]:
     Tokens with a cache of themselves (each built once per file), and, when the C
     accelerator is compiled, every other node class with its builder (auditor/speedups.py).
     The parser finds them on `sys.modules["libcst"]`: with the accelerator, a namespace
-    of the stand-ins sits there for the parse (a dict lookup per node instead of a
-    module's attribute lookup); without it, the module's own names are swapped.
+    of the stand-ins sits there for the parse (a lookup in its own table per node instead
+    of a module's attribute lookup); without it, the module's own names are swapped.
     """
     constructors = _constructors()
     modules = sys.modules
