@@ -22,14 +22,14 @@ from auditor.fingerprint import blake2b
 # This scan reads every file before anything else happens, so it is written for the
 # regex engine: a statement starts after a newline or a semicolon (the text is scanned
 # with a newline in front), a class of two characters the engine skips to in C, where
-# `^` would be tried at every position; and the possessive `*+` never gives back what
-# it matched (the text after it cannot start with what it consumed, so backing up
-# could not find a match, only cost time).
+# `^` would be tried at every position. (No possessive quantifiers: Python reads them
+# only from 3.11, and here they could not change a match, since the text after each
+# repeat cannot start with what it consumed.)
 _IMPORT = re.compile(
-    r"[\n;][ \t]*+(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n\\]|\\\n?)*)"
+    r"[\n;][ \t]*(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n\\]|\\\n?)*)"
     r"|import[ \t]+((?:[^\n\\;]|\\\n?)*))"
 )
-_IDENTIFIER = re.compile(r"[^\W\d]\w*+")
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
 
 _LOOSE_IMPORT = re.compile(r"\b(?:from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[\w., \t]*)|import[ \t]+([\w., \t]*))")

@@ -11,6 +11,7 @@ flow) is computed lazily from these tables by the other modules of this package.
 from __future__ import annotations
 
 import functools
+import sys
 import weakref
 from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
@@ -28,8 +29,12 @@ _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
 Scope = Optional[Union[cst.FunctionDef, cst.ClassDef]]
 
+# `slots=True` exists from Python 3.10; on 3.9 the records keep a `__dict__` (same
+# behaviour, a little more memory).
+_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
 
-@dataclass(eq=False, slots=True)
+
+@dataclass(eq=False, **_SLOTS)
 class CallSite:
     node: cst.Call
     qualname: Optional[str]  # resolved through imports; None for local/unknown callees
@@ -50,7 +55,7 @@ class CallSite:
         return func.value if type(func) is cst.Attribute else None
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, **_SLOTS)
 class Binding:
     target: str  # dotted target as written: `x`, `self.loader`
     value: cst.BaseExpression
