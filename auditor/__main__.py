@@ -9,7 +9,7 @@ import sys
 
 
 def main() -> None:
-    from auditor.speed.fast_replay import replay_or_continue, run_check_command
+    from auditor.speed import replay_or_continue, run_check_command
 
     argv = sys.argv[1:]
     replay_or_continue(argv)  # exits the process when it replayed

@@ -34,7 +34,7 @@ the standard library alone: importing this package imports nothing.
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 # name -> (module of this package, attribute; None for the module itself)
 _EXPORTS = {
@@ -68,7 +68,9 @@ def __getattr__(name: str):
         module_name, attribute = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    module = importlib.import_module(f"{__name__}.{module_name}")
+    qualified = f"{__name__}.{module_name}"
+    __import__(qualified)  # the builtin: no importlib needed for the fast replay
+    module = sys.modules[qualified]
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value  # later lookups skip this function
     return value
