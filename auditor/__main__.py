@@ -14,11 +14,16 @@ def main() -> None:
     argv = sys.argv[1:]
     replay_or_continue(argv)  # exits the process when it replayed
 
+    if argv[:1] == ["check"]:
+        run_check_command(_command_line)  # never returns
+    _command_line()()
+
+
+def _command_line():
+    """The CLI's entry, imported on demand (inside the check's speed settings for `check`)."""
     from auditor.cli import main as cli_main
 
-    if argv[:1] == ["check"]:
-        run_check_command(cli_main)
-    cli_main()
+    return cli_main
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ The interface, by what the rest of auditor needs:
 - skip work: `may_hold_training_code(text, pattern)`, `relevance_pattern(words)`,
   `mentions_any(text, words)`, `compile_check(text, filename)`, `scan_imports(path, data)`,
   `DependencyGraph`;
-- replay an unchanged run: `replay_or_continue(argv)` and `run_check_command(run)` (the
+- replay an unchanged run: `replay_or_continue(argv)` and `run_check_command(load)` (the
   entry point's), and `run_memo` / `fast_replay` (the CLI records what they replay).
 
 Names resolve on first use (PEP 562), so `auditor.speed.fast_replay` stays importable with

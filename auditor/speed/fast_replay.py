@@ -59,21 +59,22 @@ def replay_or_continue(argv: list[str]) -> None:
     _replay_if_unchanged(argv)
 
 
-def run_check_command(run) -> None:
-    """Run the full `check` command line (`run()`, the CLI) with the speed settings a check allows;
-    never returns.
+def run_check_command(load) -> None:
+    """Import the CLI (`load()` returns its entry) and run the full `check` command line with
+    the speed settings a check allows; never returns.
 
-    (`run` is unannotated: `typing` is not among the modules Python has loaded at start-up.)
+    (`load` is unannotated: `typing` is not among the modules Python has loaded at start-up.)
 
     A check runs no code but ours: its classes' generated methods come compiled from the
-    last run (auditor/speed/generated_code.py), about 7% of a check of one file; and it
+    last run (auditor/speed/generated_code.py), about 7% of a check of one file, so the CLI
+    and everything it imports must be imported inside that block; and it
     leaves without interpreter teardown (`_exit_now`).
     """
     from auditor.speed.generated_code import generated_code_cached, own_classes
 
     try:
         with generated_code_cached(own_classes()):
-            run()
+            load()()
     except SystemExit as exc:
         _exit_now(exc.code)
     _exit_now(0)
