@@ -233,7 +233,8 @@ class LossAccumulatedWithGraph(Rule):
             name = dotted_name(term)
             shown = name or ctx.code_for(term)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            safe = certain and "." not in target and target not in flows.returned(function, bare=False)
+            safe = certain and "." not in target and \
+                target not in flows.returned(function, bare=False, as_tensor=True)
             fix = make_fix(ctx, "Accumulate the detached loss",
                            {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))},
                            SAFE if safe else UNSAFE) if name is not None else None
@@ -389,9 +390,10 @@ class _Flows:
             found = self._objective[function] = _closure(model, function, seeds)
         return found
 
-    def returned(self, function, bare: bool) -> set:
-        """Names returned (bare: `return total`, `return [loss, n]`; else any name a return reads)."""
-        key = (function, bare)
+    def returned(self, function, bare: bool, as_tensor: bool = False) -> set:
+        """Names returned (bare: `return total`, `return [loss, n]`; else any name a return
+        reads; as_tensor: any name a return reads other than through `.item()`/`float()`)."""
+        key = (function, bare, as_tensor)
         found = self._returned.get(key)
         if found is None:
             seeds = set()
@@ -402,7 +404,7 @@ class _Flows:
                     parts = node.value.elements if type(node.value) in (cst.Tuple, cst.List) else ()
                     seeds |= {dotted_name(e) for e in [node.value] + [p.value for p in parts] if dotted_name(e)}
                 else:
-                    seeds |= _read(node.value)
+                    seeds |= _read(node.value, numbers_only=as_tensor)
             found = self._returned[key] = _closure(self.model, function, seeds)
         return found
 
@@ -417,12 +419,15 @@ def _is_optimizer_name(model, expr, function) -> bool:
     return any((constructor(model, v) or "").startswith("torch.optim.") for v in bound_values(model, expr, function))
 
 
-def _read(node: cst.CSTNode) -> set:
-    """Every name and dotted name read in an expression (`total / n` -> total, n)."""
+def _read(node: cst.CSTNode, numbers_only: bool = False) -> set:
+    """Every name and dotted name read in an expression (`total / n` -> total, n); with
+    `numbers_only`, not those read through `.item()` / `float(...)` (they leave as numbers)."""
     found = set()
     pending = [node]
     while pending:
         current = pending.pop()
+        if numbers_only and _is_detached(current):
+            continue
         if type(current) is cst.Name:
             found.add(current.value)
             continue

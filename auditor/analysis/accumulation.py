@@ -369,10 +369,23 @@ def backward_operand(site: CallSite) -> Optional[cst.BaseExpression]:
     receiver = site.receiver
     if receiver is None:
         return site.node.args[0].value if site.node.args else None
+    if site.node.args and site.node.args[0].keyword is None and _backward_helper(site):
+        return site.node.args[0].value  # `accelerator.backward(loss)`, `self.manual_backward(loss)`
     if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) and \
             receiver.func.attr.value == "scale" and receiver.args:
         return receiver.args[0].value
     return receiver
+
+
+_HELPER_WORDS = ("accelerator", "fabric", "engine", "autograd", "deepspeed", "model", "self", "trainer")
+
+
+def _backward_helper(site: CallSite) -> bool:
+    """A backward that takes the loss as its argument rather than being called on it."""
+    if site.method == "manual_backward":
+        return True
+    name = (dotted_name(site.receiver) or "").lower()
+    return any(word in name for word in _HELPER_WORDS)
 
 
 def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
