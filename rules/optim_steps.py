@@ -222,9 +222,8 @@ class LossAccumulatedWithGraph(Rule):
             if target in flows.objective(function):
                 continue  # the loss being built: it reaches backward (or a helper that runs it)
             trains = _training_loop(model, node)
-            if target in flows.returned(function, bare=True) or \
-                    (trains is None and target in flows.returned(function, bare=False)):
-                continue  # a result (a loss function summing its terms)
+            if trains is None and target in flows.returned(function, bare=False):
+                continue  # a result (a loss function summing its terms), not a training statistic
             if trains is not None and _reset_each_iteration(model, target, node, trains):
                 continue  # rebuilt every training iteration: it outlives nothing
             term, certain = _loss_term(model, value, function, target, flows.differentiated(function))
@@ -257,6 +256,9 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         return None, False  # `(labels != ignore).sum()`: a count, compared values carry no graph
     name = dotted_name(value)
     if name is not None and name != target:
+        bindings = model.bindings_of(name, function)
+        if any(b.kind == "assign" and _is_detached(b.value) for b in bindings):
+            return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
         if name in differentiated:
             return value, True  # `loss.backward()` ran on it: a tensor with a graph
         values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None]

@@ -161,19 +161,25 @@ def optimizer_steps(prog) -> list[OptimizerStep]:
 
 
 def _consumers(prog, backward: CallSite, steps: list, sites: list, loop) -> list:
-    """The steps that consume `backward`'s gradients: following it in the iteration (wrapping to
-    the next iteration), up to the first one that runs whenever the backward runs."""
+    """The steps that consume `backward`'s gradients: those following it in the iteration
+    (wrapping to the next one) up to the first that runs whenever the backward runs, and the
+    steps right after that one (`opt.step(); sparse_opt.step()`) until the next backward or
+    zero_grad (a GAN's generator update starts there)."""
     index = next(i for i, s in enumerate(sites) if s is backward)
     step_nodes = {id(s.node) for s in steps}
-    after = [s for s in sites[index + 1:] + sites[:index] if id(s.node) in step_nodes]
     mine = set(map(id, _conditions(prog, backward.node, loop)))
     consumers = []
-    for step in after:
-        if exclusive(prog, step.node, backward.node):
+    settled = False
+    for site in sites[index + 1:] + sites[:index]:
+        if id(site.node) not in step_nodes:
+            if settled and (is_backward(prog, site) or prog.is_zero_grad(site)):
+                break
             continue
-        consumers.append(step)
-        if all(id(c) in mine for c in _conditions(prog, step.node, loop)):
-            break  # runs whenever the backward runs: it takes these gradients
+        if exclusive(prog, site.node, backward.node):
+            continue
+        consumers.append(site)
+        if all(id(c) in mine for c in _conditions(prog, site.node, loop)):
+            settled = True  # runs whenever the backward runs: it takes these gradients
     return consumers
 
 
@@ -189,22 +195,34 @@ def clears_optimizer(prog, site: CallSite, optimizer: Optional[str], step: CallS
         return False  # another optimizer's parameters
     built = [v for v in prog.model.values_of(optimizer, step.function) if type(v) is cst.Call]
     if built:
-        # `Adam(model.parameters())`: clearing `model` clears this optimizer's gradients.
-        read = set()
-        for value in built:
-            for arg in value.args:
-                read |= _dotted_names_in(arg.value)
-        if target in read:
+        # `Adam(model.parameters())`, `params = list(dec.parameters()) + ...; Adam(params)`:
+        # clearing `model` (or a module above one it reads) clears this optimizer's gradients.
+        read = _parameter_sources(prog, [a.value for v in built for a in v.args], step.function)
+        if any(name == target or name.startswith(target + ".") for name in read):
             return True
-        if prog.roles.is_model(target, function) and read:
-            return False  # a model this optimizer does not own (`generator` vs `opt_d`)
-        return None
+        owners = {name.rsplit(".", 1)[0] for name in read if name.endswith((".parameters", ".named_parameters"))}
+        if prog.roles.is_model(target, function) and owners and \
+                not any(target.startswith(owner + ".") for owner in owners):
+            return False  # other modules' parameters only (`generator.zero_grad()` vs `opt_d`)
+        return None  # a part of a module it optimizes, or parameters it cannot read
     if prog.roles.is_model(target, function):
         # The optimizer was built elsewhere: `model.zero_grad()` clears it when it is the
         # only optimizer this function steps.
         stepped = {optimizer_of_step(s) for s in prog.model.calls_in(step.function) if prog.is_step(s)}
         return True if stepped == {optimizer} else None
     return None
+
+
+def _parameter_sources(prog, exprs: list, function, depth: int = 0) -> set[str]:
+    """Dotted names read by an optimizer's arguments, through local names (`params = ...`)."""
+    read: set[str] = set()
+    for expr in exprs:
+        for name in _dotted_names_in(expr):
+            read.add(name)
+            if depth < 3 and "." not in name:
+                values = prog.model.values_of(name, function)
+                read |= _parameter_sources(prog, values, function, depth + 1)
+    return read
 
 
 def _dotted_names_in(node: cst.CSTNode) -> set[str]:

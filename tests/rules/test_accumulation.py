@@ -225,6 +225,34 @@ def train(encoder, head, loader, criterion, k=4):
             opt_enc.step()
             opt_enc.zero_grad()
 """,
+    # the optimizer reads a parameter list built from two modules: clearing both modules clears it
+    "params_list_model_zero_grad_ok.py": """
+import torch
+
+def train(encoder, decoder, loader, criterion):
+    params = list(decoder.parameters()) + list(encoder.linear.parameters())
+    optimizer = torch.optim.Adam(params)
+    for images, captions in loader:
+        loss = criterion(decoder(encoder(images), captions), captions)
+        decoder.zero_grad()
+        encoder.zero_grad()
+        loss.backward()
+        optimizer.step()
+""",
+    # one backward feeds two optimizers stepping together; only the first is ever cleared
+    "two_optimizers_one_backward.py": """
+import torch
+
+def train(model, embed, loader, criterion):
+    optimizer = torch.optim.Adam(model.parameters())
+    sparse_optimizer = torch.optim.SparseAdam(embed.parameters())
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(embed(x)), y)
+        loss.backward()
+        optimizer.step()
+        sparse_optimizer.step()
+""",
     # -- per path: zero_grad on the AMP branch only ------------------------------------------------
     "amp_branch_only_clears.py": """
 import torch
@@ -397,6 +425,8 @@ EXPECTED = {
     "gan_n_critic_ok.py": [],
     "gan_generator_never_cleared.py": [("TRN403", 14)],
     "gan_model_zero_grad_ok.py": [],
+    "params_list_model_zero_grad_ok.py": [],
+    "two_optimizers_one_backward.py": [("TRN403", 12)],
     "gan_other_model_zero_grad.py": [("TRN403", 14)],
     "accumulation_other_optimizer_zero_grad_ok.py": [],
     "amp_branch_only_clears.py": [("TRN403", 15)],

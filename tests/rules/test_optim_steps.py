@@ -110,14 +110,50 @@ def train(model, loader, criterion):
     return report
 """,
     # `return` outside a function: CPython refuses it, libcst parses it, and the total it
-    # returns is a result as inside a function.
+    # returns (from a loop that does not train: a loss built from terms) is a result as
+    # inside a function.
     "loss_sum_returned_at_module_level_ok": HEAD + """
 total = 0.0
-for x, y in loader:
+for x, y in pairs:
     loss = criterion(model(x), y)
-    loss.backward()
     total += loss
 return total
+""",
+    # a training loop's running total stays a statistic when returned, bare or averaged
+    "training_total_returned_bad": HEAD + """
+def train_epoch(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss
+    return total
+
+
+def train_epoch_avg(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss
+    avg = total / len(loader)
+    return avg
+
+
+def train_epoch_item(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        loss = loss.item()
+        total += loss
+    return total
 """,
     # Look-alikes from real code: a token count from a comparison (it has no graph, even when
     # the loss is scaled by it), and a loss built from terms and returned as part of a tuple.
@@ -399,6 +435,7 @@ def found(tmp_path_factory):
     ("count_and_returned_total_ok", []),
     ("loss_sum_beside_nested_return_bad", ["TRN405"]),
     ("loss_sum_returned_at_module_level_ok", []),
+    ("training_total_returned_bad", ["TRN405", "TRN405"]),
     ("count_summed_next_to_loss_bad", ["TRN405"]),
     ("int_counters_ok", []),
     ("objective_to_backward_helpers_ok", []),
