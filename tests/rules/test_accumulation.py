@@ -426,7 +426,7 @@ EXPECTED = {
     "gan_generator_never_cleared.py": [("TRN403", 14)],
     "gan_model_zero_grad_ok.py": [],
     "params_list_model_zero_grad_ok.py": [],
-    "two_optimizers_one_backward.py": [("TRN403", 12)],
+    "two_optimizers_one_backward.py": [("TRN403", 11)],
     "gan_other_model_zero_grad.py": [("TRN403", 14)],
     "accumulation_other_optimizer_zero_grad_ok.py": [],
     "amp_branch_only_clears.py": [("TRN403", 15)],
