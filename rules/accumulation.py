@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
-from auditor.analysis.accumulation import (accumulation_loops, backward_operand, dropped_micro_batches,
-                                           exclusive, optimizer_steps, scaled)
-from auditor.analysis.names import dotted_name
+from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
+                                           dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
@@ -120,7 +117,7 @@ class ZeroGradInsideAccumulation(Rule):
                     continue
                 if acc.condition is not None and prog.inside(site.node, acc.condition):
                     continue
-                if any(isinstance(a, cst.If) for a in self._between(prog, site.node, acc.loop)):
+                if not runs_every_iteration(prog, site.node, acc.loop):
                     continue  # conditional: e.g. at the start of each window
                 reported.add(site.node)
                 ctx.report(site.node,
@@ -138,13 +135,6 @@ class ZeroGradInsideAccumulation(Rule):
                        f"`{shorten(ctx.model.code(use.clears[0].node))}` runs on every one: the other "
                        f"micro-batches are never back-propagated; to accumulate, call backward on every "
                        f"micro-batch (loss divided by the window) and clear gradients only after the step")
-
-    @staticmethod
-    def _between(prog, node, loop):
-        for ancestor in prog.model.ancestors(node):
-            if ancestor is loop:
-                return
-            yield ancestor
 
 
 class MissingZeroGrad(Rule):
@@ -195,46 +185,13 @@ class MissingZeroGrad(Rule):
             step = use.step
             if use.loop is step.function or not use.backwards or use.clears or use.maybe_clears:
                 continue
-            if self._clears(prog, use) is not False:
+            if clears_otherwise(prog, use) is not False:
                 continue
             ctx.report(step.node,
                        f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
                        f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "
                        f"this path, so each step applies the sum of all previous gradients; call "
                        f"`{use.optimizer or 'optimizer'}.zero_grad()` once per step")
-
-    @staticmethod
-    def _clears(prog, use):
-        """True if something else in the loop clears gradients (`p.grad = None`, a helper that
-        calls zero_grad), None if unknown code handed the optimizer or model might, else False.
-        `zero_grad()` calls themselves were paired per optimizer by the analysis."""
-        model = prog.model
-        loop, step = use.loop, use.step
-        inside = [s for s in prog.sites_in(loop, step.function) if not exclusive(prog, s.node, step.node)]
-        for name in model.bindings:
-            if name.endswith(".grad") and any(prog.inside(b.statement, loop) for b in model.bindings[name]):
-                return True
-        for site in inside:
-            if prog.is_zero_grad(site):
-                continue
-            if "zero_grad" in (site.callee or ""):
-                return True  # `zero_grad(model)`, `self.zero_grad_all()`
-            resolved = prog.flow.resolve(site) if site.qualname is None else None
-            if resolved is not None:
-                info = model.function_info[resolved[0]]
-                if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
-                    return True
-                continue
-            if site.qualname is not None or site.callee is None:
-                continue
-            # An unknown helper handed the optimizer or the model may clear gradients itself.
-            for arg in site.node.args:
-                name = dotted_name(arg.value)
-                if name and (prog.roles.is_optimizer(name, site.function) or
-                             prog.roles.is_model(name, site.function)):
-                    if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
-                        return None
-        return False
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

@@ -242,6 +242,44 @@ def _dotted_names_in(node: cst.CSTNode) -> set[str]:
     return names
 
 
+def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
+    """True if something else in the loop clears gradients (`p.grad = None`, a helper that
+    calls zero_grad), None if unknown code handed the optimizer or model might, else False.
+    `zero_grad()` calls themselves were paired per optimizer by the analysis."""
+    model = prog.model
+    loop, step = use.loop, use.step
+    inside = [s for s in prog.sites_in(loop, step.function) if not exclusive(prog, s.node, step.node)]
+    for name in model.bindings:
+        if name.endswith(".grad") and any(prog.inside(b.statement, loop) for b in model.bindings[name]):
+            return True
+    for site in inside:
+        if prog.is_zero_grad(site):
+            continue
+        if "zero_grad" in (site.callee or ""):
+            return True  # `zero_grad(model)`, `self.zero_grad_all()`
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        if resolved is not None:
+            info = model.function_info[resolved[0]]
+            if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
+                return True
+            continue
+        if site.qualname is not None or site.callee is None:
+            continue
+        # An unknown helper handed the optimizer or the model may clear gradients itself.
+        for arg in site.node.args:
+            name = dotted_name(arg.value)
+            if name and (prog.roles.is_optimizer(name, site.function) or
+                         prog.roles.is_model(name, site.function)):
+                if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
+                    return None
+    return False
+
+
+def runs_every_iteration(prog, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """No `if` between `node` and its loop: it runs on every micro-batch."""
+    return not _conditions(prog, node, loop)
+
+
 # -- accumulation windows -----------------------------------------------------------------------
 
 def accumulation_loops(prog) -> list[AccumulationLoop]:

@@ -450,3 +450,15 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_rules_query_the_one_accumulation_finder():
+    # #19: the TRN401-TRN403 rules ask auditor/analysis/accumulation.py; they walk no loops,
+    # conditions or call sites of their own.
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "rules" / "accumulation.py").read_text()
+    called = {node.func.attr for node in ast.walk(ast.parse(source))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert not called & {"loops_of", "sites_in", "ancestors", "calls_in", "is_zero_grad", "is_backward"}
