@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
-from auditor.analysis.accumulation import accumulation_loops, backward_operand, scaled
-from auditor.analysis.names import dotted_name
+from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
+                                           dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
@@ -64,7 +62,8 @@ class UnscaledGradAccumulation(Rule):
         for acc in accumulation_loops(prog):
             for backward in acc.backwards:
                 operand = backward_operand(backward)
-                if backward.node in reported or scaled(prog, operand, backward.function) is not False:
+                if backward.node in reported or \
+                        scaled(prog, operand, backward.function, counters=acc.counters) is not False:
                     continue
                 reported.add(backward.node)
                 shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
@@ -111,26 +110,31 @@ class ZeroGradInsideAccumulation(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         reported = set()
+        uses = {id(use.step.node): use for use in optimizer_steps(prog)}
         for acc in accumulation_loops(prog):
-            for site in prog.sites_in(acc.loop, acc.step.function):
-                if not prog.is_zero_grad(site) or site.node in reported:
+            for site in uses[id(acc.step.node)].clears:  # this optimizer's clears, on the step's path
+                if site.node in reported or not prog.inside(site.node, acc.loop):
                     continue
                 if acc.condition is not None and prog.inside(site.node, acc.condition):
                     continue
-                if any(isinstance(a, cst.If) for a in self._between(prog, site.node, acc.loop)):
+                if not runs_every_iteration(prog, site.node, acc.loop):
                     continue  # conditional: e.g. at the start of each window
                 reported.add(site.node)
                 ctx.report(site.node,
                            f"`{shorten(ctx.model.code(site.node))}` runs on every micro-batch of this "
                            f"accumulation loop, discarding the gradients accumulated for "
                            f"`{shorten(ctx.model.code(acc.step.node))}`; clear gradients only after the step")
-
-    @staticmethod
-    def _between(prog, node, loop):
-        for ancestor in prog.model.ancestors(node):
-            if ancestor is loop:
-                return
-            yield ancestor
+        for use, condition, backward in dropped_micro_batches(prog):
+            if backward.node in reported:
+                continue
+            reported.add(backward.node)
+            ctx.report(backward.node,
+                       f"the loss is computed on every micro-batch but `{shorten(ctx.model.code(backward.node))}` "
+                       f"and `{shorten(ctx.model.code(use.step.node))}` run only when "
+                       f"`{shorten(ctx.model.code(condition.test))}`, and "
+                       f"`{shorten(ctx.model.code(use.clears[0].node))}` runs on every one: the other "
+                       f"micro-batches are never back-propagated; to accumulate, call backward on every "
+                       f"micro-batch (loss divided by the window) and clear gradients only after the step")
 
 
 class MissingZeroGrad(Rule):
@@ -177,50 +181,17 @@ class MissingZeroGrad(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         model = ctx.model
-        for step in model.calls:
-            if not prog.is_step(step):
+        for use in optimizer_steps(prog):
+            step = use.step
+            if use.loop is step.function or not use.backwards or use.clears or use.maybe_clears:
                 continue
-            loops = prog.loops_of(step.node)
-            if not loops:
-                continue
-            loop = loops[0]
-            inside = [s for s in model.calls if prog.inside(s.node, loop)]
-            if not any(prog.is_backward(s) for s in inside):
-                continue
-            if self._clears(prog, inside, loop) is not False:
+            if clears_otherwise(prog, use) is not False:
                 continue
             ctx.report(step.node,
                        f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
-                       f"gradients, so each step applies the sum of all previous gradients; call "
-                       f"`optimizer.zero_grad()` once per step")
-
-    @staticmethod
-    def _clears(prog, inside, loop):
-        """True if gradients are cleared in the loop, None if unknown code might, else False."""
-        model = prog.model
-        for site in inside:
-            if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
-                return True
-        for name in model.bindings:
-            if name.endswith(".grad") and any(prog.inside(b.statement, loop) for b in model.bindings[name]):
-                return True
-        for site in inside:
-            resolved = prog.flow.resolve(site) if site.qualname is None else None
-            if resolved is not None:
-                info = model.function_info[resolved[0]]
-                if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
-                    return True
-                continue
-            if site.qualname is not None or site.callee is None:
-                continue
-            # An unknown helper handed the optimizer or the model may clear gradients itself.
-            for arg in site.node.args:
-                name = dotted_name(arg.value)
-                if name and (prog.roles.is_optimizer(name, site.function) or
-                             prog.roles.is_model(name, site.function)):
-                    if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
-                        return None
-        return False
+                       f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "
+                       f"this path, so each step applies the sum of all previous gradients; call "
+                       f"`{use.optimizer or 'optimizer'}.zero_grad()` once per step")
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

@@ -6,13 +6,14 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
-from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, names_in,
-                            receiver, under_no_grad)
+from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, receiver,
+                            under_no_grad)
 
 GRAD_SCALERS = ("torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.GradScaler",
                 "torch.cpu.amp.GradScaler")
@@ -143,17 +144,33 @@ class LossAccumulatedWithGraph(Rule):
     severity = Severity.WARNING
     summary = "A running total is built from the loss tensor instead of loss.item()."
     what = """
-        Flags `total += loss` (or `total = total + loss`) in a loop where `loss` is a
-        loss tensor (it is `.backward()`-ed, or comes from a loss criterion or
-        function) and the total itself is neither backpropagated nor returned (summing
-        several losses into one objective is fine).
+        Flags `total += loss` (or `total = total + loss`) in a loop when both halves are
+        certain. The summand is a loss tensor: the very value back-propagated in this
+        function (`loss.backward()`, `scaler.scale(loss)`, `accelerator.backward(loss)`), a
+        `torch.nn` loss or `F.*_loss` call (or a name bound only to one), or a call of a
+        `criterion`/`loss_fn`. The total is a running total that outlives the training
+        iteration: it is not the objective (it never reaches backward, `scaler.scale`,
+        `accelerator`/`fabric`/DeepSpeed `backward`, nor a helper handed the optimizer, such as
+        `loss_scaler(loss, optimizer)`), it is not re-initialised at the top of each
+        training iteration, and it is not returned as a result (`return total`, or, from a
+        loop that does not back-propagate, any return that reads it: a loss function
+        summing its terms).
+        Across boundaries it sees only the current function: a total back-propagated by the
+        caller of a helper that returns it is treated as a result (silent). It cannot see
+        types it is not shown: integer counters (`n += batch.batch_size`), sizes and token
+        counts have no loss evidence and are never flagged.
+        Fix: `.detach()` on the summand (not `.item()`: a total read as a tensor after the
+        loop, `total.item()`, keeps working). Safe only when the summand is certainly a
+        tensor (back-propagated by `.backward()` here, or a torch loss call) and the total
+        is a local name that nothing returns; otherwise unsafe. Severity warning: the
+        numbers are right, the memory (and time) is wasted and can run out.
         """
     why = """
         The loss tensor carries its autograd graph. Summing it keeps every iteration's
         graph (activations included) alive until the total is freed: memory grows over
         the epoch until it runs out, and every addition is a device operation.
         """
-    instead = "Accumulate `loss.item()` (or `loss.detach()`; the safe fix adds `.detach()`)."
+    instead = "Accumulate `loss.item()` (or `loss.detach()`; the fix adds `.detach()`)."
     bad_examples = (
         """
         running_loss = 0.0
@@ -173,13 +190,21 @@ class LossAccumulatedWithGraph(Rule):
             optimizer.step()
             running_loss += loss.item()
             detached_total += loss.detach()
+            seen_examples += x.size(0)
 
 
         def compute_loss(outputs, targets):
             total = 0
             for out, y in zip(outputs, targets):
                 total += criterion(out, y)
-            return total
+            return total / len(outputs)
+
+
+        for x, y in loader:
+            loss = 0.0
+            for head in heads:
+                loss += criterion(head(x), y)
+            loss_scaler(loss, optimizer, parameters=model.parameters())
         """,
     )
     needs_imports = ()
@@ -189,45 +214,114 @@ class LossAccumulatedWithGraph(Rule):
         sums = list(_running_sums(model))
         if not sums:
             return
-        backwarded = _objective_names(model)
-        returned = _ReturnedNames(model)
+        flows = _Flows(model)
         for function, target, value, node in sums:
-            if target in backwarded.get(function, set()) or returned.contains(function, target):
+            loop = next(loops_around(model, node), None)
+            if loop is None or under_no_grad(model, node):
                 continue
-            if not next(loops_around(model, node), None) or under_no_grad(model, node):
-                continue
-            term = _loss_term(model, value, function, target, backwarded.get(function, set()))
+            if target in flows.objective(function):
+                continue  # the loss being built: it reaches backward (or a helper that runs it)
+            trains = _training_loop(model, node)
+            if trains is None and target in flows.returned(function, bare=False):
+                continue  # a result (a loss function summing its terms), not a training statistic
+            if trains is not None and _reset_each_iteration(model, target, node, trains):
+                continue  # rebuilt every training iteration: it outlives nothing
+            term, certain = _loss_term(model, value, function, target, flows.differentiated(function))
             if term is None:
                 continue
             name = dotted_name(term)
             shown = name or ctx.code_for(term)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            safe = certain and "." not in target and \
+                target not in flows.returned(function, bare=False, as_tensor=True)
             fix = make_fix(ctx, "Accumulate the detached loss",
-                           {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))}, SAFE) \
-                if name is not None else None
+                           {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))},
+                           SAFE if safe else UNSAFE) if name is not None else None
             ctx.report(node, f"`{target}` sums `{shown}` with its autograd graph; accumulate "
                              f"`{shown}.item()` (or `.detach()`) instead", fix=fix)
 
 
-def _loss_term(model, value: cst.BaseExpression, function, target: str, backwarded: set):
-    """The loss tensor inside an added value (`loss`, `loss * n`, `criterion(out, y)`), or None."""
+def _loss_term(model, value: cst.BaseExpression, function, target: str, differentiated: set):
+    """(the loss tensor inside an added value, certainly a tensor?) or (None, False).
+
+    `loss`, `loss * n`, `criterion(out, y)`; never a count, a size or a detached number."""
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide)) \
             and (_is_detached(value.left) or _is_detached(value.right)):
-        return None  # `loss.item() * accum`: a number scaled by a number
+        return None, False  # `loss.item() * accum`: a number scaled by a number
     if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, (cst.Multiply, cst.Divide, cst.Add,
                                                                                 cst.Subtract)):
-        return _loss_term(model, value.left, function, target, backwarded) \
-            or _loss_term(model, value.right, function, target, backwarded)
+        found = _loss_term(model, value.left, function, target, differentiated)
+        return found if found[0] is not None else _loss_term(model, value.right, function, target, differentiated)
     if _graph_free(value):
-        return None  # `(labels != ignore).sum()`: a count, compared values carry no graph
+        return None, False  # `(labels != ignore).sum()`: a count, compared values carry no graph
     name = dotted_name(value)
     if name is not None and name != target:
-        values = bound_values(model, value, function)
-        if values and all(_graph_free(v) for v in values):
-            return None
-        if name in backwarded or any(_is_loss_call(model, v, function) for v in values):
-            return value
-    return value if _is_loss_call(model, value, function) else None
+        bindings = model.bindings_of(name, function)
+        if any(b.kind == "assign" and _is_detached(b.value) for b in bindings):
+            return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
+        if name in differentiated:
+            return value, True  # `loss.backward()` ran on it: a tensor with a graph
+        values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None]
+        if values and all(_loss_evidence(model, v, function) for v in values) and \
+                len(values) == len(model.bindings_of(name, function)):
+            return value, all(_loss_evidence(model, v, function) == "torch" for v in values)
+        return None, False
+    evidence = _loss_evidence(model, value, function)
+    return (value, evidence == "torch") if evidence else (None, False)
+
+
+def _loss_evidence(model, node: cst.BaseExpression, function) -> Optional[str]:
+    """'torch' for a torch loss call, 'name' for a `criterion(...)`/`loss_fn(...)` call, else None."""
+    if not isinstance(node, cst.Call):
+        return None
+    if _is_loss_call(model, node, function):
+        return "torch"
+    callee = dotted_name(node.func) or ""
+    last = callee.rsplit(".", 1)[-1].lower()
+    if callee and model.imports.qualify(node.func) is None and not model.functions_named(callee) and \
+            (last in ("criterion", "loss_fn", "loss_func", "loss_function", "criteria") or last.endswith("_criterion")):
+        return "name"
+    return None
+
+
+def _training_loop(model, node):
+    """The innermost loop around `node` that back-propagates or steps (one training iteration)."""
+    for loop in loops_around(model, node):
+        for site in model.calls_in(model.enclosing_function(node)):
+            if site.method in ("backward", "manual_backward", "step") and model.is_within(site.node, loop):
+                return loop
+    return None
+
+
+def _reset_each_iteration(model, target: str, node, loop) -> bool:
+    """`target = ...` unconditionally inside the training iteration, before the sum."""
+    statement = model.statement_of(node)
+    for binding in model.bindings.get(target, []):
+        if binding.kind != "assign" or not model.is_within(binding.statement, loop) or binding.statement is statement:
+            continue
+        if any(type(a) is cst.If for a in _between(model, binding.statement, loop)):
+            continue
+        position = model.statement_of(binding.statement)
+        if position is not None and _before(model, position, statement):
+            return True
+    return False
+
+
+def _between(model, node, container):
+    for ancestor in model.ancestors(node):
+        if ancestor is container:
+            return
+        yield ancestor
+
+
+def _before(model, a, b) -> bool:
+    """Statement `a` starts before statement `b` (source order of the file's statements)."""
+    order = model.cache.get("statement_order")
+    if order is None:
+        order = model.cache["statement_order"] = {}
+        for index, parent_child in enumerate(model.parents):
+            order[id(parent_child)] = index
+    return order.get(id(a), -1) < order.get(id(b), -1)
 
 
 _COUNT_METHODS = ("sum", "float", "long", "int", "count_nonzero", "numel", "nonzero", "any", "all", "to",
@@ -250,32 +344,122 @@ def _is_detached(node: cst.BaseExpression) -> bool:
     return isinstance(node.func, cst.Name) and node.func.value in ("float", "int")
 
 
-def _objective_names(model) -> dict:
-    """Per function, the names that reach a backward: `(a + b).backward()`, `scaler.scale(t)`,
-    `accelerator.backward(t)`, and what those were computed from (`t = a + b`)."""
-    reached: dict = {}
-    for site in model.calls:
-        method = site.method
-        if method == "backward":
-            parts = [receiver(site.node)] + [a.value for a in site.node.args]
-        elif method == "scale":
-            parts = [a.value for a in site.node.args]
-        else:
+_BACKWARD_METHODS = ("backward", "manual_backward")
+
+
+class _Flows:
+    """Per function: the names differentiated there, the names that flow into the objective
+    (backward, `scaler.scale`, a helper handed the optimizer), and the names returned."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._differentiated: dict = {}
+        self._objective: dict = {}
+        self._returned: dict = {}
+
+    def differentiated(self, function) -> set:
+        """`loss` in `loss.backward()`, `accelerator.backward(loss)`, `scaler.scale(loss)`."""
+        found = self._differentiated.get(function)
+        if found is None:
+            found = self._differentiated[function] = set()
+            for site in self.model.calls_in(function):
+                if site.method in _BACKWARD_METHODS:
+                    parts = [receiver(site.node)] + [a.value for a in site.node.args if a.keyword is None]
+                elif site.method == "scale":
+                    parts = [a.value for a in site.node.args[:1]]
+                else:
+                    continue
+                found |= {dotted_name(p) for p in parts if p is not None and dotted_name(p)}
+        return found
+
+    def objective(self, function) -> set:
+        found = self._objective.get(function)
+        if found is None:
+            seeds = set()
+            model = self.model
+            for site in model.calls_in(function):
+                method = site.method
+                args = [a.value for a in site.node.args]
+                if method in _BACKWARD_METHODS:
+                    parts = [receiver(site.node)] + args
+                elif method == "scale" or any(_is_optimizer_name(model, a, function) for a in args):
+                    parts = args  # `scaler.scale(loss)`, `loss_scaler(loss, optimizer, ...)`
+                else:
+                    continue
+                for part in parts:
+                    if part is not None:
+                        seeds |= _read(part)
+            found = self._objective[function] = _closure(model, function, seeds)
+        return found
+
+    def returned(self, function, bare: bool, as_tensor: bool = False) -> set:
+        """Names returned (bare: `return total`, `return [loss, n]`; else any name a return
+        reads; as_tensor: any name a return reads other than through `.item()`/`float()`)."""
+        key = (function, bare, as_tensor)
+        found = self._returned.get(key)
+        if found is None:
+            seeds = set()
+            for node in _returns_of(self.model, function):
+                if node.value is None:
+                    continue
+                if bare:
+                    parts = node.value.elements if type(node.value) in (cst.Tuple, cst.List) else ()
+                    seeds |= {dotted_name(e) for e in [node.value] + [p.value for p in parts] if dotted_name(e)}
+                else:
+                    seeds |= _read(node.value, numbers_only=as_tensor)
+            found = self._returned[key] = _closure(self.model, function, seeds)
+        return found
+
+
+def _is_optimizer_name(model, expr, function) -> bool:
+    name = dotted_name(expr)
+    if not name:
+        return False
+    words = set(name_tokens(name))
+    if words & {"optimizer", "optim", "opt", "optimiser"}:
+        return True
+    return any((constructor(model, v) or "").startswith("torch.optim.") for v in bound_values(model, expr, function))
+
+
+def _read(node: cst.CSTNode, numbers_only: bool = False) -> set:
+    """Every name and dotted name read in an expression (`total / n` -> total, n); with
+    `numbers_only`, not those read through `.item()` / `float(...)` (they leave as numbers)."""
+    found = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if numbers_only and _is_detached(current):
             continue
-        names = reached.setdefault(site.function, set())
-        for part in parts:
-            if part is not None:
-                names |= names_in(part)
-    for function, names in reached.items():
-        pending = list(names)
-        while pending:
-            name = pending.pop()
-            for binding in model.bindings.get(name, []):
-                if binding.function is function and getattr(binding, "kind", "assign") == "assign":
-                    for new in names_in(binding.value) - names:
-                        names.add(new)
-                        pending.append(new)
-    return reached
+        if type(current) is cst.Name:
+            found.add(current.value)
+            continue
+        if type(current) is cst.Attribute:
+            name = dotted_name(current)
+            if name:
+                found.add(name)
+        pending.extend(syntactic_children(current))
+    return found
+
+
+def _closure(model, function, seeds: set) -> set:
+    """`seeds` and every name of `function` whose value flows into one (`t = a + b`, `t += a`)."""
+    names = set(seeds)
+    pending = list(seeds)
+    while pending:
+        name = pending.pop()
+        for binding in model.bindings.get(name, []):
+            if binding.function is function and binding.kind in ("assign", "aug"):
+                for new in _read(binding.value) - names:
+                    names.add(new)
+                    pending.append(new)
+    return names
+
+
+def _returns_of(model, function) -> list:
+    if function is not None:
+        info = model.info(function)
+        return info.returns if info is not None else []
+    return [node for node in model.parents if type(node) is cst.Return and model.enclosing_function(node) is None]
 
 
 def _running_sums(model):
@@ -298,43 +482,6 @@ def _running_sums(model):
             if binding.kind == "aug" and type(statement) is cst.AugAssign \
                     and type(statement.operator) is cst.AddAssign:
                 yield binding.function, binding.target, statement.value, statement
-
-
-class _ReturnedNames:
-    """(function, name) for every `return name` and `return name, other, ...`: the total is the
-    function's result (a loss built from terms, for its caller to backpropagate).
-
-    Read per function, on demand, from the returns the model lists for it; a `return`
-    outside any function (libcst parses it, CPython refuses it) needs a scan of the file.
-    """
-
-    def __init__(self, model) -> None:
-        self.model = model
-        self._names: dict = {}  # function -> names it returns
-
-    def contains(self, function, name: str) -> bool:
-        names = self._names.get(function)
-        if names is None:
-            names = self._names[function] = _returned_by(self.model, function)
-        return name in names
-
-
-def _returned_by(model, function) -> set:
-    if function is not None:
-        info = model.info(function)
-        returns = info.returns if info is not None else []
-    else:
-        returns = [node for node in model.parents
-                   if type(node) is cst.Return and model.enclosing_function(node) is None]
-    found = set()
-    for node in returns:
-        if node.value is not None:
-            parts = node.value.elements if type(node.value) is cst.Tuple else ()
-            for expr in [node.value] + [e.value for e in parts]:
-                name = dotted_name(expr)
-                if name:
-                    found.add(name)
-    return found
 
 
 class ClipGradWithoutUnscale(Rule):

@@ -1,11 +1,16 @@
 """Gradient accumulation: which backward calls add up into one optimizer step.
 
-Two forms are recognised:
+The one place that pairs backward, step and zero_grad per optimizer (`optimizer_steps`);
+the TRN401-TRN403 rules ask it rather than walking loops themselves.
+
+An accumulation window is a step that consumes several backward calls of ONE optimizer:
 - a step under a counter or modulo condition inside the micro-batch loop
   (`if (i + 1) % k == 0: opt.step()`), with backward outside that condition;
 - an inner loop over `range(k)` that calls backward, followed by the step.
-Accelerate's `accelerator.accumulate(...)` / `accelerator.backward(...)` scale for
-the user and are not accumulation loops to check.
+A Lightning `training_step` that calls `self.manual_backward` is one micro-batch of the
+trainer's loop. Accelerate's `accelerator.backward` inside `accelerator.accumulate(...)`
+(or with `gradient_accumulation_steps` set) and DeepSpeed's `engine.backward` scale for
+the user and are not windows to check.
 """
 
 from __future__ import annotations
@@ -21,10 +26,29 @@ from auditor.analysis.names import dotted_name
 
 @dataclass
 class AccumulationLoop:
-    loop: cst.CSTNode  # the micro-batch loop
+    loop: cst.CSTNode  # the micro-batch loop (or a Lightning `training_step`, one micro-batch per call)
     step: CallSite
-    backwards: list[CallSite]
+    backwards: list[CallSite]  # backward calls that run on micro-batches where the step does not
     condition: Optional[cst.If]  # form 1: the `if` guarding the step
+    counters: frozenset = frozenset()  # names that count micro-batches in this loop (never a window size)
+
+
+@dataclass
+class OptimizerStep:
+    """One optimizer's step inside a loop, with the backward calls and gradient clears that serve it.
+
+    A backward feeds the step(s) that run after it before the next step that runs whenever
+    it runs: in a GAN, `d_loss.backward(); opt_d.step()` feeds the critic's optimizer only,
+    and a generator update under `if i % n_critic == 0:` with its own backward is not an
+    accumulation window. A clear serves the step when it clears that optimizer (same
+    receiver, or the model whose parameters it optimizes) and can run on the same path.
+    """
+    step: CallSite
+    loop: cst.CSTNode
+    optimizer: Optional[str]  # `opt` in `opt.step()` / `scaler.step(opt)`
+    backwards: list[CallSite]  # backward calls whose gradients this step consumes
+    clears: list[CallSite]  # zero_grad calls on the same path that certainly clear this optimizer
+    maybe_clears: list[CallSite]  # ... that may clear it (receiver's relation unknown)
 
 
 def _contains_modulo(node: cst.CSTNode) -> bool:
@@ -51,45 +75,301 @@ def _names_in(node: cst.CSTNode) -> set[str]:
     return names
 
 
+# -- one loop iteration, per optimizer ----------------------------------------------------------
+
+def iteration_of(prog, site: CallSite) -> Optional[cst.CSTNode]:
+    """The loop whose one iteration holds `site`: the innermost loop, or a Lightning
+    `training_step` that back-propagates itself (`self.manual_backward`), which the
+    trainer calls once per micro-batch."""
+    loops = prog.loops_of(site.node)
+    if loops:
+        return loops[0]
+    function = site.function
+    info = prog.model.info(function)
+    if info is not None and info.name == "training_step" and info.cls is not None and \
+            any(s.method == "manual_backward" for s in info.calls):
+        return function
+    return None
+
+
+def is_backward(prog, site: CallSite) -> bool:
+    """`loss.backward()`, `torch.autograd.backward(...)`, Lightning's `self.manual_backward(loss)`."""
+    return prog.is_backward(site) or site.method == "manual_backward"
+
+
+def optimizer_of_step(step: CallSite) -> Optional[str]:
+    if step.node.args and "scaler" in (dotted_name(step.receiver) or "").lower():
+        return dotted_name(step.node.args[0].value)
+    return dotted_name(step.receiver)
+
+
+def exclusive(prog, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """`a` and `b` sit in different branches of one `if` (fp32 path vs AMP path): never both run."""
+    model = prog.model
+    for ancestor in model.ancestors(a):
+        if type(ancestor) is cst.FunctionDef:
+            return False
+        if type(ancestor) is cst.If and ancestor.orelse is not None:
+            other = ancestor.orelse if model.is_within(a, ancestor.body) else ancestor.body
+            if model.is_within(b, other):
+                return True
+    return False
+
+
+def _conditions(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
+    """The `if` statements between `node` and its loop (tests excluded)."""
+    found = []
+    for ancestor in prog.model.ancestors(node):
+        if ancestor is loop:
+            break
+        if type(ancestor) is cst.If and not prog.inside(node, ancestor.test):
+            found.append(ancestor)
+    return found
+
+
+def optimizer_steps(prog) -> list[OptimizerStep]:
+    """Every optimizer step inside a loop, with the backward calls and clears that serve it."""
+    model = prog.model
+    cached = model.cache.get("optimizer_steps")
+    if cached is not None:
+        return cached
+    found: list[OptimizerStep] = []
+    for step in model.calls:
+        if not prog.is_step(step):
+            continue
+        loop = iteration_of(prog, step)
+        if loop is None:
+            continue
+        sites = prog.sites_in(loop, step.function) if loop is not step.function else \
+            list(model.calls_in(step.function))
+        steps = [s for s in sites if prog.is_step(s)]
+        backwards = [b for b in sites if is_backward(prog, b) and not exclusive(prog, b.node, step.node)
+                     and any(c is step for c in _consumers(prog, b, steps, sites, loop))]
+        optimizer = optimizer_of_step(step)
+        clears, maybe = [], []
+        for site in sites:
+            if not prog.is_zero_grad(site) or exclusive(prog, site.node, step.node):
+                continue
+            verdict = clears_optimizer(prog, site, optimizer, step)
+            if verdict is True:
+                clears.append(site)
+            elif verdict is None:
+                maybe.append(site)
+        found.append(OptimizerStep(step, loop, optimizer, backwards, clears, maybe))
+    model.cache["optimizer_steps"] = found
+    return found
+
+
+def _consumers(prog, backward: CallSite, steps: list, sites: list, loop) -> list:
+    """The steps that consume `backward`'s gradients: those following it in the iteration
+    (wrapping to the next one) up to the first that runs whenever the backward runs, and the
+    steps right after that one (`opt.step(); sparse_opt.step()`) until the next backward or
+    zero_grad (a GAN's generator update starts there)."""
+    index = next(i for i, s in enumerate(sites) if s is backward)
+    step_nodes = {id(s.node) for s in steps}
+    mine = set(map(id, _conditions(prog, backward.node, loop)))
+    consumers = []
+    settled = False
+    for site in sites[index + 1:] + sites[:index]:
+        if id(site.node) not in step_nodes:
+            if settled and (is_backward(prog, site) or prog.is_zero_grad(site)):
+                break
+            continue
+        if exclusive(prog, site.node, backward.node):
+            continue
+        consumers.append(site)
+        if all(id(c) in mine for c in _conditions(prog, site.node, loop)):
+            settled = True  # runs whenever the backward runs: it takes these gradients
+    return consumers
+
+
+def clears_optimizer(prog, site: CallSite, optimizer: Optional[str], step: CallSite) -> Optional[bool]:
+    """Does this `zero_grad()` clear the gradients `optimizer` steps with? None: cannot tell."""
+    target = dotted_name(site.receiver) if site.method == "zero_grad" else None
+    if site.method != "zero_grad" or target is None or optimizer is None:
+        return None
+    if target == optimizer:
+        return True
+    function = site.function
+    if prog.roles.is_optimizer(target, function):
+        return False  # another optimizer's parameters
+    built = [v for v in prog.model.values_of(optimizer, step.function) if type(v) is cst.Call]
+    if built:
+        # `Adam(model.parameters())`, `params = list(dec.parameters()) + ...; Adam(params)`:
+        # clearing `model` (or a module above one it reads) clears this optimizer's gradients.
+        read = _parameter_sources(prog, [a.value for v in built for a in v.args], step.function)
+        if any(name == target or name.startswith(target + ".") for name in read):
+            return True
+        owners = {name.rsplit(".", 1)[0] for name in read if name.endswith((".parameters", ".named_parameters"))}
+        if prog.roles.is_model(target, function) and owners and \
+                not any(target.startswith(owner + ".") for owner in owners):
+            return False  # other modules' parameters only (`generator.zero_grad()` vs `opt_d`)
+        return None  # a part of a module it optimizes, or parameters it cannot read
+    if prog.roles.is_model(target, function):
+        # The optimizer was built elsewhere: `model.zero_grad()` clears it when it is the
+        # only optimizer this function steps.
+        stepped = {optimizer_of_step(s) for s in prog.model.calls_in(step.function) if prog.is_step(s)}
+        return True if stepped == {optimizer} else None
+    return None
+
+
+def _parameter_sources(prog, exprs: list, function, depth: int = 0) -> set[str]:
+    """Dotted names read by an optimizer's arguments, through local names (`params = ...`)."""
+    read: set[str] = set()
+    for expr in exprs:
+        for name in _dotted_names_in(expr):
+            read.add(name)
+            if depth < 3 and "." not in name:
+                values = prog.model.values_of(name, function)
+                read |= _parameter_sources(prog, values, function, depth + 1)
+    return read
+
+
+def _dotted_names_in(node: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> Optional[bool]:
+            name = dotted_name(n)
+            if name:
+                names.add(name)
+            return True
+
+        def visit_Name(self, n: cst.Name) -> None:
+            names.add(n.value)
+
+    node.visit(_Collect())
+    return names
+
+
+def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
+    """True if something else in the loop clears gradients (`p.grad = None`, a helper that
+    calls zero_grad), None if unknown code handed the optimizer or model might, else False.
+    `zero_grad()` calls themselves were paired per optimizer by the analysis."""
+    model = prog.model
+    loop, step = use.loop, use.step
+    inside = [s for s in prog.sites_in(loop, step.function) if not exclusive(prog, s.node, step.node)]
+    for name in model.bindings:
+        if name.endswith(".grad") and any(prog.inside(b.statement, loop) for b in model.bindings[name]):
+            return True
+    for site in inside:
+        if prog.is_zero_grad(site):
+            continue
+        if "zero_grad" in (site.callee or ""):
+            return True  # `zero_grad(model)`, `self.zero_grad_all()`
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        if resolved is not None:
+            info = model.function_info[resolved[0]]
+            if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
+                return True
+            continue
+        if site.qualname is not None or site.callee is None:
+            continue
+        # An unknown helper handed the optimizer or the model may clear gradients itself.
+        for arg in site.node.args:
+            name = dotted_name(arg.value)
+            if name and (prog.roles.is_optimizer(name, site.function) or
+                         prog.roles.is_model(name, site.function)):
+                if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
+                    return None
+    return False
+
+
+def runs_every_iteration(prog, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    """No `if` between `node` and its loop: it runs on every micro-batch."""
+    return not _conditions(prog, node, loop)
+
+
+# -- accumulation windows -----------------------------------------------------------------------
+
 def accumulation_loops(prog) -> list[AccumulationLoop]:
+    """Steps that consume several backward calls: under a counter/modulo condition with
+    backward outside it, or after an inner `range(k)` loop that back-propagates."""
     model = prog.model
     cached = model.cache.get("accumulation")
     if cached is not None:
         return cached
     found: list[AccumulationLoop] = []
-    for step in model.calls:
-        if not prog.is_step(step):
+    for use in optimizer_steps(prog):
+        step, loop = use.step, use.loop
+        if not use.backwards or any(_scales_for_you(prog, b) for b in use.backwards):
             continue
-        loops = prog.loops_of(step.node)
-        if not loops:
-            continue
-        loop = loops[0]
-        sites = prog.sites_in(loop, step.function)
-        backwards = [s for s in sites if prog.is_backward(s)]
-        if any(_accelerate(s) for s in sites):
-            continue
-        condition = _accumulation_condition(prog, step, loop)
+        increments = frozenset(_counters(prog, loop))
+        condition = _accumulation_condition(prog, step, loop, increments)
+        counters = increments | _loop_targets(loop)
         if condition is not None:
-            outside = [b for b in backwards if not prog.inside(b.node, condition)]
+            outside = [b for b in use.backwards if not prog.inside(b.node, condition)]
             if outside:
-                found.append(AccumulationLoop(loop, step, outside, condition))
+                found.append(AccumulationLoop(loop, step, outside, condition, counters))
+            continue
+        if loop is step.function:
             continue
         for inner in _inner_range_loops(prog, loop, step):
-            inner_backwards = [b for b in backwards if prog.inside(b.node, inner)]
+            inner_backwards = [b for b in use.backwards if prog.inside(b.node, inner)]
             if inner_backwards:
-                found.append(AccumulationLoop(inner, step, inner_backwards, None))
+                found.append(AccumulationLoop(inner, step, inner_backwards, None,
+                                              counters | _loop_targets(inner)))
     model.cache["accumulation"] = found
     return found
 
 
-def _accelerate(site: CallSite) -> bool:
-    """`accelerator.accumulate(model)` / `accelerator.backward(loss)`: Accelerate scales the loss."""
-    if site.method in ("accumulate", "no_sync") or (site.method == "backward" and site.node.args):
-        return True
-    return False
+def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
+    """(step, condition, backward): backward and step both under a micro-batch counter while the
+    loss is computed on every micro-batch and the gradients are cleared on every one: the
+    forward passes of the other micro-batches are thrown away (meant as accumulation)."""
+    found = []
+    model = prog.model
+    for use in optimizer_steps(prog):
+        loop = use.loop
+        if not use.backwards or not use.clears:
+            continue
+        condition = _accumulation_condition(prog, use.step, loop, frozenset(_counters(prog, loop)))
+        if condition is None or not all(prog.inside(b.node, condition) for b in use.backwards):
+            continue
+        if any(prog.inside(c.node, condition) for c in use.clears):
+            continue  # cleared right before its own backward: a gated update (GAN critic schedule)
+        for backward in use.backwards:
+            operand = backward_operand(backward)
+            name = dotted_name(operand) if operand is not None else None
+            if name is None:
+                continue
+            bindings = model.bindings_of(name, backward.function)
+            if bindings and all(b.kind == "assign" and prog.inside(b.statement, loop)
+                                and not prog.inside(b.statement, condition) for b in bindings):
+                found.append((use, condition, backward))
+    return found
 
 
-def _accumulation_condition(prog, step: CallSite, loop) -> Optional[cst.If]:
+def _scales_for_you(prog, site: CallSite) -> bool:
+    """A backward that divides by the accumulation steps itself: `accelerator.backward(loss)`
+    inside `accelerator.accumulate(...)` or with an Accelerator built with
+    `gradient_accumulation_steps`; DeepSpeed's `engine.backward(loss)` (it scales by its own
+    setting). `accelerator.backward` under a manual `step % k` gate, with an Accelerator built
+    here without that setting, divides by 1 and is checked like `loss.backward()`."""
+    if site.method not in ("backward", "manual_backward") or not site.node.args or \
+            site.node.args[0].keyword is not None:
+        return False
+    if site.method == "manual_backward" or (site.qualname or "").endswith("autograd.backward"):
+        return False  # Lightning's manual optimisation leaves scaling to the user
+    model = prog.model
+    for ancestor in model.ancestors(site.node):
+        if type(ancestor) is cst.With and any(
+                type(item.item) is cst.Call and type(item.item.func) is cst.Attribute and
+                item.item.func.attr.value in ("accumulate", "no_sync") for item in ancestor.items):
+            return True
+    receiver = dotted_name(site.receiver) or ""
+    if "accelerator" not in receiver.lower():
+        return True  # DeepSpeed engine, Fabric...: their own accumulation settings
+    built = [s for s in model.calls if (s.callee or "").rsplit(".", 1)[-1] == "Accelerator"]
+    if not built:
+        return True  # built elsewhere: its settings cannot be read
+    return any(a.keyword is not None and a.keyword.value in ("gradient_accumulation_steps",
+                                                              "gradient_accumulation_plugin")
+               for s in built for a in s.node.args) or \
+        any(name.endswith("gradient_accumulation_steps") for name in model.bindings)
+
+
+def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> Optional[cst.If]:
     """The `if` between the loop and the step whose test counts micro-batches."""
     for ancestor in prog.model.ancestors(step.node):
         if ancestor is loop:
@@ -97,7 +377,6 @@ def _accumulation_condition(prog, step: CallSite, loop) -> Optional[cst.If]:
         if isinstance(ancestor, cst.If) and not prog.inside(step.node, ancestor.test):
             if _contains_modulo(ancestor.test):
                 return ancestor
-            counters = _counters(prog, loop)
             if _names_in(ancestor.test) & counters and isinstance(ancestor.test, cst.Comparison):
                 return ancestor
     return None
@@ -112,6 +391,20 @@ def _counters(prog, loop) -> set[str]:
                     isinstance(b.statement.operator, cst.AddAssign) and prog.inside(b.statement, loop):
                 names.add(name)
     return names
+
+
+def _loop_targets(loop) -> frozenset:
+    """The loop's own index (`for i, batch in enumerate(loader)`, `for step in range(n)`,
+    Lightning's `batch_idx`): it counts micro-batches and is never a window size."""
+    if type(loop) is cst.For and type(loop.iter) is cst.Call and dotted_name(loop.iter.func) in ("enumerate", "range"):
+        target = loop.target
+        if type(target) is cst.Tuple and target.elements:
+            target = target.elements[0].value
+        if type(target) is cst.Name:
+            return frozenset((target.value,))
+    if type(loop) is cst.FunctionDef:
+        return frozenset(p.name.value for p in loop.params.params if p.name.value in ("batch_idx", "batch_nb"))
+    return frozenset()
 
 
 def _inner_range_loops(prog, loop, step: CallSite) -> list:
@@ -132,32 +425,50 @@ def backward_operand(site: CallSite) -> Optional[cst.BaseExpression]:
     receiver = site.receiver
     if receiver is None:
         return site.node.args[0].value if site.node.args else None
+    if site.node.args and site.node.args[0].keyword is None and _backward_helper(site):
+        return site.node.args[0].value  # `accelerator.backward(loss)`, `self.manual_backward(loss)`
     if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute) and \
             receiver.func.attr.value == "scale" and receiver.args:
         return receiver.args[0].value
     return receiver
 
 
-def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[bool]:
-    """True: divided by something (or times a reciprocal); False: a plain loss; None: cannot tell."""
+_HELPER_WORDS = ("accelerator", "fabric", "engine", "autograd", "deepspeed", "model", "self", "trainer")
+
+
+def _backward_helper(site: CallSite) -> bool:
+    """A backward that takes the loss as its argument rather than being called on it."""
+    if site.method == "manual_backward":
+        return True
+    name = (dotted_name(site.receiver) or "").lower()
+    return any(word in name for word in _HELPER_WORDS)
+
+
+def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
+           counters: frozenset = frozenset()) -> Optional[bool]:
+    """True: divided by something (or times a reciprocal); False: a plain loss; None: cannot tell.
+
+    A divisor that reads a micro-batch counter (`loss / (i + 1)`, `loss / micro`) is not the
+    window size: dividing by 1, 2, 3... weighs micro-batches unevenly and still sums them.
+    """
     if node is None or depth > 6:
         return None
     if isinstance(node, cst.BinaryOperation):
         if isinstance(node.operator, cst.Divide):
-            return True
+            return False if _names_in(node.right) & counters else True
         if isinstance(node.operator, cst.Multiply):
             for side in (node.left, node.right):
                 if isinstance(side, cst.Float) or (isinstance(side, cst.BinaryOperation) and
                                                    isinstance(side.operator, cst.Divide)):
                     return True
                 if isinstance(side, (cst.Name, cst.Attribute)):
-                    if any(scaled(prog, v, function, depth + 1) for v in
+                    if any(scaled(prog, v, function, depth + 1, counters) for v in
                            prog.model.values_of(dotted_name(side) or "", function)):
                         return True
             return None
         if isinstance(node.operator, cst.Add):
-            left = scaled(prog, node.left, function, depth + 1)
-            right = scaled(prog, node.right, function, depth + 1)
+            left = scaled(prog, node.left, function, depth + 1, counters)
+            right = scaled(prog, node.right, function, depth + 1, counters)
             if left is True and right is True:
                 return True
             return False if left is False and right is False else None
@@ -169,7 +480,7 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0) -
         if dotted_name(func) in ("torch.div", "torch.true_divide"):
             return True
         if isinstance(func, cst.Attribute) and func.attr.value in ("sum", "mean", "float", "squeeze"):
-            return scaled(prog, func.value, function, depth + 1)
+            return scaled(prog, func.value, function, depth + 1, counters)
         site = prog.model.call_site.get(node)
         if site is not None:
             resolved = prog.flow.resolve(site) if site.qualname is None else None
@@ -208,11 +519,11 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0) -
             if b.kind == "aug":
                 op = b.statement.operator if isinstance(b.statement, cst.AugAssign) else None
                 if isinstance(op, (cst.DivideAssign, cst.MultiplyAssign)):
-                    return True
+                    return False if _names_in(b.statement.value) & counters else True
                 continue
             if b.kind != "assign" or b.index is not None:
                 return None
-            verdicts.append(scaled(prog, b.value, b.function, depth + 1))
+            verdicts.append(scaled(prog, b.value, b.function, depth + 1, counters))
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None

@@ -100,6 +100,35 @@ for x, y in loader:
     loss.backward()
     total += loss.detach() * len(x)
 """),
+    # the total is read as a tensor after the loop: `.detach()` keeps that working (`.item()`
+    # would turn it into a float and `total.item()` would raise)
+    "detach_total_read_as_tensor": ("TRN405", """
+import torch
+
+def train(model, loader, optimizer):
+    criterion = torch.nn.CrossEntropyLoss()
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total = total + loss
+    return total.item() / len(loader)
+""", """
+import torch
+
+def train(model, loader, optimizer):
+    criterion = torch.nn.CrossEntropyLoss()
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total = total + loss.detach()
+    return total.item() / len(loader)
+"""),
     "autocast": ("TRN409", """
 import torch
 
@@ -164,6 +193,28 @@ from torch.utils.checkpoint import checkpoint
 
 y = checkpoint(block, x, use_reentrant=False)  # saves memory
 """),
+    # `criterion` is not known to return a tensor: `.detach()` is offered, but only as unsafe
+    "detach_unknown_criterion": ("TRN405", """
+def train(model, loader, optimizer, criterion, reg):
+    total = 0.0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        (loss + reg(model)).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += loss
+    return float(total)
+""", """
+def train(model, loader, optimizer, criterion, reg):
+    total = 0.0
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        (loss + reg(model)).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += loss.detach()
+    return float(total)
+"""),
     "grad_scaler": ("TRN409", """
 import torch
 
@@ -193,7 +244,7 @@ import torch
 torch.save(model, "model.pt")
 state = torch.load("model.pt")
 """)
-    proc = fix(tmp_path, "TRN404,TRN409,TRN504,TRN601,TRN602")
+    proc = fix(tmp_path, "TRN404,TRN405,TRN409,TRN504,TRN601,TRN602")
     for name, (_, before, _) in UNSAFE_CASES.items():
         assert (tmp_path / f"{name}.py").read_text() == dedent(before)
     assert (tmp_path / "mixed.py").read_text() == dedent("""

@@ -140,7 +140,276 @@ def train2(model, loader, optimizer, criterion):
         criterion(model(x), y).backward()
         optimizer.step()
 """,
+    # -- per optimizer (GANs): #17 critic loops, #16 "any zero_grad satisfies every optimizer" --
+    "gan_n_critic_ok.py": """
+import torch
+
+def train(generator, discriminator, loader, opt, n_critic=5):
+    optimizer_G = torch.optim.RMSprop(generator.parameters(), lr=opt.lr)
+    optimizer_D = torch.optim.RMSprop(discriminator.parameters(), lr=opt.lr)
+    for epoch in range(opt.n_epochs):
+        for i, (imgs, _) in enumerate(loader):
+            optimizer_D.zero_grad()
+            fake = generator(torch.randn(imgs.size(0), 100)).detach()
+            loss_D = -torch.mean(discriminator(imgs)) + torch.mean(discriminator(fake))
+            loss_D.backward()
+            optimizer_D.step()
+            if i % n_critic == 0:
+                optimizer_G.zero_grad()
+                loss_G = -torch.mean(discriminator(generator(torch.randn(imgs.size(0), 100))))
+                loss_G.backward()
+                optimizer_G.step()
+""",
+    "gan_generator_never_cleared.py": """
+import torch
+
+def train(generator, discriminator, loader):
+    optimizer_G = torch.optim.Adam(generator.parameters())
+    optimizer_D = torch.optim.Adam(discriminator.parameters())
+    for imgs in loader:
+        optimizer_D.zero_grad()
+        fake = generator(torch.randn(imgs.size(0), 100))
+        d_loss = discriminator(imgs).mean() - discriminator(fake.detach()).mean()
+        d_loss.backward()
+        optimizer_D.step()
+        g_loss = -discriminator(fake).mean()
+        g_loss.backward()
+        optimizer_G.step()
+""",
+    "gan_model_zero_grad_ok.py": """
+import torch
+
+def train(generator, discriminator, loader):
+    opt_g = torch.optim.Adam(generator.parameters())
+    opt_d = torch.optim.Adam(discriminator.parameters())
+    for imgs in loader:
+        discriminator.zero_grad()
+        fake = generator(torch.randn(imgs.size(0), 100))
+        d_loss = discriminator(imgs).mean() - discriminator(fake.detach()).mean()
+        d_loss.backward()
+        opt_d.step()
+        generator.zero_grad()
+        g_loss = -discriminator(fake).mean()
+        g_loss.backward()
+        opt_g.step()
+""",
+    "gan_other_model_zero_grad.py": """
+import torch
+
+def train(generator, discriminator, loader):
+    opt_g = torch.optim.Adam(generator.parameters())
+    opt_d = torch.optim.Adam(discriminator.parameters())
+    for imgs in loader:
+        discriminator.zero_grad()
+        fake = generator(torch.randn(imgs.size(0), 100))
+        d_loss = discriminator(imgs).mean() - discriminator(fake.detach()).mean()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = -discriminator(fake).mean()
+        g_loss.backward()
+        opt_g.step()
+""",
+    # accumulation of one optimizer; the other optimizer's zero_grad every micro-batch is harmless
+    "accumulation_other_optimizer_zero_grad_ok.py": """
+import torch
+
+def train(encoder, head, loader, criterion, k=4):
+    opt_enc = torch.optim.Adam(encoder.parameters())
+    opt_head = torch.optim.Adam(head.parameters())
+    for i, (x, y) in enumerate(loader):
+        opt_head.zero_grad()
+        loss = criterion(head(encoder(x)), y) / k
+        loss.backward()
+        opt_head.step()
+        if (i + 1) % k == 0:
+            opt_enc.step()
+            opt_enc.zero_grad()
+""",
+    # the optimizer reads a parameter list built from two modules: clearing both modules clears it
+    "params_list_model_zero_grad_ok.py": """
+import torch
+
+def train(encoder, decoder, loader, criterion):
+    params = list(decoder.parameters()) + list(encoder.linear.parameters())
+    optimizer = torch.optim.Adam(params)
+    for images, captions in loader:
+        loss = criterion(decoder(encoder(images), captions), captions)
+        decoder.zero_grad()
+        encoder.zero_grad()
+        loss.backward()
+        optimizer.step()
+""",
+    # one backward feeds two optimizers stepping together; only the first is ever cleared
+    "two_optimizers_one_backward.py": """
+import torch
+
+def train(model, embed, loader, criterion):
+    optimizer = torch.optim.Adam(model.parameters())
+    sparse_optimizer = torch.optim.SparseAdam(embed.parameters())
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(embed(x)), y)
+        loss.backward()
+        optimizer.step()
+        sparse_optimizer.step()
+""",
+    # -- per path: zero_grad on the AMP branch only ------------------------------------------------
+    "amp_branch_only_clears.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, scaler, use_amp):
+    for x, y in loader:
+        if use_amp:
+            optimizer.zero_grad()
+            with torch.autocast("cuda"):
+                loss = criterion(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+""",
+    "amp_branches_cleared_ok.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, scaler, use_amp):
+    for x, y in loader:
+        optimizer.zero_grad()
+        if use_amp:
+            with torch.autocast("cuda"):
+                loss = criterion(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+""",
+    # -- the divisor must be the window size, not the running counter -----------------------------
+    "counter_divisor.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, accum_steps=4):
+    for step, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        (loss / (step + 1)).backward()
+        if (step + 1) % accum_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "window_divisor_ok.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, accum_steps=4):
+    for step, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        (loss / accum_steps).backward()
+        if (step + 1) % accum_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_const(model, loader, optimizer, criterion):
+    for step, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y) / 8
+        loss.backward()
+        if (step + 1) % 8 == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # -- Accelerate scales only inside accumulate() or with gradient_accumulation_steps -----------
+    "accelerate_manual_gate.py": """
+import torch
+from accelerate import Accelerator
+
+def train(model, loader, optimizer, k=4):
+    accelerator = Accelerator(mixed_precision="bf16")
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        if (step + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "accelerate_configured_ok.py": """
+import torch
+from accelerate import Accelerator
+
+def train(model, loader, optimizer, k=4):
+    accelerator = Accelerator(gradient_accumulation_steps=k)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        if (step + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # -- backward and step gated together, forward and zero_grad every micro-batch ----------------
+    "gated_backward_drops_batches.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        if (i + 1) % k == 0:
+            loss.backward()
+            optimizer.step()
+""",
+    "gated_on_data_ok.py": """
+import torch
+
+def train(model, loader, optimizer, criterion):
+    for i, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        if torch.isfinite(loss):
+            loss.backward()
+            optimizer.step()
+""",
+    # -- Lightning manual optimisation: training_step is one micro-batch --------------------------
+    "lightning_manual_bad.py": """
+import torch
+import lightning as L
+
+class Model(L.LightningModule):
+    def __init__(self, k=4):
+        super().__init__()
+        self.automatic_optimization = False
+        self.k = k
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        opt.zero_grad()
+        loss = self.compute_loss(batch)
+        self.manual_backward(loss)
+        if (batch_idx + 1) % self.k == 0:
+            opt.step()
+""",
+    "lightning_manual_ok.py": """
+import torch
+import lightning as L
+
+class Model(L.LightningModule):
+    def __init__(self, k=4):
+        super().__init__()
+        self.automatic_optimization = False
+        self.k = k
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        loss = self.compute_loss(batch)
+        self.manual_backward(loss / self.k)
+        if (batch_idx + 1) % self.k == 0:
+            opt.step()
+            opt.zero_grad()
+""",
 }
+
 
 EXPECTED = {
     "modulo_unscaled.py": [("TRN401", 6)],
@@ -153,6 +422,23 @@ EXPECTED = {
     "zero_grad_window_start_ok.py": [],
     "no_zero_grad.py": [("TRN403", 7)],
     "zero_grad_helper_ok.py": [],
+    "gan_n_critic_ok.py": [],
+    "gan_generator_never_cleared.py": [("TRN403", 14)],
+    "gan_model_zero_grad_ok.py": [],
+    "params_list_model_zero_grad_ok.py": [],
+    "two_optimizers_one_backward.py": [("TRN403", 11)],
+    "gan_other_model_zero_grad.py": [("TRN403", 14)],
+    "accumulation_other_optimizer_zero_grad_ok.py": [],
+    "amp_branch_only_clears.py": [("TRN403", 15)],
+    "amp_branches_cleared_ok.py": [],
+    "counter_divisor.py": [("TRN401", 6)],
+    "window_divisor_ok.py": [],
+    "accelerate_manual_gate.py": [("TRN401", 9)],
+    "accelerate_configured_ok.py": [],
+    "gated_backward_drops_batches.py": [("TRN402", 8)],
+    "gated_on_data_ok.py": [],
+    "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
+    "lightning_manual_ok.py": [],
 }
 
 
@@ -164,3 +450,15 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_rules_query_the_one_accumulation_finder():
+    # #19: the TRN401-TRN403 rules ask auditor/analysis/accumulation.py; they walk no loops,
+    # conditions or call sites of their own.
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "rules" / "accumulation.py").read_text()
+    called = {node.func.attr for node in ast.walk(ast.parse(source))
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    assert not called & {"loops_of", "sites_in", "ancestors", "calls_in", "is_zero_grad", "is_backward"}

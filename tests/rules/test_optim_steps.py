@@ -110,14 +110,50 @@ def train(model, loader, criterion):
     return report
 """,
     # `return` outside a function: CPython refuses it, libcst parses it, and the total it
-    # returns is a result as inside a function.
+    # returns (from a loop that does not train: a loss built from terms) is a result as
+    # inside a function.
     "loss_sum_returned_at_module_level_ok": HEAD + """
 total = 0.0
-for x, y in loader:
+for x, y in pairs:
     loss = criterion(model(x), y)
-    loss.backward()
     total += loss
 return total
+""",
+    # a training loop's running total stays a statistic when returned, bare or averaged
+    "training_total_returned_bad": HEAD + """
+def train_epoch(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss
+    return total
+
+
+def train_epoch_avg(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss
+    avg = total / len(loader)
+    return avg
+
+
+def train_epoch_item(model, loader, optimizer, criterion):
+    total = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        loss = loss.item()
+        total += loss
+    return total
 """,
     # Look-alikes from real code: a token count from a comparison (it has no graph, even when
     # the loss is scaled by it), and a loss built from terms and returned as part of a tuple.
@@ -138,6 +174,89 @@ def forward_loss(logits, target):
     for i in range(len(target)):
         loss += F.cross_entropy(logits[i], target[i], reduction="sum")
     return loss, len(target), {"loss": loss.data}
+""",
+    # #17: integer counters and sizes are never loss tensors, whatever reaches backward
+    "int_counters_ok": HEAD + """
+def train(model, loader, optimizer, args, world_size):
+    total_examples = 0
+    consumed_tokens = 0
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss / args.gradient_accumulation_steps
+        model.backward(loss)
+        total_examples += batch.batch_size
+        consumed_tokens += args.seq_len * args.per_device_batch_size * world_size
+        model.step()
+    return total_examples, consumed_tokens
+""",
+    # #17: an objective assembled in the loop and handed to a helper that back-propagates
+    "objective_to_backward_helpers_ok": HEAD + """
+def train(model, loader, optimizer, criterion, loss_scaler, scaler, accelerator, fabric, heads):
+    for x, y in loader:
+        loss = 0.0
+        for head in heads:
+            loss += criterion(head(model(x)), y)
+        loss_scaler(loss, optimizer, parameters=model.parameters())
+        amp_loss = 0.0
+        for head in heads:
+            amp_loss += criterion(head(model(x)), y)
+        scaler.scale(amp_loss).backward()
+        acc_loss = 0.0
+        for head in heads:
+            acc_loss += criterion(head(model(x)), y)
+        accelerator.backward(acc_loss)
+        fab_loss = 0.0
+        for head in heads:
+            fab_loss = fab_loss + criterion(head(model(x)), y)
+        fabric.backward(fab_loss)
+""",
+    # #17: per-term losses summed in a loss function and returned (in a list, or divided)
+    "loss_function_sums_terms_ok": HEAD + """
+mse = nn.MSELoss()
+
+
+def distill_loss(student_reps, teacher_reps, student_atts, teacher_atts, logits, targets):
+    att_loss = 0.0
+    rep_loss = 0.0
+    for s, t in zip(student_atts, teacher_atts):
+        tmp_loss = mse(s, t)
+        att_loss += tmp_loss
+    for s, t in zip(student_reps, teacher_reps):
+        rep_loss += mse(s, t)
+    loss = F.cross_entropy(logits, targets)
+    loss += att_loss + rep_loss
+    return [loss, rep_loss.item(), att_loss.item()]
+
+
+def mean_loss(outputs, targets):
+    total = 0.0
+    for out, y in zip(outputs, targets):
+        total += F.cross_entropy(out, y)
+    return total / len(outputs)
+""",
+    # the running total of a training epoch, read after the loop as a tensor
+    "epoch_total_read_after_bad": HEAD + """
+def train(model, loader, optimizer):
+    criterion = nn.CrossEntropyLoss()
+    epoch_loss = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        epoch_loss += loss
+    print(epoch_loss.item() / len(loader))
+""",
+    # an unknown criterion: the value may not be a tensor, so its fix is unsafe
+    "unknown_criterion_total_bad": HEAD + """
+def train(model, loader, optimizer, criterion):
+    running = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        out = model(x)
+        running += criterion(out, y)
+        F.cross_entropy(out, y).backward()
+        optimizer.step()
+    print(running)
 """,
     "count_summed_next_to_loss_bad": HEAD + """
 def train(model, loader, optimizer, criterion, ignore_index):
@@ -316,7 +435,13 @@ def found(tmp_path_factory):
     ("count_and_returned_total_ok", []),
     ("loss_sum_beside_nested_return_bad", ["TRN405"]),
     ("loss_sum_returned_at_module_level_ok", []),
+    ("training_total_returned_bad", ["TRN405", "TRN405"]),
     ("count_summed_next_to_loss_bad", ["TRN405"]),
+    ("int_counters_ok", []),
+    ("objective_to_backward_helpers_ok", []),
+    ("loss_function_sums_terms_ok", []),
+    ("epoch_total_read_after_bad", ["TRN405"]),
+    ("unknown_criterion_total_bad", ["TRN405"]),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
@@ -342,3 +467,13 @@ def test_autocast_fix_turns_positional_arguments_into_keywords(found):
     assert "amp.autocast(\"cuda\", enabled=" in content and "dtype=" in content
     scaler = [f for f in found["amp_deprecated"] if f["line"] == 4][0]
     assert scaler["fix"]["applicability"] == "unsafe"  # torch.amp.GradScaler needs torch >= 2.3
+
+
+def test_trn405_fix_is_safe_only_on_certain_tensors(found):
+    # `loss` was back-propagated (a tensor): `.detach()` is safe; a `criterion(...)` whose type
+    # is not known gets an unsafe fix; nothing in a count ever gets one (nothing is reported).
+    (certain,) = found["epoch_total_read_after_bad"]
+    assert certain["fix"]["applicability"] == "safe"
+    assert certain["fix"]["edits"][0]["content"] == ".detach()"
+    (unknown,) = found["unknown_criterion_total_bad"]
+    assert unknown["fix"] is None or unknown["fix"]["applicability"] == "unsafe"
