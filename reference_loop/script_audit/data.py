@@ -22,6 +22,8 @@ from reference_loop.script_audit.patching import Patches
 from reference_loop.script_audit.rows import fingerprint
 from reference_loop.script_audit.state import LoaderInfo, State
 
+ORDER_PREFIX = 256  # indices kept per pass over a loader
+
 
 def dataset_rows(dataset: Any) -> Optional[np.ndarray]:
     """Fingerprints of every input row of a TensorDataset or a Subset of one (else None)."""
@@ -44,7 +46,7 @@ def install(st: State, patches: Patches) -> None:
     @functools.wraps(original_init)
     def init(self: DataLoader, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        if not st.active or id(self) in st.loaders:
+        if not st.active or st.loaders.get(self) is not None:
             return
         try:
             _register(self)
@@ -58,24 +60,34 @@ def install(st: State, patches: Patches) -> None:
             if w not in chain:  # a comprehension is a frame of its own, on the same line
                 chain.append(w)
         where = chain[0] if chain else None
-        src = ledger.source(("loader", id(loader)), "the DataLoader built at", where)
+        serial = st.serial()
+        src = ledger.source(("loader", serial), "the DataLoader built at", where)
         src.via = "".join(f", called from {w[0]}:{w[1]}" for w in chain[1:2])
-        rows = dataset_rows(loader.dataset)
+        if len(chain) > 1 and where is not None:
+            st.callers.setdefault(where, chain[1])
+        dataset = loader.dataset
+        rows = dataset_rows(dataset)
         if rows is not None:
             ledger.note_full(rows)
-            src.chunks = [np.unique(rows)]
-            src.complete = True
-        part = st.subset_parts.get(loader.dataset) if _weakrefable(loader.dataset) else None
-        if part is not None:
-            src.split_part = part
-        st.loaders[id(loader)] = LoaderInfo(where, is_shuffled(loader), weakref.ref(loader), src)
+            src.complete = np.unique(rows)
+        if _weakrefable(dataset):
+            src.data_key = ("dataset", st.tensor_serial(dataset))
+            part = st.subset_parts.get(dataset)
+            if part is not None:
+                src.split_part = part
+        sampler = getattr(loader, "batch_sampler", None)
+        inner = getattr(sampler, "sampler", None)
+        ordering = inner if inner is not None else (sampler if sampler is not None else loader.sampler)
+        st.loaders.add(loader, LoaderInfo(serial, where, type(ordering).__name__, is_shuffled(loader), src))
 
     original_iter_init = dl_module._BaseDataLoaderIter.__init__
 
     @functools.wraps(original_iter_init)
     def iter_init(self: Any, loader: Any, *args: Any, **kwargs: Any) -> None:
         original_iter_init(self, loader, *args, **kwargs)
-        self._auditor_loader_id = id(loader)
+        info = st.loaders.get(loader) if st.active else None
+        self._auditor_info = info
+        self._auditor_order = info.new_pass() if info is not None else None
 
     original_next = dl_module._BaseDataLoaderIter.__next__
 
@@ -84,12 +96,30 @@ def install(st: State, patches: Patches) -> None:
         data = original_next(self)
         if st.active:
             st.batch_seq += 1
-            st.current_loader = st.loaders.get(getattr(self, "_auditor_loader_id", None))
+            st.current_loader = getattr(self, "_auditor_info", None)
         return data
+
+    # Shuffling is judged by the order of the indices the sampler yields (custom samplers
+    # included): the first ORDER_PREFIX indices of each pass are kept.
+    original_next_index = dl_module._BaseDataLoaderIter._next_index
+
+    @functools.wraps(original_next_index)
+    def next_index(self: Any) -> Any:
+        index = original_next_index(self)
+        order = getattr(self, "_auditor_order", None)
+        if order is not None:
+            if isinstance(index, (list, tuple)):
+                order.extend(index[:ORDER_PREFIX])
+            else:
+                order.append(index)
+            if len(order) >= ORDER_PREFIX:
+                self._auditor_order = None
+        return index
 
     patches.replace(DataLoader, "__init__", init)
     patches.replace(dl_module._BaseDataLoaderIter, "__init__", iter_init)
     patches.replace(dl_module._BaseDataLoaderIter, "__next__", next_batch)
+    patches.replace(dl_module._BaseDataLoaderIter, "_next_index", next_index)
     _install_random_split(st, patches)
 
 
@@ -114,7 +144,8 @@ def _install_random_split(st: State, patches: Patches) -> None:
             try:
                 hashes = [dataset_rows(p) for p in parts]
                 record = st.ledger.split("random_split", user_where(3),
-                                         [h if h is not None else np.zeros(0, np.uint64) for h in hashes])
+                                         [h if h is not None else np.zeros(0, np.uint64) for h in hashes],
+                                         whole=dataset_rows(dataset))
                 for i, p in enumerate(parts):
                     if _weakrefable(p):
                         st.subset_parts[p] = (record, i)

@@ -4,12 +4,20 @@ Everything here is fingerprints (`rows.py`) and bookkeeping; the verdicts of TRN
 TRN202, TRN204 and TRN207 are taken at the end of the run, when it is known which data
 reached backward() (training) and which never did (evaluation).
 
-A transformer's output rows are linked to its input rows, so a test row that arrives at
-the model scaled can be traced back to the raw row a scaler was fitted on.
+Data is identified by what it is, not by the line that used it: a `Source` is one
+DataLoader, or tensors passed to a model from one call chain with one data identity
+(the tensor they are a view of, the split label the evaluating function was called with).
+A source's forwards are counted per model generation (`Use`): k-fold models, trials and
+GANs each have their own training rows and evaluations.
+
+A transformer fit's output rows are linked to its input rows, per fit, so a test row
+that arrives at the model scaled can be traced back to the raw row a scaler was fitted
+on, by that very scaler (a scaler fitted on another fold does not count).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,16 +28,51 @@ from reference_loop.script_audit.rows import duplicated
 
 DEPTH = 4  # how many transforms back a row is traced (scaler -> PCA -> ... )
 EMPTY = np.zeros(0, dtype=np.uint64)
+MAX_CHUNKS = 64
+
+
+def _union(chunks: list) -> np.ndarray:
+    if not chunks:
+        return EMPTY
+    return np.unique(np.concatenate(chunks))
 
 
 @dataclass
 class FitRecord:
+    """One fit of one transformer (a refit is a new record)."""
+
     label: str
     where: Where
     order: int
     hashes: np.ndarray
     rows: int
     used: bool = False
+    outs: list = field(default_factory=list)  # output fingerprints of its transforms
+    ins: list = field(default_factory=list)  # ... and the input rows they came from
+    _map: Optional[tuple] = None
+
+    def mapping(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted output fingerprints, their input fingerprints)."""
+        if self._map is None:
+            outs, ins = np.concatenate(self.outs or [EMPTY]), np.concatenate(self.ins or [EMPTY])
+            order = np.argsort(outs, kind="stable")
+            self._map = (outs[order], ins[order])
+        return self._map
+
+    def leaked(self, lineage: np.ndarray) -> np.ndarray:
+        """Per row of `lineage`: was the row (or an ancestor) produced by this fit's transform
+        from an input row the fit itself had seen?"""
+        hit = np.zeros(len(lineage), dtype=bool)
+        outs, ins = self.mapping()
+        if not len(outs) or not len(lineage):
+            return hit
+        for level in range(lineage.shape[1]):
+            col = lineage[:, level]
+            pos = np.minimum(np.searchsorted(outs, col), len(outs) - 1)
+            made = (outs[pos] == col) & (col != 0)
+            if made.any():
+                hit |= made & np.isin(ins[pos], self.hashes)
+        return hit
 
 
 @dataclass
@@ -38,44 +81,92 @@ class SplitRecord:
     where: Where
     order: int
     parts: list  # list[np.ndarray] of fingerprints, in the order the function returned them
+    dups: Optional[np.ndarray] = None  # rows the split array holds more than once
+    copies: int = 0  # how many rows of the split array are copies of an earlier row
+    whole: int = 0  # rows of the split array
 
 
 @dataclass
 class Source:
-    """Where a model's inputs came from: one DataLoader, or one call chain feeding tensors."""
+    """One data identity that fed models: a DataLoader, or one call chain feeding tensors."""
 
+    serial: int
     label: str
     where: Optional[Where]
     via: str = ""  # ", called from file:line" when built inside a helper
-    chunks: list = field(default_factory=list)
-    complete: bool = False  # chunks hold every row of the dataset
-    trained: int = 0  # forward passes whose output reached backward()
-    evaluated: int = 0  # forward passes whose output never did
-    eval_steps: list = field(default_factory=list)  # optimizer steps done before each evaluation forward
-    eval_stack: tuple = ()
+    complete: Optional[np.ndarray] = None  # every row of the dataset, when known
+    data_key: Any = None  # the dataset (or data tensor) it draws from: same key, same data
     split_part: Optional[tuple] = None  # (SplitRecord, part index) known by identity
     sampled_forwards: int = 0
+    uses: dict = field(default_factory=dict)  # ModelRecord.serial -> Use
 
-    def rows(self) -> np.ndarray:
-        if not self.chunks:
-            return EMPTY
-        return np.unique(np.concatenate(self.chunks))
+    @property
+    def trained(self) -> int:
+        return sum(u.trained for u in self.uses.values())
+
+    @property
+    def evaluated(self) -> int:
+        return sum(u.evaluated for u in self.uses.values())
+
+    def use(self, model: Any) -> "Use":
+        use = self.uses.get(model.serial)
+        if use is None:
+            use = self.uses[model.serial] = Use(self, model)
+        return use
+
+
+@dataclass
+class Use:
+    """One source as seen by one model generation."""
+
+    source: Source
+    model: Any  # state.ModelRecord
+    trained: int = 0  # forward passes whose output reached backward()
+    evaluated: int = 0  # forward passes whose output never did
+    eval_steps: list = field(default_factory=list)  # global optimizer steps done before each evaluation pass
+    eval_stack: tuple = ()
+    # Sampled rows (when the source's rows are not all known), in two halves by forward
+    # parity: the share of one half found in the other is the re-draw rate of this data.
+    chunks: list = field(default_factory=lambda: [[], []])
+    dups: list = field(default_factory=list)  # rows repeated inside one batch: the data repeats itself
+    _n: int = 0
 
     def add(self, hashes: Optional[np.ndarray]) -> None:
-        if hashes is not None and not self.complete:
-            self.chunks.append(hashes)
-            if len(self.chunks) > 64:  # keep memory flat on long runs
-                self.chunks = [np.unique(np.concatenate(self.chunks))]
+        if hashes is None or self.source.complete is not None:
+            return
+        d = duplicated(hashes)
+        if len(d):
+            self.dups.append(d)
+        half = self.chunks[self._n & 1]
+        self._n += 1
+        half.append(hashes)
+        if len(half) > MAX_CHUNKS:  # keep memory flat on long runs
+            half[:] = [_union(half)]
+
+    def halves(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.source.complete is not None:
+            return self.source.complete, self.source.complete
+        return _union(self.chunks[0]), _union(self.chunks[1])
+
+    def rows(self) -> np.ndarray:
+        if self.source.complete is not None:
+            return self.source.complete
+        return _union(self.chunks[0] + self.chunks[1])
+
+    def repeated(self) -> np.ndarray:
+        return _union(self.dups)
 
 
 class Ledger:
     def __init__(self) -> None:
         self._order = 0
-        self.fits: dict[int, FitRecord] = {}
+        self._fit_of: "weakref.WeakKeyDictionary[Any, FitRecord]" = weakref.WeakKeyDictionary()
+        self.fits: list[FitRecord] = []
         self.splits: list[SplitRecord] = []
         self._pairs: list[tuple[np.ndarray, np.ndarray]] = []
         self._dups: list[np.ndarray] = []
         self.sources: dict[Any, Source] = {}
+        self._serial = 0
 
     @property
     def has_lineage(self) -> bool:
@@ -92,38 +183,58 @@ class Ledger:
         if len(d):
             self._dups.append(d)
 
-    def fit(self, key: int, label: str, where: Where, hashes: np.ndarray, partial: bool = False) -> FitRecord:
+    def fit(self, est: Any, label: str, where: Where, hashes: np.ndarray, partial: bool = False) -> FitRecord:
         self.note_full(hashes)
-        old = self.fits.get(key)
+        old = self.fit_of(est)
         if partial and old is not None:
             old.hashes = np.union1d(old.hashes, hashes)
             old.rows += len(hashes)
             return old
         record = FitRecord(label, where, self.tick(), np.unique(hashes), len(hashes))
-        self.fits[key] = record
+        self.fits.append(record)
+        try:
+            self._fit_of[est] = record
+        except TypeError:
+            pass
         return record
 
-    def transformed(self, key: int, inputs: Optional[np.ndarray], outputs: Optional[np.ndarray]) -> None:
-        record = self.fits.get(key)
+    def fit_of(self, est: Any) -> Optional[FitRecord]:
+        try:
+            return self._fit_of.get(est)
+        except TypeError:
+            return None
+
+    def transformed(self, est: Any, inputs: Optional[np.ndarray], outputs: Optional[np.ndarray]) -> None:
+        record = self.fit_of(est)
         if record is not None:
             record.used = True
         if inputs is not None and outputs is not None and len(inputs) == len(outputs):
             self._pairs.append((outputs, inputs))
+            if record is not None:
+                record.outs.append(outputs)
+                record.ins.append(inputs)
+                record._map = None
 
-    def split(self, label: str, where: Where, parts: list) -> SplitRecord:
+    def split(self, label: str, where: Where, parts: list, whole: Optional[np.ndarray] = None) -> SplitRecord:
         record = SplitRecord(label, where, self.tick(), parts)
+        if whole is not None and len(whole):
+            self.note_full(whole)
+            record.dups = duplicated(whole)
+            record.whole = len(whole)
+            record.copies = len(whole) - len(np.unique(whole))
         self.splits.append(record)
         return record
 
     def source(self, key: Any, label: str, where: Optional[Where]) -> Source:
         src = self.sources.get(key)
         if src is None:
-            src = self.sources[key] = Source(label, where)
+            self._serial += 1
+            src = self.sources[key] = Source(self._serial, label, where)
         return src
 
     # ------------------------------------------------------------------ queries
     def ambiguous(self) -> np.ndarray:
-        return np.unique(np.concatenate(self._dups)) if self._dups else EMPTY
+        return _union(self._dups)
 
     def lineage(self, hashes: np.ndarray) -> np.ndarray:
         """(len(hashes), DEPTH + 1) matrix: each row and its ancestors (0 where none)."""

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from reference_loop.script_audit.frames import user_frame, where_of
+from reference_loop.script_audit.optim import note_caller
 from reference_loop.script_audit.patching import Patches
 from reference_loop.script_audit.state import State
 
@@ -24,6 +26,7 @@ KNOWN_MODULES = ("CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss")
 def install(st: State, patches: Patches) -> None:
     functional = torch.nn.functional
     guards = st.guards
+    located: set = set()
 
     def make(name: str, original: Any) -> Any:
         @functools.wraps(original)
@@ -39,10 +42,16 @@ def install(st: State, patches: Patches) -> None:
             label = type(module).__name__ if module is not None else name
             if label not in KNOWN_MODULES:
                 label = name  # a subclass or wrapper: judge it as the function it calls
+            where = None
+            if label not in located:  # the guards keep the first location: find it once per loss
+                located.add(label)
+                frame = user_frame(2)
+                where = where_of(frame)
+                note_caller(st, frame)
             if isinstance(input, torch.Tensor):
-                guards.on_loss_inputs(label, input, target)
+                guards.on_loss_inputs(label, input, target, where=where)
             if isinstance(out, torch.Tensor):
-                guards.on_loss_value(out)
+                guards.on_loss_value(out, where=where)
             return out
 
         return loss

@@ -22,7 +22,8 @@ from reference_loop.script_audit.rows import sample_fingerprint
 from reference_loop.script_audit.state import ForwardRecord, State
 
 SKIP, MODEL, LOSS = 0, 1, 2
-SAMPLE_ROWS = 64  # rows fingerprinted per sampled batch
+SAMPLE_ROWS = 64  # rows fingerprinted per sampled training batch
+EVAL_ROWS = 4096  # rows fingerprinted per evaluation batch (all of them, in practice)
 ALWAYS_SAMPLE = 2000  # forwards per data source fingerprinted before thinning out
 THIN_EVERY = 10
 GPU_SAMPLE_EVERY = 25  # copying rows off an accelerator syncs it: rarely
@@ -53,45 +54,70 @@ def _first_tensor(args: tuple) -> Any:
     return None
 
 
+def _split_label(frame: Any) -> tuple:
+    """The short text arguments of the evaluating function (`estimate_loss` looping over
+    "train" and "val", `evaluate(X, "test")`): one call line, several data sets."""
+    if frame is None or frame.f_code.co_name == "<module>":
+        return ()
+    try:
+        values = frame.f_locals
+    except Exception:  # pragma: no cover - exotic frames
+        return ()
+    return tuple(sorted((k, v) for k, v in values.items()
+                        if type(v) is str and 0 < len(v) <= 24 and not any(c.isdigit() for c in v)))
+
+
 def install(st: State, patches: Patches) -> None:
     ledger = st.ledger
 
-    def source_for(module: torch.nn.Module, stack: tuple):
-        last = st.model_seq.get(id(module), 0)
-        st.model_seq[id(module)] = st.batch_seq
-        loader = st.current_loader
-        if loader is not None and st.batch_seq > last:
-            loader.batches += 1
-            return loader.source
-        # Tensors fed directly: one source per call chain (evaluate(X_val) and
-        # evaluate(X_test) from two lines are two sources).
-        key = ("chain",) + tuple((c, line) for c, line in stack[:3])
-        where = stack_where(stack[0]) if stack else None
-        return ledger.source(key, "the tensors passed at", where)
+    def direct_source(x: Any, stack: tuple, frame: Any, evaluating: bool) -> Any:
+        # Tensors fed directly: one source per call chain and data identity (evaluate(X_val)
+        # and evaluate(X_test) from two lines are two sources; so are the "train" and "val"
+        # batches one estimate_loss() line scores, and slices of two different tensors).
+        base = getattr(x, "_base", None) if x is not None else None
+        base_key = st.tensor_serial(base) if base is not None else None
+        label = _split_label(frame) if evaluating else ()
+        key = ("chain",) + tuple((c, line) for c, line in stack[:3]) + (base_key, label)
+        src = ledger.sources.get(key)
+        if src is None:
+            where = stack_where(stack[0]) if stack else None
+            src = ledger.source(key, "the tensors passed at", where)
+            if base_key is not None:
+                src.data_key = ("tensor", base_key)
+        return src
 
     original_call = torch.nn.Module.__call__
 
     def start(module: torch.nn.Module, args: tuple) -> ForwardRecord:
-        if module not in st.models:
-            st.models.add(module)
+        model = st.model(module)
         frame = user_frame(3)
-        shallow = ((frame.f_code, frame.f_lineno),) if frame is not None else ()
         loader = st.current_loader
-        from_loader = loader is not None and st.batch_seq > st.model_seq.get(id(module), 0)
-        # The whole user call chain costs a stack walk: only while a source's role is unknown.
-        if from_loader and (loader.source.trained or loader.source.eval_stack):
-            stack = shallow
+        from_loader = loader is not None and st.batch_seq > model.last_batch_seq
+        model.last_batch_seq = st.batch_seq
+        evaluating = not module.training or not torch.is_grad_enabled()
+        x = _first_tensor(args)
+        if from_loader:
+            loader.batches += 1
+            src = loader.source
+            use = src.use(model)
+            # The whole user call chain costs a stack walk: only while a source's role is unknown.
+            if use.trained or use.eval_stack:
+                stack = ((frame.f_code, frame.f_lineno),) if frame is not None else ()
+            else:
+                stack = user_stack(3, 6)
         else:
-            stack = user_stack(3, 4)
-        src = source_for(module, stack)
-        rec = ForwardRecord(module.training, torch.is_grad_enabled(), stack, st.steps, src)
-        if not src.complete:
+            stack = user_stack(3, 6)
+            src = direct_source(x, stack, frame, evaluating)
+            use = src.use(model)
+        rec = ForwardRecord(module.training, torch.is_grad_enabled(), stack, st.steps, use, model)
+        if src.complete is None:
             src.sampled_forwards += 1
             n = src.sampled_forwards
-            x = _first_tensor(args)
-            if x is not None and (n <= ALWAYS_SAMPLE or n % THIN_EVERY == 0):
+            if x is not None and (evaluating or n <= ALWAYS_SAMPLE or n % THIN_EVERY == 0):
+                # Evaluation batches are fingerprinted whole: overlap is measured, not guessed.
+                k = EVAL_ROWS if evaluating else SAMPLE_ROWS
                 if x.device.type == "cpu":
-                    rec.rows = sample_fingerprint(x, SAMPLE_ROWS)
+                    rec.rows = sample_fingerprint(x, k)
                 elif n % GPU_SAMPLE_EVERY == 1 and x.dim() >= 2:
                     idx = torch.linspace(0, len(x) - 1, min(len(x), 16), device=x.device).long()
                     rec.rows = sample_fingerprint(x.detach()[idx].cpu(), 16)
@@ -145,16 +171,18 @@ def settle(st: State, records: list) -> None:
     guards = st.guards
     for rec in records:
         where = stack_where(rec.stack[0]) if rec.stack else None
-        src = rec.source
+        use = rec.use
         if rec.reached:
-            src.trained += 1
+            use.trained += 1
+            if rec.steps >= rec.model.trained_until:
+                rec.model.trained_until = rec.steps + 1
         else:
-            src.evaluated += 1
-            if not src.eval_steps or src.eval_steps[-1] != rec.steps:
-                src.eval_steps.append(rec.steps)
-            if not src.eval_stack:
-                src.eval_stack = rec.stack
-        src.add(rec.rows)
+            use.evaluated += 1
+            if not use.eval_steps or use.eval_steps[-1] != rec.steps:
+                use.eval_steps.append(rec.steps)
+            if not use.eval_stack:
+                use.eval_stack = rec.stack
+        use.add(rec.rows)
         record_settled_forward(guards, trained=rec.reached, model_training=rec.training,
                                grad_enabled=rec.grad and rec.needs_grad, where=where)
 

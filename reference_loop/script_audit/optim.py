@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from reference_loop.script_audit.frames import user_frame, user_where, where_of
+from reference_loop.script_audit.frames import is_user_file, user_frame, user_where, where_of
 from reference_loop.script_audit.models import settle_lagged
 from reference_loop.script_audit.patching import Patches
 from reference_loop.script_audit.state import State
@@ -31,7 +31,7 @@ def _probe_due(n: int) -> bool:
 
 def _probe_uncleared(st: State) -> None:
     """First backward since a step: were the gradients of that step cleared?"""
-    for info in st.optimizers.values():
+    for info in st.optimizers.table.values():
         if info.zeroed or info.probe is None or info.backwards or not _probe_due(info.steps):
             continue
         p = info.probe()
@@ -51,11 +51,31 @@ def _on_backward(st: State, tensor: Any) -> None:
     if st.backwards_since_step == 0:
         _probe_uncleared(st)
     st.backwards_since_step += 1
-    for info in st.optimizers.values():
+    for info in st.optimizers.table.values():
         info.backwards += 1
-    ref = st.scaled.pop(id(tensor), None) if st.scaled else None
-    unscaled = ref() if ref is not None else None
+    unscaled = None
+    if st.scaled:
+        entry = st.scaled.pop(id(tensor), None)
+        if entry is not None and entry[0]() is tensor:  # not a new tensor that reuses a freed id
+            unscaled = entry[1]
     st.guards.on_backward(unscaled if unscaled is not None else tensor)
+    if isinstance(tensor, torch.Tensor):
+        _watch_finite(st, unscaled if unscaled is not None else tensor)
+
+
+def _watch_finite(st: State, tensor: torch.Tensor) -> None:
+    """Any tensor that reaches backward() is a loss (hand-written ones too): a running sum,
+    one asynchronous add per backward, is finite iff every loss was (TRN407)."""
+    value = tensor.detach()
+    if not value.is_floating_point():
+        return
+    value = value.sum() if value.dim() else value
+    if st.backward_acc is None:
+        st.backward_acc = value.float().clone()
+        st.backward_where = user_where(4)
+    else:
+        st.backward_acc.add_(value)
+    st.backward_count += 1
 
 
 def install(st: State, patches: Patches) -> None:
@@ -102,7 +122,10 @@ def install(st: State, patches: Patches) -> None:
             if st.in_zero_grad or not st.active:
                 return original(self, *args, **kwargs)
             guards.on_zero_grad(self if is_optimizer else None)
-            for info in st.optimizers.values():
+            if st.backwards_since_step and st.discard_where is None:
+                # Gradients of an unfinished window thrown away: TRN402 points here.
+                _note_where(st, "discard_where", 2)
+            for info in st.optimizers.table.values():
                 info.zeroed = True
             st.in_zero_grad = True
             try:
@@ -124,6 +147,7 @@ def install(st: State, patches: Patches) -> None:
             frame = user_frame(3)
             info.where = where_of(frame)
             info.step_code = frame.f_code if frame is not None else None
+            note_caller(st, frame)
             _watch_models_of(st, opt)
         settle_lagged(st)
         if info.backwards >= 2:
@@ -131,7 +155,8 @@ def install(st: State, patches: Patches) -> None:
             if st.batch_seq - info.batch_seq_at_step >= info.backwards:
                 info.windows_batched += 1
         guards.on_optimizer_step(opt, info.where)
-        info.attempts += 1
+        if not st.in_scaler_step:  # GradScaler.step() counted this attempt already
+            info.attempts += 1
 
     def step_post_hook(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if not st.active:
@@ -163,14 +188,20 @@ def install(st: State, patches: Patches) -> None:
             if st.active and isinstance(out, torch.Tensor) and isinstance(outputs, torch.Tensor):
                 if len(st.scaled) > 64:
                     st.scaled.clear()
-                st.scaled[id(out)] = weakref.ref(outputs)
+                # Measured now: `scaler.scale(loss * factor)` frees its temporary before backward().
+                st.scaled[id(out)] = (weakref.ref(out), outputs.detach())
             return out
 
         @functools.wraps(original_scaler_step)
         def scaler_step(self: Any, optimizer: Any, *args: Any, **kwargs: Any) -> Any:
-            if st.active:
-                st.optimizer(optimizer).attempts += 1  # a skipped step (inf grads) still counts
-            return original_scaler_step(self, optimizer, *args, **kwargs)
+            if not st.active or st.in_scaler_step:
+                return original_scaler_step(self, optimizer, *args, **kwargs)
+            st.optimizer(optimizer).attempts += 1  # a skipped step (inf grads) still counts, once
+            st.in_scaler_step = True
+            try:
+                return original_scaler_step(self, optimizer, *args, **kwargs)
+            finally:
+                st.in_scaler_step = False
 
         patches.replace(scaler_cls, "scale", scale)
         patches.replace(scaler_cls, "step", scaler_step)
@@ -189,7 +220,7 @@ def _probe_parameter(opt: torch.optim.Optimizer) -> Any:
 def _watch_models_of(st: State, opt: torch.optim.Optimizer) -> None:
     """Name the parameters of the models this optimizer trains (TRN408's evidence)."""
     ids = {id(p) for group in opt.param_groups for p in group["params"]}
-    for model in list(st.models):
+    for model in list(st.models.table.keys()):
         if any(id(p) in ids for p in model.parameters()):
             st.guards.watch_model(model)
 
@@ -220,13 +251,35 @@ def _install_schedulers(st: State, patches: Patches) -> None:
 
 
 def _on_scheduler_step(st: State, scheduler: Any) -> None:
-    record = st.schedulers.get(id(scheduler))
+    record = st.schedulers.get(scheduler)
     if record is None:
         opt = getattr(scheduler, "optimizer", None)
         info = st.optimizer(opt) if opt is not None else None
-        record = st.schedulers[id(scheduler)] = {
+        frame = user_frame(2)
+        note_caller(st, frame)
+        record = st.schedulers.add(scheduler, {
             "label": type(scheduler).__name__, "optimizer": info, "calls": 0,
             "before_first_step": info is not None and info.attempts == 0,
-            "where": user_where(4), "ref": weakref.ref(scheduler),
-        }
+            "where": where_of(frame),
+        })
     record["calls"] += 1
+
+
+def note_caller(st: State, frame: Any) -> None:
+    """A location inside a helper function: remember the user's line that called it."""
+    if frame is None or frame.f_code.co_name == "<module>":
+        return
+    caller = frame.f_back
+    while caller is not None and not is_user_file(caller.f_code.co_filename):
+        caller = caller.f_back
+    if caller is None:
+        return
+    here, there = where_of(frame), where_of(caller)
+    if here is not None and there is not None:
+        st.callers.setdefault(here, there)
+
+
+def _note_where(st: State, attr: str, skip: int) -> None:
+    frame = user_frame(skip + 1)
+    setattr(st, attr, where_of(frame))
+    note_caller(st, frame)

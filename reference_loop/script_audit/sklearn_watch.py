@@ -36,11 +36,11 @@ def _record(st: State, est: Any, method: str, X: Any, out: Any) -> None:
         hashes = fingerprint(X)
         if hashes is None:
             return
-        ledger.fit(id(est), label, user_where(4) or ("<unknown>", 1), hashes, partial=method == "partial_fit")
+        ledger.fit(est, label, user_where(4) or ("<unknown>", 1), hashes, partial=method == "partial_fit")
         if method == "fit_transform":
-            ledger.transformed(id(est), hashes, fingerprint(out))
+            ledger.transformed(est, hashes, fingerprint(out))
     else:
-        ledger.transformed(id(est), fingerprint(X), fingerprint(out))
+        ledger.transformed(est, fingerprint(X), fingerprint(out))
 
 
 def _wrap(st: State, patches: Patches, cls: type) -> None:
@@ -113,8 +113,7 @@ def _patch_split(st: State, patches: Patches, split_module: ModuleType) -> None:
                 whole = fingerprint(arrays[0])
                 train, test = fingerprint(result[0]), fingerprint(result[1])
                 if whole is not None and train is not None and test is not None:
-                    st.ledger.note_full(whole)
-                    st.ledger.split("train_test_split", user_where(3) or ("<unknown>", 1), [train, test])
+                    st.ledger.split("train_test_split", user_where(3) or ("<unknown>", 1), [train, test], whole=whole)
             except Exception:
                 pass
         return result

@@ -2,6 +2,12 @@
 
 Hooks are hot paths (every module call, every batch), so they read plain attributes of
 one object instead of walking through layers of helpers.
+
+The audit owns its records. Python objects (models, optimizers, loaders, schedulers,
+transformers) are mapped to their record through weak-keyed tables, and every record
+is also kept in a plain list: an object freed before the end of the run (a DataLoader
+built inside `main()`) keeps its record, and a new object that happens to get a freed
+`id()` gets a record of its own. Nothing is keyed by `id()`.
 """
 
 from __future__ import annotations
@@ -16,19 +22,41 @@ from reference_loop.script_audit.ledger import Ledger, Source
 
 @dataclass
 class LoaderInfo:
+    serial: int
     where: Optional[Where]
-    shuffled: bool
-    ref: Any  # weakref to the DataLoader
+    sampler: str  # class name of the sampler (or batch sampler) that orders the indices
+    typed_random: bool  # the sampler's type or `shuffle` flag says it shuffles
     source: Source
     batches: int = 0
+    # The first indices each pass over the loader yielded, one list per pass (a few passes).
+    orders: list = field(default_factory=list)
+
+    def new_pass(self) -> Optional[list]:
+        if len(self.orders) >= 3:
+            return None
+        order: list = []
+        self.orders.append(order)
+        return order
+
+
+@dataclass
+class ModelRecord:
+    """One model generation: a fold, a trial, the GAN's generator. Rows, forwards and steps
+    are judged per generation, so k-fold models do not pool their training rows."""
+
+    serial: int
+    label: str
+    last_batch_seq: int = 0
+    trained_until: int = 0  # global optimizer step its latest training forward fed (steps done + 1)
 
 
 @dataclass
 class OptimizerInfo:
+    serial: int
     where: Optional[Where] = None  # first optimizer.step() call site
     step_code: Any = None  # the code object (function) that calls optimizer.step()
     steps: int = 0
-    attempts: int = 0  # optimizer.step() or GradScaler.step() calls
+    attempts: int = 0  # optimizer.step() calls, or GradScaler.step() calls (a skipped step counts once)
     batch_seq_at_step: int = 0
     backwards: int = 0  # backward() calls since this optimizer's last step
     zeroed: bool = True  # a zero_grad() call since this optimizer's last step
@@ -42,10 +70,11 @@ class OptimizerInfo:
 class ForwardRecord:
     """One outermost forward pass of a model, until we know whether it reached backward()."""
 
-    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "source", "rows", "reached")
+    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "use", "rows", "reached", "model")
 
-    def __init__(self, training: bool, grad: bool, stack: tuple, steps: int, source: Source) -> None:
-        self.training, self.grad, self.stack, self.steps, self.source = training, grad, stack, steps, source
+    def __init__(self, training: bool, grad: bool, stack: tuple, steps: int, use: Any, model: ModelRecord) -> None:
+        self.training, self.grad, self.stack, self.steps, self.use = training, grad, stack, steps, use
+        self.model = model
         self.needs_grad = False
         self.rows = None
         self.reached = False
@@ -54,31 +83,63 @@ class ForwardRecord:
         self.reached = True
 
 
+class Records:
+    """object -> record through a weak-keyed table; every record also kept for the end."""
+
+    def __init__(self) -> None:
+        self.table: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+        self.all: list = []
+
+    def get(self, obj: Any) -> Any:
+        try:
+            return self.table.get(obj)
+        except TypeError:  # not weak-referenceable
+            return None
+
+    def add(self, obj: Any, record: Any) -> Any:
+        try:
+            self.table[obj] = record
+        except TypeError:
+            pass
+        self.all.append(record)
+        return record
+
+
 class State:
     def __init__(self, guards: Any) -> None:
         self.active = True
         self.guards = guards
         self.ledger = Ledger()
+        self._serial = 0
         # forwards
         self.root: Any = None
         self.loss_module: Any = None
         self.kinds: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
-        self.models: "weakref.WeakSet[Any]" = weakref.WeakSet()
-        self.model_seq: dict[int, int] = {}
+        self.models = Records()
         self.pending_old: list[ForwardRecord] = []
         self.pending_new: list[ForwardRecord] = []
         # data
         self.batch_seq = 0
         self.current_loader: Optional[LoaderInfo] = None
-        self.loaders: dict[int, LoaderInfo] = {}
+        self.loaders = Records()
         self.subset_parts: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
+        self.tensor_serials: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
         # optimization
         self.steps = 0
-        self.optimizers: dict[int, OptimizerInfo] = {}
-        self.optimizer_refs: dict[int, Any] = {}
+        self.optimizers = Records()
         self.backwards_since_step = 0
-        self.scaled: dict[int, Any] = {}  # id(GradScaler.scale output) -> weakref(unscaled loss)
-        self.schedulers: dict[int, dict] = {}
+        # GradScaler.scale outputs: id -> (weakref to the scaled tensor, the unscaled value measured at the call)
+        self.scaled: dict[int, tuple] = {}
+        self.in_scaler_step = False
+        self.schedulers = Records()
+        # any tensor that reaches backward() is a loss: a running sum, finite iff all were (TRN407)
+        self.backward_acc: Any = None
+        self.backward_where: Optional[Where] = None
+        self.backward_count = 0
+        # TRN402: where zero_grad() first threw away gradients of an unfinished window
+        self.discard_where: Optional[Where] = None
+        # (path, line) of a finding's location -> the user's line that called the helper it is in
+        self.callers: dict[Where, Where] = {}
         # re-entrancy flags: an outer wrapped call hides the inner ones
         self.in_loss = False
         self.in_backward = False
@@ -86,9 +147,24 @@ class State:
         self.in_scheduler = 0
         self.in_sklearn = 0
 
+    def serial(self) -> int:
+        self._serial += 1
+        return self._serial
+
     def optimizer(self, opt: Any) -> OptimizerInfo:
-        info = self.optimizers.get(id(opt))
+        info = self.optimizers.get(opt)
         if info is None:
-            info = self.optimizers[id(opt)] = OptimizerInfo(batch_seq_at_step=self.batch_seq)
-            self.optimizer_refs[id(opt)] = weakref.ref(opt)
+            info = self.optimizers.add(opt, OptimizerInfo(self.serial(), batch_seq_at_step=self.batch_seq))
         return info
+
+    def model(self, module: Any) -> ModelRecord:
+        rec = self.models.get(module)
+        if rec is None:
+            rec = self.models.add(module, ModelRecord(self.serial(), type(module).__name__))
+        return rec
+
+    def tensor_serial(self, tensor: Any) -> int:
+        serial = self.tensor_serials.get(tensor)
+        if serial is None:
+            serial = self.tensor_serials[tensor] = self.serial()
+        return serial

@@ -6,6 +6,7 @@ Each verdict is a pure function of the State after the last forward was settled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
@@ -14,7 +15,8 @@ from auditor.findings import Finding, Severity
 from reference_loop.codes import IDENTITY
 from reference_loop.locate import Where
 from reference_loop.script_audit.frames import stack_where
-from reference_loop.script_audit.ledger import EMPTY, FitRecord, Ledger, Source
+from reference_loop.guards import make_finding
+from reference_loop.script_audit.ledger import EMPTY, FitRecord, Ledger, Source, Use
 from reference_loop.script_audit.state import State
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -26,11 +28,12 @@ EXTRA_IDENTITY = {
     "TRN404": ("scheduler-step-before-optimizer-step", W),
 }
 
-TRAIN_REUSE = 0.8  # an "evaluation" source this much inside the training rows is the training set itself
 MIN_ROWS = 2  # overlaps and leaks smaller than this are natural coincidences
-MIN_SHARE = 0.01
+MIN_SHARE = 0.01  # ... or smaller than this share of the evaluated rows (all training rows known)
+SAMPLED_SHARE = 0.05  # ... when the training rows are only known from sampled batches
 LEAK_SHARE = 0.05
 WHOLE = 0.9
+OVERSAMPLED = 0.05  # share of an array's rows that are copies: not natural duplicates any more
 
 
 def finding(code: str, message: str, where: Optional[Where]) -> Finding:
@@ -48,50 +51,128 @@ def _source_label(src: Source) -> str:
     return f"{src.label} {_at(src.where)}{src.via}"
 
 
+def _without(rows: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    return rows[~np.isin(rows, drop)] if len(drop) and len(rows) else rows
+
+
+def _drop_natural(ledger: Ledger, rows: np.ndarray, natural: np.ndarray) -> np.ndarray:
+    """Rows that are (or were transformed from) natural duplicates are left out of every count."""
+    if not len(natural) or not len(rows):
+        return rows
+    return rows[~ledger.covered(ledger.lineage(rows), natural)]
+
+
+def _share(rows: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.isin(rows, ref).mean()) if len(rows) and len(ref) else 0.0
+
+
 # ----------------------------------------------------------------------------- data verdicts
 
-def _eval_sources(st: State, train_rows: np.ndarray, ambiguous: np.ndarray) -> list[tuple[Source, np.ndarray]]:
-    """Sources that only ever fed evaluation, with their (unambiguous) rows; not re-evaluated training data."""
-    out = []
+@dataclass
+class Generation:
+    """One model generation's data: what it trained on and what it only evaluated."""
+
+    model: Any
+    train: list
+    evals: list  # (Use, its distinct unambiguous rows)
+    train_rows: np.ndarray
+    sampled: bool  # training rows known only from sampled batches
+
+
+def _generations(st: State, ambiguous: np.ndarray) -> list[Generation]:
+    by_model: dict[int, list[Use]] = {}
     for src in st.ledger.sources.values():
-        if src.trained or not src.evaluated:
-            continue
-        rows = src.rows()
-        if len(ambiguous):
-            rows = rows[~np.isin(rows, ambiguous)]
-        if len(rows) and len(train_rows) and np.isin(rows, train_rows).mean() >= TRAIN_REUSE:
-            continue  # e.g. accuracy measured on the training loader
-        out.append((src, rows))
+        for use in src.uses.values():
+            by_model.setdefault(use.model.serial, []).append(use)
+    out = []
+    for uses in by_model.values():
+        train = [u for u in uses if u.trained]
+        repeated = [u.repeated() for u in uses]
+        natural = np.unique(np.concatenate([ambiguous, *repeated]))
+        train_rows = _drop_natural(st.ledger, np.unique(np.concatenate([u.rows() for u in train] or [EMPTY])),
+                                   natural)
+        sampled = any(u.source.complete is None for u in train)
+        keys = {u.source.data_key for u in train if u.source.data_key is not None}
+        # The training draws split in two halves: how often a draw repeats an earlier one.
+        halves = [u.halves() for u in train if u.source.complete is None]
+        half_a = np.unique(np.concatenate([h[0] for h in halves] or [EMPTY]))
+        half_b = _without(np.unique(np.concatenate([h[1] for h in halves] or [EMPTY])), natural)
+        redraw = _share(half_b, half_a)
+        evals = []
+        for u in uses:
+            if u.trained or not u.evaluated:
+                continue
+            if u.source.data_key is not None and u.source.data_key in keys:
+                continue  # the very dataset it trains on, scored again (training accuracy)
+            rows = _drop_natural(st.ledger, u.rows(), natural)
+            if sampled and u.source.complete is None and _like_training(rows, half_a, redraw):
+                continue  # drawn like the training batches are: the training data scored again
+            evals.append((u, rows))
+        out.append(Generation(uses[0].model, train, evals, train_rows, sampled))
     return out
+
+
+def _like_training(rows: np.ndarray, half_a: np.ndarray, redraw: float) -> bool:
+    """Are these sampled rows found among half of the training draws as often as the other
+    half of the training draws is (within two standard deviations)? Then they are draws
+    from the training data itself, scored again (estimate_loss() on the "train" split)."""
+    n = len(rows)
+    if not n or not len(half_a) or redraw <= 0:
+        return False
+    found = float(np.isin(rows, half_a).sum())
+    expected = n * redraw
+    return found >= expected - 2.0 * (expected * (1.0 - redraw)) ** 0.5
 
 
 def data_verdicts(st: State) -> list[Finding]:
     ledger = st.ledger
-    ambiguous = ledger.ambiguous()
-    train_sources = [s for s in ledger.sources.values() if s.trained]
-    chunks = [s.rows() for s in train_sources]
-    train_rows = np.unique(np.concatenate(chunks)) if chunks else EMPTY
-    if len(ambiguous):
-        train_rows = train_rows[~np.isin(train_rows, ambiguous)]
-    evals = _eval_sources(st, train_rows, ambiguous)
-    findings: list[Finding] = []
-    findings += _overlap(evals, train_rows)
-    findings += _leaks(ledger, evals, train_rows)
-    findings += _test_in_loop(st, evals)
+    findings, crossed = _oversampled_splits(ledger)
+    ambiguous = np.unique(np.concatenate([ledger.ambiguous(), crossed]))
+    for gen in _generations(st, ambiguous):
+        findings += _overlap(gen)
+        findings += _leaks(ledger, gen)
+        findings += _test_in_loop(st, gen)
     return findings
 
 
-def _overlap(evals: list, train_rows: np.ndarray) -> list[Finding]:
-    out = []
-    for src, rows in evals:
-        if not len(rows) or not len(train_rows):
+def _oversampled_splits(ledger: Ledger) -> tuple[list[Finding], np.ndarray]:
+    """Rows copied before a split (oversampling, augmentation) land on both sides of it: one
+    cause, reported once, at the split; the copies are then left out of every other count."""
+    out, crossed = [], []
+    for split in ledger.splits:
+        if split.dups is None or not len(split.dups) or split.whole < 1:
             continue
-        shared = int(np.isin(rows, train_rows).sum())
-        if shared >= MIN_ROWS and shared >= MIN_SHARE * len(rows):
-            out.append(finding("TRN207", f"{shared} of {len(rows)} distinct rows that reached the model only as "
-                               f"evaluation input (from {_source_label(src)}: forward passes whose output never "
-                               "reached backward()) were also training inputs: the splits overlap, and metrics on "
-                               "those rows measure memory; split once, without overlap", src.where))
+        copies = split.copies / split.whole
+        if copies < OVERSAMPLED:
+            continue
+        sides = [np.isin(split.dups, p) for p in split.parts if len(p)]
+        both = int((np.sum(sides, axis=0) >= 2).sum()) if sides else 0
+        if both < MIN_ROWS:
+            continue
+        crossed.append(split.dups)
+        out.append(finding("TRN207", f"{split.copies} of the {split.whole} rows split here are copies of other rows "
+                           f"({copies:.0%}: oversampled or augmented before the split), and {both} of the copied "
+                           f"rows landed in more than one part of {split.label}: the held-out part contains training "
+                           "rows, so metrics on it measure memory; split first, then oversample the training part "
+                           "only", split.where))
+    return out, (np.unique(np.concatenate(crossed)) if crossed else EMPTY)
+
+
+def _overlap(gen: Generation) -> list[Finding]:
+    out = []
+    floor = SAMPLED_SHARE if gen.sampled else MIN_SHARE
+    for use, rows in gen.evals:
+        if not len(rows) or not len(gen.train_rows):
+            continue
+        shared = int(np.isin(rows, gen.train_rows).sum())
+        if shared >= MIN_ROWS and shared >= floor * len(rows):
+            src = use.source
+            known = "sampled training batches" if gen.sampled else "all training rows"
+            out.append(finding("TRN207", f"{shared} of {len(rows)} distinct rows ({shared / len(rows):.0%}, measured "
+                               f"against {known} of the same model) that reached the model only as evaluation input "
+                               f"(from {_source_label(src)}: forward passes whose output never reached backward()) "
+                               "were also training inputs: the splits overlap, and metrics on those rows measure "
+                               "memory; split once, without overlap", src.where))
     return out
 
 
@@ -105,28 +186,28 @@ def _split_before(ledger: Ledger, fit: FitRecord) -> bool:
     return False
 
 
-def _leaks(ledger: Ledger, evals: list, train_rows: np.ndarray) -> list[Finding]:
-    out = []
-    fits = [f for f in ledger.fits.values() if f.used]
-    if not fits or not evals:
+def _leaks(ledger: Ledger, gen: Generation) -> list[Finding]:
+    out: list[Finding] = []
+    fits = [f for f in ledger.fits if f.used]
+    if not fits or not gen.evals:
         return out
-    train_lineage = ledger.lineage(train_rows) if len(train_rows) else None
+    train_lineage = ledger.lineage(gen.train_rows) if len(gen.train_rows) else None
+    eval_lineages = [(use, ledger.lineage(rows)) for use, rows in gen.evals if len(rows)]
     for fit in fits:
         leaked, total, first = 0, 0, None
-        for src, rows in evals:
-            if not len(rows):
-                continue
-            hit = ledger.covered(ledger.lineage(rows), fit.hashes)
+        for use, lineage in eval_lineages:
+            hit = fit.leaked(lineage)
             if hit.sum() >= MIN_ROWS and hit.mean() >= LEAK_SHARE:
                 leaked += int(hit.sum())
-                total += len(rows)
-                first = first or src
+                total += len(lineage)
+                first = first or use.source
         if not leaked or first is None:
             continue
-        train_share = float(ledger.covered(train_lineage, fit.hashes).mean()) if train_lineage is not None else 0.0
+        train_share = float(fit.leaked(train_lineage).mean()) if train_lineage is not None else 0.0
         whole = train_share >= WHOLE and leaked >= WHOLE * total
         evidence = (f"{fit.label} was fitted here on {fit.rows} rows; {leaked} of the {total} distinct rows that later "
-                    f"reached the model as evaluation input (from {_source_label(first)}) were among them")
+                    f"reached the model as evaluation input (from {_source_label(first)}) were among them, "
+                    "transformed by this very fit")
         if whole and not _split_before(ledger, fit):
             out.append(finding("TRN202", evidence + f", and so were {train_share:.0%} of the training rows: it was "
                                "fitted on the whole dataset before the split, so evaluation statistics leaked into "
@@ -152,7 +233,7 @@ def _test_rows(ledger: Ledger, evals: list) -> tuple[np.ndarray, list]:
                          and ledger.covered(ledger.lineage(other.parts[-1]), train_part).mean() >= WHOLE
                          for other in ledger.splits)
             if not carved:
-                for src, rows in evals:
+                for use, rows in evals:
                     if len(rows) and ledger.covered(ledger.lineage(rows), train_part).mean() >= WHOLE:
                         carved = True
                         break
@@ -163,27 +244,29 @@ def _test_rows(ledger: Ledger, evals: list) -> tuple[np.ndarray, list]:
     return rows, parts
 
 
-def _test_in_loop(st: State, evals: list) -> list[Finding]:
-    test_rows, test_parts = _test_rows(st.ledger, evals)
+def _test_in_loop(st: State, gen: Generation) -> list[Finding]:
+    test_rows, test_parts = _test_rows(st.ledger, gen.evals)
     if not len(test_rows) and not test_parts:
         return []
     out = []
-    for src, rows in evals:
+    for use, rows in gen.evals:
+        src = use.source
         is_test = src.split_part is not None and any(src.split_part[0] is s and src.split_part[1] == i
                                                      for s, i in test_parts)
         if not is_test and len(rows) and len(test_rows):
             is_test = st.ledger.covered(st.ledger.lineage(rows), test_rows).mean() >= WHOLE
         if not is_test:
             continue
-        during = [s for s in src.eval_steps if s < st.steps]
+        # Training of *this* model went on after the evaluation (another fold's model does not count).
+        during = [s for s in use.eval_steps if s < gen.model.trained_until]
         if not during:
             continue
-        where = _loop_frame(st, src) or src.where
+        where = _loop_frame(st, use) or src.where
         out.append(finding("TRN204", f"the test split (rows held out by {_split_labels(test_parts)}) was evaluated "
-                           f"in {len(src.eval_steps)} separate passes, {len(during)} of them while training was "
-                           f"still going on (after optimizer step {during[0]} of {st.steps}): choosing or tuning by "
-                           "test results makes them optimistic; evaluate the test split once, after training",
-                           where))
+                           f"in {len(use.eval_steps)} separate passes, {len(during)} of them while training was "
+                           f"still going on (after optimizer step {during[0]} of {gen.model.trained_until}): "
+                           "choosing or tuning by test results makes them optimistic; evaluate the test split "
+                           "once, after training", where))
     return out
 
 
@@ -192,11 +275,11 @@ def _split_labels(parts: list) -> str:
     return ", ".join(labels) or "the split"
 
 
-def _loop_frame(st: State, src: Source) -> Optional[Where]:
+def _loop_frame(st: State, use: Use) -> Optional[Where]:
     """The line of the test evaluation inside the training loop: the frame of the test
     forward's call chain that runs in the same function as optimizer.step()."""
-    step_codes = {info.step_code for info in st.optimizers.values() if info.step_code is not None}
-    for entry in src.eval_stack:
+    step_codes = {info.step_code for info in st.optimizers.all if info.step_code is not None}
+    for entry in use.eval_stack:
         if entry[0] in step_codes:
             return stack_where(entry)
     return None
@@ -206,14 +289,14 @@ def _loop_frame(st: State, src: Source) -> Optional[Where]:
 
 def loop_verdicts(st: State) -> list[Finding]:
     out = []
-    for info in st.optimizers.values():
+    for info in st.optimizers.all:
         flags = [bool(f) if not isinstance(f, bool) else f for f in info.uncleared]
         if info.steps >= 2 and len(flags) >= 2 and all(flags):
             out.append(finding("TRN403", f"gradients were never cleared: at the first backward() after each of "
                                f"{len(flags)} sampled optimizer steps, the previous step's gradient was still there "
                                "(non-zero, no zero_grad() in between), so every update adds up all earlier "
                                "gradients; call optimizer.zero_grad() once per step", info.where))
-    for record in st.schedulers.values():
+    for record in st.schedulers.all:
         info = record["optimizer"]
         if record["before_first_step"] and info is not None and info.attempts > 0:
             out.append(finding("TRN404", f"{record['label']}.step() ran before the optimizer had taken any step "
@@ -228,27 +311,52 @@ def keep_guard_finding(st: State, f: Finding) -> bool:
     several losses of one batch (multi-task, GAN) are summed on purpose."""
     if f.code != "TRN401" or not st.batch_seq:
         return True
-    return any(info.windows and info.windows_batched * 2 >= info.windows for info in st.optimizers.values())
+    return any(info.windows and info.windows_batched * 2 >= info.windows for info in st.optimizers.all)
 
 
-def loader_events(st: State) -> dict:
-    """Feed the shared guards with the loaders that only fed evaluation (TRN203); return the
-    evidence per location, to be added to the guards' message."""
-    evidence = {}
-    for info in st.loaders.values():
+def _order(indices: list) -> list:
+    try:
+        return [int(i) for i in indices]
+    except (TypeError, ValueError):
+        return [repr(i) for i in indices]
+
+
+def _data_signature(src: Source) -> Any:
+    if src.complete is not None:
+        return hash(src.complete.tobytes())
+    return src.data_key
+
+
+def shuffled_eval_loaders(st: State) -> list[Finding]:
+    """TRN203, judged by the order of the indices an evaluation loader's sampler yielded:
+    two passes over the same data in different orders shuffle (custom samplers too; a
+    factory that builds a new loader per epoch counts as one loader); with one pass only,
+    the sampler's type decides. Loaders freed before the end keep their record."""
+    groups: dict = {}
+    for info in st.loaders.all:
         src = info.source
-        if info.batches and not src.trained and src.evaluated and info.shuffled:
-            loader: Any = info.ref()
-            if loader is not None:
-                st.guards.on_loader(loader, "eval", info.where)
-                evidence[info.where] = (f" (observed: built at {_at(info.where)}{src.via}; its batches fed "
-                                        f"{src.evaluated} forward passes and none of them reached backward(), so "
-                                        "it is an evaluation loader)")
-    return evidence
-
-
-def add_evidence(findings: list, evidence: dict) -> None:
-    for f in findings:
-        extra = evidence.get((f.path, f.line)) if f.code == "TRN203" else None
-        if extra:
-            f.message = f.message.rstrip(".") + extra
+        if not info.batches or src.trained or not src.evaluated:
+            continue
+        groups.setdefault((info.where, info.sampler, _data_signature(src)), []).append(info)
+    out = []
+    for infos in groups.values():
+        info = infos[0]
+        orders = [_order(o) for i in infos for o in i.orders if o]
+        if len(orders) >= 2:
+            n = min(len(o) for o in orders)
+            differ = sum(o[:n] != orders[0][:n] for o in orders[1:])
+            if not differ:
+                continue
+            how = (f"{info.sampler} yielded the indices in a different order on {differ + 1} of {len(orders)} "
+                   f"observed passes")
+        elif info.typed_random:
+            how = info.sampler
+        else:
+            continue
+        evaluated = sum(i.source.evaluated for i in infos)
+        out.append(make_finding("TRN203", f"the eval DataLoader visits its samples in random order ({how}); "
+                                "evaluation batches should be deterministic: use shuffle=False or a sequential "
+                                f"sampler (observed: built at {_at(info.where)}{info.source.via}; its batches fed "
+                                f"{evaluated} forward passes and none of them reached backward(), so it is an "
+                                "evaluation loader)", info.where or ("<unknown>", 1)))
+    return out

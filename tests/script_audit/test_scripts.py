@@ -27,7 +27,7 @@ BUGS = {
     "bug_trn302_sigmoid_into_bce_logits": ("TRN302", None, "criterion(model(xb), yb)",
                                            r"lies in \[0\.\d+, 0\.\d+\] over \d+ sampled batches"),
     "bug_trn401_unscaled_accumulation": ("TRN401", None, "opt.step()", r"accumulated 4 backward calls"),
-    "bug_trn402_zero_grad_each_micro_batch": ("TRN402", None, "opt.step()", r"4 backward calls, gradients cleared 3"),
+    "bug_trn402_zero_grad_each_micro_batch": ("TRN402", None, "opt.zero_grad()", r"4 backward calls, gradients cleared 3"),
     "bug_trn403_gradients_never_cleared": ("TRN403", None, "opt.step()", r"each of \d+ sampled optimizer steps"),
     "bug_trn404_scheduler_first": ("TRN404", None, "fn()", r"called 3 times, the optimizer stepped 87 times"),
     "bug_trn407_nan_in_features": ("TRN407", None, "criterion(model(xb).squeeze(1), yb)", r"became nan"),
