@@ -32,7 +32,8 @@ def test_defaults_reach_95_percent_on_digits_within_a_minute(tmp_path):
     assert payload["run"]["test"]["accuracy"] >= 0.95
     assert payload["findings"] == [] and payload["summary"]["findings"] == 0
     assert elapsed < 60
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"report.json", "curves.png", "best_state_dict.pt"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"report.json", "curves.png", "best_state_dict.pt",
+                                                             "checkpoint.pt"}
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["test"]["accuracy"] == payload["run"]["test"]["accuracy"]
     assert "best epoch" in result.stderr and "TRN902" in result.stderr  # the table goes to stderr in json mode
