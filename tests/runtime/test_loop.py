@@ -162,3 +162,16 @@ def test_hooks_come_off_when_training_raises():
     with pytest.raises(RuntimeError, match="boom"):
         fit(model, task.splits.train, task.splits.val, loss=failing, epochs=1, progress=False, probes=False)
     assert not model._forward_pre_hooks
+
+
+def test_test_split_is_evaluated_in_the_precision_of_validation():
+    task = load_task("wine")
+    torch.manual_seed(0)
+    result = fit(task.model(), task.splits.train, task.splits.val, epochs=3, amp="bf16", batch_size=32,
+                 progress=False, probes=False)
+    assert result.precision.label == "bf16"
+    # The validation split through test(): exactly the numbers that chose the best epoch.
+    again = test(result, task.splits.val, batch_size=32).metrics
+    best = result.history[result.best_epoch - 1]
+    assert (again["loss"], again["accuracy"]) == (best["val_loss"], best["val_accuracy"])
+    assert evaluate(result.model, task.splits.val, batch_size=32)["loss"] != best["val_loss"]  # fp32 differs
