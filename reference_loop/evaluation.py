@@ -21,7 +21,7 @@ import torch
 
 from reference_loop import distributed
 from reference_loop.device import Precision, autocast
-from reference_loop.objective import batch_totals, metrics_of
+from reference_loop.objective import batch_totals, metrics_of, totals_size, with_count
 
 
 @dataclass
@@ -99,7 +99,7 @@ def run(model: torch.nn.Module, loader: Any, criterion: Callable, dev: torch.dev
 
 def _totals(model: torch.nn.Module, loader: Any, criterion: Callable, dev: torch.device, precision: Precision,
             kind: str, mode: GradOff) -> torch.Tensor:
-    totals = torch.zeros(8, device=dev)
+    totals, n = torch.zeros(totals_size(kind), device=dev), 0
     with mode.context():
         for x, y in loader:
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
@@ -107,4 +107,5 @@ def _totals(model: torch.nn.Module, loader: Any, criterion: Callable, dev: torch
                 out = model(x)
                 loss = criterion(out, y)
             totals += batch_totals(kind, out.float(), y, loss)
-    return totals
+            n += len(y)
+    return with_count(totals, n)

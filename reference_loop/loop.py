@@ -26,7 +26,7 @@ from reference_loop.device import Precision, choose_precision, seed_everything
 from reference_loop.guards import GuardSet, make_finding
 from reference_loop.locate import module_location, user_location
 from reference_loop.objective import (DIRECTION, Objective, TargetError, apply_targets, batch_totals, check_monitor,
-                                      metrics_of, resolve)
+                                      metrics_of, resolve, totals_size, with_count)
 from reference_loop.optim import OptimizerSpec, build_optimizer, epoch_end, per_step
 from reference_loop.preflight import run_probes
 from reference_loop.probes import ProbeResult
@@ -162,7 +162,7 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
             if dist.enabled:
                 train_dl.sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every rank
             model.train()
-            totals = torch.zeros(8, device=dev)
+            totals, seen = torch.zeros(totals_size(objective.kind), device=dev), 0
             n_batches = len(train_dl)
             for i, (x, y) in enumerate(train_dl):
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
@@ -170,9 +170,10 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
                 with no_sync(net, last_in_window):  # DDP: all-reduce gradients once per window
                     loss_value, out = micro_step_with_output(net, criterion, x, y, window_len, scaler, precision)
                 totals += batch_totals(objective.kind, out.float(), y, loss_value)  # on the device: no sync per step
+                seen += len(y)
                 if last_in_window:
                     optimizer_step(model, opt, scaler, grad_clip, step_sched)
-            train_metrics = metrics_of(objective.kind, distributed.all_reduce_sum(totals, dist).tolist())
+            train_metrics = metrics_of(objective.kind, distributed.all_reduce_sum(with_count(totals, seen), dist).tolist())
             val = evaluation.run(model, val_dl, criterion, dev, precision, dist, objective.kind, grad_off)
             row = _row(epoch + 1, train_metrics, val, opt, time.perf_counter() - epoch_start,
                        time.perf_counter() - started)

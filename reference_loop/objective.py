@@ -45,13 +45,6 @@ class Objective:
     target_dtype: Optional[torch.dtype] = None
     target_shape: Optional[tuple[int, ...]] = None  # per-sample shape, e.g. (1,) for an (N, 1) output
 
-    @property
-    def monitor_default(self) -> str:
-        return "val_loss"
-
-    def metric_names(self) -> tuple[str, ...]:
-        return ("accuracy",) if self.kind != "regression" else ("rmse", "mae", "r2")
-
 
 def kind_of_criterion(criterion: Callable) -> Optional[str]:
     name = type(criterion).__name__ if isinstance(criterion, torch.nn.Module) else getattr(criterion, "__name__", "")
@@ -173,38 +166,47 @@ def apply_targets(ds: Dataset, obj: Objective) -> Dataset:
 
 # ----------------------------------------------------------------------------- metrics
 
-def batch_totals(kind: str, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
-    """Sums of one batch, on the device (no sync): [loss*n, n, correct, sse, sae, sum y, sum y², elements].
+def totals_size(kind: str) -> int:
+    return 6 if kind == "regression" else 2
 
-    Summed over batches (and ranks) they give every metric of the split (`metrics_of`).
+
+def batch_totals(kind: str, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    """Sums of one batch on the device, no sync and no host-to-device copy: [loss*n, correct]
+    for classification, [loss*n, sse, sae, sum y, sum y², elements] for regression.
+
+    Summed over batches, with the sample count kept on the host (`with_count`), and over
+    ranks, they give every metric of the split (`metrics_of`).
     """
-    n = float(len(y))
-    zero = out.new_zeros(())
-    if kind == "multiclass" and out.dim() >= 2 and not y.is_floating_point():
-        correct = (out.argmax(1) == y).sum().float()
-    elif kind == "binary":
-        hits = ((out.reshape(y.shape) > 0) == (y > 0.5)).float()
-        correct = hits.reshape(len(y), -1).mean(1).sum()  # per sample: the share of its labels right
-    else:
-        correct = zero
+    n = len(y)
     if kind == "regression":
         o, t = out.float().reshape(y.shape), y.float()
         err = o - t
-        reg = torch.stack([err.square().sum(), err.abs().sum(), t.sum(), t.square().sum(),
-                           torch.tensor(float(t.numel()), device=out.device)])
+        return torch.stack([loss.float() * n, err.square().sum(), err.abs().sum(), t.sum(), t.square().sum(),
+                            t.new_full((), float(t.numel()))])
+    if kind == "binary":
+        hits = ((out.reshape(y.shape) > 0) == (y > 0.5)).float()
+        correct = hits.reshape(n, -1).mean(1).sum()  # per sample: the share of its labels right
+    elif out.dim() >= 2 and not y.is_floating_point():
+        correct = (out.argmax(1) == y).sum().float()
     else:
-        reg = out.new_zeros(5, dtype=torch.float32)
-    head = torch.stack([loss.float() * n, torch.tensor(n, device=out.device), correct.float()])
-    return torch.cat([head, reg])
+        correct = loss.new_full((), float("nan"))
+    return torch.stack([loss.float() * n, correct])
+
+
+def with_count(totals: torch.Tensor, n: int) -> torch.Tensor:
+    """The batch sums and the sample count in one tensor, for one all-reduce per split."""
+    return torch.cat([totals, totals.new_full((1,), float(n))])
 
 
 def metrics_of(kind: str, totals: list[float]) -> dict[str, float]:
-    loss_sum, n, correct, sse, sae, sy, sy2, m = totals
+    """Metrics of a split from its summed `with_count` totals."""
+    n = totals[-1]
     n_safe = max(n, 1.0)
-    out = {"loss": loss_sum / n_safe, "n": int(n)}
+    out = {"loss": totals[0] / n_safe, "n": int(n)}
     if kind != "regression":
-        out["accuracy"] = correct / n_safe
+        out["accuracy"] = totals[1] / n_safe
         return out
+    _, sse, sae, sy, sy2, m = totals[:6]
     m_safe = max(m, 1.0)
     sst = sy2 - sy * sy / m_safe  # total sum of squares around the split's own mean
     out.update(rmse=math.sqrt(max(sse, 0.0) / m_safe), mae=sae / m_safe,

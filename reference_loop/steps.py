@@ -73,16 +73,3 @@ def no_sync(model: torch.nn.Module, sync: bool):
     if not sync and hasattr(model, "no_sync"):
         return model.no_sync()
     return contextlib.nullcontext()
-
-
-def batch_metrics(out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
-    """[summed loss, correct predictions, samples] of one batch, on the device (no sync).
-
-    Accuracy is defined for class-index targets; other targets get NaN (loss only).
-    """
-    n = torch.tensor(float(len(y)), device=out.device)
-    if not y.is_floating_point() and out.dim() >= 2 and out.shape[1] > 1:
-        correct = (out.argmax(1) == y).sum().float()
-    else:
-        correct = torch.tensor(float("nan"), device=out.device)
-    return torch.stack([loss.float() * len(y), correct, n])
