@@ -72,13 +72,20 @@ def first_batch(ds: Dataset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return features_of(ds, n), targets_of(ds, n)
 
 
-def check_compatible(model: torch.nn.Module, ds: Dataset, device: torch.device, what: str = "training data") -> None:
-    """One forward on two samples: a shape mismatch fails here with both shapes named."""
-    x, y = first_batch(ds, 2)
+def check_compatible(model: torch.nn.Module, ds: Dataset, device: torch.device,
+                     what: str = "training data") -> tuple[Any, torch.Tensor]:
+    """One forward on two samples: a shape mismatch fails here with both shapes named.
+
+    Returns the output and the targets (all of an in-memory dataset, the first 1024 of a
+    lazy one) for the objective to be chosen from. Under `no_grad`, not `inference_mode`:
+    a model that builds a buffer on its first forward keeps it, and an inference tensor
+    kept in the model could not be saved for backward once training starts.
+    """
+    x, _ = first_batch(ds, 2)
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.no_grad():
             out = model(x.to(device))
     except RuntimeError as exc:
         expected = _expected_input(model)
@@ -87,12 +94,7 @@ def check_compatible(model: torch.nn.Module, ds: Dataset, device: torch.device, 
                         f"the model cannot take{detail} ({str(exc).splitlines()[0]})") from None
     finally:
         model.train(was_training)
-    if isinstance(out, torch.Tensor) and out.dim() >= 2 and not y.is_floating_point() and len(y):
-        classes = out.shape[1]
-        top = int(targets_of(ds, None if isinstance(ds, TensorDataset) else 1024).max())  # bounded for lazy datasets
-        if top >= classes:
-            raise DataError(f"{what} has class labels up to {top} but the model outputs {classes} "
-                            f"scores per sample (shape {tuple(out.shape)}); it needs at least {top + 1}")
+    return out, targets_of(ds, None if isinstance(ds, TensorDataset) else 1024)  # bounded for lazy datasets
 
 
 def _expected_input(model: torch.nn.Module) -> Optional[str]:

@@ -9,6 +9,7 @@ before it (`preflight`); the loop itself only trains.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import weakref
@@ -19,16 +20,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from auditor.findings import Finding
-from reference_loop import distributed, instrument
-from reference_loop.data import DataLike, as_dataset, check_compatible, eval_loader, train_loader
-from reference_loop.device import Precision, autocast, choose_precision, seed_everything
-from reference_loop.guards import GuardSet
+from reference_loop import checkpoint, distributed, evaluation, instrument
+from reference_loop.data import DataError, DataLike, as_dataset, check_compatible, eval_loader, train_loader
+from reference_loop.device import Precision, choose_precision, seed_everything
+from reference_loop.guards import GuardSet, make_finding
 from reference_loop.locate import module_location, user_location
+from reference_loop.objective import (DIRECTION, Objective, TargetError, apply_targets, batch_totals, check_monitor,
+                                      metrics_of, resolve, totals_size, with_count)
+from reference_loop.optim import OptimizerSpec, build_optimizer, epoch_end, per_step
 from reference_loop.preflight import run_probes
 from reference_loop.probes import ProbeResult
-from reference_loop.steps import batch_metrics, micro_step, no_sync, optimizer_step, windows
-
-OptimizerSpec = Union[None, torch.optim.Optimizer, Callable[[torch.nn.Module], torch.optim.Optimizer]]
+from reference_loop.steps import micro_step_with_output, no_sync, optimizer_step, windows
 
 
 @dataclass
@@ -44,6 +46,10 @@ class FitResult:
     device: torch.device = torch.device("cpu")
     test_metrics: Optional[dict[str, float]] = None
     where: Optional[tuple[str, int]] = None  # the line that called fit(): findings without a better place
+    objective: Optional[Objective] = field(default=None, repr=False)
+    precision: Precision = Precision(None, False)
+    notes: list[str] = field(default_factory=list)  # what the loop changed or decided, in words
+    stopped: Optional[dict[str, Any]] = None  # why the run ended before `epochs` (early stopping, non-finite loss)
 
 
 @dataclass
@@ -57,39 +63,64 @@ class TestResult:
         return self.metrics[key]
 
 
-def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optional[Callable] = None,
-        optimizer: OptimizerSpec = None, lr: float = 1e-3, epochs: int = 20, batch_size: int = 64,
-        accumulation_steps: int = 1, amp: Union[bool, str] = "auto", grad_clip: Optional[float] = None,
-        scheduler: Optional[Callable[[torch.optim.Optimizer], Any]] = None, device: str = "auto", seed: int = 0,
-        patience: Optional[int] = None, out_dir: Optional[str] = None, probes: bool = True, guards: bool = True,
-        progress: Optional[bool] = None, test_data: Optional[DataLike] = None) -> FitResult:
+def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[None, str, Callable] = None,
+        optimizer: OptimizerSpec = None, lr: float = 1e-3, weight_decay: float = 0.01, epochs: int = 20,
+        batch_size: int = 64, accumulation_steps: int = 1, amp: Union[bool, str] = "auto",
+        grad_clip: Optional[float] = None, scheduler: Optional[Callable[[torch.optim.Optimizer], Any]] = None,
+        scheduler_interval: str = "step", device: str = "auto", seed: int = 0, monitor: str = "val_loss",
+        min_delta: float = 0.0, patience: Optional[int] = None, on_nonfinite: str = "stop",
+        out_dir: Optional[str] = None, resume: Optional[str] = None, probes: bool = True, guards: bool = True,
+        progress: Optional[bool] = None, test_data: Optional[DataLike] = None,
+        run_name: Optional[str] = None) -> FitResult:
     """Train `model` on `train`, select the best epoch on `val`, and audit the run.
 
-    `optimizer`: None (AdamW with `lr`), a callable `model -> optimizer`, or an optimizer
-    already built on the model's parameters. `scheduler`: a callable `optimizer ->
-    scheduler`, stepped after every optimizer step. `test_data` is only given to the
-    overlap probe (TRN207); evaluate it with `test(result, test_data)` after training.
+    `loss`: a criterion, or "auto" / "cross_entropy" / "bce" / "mse" / "huber" (None is
+    "auto": chosen from the targets and the model's output). `optimizer`: None (AdamW
+    with `lr`, `weight_decay` on weights only), a callable `model -> optimizer`, or an
+    optimizer already built on the model's parameters. `scheduler`: a callable
+    `optimizer -> scheduler`, stepped after every update (`scheduler_interval="step"`) or
+    once per epoch ("epoch"); a ReduceLROnPlateau steps per epoch on the monitored metric.
+    `monitor`: the validation metric that picks the best epoch and drives early stopping
+    (`val_loss`, `val_accuracy`, `val_rmse`, `val_mae`, `val_r2`), the loss breaking ties;
+    an epoch is better only by more than `min_delta`. `on_nonfinite`: "stop" ends the run
+    at the first epoch whose training loss is not finite, "continue" trains on.
+    `out_dir`: report, curves, best weights, and `checkpoint.pt` after every epoch, which
+    `resume=out_dir` continues from. `test_data` is only given to the overlap probe (TRN207).
     """
     where = user_location(2)
     model_where = module_location(model) or where
+    if on_nonfinite not in ("stop", "continue"):
+        raise ValueError(f"on_nonfinite must be 'stop' or 'continue', not {on_nonfinite!r}")
+    if scheduler_interval not in ("step", "epoch"):
+        raise ValueError(f"scheduler_interval must be 'step' or 'epoch', not {scheduler_interval!r}")
+    ckpt = _load_checkpoint(resume) if resume is not None else None
     # --- setup: one seed, one device, data on loaders that suit each split
     seed_everything(seed)
     dist = distributed.setup(device)
+    if dist.enabled:
+        # Dropout and augmentation differ per rank (else every rank draws the same masks);
+        # the data order comes from the samplers' shared seed, so it stays consistent.
+        seed_everything(seed + dist.rank)
     dev = dist.device
     train_ds, val_ds = as_dataset(train, "training data"), as_dataset(val, "validation data")
     model.to(dev)
-    check_compatible(model, train_ds, dev)
-    criterion = loss if loss is not None else torch.nn.CrossEntropyLoss()
-    opt = _build_optimizer(optimizer, model, lr)
+    out, y_train = check_compatible(model, train_ds, dev)
+    objective = _objective(loss, out, y_train)
+    train_ds = apply_targets(train_ds, objective)
+    val_ds = _follow(objective, model, val_ds, dev, "validation data")
+    monitored = _monitor_name(monitor, objective.kind)
+    criterion = objective.criterion
+    opt = build_optimizer(optimizer, model, lr, weight_decay)
     sched = scheduler(opt) if scheduler is not None else None
     precision = choose_precision(dev, amp)
     scaler = torch.amp.GradScaler(dev.type) if precision.use_scaler else None
-    train_dl = train_loader(train_ds, batch_size, seed, dist)
-    val_dl = eval_loader(val_ds, batch_size, dist)
+    raw_train_dl = train_loader(train_ds, batch_size, seed, dist)
+    train_dl, val_dl = raw_train_dl, eval_loader(val_ds, batch_size, dist)
+    grad_off = evaluation.mode_for(model)
 
-    # --- before the run: probes on copies of the model (TRN207, TRN9xx)
+    # --- before the run: probes on copies of the model (TRN207, TRN9xx); a resumed run keeps its own
     probe_results: list[ProbeResult] = []
-    if probes:
+    if probes and ckpt is None:
         evals = {"validation": val_ds} | ({"test": as_dataset(test_data, "test data")} if test_data is not None else {})
         probe_results = run_probes(model, criterion, opt, train_ds, evals, accumulation_steps=accumulation_steps,
                                    device=dev, seed=seed, model_where=model_where, data_where=where)
@@ -102,42 +133,67 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
         criterion, train_dl, val_dl = hooks.criterion, hooks.loader(train_dl, "train"), hooks.loader(val_dl, "val")
     net = _ddp(model, dev) if dist.enabled else model
     config = {"epochs": epochs, "batch_size": batch_size, "accumulation_steps": accumulation_steps,
-              "grad_clip": grad_clip, "seed": seed, "patience": patience, "lr": opt.param_groups[0]["lr"],
+              "grad_clip": grad_clip, "seed": seed, "patience": patience, "monitor": "val_" + monitored,
+              "min_delta": min_delta, "lr": opt.param_groups[0]["lr"], "weight_decay": weight_decay,
               "device": str(dev), "precision": precision.label, "world_size": dist.world_size,
-              "optimizer": type(opt).__name__, "loss": loss_name, "guards": guards}
+              "optimizer": type(opt).__name__, "loss": loss_name, "task_kind": objective.kind,
+              "scheduler": type(sched).__name__ if sched is not None else None, "on_nonfinite": on_nonfinite,
+              "guards": guards, "run_name": run_name}
 
     # --- the loop (hooks come off and the process group goes away even if it raises)
     history: list[dict[str, float]] = []
-    best_state, best_epoch, best_score, stale = _snapshot(model), 0, -float("inf"), 0
-    started = time.perf_counter()
+    best_state, best_epoch, best, stale = _snapshot(model), 0, None, 0
+    stopped: Optional[dict[str, Any]] = None
+    notes = list(objective.notes)
+    start_epoch = 0
+    if ckpt is not None:
+        start_epoch, history, best_state, best_epoch, best, stale, probe_results, restored = _restore(
+            ckpt, model, opt, scaler, sched, grad_off, raw_train_dl.generator, dev)
+        notes.append(f"resumed from {resume} after epoch {start_epoch}")
+        guard_carry = restored
+    else:
+        guard_carry = []
+    step_sched = per_step(sched, scheduler_interval)
+    started = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     bar = _progress(progress, epochs) if dist.is_main else None
     try:
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
+            epoch_start = time.perf_counter()
             if dist.enabled:
                 train_dl.sampler.set_epoch(epoch)  # a different shuffle each epoch, the same on every rank
             model.train()
-            loss_sum, seen = torch.zeros((), device=dev), 0
+            totals, seen = torch.zeros(totals_size(objective.kind), device=dev), 0
             n_batches = len(train_dl)
             for i, (x, y) in enumerate(train_dl):
                 x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
                 window_len, last_in_window = windows(n_batches, accumulation_steps, i)
                 with no_sync(net, last_in_window):  # DDP: all-reduce gradients once per window
-                    loss = micro_step(net, criterion, x, y, window_len, scaler, precision)
-                loss_sum.add_(loss.float(), alpha=len(y))  # on the device: no sync per step
+                    loss_value, out = micro_step_with_output(net, criterion, x, y, window_len, scaler, precision)
+                totals += batch_totals(objective.kind, out.float(), y, loss_value)  # on the device: no sync per step
                 seen += len(y)
                 if last_in_window:
-                    optimizer_step(model, opt, scaler, grad_clip, sched)
-            val = _evaluate(model, val_dl, criterion, dev, precision, dist)
-            row = {"epoch": epoch + 1, "train_loss": distributed.mean_over_ranks(loss_sum, seen, dist),
-                   "val_loss": val["loss"], "val_accuracy": val["accuracy"], "lr": opt.param_groups[0]["lr"],
-                   "seconds": round(time.perf_counter() - started, 3)}
+                    optimizer_step(model, opt, scaler, grad_clip, step_sched)
+            train_metrics = metrics_of(objective.kind, distributed.all_reduce_sum(with_count(totals, seen), dist).tolist())
+            val = evaluation.run(model, val_dl, criterion, dev, precision, dist, objective.kind, grad_off)
+            row = _row(epoch + 1, train_metrics, val, opt, time.perf_counter() - epoch_start,
+                       time.perf_counter() - started)
             history.append(row)
-            if _score(val) > best_score:  # best checkpoint by validation, as a state_dict copy
-                best_state, best_epoch, best_score, stale = _snapshot(model), epoch + 1, _score(val), 0
+            if _better(val, best, monitored, min_delta):  # best checkpoint by validation, as a state_dict copy
+                best_state, best_epoch, best, stale = _snapshot(model), epoch + 1, _kept(val), 0
             else:
                 stale += 1
-            _show(bar, row)
+            epoch_end(sched, scheduler_interval, val[monitored])
+            _show(bar, row, monitored)
+            if on_nonfinite == "stop" and not math.isfinite(train_metrics["loss"]):
+                # Every later update would train on garbage: stop, keep the best epoch so far.
+                stopped = {"epoch": epoch + 1, "reason": f"non-finite training loss ({train_metrics['loss']})"}
+                break
+            if out_dir is not None and dist.is_main:
+                _save_checkpoint(out_dir, epoch + 1, model, opt, scaler, sched, history, best_state, best_epoch,
+                                 best, stale, probe_results, guard, guard_carry, grad_off, raw_train_dl.generator)
             if distributed.broadcast_flag(patience is not None and stale >= patience, dist):
+                stopped = {"epoch": epoch + 1, "reason": f"early stopping: no better val_{monitored} "
+                           f"(by more than {min_delta:g}) for {patience} epochs"}
                 break  # early stopping on validation
     except BaseException:
         net = None  # before the group goes: see the end of this function
@@ -151,8 +207,16 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
 
     # --- after the run: best weights back in place, findings, report
     model.load_state_dict(best_state)
+    if grad_off.reason:
+        notes.append(grad_off.reason)
     findings = [f for f in (r.finding() for r in probe_results) if f is not None] + guard.finish()
-    result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev, where=where)
+    findings += [f for f in guard_carry if f.code not in {g.code for g in findings}]
+    if stopped is not None and stopped["reason"].startswith("non-finite") and not any(f.code == "TRN407" for f in findings):
+        findings.append(make_finding("TRN407", f"the training loss of epoch {stopped['epoch']} was not finite; "
+                                     "the run stopped there", where))  # guards off: the loop says it itself
+    findings.sort(key=lambda f: f.code)
+    result = FitResult(model, history, best_state, best_epoch, findings, probe_results, {}, guard, dev, where=where,
+                       objective=objective, precision=precision, notes=notes, stopped=stopped)
     result.report = _report_payload(result, config)
     if out_dir is not None and dist.is_main:
         from reference_loop.report import write_report
@@ -168,12 +232,56 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Optiona
     return result
 
 
-def _build_optimizer(spec: OptimizerSpec, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    if spec is None:
-        return torch.optim.AdamW(model.parameters(), lr=lr)
-    if isinstance(spec, torch.optim.Optimizer):
-        return spec
-    return spec(model)
+def _objective(loss: Any, out: Any, y: torch.Tensor) -> Objective:
+    try:
+        return resolve(loss, out, y)
+    except TargetError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _follow(objective: Objective, model: torch.nn.Module, ds: Any, dev: torch.device, what: str) -> Any:
+    """Another split checked and converted as the training split was (same kind, same criterion)."""
+    out, y = check_compatible(model, ds, dev, what)
+    try:
+        resolve(objective.criterion, out, y, what, kind=objective.kind)
+    except TargetError as exc:
+        raise DataError(str(exc)) from None
+    return apply_targets(ds, objective)
+
+
+def _monitor_name(monitor: str, kind: str) -> str:
+    try:
+        return check_monitor(monitor, kind)
+    except TargetError as exc:
+        raise DataError(str(exc)) from None
+
+
+def _row(epoch: int, train: dict[str, float], val: dict[str, float], opt: torch.optim.Optimizer,
+         epoch_seconds: float, elapsed: float) -> dict[str, float]:
+    """One history row: train_* (running, over the epoch's batches in train mode) and val_* metrics."""
+    row: dict[str, float] = {"epoch": epoch}
+    for prefix, metrics in (("train", train), ("val", val)):
+        row.update({f"{prefix}_{k}": v for k, v in metrics.items() if k != "n"})
+    row.update(lr=opt.param_groups[0]["lr"], epoch_seconds=round(epoch_seconds, 3), seconds=round(elapsed, 3))
+    return row
+
+
+def _kept(val: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in val.items()}
+
+
+def _better(new: dict[str, float], best: Optional[dict[str, float]], name: str, min_delta: float) -> bool:
+    """Better than the best so far by more than `min_delta` on the monitored metric; on a tie, by the loss."""
+    value = new[name]
+    if not math.isfinite(value) or not math.isfinite(new["loss"]):
+        return False
+    if best is None:
+        return True
+    gain = (value - best[name]) * DIRECTION[name]
+    if gain > min_delta:
+        return True
+    # Accuracy on a small split often plateaus for many epochs: then the lower loss decides.
+    return name != "loss" and value == best[name] and new["loss"] < best["loss"]
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -181,38 +289,71 @@ def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _score(metrics: dict[str, float]) -> float:
-    """Higher is better: validation accuracy where defined, else negative validation loss."""
-    acc = metrics.get("accuracy", float("nan"))
-    return acc if acc == acc else -metrics["loss"]
+def _load_checkpoint(where: str) -> dict[str, Any]:
+    try:
+        return checkpoint.load(where)
+    except checkpoint.CheckpointError as exc:
+        raise DataError(str(exc)) from None
 
 
-def _evaluate(model: torch.nn.Module, loader: Any, criterion: Callable, dev: torch.device, precision: Precision,
-              dist: distributed.Dist) -> dict[str, float]:
-    """Eval mode, no autograd, every sample once; train mode restored afterwards."""
-    was_training = model.training
-    model.eval()
-    totals = torch.zeros(3, device=dev)
-    with torch.inference_mode():
-        for x, y in loader:
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            with autocast(dev, precision):
-                out = model(x)
-                loss = criterion(out, y)
-            totals += batch_metrics(out.float(), y, loss)
-    model.train(was_training)
-    total_loss, correct, n = distributed.all_reduce_sum(totals, dist).tolist()
-    return {"loss": total_loss / max(n, 1), "accuracy": correct / max(n, 1), "n": int(n)}
+def _save_checkpoint(out_dir: str, epoch: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     scaler: Any, sched: Any, history: list, best_state: dict, best_epoch: int,
+                     best: Optional[dict], stale: int, probe_results: list[ProbeResult], guard: GuardSet,
+                     carried: list[Finding], grad_off: evaluation.GradOff, generator: Optional[torch.Generator]) -> None:
+    findings = {f.code: f for f in carried}
+    findings.update({f.code: f for f in guard.findings})
+    checkpoint.save(out_dir, {
+        "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "scheduler": sched.state_dict() if sched is not None else None,
+        "history": history, "best_state": best_state, "best_epoch": best_epoch, "best": best, "stale": stale,
+        "probes": [dict(p.to_dict(), where=list(p.where) if p.where else None) for p in probe_results],
+        "findings": [[f.code, f.message, f.path, f.line] for f in findings.values()],
+        "eval_no_grad": grad_off.no_grad, "rng": checkpoint.rng_state(generator)})
 
 
-def evaluate(model: torch.nn.Module, data: Union[DataLike, DataLoader], *, loss: Optional[Callable] = None,
+def _restore(ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: Any, sched: Any,
+             grad_off: evaluation.GradOff, generator: Optional[torch.Generator], dev: torch.device):
+    try:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        if scaler is not None and ckpt["scaler"] is not None:
+            scaler.load_state_dict(ckpt["scaler"])
+        if sched is not None and ckpt["scheduler"] is not None:
+            sched.load_state_dict(ckpt["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise DataError(f"the checkpoint does not fit this model and optimizer: {str(exc).splitlines()[0]}") from None
+    if ckpt.get("eval_no_grad"):
+        grad_off.switch("evaluating under no_grad, as the run being resumed did")
+    probe_results = [ProbeResult(p["code"], p["verdict"], p["message"], p["measured"], p["seconds"],
+                                 tuple(p["where"]) if p["where"] else None) for p in ckpt["probes"]]
+    carried = [make_finding(code, message, (path, line)) for code, message, path, line in ckpt["findings"]]
+    checkpoint.restore_rng(ckpt["rng"], generator)
+    best_state = {k: v.to(dev) for k, v in ckpt["best_state"].items()}
+    return (ckpt["epoch"], list(ckpt["history"]), best_state, ckpt["best_epoch"], ckpt["best"], ckpt["stale"],
+            probe_results, carried)
+
+
+def evaluate(model: torch.nn.Module, data: Union[DataLike, DataLoader], *, loss: Union[None, str, Callable] = None,
              batch_size: int = 256, device: Union[str, torch.device, None] = None) -> dict[str, float]:
-    """Loss and accuracy of `model` on `data`, evaluated correctly (eval mode, inference mode)."""
+    """Loss and metrics of `model` on `data`, evaluated correctly (eval mode, autograd off).
+
+    Accuracy for classification; RMSE, MAE and R² for regression (the kind is chosen as
+    `fit` chooses it, from `loss` and the targets).
+    """
     first = next(model.parameters(), None)
     dev = torch.device(device) if device not in (None, "auto") else (first.device if first is not None else torch.device("cpu"))
     dist = distributed.Dist(device=dev)
-    loader = data if isinstance(data, DataLoader) else eval_loader(as_dataset(data, "evaluation data"), batch_size, dist)
-    return _evaluate(model, loader, loss or torch.nn.CrossEntropyLoss(), dev, Precision(None, False), dist)
+    if isinstance(data, DataLoader):
+        ds, loader = data.dataset, data
+    else:
+        ds = as_dataset(data, "evaluation data")
+        loader = None
+    out, y = check_compatible(model, ds, dev, "evaluation data")
+    objective = _objective(loss, out, y)
+    if loader is None or objective.target_dtype is not None or objective.target_shape is not None:
+        loader = eval_loader(apply_targets(ds, objective), batch_size, dist)
+    return evaluation.run(model, loader, objective.criterion, dev, Precision(None, False), dist, objective.kind)
 
 
 # A test evaluation counted per model (weakly: it dies with the model) when no FitResult is given.
@@ -232,7 +373,16 @@ def test(result_or_model: Union[FitResult, torch.nn.Module], test_data: DataLike
         result = _FIT_OF.get(model)
     guard = result.guards if result is not None else _TEST_GUARDS.setdefault(model, GuardSet())
     guard.on_test_evaluated(where)
-    metrics = evaluate(model, test_data, loss=loss, batch_size=batch_size)
+    if result is not None and result.objective is not None and loss is None:
+        # The kind, criterion, target conversion, precision and grad mode of the fit: test
+        # numbers comparable with the validation numbers that chose the epoch.
+        dev = result.device
+        single = distributed.Dist(device=dev)
+        ds = _follow(result.objective, model, as_dataset(test_data, "test data"), dev, "test data")
+        metrics = evaluation.run(model, eval_loader(ds, batch_size, single), result.objective.criterion, dev,
+                                 result.precision, single, result.objective.kind)
+    else:
+        metrics = evaluate(model, test_data, loss=loss, batch_size=batch_size)
     findings = guard.finish()
     new = [f for f in findings if f.code == "TRN204"]
     if result is not None:
@@ -260,10 +410,12 @@ def _progress(enabled: Optional[bool], epochs: int):
     return tqdm(total=epochs, unit="epoch", file=sys.stderr, leave=False)
 
 
-def _show(bar: Any, row: dict[str, float]) -> None:
+def _show(bar: Any, row: dict[str, float], monitored: str) -> None:
     if bar is not None:
-        bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_loss=f"{row['val_loss']:.4f}",
-                        val_acc=f"{row['val_accuracy']:.4f}")
+        shown = {"loss": f"{row['train_loss']:.4f}", "val_loss": f"{row['val_loss']:.4f}"}
+        if monitored != "loss":
+            shown[f"val_{monitored}"] = f"{row[f'val_{monitored}']:.4f}"
+        bar.set_postfix(**shown)
         bar.update(1)
 
 
@@ -274,7 +426,7 @@ def _report_payload(result: FitResult, config: dict[str, Any]) -> dict[str, Any]
     return {"config": config, "history": result.history, "best_epoch": result.best_epoch,
             "best": result.history[result.best_epoch - 1] if result.best_epoch > 0 else None,
             "probes": [p.to_dict() for p in result.probes], "findings": [f.to_dict() for f in result.findings],
-            "test": result.test_metrics,
+            "test": result.test_metrics, "notes": result.notes, "stopped": result.stopped,
             "environment": {"torch": torch.__version__, "python": platform.python_version()}}
 
 

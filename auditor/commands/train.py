@@ -17,9 +17,11 @@ import click
 
 from auditor.commands import require_runtime_extra
 
-TASKS = ("iris", "digits", "wine", "breast_cancer")
+TASKS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 # Enough epochs for each built-in task to converge with the default AdamW(lr=1e-3).
-TASK_EPOCHS = {"iris": 150, "digits": 30, "wine": 60, "breast_cancer": 30}
+TASK_EPOCHS = {"iris": 150, "digits": 30, "wine": 60, "breast_cancer": 30, "diabetes": 60}
+LOSSES = ("auto", "cross_entropy", "bce", "mse", "huber")
+MONITORS = ("val_loss", "val_accuracy", "val_rmse", "val_mae", "val_r2")
 
 
 class BadInput(click.ClickException):
@@ -103,15 +105,35 @@ def _relocate(result: Any, model_where: Optional[tuple], data_where: Optional[tu
 def _table(result: Any, test_metrics: dict, dataset: str) -> str:
     best = result.report.get("best") or {}
     last = result.history[-1] if result.history else {}
-    lines = [f"{dataset}: {len(result.history)} epochs on {result.device}, best epoch {result.best_epoch}",
-             f"  {'split':<6} {'loss':>8} {'accuracy':>9}",
-             f"  {'train':<6} {last.get('train_loss', float('nan')):>8.4f} {'':>9}",
-             f"  {'val':<6} {best.get('val_loss', float('nan')):>8.4f} {best.get('val_accuracy', float('nan')):>9.4f}",
-             f"  {'test':<6} {test_metrics['loss']:>8.4f} {test_metrics['accuracy']:>9.4f}",
-             "  probes:"]
+    names = ("accuracy",) if result.objective is None or result.objective.kind != "regression" else ("rmse", "mae", "r2")
+    nan = float("nan")
+    lines = [f"{dataset}: {len(result.history)} epochs on {result.device}, best epoch {result.best_epoch} "
+             f"by {result.report['config']['monitor']}",
+             f"  {'split':<6} {'loss':>10}" + "".join(f" {n:>9}" for n in names),
+             f"  {'train':<6} {last.get('train_loss', nan):>10.4f}" + "".join(f" {last.get('train_' + n, nan):>9.4f}" for n in names)
+             + "   (last epoch, running, train mode)",
+             f"  {'val':<6} {best.get('val_loss', nan):>10.4f}" + "".join(f" {best.get('val_' + n, nan):>9.4f}" for n in names)
+             + "   (best epoch)",
+             f"  {'test':<6} {test_metrics['loss']:>10.4f}" + "".join(f" {test_metrics.get(n, nan):>9.4f}" for n in names)]
+    if result.stopped:
+        lines.append(f"  stopped at epoch {result.stopped['epoch']}: {result.stopped['reason']}")
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    lines.append("  probes:")
     for p in result.probes:
         lines.append(f"    {p.code} {p.name:<24} {p.verdict:<12} {p.message[:90]}")
     return "\n".join(lines) + "\n"
+
+
+def _scheduler(name: str, epochs: int, monitor: str) -> Optional[Callable[..., Any]]:
+    import torch
+
+    if name == "cosine":
+        return lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    if name == "plateau":
+        mode = "max" if monitor in ("val_accuracy", "val_r2") else "min"
+        return lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=5)
+    return None
 
 
 @click.command(name="train")
@@ -131,7 +153,21 @@ def _table(result: Any, test_metrics: dict, dataset: str) -> str:
               help="Mixed precision: auto = bf16 (or fp16 with GradScaler) on CUDA, off elsewhere.")
 @click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Clip the gradient norm to this value.")
+@click.option("--loss", type=click.Choice(LOSSES), default="auto", show_default=True,
+              help="auto: cross-entropy for class indices, BCE-with-logits for 0/1 labels and one output, MSE otherwise.")
+@click.option("--monitor", type=click.Choice(MONITORS), default="val_loss", show_default=True,
+              help="Validation metric that picks the best epoch and drives early stopping (ties: lower loss).")
+@click.option("--min-delta", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="An epoch is better only if the monitored metric improves by more than this.")
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Early stopping after N epochs without improvement.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True,
+              help="AdamW weight decay (weights only: not biases or normalisation weights).")
+@click.option("--scheduler", "scheduler_name", type=click.Choice(["none", "cosine", "plateau"]), default="none",
+              show_default=True, help="cosine: annealed per epoch over --epochs; plateau: ReduceLROnPlateau on --monitor.")
+@click.option("--on-nonfinite", type=click.Choice(["stop", "continue"]), default="stop", show_default=True,
+              help="What a non-finite training loss does to the run (TRN407 either way).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              help="Continue the run whose --out folder this is (its checkpoint.pt), up to --epochs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (small models often run fastest on 1).")
@@ -142,8 +178,9 @@ def _table(result: Any, test_metrics: dict, dataset: str) -> str:
               help="Format of the findings on stdout.")
 def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[str], device: str,
           epochs: Optional[int], batch_size: int, lr: float, accumulation_steps: int, amp: str,
-          grad_clip: Optional[float], patience: Optional[int], seed: int, threads: Optional[int],
-          out_dir: Optional[str], no_probes: bool, output_format: str) -> None:
+          grad_clip: Optional[float], loss: str, monitor: str, min_delta: float, patience: Optional[int],
+          weight_decay: float, scheduler_name: str, on_nonfinite: str, resume_dir: Optional[str], seed: int,
+          threads: Optional[int], out_dir: Optional[str], no_probes: bool, output_format: str) -> None:
     """Train with the reference loop, checking the model, the data and the loop as it runs.
 
     Exit status: 0 without error findings, 1 with, 2 on bad input.
@@ -188,11 +225,15 @@ def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[st
         if not isinstance(model, torch.nn.Module):
             raise BadInput(f"--model factory must return a torch.nn.Module, not {type(model).__name__}")
         epochs = epochs or 30
+    if resume_dir is not None and out_dir is None:
+        out_dir = resume_dir  # the resumed run goes on writing where it was
     try:
         result = reference_loop.fit(
-            model, train_data, val_data, lr=lr, epochs=epochs, batch_size=batch_size,
-            accumulation_steps=accumulation_steps, amp=amp, grad_clip=grad_clip, device=device, seed=seed,
-            patience=patience, probes=not no_probes, test_data=test_data)
+            model, train_data, val_data, loss=loss, lr=lr, weight_decay=weight_decay, epochs=epochs,
+            batch_size=batch_size, accumulation_steps=accumulation_steps, amp=amp, grad_clip=grad_clip,
+            scheduler=_scheduler(scheduler_name, epochs, monitor), scheduler_interval="epoch", device=device,
+            seed=seed, monitor=monitor, min_delta=min_delta, patience=patience, on_nonfinite=on_nonfinite,
+            out_dir=out_dir, resume=resume_dir, probes=not no_probes, test_data=test_data, run_name=name)
         tested = reference_loop.test(result, test_data, out_dir=out_dir)
     except (reference_loop.DataError, reference_loop.DeviceError) as exc:
         raise BadInput(str(exc)) from None
@@ -214,8 +255,9 @@ def train(task: Optional[str], model_spec: Optional[str], data_spec: Optional[st
     report = Report(findings=sorted(result.findings, key=lambda f: f.sort_key()), rules=_rules())
     if output_format == "json":
         payload = json.loads(render(report, "json"))
-        payload["run"] = {"task": name, "history": result.history, "best_epoch": result.best_epoch,
-                          "test": tested.metrics, "probes": [p.to_dict() for p in result.probes],
+        payload["run"] = {"task": name, "kind": result.objective.kind, "history": result.history,
+                          "best_epoch": result.best_epoch, "monitor": monitor, "stopped": result.stopped,
+                          "notes": result.notes, "test": tested.metrics, "probes": [p.to_dict() for p in result.probes],
                           "out_dir": out_dir}
         click.echo(_table(result, tested.metrics, name), nl=False, err=True)
         click.echo(json.dumps(payload, indent=2))

@@ -32,7 +32,8 @@ def test_defaults_reach_95_percent_on_digits_within_a_minute(tmp_path):
     assert payload["run"]["test"]["accuracy"] >= 0.95
     assert payload["findings"] == [] and payload["summary"]["findings"] == 0
     assert elapsed < 60
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"report.json", "curves.png", "best_state_dict.pt"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"report.json", "curves.png", "best_state_dict.pt",
+                                                             "checkpoint.pt"}
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["test"]["accuracy"] == payload["run"]["test"]["accuracy"]
     assert "best epoch" in result.stderr and "TRN902" in result.stderr  # the table goes to stderr in json mode
@@ -118,3 +119,99 @@ def test_findings_point_at_the_users_factories(user_module):
     findings = json.loads(result.stdout)["findings"]
     line = textwrap.dedent(USER_MODULE).splitlines().index("def softmax_model():") + 1
     assert [(f["code"], f["path"], f["line"]) for f in findings] == [("TRN301", "my_project.py", line)]
+
+
+def _train(*args, cwd=None):
+    """`auditor train` as a user runs it: a subprocess, JSON on stdout."""
+    proc = subprocess.run([sys.executable, "-m", "auditor", "train", "--threads", "1", *args], env=auditor_env(),
+                          cwd=str(cwd or REPO_ROOT), capture_output=True, text=True, timeout=180)
+    return proc
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_iris_100_epochs_keeps_a_later_epoch_and_reaches_90_percent(seed, tmp_path):
+    proc = _train("--task", "iris", "--epochs", "100", "--seed", str(seed), "--no-probes", "--output-format", "json",
+                  "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)["run"]
+    assert run["best_epoch"] > 1 and run["monitor"] == "val_loss"
+    assert run["test"]["accuracy"] >= 0.90
+    assert all(0 <= row["train_accuracy"] <= 1 and row["epoch_seconds"] >= 0 for row in run["history"])
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_diabetes_is_regression_and_reports_r2(tmp_path):
+    proc = _train("--task", "diabetes", "--epochs", "40", "--loss", "huber", "--monitor", "val_rmse")
+    assert proc.returncode == 0, proc.stderr
+    assert "rmse" in proc.stdout and "r2" in proc.stdout and "accuracy" not in proc.stdout.split("probes:")[0]
+    proc = _train("--task", "diabetes", "--epochs", "40", "--output-format", "json")
+    run = json.loads(proc.stdout)["run"]
+    assert run["kind"] == "regression" and run["test"]["r2"] > 0.2 and run["test"]["rmse"] > run["test"]["mae"] > 0
+
+
+FLOAT_LABELS = '''
+import numpy as np
+import torch
+from torch import nn
+
+def _xy(shift):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 240)
+    X = (rng.normal(size=(240, 4)) + 3 * y[:, None]).astype("float32")
+    return X, y.astype("float64") + shift   # as read from a CSV
+
+def _split(X, y):
+    return (X[:160], y[:160]), (X[160:200], y[160:200]), (X[200:], y[200:])
+
+def whole():
+    return _split(*_xy(0.0))
+
+def fractional():
+    return _split(*_xy(0.5))
+
+def model():
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+
+class LazyScale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = model()
+        self.register_buffer("scale", None)
+
+    def forward(self, x):
+        out = self.body(x)
+        if self.scale is None or self.scale.shape[0] != len(x):
+            self.scale = torch.ones(len(x), 3)   # a buffer built on the forward and kept
+        return out * self.scale
+
+def lazy():
+    return LazyScale()
+'''
+
+
+def test_float_class_labels_train_and_fractional_ones_are_one_line(tmp_path):
+    (tmp_path / "csv_data.py").write_text(FLOAT_LABELS)
+    proc = _train("--model", "csv_data:model", "--data", "csv_data:whole", "--epochs", "5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "float class labels holding whole numbers were converted" in proc.stdout
+    proc = _train("--model", "csv_data:model", "--data", "csv_data:fractional", "--epochs", "5", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not whole numbers" in lines[0] and "integer class indices" in lines[0]
+
+
+def test_a_model_with_a_lazy_buffer_trains(tmp_path):
+    (tmp_path / "lazy_model.py").write_text(FLOAT_LABELS)
+    proc = _train("--model", "lazy_model:lazy", "--data", "lazy_model:whole", "--epochs", "5", "--batch-size", "32",
+                  "--output-format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = json.loads(proc.stdout)["run"]
+    assert len(run["history"]) == 5 and run["test"]["n"] == 40
+    assert any("keeps tensors created in its forward (LazyScale.scale)" in n for n in run["notes"])
+
+
+def test_monitor_that_does_not_fit_the_task_is_one_line():
+    proc = _train("--task", "iris", "--monitor", "val_r2", "--epochs", "1")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["Error: cannot monitor 'val_r2' on a multiclass task; choose from "
+                                                "val_loss, val_accuracy"]

@@ -35,15 +35,20 @@ loop._ddp, distributed.teardown = watched_ddp, watched_teardown
 task = load_task("iris")
 threads_before = len(os.listdir("/proc/self/task"))
 torch.manual_seed(0)
-result = fit(task.model(), task.splits.train, task.splits.val, epochs=4, batch_size=16, accumulation_steps=2,
+model = task.model()
+# The random state each training forward starts from (dropout draws from it).
+rng_at_forward = []
+model.register_forward_pre_hook(
+    lambda m, a: rng_at_forward.append(float(torch.get_rng_state().double().sum())) if m is model and m.training and not rng_at_forward else None)
+result = fit(model, task.splits.train, task.splits.val, epochs=4, batch_size=16, accumulation_steps=2,
              out_dir=sys.argv[1], progress=False, test_data=task.splits.test)
 rank = int(os.environ["RANK"])
 digest = float(sum(v.double().sum() for v in result.best_state.values()))
 with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as fh:
-    json.dump({"history": [{k: v for k, v in r.items() if k != "seconds"} for r in result.history],
+    json.dump({"history": [{k: v for k, v in r.items() if "seconds" not in k} for r in result.history],
                "findings": [f.code for f in result.findings], "weights": digest,
                "world": result.report["config"]["world_size"],
-               "threads_left": len(os.listdir("/proc/self/task")) - threads_before,
+               "threads_left": len(os.listdir("/proc/self/task")) - threads_before, "rng": rng_at_forward,
                "ddp_gone_at_teardown": gone_at_teardown}, fh)
 '''
 
@@ -63,10 +68,12 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert r0["world"] == 2 and r0["findings"] == [] and r1["findings"] == []
     # Metrics are all-reduced and DDP keeps the replicas identical.
     assert r0["history"] == r1["history"] and r0["weights"] == r1["weights"]
+    # Each rank draws its own dropout masks (a seed offset per rank); the replicas stay identical above.
+    assert len(r0["rng"]) == len(r1["rng"]) == 1 and r0["rng"] != r1["rng"]
     # The process group is really gone: no gloo worker thread is left to race the
     # interpreter's exit (it once aborted a rank with SIGABRT on a loaded machine).
     assert r0["threads_left"] <= 0 and r1["threads_left"] <= 0
     # DDP's reducer let go of the group before it was destroyed: were the reducer the last
     # holder, the group's destructor would run holding the GIL and could deadlock.
     assert r0["ddp_gone_at_teardown"] == r1["ddp_gone_at_teardown"] == [True]
-    assert sorted(os.listdir(out)) == ["best_state_dict.pt", "curves.png", "report.json"]
+    assert sorted(os.listdir(out)) == ["best_state_dict.pt", "checkpoint.pt", "curves.png", "report.json"]
