@@ -174,6 +174,14 @@ def test_text_output_lists_dev_misses_and_the_held_out_goals(bench):
     assert "2/2 1.00" in row and "1/2 0.50" in row  # dev found, held-out found
 
 
+def test_markdown_table_has_one_row_per_rule_and_the_totals(bench):
+    proc = _score(bench["tmp"], *bench["args"], "--part", "dev", "--markdown")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in proc.stdout.splitlines()}
+    assert "| TRN301 | 2/2 1.00 | 0/1 0.00 |" in rows["TRN301"]
+    assert "| **total** | 3/4 0.75 | 1/3 0.33 |" in rows["**total**"]
+
+
 def test_only_the_requested_part_is_scored_and_cached(bench):
     proc = _score(bench["tmp"], *bench["args"], "--part", "heldout", "--json")
     assert proc.returncode == 0, proc.stderr

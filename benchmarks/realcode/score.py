@@ -211,6 +211,23 @@ def print_table(parts: dict, out) -> None:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
 
 
+def print_markdown(parts: dict, out) -> None:
+    """The per-rule table as Markdown, for docs/real-world.md."""
+    names = list(parts)
+    rules = sorted({rule for summary in parts.values() for rule in summary["by_rule"]})
+    out.write("| rule | " + " | ".join(f"{n}: bugs found | {n}: non-bugs flagged" for n in names) + " |\n")
+    out.write("|---|" + "---:|---:|" * len(names) + "\n")
+    empty = {"bugs": 0, "found": 0, "non_bugs": 0, "flagged": 0}
+    rows = [(r, lambda s, r=r: s["by_rule"].get(r, empty)) for r in rules]
+    rows += [("**core (TRN1-4)**", lambda s: s["core"]), ("**total**", lambda s: s["total"])]
+    for label, pick in rows:
+        cells = []
+        for name in names:
+            t = pick(parts[name])
+            cells += [_ratio(t["found"], t["bugs"]), _ratio(t["flagged"], t["non_bugs"])]
+        out.write(f"| {label} | " + " | ".join(cells) + " |\n")
+
+
 def goals(summary: dict) -> str:
     """Issue 16's bar for the held-out part, as measured figures."""
     total = summary["total"]
@@ -268,6 +285,7 @@ def parse_args(argv: Optional[list]) -> argparse.Namespace:
     parser.add_argument("--rerun", action="store_true", help="ignore cached results")
     parser.add_argument("--repo", action="append", default=[], help="score only this owner/name; repeatable")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--markdown", action="store_true", help="print the per-rule table as Markdown")
     parser.add_argument("--show", choices=("misses", "all"),
                         help="list dev-part instances (missed bugs and flagged non-bugs, or all)")
     parser.add_argument("--stats", action="store_true", help="print the manifest's counts and exit")
@@ -349,6 +367,8 @@ def _main(args: argparse.Namespace) -> int:
     }
     if args.json:
         print(json.dumps(result, indent=2))
+    elif args.markdown:
+        print_markdown(result["parts"], sys.stdout)
     else:
         _print_text(result, args.show)
     return 0
