@@ -104,3 +104,12 @@ def test_bad_review_line_is_one_message(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("review_rerun: a__b.jsonl:1: needs the fields")
     assert "\n" not in err
+
+
+def test_all_rules_selects_every_core_rule(tmp_path, capsys):
+    clone, commit = _repo(tmp_path)
+    reviews = _reviews(tmp_path, commit, [
+        {"path": "train.py", "line": 9, "code": "TRN301", "verdict": "RIGHT"},
+    ])
+    assert review_rerun.main(["--clones", str(clone.parent), "--reviews", str(reviews), "--all-rules"]) == 0
+    assert "| TRN301 | 1/1 | 0/0 | 0/0 | 1 |" in capsys.readouterr().out

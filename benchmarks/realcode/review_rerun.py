@@ -10,6 +10,7 @@ reviewed commit, so nothing else moves.
 
     python benchmarks/realcode/review_rerun.py --clones /work/clones
     python benchmarks/realcode/review_rerun.py --clones /work/clones --show new --repo owner/name
+    python benchmarks/realcode/review_rerun.py --clones /work/clones --all-rules   # opt-in rules too
 
 Clones: for `owner/name` the script looks in each `--clones DIR` for `DIR/name` and
 `DIR/owner+name` (a work tree); its HEAD must be the reviewed commit, else the repository is
@@ -111,10 +112,12 @@ def find_clone(repo: str, commit: str, clone_dirs: List[Path]) -> Optional[Path]
     return None
 
 
-def check(auditor: str, root: Path) -> List[dict]:
-    """The core findings of `auditor check` on `root` (all rules selected by default)."""
+def check(auditor: str, root: Path, select: Optional[str] = None) -> List[dict]:
+    """The core findings of `auditor check` on `root` (the default rule selection unless `select`)."""
     command = shlex.split(auditor) + ["check", str(root), "--no-cache", "--output-format", "json",
                                       "--exit-zero"]
+    if select:
+        command += ["--select", select]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"auditor failed on {root}: {done.stderr.strip()[:300]}")
@@ -189,6 +192,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="the command to test (default: this Python's -m auditor)")
     parser.add_argument("--repo", action="append", default=[], help="only this owner/name; repeatable")
     parser.add_argument("--show", choices=("new", "gone", "both"), help="list new findings / lost RIGHT ones")
+    parser.add_argument("--all-rules", action="store_true",
+                        help="select every core rule (TRN1-TRN4) instead of the default selection")
     args = parser.parse_args(argv)
     try:
         reviews = load_reviews(args.reviews)
@@ -207,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"not checked: {review.repo} (no work tree at {review.commit[:12]})", file=sys.stderr)
             continue
         try:
-            findings = check(args.auditor, root)
+            findings = check(args.auditor, root, "TRN1,TRN2,TRN3,TRN4" if args.all_rules else None)
         except (RuntimeError, json.JSONDecodeError, KeyError) as exc:
             print(f"not checked: {review.repo}: {exc}", file=sys.stderr)
             continue
