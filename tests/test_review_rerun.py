@@ -67,7 +67,7 @@ def test_kept_gone_and_new_findings(tmp_path, capsys):
     code = review_rerun.main(["--clones", str(clone.parent), "--reviews", str(reviews), "--show", "both"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "| TRN301 | 1/1 | 0/0 | 0/0 | 1 |" in out  # line 14 was never judged: new
+    assert "| TRN301 | 1/1 (1 error) | 0/0 | 0/0 | 1 (1 error) |" in out  # line 14 was never judged: new
     assert "| TRN101 | 0/0 | 0/0 | 0/1 | 0 |" in out
     assert "someone/toy: train.py:14 TRN301 error" in out
     assert "error-severity findings RIGHT: 1/2 = 50% (1 of them unjudged)" in out
@@ -82,7 +82,7 @@ def test_lost_right_finding_is_listed(tmp_path, capsys):
     review_rerun.main(["--clones", str(clone.parent), "--reviews", str(reviews), "--show", "gone"])
     out = capsys.readouterr().out
     assert "someone/toy: train.py:3 TRN301 (was RIGHT)" in out
-    assert "| TRN301 | 0/1 | 0/0 | 0/0 | 2 |" in out
+    assert "| TRN301 | 0/1 | 0/0 | 0/0 | 2 (2 error) |" in out
 
 
 def test_clone_at_another_commit_is_not_checked(tmp_path, capsys):
@@ -112,4 +112,23 @@ def test_all_rules_selects_every_core_rule(tmp_path, capsys):
         {"path": "train.py", "line": 9, "code": "TRN301", "verdict": "RIGHT"},
     ])
     assert review_rerun.main(["--clones", str(clone.parent), "--reviews", str(reviews), "--all-rules"]) == 0
-    assert "| TRN301 | 1/1 | 0/0 | 0/0 | 1 |" in capsys.readouterr().out
+    assert "| TRN301 | 1/1 (1 error) | 0/0 | 0/0 | 1 (1 error) |" in capsys.readouterr().out
+
+
+def test_saved_reports_are_reused(tmp_path, capsys):
+    clone, commit = _repo(tmp_path)
+    reviews = _reviews(tmp_path, commit, [
+        {"path": "train.py", "line": 9, "code": "TRN301", "verdict": "RIGHT"},
+    ])
+    runs = tmp_path / "runs"
+    args = ["--clones", str(clone.parent), "--reviews", str(reviews), "--runs", str(runs)]
+    review_rerun.main(args)
+    first = capsys.readouterr().out
+    saved = runs / "someone__toy.json"
+    assert saved.exists()
+    # the kept report is what the second call reads: an empty one means every verdict is gone
+    saved.write_text(json.dumps({"version": "x", "findings": []}))
+    review_rerun.main(args)
+    second = capsys.readouterr().out
+    assert "| TRN301 | 1/1 (1 error) |" in first
+    assert "| TRN301 | 0/1 | 0/0 | 0/0 | 0 |" in second

@@ -112,16 +112,24 @@ def find_clone(repo: str, commit: str, clone_dirs: List[Path]) -> Optional[Path]
     return None
 
 
-def check(auditor: str, root: Path, select: Optional[str] = None) -> List[dict]:
-    """The core findings of `auditor check` on `root` (the default rule selection unless `select`)."""
-    command = shlex.split(auditor) + ["check", str(root), "--no-cache", "--output-format", "json",
-                                      "--exit-zero"]
-    if select:
-        command += ["--select", select]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"auditor failed on {root}: {done.stderr.strip()[:300]}")
-    findings = json.loads(done.stdout)["findings"]
+def check(auditor: str, root: Path, select: Optional[str] = None, saved: Optional[Path] = None) -> List[dict]:
+    """The core findings of `auditor check` on `root` (the default rule selection unless `select`).
+    With `saved`, a report already there is read instead of running, and a fresh one is kept there."""
+    if saved is not None and saved.exists():
+        report = saved.read_text(encoding="utf-8")
+    else:
+        command = shlex.split(auditor) + ["check", str(root), "--no-cache", "--output-format", "json",
+                                          "--exit-zero"]
+        if select:
+            command += ["--select", select]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"auditor failed on {root}: {done.stderr.strip()[:300]}")
+        report = done.stdout
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(report, encoding="utf-8")
+    findings = json.loads(report)["findings"]
     return [f for f in findings if is_core(f["code"])]
 
 
@@ -158,13 +166,23 @@ def _where(key: Key) -> str:
     return f"{path}:cell {cell}:{line}" if cell is not None else f"{path}:{line}"
 
 
+def _by_severity(counter: collections.Counter) -> str:
+    parts = [f"{counter[s]} {s}" for s in ("error", "warning", "info") if counter[s]]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def render(tallies: Dict[str, Tally]) -> str:
+    """Per rule: each verdict kept/was, with the severities it is reported at now; new findings."""
     lines = ["| rule | RIGHT kept/was | HARMLESS kept/was | WRONG kept/was | new, unjudged |",
-             "| --- | ---: | ---: | ---: | ---: |"]
+             "| --- | --- | --- | --- | --- |"]
     for code in sorted(tallies):
         t = tallies[code]
-        cells = [f"{t.kept[v]}/{t.kept[v] + t.gone[v]}" for v in VERDICTS]
-        lines.append(f"| {code} | {' | '.join(cells)} | {sum(t.new.values())} |")
+        cells = []
+        for verdict in VERDICTS:
+            now = collections.Counter({s: n for (s, v), n in t.now_by_severity.items() if v == verdict})
+            cells.append(f"{t.kept[verdict]}/{t.kept[verdict] + t.gone[verdict]}{_by_severity(now)}")
+        cells.append(f"{sum(t.new.values())}{_by_severity(t.new)}")
+        lines.append(f"| {code} | {' | '.join(cells)} |")
     now = collections.Counter()
     for t in tallies.values():
         now.update(t.now_by_severity)
@@ -192,6 +210,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="the command to test (default: this Python's -m auditor)")
     parser.add_argument("--repo", action="append", default=[], help="only this owner/name; repeatable")
     parser.add_argument("--show", choices=("new", "gone", "both"), help="list new findings / lost RIGHT ones")
+    parser.add_argument("--runs", type=Path,
+                        help="keep each repository's report here and reuse it on the next call "
+                             "(delete the directory when the code changes)")
     parser.add_argument("--all-rules", action="store_true",
                         help="select every core rule (TRN1-TRN4) instead of the default selection")
     args = parser.parse_args(argv)
@@ -212,7 +233,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"not checked: {review.repo} (no work tree at {review.commit[:12]})", file=sys.stderr)
             continue
         try:
-            findings = check(args.auditor, root, "TRN1,TRN2,TRN3,TRN4" if args.all_rules else None)
+            saved = args.runs / (review.repo.replace("/", "__") + ".json") if args.runs else None
+            findings = check(args.auditor, root, "TRN1,TRN2,TRN3,TRN4" if args.all_rules else None, saved)
         except (RuntimeError, json.JSONDecodeError, KeyError) as exc:
             print(f"not checked: {review.repo}: {exc}", file=sys.stderr)
             continue
