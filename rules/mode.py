@@ -7,6 +7,7 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.findings import Severity
@@ -96,6 +97,86 @@ def _in_test_function(model, function) -> bool:
     return False
 
 
+def _mode_dependence(prog, forward) -> tuple:
+    """(True/False/None, layer) for the model a forward pass calls: read from every value
+    the name can hold (its assignments, and the arguments of the function's callers)."""
+    values = _built_from(prog, forward.key, forward.site.function, 0)
+    if not values:
+        return None, ""
+    unknown = False
+    for value in values:
+        found, what = mode_dependence(prog.model, value)
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
+
+
+def _built_from(prog, key: str, function, depth: int) -> list:
+    """The expressions that build the model `key` holds in `function` ([] when unknown)."""
+    model = prog.model
+    if depth > 3:
+        return []
+    found = []
+    for binding in model.bindings_of(key, function):
+        if binding.kind == "param":
+            given = prog.flow.arguments_of(binding.function, key)
+            if not given:
+                return []
+            for value, caller in given:
+                name = dotted_name(value)
+                more = _built_from(prog, name, caller, depth + 1) if name else []
+                if not more:
+                    return []
+                found += more
+            continue
+        if binding.kind != "assign" or binding.index is not None:
+            return []
+        value = binding.value
+        inner = value
+        while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
+                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+            inner = inner.func.value
+        name = dotted_name(inner)
+        if name == key:
+            continue  # `model = model.to(device)`: the same module
+        if name is not None:
+            more = _built_from(prog, name, binding.function, depth + 1)
+            if not more:
+                return []
+            found += more
+            continue
+        found.append(value)
+    return found
+
+
+def _untrained_here(prog, forward) -> bool:
+    """A model built in this very function, never trained, loaded or handed on there
+    (`net = VGG(); y = net(torch.randn(2, 3, 32, 32)); print(y)`): a smoke test of its
+    shapes, not an evaluation."""
+    function = forward.site.function
+    if function is None:
+        return False
+    model = prog.model
+    bindings = model.bindings_of(forward.key, function)
+    if not bindings or any(b.function is not function or b.kind != "assign" or type(b.value) is not cst.Call
+                           for b in bindings):
+        return False
+    for b in bindings:
+        built = prog.roles.fresh_model(b.value) or (
+            type(b.value.func) is cst.Name and model.functions_named(b.value.func.value))
+        if not built:
+            return False
+    for site in model.calls_in(function):
+        if prog.is_backward(site) or prog.is_step(site):
+            return False
+        if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
+            return False
+        if site is not forward.site and any(dotted_name(a.value) == forward.key for a in site.node.args):
+            return False
+    return True
+
+
 def _region(prog, site) -> tuple:
     loops = prog.loops_of(site.node)
     return (site.function, loops[-1] if loops else None)
@@ -113,9 +194,11 @@ def _eval_forwards(ctx) -> list:
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
+        if _untrained_here(prog, forward):
+            continue
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
-            evidence = prog.eval_evidence(forward, state)
+            evidence = prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
@@ -210,10 +293,22 @@ class MissingEvalMode(Rule):
                 continue
             reported.add(region)
             evidence = bad[0][1]
+            dependent, what = _mode_dependence(prog, forward)
+            key = forward.key
+            if dependent is False:
+                ctx.report(forward.site.node,
+                           f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "
+                           f"as written: its layers, all visible here, have no dropout or batch norm, so both "
+                           f"modes compute the same output. Call `{key}.eval()` anyway, so that adding such a "
+                           f"layer later does not change the results", severity=Severity.INFO,
+                           fix=eval_mode_fix(ctx, forward.site.node, key))
+                continue
+            effect = f"its {what} behaves as in training" if dependent else \
+                "dropout and batch norm, if it has any, behave as in training"
             ctx.report(forward.site.node,
-                       f"`{forward.key}` is evaluated {evidence} but can still be in training mode here "
-                       f"(dropout active, batch norm using batch statistics); call `{forward.key}.eval()` "
-                       f"before evaluating", fix=eval_mode_fix(ctx, forward.site.node, forward.key))
+                       f"`{key}` is evaluated {evidence} but can still be in training mode here "
+                       f"({effect}); call `{key}.eval()` before evaluating",
+                       fix=eval_mode_fix(ctx, forward.site.node, key))
 
 
 class MissingNoGrad(Rule):

@@ -15,10 +15,15 @@ from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
+from auditor.analysis.uses import ESCAPES, READOUT, TRAINING, result_use
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 _LOOPS = (cst.For, cst.While)
+_LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
+# Random inputs: a generator's sampling step, not an evaluation of held-out data.
+_NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
+          "numpy.random.")
 
 
 def is_eval_name(name: str) -> bool:
@@ -42,6 +47,7 @@ class Program:
         self._forwards: Optional[list[Forward]] = None
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
+        self._uses: dict = {}  # forward call -> result_use's answer
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -85,10 +91,18 @@ class Program:
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
-                if self.roles.is_model(key, site.function):
+                if self.roles.is_model(key, site.function) or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _given_models(self, key: str, info: Optional[FunctionInfo]) -> bool:
+        """A parameter, whatever its name (`m`, `f`), that every call of the function in this
+        file fills with a model: calling it is a forward pass."""
+        if info is None or key not in info.params or key in ("self", "cls"):
+            return False
+        given = self.flow.arguments_of(info.node, key)
+        return bool(given) and all(self.roles.is_model(dotted_name(value), caller) for value, caller in given)
 
     # -- structure ----------------------------------------------------------------------------
     def loops_of(self, node: cst.CSTNode) -> tuple:
@@ -149,12 +163,20 @@ class Program:
         container = loops[0] if loops else site.function
         if container is not None and self.backward_reachable(container, site.function, state):
             return None
+        use = self.result_use(site)
+        if use == TRAINING and self._trains_on_path(site, state):
+            return None  # behaviour says training: no name or data can override it
         info = self.model.info(site.function)
         while info is not None:
-            if self.function_evaluates(info):
+            # The name is supporting evidence only: the output must be read (numbers, or
+            # handed back to the caller) and no caller of the file may train on it.
+            if self.function_evaluates(info) and use in (READOUT, ESCAPES) and \
+                    not (use == ESCAPES and self._trained_by_callers(info)):
                 return f"in `{info.name}()`"
             info = self.model.info(info.parent)
         for arg in site.node.args:
+            if type(arg.value) in _LITERALS:
+                continue  # a string or a number is never data (`save_model("test_model")`)
             split = self.splits.split_of(arg.value, site.function, env)
             if split in EVAL_SPLITS:
                 return f"on `{self.model.code(arg.value)}` ({split} data)"
@@ -164,6 +186,78 @@ class Program:
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
         return None
+
+    def behaviour_evidence(self, forward: Forward, state: State) -> Optional[str]:
+        """Evaluation by behaviour alone: outside any training region, the result only
+        becomes numbers (metrics, predictions), never reaches backward, and the input is
+        not random noise (a generator's sampling step)."""
+        site = forward.site
+        loops = self.loops_of(site.node)
+        container = loops[0] if loops else site.function
+        if container is not None and self.backward_reachable(container, site.function, state) or \
+                self._trains_on_path(site, state):
+            return None
+        if self.result_use(site) != READOUT or (self._samples_noise(site) and self._feeds_a_model(forward.key)):
+            return None
+        return "(its output is only read as numbers and never reaches `backward()`)"
+
+    def result_use(self, site: CallSite) -> Optional[str]:
+        return self._result(site)[0]
+
+    def _result(self, site: CallSite) -> tuple:
+        found = self._uses.get(site.node)
+        if found is None:
+            found = self._uses[site.node] = result_use(
+                self.model, site.node, site.function, self.is_backward, self.roles.is_optimizer, self._trains)
+        return found
+
+    def _trains_on_path(self, site: CallSite, state: State) -> bool:
+        """A training call the output reaches can run on a path like `state` (same constants:
+        `if phase == "train": loss.backward()` trains only in the training phase)."""
+        for trained in self._result(site)[1]:
+            states = self.flow.states_at(trained.node)
+            if not state.env or not states or any(s.env == state.env for s in states):
+                return True
+        return False
+
+    def _trains(self, site: CallSite) -> bool:
+        resolved = self.flow.resolve(site)
+        info = self.model.info(resolved[0]) if resolved is not None else None
+        return info is not None and any(self.is_backward(s) for s in info.calls)
+
+    def _trained_by_callers(self, info: FunctionInfo) -> bool:
+        """A helper whose returned output a caller of this file back-propagates."""
+        for caller, _ in self.flow.call_sites_of(info.node):
+            if self.result_use(caller) == TRAINING:
+                return True
+        return False
+
+    def _feeds_a_model(self, key: str) -> bool:
+        """`key`'s output is the input of another model of the file (`D(G(z))`, `fake = G(z);
+        D(fake.detach())`): a generator, whose sampling from noise is not an evaluation."""
+        for other in self.forwards():
+            if other.key == key:
+                continue
+            for arg in other.site.node.args:
+                node = arg.value
+                while type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value == "detach":
+                    node = node.func.value
+                values = [node]
+                if type(node) is cst.Name:
+                    values += self.model.values_of(node.value, other.site.function)
+                if any(type(v) is cst.Call and dotted_name(v.func) == key for v in values):
+                    return True
+        return False
+
+    def _samples_noise(self, site: CallSite) -> bool:
+        for arg in site.node.args[:1]:
+            values = [arg.value]
+            if type(arg.value) is cst.Name:
+                values += self.model.values_of(arg.value.value, site.function)
+            for value in values:
+                if type(value) is cst.Call and (self.model.qualify_call(value) or "").startswith(_NOISE):
+                    return True
+        return False
 
     def _describe(self, node: cst.BaseExpression, env: dict) -> str:
         if isinstance(node, cst.Name) and isinstance(env.get(node.value), cst.CSTNode):
