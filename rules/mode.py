@@ -7,6 +7,7 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.uses import ESCAPES
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name
@@ -28,9 +29,13 @@ _NEVER_MODULES = (cst.Call, cst.SimpleString, cst.ConcatenatedString, cst.Format
                   cst.Float, cst.Imaginary)
 
 
+UNREADABLE = "unreadable"  # an optimizer is built here from parameters that cannot be read
+
+
 def _optimized_modules(prog):
     """The modules whose parameters the file's optimizers get (`Adam(head.parameters())`),
-    or None when it cannot tell (no optimizer built here, or one built from other values)."""
+    None when no optimizer is built here, UNREADABLE when one is built from values that
+    cannot be read (param groups assembled by a helper or over another module)."""
     model = prog.model
     found: set = set()
     built = False
@@ -43,11 +48,11 @@ def _optimized_modules(prog):
         params = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == "params"] or \
             [a.value for a in site.node.args[:1] if a.keyword is None and not a.star]
         if not params:
-            return None
+            return UNREADABLE
         built = True
         names = _parameter_owners(model, params[0], site.function)
         if not names:
-            return None
+            return UNREADABLE
         found |= names
     return found if built else None
 
@@ -175,6 +180,21 @@ def _untrained_here(prog, forward) -> bool:
         if site is not forward.site and any(dotted_name(a.value) == forward.key for a in site.node.args):
             return False
     return True
+
+
+def _leaves_grad_to_caller(prog, forward) -> bool:
+    """A public method (`Wrapper.predict(x)`) that hands the output back, with no caller in
+    sight: whether gradients are wanted is its caller's decision, not this method's."""
+    info = prog.model.info(forward.site.function)
+    if info is None or info.cls is None or info.name.startswith("_") or prog.result_use(forward.site) != ESCAPES:
+        return False
+    if not any(isinstance(r.value, cst.BaseExpression) for r in info.returns):
+        return False
+    if prog.flow.call_sites_of(info.node) or prog.flow.callers.get(info.node):
+        return False
+    project, module = prog.flow.project, prog.flow.module_name
+    return not (project is not None and module and hasattr(project, "call_contexts")
+                and project.call_contexts(module, info.qualname))
 
 
 def _region(prog, site) -> tuple:
@@ -360,7 +380,7 @@ class MissingNoGrad(Rule):
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
-            if not bad or region in reported:
+            if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
                 continue
             reported.add(region)
             ctx.report(forward.site.node,
@@ -444,7 +464,13 @@ class MissingTrainMode(Rule):
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)
-            if optimized is not None:
+            if optimized == UNREADABLE:
+                # Which model the optimizer trains is unknown: with a second model in the
+                # step (a frozen teacher, a reference model) the one in eval mode may be the
+                # frozen one; stay silent unless only one model is there.
+                if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
+                    continue
+            elif optimized is not None:
                 keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
             for state in prog.flow.states_at(site.node):
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL]

@@ -20,6 +20,11 @@ from auditor.analysis.uses import ESCAPES, READOUT, TRAINING, result_use
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 _LOOPS = (cst.For, cst.While)
+# A callee whose name starts with one of these acts on a model rather than being one.
+ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "log", "summary", "summarize",
+                "freeze", "unfreeze", "compile", "register", "update", "sync", "push", "copy", "reset", "set",
+                "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
+                "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -91,7 +96,10 @@ class Program:
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
-                if self.roles.is_model(key, site.function) or self._given_models(key, info):
+                evidence = self.roles.model_evidence(key, site.function)
+                if evidence == "name" and name_tokens(key)[0] in ACTION_VERBS:
+                    continue  # `clf.save_model(...)`, `accelerator.unwrap_model(m)`: a verb, not a model
+                if evidence or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
@@ -175,8 +183,8 @@ class Program:
                 return f"in `{info.name}()`"
             info = self.model.info(info.parent)
         for arg in site.node.args:
-            if type(arg.value) in _LITERALS:
-                continue  # a string or a number is never data (`save_model("test_model")`)
+            if type(arg.value) in _LITERALS or self._is_noise(arg.value, site.function):
+                continue  # a string, a number or random noise is never data (`validation_z = randn(...)`)
             split = self.splits.split_of(arg.value, site.function, env)
             if split in EVAL_SPLITS:
                 return f"on `{self.model.code(arg.value)}` ({split} data)"
@@ -197,7 +205,8 @@ class Program:
         if container is not None and self.backward_reachable(container, site.function, state) or \
                 self._trains_on_path(site, state):
             return None
-        if self.result_use(site) != READOUT or (self._samples_noise(site) and self._feeds_a_model(forward.key)):
+        if self.result_use(site) != READOUT or (self._samples_noise(site) and (
+                self._feeds_a_model(forward.key) or not self._trained_on_input(site))):
             return None
         return "(its output is only read as numbers and never reaches `backward()`)"
 
@@ -249,15 +258,25 @@ class Program:
                     return True
         return False
 
+    def _trained_on_input(self, site: CallSite) -> bool:
+        """The random tensor given here is also what the model trains on (toy data made with
+        `torch.randn`), rather than noise to sample from."""
+        first = dotted_name(site.node.args[0].value) if site.node.args else None
+        return first is not None and any(
+            other.site is not site and other.site.node.args and dotted_name(other.site.node.args[0].value) == first
+            and self.result_use(other.site) == TRAINING for other in self.forwards())
+
     def _samples_noise(self, site: CallSite) -> bool:
-        for arg in site.node.args[:1]:
-            values = [arg.value]
-            if type(arg.value) is cst.Name:
-                values += self.model.values_of(arg.value.value, site.function)
-            for value in values:
-                if type(value) is cst.Call and (self.model.qualify_call(value) or "").startswith(_NOISE):
-                    return True
-        return False
+        return any(self._is_noise(arg.value, site.function) for arg in site.node.args[:1])
+
+    def _is_noise(self, node: cst.BaseExpression, function) -> bool:
+        """`torch.randn(...)`, directly or through the name it was assigned to."""
+        values = [node]
+        name = dotted_name(node) if type(node) in (cst.Name, cst.Attribute) else None
+        if name:
+            values = self.model.values_of(name, function)
+        return bool(values) and all(type(v) is cst.Call and (self.model.qualify_call(v) or "").startswith(_NOISE)
+                                    for v in values)
 
     def _describe(self, node: cst.BaseExpression, env: dict) -> str:
         if isinstance(node, cst.Name) and isinstance(env.get(node.value), cst.CSTNode):
