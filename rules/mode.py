@@ -10,6 +10,7 @@ from auditor.analysis.flow import EVAL, ON, TRAIN
 from auditor.analysis.uses import ESCAPES
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
+from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
@@ -183,10 +184,12 @@ def _untrained_here(prog, forward) -> bool:
 
 
 def _leaves_grad_to_caller(prog, forward) -> bool:
-    """A public method (`Wrapper.predict(x)`) that hands the output back, with no caller in
-    sight: whether gradients are wanted is its caller's decision, not this method's."""
+    """A public method of a model class (`Net.predict(x)` returning `self(x)`) that hands the
+    output back, with no caller in sight: whether gradients are wanted is the library
+    user's decision, not this method's."""
     info = prog.model.info(forward.site.function)
-    if info is None or info.cls is None or info.name.startswith("_") or prog.result_use(forward.site) != ESCAPES:
+    if info is None or info.cls is None or info.name.startswith("_") or prog.result_use(forward.site) != ESCAPES \
+            or not is_module_class(prog.model, info.cls):
         return False
     if not any(isinstance(r.value, cst.BaseExpression) for r in info.returns):
         return False

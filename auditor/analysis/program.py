@@ -197,17 +197,17 @@ class Program:
 
     def behaviour_evidence(self, forward: Forward, state: State) -> Optional[str]:
         """Evaluation by behaviour alone: outside any training region, the result only
-        becomes numbers (metrics, predictions), never reaches backward, and the input is
-        not random noise (a generator's sampling step)."""
+        becomes numbers (metrics, predictions), never reaches backward, the model is no
+        generator feeding another model, and the input is not random noise (sampling)."""
         site = forward.site
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
         if container is not None and self.backward_reachable(container, site.function, state) or \
                 self._trains_on_path(site, state):
             return None
-        if self.result_use(site) != READOUT or (self._samples_noise(site) and (
-                self._feeds_a_model(forward.key) or not self._trained_on_input(site))):
-            return None
+        if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
+                self._samples_noise(site) and not self._trained_on_input(site)):
+            return None  # a generator's samples (GANs: sampling is not evaluating), noise in
         return "(its output is only read as numbers and never reaches `backward()`)"
 
     def result_use(self, site: CallSite) -> Optional[str]:
@@ -252,8 +252,9 @@ class Program:
                 while type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value == "detach":
                     node = node.func.value
                 values = [node]
-                if type(node) is cst.Name:
-                    values += self.model.values_of(node.value, other.site.function)
+                if type(node) is cst.Name:  # `fake = G(z)`, `_, z = E(x)`
+                    values += [b.value for b in self.model.bindings_of(node.value, other.site.function)
+                               if b.kind == "assign"]
                 if any(type(v) is cst.Call and dotted_name(v.func) == key for v in values):
                     return True
         return False
@@ -263,7 +264,8 @@ class Program:
         `torch.randn`), rather than noise to sample from."""
         first = dotted_name(site.node.args[0].value) if site.node.args else None
         return first is not None and any(
-            other.site is not site and other.site.node.args and dotted_name(other.site.node.args[0].value) == first
+            other.site is not site and other.site.function is site.function and other.site.node.args
+            and dotted_name(other.site.node.args[0].value) == first
             and self.result_use(other.site) == TRAINING for other in self.forwards())
 
     def _samples_noise(self, site: CallSite) -> bool:
@@ -275,8 +277,18 @@ class Program:
         name = dotted_name(node) if type(node) in (cst.Name, cst.Attribute) else None
         if name:
             values = self.model.values_of(name, function)
-        return bool(values) and all(type(v) is cst.Call and (self.model.qualify_call(v) or "").startswith(_NOISE)
-                                    for v in values)
+        return bool(values) and all(self._noise_call(v, 0) for v in values)
+
+    def _noise_call(self, value: cst.BaseExpression, depth: int) -> bool:
+        """A random draw, possibly wrapped (`Variable(Tensor(np.random.normal(...)))`, `.to(dev)`)."""
+        if type(value) is not cst.Call or depth > 3:
+            return False
+        if (self.model.qualify_call(value) or "").startswith(_NOISE):
+            return True
+        inner = [a.value for a in value.args if a.keyword is None][:1]
+        if type(value.func) is cst.Attribute:
+            inner.append(value.func.value)
+        return any(self._noise_call(v, depth + 1) for v in inner)
 
     def _describe(self, node: cst.BaseExpression, env: dict) -> str:
         if isinstance(node, cst.Name) and isinstance(env.get(node.value), cst.CSTNode):

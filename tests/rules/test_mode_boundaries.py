@@ -245,12 +245,16 @@ def export(clf, model):
     unwrapped = accelerator.unwrap_model(model)
     return unwrapped
 
-class Wrapper:
-    def __init__(self, net):
-        self.net = net
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
 
     def predict(self, x):
-        return self.net(x)
+        return self(x)
 """,
     "private_helper_bad.py": HEAD + """
 class Wrapper:
