@@ -7,7 +7,7 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
-from auditor.analysis.uses import ESCAPES
+from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
@@ -157,12 +157,10 @@ def _built_from(prog, key: str, function, depth: int) -> list:
 
 
 def _untrained_here(prog, forward) -> bool:
-    """A model built in this very function, never trained, loaded or handed on there
-    (`net = VGG(); y = net(torch.randn(2, 3, 32, 32)); print(y)`): a smoke test of its
-    shapes, not an evaluation."""
+    """A model built fresh in this scope and neither trained, loaded nor handed on before
+    this forward pass (`net = VGG(); y = net(torch.randn(2, 3, 32, 32))`, a notebook's
+    first look at a new model): a smoke test of its shapes, not an evaluation."""
     function = forward.site.function
-    if function is None:
-        return False
     model = prog.model
     bindings = model.bindings_of(forward.key, function)
     if not bindings or any(b.function is not function or b.kind != "assign" or type(b.value) is not cst.Call
@@ -173,12 +171,16 @@ def _untrained_here(prog, forward) -> bool:
             type(b.value.func) is cst.Name and model.functions_named(b.value.func.value))
         if not built:
             return False
+    order = source_order(model)
+    at = order.get(forward.site.node, 0)
     for site in model.calls_in(function):
-        if prog.is_backward(site) or prog.is_step(site):
-            return False
+        if order.get(site.node, 0) >= at:
+            continue  # what comes after cannot have trained it yet
+        if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
+            return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
             return False
-        if site is not forward.site and any(dotted_name(a.value) == forward.key for a in site.node.args):
+        if any(dotted_name(a.value) == forward.key for a in site.node.args):
             return False
     return True
 
@@ -217,11 +219,13 @@ def _eval_forwards(ctx) -> list:
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
-        if _untrained_here(prog, forward):
-            continue
+        # An untrained model's first forward pass is a smoke test, unless it is given
+        # evaluation data: then the code does evaluate it (and a model in training mode).
+        untrained = _untrained_here(prog, forward)
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
-            evidence = prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
+            evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
+                prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:

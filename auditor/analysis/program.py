@@ -163,8 +163,9 @@ class Program:
         return is_eval_name(info.name) and not any(self.is_backward(s) for s in info.calls)
 
     # -- evaluation -------------------------------------------------------------------------------
-    def eval_evidence(self, forward: Forward, state: State) -> Optional[str]:
-        """Why this forward pass, in this state, is evaluation (None: it is not, or we cannot tell)."""
+    def eval_evidence(self, forward: Forward, state: State, names: bool = True) -> Optional[str]:
+        """Why this forward pass, in this state, is evaluation (None: it is not, or we cannot tell).
+        `names=False`: from the data alone, not from the enclosing function's name."""
         site = forward.site
         env = state.env_dict
         loops = self.loops_of(site.node)
@@ -174,7 +175,7 @@ class Program:
         use = self.result_use(site)
         if use == TRAINING and self._trains_on_path(site, state):
             return None  # behaviour says training: no name or data can override it
-        info = self.model.info(site.function)
+        info = self.model.info(site.function) if names else None
         while info is not None:
             # The name is supporting evidence only: the output must be read (numbers, or
             # handed back to the caller) and no caller of the file may train on it.

@@ -47,16 +47,23 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
     call of a function of the file that back-propagates) come from the program.
     """
     names = _names_in(model, function)
-    graph: set[str] = set()
-    numbers: set[str] = set()
+    order = source_order(model)
+    graph: dict[str, set] = {}  # name -> positions of the bindings that give it the graph
+    numbers: dict[str, set] = {}  # the same for values already turned into numbers
     found: set = set()
     seen: set = set()
     pending = [call]
     for _ in range(_MAX_ROUNDS):
         for node in pending:
-            detached = type(node) is cst.Name and node.value in numbers and node.value not in graph
-            _follow(model, node, function, graph, numbers, found, is_backward, is_optimizer, trains, detached)
-        pending = [n for name in graph | numbers for n in names.get(name, ()) if n not in seen]
+            detached = type(node) is cst.Name and _reached(model, order, node, function, numbers) \
+                and not _reached(model, order, node, function, graph)
+            _follow(model, order, node, function, graph, numbers, found, is_backward, is_optimizer, trains,
+                    detached)
+        # Flow matters where names are reused (a notebook's `loss` in training, then in
+        # evaluation): an occurrence counts when the last binding before it is tainted.
+        pending = [n for name in {*graph, *numbers} for n in names.get(name, ())
+                   if n not in seen and (_reached(model, order, n, function, graph)
+                                         or _reached(model, order, n, function, numbers))]
         if not pending:
             break
         seen.update(pending)
@@ -68,8 +75,33 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
     return (READOUT if READOUT in found else None), []
 
 
-def _follow(model: FileModel, node: cst.CSTNode, function, graph: set, numbers: set, found: set,
-            is_backward, is_optimizer, trains, detached: bool) -> None:
+def source_order(model: FileModel) -> dict:
+    """node -> its position in the source (the parent table is filled in pre-order)."""
+    order = model.cache.get("source_order")
+    if order is None:
+        order = model.cache["source_order"] = {n: i for i, n in enumerate(model.parents)}
+    return order
+
+
+def _reached(model: FileModel, order: dict, occurrence: cst.Name, function, tainted: dict) -> bool:
+    """The binding of `occurrence`'s name in force where it is read is one of `tainted`'s."""
+    positions = tainted.get(occurrence.value)
+    if not positions:
+        return False
+    at = order.get(occurrence, 0)
+    last_taint = max((p for p in positions if p < at), default=None)
+    if last_taint is None:
+        return False
+    for binding in model.bindings.get(occurrence.value, ()):
+        if binding.function is function and binding.kind not in ("aug", "param"):
+            where = order.get(binding.statement, -1)
+            if last_taint < where < at:
+                return False  # rebound in between: another value
+    return True
+
+
+def _follow(model: FileModel, order: dict, node: cst.CSTNode, function, graph: dict, numbers: dict,
+            found: set, is_backward, is_optimizer, trains, detached: bool) -> None:
     """Walk up from one occurrence of the value to its statement, recording what happens."""
     parents = model.parents
     child, current = node, parents.get(node)
@@ -104,7 +136,7 @@ def _follow(model: FileModel, node: cst.CSTNode, function, graph: set, numbers: 
                     if owner is None or "." in owner:
                         found.add(READOUT if detached else ESCAPES)
                     else:
-                        (numbers if detached else graph).add(owner)
+                        (numbers if detached else graph).setdefault(owner, set()).add(order.get(current, 0))
                         found.add(READOUT if detached else ESCAPES)  # `metric.update(out, y)`
                     return
                 elif type(parents.get(current)) is cst.Expr and not detached:
@@ -120,12 +152,12 @@ def _follow(model: FileModel, node: cst.CSTNode, function, graph: set, numbers: 
                 return  # an occurrence in a target: a subscript's index, not the value
             targets = [t.target for t in current.targets] if kind is cst.Assign else [current.target]
             for target in targets:
-                _bind(target, detached, graph, numbers, found)
+                _bind(target, detached, graph, numbers, found, order.get(current, 0))
             if detached:
                 found.add(READOUT)
             return
         elif kind is cst.For and child is current.iter:
-            _bind(current.target, detached, graph, numbers, found)
+            _bind(current.target, detached, graph, numbers, found, order.get(current, 0))
             return
         elif kind in (cst.SimpleStatementLine, cst.If, cst.While, cst.With, cst.FunctionDef, cst.Module):
             if detached:
@@ -134,16 +166,17 @@ def _follow(model: FileModel, node: cst.CSTNode, function, graph: set, numbers: 
         child, current = current, parents.get(current)
 
 
-def _bind(target: cst.BaseExpression, detached: bool, graph: set, numbers: set, found: set) -> None:
+def _bind(target: cst.BaseExpression, detached: bool, graph: dict, numbers: dict, found: set,
+          position: int) -> None:
     if type(target) in (cst.Tuple, cst.List):
         for element in target.elements:
-            _bind(element.value, detached, graph, numbers, found)
+            _bind(element.value, detached, graph, numbers, found, position)
         return
     if type(target) is cst.StarredElement:
-        _bind(target.value, detached, graph, numbers, found)
+        _bind(target.value, detached, graph, numbers, found, position)
         return
     if type(target) is cst.Name:
-        (numbers if detached else graph).add(target.value)
+        (numbers if detached else graph).setdefault(target.value, set()).add(position)
         return
     # `self.out = out`, `outputs[i] = out`: stored where another scope can read it.
     found.add(READOUT if detached else ESCAPES)
