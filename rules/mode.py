@@ -173,9 +173,10 @@ def _untrained_here(prog, forward) -> bool:
             return False
     order = source_order(model)
     at = order.get(forward.site.node, 0)
+    built_by = {b.value for b in bindings}
     for site in model.calls_in(function):
-        if order.get(site.node, 0) >= at:
-            continue  # what comes after cannot have trained it yet
+        if order.get(site.node, 0) >= at or site.node in built_by:
+            continue  # what comes after cannot have trained it yet; its construction does not
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
@@ -390,10 +391,13 @@ class MissingNoGrad(Rule):
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
                 continue
             reported.add(region)
+            # One forward pass at the top of a script costs one batch's graph, once: hygiene.
+            once = forward.site.function is None and not prog.loops_of(forward.site.node)
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
-                       f"nobody uses; wrap it in `with torch.no_grad():` or `torch.inference_mode()`",
-                       fix=no_grad_fix(ctx, forward.site.node))
+                       f"nobody uses{' (once, at top level)' if once else ''}; wrap it in "
+                       f"`with torch.no_grad():` or `torch.inference_mode()`",
+                       fix=no_grad_fix(ctx, forward.site.node), severity=Severity.INFO if once else None)
 
 
 class MissingTrainMode(Rule):

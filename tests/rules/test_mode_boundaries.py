@@ -347,3 +347,10 @@ def test_severity_follows_the_layers(found):
 def test_behaviour_evidence_is_named(found):
     [score] = [f for f in found["top_level_score_bad.py"] if f["code"] == "TRN101"]
     assert "never reaches `backward()`" in score["message"]
+
+
+def test_one_top_level_forward_without_no_grad_is_hygiene(found):
+    [once] = [f for f in found["top_level_score_bad.py"] if f["code"] == "TRN102"]
+    assert once["severity"] == "info" and "once, at top level" in once["message"]
+    [looped] = found["private_helper_bad.py"]
+    assert looped["severity"] == "warning"
