@@ -11,7 +11,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import FlowAnalysis, State, flow_of
-from auditor.analysis.model import CallSite, FileModel, FunctionInfo
+from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
@@ -97,8 +97,8 @@ class Program:
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
                 evidence = self.roles.model_evidence(key, site.function)
-                if evidence == "name" and name_tokens(key)[0] in ACTION_VERBS:
-                    continue  # `clf.save_model(...)`, `accelerator.unwrap_model(m)`: a verb, not a model
+                if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
+                    continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
                 if evidence or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
@@ -249,15 +249,23 @@ class Program:
             if other.key == key:
                 continue
             for arg in other.site.node.args:
-                node = arg.value
-                while type(node) is cst.Call and type(node.func) is cst.Attribute and node.func.attr.value == "detach":
-                    node = node.func.value
-                values = [node]
-                if type(node) is cst.Name:  # `fake = G(z)`, `_, z = E(x)`
-                    values += [b.value for b in self.model.bindings_of(node.value, other.site.function)
-                               if b.kind == "assign"]
-                if any(type(v) is cst.Call and dotted_name(v.func) == key for v in values):
-                    return True
+                # `D(G(z))`, `fake = G(z); D(fake.detach())`, `_, z = E(x)`, `D(torch.cat((fake, y), 1))`
+                values: list = []
+                pending = [arg.value]
+                while pending and len(values) < 24:
+                    node = pending.pop()
+                    if any(node is v for v in values):
+                        continue
+                    values.append(node)
+                    if type(node) is cst.Call and dotted_name(node.func) == key:
+                        return True
+                    if type(node) is cst.Name:
+                        pending += [b.value for b in self.model.bindings_of(node.value, other.site.function)
+                                    if b.kind == "assign"]
+                    elif type(node) is cst.Attribute:
+                        pending.append(node.value)
+                    elif type(node) in (cst.Call, cst.Tuple, cst.List, cst.Element, cst.Arg):
+                        pending.extend(syntactic_children(node))
         return False
 
     def _trained_on_input(self, site: CallSite) -> bool:
