@@ -41,10 +41,23 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
     if qualified.startswith("torch.nn.") and qualified.count(".") == 2:
         return _layer(model, qualified.rsplit(".", 1)[-1], value, depth)
     name = dotted_name(value.func)
-    cls = model.class_info.get(name) if name and "." not in name else None
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is not None:
         return class_dependence(model, cls, depth + 1)
     return None, ""
+
+
+def _class_in_force(model: FileModel, name: str, call: cst.Call) -> Optional[ClassInfo]:
+    """The class `name` means at `call`: a notebook may define it again, with dropout added."""
+    candidates = [c for c in model.class_infos if c.name == name]
+    if len(candidates) < 2:
+        return model.class_info.get(name)
+    from auditor.analysis.uses import source_order  # a sibling's cached table, no cycle at import
+
+    order = source_order(model)
+    at = order.get(call, 0)
+    before = [c for c in candidates if order.get(c.node, 0) < at]
+    return before[-1] if before else candidates[-1]
 
 
 def _layer(model: FileModel, last: str, call: cst.Call, depth: int) -> tuple[Optional[bool], str]:
@@ -89,11 +102,11 @@ def _all_of(model: FileModel, values: list, depth: int) -> tuple[Optional[bool],
 def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[Optional[bool], str]:
     """A local model class: the layers its methods build, its functional dropout, its bases."""
     memo = model.cache.setdefault("mode_layers.classes", {})
-    if cls.name in memo:
-        return memo[cls.name]
-    memo[cls.name] = (None, "")  # a recursion guard: unknown while it is being read
+    if cls.node in memo:
+        return memo[cls.node]
+    memo[cls.node] = (None, "")  # a recursion guard: unknown while it is being read
     answer = _class_dependence(model, cls, depth)
-    memo[cls.name] = answer
+    memo[cls.node] = answer
     return answer
 
 

@@ -227,6 +227,29 @@ model = Net()
 with torch.no_grad():
     test_logits = model(x_test)
 """,
+    # A notebook defines the class again, now with dropout: the definition in force counts.
+    "redefined_class_error.py": HEAD + """
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.dropout = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return self.fc(self.dropout(x))
+
+model = Classifier()
+with torch.no_grad():
+    print(model(x_test))
+""",
     "imported_model_error.py": HEAD + """
 import torchvision
 
@@ -315,6 +338,7 @@ EXPECTED = {
     "linear_only_info.py": [("TRN101", 7)],
     "functional_dropout_error.py": [("TRN101", 17)],
     "imported_model_error.py": [("TRN101", 9)],
+    "redefined_class_error.py": [("TRN101", 24)],
     "not_forward_passes_ok.py": [],
     "private_helper_bad.py": [("TRN102", 11)],
     "frozen_teacher_ok.py": [],
@@ -340,6 +364,7 @@ def test_severity_follows_the_layers(found):
     assert functional["severity"] == "error" and "F.dropout" in functional["message"]
     [unknown] = found["imported_model_error.py"]
     assert unknown["severity"] == "error" and "if it has any" in unknown["message"]
+    assert found["redefined_class_error.py"][0]["severity"] == "error"
     [batch_norm] = found["self_model_unswitched_bad.py"]
     assert "nn.BatchNorm1d" in batch_norm["message"]
 
