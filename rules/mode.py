@@ -12,6 +12,7 @@ from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
@@ -43,8 +44,9 @@ def _optimized_modules(prog):
     for site in model.calls:
         qualified = site.qualname or ""
         last = (qualified or site.callee or "").rsplit(".", 1)[-1]
+        # `torch.optim.*`, or a known optimizer class from anywhere (`transformers.AdamW`).
         if not ((qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified)
-                or (site.qualname is None and last in OPTIMIZER_CLASSES)):
+                or last in OPTIMIZER_CLASSES):
             continue
         params = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == "params"] or \
             [a.value for a in site.node.args[:1] if a.keyword is None and not a.star]
@@ -101,6 +103,20 @@ def _in_test_function(model, function) -> bool:
             return True
         info = model.info(info.parent)
     return False
+
+
+def _chose_training(state) -> bool:
+    """The path runs because a flag said training (`if train: model.train()` in a helper
+    that serves both modes): training mode there is the caller's choice, not an oversight."""
+    for code, value in state.facts:
+        if value and dotted_name_like(code) and {"train", "training", "is_train", "is_training"} & set(
+                name_tokens(code)):
+            return True
+    return False
+
+
+def dotted_name_like(code: str) -> bool:
+    return all(part.isidentifier() for part in code.split("."))
 
 
 def _mode_dependence(prog, forward) -> tuple:
@@ -315,7 +331,7 @@ class MissingEvalMode(Rule):
     def check(self, ctx) -> None:
         reported = set()
         for prog, forward, evaluated in _eval_forwards(ctx):
-            bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN]
+            bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN and not _chose_training(s)]
             region = _region(prog, forward.site)
             if not bad or region in reported:
                 continue

@@ -730,17 +730,23 @@ class FlowAnalysis:
             states = self._calls(node, states)
             plan = self._if_plans.get(node)
             if plan is None:
-                plan = self._if_plans[node] = (self.model.code(node.test), _module_guard(node.test),
-                                                   _may_have_value(node.test))
-            code, guard, has_value = plan
+                # `if not train:` is the fact `train` negated, so that it agrees with `if train:`.
+                test, negated = node.test, False
+                while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+                    test, negated = test.expression, not negated
+                plan = self._if_plans[node] = (self.model.code(test), _module_guard(node.test),
+                                               _may_have_value(node.test), negated)
+            code, guard, has_value, negated = plan
             taken, skipped = [], []
             for s in states:
                 value = evaluate(node.test, s) if has_value else _DROP
                 if value is _DROP:
                     value = s.fact(code)
+                    if value is not None and negated:
+                        value = not value
                 if value is None or value is _DROP:
-                    taken.append(s.with_fact(code, True))
-                    skipped.append(s.with_fact(code, False))
+                    taken.append(s.with_fact(code, not negated))
+                    skipped.append(s.with_fact(code, negated))
                 elif value:
                     taken.append(s)
                 else:

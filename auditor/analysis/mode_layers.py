@@ -24,6 +24,7 @@ _INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}  # mode
 _DROPOUT_ARGUMENT = {"LSTM": 0, "GRU": 0, "RNN": 0, "MultiheadAttention": 0, "Transformer": 0.1,
                      "TransformerEncoderLayer": 0.1, "TransformerDecoderLayer": 0.1}
 _CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
+_RECURRENT = {"LSTM", "GRU", "RNN"}
 _FUNCTIONAL_DROPOUT = ("torch.nn.functional.dropout", "torch.nn.functional.dropout1d",
                        "torch.nn.functional.dropout2d", "torch.nn.functional.dropout3d",
                        "torch.nn.functional.alpha_dropout", "torch.dropout", "torch.nn.functional.batch_norm")
@@ -68,6 +69,8 @@ def _layer(model: FileModel, last: str, call: cst.Call, depth: int) -> tuple[Opt
         if tracked is None or (type(tracked) is cst.Name and tracked.value == "False"):
             return False, ""
         return (True, f"nn.{last}") if type(tracked) is cst.Name and tracked.value == "True" else (None, "")
+    if last in _RECURRENT and _single_layer(call):
+        return False, ""  # recurrent dropout acts only between stacked layers
     if last in _DROPOUT_ARGUMENT:
         rate = _keyword(call, "dropout")
         if rate is None:
@@ -167,6 +170,15 @@ def _builds_an_attribute(model: FileModel, site) -> bool:
     if type(statement) is cst.Assign and statement.value is site.node:
         return any((dotted_name(t.target) or "").startswith("self.") for t in statement.targets)
     return False
+
+
+def _single_layer(call: cst.Call) -> bool:
+    """`nn.LSTM(n, h)` / `num_layers=1`: one layer (the third positional argument is num_layers)."""
+    layers = _keyword(call, "num_layers")
+    positional = [a.value for a in call.args if a.keyword is None]
+    if layers is None and len(positional) >= 3:
+        layers = positional[2]
+    return layers is None or _number(layers) == 1
 
 
 def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:

@@ -170,9 +170,11 @@ class Program:
         env = state.env_dict
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
-        if container is not None and self.backward_reachable(container, site.function, state):
-            return None
         use = self.result_use(site)
+        # A backward in the same loop makes this a training forward, unless the output is
+        # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
+        if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):
+            return None
         if use == TRAINING and self._trains_on_path(site, state):
             return None  # behaviour says training: no name or data can override it
         info = self.model.info(site.function) if names else None

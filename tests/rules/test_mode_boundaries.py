@@ -319,6 +319,73 @@ def fit(model, loader, val_loader, epochs):
             optimizer.step()
         model.eval()
 """,
+    # Review families: one-layer recurrent dropout does nothing; a helper serving both modes
+    # from a flag; periodic evaluation inside the training loop; a pipeline object; an
+    # optimizer class from transformers over the student's params.
+    "single_layer_rnn_info.py": HEAD + """
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(4, 8, dropout=0.5)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.out(self.rnn(x)[0])
+
+model = Tagger()
+with torch.no_grad():
+    print(model(x_test))
+""",
+    "mode_from_flag_ok.py": HEAD + """
+def run(model, loader, train):
+    if train:
+        model.train()
+    if not train:
+        model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            print((model(x).argmax(1) == y).float().mean().item())
+
+def main(loader):
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    run(model, loader, True)
+    run(model, loader, False)
+""",
+    "periodic_eval_in_loop_bad.py": HEAD + f"""
+cnn = {DROPOUT_NET}
+opt = torch.optim.Adam(cnn.parameters())
+for step, (x, y) in enumerate(train_loader):
+    loss = nn.functional.cross_entropy(cnn(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if step % 50 == 0:
+        accuracy = (cnn(test_x).argmax(1) == test_y).float().mean().item()
+""",
+    "pipeline_ok.py": HEAD + """
+from transformers import pipeline
+
+classifier = pipeline("image-classification", model="some/checkpoint")
+
+def evaluate(images):
+    return [classifier(image) for image in images]
+""",
+    "transformers_optimizer_teacher_ok.py": HEAD + """
+from transformers import AdamW
+
+def distill(student, teacher_model, loader):
+    teacher_model.eval()
+    params = [{"params": [p for n, p in student.named_parameters()], "weight_decay": 0.0}]
+    optimizer = AdamW(params, lr=1e-4)
+    for epoch in range(2):
+        for batch in loader:
+            with torch.no_grad():
+                target = teacher_model(batch)
+            loss = nn.functional.mse_loss(student(batch), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+""",
 }
 
 EXPECTED = {
@@ -339,6 +406,11 @@ EXPECTED = {
     "functional_dropout_error.py": [("TRN101", 17)],
     "imported_model_error.py": [("TRN101", 9)],
     "redefined_class_error.py": [("TRN101", 24)],
+    "single_layer_rnn_info.py": [("TRN101", 16)],
+    "mode_from_flag_ok.py": [],
+    "periodic_eval_in_loop_bad.py": [("TRN101", 13), ("TRN102", 13)],
+    "pipeline_ok.py": [],
+    "transformers_optimizer_teacher_ok.py": [],
     "not_forward_passes_ok.py": [],
     "private_helper_bad.py": [("TRN102", 11)],
     "frozen_teacher_ok.py": [],
@@ -365,6 +437,7 @@ def test_severity_follows_the_layers(found):
     [unknown] = found["imported_model_error.py"]
     assert unknown["severity"] == "error" and "if it has any" in unknown["message"]
     assert found["redefined_class_error.py"][0]["severity"] == "error"
+    assert found["single_layer_rnn_info.py"][0]["severity"] == "info"
     [batch_norm] = found["self_model_unswitched_bad.py"]
     assert "nn.BatchNorm1d" in batch_norm["message"]
 
