@@ -122,7 +122,11 @@ def dotted_name_like(code: str) -> bool:
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
     the name can hold (its assignments, and the arguments of the function's callers)."""
-    values = _built_from(prog, forward.key, forward.site.function, 0)
+    key = forward.key
+    values = _built_from(prog, key, forward.site.function, 0)
+    while not values and "." in key.removeprefix("self."):
+        key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
+        values = _built_from(prog, key, forward.site.function, 0)
     if not values:
         return None, ""
     unknown = False

@@ -923,7 +923,15 @@ class FlowAnalysis:
         if kind == "mode":
             _, key, method = plan
             out = []
+            # `m.eval()` on a parameter may switch a global model handed in under that name:
+            # the globals this state tracks become unknown (unless set to the same mode).
+            aliased = self._current is not None and key.split(".", 1)[0] in self.model.function_info[
+                self._current].params
             for s in states:
+                if aliased:
+                    for held, mode in s.modes:
+                        if self._global_of(held.split(".", 1)[0], self._current):
+                            s = s.with_mode(held, UNKNOWN)
                 if method == "eval":
                     out.append(s.with_mode(key, EVAL))
                     continue
@@ -952,8 +960,12 @@ class FlowAnalysis:
                                  for held, held_mode in s.modes if held.startswith(prefix))
                 # A module-level model the callee reads as a global (`def test(): model(x)`)
                 # is the same object in caller and callee.
+                # (Not when it is also handed in as an argument: the callee may switch it
+                # under the parameter's name, which this state would not see.)
+                passed = set(bindings.values())
                 modes.extend((held, held_mode) for held, held_mode in s.modes
-                             if self._shared_global(held.split(".", 1)[0], callee, bindings))
+                             if held.split(".", 1)[0] not in passed
+                             and self._shared_global(held.split(".", 1)[0], callee, bindings))
                 entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)

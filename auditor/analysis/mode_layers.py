@@ -89,6 +89,10 @@ def _all_of(model: FileModel, values: list, depth: int) -> tuple[Optional[bool],
     for value in values:
         if type(value) in (cst.List, cst.Tuple):
             found, what = _all_of(model, [e.value for e in value.elements], depth)
+        elif type(value) in (cst.ListComp, cst.GeneratorExp):  # `[Layer() for _ in range(n)]`
+            found, what = _all_of(model, [value.elt], depth)
+        elif type(value) is cst.StarredElement or type(value) is cst.Element:
+            found, what = _all_of(model, [value.value], depth)
         elif type(value) is cst.Call and dotted_name(value.func) in ("OrderedDict", "collections.OrderedDict"):
             pairs = value.args[0].value if value.args else None
             inner = [e.value.elements[1].value for e in getattr(pairs, "elements", ())
@@ -151,8 +155,9 @@ def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Option
         elif site.qualname is None and "." not in callee and model.functions_named(callee) and depth < _MAX_DEPTH:
             # `layers = make_layers(cfg)`: a builder function of the file.
             found, what = _calls_dependence(model, model.functions_named(callee)[0].calls, depth + 1)
-        elif qualified.startswith("torch.") or not _builds_an_attribute(model, site):
-            continue
+        elif qualified.startswith("torch.") or callee == "self" or callee.startswith("self.") \
+                or not _builds_an_attribute(model, site):
+            continue  # `self.C(x)`: a layer or method of the model, read where it is built
         else:
             found, what = None, ""  # `self.body = timm.create_model(...)`: not visible here
         if found:

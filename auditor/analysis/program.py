@@ -208,6 +208,9 @@ class Program:
         if container is not None and self.backward_reachable(container, site.function, state) or \
                 self._trains_on_path(site, state):
             return None
+        args = [a.value for a in site.node.args if a.keyword is None]
+        if args and all(type(a) in _LITERALS for a in args):
+            return None  # `model('paper')`: a lookup by name, not a forward pass over data
         if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
                 self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
