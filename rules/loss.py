@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
 from auditor.findings import Severity
@@ -67,7 +69,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
             return
         model = ctx.model
         roles = roles_of(model)
-        activations = activations_of(model)
+        activations = activations_of(model, ctx.project, ctx.module_name, os.path.basename(ctx.path) == "__init__.py")
         for site in model.calls:
             if roles.loss_kind_of_callee(site.callee, site.node, site.function) != self.loss_kind:
                 continue

@@ -7,8 +7,12 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.uses import ESCAPES, source_order
+from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
+from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
@@ -27,26 +31,31 @@ _NEVER_MODULES = (cst.Call, cst.SimpleString, cst.ConcatenatedString, cst.Format
                   cst.Float, cst.Imaginary)
 
 
+UNREADABLE = "unreadable"  # an optimizer is built here from parameters that cannot be read
+
+
 def _optimized_modules(prog):
     """The modules whose parameters the file's optimizers get (`Adam(head.parameters())`),
-    or None when it cannot tell (no optimizer built here, or one built from other values)."""
+    None when no optimizer is built here, UNREADABLE when one is built from values that
+    cannot be read (param groups assembled by a helper or over another module)."""
     model = prog.model
     found: set = set()
     built = False
     for site in model.calls:
         qualified = site.qualname or ""
         last = (qualified or site.callee or "").rsplit(".", 1)[-1]
+        # `torch.optim.*`, or a known optimizer class from anywhere (`transformers.AdamW`).
         if not ((qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified)
-                or (site.qualname is None and last in OPTIMIZER_CLASSES)):
+                or last in OPTIMIZER_CLASSES):
             continue
         params = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == "params"] or \
             [a.value for a in site.node.args[:1] if a.keyword is None and not a.star]
         if not params:
-            return None
+            return UNREADABLE
         built = True
         names = _parameter_owners(model, params[0], site.function)
         if not names:
-            return None
+            return UNREADABLE
         found |= names
     return found if built else None
 
@@ -96,6 +105,124 @@ def _in_test_function(model, function) -> bool:
     return False
 
 
+def _chose_training(state) -> bool:
+    """The path runs because a flag said training (`if train: model.train()` in a helper
+    that serves both modes): training mode there is the caller's choice, not an oversight."""
+    for code, value in state.facts:
+        if value and dotted_name_like(code) and {"train", "training", "is_train", "is_training"} & set(
+                name_tokens(code)):
+            return True
+    return False
+
+
+def dotted_name_like(code: str) -> bool:
+    return all(part.isidentifier() for part in code.split("."))
+
+
+def _mode_dependence(prog, forward) -> tuple:
+    """(True/False/None, layer) for the model a forward pass calls: read from every value
+    the name can hold (its assignments, and the arguments of the function's callers)."""
+    key = forward.key
+    values = _built_from(prog, key, forward.site.function, 0)
+    while not values and "." in key.removeprefix("self."):
+        key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
+        values = _built_from(prog, key, forward.site.function, 0)
+    if not values:
+        return None, ""
+    unknown = False
+    for value in values:
+        found, what = mode_dependence(prog.model, value)
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
+
+
+def _built_from(prog, key: str, function, depth: int) -> list:
+    """The expressions that build the model `key` holds in `function` ([] when unknown)."""
+    model = prog.model
+    if depth > 3:
+        return []
+    found = []
+    for binding in model.bindings_of(key, function):
+        if binding.kind == "param":
+            given = prog.flow.arguments_of(binding.function, key)
+            if not given:
+                return []
+            for value, caller in given:
+                name = dotted_name(value)
+                more = _built_from(prog, name, caller, depth + 1) if name else []
+                if not more:
+                    return []
+                found += more
+            continue
+        if binding.kind != "assign" or binding.index is not None:
+            return []
+        value = binding.value
+        inner = value
+        while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
+                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+            inner = inner.func.value
+        name = dotted_name(inner)
+        if name == key:
+            continue  # `model = model.to(device)`: the same module
+        if name is not None:
+            more = _built_from(prog, name, binding.function, depth + 1)
+            if not more:
+                return []
+            found += more
+            continue
+        found.append(value)
+    return found
+
+
+def _untrained_here(prog, forward) -> bool:
+    """A model built fresh in this scope and neither trained, loaded nor handed on before
+    this forward pass (`net = VGG(); y = net(torch.randn(2, 3, 32, 32))`, a notebook's
+    first look at a new model): a smoke test of its shapes, not an evaluation."""
+    function = forward.site.function
+    model = prog.model
+    bindings = model.bindings_of(forward.key, function)
+    if not bindings or any(b.function is not function or b.kind != "assign" or type(b.value) is not cst.Call
+                           for b in bindings):
+        return False
+    for b in bindings:
+        built = prog.roles.fresh_model(b.value) or (
+            type(b.value.func) is cst.Name and model.functions_named(b.value.func.value))
+        if not built:
+            return False
+    order = source_order(model)
+    at = order.get(forward.site.node, 0)
+    built_by = {b.value for b in bindings}
+    for site in model.calls_in(function):
+        if order.get(site.node, 0) >= at or site.node in built_by:
+            continue  # what comes after cannot have trained it yet; its construction does not
+        if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
+            return False  # trained here, or a function of the file that may train it
+        if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
+            return False
+        if any(dotted_name(a.value) == forward.key for a in site.node.args):
+            return False
+    return True
+
+
+def _leaves_grad_to_caller(prog, forward) -> bool:
+    """A public method of a model class (`Net.predict(x)` returning `self(x)`) that hands the
+    output back, with no caller in sight: whether gradients are wanted is the library
+    user's decision, not this method's."""
+    info = prog.model.info(forward.site.function)
+    if info is None or info.cls is None or info.name.startswith("_") or prog.result_use(forward.site) != ESCAPES \
+            or not is_module_class(prog.model, info.cls):
+        return False
+    if not any(isinstance(r.value, cst.BaseExpression) for r in info.returns):
+        return False
+    if prog.flow.call_sites_of(info.node) or prog.flow.callers.get(info.node):
+        return False
+    project, module = prog.flow.project, prog.flow.module_name
+    return not (project is not None and module and hasattr(project, "call_contexts")
+                and project.call_contexts(module, info.qualname))
+
+
 def _region(prog, site) -> tuple:
     loops = prog.loops_of(site.node)
     return (site.function, loops[-1] if loops else None)
@@ -113,9 +240,13 @@ def _eval_forwards(ctx) -> list:
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
+        # An untrained model's first forward pass is a smoke test, unless it is given
+        # evaluation data: then the code does evaluate it (and a model in training mode).
+        untrained = _untrained_here(prog, forward)
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
-            evidence = prog.eval_evidence(forward, state)
+            evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
+                prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
@@ -204,16 +335,28 @@ class MissingEvalMode(Rule):
     def check(self, ctx) -> None:
         reported = set()
         for prog, forward, evaluated in _eval_forwards(ctx):
-            bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN]
+            bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN and not _chose_training(s)]
             region = _region(prog, forward.site)
             if not bad or region in reported:
                 continue
             reported.add(region)
             evidence = bad[0][1]
+            dependent, what = _mode_dependence(prog, forward)
+            key = forward.key
+            if dependent is False:
+                ctx.report(forward.site.node,
+                           f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "
+                           f"as written: its layers, all visible here, have no dropout or batch norm, so both "
+                           f"modes compute the same output. Call `{key}.eval()` anyway, so that adding such a "
+                           f"layer later does not change the results", severity=Severity.INFO,
+                           fix=eval_mode_fix(ctx, forward.site.node, key))
+                continue
+            effect = f"its {what} behaves as in training" if dependent else \
+                "dropout and batch norm, if it has any, behave as in training"
             ctx.report(forward.site.node,
-                       f"`{forward.key}` is evaluated {evidence} but can still be in training mode here "
-                       f"(dropout active, batch norm using batch statistics); call `{forward.key}.eval()` "
-                       f"before evaluating", fix=eval_mode_fix(ctx, forward.site.node, forward.key))
+                       f"`{key}` is evaluated {evidence} but can still be in training mode here "
+                       f"({effect}); call `{key}.eval()` before evaluating",
+                       fix=eval_mode_fix(ctx, forward.site.node, key))
 
 
 class MissingNoGrad(Rule):
@@ -265,13 +408,16 @@ class MissingNoGrad(Rule):
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
-            if not bad or region in reported:
+            if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
                 continue
             reported.add(region)
+            # One forward pass at the top of a script costs one batch's graph, once: hygiene.
+            once = forward.site.function is None and not prog.loops_of(forward.site.node)
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
-                       f"nobody uses; wrap it in `with torch.no_grad():` or `torch.inference_mode()`",
-                       fix=no_grad_fix(ctx, forward.site.node))
+                       f"nobody uses{' (once, at top level)' if once else ''}; wrap it in "
+                       f"`with torch.no_grad():` or `torch.inference_mode()`",
+                       fix=no_grad_fix(ctx, forward.site.node), severity=Severity.INFO if once else None)
 
 
 class MissingTrainMode(Rule):
@@ -349,7 +495,13 @@ class MissingTrainMode(Rule):
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)
-            if optimized is not None:
+            if optimized == UNREADABLE:
+                # Which model the optimizer trains is unknown: with a second model in the
+                # step (a frozen teacher, a reference model) the one in eval mode may be the
+                # frozen one; stay silent unless only one model is there.
+                if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
+                    continue
+            elif optimized is not None:
                 keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
             for state in prog.flow.states_at(site.node):
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL]

@@ -15,6 +15,7 @@ import libcst as cst
 
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.project import resolve_import
 from auditor.analysis.roles import is_module_class, roles_of
 
 SOFTMAX, SIGMOID = "softmax", "sigmoid"
@@ -28,10 +29,15 @@ _SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float",
 
 
 class Activations:
-    def __init__(self, model: FileModel) -> None:
+    def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
+                 is_package: bool = False) -> None:
         self.model = model
         self.roles = roles_of(model)
         self._active: set = set()
+        # Other modules' model classes, through their phase-1 summaries (see project.py).
+        self.project = project
+        self.module_name = module_name
+        self.is_package = is_package
 
     def activation_of(self, node: Optional[cst.BaseExpression], function, kind: str,
                       index: Optional[int] = None, depth: int = 0) -> Optional[str]:
@@ -109,7 +115,11 @@ class Activations:
         """The last activation of a model called as `callee(...)`."""
         model = self.model
         roles = self.roles
-        if callee == "self":
+        if callee in ("self", "self.forward"):
+            # `logits = self(x)` in `training_step`: the class's own forward.
+            cls = model.class_of(function)
+            if cls is not None and is_module_class(model, cls):
+                return self._class_output(cls, kind, index, depth)
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
         layered = []
@@ -155,7 +165,19 @@ class Activations:
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
             return self._class_output(cls, kind, index, depth)
-        return None
+        return self._imported_output(call, kind, index)
+
+    def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
+        """A model class of another module of the run, from that module's summary."""
+        project = self.project
+        if project is None or not self.module_name or not hasattr(project, "get"):
+            return None
+        qualified = self.model.qualify_call(call)
+        target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
+        summary = project.get(target[0]) if target is not None else None
+        outputs = getattr(summary, "outputs", None) or {}
+        found = outputs.get((target[1], kind, index)) if target is not None else None
+        return f"forward() returns a {kind} ({target[1]}, in {target[0]})" if found else None
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
         forward = cls.methods.get("forward")
@@ -195,8 +217,35 @@ def _last_layer(call: cst.Call) -> Optional[cst.BaseExpression]:
     return positional[-1]
 
 
-def activations_of(model: FileModel) -> Activations:
+def activations_of(model: FileModel, project=None, module_name: Optional[str] = None,
+                   is_package: bool = False) -> Activations:
     found = model.cache.get("activations")
     if found is None:
-        found = model.cache["activations"] = Activations(model)
+        found = model.cache["activations"] = Activations(model, project, module_name, is_package)
+    elif project is not None and found.project is None:
+        found.project, found.module_name, found.is_package = project, module_name, is_package
     return found
+
+
+def class_outputs(model: FileModel) -> dict:
+    """(class, kind, tuple index) -> True for each model class of the file whose forward
+    ends in a softmax or a sigmoid: what other modules need to know (project summaries)."""
+    found = {}
+    activations = activations_of(model)
+    for cls in model.class_info.values():
+        if "forward" not in cls.methods or not is_module_class(model, cls):
+            continue
+        for kind in (SOFTMAX, SIGMOID):
+            if activations._class_output(cls, kind, None, 0):
+                found[(cls.name, kind, None)] = True
+            for index in range(_tuple_width(cls)):
+                if activations._class_output(cls, kind, index, 0):
+                    found[(cls.name, kind, index)] = True
+    return found
+
+
+def _tuple_width(cls) -> int:
+    """How many values the forward returns as a literal tuple (0 when it returns one)."""
+    widths = {len(r.value.elements) for r in cls.methods["forward"].returns
+              if isinstance(r.value, (cst.Tuple, cst.List))}
+    return min(widths.pop(), 4) if len(widths) == 1 else 0

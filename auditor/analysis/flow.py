@@ -311,6 +311,8 @@ class FlowAnalysis:
         self._if_plans: dict[cst.If, tuple] = {}
         self._statement_calls: dict[cst.CSTNode, list[CallSite]] = model.statement_calls
         self._setters_acyclic = False
+        self._globals: dict[tuple, bool] = {}  # (name, function) -> it reads the module-level name
+        self._unswitched: Optional[dict[str, str]] = None
         if previous is not None and previous.model is model:
             self._take_memos(previous)
 
@@ -381,7 +383,7 @@ class FlowAnalysis:
             if info.name in LIGHTNING_TRAIN_HOOKS:
                 return [State(modes=(("self", TRAIN),), grad=ON)]
         states = self.callers.get(function) or self._project_entry(info) or \
-            [State(grad=ON if info.parent is None else UNKNOWN)]
+            [State(modes=self._unswitched_entry(info), grad=ON if info.parent is None else UNKNOWN)]
         decorated = _decorated_grad(self.model, info)
         if decorated is not None:
             states = [s.with_grad(decorated) for s in states]
@@ -423,7 +425,7 @@ class FlowAnalysis:
         keys = {k for s in exits for k, _ in s.modes}
         for key in keys:
             head = key.split(".", 1)[0]
-            if head not in info.params:
+            if head not in info.params and not self._global_of(head, function):
                 continue
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
@@ -470,6 +472,83 @@ class FlowAnalysis:
         self._setters = setters
         self._setters_acyclic = _acyclic(setters, callers_of)
         return setters
+
+    # -- globals ------------------------------------------------------------------------------
+    def _global_of(self, name: str, function: Optional[cst.FunctionDef]) -> bool:
+        """`name` in `function` is the module-level variable: bound at module level, and
+        neither a parameter nor bound anywhere in the function (nor its enclosing ones)."""
+        memo = self._globals.get((name, function))
+        if memo is None:
+            found = self.model.bindings.get(name, ())
+            memo = any(b.function is None for b in found)
+            scope = function
+            while memo and scope is not None:
+                info = self.model.function_info.get(scope)
+                if info is None or name in info.params or any(b.function is scope for b in found):
+                    memo = False
+                    break
+                scope = info.parent
+            self._globals[(name, function)] = memo
+        return memo
+
+    def _shared_global(self, head: str, callee: cst.FunctionDef, bindings: dict) -> bool:
+        """Whether `head`, as the running scope sees it, is the global the callee reads."""
+        if head == "self" or head in bindings or not self._global_of(head, callee):
+            return False
+        return self._current is None or self._global_of(head, self._current)
+
+    def _never_switched(self) -> dict[str, str]:
+        """Models built fresh (so in training mode) at module level, or as `self.x` in a
+        method, that no call of the file ever switches or hands to another function:
+        their mode is training in every function, called from this file or not."""
+        if self._unswitched is not None:
+            return self._unswitched
+        model = self.model
+        built: dict[str, str] = {}
+        for name, found in model.bindings.items():
+            if "." in name and not name.startswith("self."):
+                continue
+            if name.startswith("self.") and name.count(".") != 1:
+                continue
+            values = [b for b in found if b.kind == "assign" and b.index is None and
+                      (b.function is None if "." not in name else b.function is not None)]
+            if values and len(values) == len(found) and all(self.roles.fresh_model(b.value) for b in values):
+                built[name] = TRAIN
+        if built:
+            for site in model.calls:
+                if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None:
+                    key = dotted_name(_strip_moves(site.receiver))
+                    if key is not None:
+                        for name in list(built):
+                            if key == name or key.startswith(name + ".") or name.startswith(key + "."):
+                                del built[name]
+                if site.qualname is not None and site.qualname.startswith("torch."):
+                    continue
+                for arg in site.node.args:
+                    name = dotted_name(arg.value)
+                    if name in built and site.method not in ("to", "append"):
+                        del built[name]  # handed to a function that may switch it
+        self._unswitched = built
+        return built
+
+    def _unswitched_entry(self, info: FunctionInfo) -> tuple:
+        """(key, train) for the never-switched models a function with no known caller uses."""
+        built = self._never_switched()
+        if not built:
+            return ()
+        found = set()
+        for site in info.calls:
+            callee = site.callee
+            if callee is None:
+                continue
+            head = callee.split(".", 1)[0]
+            if head == "self" and callee.count(".") >= 1:
+                key = ".".join(callee.split(".", 2)[:2])
+                if key in built and info.cls is not None:
+                    found.add(key)
+            elif head in built and self._global_of(head, info.node):
+                found.add(head)
+        return tuple(sorted((key, TRAIN) for key in found))
 
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
@@ -651,17 +730,23 @@ class FlowAnalysis:
             states = self._calls(node, states)
             plan = self._if_plans.get(node)
             if plan is None:
-                plan = self._if_plans[node] = (self.model.code(node.test), _module_guard(node.test),
-                                                   _may_have_value(node.test))
-            code, guard, has_value = plan
+                # `if not train:` is the fact `train` negated, so that it agrees with `if train:`.
+                test, negated = node.test, False
+                while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+                    test, negated = test.expression, not negated
+                plan = self._if_plans[node] = (self.model.code(test), _module_guard(node.test),
+                                               _may_have_value(node.test), negated)
+            code, guard, has_value, negated = plan
             taken, skipped = [], []
             for s in states:
                 value = evaluate(node.test, s) if has_value else _DROP
                 if value is _DROP:
                     value = s.fact(code)
+                    if value is not None and negated:
+                        value = not value
                 if value is None or value is _DROP:
-                    taken.append(s.with_fact(code, True))
-                    skipped.append(s.with_fact(code, False))
+                    taken.append(s.with_fact(code, not negated))
+                    skipped.append(s.with_fact(code, negated))
                 elif value:
                     taken.append(s)
                 else:
@@ -838,7 +923,15 @@ class FlowAnalysis:
         if kind == "mode":
             _, key, method = plan
             out = []
+            # `m.eval()` on a parameter may switch a global model handed in under that name:
+            # the globals this state tracks become unknown (unless set to the same mode).
+            aliased = self._current is not None and key.split(".", 1)[0] in self.model.function_info[
+                self._current].params
             for s in states:
+                if aliased:
+                    for held, mode in s.modes:
+                        if self._global_of(held.split(".", 1)[0], self._current):
+                            s = s.with_mode(held, UNKNOWN)
                 if method == "eval":
                     out.append(s.with_mode(key, EVAL))
                     continue
@@ -865,7 +958,15 @@ class FlowAnalysis:
                     prefix = key + "."
                     modes.extend((param + "." + held[len(prefix):], held_mode)
                                  for held, held_mode in s.modes if held.startswith(prefix))
-                entries.append(State(modes=tuple(sorted(modes)), grad=s.grad))
+                # A module-level model the callee reads as a global (`def test(): model(x)`)
+                # is the same object in caller and callee.
+                # (Not when it is also handed in as an argument: the callee may switch it
+                # under the parameter's name, which this state would not see.)
+                passed = set(bindings.values())
+                modes.extend((held, held_mode) for held, held_mode in s.modes
+                             if held.split(".", 1)[0] not in passed
+                             and self._shared_global(held.split(".", 1)[0], callee, bindings))
+                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)
         if not effects:
@@ -875,7 +976,9 @@ class FlowAnalysis:
             head, _, rest = param_key.partition(".")
             key = bindings.get(head)
             if key is None:
-                continue
+                if not self._shared_global(head, callee, bindings):
+                    continue
+                key = head  # a global the callee switches (`def train(): model.train()`)
             key = f"{key}.{rest}" if rest else key
             new = []
             for s in out:

@@ -11,14 +11,24 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import FlowAnalysis, State, flow_of
-from auditor.analysis.model import CallSite, FileModel, FunctionInfo
+from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
+from auditor.analysis.uses import ESCAPES, READOUT, TRAINING, result_use
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 _LOOPS = (cst.For, cst.While)
+# A callee whose name starts with one of these acts on a model rather than being one.
+ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "log", "summary", "summarize",
+                "freeze", "unfreeze", "compile", "register", "update", "sync", "push", "copy", "reset", "set",
+                "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
+                "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
+_LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
+# Random inputs: a generator's sampling step, not an evaluation of held-out data.
+_NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
+          "numpy.random.")
 
 
 def is_eval_name(name: str) -> bool:
@@ -42,6 +52,7 @@ class Program:
         self._forwards: Optional[list[Forward]] = None
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
+        self._uses: dict = {}  # forward call -> result_use's answer
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -85,10 +96,21 @@ class Program:
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
-                if self.roles.is_model(key, site.function):
+                evidence = self.roles.model_evidence(key, site.function)
+                if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
+                    continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
+                if evidence or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _given_models(self, key: str, info: Optional[FunctionInfo]) -> bool:
+        """A parameter, whatever its name (`m`, `f`), that every call of the function in this
+        file fills with a model: calling it is a forward pass."""
+        if info is None or key not in info.params or key in ("self", "cls"):
+            return False
+        given = self.flow.arguments_of(info.node, key)
+        return bool(given) and all(self.roles.is_model(dotted_name(value), caller) for value, caller in given)
 
     # -- structure ----------------------------------------------------------------------------
     def loops_of(self, node: cst.CSTNode) -> tuple:
@@ -141,20 +163,31 @@ class Program:
         return is_eval_name(info.name) and not any(self.is_backward(s) for s in info.calls)
 
     # -- evaluation -------------------------------------------------------------------------------
-    def eval_evidence(self, forward: Forward, state: State) -> Optional[str]:
-        """Why this forward pass, in this state, is evaluation (None: it is not, or we cannot tell)."""
+    def eval_evidence(self, forward: Forward, state: State, names: bool = True) -> Optional[str]:
+        """Why this forward pass, in this state, is evaluation (None: it is not, or we cannot tell).
+        `names=False`: from the data alone, not from the enclosing function's name."""
         site = forward.site
         env = state.env_dict
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
-        if container is not None and self.backward_reachable(container, site.function, state):
+        use = self.result_use(site)
+        # A backward in the same loop makes this a training forward, unless the output is
+        # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
+        if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):
             return None
-        info = self.model.info(site.function)
+        if use == TRAINING and self._trains_on_path(site, state):
+            return None  # behaviour says training: no name or data can override it
+        info = self.model.info(site.function) if names else None
         while info is not None:
-            if self.function_evaluates(info):
+            # The name is supporting evidence only: the output must be read (numbers, or
+            # handed back to the caller) and no caller of the file may train on it.
+            if self.function_evaluates(info) and use in (READOUT, ESCAPES) and \
+                    not (use == ESCAPES and self._trained_by_callers(info)):
                 return f"in `{info.name}()`"
             info = self.model.info(info.parent)
         for arg in site.node.args:
+            if type(arg.value) in _LITERALS or self._is_noise(arg.value, site.function):
+                continue  # a string, a number or random noise is never data (`validation_z = randn(...)`)
             split = self.splits.split_of(arg.value, site.function, env)
             if split in EVAL_SPLITS:
                 return f"on `{self.model.code(arg.value)}` ({split} data)"
@@ -164,6 +197,112 @@ class Program:
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
         return None
+
+    def behaviour_evidence(self, forward: Forward, state: State) -> Optional[str]:
+        """Evaluation by behaviour alone: outside any training region, the result only
+        becomes numbers (metrics, predictions), never reaches backward, the model is no
+        generator feeding another model, and the input is not random noise (sampling)."""
+        site = forward.site
+        loops = self.loops_of(site.node)
+        container = loops[0] if loops else site.function
+        if container is not None and self.backward_reachable(container, site.function, state) or \
+                self._trains_on_path(site, state):
+            return None
+        args = [a.value for a in site.node.args if a.keyword is None]
+        if args and all(type(a) in _LITERALS for a in args):
+            return None  # `model('paper')`: a lookup by name, not a forward pass over data
+        if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
+                self._samples_noise(site) and not self._trained_on_input(site)):
+            return None  # a generator's samples (GANs: sampling is not evaluating), noise in
+        return "(its output is only read as numbers and never reaches `backward()`)"
+
+    def result_use(self, site: CallSite) -> Optional[str]:
+        return self._result(site)[0]
+
+    def _result(self, site: CallSite) -> tuple:
+        found = self._uses.get(site.node)
+        if found is None:
+            found = self._uses[site.node] = result_use(
+                self.model, site.node, site.function, self.is_backward, self.roles.is_optimizer, self._trains)
+        return found
+
+    def _trains_on_path(self, site: CallSite, state: State) -> bool:
+        """A training call the output reaches can run on a path like `state` (same constants:
+        `if phase == "train": loss.backward()` trains only in the training phase)."""
+        for trained in self._result(site)[1]:
+            states = self.flow.states_at(trained.node)
+            if not state.env or not states or any(s.env == state.env for s in states):
+                return True
+        return False
+
+    def _trains(self, site: CallSite) -> bool:
+        resolved = self.flow.resolve(site)
+        info = self.model.info(resolved[0]) if resolved is not None else None
+        return info is not None and any(self.is_backward(s) for s in info.calls)
+
+    def _trained_by_callers(self, info: FunctionInfo) -> bool:
+        """A helper whose returned output a caller of this file back-propagates."""
+        for caller, _ in self.flow.call_sites_of(info.node):
+            if self.result_use(caller) == TRAINING:
+                return True
+        return False
+
+    def _feeds_a_model(self, key: str) -> bool:
+        """`key`'s output is the input of another model of the file (`D(G(z))`, `fake = G(z);
+        D(fake.detach())`): a generator, whose sampling from noise is not an evaluation."""
+        for other in self.forwards():
+            if other.key == key:
+                continue
+            for arg in other.site.node.args:
+                # `D(G(z))`, `fake = G(z); D(fake.detach())`, `_, z = E(x)`, `D(torch.cat((fake, y), 1))`
+                values: list = []
+                pending = [arg.value]
+                while pending and len(values) < 24:
+                    node = pending.pop()
+                    if any(node is v for v in values):
+                        continue
+                    values.append(node)
+                    if type(node) is cst.Call and dotted_name(node.func) == key:
+                        return True
+                    if type(node) is cst.Name:
+                        pending += [b.value for b in self.model.bindings_of(node.value, other.site.function)
+                                    if b.kind == "assign"]
+                    elif type(node) is cst.Attribute:
+                        pending.append(node.value)
+                    elif type(node) in (cst.Call, cst.Tuple, cst.List, cst.Element, cst.Arg):
+                        pending.extend(syntactic_children(node))
+        return False
+
+    def _trained_on_input(self, site: CallSite) -> bool:
+        """The random tensor given here is also what the model trains on (toy data made with
+        `torch.randn`), rather than noise to sample from."""
+        first = dotted_name(site.node.args[0].value) if site.node.args else None
+        return first is not None and any(
+            other.site is not site and other.site.function is site.function and other.site.node.args
+            and dotted_name(other.site.node.args[0].value) == first
+            and self.result_use(other.site) == TRAINING for other in self.forwards())
+
+    def _samples_noise(self, site: CallSite) -> bool:
+        return any(self._is_noise(arg.value, site.function) for arg in site.node.args[:1])
+
+    def _is_noise(self, node: cst.BaseExpression, function) -> bool:
+        """`torch.randn(...)`, directly or through the name it was assigned to."""
+        values = [node]
+        name = dotted_name(node) if type(node) in (cst.Name, cst.Attribute) else None
+        if name:
+            values = self.model.values_of(name, function)
+        return bool(values) and all(self._noise_call(v, 0) for v in values)
+
+    def _noise_call(self, value: cst.BaseExpression, depth: int) -> bool:
+        """A random draw, possibly wrapped (`Variable(Tensor(np.random.normal(...)))`, `.to(dev)`)."""
+        if type(value) is not cst.Call or depth > 3:
+            return False
+        if (self.model.qualify_call(value) or "").startswith(_NOISE):
+            return True
+        inner = [a.value for a in value.args if a.keyword is None][:1]
+        if type(value.func) is cst.Attribute:
+            inner.append(value.func.value)
+        return any(self._noise_call(v, depth + 1) for v in inner)
 
     def _describe(self, node: cst.BaseExpression, env: dict) -> str:
         if isinstance(node, cst.Name) and isinstance(env.get(node.value), cst.CSTNode):

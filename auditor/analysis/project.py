@@ -49,6 +49,9 @@ class FileSummary:
     module: str
     functions: list[str] = field(default_factory=list)
     calls: list[tuple[str, str, str, dict]] = field(default_factory=list)
+    # (class, "softmax"/"sigmoid", tuple index or None) for model classes whose forward ends
+    # in that activation: a loss in another module learns what such a model returns.
+    outputs: dict = field(default_factory=dict)
 
 
 def resolve_import(module: str, qualified: str, is_package: bool = False) -> Optional[tuple[str, str]]:
@@ -79,6 +82,10 @@ def summarize_file(ctx) -> Optional[Any]:
     model = ctx.model
     summary = FileSummary(module=module, functions=[i.name for i in model.function_info.values()
                                                      if i.parent is None and i.cls is None])
+    text = ctx.source.text
+    if model.class_info and ("softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text):
+        from auditor.analysis.activations import class_outputs
+        summary.outputs = class_outputs(model)
     if not model.imports.aliases:
         return summary
     prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project

@@ -275,6 +275,8 @@ class Roles:
                     return f"a copy of `{inner_name}`"
             if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")):
                 return "no"
+            if qualified == "transformers.pipeline":
+                return "no"  # a pipeline object: it runs its model under no_grad itself
             return "unknown"
         if type(value) is cst.Name or type(value) is cst.Attribute:
             other = dotted_name(value)

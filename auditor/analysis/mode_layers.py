@@ -1,0 +1,202 @@
+"""Does a model behave differently in training and eval mode? Read from its construction.
+
+Only dropout and normalisation with running statistics depend on the mode: a model made
+of `Linear`, `Conv2d`, `ReLU`, `LayerNorm`... computes the same output in both. The answer
+is True (a mode-dependent layer, named), False (every layer is visible and none depends
+on the mode) or None (something is not visible: an imported model, a class of another
+module, a layer built by an unknown call). Rules only lower a finding on False.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import ClassInfo, FileModel
+from auditor.analysis.names import dotted_name
+
+_DROPOUT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
+_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+          "LazyBatchNorm3d"}
+_INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}  # mode-dependent with running stats
+# Layers with a `dropout` argument: mode-dependent when it is not a literal zero (default given).
+_DROPOUT_ARGUMENT = {"LSTM": 0, "GRU": 0, "RNN": 0, "MultiheadAttention": 0, "Transformer": 0.1,
+                     "TransformerEncoderLayer": 0.1, "TransformerDecoderLayer": 0.1}
+_CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
+_RECURRENT = {"LSTM", "GRU", "RNN"}
+_FUNCTIONAL_DROPOUT = ("torch.nn.functional.dropout", "torch.nn.functional.dropout1d",
+                       "torch.nn.functional.dropout2d", "torch.nn.functional.dropout3d",
+                       "torch.nn.functional.alpha_dropout", "torch.dropout", "torch.nn.functional.batch_norm")
+_MAX_DEPTH = 6
+
+
+def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0) -> tuple[Optional[bool], str]:
+    """(dependent?, what) for a model built by `value` (see the module docstring)."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+        value = value.func.value
+    if type(value) is not cst.Call or depth > _MAX_DEPTH:
+        return None, ""
+    qualified = model.qualify_call(value) or ""
+    if qualified.startswith("torch.nn.") and qualified.count(".") == 2:
+        return _layer(model, qualified.rsplit(".", 1)[-1], value, depth)
+    name = dotted_name(value.func)
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
+    if cls is not None:
+        return class_dependence(model, cls, depth + 1)
+    return None, ""
+
+
+def _class_in_force(model: FileModel, name: str, call: cst.Call) -> Optional[ClassInfo]:
+    """The class `name` means at `call`: a notebook may define it again, with dropout added."""
+    candidates = [c for c in model.class_infos if c.name == name]
+    if len(candidates) < 2:
+        return model.class_info.get(name)
+    from auditor.analysis.uses import source_order  # a sibling's cached table, no cycle at import
+
+    order = source_order(model)
+    at = order.get(call, 0)
+    before = [c for c in candidates if order.get(c.node, 0) < at]
+    return before[-1] if before else candidates[-1]
+
+
+def _layer(model: FileModel, last: str, call: cst.Call, depth: int) -> tuple[Optional[bool], str]:
+    if last in _DROPOUT or last in _NORMS:
+        return True, f"nn.{last}"
+    if last in _INSTANCE_NORMS:
+        tracked = _keyword(call, "track_running_stats")
+        if tracked is None or (type(tracked) is cst.Name and tracked.value == "False"):
+            return False, ""
+        return (True, f"nn.{last}") if type(tracked) is cst.Name and tracked.value == "True" else (None, "")
+    if last in _RECURRENT and _single_layer(call):
+        return False, ""  # recurrent dropout acts only between stacked layers
+    if last in _DROPOUT_ARGUMENT:
+        rate = _keyword(call, "dropout")
+        if rate is None:
+            return (True, f"nn.{last} (dropout)") if _DROPOUT_ARGUMENT[last] else (False, "")
+        literal = _number(rate)
+        if literal is None:
+            return None, ""
+        return (True, f"nn.{last} (dropout)") if literal else (False, "")
+    if last in _CONTAINERS:
+        return _all_of(model, [a.value for a in call.args if not a.keyword], depth)
+    return False, ""
+
+
+def _all_of(model: FileModel, values: list, depth: int) -> tuple[Optional[bool], str]:
+    unknown = False
+    for value in values:
+        if type(value) in (cst.List, cst.Tuple):
+            found, what = _all_of(model, [e.value for e in value.elements], depth)
+        elif type(value) in (cst.ListComp, cst.GeneratorExp):  # `[Layer() for _ in range(n)]`
+            found, what = _all_of(model, [value.elt], depth)
+        elif type(value) is cst.StarredElement or type(value) is cst.Element:
+            found, what = _all_of(model, [value.value], depth)
+        elif type(value) is cst.Call and dotted_name(value.func) in ("OrderedDict", "collections.OrderedDict"):
+            pairs = value.args[0].value if value.args else None
+            inner = [e.value.elements[1].value for e in getattr(pairs, "elements", ())
+                     if type(e.value) in (cst.Tuple, cst.List) and len(e.value.elements) == 2]
+            found, what = _all_of(model, inner, depth) if inner or pairs is None else (None, "")
+        else:
+            found, what = mode_dependence(model, value, depth + 1)
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
+
+
+def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[Optional[bool], str]:
+    """A local model class: the layers its methods build, its functional dropout, its bases."""
+    memo = model.cache.setdefault("mode_layers.classes", {})
+    if cls.node in memo:
+        return memo[cls.node]
+    memo[cls.node] = (None, "")  # a recursion guard: unknown while it is being read
+    answer = _class_dependence(model, cls, depth)
+    memo[cls.node] = answer
+    return answer
+
+
+def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Optional[bool], str]:
+    if depth > _MAX_DEPTH:
+        return None, ""
+    unknown = False
+    for base in cls.bases:
+        last = base.rsplit(".", 1)[-1]
+        local = model.class_info.get(last)
+        if local is not None and local is not cls:
+            found, what = class_dependence(model, local, depth + 1)
+            if found:
+                return True, what
+            unknown = unknown or found is None
+        elif not (base.startswith("torch.nn.") or base in ("nn.Module", "Module")):
+            unknown = True  # a base class that is not visible here (Lightning, another module)
+    for method in cls.methods.values():
+        found, what = _calls_dependence(model, method.calls, depth)
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
+
+
+def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Optional[bool], str]:
+    """The layers a function's calls build (and those of the file's functions it calls)."""
+    unknown = False
+    for site in calls:
+        qualified = site.qualname or ""
+        if qualified in _FUNCTIONAL_DROPOUT:
+            return True, qualified.replace("torch.nn.functional.", "F.")
+        callee = site.callee or ""
+        last = callee.rsplit(".", 1)[-1]
+        if qualified.startswith("torch.nn.") and qualified.count(".") == 2 and last[:1].isupper():
+            found, what = _layer(model, last, site.node, depth)
+        elif callee in model.class_info:
+            found, what = class_dependence(model, model.class_info[callee], depth + 1)
+        elif site.qualname is None and "." not in callee and model.functions_named(callee) and depth < _MAX_DEPTH:
+            # `layers = make_layers(cfg)`: a builder function of the file.
+            found, what = _calls_dependence(model, model.functions_named(callee)[0].calls, depth + 1)
+        elif qualified.startswith("torch.") or callee == "self" or callee.startswith("self.") \
+                or not _builds_an_attribute(model, site):
+            continue  # `self.C(x)`: a layer or method of the model, read where it is built
+        else:
+            found, what = None, ""  # `self.body = timm.create_model(...)`: not visible here
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
+
+
+def _builds_an_attribute(model: FileModel, site) -> bool:
+    """The call builds something kept on the model (`self.x = make(...)`) or is a class."""
+    last = (site.callee or "").rsplit(".", 1)[-1]
+    if last[:1].isupper():
+        return True
+    statement = site.statement
+    if type(statement) is cst.Assign and statement.value is site.node:
+        return any((dotted_name(t.target) or "").startswith("self.") for t in statement.targets)
+    return False
+
+
+def _single_layer(call: cst.Call) -> bool:
+    """`nn.LSTM(n, h)` / `num_layers=1`: one layer (the third positional argument is num_layers)."""
+    layers = _keyword(call, "num_layers")
+    positional = [a.value for a in call.args if a.keyword is None]
+    if layers is None and len(positional) >= 3:
+        layers = positional[2]
+    return layers is None or _number(layers) == 1
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg.value
+    return None
+
+
+def _number(node: cst.BaseExpression) -> Optional[float]:
+    if type(node) in (cst.Integer, cst.Float):
+        try:
+            return float(node.value)
+        except ValueError:
+            return None
+    return None
