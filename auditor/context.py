@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import libcst as cst
 
 from auditor.files import SourceFile
-from auditor.findings import Finding, Fix
+from auditor.findings import Finding, Fix, Severity
 
 if TYPE_CHECKING:
     from auditor.analysis import FileModel
@@ -168,14 +168,16 @@ class FileContext:
         return self.module.code_for_node(node)
 
     def report(self, node: cst.CSTNode, message: str, *, fix: Optional[Fix] = None,
-               end_node: Optional[cst.CSTNode] = None, rule: Optional["Rule"] = None) -> None:
-        """Record a finding spanning `node` (to `end_node` when given) for the running rule."""
+               end_node: Optional[cst.CSTNode] = None, rule: Optional["Rule"] = None,
+               severity: Optional[Severity] = None) -> None:
+        """Record a finding spanning `node` (to `end_node` when given) for the running rule;
+        `severity` overrides the rule's for this finding (a rule may judge each case)."""
         rule = rule or self.rule
         assert rule is not None, "report() called outside a rule"
         start = self.position(node).start
         end = self.position(end_node or node).end
         self.findings.append(Finding(
-            code=rule.code, name=rule.name, severity=rule.severity, path=self.path,
+            code=rule.code, name=rule.name, severity=severity or rule.severity, path=self.path,
             line=start.line, column=start.column + 1, end_line=end.line, end_column=end.column + 1,
             message=message, fix=fix, statement_line=self._statement_line(node),
         ))

@@ -7,7 +7,9 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens, split_of_name
+from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
+                                          seeds_of_block)
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
@@ -422,38 +424,68 @@ class TestDataInTrainingLoop(Rule):
             return
         reported = set()
         forwards = {f.site.node: f for f in prog.forwards()}
+        helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
-            loops = prog.loops_of(site.node)
-            if not any(loop in training_loops for loop in loops) or site.node in reported:
+            loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
+            if not loops or site.node in reported:
                 continue
-            evidence = None
-            for state in prog.flow.states_at(site.node):
-                forward = forwards.get(site.node)
-                if forward is not None:
-                    found = prog.eval_evidence(forward, state)
-                    if found and "(test data)" in found:
-                        evidence = f"`{forward.key}` is evaluated {found}"
-                        break
-                elif self._evaluates(prog, site):
-                    data = prog.test_split_of_call(site, state)
-                    if data:
-                        evidence = f"`{site.callee}()` evaluates `{data}` (test data)"
-                        break
-            if evidence:
-                reported.add(site.node)
-                ctx.report(site.node, f"{evidence} inside the training loop: the test split then guides "
-                                      f"training decisions; evaluate on validation data here and score the "
-                                      f"test split once after training")
+            found = self._test_evaluation(prog, site, forwards, helpers)
+            if found is None:
+                continue
+            evidence, unit, helper = found
+            if unit in reported:
+                continue
+            reported.update((site.node, unit))
+            verdict = _judge(prog, site, unit, loops[-1], helper, helpers)
+            if verdict is None:
+                continue  # the test score of the epoch that validation chose
+            severity, decision = verdict
+            if severity is Severity.ERROR:
+                ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
+                                      f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
+                                      f"model, so the final test score is optimistic; decide on validation data "
+                                      f"and score the test split once after training")
+            else:
+                ctx.report(site.node, f"{evidence} inside the training loop, only to be reported (no decision "
+                                      f"reads it): the numbers stay right, but watching test scores while "
+                                      f"training invites choosing on them; score the test split once after "
+                                      f"training, or at the epoch validation chose",
+                           severity=Severity.INFO)
+
+    def _test_evaluation(self, prog, site, forwards, helpers) -> Optional[tuple]:
+        """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
+        the test data (or the call's statement), the helper the evaluation function it calls."""
+        forward = forwards.get(site.node)
+        for state in prog.flow.states_at(site.node) or [None]:
+            if forward is not None:
+                found = prog.eval_evidence(forward, state) if state is not None else None
+                if found and "(test data)" in found:
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None
+                continue
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            info = prog.model.function_info[resolved[0]] if resolved is not None else None
+            if not self._evaluates(prog, site, info):
+                return None
+            data = prog.test_split_of_call(site, state) if state is not None else None
+            if data:
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info
+            own = _helper_test_data(prog, info, helpers) if info is not None else None
+            if own is not None:
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info
+        return None
 
     @staticmethod
-    def _evaluates(prog, site) -> bool:
-        resolved = prog.flow.resolve(site) if site.qualname is None else None
-        if resolved is not None:
-            info = prog.model.function_info[resolved[0]]
-            return prog.function_evaluates(info) or (
-                info.name == "__call__" and info.cls is not None and
-                not any(prog.is_backward(s) for s in info.calls) and
-                any(f.site.function is info.node for f in prog.forwards()))
+    def _evaluates(prog, site, info) -> bool:
+        """An evaluation call: by behaviour where the function is visible (forward passes and no
+        training step), by name where it is not. A call that writes a file is not one."""
+        if _writes_file(site.callee or ""):
+            return False
+        if info is not None:
+            if any(prog.is_backward(s) or prog.is_step(s) for s in info.calls):
+                return False
+            if _writes_file(info.name):
+                return False
+            return prog.function_evaluates(info) or any(f.site.function is info.node for f in prog.forwards())
         if site.qualname is not None or site.callee is None:
             return False
         from auditor.analysis.program import is_eval_name
@@ -488,6 +520,83 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
         return False
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+_WRITER_WORDS = {"save", "write", "dump", "export", "submission", "submit", "plot", "visualize", "visualise",
+                 "draw", "show", "log", "print", "store"}
+
+
+def _writes_file(name: str) -> bool:
+    """`save_test_submission`, `plot_test_samples`, `log_test`: they write or draw, they do not score."""
+    return bool(set(name_tokens(name.rsplit(".", 1)[-1])) & _WRITER_WORDS)
+
+
+def _test_loop(prog, site, state):
+    """The loop over the test data around a forward pass (the unit whose results are followed)."""
+    env = state.env_dict if state is not None else None
+    for loop in prog.loops_of(site.node):
+        if isinstance(loop, cst.For) and prog.splits.split_of(loop.iter, site.function, env) == TEST:
+            return loop
+    return site.statement
+
+
+def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
+    """(test data, loop) when a helper's own forward passes read test data (`for x in testloader`
+    over a module-level loader in `def test(epoch):`)."""
+    if info.node in helpers:
+        return helpers[info.node]
+    helpers[info.node] = None
+    for forward in prog.forwards():
+        if forward.site.function is not info.node:
+            continue
+        for loop in prog.loops_of(forward.site.node):
+            if not isinstance(loop, cst.For) or names_read(loop.iter) & set(info.params):
+                continue  # data the caller passes in: the arguments say which split it is
+            if prog.splits.split_of(loop.iter, info.node) == TEST:
+                helpers[info.node] = (prog.model.code(loop.iter), loop)
+                return helpers[info.node]
+    return None
+
+
+def _evaluation_loop(prog, info) -> Optional[cst.For]:
+    """The outermost loop of a helper that runs forward passes (where its scores are summed)."""
+    outer = None
+    for forward in prog.forwards():
+        if forward.site.function is info.node:
+            for loop in prog.loops_of(forward.site.node):
+                if isinstance(loop, cst.For):
+                    outer = loop
+    return outer
+
+
+def _judge(prog, site, unit, epoch_loop, helper, helpers: dict) -> Optional[tuple]:
+    """(severity, deciding node) of a test evaluation inside the training loop; None when it is
+    the report of the epoch that validation chose (inside `if val_acc > best:`)."""
+    model = prog.model
+    previous = unit
+    for ancestor in model.ancestors(unit):
+        if ancestor is epoch_loop:
+            break
+        if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
+            return None
+        previous = ancestor
+    if helper is not None:
+        loop = _evaluation_loop(prog, helper)
+        if loop is not None:
+            decision = follow(helper.node.body, loop, seeds_of_block(loop.body))
+            if decision is not None:
+                return Severity.ERROR, decision
+    if isinstance(unit, cst.For):
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body))
+    else:
+        decision = decision_in(unit, set(), site.node) if unit is not None else None
+        if decision is None and unit is not None:
+            # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
+            seeds = {n for n in names_assigned(unit) if split_of_name(n) not in (TRAIN, VAL)}
+            decision = follow(epoch_loop.body, unit, seeds, site.node)
+    if decision is not None:
+        return Severity.ERROR, decision
+    return Severity.INFO, None
 
 
 DATA_RULES = [PreprocessorFitOnTestData(), PreprocessorFitBeforeSplit(), ShuffledEvalLoader(),

@@ -110,6 +110,176 @@ def fit(model, opt, crit, train_loader, val_loader, test_loader):
         best = accuracy(model, val_loader)
     return accuracy(model, test_loader)
 """,
+    "test_printed_each_epoch.py": """
+import torch
+
+def test(model, loader):
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    print(correct)
+
+def main(model, opt, crit, train_loader, test_loader):
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        test(model, test_loader)
+""",
+    "test_early_stopping.py": """
+import torch
+
+def evaluate(model, loader):
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            total += model(x).sum().item()
+    return total
+
+def main(model, opt, crit, train_loader, test_loader, stopper):
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        test_loss = evaluate(model, test_loader)
+        print(test_loss)
+        stopper(test_loss, model)
+        if stopper.early_stop:
+            break
+""",
+    "test_at_best_val_ok.py": """
+import torch
+
+def evaluate(model, loader):
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            total += model(x).sum().item()
+    return total
+
+def main(model, opt, crit, train_loader, val_loader, test_loader):
+    best_val = 0
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        val_acc = evaluate(model, val_loader)
+        if val_acc > best_val:
+            best_val = val_acc
+            test_at_best = evaluate(model, test_loader)
+    print(test_at_best)
+""",
+    "test_checkpoint_in_helper.py": """
+import torch
+net = Net()
+criterion = torch.nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+trainloader = torch.utils.data.DataLoader(trainset, batch_size=128, shuffle=True)
+testloader = torch.utils.data.DataLoader(testset, batch_size=100, shuffle=False)
+best_acc = 0
+
+def train(epoch):
+    net.train()
+    for inputs, targets in trainloader:
+        optimizer.zero_grad()
+        loss = criterion(net(inputs), targets)
+        loss.backward()
+        optimizer.step()
+
+def test(epoch):
+    global best_acc
+    net.eval()
+    correct = 0
+    total = 0
+    with torch.no_grad():
+        for inputs, targets in testloader:
+            outputs = net(inputs)
+            _, predicted = outputs.max(1)
+            total += targets.size(0)
+            correct += predicted.eq(targets).sum().item()
+    acc = 100. * correct / total
+    if acc > best_acc:
+        torch.save(net.state_dict(), "ckpt.pth")
+        best_acc = acc
+
+for epoch in range(200):
+    train(epoch)
+    test(epoch)
+""",
+    "test_loop_scheduler.py": """
+import torch
+
+def main(model, opt, crit, train_loader, test_loader, scheduler):
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        model.eval()
+        test_loss = 0.0
+        with torch.no_grad():
+            for x, y in test_loader:
+                test_loss += crit(model(x), y).item()
+        scheduler.step(test_loss)
+""",
+    "test_loop_logged.py": """
+import torch
+
+def main(model, opt, crit, train_loader, test_loader, writer):
+    for epoch in range(10):
+        model.train()
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        model.eval()
+        test_loss = 0.0
+        with torch.no_grad():
+            for x, y in test_loader:
+                out = model(x)
+                test_loss += crit(out, y).item()
+        writer.add_scalar("test/loss", test_loss, epoch)
+""",
+    "test_submission_written_ok.py": """
+import torch
+
+def main(model, opt, crit, train_loader, test_loader, save_test_submission):
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        save_test_submission(model, test_loader, f"sub_{epoch}.csv")
+""",
+    "test_best_over_epochs.py": """
+import torch
+
+def evaluate(model, loader):
+    with torch.no_grad():
+        return sum(model(x).sum().item() for x, y in loader)
+
+def main(model, opt, crit, train_loader, test_loader):
+    best = 0
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        acc = evaluate(model, test_loader)
+        best = max(best, acc)
+    print(best)
+""",
 }
 
 EXPECTED = {
@@ -127,6 +297,14 @@ EXPECTED = {
     "loader_ok.py": [],
     "test_in_loop.py": [("TRN204", 13)],
     "test_after_loop_ok.py": [],
+    "test_printed_each_epoch.py": [("TRN204", 18)],
+    "test_early_stopping.py": [("TRN204", 18)],
+    "test_at_best_val_ok.py": [],
+    "test_checkpoint_in_helper.py": [("TRN204", 35)],
+    "test_loop_scheduler.py": [("TRN204", 14)],
+    "test_loop_logged.py": [("TRN204", 14)],
+    "test_submission_written_ok.py": [],
+    "test_best_over_epochs.py": [("TRN204", 14)],
 }
 
 
@@ -146,3 +324,27 @@ def test_messages_name_the_evidence(found):
     assert "holdout_feats" in found["fit_helper.py"][0]["message"]
     assert "shuffle=False" in found["loader_shuffled.py"][0]["message"]
     assert "test_loader" in found["test_in_loop.py"][0]["message"]
+
+
+# TRN204 judges each finding: error where the test score reaches a decision, info where
+# it is only printed, logged or stored.
+SEVERITIES = {
+    "test_in_loop.py": "info",
+    "test_printed_each_epoch.py": "info",
+    "test_loop_logged.py": "info",
+    "test_early_stopping.py": "error",
+    "test_checkpoint_in_helper.py": "error",
+    "test_loop_scheduler.py": "error",
+    "test_best_over_epochs.py": "error",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEVERITIES))
+def test_test_in_loop_severity(found, name):
+    assert [f["severity"] for f in found[name]] == [SEVERITIES[name]]
+
+
+def test_decision_is_named(found):
+    assert "stopper(test_loss, model)" in found["test_early_stopping.py"][0]["message"]
+    assert "acc > best_acc" in found["test_checkpoint_in_helper.py"][0]["message"]
+    assert "only to be reported" in found["test_loop_logged.py"][0]["message"]
