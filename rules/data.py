@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.leakage import follow_to_split, row_statistics
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
-                                          seeds_of_block)
+                                          seeds_of_block, statements)
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -84,6 +86,8 @@ class ShuffledEvalLoader(Rule):
             split, evidence = self._split(site.node, prog, site.function, env)
             if split not in EVAL_SPLITS:
                 continue
+            if _only_sampled(ctx.model, site.node):
+                return  # `next(iter(val_loader))` draws a random batch to show: the shuffle is the point
             ctx.report(site.node, f"DataLoader over {evidence} ({split} data) {how}; evaluation data "
                                   f"should be read in a fixed order: use shuffle=False",
                        fix=no_shuffle_fix(ctx, site.node))
@@ -162,6 +166,33 @@ class ShuffledEvalLoader(Rule):
                     if split:
                         return split, f"`{model.code(target.target)}`"
         return None, ""
+
+
+def _is_draw(model, node: cst.CSTNode) -> bool:
+    """`next(iter(node))`: one batch drawn, not the data read through."""
+    arg = model.parent(node)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (isinstance(call, cst.Call) and dotted_name(call.func) == "iter"):
+        return False
+    outer_arg = model.parent(call)
+    outer = model.parent(outer_arg) if isinstance(outer_arg, cst.Arg) else None
+    return isinstance(outer, cst.Call) and dotted_name(outer.func) == "next"
+
+
+def _only_sampled(model, loader: cst.Call) -> bool:
+    """The loader is only ever used as `next(iter(loader))` (a random sample grid)."""
+    if _is_draw(model, loader):
+        return True
+    parent = model.parent(loader)
+    if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+        return False
+    name = dotted_name(parent.targets[0].target)
+    if name is None:
+        return False
+    target = parent.targets[0].target
+    uses = [node for node in model.parents if type(node) in (cst.Name, cst.Attribute) and node is not target
+            and dotted_name(node) == name and not isinstance(model.parent(node), cst.Attribute)]
+    return bool(uses) and all(_is_draw(model, node) for node in uses)
 
 
 def _shuffle_parameter(model, info) -> Optional[tuple]:
@@ -323,52 +354,99 @@ class PreprocessorFitBeforeSplit(Rule):
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         """,
     )
-    needs_imports = ("sklearn",)
+    needs_imports = ("split", "test", "val")  # every split it follows names one of these
 
     def check(self, ctx) -> None:
         prog = program(ctx)
-        for site, transformer, data in _fit_sites(prog):
-            name = dotted_name(data)
-            if name is None or prog.splits.split_of(data, site.function) is not None:
+        model = ctx.model
+        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
+        helpers = {}  # function -> what it fits, where its fitted result is returned
+        for source in sources:
+            returns: list = []
+            split = _follow(prog, source, returns)
+            if split is not None:
+                ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
+                                        f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
+                                        f"test rows shape the preprocessing; split first and fit on the "
+                                        f"training part only")
+            elif returns and source.function is not None:
+                helpers.setdefault(source.function, source)
+        if not helpers:
+            return
+        for site in model.calls:  # callers that split what a fitting helper returns
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign):
                 continue
-            calls = ctx.model.calls_in(site.function)
-            after = calls[calls.index(site) + 1:] if site in calls else []
-            derived = {name} | self._derived_names(ctx.model, site, after, name)
-            for later in after:
-                if not self._is_split(later):
-                    continue
-                used = [dotted_name(a.value) for a in later.node.args if a.keyword is None]
-                hit = next((u for u in used if u in derived), None)
-                if hit:
-                    ctx.report(site.node, f"{transformer} is fitted on `{name}` before `{name}` is split "
-                                          f"({later.callee}() below): the test rows shape the preprocessing; "
-                                          f"split first and fit on the training part only")
-                    break
+            inner = helpers[resolved[0]]
+            seeds = set(names_assigned(site.statement))
+            block = site.function.body if site.function is not None else model.module
+            split = follow_to_split(model, block, site.statement, seeds, site.function)
+            if split is not None:
+                name = prog.model.info(resolved[0]).name
+                ctx.report(site.node, f"`{name}()` returns data after {inner.what.replace(' is fitted on', ' fitted on')} "
+                                      f"`{inner.data}`, and `{split.data}` is split below "
+                                      f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
+                                      f"preprocessing; split first and fit on the training part only")
 
-    @staticmethod
-    def _is_split(site) -> bool:
-        last = (site.callee or "").rsplit(".", 1)[-1]
-        return last in SPLITTERS or (site.method == "split" and site.receiver is not None
-                                     and "fold" in (ctx_name(site.receiver) or "").lower())
 
-    @staticmethod
-    def _derived_names(model, site, after, name: str) -> set:
-        """Names bound to the fitted result or to a transform of the same data."""
-        found = set()
+@dataclass
+class _Source:
+    """Data that learned statistics from all its rows, and the names that hold it."""
+
+    node: cst.CSTNode  # where to report
+    statement: cst.CSTNode
+    function: Optional[cst.FunctionDef]
+    what: str  # `StandardScaler is fitted on`, `statistics over all rows are computed on`
+    data: str
+    seeds: set
+    transformer: Optional[str] = None  # the fitted object, when only its later use leaks
+    needs_transform: bool = False
+
+
+# Encoders learn a list of categories or labels, not a statistic of the rows: fitting them on
+# all rows before the split changes no number (TRN201 still flags one fitted on test data).
+_CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder", "OrdinalEncoder"}
+
+
+def _fit_sources(prog):
+    model = prog.model
+    for site, transformer, data in _fit_sites(prog):
+        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None:
+            continue  # fitted on a split: TRN201's business when it is the wrong one
+        raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
         statement = site.statement
-        if isinstance(statement, cst.Assign):
-            found |= {dotted_name(t.target) for t in statement.targets} - {None}
-        for later in after:
-            if later.method in ("transform", "fit_transform") and later.node.args and \
-                    dotted_name(later.node.args[0].value) == name and isinstance(later.statement, cst.Assign):
-                found |= {dotted_name(t.target) for t in later.statement.targets} - {None}
-        return found
+        outputs = set(names_assigned(statement)) if site.method == "fit_transform" else set()
+        what = f"{transformer} is fitted on"
+        shown = shorten(model.code(data), 40)
+        if outputs:
+            yield _Source(site.node, statement, site.function, what, shown, outputs)
+        receiver = dotted_name(site.receiver)
+        if receiver is None and site.method == "fit":
+            assigned = names_assigned(statement)
+            receiver = assigned[0] if len(assigned) == 1 else None
+        if raw and receiver and raw not in outputs:
+            yield _Source(site.node, statement, site.function, what, shown, {raw}, receiver, True)
 
 
-def ctx_name(node) -> Optional[str]:
-    if isinstance(node, cst.Call):
-        return dotted_name(node.func)
-    return dotted_name(node)
+def _statistics_sources(prog):
+    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand."""
+    model = prog.model
+    for function in [None, *model.function_info]:
+        block = model.module if function is None else function.body
+        for statement in statements(block):
+            if not isinstance(statement, cst.Assign):
+                continue
+            data = row_statistics(statement.value)
+            if data is None or split_of_name(data.split("[", 1)[0]) is not None:
+                continue
+            yield _Source(statement.value, statement, function, "statistics over all rows are computed on", data,
+                          set(names_assigned(statement)))
+
+
+def _follow(prog, source: _Source, returns: list):
+    block = source.function.body if source.function is not None else prog.model.module
+    return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
+                           source.transformer, source.needs_transform, returns)
 
 
 class TestDataInTrainingLoop(Rule):

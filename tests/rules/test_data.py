@@ -280,6 +280,213 @@ def main(model, opt, crit, train_loader, test_loader):
         best = max(best, acc)
     print(best)
 """,
+    "before_split_wrapped.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+scaled = StandardScaler().fit_transform(X)
+frame = pd.DataFrame(scaled, columns=cols)
+arr = frame.to_numpy()
+t = torch.tensor(arr)
+a, b, c, d = train_test_split(t, y, test_size=0.2)
+""",
+    "before_split_columns.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+df = pd.read_csv("data.csv")
+df[num_cols] = MinMaxScaler().fit_transform(df[num_cols])
+train_df, test_df = train_test_split(df, test_size=0.2)
+""",
+    "before_split_by_hand.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+X = (X - X.mean(0)) / X.std(0)
+X_tr, X_te, y_tr, y_te = train_test_split(X, y)
+""",
+    "per_row_norm_ok.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+X = (X - X.mean(axis=1, keepdims=True)) / X.std(axis=1, keepdims=True)
+X_tr, X_te, y_tr, y_te = train_test_split(X, y)
+mu, sd = X_tr.mean(0), X_tr.std(0)
+""",
+    "before_slice_split_minmax.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+data = (data - data.min()) / (data.max() - data.min())
+n = int(len(data) * 0.8)
+train_data = data[:n]
+test_data = data[n:]
+""",
+    "before_kfold_tfidf_pca.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+vec = TfidfVectorizer()
+features = vec.fit_transform(texts)
+Z = PCA(n_components=10).fit_transform(np.asarray(features.todense()))
+for tr_idx, te_idx in KFold(5).split(Z):
+    pass
+""",
+    "rebound_before_split_ok.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+X2D = PCA(n_components=2).fit_transform(X)
+plot(X2D)
+X = load_other()
+X_train, X_test, y_train, y_test = train_test_split(X, y)
+""",
+    "fit_then_split_transform.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+scaler = StandardScaler()
+scaler.fit(X)
+X_train, X_test, y_train, y_test = train_test_split(X, y)
+X_train = scaler.transform(X_train)
+X_test = scaler.transform(X_test)
+""",
+    "helper_fits_caller_splits.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+def prepare(frame):
+    values = frame.values
+    pt = PowerTransformer()
+    values = pt.fit_transform(values)
+    return values
+
+data = prepare(raw)
+train_x, test_x = train_test_split(data, test_size=0.25)
+""",
+    "helper_fits_train_part_ok.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+def prepare(frame):
+    tr, te = train_test_split(frame.values, test_size=0.25)
+    sc = StandardScaler().fit(tr)
+    return sc.transform(tr), sc.transform(te)
+
+class Data:
+    def load(self, frame):
+        values = frame.values
+        train = values[:100]
+        self.scaler = StandardScaler()
+        self.scaler.fit(train)
+        return self.scaler.transform(values)
+
+tr_x, te_x = prepare(raw)
+full = Data().load(raw)
+""",
+    "pipeline_model_fit_ok.py": """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler, MinMaxScaler, PowerTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import train_test_split, KFold
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+clf = Pipeline([("scaler", StandardScaler()), ("svc", SVC())])
+clf.fit(X, y)
+X_train, X_test, y_train, y_test = train_test_split(X, y)
+""",
+    "split_by_behaviour.py": """
+import torch
+from torch.utils.data import DataLoader, Subset
+from torchvision.datasets import CIFAR10
+from datasets import load_dataset
+
+a = CIFAR10("data", train=False, download=True)
+la = DataLoader(a, batch_size=64, shuffle=True)
+b = load_dataset("glue", "mrpc", split="test")
+lb = DataLoader(b, batch_size=64, shuffle=True)
+c = self_get(flag='TEST')
+lc = DataLoader(c, batch_size=64, shuffle=True)
+d = Subset(full, test_idx)
+ld = DataLoader(d, batch_size=64, shuffle=True)
+""",
+    "split_flag_method.py": """
+from torch.utils.data import DataLoader
+
+class Exp:
+    def _get_data(self, flag):
+        return make(flag)
+
+    def run(self):
+        ds, loader = self._get_data(flag='test')
+        l2 = DataLoader(ds, batch_size=8, shuffle=True)
+""",
+    "split_positions.py": """
+from sklearn.model_selection import train_test_split
+from torch.utils.data import DataLoader, random_split
+import datasets
+p, q = train_test_split(frame, test_size=0.2)
+lq = DataLoader(q, batch_size=8, shuffle=True)
+m, n = random_split(ds, [0.8, 0.2])
+ln = DataLoader(n, batch_size=8, shuffle=True)
+h = datasets.load_dataset("imdb", split="test")
+lh = DataLoader(h, batch_size=8, shuffle=True)
+ok = CIFAR10("data", train=True)
+lok = DataLoader(ok, batch_size=8, shuffle=True)
+""",
+    "loader_sample_grid.py": """
+from torch.utils.data import DataLoader
+val_loader = DataLoader(val_ds, batch_size=64, shuffle=True)
+images, labels = next(iter(val_loader))
+show_grid(images)
+test_loader = DataLoader(test_ds, batch_size=64, shuffle=True)
+sample = next(iter(test_loader))
+for x, y in test_loader:
+    score(x, y)
+""",
 }
 
 EXPECTED = {
@@ -305,6 +512,21 @@ EXPECTED = {
     "test_loop_logged.py": [("TRN204", 14)],
     "test_submission_written_ok.py": [],
     "test_best_over_epochs.py": [("TRN204", 14)],
+    "before_split_wrapped.py": [('TRN202', 8)],
+    "before_split_columns.py": [('TRN202', 9)],
+    "before_split_by_hand.py": [('TRN202', 8)],
+    "per_row_norm_ok.py": [],
+    "before_slice_split_minmax.py": [('TRN202', 8)],
+    "before_kfold_tfidf_pca.py": [('TRN202', 9), ('TRN202', 10)],
+    "rebound_before_split_ok.py": [],
+    "fit_then_split_transform.py": [('TRN202', 9)],
+    "helper_fits_caller_splits.py": [('TRN202', 14)],
+    "helper_fits_train_part_ok.py": [],
+    "pipeline_model_fit_ok.py": [],
+    "split_by_behaviour.py": [('TRN203', 7), ('TRN203', 9), ('TRN203', 11), ('TRN203', 13)],
+    "split_flag_method.py": [('TRN203', 9)],
+    "split_positions.py": [('TRN203', 5), ('TRN203', 7), ('TRN203', 9)],
+    "loader_sample_grid.py": [('TRN203', 5)],
 }
 
 
