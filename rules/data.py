@@ -33,13 +33,28 @@ class ShuffledEvalLoader(Rule):
     code = "TRN203"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "shuffled-eval-loader"
-    severity = Severity.WARNING
+    # Info: an average over the whole loader is the same in any order; what breaks is
+    # reproducibility and anything aligned with the dataset's order (hygiene).
+    severity = Severity.INFO
     summary = "A DataLoader over validation or test data shuffles it."
     what = """
         Flags a `DataLoader` whose data is a validation or test split (read from the
         dataset's or the loader's name, e.g. `val_ds`, `X_te`, `loaders["dev"]`) and that
         is built with `shuffle=True` (by keyword, as the third positional argument, or
-        through a `**kwargs` dict) or with a random sampler.
+        through a `**kwargs` dict) or with a random sampler. The split is read from what the
+        data is as well as from names: `CIFAR10(..., train=False)`, `load_dataset(...,
+        split="test")`, `get_data(flag="TEST")`, `Subset(ds, test_idx)`, the second result of
+        `train_test_split`/`random_split` whatever it is called.
+
+        Across boundaries: a helper that hands its `shuffle` parameter to a DataLoader is
+        flagged where it is called with evaluation data and `shuffle=True`; a parameter holds
+        evaluation data when every caller in the file passes some.
+
+        Silent: a loader only ever used as `next(iter(loader))` (a random batch drawn to look at,
+        where the shuffle is the point). It cannot see a split chosen by a runtime value it
+        cannot read (`split=args.split`), nor loaders built in another module.
+
+        Severity info: a metric averaged over the whole loader is the same in any order.
         """
     why = """
         Shuffling evaluation data buys nothing and costs reproducibility: per-batch
@@ -258,6 +273,14 @@ class PreprocessorFitOnTestData(Rule):
         position of a `train_test_split`/`random_split` result, a loop over the splits) or
         mixes training and evaluation rows (`np.concatenate([X_train, X_test])`). A helper
         that fits whatever it is given is flagged where it is called with test data.
+
+        Across boundaries: a helper's parameter is followed to the arguments its callers in
+        the same file pass. It cannot see data whose split is decided at run time, nor callers
+        in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
+        have no `transform`: they are fitted to draw a picture).
+
+        Severity error: the evaluation's own statistics are in the preprocessing, the
+        reported scores are wrong.
         """
     why = """
         The transformer's statistics (means, vocabularies, components, imputed values) then
@@ -323,12 +346,32 @@ class PreprocessorFitBeforeSplit(Rule):
     code = "TRN202"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "preprocessor-fit-before-split"
-    severity = Severity.ERROR
+    # Warning: a real leak, but for scalers the bias is usually small; it is likely wrong,
+    # not certainly wrong (TRN201 is the error: statistics taken from the test rows alone).
+    severity = Severity.WARNING
     summary = "A transformer is fitted on the whole dataset before it is split."
     what = """
-        Flags a `fit`/`fit_transform` of a scikit-learn transformer on data that is later
-        split into train/validation/test (`train_test_split`, `random_split`, a K-fold
-        splitter) in the same scope, directly or through the transformed result.
+        Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
+        PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
+        rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
+        (`train_test_split`, `random_split`, a K-fold `.split`, or a slice named as evaluation
+        data: `X_test = X[n:]`).
+
+        The data is followed by value through the scope in source order: wrapping it
+        (`pd.DataFrame(...)`, `np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`),
+        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`) keep it; rebinding
+        the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
+        scaler then transforms the parts. A notebook is one scope (cells in order).
+
+        Across boundaries: a helper (function or method) that fits and returns the fitted data
+        is flagged at the caller that splits what it returned; a helper that fits on the
+        training part it split itself is not. It cannot see a split made in another module,
+        by a custom splitter, or by index arrays computed elsewhere. Category encoders
+        (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a statistic.
+        Per-row normalisation (`axis=1`, `keepdims=True`) is not a fit.
+
+        Severity warning: the test rows shaped the preprocessing (a real leak), but for most
+        scalers the effect on the score is small.
         """
     why = """
         Statistics computed on all rows include the rows that become the test set: the
@@ -453,20 +496,39 @@ class TestDataInTrainingLoop(Rule):
     code = "TRN204"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "test-data-in-training-loop"
+    # The highest it reports: each finding is error (a decision reads the test score) or
+    # info (the score is only reported), see `_judge`.
     severity = Severity.ERROR
     summary = "The test split is evaluated inside the training loop."
     what = """
-        Flags an evaluation of test data (a forward pass on it, or an evaluate-like function
-        called with it) inside a loop that trains (backward/optimizer step, directly or in a
-        helper it calls). Validation data is what belongs there; the test split is scored
-        once, after training.
+        Flags an evaluation of test data (a forward pass on it, a loop over it, or a function
+        called with it that runs forward passes and no optimizer step) inside a loop that
+        trains (backward/optimizer step, directly or in a helper it calls), and judges each
+        finding by where the test result goes:
+
+        - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
+          stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
+          saves a checkpoint when test accuracy beats the best);
+        - info: it is only printed, logged or stored (monitoring: the numbers stay right);
+        - silent: it is taken inside a branch that runs when validation improved (the report
+          of the chosen epoch), or the call writes a file (`save_test_submission(...)`).
+
+        Across boundaries: evaluation helpers are recognised by behaviour (forward passes, no
+        step), whatever their name (`vali()`); a helper that reads a module-level test loader
+        (`def test(epoch): for x, y in testloader`) counts. It cannot follow a test result
+        into another module's decision logic, and it reads which split a value holds from
+        names and from how it was made (`flag="test"`, `train=False`, positions of
+        `train_test_split`), not from runtime values.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
         every decision made on it (early stopping, picking the best epoch, tuning) fits the
         test data, and the final test number is no longer an unbiased estimate.
         """
-    instead = "Evaluate on a validation split inside the loop; score the test split once, after training."
+    instead = """
+        Evaluate on a validation split inside the loop and decide on it; score the test split
+        once, after training (or at the epoch validation chose).
+        """
     bad_examples = (
         """
         import torch
