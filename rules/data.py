@@ -572,11 +572,11 @@ class TestDataInTrainingLoop(Rule):
             found = self._test_evaluation(prog, site, forwards, helpers)
             if found is None:
                 continue
-            evidence, unit, helper = found
+            evidence, unit, helper, mixed = found
             if unit in reported:
                 continue
             reported.update((site.node, unit))
-            verdict = _judge(prog, site, unit, loops[-1], helper, helpers)
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
             severity, decision = verdict
@@ -600,18 +600,24 @@ class TestDataInTrainingLoop(Rule):
             if forward is not None:
                 found = prog.eval_evidence(forward, state) if state is not None else None
                 if found and "(test data)" in found:
-                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
             if not self._evaluates(prog, site, info):
                 return None
+            declared, splits = _argument_splits(prog, site, state)
+            if declared is not None and declared != TEST:
+                continue  # `evaluate(..., segment="valid")`: the call says which split it scores
             data = prog.test_split_of_call(site, state) if state is not None else None
             if data:
-                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info
-            own = _helper_test_data(prog, info, helpers) if info is not None else None
+                # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
+                # told apart by their names only.
+                mixed = declared is None and bool(splits & {TRAIN, VAL})
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed
+            own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None:
-                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False
         return None
 
     @staticmethod
@@ -680,6 +686,33 @@ def _test_loop(prog, site, state):
     return site.statement
 
 
+def _argument_splits(prog, site, state) -> tuple:
+    """(the split a string argument declares, every split the arguments hold)."""
+    env = state.env_dict if state is not None else None
+    declared, found = None, set()
+    for arg in site.node.args:
+        split = prog.splits.split_of(arg.value, site.function, env)
+        if split:
+            found.add(split)
+            if isinstance(arg.value, cst.SimpleString):
+                declared = split
+    return declared, found
+
+
+def _reads_parameter(prog, info, node) -> bool:
+    """Whether a loop's data comes from the helper's parameters (directly or one binding away:
+    `with tqdm(test_loader) as tq: for x in tq`)."""
+    params = set(info.params)
+    names = names_read(node)
+    if names & params:
+        return True
+    for name in names:
+        for binding in prog.model.bindings_of(name, info.node):
+            if binding.function is info.node and names_read(binding.value) & params:
+                return True
+    return False
+
+
 def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
     """(test data, loop) when a helper's own forward passes read test data (`for x in testloader`
     over a module-level loader in `def test(epoch):`)."""
@@ -690,7 +723,7 @@ def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
         if forward.site.function is not info.node:
             continue
         for loop in prog.loops_of(forward.site.node):
-            if not isinstance(loop, cst.For) or names_read(loop.iter) & set(info.params):
+            if not isinstance(loop, cst.For) or _reads_parameter(prog, info, loop.iter):
                 continue  # data the caller passes in: the arguments say which split it is
             if prog.splits.split_of(loop.iter, info.node) == TEST:
                 helpers[info.node] = (prog.model.code(loop.iter), loop)
@@ -709,7 +742,28 @@ def _evaluation_loop(prog, info) -> Optional[cst.For]:
     return outer
 
 
-def _judge(prog, site, unit, epoch_loop, helper, helpers: dict) -> Optional[tuple]:
+_TEST_WORDS = {"test", "testing", "tst", "heldout"}
+_OTHER_SPLIT_WORDS = {"train", "training", "tr", "trn", "val", "valid", "validation", "vali", "dev", "eval",
+                      "evaluation", "va"}
+
+
+def _names_other_split(name: str) -> bool:
+    """`val_acc`, `eval_loss`, `train_f1`: a metric of another split (results are named loosely)."""
+    tokens = set(name_tokens(name))
+    return bool(tokens & _OTHER_SPLIT_WORDS) and not tokens & _TEST_WORDS
+
+
+def _outliving(info) -> set:
+    """Names in a helper that outlive the call: `global`/`nonlocal` ones and `self.` attributes
+    are where a helper keeps the best score it compares against."""
+    found = set()
+    for statement in statements(info.node.body):
+        if isinstance(statement, (cst.Global, cst.Nonlocal)):
+            found.update(n.name.value for n in statement.names)
+    return found
+
+
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
     the report of the epoch that validation chose (inside `if val_acc > best:`)."""
     model = prog.model
@@ -720,10 +774,10 @@ def _judge(prog, site, unit, epoch_loop, helper, helpers: dict) -> Optional[tupl
         if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
             return None
         previous = ancestor
-    if helper is not None:
+    if helper is not None and not mixed:
         loop = _evaluation_loop(prog, helper)
         if loop is not None:
-            decision = follow(helper.node.body, loop, seeds_of_block(loop.body))
+            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
             if decision is not None:
                 return Severity.ERROR, decision
     if isinstance(unit, cst.For):
@@ -732,8 +786,10 @@ def _judge(prog, site, unit, epoch_loop, helper, helpers: dict) -> Optional[tupl
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if split_of_name(n) not in (TRAIN, VAL)}
-            decision = follow(epoch_loop.body, unit, seeds, site.node)
+            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)}
+            if mixed:  # several splits scored at once: only a result named as test is one
+                seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

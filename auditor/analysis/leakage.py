@@ -71,9 +71,11 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
     operands = []
     stack: list = [value]
     reduced = []
+    centred = False  # `X - X.mean(0)`: a scale alone (`pi / pi.max()`) is as often data synthesis
     while stack:
         current = stack.pop()
         if isinstance(current, cst.BinaryOperation):
+            centred = centred or isinstance(current.operator, cst.Subtract)
             stack.extend((current.left, current.right))
             continue
         operands.append(current)
@@ -81,6 +83,8 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
             if isinstance(call.func, cst.Attribute) and call.func.attr.value in _STATISTICS \
                     and _over_rows(call):
                 reduced.append(call.func.value)
+    if not centred:
+        return None
     for data in reduced:
         text = _code(data)
         if text and any(_code(o) == text for o in operands):

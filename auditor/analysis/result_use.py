@@ -178,10 +178,13 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
     return False
 
 
-def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None) -> Optional[cst.CSTNode]:
-    """The node where this statement decides on a tainted value, if it does."""
+def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None,
+                outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
+    """The node where this statement decides on a tainted value, if it does. `outlives`: inside
+    a helper, a condition decides only when it compares with a value kept across calls (a
+    global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
-    if test is not None and _reads(test, tainted, source):
+    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
         return test
     for call in _calls_in(statement):
         args = [a.value for a in call.args]
@@ -198,7 +201,7 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
 
 
 def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
-           source: Optional[cst.CSTNode] = None) -> Optional[cst.CSTNode]:
+           source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
     """Walk `block`'s statements after `after` (from the start when None), carrying the
     tainted names forward; the first decision on one of them, or None."""
     tainted = set(tainted)
@@ -213,7 +216,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             continue
         elif id(statement) in inside:
             continue
-        decision = decision_in(statement, tainted, source)
+        decision = decision_in(statement, tainted, source, outlives)
         if decision is not None:
             return decision
         targets = names_assigned(statement)
@@ -230,6 +233,13 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
                 if name:
                     tainted.add(name)
     return None
+
+
+def _kept(test: cst.BaseExpression, outlives: set) -> bool:
+    for name in names_read(test):
+        if name in outlives or name.startswith("self.") or set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
+            return True
+    return False
 
 
 def improvement_guard(test: cst.BaseExpression) -> bool:

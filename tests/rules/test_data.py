@@ -487,6 +487,84 @@ sample = next(iter(test_loader))
 for x, y in test_loader:
     score(x, y)
 """,
+    "synthetic_scale_ok.py": """
+import numpy as np
+from sklearn.model_selection import train_test_split
+x = np.random.sample(100)
+pi = np.sin(x) / np.sin(x).max()
+pi = pi / pi.max()
+y = pi * 2
+x_tr, x_te, y_tr, y_te = train_test_split(x, y)
+""",
+    "tsne_plot_ok.py": """
+from sklearn.manifold import TSNE
+emb = TSNE(n_components=2).fit_transform(test_features)
+plot(emb)
+""",
+    "test_mixed_helper.py": """
+import torch
+
+def evaluate(model, g, val_nid, test_nid):
+    model.eval()
+    with torch.no_grad():
+        pred = model(g)
+    return acc(pred[val_nid]), acc(pred[test_nid])
+
+def main(model, opt, g, train_nid, val_nid, test_nid):
+    best_eval_acc = 0
+    for epoch in range(10):
+        opt.zero_grad()
+        model(g)[train_nid].sum().backward()
+        opt.step()
+        eval_acc, test_acc = evaluate(model, g, val_nid, test_nid)
+        print(test_acc)
+        if eval_acc > best_eval_acc:
+            best_eval_acc = eval_acc
+            best_test_acc = test_acc
+""",
+    "declared_valid_ok.py": """
+import torch
+
+def evaluate(net, dataset, segment):
+    with torch.no_grad():
+        return net(dataset.graphs[segment]).mean().item()
+
+def main(net, opt, dataset, test_dataset):
+    best = 1e9
+    for it in range(100):
+        opt.zero_grad()
+        net(dataset.train).sum().backward()
+        opt.step()
+        rmse = evaluate(net, test_dataset, segment="valid")
+        if rmse < best:
+            best = rmse
+""",
+    "test_helper_arithmetic.py": """
+import torch
+
+def evaluate(net, test_loader):
+    net.eval()
+    counts = {}
+    with torch.no_grad():
+        with tqdm(test_loader) as tq:
+            for x, y in tq:
+                counts[y] = net(x)
+    total = 0
+    for k, v in counts.items():
+        if v[1] > 0:
+            total += v[0] / v[1]
+    return total
+
+def main(net, opt, train_loader, valid_loader, test_loader):
+    for epoch in range(10):
+        for x, y in train_loader:
+            opt.zero_grad()
+            net(x).sum().backward()
+            opt.step()
+        valid_acc = evaluate(net, valid_loader)
+        test_acc = evaluate(net, test_loader)
+        print(valid_acc, test_acc)
+""",
 }
 
 EXPECTED = {
@@ -512,6 +590,11 @@ EXPECTED = {
     "test_loop_logged.py": [("TRN204", 14)],
     "test_submission_written_ok.py": [],
     "test_best_over_epochs.py": [("TRN204", 14)],
+    "synthetic_scale_ok.py": [],
+    "tsne_plot_ok.py": [],
+    "test_mixed_helper.py": [('TRN204', 15)],
+    "declared_valid_ok.py": [],
+    "test_helper_arithmetic.py": [('TRN204', 23)],
     "before_split_wrapped.py": [('TRN202', 8)],
     "before_split_columns.py": [('TRN202', 9)],
     "before_split_by_hand.py": [('TRN202', 8)],
@@ -558,6 +641,8 @@ SEVERITIES = {
     "test_checkpoint_in_helper.py": "error",
     "test_loop_scheduler.py": "error",
     "test_best_over_epochs.py": "error",
+    "test_mixed_helper.py": "info",
+    "test_helper_arithmetic.py": "info",
 }
 
 
