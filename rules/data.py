@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.leakage import follow_to_split, row_statistics
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens, split_of_name
+from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
+                                          seeds_of_block, statements)
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
@@ -29,13 +33,28 @@ class ShuffledEvalLoader(Rule):
     code = "TRN203"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "shuffled-eval-loader"
-    severity = Severity.WARNING
+    # Info: an average over the whole loader is the same in any order; what breaks is
+    # reproducibility and anything aligned with the dataset's order (hygiene).
+    severity = Severity.INFO
     summary = "A DataLoader over validation or test data shuffles it."
     what = """
         Flags a `DataLoader` whose data is a validation or test split (read from the
         dataset's or the loader's name, e.g. `val_ds`, `X_te`, `loaders["dev"]`) and that
         is built with `shuffle=True` (by keyword, as the third positional argument, or
-        through a `**kwargs` dict) or with a random sampler.
+        through a `**kwargs` dict) or with a random sampler. The split is read from what the
+        data is as well as from names: `CIFAR10(..., train=False)`, `load_dataset(...,
+        split="test")`, `get_data(flag="TEST")`, `Subset(ds, test_idx)`, the second result of
+        `train_test_split`/`random_split` whatever it is called.
+
+        Across boundaries: a helper that hands its `shuffle` parameter to a DataLoader is
+        flagged where it is called with evaluation data and `shuffle=True`; a parameter holds
+        evaluation data when every caller in the file passes some.
+
+        Silent: a loader only ever used as `next(iter(loader))` (a random batch drawn to look at,
+        where the shuffle is the point). It cannot see a split chosen by a runtime value it
+        cannot read (`split=args.split`), nor loaders built in another module.
+
+        Severity info: a metric averaged over the whole loader is the same in any order.
         """
     why = """
         Shuffling evaluation data buys nothing and costs reproducibility: per-batch
@@ -82,6 +101,8 @@ class ShuffledEvalLoader(Rule):
             split, evidence = self._split(site.node, prog, site.function, env)
             if split not in EVAL_SPLITS:
                 continue
+            if _only_sampled(ctx.model, site.node):
+                return  # `next(iter(val_loader))` draws a random batch to show: the shuffle is the point
             ctx.report(site.node, f"DataLoader over {evidence} ({split} data) {how}; evaluation data "
                                   f"should be read in a fixed order: use shuffle=False",
                        fix=no_shuffle_fix(ctx, site.node))
@@ -162,6 +183,33 @@ class ShuffledEvalLoader(Rule):
         return None, ""
 
 
+def _is_draw(model, node: cst.CSTNode) -> bool:
+    """`next(iter(node))`: one batch drawn, not the data read through."""
+    arg = model.parent(node)
+    call = model.parent(arg) if isinstance(arg, cst.Arg) else None
+    if not (isinstance(call, cst.Call) and dotted_name(call.func) == "iter"):
+        return False
+    outer_arg = model.parent(call)
+    outer = model.parent(outer_arg) if isinstance(outer_arg, cst.Arg) else None
+    return isinstance(outer, cst.Call) and dotted_name(outer.func) == "next"
+
+
+def _only_sampled(model, loader: cst.Call) -> bool:
+    """The loader is only ever used as `next(iter(loader))` (a random sample grid)."""
+    if _is_draw(model, loader):
+        return True
+    parent = model.parent(loader)
+    if not isinstance(parent, cst.Assign) or len(parent.targets) != 1:
+        return False
+    name = dotted_name(parent.targets[0].target)
+    if name is None:
+        return False
+    target = parent.targets[0].target
+    uses = [node for node in model.parents if type(node) in (cst.Name, cst.Attribute) and node is not target
+            and dotted_name(node) == name and not isinstance(model.parent(node), cst.Attribute)]
+    return bool(uses) and all(_is_draw(model, node) for node in uses)
+
+
 def _shuffle_parameter(model, info) -> Optional[tuple]:
     """(shuffle parameter, data parameter) when the helper passes a parameter as a DataLoader's shuffle."""
     for site in info.calls:
@@ -225,6 +273,14 @@ class PreprocessorFitOnTestData(Rule):
         position of a `train_test_split`/`random_split` result, a loop over the splits) or
         mixes training and evaluation rows (`np.concatenate([X_train, X_test])`). A helper
         that fits whatever it is given is flagged where it is called with test data.
+
+        Across boundaries: a helper's parameter is followed to the arguments its callers in
+        the same file pass. It cannot see data whose split is decided at run time, nor callers
+        in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
+        have no `transform`: they are fitted to draw a picture).
+
+        Severity error: the evaluation's own statistics are in the preprocessing, the
+        reported scores are wrong.
         """
     why = """
         The transformer's statistics (means, vocabularies, components, imputed values) then
@@ -290,12 +346,32 @@ class PreprocessorFitBeforeSplit(Rule):
     code = "TRN202"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "preprocessor-fit-before-split"
-    severity = Severity.ERROR
+    # Warning: a real leak, but for scalers the bias is usually small; it is likely wrong,
+    # not certainly wrong (TRN201 is the error: statistics taken from the test rows alone).
+    severity = Severity.WARNING
     summary = "A transformer is fitted on the whole dataset before it is split."
     what = """
-        Flags a `fit`/`fit_transform` of a scikit-learn transformer on data that is later
-        split into train/validation/test (`train_test_split`, `random_split`, a K-fold
-        splitter) in the same scope, directly or through the transformed result.
+        Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
+        PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
+        rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
+        (`train_test_split`, `random_split`, a K-fold `.split`, or a slice named as evaluation
+        data: `X_test = X[n:]`).
+
+        The data is followed by value through the scope in source order: wrapping it
+        (`pd.DataFrame(...)`, `np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`),
+        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`) keep it; rebinding
+        the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
+        scaler then transforms the parts. A notebook is one scope (cells in order).
+
+        Across boundaries: a helper (function or method) that fits and returns the fitted data
+        is flagged at the caller that splits what it returned; a helper that fits on the
+        training part it split itself is not. It cannot see a split made in another module,
+        by a custom splitter, or by index arrays computed elsewhere. Category encoders
+        (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a statistic.
+        Per-row normalisation (`axis=1`, `keepdims=True`) is not a fit.
+
+        Severity warning: the test rows shaped the preprocessing (a real leak), but for most
+        scalers the effect on the score is small.
         """
     why = """
         Statistics computed on all rows include the rows that become the test set: the
@@ -321,72 +397,138 @@ class PreprocessorFitBeforeSplit(Rule):
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         """,
     )
-    needs_imports = ("sklearn",)
+    needs_imports = ("split", "test", "val")  # every split it follows names one of these
 
     def check(self, ctx) -> None:
         prog = program(ctx)
-        for site, transformer, data in _fit_sites(prog):
-            name = dotted_name(data)
-            if name is None or prog.splits.split_of(data, site.function) is not None:
+        model = ctx.model
+        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
+        helpers = {}  # function -> what it fits, where its fitted result is returned
+        for source in sources:
+            returns: list = []
+            split = _follow(prog, source, returns)
+            if split is not None:
+                ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
+                                        f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
+                                        f"test rows shape the preprocessing; split first and fit on the "
+                                        f"training part only")
+            elif returns and source.function is not None:
+                helpers.setdefault(source.function, source)
+        if not helpers:
+            return
+        for site in model.calls:  # callers that split what a fitting helper returns
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign):
                 continue
-            calls = ctx.model.calls_in(site.function)
-            after = calls[calls.index(site) + 1:] if site in calls else []
-            derived = {name} | self._derived_names(ctx.model, site, after, name)
-            for later in after:
-                if not self._is_split(later):
-                    continue
-                used = [dotted_name(a.value) for a in later.node.args if a.keyword is None]
-                hit = next((u for u in used if u in derived), None)
-                if hit:
-                    ctx.report(site.node, f"{transformer} is fitted on `{name}` before `{name}` is split "
-                                          f"({later.callee}() below): the test rows shape the preprocessing; "
-                                          f"split first and fit on the training part only")
-                    break
+            inner = helpers[resolved[0]]
+            seeds = set(names_assigned(site.statement))
+            block = site.function.body if site.function is not None else model.module
+            split = follow_to_split(model, block, site.statement, seeds, site.function)
+            if split is not None:
+                name = prog.model.info(resolved[0]).name
+                ctx.report(site.node, f"`{name}()` returns data after {inner.what.replace(' is fitted on', ' fitted on')} "
+                                      f"`{inner.data}`, and `{split.data}` is split below "
+                                      f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
+                                      f"preprocessing; split first and fit on the training part only")
 
-    @staticmethod
-    def _is_split(site) -> bool:
-        last = (site.callee or "").rsplit(".", 1)[-1]
-        return last in SPLITTERS or (site.method == "split" and site.receiver is not None
-                                     and "fold" in (ctx_name(site.receiver) or "").lower())
 
-    @staticmethod
-    def _derived_names(model, site, after, name: str) -> set:
-        """Names bound to the fitted result or to a transform of the same data."""
-        found = set()
+@dataclass
+class _Source:
+    """Data that learned statistics from all its rows, and the names that hold it."""
+
+    node: cst.CSTNode  # where to report
+    statement: cst.CSTNode
+    function: Optional[cst.FunctionDef]
+    what: str  # `StandardScaler is fitted on`, `statistics over all rows are computed on`
+    data: str
+    seeds: set
+    transformer: Optional[str] = None  # the fitted object, when only its later use leaks
+    needs_transform: bool = False
+
+
+# Encoders learn a list of categories or labels, not a statistic of the rows: fitting them on
+# all rows before the split changes no number (TRN201 still flags one fitted on test data).
+_CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder", "OrdinalEncoder"}
+
+
+def _fit_sources(prog):
+    model = prog.model
+    for site, transformer, data in _fit_sites(prog):
+        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None:
+            continue  # fitted on a split: TRN201's business when it is the wrong one
+        raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
         statement = site.statement
-        if isinstance(statement, cst.Assign):
-            found |= {dotted_name(t.target) for t in statement.targets} - {None}
-        for later in after:
-            if later.method in ("transform", "fit_transform") and later.node.args and \
-                    dotted_name(later.node.args[0].value) == name and isinstance(later.statement, cst.Assign):
-                found |= {dotted_name(t.target) for t in later.statement.targets} - {None}
-        return found
+        outputs = set(names_assigned(statement)) if site.method == "fit_transform" else set()
+        what = f"{transformer} is fitted on"
+        shown = shorten(model.code(data), 40)
+        if outputs:
+            yield _Source(site.node, statement, site.function, what, shown, outputs)
+        receiver = dotted_name(site.receiver)
+        if receiver is None and site.method == "fit":
+            assigned = names_assigned(statement)
+            receiver = assigned[0] if len(assigned) == 1 else None
+        if raw and receiver and raw not in outputs:
+            yield _Source(site.node, statement, site.function, what, shown, {raw}, receiver, True)
 
 
-def ctx_name(node) -> Optional[str]:
-    if isinstance(node, cst.Call):
-        return dotted_name(node.func)
-    return dotted_name(node)
+def _statistics_sources(prog):
+    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand."""
+    model = prog.model
+    for function in [None, *model.function_info]:
+        block = model.module if function is None else function.body
+        for statement in statements(block):
+            if not isinstance(statement, cst.Assign):
+                continue
+            data = row_statistics(statement.value)
+            if data is None or split_of_name(data.split("[", 1)[0]) is not None:
+                continue
+            yield _Source(statement.value, statement, function, "statistics over all rows are computed on", data,
+                          set(names_assigned(statement)))
+
+
+def _follow(prog, source: _Source, returns: list):
+    block = source.function.body if source.function is not None else prog.model.module
+    return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
+                           source.transformer, source.needs_transform, returns)
 
 
 class TestDataInTrainingLoop(Rule):
     code = "TRN204"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "test-data-in-training-loop"
+    # The highest it reports: each finding is error (a decision reads the test score) or
+    # info (the score is only reported), see `_judge`.
     severity = Severity.ERROR
     summary = "The test split is evaluated inside the training loop."
     what = """
-        Flags an evaluation of test data (a forward pass on it, or an evaluate-like function
-        called with it) inside a loop that trains (backward/optimizer step, directly or in a
-        helper it calls). Validation data is what belongs there; the test split is scored
-        once, after training.
+        Flags an evaluation of test data (a forward pass on it, a loop over it, or a function
+        called with it that runs forward passes and no optimizer step) inside a loop that
+        trains (backward/optimizer step, directly or in a helper it calls), and judges each
+        finding by where the test result goes:
+
+        - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
+          stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
+          saves a checkpoint when test accuracy beats the best);
+        - info: it is only printed, logged or stored (monitoring: the numbers stay right);
+        - silent: it is taken inside a branch that runs when validation improved (the report
+          of the chosen epoch), or the call writes a file (`save_test_submission(...)`).
+
+        Across boundaries: evaluation helpers are recognised by behaviour (forward passes, no
+        step), whatever their name (`vali()`); a helper that reads a module-level test loader
+        (`def test(epoch): for x, y in testloader`) counts. It cannot follow a test result
+        into another module's decision logic, and it reads which split a value holds from
+        names and from how it was made (`flag="test"`, `train=False`, positions of
+        `train_test_split`), not from runtime values.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
         every decision made on it (early stopping, picking the best epoch, tuning) fits the
         test data, and the final test number is no longer an unbiased estimate.
         """
-    instead = "Evaluate on a validation split inside the loop; score the test split once, after training."
+    instead = """
+        Evaluate on a validation split inside the loop and decide on it; score the test split
+        once, after training (or at the epoch validation chose).
+        """
     bad_examples = (
         """
         import torch
@@ -422,38 +564,74 @@ class TestDataInTrainingLoop(Rule):
             return
         reported = set()
         forwards = {f.site.node: f for f in prog.forwards()}
+        helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
-            loops = prog.loops_of(site.node)
-            if not any(loop in training_loops for loop in loops) or site.node in reported:
+            loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
+            if not loops or site.node in reported:
                 continue
-            evidence = None
-            for state in prog.flow.states_at(site.node):
-                forward = forwards.get(site.node)
-                if forward is not None:
-                    found = prog.eval_evidence(forward, state)
-                    if found and "(test data)" in found:
-                        evidence = f"`{forward.key}` is evaluated {found}"
-                        break
-                elif self._evaluates(prog, site):
-                    data = prog.test_split_of_call(site, state)
-                    if data:
-                        evidence = f"`{site.callee}()` evaluates `{data}` (test data)"
-                        break
-            if evidence:
-                reported.add(site.node)
-                ctx.report(site.node, f"{evidence} inside the training loop: the test split then guides "
-                                      f"training decisions; evaluate on validation data here and score the "
-                                      f"test split once after training")
+            found = self._test_evaluation(prog, site, forwards, helpers)
+            if found is None:
+                continue
+            evidence, unit, helper, mixed = found
+            if unit in reported:
+                continue
+            reported.update((site.node, unit))
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
+            if verdict is None:
+                continue  # the test score of the epoch that validation chose
+            severity, decision = verdict
+            if severity is Severity.ERROR:
+                ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
+                                      f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
+                                      f"model, so the final test score is optimistic; decide on validation data "
+                                      f"and score the test split once after training")
+            else:
+                ctx.report(site.node, f"{evidence} inside the training loop, only to be reported (no decision "
+                                      f"reads it): the numbers stay right, but watching test scores while "
+                                      f"training invites choosing on them; score the test split once after "
+                                      f"training, or at the epoch validation chose",
+                           severity=Severity.INFO)
+
+    def _test_evaluation(self, prog, site, forwards, helpers) -> Optional[tuple]:
+        """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
+        the test data (or the call's statement), the helper the evaluation function it calls."""
+        forward = forwards.get(site.node)
+        for state in prog.flow.states_at(site.node) or [None]:
+            if forward is not None:
+                found = prog.eval_evidence(forward, state) if state is not None else None
+                if found and "(test data)" in found:
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False
+                continue
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            info = prog.model.function_info[resolved[0]] if resolved is not None else None
+            if not self._evaluates(prog, site, info):
+                return None
+            declared, splits = _argument_splits(prog, site, state)
+            if declared is not None and declared != TEST:
+                continue  # `evaluate(..., segment="valid")`: the call says which split it scores
+            data = prog.test_split_of_call(site, state) if state is not None else None
+            if data:
+                # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
+                # told apart by their names only.
+                mixed = declared is None and bool(splits & {TRAIN, VAL})
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed
+            own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
+            if own is not None:
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False
+        return None
 
     @staticmethod
-    def _evaluates(prog, site) -> bool:
-        resolved = prog.flow.resolve(site) if site.qualname is None else None
-        if resolved is not None:
-            info = prog.model.function_info[resolved[0]]
-            return prog.function_evaluates(info) or (
-                info.name == "__call__" and info.cls is not None and
-                not any(prog.is_backward(s) for s in info.calls) and
-                any(f.site.function is info.node for f in prog.forwards()))
+    def _evaluates(prog, site, info) -> bool:
+        """An evaluation call: by behaviour where the function is visible (forward passes and no
+        training step), by name where it is not. A call that writes a file is not one."""
+        if _writes_file(site.callee or ""):
+            return False
+        if info is not None:
+            if any(prog.is_backward(s) or prog.is_step(s) for s in info.calls):
+                return False
+            if _writes_file(info.name):
+                return False
+            return prog.function_evaluates(info) or any(f.site.function is info.node for f in prog.forwards())
         if site.qualname is not None or site.callee is None:
             return False
         from auditor.analysis.program import is_eval_name
@@ -488,6 +666,133 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
         return False
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+_WRITER_WORDS = {"save", "write", "dump", "export", "submission", "submit", "plot", "visualize", "visualise",
+                 "draw", "show", "log", "print", "store"}
+
+
+def _writes_file(name: str) -> bool:
+    """`save_test_submission`, `plot_test_samples`, `log_test`: they write or draw, they do not score."""
+    return bool(set(name_tokens(name.rsplit(".", 1)[-1])) & _WRITER_WORDS)
+
+
+def _test_loop(prog, site, state):
+    """The loop over the test data around a forward pass (the unit whose results are followed)."""
+    env = state.env_dict if state is not None else None
+    for loop in prog.loops_of(site.node):
+        if isinstance(loop, cst.For) and prog.splits.split_of(loop.iter, site.function, env) == TEST:
+            return loop
+    return site.statement
+
+
+def _argument_splits(prog, site, state) -> tuple:
+    """(the split a string argument declares, every split the arguments hold)."""
+    env = state.env_dict if state is not None else None
+    declared, found = None, set()
+    for arg in site.node.args:
+        split = prog.splits.split_of(arg.value, site.function, env)
+        if split:
+            found.add(split)
+            if isinstance(arg.value, cst.SimpleString):
+                declared = split
+    return declared, found
+
+
+def _reads_parameter(prog, info, node) -> bool:
+    """Whether a loop's data comes from the helper's parameters (directly or one binding away:
+    `with tqdm(test_loader) as tq: for x in tq`)."""
+    params = set(info.params)
+    names = names_read(node)
+    if names & params:
+        return True
+    for name in names:
+        for binding in prog.model.bindings_of(name, info.node):
+            if binding.function is info.node and names_read(binding.value) & params:
+                return True
+    return False
+
+
+def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
+    """(test data, loop) when a helper's own forward passes read test data (`for x in testloader`
+    over a module-level loader in `def test(epoch):`)."""
+    if info.node in helpers:
+        return helpers[info.node]
+    helpers[info.node] = None
+    for forward in prog.forwards():
+        if forward.site.function is not info.node:
+            continue
+        for loop in prog.loops_of(forward.site.node):
+            if not isinstance(loop, cst.For) or _reads_parameter(prog, info, loop.iter):
+                continue  # data the caller passes in: the arguments say which split it is
+            if prog.splits.split_of(loop.iter, info.node) == TEST:
+                helpers[info.node] = (prog.model.code(loop.iter), loop)
+                return helpers[info.node]
+    return None
+
+
+def _evaluation_loop(prog, info) -> Optional[cst.For]:
+    """The outermost loop of a helper that runs forward passes (where its scores are summed)."""
+    outer = None
+    for forward in prog.forwards():
+        if forward.site.function is info.node:
+            for loop in prog.loops_of(forward.site.node):
+                if isinstance(loop, cst.For):
+                    outer = loop
+    return outer
+
+
+_TEST_WORDS = {"test", "testing", "tst", "heldout"}
+_OTHER_SPLIT_WORDS = {"train", "training", "tr", "trn", "val", "valid", "validation", "vali", "dev", "eval",
+                      "evaluation", "va"}
+
+
+def _names_other_split(name: str) -> bool:
+    """`val_acc`, `eval_loss`, `train_f1`: a metric of another split (results are named loosely)."""
+    tokens = set(name_tokens(name))
+    return bool(tokens & _OTHER_SPLIT_WORDS) and not tokens & _TEST_WORDS
+
+
+def _outliving(info) -> set:
+    """Names in a helper that outlive the call: `global`/`nonlocal` ones and `self.` attributes
+    are where a helper keeps the best score it compares against."""
+    found = set()
+    for statement in statements(info.node.body):
+        if isinstance(statement, (cst.Global, cst.Nonlocal)):
+            found.update(n.name.value for n in statement.names)
+    return found
+
+
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
+    """(severity, deciding node) of a test evaluation inside the training loop; None when it is
+    the report of the epoch that validation chose (inside `if val_acc > best:`)."""
+    model = prog.model
+    previous = unit
+    for ancestor in model.ancestors(unit):
+        if ancestor is epoch_loop:
+            break
+        if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
+            return None
+        previous = ancestor
+    if helper is not None and not mixed:
+        loop = _evaluation_loop(prog, helper)
+        if loop is not None:
+            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
+            if decision is not None:
+                return Severity.ERROR, decision
+    if isinstance(unit, cst.For):
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body))
+    else:
+        decision = decision_in(unit, set(), site.node) if unit is not None else None
+        if decision is None and unit is not None:
+            # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
+            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)}
+            if mixed:  # several splits scored at once: only a result named as test is one
+                seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node)
+    if decision is not None:
+        return Severity.ERROR, decision
+    return Severity.INFO, None
 
 
 DATA_RULES = [PreprocessorFitOnTestData(), PreprocessorFitBeforeSplit(), ShuffledEvalLoader(),

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.splits import EVAL_SPLITS, split_of_name, split_of_string
+from auditor.analysis.splits import EVAL_SPLITS, split_of_name, split_of_string, splits_of
 from auditor.findings import Severity
 from auditor.rule import Rule
 from rules._helpers import argument, keyword
@@ -73,6 +73,13 @@ class AugmentationInEvalTransform(Rule):
         `test_tf`), or passed as `transform=` to a dataset that is validation or test
         data (`train=False`, `split="val"`, or assigned to `test_ds`), including one
         pipeline shared by the training and the test dataset.
+
+        Across boundaries: a pipeline bound to a name is followed to its definition in the
+        same scope or module. It cannot see pipelines built in another module or chosen at
+        run time (`get_transform(train=is_train)`).
+
+        Severity warning: evaluation metrics become noisy and biased, which corrupts the
+        choices made on them; they are likely wrong, not certainly.
         """
     why = """
         Evaluation must measure the model on the data as it is. Random augmentation makes
@@ -162,7 +169,16 @@ class DistributedSamplerWithoutSetEpoch(Rule):
     what = """
         Flags a `DistributedSampler` that shuffles (the default) when the loader built on
         it is iterated, or handed to a function, inside an epoch loop and the file never
-        calls `set_epoch(...)` on anything.
+        calls `set_epoch(...)` on anything (nor `accelerator.prepare`, which calls it).
+        A sampler over validation or test data is skipped: its order does not change an
+        evaluation.
+
+        Across boundaries: the loader is followed to loops in the same scope and to calls
+        that receive it; a `set_epoch` anywhere in the file counts as done (it cannot tell
+        which sampler a `set_epoch` in another module reaches).
+
+        Severity warning: every epoch sees the same order, which is wasteful and usually
+        trains a little worse; the numbers are not wrong.
         """
     why = """
         `DistributedSampler` seeds its shuffle with `seed + epoch`. Without `set_epoch`,
@@ -206,6 +222,9 @@ class DistributedSamplerWithoutSetEpoch(Rule):
             if isinstance(shuffle, cst.Name) and shuffle.value == "False" or \
                     (shuffle is not None and not isinstance(shuffle, cst.Name)):
                 continue
+            data = argument(site.node, "dataset", 0)
+            if data is not None and splits_of(model).split_of(data, site.function) in EVAL_SPLITS:
+                continue  # evaluation order does not matter
             loaders = self._loaders_of(model, site)
             if any(self._used_in_epoch_loop(model, loader) for loader in loaders):
                 ctx.report(site.node, "this shuffling `DistributedSampler` is used across epochs but "

@@ -44,6 +44,8 @@ TRANSFORMER_MODULES = ("sklearn.preprocessing", "sklearn.decomposition", "sklear
                        "sklearn.feature_extraction", "sklearn.feature_selection", "sklearn.pipeline",
                        "sklearn.compose", "sklearn.random_projection", "sklearn.manifold",
                        "sklearn.kernel_approximation", "sklearn.cross_decomposition")
+# Manifold embeddings without `transform`: fitted to draw a picture, never applied to other data.
+_EMBEDDINGS_FOR_PLOTS = {"TSNE", "MDS", "SpectralEmbedding"}
 LOSS_CLASSES = {
     "ce": ("torch.nn.CrossEntropyLoss",),
     "bce_logits": ("torch.nn.BCEWithLogitsLoss",),
@@ -337,7 +339,8 @@ class Roles:
     # -- scikit-learn ------------------------------------------------------------------
     def transformer_constructor(self, call: cst.Call) -> Optional[str]:
         qualified = self.model.qualify_call(call)
-        if qualified and qualified.startswith(TRANSFORMER_MODULES):
+        if qualified and qualified.startswith(TRANSFORMER_MODULES) and \
+                qualified.rsplit(".", 1)[-1] not in _EMBEDDINGS_FOR_PLOTS:
             return qualified.rsplit(".", 1)[-1]
         return None
 

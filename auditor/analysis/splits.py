@@ -86,6 +86,35 @@ _CV_SPLITTERS = {"KFold", "StratifiedKFold", "GroupKFold", "ShuffleSplit", "Stra
                  "LeaveOneOut", "PredefinedSplit", "StratifiedGroupKFold"}
 
 
+# Keywords through which a dataset constructor or loader helper is told its split:
+# `load_dataset(..., split="test")`, `VOCSegmentation(image_set="val")`, `get_data(flag="TEST")`.
+_SPLIT_KEYWORDS = {"split", "subset", "image_set", "mode", "flag", "phase", "stage", "partition", "set_name",
+                   "which_set", "split_name", "data_split", "dataset_split"}
+_LOADER_WORDS = {"load", "get", "make", "build", "create", "read", "fetch", "prepare", "provider", "dataset",
+                 "data", "loader", "split"}
+
+
+def _declared_split(call, last: Optional[str], keywords: dict) -> Optional[str]:
+    """The split a call declares by behaviour, whatever its result is named: a string given
+    to a split keyword, or `train=False` to a dataset class (`CIFAR10("data", train=False)`)."""
+    import libcst as cst
+
+    for key in _SPLIT_KEYWORDS & keywords.keys():
+        value = keywords[key]
+        if isinstance(value, cst.SimpleString):
+            try:
+                text = value.evaluated_value
+            except (SyntaxError, ValueError):  # an escape CPython refuses that libcst parses
+                continue
+            if isinstance(text, str) and split_of_string(text):
+                return split_of_string(text)
+    train = keywords.get("train")
+    if isinstance(train, cst.Name) and train.value in ("True", "False") and last and (
+            last[:1].isupper() or set(name_tokens(last)) & _LOADER_WORDS):
+        return TRAIN if train.value == "True" else TEST
+    return None
+
+
 def combine(splits) -> Optional[str]:
     """One split when the evidence agrees; MIXED when training and evaluation data meet."""
     found = {s for s in splits if s}
@@ -269,6 +298,9 @@ class SplitResolver:
         if last == "Subset" and len(positional) >= 2:
             return self.split_of(positional[1], function, env, depth + 1) or \
                 self.split_of(positional[0], function, env, depth + 1)
+        declared = _declared_split(call, last, keywords)
+        if declared:
+            return declared
         if last in _PASS_THROUGH_CALLS:
             args = positional + [keywords[k] for k in ("dataset",) if k in keywords]
             return combine(self.split_of(a, function, env, depth + 1) for a in args)

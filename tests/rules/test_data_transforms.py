@@ -73,6 +73,19 @@ once = DataLoader(ds, sampler=DistributedSampler(ds))
 for x, y in once:
     predict(x)
 """,
+    # The shuffle default is on, but an evaluation's order changes nothing; the training
+    # sampler beside it is still reported.
+    "sampler_eval_default_shuffle": """
+from torch.utils.data import DataLoader, DistributedSampler
+
+train_loader = DataLoader(train_ds, sampler=DistributedSampler(train_ds))
+eval_loader = DataLoader(eval_dataset, sampler=DistributedSampler(eval_dataset))
+for epoch in range(10):
+    for x, y in train_loader:
+        step(x, y)
+    for x, y in eval_loader:
+        predict(x)
+""",
 }
 
 
@@ -90,6 +103,7 @@ def found(tmp_path_factory):
     ("sampler_inline_passed_to_helper", ["TRN206"]),
     ("sampler_set_epoch", []),
     ("sampler_no_shuffle_or_single_pass", []),
+    ("sampler_eval_default_shuffle", ["TRN206"]),
 ])
 def test_findings(found, case, expected):
     assert codes(found[case]) == expected, found[case]
@@ -98,3 +112,7 @@ def test_findings(found, case, expected):
 def test_shared_pipeline_is_reported_where_test_data_gets_it(found):
     finding = found["shared_pipeline"][0]
     assert finding["line"] == 5 and "RandomCrop" in finding["message"]
+
+
+def test_only_the_training_sampler_is_reported(found):
+    assert [f["line"] for f in found["sampler_eval_default_shuffle"]] == [3]

@@ -1,0 +1,206 @@
+"""Data that learned statistics from every row, followed to the point where it is split.
+
+TRN202 asks: after a transformer is fitted on data that is not yet split (or statistics are
+computed by hand over all rows), does that data, or anything made from it, reach a split?
+The answer follows names forward through one scope in source order (a notebook is one
+scope): a name bound from fitted data holds fitted data (`pd.DataFrame(X_scaled)`,
+`np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`, `df[cols] = ...` all
+keep it); a name rebound from anything else no longer does. Sizes and shapes read from the
+data (`len(X)`, `X.shape[0]`) are not the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name
+from auditor.analysis.result_use import names_assigned, statements
+from auditor.analysis.splits import EVAL_SPLITS, _CV_SPLITTERS, split_of_name
+
+SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
+# Reading these from data reads its size or layout, not its values.
+_LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
+_LAYOUT_CALLS = {"len", "range", "int", "float", "print", "type", "isinstance", "str", "repr", "id"}
+# Reductions that compute a statistic of the rows (`X.mean(0)`, `df["a"].std()`).
+_STATISTICS = {"mean", "std", "var", "min", "max", "median", "quantile", "nanmean", "nanstd", "amin", "amax"}
+
+
+@dataclass
+class Split:
+    node: cst.CSTNode  # the splitting call or slice
+    what: str  # how it splits, for the message: `train_test_split()`, `X[n:]`
+    data: str  # the fitted data as it reaches the split
+
+
+def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
+    """The first of `names` whose values `node` reads (not its length or shape), or None."""
+    if node is None or not names:
+        return None
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            if isinstance(current, cst.Attribute) and current.attr.value in _LAYOUT_ATTRIBUTES:
+                continue
+            name = dotted_name(current)
+            if name is not None and name in names:
+                return name
+            if isinstance(current, cst.Attribute):
+                stack.append(current.value)
+            continue
+        if isinstance(current, cst.Call) and dotted_name(current.func) in _LAYOUT_CALLS:
+            continue
+        if isinstance(current, cst.Subscript):
+            stack.append(current.value)  # `X[idx]` reads X; the index is not data
+            continue
+        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
+            continue
+        stack.extend(current.children)
+    return None
+
+
+def row_statistics(value: cst.BaseExpression) -> Optional[str]:
+    """The data an expression standardises with statistics over all of its rows:
+    `(X - X.mean(0)) / X.std(0)`, `(x - x.min()) / (x.max() - x.min())`. Per-row statistics
+    (`axis=1`, `dim=-1`, `keepdims=True`) are a per-sample normalisation, not a fit."""
+    if not isinstance(value, cst.BinaryOperation):
+        return None
+    operands = []
+    stack: list = [value]
+    reduced = []
+    centred = False  # `X - X.mean(0)`: a scale alone (`pi / pi.max()`) is as often data synthesis
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.BinaryOperation):
+            centred = centred or isinstance(current.operator, cst.Subtract)
+            stack.extend((current.left, current.right))
+            continue
+        operands.append(current)
+        for call in _calls(current):
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in _STATISTICS \
+                    and _over_rows(call):
+                reduced.append(call.func.value)
+    if not centred:
+        return None
+    for data in reduced:
+        text = _code(data)
+        if text and any(_code(o) == text for o in operands):
+            return text
+    return None
+
+
+def _over_rows(call: cst.Call) -> bool:
+    if not call.args:
+        return True
+    for arg in call.args:
+        key = arg.keyword.value if arg.keyword is not None else None
+        if key in ("keepdims", "keepdim"):
+            return False
+        if key in (None, "axis", "dim") and not (isinstance(arg.value, cst.Integer) and arg.value.value == "0"):
+            return False
+    return True
+
+
+def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            yield current
+        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
+            continue
+        stack.extend(current.children)
+
+
+def _code(node: cst.CSTNode) -> Optional[str]:
+    try:
+        return cst.Module(body=[]).code_for_node(node)
+    except Exception:  # pragma: no cover - libcst renders every expression it parsed
+        return None
+
+
+def is_cv_splitter(model, receiver: cst.BaseExpression, function) -> bool:
+    """`KFold(5).split(X)` or `kf.split(X)` with `kf = StratifiedKFold(...)`."""
+    if isinstance(receiver, cst.Call):
+        return (dotted_name(receiver.func) or "").rsplit(".", 1)[-1] in _CV_SPLITTERS
+    name = dotted_name(receiver)
+    if name is None:
+        return False
+    return any(isinstance(b.value, cst.Call) and (dotted_name(b.value.func) or "").rsplit(".", 1)[-1]
+               in _CV_SPLITTERS for b in model.bindings_of(name, function))
+
+
+def split_in(model, statement: cst.CSTNode, tainted: set, function) -> Optional[Split]:
+    """Whether this statement splits data holding fitted values."""
+    for call in _calls(statement if not isinstance(statement, cst.BaseCompoundStatement)
+                       else getattr(statement, "iter", None) or cst.Name("_")):
+        func = call.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else (dotted_name(func) or "")
+        splitting = last in SPLITTING_FUNCTIONS or (
+            last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function))
+        if not splitting:
+            continue
+        for arg in call.args:
+            if arg.keyword is None and not arg.star:
+                hit = reads(arg.value, tainted)
+                if hit:
+                    return Split(call, f"{last}()", hit)
+    # `X_test = X_scaled[n:]`: a slice of fitted data named as evaluation data.
+    if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.Subscript):
+        value = statement.value
+        sliced = any(isinstance(e.slice, cst.Slice) for e in value.slice)
+        if sliced and any(split_of_name(n) in EVAL_SPLITS for n in names_assigned(statement)):
+            hit = reads(value.value, tainted)
+            if hit:
+                return Split(value, _code(value) or "a slice", hit)
+    return None
+
+
+def follow_to_split(model, block: cst.CSTNode, source: cst.CSTNode, seeds: set, function,
+                    transformer: Optional[str] = None, needs_transform: bool = False,
+                    returns: Optional[list] = None) -> Optional[Split]:
+    """Walk `block` after the statement `source`, carrying the fitted names; the first split
+    of fitted data. `needs_transform`: the raw data only leaks when `transformer` is later
+    applied (`scaler.fit(X)`, split X, `scaler.transform(X_train)`). `returns` collects the
+    `return` statements that hand fitted data to the caller."""
+    tainted = set(seeds)
+    started = False
+    transformed = not needs_transform
+    found: Optional[Split] = None
+    for statement in statements(block):
+        if not started:
+            started = statement is source
+            continue
+        if returns is not None and isinstance(statement, cst.Return) and transformed \
+                and reads(statement.value, tainted):
+            returns.append(statement)
+        if found is None:
+            found = split_in(model, statement, tainted, function)
+            if found is not None and transformed:
+                return found
+        if not transformed and transformer is not None:
+            transformed = any(isinstance(c.func, cst.Attribute) and c.func.attr.value == "transform"
+                              and dotted_name(c.func.value) == transformer for c in _calls(statement)
+                              if not isinstance(statement, cst.BaseCompoundStatement))
+            if transformed and found is not None:
+                return found
+        if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            targets = names_assigned(statement)
+            if reads(statement.value, tainted):
+                tainted.update(targets)
+            elif not isinstance(statement, cst.AugAssign) and not _partial(statement):
+                tainted.difference_update(targets)
+        elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
+            tainted.update(names_assigned(statement))
+        if not tainted:
+            return None
+    return None
+
+
+def _partial(statement: cst.CSTNode) -> bool:
+    """`df["a"] = ...` or `X[:, 0] = ...` rebinds part of the data, not all of it."""
+    return isinstance(statement, cst.Assign) and all(isinstance(t.target, cst.Subscript)
+                                                     for t in statement.targets)

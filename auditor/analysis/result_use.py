@@ -1,0 +1,252 @@
+"""Where an evaluation's result goes inside a training loop: a decision, or only a report.
+
+TRN204 needs to tell three things apart that look alike to a name matcher:
+- the test score reaches a decision (a comparison, early stopping, a scheduler, `max(...)`):
+  the test set then selects the model, and the final test number is optimistic;
+- the test score is only printed, logged or stored: nothing is selected on it;
+- the test score is taken inside a branch that runs when *validation* improved: the
+  standard way to report the test result of the chosen epoch.
+
+The analysis follows names forward through one block of statements (the rest of the epoch
+loop, or the rest of an evaluation helper), in source order: a name bound from a tainted
+value is tainted, a name rebound from anything else is not any more.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import VAL, name_tokens, split_of_name
+
+# Calls whose result is a choice between values (`best = max(best, acc)`).
+_CHOOSING_CALLS = {"max", "min", "sorted"}  # the builtins, called by name (not `out.max(1)`)
+# Words of an early-stopping or improvement-tracking callee or name.
+STOP_WORDS = {"early", "stopping", "stopper", "earlystopping", "earlystopper", "patience", "es"}
+_BEST_WORDS = {"best", "improved", "improve", "improvement", "is_best"}
+_SCHEDULER_WORDS = {"scheduler", "sched", "lr", "plateau", "schedule"}
+
+
+def statements(block: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Small statements and compound statements of `block`, in source order, outermost first
+    (a compound statement comes before its body). Nested functions and classes are skipped."""
+    for child in _block_children(block):
+        if isinstance(child, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        if isinstance(child, cst.SimpleStatementLine):
+            yield from child.body
+        elif isinstance(child, cst.BaseSmallStatement):
+            yield child
+        elif isinstance(child, cst.BaseCompoundStatement):
+            yield child
+            for part in _compound_blocks(child):
+                yield from statements(part)
+
+
+def _block_children(block: cst.CSTNode) -> list:
+    body = getattr(block, "body", None)
+    if isinstance(body, (list, tuple)):
+        return list(body)
+    if isinstance(body, cst.BaseSuite):
+        return _block_children(body)
+    return []
+
+
+def _compound_blocks(node: cst.BaseCompoundStatement) -> list:
+    blocks = [node.body]
+    orelse = getattr(node, "orelse", None)
+    while orelse is not None:
+        blocks.append(orelse.body if isinstance(orelse, cst.Else) else orelse)
+        orelse = getattr(orelse, "orelse", None) if isinstance(orelse, cst.If) else None
+    blocks.extend(h.body for h in getattr(node, "handlers", ()) or ())
+    final = getattr(node, "finalbody", None)
+    if final is not None:
+        blocks.append(final.body)
+    # `elif` branches are If nodes: `statements` visits them as compound statements.
+    return [b for b in blocks if not isinstance(b, cst.If)] + [b for b in blocks if isinstance(b, cst.If)]
+
+
+def names_read(node: Optional[cst.CSTNode]) -> set:
+    """Dotted names read in an expression (`x`, `self.best`, `metrics` of `metrics["acc"]`)."""
+    found: set = set()
+    if node is None:
+        return found
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            name = dotted_name(current)
+            if name is not None:
+                found.add(name)
+                found.add(name.split(".", 1)[0])
+                if isinstance(current, cst.Attribute):
+                    stack.append(current.value)
+                continue
+        if isinstance(current, (cst.Lambda, cst.FunctionDef)):
+            continue
+        stack.extend(current.children)
+    return found
+
+
+def names_assigned(statement: cst.CSTNode) -> list:
+    """Names a statement binds (tuple targets unpacked, `d[k] = ...` binds `d`)."""
+    if isinstance(statement, cst.Assign):
+        targets = [t.target for t in statement.targets]
+    elif isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
+        targets = [statement.target]
+    elif isinstance(statement, cst.For):
+        targets = [statement.target]
+    else:
+        return []
+    names = []
+    while targets:
+        target = targets.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            targets.extend(e.value for e in target.elements)
+        elif isinstance(target, cst.StarredElement):
+            targets.append(target.value)
+        elif isinstance(target, cst.Subscript):
+            targets.append(target.value)
+        else:
+            name = dotted_name(target)
+            if name:
+                names.append(name)
+    return names
+
+
+def _value(statement: cst.CSTNode) -> Optional[cst.CSTNode]:
+    if isinstance(statement, (cst.Assign, cst.AugAssign)):
+        return statement.value
+    if isinstance(statement, cst.AnnAssign):
+        return statement.value
+    if isinstance(statement, cst.For):
+        return statement.iter
+    return None
+
+
+def seeds_of_block(block: cst.CSTNode) -> set:
+    """Names an evaluation loop fills: its assignments and the lists it appends to."""
+    found: set = set()
+    for statement in statements(block):
+        found.update(names_assigned(statement) if not isinstance(statement, cst.For) else ())
+        for call in _calls_in(statement):
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend", "update"):
+                name = dotted_name(call.func.value)
+                if name:
+                    found.add(name)
+    return found
+
+
+def _calls_in(statement: cst.CSTNode) -> Iterator[cst.Call]:
+    """Calls in a small statement, or in a compound statement's header only."""
+    if isinstance(statement, cst.BaseCompoundStatement):
+        roots = [getattr(statement, attr) for attr in ("test", "iter", "items") if hasattr(statement, attr)]
+        roots = [r for r in roots if r is not None]
+        if isinstance(statement, cst.With):
+            roots = [i.item for i in statement.items]
+    else:
+        roots = [statement]
+    stack = list(roots)
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call):
+            yield current
+        if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.BaseSuite)):
+            continue
+        stack.extend(current.children)
+
+
+def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
+    if node is None:
+        return False
+    if source is not None and (node is source or _contains(node, source)):
+        return True
+    return bool(names_read(node) & tainted)
+
+
+def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current is target:
+            return True
+        if isinstance(current, cst.BaseSuite):
+            continue
+        stack.extend(current.children)
+    return False
+
+
+def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None,
+                outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
+    """The node where this statement decides on a tainted value, if it does. `outlives`: inside
+    a helper, a condition decides only when it compares with a value kept across calls (a
+    global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic."""
+    test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
+    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
+        return test
+    for call in _calls_in(statement):
+        args = [a.value for a in call.args]
+        if not any(_reads(a, tainted, source) for a in args):
+            continue
+        callee = dotted_name(call.func) or ""
+        last = callee.rsplit(".", 1)[-1]
+        tokens = set(name_tokens(callee.replace(".", "_")))
+        if isinstance(call.func, cst.Name) and last in _CHOOSING_CALLS or tokens & STOP_WORDS:
+            return call
+        if last == "step" and tokens & _SCHEDULER_WORDS:
+            return call
+    return None
+
+
+def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
+           source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
+    """Walk `block`'s statements after `after` (from the start when None), carrying the
+    tainted names forward; the first decision on one of them, or None."""
+    tainted = set(tainted)
+    started = after is None
+    inside: set = set()  # the statements of `after` itself: its results are what is followed
+    for statement in statements(block):
+        if not started:
+            if statement is after:  # the caller judges `after` itself
+                started = True
+                if isinstance(statement, cst.BaseCompoundStatement):
+                    inside = {id(s) for part in _compound_blocks(statement) for s in statements(part)}
+            continue
+        elif id(statement) in inside:
+            continue
+        decision = decision_in(statement, tainted, source, outlives)
+        if decision is not None:
+            return decision
+        targets = names_assigned(statement)
+        if targets:
+            if _reads(_value(statement), tainted, source) or isinstance(statement, cst.AugAssign) \
+                    and set(targets) & tainted:
+                tainted.update(targets)
+            else:
+                tainted.difference_update(targets)
+        for call in _calls_in(statement):
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend", "update") \
+                    and any(_reads(a.value, tainted, source) for a in call.args):
+                name = dotted_name(call.func.value)
+                if name:
+                    tainted.add(name)
+    return None
+
+
+def _kept(test: cst.BaseExpression, outlives: set) -> bool:
+    for name in names_read(test):
+        if name in outlives or name.startswith("self.") or set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
+            return True
+    return False
+
+
+def improvement_guard(test: cst.BaseExpression) -> bool:
+    """An `if` that runs when validation improved (`if val_acc > best_acc:`, `if is_best:`,
+    `if stopper.counter == 0:`): the test score taken there is the chosen epoch's report."""
+    for name in names_read(test):
+        tokens = set(name_tokens(name.replace(".", "_")))
+        if tokens & _BEST_WORDS or tokens & STOP_WORDS or split_of_name(name) == VAL:
+            return True
+    return False
