@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
@@ -71,13 +72,39 @@ def _excluded(rel_path: str, patterns: Iterable[str]) -> bool:
     return by_part is not None and any(by_part.match(part) for part in normalized.split("/"))
 
 
+MISSING = "no such file or directory"
+
+
+def path_problem(path: str) -> Optional[str]:
+    """Why a path named on the command line cannot be checked; None when it can.
+
+    Only directories and regular files are read: a FIFO would block the read forever
+    and a device never ends, so they are skipped with a message. A path that cannot
+    even be examined gets the message a walk gives a file it cannot read.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    except ValueError:  # a NUL in the name
+        return MISSING
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    return f"not a regular file ({kind}): skipped"
+
+
 def discover(
     paths: Iterable[str],
     excludes: Iterable[str] = DEFAULT_EXCLUDES,
     user_excludes: Iterable[str] = (),
     walked: Optional[list[WalkedDirectory]] = None,
 ) -> Iterator[str]:
-    """Yield the files to check, in a stable order. Missing paths raise FileNotFoundError.
+    """Yield the files to check, in a stable order; a given path that `path_problem`
+    refuses (missing, a FIFO...) yields nothing.
 
     Directories are walked recursively with every exclude applied; a file named
     explicitly is checked unless it matches a user exclude (so pre-commit, which
@@ -87,8 +114,8 @@ def discover(
     all_excludes = tuple(excludes) + tuple(user_excludes)
     seen: set[str] = set()
     for given in paths:
-        if not os.path.exists(given):
-            raise FileNotFoundError(given)
+        if path_problem(given) is not None:
+            continue  # the check reports it (checker.path_errors); never opened here
         if os.path.isdir(given):
             for found in _walk(given, all_excludes, walked):
                 norm = os.path.normpath(found)

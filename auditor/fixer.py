@@ -39,6 +39,7 @@ class FileFix:
     original: bytes
     fixed: bytes
     applied: int
+    error: Optional[str] = None  # why the fixed text could not be written (read-only directory...)
 
     @property
     def changed(self) -> bool:
@@ -334,5 +335,8 @@ def run_fixes(results: Sequence[FileResult], options: EngineOptions, unsafe: boo
     fixes = fix_files(fixable, options, unsafe)
     if write:
         for result in fixes:
-            write_atomically(result.path, result.fixed)
+            try:
+                write_atomically(result.path, result.fixed)
+            except OSError as exc:  # one file's failure is that file's error; the others are written
+                result.error = f"cannot write the fixes: {exc.strerror or exc}"
     return fixes

@@ -3,7 +3,13 @@ notebooks with `%` continuation lines and broken cells, indentation mixing tabs 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import subprocess
+
+import pytest
 
 from tests.conftest import check_json, run_auditor, write
 
@@ -114,3 +120,120 @@ def test_tabs_cpython_refuses_are_still_a_syntax_error(tmp_path):
     report, _ = check_json("--no-cache", str(tmp_path / "bad.py"))
     assert [f["code"] for f in report["findings"]] == ["TRN000"]
     assert "inconsistent use of tabs" in report["findings"][0]["message"]
+
+
+# --- paths: one bad path never stops the others ---------------------------------------
+
+BUGGY = IMPORTS + SHUFFLED
+
+
+@contextlib.contextmanager
+def read_only_directory(path):
+    """A directory nobody can create files in: chmod for a user, `chattr +i` for root
+    (whom permission bits do not stop); skips where neither holds."""
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        undo = lambda: path.chmod(0o755)  # noqa: E731
+    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+        undo = lambda: subprocess.run(["chattr", "-i", str(path)], check=True)  # noqa: E731
+    else:
+        pytest.skip("cannot make a read-only directory here")
+    try:
+        probe = path / ".probe"
+        try:
+            probe.write_text("")
+            probe.unlink()
+            pytest.skip("the directory stayed writable")
+        except OSError:
+            pass
+        yield path
+    finally:
+        undo()
+
+
+def test_a_missing_path_among_others_is_one_line_and_the_rest_is_checked(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    proc = run_auditor("check", "--no-cache", "a.py", "nope.py", "gone/", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "a.py:3:14: TRN203" in proc.stdout and "1 file checked; 2 files could not be checked" in proc.stdout
+    assert proc.stderr.splitlines() == ["nope.py: error: no such file or directory",
+                                        "gone/: error: no such file or directory"]
+    only_missing = run_auditor("check", "--no-cache", "nope.py", cwd=tmp_path)
+    assert only_missing.returncode == 2 and only_missing.stderr.strip() == "auditor: error: path does not exist: nope.py"
+
+
+def test_a_missing_path_replays_nothing_stale(tmp_path):
+    # The run memo must not serve the report of a run where the path was missing.
+    write(tmp_path, "a.py", BUGGY)
+    first = run_auditor("check", "a.py", "later", cwd=tmp_path)
+    assert first.returncode == 1 and "later: error" in first.stderr
+    (tmp_path / "later").mkdir()
+    second = run_auditor("check", "a.py", "later", cwd=tmp_path)
+    assert second.returncode == 1 and second.stderr == "" and "could not be checked" not in second.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_or_device_named_is_skipped_with_a_message_never_read(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    os.mkfifo(tmp_path / "pipe.py")  # nobody writes it: reading it would block forever
+    proc = run_auditor("check", "a.py", "pipe.py", os.devnull, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout
+    assert proc.stderr.splitlines() == ["pipe.py: error: not a regular file (a FIFO): skipped",
+                                        f"{os.devnull}: error: not a regular file (a device): skipped"]
+    walked = run_auditor("check", ".", cwd=tmp_path, timeout=60)  # a walk passes it by silently
+    assert walked.returncode == 1 and walked.stderr == ""
+
+
+def test_output_to_an_unwritable_place_is_exit_2_and_one_line(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    missing_dir = run_auditor("check", "a.py", "-o", str(tmp_path / "no" / "such" / "out.json"), cwd=tmp_path)
+    assert missing_dir.returncode == 2 and len(missing_dir.stderr.splitlines()) == 1
+    assert missing_dir.stderr.startswith("auditor: error: cannot write ")
+    (tmp_path / "ro").mkdir()
+    with read_only_directory(tmp_path / "ro"):
+        locked = run_auditor("check", "a.py", "-o", "ro/out.json", cwd=tmp_path)
+        assert locked.returncode == 2 and locked.stderr.startswith("auditor: error: cannot write ro/out.json")
+        assert len(locked.stderr.splitlines()) == 1 and "Traceback" not in locked.stderr
+
+
+def test_fix_in_a_read_only_directory_is_a_per_file_error(tmp_path):
+    write(tmp_path, "ro/a.py", BUGGY)
+    write(tmp_path, "rw/b.py", BUGGY)
+    with read_only_directory(tmp_path / "ro"):
+        proc = run_auditor("check", "--fix", "ro", "rw", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{os.path.join('ro', 'a.py')}: error: cannot write the fixes: ")
+    assert "internal error" not in proc.stderr
+    assert (tmp_path / "ro/a.py").read_text() == BUGGY  # untouched
+    assert "shuffle=False" in (tmp_path / "rw/b.py").read_text()  # the other file is fixed
+    assert "fixed 1" in proc.stdout
+
+
+def test_an_unreadable_file_gets_the_same_error_named_or_walked(tmp_path):
+    # Root reads through permission bits: a file whose read fails for anyone stands in.
+    write(tmp_path, "a.py", BUGGY)
+    if os.geteuid() == 0:
+        if not os.path.exists("/proc/self/mem"):
+            pytest.skip("no file here that fails to read for root")
+        os.symlink("/proc/self/mem", tmp_path / "bad.py")
+    else:
+        write(tmp_path, "bad.py", BUGGY).chmod(0)
+    named = run_auditor("check", "--no-cache", "a.py", "bad.py", cwd=tmp_path)
+    walked = run_auditor("check", "--no-cache", ".", cwd=tmp_path)
+    assert named.returncode == walked.returncode == 1
+    assert named.stderr.startswith("bad.py: error: cannot read file: ")
+    assert walked.stderr == named.stderr
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root examines every directory")
+def test_a_file_in_an_unsearchable_directory_is_a_per_file_error(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    write(tmp_path, "locked/b.py", BUGGY)
+    (tmp_path / "locked").chmod(0)
+    try:
+        proc = run_auditor("check", "--no-cache", "a.py", "locked/b.py", cwd=tmp_path)
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout
+    assert proc.stderr.startswith("locked/b.py: error: cannot read file: Permission denied")
