@@ -9,7 +9,8 @@ from typing import Optional, Sequence
 from auditor.cache import open_cache
 from auditor.config import Config, ConfigError, load_config
 from auditor.errors import UsageProblem
-from auditor.files import DEFAULT_EXCLUDES, WalkedDirectory, discover
+from auditor.findings import FileError
+from auditor.files import DEFAULT_EXCLUDES, MISSING, WalkedDirectory, discover, path_problem
 from auditor.report import Report
 from auditor.rule import Rule
 from auditor.selection import PerFileIgnores, SelectionError, select_rules
@@ -47,10 +48,12 @@ class CheckOutcome:
 
 
 def load_request_config(request: CheckRequest) -> Config:
-    """The configuration for these paths; UsageProblem for a missing path or a bad config."""
-    for path in request.paths:
-        if not os.path.exists(path):
-            raise UsageProblem(f"path does not exist: {path}")
+    """The configuration for these paths; UsageProblem for a bad config, or when no path
+    given exists (one missing among others is a file error: see path_errors)."""
+    missing = [path for path in request.paths if path_problem(path) == MISSING]
+    if missing and len(missing) == len(request.paths):
+        raise UsageProblem(f"path does not exist: {missing[0]}" if len(missing) == 1
+                           else f"paths do not exist: {', '.join(missing)}")
     try:
         return load_config(request.paths, request.config_path)
     except ConfigError as exc:
@@ -103,14 +106,25 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
     findings, matched, written = _baseline(findings, request, config)
     report = Report(
         findings=findings,
-        file_errors=[r.error for r in results if r.error is not None],
+        file_errors=path_errors(request.paths) + [r.error for r in results if r.error is not None]
+        + [FileError(f.path, f.error) for f in fixes if f.error],
         files_checked=sum(1 for r in results if r.checked),
         rules=list(all_rules),
-        fixed=sum(f.applied for f in fixes) if not request.diff else 0,
+        fixed=sum(f.applied for f in fixes if not f.error) if not request.diff else 0,
     )
     fail_on = request.fail_on or config.get("fail-on") or "info"
     return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings),
                         fixes=fixes, baseline_matched=matched, baseline_written=written)
+
+
+def path_errors(paths: Sequence[str]) -> list[FileError]:
+    """One error per path given that is not checked: missing, unreadable, a FIFO or a device."""
+    errors = []
+    for path in dict.fromkeys(paths):
+        problem = path_problem(path)
+        if problem is not None:
+            errors.append(FileError(path, problem))
+    return errors
 
 
 def _baseline(findings: list, request: CheckRequest, config: Config) -> tuple[list, int, Optional[int]]:

@@ -12,6 +12,7 @@ import click
 
 from auditor import __version__
 from auditor.atomic import write_atomically
+from auditor.errors import UsageProblem
 from auditor.findings import Severity
 
 DEFAULT_FAIL_ON = "info"
@@ -38,7 +39,20 @@ def write_output(text: str, output: Optional[str]) -> None:
     try:
         write_atomically(output, text)
     except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        raise UsageProblem(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def check_output_path(output: Optional[str]) -> None:
+    """Refuse an -o that can never be written before spending a check on it (exit 2)."""
+    if output is None:
+        return
+    if os.path.isdir(output):
+        raise UsageProblem(f"cannot write {output}: Is a directory")
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise UsageProblem(f"cannot write {output}: No such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise UsageProblem(f"cannot write {output}: Permission denied")
 
 
 class AuditorGroup(click.Group):
@@ -127,6 +141,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     from auditor.report import FORMATS_WITH_FIXES
 
     fmt = output_format or "text"
+    check_output_path(output)
     request = CheckRequest(
         paths=list(paths) or ["."],
         select=_split_selectors(select) or None,
@@ -193,10 +208,13 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
     from auditor.speed import run_memo
     from auditor.cache import cache_directory
     from auditor.checker import discover_paths
+    from auditor.files import path_problem
     from auditor.fingerprint import content_key
 
     options = {k: v for k, v in asdict(request).items() if k != "jobs"}
     options.update(view)
+    # A path missing (or a FIFO...) now and a directory later discovers the same files: not the same output.
+    options["given"] = [(path, path_problem(path)) for path in request.paths]
     header = run_memo.run_header(options, config.path, config.values)
     files = discover_paths(request, config)
     key = content_key(header, files)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Sequence
 
@@ -38,6 +39,13 @@ def _demote(markdown: str) -> str:
 
 def _anchor(rule) -> str:
     return f"{rule.code}-{rule.name}".lower()
+
+
+def heading_anchor(rule) -> str:
+    """The anchor GitHub derives from the rule's heading (`## TRN203 shuffled-eval-loader
+    (warning)`): lower case, punctuation other than "-" and "_" dropped, spaces as "-"."""
+    heading = f"{rule.code} {rule.name} ({rule.severity.label})".lower()
+    return re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
 
 
 def render(rules: Sequence) -> str:

@@ -40,7 +40,7 @@ import libcst as cst
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
-from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
+from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
 from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
@@ -175,6 +175,18 @@ def _trn000(source: SourceFile, line: int, column: int, message: str) -> Finding
     )
 
 
+def _parse_retabbed(text: str) -> Optional[cst.Module]:
+    """A file CPython accepts whose tabs libcst's tokenizer refuses: parsed with each
+    indenting tab as one space (same nesting, same positions: files.tabs_as_spaces)."""
+    retabbed = tabs_as_spaces(text)
+    if retabbed is None:
+        return None
+    try:
+        return parse_module(retabbed)
+    except (cst.ParserSyntaxError, cst.CSTValidationError):
+        return None
+
+
 def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None,
             module_name: Optional[str] = None) -> _Prepared:
     """Phase 1: read, take a first look, parse and summarize one file.
@@ -194,6 +206,8 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     prepared.final = True
     if skips_file(source.text):
         return prepared
+    for error in source.piece_errors:  # cells that do not parse: the others are still checked
+        result.findings.append(_trn000(source, error.line, error.column, error.message))
     relevant = options is None or not options.prefilter or may_hold_training_code(source.text, options.relevance)
     verdict = compile_check(source.text, path)
     if verdict.too_deep:
@@ -213,8 +227,10 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     try:
         module = parse_module(source.text) if verdict.ok else cst.parse_module(source.text)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as exc:
-        result.findings.append(_syntax_error_finding(source, exc))
-        return prepared
+        module = _parse_retabbed(source.text) if verdict.ok else None
+        if module is None:
+            result.findings.append(_syntax_error_finding(source, exc))
+            return prepared
     except (RecursionError, MemoryError) as exc:
         result.error = FileError(path, f"too deeply nested to parse ({type(exc).__name__})")
         result.checked = False

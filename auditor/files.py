@@ -7,9 +7,11 @@ import functools
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
+from auditor.cells import Piece, PieceError, isolate_broken_cells, sanitize_cell  # noqa: F401 (fixer)
 from auditor.fingerprint import listed_name
 
 DEFAULT_EXCLUDES = (
@@ -36,6 +38,9 @@ class SourceFile:
     encoding: str = "utf-8"
     # Notebook JSON, kept so a fixer can write cells back with outputs and metadata intact.
     notebook: Optional[dict] = None
+    # Cells (or Markdown blocks) that do not parse alone: blanked in `text`, each reported
+    # as TRN000 at its own position while the others are checked (auditor/cells.py).
+    piece_errors: list[PieceError] = field(default_factory=list)
 
     def location(self, line: int) -> tuple[Optional[int], int]:
         """Map a program line to (cell, line-in-cell); plain files have no cell."""
@@ -67,13 +72,39 @@ def _excluded(rel_path: str, patterns: Iterable[str]) -> bool:
     return by_part is not None and any(by_part.match(part) for part in normalized.split("/"))
 
 
+MISSING = "no such file or directory"
+
+
+def path_problem(path: str) -> Optional[str]:
+    """Why a path named on the command line cannot be checked; None when it can.
+
+    Only directories and regular files are read: a FIFO would block the read forever
+    and a device never ends, so they are skipped with a message. A path that cannot
+    even be examined gets the message a walk gives a file it cannot read.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return MISSING
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    except ValueError:  # a NUL in the name
+        return MISSING
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a file")
+    return f"not a regular file ({kind}): skipped"
+
+
 def discover(
     paths: Iterable[str],
     excludes: Iterable[str] = DEFAULT_EXCLUDES,
     user_excludes: Iterable[str] = (),
     walked: Optional[list[WalkedDirectory]] = None,
 ) -> Iterator[str]:
-    """Yield the files to check, in a stable order. Missing paths raise FileNotFoundError.
+    """Yield the files to check, in a stable order; a given path that `path_problem`
+    refuses (missing, a FIFO...) yields nothing.
 
     Directories are walked recursively with every exclude applied; a file named
     explicitly is checked unless it matches a user exclude (so pre-commit, which
@@ -83,8 +114,8 @@ def discover(
     all_excludes = tuple(excludes) + tuple(user_excludes)
     seen: set[str] = set()
     for given in paths:
-        if not os.path.exists(given):
-            raise FileNotFoundError(given)
+        if path_problem(given) is not None:
+            continue  # the check reports it (checker.path_errors); never opened here
         if os.path.isdir(given):
             for found in _walk(given, all_excludes, walked):
                 norm = os.path.normpath(found)
@@ -202,13 +233,6 @@ def source_from_bytes(path: str, data: bytes) -> SourceFile:
 
 # --- notebooks -------------------------------------------------------------------------
 
-# Cell magics whose body is still Python; other cell magics (%%bash, %%writefile...) are skipped.
-PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
-_ASSIGNED_MAGIC = re.compile(r"^(\s*)([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[%!]")
-_LINE_MAGIC = re.compile(r"^(\s*)[%!]")
-_HELP = re.compile(r"^(\s*)(\?\??[\w.]+|[\w.]+\?\??)\s*$")
-
-
 def _cell_source(cell: dict) -> str:
     source = cell.get("source", "")
     if isinstance(source, list):
@@ -218,36 +242,6 @@ def _cell_source(cell: dict) -> str:
     if isinstance(source, str):
         return source
     raise SourceError("not a valid notebook: a cell's source is not text")
-
-
-def sanitize_cell(source: str) -> list[str]:
-    """Turn IPython syntax into Python that parses, keeping one output line per input line."""
-    lines = source.split("\n")
-    if source.endswith("\n"):
-        lines.pop()
-    first = next((l for l in lines if l.strip()), "")
-    if first.lstrip().startswith("%%"):
-        magic = first.strip()[2:].split()[0] if first.strip()[2:] else ""
-        if magic not in PYTHON_CELL_MAGICS:
-            return ["" for _ in lines]
-        lines = ["" if l is first else l for l in lines]
-    out = []
-    continued = False  # IPython joins a magic's lines ending in a backslash, as a shell would
-    for line in lines:
-        if continued:
-            out.append("")
-        else:
-            assigned = _ASSIGNED_MAGIC.match(line)
-            if assigned:
-                out.append(f"{assigned.group(1)}{assigned.group(2)} = None")
-            elif _LINE_MAGIC.match(line) or _HELP.match(line):
-                indent = _LINE_MAGIC.match(line) or _HELP.match(line)
-                out.append(f"{indent.group(1)}pass")
-            else:
-                out.append(line)
-                continue
-        continued = line.rstrip("\r").endswith("\\")
-    return out
 
 
 def read_notebook(path: str, data: bytes) -> SourceFile:
@@ -265,14 +259,19 @@ def read_notebook(path: str, data: bytes) -> SourceFile:
         raise SourceError("not a valid notebook: no list of cells")
     program: list[str] = []
     cell_lines: list[tuple[int, int]] = []
+    pieces: list[Piece] = []
     for number, cell in enumerate(notebook["cells"], start=1):
         if not isinstance(cell, dict):
             raise SourceError(f"not a valid notebook: cell {number} is not an object")
         if cell.get("cell_type") != "code":
             continue
+        first = len(program) + 1
         for line_no, line in enumerate(sanitize_cell(_cell_source(cell)), start=1):
             program.append(line)
             cell_lines.append((number, line_no))
+        if len(program) >= first:
+            pieces.append(Piece(first, len(program)))
+    errors = isolate_broken_cells(program, pieces)
     text = "\n".join(program) + ("\n" if program else "")
     try:
         text.encode("utf-8")
@@ -285,4 +284,50 @@ def read_notebook(path: str, data: bytes) -> SourceFile:
         is_notebook=True,
         cell_lines=cell_lines,
         notebook=notebook,
+        piece_errors=errors,
     )
+
+
+# --- indentation that libcst's tokenizer refuses ------------------------------------
+
+def tabs_as_spaces(text: str) -> Optional[str]:
+    """`text` with each tab in the indentation of a logical line turned into one space, or
+    None when there is no such tab (or the text does not tokenize).
+
+    CPython accepts a mix of tabs and spaces only when it means the same nesting with a
+    tab as 8 columns and as 1 (its "inconsistent use of tabs" check); libcst's tokenizer
+    refuses some of those mixes. One space per tab keeps the 1-column reading, hence the
+    same nesting, and every line and column where it was: findings and fixes computed on
+    this text apply to the original. Strings, continuation lines and comments' insides
+    are left as they are.
+    """
+    if "\t" not in text:
+        return None
+    import io
+    import tokenize
+
+    lines = text.splitlines(keepends=True)
+    starts: set[int] = set()  # lines (0-based) where a logical line or a comment begins
+    boundary = {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
+    previous = tokenize.NEWLINE
+    depth = 0  # inside brackets a newline is an NL token too, but no logical line starts
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if previous in boundary and token.type not in boundary and depth == 0:
+                starts.add(token.start[0] - 1)
+            if token.type == tokenize.OP:
+                depth += token.string in "([{"
+                depth -= depth > 0 and token.string in ")]}"
+            previous = token.type
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    changed = False
+    for index in sorted(starts):
+        if index >= len(lines):
+            continue
+        line = lines[index]
+        indent = len(line) - len(line.lstrip(" \t\f"))
+        if "\t" in line[:indent]:
+            lines[index] = line[:indent].replace("\t", " ") + line[indent:]
+            changed = True
+    return "".join(lines) if changed else None

@@ -23,7 +23,7 @@ import libcst as cst
 from auditor.atomic import write_atomically
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.context import FileContext
-from auditor.engine import EngineOptions, FileResult, _Prepared, run_rules
+from auditor.engine import EngineOptions, FileResult, _parse_retabbed, _Prepared, run_rules
 from auditor.files import SourceError, SourceFile, decode_python, read_notebook, sanitize_cell
 from auditor.findings import Edit, Finding, Fix
 from auditor.suppression import skips_file
@@ -39,6 +39,7 @@ class FileFix:
     original: bytes
     fixed: bytes
     applied: int
+    error: Optional[str] = None  # why the fixed text could not be written (read-only directory...)
 
     @property
     def changed(self) -> bool:
@@ -94,7 +95,11 @@ def _findings(source: SourceFile, options: EngineOptions) -> list[Finding]:
         return []
     try:
         module = cst.parse_module(source.text)
-    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+    except cst.ParserSyntaxError:
+        module = _parse_retabbed(source.text)  # tabs libcst refuses; the edits' positions still hold
+        if module is None:
+            return []
+    except (RecursionError, MemoryError):
         return []
     context = FileContext(source, module)
     try:
@@ -212,20 +217,25 @@ class _Notebook(_Document):
     def apply(self, source: SourceFile, fixes: list[Fix]) -> bool:
         cells = self.notebook["cells"]
         texts: dict[int, str] = {}
+        spans = []  # every edit's offsets in its cell's text as it is now
         for fix in fixes:
             for edit in fix.edits:
                 mapped = self._to_cell(source, edit, texts)
                 if mapped is None:
                     return False
-                number, start, end, content = mapped
-                text = texts[number]
-                texts[number] = text[:start] + content + text[end:]
-        # Compile the would-be program before touching the notebook.
+                spans.append(mapped)
+        for number, start, end, content in sorted(spans, key=lambda s: (s[0], s[1], s[2]), reverse=True):
+            text = texts[number]  # last first, so the offsets still to apply stay valid
+            texts[number] = text[:start] + content + text[end:]
+        # Compile the would-be program before touching the notebook. A cell that no longer
+        # parses would be left out of the program (auditor/cells.py): count those too.
         saved = {n: cells[n - 1].get("source") for n in texts}
         for number, text in texts.items():
             self._set_cell(cells[number - 1], text)
-        program = read_notebook(self.path, self._serialize()).text
-        if program == source.text or not compiles(program, self.path):
+        fixed = read_notebook(self.path, self._serialize())
+        program = fixed.text
+        if program == source.text or len(fixed.piece_errors) > len(source.piece_errors) \
+                or not compiles(program, self.path):
             for number, value in saved.items():
                 cells[number - 1]["source"] = value
             return False
@@ -325,5 +335,8 @@ def run_fixes(results: Sequence[FileResult], options: EngineOptions, unsafe: boo
     fixes = fix_files(fixable, options, unsafe)
     if write:
         for result in fixes:
-            write_atomically(result.path, result.fixed)
+            try:
+                write_atomically(result.path, result.fixed)
+            except OSError as exc:  # one file's failure is that file's error; the others are written
+                result.error = f"cannot write the fixes: {exc.strerror or exc}"
     return fixes

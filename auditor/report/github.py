@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from auditor.report.notebook_lines import raw_region
+
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
@@ -15,14 +17,17 @@ def _escape_property(text: str) -> str:
 
 def render_github(report) -> str:
     lines = []
+    notebooks: dict = {}
     for f in report.findings:
-        where = f"cell {f.cell}, " if f.cell is not None else ""
+        # GitHub shows a notebook's raw JSON in a diff: the annotation goes on that line.
+        where = f"cell {f.cell}, line {f.line}: " if f.cell is not None else ""
+        line, column, end_line, end_column = raw_region(f, notebooks)
         props = ",".join([
             f"file={_escape_property(f.path)}",
-            f"line={f.line}",
-            f"col={f.column}",
-            f"endLine={f.end_line}",
-            f"endColumn={f.end_column}",
+            f"line={line}",
+            f"col={column}",
+            f"endLine={end_line}",
+            f"endColumn={end_column}",
             f"title={_escape_property(f'{f.code} {f.name}')}",
         ])
         lines.append(f"::{LEVELS[f.severity.label]} {props}::{_escape_data(where + f.code + ' ' + f.message)}")

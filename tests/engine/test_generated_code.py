@@ -60,7 +60,8 @@ def test_a_second_run_compiles_nothing_and_makes_the_same_classes(tmp_path):
     _write(tmp_path, "geometry", POINT)
     cold = _probe(tmp_path, "geometry")
     warm = _probe(tmp_path, "geometry")
-    assert cold["compiled"] >= 3 and warm["compiled"] == 0  # __init__, __repr__, __eq__, ...
+    # __init__, __repr__, __eq__, ... each compiled apart; from 3.13 dataclasses compiles them in one go
+    assert cold["compiled"] >= (1 if sys.version_info >= (3, 13) else 3) and warm["compiled"] == 0
     for run in (cold, warm):
         assert run["repr"] == "Point(x=1, y=2, tags=[])"
         assert run["eq"] == [True, False] and run["frozen"] is True

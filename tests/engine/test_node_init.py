@@ -130,13 +130,17 @@ def test_node_constructors_keep_parameters_validation_and_trees(tmp_path):
     assert result["signature"].startswith("(value: str, lpar: Sequence")  # annotations via __wrapped__
 
 
+# dataclass(slots=True) is Python 3.10's: on 3.9 the classes are plain and their test skips.
+_SLOTS = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+
 @dataclasses.dataclass(frozen=True)
 class _Base:
     def __post_init__(self) -> None:
         self.__class__.validated.append(self)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, **_SLOTS)
 class _Slotted(_Base):
     validated = []
     a: int
@@ -150,12 +154,13 @@ class _NoSlots(_Base):
     a: int = 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, **_SLOTS)
 class _NotInInit(_Base):
     validated = []
     a: int = dataclasses.field(default=0, init=False)
 
 
+@pytest.mark.skipif(not _SLOTS, reason="dataclass(slots=True) needs Python 3.10")
 def test_install_replaces_only_plain_slotted_init_fields():
     classes = [_Slotted, _NoSlots, _NotInInit]
     originals = {cls: cls.__dict__["__init__"] for cls in classes}

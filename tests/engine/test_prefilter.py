@@ -97,8 +97,14 @@ def test_too_many_nested_blocks_are_still_refused_like_cpython(tmp_path, monkeyp
     write(tmp_path, "fine.py", _nested_loops(20))
     counter = ParseCounter(monkeypatch)
     blocks, fine = run(files_of(tmp_path))
-    assert [(f.code, "nested blocks" in f.message) for f in blocks.findings] == [("TRN000", True)]
-    assert fine.findings == [] and counter.count == 1
+    try:  # CPython 3.13 lifted the limit of 20 nested blocks: what counts is the Python running
+        compile(_nested_loops(21), "blocks.py", "exec")
+        refused = False
+    except SyntaxError:
+        refused = True
+    expected = [("TRN000", True)] if refused else []
+    assert [(f.code, "nested blocks" in f.message) for f in blocks.findings] == expected
+    assert fine.findings == [] and counter.count == (1 if refused else 2)
 
 
 @pytest.mark.parametrize("text, deep", [

@@ -12,6 +12,7 @@ from auditor.speed import parsing, speedups
 from tests.conftest import REPO_ROOT, run_auditor
 
 accelerated = pytest.mark.skipif(not speedups.available(), reason="auditor.speed._speedups is not compiled")
+slots = pytest.mark.skipif(sys.version_info < (3, 10), reason="dataclass(slots=True) needs Python 3.10")
 
 
 def _fields(node: cst.CSTNode) -> dict:
@@ -63,6 +64,7 @@ def test_what_a_builder_was_not_made_for_goes_to_the_class():
 
 
 @accelerated
+@slots
 def test_a_failing_default_factory_raises_and_leaks_nothing():
     @dataclasses.dataclass(frozen=True, slots=True)
     class Node:
@@ -89,6 +91,7 @@ def test_built_nodes_hold_and_release_their_fields():
     assert sys.getrefcount(value) == before
 
 
+@slots
 def test_no_builder_for_classes_it_cannot_fill():
     @dataclasses.dataclass(frozen=True)
     class WithDict:  # fields in a __dict__, not in slots

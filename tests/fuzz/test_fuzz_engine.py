@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("hypothesis", reason="property tests need hypothesis (the test extra)")
+
 import ast
 import json
 import tempfile
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from auditor.engine import EngineOptions, check_files

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run and train need torch (the runtime extra)")
+
 import json
 import subprocess
 import sys
 import textwrap
 import time
 
-import pytest
 from click.testing import CliRunner
 
 from auditor.commands.train import train

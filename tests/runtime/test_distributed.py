@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run and train need torch (the runtime extra)")
+
 import json
 import os
 import subprocess
 import sys
 import textwrap
 
-import pytest
 
 from tests.conftest import REPO_ROOT, auditor_env
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run and train need torch (the runtime extra)")
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+
+pytest.importorskip("torch", reason="auditor run and train need torch (the runtime extra)")
+
+import numpy as np
 import torch
 from torch import nn
 

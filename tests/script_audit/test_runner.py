@@ -6,6 +6,10 @@ import json
 import os
 import sys
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run needs torch (the runtime extra)")
+
 from tests.conftest import REPO_ROOT, run_auditor, write
 from tests.script_audit.parallel import SCRIPTS, SINGLE_THREAD
 

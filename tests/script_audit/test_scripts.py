@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+pytest.importorskip("torch", reason="auditor run needs torch (the runtime extra)")
+
 from tests.script_audit.parallel import SCRIPTS, line_of, run_many
 
 # script -> (code, file the finding points at, text on that line, evidence the message must show)

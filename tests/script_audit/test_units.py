@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run needs torch (the runtime extra)")
+
 import subprocess
 import sys
 
