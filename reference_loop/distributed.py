@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -66,6 +66,15 @@ def all_reduce_sum(values: torch.Tensor, d: Dist) -> torch.Tensor:
         values = values.clone()
         dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values
+
+
+def gather_objects(obj: Any, d: Dist) -> list[Any]:
+    """Every rank's `obj` (picklable), in rank order, on every rank ([obj] when alone)."""
+    if not d.enabled:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def broadcast_flag(flag: bool, d: Dist) -> bool:
