@@ -106,6 +106,12 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
     model.to(dev)
     out, y_train = check_compatible(model, train_ds, dev)
     objective = _objective(loss, out, y_train)
+    # Tensors the model kept from an earlier forward under inference mode (the user's own
+    # evaluation before fit) would fail the first backward: ordinary copies instead.
+    kept = evaluation.repair(model)
+    if kept:
+        objective.notes.append(f"the model held inference tensors from an earlier forward ({', '.join(kept[:3])}); "
+                               "copied into ordinary tensors before training")
     train_ds = apply_targets(train_ds, objective)
     val_ds = _follow(objective, model, val_ds, dev, "validation data")
     monitored = _monitor_name(monitor, objective.kind)
