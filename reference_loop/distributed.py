@@ -105,12 +105,6 @@ class ShardSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
-def mean_over_ranks(total: torch.Tensor, count: int, d: Dist) -> float:
-    """A mean of per-sample values summed on each rank: one all-reduce, one sync per epoch."""
-    both = all_reduce_sum(torch.stack([total.float(), torch.tensor(float(count), device=total.device)]), d)
-    return float(both[0] / both[1].clamp(min=1))
-
-
 def is_main_process() -> bool:
     """Rank 0, or alone; readable after the process group is gone (torchrun's RANK)."""
     if dist.is_available() and dist.is_initialized():

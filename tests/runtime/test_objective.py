@@ -45,6 +45,18 @@ def test_float_class_labels_holding_whole_numbers_are_converted():
                               for r, f in zip(ints.history, floats.history)]  # the same run, number for number
 
 
+def test_one_hot_float_targets_are_class_probabilities_not_regression():
+    X, y = _blobs()
+    onehot = np.eye(3, dtype="float32")[y]
+    torch.manual_seed(0)
+    result = _fit(mlp(4, 3), (X[:90], onehot[:90]), (X[90:], onehot[90:]), epochs=5)
+    assert result.objective.kind == "multiclass" and result.report["config"]["loss"] == "CrossEntropyLoss"
+    torch.manual_seed(0)
+    indices = _fit(mlp(4, 3), (X[:90], y[:90]), (X[90:], y[90:]), epochs=5)
+    for a, b in zip(result.history, indices.history):  # one-hot CE is index CE: the same run
+        assert a["val_accuracy"] == b["val_accuracy"] and a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+
+
 def test_fractional_float_labels_against_class_scores_are_refused_with_the_fix():
     X, y = _blobs()
     soft = y.astype("float32") + 0.5
