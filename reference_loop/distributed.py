@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -68,6 +68,15 @@ def all_reduce_sum(values: torch.Tensor, d: Dist) -> torch.Tensor:
     return values
 
 
+def gather_objects(obj: Any, d: Dist) -> list[Any]:
+    """Every rank's `obj` (picklable), in rank order, on every rank ([obj] when alone)."""
+    if not d.enabled:
+        return [obj]
+    out: list[Any] = [None] * d.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def broadcast_flag(flag: bool, d: Dist) -> bool:
     """Rank 0's decision (early stopping) for everyone, so no rank waits forever."""
     if not d.enabled:
@@ -94,12 +103,6 @@ class ShardSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(range(self.rank, self.length, self.world_size))
-
-
-def mean_over_ranks(total: torch.Tensor, count: int, d: Dist) -> float:
-    """A mean of per-sample values summed on each rank: one all-reduce, one sync per epoch."""
-    both = all_reduce_sum(torch.stack([total.float(), torch.tensor(float(count), device=total.device)]), d)
-    return float(both[0] / both[1].clamp(min=1))
 
 
 def is_main_process() -> bool:

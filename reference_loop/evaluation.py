@@ -7,7 +7,9 @@ a `LazyLinear`) would carry such a tensor into the next training step and fail t
 So after an evaluation under inference mode the model's own tensors are inspected; if
 it kept any, they are copied back into ordinary tensors and later evaluations of that
 model run under `no_grad` instead (same numbers, slightly more bookkeeping). An error
-raised under inference mode about inference tensors gets the same treatment, once.
+raised under inference mode (an inference tensor saved for backward, a forward that
+differentiates with `enable_grad`) gets the same treatment, once: the evaluation is
+repeated under `no_grad`, and an error there is raised as it is.
 """
 
 from __future__ import annotations
@@ -81,11 +83,15 @@ def run(model: torch.nn.Module, loader: Any, criterion: Callable, dev: torch.dev
         try:
             totals = _totals(model, loader, criterion, dev, precision, kind, mode)
         except RuntimeError as exc:
-            if mode.no_grad or "nference tensor" not in str(exc):
+            # Inference tensors cannot be saved for backward, and autograd cannot be turned back
+            # on inside inference mode (a model that differentiates in its forward, e.g. forces
+            # from an energy). Under no_grad both work; an error there is the model's own.
+            if mode.no_grad:
                 raise
-            mode.switch(f"inference mode failed ({str(exc).splitlines()[0]}); evaluating under no_grad")
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             mode.kept = repair(model)
-            totals = _totals(model, loader, criterion, dev, precision, kind, mode)
+            totals = _totals(model, loader, criterion, dev, precision, kind, GradOff(no_grad=True))
+            mode.switch(f"evaluation under inference mode failed ({first}); evaluating under no_grad")
         if not mode.no_grad:
             kept = repair(model)
             if kept:

@@ -106,6 +106,12 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
     model.to(dev)
     out, y_train = check_compatible(model, train_ds, dev)
     objective = _objective(loss, out, y_train)
+    # Tensors the model kept from an earlier forward under inference mode (the user's own
+    # evaluation before fit) would fail the first backward: ordinary copies instead.
+    kept = evaluation.repair(model)
+    if kept:
+        objective.notes.append(f"the model held inference tensors from an earlier forward ({', '.join(kept[:3])}); "
+                               "copied into ordinary tensors before training")
     train_ds = apply_targets(train_ds, objective)
     val_ds = _follow(objective, model, val_ds, dev, "validation data")
     monitored = _monitor_name(monitor, objective.kind)
@@ -148,7 +154,7 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
     start_epoch = 0
     if ckpt is not None:
         start_epoch, history, best_state, best_epoch, best, stale, probe_results, restored = _restore(
-            ckpt, model, opt, scaler, sched, grad_off, raw_train_dl.generator, dev)
+            ckpt, model, opt, scaler, sched, grad_off, raw_train_dl.generator, dev, dist.rank, dist.world_size)
         notes.append(f"resumed from {resume} after epoch {start_epoch}")
         guard_carry = restored
     else:
@@ -188,9 +194,12 @@ def fit(model: torch.nn.Module, train: DataLike, val: DataLike, *, loss: Union[N
                 # Every later update would train on garbage: stop, keep the best epoch so far.
                 stopped = {"epoch": epoch + 1, "reason": f"non-finite training loss ({train_metrics['loss']})"}
                 break
-            if out_dir is not None and dist.is_main:
-                _save_checkpoint(out_dir, epoch + 1, model, opt, scaler, sched, history, best_state, best_epoch,
-                                 best, stale, probe_results, guard, guard_carry, grad_off, raw_train_dl.generator)
+            if out_dir is not None:
+                # Every rank's random state (each draws its own dropout), gathered; rank 0 writes.
+                rngs = distributed.gather_objects(checkpoint.rng_state(raw_train_dl.generator), dist)
+                if dist.is_main:
+                    _save_checkpoint(out_dir, epoch + 1, model, opt, scaler, sched, history, best_state, best_epoch,
+                                     best, stale, probe_results, guard, guard_carry, grad_off, rngs)
             if distributed.broadcast_flag(patience is not None and stale >= patience, dist):
                 stopped = {"epoch": epoch + 1, "reason": f"early stopping: no better val_{monitored} "
                            f"(by more than {min_delta:g}) for {patience} epochs"}
@@ -299,7 +308,7 @@ def _load_checkpoint(where: str) -> dict[str, Any]:
 def _save_checkpoint(out_dir: str, epoch: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
                      scaler: Any, sched: Any, history: list, best_state: dict, best_epoch: int,
                      best: Optional[dict], stale: int, probe_results: list[ProbeResult], guard: GuardSet,
-                     carried: list[Finding], grad_off: evaluation.GradOff, generator: Optional[torch.Generator]) -> None:
+                     carried: list[Finding], grad_off: evaluation.GradOff, rngs: list[dict[str, Any]]) -> None:
     findings = {f.code: f for f in carried}
     findings.update({f.code: f for f in guard.findings})
     checkpoint.save(out_dir, {
@@ -309,11 +318,12 @@ def _save_checkpoint(out_dir: str, epoch: int, model: torch.nn.Module, opt: torc
         "history": history, "best_state": best_state, "best_epoch": best_epoch, "best": best, "stale": stale,
         "probes": [dict(p.to_dict(), where=list(p.where) if p.where else None) for p in probe_results],
         "findings": [[f.code, f.message, f.path, f.line] for f in findings.values()],
-        "eval_no_grad": grad_off.no_grad, "rng": checkpoint.rng_state(generator)})
+        "eval_no_grad": grad_off.no_grad, "rng": rngs})
 
 
 def _restore(ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Optimizer, scaler: Any, sched: Any,
-             grad_off: evaluation.GradOff, generator: Optional[torch.Generator], dev: torch.device):
+             grad_off: evaluation.GradOff, generator: Optional[torch.Generator], dev: torch.device,
+             rank: int = 0, world_size: int = 1):
     try:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -328,7 +338,9 @@ def _restore(ckpt: dict[str, Any], model: torch.nn.Module, opt: torch.optim.Opti
     probe_results = [ProbeResult(p["code"], p["verdict"], p["message"], p["measured"], p["seconds"],
                                  tuple(p["where"]) if p["where"] else None) for p in ckpt["probes"]]
     carried = [make_finding(code, message, (path, line)) for code, message, path, line in ckpt["findings"]]
-    checkpoint.restore_rng(ckpt["rng"], generator)
+    rngs = ckpt["rng"]
+    # Each rank its own state when the world is the same size; else rank 0's (the run goes on, not bit for bit).
+    checkpoint.restore_rng(rngs[rank] if len(rngs) == world_size else rngs[0], generator)
     best_state = {k: v.to(dev) for k, v in ckpt["best_state"].items()}
     return (ckpt["epoch"], list(ckpt["history"]), best_state, ckpt["best_epoch"], ckpt["best"], ckpt["stale"],
             probe_results, carried)

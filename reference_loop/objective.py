@@ -60,6 +60,12 @@ def _integral(y: torch.Tensor) -> bool:
     return bool(torch.isfinite(y).all()) and bool((y == y.round()).all())
 
 
+def _distributions(y: torch.Tensor, out: torch.Tensor) -> bool:
+    """Rows of class probabilities of the output's shape (non-negative, summing to 1)."""
+    return (y.is_floating_point() and y.dim() == 2 and tuple(y.shape[1:]) == tuple(out.shape[1:])
+            and bool((y >= 0).all()) and bool(((y.sum(1) - 1).abs() <= 1e-4).all()))
+
+
 def resolve(loss: Any, out: torch.Tensor, y: torch.Tensor, what: str = "training data",
             kind: Optional[str] = None) -> Objective:
     """Choose the kind, the criterion and the target conversion from the loss, `out` and all targets `y`.
@@ -81,8 +87,10 @@ def resolve(loss: Any, out: torch.Tensor, y: torch.Tensor, what: str = "training
     notes: list[str] = []
     floating = y.is_floating_point()
     if kind is None:
-        if width > 1 and (not floating or y.dim() == 1):
-            kind = "multiclass"  # one target per sample against C scores: class indices (checked below)
+        if width > 1 and (not floating or y.dim() == 1 or _distributions(y, out)):
+            # One target per sample against C scores: class indices (checked below); or one
+            # probability row per sample (one-hot, smoothed or mixed labels).
+            kind = "multiclass"
         elif width == 1 and y.numel() and _integral(y) and set(y.unique().tolist()) <= {0.0, 1.0}:
             kind = "binary"
         elif floating or width == 1:
@@ -93,6 +101,8 @@ def resolve(loss: Any, out: torch.Tensor, y: torch.Tensor, what: str = "training
         criterion = build_criterion({"multiclass": "cross_entropy", "binary": "bce", "regression": "mse"}[kind])
     obj = Objective(kind, criterion, notes)
     if kind == "multiclass":
+        if floating and _distributions(y, out):
+            return obj  # class probabilities: CrossEntropyLoss takes them as they are
         if y.dim() == 1 and floating:
             if not _integral(y):
                 bad = y[(y != y.round()) | ~torch.isfinite(y)][0].item()
@@ -188,6 +198,8 @@ def batch_totals(kind: str, out: torch.Tensor, y: torch.Tensor, loss: torch.Tens
         correct = hits.reshape(n, -1).mean(1).sum()  # per sample: the share of its labels right
     elif out.dim() >= 2 and not y.is_floating_point():
         correct = (out.argmax(1) == y).sum().float()
+    elif out.dim() == 2 and y.shape == out.shape:
+        correct = (out.argmax(1) == y.argmax(1)).sum().float()  # probability targets: their most likely class
     else:
         correct = loss.new_full((), float("nan"))
     return torch.stack([loss.float() * n, correct])

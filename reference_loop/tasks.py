@@ -75,7 +75,7 @@ def load_task(name: str, seed: int = 0) -> Task:
         raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
     X, y = _loader(name)(return_X_y=True)
     if name in REGRESSION:
-        y = y.astype(np.float32)
+        y = y.astype(np.float32).reshape(-1, 1)  # one target per sample, as the model has one output
         splits = prepare_splits(X, y, seed=seed, stratify=False)
         y_train = splits.train[1]
         return Task(name, splits, X.shape[1], 1, "regression", float(y_train.mean()), float(y_train.std()))

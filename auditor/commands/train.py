@@ -172,7 +172,7 @@ def _scheduler(name: str, epochs: int, monitor: str) -> Optional[Callable[..., A
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (small models often run fastest on 1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write report.json, curves.png and best_state_dict.pt here.")
+              help="Write report.json, curves.png, best_state_dict.pt and checkpoint.pt (every epoch) here.")
 @click.option("--no-probes", is_flag=True, help="Skip the probes before training (TRN207, TRN9xx).")
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Format of the findings on stdout.")

@@ -218,3 +218,11 @@ def test_monitor_that_does_not_fit_the_task_is_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["Error: cannot monitor 'val_r2' on a multiclass task; choose from "
                                                 "val_loss, val_accuracy"]
+
+
+def test_cosine_scheduler_steps_once_per_epoch():
+    proc = _train("--task", "iris", "--epochs", "4", "--scheduler", "cosine", "--no-probes", "--output-format", "json")
+    assert proc.returncode == 0, proc.stderr
+    rates = [row["lr"] for row in json.loads(proc.stdout)["run"]["history"]]
+    # CosineAnnealingLR over 4 epochs: 1e-3, then (1 + cos(pi k / 4)) / 2 of it.
+    assert rates == pytest.approx([1e-3, 8.5355e-4, 5e-4, 1.4645e-4], rel=1e-3)

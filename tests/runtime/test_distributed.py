@@ -46,13 +46,32 @@ model.register_forward_pre_hook(
 result = fit(model, task.splits.train, task.splits.val, epochs=4, batch_size=16, accumulation_steps=2,
              out_dir=sys.argv[1], progress=False, test_data=task.splits.test)
 rank = int(os.environ["RANK"])
+threads_left = len(os.listdir("/proc/self/task")) - threads_before
+gone = list(gone_at_teardown)
+
+# Interrupted after epoch 2 and resumed: the same numbers, with each rank's own RNG restored.
+# One process group of the script's own for both runs (fit joins it and leaves it alone), on a
+# fresh rendezvous: re-creating the default group on torchrun's store can race on a busy machine.
+import torch.distributed as tdist
+tdist.init_process_group("gloo", init_method="file://" + os.path.join(sys.argv[2], "rendezvous"), rank=rank,
+                         world_size=2)
+cut = os.path.join(sys.argv[2], "cut")
+for epochs, resume in ((2, None), (4, cut)):
+    torch.manual_seed(0)
+    again = fit(task.model(), task.splits.train, task.splits.val, epochs=epochs, batch_size=16, accumulation_steps=2,
+                out_dir=cut, resume=resume, progress=False, probes=False)
+    tdist.barrier()  # the checkpoint is written before the other rank reads it
+resumed = [{k: v for k, v in r.items() if "seconds" not in k} for r in again.history]
+again = None
+tdist.destroy_process_group()
 digest = float(sum(v.double().sum() for v in result.best_state.values()))
 with open(os.path.join(sys.argv[2], f"rank{rank}.json"), "w") as fh:
     json.dump({"history": [{k: v for k, v in r.items() if "seconds" not in k} for r in result.history],
                "findings": [f.code for f in result.findings], "weights": digest,
                "world": result.report["config"]["world_size"],
-               "threads_left": len(os.listdir("/proc/self/task")) - threads_before, "rng": rng_at_forward,
-               "ddp_gone_at_teardown": gone_at_teardown}, fh)
+               "threads_left": threads_left, "rng": rng_at_forward,
+               "resumed": resumed,
+               "ddp_gone_at_teardown": gone}, fh)
 '''
 
 
@@ -73,6 +92,7 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert r0["history"] == r1["history"] and r0["weights"] == r1["weights"]
     # Each rank draws its own dropout masks (a seed offset per rank); the replicas stay identical above.
     assert len(r0["rng"]) == len(r1["rng"]) == 1 and r0["rng"] != r1["rng"]
+    assert r0["resumed"] == r0["history"] and r1["resumed"] == r1["history"]
     # The process group is really gone: no gloo worker thread is left to race the
     # interpreter's exit (it once aborted a rank with SIGABRT on a loaded machine).
     assert r0["threads_left"] <= 0 and r1["threads_left"] <= 0

@@ -45,6 +45,18 @@ def test_float_class_labels_holding_whole_numbers_are_converted():
                               for r, f in zip(ints.history, floats.history)]  # the same run, number for number
 
 
+def test_one_hot_float_targets_are_class_probabilities_not_regression():
+    X, y = _blobs()
+    onehot = np.eye(3, dtype="float32")[y]
+    torch.manual_seed(0)
+    result = _fit(mlp(4, 3), (X[:90], onehot[:90]), (X[90:], onehot[90:]), epochs=5)
+    assert result.objective.kind == "multiclass" and result.report["config"]["loss"] == "CrossEntropyLoss"
+    torch.manual_seed(0)
+    indices = _fit(mlp(4, 3), (X[:90], y[:90]), (X[90:], y[90:]), epochs=5)
+    for a, b in zip(result.history, indices.history):  # one-hot CE is index CE: the same run
+        assert a["val_accuracy"] == b["val_accuracy"] and a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+
+
 def test_fractional_float_labels_against_class_scores_are_refused_with_the_fix():
     X, y = _blobs()
     soft = y.astype("float32") + 0.5
@@ -146,6 +158,51 @@ def test_lazy_linear_trains():
     model = nn.Sequential(nn.LazyLinear(16), nn.ReLU(), nn.Linear(16, 3))
     result = _fit(model, (X[:90], y[:90]), (X[90:], y[90:]), epochs=10, lr=1e-2)
     assert result.history[-1]["val_accuracy"] > 0.6 and not any("keeps" in n for n in result.notes)
+
+
+class BuiltOnce(LazyScale):
+    """Builds its per-class scale on the first forward only."""
+
+    def forward(self, x):
+        out = self.body(x)
+        if self.scale is None:
+            self.scale = torch.ones(out.shape[1])
+        return out * self.scale
+
+
+class ForceHead(nn.Module):
+    """Differentiates an energy with respect to its input inside forward (as force fields do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.energy = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1))
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        with torch.enable_grad():  # cannot turn autograd back on inside inference mode
+            x = x.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.energy(x).sum(), x, create_graph=self.training)
+        return self.head(grad + x.detach())
+
+
+def test_a_model_that_fails_under_inference_mode_is_evaluated_under_no_grad():
+    X, y = _blobs()
+    torch.manual_seed(0)
+    result = _fit(ForceHead(), (X[:90], y[:90]), (X[90:], y[90:]), epochs=2)
+    assert len(result.history) == 2 and math.isfinite(result.history[-1]["val_loss"])
+    assert any(n.startswith("evaluation under inference mode failed (element 0 of tensors does not require grad")
+               for n in result.notes)
+
+
+def test_inference_tensors_kept_from_the_users_own_evaluation_are_repaired_before_training():
+    X, y = _blobs()
+    torch.manual_seed(0)
+    model = BuiltOnce(4, 3)
+    with torch.inference_mode():
+        model(torch.tensor(X[:8]))  # the user's own look at the model: the scale is now an inference tensor
+    result = _fit(model, (X[:90], y[:90]), (X[90:], y[90:]))
+    assert any("held inference tensors from an earlier forward (BuiltOnce.scale)" in n for n in result.notes)
+    assert len(result.history) == 3 and not model.scale.is_inference()
 
 
 def test_evaluate_keeps_inference_mode_for_ordinary_models():
