@@ -387,8 +387,10 @@ class _Flows:
                 args = [a.value for a in site.node.args]
                 if method in _BACKWARD_METHODS:
                     parts = [receiver(site.node)] + args
-                elif method == "scale" or any(_is_optimizer_name(model, a, function) for a in args):
-                    parts = args  # `scaler.scale(loss)`, `loss_scaler(loss, optimizer, ...)`
+                elif method == "scale":
+                    parts = args[:1]  # `scaler.scale(loss)`
+                elif _steps_with_loss(model, site, args, function):
+                    parts = args[:1]  # `loss_scaler(loss, optimizer, ...)`, `amp.scale_loss(loss, opt)`
                 else:
                     continue
                 for part in parts:
@@ -414,6 +416,17 @@ class _Flows:
                     seeds |= _read(node.value, numbers_only=as_tensor)
             found = self._returned[key] = _closure(self.model, function, seeds)
         return found
+
+
+def _steps_with_loss(model, site, args: list, function) -> bool:
+    """A helper handed the loss first and the optimizer after it, that back-propagates and
+    steps (`loss_scaler(loss, optimizer, parameters=...)`); not one that saves or logs."""
+    if len(args) < 2 or _is_optimizer_name(model, args[0], function):
+        return False
+    words = set(name_tokens(site.callee or ""))
+    if words & {"save", "checkpoint", "log", "print", "write", "dump", "report"}:
+        return False
+    return any(_is_optimizer_name(model, a, function) for a in args[1:])
 
 
 def _is_optimizer_name(model, expr, function) -> bool:

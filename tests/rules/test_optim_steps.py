@@ -258,6 +258,18 @@ def train(model, loader, optimizer, criterion):
         optimizer.step()
     print(running)
 """,
+    # a checkpoint helper handed the optimizer and the epoch's total does not back-propagate it
+    "epoch_total_saved_with_optimizer_bad": HEAD + """
+for epoch in range(epochs):
+    train_loss = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        batch_loss = criterion(net(x), y)
+        batch_loss.backward()
+        optimizer.step()
+        train_loss += batch_loss
+    save_checkpoint(net, epoch, optimizer, train_loss / len(loader))
+""",
     "count_summed_next_to_loss_bad": HEAD + """
 def train(model, loader, optimizer, criterion, ignore_index):
     running_loss = 0.0
@@ -438,6 +450,7 @@ def found(tmp_path_factory):
     ("training_total_returned_bad", ["TRN405", "TRN405"]),
     ("count_summed_next_to_loss_bad", ["TRN405"]),
     ("int_counters_ok", []),
+    ("epoch_total_saved_with_optimizer_bad", ["TRN405"]),
     ("objective_to_backward_helpers_ok", []),
     ("loss_function_sums_terms_ok", []),
     ("epoch_total_read_after_bad", ["TRN405"]),
