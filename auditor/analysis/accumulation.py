@@ -366,7 +366,7 @@ def _scales_for_you(prog, site: CallSite) -> bool:
     return any(a.keyword is not None and a.keyword.value in ("gradient_accumulation_steps",
                                                               "gradient_accumulation_plugin")
                for s in built for a in s.node.args) or \
-        any(name.endswith("gradient_accumulation_steps") for name in model.bindings)
+        any(name.endswith(".gradient_accumulation_steps") and "accelerator" in name.lower() for name in model.bindings)
 
 
 def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> Optional[cst.If]:
