@@ -80,11 +80,19 @@ class UnscaledGradAccumulation(Rule):
                     continue
                 reported.add(backward.node)
                 shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
+                window = f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`)"
+                if scaled(prog, operand, backward.function) is True:
+                    # divided, but by the running micro-batch counter: no edit can know the window
+                    ctx.report(backward.node,
+                               f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
+                               f"{window}, and the loss is divided by the micro-batch counter, not the "
+                               f"window size: micro-batches are weighed 1, 1/2, 1/3... and still summed; "
+                               f"divide by the accumulation steps instead")
+                    continue
                 ctx.report(backward.node,
                            f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
-                           f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`), and the "
-                           f"loss is never divided by the number of micro-batches: the step sees their sum; "
-                           f"divide the loss by the accumulation steps before backward",
+                           f"{window}, and the loss is never divided by the number of micro-batches: the "
+                           f"step sees their sum; divide the loss by the accumulation steps before backward",
                            fix=divide_loss_fix(ctx, operand, accumulation_steps(acc.loop, acc.condition)))
 
 

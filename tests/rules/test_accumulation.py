@@ -486,3 +486,10 @@ def test_rules_query_the_one_accumulation_finder():
     called = {node.func.attr for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
     assert not called & {"loops_of", "sites_in", "ancestors", "calls_in", "is_zero_grad", "is_backward"}
+
+
+def test_counter_divisor_says_so_and_offers_no_edit(found):
+    (finding,) = found["counter_divisor.py"]
+    assert "micro-batch counter" in finding["message"] and finding["fix"] is None
+    (plain,) = found["modulo_unscaled.py"]
+    assert plain["fix"] is not None and plain["fix"]["applicability"] == "unsafe"
