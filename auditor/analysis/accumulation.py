@@ -134,17 +134,23 @@ def optimizer_steps(prog) -> list[OptimizerStep]:
     if cached is not None:
         return cached
     found: list[OptimizerStep] = []
+    per_loop: dict = {}  # id(loop) -> (sites, {id(backward node): consumers}): one walk per loop
     for step in model.calls:
         if not prog.is_step(step):
             continue
         loop = iteration_of(prog, step)
         if loop is None:
             continue
-        sites = prog.sites_in(loop, step.function) if loop is not step.function else \
-            list(model.calls_in(step.function))
-        steps = [s for s in sites if prog.is_step(s)]
-        backwards = [b for b in sites if is_backward(prog, b) and not exclusive(prog, b.node, step.node)
-                     and any(c is step for c in _consumers(prog, b, steps, sites, loop))]
+        known = per_loop.get(id(loop))
+        if known is None:
+            sites = prog.sites_in(loop, step.function) if loop is not step.function else \
+                list(model.calls_in(step.function))
+            steps = [s for s in sites if prog.is_step(s)]
+            known = per_loop[id(loop)] = (sites, {id(b.node): _consumers(prog, b, steps, sites, loop)
+                                                  for b in sites if is_backward(prog, b)})
+        sites, consumers = known
+        backwards = [b for b in sites if id(b.node) in consumers and not exclusive(prog, b.node, step.node)
+                     and any(c is step for c in consumers[id(b.node)])]
         optimizer = optimizer_of_step(step)
         clears, maybe = [], []
         for site in sites:
