@@ -17,12 +17,25 @@ class UnscaledGradAccumulation(Rule):
     severity = Severity.ERROR
     summary = "Gradients are accumulated over micro-batches without dividing the loss."
     what = """
-        Finds accumulation loops (backward on every micro-batch, the optimizer step only
-        every k under a counter/modulo condition, or after an inner `range(k)` loop) and
-        flags the backward when the loss it differentiates is never divided by the number of
-        micro-batches (`loss / k`, `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`,
-        `scaler.scale(loss / k)`). A divided copy that backward never sees does not count.
-        `accelerator.backward` inside `accelerator.accumulate` scales for you and is not flagged.
+        Finds accumulation windows: a step of ONE optimizer that consumes several backward
+        calls (backward on every micro-batch, that optimizer's step only every k under a
+        counter/modulo condition, or after an inner `range(k)` loop), and flags the backward
+        when the loss it differentiates is never divided by the window size (`loss / k`,
+        `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`, `scaler.scale(loss / k)`).
+        A divided copy that backward never sees does not count, nor does a divisor that
+        reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
+        A backward feeds the step(s) that follow it up to the first one that runs whenever
+        it runs: a GAN generator updated every n_critic batches with its own backward is a
+        schedule, not a window. `accelerator.backward` inside `accelerator.accumulate(...)`,
+        or with an `Accelerator(gradient_accumulation_steps=...)`, and DeepSpeed's
+        `engine.backward` scale for you; `accelerator.backward` under a manual `step % k`
+        gate with an Accelerator built here without that setting is checked.
+        Across boundaries: a Lightning `training_step` that calls `self.manual_backward` is
+        one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`); a loss returned
+        by a helper in the same file is followed into it. It cannot see loops split across
+        functions (backward in one, the gated step in another) or an Accelerator built in
+        another module (then `accelerator.backward` is trusted).
+        Severity error: the step applies k times the gradient, the numbers are wrong.
         """
     why = """
         Gradients add up: the step sees k times the gradient of one batch, so the effective
@@ -67,11 +80,19 @@ class UnscaledGradAccumulation(Rule):
                     continue
                 reported.add(backward.node)
                 shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
+                window = f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`)"
+                if scaled(prog, operand, backward.function) is True:
+                    # divided, but by the running micro-batch counter: no edit can know the window
+                    ctx.report(backward.node,
+                               f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
+                               f"{window}, and the loss is divided by the micro-batch counter, not the "
+                               f"window size: micro-batches are weighed 1, 1/2, 1/3... and still summed; "
+                               f"divide by the accumulation steps instead")
+                    continue
                 ctx.report(backward.node,
                            f"backward on `{shown}` runs every micro-batch but the optimizer steps only once "
-                           f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`), and the "
-                           f"loss is never divided by the number of micro-batches: the step sees their sum; "
-                           f"divide the loss by the accumulation steps before backward",
+                           f"{window}, and the loss is never divided by the number of micro-batches: the "
+                           f"step sees their sum; divide the loss by the accumulation steps before backward",
                            fix=divide_loss_fix(ctx, operand, accumulation_steps(acc.loop, acc.condition)))
 
 
@@ -82,9 +103,23 @@ class ZeroGradInsideAccumulation(Rule):
     severity = Severity.ERROR
     summary = "zero_grad() runs on every micro-batch of an accumulation loop."
     what = """
-        In an accumulation loop (the optimizer steps once every k micro-batches), flags a
-        `zero_grad()` that runs on every micro-batch: unconditionally in the micro-batch
-        loop rather than together with the step.
+        In an accumulation window (one optimizer steps once every k micro-batches), flags a
+        `zero_grad()` that clears THAT optimizer's gradients on every micro-batch:
+        unconditionally in the micro-batch loop rather than together with the step. Clears
+        are paired per optimizer: `opt.zero_grad()` on the same receiver, or
+        `model.zero_grad()` on a module the optimizer was built over (read through
+        `Adam(model.parameters())` and local parameter lists); another optimizer's
+        `zero_grad()` (a GAN critic's) is not this one's.
+        Also flags the backward when backward and step sit together under the micro-batch
+        counter while the loss is computed, and the gradients cleared, on every micro-batch:
+        the other micro-batches' forward passes are thrown away (meant as accumulation). A
+        gated update whose own forward and zero_grad are inside the gate (GAN n_critic) and
+        gates on data (`if torch.isfinite(loss):`) are left alone.
+        Across boundaries: Lightning `training_step` with `self.manual_backward` is one
+        micro-batch. It cannot see a zero_grad done by a callback or hook, nor the owner of an
+        optimizer built in another module (then `model.zero_grad()` counts only when the
+        function steps one optimizer).
+        Severity error: the step sees one micro-batch instead of k, the numbers are wrong.
         """
     why = """
         Each micro-batch wipes the gradients accumulated so far: the step uses only the last
@@ -144,10 +179,18 @@ class MissingZeroGrad(Rule):
     severity = Severity.ERROR
     summary = "A training loop calls backward and step but never clears the gradients."
     what = """
-        Flags the optimizer step of a loop that calls backward and steps but never clears
-        gradients in that loop (`optimizer.zero_grad()`, `model.zero_grad()`, setting
-        `.grad = None`), directly or in a helper it calls. Stays silent when the loop hands
-        the optimizer or model to code it cannot see.
+        Flags an optimizer step in a loop that back-propagates into it but never clears that
+        optimizer's gradients on the same path: `opt.zero_grad()` of the same optimizer,
+        `model.zero_grad()` of a module it optimizes, `p.grad = None`, or a helper that calls
+        zero_grad. Paired per optimizer (a GAN whose critic clears and whose generator never
+        does is flagged at the generator's step) and per path (`zero_grad()` only on the AMP
+        branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
+        relation to the optimizer cannot be read counts as clearing.
+        Across boundaries: helpers in the same file are read; an unknown function or method
+        handed the optimizer or model may clear it (silent). It cannot see clearing done in
+        another module's training framework (hooks, callbacks).
+        Severity error: every step applies the sum of all gradients so far. Benchmarks and
+        demo loops that never use their numbers are flagged too (true, harmless there).
         """
     why = """
         `backward()` adds into `.grad`: without clearing, every step uses the sum of all

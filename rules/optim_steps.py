@@ -56,6 +56,11 @@ class SchedulerStepBeforeOptimizerStep(Rule):
         `GradScaler`) comes after it and none before it. Schedulers are recognized by
         their constructor (`torch.optim.lr_scheduler.*`, `get_*_schedule*`) or name;
         `ReduceLROnPlateau.step(metric)` is left alone.
+        It sees one function: a scheduler stepped at the top of `train_epoch()` before that
+        function's batch loop is flagged; a scheduler stepped by the caller before calling a
+        training function in another function or module is not seen.
+        Severity warning: the schedule is shifted by one step (one epoch for epoch-wise
+        schedules); on real code that is a small shift for per-batch schedules.
         """
     why = """
         Since PyTorch 1.1 the scheduler must step after the optimizer. Stepped first, it
@@ -382,8 +387,10 @@ class _Flows:
                 args = [a.value for a in site.node.args]
                 if method in _BACKWARD_METHODS:
                     parts = [receiver(site.node)] + args
-                elif method == "scale" or any(_is_optimizer_name(model, a, function) for a in args):
-                    parts = args  # `scaler.scale(loss)`, `loss_scaler(loss, optimizer, ...)`
+                elif method == "scale":
+                    parts = args[:1]  # `scaler.scale(loss)`
+                elif _steps_with_loss(model, site, args, function):
+                    parts = args[:1]  # `loss_scaler(loss, optimizer, ...)`, `amp.scale_loss(loss, opt)`
                 else:
                     continue
                 for part in parts:
@@ -409,6 +416,17 @@ class _Flows:
                     seeds |= _read(node.value, numbers_only=as_tensor)
             found = self._returned[key] = _closure(self.model, function, seeds)
         return found
+
+
+def _steps_with_loss(model, site, args: list, function) -> bool:
+    """A helper handed the loss first and the optimizer after it, that back-propagates and
+    steps (`loss_scaler(loss, optimizer, parameters=...)`); not one that saves or logs."""
+    if len(args) < 2 or _is_optimizer_name(model, args[0], function):
+        return False
+    words = set(name_tokens(site.callee or ""))
+    if words & {"save", "checkpoint", "log", "print", "write", "dump", "report"}:
+        return False
+    return any(_is_optimizer_name(model, a, function) for a in args[1:])
 
 
 def _is_optimizer_name(model, expr, function) -> bool:
@@ -492,7 +510,12 @@ class ClipGradWithoutUnscale(Rule):
     what = """
         Flags `clip_grad_norm_` / `clip_grad_value_` in a function that uses a
         `GradScaler` (`scaler.scale(...)` or `scaler.step(...)`) when no
-        `scaler.unscale_(...)` comes before the clipping.
+        `scaler.unscale_(...)` comes before the clipping. A clip on the other branch of
+        an if/else (the fp32 path) is left alone.
+        It sees one function: an `unscale_` done by a helper or another method before the
+        clipping method runs is not seen (that would be a false positive; none seen on
+        real code), nor clipping inside a helper called after `scaler.scale(...)`.
+        Severity error: the threshold is divided by the scale, the updates are wrong.
         """
     why = """
         With a GradScaler the gradients hold `loss * scale` (65536 at the start). Clipping

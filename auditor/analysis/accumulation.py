@@ -134,17 +134,23 @@ def optimizer_steps(prog) -> list[OptimizerStep]:
     if cached is not None:
         return cached
     found: list[OptimizerStep] = []
+    per_loop: dict = {}  # id(loop) -> (sites, {id(backward node): consumers}): one walk per loop
     for step in model.calls:
         if not prog.is_step(step):
             continue
         loop = iteration_of(prog, step)
         if loop is None:
             continue
-        sites = prog.sites_in(loop, step.function) if loop is not step.function else \
-            list(model.calls_in(step.function))
-        steps = [s for s in sites if prog.is_step(s)]
-        backwards = [b for b in sites if is_backward(prog, b) and not exclusive(prog, b.node, step.node)
-                     and any(c is step for c in _consumers(prog, b, steps, sites, loop))]
+        known = per_loop.get(id(loop))
+        if known is None:
+            sites = prog.sites_in(loop, step.function) if loop is not step.function else \
+                list(model.calls_in(step.function))
+            steps = [s for s in sites if prog.is_step(s)]
+            known = per_loop[id(loop)] = (sites, {id(b.node): _consumers(prog, b, steps, sites, loop)
+                                                  for b in sites if is_backward(prog, b)})
+        sites, consumers = known
+        backwards = [b for b in sites if id(b.node) in consumers and not exclusive(prog, b.node, step.node)
+                     and any(c is step for c in consumers[id(b.node)])]
         optimizer = optimizer_of_step(step)
         clears, maybe = [], []
         for site in sites:
@@ -366,7 +372,7 @@ def _scales_for_you(prog, site: CallSite) -> bool:
     return any(a.keyword is not None and a.keyword.value in ("gradient_accumulation_steps",
                                                               "gradient_accumulation_plugin")
                for s in built for a in s.node.args) or \
-        any(name.endswith("gradient_accumulation_steps") for name in model.bindings)
+        any(name.endswith(".gradient_accumulation_steps") and "accelerator" in name.lower() for name in model.bindings)
 
 
 def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> Optional[cst.If]:

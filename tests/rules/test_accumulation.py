@@ -334,6 +334,29 @@ def train(model, loader, optimizer, k=4):
             optimizer.step()
             optimizer.zero_grad()
 """,
+    # Accelerate's own nlp_example shape: a local `gradient_accumulation_steps` (not the
+    # Accelerator's setting) and the loss divided by hand: silent; not divided: flagged
+    "accelerate_local_setting.py": """
+import torch
+from accelerate import Accelerator
+
+def train(model, loader, optimizer, batch_size):
+    accelerator = Accelerator(cpu=False)
+    gradient_accumulation_steps = batch_size // 16
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        divided = loss / gradient_accumulation_steps
+        accelerator.backward(divided)
+        if step % gradient_accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+    for step, batch in enumerate(loader):
+        loss = model(**batch).loss
+        accelerator.backward(loss)
+        if step % gradient_accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
     "accelerate_configured_ok.py": """
 import torch
 from accelerate import Accelerator
@@ -435,6 +458,7 @@ EXPECTED = {
     "window_divisor_ok.py": [],
     "accelerate_manual_gate.py": [("TRN401", 9)],
     "accelerate_configured_ok.py": [],
+    "accelerate_local_setting.py": [("TRN401", 16)],
     "gated_backward_drops_batches.py": [("TRN402", 8)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
@@ -462,3 +486,10 @@ def test_rules_query_the_one_accumulation_finder():
     called = {node.func.attr for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
     assert not called & {"loops_of", "sites_in", "ancestors", "calls_in", "is_zero_grad", "is_backward"}
+
+
+def test_counter_divisor_says_so_and_offers_no_edit(found):
+    (finding,) = found["counter_divisor.py"]
+    assert "micro-batch counter" in finding["message"] and finding["fix"] is None
+    (plain,) = found["modulo_unscaled.py"]
+    assert plain["fix"] is not None and plain["fix"]["applicability"] == "unsafe"

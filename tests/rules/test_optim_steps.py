@@ -258,6 +258,44 @@ def train(model, loader, optimizer, criterion):
         optimizer.step()
     print(running)
 """,
+    # a checkpoint helper handed the optimizer and the epoch's total does not back-propagate it
+    "epoch_total_saved_with_optimizer_bad": HEAD + """
+for epoch in range(epochs):
+    train_loss = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        batch_loss = criterion(net(x), y)
+        batch_loss.backward()
+        optimizer.step()
+        train_loss += batch_loss
+    save_checkpoint(net, epoch, optimizer, train_loss / len(loader))
+""",
+    # a sum rebuilt at the top of every training iteration outlives nothing (the same sum
+    # started before the loop is a running total)
+    "per_iteration_sum_ok": HEAD + """
+def train(model, heads, loader, optimizer, criterion):
+    for x, y in loader:
+        optimizer.zero_grad()
+        aux = 0.0
+        for head in heads:
+            aux += F.cross_entropy(head(x), y)
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        print(aux)
+""",
+    "per_epoch_sum_bad": HEAD + """
+def train(model, heads, loader, optimizer, criterion):
+    aux = 0.0
+    for x, y in loader:
+        optimizer.zero_grad()
+        for head in heads:
+            aux += F.cross_entropy(head(x), y)
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    print(aux)
+""",
     "count_summed_next_to_loss_bad": HEAD + """
 def train(model, loader, optimizer, criterion, ignore_index):
     running_loss = 0.0
@@ -438,6 +476,9 @@ def found(tmp_path_factory):
     ("training_total_returned_bad", ["TRN405", "TRN405"]),
     ("count_summed_next_to_loss_bad", ["TRN405"]),
     ("int_counters_ok", []),
+    ("per_iteration_sum_ok", []),
+    ("per_epoch_sum_bad", ["TRN405"]),
+    ("epoch_total_saved_with_optimizer_bad", ["TRN405"]),
     ("objective_to_backward_helpers_ok", []),
     ("loss_function_sums_terms_ok", []),
     ("epoch_total_read_after_bad", ["TRN405"]),
