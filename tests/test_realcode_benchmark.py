@@ -83,10 +83,12 @@ def _repo_named(part: str, stem: str) -> str:
     raise AssertionError("no name found")
 
 
-def _make_repo(where: Path) -> str:
+def _make_repo(where: Path, unreadable: bool = False) -> str:
     where.mkdir(parents=True)
     _git(where, "init", "-q")
     (where / "train.py").write_text(TRAIN)
+    if unreadable:  # the checker names it on stderr and exits 1 even with --exit-zero
+        (where / "legacy.py").write_text("# -*- coding: no-such-codec -*-\nx = 1\n")
     cells = [{"cell_type": kind, "metadata": {}, "source": src, **({"outputs": [], "execution_count": None}
               if kind == "code" else {})} for kind, src in NOTEBOOK_CELLS]
     (where / "nb").mkdir()
@@ -123,7 +125,7 @@ def bench(tmp_path):
     """A dev repository as a clone (clones/owner+name/.git) and a held-out one as a bare copy
     the way the fetch tool leaves it (mirror/owner+name/repo), each with a manifest file."""
     dev, held = _repo_named("dev", "dev"), _repo_named("heldout", "held")
-    dev_commit = _make_repo(tmp_path / "clones" / dev.replace("/", "+"))
+    dev_commit = _make_repo(tmp_path / "clones" / dev.replace("/", "+"), unreadable=True)
     work = tmp_path / "work"
     held_commit = _make_repo(work)
     bare = tmp_path / "mirror" / held.replace("/", "+") / "repo"
@@ -159,6 +161,10 @@ def test_scores_per_rule_and_per_part(bench):
     assert held["total"] == {"bugs": 2, "found": 1, "non_bugs": 1, "flagged": 1}
     assert result["parts"]["all"]["total"] == {"bugs": 6, "found": 4, "non_bugs": 4, "flagged": 2}
     assert result["not_scored"] == [] and result["invalid"] == []
+    # A file the checker cannot read does not make the tree unscorable; it is recorded.
+    unreadable = {run["repo"]: run["unreadable"] for run in result["runs"]}
+    assert len(unreadable[bench["dev"]]) == 1 and "legacy.py" in unreadable[bench["dev"]][0]
+    assert unreadable[bench["held"]] == []
     # Held-out instances are scored but never listed one by one.
     assert {o["repo"] for o in result["instances"]} == {bench["dev"]}
 

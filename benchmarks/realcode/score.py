@@ -74,7 +74,9 @@ def _source_hash(cmd: list) -> Optional[str]:
     if not python:
         return None
     probe = "import os, auditor, rules; print(os.path.dirname(auditor.__file__)); print(os.path.dirname(rules.__file__))"
-    proc = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+    # From a neutral directory: `python -c` puts the working directory first on sys.path,
+    # which would find the checkout the script runs from instead of the command's own.
+    proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=tempfile.gettempdir())
     if proc.returncode != 0:
         return None
     digest = hashlib.sha1()
@@ -113,13 +115,17 @@ def check_tree(cmd: list, git_dir: Path, commit: str) -> dict:
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
         args = [*cmd, "check", "--select", SELECT, "--no-cache", "--output-format", "json", "--exit-zero", "."]
         proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    if proc.returncode != 0:
-        raise RuntimeError(f"auditor exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    # Exit 1 with a report is normal even with --exit-zero: files that could not be read are
+    # named on stderr and the rest is checked. Only a missing report (exit 2: usage or internal
+    # error) makes the tree unscorable.
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise RuntimeError("auditor printed no JSON report") from None
-    report["stderr_lines"] = len(proc.stderr.splitlines())
+        report = None
+    if proc.returncode not in (0, 1) or not isinstance(report, dict):
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"auditor exited {proc.returncode} without a report: {tail[0][:200]}")
+    report["stderr_lines"] = proc.stderr.splitlines()[:50]
     report["files_absent_from_copy"] = missing
     return report
 
@@ -343,8 +349,11 @@ def _main(args: argparse.Namespace) -> int:
             not_scored.append({"repo": repo, "commit": commit, "instances": len(group), "why": str(exc)})
             log(f"not scored: {repo} @ {commit[:12]}: {exc}")
             continue
+        stderr_lines = report.get("stderr_lines")
         runs.append({"repo": repo, "commit": commit, "files": report.get("summary", {}).get("files"),
-                     "findings": len(report.get("findings", []))})
+                     "findings": len(report.get("findings", [])),
+                     "unreadable": [line for line in (stderr_lines if isinstance(stderr_lines, list) else [])
+                                    if ": error:" in line]})
         index = index_findings(report)
         for inst in group:
             if inst in bad:
