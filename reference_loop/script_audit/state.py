@@ -70,13 +70,14 @@ class OptimizerInfo:
 class ForwardRecord:
     """One outermost forward pass of a model, until we know whether it reached backward()."""
 
-    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "use", "rows", "reached", "model")
+    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "use", "rows", "reached", "model", "span")
 
     def __init__(self, training: bool, grad: bool, stack: tuple, steps: int, use: Any, model: ModelRecord) -> None:
         self.training, self.grad, self.stack, self.steps, self.use = training, grad, stack, steps, use
         self.model = model
         self.needs_grad = False
         self.rows = None
+        self.span = None  # (base tensor serial, start offsets, width) for windows gathered from one tensor
         self.reached = False
 
     def mark(self, grad: Any) -> None:  # a tensor hook: returns None, so the gradient is untouched
@@ -123,7 +124,9 @@ class State:
         self.current_loader: Optional[LoaderInfo] = None
         self.loaders = Records()
         self.subset_parts: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
-        self.tensor_serials: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+        self.data_serials: dict[int, tuple] = {}  # see tensor_serial()
+        # torch.stack outputs built from views of one tensor: id -> (weakref, base serial, offsets, width)
+        self.gathered: dict[int, tuple] = {}
         # optimization
         self.steps = 0
         self.optimizers = Records()
@@ -163,8 +166,18 @@ class State:
             rec = self.models.add(module, ModelRecord(self.serial(), type(module).__name__))
         return rec
 
-    def tensor_serial(self, tensor: Any) -> int:
-        serial = self.tensor_serials.get(tensor)
-        if serial is None:
-            serial = self.tensor_serials[tensor] = self.serial()
+    def tensor_serial(self, obj: Any) -> int:
+        """A serial for a data object (a tensor, a dataset) that no later object inherits.
+
+        Looked up by id() but checked through a weak reference: a new object that reuses a
+        freed id gets a new serial. (A weak-keyed dictionary would compare tensors with ==.)
+        """
+        entry = self.data_serials.get(id(obj))
+        if entry is not None and entry[0]() is obj:
+            return entry[1]
+        serial = self.serial()
+        try:
+            self.data_serials[id(obj)] = (weakref.ref(obj), serial)
+        except TypeError:  # not weak-referenceable: a serial of its own each time
+            pass
         return serial
