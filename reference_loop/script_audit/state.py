@@ -7,7 +7,8 @@ The audit owns its records. Python objects (models, optimizers, loaders, schedul
 transformers) are mapped to their record through weak-keyed tables, and every record
 is also kept in a plain list: an object freed before the end of the run (a DataLoader
 built inside `main()`) keeps its record, and a new object that happens to get a freed
-`id()` gets a record of its own. Nothing is keyed by `id()`.
+`id()` gets a record of its own. The few tables looked up by `id()` (data serials,
+GradScaler outputs, gathered batches) check the object through a weak reference first.
 """
 
 from __future__ import annotations
