@@ -140,6 +140,7 @@ class State:
         self.backward_acc: Any = None
         self.backward_where: Optional[Where] = None
         self.backward_count = 0
+        self.last_loss: Any = None  # weakref to the last watched loss output (the guards check it)
         # TRN402: where zero_grad() first threw away gradients of an unfinished window
         self.discard_where: Optional[Where] = None
         # (path, line) of a finding's location -> the user's line that called the helper it is in
