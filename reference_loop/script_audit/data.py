@@ -121,6 +121,33 @@ def install(st: State, patches: Patches) -> None:
     patches.replace(dl_module._BaseDataLoaderIter, "__next__", next_batch)
     patches.replace(dl_module._BaseDataLoaderIter, "_next_index", next_index)
     _install_random_split(st, patches)
+    _install_stack(st, patches)
+
+
+def _install_stack(st: State, patches: Patches) -> None:
+    """`torch.stack([data[i:i + T] for i in ix])` (nanoGPT's get_batch, rows picked from a
+    matrix): remember which tensor the rows are views of and where they start, so that the
+    batch's rows are identified by position, not by content (repetitive text repeats windows)."""
+    original = torch.stack
+
+    @functools.wraps(original)
+    def stack(tensors: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(tensors, *args, **kwargs)
+        along_rows = args in ((), (0,)) and (not kwargs or kwargs == {"dim": 0})
+        if st.active and along_rows and type(tensors) in (list, tuple) and len(tensors) >= 2:
+            try:
+                first, last = tensors[0], tensors[-1]
+                base = getattr(first, "_base", None)
+                if base is not None and getattr(last, "_base", None) is base and first.dim() == 1:
+                    if len(st.gathered) > 64:
+                        st.gathered.clear()
+                    offsets = np.fromiter((t.storage_offset() for t in tensors), dtype=np.int64, count=len(tensors))
+                    st.gathered[id(result)] = (weakref.ref(result), st.tensor_serial(base), offsets, first.numel())
+            except Exception:
+                pass
+        return result
+
+    patches.replace(torch, "stack", stack)
 
 
 def _weakrefable(obj: Any) -> bool:

@@ -129,6 +129,8 @@ class Use:
     # parity: the share of one half found in the other is the re-draw rate of this data.
     chunks: list = field(default_factory=lambda: [[], []])
     dups: list = field(default_factory=list)  # rows repeated inside one batch: the data repeats itself
+    # Windows gathered from one tensor: base serial -> [lowest start, highest end, width, starts of evaluated windows]
+    spans: dict = field(default_factory=dict)
     _n: int = 0
 
     def add(self, hashes: Optional[np.ndarray]) -> None:
@@ -142,6 +144,16 @@ class Use:
         half.append(hashes)
         if len(half) > MAX_CHUNKS:  # keep memory flat on long runs
             half[:] = [_union(half)]
+
+    def add_span(self, base: int, starts: np.ndarray, width: int, evaluating: bool) -> None:
+        span = self.spans.get(base)
+        if span is None:
+            span = self.spans[base] = [int(starts.min()), int(starts.max()) + width, width, []]
+        else:
+            span[0] = min(span[0], int(starts.min()))
+            span[1] = max(span[1], int(starts.max()) + width)
+        if evaluating and len(span[3]) < 256:
+            span[3].append(starts)
 
     def halves(self) -> tuple[np.ndarray, np.ndarray]:
         if self.source.complete is not None:

@@ -8,6 +8,7 @@ names the loss in the message when there is one.
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any
 
 import torch
@@ -52,6 +53,7 @@ def install(st: State, patches: Patches) -> None:
                 guards.on_loss_inputs(label, input, target, where=where)
             if isinstance(out, torch.Tensor):
                 guards.on_loss_value(out, where=where)
+                st.last_loss = weakref.ref(out)  # its backward() needs no second finiteness check
             return out
 
         return loss

@@ -110,7 +110,10 @@ def install(st: State, patches: Patches) -> None:
             src = direct_source(x, stack, frame, evaluating)
             use = src.use(model)
         rec = ForwardRecord(module.training, torch.is_grad_enabled(), stack, st.steps, use, model)
-        if src.complete is None:
+        gathered = st.gathered.get(id(x)) if st.gathered and x is not None else None
+        if gathered is not None and gathered[0]() is x:
+            rec.span = gathered[1:]
+        elif src.complete is None:
             src.sampled_forwards += 1
             n = src.sampled_forwards
             if x is not None and (evaluating or n <= ALWAYS_SAMPLE or n % THIN_EVERY == 0):
@@ -183,6 +186,8 @@ def settle(st: State, records: list) -> None:
             if not use.eval_stack:
                 use.eval_stack = rec.stack
         use.add(rec.rows)
+        if rec.span is not None:
+            use.add_span(*rec.span, evaluating=not rec.reached)
         record_settled_forward(guards, trained=rec.reached, model_training=rec.training,
                                grad_enabled=rec.grad and rec.needs_grad, where=where)
 

@@ -59,7 +59,8 @@ def _on_backward(st: State, tensor: Any) -> None:
         if entry is not None and entry[0]() is tensor:  # not a new tensor that reuses a freed id
             unscaled = entry[1]
     st.guards.on_backward(unscaled if unscaled is not None else tensor)
-    if isinstance(tensor, torch.Tensor):
+    checked = st.last_loss is not None and st.last_loss() is tensor
+    if isinstance(tensor, torch.Tensor) and not checked:
         _watch_finite(st, unscaled if unscaled is not None else tensor)
 
 

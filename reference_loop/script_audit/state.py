@@ -7,7 +7,8 @@ The audit owns its records. Python objects (models, optimizers, loaders, schedul
 transformers) are mapped to their record through weak-keyed tables, and every record
 is also kept in a plain list: an object freed before the end of the run (a DataLoader
 built inside `main()`) keeps its record, and a new object that happens to get a freed
-`id()` gets a record of its own. Nothing is keyed by `id()`.
+`id()` gets a record of its own. The few tables looked up by `id()` (data serials,
+GradScaler outputs, gathered batches) check the object through a weak reference first.
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ class OptimizerInfo:
 class ForwardRecord:
     """One outermost forward pass of a model, until we know whether it reached backward()."""
 
-    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "use", "rows", "reached", "model")
+    __slots__ = ("training", "grad", "needs_grad", "stack", "steps", "use", "rows", "reached", "model", "span")
 
     def __init__(self, training: bool, grad: bool, stack: tuple, steps: int, use: Any, model: ModelRecord) -> None:
         self.training, self.grad, self.stack, self.steps, self.use = training, grad, stack, steps, use
         self.model = model
         self.needs_grad = False
         self.rows = None
+        self.span = None  # (base tensor serial, start offsets, width) for windows gathered from one tensor
         self.reached = False
 
     def mark(self, grad: Any) -> None:  # a tensor hook: returns None, so the gradient is untouched
@@ -123,7 +125,9 @@ class State:
         self.current_loader: Optional[LoaderInfo] = None
         self.loaders = Records()
         self.subset_parts: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
-        self.tensor_serials: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+        self.data_serials: dict[int, tuple] = {}  # see tensor_serial()
+        # torch.stack outputs built from views of one tensor: id -> (weakref, base serial, offsets, width)
+        self.gathered: dict[int, tuple] = {}
         # optimization
         self.steps = 0
         self.optimizers = Records()
@@ -136,6 +140,7 @@ class State:
         self.backward_acc: Any = None
         self.backward_where: Optional[Where] = None
         self.backward_count = 0
+        self.last_loss: Any = None  # weakref to the last watched loss output (the guards check it)
         # TRN402: where zero_grad() first threw away gradients of an unfinished window
         self.discard_where: Optional[Where] = None
         # (path, line) of a finding's location -> the user's line that called the helper it is in
@@ -163,8 +168,18 @@ class State:
             rec = self.models.add(module, ModelRecord(self.serial(), type(module).__name__))
         return rec
 
-    def tensor_serial(self, tensor: Any) -> int:
-        serial = self.tensor_serials.get(tensor)
-        if serial is None:
-            serial = self.tensor_serials[tensor] = self.serial()
+    def tensor_serial(self, obj: Any) -> int:
+        """A serial for a data object (a tensor, a dataset) that no later object inherits.
+
+        Looked up by id() but checked through a weak reference: a new object that reuses a
+        freed id gets a new serial. (A weak-keyed dictionary would compare tensors with ==.)
+        """
+        entry = self.data_serials.get(id(obj))
+        if entry is not None and entry[0]() is obj:
+            return entry[1]
+        serial = self.serial()
+        try:
+            self.data_serials[id(obj)] = (weakref.ref(obj), serial)
+        except TypeError:  # not weak-referenceable: a serial of its own each time
+            pass
         return serial

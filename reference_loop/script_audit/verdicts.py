@@ -6,7 +6,7 @@ Each verdict is a pure function of the State after the last forward was settled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -77,6 +77,7 @@ class Generation:
     evals: list  # (Use, its distinct unambiguous rows)
     train_rows: np.ndarray
     sampled: bool  # training rows known only from sampled batches
+    all_evals: list = field(default_factory=list)  # every use that only evaluated, re-scored ones too
 
 
 def _generations(st: State, ambiguous: np.ndarray) -> list[Generation]:
@@ -92,7 +93,11 @@ def _generations(st: State, ambiguous: np.ndarray) -> list[Generation]:
         train_rows = _drop_natural(st.ledger, np.unique(np.concatenate([u.rows() for u in train] or [EMPTY])),
                                    natural)
         sampled = any(u.source.complete is None for u in train)
+        # The data a model trains on, by identity (the dataset object) or as a whole (every row
+        # of it, rebuilt: a second TensorDataset of the same array): scoring it again is
+        # training accuracy, not an evaluation split. A part of it is not the whole.
         keys = {u.source.data_key for u in train if u.source.data_key is not None}
+        keys |= {_whole(u.source) for u in train if u.source.complete is not None}
         # The training draws split in two halves: how often a draw repeats an earlier one.
         halves = [u.halves() for u in train if u.source.complete is None]
         half_a = np.unique(np.concatenate([h[0] for h in halves] or [EMPTY]))
@@ -102,14 +107,19 @@ def _generations(st: State, ambiguous: np.ndarray) -> list[Generation]:
         for u in uses:
             if u.trained or not u.evaluated:
                 continue
-            if u.source.data_key is not None and u.source.data_key in keys:
+            if u.source.data_key in keys or (u.source.complete is not None and _whole(u.source) in keys):
                 continue  # the very dataset it trains on, scored again (training accuracy)
             rows = _drop_natural(st.ledger, u.rows(), natural)
             if sampled and u.source.complete is None and _like_training(rows, half_a, redraw):
                 continue  # drawn like the training batches are: the training data scored again
             evals.append((u, rows))
-        out.append(Generation(uses[0].model, train, evals, train_rows, sampled))
+        all_evals = [u for u in uses if u.evaluated and not u.trained]
+        out.append(Generation(uses[0].model, train, evals, train_rows, sampled, all_evals))
     return out
+
+
+def _whole(src: Source) -> tuple:
+    return ("rows", len(src.complete), hash(src.complete.tobytes()))
 
 
 def _like_training(rows: np.ndarray, half_a: np.ndarray, redraw: float) -> bool:
@@ -130,6 +140,7 @@ def data_verdicts(st: State) -> list[Finding]:
     ambiguous = np.unique(np.concatenate([ledger.ambiguous(), crossed]))
     for gen in _generations(st, ambiguous):
         findings += _overlap(gen)
+        findings += _window_overlap(gen)
         findings += _leaks(ledger, gen)
         findings += _test_in_loop(st, gen)
     return findings
@@ -173,6 +184,37 @@ def _overlap(gen: Generation) -> list[Finding]:
                                f"(from {_source_label(src)}: forward passes whose output never reached backward()) "
                                "were also training inputs: the splits overlap, and metrics on those rows measure "
                                "memory; split once, without overlap", src.where))
+    return out
+
+
+def _window_overlap(gen: Generation) -> list[Finding]:
+    """Windows gathered from one tensor are compared by position: an evaluated window that
+    starts inside the stretch the training windows were drawn from is training text. An
+    evaluation whose windows span that same stretch is the training data scored again."""
+    trained: dict = {}
+    for use in gen.train:
+        for base, (lo, hi, _, _) in use.spans.items():
+            old = trained.get(base)
+            trained[base] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+    out: list[Finding] = []
+    for use in gen.all_evals:
+        for base, (lo, hi, width, starts) in use.spans.items():
+            if base not in trained or not starts:
+                continue
+            t_lo, t_hi = trained[base]
+            s = np.concatenate(starts)
+            inside = (s >= t_lo) & (s + width <= t_hi)
+            shared, total = int(inside.sum()), len(s)
+            covers = (min(hi, t_hi) - max(lo, t_lo)) / max(t_hi - t_lo, 1)
+            if inside.mean() >= WHOLE and covers >= WHOLE:
+                continue  # the same stretch of text: the training split scored again
+            if shared >= MIN_ROWS and shared >= MIN_SHARE * total:
+                src = use.source
+                out.append(finding("TRN207", f"{shared} of {total} evaluated windows ({shared / total:.0%}) start inside "
+                                   f"the stretch of the tensor the training windows were drawn from (positions "
+                                   f"{t_lo}-{t_hi}; these windows span {lo}-{hi}), from {_source_label(src)}: the "
+                                   "evaluation text overlaps the training text, so its loss measures memory; cut the "
+                                   "splits at one point", src.where))
     return out
 
 

@@ -24,6 +24,9 @@ BUGS = {
     "bug_trn204_test_split_each_epoch": ("TRN204", None, "report(model, epoch)",
                                          r"random_split .* 3 separate passes, 2 of them while training"),
     "bug_trn207_overlapping_split": ("TRN207", "datasets_helper.py", "DataLoader(", r"\b60 of 360 distinct rows"),
+    # windows of one text tensor, compared by position (repeated words are not an overlap)
+    "bug_trn207_char_lm_val_inside_train_text": ("TRN207", None, "_, loss = model(X, Y)",
+                                                 r"evaluated windows \(7\d%\) start inside the stretch"),
     "bug_trn301_softmax_in_layer_list": ("TRN301", None, "criterion(model(xb), yb)",
                                          r"sum to 1 \(max deviation [0-9.e-]+\) in \d+ of \d+ sampled batches"),
     "bug_trn302_sigmoid_into_bce_logits": ("TRN302", None, "criterion(model(xb), yb)",

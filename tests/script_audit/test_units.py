@@ -35,13 +35,24 @@ def test_lineage_traces_transformed_rows_back():
     from reference_loop.script_audit.ledger import Ledger
     from reference_loop.script_audit.rows import fingerprint
 
+    class Scaler:
+        pass
+
     ledger = Ledger()
     raw = np.arange(40, dtype=np.float64).reshape(10, 4)
     scaled = (raw - raw.mean(0)) / raw.std(0)
-    ledger.fit(1, "StandardScaler", ("x.py", 3), fingerprint(raw[:6]))
-    ledger.transformed(1, fingerprint(raw), fingerprint(scaled))
-    covered = ledger.covered(ledger.lineage(fingerprint(scaled)), ledger.fits[1].hashes)
+    mine, other = Scaler(), Scaler()
+    ledger.fit(mine, "StandardScaler", ("x.py", 3), fingerprint(raw[:6]))
+    ledger.transformed(mine, fingerprint(raw), fingerprint(scaled))
+    fit = ledger.fit_of(mine)
+    covered = ledger.covered(ledger.lineage(fingerprint(scaled)), fit.hashes)
     assert covered.tolist() == [True] * 6 + [False] * 4
+    assert fit.leaked(ledger.lineage(fingerprint(scaled))).tolist() == [True] * 6 + [False] * 4
+    # A fit on the same raw rows whose transform produced other rows (another fold's scaler)
+    # did not produce these rows: no leak through it.
+    ledger.fit(other, "StandardScaler", ("x.py", 9), fingerprint(raw))
+    ledger.transformed(other, fingerprint(raw[:2]), fingerprint(raw[:2] * 3.0))
+    assert not ledger.fit_of(other).leaked(ledger.lineage(fingerprint(scaled))).any()
 
 
 def test_every_hook_is_removed_after_the_run(tmp_path):
