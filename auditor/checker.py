@@ -15,6 +15,10 @@ from auditor.report import Report
 from auditor.rule import Rule
 from auditor.selection import PerFileIgnores, SelectionError, select_rules
 
+# Error means the numbers are wrong: with no configuration, only that fails a run (a CI
+# job, a pre-commit hook); warnings and infos are reported without failing it.
+DEFAULT_FAIL_ON = "error"
+
 
 @dataclass
 class CheckRequest:
@@ -112,7 +116,7 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
         rules=list(all_rules),
         fixed=sum(f.applied for f in fixes if not f.error) if not request.diff else 0,
     )
-    fail_on = request.fail_on or config.get("fail-on") or "info"
+    fail_on = request.fail_on or config.get("fail-on") or DEFAULT_FAIL_ON
     return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings),
                         fixes=fixes, baseline_matched=matched, baseline_written=written)
 

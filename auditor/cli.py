@@ -113,7 +113,7 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
-              help="Lowest severity that makes the exit status 1 (default: info).")
+              help="Lowest severity that makes the exit status 1 (default: error).")
 @click.option("--statistics", is_flag=True, help="Count findings per rule.")
 @click.option("--show-source", is_flag=True, help="Show the flagged source line.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
@@ -298,12 +298,14 @@ def rules_command(output_format: str) -> None:
         import json
 
         click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.label,
-                                "kind": r.kind, "summary": r.summary} for r in rules], indent=2))
+                                "kind": r.kind, "default": r.default, "summary": r.summary} for r in rules],
+                              indent=2))
         return
     width = max(len(r.name) for r in rules)
-    click.echo(f"{'code':7} {'name':{width}} {'severity':8} {'found by':8} summary")
+    click.echo(f"{'code':7} {'name':{width}} {'severity':8} {'found by':8} {'default':7} summary")
     for r in rules:
-        click.echo(f"{r.code:7} {r.name:{width}} {r.severity.label:8} {r.kind:8} {r.summary}")
+        click.echo(f"{r.code:7} {r.name:{width}} {r.severity.label:8} {r.kind:8} {'on' if r.default else 'opt-in':7} "
+                   f"{r.summary}")
 
 
 @cli.command(name="rule")

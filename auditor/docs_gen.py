@@ -58,13 +58,17 @@ def render(rules: Sequence) -> str:
         f"{len(rules)} rules. `auditor rule CODE` prints the same page for one rule; "
         "`auditor check --fix` applies the safe fixes, `--unsafe-fixes` the others.",
         "",
-        "| code | name | severity | found by | summary |",
-        "| --- | --- | --- | --- | --- |",
+        "Every rule runs by default but the opt-in ones (hygiene and opinion: right by their letter,",
+        "rarely what a maintainer wants a CI run stopped for), which run when selected (`--extend-select CODE`,",
+        "`--select ALL`). With no configuration only error findings fail a run (`--fail-on error`).",
+        "",
+        "| code | name | severity | found by | default | summary |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for rule in rules:
         summary = rule.summary.replace("|", "\\|")
         lines.append(f"| [{rule.code}](#{_anchor(rule)}) | {rule.name} | {rule.severity.label} | "
-                     f"{FOUND_BY.get(rule.kind, rule.kind)} | {summary} |")
+                     f"{FOUND_BY.get(rule.kind, rule.kind)} | {'on' if rule.default else 'opt-in'} | {summary} |")
     family = None
     for rule in rules:
         if rule.code[:4] != family:

@@ -40,6 +40,11 @@ class Rule:
     kind: ClassVar[str] = "static"
     # Files that do not mention these top-level modules cannot hold the bug.
     needs_imports: ClassVar[tuple[str, ...]] = ("torch",)
+    # False: an opt-in rule (hygiene or opinion: right by its letter, rarely what a
+    # maintainer wants to be stopped for). `auditor check` runs it only when selected by
+    # code, prefix, name or ALL; `default_reason` says why it is off by default.
+    default: ClassVar[bool] = True
+    default_reason: ClassVar[str] = ""
 
     @property
     def is_static(self) -> bool:
@@ -64,6 +69,9 @@ class Rule:
         kind = {"static": "static (`auditor check`)", "runtime": "runtime (`auditor run`, `auditor train`)",
                 "both": "static (`auditor check`) and runtime (`auditor run`, `auditor train`)"}[self.kind]
         parts += [f"Found by: {kind}."]
+        if not self.default:
+            parts += ["", f"Opt-in: `auditor check` runs it only when selected (`--extend-select {self.code}`, "
+                          f"`--select ALL`). {_dedent(self.default_reason)}".rstrip()]
         return "\n".join(parts).rstrip() + "\n"
 
 

@@ -44,8 +44,10 @@ def select_rules(
     extend_select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ) -> list[Rule]:
-    """The rules to run: `select` (default ALL) plus `extend_select`, minus `ignore`."""
-    chosen = _expand(select, rules) if select is not None else {r.code for r in rules}
+    """The rules to run: `select` (default: every rule but the opt-in ones) plus
+    `extend_select`, minus `ignore`. Selecting an opt-in rule by code, prefix, name or ALL
+    runs it."""
+    chosen = _expand(select, rules) if select is not None else {r.code for r in rules if r.default}
     chosen |= _expand(extend_select, rules)
     chosen -= _expand(ignore, rules)
     return [r for r in rules if r.code in chosen]

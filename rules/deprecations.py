@@ -33,6 +33,8 @@ class DeprecatedCudaAmp(Rule):
     code = "TRN409"
     name = "deprecated-cuda-amp"
     severity = Severity.INFO
+    default = False
+    default_reason = "A deprecation: the code computes the same today."
     summary = "torch.cuda.amp / torch.cpu.amp are deprecated: use torch.amp with a device type."
     what = """
         Flags `torch.cuda.amp.autocast`, `torch.cuda.amp.GradScaler` and their
@@ -138,7 +140,10 @@ CHECKPOINTS = ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.chec
 class CheckpointWithoutUseReentrant(Rule):
     code = "TRN410"
     name = "checkpoint-without-use-reentrant"
-    severity = Severity.WARNING
+    severity = Severity.INFO
+    default = False
+    default_reason = ("The reentrant variant goes wrong only when no tensor input of the checkpointed block "
+                      "requires grad; on real code the inputs were hidden states that do, or the call was guarded.")
     summary = "torch.utils.checkpoint without an explicit use_reentrant falls back to the reentrant variant."
     what = """
         Flags `torch.utils.checkpoint.checkpoint(...)` and `checkpoint_sequential(...)`
@@ -151,6 +156,9 @@ class CheckpointWithoutUseReentrant(Rule):
         which is the usual case for the first block after a frozen embedding or a
         frozen backbone (fine-tuning, adapters): those layers silently stop learning.
         It also ignores `torch.autograd.grad` and keyword tensor arguments.
+
+        Severity info: the rule cannot see whether an input requires grad, and where it
+        does (the usual case) the reentrant variant computes the same gradients.
         """
     instead = """
         Pass `use_reentrant=False` (the recommended variant; the unsafe fix adds it), or

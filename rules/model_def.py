@@ -222,7 +222,7 @@ def _has_self(function: Optional[cst.FunctionDef]) -> bool:
 class StackedLinearWithoutActivation(Rule):
     code = "TRN503"
     name = "stacked-linear-without-activation"
-    severity = Severity.WARNING
+    severity = Severity.INFO
     summary = "Two nn.Linear layers in a row with no nonlinearity between them."
     what = """
         Flags two `nn.Linear` layers applied one after the other with nothing nonlinear
@@ -235,6 +235,8 @@ class StackedLinearWithoutActivation(Rule):
         The composition of two affine maps is one affine map: the extra layer adds
         parameters and compute but no expressive power, which is almost always a
         forgotten activation.
+
+        Severity info: wasteful, not wrong (the network still trains; it is a smaller model than intended).
         """
     instead = "Put an activation (`nn.ReLU`, `nn.GELU`, ...) or a normalization between the two layers."
     bad_examples = (

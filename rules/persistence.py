@@ -23,7 +23,7 @@ CONFIG_CALLS = {"add_argument", "get", "getenv", "environ", "setdefault", "field
 class WholeModelSave(Rule):
     code = "TRN601"
     name = "whole-model-save"
-    severity = Severity.WARNING
+    severity = Severity.INFO
     summary = "torch.save of a whole module instead of its state_dict()."
     what = """
         Flags `torch.save(obj, ...)` where `obj`, or a value of a dict being saved, is a
@@ -35,6 +35,8 @@ class WholeModelSave(Rule):
         as the code is moved or refactored, drags the whole object graph (and any
         wrapper such as DDP) along, and loading it needs `weights_only=False`, which
         executes arbitrary code.
+
+        Severity info: a portability habit; the checkpoint loads as long as the code does not move.
         """
     instead = "Save `model.state_dict()` and load it into a freshly built model (the unsafe fix rewrites the call)."
     bad_examples = (
@@ -92,6 +94,9 @@ class UnsafeTorchLoad(Rule):
     code = "TRN602"
     name = "unsafe-torch-load"
     severity = Severity.WARNING
+    default = False
+    default_reason = ("Since torch 2.6 `torch.load` defaults to `weights_only=True`, and most findings load the "
+                      "project's own checkpoints; select it where untrusted files are loaded or older torch is supported.")
     summary = "torch.load without weights_only=True can execute code from the file."
     what = """
         Flags `torch.load(...)` called without `weights_only=True`: with the argument
@@ -143,6 +148,8 @@ class HardcodedCudaDevice(Rule):
     code = "TRN603"
     name = "hardcoded-cuda-device"
     severity = Severity.INFO
+    default = False
+    default_reason = "Code written for CUDA machines is a choice, not a bug; select it for code meant to run anywhere."
     summary = "`.cuda()` or a \"cuda\" device with no fallback for machines without CUDA."
     what = """
         Flags `.cuda()`, `torch.device("cuda")`, `.to("cuda")` and `device="cuda"` (also
