@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import json
+
 from tests.rules._core_cases import codes_lines, run_cases
 
 SK = "import numpy as np\nimport torch\nfrom sklearn.preprocessing import StandardScaler, MinMaxScaler\nfrom sklearn.model_selection import train_test_split\n"
@@ -567,6 +569,29 @@ def main(net, opt, train_loader, valid_loader, test_loader):
 """,
 }
 
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                  "source": cell} for cell in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+# A notebook is one program: the fit in one cell, the split three cells later.
+CASES["cells.ipynb"] = _notebook(
+    "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split",
+    "df = pd.read_csv('d.csv')\nfeatures = StandardScaler().fit_transform(df.drop(columns=['y']))",
+    "X = pd.DataFrame(features)",
+    "X_a, X_b, y_a, y_b = train_test_split(X, df['y'])",
+)
+# The same cells with the data reloaded before the split: the scaled copy never reaches it.
+CASES["cells_reloaded_ok.ipynb"] = _notebook(
+    "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split",
+    "df = pd.read_csv('d.csv')\nfeatures = StandardScaler().fit_transform(df.drop(columns=['y']))",
+    "X = pd.DataFrame(features)\nX = pd.read_csv('other.csv')",
+    "X_a, X_b, y_a, y_b = train_test_split(X, df['y'])",
+)
+
 EXPECTED = {
     "fit_on_test.py": [("TRN201", 8)],
     "fit_on_test_ok.py": [],
@@ -582,6 +607,8 @@ EXPECTED = {
     "loader_ok.py": [],
     "test_in_loop.py": [("TRN204", 13)],
     "test_after_loop_ok.py": [],
+    "cells.ipynb": [("TRN202", 2)],
+    "cells_reloaded_ok.ipynb": [],
     "test_printed_each_epoch.py": [("TRN204", 18)],
     "test_early_stopping.py": [("TRN204", 18)],
     "test_at_best_val_ok.py": [],
@@ -655,3 +682,7 @@ def test_decision_is_named(found):
     assert "stopper(test_loss, model)" in found["test_early_stopping.py"][0]["message"]
     assert "acc > best_acc" in found["test_checkpoint_in_helper.py"][0]["message"]
     assert "only to be reported" in found["test_loop_logged.py"][0]["message"]
+
+
+def test_notebook_finding_names_its_cell(found):
+    assert found["cells.ipynb"][0]["cell"] == 2
