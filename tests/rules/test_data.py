@@ -567,8 +567,34 @@ def main(net, opt, train_loader, valid_loader, test_loader):
         test_acc = evaluate(net, test_loader)
         print(valid_acc, test_acc)
 """,
-}
+    # Independent runs: the model is built anew each run and scored after its epochs.
+    "test_after_each_run_ok.py": """
+import torch
 
+def main(train, test, train_loader, test_loader, n_runs, epochs):
+    results = []
+    for _ in range(n_runs):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+        results.append(test(model, test_loader))
+    return results
+""",
+    "kfold_splits.py": """
+from sklearn.model_selection import KFold
+from torch.utils.data import DataLoader, Subset
+kf = KFold(n_splits=5, shuffle=True)
+for a, b in kf.split(ds):
+    la = DataLoader(Subset(ds, a), batch_size=8, shuffle=True)
+    lb = DataLoader(Subset(ds, b), batch_size=8, shuffle=True)
+for fold, (a, b) in enumerate(KFold(5).split(ds)):
+    lc = DataLoader(Subset(ds, b), batch_size=8, shuffle=True)
+""",
+}
 
 
 def _notebook(*cells: str) -> str:
@@ -608,6 +634,8 @@ EXPECTED = {
     "test_in_loop.py": [("TRN204", 13)],
     "test_after_loop_ok.py": [],
     "cells.ipynb": [("TRN202", 2)],
+    "test_after_each_run_ok.py": [],
+    "kfold_splits.py": [("TRN203", 6), ("TRN203", 8)],
     "cells_reloaded_ok.ipynb": [],
     "test_printed_each_epoch.py": [("TRN204", 18)],
     "test_early_stopping.py": [("TRN204", 18)],
