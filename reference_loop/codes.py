@@ -14,7 +14,7 @@ IDENTITY: dict[str, tuple[str, Severity]] = {
     "TRN101": ("missing-eval-mode", E),
     "TRN102": ("missing-no-grad", W),
     "TRN103": ("missing-train-mode", E),
-    "TRN203": ("shuffled-eval-loader", W),
+    "TRN203": ("shuffled-eval-loader", I),
     "TRN204": ("test-data-in-training-loop", E),
     "TRN207": ("split-overlap", E),
     "TRN301": ("softmax-before-cross-entropy", E),

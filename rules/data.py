@@ -573,7 +573,7 @@ class TestDataInTrainingLoop(Rule):
             if found is None:
                 continue
             evidence, unit, helper, mixed = found
-            if unit in reported:
+            if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 continue
             reported.update((site.node, unit))
             verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
@@ -684,6 +684,27 @@ def _test_loop(prog, site, state):
         if isinstance(loop, cst.For) and prog.splits.split_of(loop.iter, site.function, env) == TEST:
             return loop
     return site.statement
+
+
+def _fresh_model_per_run(prog, site, forward, loop) -> bool:
+    """`for run in range(n): model = Net(); for epoch ...: train(...); results.append(test(model))`:
+    the model is built anew in the loop around the evaluation, so each test score is the
+    final score of an independent run, not a score taken while training."""
+    if forward is not None:
+        models = {forward.key}
+    else:
+        models = {dotted_name(a.value) for a in site.node.args} - {None}
+        models = {m for m in models if prog.roles.is_model(m, site.function)}
+    if not models:
+        return False
+    for statement in statements(loop.body):
+        # `model = Net()` builds one; `model = model.to(device)` moves the same one.
+        if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.Call) and \
+                set(names_assigned(statement)) & models and not names_read(statement.value) & models and not any(
+                    isinstance(a, (cst.For, cst.While)) for a in prog.model.ancestors(statement)
+                    if prog.model.is_within(a, loop) and a is not loop):
+            return True
+    return False
 
 
 def _argument_splits(prog, site, state) -> tuple:

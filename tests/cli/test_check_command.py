@@ -144,10 +144,11 @@ def test_select_ignore_by_code_prefix_and_name(project):
 
 
 def test_exit_zero_and_fail_on(project):
-    write(project, "a.py", SHUFFLED_VAL)  # a warning
+    write(project, "a.py", SHUFFLED_VAL)  # an info (TRN203)
     assert run_auditor("check", "a.py", "--exit-zero", cwd=project).returncode == 0
     assert run_auditor("check", "a.py", "--fail-on", "error", cwd=project).returncode == 0
-    assert run_auditor("check", "a.py", "--fail-on", "warning", cwd=project).returncode == 1
+    assert run_auditor("check", "a.py", "--fail-on", "warning", cwd=project).returncode == 0
+    assert run_auditor("check", "a.py", "--fail-on", "info", cwd=project).returncode == 1
     proc = run_auditor("check", "a.py", "--fail-on", "bogus", cwd=project)
     assert proc.returncode == 2
 

@@ -40,7 +40,7 @@ def test_sarif_is_2_1_0_with_rules_and_located_results(project):
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
         assert (region["endLine"], region["endColumn"]) >= (region["startLine"], region["startColumn"])
         levels[result["ruleId"]] = result["level"]
-    assert levels == {"TRN203": "warning", "TRN301": "error"}
+    assert levels == {"TRN203": "note", "TRN301": "error"}  # TRN203 is an info
 
 
 def test_github_annotations(project):
@@ -49,7 +49,7 @@ def test_github_annotations(project):
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("::warning file=train.py,line=5,col=14,endLine=5,endColumn=")
+    assert lines[0].startswith("::notice file=train.py,line=5,col=14,endLine=5,endColumn=")  # an info
     assert "title=TRN203 shuffled-eval-loader::TRN203 DataLoader over" in lines[0]
     assert lines[1].startswith("::error file=train.py,line=7,")
 

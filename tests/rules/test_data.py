@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import json
+
 from tests.rules._core_cases import codes_lines, run_cases
 
 SK = "import numpy as np\nimport torch\nfrom sklearn.preprocessing import StandardScaler, MinMaxScaler\nfrom sklearn.model_selection import train_test_split\n"
@@ -565,7 +567,56 @@ def main(net, opt, train_loader, valid_loader, test_loader):
         test_acc = evaluate(net, test_loader)
         print(valid_acc, test_acc)
 """,
+    # Independent runs: the model is built anew each run and scored after its epochs.
+    "test_after_each_run_ok.py": """
+import torch
+
+def main(train, test, train_loader, test_loader, n_runs, epochs):
+    results = []
+    for _ in range(n_runs):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(epochs):
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+        results.append(test(model, test_loader))
+    return results
+""",
+    "kfold_splits.py": """
+from sklearn.model_selection import KFold
+from torch.utils.data import DataLoader, Subset
+kf = KFold(n_splits=5, shuffle=True)
+for a, b in kf.split(ds):
+    la = DataLoader(Subset(ds, a), batch_size=8, shuffle=True)
+    lb = DataLoader(Subset(ds, b), batch_size=8, shuffle=True)
+for fold, (a, b) in enumerate(KFold(5).split(ds)):
+    lc = DataLoader(Subset(ds, b), batch_size=8, shuffle=True)
+""",
 }
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                  "source": cell} for cell in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+# A notebook is one program: the fit in one cell, the split three cells later.
+CASES["cells.ipynb"] = _notebook(
+    "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split",
+    "df = pd.read_csv('d.csv')\nfeatures = StandardScaler().fit_transform(df.drop(columns=['y']))",
+    "X = pd.DataFrame(features)",
+    "X_a, X_b, y_a, y_b = train_test_split(X, df['y'])",
+)
+# The same cells with the data reloaded before the split: the scaled copy never reaches it.
+CASES["cells_reloaded_ok.ipynb"] = _notebook(
+    "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split",
+    "df = pd.read_csv('d.csv')\nfeatures = StandardScaler().fit_transform(df.drop(columns=['y']))",
+    "X = pd.DataFrame(features)\nX = pd.read_csv('other.csv')",
+    "X_a, X_b, y_a, y_b = train_test_split(X, df['y'])",
+)
 
 EXPECTED = {
     "fit_on_test.py": [("TRN201", 8)],
@@ -582,6 +633,10 @@ EXPECTED = {
     "loader_ok.py": [],
     "test_in_loop.py": [("TRN204", 13)],
     "test_after_loop_ok.py": [],
+    "cells.ipynb": [("TRN202", 2)],
+    "test_after_each_run_ok.py": [],
+    "kfold_splits.py": [("TRN203", 6), ("TRN203", 8)],
+    "cells_reloaded_ok.ipynb": [],
     "test_printed_each_epoch.py": [("TRN204", 18)],
     "test_early_stopping.py": [("TRN204", 18)],
     "test_at_best_val_ok.py": [],
@@ -655,3 +710,7 @@ def test_decision_is_named(found):
     assert "stopper(test_loss, model)" in found["test_early_stopping.py"][0]["message"]
     assert "acc > best_acc" in found["test_checkpoint_in_helper.py"][0]["message"]
     assert "only to be reported" in found["test_loop_logged.py"][0]["message"]
+
+
+def test_notebook_finding_names_its_cell(found):
+    assert found["cells.ipynb"][0]["cell"] == 2
