@@ -82,10 +82,10 @@ class AuditorGroup(click.Group):
 
 
 def _version_line() -> str:
-    """The version, and whether the optional C accelerator (auditor/speedups.py) is in use."""
-    from auditor import speedups
+    """The version, and whether the optional C accelerator (auditor/speed/speedups.py) is in use."""
+    from auditor.speed import accelerator_available
 
-    return f"training-auditor {__version__} (C accelerator: {'on' if speedups.available() else 'off'})"
+    return f"training-auditor {__version__} (C accelerator: {'on' if accelerator_available() else 'off'})"
 
 
 def _print_version(ctx, _param, value):
@@ -188,7 +188,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
     if recorded is None:
         return  # --diff / --write-baseline printed their own output
     if memo is not None and _unchanged_since_keyed(memo):
-        from auditor import run_memo
+        from auditor.speed import run_memo
 
         run_memo.store(memo.directory, memo.key, recorded)
         memo.recorded = recorded
@@ -223,7 +223,7 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
         return None
     from dataclasses import asdict
 
-    from auditor import run_memo
+    from auditor.speed import run_memo
     from auditor.cache import cache_directory
     from auditor.checker import discover_paths
     from auditor.files import path_problem
@@ -243,8 +243,8 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
 
 
 def _leave_ticket(memo: _Memo, request, config) -> None:
-    """Let the next identical command line replay before importing this module (auditor/fast_replay.py)."""
-    from auditor import fast_replay
+    """Let the next identical command line replay before importing this module (auditor/speed/fast_replay.py)."""
+    from auditor.speed import fast_replay
     from auditor.checker import discover_paths, suffixes_for
 
     if fast_replay.started() is None:
@@ -265,7 +265,7 @@ def _check_and_render(request, config, view: dict, output: Optional[str], paths:
     """Run the check; return what it prints and its exit status (None after --diff/--write-baseline)."""
     from auditor.checker import run_check
     from auditor.report import render
-    from auditor.run_memo import RecordedRun
+    from auditor.speed import run_memo
 
     outcome = run_check(request, _all_rules(), config, paths)
     if request.diff or request.write_baseline:
@@ -280,7 +280,7 @@ def _check_and_render(request, config, view: dict, output: Optional[str], paths:
     failing = Severity.parse(outcome.fail_on)
     has_failures = any(f.severity >= failing for f in outcome.report.findings)
     failed = (has_failures and not view["exit_zero"]) or bool(outcome.report.file_errors)
-    return RecordedRun(stdout=text, stderr=stderr, exit_code=1 if failed else 0)
+    return run_memo.RecordedRun(stdout=text, stderr=stderr, exit_code=1 if failed else 0)
 
 
 def _emit(recorded, output: Optional[str]) -> None:

@@ -9,6 +9,7 @@ import libcst as cst
 
 from auditor.files import SourceFile
 from auditor.findings import Finding, Fix
+from auditor.speed import shifted_range, statement_code_and_ranges
 
 if TYPE_CHECKING:
     from auditor.analysis import FileModel
@@ -28,15 +29,6 @@ def _statement_classes() -> frozenset:
 
 # Where `# noqa` may sit: exact classes, so the scan needs no ABC isinstance per node.
 _STATEMENTS = _statement_classes()
-
-
-class _Computed:
-    """Stands in for libcst's position provider: the codegen state writes ranges here."""
-
-    __slots__ = ("_computed",)
-
-    def __init__(self) -> None:
-        self._computed: dict = {}
 
 
 class FileContext:
@@ -103,7 +95,7 @@ class FileContext:
                 if local is not None:
                     found = local[0].get(node)
                     if found is not None:
-                        return _shifted(found, local[1])
+                        return shifted_range(found, local[1])
                     break
             self._resolve_all()
         return self._positions[node]
@@ -137,8 +129,6 @@ class FileContext:
         """
         if statement in self._statements:
             return self._statements[statement]
-        from libcst.metadata.position_provider import PositionProvidingCodegenState
-
         module = self.module
         parents = self.model.parents
         indents = []
@@ -148,19 +138,13 @@ class FileContext:
                 indents.append(module.default_indent if current.indent is None else current.indent)
             current = parents.get(current)
         indents.reverse()
-        holder = _Computed()
-        state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                              default_newline=module.default_newline,
-                                              provider=holder)  # type: ignore[arg-type]
-        state.indent_tokens.extend(indents)
-        statement._codegen(state)
-        code = "".join(state.tokens)
+        code, ranges = statement_code_and_ranges(module, statement, indents)
         result = None
         start = _only_line_start_occurrence(self.source.text, code)
         if start is not None:
             prefix = self.source.text[:start]
             lines = len(_NEWLINE.findall(prefix)) if "\r" in prefix else prefix.count("\n")
-            result = (holder._computed, lines)
+            result = (ranges, lines)
         self._statements[statement] = result
         return result
 
@@ -224,12 +208,3 @@ def _only_line_start_occurrence(text: str, code: str) -> Optional[int]:
             found = position
         position = text.find(code, position + 1)
     return found
-
-
-def _shifted(span, lines: int):
-    if not lines:
-        return span
-    from libcst._position import CodePosition, CodeRange
-
-    return CodeRange(CodePosition(span.start.line + lines, span.start.column),
-                     CodePosition(span.end.line + lines, span.end.column))

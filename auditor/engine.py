@@ -5,10 +5,10 @@ phase 1 reads and parses each file and summarizes it; the summaries are merged i
 one project index; phase 2 runs the rules on the already parsed trees.
 
 What keeps it fast and bounded at scale:
-- a cheap first look (auditor/prefilter.py): files that cannot hold training code are
+- a cheap first look (auditor/speed/prefilter.py): files that cannot hold training code are
   only compiled by CPython, never parsed by libcst;
 - a file that imports no other checked file, and that none imports, needs no cross-file
-  knowledge (auditor/dependencies.py): its
+  knowledge (auditor/speed/dependencies.py): its
   rules run right after its parse and its tree is dropped, so only files that import
   project helpers wait for phase 2 holding a tree (and only up to a budget: past it
   they are parsed again, which keeps memory flat on huge trees);
@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from auditor.libcst_import import import_libcst
+from auditor.speed import import_libcst
 
 # Before anything below imports libcst, as `rules` does for the command: a program that
 # uses the engine directly gets the same cached class code, node identity in C and
@@ -41,12 +41,11 @@ import libcst as cst
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
-from auditor.dependencies import DependencyGraph, scan_imports
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
-from auditor.parsing import parse_module
-from auditor.prefilter import compile_check, may_hold_training_code, mentions_any, relevance_pattern
+from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
+                           relevance_pattern, scan_imports)
 from auditor.rule import Rule
 from auditor.suppression import is_suppressed, skips_file
 

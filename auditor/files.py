@@ -142,7 +142,7 @@ def discover(
 # One directory as discovery saw it: (path, names excluded there, names that count), the
 # latter with "/" after a directory; (path, None, None) when it could not be listed.
 # Whatever else a directory holds (a README, an editor's swap file) cannot change which
-# files are checked, so auditor/fast_replay.py proves a tree unchanged by listing each
+# files are checked, so auditor/speed/fast_replay.py proves a tree unchanged by listing each
 # directory again and comparing only this. The excluded names include those excluded
 # wherever they appear, so that a __pycache__ or build/ created later changes nothing.
 WalkedDirectory = tuple[str, Optional[frozenset[str]], Optional[frozenset[str]]]

@@ -1,6 +1,6 @@
 """Digests and directory listings that both a full run and the fast replay compute, with the standard library only.
 
-The fast replay (auditor/fast_replay.py) runs before click, the checker or the rules are
+The fast replay (auditor/speed/fast_replay.py) runs before click, the checker or the rules are
 imported; whatever it has to recompute exactly as the full run did lives here, so that
 the two cannot drift apart and so that importing it costs nothing measurable.
 """

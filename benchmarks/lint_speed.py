@@ -45,9 +45,9 @@ PARSE_FLOOR = """
 import gc, sys
 gc.disable()
 sys.path.insert(0, sys.argv[2])
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 import_libcst()
-from auditor.parsing import parse_module
+from auditor.speed.parsing import parse_module
 for path in open(sys.argv[1], encoding="utf-8").read().splitlines():
     data = open(path, "rb").read()
     try:

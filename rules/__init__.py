@@ -1,6 +1,6 @@
 """The rule catalog: one module per family; each rule is identity + docs + check."""
 
-from auditor.libcst_import import import_libcst
+from auditor.speed import import_libcst
 
 import_libcst()  # first, before any rule module imports libcst (start-up cost)
 

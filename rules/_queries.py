@@ -11,14 +11,11 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.model import syntactic_children
+from auditor.analysis.roles import is_module_class, is_torch_nn_class
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 
 LOOPS = (cst.For, cst.While)
-# Base classes that make a class an nn.Module besides torch.nn.* itself.
-MODULE_BASES = ("lightning.pytorch.LightningModule", "pytorch_lightning.LightningModule",
-                "lightning.LightningModule")
-NOT_MODULES = {"Parameter", "UninitializedParameter", "Buffer", "functional", "init", "utils"}
 MODEL_WORDS = {"model", "net", "network", "module", "encoder", "decoder", "backbone", "classifier",
                "generator", "discriminator", "transformer"}
 
@@ -27,37 +24,11 @@ def qualify(model, node: Optional[cst.BaseExpression]) -> Optional[str]:
     return model.imports.qualify(node) if node is not None else None
 
 
-def is_torch_nn_class(qualified: Optional[str]) -> bool:
-    """`torch.nn.Linear`, `torch.nn.modules.linear.Linear`: a module class of torch.nn."""
-    if not qualified or not qualified.startswith("torch.nn."):
-        return False
-    last = qualified.rsplit(".", 1)[-1]
-    return last[:1].isupper() and last not in NOT_MODULES and ".functional." not in qualified
-
-
 def local_class(model, name: Optional[str]) -> Optional[cst.ClassDef]:
     for cls in model.classes:
         if cls.name.value == name:
             return cls
     return None
-
-
-def is_module_class(model, cls: cst.ClassDef, _seen: Optional[set] = None) -> bool:
-    """A subclass of nn.Module (directly, through torch.nn/Lightning, or a local parent class)."""
-    seen = _seen if _seen is not None else set()
-    if cls in seen:
-        return False
-    seen.add(cls)
-    for base in cls.bases:
-        if base.keyword is not None:
-            continue
-        qualified = qualify(model, base.value)
-        if is_torch_nn_class(qualified) or qualified in MODULE_BASES:
-            return True
-        parent = local_class(model, dotted_name(base.value))
-        if parent is not None and is_module_class(model, parent, seen):
-            return True
-    return False
 
 
 def methods(cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:

@@ -12,7 +12,7 @@ from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
 from auditor.analysis.flow import evaluate
-from auditor.prefilter import mentions_any
+from auditor.speed import mentions_any
 from rules._helpers import argument, final_names, is_true, keyword, program, shorten
 from rules._queries import string_value
 

@@ -6,7 +6,7 @@ from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
 from auditor.findings import Severity
 from auditor.fixes.builders import remove_activation_fix
-from auditor.prefilter import mentions_any
+from auditor.speed import mentions_any
 from auditor.rule import Rule
 from rules._helpers import argument, final_names, shorten
 

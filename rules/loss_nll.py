@@ -8,7 +8,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
-from auditor.prefilter import mentions_any
+from auditor.speed import mentions_any
 from auditor.rule import Rule
 from rules._helpers import argument, final_names
 from rules._queries import bound_values, constructor, local_class, methods, qualify

@@ -12,7 +12,8 @@ from auditor.fixes import SAFE, UNSAFE, add_keyword, insert_before, make_fix, pa
 from auditor.rule import Rule
 from rules._helpers import keyword, positional
 from rules._queries import (class_of, constructor, is_module_class, is_module_value, is_torch_nn_class,
-                            local_class, methods, names_a_model, names_in, qualify, bound_values, MODULE_BASES)
+                            local_class, methods, names_a_model, names_in, qualify, bound_values)
+from auditor.analysis.roles import MODULE_BASES
 
 FUNCTIONAL_DROPOUTS = tuple(f"torch.nn.functional.{n}" for n in
                             ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",

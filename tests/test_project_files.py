@@ -32,7 +32,7 @@ def test_core_dependencies_stay_torch_free_and_tests_are_pinned():
     core = " ".join(project["dependencies"]).lower()
     assert "torch" not in core and "scikit" not in core
     assert any(dep.startswith("torch") for dep in project["optional-dependencies"]["runtime"])
-    assert project["scripts"]["auditor"] == "auditor.fast_replay:main"  # which falls through to auditor.cli:main
+    assert project["scripts"]["auditor"] == "auditor.__main__:main"  # the fast replay, then auditor.cli:main
     pins = (REPO_ROOT / "constraints.txt").read_text()
     assert re.search(r"^torch==2\.13\.0$", pins, re.M)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the C accelerator (auditor/_speedups.c) under AddressSanitizer.
+# Run the C accelerator (auditor/speed/_speedups.c) under AddressSanitizer.
 #
 #   tools/asan.sh [FUZZ_INPUTS]   (default 2000)
 #
@@ -19,10 +19,10 @@ git ls-files -z | xargs -0 -I{} cp --parents {} "$work"
 include="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
 suffix="$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
 gcc -O1 -g -fsanitize=address -fno-omit-frame-pointer -shared -fPIC -I"$include" \
-    auditor/_speedups.c -o "$work/auditor/_speedups$suffix"
+    auditor/speed/_speedups.c -o "$work/auditor/speed/_speedups$suffix"
 cd "$work"
 export LD_PRELOAD="$libasan" ASAN_OPTIONS=detect_leaks=0
-"$python" -c 'from auditor import speedups; assert speedups.available(), "the ASan build did not load"'
+"$python" -c 'from auditor.speed import speedups; assert speedups.available(), "the ASan build did not load"'
 "$python" -m pytest -q -p no:cacheprovider tests/engine/test_speedups.py tests/engine/test_parsing.py tests/fuzz
 "$python" tools/fuzz.py --examples "$inputs" --seed 5 | tail -1
 echo "no AddressSanitizer report"

@@ -17,7 +17,7 @@ loss.backward()` stay consistent. States are kept per path (deduplicated, capped
 `states_at(call)` then lists the states in which each call can run; rules ask it.
 
 Internal tables are keyed by the nodes themselves: a node hashes and compares by
-identity, in C once auditor has imported libcst (`auditor.libcst_import`), through
+identity, in C once auditor has imported libcst (`auditor.speed.libcst_import`), through
 libcst's own Python-level methods otherwise (slower, same answers). Node kinds are
 tested by exact type (`type(x) is cst.Call`) rather than `isinstance`, which is a
 Python-level ABC check for libcst's classes; every class tested so has no subclasses.

@@ -20,10 +20,8 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
-from auditor import speedups
 from auditor.analysis.names import ImportTable, dotted_name, matches
-from auditor.analysis.render import render
-from auditor.libcst_import import node_classes, token_classes
+from auditor.speed import model_walker, node_classes, render_expression, token_classes
 
 _STATEMENTS = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
 
@@ -233,7 +231,7 @@ class FileModel:
         """`node`'s source text (libcst's `code_for_node`), computed once per node."""
         text = self.rendered.get(node)
         if text is None:
-            text = render(node)
+            text = render_expression(node)
             if text is None:
                 text = self.module.code_for_node(node)
             self.rendered[node] = text
@@ -335,7 +333,7 @@ def _classify(value) -> bool:
     return False
 
 
-# node class -> its child-holding fields for the C walk (auditor/speedups.py), filled as
+# node class -> its child-holding fields for the C walk (auditor/speed/speedups.py), filled as
 # classes are met; None: the walk asks `syntactic_children`.
 _WALK_FIELDS: dict = {}
 
@@ -386,7 +384,7 @@ class _Builder:
         parents = self.model.parents
         owners = self.owners
         actions = _actions()
-        walk = speedups.walker()
+        walk = model_walker()
         if walk is not None:
             flat = iter(walk(module, _WALK_FIELDS, _fields_of, _KEEP, _SKIP, _IGNORED, _classify, _LEAVES,
                              actions, parents, syntactic_children))
@@ -571,7 +569,7 @@ def _actions() -> dict:
 
 
 def _walk(module: cst.Module, watched: dict, parents: dict) -> Iterator[tuple]:
-    """The walk in Python, when the C one (auditor/_speedups.c) is not compiled.
+    """The walk in Python, when the C one (auditor/speed/_speedups.c) is not compiled.
 
     Pre-order over the syntactic nodes: sets each node's parent link and yields
     (node, True) on entering and (node, False) on leaving each node whose type is in

@@ -8,7 +8,7 @@ unknown calls only, the words of the name (`model`, `net`, `optimizer`).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import libcst as cst
 
@@ -24,6 +24,8 @@ MODULE_BASES = (
 LIGHTNING_BASES = ("lightning.pytorch.LightningModule", "lightning.LightningModule",
                    "pytorch_lightning.LightningModule", "pytorch_lightning.core.LightningModule",
                    "lightning.pytorch.core.LightningModule")
+# torch.nn names that are not module classes.
+NOT_MODULES = {"Parameter", "UninitializedParameter", "Buffer", "functional", "init", "utils"}
 # nn.* constructors that are not modules one calls for a forward pass of the model.
 _NN_NOT_MODELS = {"Parameter", "ParameterList", "ParameterDict", "ModuleList", "ModuleDict", "Identity",
                   "Softmax", "LogSoftmax", "Sigmoid", "Dropout", "ReLU", "Flatten"}
@@ -61,8 +63,12 @@ def _words(name: Optional[str]) -> set[str]:
     return set(name_tokens(name)) if name else set()
 
 
-def is_module_class(model: FileModel, cls: Optional[ClassInfo]) -> bool:
-    """A local class deriving (through local classes) from nn.Module or a known model base."""
+def is_module_class(model: FileModel, cls: Union[ClassInfo, cst.ClassDef, None]) -> bool:
+    """The one definition of a model class: a class deriving (directly or through the
+    file's own classes) from a torch.nn module class, a Lightning module or a
+    transformers model."""
+    if isinstance(cls, cst.ClassDef):
+        cls = next((info for info in model.class_info.values() if info.node is cls), None)
     return _derives_from(model, cls, _is_module_base, set())
 
 
@@ -71,11 +77,18 @@ def is_lightning_class(model: FileModel, cls: Optional[ClassInfo]) -> bool:
 
 
 def _is_module_base(base: str) -> bool:
-    if base.startswith(("torch.nn.", "lightning", "pytorch_lightning", "transformers.")) and \
-            (matches(base, *MODULE_BASES) or base.rsplit(".", 1)[-1] in ("Module", "LightningModule")
-             or base.startswith("torch.nn.")):
+    if matches(base, *MODULE_BASES) or is_torch_nn_class(base) or _is_lightning_base(base):
         return True
+    # Unresolved names (a star import, a re-export the file cannot see).
     return base in ("nn.Module", "Module", "LightningModule")
+
+
+def is_torch_nn_class(qualified: Optional[str]) -> bool:
+    """`torch.nn.Linear`, `torch.nn.modules.linear.Linear`: a module class of torch.nn."""
+    if not qualified or not qualified.startswith("torch.nn."):
+        return False
+    last = qualified.rsplit(".", 1)[-1]
+    return last[:1].isupper() and last not in NOT_MODULES and ".functional." not in qualified
 
 
 def _is_lightning_base(base: str) -> bool:

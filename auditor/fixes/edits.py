@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import libcst as cst
 
 from auditor.findings import Edit, Fix
+from auditor.speed import render_nodes
 
 SAFE, UNSAFE = "safe", "unsafe"
 
@@ -85,7 +86,7 @@ def _expression_edit(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
     if not isinstance(node, cst.BaseExpression) or ctx.model.parent(node) is None:
         return None
     indents = _indents(ctx, node)
-    old = _render(ctx.module, [node], indents)
+    old = render_nodes(ctx.module, [node], indents)
     start_position = ctx.position(node).start
     line_start = _line_offset(ctx, start_position.line)
     if line_start is None:
@@ -96,7 +97,7 @@ def _expression_edit(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
     result = node.visit(_Replace(changes))
     if not isinstance(result, cst.CSTNode):
         return None
-    new = _render(ctx.module, [result], indents)
+    new = render_nodes(ctx.module, [result], indents)
     if new == old:
         return []
     local = minimal_edit(old, new)
@@ -130,7 +131,7 @@ def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
     edits = []
     for container in {id(c): c for c in outermost}.values():
         indents = _indents(ctx, container)
-        old = _render(ctx.module, [container], indents)
+        old = render_nodes(ctx.module, [container], indents)
         first_line = ctx.position(container).start.line - len(getattr(container, "leading_lines", ()))
         start = _line_offset(ctx, first_line)
         if start is None or text[start:start + len(old)] != old:
@@ -138,7 +139,7 @@ def _statement_edits(ctx: Any, changes: Mapping[cst.CSTNode, Change]) -> Optiona
         result = container.visit(_Replace(changes))
         nodes = list(result.nodes) if isinstance(result, cst.FlattenSentinel) else \
             [] if isinstance(result, cst.RemovalSentinel) else [result]
-        new = _render(ctx.module, nodes, indents)
+        new = render_nodes(ctx.module, nodes, indents)
         if new != old:
             edits.append(_placed(text, start, old, minimal_edit(old, new)))
     return sorted(edits, key=lambda e: (e.line, e.column))
@@ -163,17 +164,6 @@ def _indents(ctx: Any, node: cst.CSTNode) -> list[str]:
     tokens = [ctx.module.default_indent if a.indent is None else a.indent
               for a in ctx.model.ancestors(node) if isinstance(a, cst.IndentedBlock)]
     return tokens[::-1]
-
-
-def _render(module: cst.Module, nodes: Sequence[cst.CSTNode], indents: list[str]) -> str:
-    """Code of `nodes` as they print inside blocks indented by `indents` (libcst's own codegen)."""
-    from libcst._nodes.internal import CodegenState
-
-    state = CodegenState(default_indent=module.default_indent, default_newline=module.default_newline,
-                         indent_tokens=list(indents))
-    for node in nodes:
-        node._codegen(state)
-    return "".join(state.tokens)
 
 
 def _line_offset(ctx: Any, line: int) -> Optional[int]:

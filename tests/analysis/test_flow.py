@@ -185,7 +185,7 @@ CONDITIONS = [
 
 @pytest.mark.parametrize("condition", CONDITIONS)
 def test_a_condition_keys_its_fact_by_its_code_as_libcst_writes_it(condition):
-    from auditor.analysis.render import render
+    from auditor.speed.render import render
 
     module = cst.parse_module(f"if {condition}:\n    pass\n")
     model = build_file_model(module)
@@ -198,7 +198,7 @@ def test_a_condition_keys_its_fact_by_its_code_as_libcst_writes_it(condition):
 
 
 def test_a_condition_nested_past_the_render_depth_is_keyed_by_libcst():
-    from auditor.analysis.render import MAX_RENDER_DEPTH, render
+    from auditor.speed.render import MAX_RENDER_DEPTH, render
 
     condition = " and ".join(f"a{i}" for i in range(MAX_RENDER_DEPTH + 10))
     module = cst.parse_module(f"if {condition}:\n    pass\n")

@@ -169,7 +169,7 @@ def test_output_file_statistics_quiet_and_show_source(project):
 
 
 def test_version_flags():
-    from auditor import speedups
+    from auditor.speed import speedups
 
     state = "on" if speedups.available() else "off"
     for args in (("--version",), ("check", "--version")):

@@ -1,4 +1,4 @@
-"""`check` leaves without interpreter teardown (auditor/fast_replay.py `_exit_now`): the
+"""`check` leaves without interpreter teardown (auditor/speed/fast_replay.py `_exit_now`): the
 report must still arrive whole, with the status Python would give; other commands exit
 normally, so a script run by `auditor run` keeps its own exit handlers."""
 

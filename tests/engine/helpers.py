@@ -64,7 +64,7 @@ def flat(results) -> list[tuple]:
 class ParseCounter:
     """Counts libcst parses done by the engine in this process.
 
-    The engine parses through auditor.parsing (which calls libcst's native parser
+    The engine parses through auditor.speed.parsing (which calls libcst's native parser
     directly) and, for files CPython refuses, through libcst's validating entry point;
     a parse that falls back from the first to the second counts once.
     """

@@ -1,10 +1,10 @@
-"""auditor/dependencies.py: the names a file's imports make visible to the dependency graph."""
+"""auditor/speed/dependencies.py: the names a file's imports make visible to the dependency graph."""
 
 from __future__ import annotations
 
 import pytest
 
-from auditor.dependencies import imported_names
+from auditor.speed.dependencies import imported_names
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,4 +1,4 @@
-"""The fast replay (auditor/fast_replay.py): an unchanged `check` is answered before click,
+"""The fast replay (auditor/speed/fast_replay.py): an unchanged `check` is answered before click,
 the checker or libcst is imported, and every change that could change the output runs
 the check for real. AUDITOR_DEBUG_REPLAY=1 makes the command say whether it replayed."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.fast_replay import _parse_check
+from auditor.speed.fast_replay import _parse_check
 from tests.conftest import auditor_env, blocking_imports, run_auditor, write
 
 SHUFFLED_VAL = """

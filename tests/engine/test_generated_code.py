@@ -1,4 +1,4 @@
-"""auditor.generated_code: the code dataclasses generates, compiled once, kept per module."""
+"""auditor.speed.generated_code: the code dataclasses generates, compiled once, kept per module."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # A fresh interpreter per run: a module's classes are made once per process.
 PROBE = """
 import dataclasses, importlib, json, sys
-from auditor.generated_code import CodeCache, generated_code_cached
+from auditor.speed.generated_code import CodeCache, generated_code_cached
 
 cache = CodeCache(sys.argv[1])
 with generated_code_cached(cache):
@@ -107,7 +107,7 @@ def test_blocks_nest_and_leave_someone_elses_hook_alone(tmp_path, monkeypatch):
     import dataclasses
 
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    from auditor.generated_code import CodeCache, generated_code_cached
+    from auditor.speed.generated_code import CodeCache, generated_code_cached
 
     outer, inner = CodeCache(str(tmp_path / "outer.marshal")), CodeCache(str(tmp_path / "inner.marshal"))
     with generated_code_cached(outer):

@@ -1,4 +1,4 @@
-"""auditor.libcst_import: libcst's class code reused between runs, same classes."""
+"""auditor.speed.libcst_import: libcst's class code reused between runs, same classes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Each probe runs in a fresh interpreter: libcst is imported once per process.
 PROBE = """
 import json, sys
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 compiled = import_libcst(sys.argv[1])
 import libcst as cst
 module = cst.parse_module("def f(x):\\n    return x + 1  # add\\n")
@@ -89,7 +89,7 @@ def test_an_unwritable_cache_place_only_costs_the_compile(tmp_path):
 def test_a_program_using_the_engine_directly_gets_the_same_libcst():
     # Not only the command: `import auditor.engine` first imports libcst through import_libcst.
     probe = ("import auditor.engine, libcst\n"
-             "from auditor import node_init\n"
+             "from auditor.speed import node_init\n"
              "print(libcst.Name.__hash__ is object.__hash__, node_init.installed())\n")
     env = dict(os.environ, PYTHONPATH=REPO)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
@@ -98,7 +98,7 @@ def test_a_program_using_the_engine_directly_gets_the_same_libcst():
 
 
 def test_already_imported_is_left_alone():
-    from auditor.libcst_import import import_libcst
+    from auditor.speed.libcst_import import import_libcst
 
     importlib.import_module("libcst")  # the test process has it already
 
@@ -108,7 +108,7 @@ def test_already_imported_is_left_alone():
 # libcst.metadata: its package code runs on the first name asked of it.
 METADATA_PROBE = """
 import json, sys
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 import_libcst(None)
 loaded = sorted(m for m in sys.modules if m.startswith("libcst.metadata"))
 import libcst, libcst.metadata as package
@@ -180,7 +180,7 @@ def _metadata_submodules() -> list[str]:
 
 SUBMODULE_PROBE = """
 import importlib, sys
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 import_libcst(None)
 name = "libcst.metadata." + sys.argv[1]
 sub = importlib.import_module(name)
@@ -202,7 +202,7 @@ def test_any_metadata_submodule_may_be_imported_first(submodule):
 
 FALLBACK_PROBE = """
 import importlib.util, sys
-import auditor.libcst_import as li
+import auditor.speed.libcst_import as li
 
 def broken():
     raise RuntimeError("a finder in trouble")
@@ -225,7 +225,7 @@ def test_a_package_not_found_as_expected_is_imported_as_usual(case):
 
 FAILED_IMPORT_PROBE = """
 import sys
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 
 class Refuse:
     def find_spec(self, name, path=None, target=None):
@@ -253,7 +253,7 @@ def test_a_failed_libcst_import_leaves_no_package_behind():
 # A check in a fresh process, as `auditor check` runs; reports what it imported.
 CHECK_PROBE = """
 import json, sys
-from auditor.libcst_import import import_libcst
+from auditor.speed.libcst_import import import_libcst
 import_libcst()  # first, as the rules catalog does
 import auditor.context
 from auditor.cli import main

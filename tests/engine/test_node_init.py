@@ -1,4 +1,4 @@
-"""auditor.node_init: libcst's node constructors, cheaper, same meaning."""
+"""auditor.speed.node_init: libcst's node constructors, cheaper, same meaning."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import types
 
 import pytest
 
-from auditor import node_init
+from auditor.speed import node_init
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # In a fresh interpreter, where auditor imports libcst and installs the constructors.
 PROBE = r'''
 import inspect, json, sys
-from auditor.libcst_import import import_libcst, node_classes
+from auditor.speed.libcst_import import import_libcst, node_classes
 import_libcst(None)
 import libcst as cst
-from auditor import node_init, parsing
+from auditor.speed import node_init, parsing
 
 replaced = [c for c in node_classes() if hasattr(c.__dict__.get("__init__"), "__wrapped__")]
 mismatched = []

@@ -1,11 +1,11 @@
-"""auditor/parsing.py: the same tree as libcst's parse, and validation back on afterwards."""
+"""auditor/speed/parsing.py: the same tree as libcst's parse, and validation back on afterwards."""
 
 from __future__ import annotations
 
 import libcst as cst
 import pytest
 
-from auditor import parsing
+from auditor.speed import parsing
 from tests.conftest import REPO_ROOT, check_json, write
 
 SOURCES = [

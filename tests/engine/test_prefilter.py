@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.engine import EngineOptions
-from auditor.prefilter import compile_check, may_hold_training_code
+from auditor.speed.prefilter import compile_check, may_hold_training_code
 from rules import ALL_RULES
 from tests.engine.helpers import PLAIN, TRAIN, ParseCounter, files_of, flat, notebook, run, write
 
@@ -118,6 +118,6 @@ def test_too_many_nested_blocks_are_still_refused_like_cpython(tmp_path, monkeyp
     ("x = (1,\n" + "".join(" " * i + "2,\n" for i in range(1, 21)) + ")\n", False),
 ])
 def test_the_nesting_screen_never_undercounts(text, deep):
-    from auditor.prefilter import _may_nest_too_many_blocks
+    from auditor.speed.prefilter import _may_nest_too_many_blocks
 
     assert _may_nest_too_many_blocks(text) is deep

@@ -1,4 +1,4 @@
-"""auditor.speedups: the C accelerator builds the same nodes and the same models as Python does."""
+"""auditor.speed.speedups: the C accelerator builds the same nodes and the same models as Python does."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 import libcst as cst
 import pytest
 
-from auditor import parsing, speedups
+from auditor.speed import parsing, speedups
 from tests.conftest import REPO_ROOT, run_auditor
 
-accelerated = pytest.mark.skipif(not speedups.available(), reason="auditor._speedups is not compiled")
+accelerated = pytest.mark.skipif(not speedups.available(), reason="auditor.speed._speedups is not compiled")
 slots = pytest.mark.skipif(sys.version_info < (3, 10), reason="dataclass(slots=True) needs Python 3.10")
 
 

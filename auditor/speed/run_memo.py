@@ -9,7 +9,7 @@ the options, the configuration, the working directory, and the digest of every f
 it would check) and, when a run with that key is recorded, replays its output and exit
 status. Any change to any of those misses, and the normal (cached) path runs.
 
-auditor/fast_replay.py goes one step further on the same key: it replays before click
+auditor/speed/fast_replay.py goes one step further on the same key: it replays before click
 and this module are imported.
 """
 
@@ -44,7 +44,7 @@ def run_header(options: dict, config_path: Optional[str], config_values: dict) -
     """Everything the key covers besides the checked files' bytes.
 
     The key is `auditor.fingerprint.content_key(header, files)`, which the fast replay
-    (auditor/fast_replay.py) recomputes from the header it kept.
+    (auditor/speed/fast_replay.py) recomputes from the header it kept.
     """
     header = {"tool": tool_digest(), "options": options, "config": [config_path, config_values], "cwd": os.getcwd()}
     return json.dumps(header, sort_keys=True, default=repr).encode()

@@ -1,18 +1,18 @@
-"""auditor's optional C accelerator (auditor/_speedups.c): inner loops of a check, in C.
+"""auditor's optional C accelerator (auditor/speed/_speedups.c): inner loops of a check, in C.
 
 - Node builders, while a file is parsed. libcst's native parser builds each node by
   calling its class with keyword arguments, and in Python that call runs the class's
-  `__init__` (auditor/node_init.py makes it cheaper but it is still a Python frame per
+  `__init__` (auditor/speed/node_init.py makes it cheaper but it is still a Python frame per
   node). A `Builder` allocates the node as `object.__new__` does and stores each field
   in its slot, from the keywords or the field's default, without `__post_init__`, the
-  per-node validation that parsing skips anyway (auditor/parsing.py). It hands anything
+  per-node validation that parsing skips anyway (auditor/speed/parsing.py). It hands anything
   it was not made for (positional arguments, an unknown keyword, a missing required
   field) to the class, which builds the node or raises Python's error. Builders are
   only made for classes whose fields are all slots set by `__init__` and whose objects
   `object.__new__` makes; other classes are called as usual.
 - A namespace of those stand-ins, which takes `libcst`'s place in `sys.modules` while a
   file is parsed: the parser looks a class up there for every node it builds, and a
-  module answers only after searching its type (auditor/parsing.py).
+  module answers only after searching its type (auditor/speed/parsing.py).
 - The model's walk (auditor/analysis/model.py, `_walk`): the pre-order walk
   over a tree's syntactic nodes that fills the parent links, with the same tables as
   the Python walk; the model's hooks still run in Python, in the same order.
@@ -28,10 +28,10 @@ import dataclasses
 import os
 from typing import Optional
 
-from auditor import node_init
+from auditor.speed import node_init
 
 try:
-    from auditor import _speedups
+    from auditor.speed import _speedups
 except ImportError:  # not compiled (no C compiler at install time): the Python path
     _speedups = None
 
@@ -65,5 +65,5 @@ def namespace(names: dict, fallback: object) -> Optional[object]:
 
 
 def walker():
-    """The C walk (see auditor/_speedups.c), or None: the model then walks in Python."""
+    """The C walk (see auditor/speed/_speedups.c), or None: the model then walks in Python."""
     return _speedups.walk if available() else None

@@ -1,7 +1,7 @@
 /* auditor's optional C accelerator: inner loops of a check, the same results.
  *
  * - Builder: libcst nodes built from the keyword arguments libcst's native parser
- *   passes (below; the Python side is auditor/speedups.py).
+ *   passes (below; the Python side is auditor/speed/speedups.py).
  * - Namespace: where the native parser finds the builders during a parse (further below).
  * - walk: the model's walk over a tree (further below; the Python side is
  *   auditor/analysis/model.py).
@@ -15,13 +15,13 @@
  * keyword arguments. In Python that call allocates the object, looks up and runs the
  * dataclass `__init__` (a frame, the keywords matched to parameters, one slot store per
  * field): about a sixth of a whole check. A `Builder` does the same stores in C, for
- * the duration of a parse only (auditor/parsing.py): it allocates the instance as
+ * the duration of a parse only (auditor/speed/parsing.py): it allocates the instance as
  * `object.__new__` would, fills each slot from the keywords or the field's default, and
  * skips `__post_init__` (validation, which parsing pauses anyway).
  *
  * Anything it was not made for (positional arguments, a keyword the class lacks, a
  * required field missing) goes to the class itself, which builds the node or raises the
- * error Python would. auditor/speedups.py makes the builders and checks that a tree
+ * error Python would. auditor/speed/speedups.py makes the builders and checks that a tree
  * built with them equals one built without; without this extension, nothing changes.
  */
 
@@ -223,7 +223,7 @@ static PyMemberDef Builder_members[] = {
 
 static PyTypeObject BuilderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "auditor._speedups.Builder",
+    .tp_name = "auditor.speed._speedups.Builder",
     .tp_doc = PyDoc_STR("Builder(cls, names, defaults, factories): cls(**fields) in C, without validation."),
     .tp_basicsize = sizeof(Builder),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -243,7 +243,7 @@ static PyTypeObject BuilderType = {
  * native parser fetches every node's class as an attribute of `sys.modules["libcst"]`,
  * by a name string made afresh each time. On a module that lookup first searches the
  * module type's MRO (the attribute cache of the type misses: the string is new) and
- * only then the module's dict. While a file is parsed (auditor/parsing.py) a Namespace
+ * only then the module's dict. While a file is parsed (auditor/speed/parsing.py) a Namespace
  * of the stand-ins takes the module's place in `sys.modules`.
  *
  * A dict lookup of a fresh string still computes its SipHash. The ASCII names (all of
@@ -407,7 +407,7 @@ Namespace_getattro(Namespace *self, PyObject *name)
 
 static PyTypeObject NamespaceType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "auditor._speedups.Namespace",
+    .tp_name = "auditor.speed._speedups.Namespace",
     .tp_doc = PyDoc_STR("Namespace(names, fallback): attributes from (a copy of) the dict names, "
                         "else from fallback."),
     .tp_basicsize = sizeof(Namespace),
@@ -637,8 +637,8 @@ static PyMethodDef functions[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "auditor._speedups",
-    .m_doc = PyDoc_STR("auditor's optional C accelerator (see auditor/speedups.py, auditor/analysis/model.py)."),
+    .m_name = "auditor.speed._speedups",
+    .m_doc = PyDoc_STR("auditor's optional C accelerator (see auditor/speed/speedups.py, auditor/analysis/model.py)."),
     .m_size = -1,
     .m_methods = functions,
 };

@@ -5,7 +5,7 @@ times per hundred lines, and every call runs the `__init__` that `dataclasses` w
 for a frozen class: one `object.__setattr__(self, 'field', value)` per field, then
 `self.__post_init__()`, which validates the node. For slotted classes the same stores
 can go straight to each field's slot descriptor, and a tree coming out of libcst's own
-parser needs no validation (see auditor/parsing.py). Both save about a tenth of a parse.
+parser needs no validation (see auditor/speed/parsing.py). Both save about a tenth of a parse.
 
 `install()` gives each node class an `__init__` with the same parameters, defaults and
 default factories, that stores through the slot descriptors and calls `__post_init__`
@@ -72,7 +72,7 @@ def paused_validation() -> Iterator[None]:
 def init_fields(cls: type) -> Optional[tuple]:
     """`cls`'s dataclass fields when its `__init__` takes every one of them, by position or
     keyword (no `init=False` field, no keyword-only one); None otherwise. The constructors
-    here and auditor/speedups.py's builders are made only for such classes."""
+    here and auditor/speed/speedups.py's builders are made only for such classes."""
     if not dataclasses.is_dataclass(cls):
         return None
     fields = dataclasses.fields(cls)

@@ -3,7 +3,7 @@
 About two thirds of `import libcst` was `dataclasses` compiling the source text it
 generates for each node class (`__init__`, `__repr__`, `__eq__`, frozen
 `__setattr__`...): about a thousand small `exec` calls, 60-70 ms of every start of
-`auditor check`, most of a pre-commit run on one file. auditor/generated_code.py keeps
+`auditor check`, most of a pre-commit run on one file. auditor/speed/generated_code.py keeps
 the compiled code in a file beside this package and hands it to `dataclasses` while
 libcst is imported.
 
@@ -22,8 +22,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Optional
 
-from auditor.generated_code import CodeCache, generated_code_cached
-from auditor.generated_code import cache_file as _cache_file
+from auditor.speed.generated_code import CodeCache, generated_code_cached
+from auditor.speed.generated_code import cache_file as _cache_file
 
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
@@ -35,7 +35,7 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
     """Import libcst, reusing compiled class code if we can; a no-op when it already is.
 
     Also gives the node classes C-level identity (`_identity_in_c`) and cheaper
-    constructors (auditor/node_init.py), whose generated code goes through the same cache,
+    constructors (auditor/speed/node_init.py), whose generated code goes through the same cache,
     and leaves `libcst.metadata`'s own code for its first use (`_defer_metadata`).
     Returns how many generated methods had to be compiled (0: all came from the cache),
     None when libcst was imported already. `cache_file=None`: no cache file.
@@ -57,7 +57,7 @@ def import_libcst(cache_file: Optional[str] = _CACHE_FILE) -> Optional[int]:
         libcst.metadata = metadata  # type: ignore[attr-defined]
     classes = node_classes()
     _identity_in_c(classes)
-    from auditor import node_init
+    from auditor.speed import node_init
 
     node_init.install(classes, cache.compile)
     cache.store_if_changed()

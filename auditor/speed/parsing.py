@@ -8,7 +8,7 @@ a file is parsed here the per-node check is switched off, and it is switched bac
 before anything else (fixes, rules building replacement nodes) constructs a node.
 
 When auditor imported libcst itself, the node classes have constructors whose
-validation can be paused (auditor/node_init.py). Otherwise the switch touches one class
+validation can be paused (auditor/speed/node_init.py). Otherwise the switch touches one class
 attribute of libcst's node base; if a libcst release changes that shape, `parse_module`
 falls back to the ordinary, validating parse.
 
@@ -22,7 +22,7 @@ The trees are equal to libcst's and print back the same. Nothing looks at where 
 is (the model never records tokens: see model._SKIP), and a libcst node is immutable,
 so a shared token is indistinguishable from a fresh one.
 
-The same swap puts the C accelerator's builders (auditor/speedups.py), when it is
+The same swap puts the C accelerator's builders (auditor/speed/speedups.py), when it is
 compiled, in place of the other node classes: the nodes are built without a Python
 frame each (about a twentieth of a check).
 """
@@ -37,8 +37,8 @@ from typing import Iterator
 
 import libcst as cst
 
-from auditor import node_init, speedups
-from auditor.libcst_import import node_classes, token_classes
+from auditor.speed import node_init, speedups
+from auditor.speed.libcst_import import node_classes, token_classes
 
 try:
     from libcst._nodes.base import CSTNode as _NodeBase
@@ -119,7 +119,7 @@ def _stand_ins() -> Iterator[None]:
     """While inside, libcst's exported node classes answer with cheaper stand-ins.
 
     Tokens with a cache of themselves (each built once per file), and, when the C
-    accelerator is compiled, every other node class with its builder (auditor/speedups.py).
+    accelerator is compiled, every other node class with its builder (auditor/speed/speedups.py).
     The parser finds them on `sys.modules["libcst"]`: with the accelerator, a namespace
     of the stand-ins sits there for the parse (a lookup in its own table per node instead
     of a module's attribute lookup); without it, the module's own names are swapped.

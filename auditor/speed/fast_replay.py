@@ -1,6 +1,6 @@
 """Replaying an unchanged `auditor check` before click, the checker or libcst is imported.
 
-The run memo (auditor/run_memo.py) replays an unchanged run, but only once click, the
+The run memo (auditor/speed/run_memo.py) replays an unchanged run, but only once click, the
 configuration and the checker are imported, and on a warm tree those imports are most
 of what the command costs. So both entry points come here first. What can be learnt
 from the bare command line and its surroundings (the arguments, the working directory,
@@ -11,6 +11,9 @@ holds what proves the rest unchanged: what every directory that discovery walked
 and the run key over the checked files' bytes, both recomputed here. Only then is the
 recorded output replayed. Anything unusual, any mismatch and any error fall through to
 the full run, which leaves a fresh ticket.
+
+The command's entry point (auditor/__main__.py) calls `replay_or_continue` first and
+hands the full run to `run_check_command`; this module never imports the CLI.
 
 Only the standard library modules that Python loads at start-up anyway (plus marshal, gc
 and _blake2, all built in) are imported here: this module is the whole warm run.
@@ -46,28 +49,32 @@ _FLAGS = frozenset({"--exit-zero", "--statistics", "--show-source", "-q", "--qui
 _started: dict | None = None
 
 
-def main() -> None:
-    """The `auditor` command: replay an unchanged `check`, else run the command line."""
-    if sys.argv[1:2] == ["check"]:
+def replay_or_continue(argv: list[str]) -> None:
+    """Replay and exit the process when `argv` is an unchanged `check`; else return."""
+    if argv[:1] == ["check"]:
         # A check makes no cyclic garbage worth collecting (the engine pauses the collector
         # while checking and collects every 1,000 files itself), but importing libcst and
         # the rules would trigger about 70 collections, about 1% of a small check.
         gc.disable()
-    _replay_if_unchanged(sys.argv[1:])
-    if sys.argv[1:2] != ["check"]:
-        from auditor.cli import main as cli_main
+    _replay_if_unchanged(argv)
 
-        cli_main()
-        return
-    # A check runs no code but ours: its classes' generated methods come compiled from
-    # the last run (auditor/generated_code.py), about 7% of a check of one file.
-    from auditor.generated_code import generated_code_cached, own_classes
+
+def run_check_command(load) -> None:
+    """Import the CLI (`load()` returns its entry) and run the full `check` command line with
+    the speed settings a check allows; never returns.
+
+    (`load` is unannotated: `typing` is not among the modules Python has loaded at start-up.)
+
+    A check runs no code but ours: its classes' generated methods come compiled from the
+    last run (auditor/speed/generated_code.py), about 7% of a check of one file, so the CLI
+    and everything it imports must be imported inside that block; and it
+    leaves without interpreter teardown (`_exit_now`).
+    """
+    from auditor.speed.generated_code import generated_code_cached, own_classes
 
     try:
         with generated_code_cached(own_classes()):
-            from auditor.cli import main as cli_main
-
-            cli_main()
+            load()()
     except SystemExit as exc:
         _exit_now(exc.code)
     _exit_now(0)
@@ -298,7 +305,7 @@ def record(directory: str, *, paths: list[str], config_arg: str | None, config_f
     """
     probe = _started
     if probe is None:
-        return  # not started through main(), or not a plain check
+        return  # not started through replay_or_continue(), or not a plain check
     if [kind[0] for kind in probe["paths"]] != list(paths) or probe["config_arg"] != config_arg \
             or probe["config_file"] != config_file or probe["cache_dir"] != directory:
         return  # this module read the command line or configuration differently from click: never guess
