@@ -187,3 +187,62 @@ def isolate_broken_cells(program: list[str], pieces: list[Piece]) -> list[PieceE
         for index in range(piece.first - 1, piece.last):
             program[index] = ""
     return errors
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+# An opening fence: up to 3 spaces, 3+ backticks or tildes, an info string.
+_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*(.*?)\s*$")
+# ```python, ```py, ```python3, ```ipython; d2l's ```{.python .input} (attributes in braces)
+_PYTHON_INFO = re.compile(r"^(?:(?:i?python3?|py)(?:\s.*)?|\{[^}]*\.(?:i?python3?|py)\b[^}]*\})$", re.IGNORECASE)
+
+
+@dataclass
+class MarkdownProgram:
+    """The Python of a Markdown file: one program line per file line (blank outside the
+    Python blocks), so findings need no mapping; a block's lines lose the fence's
+    indentation, given back to columns by `column_offsets`."""
+
+    lines: list[str]
+    pieces: list[Piece]
+    column_offsets: dict[int, int]
+
+
+def markdown_program(text: str) -> MarkdownProgram:
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    program = ["" for _ in lines]
+    pieces: list[Piece] = []
+    offsets: dict[int, int] = {}
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index].rstrip("\r"))
+        if opening is None or (opening.group(2)[0] == "`" and "`" in opening.group(3)):
+            index += 1
+            continue
+        indent, fence, info = len(opening.group(1)), opening.group(2), opening.group(3)
+        end = index + 1
+        while end < len(lines):
+            closing = _FENCE.match(lines[end].rstrip("\r"))
+            if closing and closing.group(2)[0] == fence[0] and len(closing.group(2)) >= len(fence) \
+                    and not closing.group(3):
+                break
+            end += 1
+        if _PYTHON_INFO.match(info) and end > index + 1:
+            body = [_unindent(line.rstrip("\r"), indent) for line in lines[index + 1:end]]
+            for number, line in enumerate(sanitize_cell("\n".join(body)), start=index + 2):
+                program[number - 1] = line
+                if indent:  # the spaces taken off this line
+                    offsets[number] = len(lines[number - 1]) - len(_unindent(lines[number - 1], indent))
+            pieces.append(Piece(index + 2, end))
+        index = end + 1
+    return MarkdownProgram(program, pieces, {k: v for k, v in offsets.items() if v})
+
+
+def _unindent(line: str, indent: int) -> str:
+    """A block line without (up to) the fence's indentation, as CommonMark reads it."""
+    strip = 0
+    while strip < indent and strip < len(line) and line[strip] == " ":
+        strip += 1
+    return line[strip:]

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from auditor.cache import open_cache
-from auditor.config import Config, ConfigError, load_config
+from auditor.config import DEFAULT_MAX_FILE_SIZE, Config, ConfigError, load_config
 from auditor.errors import UsageProblem
 from auditor.findings import FileError
-from auditor.files import DEFAULT_EXCLUDES, MISSING, WalkedDirectory, discover, path_problem
+from auditor.files import (
+    DEFAULT_EXCLUDES, MARKDOWN_SUFFIXES, MISSING, SUFFIXES, WalkedDirectory, discover, path_problem,
+)
 from auditor.report import Report
 from auditor.rule import Rule
 from auditor.selection import PerFileIgnores, SelectionError, select_rules
@@ -38,6 +40,8 @@ class CheckRequest:
     show_fixes: bool = True  # the output prints each finding's fix (False: none is built)
     baseline: Optional[str] = None
     write_baseline: Optional[str] = None
+    max_file_size: Optional[int] = None  # --max-file-size (bytes, 0: none); else the config's or the default
+    include_markdown: Optional[bool] = None  # --include-markdown: .md files in directory walks too
 
 
 @dataclass
@@ -69,7 +73,14 @@ def discover_paths(request: CheckRequest, config: Config, walked: Optional[list[
     excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
     user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
         + request.extend_exclude + (request.exclude or [])
-    return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes, walked=walked))
+    return list(discover(request.paths, excludes=excludes, user_excludes=user_excludes, walked=walked,
+                         suffixes=suffixes_for(request, config)))
+
+
+def suffixes_for(request: CheckRequest, config: Config) -> tuple[str, ...]:
+    """What a directory walk checks: Python files and notebooks, and Markdown when asked."""
+    include = request.include_markdown if request.include_markdown is not None else config.get("include-markdown")
+    return SUFFIXES + MARKDOWN_SUFFIXES if include else SUFFIXES
 
 
 def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None,
@@ -95,14 +106,19 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
     if paths is None:
         paths = discover_paths(request, config)
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
+    limit = max_file_size(request, config)
+    # The limit decides which files are skipped: the cache keys on it like on the configuration.
+    keyed = Config(values={**config.values, "max-file-size": limit}, path=config.path)
     options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
-                            cache=None if request.no_cache else open_cache(config, rules),
-                            fixes=request.show_fixes or request.fix or request.diff)
+                            cache=None if request.no_cache else open_cache(keyed, rules),
+                            fixes=request.show_fixes or request.fix or request.diff, max_file_size=limit)
     results = check_files(paths, options)
     fixes: list = []
+    unfixed: list[FileError] = []
     if request.fix or request.diff:
-        from auditor.fixer import run_fixes
+        from auditor.fixer import markdown_notices, run_fixes
 
+        unfixed = [FileError(path, notice) for path, notice in markdown_notices(results, request.unsafe_fixes)]
         fixes = run_fixes(results, options, request.unsafe_fixes, write=request.fix and not request.diff)
         if fixes and not request.diff:
             results = check_files(paths, options)  # report what the fixes left
@@ -115,10 +131,18 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
         files_checked=sum(1 for r in results if r.checked),
         rules=list(all_rules),
         fixed=sum(f.applied for f in fixes if not f.error) if not request.diff else 0,
+        notices=[FileError(r.path, r.notice) for r in results if r.notice] + unfixed,
     )
     fail_on = request.fail_on or config.get("fail-on") or DEFAULT_FAIL_ON
     return CheckOutcome(report=report, fail_on=fail_on, config=config, source_lines=_lines_of(results, findings),
                         fixes=fixes, baseline_matched=matched, baseline_written=written)
+
+
+def max_file_size(request: CheckRequest, config: Config) -> int:
+    """The size limit in force: the flag, else `max-file-size`, else DEFAULT_MAX_FILE_SIZE."""
+    if request.max_file_size is not None:
+        return request.max_file_size
+    return config.get("max-file-size", DEFAULT_MAX_FILE_SIZE)
 
 
 def path_errors(paths: Sequence[str]) -> list[FileError]:

@@ -94,6 +94,17 @@ def _print_version(ctx, _param, value):
         ctx.exit(0)
 
 
+def _size_option(ctx, _param, value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    from auditor.config import parse_size
+
+    try:
+        return parse_size(value.strip() if not value.strip().isdigit() else int(value))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
@@ -131,11 +142,17 @@ def cli() -> None:
               help="Report only findings not recorded in this baseline file.")
 @click.option("--write-baseline", "write_baseline_path", type=click.Path(dir_okay=False), default=None,
               help="Record the current findings in FILE as the baseline and exit 0.")
+@click.option("--max-file-size", "max_file_size", default=None, metavar="SIZE", callback=_size_option,
+              help="Skip files over SIZE of source (notebooks: of code) with a notice: bytes, or 500kB, 2MB; "
+                   "0 checks every file (default: 500kB, or max-file-size in [tool.auditor]).")
+@click.option("--include-markdown/--no-include-markdown", default=None,
+              help="Also check fenced Python blocks of .md files found in directories "
+                   "(a .md file named is always checked; default: include-markdown in [tool.auditor], else no).")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
 def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_format, output, exit_zero,
           fail_on, statistics, show_source, quiet, jobs, config_path, color, fix, unsafe_fixes, diff,
-          baseline_path, write_baseline_path, no_cache) -> None:
+          baseline_path, write_baseline_path, no_cache, max_file_size, include_markdown) -> None:
     """Check PATHS (default: the current directory) for training bugs."""
     from auditor.checker import CheckRequest, load_request_config
     from auditor.report import FORMATS_WITH_FIXES
@@ -154,6 +171,7 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         config_path=config_path,
         fix=fix, diff=diff, unsafe_fixes=unsafe_fixes, baseline=baseline_path, write_baseline=write_baseline_path,
         no_cache=no_cache, show_fixes=fmt in FORMATS_WITH_FIXES,
+        max_file_size=max_file_size, include_markdown=include_markdown,
     )
     use_color = color if color is not None else (output is None and sys.stdout is not None and sys.stdout.isatty()
                                                  and not os.environ.get("NO_COLOR"))
@@ -227,8 +245,7 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
 def _leave_ticket(memo: _Memo, request, config) -> None:
     """Let the next identical command line replay before importing this module (auditor/speed/fast_replay.py)."""
     from auditor.speed import fast_replay
-    from auditor.checker import discover_paths
-    from auditor.files import SUFFIXES
+    from auditor.checker import discover_paths, suffixes_for
 
     if fast_replay.started() is None:
         return  # not started through fast_replay.main, or not a command line it replays
@@ -241,7 +258,7 @@ def _leave_ticket(memo: _Memo, request, config) -> None:
     fast_replay.record(memo.directory, paths=request.paths, config_arg=request.config_path, config_file=config.path,
                        header=memo.header, files=memo.files, key=memo.key,
                        output=(recorded.stdout, recorded.stderr, recorded.exit_code),
-                       walked=walked, files_now=files_now, suffixes=SUFFIXES)
+                       walked=walked, files_now=files_now, suffixes=suffixes_for(request, config))
 
 
 def _check_and_render(request, config, view: dict, output: Optional[str], paths: Optional[list] = None):
@@ -254,7 +271,8 @@ def _check_and_render(request, config, view: dict, output: Optional[str], paths:
     if request.diff or request.write_baseline:
         _finish_diff_or_baseline(outcome, request.diff, output, request.write_baseline)
         return None
-    stderr = [str(error) for error in outcome.report.file_errors]
+    stderr = [f"{notice.path}: notice: {notice.message}" for notice in outcome.report.notices]
+    stderr += [str(error) for error in outcome.report.file_errors]
     text = render(outcome.report, view["format"], color=view["color"], show_source=view["show_source"],
                   statistics=view["statistics"], quiet=view["quiet"], sources=outcome.source_lines)
     if outcome.baseline_matched and not view["quiet"]:
@@ -281,6 +299,8 @@ def _finish_diff_or_baseline(outcome, diff: bool, output: Optional[str], baselin
         return
     from auditor.fixer import unified_diff
 
+    for notice in outcome.report.notices:
+        click.echo(f"{notice.path}: notice: {notice.message}", err=True)
     write_output("".join(unified_diff(f) for f in outcome.fixes), output)
     count = sum(f.applied for f in outcome.fixes)
     click.echo(f"auditor: would fix {count} finding{'s' if count != 1 else ''} in {len(outcome.fixes)} "

@@ -56,6 +56,37 @@ def _boolean(key: str, value: Any) -> bool:
     return value
 
 
+# Files larger than this (notebooks: their code cells) are skipped with a notice: generated
+# code and data files would cost libcst tens of seconds and gigabytes (docs/performance.md).
+DEFAULT_MAX_FILE_SIZE = 500_000
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000 ** 2, "gb": 1000 ** 3, "kib": 1024, "mib": 1024 ** 2,
+               "gib": 1024 ** 3}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from 1000000, "1MB", "500 kB", "2MiB"; 0 means no limit. ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"not a size: {value!r}")
+        return value
+    if isinstance(value, str):
+        import re
+
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    raise ValueError(f"not a size: {value!r} (bytes, or a number with kB, MB, KiB, MiB...)")
+
+
+def _size(key: str, value: Any) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise ConfigError(f"[tool.auditor] {key}: {exc}") from None
+
+
 # Every key the table accepts, with the function that validates its value.
 SCHEMA = {
     "select": _string_list,
@@ -69,6 +100,8 @@ SCHEMA = {
     "jobs": _positive_int,
     "cache": _boolean,
     "cache-dir": _string,
+    "max-file-size": _size,
+    "include-markdown": _boolean,
 }
 
 

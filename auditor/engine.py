@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,16 @@ COLLECT_EVERY = 1000
 # Bytes of the files read by the first pass that a one-process run keeps for phase 1,
 # which would otherwise open and read each file a second time.
 MAX_KEPT_BYTES = 64 * 1024 * 1024
+# Memory follows tokens, not bytes: code as dense as `1,1,1,...` costs libcst about 2 KB a
+# token (500 kB of it: 1.1 GB). So the size limit also allows one token per this many bytes
+# (the default 500 kB: 125,000 tokens, under 600 MB at that density; docs/performance.md).
+BYTES_PER_TOKEN = 4
+# Words and numbers count one each, any other visible character one (an over-estimate
+# inside strings and comments, which is on the safe side).
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# A notebook's raw JSON may be this many times the size limit (outputs, images) before its
+# code is measured; past it, the file is skipped without parsing the JSON.
+NOTEBOOK_RAW_FACTOR = 64
 
 
 @dataclass
@@ -77,6 +88,8 @@ class EngineOptions:
     # False when nothing will show a fix (text output, SARIF): findings then carry none,
     # and the statement rendering that builds one (a few percent of a check) is skipped.
     fixes: bool = True
+    # Bytes of source (a notebook's code cells) past which a file is skipped with a notice; 0: no limit.
+    max_file_size: int = 0
 
     def ignored_codes_for(self, path: str) -> set:
         return self.per_file_ignores.ignored_codes(path) if self.per_file_ignores else set()
@@ -119,6 +132,7 @@ class FileResult:
     error: Optional[FileError] = None
     checked: bool = True
     source: Optional[SourceFile] = None
+    notice: Optional[str] = None  # why it was skipped without being an error (over the size limit)
 
 
 @dataclass
@@ -187,6 +201,17 @@ def _parse_retabbed(text: str) -> Optional[cst.Module]:
         return None
 
 
+def _skipped(result: FileResult, size: int, limit: int, what: str) -> _Prepared:
+    result.checked = False
+    result.notice = (f"skipped: {_megabytes(size)}{what}, over the size limit of {_megabytes(limit)} "
+                     f"(max-file-size; 0 checks every file)")
+    return _Prepared(None, None, result, final=True)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
 def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOptions] = None,
             module_name: Optional[str] = None) -> _Prepared:
     """Phase 1: read, take a first look, parse and summarize one file.
@@ -194,13 +219,26 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     `module_name`: the file's dotted module name when the caller knows it already.
     """
     result = FileResult(path=path)
+    limit = options.max_file_size if options is not None else 0
     try:
         if data is None:
             data = read_bytes(path)
+        if limit and len(data) > limit * (NOTEBOOK_RAW_FACTOR if path.endswith(".ipynb") else 1):
+            return _skipped(result, len(data), limit, "")
         source = source_from_bytes(path, data)
     except SourceError as exc:
         result.error, result.checked = FileError(path, str(exc)), False
         return _Prepared(None, None, result, final=True)
+    if limit and source.is_notebook and len(source.text) > limit \
+            and len(source.text.encode("utf-8", "surrogatepass")) > limit:
+        return _skipped(result, len(source.text.encode("utf-8", "surrogatepass")), limit, " of code")
+    if limit and len(source.text) > limit // BYTES_PER_TOKEN:
+        tokens = len(_TOKEN.findall(source.text))
+        if tokens > limit // BYTES_PER_TOKEN:
+            result.checked = False
+            result.notice = (f"skipped: about {tokens:,} tokens, over the limit of {limit // BYTES_PER_TOKEN:,} "
+                             f"that the size limit of {_megabytes(limit)} allows (max-file-size; 0 checks every file)")
+            return _Prepared(None, None, result, final=True)
     result.source = source
     prepared = _Prepared(source, None, result, digest=digest_bytes(data), module_name=module_name)
     prepared.final = True
@@ -311,6 +349,12 @@ def _filter(findings: list[Finding], source: Optional[SourceFile], options: Engi
             f.cell, cell_line = source.location(f.line)
             _, end_cell_line = source.location(f.end_line)
             f.line, f.end_line = cell_line, max(end_cell_line, cell_line)
+        elif source.column_offsets and (f.line in source.column_offsets or f.end_line in source.column_offsets):
+            # A Markdown block indented under a list item: columns of the file, and no fix
+            # (its edits would land off by the indentation).
+            f.column += source.column_offsets.get(f.line, 0)
+            f.end_column += source.column_offsets.get(f.end_line, 0)
+            f.fix = None
         kept.append(f)
     return kept
 
@@ -320,12 +364,15 @@ def _filter(findings: list[Finding], source: Optional[SourceFile], options: Engi
 class _Worker:
     """Phase 1 and phase 2 for the files given to one process (or to the parent)."""
 
-    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
+    def __init__(self, options: EngineOptions, modules: dict[str, str], connected: set[str],
+                 jobs: int = 1) -> None:
         self.options = options
         self.modules = modules
         self.connected = connected  # files sharing cross-file knowledge (DependencyGraph)
         self.held: dict[str, _Prepared] = {}
         self.held_lines = 0
+        # One budget for the whole run: N processes hold at most what one would.
+        self.max_held_lines = MAX_HELD_LINES // max(1, jobs)
         self.handled = 0
 
     def _collect_now_and_then(self) -> None:
@@ -353,7 +400,7 @@ class _Worker:
 
     def _hold(self, prepared: _Prepared) -> None:
         lines = prepared.source.text.count("\n") if prepared.source else 0
-        if self.held_lines + lines > MAX_HELD_LINES:
+        if self.held_lines + lines > self.max_held_lines:
             prepared.module = prepared.context = None  # parsed again in phase 2: memory stays bounded
         else:
             self.held_lines += lines
@@ -424,6 +471,9 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
         except SourceError:
             todo.append(path)  # phase 1 reports it
             continue
+        if options.max_file_size and len(data) > options.max_file_size:
+            todo.append(path)  # phase 1 measures it (a notebook by its code) and may skip it
+            continue
         graph.add(path, scan_imports(path, data))
         if cache is not None:
             digest = digest_bytes(data)
@@ -477,8 +527,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             info, result = infos.get(path), results[path]
             if info is None or not info.digest:
                 continue
-            if path in reused:
-                continue
+            if path in reused or result.notice:
+                continue  # a skipped file is measured again next time, and its notice shown again
             cache.put(path, Entry(
                 digest=info.digest, summary=info.summary, summary_digest=info.summary_digest,
                 result_key=_result_key(info, dependency[path]), findings=list(result.findings),
@@ -548,9 +598,9 @@ class _Serial:
         pass
 
 
-def _serve(connection, options: EngineOptions, modules: dict[str, str], connected: set[str]) -> None:
+def _serve(connection, options: EngineOptions, modules: dict[str, str], connected: set[str], jobs: int = 1) -> None:
     """A worker process: answers ("phase1", paths) and ("phase2", summaries, paths)."""
-    worker = _Worker(options, modules, connected)
+    worker = _Worker(options, modules, connected, jobs)
     gc.disable()  # as _collector_paused: the worker collects every COLLECT_EVERY files
     try:
         while True:
@@ -595,7 +645,8 @@ class _Parallel:
         self.workers = []
         for _ in range(jobs):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, args=(child_end, options, modules, connected), daemon=True)
+            process = context.Process(target=_serve, args=(child_end, options, modules, connected, jobs),
+                                      daemon=True)
             process.start()
             child_end.close()
             self.workers.append((process, parent_end))
@@ -605,7 +656,7 @@ class _Parallel:
 
     def _fallback(self) -> _Worker:
         if self.fallback is None:
-            self.fallback = _Worker(self.options, self.modules, self.connected)
+            self.fallback = _Worker(self.options, self.modules, self.connected, len(self.workers) + 1)
         return self.fallback
 
     def phase1(self, paths: list[str]):

@@ -11,7 +11,9 @@ import stat
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
-from auditor.cells import Piece, PieceError, isolate_broken_cells, sanitize_cell  # noqa: F401 (fixer)
+from auditor.cells import (  # noqa: F401 (sanitize_cell: the fixer imports it from here)
+    Piece, PieceError, isolate_broken_cells, markdown_program, sanitize_cell,
+)
 from auditor.fingerprint import listed_name
 
 DEFAULT_EXCLUDES = (
@@ -20,6 +22,9 @@ DEFAULT_EXCLUDES = (
     ".pytest_cache", ".ruff_cache", ".auditor_cache", ".ipynb_checkpoints",
 )
 SUFFIXES = (".py", ".pyi", ".ipynb")
+# Markdown's fenced Python blocks: checked when a .md file is named, and in directory walks
+# only when asked (include-markdown), since most Markdown is prose.
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
@@ -41,6 +46,10 @@ class SourceFile:
     # Cells (or Markdown blocks) that do not parse alone: blanked in `text`, each reported
     # as TRN000 at its own position while the others are checked (auditor/cells.py).
     piece_errors: list[PieceError] = field(default_factory=list)
+    # Markdown: `text` has the file's lines (blank outside Python blocks); a block indented
+    # under a list item lost that indentation: line -> columns to add back.
+    is_markdown: bool = False
+    column_offsets: dict[int, int] = field(default_factory=dict)
 
     def location(self, line: int) -> tuple[Optional[int], int]:
         """Map a program line to (cell, line-in-cell); plain files have no cell."""
@@ -102,6 +111,7 @@ def discover(
     excludes: Iterable[str] = DEFAULT_EXCLUDES,
     user_excludes: Iterable[str] = (),
     walked: Optional[list[WalkedDirectory]] = None,
+    suffixes: tuple[str, ...] = SUFFIXES,
 ) -> Iterator[str]:
     """Yield the files to check, in a stable order; a given path that `path_problem`
     refuses (missing, a FIFO...) yields nothing.
@@ -117,7 +127,7 @@ def discover(
         if path_problem(given) is not None:
             continue  # the check reports it (checker.path_errors); never opened here
         if os.path.isdir(given):
-            for found in _walk(given, all_excludes, walked):
+            for found in _walk(given, all_excludes, walked, suffixes):
                 norm = os.path.normpath(found)
                 if norm not in seen:
                     seen.add(norm)
@@ -144,7 +154,8 @@ def _excluded_by_name(patterns: Iterable[str]) -> frozenset[str]:
     return frozenset(n for n in names if n and "/" not in n and not any(c in n for c in "*?["))
 
 
-def _walk(root: str, excludes: tuple[str, ...], walked: Optional[list[WalkedDirectory]] = None) -> Iterator[str]:
+def _walk(root: str, excludes: tuple[str, ...], walked: Optional[list[WalkedDirectory]] = None,
+          suffixes: tuple[str, ...] = SUFFIXES) -> Iterator[str]:
     by_name = _excluded_by_name(excludes) if walked is not None else frozenset()
     stack = [root]
     while stack:
@@ -163,7 +174,7 @@ def _walk(root: str, excludes: tuple[str, ...], walked: Optional[list[WalkedDire
             if _excluded(rel, excludes):
                 skipped.add(entry.name)
                 continue
-            listed = listed_name(entry, SUFFIXES)
+            listed = listed_name(entry, suffixes)
             if listed is None:
                 continue
             counted.add(listed)
@@ -227,6 +238,8 @@ def source_from_bytes(path: str, data: bytes) -> SourceFile:
     """Decode bytes already read (the engine hashes them for the cache first)."""
     if path.endswith(".ipynb"):
         return read_notebook(path, data)
+    if path.lower().endswith(MARKDOWN_SUFFIXES):
+        return read_markdown(path, data)
     text, encoding = decode_python(data)
     return SourceFile(path=path, text=text, newline=_newline_style(text), encoding=encoding)
 
@@ -242,6 +255,21 @@ def _cell_source(cell: dict) -> str:
     if isinstance(source, str):
         return source
     raise SourceError("not a valid notebook: a cell's source is not text")
+
+
+def read_markdown(path: str, data: bytes) -> SourceFile:
+    """A Markdown file's fenced Python blocks as a program on the file's own lines."""
+    if b"\x00" in data[:8192]:
+        raise SourceError("binary file, not Markdown")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"not valid UTF-8 (byte at offset {exc.start})") from None
+    found = markdown_program(text)
+    errors = isolate_broken_cells(found.lines, found.pieces)
+    program = "\n".join(found.lines) + ("\n" if found.lines else "")
+    return SourceFile(path=path, text=program, newline=_newline_style(text), is_markdown=True,
+                      column_offsets=found.column_offsets, piece_errors=errors)
 
 
 def read_notebook(path: str, data: bytes) -> SourceFile:

@@ -24,7 +24,7 @@ from auditor.atomic import write_atomically
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.context import FileContext
 from auditor.engine import EngineOptions, FileResult, _parse_retabbed, _Prepared, run_rules
-from auditor.files import SourceError, SourceFile, decode_python, read_notebook, sanitize_cell
+from auditor.files import MARKDOWN_SUFFIXES, SourceError, SourceFile, decode_python, read_notebook, sanitize_cell
 from auditor.findings import Edit, Finding, Fix
 from auditor.suppression import skips_file
 
@@ -54,6 +54,8 @@ def fix_files(paths: Sequence[str], options: EngineOptions, unsafe: bool) -> lis
     """Fix each file in memory; nothing is written here (see `write_atomically`)."""
     fixed = []
     for path in paths:
+        if path.lower().endswith(MARKDOWN_SUFFIXES):
+            continue  # never edited: see markdown_notices
         try:
             result = fix_file(path, options, unsafe)
         except (OSError, SourceError):
@@ -327,6 +329,18 @@ def _decode(data: bytes, path: str) -> str:
     if path.endswith(".ipynb"):
         return data.decode("utf-8-sig")
     return decode_python(data)[0]
+
+
+def markdown_notices(results: Sequence[FileResult], unsafe: bool) -> list[tuple[str, str]]:
+    """(path, notice) per Markdown file with fixes: Markdown is reported, never edited."""
+    notices = []
+    for result in results:
+        if result.path.lower().endswith(MARKDOWN_SUFFIXES):
+            count = sum(is_applicable(f.fix, unsafe) for f in result.findings)
+            if count:
+                notices.append((result.path, f"{count} fix{'es' if count != 1 else ''} not applied: auditor does "
+                                             f"not edit Markdown (apply {'them' if count != 1 else 'it'} by hand)"))
+    return notices
 
 
 def run_fixes(results: Sequence[FileResult], options: EngineOptions, unsafe: bool, write: bool) -> list[FileFix]:

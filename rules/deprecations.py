@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import libcst as cst
+import libcst.helpers
 
 from auditor.analysis.names import matches
 from auditor.findings import Severity
@@ -75,6 +76,7 @@ class DeprecatedCudaAmp(Rule):
 
     def check(self, ctx) -> None:
         model = ctx.model
+        flagged = []  # (call, deprecated name, its replacement's change or None, applicability)
         torch_name = None
         for site in model.calls:
             # The prefix test first: it is cheap and rules out nearly every call.
@@ -87,12 +89,24 @@ class DeprecatedCudaAmp(Rule):
                 continue  # the old API kept for old torch releases, chosen by version
             kind, device = DEPRECATED_AMP[deprecated]
             torch_name = torch_name or _torch_alias(model)
-            fix = self._fix(ctx, site.node, kind, device, torch_name) if torch_name else None
-            ctx.report(site.node, f"`{deprecated}` is deprecated; use `torch.amp.{kind}(\"{device}\", ...)`",
-                       fix=fix)
+            new = self._replacement(site.node, kind, device, torch_name) \
+                if torch_name and getattr(ctx, "wants_fixes", True) else None
+            flagged.append((site.node, deprecated, new, SAFE if kind == "autocast" else UNSAFE))
+        if not flagged:
+            return
+        groups = _import_groups(ctx.module, model, flagged) if any(new is not None for _, _, new, _ in flagged) else {}
+        for call, deprecated, new, applicability in flagged:
+            kind, device = DEPRECATED_AMP[deprecated]
+            fix = None
+            if new is not None:
+                # The last uses of a `from torch.cuda.amp import ...` name go with their import:
+                # one fix rewrites them all and removes it (a fix per call would leave it unused).
+                changes = groups.get(id(call)) or {call: new}
+                fix = make_fix(ctx, f"Use `torch.amp.{kind}(\"{device}\", ...)`", changes, applicability)
+            ctx.report(call, f"`{deprecated}` is deprecated; use `torch.amp.{kind}(\"{device}\", ...)`", fix=fix)
 
     @staticmethod
-    def _fix(ctx, call: cst.Call, kind: str, device: str, torch_name: str):
+    def _replacement(call: cst.Call, kind: str, device: str, torch_name: str) -> Optional[cst.Call]:
         args = list(call.args)
         if any(a.star for a in args):
             return None
@@ -110,9 +124,98 @@ class DeprecatedCudaAmp(Rule):
             return None
         first = cst.Arg(value=cst.SimpleString(f'"{device}"'),
                         comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if args else cst.MaybeSentinel.DEFAULT)
-        new = call.with_changes(func=cst.parse_expression(f"{torch_name}.amp.{kind}"), args=[first, *args])
-        return make_fix(ctx, f"Use `torch.amp.{kind}(\"{device}\", ...)`", {call: new},
-                        SAFE if kind == "autocast" else UNSAFE)
+        return call.with_changes(func=cst.parse_expression(f"{torch_name}.amp.{kind}"), args=[first, *args])
+
+
+_AMP_MODULES = ("torch.cuda.amp", "torch.cpu.amp", "torch.cuda", "torch.cpu")
+
+
+class _AmpImports(cst.CSTVisitor):
+    """Names bound by `from torch.cuda.amp import X` / `from torch.cuda import amp` /
+    `import torch.cuda.amp as amp` (with their statement), and how often each name is read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bound: dict[str, tuple] = {}  # local name -> (statement node, alias node), if bound once
+        self.uses: dict[str, int] = {}
+        self.statements: list = []
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statements.append(node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statements.pop()
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        module = cst.helpers.get_full_name_for_node(node.module) if node.module is not None else None
+        if node.relative or module not in _AMP_MODULES or isinstance(node.names, cst.ImportStar):
+            return False
+        for alias in node.names:
+            name = alias.asname.name if alias.asname is not None else alias.name
+            if module in ("torch.cuda", "torch.cpu") and alias.name.value != "amp":
+                continue
+            if isinstance(name, cst.Name):
+                self._bind(name.value, node, alias)
+        return False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name) \
+                    and cst.helpers.get_full_name_for_node(alias.name) in ("torch.cuda.amp", "torch.cpu.amp"):
+                self._bind(alias.asname.name.value, node, alias)
+        return False
+
+    def _bind(self, name: str, node, alias) -> None:
+        statement = self.statements[-1] if self.statements else None
+        # Bound twice (two imports, or an import in a function too): leave the imports alone.
+        self.bound[name] = (statement, node, alias) if name not in self.bound else (None, None, None)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.uses[node.value] = self.uses.get(node.value, 0) + 1
+
+
+def _local_name(call: cst.Call) -> Optional[str]:
+    """The imported name a call goes through: `autocast(...)` or `amp.autocast(...)`."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        return func.value.value
+    return None
+
+
+def _import_groups(module: cst.Module, model, flagged: list) -> dict[int, dict]:
+    """call id -> the changes of a fix that rewrites every use of the call's imported name
+    and removes that import, for names whose uses are all flagged calls with a fix of one
+    applicability. Other calls are fixed alone (their import is still needed)."""
+    imports = _AmpImports()
+    module.visit(imports)
+    by_name: dict[str, list] = {}
+    for call, _, new, applicability in flagged:
+        name = _local_name(call)
+        if name is not None:
+            by_name.setdefault(name, []).append((call, new, applicability))
+    groups: dict[int, dict] = {}
+    for name, calls in by_name.items():
+        statement, node, alias = imports.bound.get(name, (None, None, None))
+        if statement is None or len(statement.body) != 1:
+            continue  # not imported here, imported twice, or `import x; y = 1` on one line
+        block = model.parent(statement)
+        if not isinstance(block, (cst.Module, cst.IndentedBlock)) or len(block.body) < 2:
+            continue  # the only statement of a block: removing it would leave the block empty
+        if imports.uses.get(name, 0) != len(calls) or any(new is None for _, new, _ in calls) \
+                or len({applicability for _, _, applicability in calls}) != 1:
+            continue  # read elsewhere too, or a call it cannot fix: the import stays
+        changes: dict = {call: new for call, new, _ in calls}
+        remaining = [a for a in node.names if a is not alias]
+        if remaining:
+            remaining[-1] = remaining[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            changes[statement] = statement.with_changes(body=[node.with_changes(names=remaining)])
+        else:
+            changes[statement] = cst.RemovalSentinel.REMOVE
+        for call, _, _ in calls:
+            groups[id(call)] = changes
+    return groups
 
 
 def _is_torch_version_test(text: str) -> bool:

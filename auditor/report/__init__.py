@@ -24,6 +24,8 @@ class Report:
     files_checked: int = 0
     rules: Sequence["Rule"] = ()
     fixed: int = 0
+    # Files skipped on purpose (over the size limit): one notice line each on stderr, not errors.
+    notices: list[FileError] = field(default_factory=list)
 
     def summary(self) -> dict:
         by_code: dict[str, int] = {}

@@ -237,3 +237,128 @@ def test_a_file_in_an_unsearchable_directory_is_a_per_file_error(tmp_path):
         (tmp_path / "locked").chmod(0o755)
     assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout
     assert proc.stderr.startswith("locked/b.py: error: cannot read file: Permission denied")
+
+
+# --- size: generated code and data files are skipped with a notice ------------------------
+
+def test_a_large_data_file_is_skipped_with_one_notice_and_the_rest_is_checked(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    (tmp_path / "data.py").write_text("import torch\nx = [" + "1.0, " * 130_000 + "]\n", encoding="utf-8")  # 650 kB
+    proc = run_auditor("check", "--no-cache", ".", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout and "1 file checked" in proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("data.py: notice: skipped: 0.7 MB, over the size limit of 0.5 MB")
+    clean = run_auditor("check", "--no-cache", "data.py", cwd=tmp_path, timeout=120)
+    assert clean.returncode == 0  # a notice is not a failure: a pre-commit hook does not stall on it
+
+
+def test_dense_code_is_measured_by_tokens_too(tmp_path):
+    # 300 kB under the byte limit, but 300,000 tokens: libcst would need about 700 MB.
+    (tmp_path / "dense.py").write_text("import torch\nx = [" + "1," * 150_000 + "]\n", encoding="utf-8")
+    proc = run_auditor("check", "--no-cache", "dense.py", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and "0 files checked" in proc.stdout
+    assert proc.stderr.startswith("dense.py: notice: skipped: about 300,006 tokens, over the limit of 125,000")
+
+
+def test_the_size_limit_from_the_flag_and_the_configuration(tmp_path):
+    write(tmp_path, "a.py", BUGGY)
+    assert run_auditor("check", "--no-cache", "--max-file-size", "50", "a.py", cwd=tmp_path).stderr.startswith(
+        "a.py: notice: skipped: 0.1 kB, over the size limit of 0.1 kB")
+    write(tmp_path, "pyproject.toml", '[tool.auditor]\nmax-file-size = "60B"\n')
+    configured = run_auditor("check", "a.py", cwd=tmp_path)
+    assert configured.returncode == 0 and "notice: skipped" in configured.stderr
+    again = run_auditor("check", "a.py", cwd=tmp_path)  # the cache must not swallow the notice
+    assert again.returncode == 0 and "notice: skipped" in again.stderr
+    unlimited = run_auditor("check", "--max-file-size", "0", "a.py", cwd=tmp_path)  # the flag wins, cached or not
+    assert unlimited.returncode == 1 and "TRN203" in unlimited.stdout and unlimited.stderr == ""
+    write(tmp_path, "pyproject.toml", '[tool.auditor]\nmax-file-size = "big"\n')
+    bad = run_auditor("check", "a.py", cwd=tmp_path)
+    assert bad.returncode == 2 and "max-file-size" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    assert run_auditor("check", "--max-file-size", "-3", "a.py", cwd=tmp_path).returncode == 2
+
+
+def test_a_notebook_is_measured_by_its_code_not_its_outputs(tmp_path):
+    document = json.loads(notebook(IMPORTS, SHUFFLED))
+    document["cells"][1]["outputs"] = [{"output_type": "display_data", "metadata": {},
+                                        "data": {"image/png": "iVBORw0KGgo" * 100_000}}]  # 1.1 MB of image
+    (tmp_path / "big_outputs.ipynb").write_text(json.dumps(document), encoding="utf-8")
+    (tmp_path / "big_code.ipynb").write_text(notebook(IMPORTS, "x = [" + "1.0, " * 120_000 + "]\n"), encoding="utf-8")
+    proc = run_auditor("check", "--no-cache", "big_outputs.ipynb", "big_code.ipynb", cwd=tmp_path, timeout=120)
+    assert "big_outputs.ipynb:cell 2:1:14: TRN203" in proc.stdout
+    assert proc.stderr.startswith("big_code.ipynb: notice: skipped: 0.6 MB of code, over the size limit")
+
+
+# --- Markdown: fenced Python blocks, findings at the .md line ---------------------------------
+
+TUTORIAL = """\
+# Training
+
+Prose with `DataLoader(val_ds, shuffle=True)` inline: not code.
+
+```python
+import torch
+from torch.utils.data import DataLoader
+```
+
+```{.python .input  n=2}
+%matplotlib inline
+val_loader = DataLoader(val_ds, shuffle=True)
+```
+
+```bash
+python train.py --shuffle=True
+```
+
+1. In a list:
+
+   ```py
+   test_loader = DataLoader(test_ds, shuffle=True)
+   ```
+
+```text
+val_loader = DataLoader(val_ds, shuffle=True)
+```
+
+```python
+def broken(:
+```
+
+````python
+state = torch.load("m.pt")  # noqa: TRN602
+fence = '''
+```
+'''  # a shorter fence does not close the block
+````
+"""
+
+
+def test_markdown_named_is_checked_at_the_md_lines(tmp_path):
+    write(tmp_path, "docs/tutorial.md", TUTORIAL)
+    report, proc = check_json("--no-cache", "docs/tutorial.md", cwd=tmp_path)
+    found = [(f["code"], f["line"], f["column"]) for f in report["findings"]]
+    assert found[:2] == [("TRN203", 12, 14), ("TRN203", 22, 18)]  # the list item's block: its own column
+    assert found[2][:2] == ("TRN000", 30)  # the broken block alone; the others are checked
+    assert len(found) == 3  # prose, bash and text blocks are not Python; the noqa holds
+
+
+def test_markdown_in_a_walk_only_when_configured(tmp_path):
+    write(tmp_path, "docs/tutorial.md", TUTORIAL)
+    write(tmp_path, "README.md", "```python\nimport torch\nx = torch.load('a.pt')\n```\n")
+    assert run_auditor("check", "--no-cache", ".", cwd=tmp_path).returncode == 0  # default: not walked
+    flagged = run_auditor("check", "--no-cache", "--include-markdown", ".", cwd=tmp_path)
+    assert flagged.returncode == 1 and "README.md:3:5: TRN602" in flagged.stdout
+    assert "docs/tutorial.md:12:14: TRN203" in flagged.stdout.replace(os.sep, "/")
+    write(tmp_path, "pyproject.toml", "[tool.auditor]\ninclude-markdown = true\n")
+    configured = run_auditor("check", ".", cwd=tmp_path)
+    assert configured.returncode == 1 and "README.md:3:5: TRN602" in configured.stdout
+    assert run_auditor("check", "--no-include-markdown", ".", cwd=tmp_path).returncode == 0
+
+
+def test_fix_never_edits_markdown_and_says_so(tmp_path):
+    path = write(tmp_path, "docs/tutorial.md", TUTORIAL)
+    before = path.read_bytes()
+    fixed = run_auditor("check", "--no-cache", "--fix", "docs/tutorial.md", cwd=tmp_path)
+    assert path.read_bytes() == before
+    assert fixed.returncode == 1 and "not applied: auditor does not edit Markdown" in fixed.stderr
+    diff = run_auditor("check", "--no-cache", "--diff", "docs/tutorial.md", cwd=tmp_path)
+    assert diff.stdout == "" and "not applied" in diff.stderr and path.read_bytes() == before
