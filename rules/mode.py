@@ -7,6 +7,7 @@ import os
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.program import BEHAVIOUR_EVIDENCE
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
@@ -410,9 +411,12 @@ class MissingNoGrad(Rule):
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
                 continue
-            reported.add(region)
-            # One forward pass at the top of a script costs one batch's graph, once: hygiene.
+            # One forward pass at the top of a script costs one batch's graph, once: hygiene
+            # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
+            if once and all(e == BEHAVIOUR_EVIDENCE for _, e in bad):
+                continue
+            reported.add(region)
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
                        f"nobody uses{' (once, at top level)' if once else ''}; wrap it in "

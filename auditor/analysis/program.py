@@ -25,6 +25,7 @@ ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "l
                 "freeze", "unfreeze", "compile", "register", "update", "sync", "push", "copy", "reset", "set",
                 "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
                 "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
+BEHAVIOUR_EVIDENCE = "(its output is only read as numbers and never reaches `backward()`)"
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -214,7 +215,7 @@ class Program:
         if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
                 self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
-        return "(its output is only read as numbers and never reaches `backward()`)"
+        return BEHAVIOUR_EVIDENCE
 
     def result_use(self, site: CallSite) -> Optional[str]:
         return self._result(site)[0]

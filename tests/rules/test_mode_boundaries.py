@@ -362,6 +362,11 @@ for step, (x, y) in enumerate(train_loader):
     if step % 50 == 0:
         accuracy = (cnn(test_x).argmax(1) == test_y).float().mean().item()
 """,
+    "top_level_test_data_info.py": HEAD + f"""
+model = {DROPOUT_NET}
+model.eval()
+print(model(x_test).argmax(1))
+""",
     "pipeline_ok.py": HEAD + """
 from transformers import pipeline
 
@@ -397,7 +402,7 @@ EXPECTED = {
     "self_model_unknown_ok.py": [],
     "behaviour_helper_bad.py": [("TRN101", 9)],
     "named_eval_but_trains_ok.py": [],
-    "top_level_score_bad.py": [("TRN101", 13), ("TRN102", 13)],
+    "top_level_score_bad.py": [("TRN101", 13)],
     "top_level_step_ok.py": [],
     "gan_sampling_ok.py": [],
     "validation_noise_ok.py": [],
@@ -410,6 +415,7 @@ EXPECTED = {
     "mode_from_flag_ok.py": [],
     "periodic_eval_in_loop_bad.py": [("TRN101", 13), ("TRN102", 13)],
     "pipeline_ok.py": [],
+    "top_level_test_data_info.py": [("TRN102", 7)],
     "transformers_optimizer_teacher_ok.py": [],
     "not_forward_passes_ok.py": [],
     "private_helper_bad.py": [("TRN102", 11)],
@@ -448,7 +454,12 @@ def test_behaviour_evidence_is_named(found):
 
 
 def test_one_top_level_forward_without_no_grad_is_hygiene(found):
-    [once] = [f for f in found["top_level_score_bad.py"] if f["code"] == "TRN102"]
-    assert once["severity"] == "info" and "once, at top level" in once["message"]
+    # Given evaluation data: info; a demo's one prediction (behaviour alone): nothing.
+    [once] = [f for f in found["linear_only_info.py"] + found["periodic_eval_in_loop_bad.py"]
+              if f["code"] == "TRN102"]
+    assert once["severity"] == "warning"
+    assert not [f for f in found["top_level_score_bad.py"] if f["code"] == "TRN102"]
+    [data] = found["top_level_test_data_info.py"]
+    assert data["severity"] == "info" and "once, at top level" in data["message"]
     [looped] = found["private_helper_bad.py"]
     assert looped["severity"] == "warning"
