@@ -183,21 +183,21 @@ def _untrained_here(prog, forward) -> bool:
     first look at a new model): a smoke test of its shapes, not an evaluation."""
     function = forward.site.function
     model = prog.model
-    bindings = model.bindings_of(forward.key, function)
-    if not bindings or any(b.function is not function or b.kind != "assign" or type(b.value) is not cst.Call
-                           for b in bindings):
-        return False
-    for b in bindings:
-        built = prog.roles.fresh_model(b.value) or (
-            type(b.value.func) is cst.Name and model.functions_named(b.value.func.value))
-        if not built:
-            return False
     order = source_order(model)
     at = order.get(forward.site.node, 0)
-    built_by = {b.value for b in bindings}
+    # The binding in force: the last one above the forward pass, in this scope.
+    bindings = [b for b in model.bindings_of(forward.key, function) if order.get(b.statement, 0) < at]
+    if not bindings or any(b.function is not function for b in bindings):
+        return False
+    last = max(bindings, key=lambda b: order.get(b.statement, 0))
+    if last.kind != "assign" or type(last.value) is not cst.Call or not (
+            prog.roles.fresh_model(last.value)
+            or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
+        return False
+    built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
-        if order.get(site.node, 0) >= at or site.node in built_by:
-            continue  # what comes after cannot have trained it yet; its construction does not
+        if not built_at < order.get(site.node, 0) < at or site.node is last.value:
+            continue  # only what runs between its construction and this forward can train it
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
