@@ -36,6 +36,7 @@ _STORING = {"append", "extend", "insert", "add", "put", "update", "setdefault", 
 _SHOWING = {"print", "len", "float", "int", "bool", "str", "repr", "format"}
 _NUMBER_MODULES = ("numpy.", "sklearn.", "scipy.", "pandas.", "torchmetrics.", "math.", "matplotlib.")
 _MAX_ROUNDS = 6
+_CLOSURES = ".closures"  # a key no name can be
 
 
 def result_use(model: FileModel, call: cst.Call, function: Optional[cst.FunctionDef], is_backward,
@@ -61,6 +62,8 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
                     detached)
         # Flow matters where names are reused (a notebook's `loss` in training, then in
         # evaluation): an occurrence counts when the last binding before it is tainted.
+        if function is not None and not graph.keys().isdisjoint(names[_CLOSURES]):
+            found.add(ESCAPES)  # a nested function reads it: what it does there is its business
         pending = [n for name in {*graph, *numbers} for n in names.get(name, ())
                    if n not in seen and (_reached(model, order, n, function, graph)
                                          or _reached(model, order, n, function, numbers))]
@@ -188,7 +191,9 @@ def _names_in(model: FileModel, function: Optional[cst.FunctionDef]) -> dict[str
     found = table.get(function)
     if found is not None:
         return found
-    found = {}
+    found: dict = {}
+    closures: set = set()  # names that nested functions and lambdas read
+    found[_CLOSURES] = closures
     root = function.body if function is not None else model.module
     stack = list(syntactic_children(root))
     while stack:
@@ -197,7 +202,18 @@ def _names_in(model: FileModel, function: Optional[cst.FunctionDef]) -> dict[str
         if kind is cst.Name:
             found.setdefault(node.value, []).append(node)
             continue
-        if kind in (cst.FunctionDef, cst.ClassDef, cst.Lambda):
+        if kind in (cst.FunctionDef, cst.Lambda):
+            inner = [node.body]
+            while inner:
+                child = inner.pop()
+                if type(child) is cst.Name:
+                    closures.add(child.value)
+                elif type(child) is cst.Attribute:
+                    inner.append(child.value)
+                else:
+                    inner.extend(syntactic_children(child))
+            continue
+        if kind is cst.ClassDef:
             continue
         if kind is cst.Attribute:
             stack.append(node.value)  # `x.attr`: only `x` is a name read here
