@@ -177,6 +177,13 @@ def _built_from(prog, key: str, function, depth: int) -> list:
     return found
 
 
+def _inside_a_module(prog, forward) -> bool:
+    """A call inside a class with a `forward` (an nn.Module whose base may live elsewhere,
+    `MegatronModule`): part of a bigger forward pass whose output leaves through it."""
+    cls = prog.model.class_of(forward.site.function)
+    return cls is not None and "forward" in cls.methods
+
+
 def _untrained_here(prog, forward) -> bool:
     """A model built fresh in this scope and neither trained, loaded nor handed on before
     this forward pass (`net = VGG(); y = net(torch.randn(2, 3, 32, 32))`, a notebook's
@@ -196,7 +203,8 @@ def _untrained_here(prog, forward) -> bool:
         return False
     built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
-        if not built_at < order.get(site.node, 0) < at or site.node is last.value:
+        if not built_at < order.get(site.node, 0) < at or site.node is last.value \
+                or prog.roles.fresh_model(site.node):
             continue  # only what runs between its construction and this forward can train it
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it
@@ -238,16 +246,20 @@ def _eval_forwards(ctx) -> list:
         return cached[1]
     found = []
     pytest_file = _is_pytest_file(ctx.path)
+    # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
+    # says nothing there.
+    test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
+        by_behaviour = not untrained and not test_code and not _inside_a_module(prog, forward)
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
-                prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
+                prog.eval_evidence(forward, state) or (by_behaviour and prog.behaviour_evidence(forward, state))
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:

@@ -367,6 +367,32 @@ model = {DROPOUT_NET}
 model.eval()
 print(model(x_test).argmax(1))
 """,
+    # The output is read by a nested function: evaluation named by `test()` still holds.
+    "closure_reader_bad.py": HEAD + f"""
+@torch.no_grad()
+def test(model, data, y):
+    h = model(data)
+
+    def score(rows):
+        return (h[rows].argmax(1) == y[rows]).float().mean().item()
+
+    return score(slice(0, 10))
+
+def main(data, y, opt):
+    model = {DROPOUT_NET}
+    model.train()
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(data), y).backward()
+    opt.step()
+    test(model, data, y)
+""",
+    # Several new models, each printed once: smoke tests, whatever else is built between.
+    "several_smoke_tests_ok.py": HEAD + f"""
+first = {DROPOUT_NET}
+second = {DROPOUT_NET}
+print(first(torch.randn(2, 4)).argmax(1))
+print(second(torch.randn(2, 4)).argmax(1))
+""",
     "pipeline_ok.py": HEAD + """
 from transformers import pipeline
 
@@ -415,6 +441,8 @@ EXPECTED = {
     "mode_from_flag_ok.py": [],
     "periodic_eval_in_loop_bad.py": [("TRN101", 13), ("TRN102", 13)],
     "pipeline_ok.py": [],
+    "closure_reader_bad.py": [("TRN101", 7)],
+    "several_smoke_tests_ok.py": [],
     "top_level_test_data_info.py": [("TRN102", 7)],
     "transformers_optimizer_teacher_ok.py": [],
     "not_forward_passes_ok.py": [],
