@@ -278,11 +278,39 @@ class MissingEvalMode(Rule):
         Follows each model's mode (`.train()`, `.eval()`, `.train(False)`, a fresh model is in
         training mode) along every path, through helpers that switch it and through the callers
         of evaluation functions, loops counted as running more than once. Flags a forward pass
-        used for evaluation (validation/test data, or inside an evaluate/validate/test/predict
-        function) where the model can still be in training mode. A `model.eval()` in every
-        caller satisfies it, and so does one under `if isinstance(model, nn.Module):` (the
-        other path has no module to switch); Lightning's `validation_step`/`test_step` are run in eval mode by
-        the Trainer and are not flagged.
+        used for evaluation where the model can still be in training mode.
+
+        A forward pass is evaluation by what is done with it: its output is only read as
+        numbers (`.item()`, `.argmax()`, a comparison, `.cpu().numpy()`, printing, metrics)
+        and never reaches `backward()` or an optimizer step; or it is given validation/test
+        data; or it runs in an evaluate/validate/test/predict function whose output is read
+        and which no caller of the file back-propagates. A name alone never decides, and a
+        name cannot override training behaviour. Not evaluation: a generator's samples (its
+        output feeds another model), random-noise inputs, an untrained model's first forward
+        pass (a smoke test of shapes), string-only inputs, forward passes inside a module's
+        own methods, and behaviour alone in test code.
+
+        Across boundaries it sees: models built at module level and read as globals by
+        functions (`def test(): model(x)` called from the script), `self.model` built in
+        `__init__`/`build()` and read by other methods, parameters filled with models
+        whatever their name (`m`), helpers that switch a parameter or a global, and callers
+        in other checked files (`evaluate(model, loader)` imported elsewhere; needs both files
+        in the same run). A model never switched nor handed to another function anywhere in
+        the file is in training mode in every function. It cannot see: entry points whose
+        callers are outside the run (mode unknown: silent), a model switched through an alias
+        it cannot follow, or modes set by a framework other than Lightning.
+
+        A `model.eval()` in every caller satisfies it, and so does one under `if
+        isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
+        model.train()`) is the caller's choice; Lightning's `validation_step`/`test_step` run
+        in eval mode and are not flagged.
+
+        Severity: error when the model has a mode-dependent layer (dropout, batch norm,
+        instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
+        dropout between stacked layers) or when its layers are not all visible (an imported
+        or loaded model); info, saying so, when every layer is visible in the file (its class,
+        the classes it builds, an `nn.Sequential`) and none depends on the mode: both modes
+        compute the same numbers.
         """
     why = """
         In training mode dropout keeps dropping units and batch norm normalises with the
@@ -379,10 +407,25 @@ class MissingNoGrad(Rule):
     severity = Severity.WARNING
     summary = "An evaluation forward pass runs with autograd enabled."
     what = """
-        Flags a forward pass used for evaluation (validation/test data, or inside an
-        evaluate/validate/test/predict function) that can run with gradient tracking on: not
-        under `torch.no_grad()`, `torch.inference_mode()` or `torch.set_grad_enabled(False)`
-        (as a context or a decorator), neither in the function nor around every call of it.
+        Flags a forward pass used for evaluation (as TRN101 decides it: by what is done with
+        the output, by the data it is given, or inside an evaluation function whose output is
+        read) that can run with gradient tracking on: not under `torch.no_grad()`,
+        `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
+        decorator), neither in the function nor around every call of it (callers in other
+        files of the run count).
+
+        Not forward passes: calls whose name starts with a verb acting on a model
+        (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
+        (a class being built), tokenizers, processors, transforms and `transformers.pipeline`
+        objects (they run under no_grad themselves); strings, numbers and random noise are
+        never data (`validation_z = torch.randn(...)` is a generator's fixed noise). A public
+        method of a model class that returns its output (`Net.predict(x)`) leaves the grad
+        mode to its caller when no caller is in sight: no finding.
+
+        Severity: warning (memory and time wasted on every evaluation batch); info for a
+        single forward pass on evaluation data at the top level of a script (one batch's
+        graph, once); a demo's single top-level prediction judged by behaviour alone is not
+        reported.
         """
     why = """
         Autograd records a graph for every evaluation batch: memory grows with the batch
@@ -444,10 +487,18 @@ class MissingTrainMode(Rule):
     summary = "A training step can run while the model is in eval mode."
     what = """
         Flags an optimizer step (or backward, when no step is in sight) whose model can be
-        in eval mode on some path: e.g. `model.eval()` (directly or in a helper) at the end of
-        an epoch and no `model.train()` at the top of the next one. A model whose parameters
-        reach none of the file's optimizers (a frozen backbone under a linear probe, a
-        reference model) may stay in eval mode on purpose and is not flagged.
+        in eval mode on some path: e.g. `model.eval()` (directly, in a helper, or in an
+        evaluation function that switches a global model) at the end of an epoch and no
+        `model.train()` at the top of the next one. Module-level models trained by functions
+        (`def train(): ...` in a tutorial script) are followed like local ones.
+
+        A model whose parameters reach none of the file's optimizers (a frozen backbone under
+        a linear probe, a reference model) may stay in eval mode on purpose and is not
+        flagged. Any known optimizer class counts (`torch.optim.*`, `transformers.AdamW`...).
+        When an optimizer is built here from parameters that cannot be read (param groups
+        made by a helper), the rule stays silent if a second model takes part in the step
+        (a frozen teacher), since it cannot tell which one is trained. It cannot see
+        optimizers built in other files: then every model in the step counts.
         """
     why = """
         In eval mode dropout is off and batch norm stops updating its statistics: from the
