@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import libcst as cst
 
@@ -110,24 +111,24 @@ def _chose_training(state) -> bool:
     """The path runs because a flag said training (`if train: model.train()` in a helper
     that serves both modes): training mode there is the caller's choice, not an oversight."""
     for code, value in state.facts:
-        if value and dotted_name_like(code) and {"train", "training", "is_train", "is_training"} & set(
-                name_tokens(code)):
+        flag = _FLAG_TRUE.match(code)
+        if value and flag and {"train", "training"} & set(name_tokens(flag.group(1))):
             return True
     return False
 
 
-def dotted_name_like(code: str) -> bool:
-    return all(part.isidentifier() for part in code.split("."))
+# `train`, `self.training`, `(train == True)`, `is_train is True`: a flag that is true.
+_FLAG_TRUE = re.compile(r"^\(?\s*([A-Za-z_][\w.]*)\s*(?:(?:==|is)\s*True\s*)?\)?$")
 
 
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
     the name can hold (its assignments, and the arguments of the function's callers)."""
     key = forward.key
-    values = _built_from(prog, key, forward.site.function, 0)
+    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
     while not values and "." in key.removeprefix("self."):
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
-        values = _built_from(prog, key, forward.site.function, 0)
+        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
     if not values:
         return None, ""
     unknown = False
@@ -139,13 +140,20 @@ def _mode_dependence(prog, forward) -> tuple:
     return (None, "") if unknown else (False, "")
 
 
-def _built_from(prog, key: str, function, depth: int) -> list:
+def _built_from(prog, key: str, function, depth: int, at=None) -> list:
     """The expressions that build the model `key` holds in `function` ([] when unknown)."""
     model = prog.model
     if depth > 3:
         return []
     found = []
-    for binding in model.bindings_of(key, function):
+    bindings = model.bindings_of(key, function)
+    if at is not None and bindings and all(b.function is function and b.kind == "assign" for b in bindings):
+        # The binding in force where the model is used (a notebook rebinds `model` per cell).
+        order = source_order(model)
+        before = [b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)]
+        if before:
+            bindings = [max(before, key=lambda b: order.get(b.statement, 0))]
+    for binding in bindings:
         if binding.kind == "param":
             given = prog.flow.arguments_of(binding.function, key)
             if not given:

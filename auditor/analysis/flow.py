@@ -730,11 +730,10 @@ class FlowAnalysis:
             states = self._calls(node, states)
             plan = self._if_plans.get(node)
             if plan is None:
-                # `if not train:` is the fact `train` negated, so that it agrees with `if train:`.
-                test, negated = node.test, False
-                while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
-                    test, negated = test.expression, not negated
-                plan = self._if_plans[node] = (self.model.code(test), _module_guard(node.test),
+                # `if not train:` / `if train == False:` are the fact `train` negated, so that
+                # they agree with `if train:` on every path.
+                test, negated = _flag_of(node.test)
+                plan = self._if_plans[node] = (self.model.code(test).strip("() "), _module_guard(node.test),
                                                _may_have_value(node.test), negated)
             code, guard, has_value, negated = plan
             taken, skipped = [], []
@@ -1127,6 +1126,24 @@ def _module_guard(test: cst.BaseExpression) -> Optional[tuple]:
         return None
     name = dotted_name(test.args[0].value)
     return (name, positive) if name else None
+
+
+def _flag_of(test: cst.BaseExpression) -> tuple:
+    """(the condition underneath, negated?) for `not x`, `x == True`, `x is False`..."""
+    negated = False
+    while True:
+        if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+            test, negated = test.expression, not negated
+            continue
+        if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+                type(test.comparisons[0].operator) in (cst.Equal, cst.Is, cst.NotEqual, cst.IsNot) and \
+                type(test.comparisons[0].comparator) is cst.Name and \
+                test.comparisons[0].comparator.value in ("True", "False"):
+            target = test.comparisons[0]
+            flips = (target.comparator.value == "False") != (type(target.operator) in (cst.NotEqual, cst.IsNot))
+            test, negated = test.left, negated != flips
+            continue
+        return test, negated
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

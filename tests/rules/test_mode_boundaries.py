@@ -351,6 +351,20 @@ def main(loader):
     run(model, loader, True)
     run(model, loader, False)
 """,
+    "mode_from_flag_compared_ok.py": HEAD + """
+def run(model, loader, train):
+    if (train == True):
+        model.train()
+    if (train == False):
+        model.eval()
+    for x, y in loader:
+        print((model(x).argmax(1) == y).float().mean().item())
+
+def main(loader):
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    run(model, loader, train=True)
+    run(model, loader, train=False)
+""",
     "periodic_eval_in_loop_bad.py": HEAD + f"""
 cnn = {DROPOUT_NET}
 opt = torch.optim.Adam(cnn.parameters())
@@ -439,6 +453,7 @@ EXPECTED = {
     "redefined_class_error.py": [("TRN101", 24)],
     "single_layer_rnn_info.py": [("TRN101", 16)],
     "mode_from_flag_ok.py": [],
+    "mode_from_flag_compared_ok.py": [("TRN102", 11)],
     "periodic_eval_in_loop_bad.py": [("TRN101", 13), ("TRN102", 13)],
     "pipeline_ok.py": [],
     "closure_reader_bad.py": [("TRN101", 7)],
