@@ -170,7 +170,7 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         value = binding.value
         inner = value
         while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
-                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
             inner = inner.func.value
         name = dotted_name(inner)
         if name == key:
