@@ -54,6 +54,7 @@ class Program:
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
         self._uses: dict = {}  # forward call -> result_use's answer
+        self._generators: dict = {}  # model key -> its output feeds another model
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -251,6 +252,12 @@ class Program:
     def _feeds_a_model(self, key: str) -> bool:
         """`key`'s output is the input of another model of the file (`D(G(z))`, `fake = G(z);
         D(fake.detach())`): a generator, whose sampling from noise is not an evaluation."""
+        found = self._generators.get(key)
+        if found is None:
+            found = self._generators[key] = self._find_feeding(key)
+        return found
+
+    def _find_feeding(self, key: str) -> bool:
         for other in self.forwards():
             if other.key == key:
                 continue
