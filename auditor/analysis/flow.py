@@ -382,6 +382,11 @@ class FlowAnalysis:
                 return [State(modes=(("self", EVAL),), grad=OFF)]
             if info.name in LIGHTNING_TRAIN_HOOKS:
                 return [State(modes=(("self", TRAIN),), grad=ON)]
+        if info.cls is not None and info.name in LIGHTNING_EVAL_HOOKS and \
+                any(base.rsplit(".", 1)[-1] == "Callback" for base in info.cls.bases):
+            # A Lightning callback's validation hooks run inside the Trainer's loop: the
+            # module in eval mode, autograd off (its mode: the Trainer's, not tracked here).
+            return [State(grad=OFF)]
         states = self.callers.get(function) or self._project_entry(info) or \
             [State(modes=self._unswitched_entry(info), grad=ON if info.parent is None else UNKNOWN)]
         decorated = _decorated_grad(self.model, info)

@@ -15,7 +15,7 @@ from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
-from auditor.analysis.uses import ESCAPES, READOUT, TRAINING, result_use
+from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
@@ -173,6 +173,8 @@ class Program:
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
         use = self.result_use(site)
+        if use == SHAPE:
+            return None  # `print(model(x_val).shape)`: a look at shapes, not an evaluation
         # A backward in the same loop makes this a training forward, unless the output is
         # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
         if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):

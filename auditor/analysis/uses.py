@@ -7,6 +7,7 @@ function, or the module body), flow-insensitively, and answers:
   `scaler.scale(loss).backward()`) or a call that also takes an optimizer (a loss scaler);
 - ESCAPES: it leaves the scope still attached to the graph (returned, stored in an
   attribute or a container, handed to a call whose result is dropped): the caller decides;
+- SHAPE: only its shape is read (a smoke test);
 - READOUT: it is only turned into numbers (`.item()`, `.argmax()`, `.cpu()`, `.detach()`,
   a comparison, numpy/scikit-learn, printing): this is evaluation or prediction;
 - None: nothing is done with it that says either.
@@ -24,7 +25,7 @@ import libcst as cst
 from auditor.analysis.model import FileModel, syntactic_children
 from auditor.analysis.names import dotted_name
 
-TRAINING, ESCAPES, READOUT = "training", "escapes", "readout"
+TRAINING, ESCAPES, READOUT, SHAPE = "training", "escapes", "readout", "shape"
 
 # Methods whose result holds no graph: numbers, indices, copies off the graph.
 _DETACHING = {"detach", "item", "cpu", "numpy", "tolist", "argmax", "argmin", "data",
@@ -75,7 +76,9 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
         return TRAINING, trained
     if ESCAPES in found:
         return ESCAPES, []
-    return (READOUT if READOUT in found else None), []
+    if READOUT in found:
+        return READOUT, []
+    return (SHAPE if SHAPE in found else None), []
 
 
 def source_order(model: FileModel) -> dict:
@@ -112,7 +115,8 @@ def _follow(model: FileModel, order: dict, node: cst.CSTNode, function, graph: d
         kind = type(current)
         if kind is cst.Attribute and current.value is child:
             if current.attr.value in _SHAPES:
-                return  # its shape, not its values: neither training nor a read-out
+                found.add(SHAPE)  # its shape, not its values: neither training nor a read-out
+                return
             if current.attr.value in _DETACHING:
                 detached = True
         elif kind is cst.Call:

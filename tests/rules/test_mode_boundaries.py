@@ -407,6 +407,28 @@ second = {DROPOUT_NET}
 print(first(torch.randn(2, 4)).argmax(1))
 print(second(torch.randn(2, 4)).argmax(1))
 """,
+    # A Lightning callback's validation hook runs with autograd off and the module in eval.
+    "lightning_callback_ok.py": HEAD + """
+import pytorch_lightning as pl
+
+class OnlineProbe(pl.Callback):
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        x, y = batch
+        preds = pl_module.probe(pl_module(x))
+        pl_module.log("probe_acc", (preds.argmax(1) == y).float().mean())
+""",
+    # Only the shape of the output is read: a look at the model, not an evaluation.
+    "shape_on_val_data_ok.py": HEAD + f"""
+model = {DROPOUT_NET}
+opt = torch.optim.Adam(model.parameters())
+for x, y in train_loader:
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+for img, label in val_loader:
+    print(model(img).shape)
+    break
+""",
     "pipeline_ok.py": HEAD + """
 from transformers import pipeline
 
@@ -456,6 +478,8 @@ EXPECTED = {
     "mode_from_flag_compared_ok.py": [("TRN102", 11)],
     "periodic_eval_in_loop_bad.py": [("TRN101", 13), ("TRN102", 13)],
     "pipeline_ok.py": [],
+    "lightning_callback_ok.py": [],
+    "shape_on_val_data_ok.py": [],
     "closure_reader_bad.py": [("TRN101", 7)],
     "several_smoke_tests_ok.py": [],
     "top_level_test_data_info.py": [("TRN102", 7)],
