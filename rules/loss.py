@@ -28,6 +28,15 @@ class SoftmaxBeforeCrossEntropy(Rule):
         through variables, or because the model is an `nn.Sequential` ending in `nn.Softmax` or
         a model class whose `forward` returns a softmax on every path. `log_softmax` is not flagged: it is idempotent under the
         loss's own log-softmax, so the result is unchanged.
+
+        Across boundaries it sees: `out = F.softmax(x, 1); return out` (through variables),
+        one element of a returned tuple (`probs, loss = model(x, y)` only when that element
+        reaches the loss), the model's own class through `self(x)` / `self.forward(x)` (e.g.
+        in `training_step`), and model classes of other modules of the run through their
+        phase-1 summaries (`from .models import Net`). It cannot see a model class of a
+        module that is not checked in the same run, nor models built by factories whose
+        return it cannot read. A softmax used only for metrics or predictions is never
+        flagged.
         """
     why = """
         CrossEntropyLoss applies log-softmax itself. Fed probabilities, it computes
@@ -91,7 +100,9 @@ class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
     what = """
         Flags `nn.BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` whose input is the
         output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, `nn.Sigmoid`), directly, through
-        variables, or because the model's `forward` (or its `nn.Sequential`) ends in one.
+        variables, or because the model's `forward` (or its `nn.Sequential`) ends in one:
+        in this file, in the model's own class (`self(x)` in `training_step`), or in a model
+        class of another module checked in the same run (see TRN301 for what it cannot see).
         """
     why = """
         The loss applies the sigmoid itself: a second sigmoid squeezes the inputs into

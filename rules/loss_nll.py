@@ -90,7 +90,8 @@ class NllLossWithoutLogSoftmax(Rule):
         (probabilities) or of a layer or model whose last operation is an `nn.Linear`
         (logits): directly, through a variable, an `nn.Sequential`, or the `forward` of a
         model class of the same file. Inputs from `log_softmax`, `nn.LogSoftmax` or
-        `torch.log` are correct; unknown inputs are not flagged.
+        `torch.log` are correct; unknown inputs are not flagged. It does not yet read model
+        classes of other modules (TRN301/TRN302 do): such inputs are unknown, so silent.
         """
     why = """
         `NLLLoss` only picks `-input[target]`: it assumes its input is already

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN
+from auditor.analysis.program import BEHAVIOUR_EVIDENCE
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
@@ -109,24 +111,24 @@ def _chose_training(state) -> bool:
     """The path runs because a flag said training (`if train: model.train()` in a helper
     that serves both modes): training mode there is the caller's choice, not an oversight."""
     for code, value in state.facts:
-        if value and dotted_name_like(code) and {"train", "training", "is_train", "is_training"} & set(
-                name_tokens(code)):
+        flag = _FLAG_TRUE.match(code)
+        if value and flag and {"train", "training"} & set(name_tokens(flag.group(1))):
             return True
     return False
 
 
-def dotted_name_like(code: str) -> bool:
-    return all(part.isidentifier() for part in code.split("."))
+# `train`, `self.training`, `(train == True)`, `is_train is True`: a flag that is true.
+_FLAG_TRUE = re.compile(r"^\(?\s*([A-Za-z_][\w.]*)\s*(?:(?:==|is)\s*True\s*)?\)?$")
 
 
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
     the name can hold (its assignments, and the arguments of the function's callers)."""
     key = forward.key
-    values = _built_from(prog, key, forward.site.function, 0)
+    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
     while not values and "." in key.removeprefix("self."):
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
-        values = _built_from(prog, key, forward.site.function, 0)
+        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
     if not values:
         return None, ""
     unknown = False
@@ -138,13 +140,20 @@ def _mode_dependence(prog, forward) -> tuple:
     return (None, "") if unknown else (False, "")
 
 
-def _built_from(prog, key: str, function, depth: int) -> list:
+def _built_from(prog, key: str, function, depth: int, at=None) -> list:
     """The expressions that build the model `key` holds in `function` ([] when unknown)."""
     model = prog.model
     if depth > 3:
         return []
     found = []
-    for binding in model.bindings_of(key, function):
+    bindings = model.bindings_of(key, function)
+    if at is not None and bindings and all(b.function is function and b.kind == "assign" for b in bindings):
+        # The binding in force where the model is used (a notebook rebinds `model` per cell).
+        order = source_order(model)
+        before = [b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)]
+        if before:
+            bindings = [max(before, key=lambda b: order.get(b.statement, 0))]
+    for binding in bindings:
         if binding.kind == "param":
             given = prog.flow.arguments_of(binding.function, key)
             if not given:
@@ -161,7 +170,7 @@ def _built_from(prog, key: str, function, depth: int) -> list:
         value = binding.value
         inner = value
         while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
-                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
             inner = inner.func.value
         name = dotted_name(inner)
         if name == key:
@@ -176,27 +185,35 @@ def _built_from(prog, key: str, function, depth: int) -> list:
     return found
 
 
+def _inside_a_module(prog, forward) -> bool:
+    """A call inside a class with a `forward` (an nn.Module whose base may live elsewhere,
+    `MegatronModule`): part of a bigger forward pass whose output leaves through it."""
+    cls = prog.model.class_of(forward.site.function)
+    return cls is not None and "forward" in cls.methods
+
+
 def _untrained_here(prog, forward) -> bool:
     """A model built fresh in this scope and neither trained, loaded nor handed on before
     this forward pass (`net = VGG(); y = net(torch.randn(2, 3, 32, 32))`, a notebook's
     first look at a new model): a smoke test of its shapes, not an evaluation."""
     function = forward.site.function
     model = prog.model
-    bindings = model.bindings_of(forward.key, function)
-    if not bindings or any(b.function is not function or b.kind != "assign" or type(b.value) is not cst.Call
-                           for b in bindings):
-        return False
-    for b in bindings:
-        built = prog.roles.fresh_model(b.value) or (
-            type(b.value.func) is cst.Name and model.functions_named(b.value.func.value))
-        if not built:
-            return False
     order = source_order(model)
     at = order.get(forward.site.node, 0)
-    built_by = {b.value for b in bindings}
+    # The binding in force: the last one above the forward pass, in this scope.
+    bindings = [b for b in model.bindings_of(forward.key, function) if order.get(b.statement, 0) < at]
+    if not bindings or any(b.function is not function for b in bindings):
+        return False
+    last = max(bindings, key=lambda b: order.get(b.statement, 0))
+    if last.kind != "assign" or type(last.value) is not cst.Call or not (
+            prog.roles.fresh_model(last.value)
+            or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
+        return False
+    built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
-        if order.get(site.node, 0) >= at or site.node in built_by:
-            continue  # what comes after cannot have trained it yet; its construction does not
+        if not built_at < order.get(site.node, 0) < at or site.node is last.value \
+                or prog.roles.fresh_model(site.node):
+            continue  # only what runs between its construction and this forward can train it
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
@@ -237,16 +254,20 @@ def _eval_forwards(ctx) -> list:
         return cached[1]
     found = []
     pytest_file = _is_pytest_file(ctx.path)
+    # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
+    # says nothing there.
+    test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
+        by_behaviour = not untrained and not test_code and not _inside_a_module(prog, forward)
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
-                prog.eval_evidence(forward, state) or prog.behaviour_evidence(forward, state)
+                prog.eval_evidence(forward, state) or (by_behaviour and prog.behaviour_evidence(forward, state))
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
@@ -265,11 +286,39 @@ class MissingEvalMode(Rule):
         Follows each model's mode (`.train()`, `.eval()`, `.train(False)`, a fresh model is in
         training mode) along every path, through helpers that switch it and through the callers
         of evaluation functions, loops counted as running more than once. Flags a forward pass
-        used for evaluation (validation/test data, or inside an evaluate/validate/test/predict
-        function) where the model can still be in training mode. A `model.eval()` in every
-        caller satisfies it, and so does one under `if isinstance(model, nn.Module):` (the
-        other path has no module to switch); Lightning's `validation_step`/`test_step` are run in eval mode by
-        the Trainer and are not flagged.
+        used for evaluation where the model can still be in training mode.
+
+        A forward pass is evaluation by what is done with it: its output is only read as
+        numbers (`.item()`, `.argmax()`, a comparison, `.cpu().numpy()`, printing, metrics)
+        and never reaches `backward()` or an optimizer step; or it is given validation/test
+        data; or it runs in an evaluate/validate/test/predict function whose output is read
+        and which no caller of the file back-propagates. A name alone never decides, and a
+        name cannot override training behaviour. Not evaluation: a generator's samples (its
+        output feeds another model), random-noise inputs, an untrained model's first forward
+        pass (a smoke test of shapes), string-only inputs, forward passes inside a module's
+        own methods, and behaviour alone in test code.
+
+        Across boundaries it sees: models built at module level and read as globals by
+        functions (`def test(): model(x)` called from the script), `self.model` built in
+        `__init__`/`build()` and read by other methods, parameters filled with models
+        whatever their name (`m`), helpers that switch a parameter or a global, and callers
+        in other checked files (`evaluate(model, loader)` imported elsewhere; needs both files
+        in the same run). A model never switched nor handed to another function anywhere in
+        the file is in training mode in every function. It cannot see: entry points whose
+        callers are outside the run (mode unknown: silent), a model switched through an alias
+        it cannot follow, or modes set by a framework other than Lightning.
+
+        A `model.eval()` in every caller satisfies it, and so does one under `if
+        isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
+        model.train()`) is the caller's choice; Lightning's `validation_step`/`test_step` run
+        in eval mode and are not flagged.
+
+        Severity: error when the model has a mode-dependent layer (dropout, batch norm,
+        instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
+        dropout between stacked layers) or when its layers are not all visible (an imported
+        or loaded model); info, saying so, when every layer is visible in the file (its class,
+        the classes it builds, an `nn.Sequential`) and none depends on the mode: both modes
+        compute the same numbers.
         """
     why = """
         In training mode dropout keeps dropping units and batch norm normalises with the
@@ -366,10 +415,25 @@ class MissingNoGrad(Rule):
     severity = Severity.WARNING
     summary = "An evaluation forward pass runs with autograd enabled."
     what = """
-        Flags a forward pass used for evaluation (validation/test data, or inside an
-        evaluate/validate/test/predict function) that can run with gradient tracking on: not
-        under `torch.no_grad()`, `torch.inference_mode()` or `torch.set_grad_enabled(False)`
-        (as a context or a decorator), neither in the function nor around every call of it.
+        Flags a forward pass used for evaluation (as TRN101 decides it: by what is done with
+        the output, by the data it is given, or inside an evaluation function whose output is
+        read) that can run with gradient tracking on: not under `torch.no_grad()`,
+        `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
+        decorator), neither in the function nor around every call of it (callers in other
+        files of the run count).
+
+        Not forward passes: calls whose name starts with a verb acting on a model
+        (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
+        (a class being built), tokenizers, processors, transforms and `transformers.pipeline`
+        objects (they run under no_grad themselves); strings, numbers and random noise are
+        never data (`validation_z = torch.randn(...)` is a generator's fixed noise). A public
+        method of a model class that returns its output (`Net.predict(x)`) leaves the grad
+        mode to its caller when no caller is in sight: no finding.
+
+        Severity: warning (memory and time wasted on every evaluation batch); info for a
+        single forward pass on evaluation data at the top level of a script (one batch's
+        graph, once); a demo's single top-level prediction judged by behaviour alone is not
+        reported.
         """
     why = """
         Autograd records a graph for every evaluation batch: memory grows with the batch
@@ -410,9 +474,12 @@ class MissingNoGrad(Rule):
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
                 continue
-            reported.add(region)
-            # One forward pass at the top of a script costs one batch's graph, once: hygiene.
+            # One forward pass at the top of a script costs one batch's graph, once: hygiene
+            # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
+            if once and all(e == BEHAVIOUR_EVIDENCE for _, e in bad):
+                continue
+            reported.add(region)
             ctx.report(forward.site.node,
                        f"`{forward.key}` is evaluated {bad[0][1]} with autograd enabled, building a graph "
                        f"nobody uses{' (once, at top level)' if once else ''}; wrap it in "
@@ -428,10 +495,18 @@ class MissingTrainMode(Rule):
     summary = "A training step can run while the model is in eval mode."
     what = """
         Flags an optimizer step (or backward, when no step is in sight) whose model can be
-        in eval mode on some path: e.g. `model.eval()` (directly or in a helper) at the end of
-        an epoch and no `model.train()` at the top of the next one. A model whose parameters
-        reach none of the file's optimizers (a frozen backbone under a linear probe, a
-        reference model) may stay in eval mode on purpose and is not flagged.
+        in eval mode on some path: e.g. `model.eval()` (directly, in a helper, or in an
+        evaluation function that switches a global model) at the end of an epoch and no
+        `model.train()` at the top of the next one. Module-level models trained by functions
+        (`def train(): ...` in a tutorial script) are followed like local ones.
+
+        A model whose parameters reach none of the file's optimizers (a frozen backbone under
+        a linear probe, a reference model) may stay in eval mode on purpose and is not
+        flagged. Any known optimizer class counts (`torch.optim.*`, `transformers.AdamW`...).
+        When an optimizer is built here from parameters that cannot be read (param groups
+        made by a helper), the rule stays silent if a second model takes part in the step
+        (a frozen teacher), since it cannot tell which one is trained. It cannot see
+        optimizers built in other files: then every model in the step counts.
         """
     why = """
         In eval mode dropout is off and batch norm stops updating its statistics: from the

@@ -382,6 +382,11 @@ class FlowAnalysis:
                 return [State(modes=(("self", EVAL),), grad=OFF)]
             if info.name in LIGHTNING_TRAIN_HOOKS:
                 return [State(modes=(("self", TRAIN),), grad=ON)]
+        if info.cls is not None and info.name in LIGHTNING_EVAL_HOOKS and \
+                any(base.rsplit(".", 1)[-1] == "Callback" for base in info.cls.bases):
+            # A Lightning callback's validation hooks run inside the Trainer's loop: the
+            # module in eval mode, autograd off (its mode: the Trainer's, not tracked here).
+            return [State(grad=OFF)]
         states = self.callers.get(function) or self._project_entry(info) or \
             [State(modes=self._unswitched_entry(info), grad=ON if info.parent is None else UNKNOWN)]
         decorated = _decorated_grad(self.model, info)
@@ -730,11 +735,10 @@ class FlowAnalysis:
             states = self._calls(node, states)
             plan = self._if_plans.get(node)
             if plan is None:
-                # `if not train:` is the fact `train` negated, so that it agrees with `if train:`.
-                test, negated = node.test, False
-                while type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
-                    test, negated = test.expression, not negated
-                plan = self._if_plans[node] = (self.model.code(test), _module_guard(node.test),
+                # `if not train:` / `if train == False:` are the fact `train` negated, so that
+                # they agree with `if train:` on every path.
+                test, negated = _flag_of(node.test)
+                plan = self._if_plans[node] = (self.model.code(test).strip("() "), _module_guard(node.test),
                                                _may_have_value(node.test), negated)
             code, guard, has_value, negated = plan
             taken, skipped = [], []
@@ -1127,6 +1131,24 @@ def _module_guard(test: cst.BaseExpression) -> Optional[tuple]:
         return None
     name = dotted_name(test.args[0].value)
     return (name, positive) if name else None
+
+
+def _flag_of(test: cst.BaseExpression) -> tuple:
+    """(the condition underneath, negated?) for `not x`, `x == True`, `x is False`..."""
+    negated = False
+    while True:
+        if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+            test, negated = test.expression, not negated
+            continue
+        if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+                type(test.comparisons[0].operator) in (cst.Equal, cst.Is, cst.NotEqual, cst.IsNot) and \
+                type(test.comparisons[0].comparator) is cst.Name and \
+                test.comparisons[0].comparator.value in ("True", "False"):
+            target = test.comparisons[0]
+            flips = (target.comparator.value == "False") != (type(target.operator) in (cst.NotEqual, cst.IsNot))
+            test, negated = test.left, negated != flips
+            continue
+        return test, negated
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

@@ -155,7 +155,7 @@ def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Option
         elif site.qualname is None and "." not in callee and model.functions_named(callee) and depth < _MAX_DEPTH:
             # `layers = make_layers(cfg)`: a builder function of the file.
             found, what = _calls_dependence(model, model.functions_named(callee)[0].calls, depth + 1)
-        elif qualified.startswith("torch.") or callee == "self" or callee.startswith("self.") \
+        elif not callee or qualified.startswith("torch.") or callee == "self" or callee.startswith("self.") \
                 or not _builds_an_attribute(model, site):
             continue  # `self.C(x)`: a layer or method of the model, read where it is built
         else:

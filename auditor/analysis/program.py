@@ -15,7 +15,7 @@ from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
-from auditor.analysis.uses import ESCAPES, READOUT, TRAINING, result_use
+from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
@@ -25,6 +25,7 @@ ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "l
                 "freeze", "unfreeze", "compile", "register", "update", "sync", "push", "copy", "reset", "set",
                 "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
                 "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
+BEHAVIOUR_EVIDENCE = "(its output is only read as numbers and never reaches `backward()`)"
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -53,6 +54,7 @@ class Program:
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
         self._uses: dict = {}  # forward call -> result_use's answer
+        self._generators: dict = {}  # model key -> its output feeds another model
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -171,6 +173,8 @@ class Program:
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
         use = self.result_use(site)
+        if use == SHAPE:
+            return None  # `print(model(x_val).shape)`: a look at shapes, not an evaluation
         # A backward in the same loop makes this a training forward, unless the output is
         # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
         if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):
@@ -214,7 +218,7 @@ class Program:
         if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
                 self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
-        return "(its output is only read as numbers and never reaches `backward()`)"
+        return BEHAVIOUR_EVIDENCE
 
     def result_use(self, site: CallSite) -> Optional[str]:
         return self._result(site)[0]
@@ -250,6 +254,12 @@ class Program:
     def _feeds_a_model(self, key: str) -> bool:
         """`key`'s output is the input of another model of the file (`D(G(z))`, `fake = G(z);
         D(fake.detach())`): a generator, whose sampling from noise is not an evaluation."""
+        found = self._generators.get(key)
+        if found is None:
+            found = self._generators[key] = self._find_feeding(key)
+        return found
+
+    def _find_feeding(self, key: str) -> bool:
         for other in self.forwards():
             if other.key == key:
                 continue

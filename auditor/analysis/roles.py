@@ -33,7 +33,8 @@ MODEL_WORDS = {"model", "net", "network", "classifier", "regressor", "encoder", 
                "discriminator", "backbone", "mlp", "cnn", "rnn", "lstm", "vae", "autoencoder", "teacher",
                "student", "transformer", "resnet", "unet", "gpt", "bert", "clf", "predictor"}
 # Text front ends: calling one tokenizes or preprocesses, it is not a model's forward pass.
-NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "processors", "tokenize"}
+NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "processors", "tokenize",
+                   "transform", "transforms", "augment", "augmentation", "augmentations", "preprocess"}
 NOT_MODEL_CLASS_PARTS = ("Tokenizer", "Processor", "FeatureExtractor", "Config")
 # `build_model(cfg)`, `self.get_model()`: a name that says it makes or fetches a model.
 BUILDER_VERBS = {"build", "make", "create", "get", "load", "init", "setup", "construct", "instantiate",

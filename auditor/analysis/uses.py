@@ -7,6 +7,7 @@ function, or the module body), flow-insensitively, and answers:
   `scaler.scale(loss).backward()`) or a call that also takes an optimizer (a loss scaler);
 - ESCAPES: it leaves the scope still attached to the graph (returned, stored in an
   attribute or a container, handed to a call whose result is dropped): the caller decides;
+- SHAPE: only its shape is read (a smoke test);
 - READOUT: it is only turned into numbers (`.item()`, `.argmax()`, `.cpu()`, `.detach()`,
   a comparison, numpy/scikit-learn, printing): this is evaluation or prediction;
 - None: nothing is done with it that says either.
@@ -24,7 +25,7 @@ import libcst as cst
 from auditor.analysis.model import FileModel, syntactic_children
 from auditor.analysis.names import dotted_name
 
-TRAINING, ESCAPES, READOUT = "training", "escapes", "readout"
+TRAINING, ESCAPES, READOUT, SHAPE = "training", "escapes", "readout", "shape"
 
 # Methods whose result holds no graph: numbers, indices, copies off the graph.
 _DETACHING = {"detach", "item", "cpu", "numpy", "tolist", "argmax", "argmin", "data",
@@ -36,6 +37,7 @@ _STORING = {"append", "extend", "insert", "add", "put", "update", "setdefault", 
 _SHOWING = {"print", "len", "float", "int", "bool", "str", "repr", "format"}
 _NUMBER_MODULES = ("numpy.", "sklearn.", "scipy.", "pandas.", "torchmetrics.", "math.", "matplotlib.")
 _MAX_ROUNDS = 6
+_CLOSURES = ".closures"  # a key no name can be
 
 
 def result_use(model: FileModel, call: cst.Call, function: Optional[cst.FunctionDef], is_backward,
@@ -61,6 +63,8 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
                     detached)
         # Flow matters where names are reused (a notebook's `loss` in training, then in
         # evaluation): an occurrence counts when the last binding before it is tainted.
+        if function is not None and not graph.keys().isdisjoint(names[_CLOSURES]):
+            found.add(ESCAPES)  # a nested function reads it: what it does there is its business
         pending = [n for name in {*graph, *numbers} for n in names.get(name, ())
                    if n not in seen and (_reached(model, order, n, function, graph)
                                          or _reached(model, order, n, function, numbers))]
@@ -72,7 +76,9 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
         return TRAINING, trained
     if ESCAPES in found:
         return ESCAPES, []
-    return (READOUT if READOUT in found else None), []
+    if READOUT in found:
+        return READOUT, []
+    return (SHAPE if SHAPE in found else None), []
 
 
 def source_order(model: FileModel) -> dict:
@@ -109,7 +115,8 @@ def _follow(model: FileModel, order: dict, node: cst.CSTNode, function, graph: d
         kind = type(current)
         if kind is cst.Attribute and current.value is child:
             if current.attr.value in _SHAPES:
-                return  # its shape, not its values: neither training nor a read-out
+                found.add(SHAPE)  # its shape, not its values: neither training nor a read-out
+                return
             if current.attr.value in _DETACHING:
                 detached = True
         elif kind is cst.Call:
@@ -188,7 +195,9 @@ def _names_in(model: FileModel, function: Optional[cst.FunctionDef]) -> dict[str
     found = table.get(function)
     if found is not None:
         return found
-    found = {}
+    found: dict = {}
+    closures: set = set()  # names that nested functions and lambdas read
+    found[_CLOSURES] = closures
     root = function.body if function is not None else model.module
     stack = list(syntactic_children(root))
     while stack:
@@ -197,7 +206,18 @@ def _names_in(model: FileModel, function: Optional[cst.FunctionDef]) -> dict[str
         if kind is cst.Name:
             found.setdefault(node.value, []).append(node)
             continue
-        if kind in (cst.FunctionDef, cst.ClassDef, cst.Lambda):
+        if kind in (cst.FunctionDef, cst.Lambda):
+            inner = [node.body]
+            while inner:
+                child = inner.pop()
+                if type(child) is cst.Name:
+                    closures.add(child.value)
+                elif type(child) is cst.Attribute:
+                    inner.append(child.value)
+                else:
+                    inner.extend(syntactic_children(child))
+            continue
+        if kind is cst.ClassDef:
             continue
         if kind is cst.Attribute:
             stack.append(node.value)  # `x.attr`: only `x` is a name read here

@@ -64,3 +64,48 @@ def test_editing_the_caller_rechecks_the_unchanged_helper(tmp_path):
     write(root, "pkg/train.py", TRAIN.replace("{switch}", "model.eval()\n        "))
     assert _helper_codes(run(paths, cache=Cache(cache, "s"))) == []
     assert _helper_codes(run(paths)) == []
+
+
+MODELS = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return {output}
+"""
+FIT = """
+import torch.nn as nn
+from .models import Net
+
+model = Net()
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    criterion(model(x), y).backward()
+"""
+
+
+def _fit_codes(results):
+    return [f.code for r in results if r.path.endswith("fit.py") for f in r.findings if f.code.startswith("TRN3")]
+
+
+def test_a_model_class_of_another_module_reaches_the_loss_through_the_cache(tmp_path):
+    # The summary of models.py says its forward ends in a softmax; editing only models.py
+    # rechecks the unchanged fit.py, in one process or several, from the cache or not.
+    root = tmp_path / "p"
+    write(root, "pkg/__init__.py", "")
+    write(root, "pkg/models.py", MODELS.replace("{output}", "F.softmax(self.fc(x), dim=1)"))
+    write(root, "pkg/fit.py", FIT)
+    for i in range(20):
+        write(root, f"pkg/other_{i}.py", PLAIN + "import torch\n")
+    paths = files_of(root)
+    cache = str(tmp_path / "cache")
+    assert _fit_codes(run(paths, cache=Cache(cache, "s"))) == ["TRN301"]
+    assert flat(run(paths, jobs=2)) == flat(run(paths))
+    write(root, "pkg/models.py", MODELS.replace("{output}", "self.fc(x)"))
+    assert _fit_codes(run(paths, cache=Cache(cache, "s"))) == []
+    assert _fit_codes(run(paths, jobs=2)) == []
