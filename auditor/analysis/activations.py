@@ -15,7 +15,7 @@ import libcst as cst
 
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches
-from auditor.analysis.project import resolve_import
+from auditor.analysis.names import resolve_import
 from auditor.analysis.roles import is_module_class, roles_of
 
 SOFTMAX, SIGMOID = "softmax", "sigmoid"

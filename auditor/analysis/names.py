@@ -128,3 +128,19 @@ def _match_plan(candidates: tuple) -> tuple[frozenset, dict[str, list[str]]]:
         _MATCH_PLANS.clear()
     plan = _MATCH_PLANS[candidates] = (frozenset(candidates), modules_by_name)
     return plan
+
+
+def resolve_import(module: str, qualified: str, is_package: bool = False) -> Optional[tuple[str, str]]:
+    """(module, function) for a qualified callee like `.engine.evaluate` seen from `module`."""
+    if "." not in qualified.lstrip("."):
+        return None
+    if qualified.startswith("."):
+        level = len(qualified) - len(qualified.lstrip("."))
+        parts = module.split(".")
+        base = parts if is_package else parts[:-1]
+        if level - 1 > len(base):
+            return None
+        base = base[: len(base) - (level - 1)] if level > 1 else base
+        qualified = ".".join(base + [qualified.lstrip(".")])
+    target, _, name = qualified.rpartition(".")
+    return target, name

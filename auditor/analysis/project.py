@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from auditor.analysis.names import dotted_name
+from auditor.analysis.names import dotted_name, resolve_import
 
 
 def module_name_for(path: str, packages: Optional[dict[str, bool]] = None) -> str:
@@ -52,22 +52,6 @@ class FileSummary:
     # (class, "softmax"/"sigmoid", tuple index or None) for model classes whose forward ends
     # in that activation: a loss in another module learns what such a model returns.
     outputs: dict = field(default_factory=dict)
-
-
-def resolve_import(module: str, qualified: str, is_package: bool = False) -> Optional[tuple[str, str]]:
-    """(module, function) for a qualified callee like `.engine.evaluate` seen from `module`."""
-    if "." not in qualified.lstrip("."):
-        return None
-    if qualified.startswith("."):
-        level = len(qualified) - len(qualified.lstrip("."))
-        parts = module.split(".")
-        base = parts if is_package else parts[:-1]
-        if level - 1 > len(base):
-            return None
-        base = base[: len(base) - (level - 1)] if level > 1 else base
-        qualified = ".".join(base + [qualified.lstrip(".")])
-    target, _, name = qualified.rpartition(".")
-    return target, name
 
 
 def summarize_file(ctx) -> Optional[Any]:
