@@ -124,11 +124,15 @@ _FLAG_TRUE = re.compile(r"^\(?\s*([A-Za-z_][\w.]*)\s*(?:(?:==|is)\s*True\s*)?\)?
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
     the name can hold (its assignments, and the arguments of the function's callers)."""
-    key = forward.key
-    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    return _model_mode_dependence(prog, forward.key, forward.site.function, forward.site.node)
+
+
+def _model_mode_dependence(prog, key: str, function, at) -> tuple:
+    """(True/False/None, layer) for the model `key` holds in `function` at node `at`."""
+    values = _built_from(prog, key, function, 0, at)
     while not values and "." in key.removeprefix("self."):
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
-        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+        values = _built_from(prog, key, function, 0, at)
     if not values:
         return None, ""
     unknown = False
@@ -507,6 +511,10 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        Like TRN101, the finding is info when the model's layers are all visible and none
+        depends on the mode (no dropout, no batch or instance norm with running statistics):
+        both modes then train the same.
         """
     why = """
         In eval mode dropout is off and batch norm stops updating its statistics: from the
@@ -582,6 +590,15 @@ class MissingTrainMode(Rule):
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL]
                 if bad and site.node not in reported:
                     reported.add(site.node)
+                    dependent, _ = _model_mode_dependence(prog, bad[0], site.function, site.node)
+                    if dependent is False:
+                        # Same family as TRN101's info: nothing in the model depends on the mode.
+                        ctx.report(site.node,
+                                   f"this training step can run with `{bad[0]}` in eval mode; harmless as "
+                                   f"written: its layers, all visible here, have no dropout or batch norm, so "
+                                   f"both modes train the same. Call `{bad[0]}.train()` before training anyway",
+                                   severity=Severity.INFO)
+                        continue
                     ctx.report(site.node,
                                f"this training step can run with `{bad[0]}` in eval mode (set by an earlier "
                                f"`.eval()` on this path, e.g. in the previous epoch's evaluation); call "

@@ -28,7 +28,8 @@ def findings_by_file(tmp_path_factory):
     directory = tmp_path_factory.mktemp("examples")
     for rule, kind, index, text in CASES:
         (directory / _file_name(rule, kind, index)).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    report, _ = check_json("-j", "1", ".", cwd=directory)
+    # --select ALL: opt-in rules (TRN409, TRN410, TRN602, TRN603) must flag their examples too.
+    report, _ = check_json("-j", "1", "--select", "ALL", ".", cwd=directory)
     found: dict[str, set[str]] = {}
     for finding in report["findings"]:
         found.setdefault(finding["path"].rsplit("/", 1)[-1], set()).add(finding["code"])

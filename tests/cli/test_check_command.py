@@ -22,6 +22,19 @@ probs = F.softmax(model(x), dim=1)
 loss = criterion(probs, y)
 """
 
+FORWARD_CALLED = """
+import torch
+
+model = torch.nn.Linear(4, 2)
+y = model.forward(torch.zeros(1, 4))
+"""
+
+UNSAFE_LOAD = """
+import torch
+
+state = torch.load(path)
+"""
+
 CLEAN = """
 import torch
 from torch.utils.data import DataLoader
@@ -33,7 +46,7 @@ val_loader = DataLoader(val_ds, batch_size=32)
 
 def test_findings_as_text_with_exit_status_1(project):
     write(project, "train.py", SHUFFLED_VAL)
-    proc = run_auditor("check", "train.py", cwd=project)
+    proc = run_auditor("check", "train.py", "--fail-on", "info", cwd=project)  # TRN203 is an info
     assert proc.returncode == 1
     first = proc.stdout.splitlines()[0]
     assert first.startswith("train.py:4:14: TRN203 [shuffled-eval-loader] ")
@@ -156,7 +169,8 @@ def test_exit_zero_and_fail_on(project):
 def test_output_file_statistics_quiet_and_show_source(project):
     write(project, "a.py", SHUFFLED_VAL)
     write(project, "b.py", SHUFFLED_VAL)
-    proc = run_auditor("check", ".", "--output-format", "json", "--output", "report.json", cwd=project)
+    proc = run_auditor("check", ".", "--output-format", "json", "--output", "report.json",
+                       "--fail-on", "info", cwd=project)  # TRN203 is an info
     assert proc.returncode == 1 and proc.stdout == ""
     assert len(json.loads((project / "report.json").read_text())["findings"]) == 2
 
@@ -184,7 +198,7 @@ def test_version_flags():
 def test_check_never_imports_torch(project):
     """A pre-commit environment has no torch: the check must not need it."""
     write(project, "a.py", SHUFFLED_VAL)
-    proc = run_auditor("check", "a.py", "--output-format", "sarif", cwd=project,
+    proc = run_auditor("check", "a.py", "--output-format", "sarif", "--fail-on", "info", cwd=project,
                        env=blocking_imports(project, "torch", "sklearn", "numpy"))
     assert proc.returncode == 1, proc.stderr
     assert "TRN203" in proc.stdout
@@ -206,3 +220,64 @@ def test_internal_errors_are_one_line(project):
     assert proc.returncode == 2
     assert "select must be a list of strings" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) <= 2 and "Traceback" not in proc.stderr
+
+
+# --- the default experience: --fail-on error, opt-in rules run only when selected ----------
+
+def test_by_default_only_an_error_fails_the_run(project):
+    write(project, "warn.py", FORWARD_CALLED)  # TRN504, a warning, and nothing else
+    write(project, "info.py", SHUFFLED_VAL)  # TRN203, an info, and nothing else
+    write(project, "error.py", SOFTMAX_CE)  # TRN301, an error
+    warned = run_auditor("check", "--no-cache", "warn.py", cwd=project)
+    assert warned.returncode == 0, warned.stdout
+    assert "warn.py:4:5: TRN504 [forward-called-directly]" in warned.stdout  # reported, not failing
+    assert "(0 error, 1 warning, 0 info)" in warned.stdout
+    strict = run_auditor("check", "--no-cache", "--fail-on", "warning", "warn.py", cwd=project)
+    assert strict.returncode == 1 and "TRN504" in strict.stdout
+    informed = run_auditor("check", "--no-cache", "info.py", cwd=project)
+    assert informed.returncode == 0 and "info.py:4:14: TRN203" in informed.stdout
+    assert run_auditor("check", "--no-cache", "--fail-on", "warning", "info.py", cwd=project).returncode == 0
+    erred = run_auditor("check", "--no-cache", "error.py", cwd=project)
+    assert erred.returncode == 1 and "error.py:6:8: TRN301" in erred.stdout
+    both = run_auditor("check", "--no-cache", "warn.py", "error.py", cwd=project)
+    assert both.returncode == 1
+
+
+def test_an_opt_in_rule_is_silent_by_default_and_runs_when_selected(project):
+    write(project, "load.py", UNSAFE_LOAD)
+    default = run_auditor("check", "--no-cache", "load.py", cwd=project)
+    assert default.returncode == 0 and "TRN602" not in default.stdout
+    assert "Found 0 findings in 1 file checked." in default.stdout
+    for selection in (("--extend-select", "TRN602"), ("--select", "TRN6"), ("--select", "ALL"),
+                      ("--extend-select", "unsafe-torch-load")):
+        proc = run_auditor("check", "--no-cache", *selection, "load.py", cwd=project)
+        assert "load.py:3:9: TRN602 [unsafe-torch-load]" in proc.stdout, selection
+        assert proc.returncode == 0, selection  # a warning: reported, not failing by default
+        strict = run_auditor("check", "--no-cache", *selection, "--fail-on", "warning", "load.py", cwd=project)
+        assert strict.returncode == 1 and "TRN602" in strict.stdout, selection
+    data, _ = check_json("--no-cache", "--select", "ALL", "load.py", cwd=project)
+    assert [(f["code"], f["severity"]) for f in data["findings"]] == [("TRN602", "warning")]
+
+
+def test_an_opt_in_rule_selected_in_the_configuration(project):
+    write(project, "load.py", UNSAFE_LOAD)
+    write(project, "pyproject.toml", '[tool.auditor]\nextend-select = ["TRN602"]\nfail-on = "warning"\n')
+    proc = run_auditor("check", "--no-cache", "load.py", cwd=project)
+    assert proc.returncode == 1 and "load.py:3:9: TRN602" in proc.stdout
+
+
+def test_rules_marks_the_opt_in_rules(project):
+    proc = run_auditor("rules", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    header, *lines = proc.stdout.splitlines()
+    column = header.index(" default ") + 1  # the table's "default" column, by its position
+
+    def row(code):
+        (line,) = [line for line in lines if line.startswith(code + " ")]
+        return line.split()[:3], line[column:].split()[0]
+
+    assert row("TRN602") == (["TRN602", "unsafe-torch-load", "warning"], "opt-in")
+    assert row("TRN101") == (["TRN101", "missing-eval-mode", "error"], "on")
+    assert row("TRN203") == (["TRN203", "shuffled-eval-loader", "info"], "on")
+    opt_in = {line.split()[0] for line in lines if line.startswith("TRN") and line[column:].split()[0] == "opt-in"}
+    assert opt_in == {"TRN409", "TRN410", "TRN602", "TRN603"}

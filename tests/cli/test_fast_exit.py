@@ -25,13 +25,17 @@ loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(
 test_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(8, 4)), shuffle=True)
 state = torch.load("weights.pt")
 """
+# TRAIN's findings are the info TRN203 and the opt-in warning TRN602: these flags run TRN602
+# and let a warning fail the run, so a status of 1 shows the report was decided and delivered.
+FAILING = ("--extend-select", "TRN602", "--fail-on", "warning")
 
 
 def test_a_large_report_arrives_whole_through_a_pipe(tmp_path):
     for index in range(60):
         write(tmp_path, f"pkg/train_{index}.py", TRAIN)
     # Through a real pipe read to the end by another process, not a captured buffer.
-    command = [sys.executable, "-m", "auditor", "check", "--no-cache", "--output-format", "json", str(tmp_path)]
+    command = [sys.executable, "-m", "auditor", "check", "--no-cache", *FAILING, "--output-format", "json",
+               str(tmp_path)]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           env=auditor_env()) as process:
         stdout, stderr = process.communicate(timeout=300)
@@ -43,8 +47,8 @@ def test_a_large_report_arrives_whole_through_a_pipe(tmp_path):
 
 def test_exit_statuses_are_kept(tmp_path):
     write(tmp_path, "train.py", TRAIN)
-    assert run_auditor("check", "--no-cache", str(tmp_path)).returncode == 1
-    assert run_auditor("check", "--no-cache", "--exit-zero", str(tmp_path)).returncode == 0
+    assert run_auditor("check", "--no-cache", *FAILING, str(tmp_path)).returncode == 1
+    assert run_auditor("check", "--no-cache", *FAILING, "--exit-zero", str(tmp_path)).returncode == 0
     missing = run_auditor("check", "--no-cache", str(tmp_path / "missing.py"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     write(tmp_path, "clean/ok.py", "import torch\n\nx = torch.zeros(2)\n")
@@ -66,7 +70,7 @@ def test_auditor_run_keeps_the_scripts_exit_handlers(tmp_path):
 
 def test_closed_standard_streams_give_a_status_not_a_traceback(tmp_path):
     write(tmp_path, "train.py", TRAIN)
-    command = [sys.executable, "-m", "auditor", "check", "--no-cache", str(tmp_path)]
+    command = [sys.executable, "-m", "auditor", "check", "--no-cache", *FAILING, str(tmp_path)]
     # Python starts with descriptor 1 closed: sys.stdout is None.
     closed_out = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=auditor_env(),
                                 preexec_fn=lambda: os.close(1), timeout=300)
@@ -100,7 +104,7 @@ def test_only_check_runs_with_the_collector_paused_from_the_start(tmp_path):
         import gc
         print("collector", gc.isenabled())
         """)
-    checked = run_auditor("check", "--no-cache", str(train), cwd=tmp_path, env=env)
+    checked = run_auditor("check", "--no-cache", "--fail-on", "info", str(train), cwd=tmp_path, env=env)
     assert checked.returncode == 1 and "TRN203" in checked.stdout  # the check itself is unchanged
     if not HAS_TORCH:
         pytest.skip("auditor run needs torch (the runtime extra); the check above held")

@@ -19,7 +19,8 @@ PROBE = """
 import json, sys
 from auditor.cli import main
 path, lazy = sys.argv[1], json.loads(sys.argv[2])
-sys.argv = ["auditor", "check", "--no-cache", "-j1", path]
+# TRN602 is opt-in and a warning: select it and let it fail the run, so the check has work to report.
+sys.argv = ["auditor", "check", "--no-cache", "-j1", "--extend-select", "TRN602", "--fail-on", "warning", path]
 code = None
 try:
     main()

@@ -165,10 +165,11 @@ def test_a_missing_path_among_others_is_one_line_and_the_rest_is_checked(tmp_pat
 def test_a_missing_path_replays_nothing_stale(tmp_path):
     # The run memo must not serve the report of a run where the path was missing.
     write(tmp_path, "a.py", BUGGY)
-    first = run_auditor("check", "a.py", "later", cwd=tmp_path)
+    # BUGGY's TRN203 is an info: --fail-on info makes the second run's status show its findings.
+    first = run_auditor("check", "--fail-on", "info", "a.py", "later", cwd=tmp_path)
     assert first.returncode == 1 and "later: error" in first.stderr
     (tmp_path / "later").mkdir()
-    second = run_auditor("check", "a.py", "later", cwd=tmp_path)
+    second = run_auditor("check", "--fail-on", "info", "a.py", "later", cwd=tmp_path)
     assert second.returncode == 1 and second.stderr == "" and "could not be checked" not in second.stdout
 
 
@@ -180,7 +181,8 @@ def test_a_fifo_or_device_named_is_skipped_with_a_message_never_read(tmp_path):
     assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout
     assert proc.stderr.splitlines() == ["pipe.py: error: not a regular file (a FIFO): skipped",
                                         f"{os.devnull}: error: not a regular file (a device): skipped"]
-    walked = run_auditor("check", ".", cwd=tmp_path, timeout=60)  # a walk passes it by silently
+    # A walk passes it by silently (--fail-on info: BUGGY's info TRN203 alone gives the 1).
+    walked = run_auditor("check", "--fail-on", "info", ".", cwd=tmp_path, timeout=60)
     assert walked.returncode == 1 and walked.stderr == ""
 
 
@@ -244,11 +246,11 @@ def test_a_file_in_an_unsearchable_directory_is_a_per_file_error(tmp_path):
 def test_a_large_data_file_is_skipped_with_one_notice_and_the_rest_is_checked(tmp_path):
     write(tmp_path, "a.py", BUGGY)
     (tmp_path / "data.py").write_text("import torch\nx = [" + "1.0, " * 130_000 + "]\n", encoding="utf-8")  # 650 kB
-    proc = run_auditor("check", "--no-cache", ".", cwd=tmp_path, timeout=120)
+    proc = run_auditor("check", "--no-cache", "--fail-on", "info", ".", cwd=tmp_path, timeout=120)  # TRN203: info
     assert proc.returncode == 1 and "a.py:3:14: TRN203" in proc.stdout and "1 file checked" in proc.stdout
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("data.py: notice: skipped: 0.7 MB, over the size limit of 0.5 MB")
-    clean = run_auditor("check", "--no-cache", "data.py", cwd=tmp_path, timeout=120)
+    clean = run_auditor("check", "--no-cache", "--fail-on", "info", "data.py", cwd=tmp_path, timeout=120)
     assert clean.returncode == 0  # a notice is not a failure: a pre-commit hook does not stall on it
 
 
@@ -265,11 +267,13 @@ def test_the_size_limit_from_the_flag_and_the_configuration(tmp_path):
     assert run_auditor("check", "--no-cache", "--max-file-size", "50", "a.py", cwd=tmp_path).stderr.startswith(
         "a.py: notice: skipped: 0.1 kB, over the size limit of 0.1 kB")
     write(tmp_path, "pyproject.toml", '[tool.auditor]\nmax-file-size = "60B"\n')
-    configured = run_auditor("check", "a.py", cwd=tmp_path)
+    # BUGGY's TRN203 is an info: --fail-on info makes a status of 0 mean the file was skipped.
+    configured = run_auditor("check", "--fail-on", "info", "a.py", cwd=tmp_path)
     assert configured.returncode == 0 and "notice: skipped" in configured.stderr
-    again = run_auditor("check", "a.py", cwd=tmp_path)  # the cache must not swallow the notice
+    again = run_auditor("check", "--fail-on", "info", "a.py", cwd=tmp_path)  # the cache must not swallow the notice
     assert again.returncode == 0 and "notice: skipped" in again.stderr
-    unlimited = run_auditor("check", "--max-file-size", "0", "a.py", cwd=tmp_path)  # the flag wins, cached or not
+    unlimited = run_auditor("check", "--fail-on", "info", "--max-file-size", "0", "a.py",
+                            cwd=tmp_path)  # the flag wins, cached or not
     assert unlimited.returncode == 1 and "TRN203" in unlimited.stdout and unlimited.stderr == ""
     write(tmp_path, "pyproject.toml", '[tool.auditor]\nmax-file-size = "big"\n')
     bad = run_auditor("check", "a.py", cwd=tmp_path)
@@ -334,7 +338,8 @@ fence = '''
 
 def test_markdown_named_is_checked_at_the_md_lines(tmp_path):
     write(tmp_path, "docs/tutorial.md", TUTORIAL)
-    report, proc = check_json("--no-cache", "docs/tutorial.md", cwd=tmp_path)
+    # TRN602 is opt-in: selected, so the noqa on its line is what keeps it out.
+    report, proc = check_json("--no-cache", "--extend-select", "TRN602", "docs/tutorial.md", cwd=tmp_path)
     found = [(f["code"], f["line"], f["column"]) for f in report["findings"]]
     assert found[:2] == [("TRN203", 12, 14), ("TRN203", 22, 18)]  # the list item's block: its own column
     assert found[2][:2] == ("TRN000", 30)  # the broken block alone; the others are checked
@@ -345,11 +350,12 @@ def test_markdown_in_a_walk_only_when_configured(tmp_path):
     write(tmp_path, "docs/tutorial.md", TUTORIAL)
     write(tmp_path, "README.md", "```python\nimport torch\nx = torch.load('a.pt')\n```\n")
     assert run_auditor("check", "--no-cache", ".", cwd=tmp_path).returncode == 0  # default: not walked
-    flagged = run_auditor("check", "--no-cache", "--include-markdown", ".", cwd=tmp_path)
+    # TRN602 is opt-in: selected here, so README.md's torch.load is reported once README.md is walked.
+    flagged = run_auditor("check", "--no-cache", "--extend-select", "TRN602", "--include-markdown", ".", cwd=tmp_path)
     assert flagged.returncode == 1 and "README.md:3:5: TRN602" in flagged.stdout
     assert "docs/tutorial.md:12:14: TRN203" in flagged.stdout.replace(os.sep, "/")
     write(tmp_path, "pyproject.toml", "[tool.auditor]\ninclude-markdown = true\n")
-    configured = run_auditor("check", ".", cwd=tmp_path)
+    configured = run_auditor("check", "--extend-select", "TRN602", ".", cwd=tmp_path)
     assert configured.returncode == 1 and "README.md:3:5: TRN602" in configured.stdout
     assert run_auditor("check", "--no-include-markdown", ".", cwd=tmp_path).returncode == 0
 

@@ -175,12 +175,13 @@ def test_clean_removes_only_our_directory(tmp_path):
 
 def test_cli_no_cache_and_clean(tmp_path):
     write(tmp_path, "train.py", TRAIN)
-    proc = run_auditor("check", "--no-cache", "train.py", cwd=tmp_path)
+    # TRN203 is an info finding: --fail-on info makes it fail the run.
+    proc = run_auditor("check", "--fail-on", "info", "--no-cache", "train.py", cwd=tmp_path)
     assert proc.returncode == 1 and "TRN203" in proc.stdout
     assert not (tmp_path / ".auditor_cache").exists()
-    first = run_auditor("check", "train.py", cwd=tmp_path)
+    first = run_auditor("check", "--fail-on", "info", "train.py", cwd=tmp_path)
     assert (tmp_path / ".auditor_cache" / "CACHEDIR.TAG").exists()
-    second = run_auditor("check", "train.py", cwd=tmp_path)
+    second = run_auditor("check", "--fail-on", "info", "train.py", cwd=tmp_path)
     assert second.stdout == first.stdout and second.returncode == first.returncode == 1
     cleaned = run_auditor("clean", cwd=tmp_path)
     assert cleaned.returncode == 0 and not (tmp_path / ".auditor_cache").exists()
@@ -188,8 +189,9 @@ def test_cli_no_cache_and_clean(tmp_path):
 
 def test_cli_json_after_a_text_run_still_shows_the_fix(tmp_path):
     write(tmp_path, "train.py", TRAIN)
-    assert run_auditor("check", "train.py", cwd=tmp_path).returncode == 1  # text: builds no fix
-    payload, proc = check_json("train.py", cwd=tmp_path)
+    # TRN203 is an info finding: --fail-on info makes it fail the run.
+    assert run_auditor("check", "--fail-on", "info", "train.py", cwd=tmp_path).returncode == 1  # text: builds no fix
+    payload, proc = check_json("--fail-on", "info", "train.py", cwd=tmp_path)
     [finding] = [f for f in payload["findings"] if f["code"] == "TRN203"]
     assert finding["fix"] is not None and finding["fix"]["edits"]
 

@@ -213,9 +213,10 @@ def test_another_working_directory_does_not_replay(tmp_path):
         """)
     write(tmp_path, "x/a.py", SHUFFLED_VAL)
     write(tmp_path, "y/a.py", SHUFFLED_VAL)
-    in_x = recorded("a.py", cwd=tmp_path / "x")
+    # TRN203 is an info finding: --fail-on info makes it fail the run where it is not ignored.
+    in_x = recorded("--fail-on", "info", "a.py", cwd=tmp_path / "x")
     assert in_x.returncode == 0 and "TRN203" not in in_x.stdout
-    in_y = check("a.py", cwd=tmp_path / "y")
+    in_y = check("--fail-on", "info", "a.py", cwd=tmp_path / "y")
     assert not in_y.replayed and in_y.returncode == 1 and "TRN203" in in_y.stdout
 
 
@@ -260,8 +261,9 @@ def test_no_color_and_a_terminal_are_part_of_what_is_replayed(project):
                                   ("--write-baseline", "base.json"), ("--version",), ("--help",)])
 def test_commands_that_write_or_skip_the_cache_never_replay(project, args):
     write(project, "a.py", UNSAFE_LOAD)
-    recorded(".", cwd=project)
-    run = check(*args, ".", cwd=project)
+    # TRN602 (unsafe-torch-load) is opt-in: select it so that --fix has its fix to apply.
+    recorded("--extend-select", "TRN602", ".", cwd=project)
+    run = check("--extend-select", "TRN602", *args, ".", cwd=project)
     assert not run.replayed and "not a plain check" in run.why
     if args == ("--fix",):
         assert "weights_only=True" in (project / "a.py").read_text()

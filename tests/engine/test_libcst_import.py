@@ -266,7 +266,9 @@ def spy(self):
     resolve_all(self)
 
 auditor.context.FileContext._resolve_all = spy
-sys.argv = ["auditor", "check", "--no-cache", "-j1", "--output-format", "json", sys.argv[1]]
+# TRN602 (unsafe-torch-load, opt-in) is the finding these files place: select it.
+sys.argv = ["auditor", "check", "--no-cache", "-j1", "--extend-select", "TRN602", "--output-format", "json",
+            sys.argv[1]]
 try:
     main()
 except SystemExit:

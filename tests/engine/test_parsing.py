@@ -63,7 +63,7 @@ def test_what_only_validation_refuses_is_a_syntax_error_and_the_others_are_check
     # libcst's grammar accepts bytes next to text; its node validation (and CPython) refuse it.
     write(tmp_path, "mixed.py", "import torch\n\nsuffix = b'.pt' 'h'\n")
     write(tmp_path, "train.py", "import torch\n\nstate = torch.load('w.pt')\n")
-    report, proc = check_json("--no-cache", str(tmp_path))
+    report, proc = check_json("--no-cache", "--extend-select", "TRN602", str(tmp_path))  # TRN602 is opt-in
     by_file = {(f["path"].rsplit("/", 1)[-1], f["code"]) for f in report["findings"]}
     assert ("mixed.py", "TRN000") in by_file
     assert ("train.py", "TRN602") in by_file
@@ -125,7 +125,7 @@ def test_no_file_keeps_another_files_tokens_alive():
 def test_a_fix_rewrites_only_the_node_it_targets_when_tokens_are_shared(tmp_path):
     # Two calls share their comma and spacing nodes; the fix edits one call only.
     path = write(tmp_path, "train.py", "import torch\n\na = torch.load(p, map_location=d)\nb = max(p, d)\n")
-    check_json("--no-cache", "--fix", str(tmp_path))
+    check_json("--no-cache", "--extend-select", "TRN602", "--fix", str(tmp_path))  # TRN602 is opt-in
     text = path.read_text(encoding="utf-8")
     assert "torch.load(p, map_location=d, weights_only=True)" in text
     assert "b = max(p, d)\n" in text

@@ -89,13 +89,15 @@ def _editing_during_the_check(project, target, text):
 def test_a_file_saved_during_the_check_records_no_replay(project):
     write(project, "a.py", SHUFFLED_VAL)
     fixed = SHUFFLED_VAL.replace("shuffle=True", "shuffle=False")
-    during = run_auditor("check", ".", cwd=project, env=_editing_during_the_check(project, project / "a.py", fixed))
+    # TRN203 is an info finding: every run here uses --fail-on info so that it fails the run.
+    during = run_auditor("check", "--fail-on", "info", ".", cwd=project,
+                         env=_editing_during_the_check(project, project / "a.py", fixed))
     assert during.returncode == 0 and "TRN203" not in during.stdout  # it read the saved version
     write(project, "a.py", SHUFFLED_VAL)  # back to the bytes the run was keyed on
-    again = run_auditor("check", ".", cwd=project, env=_without_libcst(project))
+    again = run_auditor("check", "--fail-on", "info", ".", cwd=project, env=_without_libcst(project))
     # Replaying "no findings" for the shuffled loader would be wrong: it must check for real.
     assert "blocked in this test" in again.stderr
-    real = run_auditor("check", ".", cwd=project)
+    real = run_auditor("check", "--fail-on", "info", ".", cwd=project)
     assert real.returncode == 1 and "TRN203" in real.stdout
 
 
@@ -150,10 +152,11 @@ def _counting_discoveries(project, log):
 def test_a_recorded_run_walks_the_paths_once_for_its_key_and_once_for_its_ticket(project):
     write(project, "a.py", SHUFFLED_VAL)
     log = project.parent / "walks.log"
-    first = run_auditor("check", ".", cwd=project, env=_counting_discoveries(project, log))
+    # TRN203 is an info finding: --fail-on info makes it fail the run.
+    first = run_auditor("check", "--fail-on", "info", ".", cwd=project, env=_counting_discoveries(project, log))
     assert first.returncode == 1 and "TRN203" in first.stdout
     # The check itself reuses the files the memo's key was computed over.
     assert log.read_text().splitlines() == ["walk", "walk"]
     log.unlink()
-    run_auditor("check", ".", "--no-cache", cwd=project, env=_counting_discoveries(project, log))
+    run_auditor("check", "--fail-on", "info", ".", "--no-cache", cwd=project, env=_counting_discoveries(project, log))
     assert log.read_text().splitlines() == ["walk"]

@@ -49,7 +49,8 @@ def test_diff_applies_with_patch_p0_and_equals_fix(tmp_path):
             else:
                 write(directory, name, text)
     original = _tree(diffed)
-    proc = run_auditor("check", "--diff", "--unsafe-fixes", "-j", "1", ".", cwd=diffed)
+    # TRN602 (unsafe-torch-load, opt-in) is selected: its weights_only=True fixes are part of the diff.
+    proc = run_auditor("check", "--diff", "--unsafe-fixes", "--extend-select", "TRN602", "-j", "1", ".", cwd=diffed)
     assert proc.returncode == 1, proc.stderr
     assert _tree(diffed) == original  # --diff writes nothing
     assert proc.stdout.startswith("--- ")
@@ -60,7 +61,7 @@ def test_diff_applies_with_patch_p0_and_equals_fix(tmp_path):
     assert applied.returncode == 0, applied.stdout + applied.stderr
     fix(fixed, "TRN5,TRN6", "--unsafe-fixes")
     assert _tree(diffed) == _tree(fixed)
-    again = run_auditor("check", "--diff", "--unsafe-fixes", "-j", "1", ".", cwd=diffed)
+    again = run_auditor("check", "--diff", "--unsafe-fixes", "--extend-select", "TRN602", "-j", "1", ".", cwd=diffed)
     assert again.returncode == 0 and again.stdout == ""
 
 

@@ -305,6 +305,36 @@ def distill(student, teacher, loader, epochs):
             loss.backward()
             optimizer.step()
 """,
+    # TRN103 follows the layers like TRN101: eval mode left on a model whose layers, all
+    # visible, have no dropout or batch norm trains the same (info); with dropout, error.
+    "train_mode_linear_only_info.py": HEAD + """
+net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+
+def run(loader, val_loader):
+    for epoch in range(3):
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            print([net(x) for x, _ in val_loader])
+""",
+    "train_mode_dropout_error.py": HEAD + """
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+
+def run(loader, val_loader):
+    for epoch in range(3):
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            print([net(x) for x, _ in val_loader])
+""",
     "unreadable_optimizer_bad.py": HEAD + """
 from .optim_utils import param_groups
 
@@ -488,6 +518,8 @@ EXPECTED = {
     "private_helper_bad.py": [("TRN102", 11)],
     "frozen_teacher_ok.py": [],
     "unreadable_optimizer_bad.py": [("TRN103", 15)],
+    "train_mode_linear_only_info.py": [("TRN103", 13)],
+    "train_mode_dropout_error.py": [("TRN103", 13)],
 }
 
 
@@ -513,6 +545,9 @@ def test_severity_follows_the_layers(found):
     assert found["single_layer_rnn_info.py"][0]["severity"] == "info"
     [batch_norm] = found["self_model_unswitched_bad.py"]
     assert "nn.BatchNorm1d" in batch_norm["message"]
+    [train_linear] = found["train_mode_linear_only_info.py"]
+    assert train_linear["severity"] == "info" and "no dropout or batch norm" in train_linear["message"]
+    assert found["train_mode_dropout_error.py"][0]["severity"] == "error"
 
 
 def test_behaviour_evidence_is_named(found):
