@@ -86,6 +86,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None
     if _contains(block, (cst.Yield, cst.Await)):
         return None  # a generator would hold the no_grad context across yields
+    if _deferred(ctx.model, forward, block):
+        return None  # the forward sits in a lambda: wrapping its definition disables nothing
     inner = block.with_changes(leading_lines=())
     wrapped = cst.With(
         items=[cst.WithItem(item=cst.parse_expression(f"{torch_name}.no_grad()"))],
@@ -93,6 +95,16 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         leading_lines=block.leading_lines,
     )
     return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, SAFE)
+
+
+def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
+    """Whether `node` runs later than `block` does: inside a lambda (or a function) within it."""
+    for ancestor in model.ancestors(node):
+        if ancestor is block:
+            return False
+        if isinstance(ancestor, (cst.Lambda, cst.FunctionDef)):
+            return True
+    return False
 
 
 def _contains(node: cst.CSTNode, kinds: tuple) -> bool:

@@ -1,0 +1,93 @@
+"""Safe fixes that real code showed to be wrong (issue 17, docs/safe-fixes-on-real-code.md).
+
+Each case has the shape seen in a public repository, and the look-alike where the same fix
+is right and stays safe.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import check_json, write
+
+
+def _fixes(tmp_path, select: str) -> dict:
+    report, _ = check_json("--select", select, "--no-cache", ".", cwd=tmp_path)
+    return {(f["path"], f["line"]): f["fix"] for f in report["findings"]}
+
+
+def test_no_grad_is_not_wrapped_around_a_lambda_definition(tmp_path):
+    # The forward runs when the lambda is called, after the `with` has exited.
+    write(tmp_path, "lam.py", """
+import torch
+
+
+def evaluate(model, val_loader):
+    model.eval()
+    predict = lambda x: model(x).argmax(1)
+    correct = 0
+    for x, y in val_loader:
+        correct += (predict(x) == y).sum().item()
+    return correct
+""")
+    write(tmp_path, "plain.py", """
+import torch
+
+
+def evaluate(model, val_loader):
+    model.eval()
+    correct = 0
+    for x, y in val_loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+""")
+    fixes = _fixes(tmp_path, "TRN102")
+    lam = [fix for (path, _), fix in fixes.items() if path.endswith("lam.py")]
+    plain = [fix for (path, _), fix in fixes.items() if path.endswith("plain.py")]
+    assert lam and all(fix is None for fix in lam)
+    assert plain and plain[0] is not None and plain[0]["applicability"] == "safe"
+
+
+UNSCALE = """
+import torch
+
+
+def train(model, disc, loader, opt, disc_opt, scaler, clip):
+    for x in loader:
+        loss = model(x).mean()
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+        for _ in range(2):
+            d_loss = disc(x).mean()
+            scaler.scale(d_loss).backward()
+            scaler.step(disc_opt)
+            scaler.update()
+"""
+
+
+def test_unscale_is_unsafe_when_the_scaler_step_is_elsewhere(tmp_path):
+    # The clip runs in the branch without a scaler; the only step it could pair with is another
+    # optimizer's, in another loop: `scaler.unscale_(disc_opt)` there could raise or unscale
+    # the wrong gradients.
+    write(tmp_path, "branch.py", UNSCALE)
+    write(tmp_path, "plain.py", """
+import torch
+
+scaler = torch.amp.GradScaler("cuda")
+for x, y in loader:
+    scaler.scale(criterion(model(x), y)).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(opt)
+    scaler.update()
+""")
+    fixes = _fixes(tmp_path, "TRN406")
+    branch = [fix for (path, _), fix in fixes.items() if path.endswith("branch.py")]
+    plain = [fix for (path, _), fix in fixes.items() if path.endswith("plain.py")]
+    assert all(fix is None or fix["applicability"] == "unsafe" for fix in branch)
+    assert plain and plain[0]["applicability"] == "safe"
