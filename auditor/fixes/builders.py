@@ -88,6 +88,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # a generator would hold the no_grad context across yields
     if _deferred(ctx.model, forward, block):
         return None  # the forward sits in a lambda: wrapping its definition disables nothing
+    if _in_module_forward(ctx.model, forward):
+        return None  # a layer's forward also runs in training: no_grad there would freeze the layer
     inner = block.with_changes(leading_lines=())
     wrapped = cst.With(
         items=[cst.WithItem(item=cst.parse_expression(f"{torch_name}.no_grad()"))],
@@ -105,6 +107,13 @@ def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
         if isinstance(ancestor, (cst.Lambda, cst.FunctionDef)):
             return True
     return False
+
+
+def _in_module_forward(model, node: cst.CSTNode) -> bool:
+    """Whether `node` is in a class's `forward` method, which callers may run to train."""
+    function = model.enclosing_function(node)
+    return function is not None and function.name.value == "forward" and \
+        any(isinstance(a, cst.ClassDef) for a in model.ancestors(function))
 
 
 def _contains(node: cst.CSTNode, kinds: tuple) -> bool:

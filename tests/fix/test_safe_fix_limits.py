@@ -91,3 +91,43 @@ for x, y in loader:
     plain = [fix for (path, _), fix in fixes.items() if path.endswith("plain.py")]
     assert all(fix is None or fix["applicability"] == "unsafe" for fix in branch)
     assert plain and plain[0]["applicability"] == "safe"
+
+
+
+def _no_grad_fix_for(text: str, callee: str):
+    """The TRN102 fix builder applied to the call of `callee` in `text`."""
+    import libcst as cst
+
+    from auditor.context import FileContext
+    from auditor.files import source_from_bytes
+    from auditor.fixes.builders import no_grad_fix
+
+    source = source_from_bytes("t.py", text.encode("utf-8"))
+    ctx = FileContext(source, cst.parse_module(text))
+    call = next(site.node for site in ctx.model.calls if site.callee == callee)
+    return no_grad_fix(ctx, call)
+
+
+def test_no_grad_is_not_offered_inside_a_module_forward():
+    # DeepSpeed-Domino's transformer layer: `self.mlp(...)` in a layer's forward was wrapped,
+    # which would stop the MLP's gradients whenever the model trains.
+    layer = """import torch
+import torch.nn as nn
+
+
+class Block(nn.Module):
+    def forward(self, x):
+        out = self.mlp(x)
+        return x + out
+"""
+    assert _no_grad_fix_for(layer, "self.mlp") is None
+    # The look-alike: the same call in an evaluation function keeps its safe fix.
+    evaluate = """import torch
+
+
+def evaluate(model, x):
+    out = model.mlp(x)
+    return out.sum().item()
+"""
+    fix = _no_grad_fix_for(evaluate, "model.mlp")
+    assert fix is not None and fix.applicability == "safe"
