@@ -90,6 +90,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # the forward sits in a lambda: wrapping its definition disables nothing
     if _in_module_forward(ctx.model, forward):
         return None  # a layer's forward also runs in training: no_grad there would freeze the layer
+    if ctx.source.is_notebook and _bare_expression(block):
+        return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
     wrapped = cst.With(
         items=[cst.WithItem(item=cst.parse_expression(f"{torch_name}.no_grad()"))],
@@ -107,6 +109,11 @@ def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
         if isinstance(ancestor, (cst.Lambda, cst.FunctionDef)):
             return True
     return False
+
+
+def _bare_expression(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+        and isinstance(statement.body[0], cst.Expr)
 
 
 def _in_module_forward(model, node: cst.CSTNode) -> bool:

@@ -131,3 +131,25 @@ def evaluate(model, x):
 """
     fix = _no_grad_fix_for(evaluate, "model.mlp")
     assert fix is not None and fix.applicability == "safe"
+
+
+
+def test_no_grad_does_not_hide_a_notebook_cells_displayed_value():
+    # mrdbourke/pytorch-deep-learning: `conv_layer(test_image)` ends a cell to show its output;
+    # wrapped in `with torch.no_grad():` the cell would show nothing. An assignment keeps its fix.
+    import json
+
+    import libcst as cst
+
+    from auditor.context import FileContext
+    from auditor.files import read_notebook
+    from auditor.fixes.builders import no_grad_fix
+
+    cells = ["import torch\n", "conv(image)", "out = conv(image)\nprint(out.shape)"]
+    data = json.dumps({"cells": [{"cell_type": "code", "source": c} for c in cells]}).encode()
+    source = read_notebook("demo.ipynb", data)
+    ctx = FileContext(source, cst.parse_module(source.text))
+    shown, assigned = [site.node for site in ctx.model.calls if site.callee == "conv"]
+    assert no_grad_fix(ctx, shown) is None
+    fix = no_grad_fix(ctx, assigned)
+    assert fix is not None and fix.applicability == "safe"
