@@ -90,6 +90,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # the forward sits in a lambda: wrapping its definition disables nothing
     if _in_module_forward(ctx.model, forward):
         return None  # a layer's forward also runs in training: no_grad there would freeze the layer
+    if _step_of_training_loop(ctx.model, block):
+        return None  # a forward beside backward/step in the same loop body may feed that loss
     if ctx.source.is_notebook and _bare_expression(block):
         return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
@@ -109,6 +111,14 @@ def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
         if isinstance(ancestor, (cst.Lambda, cst.FunctionDef)):
             return True
     return False
+
+
+def _step_of_training_loop(model, statement: cst.CSTNode) -> bool:
+    """Whether `statement` lies directly in the body of a loop that trains (not under an `if`
+    or a `with` of its own): the forward of the training step itself, as far as this can tell."""
+    block = model.parent(statement)
+    loop = model.parent(block) if block is not None else None
+    return isinstance(loop, (cst.For, cst.While)) and loop.body is block and _trains(model, loop)
 
 
 def _bare_expression(statement: cst.CSTNode) -> bool:

@@ -153,3 +153,26 @@ def test_no_grad_does_not_hide_a_notebook_cells_displayed_value():
     assert no_grad_fix(ctx, shown) is None
     fix = no_grad_fix(ctx, assigned)
     assert fix is not None and fix.applicability == "safe"
+
+
+def test_no_grad_is_not_offered_for_the_forward_beside_backward_in_a_training_loop():
+    # gentaiscool/end2end-asr-pytorch: the training step's own forward was wrapped (its output
+    # reaches loss.backward() through a helper), so backward would raise. The look-alike, an
+    # evaluation under `if step % k == 0:` in the same loop, keeps its safe fix.
+    text = """import torch
+
+
+def train(model, loader, opt, test_x):
+    for step, (x, y) in enumerate(loader):
+        opt.zero_grad()
+        pred = model.net(x)
+        loss = metrics(pred, y)
+        loss.backward()
+        opt.step()
+        if step % 50 == 0:
+            test_out = model.head(test_x)
+            print(test_out.argmax(1))
+"""
+    assert _no_grad_fix_for(text, "model.net") is None
+    fix = _no_grad_fix_for(text, "model.head")
+    assert fix is not None and fix.applicability == "safe"
