@@ -100,7 +100,10 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         body=cst.IndentedBlock(body=[inner]),
         leading_lines=block.leading_lines,
     )
-    return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, SAFE)
+    # In a method of a subclass (an nn.Module's `forward_ctc`, `inst_eval`...) the callers may
+    # train through it; the wrap is offered, but only as unsafe.
+    applicability = UNSAFE if _in_subclass_method(ctx.model, forward) else SAFE
+    return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, applicability)
 
 
 def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
@@ -119,6 +122,14 @@ def _step_of_training_loop(model, statement: cst.CSTNode) -> bool:
     block = model.parent(statement)
     loop = model.parent(block) if block is not None else None
     return isinstance(loop, (cst.For, cst.While)) and loop.body is block and _trains(model, loop)
+
+
+def _in_subclass_method(model, node: cst.CSTNode) -> bool:
+    """Whether `node` is in a function defined in the body of a class that has base classes."""
+    function = model.enclosing_function(node)
+    body = model.parent(function) if function is not None else None
+    owner = model.parent(body) if body is not None else None
+    return isinstance(owner, cst.ClassDef) and bool(owner.bases)
 
 
 def _bare_expression(statement: cst.CSTNode) -> bool:

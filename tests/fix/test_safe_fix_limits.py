@@ -176,3 +176,29 @@ def train(model, loader, opt, test_x):
     assert _no_grad_fix_for(text, "model.net") is None
     fix = _no_grad_fix_for(text, "model.head")
     assert fix is not None and fix.applicability == "safe"
+
+
+def test_no_grad_in_a_subclass_method_is_only_unsafe():
+    # hirofumi0810/neural_sp: `self.embed(ys_in)` in an RNN-T decoder's `forward_transducer`
+    # (the training loss) was wrapped. In a method of a subclass the callers may train through
+    # it, so the wrap is offered only as unsafe; the same code in a plain function stays safe.
+    method = """import torch
+import torch.nn as nn
+
+
+class Decoder(nn.Module):
+    def forward_transducer(self, ys_in):
+        ys_emb = self.embed(ys_in)
+        return ys_emb.sum().item()
+"""
+    fix = _no_grad_fix_for(method, "self.embed")
+    assert fix is not None and fix.applicability == "unsafe"
+    plain = """import torch
+
+
+def score(decoder, ys_in):
+    ys_emb = decoder.embed(ys_in)
+    return ys_emb.sum().item()
+"""
+    fix = _no_grad_fix_for(plain, "decoder.embed")
+    assert fix is not None and fix.applicability == "safe"
