@@ -90,8 +90,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # the forward sits in a lambda: wrapping its definition disables nothing
     if _in_module_forward(ctx.model, forward):
         return None  # a layer's forward also runs in training: no_grad there would freeze the layer
-    if _step_of_training_loop(ctx.model, block):
-        return None  # a forward beside backward/step in the same loop body may feed that loss
+    if _step_of_training_loop(ctx.model, block) or _feeds_backward(ctx.model, block):
+        return None  # the forward of a training step: its output may reach the loss
     if ctx.source.is_notebook and _bare_expression(block):
         return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
@@ -130,6 +130,64 @@ def _in_subclass_method(model, node: cst.CSTNode) -> bool:
     body = model.parent(function) if function is not None else None
     owner = model.parent(body) if body is not None else None
     return isinstance(owner, cst.ClassDef) and bool(owner.bases)
+
+
+class _Reads(cst.CSTVisitor):
+    """The plain names an expression reads."""
+
+    def __init__(self) -> None:
+        self.names: set = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _names(node: cst.CSTNode) -> set:
+    reads = _Reads()
+    node.visit(reads)
+    return reads.names
+
+
+class _Assignments(cst.CSTVisitor):
+    """(targets, value) of every assignment, and every backward call, in source order."""
+
+    def __init__(self) -> None:
+        self.assignments: list = []
+        self.backwards: list = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assignments.append((set().union(*(_names(t.target) for t in node.targets)), node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.assignments.append((_names(node.target), node.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.assignments.append((_names(node.target), node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("backward", "manual_backward"):
+            self.backwards.append(node)
+
+
+def _feeds_backward(model, block: cst.CSTNode) -> bool:
+    """Whether a name the block assigns reaches a `backward()` in the innermost loop around it
+    (through assignments in that loop): then the block is the training step's forward."""
+    loop = next((a for a in model.ancestors(block) if isinstance(a, (cst.For, cst.While))), None)
+    if loop is None or model.enclosing_function(loop) is not model.enclosing_function(block):
+        return False
+    found = _Assignments()
+    block.visit(found)
+    tainted = set().union(*(targets for targets, _ in found.assignments)) if found.assignments else set()
+    if not tainted:
+        return False
+    in_loop = _Assignments()
+    loop.visit(in_loop)
+    for _ in range(2):  # a second pass catches names assigned before they are read
+        for targets, value in in_loop.assignments:
+            if _names(value) & tainted:
+                tainted |= targets
+    return any(_names(call) & tainted for call in in_loop.backwards)
 
 
 def _bare_expression(statement: cst.CSTNode) -> bool:

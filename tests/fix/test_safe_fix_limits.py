@@ -202,3 +202,28 @@ def score(decoder, ys_in):
 """
     fix = _no_grad_fix_for(plain, "decoder.embed")
     assert fix is not None and fix.applicability == "safe"
+
+
+def test_no_grad_is_not_offered_where_the_output_reaches_backward_in_the_loop():
+    # ThilinaRajapakse/simpletransformers: `outputs = model(**inputs)` in the non-fp16 branch of
+    # the training loop was wrapped; `loss = outputs[0]` then reaches `loss.backward()`.
+    text = """import torch
+
+
+def train(model, loader, opt, fp16):
+    for batch in loader:
+        if fp16:
+            with torch.autocast("cuda"):
+                outputs = model(batch)
+        else:
+            outputs = model.plain(batch)
+        loss = outputs[0]
+        loss.backward()
+        opt.step()
+        if len(batch) == 0:
+            shown = model.show(batch)
+            print(shown.sum().item())
+"""
+    assert _no_grad_fix_for(text, "model.plain") is None
+    fix = _no_grad_fix_for(text, "model.show")
+    assert fix is not None and fix.applicability == "safe"
