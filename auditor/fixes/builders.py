@@ -92,6 +92,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # a layer's forward also runs in training: no_grad there would freeze the layer
     if _step_of_training_loop(ctx.model, block) or _feeds_backward(ctx.model, block):
         return None  # the forward of a training step: its output may reach the loss
+    if _wants_gradients(ctx.model, block):
+        return None  # under enable_grad, or beside autograd.grad: the graph is the point
     if ctx.source.is_notebook and _bare_expression(block):
         return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
@@ -188,6 +190,23 @@ def _feeds_backward(model, block: cst.CSTNode) -> bool:
             if _names(value) & tainted:
                 tainted |= targets
     return any(_names(call) & tainted for call in in_loop.backwards)
+
+
+GRAD_CONTEXTS = ("enable_grad", "set_grad_enabled")
+
+
+def _wants_gradients(model, block: cst.CSTNode) -> bool:
+    """Whether `block` runs under `torch.enable_grad()` / `set_grad_enabled(...)`, or its
+    function takes gradients itself (`torch.autograd.grad`): classifier guidance, saliency."""
+    for ancestor in model.ancestors(block):
+        if isinstance(ancestor, cst.With) and any(
+                isinstance(item.item, cst.Call) and
+                (dotted_name(item.item.func) or "").rsplit(".", 1)[-1] in GRAD_CONTEXTS
+                for item in ancestor.items):
+            return True
+    function = model.enclosing_function(block)
+    return function is not None and any(
+        (site.callee or "").endswith("autograd.grad") for site in model.calls_in(function))
 
 
 def _bare_expression(statement: cst.CSTNode) -> bool:

@@ -227,3 +227,29 @@ def train(model, loader, opt, fp16):
     assert _no_grad_fix_for(text, "model.plain") is None
     fix = _no_grad_fix_for(text, "model.show")
     assert fix is not None and fix.applicability == "safe"
+
+
+def test_no_grad_is_not_offered_where_gradients_are_the_point():
+    # Y-debug-sys/Diffusion-TS: classifier guidance, `logits = classifier(x_in, t)` under
+    # torch.enable_grad() followed by torch.autograd.grad(...), was wrapped: autograd.grad would raise.
+    guidance = """import torch
+import torch.nn.functional as F
+
+
+def cond_fn(x, t, classifier, y):
+    with torch.enable_grad():
+        x_in = x.detach().requires_grad_(True)
+        logits = classifier(x_in, t)
+        selected = F.log_softmax(logits, dim=-1)[range(len(logits)), y]
+        return torch.autograd.grad(selected.sum(), x_in)[0]
+"""
+    assert _no_grad_fix_for(guidance, "classifier") is None
+    saliency = """import torch
+
+
+def saliency(model, x):
+    x = x.requires_grad_(True)
+    out = model.head(x)
+    return torch.autograd.grad(out.sum(), x)[0]
+"""
+    assert _no_grad_fix_for(saliency, "model.head") is None
