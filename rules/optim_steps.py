@@ -579,8 +579,22 @@ class ClipGradWithoutUnscale(Rule):
         if not isinstance(statement, cst.SimpleStatementLine) or not owns_its_lines(ctx, statement):
             return None
         unscale = parse_statement(ctx, f"{scaler}.unscale_({optimizer})\n")
+        # Safe only where `scaler.step(optimizer)` follows the clip in the same block: then the
+        # scaler is in use there and unscales once per step. A step elsewhere (another loop, the
+        # other branch of `if scaler:`) may mean no scaler here or another optimizer.
+        step_statements = [ctx.model.statement_of(s.node) for _, s in scaler_calls if method_name(s.node) == "step"]
+        safe = any(_follows_in_block(ctx.model, statement, later) for later in step_statements)
         return make_fix(ctx, f"Insert `{scaler}.unscale_({optimizer})` before clipping",
-                        {statement: insert_before(statement, [unscale])}, SAFE)
+                        {statement: insert_before(statement, [unscale])}, SAFE if safe else UNSAFE)
+
+
+def _follows_in_block(model, first, later) -> bool:
+    """`later` is a statement after `first` in the same block."""
+    block = model.parent(first)
+    if later is None or block is None or model.parent(later) is not block:
+        return False
+    ids = [id(statement) for statement in getattr(block, "body", ())]
+    return id(first) in ids and id(later) in ids and ids.index(id(first)) < ids.index(id(later))
 
 
 def _is_grad_scaler(model, expr, function) -> bool:

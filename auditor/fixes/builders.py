@@ -86,13 +86,139 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None
     if _contains(block, (cst.Yield, cst.Await)):
         return None  # a generator would hold the no_grad context across yields
+    if _deferred(ctx.model, forward, block):
+        return None  # the forward sits in a lambda: wrapping its definition disables nothing
+    if _in_module_forward(ctx.model, forward):
+        return None  # a layer's forward also runs in training: no_grad there would freeze the layer
+    if _step_of_training_loop(ctx.model, block) or _feeds_backward(ctx.model, block):
+        return None  # the forward of a training step: its output may reach the loss
+    if _wants_gradients(ctx.model, block):
+        return None  # under enable_grad, or beside autograd.grad: the graph is the point
+    if ctx.source.is_notebook and _bare_expression(block):
+        return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
     wrapped = cst.With(
         items=[cst.WithItem(item=cst.parse_expression(f"{torch_name}.no_grad()"))],
         body=cst.IndentedBlock(body=[inner]),
         leading_lines=block.leading_lines,
     )
-    return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, SAFE)
+    # In a method of a subclass (an nn.Module's `forward_ctc`, `inst_eval`...) the callers may
+    # train through it; the wrap is offered, but only as unsafe.
+    applicability = UNSAFE if _in_subclass_method(ctx.model, forward) else SAFE
+    return make_fix(ctx, "Wrap the evaluation in `with torch.no_grad():`", {block: wrapped}, applicability)
+
+
+def _deferred(model, node: cst.CSTNode, block: cst.CSTNode) -> bool:
+    """Whether `node` runs later than `block` does: inside a lambda (or a function) within it."""
+    for ancestor in model.ancestors(node):
+        if ancestor is block:
+            return False
+        if isinstance(ancestor, (cst.Lambda, cst.FunctionDef)):
+            return True
+    return False
+
+
+def _step_of_training_loop(model, statement: cst.CSTNode) -> bool:
+    """Whether `statement` lies directly in the body of a loop that trains (not under an `if`
+    or a `with` of its own): the forward of the training step itself, as far as this can tell."""
+    block = model.parent(statement)
+    loop = model.parent(block) if block is not None else None
+    return isinstance(loop, (cst.For, cst.While)) and loop.body is block and _trains(model, loop)
+
+
+def _in_subclass_method(model, node: cst.CSTNode) -> bool:
+    """Whether `node` is in a function defined in the body of a class that has base classes."""
+    function = model.enclosing_function(node)
+    body = model.parent(function) if function is not None else None
+    owner = model.parent(body) if body is not None else None
+    return isinstance(owner, cst.ClassDef) and bool(owner.bases)
+
+
+class _Reads(cst.CSTVisitor):
+    """The plain names an expression reads."""
+
+    def __init__(self) -> None:
+        self.names: set = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+def _names(node: cst.CSTNode) -> set:
+    reads = _Reads()
+    node.visit(reads)
+    return reads.names
+
+
+class _Assignments(cst.CSTVisitor):
+    """(targets, value) of every assignment, and every backward call, in source order."""
+
+    def __init__(self) -> None:
+        self.assignments: list = []
+        self.backwards: list = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assignments.append((set().union(*(_names(t.target) for t in node.targets)), node.value))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.assignments.append((_names(node.target), node.value))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.assignments.append((_names(node.target), node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("backward", "manual_backward"):
+            self.backwards.append(node)
+
+
+def _feeds_backward(model, block: cst.CSTNode) -> bool:
+    """Whether a name the block assigns reaches a `backward()` in the innermost loop around it
+    (through assignments in that loop): then the block is the training step's forward."""
+    loop = next((a for a in model.ancestors(block) if isinstance(a, (cst.For, cst.While))), None)
+    if loop is None or model.enclosing_function(loop) is not model.enclosing_function(block):
+        return False
+    found = _Assignments()
+    block.visit(found)
+    tainted = set().union(*(targets for targets, _ in found.assignments)) if found.assignments else set()
+    if not tainted:
+        return False
+    in_loop = _Assignments()
+    loop.visit(in_loop)
+    for _ in range(2):  # a second pass catches names assigned before they are read
+        for targets, value in in_loop.assignments:
+            if _names(value) & tainted:
+                tainted |= targets
+    return any(_names(call) & tainted for call in in_loop.backwards)
+
+
+GRAD_CONTEXTS = ("enable_grad", "set_grad_enabled")
+
+
+def _wants_gradients(model, block: cst.CSTNode) -> bool:
+    """Whether `block` runs under `torch.enable_grad()` / `set_grad_enabled(...)`, or its
+    function takes gradients itself (`torch.autograd.grad`): classifier guidance, saliency."""
+    for ancestor in model.ancestors(block):
+        if isinstance(ancestor, cst.With) and any(
+                isinstance(item.item, cst.Call) and
+                (dotted_name(item.item.func) or "").rsplit(".", 1)[-1] in GRAD_CONTEXTS
+                for item in ancestor.items):
+            return True
+    function = model.enclosing_function(block)
+    return function is not None and any(
+        (site.callee or "").endswith("autograd.grad") for site in model.calls_in(function))
+
+
+def _bare_expression(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+        and isinstance(statement.body[0], cst.Expr)
+
+
+def _in_module_forward(model, node: cst.CSTNode) -> bool:
+    """Whether `node` is in a class's `forward` method, which callers may run to train."""
+    function = model.enclosing_function(node)
+    return function is not None and function.name.value == "forward" and \
+        any(isinstance(a, cst.ClassDef) for a in model.ancestors(function))
 
 
 def _contains(node: cst.CSTNode, kinds: tuple) -> bool:
