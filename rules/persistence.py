@@ -110,7 +110,8 @@ class UnsafeTorchLoad(Rule):
         whatever code the file asks for: a checkpoint downloaded or shared is a program.
         """
     instead = """
-        Pass `weights_only=True` (the safe fix adds it) and save state dicts, not modules.
+        Pass `weights_only=True` (the unsafe fix adds it: it raises on files that hold whole
+        modules or other pickled objects) and save state dicts, not modules.
         Load a full pickle with `weights_only=False` only from files you produced.
         """
     bad_examples = (
@@ -135,8 +136,11 @@ class UnsafeTorchLoad(Rule):
             if given is None:
                 if any(a.star for a in call.args) or len([a for a in call.args if a.keyword is None]) > 3:
                     continue  # passed positionally or through **kwargs: cannot tell
+                # Unsafe: loading a whole pickled module, a dataset or a checkpoint holding a
+                # config object raises with weights_only=True, and what the file holds is not
+                # visible here (seen on real repositories).
                 fix = make_fix(ctx, "Add `weights_only=True`",
-                               {call: lambda node: add_keyword(node, "weights_only", "True")}, SAFE)
+                               {call: lambda node: add_keyword(node, "weights_only", "True")}, UNSAFE)
                 ctx.report(call, "`torch.load` without `weights_only=True` unpickles arbitrary objects "
                                  "(the default before torch 2.6); pass `weights_only=True`", fix=fix)
             elif isinstance(given.value, cst.Name) and given.value.value == "False":

@@ -125,7 +125,8 @@ def test_no_file_keeps_another_files_tokens_alive():
 def test_a_fix_rewrites_only_the_node_it_targets_when_tokens_are_shared(tmp_path):
     # Two calls share their comma and spacing nodes; the fix edits one call only.
     path = write(tmp_path, "train.py", "import torch\n\na = torch.load(p, map_location=d)\nb = max(p, d)\n")
-    check_json("--no-cache", "--extend-select", "TRN602", "--fix", str(tmp_path))  # TRN602 is opt-in
+    # TRN602 is opt-in, and its fix unsafe (a file may hold more than weights).
+    check_json("--no-cache", "--extend-select", "TRN602", "--fix", "--unsafe-fixes", str(tmp_path))
     text = path.read_text(encoding="utf-8")
     assert "torch.load(p, map_location=d, weights_only=True)" in text
     assert "b = max(p, d)\n" in text

@@ -89,7 +89,7 @@ NOTEBOOK = {
 def test_notebook_fixed_in_place_cell_by_cell(tmp_path):
     path = tmp_path / "train.ipynb"
     path.write_text(json.dumps(NOTEBOOK, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    proc = fix(tmp_path, "TRN501,TRN502,TRN602")
+    proc = fix(tmp_path, "TRN501,TRN502,TRN602", "--unsafe-fixes")  # TRN602's fix is unsafe
     assert proc.returncode == 0, proc.stdout
     assert "fixed 3" in proc.stdout
     notebook = json.loads(path.read_text(encoding="utf-8"))

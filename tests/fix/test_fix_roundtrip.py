@@ -52,17 +52,6 @@ class Net(nn.Module):
             training=self.training,
         )
 """),
-    "weights_only": ("TRN602", """
-import torch
-
-state = torch.load("ckpt.pt")  # resume
-other = torch.load("other.pt", map_location="cpu")
-""", """
-import torch
-
-state = torch.load("ckpt.pt", weights_only=True)  # resume
-other = torch.load("other.pt", map_location="cpu", weights_only=True)
-"""),
     "unscale_before_clip": ("TRN406", """
 import torch
 
@@ -143,6 +132,18 @@ with torch.amp.autocast("cuda", enabled=use_amp):
 }
 
 UNSAFE_CASES = {
+    # Unsafe: a file holding a whole module or other pickled objects no longer loads.
+    "weights_only": ("TRN602", """
+import torch
+
+state = torch.load("ckpt.pt")  # resume
+other = torch.load("other.pt", map_location="cpu")
+""", """
+import torch
+
+state = torch.load("ckpt.pt", weights_only=True)  # resume
+other = torch.load("other.pt", map_location="cpu", weights_only=True)
+"""),
     "save_state_dict": ("TRN601", """
 import torch
 
@@ -243,19 +244,23 @@ import torch
 
 torch.save(model, "model.pt")
 state = torch.load("model.pt")
+loader = torch.utils.data.DataLoader(val_ds, shuffle=True)
 """)
     # The remaining TRN601 is a warning: --fail-on warning makes it fail the run.
-    proc = fix(tmp_path, "TRN404,TRN405,TRN409,TRN504,TRN601,TRN602", "--fail-on", "warning")
+    proc = fix(tmp_path, "TRN203,TRN404,TRN405,TRN409,TRN504,TRN601,TRN602", "--fail-on", "warning")
     for name, (_, before, _) in UNSAFE_CASES.items():
         assert (tmp_path / f"{name}.py").read_text() == dedent(before)
+    # Only the safe fix (TRN203's shuffle=False) is applied; TRN601 and TRN602 wait for the flag.
     assert (tmp_path / "mixed.py").read_text() == dedent("""
 import torch
 
 torch.save(model, "model.pt")
-state = torch.load("model.pt", weights_only=True)
+state = torch.load("model.pt")
+loader = torch.utils.data.DataLoader(val_ds, shuffle=False)
 """)
     assert proc.returncode == 1
-    assert "mixed.py:3:12: TRN601" in proc.stdout and "TRN602" not in proc.stdout
+    assert "mixed.py:3:12: TRN601" in proc.stdout and "mixed.py:4:9: TRN602" in proc.stdout
+    assert "TRN203" not in proc.stdout
     assert "fixed 1" in proc.stdout
 
 
@@ -268,7 +273,7 @@ def test_fix_keeps_crlf_encoding_bom_and_mode(tmp_path):
     bom = tmp_path / "bom.py"
     bom.write_bytes(b"\xef\xbb\xbfimport torch\nstate = torch.load('a.pt')\n")
     bom.chmod(0o750)
-    fix(tmp_path, "TRN602")
+    fix(tmp_path, "TRN602", "--unsafe-fixes")  # TRN602's fix is unsafe
     assert crlf.read_bytes() == b"import torch\r\n\r\n# load\r\nstate = torch.load('a.pt', weights_only=True)\r\n"
     assert latin.read_bytes() == ("# -*- coding: latin-1 -*-\nimport torch\n# caf\xe9\n"
                                   "state = torch.load('a.pt', weights_only=True)\n").encode("latin-1")

@@ -141,7 +141,8 @@ def test_findings(found, case, expected):
 
 def test_load_fix_adds_weights_only_only_when_missing(found):
     missing, explicit = found["load_unsafe"]
-    assert missing["fix"]["applicability"] == "safe"
+    # Unsafe: whole pickled modules, datasets and config objects do not load with it.
+    assert missing["fix"]["applicability"] == "unsafe"
     assert missing["fix"]["edits"][0]["content"].endswith("weights_only=True")
     assert explicit["fix"] is None  # weights_only=False was a choice: no automatic change
 
