@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+
+pytest.importorskip("torch", reason="the reference loop needs torch (the runtime extra)")
+
 import torch
 
 from reference_loop import DataError, fit

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+pytest.importorskip("torch", reason="auditor run needs torch (the runtime extra)")
+
 from tests.script_audit.parallel import SCRIPTS, line_of, run_many
 
 # pair -> (code, file the finding points at (None: the bug script), text on that line, evidence)

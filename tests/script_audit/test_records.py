@@ -3,6 +3,10 @@ record is still judged, and torch's warnings raised inside our wrappers name the
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="auditor run needs torch (the runtime extra)")
+
 from tests.conftest import run_auditor, write
 
 
