@@ -1,0 +1,182 @@
+"""Families that fooled TRN101/TRN102 on the repositories of issue 17's review (session 10),
+each with the bug the rule must keep and the correct look-alike it must leave alone.
+
+- a notebook that redefines a helper cell after cell: a call runs the definition above it;
+- `torch.no_grad()` in a file that never imports torch (documentation notebooks);
+- models of another framework (`TFAutoModel...`): torch's autograd means nothing to them;
+- `for epoch in range(10)` runs its body: the model is not still fresh after the loop.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+
+def _notebook(*cells: str) -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                  "source": cell} for cell in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+_HELPER = """def accuracy(model, loader):
+    hits = 0
+    for x, y in loader:
+        hits += (model(x).argmax(1) == y).sum().item()
+    return hits
+"""
+
+_TRAIN = """for epoch in range(3):
+    model.train()
+    for x, y in train_loader:
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    model.eval()
+"""
+
+CASES = {
+    # The helper is defined twice; every call of each definition runs under no_grad.
+    "redefined_ok.ipynb": _notebook(
+        "import torch\nmodel = make_model()\nopt = torch.optim.SGD(model.parameters(), lr=0.1)",
+        _HELPER,
+        _TRAIN + "    with torch.no_grad():\n        print(accuracy(model, train_loader))",
+        _HELPER,
+        "with torch.no_grad():\n    print(accuracy(model, test_loader))",
+    ),
+    # The same cells, but the second definition's call runs with autograd on: that one is reported.
+    "redefined_bad.ipynb": _notebook(
+        "import torch\nmodel = make_model()\nopt = torch.optim.SGD(model.parameters(), lr=0.1)",
+        _HELPER,
+        _TRAIN + "    with torch.no_grad():\n        print(accuracy(model, train_loader))",
+        _HELPER,
+        "print(accuracy(model, test_loader))",
+    ),
+    # A documentation notebook that never shows `import torch`: its no_grad is torch's.
+    "unimported_torch_ok.ipynb": _notebook(
+        "sample_test_video = next(iter(test_dataset))",
+        "def run_inference(model, video):\n"
+        "    inputs = {'pixel_values': video.unsqueeze(0), 'labels': torch.tensor([sample_test_video['label']])}\n"
+        "    with torch.no_grad():\n"
+        "        logits = model(**inputs).logits\n"
+        "    return logits",
+    ),
+    "unimported_torch_bad.ipynb": _notebook(
+        "sample_test_video = next(iter(test_dataset))",
+        "def run_inference(model, video):\n"
+        "    inputs = {'pixel_values': video.unsqueeze(0), 'labels': torch.tensor([sample_test_video['label']])}\n"
+        "    logits = model(**inputs).logits\n"
+        "    return logits",
+    ),
+    # A TensorFlow model read as numbers: no torch graph is built.
+    "tensorflow_model_ok.py": """
+        from transformers import AutoTokenizer, TFAutoModelForQuestionAnswering
+        import tensorflow as tf
+
+        tokenizer = AutoTokenizer.from_pretrained("bert")
+        model = TFAutoModelForQuestionAnswering.from_pretrained("bert")  # the TensorFlow twin of a torch model
+        for question in questions:
+            encoded = tokenizer(question, context, return_tensors="tf")
+            ids = encoded["input_ids"].numpy()[0]
+            out = model(encoded)
+            first = tf.argmax(out.start_logits, axis=1).numpy()[0]
+            last = tf.argmax(out.end_logits, axis=1).numpy()[0] + 1
+            print(tokenizer.decode(ids[first:last]))
+        """,
+    "torch_model_bad.py": """
+        from transformers import AutoTokenizer, AutoModelForQuestionAnswering
+        import torch
+
+        tokenizer = AutoTokenizer.from_pretrained("bert")
+        model = AutoModelForQuestionAnswering.from_pretrained("bert")
+        for question in questions:
+            encoded = tokenizer(question, context, return_tensors="pt")
+            ids = encoded["input_ids"].numpy()[0]
+            out = model(**encoded)
+            first = torch.argmax(out.start_logits, dim=1).numpy()[0]
+            last = torch.argmax(out.end_logits, dim=1).numpy()[0] + 1
+            print(tokenizer.decode(ids[first:last]))
+        """,
+    # `range(10)` runs: after the loop the model is in the eval mode its last epoch set.
+    "counted_loop_ok.py": """
+        import torch
+        import torch.nn as nn
+
+        num_epochs = 10
+        model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(num_epochs):
+            model = model.train()
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model = model.eval()
+        with torch.no_grad():
+            print(model(x_test).argmax(1))
+        """,
+    # A loop whose count is not known may not run: the fresh model can reach the test in train mode.
+    "uncounted_loop_bad.py": """
+        import torch
+        import torch.nn as nn
+
+        def fit(num_epochs, train_loader, x_test):
+            model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(num_epochs):
+                model.train()
+                for x, y in train_loader:
+                    opt.zero_grad()
+                    model(x).sum().backward()
+                    opt.step()
+                model.eval()
+            with torch.no_grad():
+                return model(x_test).argmax(1)
+        """,
+    # An empty range never runs its body: the model stays fresh, in training mode.
+    "empty_range_bad.py": """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(5, 5):
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+        with torch.no_grad():
+            print(model(x_test).argmax(1))
+        """,
+}
+
+EXPECTED = {
+    "redefined_ok.ipynb": [],
+    "redefined_bad.ipynb": [("TRN102", 4)],
+    "unimported_torch_ok.ipynb": [],
+    "unimported_torch_bad.ipynb": [("TRN102", 3)],
+    "tensorflow_model_ok.py": [],
+    "torch_model_bad.py": [("TRN102", 9)],
+    "counted_loop_ok.py": [],
+    "uncounted_loop_bad.py": [("TRN101", 15)],
+    "empty_range_bad.py": [("TRN101", 13)],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("review_families"), CASES, "TRN101,TRN102")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_case(found, name):
+    assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_redefined_helper_is_reported_in_the_cell_whose_call_keeps_autograd(found):
+    (finding,) = found["redefined_bad.ipynb"]
+    assert finding["cell"] == 4 and "accuracy()" in finding["message"]
