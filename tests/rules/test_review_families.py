@@ -180,3 +180,43 @@ def test_case(found, name):
 def test_redefined_helper_is_reported_in_the_cell_whose_call_keeps_autograd(found):
     (finding,) = found["redefined_bad.ipynb"]
     assert finding["cell"] == 4 and "accuracy()" in finding["message"]
+
+
+# TRN204: a helper that scores the module-level test loader, unless its argument asks for one
+# prediction (`test("Sung")` returns before the loop): only the argument-less call reads test data.
+_NAME_OR_TEST = """
+import torch
+
+model = make_model()
+opt = torch.optim.Adam(model.parameters())
+
+def test(name=None):
+    if name:
+        print(name, model(encode(name)).argmax(1).item())
+        return
+    correct = 0
+    for x, y in test_loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    print(correct)
+
+for epoch in range(5):
+    for x, y in train_loader:
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+"""
+
+TEST_SPLIT_CASES = {
+    "one_name_ok.py": _NAME_OR_TEST + '    test("Sung")\n    test(name="Nako")\n',
+    "whole_test_set_bad.py": _NAME_OR_TEST + "    test()\n    test(None)\n",
+}
+
+
+@pytest.fixture(scope="module")
+def found_test_split(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("review_families_204"), TEST_SPLIT_CASES, "TRN204")
+
+
+def test_a_call_whose_argument_takes_the_early_return_reads_no_test_data(found_test_split):
+    assert codes_lines(found_test_split["one_name_ok.py"]) == []
+    assert codes_lines(found_test_split["whole_test_set_bad.py"]) == [("TRN204", 20), ("TRN204", 21)]
