@@ -271,7 +271,7 @@ class Roles:
                 loaded = qualified.rsplit(".", 2)[-2]
                 if any(part in loaded for part in NOT_MODEL_CLASS_PARTS):
                     return "no"  # AutoTokenizer, AutoProcessor, AutoConfig, ...
-                if loaded.startswith(_OTHER_FRAMEWORK_CLASSES):
+                if other_framework_model(model, value):
                     return "no"  # TFAutoModel..., FlaxBertModel: TensorFlow/JAX, no torch autograd or mode
                 return "loaded with from_pretrained()"
             if qualified in ("copy.deepcopy", "torch.compile") or callee.endswith((".to", ".cuda")):
@@ -281,7 +281,8 @@ class Roles:
                 if inner_name and depth < 4 and inner_name != name and \
                         self._model_evidence(inner_name, b.function, depth + 1):
                     return f"a copy of `{inner_name}`"
-            if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas") + _OTHER_FRAMEWORKS):
+            if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")) or \
+                    other_framework_model(model, value):
                 return "no"
             if qualified == "transformers.pipeline":
                 return "no"  # a pipeline object: it runs its model under no_grad itself
@@ -366,6 +367,23 @@ class Roles:
             if b.kind == "assign" and b.index is None and type(b.value) is cst.Call:
                 found = self.transformer_constructor(b.value) or found
         return found
+
+
+def other_framework_model(model: FileModel, value: cst.BaseExpression) -> bool:
+    """A value built by another framework (`TFAutoModelForQuestionAnswering.from_pretrained(...)`,
+    `tf.keras.Sequential(...)`): torch's grad and train/eval modes mean nothing to it."""
+    if type(value) is not cst.Call:
+        return False
+    qualified = model.qualify_call(value)
+    if not qualified:
+        return False
+    if qualified.startswith(_OTHER_FRAMEWORKS):
+        return True
+    if qualified.startswith("transformers."):
+        parts = qualified.split(".")
+        loaded = parts[-2] if parts[-1] == "from_pretrained" and len(parts) > 2 else parts[-1]
+        return loaded.startswith(_OTHER_FRAMEWORK_CLASSES)
+    return False
 
 
 def roles_of(model: FileModel) -> Roles:

@@ -100,6 +100,24 @@ CASES = {
             last = torch.argmax(out.end_logits, dim=1).numpy()[0] + 1
             print(tokenizer.decode(ids[first:last]))
         """,
+    # A notebook that shows each example in torch, then in TensorFlow, reusing `model`: the
+    # torch cell is reported, the TensorFlow cell (the binding above it) is not.
+    "torch_then_tensorflow.ipynb": _notebook(
+        "from transformers import AutoTokenizer, AutoModelForSequenceClassification\n"
+        "import torch\n"
+        "tokenizer = AutoTokenizer.from_pretrained('bert')\n"
+        "model = AutoModelForSequenceClassification.from_pretrained('bert')\n"
+        "for sentence in sentences:\n"
+        "    scores = model(**tokenizer(sentence, return_tensors='pt')).logits\n"
+        "    print(torch.softmax(scores, dim=1).tolist())",
+        "from transformers import AutoTokenizer, TFAutoModelForSequenceClassification\n"
+        "import tensorflow as tf\n"
+        "tokenizer = AutoTokenizer.from_pretrained('bert')\n"
+        "model = TFAutoModelForSequenceClassification.from_pretrained('bert')\n"
+        "for sentence in sentences:\n"
+        "    scores = model(tokenizer(sentence, return_tensors='tf')).logits\n"
+        "    print(tf.nn.softmax(scores, axis=1).numpy().tolist())",
+    ),
     # `range(10)` runs: after the loop the model is in the eval mode its last epoch set.
     "counted_loop_ok.py": """
         import torch
@@ -161,6 +179,7 @@ EXPECTED = {
     "unimported_torch_bad.ipynb": [("TRN102", 3)],
     "tensorflow_model_ok.py": [],
     "torch_model_bad.py": [("TRN102", 9)],
+    "torch_then_tensorflow.ipynb": [("TRN102", 6)],
     "counted_loop_ok.py": [],
     "uncounted_loop_bad.py": [("TRN101", 15)],
     "empty_range_bad.py": [("TRN101", 13)],
@@ -175,6 +194,10 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_only_the_torch_cell_of_a_two_framework_notebook_is_reported(found):
+    assert [f["cell"] for f in found["torch_then_tensorflow.ipynb"]] == [1]
 
 
 def test_redefined_helper_is_reported_in_the_cell_whose_call_keeps_autograd(found):
