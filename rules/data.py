@@ -15,7 +15,7 @@ from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_t
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
-from auditor.analysis.flow import evaluate
+from auditor.analysis.flow import State, evaluate
 from auditor.speed import mentions_any
 from rules._helpers import argument, final_names, is_true, keyword, program, shorten
 from rules._queries import string_value
@@ -616,6 +616,8 @@ class TestDataInTrainingLoop(Rule):
                 mixed = declared is None and bool(splits & {TRAIN, VAL})
                 return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
+            if own is not None and _returns_before(prog, info, site.node, own[1]):
+                return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
             if own is not None:
                 return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False
         return None
@@ -750,6 +752,42 @@ def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
                 helpers[info.node] = (prog.model.code(loop.iter), loop)
                 return helpers[info.node]
     return None
+
+
+def _returns_before(prog, info, call: cst.Call, loop: cst.For) -> bool:
+    """`test("Sung")` with `def test(name=None): if name: ...; return` above the loop over the
+    test data: the constants this call passes take the early return, so the call never reads
+    the test split (the argument-less `test()` does)."""
+    state = State()
+    positional = info.positional
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return False  # `*args`: which parameter gets what is unknown
+        name = arg.keyword.value if arg.keyword is not None else \
+            (positional[index] if index < len(positional) else None)
+        value = evaluate(arg.value, State())
+        if name is not None and (value is None or type(value) in (str, int, float, bool)):
+            state = state.with_env(name, value)
+    enclosing = set(prog.model.ancestors(loop)) | {loop}
+    for statement in info.node.body.body:
+        if statement in enclosing:
+            return False
+        if type(statement) is cst.If and _known_truth(evaluate(statement.test, state)) and \
+                _ends_in_return(statement.body):
+            return True
+    return False
+
+
+def _known_truth(value) -> bool:
+    """A constant `evaluate` found, and a true one (an unknown value is never taken as true)."""
+    return type(value) in (str, int, float, bool) and bool(value)
+
+
+def _ends_in_return(block: cst.BaseSuite) -> bool:
+    last = block.body[-1] if block.body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        return bool(last.body) and type(last.body[-1]) in (cst.Return, cst.Raise)
+    return False
 
 
 def _evaluation_loop(prog, info) -> Optional[cst.For]:

@@ -33,6 +33,7 @@ import libcst as cst
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
+from auditor.analysis.uses import source_order
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
 ON, OFF = "on", "off"
@@ -576,8 +577,9 @@ class FlowAnalysis:
                     if other.parent is scope and other.name == callee:
                         return other.node, False
                 scope = info.parent
-            for other in model.functions_named(callee):
-                return other.node, False
+            named = model.functions_named(callee)
+            if named:
+                return _definition_in_force(model, named, site.node).node, False
             # `validate = Evaluator(loader)` ... `validate(model)`: the class's __call__.
             cls = self._instance_class(callee, site.function)
             if cls is not None and "__call__" in cls.methods:
@@ -789,7 +791,11 @@ class FlowAnalysis:
         first = self._exec_block(body, states)
         again = _dedupe(states + first.normal + first.continues)
         second = self._exec_block(body, again)
-        exits = again + second.normal + second.continues + first.breaks + second.breaks
+        # `for epoch in range(10)`: the body runs before the loop ends, so the states from
+        # before the loop do not leave it (the model is not still fresh after training).
+        skipped = [] if type(node) is cst.For and _counts_up(node.iter, states) else states
+        exits = _dedupe(skipped + first.normal + first.continues) + second.normal + second.continues + \
+            first.breaks + second.breaks
         out = Flow(returns=first.returns + second.returns)
         if node.orelse is not None:
             self._merge(out, self._exec_block(_body_statements(node.orelse.body), _dedupe(exits)))
@@ -866,12 +872,24 @@ class FlowAnalysis:
         return flow
 
     def _is_set_grad(self, expr: cst.BaseExpression) -> bool:
-        return type(expr) is cst.Call and matches(self.model.qualify_call(expr), *SET_GRAD)
+        return type(expr) is cst.Call and matches(self._qualify_grad(expr), *SET_GRAD)
+
+    def _qualify_grad(self, call: cst.Call) -> Optional[str]:
+        """The qualified name of a grad-mode call. `torch.no_grad()` in a file that never binds
+        `torch` (a documentation notebook that relies on an import it does not show) can only
+        mean torch's: it is taken as written."""
+        qualified = self.model.qualify_call(call)
+        if qualified is None:
+            written = dotted_name(call.func)
+            if written and written.startswith("torch.") and "torch" not in self.model.imports.aliases \
+                    and not self.model.bindings.get("torch"):
+                return written
+        return qualified
 
     def _grad_context(self, expr: cst.BaseExpression, state: State) -> Optional[str]:
         if type(expr) is not cst.Call:
             return None
-        qualified = self.model.qualify_call(expr)
+        qualified = self._qualify_grad(expr)
         if matches(qualified, *GRAD_OFF_CONTEXTS):
             if qualified and qualified.endswith("inference_mode") and expr.args:
                 value = evaluate(expr.args[0].value, state)
@@ -1071,6 +1089,45 @@ class FlowAnalysis:
 
     def states_at(self, call: cst.Call) -> list[State]:
         return _dedupe(self._visits.get(call, ()))
+
+
+def _counts_up(iterable: cst.BaseExpression, states: list[State]) -> bool:
+    """`range(...)` with a positive count known on every path (literals, constants bound in
+    the file, `n + 1`): a loop over it runs its body at least once."""
+    if type(iterable) is not cst.Call or type(iterable.func) is not cst.Name or iterable.func.value != "range" \
+            or not 1 <= len(iterable.args) <= 3 or any(a.keyword or a.star for a in iterable.args) or not states:
+        return False
+    for state in states:
+        bounds = [_int_value(a.value, state) for a in iterable.args]
+        if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
+            return False
+        if not range(*bounds):
+            return False
+    return True
+
+
+def _int_value(node: cst.BaseExpression, state: State) -> Optional[int]:
+    """An int constant, or a sum/difference of two (`num_epochs + 1`)."""
+    if type(node) is cst.BinaryOperation and type(node.operator) in (cst.Add, cst.Subtract):
+        left, right = _int_value(node.left, state), _int_value(node.right, state)
+        if left is None or right is None:
+            return None
+        return left + right if type(node.operator) is cst.Add else left - right
+    value = evaluate(node, state)
+    return value if type(value) is int else None
+
+
+def _definition_in_force(model: FileModel, named: list[FunctionInfo], call: cst.Call) -> FunctionInfo:
+    """Of several module-level `def`s of one name (a notebook redefines its helper cell after
+    cell), the one a call runs when the file runs top to bottom: the last defined above the
+    call; a call above every definition gets the first."""
+    if len(named) == 1:
+        return named[0]
+    order = source_order(model)
+    at = order.get(call, 0)
+    above = [info for info in named if order.get(info.node, 0) < at]
+    return max(above, key=lambda info: order.get(info.node, 0)) if above else \
+        min(named, key=lambda info: order.get(info.node, 0))
 
 
 def _acyclic(nodes: set, callers_of: dict[Any, list]) -> bool:

@@ -13,9 +13,9 @@ import libcst as cst
 from auditor.analysis.flow import FlowAnalysis, State, flow_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
-from auditor.analysis.roles import is_module_class, roles_of
+from auditor.analysis.roles import is_module_class, other_framework_model, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
-from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use
+from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
@@ -101,10 +101,28 @@ class Program:
                 evidence = self.roles.model_evidence(key, site.function)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
+                if evidence and site.function is None and self._rebound_to_other_framework(key, site):
+                    continue
                 if evidence or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _rebound_to_other_framework(self, key: str, site: CallSite) -> bool:
+        """A notebook that shows each example twice reuses `model`: a torch model in one cell,
+        `TFAutoModel...from_pretrained(...)` in the next. At module level the binding above the
+        call decides, unless a loop around the call rebinds the name."""
+        bindings = [b for b in self.model.bindings_of(key, None) if b.function is None]
+        if len(bindings) < 2:
+            return False
+        order = source_order(self.model)
+        at = order.get(site.node, 0)
+        above = [b for b in bindings if order.get(b.statement, 0) < at]
+        loops = set(self.loops_of(site.node))
+        if not above or (loops and any(loops & set(self.model.ancestors(b.statement)) for b in bindings)):
+            return False
+        last = max(above, key=lambda b: order.get(b.statement, 0))
+        return last.kind == "assign" and last.index is None and other_framework_model(self.model, last.value)
 
     def _given_models(self, key: str, info: Optional[FunctionInfo]) -> bool:
         """A parameter, whatever its name (`m`, `f`), that every call of the function in this

@@ -36,6 +36,9 @@ MODEL_WORDS = {"model", "net", "network", "classifier", "regressor", "encoder", 
 NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "processors", "tokenize",
                    "transform", "transforms", "augment", "augmentation", "augmentations", "preprocess"}
 NOT_MODEL_CLASS_PARTS = ("Tokenizer", "Processor", "FeatureExtractor", "Config")
+# Models of other frameworks: torch's grad and train/eval modes mean nothing to them.
+_OTHER_FRAMEWORK_CLASSES = ("TF", "Flax")
+_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax")
 # `build_model(cfg)`, `self.get_model()`: a name that says it makes or fetches a model.
 BUILDER_VERBS = {"build", "make", "create", "get", "load", "init", "setup", "construct", "instantiate",
                  "prepare", "new"}
@@ -268,6 +271,8 @@ class Roles:
                 loaded = qualified.rsplit(".", 2)[-2]
                 if any(part in loaded for part in NOT_MODEL_CLASS_PARTS):
                     return "no"  # AutoTokenizer, AutoProcessor, AutoConfig, ...
+                if other_framework_model(model, value):
+                    return "no"  # TFAutoModel..., FlaxBertModel: TensorFlow/JAX, no torch autograd or mode
                 return "loaded with from_pretrained()"
             if qualified in ("copy.deepcopy", "torch.compile") or callee.endswith((".to", ".cuda")):
                 inner = value.args[0].value if qualified and value.args else \
@@ -276,7 +281,8 @@ class Roles:
                 if inner_name and depth < 4 and inner_name != name and \
                         self._model_evidence(inner_name, b.function, depth + 1):
                     return f"a copy of `{inner_name}`"
-            if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")):
+            if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")) or \
+                    other_framework_model(model, value):
                 return "no"
             if qualified == "transformers.pipeline":
                 return "no"  # a pipeline object: it runs its model under no_grad itself
@@ -361,6 +367,23 @@ class Roles:
             if b.kind == "assign" and b.index is None and type(b.value) is cst.Call:
                 found = self.transformer_constructor(b.value) or found
         return found
+
+
+def other_framework_model(model: FileModel, value: cst.BaseExpression) -> bool:
+    """A value built by another framework (`TFAutoModelForQuestionAnswering.from_pretrained(...)`,
+    `tf.keras.Sequential(...)`): torch's grad and train/eval modes mean nothing to it."""
+    if type(value) is not cst.Call:
+        return False
+    qualified = model.qualify_call(value)
+    if not qualified:
+        return False
+    if qualified.startswith(_OTHER_FRAMEWORKS):
+        return True
+    if qualified.startswith("transformers."):
+        parts = qualified.split(".")
+        loaded = parts[-2] if parts[-1] == "from_pretrained" and len(parts) > 2 else parts[-1]
+        return loaded.startswith(_OTHER_FRAMEWORK_CLASSES)
+    return False
 
 
 def roles_of(model: FileModel) -> Roles:
