@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Optional
 
@@ -569,7 +570,7 @@ class TestDataInTrainingLoop(Rule):
             loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
             if not loops or site.node in reported:
                 continue
-            found = self._test_evaluation(prog, site, forwards, helpers)
+            found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
             evidence, unit, helper, mixed = found
@@ -592,7 +593,7 @@ class TestDataInTrainingLoop(Rule):
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
 
-    def _test_evaluation(self, prog, site, forwards, helpers) -> Optional[tuple]:
+    def _test_evaluation(self, prog, site, forwards, helpers, where=(None, None)) -> Optional[tuple]:
         """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
         the test data (or the call's statement), the helper the evaluation function it calls."""
         forward = forwards.get(site.node)
@@ -604,7 +605,7 @@ class TestDataInTrainingLoop(Rule):
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
-            if not self._evaluates(prog, site, info):
+            if not self._evaluates(prog, site, info, where):
                 return None
             declared, splits = _argument_splits(prog, site, state)
             if declared is not None and declared != TEST:
@@ -621,21 +622,26 @@ class TestDataInTrainingLoop(Rule):
         return None
 
     @staticmethod
-    def _evaluates(prog, site, info) -> bool:
+    def _evaluates(prog, site, info, where=(None, None)) -> bool:
         """An evaluation call: by behaviour where the function is visible (forward passes and no
         training step), by name where it is not. A call that writes a file is not one."""
+        from auditor.analysis.program import is_eval_name
+
         if _writes_file(site.callee or ""):
             return False
         if info is not None:
-            if any(prog.is_backward(s) or prog.is_step(s) for s in info.calls):
+            trains = [s for s in info.calls if prog.is_backward(s) or prog.is_step(s)]
+            if trains and not _training_switched_off(prog, info, site, trains):
                 return False
             if _writes_file(info.name):
                 return False
             return prog.function_evaluates(info) or any(f.site.function is info.node for f in prog.forwards())
-        if site.qualname is not None or site.callee is None:
+        if site.callee is None:
             return False
-        from auditor.analysis.program import is_eval_name
-
+        if site.qualname is not None:
+            # `utils.evaluation(model, test_iter)`: a function of another module of the project
+            # (not a library's), read by its name as unresolved local helpers are.
+            return _project_function(where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
         return is_eval_name(site.callee.rsplit(".", 1)[-1])
 
     @staticmethod
@@ -666,6 +672,85 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
         return False
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+def _training_switched_off(prog, info, site, trains) -> bool:
+    """`train_or_eval(model, loader, optimizer=None, train=False)`: every backward/step of the
+    helper sits under `if train:` (or `if optimizer is not None:`, `if optimizer:`) on a
+    parameter that this call leaves false or None, so this call only evaluates."""
+    resolved = prog.flow.resolve(site)
+    args = _bind_arguments(info, site.node, bool(resolved and resolved[1]))
+    for step in trains:
+        switched = False
+        for ancestor in prog.model.ancestors(step.node):
+            if ancestor is info.node:
+                break
+            if isinstance(ancestor, cst.If) and prog.model.is_within(step.node, ancestor.body):
+                param, when_none = _switch_parameter(ancestor.test, info)
+                if param is None:
+                    continue
+                value = args.get(param, info.defaults.get(param))
+                if value is None:
+                    continue  # neither passed nor defaulted: not known
+                off = _is_none(value) if when_none is not None else (_is_none(value) or _is_false(value))
+                if off:
+                    switched = True
+                    break
+        if not switched:
+            return False
+    return True
+
+
+def _switch_parameter(test: cst.BaseExpression, info) -> tuple:
+    """(parameter, "none") for `if p is not None:` / `if p != None:`, (parameter, None) for
+    `if p:`; (None, None) for any other condition."""
+    if isinstance(test, cst.Name) and test.value in info.params:
+        return test.value, None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name) \
+            and test.left.value in info.params:
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.IsNot, cst.NotEqual)) and _is_none(target.comparator):
+            return test.left.value, "none"
+    return None, None
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _is_false(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False" or \
+        isinstance(node, cst.Integer) and node.value == "0"
+
+
+_PROJECT_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _project_function(where: tuple, qualname: str) -> bool:
+    """Whether `qualname` (as imported here) names a top-level function of another module of
+    this run: `import utils; utils.evaluation(...)`, `from utils.utils_test import f`."""
+    from auditor.analysis.names import resolve_import
+
+    project, module = where
+    if project is None or module is None or not hasattr(project, "summaries"):
+        return False
+    target = resolve_import(module, qualname)
+    if target is None:
+        return False
+    index = _PROJECT_FUNCTIONS.get(project)
+    if index is None:
+        # By module name and by its last component: a directory without `__init__.py` makes
+        # `utils/utils_test.py` the module `utils_test`, imported as `utils.utils_test`.
+        index = _PROJECT_FUNCTIONS[project] = {}
+        for name, summary in project.summaries.items():
+            for function in getattr(summary, "functions", ()) or ():
+                index.setdefault(name, set()).add(function)
+    target_module, function = target
+    known = index.get(target_module)
+    if known is None:
+        matches_ = [k for k in index if target_module.endswith("." + k) or k.endswith("." + target_module)]
+        known = index[target_module] = index[matches_[0]] if len(matches_) == 1 else set()
+    return function in known
 
 
 _WRITER_WORDS = {"save", "write", "dump", "export", "submission", "submit", "plot", "visualize", "visualise",
@@ -784,6 +869,18 @@ def _outliving(info) -> set:
     return found
 
 
+def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
+    """`scores.append(evaluate(model, test_loader))`: the list that keeps the result."""
+    if not isinstance(statement, cst.Expr) or not isinstance(statement.value, cst.Call):
+        return set()
+    outer = statement.value
+    if not (isinstance(outer.func, cst.Attribute) and outer.func.attr.value in ("append", "extend")
+            and any(a.value is call for a in outer.args)):
+        return set()
+    name = dotted_name(outer.func.value)
+    return {name} if name else set()
+
+
 def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
     the report of the epoch that validation chose (inside `if val_acc > best:`)."""
@@ -807,7 +904,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)}
+            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)} | _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
             decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node)

@@ -229,10 +229,17 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
         for call in _calls_in(statement):
             if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend", "update") \
                     and any(_reads(a.value, tainted, source) for a in call.args):
-                name = dotted_name(call.func.value)
+                name = dotted_name(_container(call.func.value))
                 if name:
                     tainted.add(name)
     return None
+
+
+def _container(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`history[k]["recall"]` -> `history`: appending to an entry fills the container."""
+    while isinstance(node, cst.Subscript):
+        node = node.value
+    return node
 
 
 def _kept(test: cst.BaseExpression, outlives: set) -> bool:
