@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import follow_to_split, row_statistics
+from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics
 from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
@@ -82,7 +82,9 @@ class ShuffledEvalLoader(Rule):
     def check(self, ctx) -> None:
         # Both kinds of finding need a DataLoader call of this file (a helper's own call, for
         # `make_loader(val_ds, shuffle=True)`): a file that never names DataLoader has none.
-        if not mentions_any(ctx.source.text, _DATALOADER_WORDS):
+        project_loaders = any_shuffling_class(ctx.project)
+        if not mentions_any(ctx.source.text, _DATALOADER_WORDS) and not project_loaders \
+                and "shuffle" not in ctx.source.text:
             return
         prog = program(ctx)
         model = ctx.model
@@ -91,6 +93,32 @@ class ShuffledEvalLoader(Rule):
                 self._check_loader(ctx, prog, site)
             elif site.qualname is None and site.callee is not None:
                 self._check_helper(ctx, prog, site)
+            elif project_loaders and site.qualname is not None and \
+                    project_defines(ctx.project, ctx.module_name, site.qualname, "shuffling_classes"):
+                self._check_default_shuffle(ctx, prog, site, site.qualname.rsplit(".", 1)[-1])
+
+    def _check_default_shuffle(self, ctx, prog, site, name: str) -> None:
+        """`DataLoader(vocab, src_insts=test_insts)` where `DataLoader` is the project's own class
+        whose constructor shuffles unless `shuffle=False` is passed."""
+        call = site.node
+        given = keyword(call, "shuffle")
+        if given is not None and not is_true(given.value):
+            return
+        if given is None and any(isinstance(a.value, cst.Name) and a.value.value in ("True", "False")
+                                 for a in call.args if a.keyword is None):
+            return  # a flag passed by position may be the shuffle: cannot tell
+        for state in prog.flow.states_at(call) or [None]:
+            env = state.env_dict if state is not None else None
+            split, evidence = self._split(call, prog, site.function, env)
+            if split not in EVAL_SPLITS:
+                continue
+            if _only_sampled(ctx.model, call):
+                return
+            how = "with shuffle=True" if given is not None else "without shuffle=False"
+            ctx.report(call, f"`{name}(...)` over {evidence} ({split} data) is built {how}, and this "
+                             f"project class shuffles by default; evaluation data should be read in a "
+                             f"fixed order: pass shuffle=False")
+            return
 
     def _check_loader(self, ctx, prog, site) -> None:
         states = prog.flow.states_at(site.node) or [None]
@@ -117,6 +145,8 @@ class ShuffledEvalLoader(Rule):
         info = ctx.model.function_info[resolved[0]]
         forwarded = _shuffle_parameter(ctx.model, info)
         if forwarded is None:
+            if info.name == "__init__" and info.cls is not None and shuffles_by_default(info.cls):
+                self._check_default_shuffle(ctx, prog, site, info.cls.name)
             return
         param, data_param = forwarded
         args = _bind_arguments(info, site.node, resolved[1])
@@ -405,32 +435,67 @@ class PreprocessorFitBeforeSplit(Rule):
         model = ctx.model
         sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
         helpers = {}  # function -> what it fits, where its fitted result is returned
+        stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
         for source in sources:
             returns: list = []
-            split = _follow(prog, source, returns)
+            leaves: set = set()
+            split = _follow(prog, source, returns, leaves)
             if split is not None:
                 ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
                                         f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
                                         f"test rows shape the preprocessing; split first and fit on the "
                                         f"training part only")
-            elif returns and source.function is not None:
-                helpers.setdefault(source.function, source)
-        if not helpers:
-            return
-        for site in model.calls:  # callers that split what a fitting helper returns
-            resolved = prog.flow.resolve(site) if site.qualname is None else None
-            if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign):
                 continue
-            inner = helpers[resolved[0]]
-            seeds = set(names_assigned(site.statement))
-            block = site.function.body if site.function is not None else model.module
-            split = follow_to_split(model, block, site.statement, seeds, site.function)
+            if returns and source.function is not None:
+                helpers.setdefault(source.function, source)
+            if leaves and _methods_of(model, source.function):
+                stateful.setdefault(source.function, (source, leaves))
+        for site in model.calls if stateful else ():
+            # `__init__` calls `self._normalized()` (fits into `self.dat`), then `self._split()`.
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            if resolved is None or resolved[0] not in stateful or site.function is None:
+                continue
+            methods = _methods_of(model, site.function)
+            if resolved[0] not in methods.values():
+                continue
+            inner, leaves = stateful[resolved[0]]
+            split = follow_to_split(model, site.function.body, site.statement, leaves, site.function,
+                                    methods=methods)
             if split is not None:
-                name = prog.model.info(resolved[0]).name
-                ctx.report(site.node, f"`{name}()` returns data after {inner.what.replace(' is fitted on', ' fitted on')} "
-                                      f"`{inner.data}`, and `{split.data}` is split below "
-                                      f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
-                                      f"preprocessing; split first and fit on the training part only")
+                name = model.info(resolved[0]).name
+                ctx.report(site.node, f"`{name}()` leaves `{split.data}` holding data after "
+                                      f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                      f"`{shorten(model.code(split.node), 40)}` below splits it: the test rows "
+                                      f"shape the preprocessing; split first and fit on the training part only")
+        # Callers that split what a fitting helper returns. A caller that returns it in turn
+        # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
+        # few rounds reach the caller that splits.
+        reported = set()
+        for _ in range(4):
+            if not helpers:
+                return
+            callers: dict = {}
+            for site in model.calls:
+                resolved = prog.flow.resolve(site) if site.qualname is None else None
+                if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign) \
+                        or site.node in reported:
+                    continue
+                inner = helpers[resolved[0]]
+                seeds = set(names_assigned(site.statement))
+                block = site.function.body if site.function is not None else model.module
+                returns: list = []
+                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
+                if split is not None:
+                    reported.add(site.node)
+                    name = prog.model.info(resolved[0]).name
+                    ctx.report(site.node, f"`{name}()` returns data after "
+                                          f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                          f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
+                                          f"the test rows shape the preprocessing; split first and fit on the "
+                                          f"training part only")
+                elif returns and site.function is not None and site.function not in helpers:
+                    callers.setdefault(site.function, inner)
+            helpers = callers
 
 
 @dataclass
@@ -473,24 +538,92 @@ def _fit_sources(prog):
 
 
 def _statistics_sources(prog):
-    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand."""
+    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand; also in steps
+    (`mean = X.mean(0)`, ..., `X = (X - mean) / std`, or `sc = Scaler(mean, std)`, ...,
+    `X = sc.transform(X)`)."""
     model = prog.model
     for function in [None, *model.function_info]:
         block = model.module if function is None else function.body
+        stats: dict = {}  # name -> (the data it summarises, an object built from statistics?)
         for statement in statements(block):
             if not isinstance(statement, cst.Assign):
                 continue
             data = row_statistics(statement.value)
-            if data is None or split_of_name(data.split("[", 1)[0]) is not None:
+            if data is not None and split_of_name(data.split("[", 1)[0]) is None:
+                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
+                              data, set(names_assigned(statement)))
                 continue
-            yield _Source(statement.value, statement, function, "statistics over all rows are computed on", data,
-                          set(names_assigned(statement)))
+            targets = names_assigned(statement)
+            applied = _applies_statistics(statement.value, stats)
+            if applied is not None:
+                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
+                              applied, set(targets))
+            learned = _statistic_of(statement.value, stats)
+            for target in targets:
+                if learned is not None and len(targets) == 1:
+                    stats[target] = learned
+                else:
+                    stats.pop(target, None)
 
 
-def _follow(prog, source: _Source, returns: list):
+def _statistic_of(value, stats: dict) -> Optional[tuple]:
+    """(data, object?) when `value` is a statistic of data over all its rows (`X.mean(0)`,
+    `np.max(X)`), or an object built from such statistics (`Scaler(mean, std)`)."""
+    if isinstance(value, cst.Call):
+        found = row_statistic(value)
+        if found is not None:
+            name = dotted_name(found[0].value if isinstance(found[0], cst.Subscript) else found[0])
+            if name is not None and split_of_name(name) is None:
+                return name, False
+            return None
+        used = [stats[n] for n in names_read(value) if n in stats]
+        if used and all(isinstance(a.value, (cst.Name, cst.Attribute)) or a.keyword is not None
+                        for a in value.args):
+            return used[0][0], True
+    return None
+
+
+def _applies_statistics(value, stats: dict) -> Optional[str]:
+    """The data when `value` standardises it with statistics taken from it: `(X - mean) / std`,
+    `scaler.transform(X)` with `scaler = Scaler(X.mean(0), X.std(0))`."""
+    if not stats:
+        return None
+    read = names_read(value)
+    for name, (data, built) in stats.items():
+        if name not in read or data not in read:
+            continue
+        if built and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and dotted_name(value.func.value) == name:
+            return data  # `scaler.transform(X)`
+        if isinstance(value, cst.BinaryOperation) and _centres(value):
+            return data  # `(X - mean) / std`
+    return None
+
+
+def _centres(value: cst.BinaryOperation) -> bool:
+    stack: list = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.BinaryOperation):
+            if isinstance(current.operator, cst.Subtract):
+                return True
+            stack.extend((current.left, current.right))
+    return False
+
+
+def _follow(prog, source: _Source, returns: list, leaves: set):
     block = source.function.body if source.function is not None else prog.model.module
     return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
-                           source.transformer, source.needs_transform, returns)
+                           source.transformer, source.needs_transform, returns, leaves,
+                           _methods_of(prog.model, source.function) or None)
+
+
+def _methods_of(model, function) -> dict:
+    """The methods (name -> FunctionDef) of the class `function` is a method of, or {}."""
+    info = model.info(function)
+    if info is None or info.cls is None or info.parent is not None:
+        return {}
+    return {name: method.node for name, method in info.cls.methods.items()}
 
 
 class TestDataInTrainingLoop(Rule):
@@ -641,7 +774,7 @@ class TestDataInTrainingLoop(Rule):
         if site.qualname is not None:
             # `utils.evaluation(model, test_iter)`: a function of another module of the project
             # (not a library's), read by its name as unresolved local helpers are.
-            return _project_function(where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
+            return project_defines(*where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
         return is_eval_name(site.callee.rsplit(".", 1)[-1])
 
     @staticmethod
@@ -721,36 +854,6 @@ def _is_none(node) -> bool:
 def _is_false(node) -> bool:
     return isinstance(node, cst.Name) and node.value == "False" or \
         isinstance(node, cst.Integer) and node.value == "0"
-
-
-_PROJECT_FUNCTIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _project_function(where: tuple, qualname: str) -> bool:
-    """Whether `qualname` (as imported here) names a top-level function of another module of
-    this run: `import utils; utils.evaluation(...)`, `from utils.utils_test import f`."""
-    from auditor.analysis.names import resolve_import
-
-    project, module = where
-    if project is None or module is None or not hasattr(project, "summaries"):
-        return False
-    target = resolve_import(module, qualname)
-    if target is None:
-        return False
-    index = _PROJECT_FUNCTIONS.get(project)
-    if index is None:
-        # By module name and by its last component: a directory without `__init__.py` makes
-        # `utils/utils_test.py` the module `utils_test`, imported as `utils.utils_test`.
-        index = _PROJECT_FUNCTIONS[project] = {}
-        for name, summary in project.summaries.items():
-            for function in getattr(summary, "functions", ()) or ():
-                index.setdefault(name, set()).add(function)
-    target_module, function = target
-    known = index.get(target_module)
-    if known is None:
-        matches_ = [k for k in index if target_module.endswith("." + k) or k.endswith("." + target_module)]
-        known = index[target_module] = index[matches_[0]] if len(matches_) == 1 else set()
-    return function in known
 
 
 _WRITER_WORDS = {"save", "write", "dump", "export", "submission", "submit", "plot", "visualize", "visualise",

@@ -872,6 +872,10 @@ class FlowAnalysis:
         if type(expr) is not cst.Call:
             return None
         qualified = self.model.qualify_call(expr)
+        if qualified is None:
+            # `torch.no_grad()` where `torch` comes from a star import (`from utils import *`).
+            spelled = dotted_name(expr.func) or ""
+            qualified = spelled if spelled.startswith("torch.") else None
         if matches(qualified, *GRAD_OFF_CONTEXTS):
             if qualified and qualified.endswith("inference_mode") and expr.args:
                 value = evaluate(expr.args[0].value, state)

@@ -310,3 +310,290 @@ def test_case(found, name):
 @pytest.mark.parametrize("name", ERRORS)
 def test_test_selection_is_an_error(found, name):
     assert [f["severity"] for f in found[name]] == ["error"]
+
+# -- TRN202: fitted data handed through helpers, methods and hand-written statistics.
+PRE = """
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler, PowerTransformer
+from sklearn.model_selection import train_test_split
+"""
+
+LEAKS = {
+    # A helper that returns what a fitting helper returned is a fitting helper too.
+    "chain_fit_then_split.py": PRE + """
+class Hmlc:
+    def prep_numeric(self, X):
+        cols = X.columns
+        df_num = X[cols].copy()
+        df_num[cols] = StandardScaler().fit_transform(df_num[cols])
+        return df_num
+
+    def prep_input(self, X):
+        if self.numeric:
+            df_num = self.prep_numeric(X[self.numeric].copy())
+        return X[self.categorical], df_num
+
+    def fit(self, X, y):
+        df_cat, df_num = self.prep_input(X)
+        df = pd.concat([df_cat, df_num, y], axis=1).dropna()
+        X = df.drop(columns=["y"])
+        _, X_test, _, y_test = train_test_split(X, y, train_size=0.8)
+        return X_test
+""",
+    # The same chain, called on the training part after the split.
+    "chain_after_split_ok.py": PRE + """
+class Hmlc:
+    def prep_numeric(self, X):
+        cols = X.columns
+        df_num = X[cols].copy()
+        df_num[cols] = StandardScaler().fit_transform(df_num[cols])
+        return df_num
+
+    def prep_input(self, X):
+        return self.prep_numeric(X)
+
+    def fit(self, X, y):
+        X_train, X_test, y_train, y_test = train_test_split(X, y, train_size=0.8)
+        X_train = self.prep_input(X_train)
+        return X_train
+""",
+    # Statistics taken in steps, applied through a hand-written scaler object; the caller
+    # splits with a helper whose results are named as the parts.
+    "stats_in_steps_split_helper.py": PRE + """
+class Scaler:
+    def __init__(self, mean, std):
+        self.mean, self.std = mean, std
+
+    def transform(self, data):
+        return (data - self.mean) / self.std
+
+def normalize_dataset(data, column_wise):
+    if column_wise:
+        mean = data.mean(axis=0, keepdims=True)
+        std = data.std(axis=0, keepdims=True)
+    else:
+        mean = data.mean()
+        std = data.std()
+    scaler = Scaler(mean, std)
+    data = scaler.transform(data)
+    return data, scaler
+
+def split_by_ratio(data, val_ratio, test_ratio):
+    n = len(data)
+    test = data[-int(n * test_ratio):]
+    val = data[-int(n * (test_ratio + val_ratio)):-int(n * test_ratio)]
+    train = data[:-int(n * (test_ratio + val_ratio))]
+    return train, val, test
+
+def get_data(raw, args):
+    data, scaler = normalize_dataset(raw, args.column_wise)
+    data_train, data_val, data_test = split_by_ratio(data, args.val_ratio, args.test_ratio)
+    return data_train, data_val, data_test
+""",
+    "stats_from_train_part_ok.py": PRE + """
+def split_by_ratio(data, val_ratio, test_ratio):
+    n = len(data)
+    return data[:n // 2], data[n // 2: 3 * n // 4], data[3 * n // 4:]
+
+def get_data(raw, args):
+    data_train, data_val, data_test = split_by_ratio(raw, args.val_ratio, args.test_ratio)
+    mean = data_train.mean(axis=0)
+    std = data_train.std(axis=0)
+    data_train = (data_train - mean) / std
+    data_test = (data_test - mean) / std
+    return data_train, data_val, data_test
+""",
+    # One method scales `self.dat` by each series' largest magnitude over all rows; another,
+    # called next from `__init__`, cuts `self.dat` into parts by index ranges.
+    "method_scales_then_method_splits.py": PRE + """
+class DataUtility:
+    def __init__(self, path, train, valid):
+        self.rawdat = np.loadtxt(path, delimiter=",")
+        self.dat = np.zeros(self.rawdat.shape)
+        self.n, self.m = self.dat.shape
+        self._normalized()
+        self._split(int(train * self.n), int((train + valid) * self.n))
+
+    def _normalized(self):
+        for i in range(self.m):
+            self.dat[:, i] = self.rawdat[:, i] / np.max(np.abs(self.rawdat[:, i]))
+
+    def _split(self, train, valid):
+        train_set = range(0, train)
+        valid_set = range(train, valid)
+        test_set = range(valid, self.n)
+        self.train = self._batchify(train_set)
+        self.valid = self._batchify(valid_set)
+        self.test = self._batchify(test_set)
+
+    def _batchify(self, idx_set):
+        return np.stack([self.dat[i] for i in idx_set])
+""",
+    # Split first, then scale (each part by the training rows' maximum): nothing leaks.
+    "method_splits_then_scales_ok.py": PRE + """
+class DataUtility:
+    def __init__(self, path, train, valid):
+        self.rawdat = np.loadtxt(path, delimiter=",")
+        self.dat = self.rawdat.copy()
+        self.n, self.m = self.dat.shape
+        self._split(int(train * self.n), int((train + valid) * self.n))
+        self._normalized()
+
+    def _normalized(self):
+        for i in range(self.m):
+            self.dat[:, i] = self.rawdat[:, i] / np.max(np.abs(self.rawdat[:, i]))
+
+    def _split(self, train, valid):
+        test_set = range(valid, self.n)
+        self.test = self._batchify(test_set)
+
+    def _batchify(self, idx_set):
+        return np.stack([self.dat[i] for i in idx_set])
+""",
+    # Max-abs scaling over all rows, then a slice named as test data.
+    "maxabs_then_slice.py": PRE + """
+X = np.loadtxt("series.csv", delimiter=",")
+X = X / np.max(np.abs(X), axis=0)
+n = int(0.8 * len(X))
+X_test = X[n:]
+""",
+    # Per-sample scaling (no statistic over the rows) is not a fit.
+    "per_sample_scale_ok.py": PRE + """
+X = np.loadtxt("series.csv", delimiter=",")
+X = X / np.max(np.abs(X), axis=1, keepdims=True)
+n = int(0.8 * len(X))
+X_test = X[n:]
+""",
+}
+
+LEAK_EXPECTED = {
+    "chain_fit_then_split.py": [("TRN202", 19)],
+    "chain_after_split_ok.py": [],
+    "stats_in_steps_split_helper.py": [("TRN202", 32)],
+    "stats_from_train_part_ok.py": [],
+    "method_scales_then_method_splits.py": [("TRN202", 11)],
+    "method_splits_then_scales_ok.py": [],
+    "maxabs_then_slice.py": [("TRN202", 7)],
+    "per_sample_scale_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def leaks(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("leaks"), LEAKS, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(LEAK_EXPECTED))
+def test_fit_before_split(leaks, name):
+    assert codes_lines(leaks[name]) == LEAK_EXPECTED[name]
+
+
+def test_fit_before_split_messages_name_the_path(leaks):
+    assert "`prep_input()` returns data" in leaks["chain_fit_then_split.py"][0]["message"]
+    assert "split_by_ratio(data" in leaks["stats_in_steps_split_helper.py"][0]["message"]
+    assert "`_normalized()` leaves `self.dat`" in leaks["method_scales_then_method_splits.py"][0]["message"]
+
+
+# -- TRN203: a project's own loader class whose constructor shuffles unless told not to.
+LOADERS = {
+    "ldr/batches.py": """
+import random
+
+class BatchLoader:
+    def __init__(self, vocab, insts=None, batch_size=64, shuffle=True):
+        self.vocab, self.insts, self.batch_size = vocab, insts, batch_size
+        self._need_shuffle = shuffle
+        if self._need_shuffle:
+            random.shuffle(self.insts)
+
+class OrderedLoader:
+    def __init__(self, insts, shuffle=False):
+        self.insts = insts
+        if shuffle:
+            random.shuffle(self.insts)
+""",
+    "ldr/translate.py": """
+import torch
+from batches import BatchLoader, OrderedLoader
+
+def main(vocab, test_insts, train_insts):
+    test_data = BatchLoader(vocab, insts=test_insts, batch_size=30)
+    train_data = BatchLoader(vocab, insts=train_insts)
+    kept = BatchLoader(vocab, insts=test_insts, shuffle=False)
+    ordered = OrderedLoader(test_insts)
+    return test_data, train_data, kept, ordered
+""",
+    "ldr/local_class.py": """
+import random
+import torch
+
+class Batches:
+    def __init__(self, insts, shuffle=True):
+        self.insts = insts
+        if shuffle:
+            random.shuffle(self.insts)
+
+valid_batches = Batches(valid_insts)
+valid_kept = Batches(valid_insts, shuffle=False)
+train_batches = Batches(train_insts)
+""",
+}
+
+LOADER_EXPECTED = {
+    "ldr/batches.py": [],
+    "ldr/translate.py": [("TRN203", 5)],
+    "ldr/local_class.py": [("TRN203", 10)],
+}
+
+
+@pytest.fixture(scope="module")
+def loaders(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("loaders"), LOADERS, "TRN203")
+
+
+@pytest.mark.parametrize("name", sorted(LOADER_EXPECTED))
+def test_project_loader_class(loaders, name):
+    assert codes_lines(loaders[name]) == LOADER_EXPECTED[name]
+
+
+def test_project_loader_message_says_why(loaders):
+    message = loaders["ldr/translate.py"][0]["message"]
+    assert "`BatchLoader(...)`" in message and "shuffles by default" in message
+    assert loaders["ldr/translate.py"][0]["fix"] is None  # a project class: no fix is certain
+
+
+# `torch` reached through a star import (`from utils.metrics import *`): `torch.no_grad()` is
+# still torch's, so the evaluation under it has autograd off (TRN102 silent), and without it on.
+STAR = {
+    "star/helpers.py": "import torch\n",
+    "star/evaluate_star_ok.py": """
+import torch.nn as nn
+from helpers import *
+
+def evaluate(model, data):
+    scores = []
+    for batch in [b for b in data.test_batches]:
+        with torch.no_grad():
+            out = model(batch)
+        scores.append(out.cpu().numpy())
+    return scores
+""",
+    "star/evaluate_star_bug.py": """
+import torch.nn as nn
+from helpers import *
+
+def evaluate(model, data):
+    scores = []
+    for batch in [b for b in data.test_batches]:
+        out = model(batch)
+        scores.append(out.cpu().numpy())
+    return scores
+""",
+}
+
+
+def test_star_imported_no_grad(tmp_path):
+    found = run_cases(tmp_path, STAR, "TRN102")
+    assert codes_lines(found["star/evaluate_star_ok.py"]) == []
+    assert codes_lines(found["star/evaluate_star_bug.py"]) == [("TRN102", 7)]
