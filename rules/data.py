@@ -49,11 +49,16 @@ class ShuffledEvalLoader(Rule):
 
         Across boundaries: a helper that hands its `shuffle` parameter to a DataLoader is
         flagged where it is called with evaluation data and `shuffle=True`; a parameter holds
-        evaluation data when every caller in the file passes some.
+        evaluation data when every caller in the file passes some. A project's own loader class
+        whose constructor takes `shuffle=True` by default and reads it (defined in the same
+        file, or in another module of the run) is flagged where it is built over evaluation data
+        without `shuffle=False` (no fix: the class is the project's).
 
         Silent: a loader only ever used as `next(iter(loader))` (a random batch drawn to look at,
         where the shuffle is the point). It cannot see a split chosen by a runtime value it
-        cannot read (`split=args.split`), nor loaders built in another module.
+        cannot read (`split=args.split`), a library's loader class other than torch's, a flag
+        passed by position to a project class, nor a helper in another module that builds the
+        DataLoader.
 
         Severity info: a metric averaged over the whole loader is the same in any order.
         """
@@ -394,12 +399,24 @@ class PreprocessorFitBeforeSplit(Rule):
         the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
         scaler then transforms the parts. A notebook is one scope (cells in order).
 
+        Statistics by hand count in one expression or in steps (`mean = X.mean(0)`, ...,
+        `X = (X - mean) / std`; `sc = Scaler(X.min(), X.max())`, ..., `X = sc.transform(X)`),
+        as methods or functions (`np.max(np.abs(X))`); a scale alone counts only as max-abs
+        scaling (dividing by the largest magnitude), since `y / y.max()` is as often synthesis.
+        Splits also count when a call hands back parts named as training and evaluation data
+        (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
+        an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
+
         Across boundaries: a helper (function or method) that fits and returns the fitted data
-        is flagged at the caller that splits what it returned; a helper that fits on the
-        training part it split itself is not. It cannot see a split made in another module,
-        by a custom splitter, or by index arrays computed elsewhere. Category encoders
-        (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a statistic.
-        Per-row normalisation (`axis=1`, `keepdims=True`) is not a fit.
+        is flagged at the caller that splits what it returned, through helpers that return it in
+        turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
+        data in `self.` attributes is flagged where its class calls it and then calls a method
+        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
+        helper that fits on the training part it split itself is not flagged. It cannot see a
+        split made in another module, by a custom splitter, or by index arrays computed
+        elsewhere, nor a fit whose data is a parameter filled in another module. Category
+        encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
+        statistic. Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -649,10 +666,16 @@ class TestDataInTrainingLoop(Rule):
 
         Across boundaries: evaluation helpers are recognised by behaviour (forward passes, no
         step), whatever their name (`vali()`); a helper that reads a module-level test loader
-        (`def test(epoch): for x, y in testloader`) counts. It cannot follow a test result
-        into another module's decision logic, and it reads which split a value holds from
-        names and from how it was made (`flag="test"`, `train=False`, positions of
-        `train_test_split`), not from runtime values.
+        (`def test(epoch): for x, y in testloader`) or picks the test part of what it is given
+        (`data.test_user_dict`) counts; so does a dual-mode helper whose backward and step run
+        only under `if train:` / `if optimizer is not None:`, called with that switch off
+        (`train_or_eval(model, test_loader)`). A function of another module of the project
+        (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
+        read by its name, as an unresolved local helper is; a library's function is not. It
+        cannot follow a test result into another module's decision logic, nor see inside a
+        helper of another module, and it reads which split a value holds from names and from
+        how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
+        from runtime values (a validation set that is the test set by default stays unseen).
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
