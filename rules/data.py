@@ -720,6 +720,7 @@ class TestDataInTrainingLoop(Rule):
         if not training_loops:
             return
         reported = set()
+        produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
@@ -732,7 +733,11 @@ class TestDataInTrainingLoop(Rule):
             evidence, unit, helper, mixed = found
             if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 continue
+            if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
+                continue  # `eval_metrics(test_preds, ...)`: the test evaluation already reported, scored
             reported.update((site.node, unit))
+            if not isinstance(unit, cst.For):
+                produced.update(names_assigned(unit))
             verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
@@ -995,6 +1000,15 @@ def _outliving(info) -> set:
     return found
 
 
+def _scores_reported_results(prog, site, produced: set) -> bool:
+    """Every test-data argument of this call is a result of a test evaluation already reported
+    (`preds = validate(test_loader)`, then `eval_metrics(preds, truth)`): no new evaluation."""
+    if not produced:
+        return False
+    tests = [a.value for a in site.node.args if prog.splits.split_of(a.value, site.function) == TEST]
+    return bool(tests) and all(dotted_name(t) in produced for t in tests)
+
+
 def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
     """`scores.append(evaluate(model, test_loader))`: the list that keeps the result."""
     if not isinstance(statement, cst.Expr) or not isinstance(statement.value, cst.Call):
@@ -1024,8 +1038,9 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
             decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
             if decision is not None:
                 return Severity.ERROR, decision
+    kept: set = set()  # names holding test results when the epoch loop ends
     if isinstance(unit, cst.For):
-        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body))
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
     else:
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
@@ -1033,7 +1048,12 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
             seeds = {n for n in names_assigned(unit) if not _names_other_split(n)} | _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
-            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node)
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)
+    if decision is None and kept:
+        # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
+        # reported figure is the best test score over the epochs.
+        block = site.function.body if site.function is not None else model.module
+        decision = follow(block, epoch_loop, kept)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

@@ -183,6 +183,55 @@ def fit(model, opt, train_loader, val_loader, args, stopper):
         if stopper(score):
             break
 """,
+    # The best test score over the epochs, taken after training, is the reported figure.
+    "max_test_after_loop.py": """
+import torch
+
+def run_epoch(model, loader, optimizer=None, train=False):
+    total = 0.0
+    for x, y in loader:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        if train:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        total += loss.item()
+    return total
+
+def fit(model, opt, train_loader, valid_loader, test_loader):
+    test_scores, valid_losses = [], []
+    for epoch in range(10):
+        run_epoch(model, train_loader, opt, True)
+        valid_losses.append(run_epoch(model, valid_loader))
+        test_score = run_epoch(model, test_loader)
+        test_scores.append(test_score)
+    print("F-score:", max(test_scores))
+""",
+    # The look-alike: the test score stored each epoch, reported at the best validation epoch.
+    "test_at_best_valid_after_loop.py": """
+import numpy as np
+import torch
+
+def run_epoch(model, loader, optimizer=None, train=False):
+    total = 0.0
+    for x, y in loader:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        if train:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        total += loss.item()
+    return total
+
+def fit(model, opt, train_loader, valid_loader, test_loader):
+    test_scores, valid_losses = [], []
+    for epoch in range(10):
+        run_epoch(model, train_loader, opt, True)
+        valid_losses.append(run_epoch(model, valid_loader))
+        test_score = run_epoch(model, test_loader)
+        test_scores.append(test_score)
+    print("F-score:", np.array(test_scores)[np.argmin(valid_losses)])
+""",
 }
 
 # -- TRN204 across modules: the evaluation helper lives in another module of the project.
@@ -259,6 +308,31 @@ def train(model, opt, crit, train_iter, val_iter, test_iter):
         scores.append(score)
     return evals.evaluation(model, test_iter)
 """,
+    # Metrics computed by a project helper from the predictions of a test evaluation already
+    # reported are not a second evaluation.
+    "xmod/metrics.py": """
+def eval_scores(preds, truth):
+    return sum(p == t for p, t in zip(preds, truth)) / len(truth)
+""",
+    "xmod/main_metrics.py": """
+import torch
+from metrics import eval_scores
+
+def validate(model, loader):
+    with torch.no_grad():
+        return [model(x).argmax(1) for x, _ in loader], [y for _, y in loader]
+
+def train(model, opt, crit, train_iter, test_iter):
+    best = 0.0
+    for epoch in range(10):
+        for x, y in train_iter:
+            opt.zero_grad()
+            crit(model(x), y).backward()
+            opt.step()
+        test_preds, test_truth = validate(model, test_iter)
+        test_acc = eval_scores(test_preds, test_truth)
+        best = max(best, test_acc)
+""",
     "xmod/main_library_ok.py": """
 import torch
 import somelib
@@ -291,7 +365,19 @@ EXPECTED = {
     "xmod/main_from_import.py": [("TRN204", 11)],
     "xmod/main_val_ok.py": [],
     "xmod/main_library_ok.py": [],
+    "xmod/metrics.py": [],
+    "xmod/main_metrics.py": [("TRN204", 15)],
+    "max_test_after_loop.py": [("TRN204", 19)],
+    "test_at_best_valid_after_loop.py": [("TRN204", 20)],
 }
+
+SEVERITY = {"xmod/main_metrics.py": "error", "max_test_after_loop.py": "error",
+            "test_at_best_valid_after_loop.py": "info"}
+
+
+@pytest.mark.parametrize("name", sorted(SEVERITY))
+def test_severity_follows_the_result_past_the_loop(found, name):
+    assert [f["severity"] for f in found[name]] == [SEVERITY[name]]
 
 ERRORS = ("dual_mode_test_selects.py", "dual_mode_optimizer_none.py", "helper_picks_test_part.py",
           "xmod/main_select.py", "xmod/main_from_import.py")
