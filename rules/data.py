@@ -736,8 +736,9 @@ class TestDataInTrainingLoop(Rule):
             if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
                 continue  # `eval_metrics(test_preds, ...)`: the test evaluation already reported, scored
             reported.update((site.node, unit))
-            if not isinstance(unit, cst.For):
-                produced.update(names_assigned(unit))
+            produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
+            if isinstance(unit, cst.For):
+                produced.update(seeds_of_block(unit.body))  # and what its body computes
             verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
@@ -1006,7 +1007,7 @@ def _scores_reported_results(prog, site, produced: set) -> bool:
     if not produced:
         return False
     tests = [a.value for a in site.node.args if prog.splits.split_of(a.value, site.function) == TEST]
-    return bool(tests) and all(dotted_name(t) in produced for t in tests)
+    return bool(tests) and all(names_read(t) & produced for t in tests)
 
 
 def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
