@@ -232,6 +232,27 @@ def fit(model, opt, train_loader, valid_loader, test_loader):
         test_scores.append(test_score)
     print("F-score:", np.array(test_scores)[np.argmin(valid_losses)])
 """,
+    # A metric over the test loop's own batches is part of that evaluation: one finding.
+    "metric_inside_test_loop.py": """
+import torch
+
+def accuracy_fn(y_true, y_pred):
+    return (y_true == y_pred).sum().item() / len(y_pred) * 100
+
+def fit(model, opt, loss_fn, train_dataloader, test_dataloader):
+    for epoch in range(3):
+        for X, y in train_dataloader:
+            loss = loss_fn(model(X), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        test_acc = 0
+        with torch.inference_mode():
+            for X, y in test_dataloader:
+                test_pred = model(X)
+                test_acc += accuracy_fn(y_true=y, y_pred=test_pred.argmax(dim=1))
+        print(test_acc)
+""",
 }
 
 # -- TRN204 across modules: the evaluation helper lives in another module of the project.
@@ -366,6 +387,7 @@ EXPECTED = {
     "xmod/main_val_ok.py": [],
     "xmod/main_library_ok.py": [],
     "xmod/metrics.py": [],
+    "metric_inside_test_loop.py": [("TRN204", 16)],
     "xmod/main_metrics.py": [("TRN204", 15)],
     "max_test_after_loop.py": [("TRN204", 19)],
     "test_at_best_valid_after_loop.py": [("TRN204", 20)],
