@@ -659,7 +659,8 @@ class TestDataInTrainingLoop(Rule):
 
         - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
-          saves a checkpoint when test accuracy beats the best);
+          saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
+          scores kept each epoch and the best of them reported: `max(test_f1s)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch), or the call writes a file (`save_test_submission(...)`).
