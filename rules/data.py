@@ -7,8 +7,9 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import follow_to_split, row_statistics
+from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics
 from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
@@ -48,11 +49,16 @@ class ShuffledEvalLoader(Rule):
 
         Across boundaries: a helper that hands its `shuffle` parameter to a DataLoader is
         flagged where it is called with evaluation data and `shuffle=True`; a parameter holds
-        evaluation data when every caller in the file passes some.
+        evaluation data when every caller in the file passes some. A project's own loader class
+        whose constructor takes `shuffle=True` by default and reads it (defined in the same
+        file, or in another module of the run) is flagged where it is built over evaluation data
+        without `shuffle=False` (no fix: the class is the project's).
 
         Silent: a loader only ever used as `next(iter(loader))` (a random batch drawn to look at,
         where the shuffle is the point). It cannot see a split chosen by a runtime value it
-        cannot read (`split=args.split`), nor loaders built in another module.
+        cannot read (`split=args.split`), a library's loader class other than torch's, a flag
+        passed by position to a project class, nor a helper in another module that builds the
+        DataLoader.
 
         Severity info: a metric averaged over the whole loader is the same in any order.
         """
@@ -81,7 +87,9 @@ class ShuffledEvalLoader(Rule):
     def check(self, ctx) -> None:
         # Both kinds of finding need a DataLoader call of this file (a helper's own call, for
         # `make_loader(val_ds, shuffle=True)`): a file that never names DataLoader has none.
-        if not mentions_any(ctx.source.text, _DATALOADER_WORDS):
+        project_loaders = any_shuffling_class(ctx.project)
+        if not mentions_any(ctx.source.text, _DATALOADER_WORDS) and not project_loaders \
+                and "shuffle" not in ctx.source.text:
             return
         prog = program(ctx)
         model = ctx.model
@@ -90,6 +98,32 @@ class ShuffledEvalLoader(Rule):
                 self._check_loader(ctx, prog, site)
             elif site.qualname is None and site.callee is not None:
                 self._check_helper(ctx, prog, site)
+            elif project_loaders and site.qualname is not None and \
+                    project_defines(ctx.project, ctx.module_name, site.qualname, "shuffling_classes"):
+                self._check_default_shuffle(ctx, prog, site, site.qualname.rsplit(".", 1)[-1])
+
+    def _check_default_shuffle(self, ctx, prog, site, name: str) -> None:
+        """`DataLoader(vocab, src_insts=test_insts)` where `DataLoader` is the project's own class
+        whose constructor shuffles unless `shuffle=False` is passed."""
+        call = site.node
+        given = keyword(call, "shuffle")
+        if given is not None and not is_true(given.value):
+            return
+        if given is None and any(isinstance(a.value, cst.Name) and a.value.value in ("True", "False")
+                                 for a in call.args if a.keyword is None):
+            return  # a flag passed by position may be the shuffle: cannot tell
+        for state in prog.flow.states_at(call) or [None]:
+            env = state.env_dict if state is not None else None
+            split, evidence = self._split(call, prog, site.function, env)
+            if split not in EVAL_SPLITS:
+                continue
+            if _only_sampled(ctx.model, call):
+                return
+            how = "with shuffle=True" if given is not None else "without shuffle=False"
+            ctx.report(call, f"`{name}(...)` over {evidence} ({split} data) is built {how}, and this "
+                             f"project class shuffles by default; evaluation data should be read in a "
+                             f"fixed order: pass shuffle=False")
+            return
 
     def _check_loader(self, ctx, prog, site) -> None:
         states = prog.flow.states_at(site.node) or [None]
@@ -116,6 +150,8 @@ class ShuffledEvalLoader(Rule):
         info = ctx.model.function_info[resolved[0]]
         forwarded = _shuffle_parameter(ctx.model, info)
         if forwarded is None:
+            if info.name == "__init__" and info.cls is not None and shuffles_by_default(info.cls):
+                self._check_default_shuffle(ctx, prog, site, info.cls.name)
             return
         param, data_param = forwarded
         args = _bind_arguments(info, site.node, resolved[1])
@@ -363,12 +399,24 @@ class PreprocessorFitBeforeSplit(Rule):
         the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
         scaler then transforms the parts. A notebook is one scope (cells in order).
 
+        Statistics by hand count in one expression or in steps (`mean = X.mean(0)`, ...,
+        `X = (X - mean) / std`; `sc = Scaler(X.min(), X.max())`, ..., `X = sc.transform(X)`),
+        as methods or functions (`np.max(np.abs(X))`); a scale alone counts only as max-abs
+        scaling (dividing by the largest magnitude), since `y / y.max()` is as often synthesis.
+        Splits also count when a call hands back parts named as training and evaluation data
+        (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
+        an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
+
         Across boundaries: a helper (function or method) that fits and returns the fitted data
-        is flagged at the caller that splits what it returned; a helper that fits on the
-        training part it split itself is not. It cannot see a split made in another module,
-        by a custom splitter, or by index arrays computed elsewhere. Category encoders
-        (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a statistic.
-        Per-row normalisation (`axis=1`, `keepdims=True`) is not a fit.
+        is flagged at the caller that splits what it returned, through helpers that return it in
+        turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
+        data in `self.` attributes is flagged where its class calls it and then calls a method
+        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
+        helper that fits on the training part it split itself is not flagged. It cannot see a
+        split made in another module, by a custom splitter, or by index arrays computed
+        elsewhere, nor a fit whose data is a parameter filled in another module. Category
+        encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
+        statistic. Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -404,32 +452,67 @@ class PreprocessorFitBeforeSplit(Rule):
         model = ctx.model
         sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
         helpers = {}  # function -> what it fits, where its fitted result is returned
+        stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
         for source in sources:
             returns: list = []
-            split = _follow(prog, source, returns)
+            leaves: set = set()
+            split = _follow(prog, source, returns, leaves)
             if split is not None:
                 ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
                                         f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
                                         f"test rows shape the preprocessing; split first and fit on the "
                                         f"training part only")
-            elif returns and source.function is not None:
-                helpers.setdefault(source.function, source)
-        if not helpers:
-            return
-        for site in model.calls:  # callers that split what a fitting helper returns
-            resolved = prog.flow.resolve(site) if site.qualname is None else None
-            if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign):
                 continue
-            inner = helpers[resolved[0]]
-            seeds = set(names_assigned(site.statement))
-            block = site.function.body if site.function is not None else model.module
-            split = follow_to_split(model, block, site.statement, seeds, site.function)
+            if returns and source.function is not None:
+                helpers.setdefault(source.function, source)
+            if leaves and _methods_of(model, source.function):
+                stateful.setdefault(source.function, (source, leaves))
+        for site in model.calls if stateful else ():
+            # `__init__` calls `self._normalized()` (fits into `self.dat`), then `self._split()`.
+            resolved = prog.flow.resolve(site) if site.qualname is None else None
+            if resolved is None or resolved[0] not in stateful or site.function is None:
+                continue
+            methods = _methods_of(model, site.function)
+            if resolved[0] not in methods.values():
+                continue
+            inner, leaves = stateful[resolved[0]]
+            split = follow_to_split(model, site.function.body, site.statement, leaves, site.function,
+                                    methods=methods)
             if split is not None:
-                name = prog.model.info(resolved[0]).name
-                ctx.report(site.node, f"`{name}()` returns data after {inner.what.replace(' is fitted on', ' fitted on')} "
-                                      f"`{inner.data}`, and `{split.data}` is split below "
-                                      f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
-                                      f"preprocessing; split first and fit on the training part only")
+                name = model.info(resolved[0]).name
+                ctx.report(site.node, f"`{name}()` leaves `{split.data}` holding data after "
+                                      f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                      f"`{shorten(model.code(split.node), 40)}` below splits it: the test rows "
+                                      f"shape the preprocessing; split first and fit on the training part only")
+        # Callers that split what a fitting helper returns. A caller that returns it in turn
+        # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
+        # few rounds reach the caller that splits.
+        reported = set()
+        for _ in range(4):
+            if not helpers:
+                return
+            callers: dict = {}
+            for site in model.calls:
+                resolved = prog.flow.resolve(site) if site.qualname is None else None
+                if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign) \
+                        or site.node in reported:
+                    continue
+                inner = helpers[resolved[0]]
+                seeds = set(names_assigned(site.statement))
+                block = site.function.body if site.function is not None else model.module
+                returns: list = []
+                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
+                if split is not None:
+                    reported.add(site.node)
+                    name = prog.model.info(resolved[0]).name
+                    ctx.report(site.node, f"`{name}()` returns data after "
+                                          f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                          f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
+                                          f"the test rows shape the preprocessing; split first and fit on the "
+                                          f"training part only")
+                elif returns and site.function is not None and site.function not in helpers:
+                    callers.setdefault(site.function, inner)
+            helpers = callers
 
 
 @dataclass
@@ -472,24 +555,92 @@ def _fit_sources(prog):
 
 
 def _statistics_sources(prog):
-    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand."""
+    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand; also in steps
+    (`mean = X.mean(0)`, ..., `X = (X - mean) / std`, or `sc = Scaler(mean, std)`, ...,
+    `X = sc.transform(X)`)."""
     model = prog.model
     for function in [None, *model.function_info]:
         block = model.module if function is None else function.body
+        stats: dict = {}  # name -> (the data it summarises, an object built from statistics?)
         for statement in statements(block):
             if not isinstance(statement, cst.Assign):
                 continue
             data = row_statistics(statement.value)
-            if data is None or split_of_name(data.split("[", 1)[0]) is not None:
+            if data is not None and split_of_name(data.split("[", 1)[0]) is None:
+                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
+                              data, set(names_assigned(statement)))
                 continue
-            yield _Source(statement.value, statement, function, "statistics over all rows are computed on", data,
-                          set(names_assigned(statement)))
+            targets = names_assigned(statement)
+            applied = _applies_statistics(statement.value, stats)
+            if applied is not None:
+                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
+                              applied, set(targets))
+            learned = _statistic_of(statement.value, stats)
+            for target in targets:
+                if learned is not None and len(targets) == 1:
+                    stats[target] = learned
+                else:
+                    stats.pop(target, None)
 
 
-def _follow(prog, source: _Source, returns: list):
+def _statistic_of(value, stats: dict) -> Optional[tuple]:
+    """(data, object?) when `value` is a statistic of data over all its rows (`X.mean(0)`,
+    `np.max(X)`), or an object built from such statistics (`Scaler(mean, std)`)."""
+    if isinstance(value, cst.Call):
+        found = row_statistic(value)
+        if found is not None:
+            name = dotted_name(found[0].value if isinstance(found[0], cst.Subscript) else found[0])
+            if name is not None and split_of_name(name) is None:
+                return name, False
+            return None
+        used = [stats[n] for n in names_read(value) if n in stats]
+        if used and all(isinstance(a.value, (cst.Name, cst.Attribute)) or a.keyword is not None
+                        for a in value.args):
+            return used[0][0], True
+    return None
+
+
+def _applies_statistics(value, stats: dict) -> Optional[str]:
+    """The data when `value` standardises it with statistics taken from it: `(X - mean) / std`,
+    `scaler.transform(X)` with `scaler = Scaler(X.mean(0), X.std(0))`."""
+    if not stats:
+        return None
+    read = names_read(value)
+    for name, (data, built) in stats.items():
+        if name not in read or data not in read:
+            continue
+        if built and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+                and dotted_name(value.func.value) == name:
+            return data  # `scaler.transform(X)`
+        if isinstance(value, cst.BinaryOperation) and _centres(value):
+            return data  # `(X - mean) / std`
+    return None
+
+
+def _centres(value: cst.BinaryOperation) -> bool:
+    stack: list = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.BinaryOperation):
+            if isinstance(current.operator, cst.Subtract):
+                return True
+            stack.extend((current.left, current.right))
+    return False
+
+
+def _follow(prog, source: _Source, returns: list, leaves: set):
     block = source.function.body if source.function is not None else prog.model.module
     return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
-                           source.transformer, source.needs_transform, returns)
+                           source.transformer, source.needs_transform, returns, leaves,
+                           _methods_of(prog.model, source.function) or None)
+
+
+def _methods_of(model, function) -> dict:
+    """The methods (name -> FunctionDef) of the class `function` is a method of, or {}."""
+    info = model.info(function)
+    if info is None or info.cls is None or info.parent is not None:
+        return {}
+    return {name: method.node for name, method in info.cls.methods.items()}
 
 
 class TestDataInTrainingLoop(Rule):
@@ -508,17 +659,24 @@ class TestDataInTrainingLoop(Rule):
 
         - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
-          saves a checkpoint when test accuracy beats the best);
+          saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
+          scores kept each epoch and the best of them reported: `max(test_f1s)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch), or the call writes a file (`save_test_submission(...)`).
 
         Across boundaries: evaluation helpers are recognised by behaviour (forward passes, no
         step), whatever their name (`vali()`); a helper that reads a module-level test loader
-        (`def test(epoch): for x, y in testloader`) counts. It cannot follow a test result
-        into another module's decision logic, and it reads which split a value holds from
-        names and from how it was made (`flag="test"`, `train=False`, positions of
-        `train_test_split`), not from runtime values.
+        (`def test(epoch): for x, y in testloader`) or picks the test part of what it is given
+        (`data.test_user_dict`) counts; so does a dual-mode helper whose backward and step run
+        only under `if train:` / `if optimizer is not None:`, called with that switch off
+        (`train_or_eval(model, test_loader)`). A function of another module of the project
+        (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
+        read by its name, as an unresolved local helper is; a library's function is not. It
+        cannot follow a test result into another module's decision logic, nor see inside a
+        helper of another module, and it reads which split a value holds from names and from
+        how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
+        from runtime values (a validation set that is the test set by default stays unseen).
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -563,19 +721,25 @@ class TestDataInTrainingLoop(Rule):
         if not training_loops:
             return
         reported = set()
+        produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
             loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
             if not loops or site.node in reported:
                 continue
-            found = self._test_evaluation(prog, site, forwards, helpers)
+            found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
             evidence, unit, helper, mixed = found
             if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 continue
+            if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
+                continue  # `eval_metrics(test_preds, ...)`: the test evaluation already reported, scored
             reported.update((site.node, unit))
+            produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
+            if isinstance(unit, cst.For):
+                produced.update(seeds_of_block(unit.body))  # and what its body computes
             verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
@@ -592,7 +756,7 @@ class TestDataInTrainingLoop(Rule):
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
 
-    def _test_evaluation(self, prog, site, forwards, helpers) -> Optional[tuple]:
+    def _test_evaluation(self, prog, site, forwards, helpers, where=(None, None)) -> Optional[tuple]:
         """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
         the test data (or the call's statement), the helper the evaluation function it calls."""
         forward = forwards.get(site.node)
@@ -604,7 +768,7 @@ class TestDataInTrainingLoop(Rule):
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
-            if not self._evaluates(prog, site, info):
+            if not self._evaluates(prog, site, info, where):
                 return None
             declared, splits = _argument_splits(prog, site, state)
             if declared is not None and declared != TEST:
@@ -623,21 +787,26 @@ class TestDataInTrainingLoop(Rule):
         return None
 
     @staticmethod
-    def _evaluates(prog, site, info) -> bool:
+    def _evaluates(prog, site, info, where=(None, None)) -> bool:
         """An evaluation call: by behaviour where the function is visible (forward passes and no
         training step), by name where it is not. A call that writes a file is not one."""
+        from auditor.analysis.program import is_eval_name
+
         if _writes_file(site.callee or ""):
             return False
         if info is not None:
-            if any(prog.is_backward(s) or prog.is_step(s) for s in info.calls):
+            trains = [s for s in info.calls if prog.is_backward(s) or prog.is_step(s)]
+            if trains and not _training_switched_off(prog, info, site, trains):
                 return False
             if _writes_file(info.name):
                 return False
             return prog.function_evaluates(info) or any(f.site.function is info.node for f in prog.forwards())
-        if site.qualname is not None or site.callee is None:
+        if site.callee is None:
             return False
-        from auditor.analysis.program import is_eval_name
-
+        if site.qualname is not None:
+            # `utils.evaluation(model, test_iter)`: a function of another module of the project
+            # (not a library's), read by its name as unresolved local helpers are.
+            return project_defines(*where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
         return is_eval_name(site.callee.rsplit(".", 1)[-1])
 
     @staticmethod
@@ -668,6 +837,55 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
         return False
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+def _training_switched_off(prog, info, site, trains) -> bool:
+    """`train_or_eval(model, loader, optimizer=None, train=False)`: every backward/step of the
+    helper sits under `if train:` (or `if optimizer is not None:`, `if optimizer:`) on a
+    parameter that this call leaves false or None, so this call only evaluates."""
+    resolved = prog.flow.resolve(site)
+    args = _bind_arguments(info, site.node, bool(resolved and resolved[1]))
+    for step in trains:
+        switched = False
+        for ancestor in prog.model.ancestors(step.node):
+            if ancestor is info.node:
+                break
+            if isinstance(ancestor, cst.If) and prog.model.is_within(step.node, ancestor.body):
+                param, when_none = _switch_parameter(ancestor.test, info)
+                if param is None:
+                    continue
+                value = args.get(param, info.defaults.get(param))
+                if value is None:
+                    continue  # neither passed nor defaulted: not known
+                off = _is_none(value) if when_none is not None else (_is_none(value) or _is_false(value))
+                if off:
+                    switched = True
+                    break
+        if not switched:
+            return False
+    return True
+
+
+def _switch_parameter(test: cst.BaseExpression, info) -> tuple:
+    """(parameter, "none") for `if p is not None:` / `if p != None:`, (parameter, None) for
+    `if p:`; (None, None) for any other condition."""
+    if isinstance(test, cst.Name) and test.value in info.params:
+        return test.value, None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name) \
+            and test.left.value in info.params:
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.IsNot, cst.NotEqual)) and _is_none(target.comparator):
+            return test.left.value, "none"
+    return None, None
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _is_false(node) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False" or \
+        isinstance(node, cst.Integer) and node.value == "0"
 
 
 _WRITER_WORDS = {"save", "write", "dump", "export", "submission", "submit", "plot", "visualize", "visualise",
@@ -822,6 +1040,27 @@ def _outliving(info) -> set:
     return found
 
 
+def _scores_reported_results(prog, site, produced: set) -> bool:
+    """Every test-data argument of this call is a result of a test evaluation already reported
+    (`preds = validate(test_loader)`, then `eval_metrics(preds, truth)`): no new evaluation."""
+    if not produced:
+        return False
+    tests = [a.value for a in site.node.args if prog.splits.split_of(a.value, site.function) == TEST]
+    return bool(tests) and all(names_read(t) & produced for t in tests)
+
+
+def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
+    """`scores.append(evaluate(model, test_loader))`: the list that keeps the result."""
+    if not isinstance(statement, cst.Expr) or not isinstance(statement.value, cst.Call):
+        return set()
+    outer = statement.value
+    if not (isinstance(outer.func, cst.Attribute) and outer.func.attr.value in ("append", "extend")
+            and any(a.value is call for a in outer.args)):
+        return set()
+    name = dotted_name(outer.func.value)
+    return {name} if name else set()
+
+
 def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
     the report of the epoch that validation chose (inside `if val_acc > best:`)."""
@@ -839,16 +1078,22 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
             decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
             if decision is not None:
                 return Severity.ERROR, decision
+    kept: set = set()  # names holding test results when the epoch loop ends
     if isinstance(unit, cst.For):
-        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body))
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
     else:
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)}
+            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)} | _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
-            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node)
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)
+    if decision is None and kept:
+        # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
+        # reported figure is the best test score over the epochs.
+        block = site.function.body if site.function is not None else model.module
+        decision = follow(block, epoch_loop, kept)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

@@ -17,8 +17,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name
-from auditor.analysis.result_use import names_assigned, statements
-from auditor.analysis.splits import EVAL_SPLITS, _CV_SPLITTERS, split_of_name
+from auditor.analysis.result_use import names_assigned, names_read, statements
+from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # Reading these from data reads its size or layout, not its values.
@@ -71,6 +71,7 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
     operands = []
     stack: list = [value]
     reduced = []
+    scaled = []  # data divided by its largest magnitude (`X / np.max(np.abs(X))`): a MaxAbsScaler
     centred = False  # `X - X.mean(0)`: a scale alone (`pi / pi.max()`) is as often data synthesis
     while stack:
         current = stack.pop()
@@ -80,28 +81,62 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
             continue
         operands.append(current)
         for call in _calls(current):
-            if isinstance(call.func, cst.Attribute) and call.func.attr.value in _STATISTICS \
-                    and _over_rows(call):
-                reduced.append(call.func.value)
-    if not centred:
-        return None
-    for data in reduced:
+            statistic = row_statistic(call)
+            if statistic is not None:
+                reduced.append(statistic[0])
+                if statistic[1]:
+                    scaled.append(statistic[0])
+    for data in reduced if centred else scaled:
         text = _code(data)
         if text and any(_code(o) == text for o in operands):
             return text
     return None
 
 
-def _over_rows(call: cst.Call) -> bool:
-    if not call.args:
-        return True
-    for arg in call.args:
+_ARRAY_MODULES = {"np", "numpy", "torch", "jnp", "pd", "tf"}
+_MAGNITUDES = {"abs", "absolute", "fabs"}
+
+
+def row_statistic(call: cst.Call) -> Optional[tuple]:
+    """(data, of magnitudes?) when `call` reduces data over its rows: `X.mean(0)`,
+    `np.max(np.abs(X))`, `torch.std(X, dim=0)`; None for per-row reductions or anything else."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in _STATISTICS:
+        return None
+    if isinstance(func.value, cst.Name) and func.value.value in _ARRAY_MODULES:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        if not positional:
+            return None
+        data, rest = positional[0].value, [a for a in call.args if a is not positional[0]]
+        if not _over_rows(rest):
+            return None
+    else:
+        data = func.value
+        if not _over_rows(list(call.args)):
+            return None
+    magnitude = False
+    if isinstance(data, cst.Call) and isinstance(data.func, cst.Attribute) and data.func.attr.value in _MAGNITUDES:
+        magnitude = True  # `np.abs(X)` or `X.abs()`
+        inner = [a.value for a in data.args if a.keyword is None]
+        data = inner[0] if isinstance(data.func.value, cst.Name) and data.func.value.value in _ARRAY_MODULES \
+            and inner else data.func.value
+    return data, magnitude and func.attr.value in ("max", "amax")
+
+
+def _over_rows(args: list) -> bool:
+    """No axis (all values), or axis 0. `keepdims=True` without an axis is a per-sample
+    normalisation (`img.mean(keepdims=True)`); with `axis=0` it is over the rows."""
+    axis = None
+    keepdims = False
+    for arg in args:
         key = arg.keyword.value if arg.keyword is not None else None
         if key in ("keepdims", "keepdim"):
-            return False
-        if key in (None, "axis", "dim") and not (isinstance(arg.value, cst.Integer) and arg.value.value == "0"):
-            return False
-    return True
+            keepdims = True
+        elif key in (None, "axis", "dim"):
+            if axis is not None or not (isinstance(arg.value, cst.Integer) and arg.value.value == "0"):
+                return False
+            axis = 0
+    return axis == 0 or not keepdims
 
 
 def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
@@ -133,8 +168,11 @@ def is_cv_splitter(model, receiver: cst.BaseExpression, function) -> bool:
                in _CV_SPLITTERS for b in model.bindings_of(name, function))
 
 
-def split_in(model, statement: cst.CSTNode, tainted: set, function) -> Optional[Split]:
-    """Whether this statement splits data holding fitted values."""
+def split_in(model, statement: cst.CSTNode, tainted: set, function,
+             methods: Optional[dict] = None) -> Optional[Split]:
+    """Whether this statement splits data holding fitted values. `methods`: the class's
+    methods by name, for `self.test = self._batchify(test_idx)` where `_batchify` reads
+    the fitted `self.` attribute."""
     for call in _calls(statement if not isinstance(statement, cst.BaseCompoundStatement)
                        else getattr(statement, "iter", None) or cst.Name("_")):
         func = call.func
@@ -148,37 +186,71 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function) -> Optional[
                 hit = reads(arg.value, tainted)
                 if hit:
                     return Split(call, f"{last}()", hit)
-    # `X_test = X_scaled[n:]`: a slice of fitted data named as evaluation data.
-    if isinstance(statement, cst.Assign) and isinstance(statement.value, cst.Subscript):
-        value = statement.value
-        sliced = any(isinstance(e.slice, cst.Slice) for e in value.slice)
-        if sliced and any(split_of_name(n) in EVAL_SPLITS for n in names_assigned(statement)):
+    if not isinstance(statement, cst.Assign):
+        return None
+    value = statement.value
+    targets = names_assigned(statement)
+    named = {split_of_name(n) for n in targets}
+    # `X_test = X_scaled[n:]`, `X_te = X_scaled[test_idx]`: rows of fitted data named as
+    # evaluation data.
+    if isinstance(value, cst.Subscript) and named & set(EVAL_SPLITS):
+        if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
+               and split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS for e in value.slice):
             hit = reads(value.value, tainted)
             if hit:
                 return Split(value, _code(value) or "a slice", hit)
+    if not isinstance(value, cst.Call):
+        return None
+    # `train, val, test = split_by_ratio(data, 0.1, 0.2)`: one call hands back the parts,
+    # named as training and evaluation data.
+    if isinstance(statement.targets[0].target, (cst.Tuple, cst.List)) and TRAIN in named \
+            and named & set(EVAL_SPLITS):
+        for arg in value.args:
+            if arg.keyword is None and not arg.star:
+                hit = reads(arg.value, tainted)
+                if hit:
+                    return Split(value, f"{dotted_name(value.func) or 'a call'}()", hit)
+    # `self.test = self._batchify(test_idx)`: evaluation rows selected by an evaluation index
+    # set, from fitted data read directly or by a method of the same class.
+    if named & set(EVAL_SPLITS) and any(split_of_name(dotted_name(a.value)) in EVAL_SPLITS
+                                        for a in value.args if a.keyword is None):
+        hit = next((h for h in (reads(a.value, tainted) for a in value.args) if h), None)
+        callee = dotted_name(value.func) or ""
+        if hit is None and methods and callee.startswith("self.") and callee[5:] in methods:
+            used = names_read(methods[callee[5:]].body) & tainted
+            hit = min(used) if used else None
+        if hit:
+            return Split(value, f"{callee or 'a call'}()", hit)
     return None
 
 
-def follow_to_split(model, block: cst.CSTNode, source: cst.CSTNode, seeds: set, function,
+def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], seeds: set, function,
                     transformer: Optional[str] = None, needs_transform: bool = False,
-                    returns: Optional[list] = None) -> Optional[Split]:
-    """Walk `block` after the statement `source`, carrying the fitted names; the first split
-    of fitted data. `needs_transform`: the raw data only leaks when `transformer` is later
-    applied (`scaler.fit(X)`, split X, `scaler.transform(X_train)`). `returns` collects the
-    `return` statements that hand fitted data to the caller."""
+                    returns: Optional[list] = None, leaves: Optional[set] = None,
+                    methods: Optional[dict] = None, inline: bool = True) -> Optional[Split]:
+    """Walk `block` after the statement `source` (from its start when None), carrying the
+    fitted names; the first split of fitted data. `needs_transform`: the raw data only leaks
+    when `transformer` is later applied (`scaler.fit(X)`, split X, `scaler.transform(X_train)`).
+    `returns` collects the `return` statements that hand fitted data to the caller; `leaves`
+    the `self.` attributes still holding fitted data at the end. `methods` (the class's
+    methods by name): a call `self.method(...)` is followed into the method, one level."""
     tainted = set(seeds)
-    started = False
+    started = source is None
     transformed = not needs_transform
     found: Optional[Split] = None
     for statement in statements(block):
         if not started:
             started = statement is source
             continue
+        if methods and inline and transformed and found is None:
+            inner = _split_in_method(model, statement, tainted, methods)
+            if inner is not None:
+                return inner
         if returns is not None and isinstance(statement, cst.Return) and transformed \
                 and reads(statement.value, tainted):
             returns.append(statement)
         if found is None:
-            found = split_in(model, statement, tainted, function)
+            found = split_in(model, statement, tainted, function, methods)
             if found is not None and transformed:
                 return found
         if not transformed and transformer is not None:
@@ -197,6 +269,23 @@ def follow_to_split(model, block: cst.CSTNode, source: cst.CSTNode, seeds: set, 
             tainted.update(names_assigned(statement))
         if not tainted:
             return None
+    if leaves is not None and transformed:
+        leaves.update(n for n in tainted if n.startswith("self."))
+    return None
+
+
+def _split_in_method(model, statement: cst.CSTNode, tainted: set, methods: dict) -> Optional[Split]:
+    """`self._split(...)` where the method splits a fitted `self.` attribute."""
+    attributes = {n for n in tainted if n.startswith("self.")}
+    if not attributes or isinstance(statement, cst.BaseCompoundStatement):
+        return None
+    for call in _calls(statement):
+        callee = dotted_name(call.func) or ""
+        method = methods.get(callee[5:]) if callee.startswith("self.") else None
+        if method is not None:
+            found = follow_to_split(model, method, None, attributes, method, methods=methods, inline=False)
+            if found is not None:
+                return Split(call, f"{callee}()", found.data)
     return None
 
 

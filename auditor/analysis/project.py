@@ -52,6 +52,9 @@ class FileSummary:
     # (class, "softmax"/"sigmoid", tuple index or None) for model classes whose forward ends
     # in that activation: a loss in another module learns what such a model returns.
     outputs: dict = field(default_factory=dict)
+    # Top-level classes whose constructor shuffles unless told not to (`shuffle=True` by
+    # default): a project's own loader class, built over test data in another module.
+    shuffling_classes: list = field(default_factory=list)
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -70,6 +73,10 @@ def summarize_file(ctx) -> Optional[Any]:
     if model.class_info and ("softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text):
         from auditor.analysis.activations import class_outputs
         summary.outputs = class_outputs(model)
+    if model.class_info and "shuffle" in text:
+        from auditor.analysis.project_names import shuffles_by_default
+
+        summary.shuffling_classes = [c.name for c in model.class_info.values() if shuffles_by_default(c)]
     if not model.imports.aliases:
         return summary
     prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project

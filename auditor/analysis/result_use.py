@@ -201,9 +201,11 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
 
 
 def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
-           source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
+           source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None,
+           final: Optional[set] = None) -> Optional[cst.CSTNode]:
     """Walk `block`'s statements after `after` (from the start when None), carrying the
-    tainted names forward; the first decision on one of them, or None."""
+    tainted names forward; the first decision on one of them, or None (then `final`, if
+    given, receives the names still tainted at the end of the block)."""
     tainted = set(tainted)
     started = after is None
     inside: set = set()  # the statements of `after` itself: its results are what is followed
@@ -229,10 +231,19 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
         for call in _calls_in(statement):
             if isinstance(call.func, cst.Attribute) and call.func.attr.value in ("append", "extend", "update") \
                     and any(_reads(a.value, tainted, source) for a in call.args):
-                name = dotted_name(call.func.value)
+                name = dotted_name(_container(call.func.value))
                 if name:
                     tainted.add(name)
+    if final is not None:
+        final.update(tainted)
     return None
+
+
+def _container(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`history[k]["recall"]` -> `history`: appending to an entry fills the container."""
+    while isinstance(node, cst.Subscript):
+        node = node.value
+    return node
 
 
 def _kept(test: cst.BaseExpression, outlives: set) -> bool:

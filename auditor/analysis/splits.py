@@ -28,6 +28,11 @@ DATA_WORDS = {
     "stream", "transform", "transforms", "tf", "tfs", "tfms", "trans", "aug", "augs", "augmentation",
     "augmentations", "preprocess", "preprocessing", "collate", "fold", "folds", "portion",
 }
+# Words that make a name a setting about a split, not its data: `test_size`, `args.test_cores`,
+# `n_test`, `val_every`, `test_ratio`.
+SETTING_WORDS = {"size", "sizes", "cores", "workers", "every", "interval", "freq", "frequency", "ratio",
+                 "ratios", "num", "n", "count", "epochs", "steps", "period", "percent", "pct", "frac",
+                 "fraction", "proportion", "bs"}
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _SPLIT_WORDS = set().union(*_TOKENS.values())
 
@@ -60,6 +65,8 @@ def split_of_name(name: Optional[str], alone: bool = False) -> Optional[str]:
     if not name:
         return None
     tokens = name_tokens(name)
+    if SETTING_WORDS.intersection(tokens):
+        return None
     found = {split for split, words in _TOKENS.items() for t in tokens if t in words
              and (t not in _AMBIGUOUS or _names_data(tokens, alone))}
     if len(found) == 1:
@@ -207,6 +214,11 @@ class SplitResolver:
             return self._call_split(node, function, env, depth)
         if isinstance(node, (cst.List, cst.Tuple)):
             return combine(self.split_of(e.value, function, env, depth + 1) for e in node.elements)
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            # `[ids[i:i + n] for i in range(...)]`, `[tensor(d) for d in test_batches]`: the
+            # element says which data it holds, or else the data iterated over.
+            return self.split_of(node.elt, function, env, depth + 1) or \
+                self.split_of(node.for_in.iter, function, env, depth + 1)
         return None
 
     def _from_bindings(self, name: str, function, depth: int) -> Optional[str]:

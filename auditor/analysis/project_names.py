@@ -1,0 +1,82 @@
+"""What a call names in another module of the same run: a project function or a project
+class that shuffles by default.
+
+Rules see one file; the project index (`ctx.project`) holds each module's summary. A call
+written `utils.evaluation(...)` or `DataLoader(...)` (imported `from DataLoader import
+DataLoader`) names a definition of the project only when a summarised module defines it;
+otherwise it is a library's and the rules stay silent about it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.names import resolve_import
+
+_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def project_defines(project, module: Optional[str], qualname: str, kind: str = "functions") -> bool:
+    """Whether `qualname` (as imported in `module`) is a top-level function (`kind="functions"`)
+    or a class listed under `kind` (`"shuffling_classes"`) of a module of this run."""
+    if project is None or module is None or not hasattr(project, "summaries"):
+        return False
+    target = resolve_import(module, qualname)
+    if target is None:
+        return False
+    per_project = _INDEXES.get(project)
+    if per_project is None:
+        per_project = _INDEXES[project] = {}
+    index = per_project.get(kind)
+    if index is None:
+        index = per_project[kind] = {}
+        for name, summary in project.summaries.items():
+            index[name] = set(getattr(summary, kind, ()) or ())
+    target_module, name = target
+    known = index.get(target_module)
+    if known is None:
+        # A directory without `__init__.py` makes `utils/utils_test.py` the module `utils_test`,
+        # imported as `utils.utils_test`: match on whole trailing components, when only one does.
+        found = [k for k in index if target_module.endswith("." + k) or k.endswith("." + target_module)]
+        known = index[target_module] = index[found[0]] if len(found) == 1 else set()
+    return name in known
+
+
+def any_shuffling_class(project) -> bool:
+    """Whether any module of the run defines a class that shuffles by default (asked per file)."""
+    if project is None or not hasattr(project, "summaries"):
+        return False
+    per_project = _INDEXES.get(project)
+    if per_project is None:
+        per_project = _INDEXES[project] = {}
+    found = per_project.get("any_shuffling")
+    if found is None:
+        found = per_project["any_shuffling"] = any(getattr(s, "shuffling_classes", None)
+                                                   for s in project.summaries.values())
+    return found
+
+
+def shuffles_by_default(cls) -> bool:
+    """A class whose constructor takes `shuffle` with the default True and reads it
+    (`self._need_shuffle = shuffle; if self._need_shuffle: self.shuffle()`)."""
+    init = cls.methods.get("__init__")
+    if init is None:
+        return False
+    default = init.defaults.get("shuffle")
+    if not (isinstance(default, cst.Name) and default.value == "True"):
+        return False
+    return any(isinstance(node, cst.Name) and node.value == "shuffle" for node in _names(init.node.body))
+
+
+def _names(node: cst.CSTNode):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            yield current
+        if isinstance(current, cst.Param):
+            continue
+        stack.extend(current.children)
