@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 
 from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
-from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
+from auditor.analysis.loss_inputs import loss_inputs_of
 from auditor.findings import Severity
 from auditor.fixes.builders import remove_activation_fix
 from auditor.speed import mentions_any
 from auditor.rule import Rule
-from rules._helpers import argument, final_names, shorten
-
-# The names a file must write to call each kind of loss (see final_names).
-_LOSS_WORDS = {kind: final_names(*LOSS_FUNCTIONS[kind], *LOSS_CLASSES[kind]) for kind in LOSS_FUNCTIONS}
+from rules._helpers import shorten
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -74,21 +71,25 @@ class SoftmaxBeforeCrossEntropy(Rule):
     def check(self, ctx) -> None:
         # Only calls of this loss are reported: a file that never names it has none (and
         # asking the loss kind of every call is most of this rule's time).
-        if not mentions_any(ctx.source.text, _LOSS_WORDS[self.loss_kind]):
-            return
         model = ctx.model
-        roles = roles_of(model)
-        activations = activations_of(model, ctx.project, ctx.module_name, os.path.basename(ctx.path) == "__init__.py")
+        is_package = os.path.basename(ctx.path) == "__init__.py"
+        losses = loss_inputs_of(model, ctx.project, ctx.module_name, is_package)
+        # The user's own losses and installed criteria are named otherwise (see loss_inputs).
+        if not mentions_any(ctx.source.text, losses.screen_words()):
+            return
+        activations = activations_of(model, ctx.project, ctx.module_name, is_package)
         for site in model.calls:
-            if roles.loss_kind_of_callee(site.callee, site.node, site.function) != self.loss_kind:
+            found = losses.input_of(site)
+            if found is None or found[0] != self.loss_kind:
                 continue
-            first = argument(site.node, "input", 0)
+            _, first, how = found
             evidence = activations.activation_of(first, site.function, self.activation)
             if evidence:
-                ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`, the output of "
+                via = f" ({how})" if how else ""
+                ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`{via}, the output of "
                                       f"a {self.activation} ({evidence}); it applies {self.applies} itself, so pass "
                                       f"the raw logits and keep the {self.activation} for metrics or predictions",
-                           fix=remove_activation_fix(ctx, site.node, first, self.activation))
+                           fix=None if how else remove_activation_fix(ctx, site.node, first, self.activation))
 
 
 class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):

@@ -52,6 +52,10 @@ class FileSummary:
     # (class, "softmax"/"sigmoid", tuple index or None) for model classes whose forward ends
     # in that activation: a loss in another module learns what such a model returns.
     outputs: dict = field(default_factory=dict)
+    # The user's own losses, {(class or function, positional index): loss kind}, and the
+    # built-in losses this file installs on objects of a class (see loss_inputs.py).
+    loss_consumers: dict = field(default_factory=dict)
+    loss_installs: list = field(default_factory=list)
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -70,6 +74,10 @@ def summarize_file(ctx) -> Optional[Any]:
     if model.class_info and ("softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text):
         from auditor.analysis.activations import class_outputs
         summary.outputs = class_outputs(model)
+    from auditor.analysis.loss_inputs import LOSS_WORDS, loss_consumers, loss_installs
+    if any(word in text for word in LOSS_WORDS):
+        summary.loss_consumers = loss_consumers(model)
+        summary.loss_installs = loss_installs(model, module, is_package)
     if not model.imports.aliases:
         return summary
     prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project
@@ -97,9 +105,24 @@ class ProjectIndex:
         self.summaries = summaries  # module name -> summary
         self._callers: Optional[dict] = None  # (module, function) -> [(grad, modes)]
         self._called: Optional[dict] = None  # module -> names of its functions called from other files
+        self._loss_tables: Optional[tuple] = None
 
     def get(self, module: str) -> Optional[Any]:
         return self.summaries.get(module)
+
+    def loss_tables(self) -> tuple[frozenset, list]:
+        """(names of the user's losses and of classes given a criterion, every loss install),
+        over all modules, gathered once (see loss_inputs.py)."""
+        if self._loss_tables is None:
+            names: set = set()
+            installs: list = []
+            for summary in self.summaries.values():
+                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}))
+                found = getattr(summary, "loss_installs", None) or ()
+                names.update(owner for owner, *_ in found)
+                installs.extend((getattr(summary, "module", None), entry) for entry in found)
+            self._loss_tables = (frozenset(names), installs)
+        return self._loss_tables
 
     def _index(self) -> dict:
         if self._callers is None:
