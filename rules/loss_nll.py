@@ -96,10 +96,14 @@ class NllLossWithoutLogSoftmax(Rule):
     what = """
         Flags `nn.NLLLoss` / `F.nll_loss` whose input is the output of a softmax
         (probabilities) or of a layer or model whose last operation is an `nn.Linear`
-        (logits): directly, through a variable, an `nn.Sequential`, or the `forward` of a
-        model class of the same file. Inputs from `log_softmax`, `nn.LogSoftmax` or
-        `torch.log` are correct; unknown inputs are not flagged. It does not yet read model
-        classes of other modules (TRN301/TRN302 do): such inputs are unknown, so silent.
+        (logits): directly, through the assignments that reach the call
+        (`out = F.softmax(out, 1); F.nll_loss(out, y)`), an `nn.Sequential`, or the `forward`
+        of a model class: of this file, of the model's own class through `self(x)` /
+        `self.__call__(x)`, or (for softmax outputs) of another module checked in the same
+        run. Inputs from `log_softmax`, `nn.LogSoftmax` or `torch.log` are correct; unknown
+        inputs are not flagged. The NLLLoss may be installed on the model by another module
+        (`model.add_loss_op(nn.NLLLoss())` whose setter stores it as `self.loss_op`), or be
+        inside the user's own loss class or function; see TRN301 for what it cannot see.
         """
     why = """
         `NLLLoss` only picks `-input[target]`: it assumes its input is already
