@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 
 from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
-from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
+from auditor.analysis.loss_inputs import loss_inputs_of
 from auditor.findings import Severity
 from auditor.fixes.builders import remove_activation_fix
 from auditor.speed import mentions_any
 from auditor.rule import Rule
-from rules._helpers import argument, final_names, shorten
-
-# The names a file must write to call each kind of loss (see final_names).
-_LOSS_WORDS = {kind: final_names(*LOSS_FUNCTIONS[kind], *LOSS_CLASSES[kind]) for kind in LOSS_FUNCTIONS}
+from rules._helpers import shorten
 
 
 class SoftmaxBeforeCrossEntropy(Rule):
@@ -29,14 +26,26 @@ class SoftmaxBeforeCrossEntropy(Rule):
         a model class whose `forward` returns a softmax on every path. `log_softmax` is not flagged: it is idempotent under the
         loss's own log-softmax, so the result is unchanged.
 
+        It follows what reaches the loss: only the assignments that reach the call count
+        (`y = self(x); y = torch.softmax(y, 1); crit(y, t)` is flagged, a loss taken before the
+        softmax or a softmax on one branch only is not), through shape operations
+        (`view`, `resize`, `squeeze`, `torch.squeeze`, `.float()`...).
+
         Across boundaries it sees: `out = F.softmax(x, 1); return out` (through variables),
         one element of a returned tuple (`probs, loss = model(x, y)` only when that element
-        reaches the loss), the model's own class through `self(x)` / `self.forward(x)` (e.g.
-        in `training_step`), and model classes of other modules of the run through their
-        phase-1 summaries (`from .models import Net`). It cannot see a model class of a
-        module that is not checked in the same run, nor models built by factories whose
-        return it cannot read. A softmax used only for metrics or predictions is never
-        flagged.
+        reaches the loss), the model's own class through `self(x)` / `self.forward(x)` /
+        `self.__call__(x)` (e.g. in `training_step`), and model classes of other modules of
+        the run through their phase-1 summaries (`from .models import Net`). The loss may be
+        the user's own: a class or function (of this module or another) whose `forward`
+        hands its input, on every path, to `F.cross_entropy`; or a criterion installed on
+        the object by another module or method: a setter (`model.add_loss_op(nn.CrossEntropyLoss())`
+        with `self.loss_op = loss_op`), a constructor argument (`Trainer(net, criterion=...)`)
+        or an attribute assigned from outside (`model.loss_fn = ...`), with every such
+        install agreeing. It cannot see a module that is not checked in the same run,
+        models or criteria built by factories or registries whose return it cannot read,
+        values carried in dicts between methods (`output['exist']`), nor a user loss that
+        chooses the loss under a condition (`if self.logits: ...`). A softmax used only for
+        metrics or predictions is never flagged.
         """
     why = """
         CrossEntropyLoss applies log-softmax itself. Fed probabilities, it computes
@@ -74,21 +83,25 @@ class SoftmaxBeforeCrossEntropy(Rule):
     def check(self, ctx) -> None:
         # Only calls of this loss are reported: a file that never names it has none (and
         # asking the loss kind of every call is most of this rule's time).
-        if not mentions_any(ctx.source.text, _LOSS_WORDS[self.loss_kind]):
-            return
         model = ctx.model
-        roles = roles_of(model)
-        activations = activations_of(model, ctx.project, ctx.module_name, os.path.basename(ctx.path) == "__init__.py")
+        is_package = os.path.basename(ctx.path) == "__init__.py"
+        losses = loss_inputs_of(model, ctx.project, ctx.module_name, is_package)
+        # The user's own losses and installed criteria are named otherwise (see loss_inputs).
+        if not mentions_any(ctx.source.text, losses.screen_words()):
+            return
+        activations = activations_of(model, ctx.project, ctx.module_name, is_package)
         for site in model.calls:
-            if roles.loss_kind_of_callee(site.callee, site.node, site.function) != self.loss_kind:
+            found = losses.input_of(site)
+            if found is None or found[0] != self.loss_kind:
                 continue
-            first = argument(site.node, "input", 0)
+            _, first, how = found
             evidence = activations.activation_of(first, site.function, self.activation)
             if evidence:
-                ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`, the output of "
+                via = f" ({how})" if how else ""
+                ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`{via}, the output of "
                                       f"a {self.activation} ({evidence}); it applies {self.applies} itself, so pass "
                                       f"the raw logits and keep the {self.activation} for metrics or predictions",
-                           fix=remove_activation_fix(ctx, site.node, first, self.activation))
+                           fix=None if how else remove_activation_fix(ctx, site.node, first, self.activation))
 
 
 class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
@@ -100,9 +113,15 @@ class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
     what = """
         Flags `nn.BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` whose input is the
         output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, `nn.Sigmoid`), directly, through
-        variables, or because the model's `forward` (or its `nn.Sequential`) ends in one:
-        in this file, in the model's own class (`self(x)` in `training_step`), or in a model
-        class of another module checked in the same run (see TRN301 for what it cannot see).
+        variables (the assignments that reach the call) and shape operations, or because the
+        model's `forward` (or its `nn.Sequential`) ends in one: in this file, in the model's
+        own class (`self(x)` in `training_step`), or in a model class of another module
+        checked in the same run. The loss may also be the user's own: a focal or weighted
+        loss class or function, here or in another module, whose `forward` hands its input
+        to `binary_cross_entropy_with_logits` on every path (a sigmoid used inside it only
+        to build a weight is fine), or a criterion installed by another module (see TRN301,
+        which also says what it cannot see). A sigmoid output into `nn.BCELoss` is correct
+        and never flagged.
         """
     why = """
         The loss applies the sigmoid itself: a second sigmoid squeezes the inputs into

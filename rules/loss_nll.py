@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.activations import SOFTMAX as SOFTMAX_KIND, activations_of, reaching_bindings
+from auditor.analysis.loss_inputs import LOSS_WORDS, loss_inputs_of
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
 from auditor.speed import mentions_any
@@ -26,8 +29,13 @@ def output_kind(model, node: Optional[cst.BaseExpression], function, depth: int 
     if node is None or depth > 4:
         return None
     if isinstance(node, (cst.Name, cst.Attribute)) and not isinstance(node, cst.Call):
-        values = bound_values(model, node, function)
-        kinds = {output_kind(model, v, function, depth + 1) for v in values}
+        name = dotted_name(node)
+        if name is None:
+            return None
+        # Only the assignments that reach this use: `out = F.softmax(out, 1)` replaces the logits.
+        bindings = reaching_bindings(model, [b for b in model.bindings_of(name, function)
+                                             if b.kind in ("assign", "with") and b.index is None], node, function)
+        kinds = {output_kind(model, b.value, b.function, depth + 1) for b in bindings}
         return kinds.pop() if len(kinds) == 1 else None
     if not isinstance(node, cst.Call):
         return None
@@ -88,10 +96,14 @@ class NllLossWithoutLogSoftmax(Rule):
     what = """
         Flags `nn.NLLLoss` / `F.nll_loss` whose input is the output of a softmax
         (probabilities) or of a layer or model whose last operation is an `nn.Linear`
-        (logits): directly, through a variable, an `nn.Sequential`, or the `forward` of a
-        model class of the same file. Inputs from `log_softmax`, `nn.LogSoftmax` or
-        `torch.log` are correct; unknown inputs are not flagged. It does not yet read model
-        classes of other modules (TRN301/TRN302 do): such inputs are unknown, so silent.
+        (logits): directly, through the assignments that reach the call
+        (`out = F.softmax(out, 1); F.nll_loss(out, y)`), an `nn.Sequential`, or the `forward`
+        of a model class: of this file, of the model's own class through `self(x)` /
+        `self.__call__(x)`, or (for softmax outputs) of another module checked in the same
+        run. Inputs from `log_softmax`, `nn.LogSoftmax` or `torch.log` are correct; unknown
+        inputs are not flagged. The NLLLoss may be installed on the model by another module
+        (`model.add_loss_op(nn.NLLLoss())` whose setter stores it as `self.loss_op`), or be
+        inside the user's own loss class or function; see TRN301 for what it cannot see.
         """
     why = """
         `NLLLoss` only picks `-input[target]`: it assumes its input is already
@@ -120,17 +132,35 @@ class NllLossWithoutLogSoftmax(Rule):
     )
 
     def check(self, ctx) -> None:
-        if not mentions_any(ctx.source.text, _NLL_WORDS):
-            return  # no NLLLoss or nll_loss named here: no call of them
         model = ctx.model
+        is_package = os.path.basename(ctx.path) == "__init__.py"
+        losses = loss_inputs_of(model, ctx.project, ctx.module_name, is_package)
+        # NLLLoss installed from another module (`model.add_loss_op(nn.NLLLoss())`) is named there.
+        if not mentions_any(ctx.source.text, _NLL_WORDS + tuple(sorted(losses.screen_words()[len(LOSS_WORDS):]))):
+            return
+        activations = None
         for site in model.calls:
-            if not self._is_nll(model, site):
-                continue
-            first = argument(site.node, "input", 0)
+            how = None
+            if self._is_nll(model, site):
+                first = argument(site.node, "input", 0)
+            else:
+                found = losses.input_of(site)
+                if found is None or found[0] != "nll":
+                    continue
+                _, first, how = found
             kind = output_kind(model, first, site.function)
+            evidence = None
+            if kind is None:
+                # What the reading of models says (`self(x)`, a model class of another module).
+                if activations is None:
+                    activations = activations_of(model, ctx.project, ctx.module_name, is_package)
+                evidence = activations.activation_of(first, site.function, SOFTMAX_KIND)
+                kind = PROBABILITIES if evidence else None
             if kind in (PROBABILITIES, LOGITS):
-                ctx.report(site.node, f"NLLLoss receives {kind}; it expects log-probabilities: apply "
-                                      f"`log_softmax` first (or use CrossEntropyLoss on logits)")
+                via = f" ({how})" if how else ""
+                source = f" ({evidence})" if evidence else ""
+                ctx.report(site.node, f"NLLLoss receives {kind}{source}{via}; it expects log-probabilities: "
+                                      f"apply `log_softmax` first (or use CrossEntropyLoss on logits)")
 
     @staticmethod
     def _is_nll(model, site) -> bool:

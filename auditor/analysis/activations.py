@@ -24,8 +24,12 @@ _FUNCTIONS = {
     SIGMOID: ("torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"),
 }
 _LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",)}
-_SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
-                  "permute", "transpose", "clone", "type", "cpu", "cuda", "view_as", "reshape_as", "half"}
+SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
+                  "permute", "transpose", "clone", "type", "cpu", "cuda", "view_as", "reshape_as", "half",
+                  "resize", "resize_as", "expand", "expand_as", "detach"}
+# The same operations as functions of torch: the first argument's values, rearranged.
+SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
+                    "torch.permute", "torch.clone")
 
 
 class Activations:
@@ -66,10 +70,12 @@ class Activations:
             func = node.func
             if index is None and matches(qualified, *_FUNCTIONS[kind]):
                 return f"{dotted_name(func) or kind}()"
+            if matches(qualified, *SHAPE_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
+                return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
                 if func.attr.value == kind and index is None:
                     return f".{kind}()"
-                if func.attr.value in _SHAPE_METHODS:
+                if func.attr.value in SHAPE_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return f"nn.{kind.capitalize()}"
@@ -81,12 +87,8 @@ class Activations:
             name = dotted_name(node)
             if name is None:
                 return None
-            bindings = [b for b in model.bindings_of(name, function) if b.kind in ("assign", "with")]
-            # In the same function only assignments above the use count: in
-            # `loss = crit(pred, y); pred = torch.sigmoid(pred)` the loss saw the logits.
-            used_at = self._order(node)
-            bindings = [b for b in bindings if b.function is not function or used_at is None
-                        or (self._order(b.statement) or 0) < used_at]
+            bindings = reaching_bindings(model, [b for b in model.bindings_of(name, function)
+                                                 if b.kind in ("assign", "with")], node, function)
             if not bindings:
                 return None
             found = []
@@ -103,19 +105,11 @@ class Activations:
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
 
-    def _order(self, node: cst.CSTNode) -> Optional[int]:
-        """Source position of a node as an ordinal (the model's parent table is in pre-order)."""
-        order = self.model.cache.get("source_order")
-        if order is None:
-            order = {n: i for i, n in enumerate(self.model.parents)}
-            self.model.cache["source_order"] = order
-        return order.get(node)
-
     def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
         """The last activation of a model called as `callee(...)`."""
         model = self.model
         roles = self.roles
-        if callee in ("self", "self.forward"):
+        if callee in ("self", "self.forward", "self.__call__"):
             # `logits = self(x)` in `training_step`: the class's own forward.
             cls = model.class_of(function)
             if cls is not None and is_module_class(model, cls):
@@ -200,6 +194,52 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def source_order(model: FileModel, node: cst.CSTNode) -> Optional[int]:
+    """Source position of a node as an ordinal (the model's parent table is in pre-order)."""
+    order = model.cache.get("source_order")
+    if order is None:
+        order = model.cache["source_order"] = {n: i for i, n in enumerate(model.parents)}
+    return order.get(node)
+
+
+def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, function) -> list:
+    """The bindings of one name that can reach `use`, as far as the order of statements says.
+
+    Bindings of other functions (`self.x` set in `__init__`) all count. In `function` only
+    assignments above the use count (in `loss = crit(pred, y); pred = torch.sigmoid(pred)`
+    the loss saw the logits), not the one whose own value holds the use (`x = x.view(-1)`),
+    and one that is overwritten before the use on every path is dropped: in
+    `y = self(x); y = torch.softmax(y, 1); crit(y, t)` only the softmax reaches the loss.
+    A later assignment overwrites on every path when the block holding it also holds the use.
+    """
+    used_at = source_order(model, use)
+    if used_at is None:
+        return bindings
+    local, kept = [], []
+    for b in bindings:
+        if b.function is not function:
+            kept.append(b)
+            continue
+        at = source_order(model, b.statement)
+        if at is None:
+            kept.append(b)
+        elif at < used_at and not model.is_within(use, b.statement):
+            local.append((at, b))
+    for at, b in local:
+        if not any(later > at and _overwrites(model, other, use) for later, other in local):
+            kept.append(b)
+    return kept
+
+
+def _overwrites(model: FileModel, binding, use: cst.CSTNode) -> bool:
+    """A plain assignment whose statement line sits in a block that also holds `use`."""
+    if not isinstance(binding.statement, (cst.Assign, cst.AnnAssign)):
+        return False
+    line = model.statement_of(binding.statement)
+    block = model.parent(line) if line is not None else None
+    return block is not None and model.is_within(use, block)
 
 
 def _last_layer(call: cst.Call) -> Optional[cst.BaseExpression]:

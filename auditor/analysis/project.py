@@ -55,6 +55,10 @@ class FileSummary:
     # Top-level classes whose constructor shuffles unless told not to (`shuffle=True` by
     # default): a project's own loader class, built over test data in another module.
     shuffling_classes: list = field(default_factory=list)
+    # The user's own losses, {(class or function, positional index): loss kind}, and the
+    # built-in losses this file installs on objects of a class (see loss_inputs.py).
+    loss_consumers: dict = field(default_factory=dict)
+    loss_installs: list = field(default_factory=list)
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -77,6 +81,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.project_names import shuffles_by_default
 
         summary.shuffling_classes = [c.name for c in model.class_info.values() if shuffles_by_default(c)]
+    from auditor.analysis.loss_inputs import LOSS_WORDS, loss_consumers, loss_installs
+    if any(word in text for word in LOSS_WORDS):
+        summary.loss_consumers = loss_consumers(model)
+        summary.loss_installs = loss_installs(model, module, is_package)
     if not model.imports.aliases:
         return summary
     prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project
@@ -104,9 +112,24 @@ class ProjectIndex:
         self.summaries = summaries  # module name -> summary
         self._callers: Optional[dict] = None  # (module, function) -> [(grad, modes)]
         self._called: Optional[dict] = None  # module -> names of its functions called from other files
+        self._loss_tables: Optional[tuple] = None
 
     def get(self, module: str) -> Optional[Any]:
         return self.summaries.get(module)
+
+    def loss_tables(self) -> tuple[frozenset, list]:
+        """(names of the user's losses and of classes given a criterion, every loss install),
+        over all modules, gathered once (see loss_inputs.py)."""
+        if self._loss_tables is None:
+            names: set = set()
+            installs: list = []
+            for summary in self.summaries.values():
+                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}))
+                found = getattr(summary, "loss_installs", None) or ()
+                names.update(owner for owner, *_ in found)
+                installs.extend((getattr(summary, "module", None), entry) for entry in found)
+            self._loss_tables = (frozenset(names), installs)
+        return self._loss_tables
 
     def _index(self) -> dict:
         if self._callers is None:

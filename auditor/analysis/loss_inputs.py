@@ -1,0 +1,381 @@
+"""Which loss a call applies to which of its arguments, beyond `nn.CrossEntropyLoss()(x, y)`.
+
+Three kinds of callee are read here, on top of the built-in losses that `roles` knows:
+
+- the user's own loss: a class whose `forward` (or a function) hands one of its
+  parameters, unchanged but for shape operations and on every path, to a built-in loss
+  as that loss's input (`F.binary_cross_entropy_with_logits(inputs, ...)` in a focal
+  loss). A call of it applies that loss to the matching argument;
+- a criterion installed on an object by a setter (`def add_loss_op(self, op): self.op = op`,
+  or `__init__(self, criterion)`) whose callers, in this module or another, pass a built-in
+  loss (`model.add_loss_op(nn.NLLLoss())`);
+- a criterion assigned onto an object from outside (`model.loss_op = nn.NLLLoss()`).
+
+Other modules are read through their phase-1 summaries (`FileSummary.loss_consumers`,
+`FileSummary.loss_installs`, see `summarize`); this module never parses another file.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import dotted_name, matches, resolve_import
+from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
+
+# `.cuda()` / `.to(device)` on a criterion keep what it computes.
+_MOVES = ("to", "cuda", "cpu", "float", "double", "half")
+_BRANCHES = (cst.If, cst.IfExp, cst.Try, cst.While, cst.BooleanOperation)
+LOSS_NAMES = {"ce": "cross_entropy", "bce_logits": "binary_cross_entropy_with_logits", "nll": "nll_loss"}
+# The words a file must contain to build or call a built-in loss (a cheap screen).
+LOSS_WORDS = tuple(sorted({n.rsplit(".", 1)[-1] for names in (*LOSS_CLASSES.values(), *LOSS_FUNCTIONS.values())
+                           for n in names}))
+
+
+def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
+        value = value.func.value
+    return value
+
+
+# -- phase 1: what this file tells others -------------------------------------------------
+
+def loss_consumers(model: FileModel) -> dict:
+    """{(class or function name, positional index): loss kind} for this file's own losses."""
+    roles = roles_of(model)
+    found: dict = {}
+    for info in model.function_info.values():
+        if info.parent is not None:
+            continue
+        cls = info.cls
+        if cls is not None:
+            if info.name != "forward" or model.class_info.get(cls.name) is not cls:
+                continue
+            owner = cls.name
+        elif info.cls_ref is None:
+            owner = info.name
+        else:
+            continue
+        positional = info.positional
+        for site in info.calls:
+            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function)
+            if kind is None or _conditional(model, site.node, info.node):
+                continue
+            param = _parameter_reaching(model, _input_argument(site.node), info)
+            if param is None or param not in positional:
+                continue
+            key = (owner, positional.index(param))
+            found[key] = kind if found.get(key, kind) == kind else None
+    return {key: kind for key, kind in found.items() if kind is not None}
+
+
+def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
+    """Built-in losses this file hands to objects of a class: a list of
+    (class name, its module or None when unknown, member, kind). `member` is
+    `method:index`, `method:keyword` (a setter's or `__init__`'s parameter) or `attr:name`."""
+    roles = roles_of(model)
+    found = []
+    for site in model.calls:
+        # `model.add_loss_op(nn.NLLLoss())`, `Trainer(model, criterion=nn.NLLLoss())`
+        receiver_class = None
+        method = None
+        if site.method is not None and site.qualname is None:
+            receiver_class = _instance_class(model, site.receiver, site.function, module, is_package)
+            method = site.method
+        elif type(site.node.func) in (cst.Name, cst.Attribute):
+            receiver_class = _class_named(model, site.node.func, module, is_package)
+            method = "__init__"
+        if receiver_class is None:
+            continue
+        for position, arg in enumerate(site.node.args):
+            if arg.star:
+                break
+            kind = _built_in_loss(model, roles, arg.value, site.function)
+            if kind is None:
+                continue
+            member = f"{method}:{arg.keyword.value}" if arg.keyword is not None else f"{method}:{position}"
+            found.append((*receiver_class, member, kind))
+    for name, bindings in model.bindings.items():
+        # `model.loss_op = nn.NLLLoss()` on an object built here from a class
+        head, _, attr = name.rpartition(".")
+        if not head or head == "self" or "." in head or "[" in name:
+            continue
+        for b in bindings:
+            if b.kind != "assign" or b.index is not None:
+                continue
+            kind = _built_in_loss(model, roles, b.value, b.function)
+            owner = _instance_class(model, cst.Name(head), b.function, module, is_package) if kind else None
+            if owner is not None:
+                found.append((*owner, f"attr:{attr}", kind))
+    return found
+
+
+# -- phase 2: what a call applies -----------------------------------------------------------
+
+class LossInputs:
+    """Per file: the loss a call applies, and to which argument (see `input_of`)."""
+
+    def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
+                 is_package: bool = False) -> None:
+        self.model = model
+        self.roles = roles_of(model)
+        self.project = project
+        self.module_name = module_name or ""
+        self.is_package = is_package
+        self._consumers: Optional[dict] = None
+        self._installs: Optional[list] = None
+
+    def screen_words(self) -> tuple:
+        """Words without which a file cannot call any loss this run knows (a cheap screen)."""
+        # This file's own losses and installs name a built-in loss: LOSS_WORDS covers them.
+        return LOSS_WORDS + tuple(sorted(self._project_tables()[0]))
+
+    def input_of(self, site) -> Optional[tuple[str, Optional[cst.BaseExpression], Optional[str]]]:
+        """(loss kind, the argument the loss reads as its input, how: None for a built-in loss)."""
+        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function)
+        if kind is not None:
+            return kind, _input_argument(site.node), None
+        found = self._callee(site.node.func, site.function)
+        if found is None:
+            return None
+        kind, position, how = found
+        positional = [a for a in site.node.args if a.keyword is None]
+        if any(a.star for a in positional[:position + 1]) or position >= len(positional):
+            return None
+        return kind, positional[position].value, how
+
+    # -- callees --
+    def _callee(self, func: cst.BaseExpression, function) -> Optional[tuple[str, int, str]]:
+        model = self.model
+        if type(func) is cst.Call:  # `WeightedFocalLoss()(pred, y)`
+            return self._constructed(func)
+        name = dotted_name(func)
+        if name is None:
+            return None
+        qualified = model.qualify(func)
+        if qualified is not None:  # `focal_loss(pred, y)` imported from another module
+            return self._imported(qualified, f"`{name.rsplit('.', 1)[-1]}`")
+        if name in model.bindings or name.startswith("self."):
+            return self._bound(name, function)
+        own = self.consumers()
+        for (owner, position), kind in own.items():
+            if owner == name and not model.class_info.get(name):
+                return kind, position, f"via `{name}`, which hands it to {LOSS_NAMES[kind]}"
+        return None
+
+    def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
+        model = self.model
+        answers = set()
+        for b in model.bindings_of(name, function):
+            if b.kind != "assign" or b.index is not None:
+                return None
+            value = unwrap_moves(b.value)
+            owner = model.info(b.function)
+            if type(value) is cst.Call:
+                answer = self._constructed(value)
+            elif type(value) is cst.Name and owner is not None and value.value in owner.params \
+                    and name.startswith("self.") and owner.cls is not None:
+                answer = self._installed(owner, value.value)
+            else:
+                return None
+            if answer is None:
+                return None
+            answers.add(answer)
+        if not answers and name.startswith("self.") and name.count(".") == 1:
+            cls = model.class_of(function)
+            answers.update(self._assigned_from_outside(cls, name[5:]) if cls is not None else ())
+        return answers.pop() if len(answers) == 1 else None
+
+    def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
+        model = self.model
+        kind = self.roles._loss_class_kind(call)
+        if kind is not None:
+            return kind, 0, f"{kind}"
+        name = dotted_name(call.func)
+        if name is None:
+            return None
+        qualified = model.qualify(call.func)
+        if qualified is not None:
+            return self._imported(qualified, f"a {name.rsplit('.', 1)[-1]}")
+        cls = model.class_info.get(name)
+        if cls is None:
+            return None
+        for (owner, position), kind in self.consumers().items():
+            if owner == name:
+                return kind, position, f"via a {name}, whose forward hands it to {LOSS_NAMES[kind]}"
+        return None
+
+    def _imported(self, qualified: str, label: str) -> Optional[tuple[str, int, str]]:
+        target = resolve_import(self.module_name, qualified, self.is_package) if self.module_name else None
+        project = self.project
+        if target is None or project is None or not hasattr(project, "get"):
+            return None
+        consumers = getattr(project.get(target[0]), "loss_consumers", None) or {}
+        found = [(position, kind) for (owner, position), kind in consumers.items() if owner == target[1]]
+        if len(found) != 1:
+            return None
+        position, kind = found[0]
+        return kind, position, f"via {label} of {target[0]}, which hands it to {LOSS_NAMES[kind]}"
+
+    def _installed(self, setter, param: str) -> Optional[tuple[str, int, str]]:
+        """The loss that callers hand to `setter`'s parameter `param` (all must agree)."""
+        cls = setter.cls
+        positional = setter.positional
+        members = {f"{setter.name}:{param}"}
+        if param in positional:
+            members.add(f"{setter.name}:{positional.index(param)}")
+        kinds = {kind for owner, module, member, kind in self.installs()
+                 if owner == cls.name and member in members and module in (None, self.module_name)}
+        if len(kinds) != 1:
+            return None
+        kind = kinds.pop()
+        call = f"{cls.name}(...)" if setter.name == "__init__" else f".{setter.name}(...)"
+        return kind, 0, f"via the criterion that `{call}` installs"
+
+    def _assigned_from_outside(self, cls, attr: str) -> set:
+        return {(kind, 0, f"via the criterion assigned to `.{attr}` of a {cls.name}")
+                for owner, module, member, kind in self.installs()
+                if owner == cls.name and member == f"attr:{attr}" and module in (None, self.module_name)}
+
+    # -- tables --
+    def consumers(self) -> dict:
+        if self._consumers is None:
+            self._consumers = loss_consumers(self.model)
+        return self._consumers
+
+    def installs(self) -> list:
+        """This file's own installs and those of every other module of the run."""
+        if self._installs is None:
+            found = list(loss_installs(self.model, self.module_name, self.is_package))
+            found.extend(entry for module, entry in self._project_tables()[1] if module != self.module_name)
+            self._installs = found
+        return self._installs
+
+    def _project_tables(self) -> tuple:
+        tables = getattr(self.project, "loss_tables", None)
+        return tables() if tables is not None else (frozenset(), [])
+
+
+def loss_inputs_of(model: FileModel, project=None, module_name: Optional[str] = None,
+                   is_package: bool = False) -> LossInputs:
+    found = model.cache.get("loss_inputs")
+    if found is None:
+        found = model.cache["loss_inputs"] = LossInputs(model, project, module_name, is_package)
+    return found
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def _input_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "input":
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None]
+    return positional[0].value if positional and not positional[0].star else None
+
+
+def _conditional(model: FileModel, node: cst.CSTNode, function: cst.FunctionDef) -> bool:
+    """Whether `node` runs only on some paths of `function` (under an if, a loop, a try)."""
+    for ancestor in model.ancestors(node):
+        if ancestor is function:
+            return False
+        if isinstance(ancestor, _BRANCHES + (cst.For,)):
+            return True
+    return True
+
+
+def _parameter_reaching(model: FileModel, expr: Optional[cst.BaseExpression], info) -> Optional[str]:
+    """The parameter of `info` that `expr` is, unchanged but for shape operations."""
+    function = info.node
+    for _ in range(8):
+        if expr is None:
+            return None
+        if type(expr) is cst.Call:
+            func = expr.func
+            qualified = model.qualify(func)
+            if type(func) is cst.Attribute and qualified is None and func.attr.value in SHAPE_METHODS:
+                expr = func.value
+                continue
+            if matches(qualified, *SHAPE_FUNCTIONS) and expr.args:
+                expr = expr.args[0].value
+                continue
+            return None
+        if type(expr) is not cst.Name:
+            return None
+        name = expr.value
+        own = [b for b in model.bindings.get(name, []) if b.function is function]
+        if any(b.kind not in ("assign", "param") for b in own):
+            return None
+        assigned = reaching_bindings(model, [b for b in own if b.kind == "assign"], expr, function)
+        if not assigned:
+            return name if any(b.kind == "param" for b in own) else None
+        if len(assigned) != 1 or assigned[0].index is not None or \
+                len([b for b in own if b.kind == "assign"]) != len(assigned):
+            return None
+        expr = assigned[0].value
+    return None
+
+
+def _built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
+    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
+    value = unwrap_moves(value)
+    if type(value) is cst.Call:
+        return roles._loss_class_kind(value)
+    name = dotted_name(value)
+    if name is None:
+        return None
+    kinds = set()
+    for b in model.bindings_of(name, function):
+        inner = unwrap_moves(b.value)
+        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
+            return None
+        kinds.add(roles._loss_class_kind(inner))
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _class_named(model: FileModel, func: cst.BaseExpression, module: str,
+                 is_package: bool) -> Optional[tuple[str, Optional[str]]]:
+    """(class name, its module or None) for a call that builds a user class."""
+    name = dotted_name(func)
+    if name is None:
+        return None
+    if name in model.class_info:
+        return name, module
+    qualified = model.qualify(func)
+    if qualified is None:
+        # A name of a star import (`from model import *`): its module is unknown.
+        final = name.rsplit(".", 1)[-1]
+        return (final, None) if "." not in name and final[:1].isupper() and _has_star_import(model) \
+            else None
+    target = resolve_import(module, qualified, is_package)
+    return (target[1], target[0]) if target is not None else None
+
+
+def _has_star_import(model: FileModel) -> bool:
+    found = model.cache.get("star_import")
+    if found is None:
+        found = model.cache["star_import"] = any(
+            isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
+            for line in model.module.body if isinstance(line, cst.SimpleStatementLine) for small in line.body)
+    return found
+
+
+def _instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
+                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
+    """The user class that every binding of `receiver` was built from."""
+    name = dotted_name(receiver) if receiver is not None else None
+    if name is None:
+        return None
+    found = set()
+    for b in model.bindings_of(name, function):
+        value = unwrap_moves(b.value)
+        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
+            return None
+        owner = _class_named(model, value.func, module, is_package)
+        if owner is None:
+            return None
+        found.add(owner)
+    return found.pop() if len(found) == 1 else None
