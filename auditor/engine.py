@@ -90,6 +90,9 @@ class EngineOptions:
     fixes: bool = True
     # Bytes of source (a notebook's code cells) past which a file is skipped with a notice; 0: no limit.
     max_file_size: int = 0
+    # Where to look for the named files' neighbours (auditor/neighbours.py): project
+    # modules they import or that import them, summarized but never reported on. None: none.
+    neighbours: Any = None
 
     def ignored_codes_for(self, path: str) -> set:
         return self.per_file_ignores.ignored_codes(path) if self.per_file_ignores else set()
@@ -98,6 +101,7 @@ class EngineOptions:
         state = dict(self.__dict__)
         state["_keyed"] = self.keyed
         state["cache"] = None  # the parent alone reads and writes the cache
+        state["neighbours"] = None  # and alone looks for neighbours
         state.pop("_relevance", None)
         state.pop("_static", None)
         return state
@@ -453,10 +457,11 @@ def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult
 
 def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
     paths = list(dict.fromkeys(paths))
-    modules = _module_names(paths)
+    packages: dict[str, bool] = {}  # directory -> holds __init__.py, asked once per run
+    modules = _module_names(paths, packages)
     cache = options.cache
     # A first pass over the bytes: cache look-ups, and which files share knowledge.
-    graph = DependencyGraph(modules)
+    names: dict[str, tuple] = {}
     results: dict[str, FileResult] = {}
     infos: dict[str, _Info] = {}
     entries: dict[str, Entry] = {}
@@ -474,7 +479,7 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
         if options.max_file_size and len(data) > options.max_file_size:
             todo.append(path)  # phase 1 measures it (a notebook by its code) and may skip it
             continue
-        graph.add(path, scan_imports(path, data))
+        names[path] = scan_imports(path, data)
         if cache is not None:
             digest = digest_bytes(data)
             entry = cache.get(path)
@@ -487,6 +492,11 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
         if keep and kept_size + len(data) <= MAX_KEPT_BYTES:
             kept[path] = data
             kept_size += len(data)
+    # Project files around the named ones: read through their summaries, never reported on.
+    neighbours = _neighbour_summaries(paths, modules, packages, options, infos, names)
+    graph = DependencyGraph(modules)
+    for path, found in names.items():
+        graph.add(path, found)
     graph.finish()
     connected = graph.connected()
 
@@ -515,7 +525,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             else:
                 second.append(path)
         if second:
-            project = ProjectIndex({modules[p]: infos[p].summary for p in paths
+            # Neighbours first: a named file wins a module name that both hold.
+            project = ProjectIndex({modules[p]: infos[p].summary for p in [*neighbours, *paths]
                                     if p in infos and infos[p].summary is not None})
             for result in runner.phase2(second, project):
                 results[result.path] = result
@@ -559,9 +570,57 @@ def _result_key(info: _Info, dependency: str) -> str:
     return _FINAL if info.final else f"{info.digest}:{dependency}"
 
 
-def _module_names(paths: Sequence[str]) -> dict[str, str]:
-    packages: dict[str, bool] = {}  # directory -> holds __init__.py, asked once per run
+def _module_names(paths: Sequence[str], packages: Optional[dict[str, bool]] = None) -> dict[str, str]:
+    packages = packages if packages is not None else {}  # directory -> holds __init__.py
     return {path: module_name_for(path, packages) for path in paths}
+
+
+def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: dict[str, bool],
+                         options: EngineOptions, infos: dict[str, "_Info"], names: dict[str, tuple]) -> list[str]:
+    """Summarize the project modules the named files import and those importing them.
+
+    Each neighbour joins `modules`, `infos` and `names` (so the dependency digests cover
+    its summary), never the results. A cached summary is used while the file's bytes are
+    unchanged; one computed here is cached with no findings (a later run naming the file
+    checks it). Returns the neighbours' paths.
+    """
+    scope = options.neighbours
+    if scope is None:
+        return []
+    from auditor.neighbours import ImportScans, find_neighbours
+
+    cache = options.cache
+    named = {os.path.abspath(p): modules[p] for p in paths}
+    scans = ImportScans(cache.directory if cache is not None else None)
+    found = find_neighbours(named, scope, lambda p: module_name_for(p, packages), scans, _read_or_none,
+                            options.max_file_size)
+    summarized = []
+    for path in found:
+        data = _read_or_none(path)
+        if data is None:
+            continue
+        module = modules[path] = module_name_for(path, packages)
+        names[path] = scan_imports(path, data)
+        digest = digest_bytes(data)
+        entry = cache.get(path) if cache is not None else None
+        if entry is not None and entry.digest == digest:
+            infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, None, False)
+        else:
+            prepared = prepare(path, data, options, module)
+            summary = prepared.summary
+            summary_digest = (stable_digest(summary) or prepared.digest) if summary is not None else "-"
+            infos[path] = _Info(path, prepared.digest or digest, summary, summary_digest, None, False)
+            if cache is not None and prepared.digest:
+                cache.put(path, Entry(digest=prepared.digest, summary=summary, summary_digest=summary_digest))
+        summarized.append(path)
+    return summarized
+
+
+def _read_or_none(path: str) -> Optional[bytes]:
+    try:
+        return read_bytes(path)
+    except SourceError:
+        return None
 
 
 def _jobs_for(options: EngineOptions, files: int) -> int:

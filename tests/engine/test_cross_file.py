@@ -6,6 +6,8 @@ findings change when its caller changes (knowledge flows against the import).
 
 from __future__ import annotations
 
+import os
+
 from tests.engine.helpers import PLAIN, files_of, flat, run, write
 from auditor.cache import Cache
 
@@ -109,3 +111,31 @@ def test_a_model_class_of_another_module_reaches_the_loss_through_the_cache(tmp_
     write(root, "pkg/models.py", MODELS.replace("{output}", "self.fc(x)"))
     assert _fit_codes(run(paths, cache=Cache(cache, "s"))) == []
     assert _fit_codes(run(paths, jobs=2)) == []
+
+
+def test_a_warm_run_of_one_file_parses_neither_it_nor_its_neighbours(tmp_path, monkeypatch):
+    # Pre-commit names train.py alone: engine.py is read through its cached summary.
+    import auditor.engine as engine
+    from auditor.engine import EngineOptions, check_files
+    from auditor.neighbours import neighbour_scope
+    from rules import ALL_RULES
+
+    root = tmp_path / "p"
+    write(root, "pyproject.toml", "")
+    _project(root)
+    named = [str(root / "pkg" / "engine.py")]
+    cache = str(tmp_path / "cache")
+
+    def check():
+        scope = neighbour_scope(named, [], (), (".py",))
+        return check_files(named, EngineOptions(rules=ALL_RULES, cache=Cache(cache, "s"), neighbours=scope))
+
+    assert _helper_codes(check()) == ["TRN101"]
+    parsed = []
+    original = engine.prepare
+    monkeypatch.setattr(engine, "prepare", lambda path, *a, **k: parsed.append(path) or original(path, *a, **k))
+    assert _helper_codes(check()) == ["TRN101"]
+    assert parsed == []
+    write(root, "pkg/train.py", TRAIN.replace("{switch}", "model.eval()\n        "))
+    assert _helper_codes(check()) == []
+    assert sorted(os.path.basename(p) for p in parsed) == ["engine.py", "train.py"]
