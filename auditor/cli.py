@@ -205,8 +205,10 @@ def _unchanged_since_keyed(memo: "_Memo") -> bool:
     """
     from auditor.fingerprint import content_key
 
-    if memo.scope is not None and memo.scope.state(memo.scope.fresh_listing()) != memo.scope.state():
-        return False  # a neighbour changed: its summary may be the old one's or the new one's
+    if memo.scope is not None:
+        memo.listing = memo.scope.fresh_listing()
+        if memo.scope.state(memo.listing) != memo.scope.state():
+            return False  # a neighbour changed: its summary may be the old one's or the new one's
     return content_key(memo.header, memo.files) == memo.key
 
 
@@ -219,6 +221,7 @@ class _Memo:
     recorded: Optional[object]  # a RecordedRun: replayed when loaded, else recorded after the check
     # Where the run looks for neighbours (auditor/neighbours.py); its listing is in the key.
     scope: Optional[object] = None
+    listing: Optional[tuple] = None  # the scope listed again after the run
 
 
 def _run_memo(request, config, view: dict) -> Optional[_Memo]:
@@ -266,7 +269,7 @@ def _leave_ticket(memo: _Memo, request, config) -> None:
         return  # a path vanished during the run: nothing worth recording
     stats: list = []
     if memo.scope is not None:  # the project around the checked files, listed again as for discovery
-        listing = memo.scope.fresh_listing()
+        listing = memo.listing or memo.scope.fresh_listing()
         if memo.scope.state(listing) != memo.scope.state():
             return  # a project file changed since the key was computed
         walked = walked + listing[1]

@@ -272,8 +272,56 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
     `named`: absolute path -> module name of every file the run checks.
     """
     files, _ = scope.listing()
-    named_modules = {module for module in named.values() if module}
-    wanted: set[str] = set()  # modules the named files import
+    # A module name is relative to its file's base directory (the nearest one that is no
+    # package, what `sys.path` would hold): `model` in one example directory is not
+    # `model` in another. Files link when they share a base or one base is a project root.
+    roots = set(scope.roots)
+    named_bases: dict[str, set[str]] = {}  # module -> bases of the named files holding it
+    for path, module in named.items():
+        if module:
+            named_bases.setdefault(module, set()).add(base_directory(path, module))
+    wanted: Optional[dict[str, set[str]]] = None  # read once a candidate needs it
+    found: list[str] = []
+    for path, size, mtime in files:
+        if path in named or not path.endswith(_READ_SUFFIXES):
+            continue
+        if max_file_size and size > max_file_size * (64 if path.endswith(".ipynb") else 1):
+            continue
+        module = module_of(path)
+        base = base_directory(path, module)
+        if path.endswith(".py") and wanted is None:
+            wanted = _imported_by(named, scans, read)
+        if path.endswith(".py") and _reaches(base, wanted.get(module, ()), roots):
+            found.append(path)
+        elif named_bases:
+            imports = scans.imports(path, size, mtime, read)
+            if imports and any(_reaches(base, named_bases.get(target, ()), roots) for target in
+                               import_targets(imports, module, os.path.basename(path) == "__init__.py")):
+                found.append(path)
+        if len(found) >= MAX_NEIGHBOURS:
+            break
+    scans.save({p for p, _, _ in files} | set(named))
+    return found
+
+
+def base_directory(path: str, module: str) -> str:
+    """The directory a module name is relative to (/r/lib/utils.py as lib.utils: /r)."""
+    depth = module.count(".") + (1 if os.path.basename(path).startswith("__init__.") else 0)
+    directory = os.path.dirname(path)
+    for _ in range(depth):
+        directory = os.path.dirname(directory)
+    return directory
+
+
+def _reaches(base: str, other_bases: Iterable[str], roots: set[str]) -> bool:
+    """Whether a module under `base` and one under any of `other_bases` can import each other."""
+    return any(other == base or other in roots or base in roots for other in other_bases)
+
+
+def _imported_by(named: dict[str, str], scans: ImportScans,
+                 read: Callable[[str], Optional[bytes]]) -> dict[str, set[str]]:
+    """Module -> bases of the named files that import it."""
+    wanted: dict[str, set[str]] = {}
     for path, module in named.items():
         if not path.endswith(_READ_SUFFIXES):
             continue
@@ -282,22 +330,7 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         except OSError:
             continue
         imports = scans.imports(path, stat.st_size, stat.st_mtime_ns, read)
-        wanted |= import_targets(imports, module, os.path.basename(path) == "__init__.py")
-    found: list[str] = []
-    for path, size, mtime in files:
-        if path in named or not path.endswith(_READ_SUFFIXES):
-            continue
-        if max_file_size and size > max_file_size * (64 if path.endswith(".ipynb") else 1):
-            continue
-        module = module_of(path)
-        if path.endswith(".py") and module in wanted:
-            found.append(path)
-        elif named_modules:
-            imports = scans.imports(path, size, mtime, read)
-            if imports and not named_modules.isdisjoint(
-                    import_targets(imports, module, os.path.basename(path) == "__init__.py")):
-                found.append(path)
-        if len(found) >= MAX_NEIGHBOURS:
-            break
-    scans.save({p for p, _, _ in files} | set(named))
-    return found
+        base = base_directory(path, module)
+        for target in import_targets(imports, module, os.path.basename(path) == "__init__.py"):
+            wanted.setdefault(target, set()).add(base)
+    return wanted

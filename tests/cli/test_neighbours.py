@@ -162,3 +162,15 @@ def test_an_excluded_file_is_no_neighbour(tmp_path):
     write(root, "pyproject.toml", '[tool.auditor]\nextend-exclude = ["app"]\n')
     assert {f[1] for f in _findings("lib/utils.py", cwd=root)} == {"TRN102"}
     assert _on(_findings(".", cwd=root), "lib/utils.py") == _findings("lib/utils.py", cwd=root)
+
+
+def test_a_module_name_is_read_in_its_own_script_directory(tmp_path):
+    # Two example directories each hold a model.py: a script reads the one beside it
+    # (what Python imports), never the other directory's.
+    root = tmp_path / "p"
+    write(root, "pyproject.toml", "")
+    for name, output in (("a", "F.softmax(self.fc(x), dim=1)"), ("b", "self.fc(x)")):
+        write(root, f"{name}/model.py", MODEL.replace("{output}", output))
+        write(root, f"{name}/fit.py", FIT.replace("from lib.model", "from model"))
+    assert [f[1] for f in _findings("a/fit.py", cwd=root)] == ["TRN301"]
+    assert [f[1] for f in _findings("b/fit.py", cwd=root)] == []
