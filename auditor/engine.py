@@ -44,6 +44,7 @@ from auditor.context import FileContext
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
+from auditor.neighbours import base_directory
 from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
                            relevance_pattern, scan_imports)
 from auditor.rule import Rule
@@ -424,6 +425,9 @@ class _Worker:
             return run_rules(prepared, self.options, None)
         if path not in self.connected:
             return run_rules(prepared, self.options, self._own_index(prepared))
+        if project.bases:  # a module name held twice: this file's view of it
+            module = self.modules.get(path) or module_name_for(path)
+            project = project.for_base(base_directory(path, module))
         return run_rules(prepared, self.options, project)
 
 
@@ -526,8 +530,9 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
                 second.append(path)
         if second:
             # Neighbours first: a named file wins a module name that both hold.
-            project = ProjectIndex({modules[p]: infos[p].summary for p in [*neighbours, *paths]
-                                    if p in infos and infos[p].summary is not None})
+            project = ProjectIndex.from_files([(modules[p], base_directory(p, modules[p]), infos[p].summary)
+                                               for p in [*neighbours, *paths]
+                                               if p in infos and infos[p].summary is not None])
             for result in runner.phase2(second, project):
                 results[result.path] = result
     finally:
@@ -671,7 +676,7 @@ def _serve(connection, options: EngineOptions, modules: dict[str, str], connecte
                         _detach(info.result)
                 connection.send(infos)
             elif message[0] == "phase2":
-                project = ProjectIndex(message[1])
+                project = ProjectIndex(*message[1])
                 connection.send([_detach(worker.phase2(p, project)) for p in message[2]])
             else:
                 return
@@ -798,7 +803,7 @@ class _Parallel:
             per_worker[number].append(path)
         sent = {}
         for number, work in per_worker.items():
-            if work and self._send(number, ("phase2", project.summaries, work)):
+            if work and self._send(number, ("phase2", project.state(), work)):
                 sent[number] = work
             else:
                 here.extend(work)

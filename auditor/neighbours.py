@@ -307,7 +307,7 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
 def base_directory(path: str, module: str) -> str:
     """The directory a module name is relative to (/r/lib/utils.py as lib.utils: /r)."""
     depth = module.count(".") + (1 if os.path.basename(path).startswith("__init__.") else 0)
-    directory = os.path.dirname(path)
+    directory = os.path.dirname(os.path.abspath(path))
     for _ in range(depth):
         directory = os.path.dirname(directory)
     return directory

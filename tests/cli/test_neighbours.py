@@ -174,3 +174,5 @@ def test_a_module_name_is_read_in_its_own_script_directory(tmp_path):
         write(root, f"{name}/fit.py", FIT.replace("from lib.model", "from model"))
     assert [f[1] for f in _findings("a/fit.py", cwd=root)] == ["TRN301"]
     assert [f[1] for f in _findings("b/fit.py", cwd=root)] == []
+    # The whole directory reads each script's own model.py too (one index, a view per file).
+    assert [(f[0], f[1]) for f in _findings(".", cwd=root)] == [("a/fit.py", "TRN301")]

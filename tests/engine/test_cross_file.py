@@ -139,3 +139,30 @@ def test_a_warm_run_of_one_file_parses_neither_it_nor_its_neighbours(tmp_path, m
     write(root, "pkg/train.py", TRAIN.replace("{switch}", "model.eval()\n        "))
     assert _helper_codes(check()) == []
     assert sorted(os.path.basename(p) for p in parsed) == ["engine.py", "train.py"]
+
+
+def test_a_module_name_held_by_several_script_directories_means_the_one_beside_each_file(tmp_path):
+    # examples/a and examples/b each hold utils.py (`evaluate`) and train.py calling it:
+    # a's caller trains, b's caller evaluates. Each helper learns its own caller's mode
+    # and each script sees its own model class, in one process or several, cached or not.
+    root = tmp_path / "p"
+    flat_engine = ENGINE.replace("@torch.no_grad()\n", "")
+    for name, switch in (("a", ""), ("b", "model.eval()\n        with torch.no_grad():\n            ")):
+        write(root, f"{name}/utils.py", flat_engine)
+        write(root, f"{name}/train.py", TRAIN.replace("from .engine", "from utils").replace("{switch}", switch))
+        write(root, f"{name}/models.py", MODELS.replace("{output}", "F.softmax(self.fc(x), dim=1)" if name == "b"
+                                                       else "self.fc(x)"))
+        write(root, f"{name}/fit.py", FIT.replace("from .models", "from models"))
+    for i in range(20):
+        write(root, f"other_{i}.py", PLAIN + "import torch\n")
+    paths = files_of(root)
+
+    def codes(results):
+        return sorted((os.path.relpath(r.path, root), f.code) for r in results for f in r.findings)
+
+    expected = [("a/utils.py", "TRN101"), ("a/utils.py", "TRN102"), ("b/fit.py", "TRN301")]
+    assert codes(run(paths)) == expected
+    assert codes(run(paths, jobs=2)) == expected
+    cache = str(tmp_path / "cache")
+    assert codes(run(paths, jobs=2, cache=Cache(cache, "s"))) == expected
+    assert codes(run(paths, cache=Cache(cache, "s"))) == expected
