@@ -159,8 +159,10 @@ def scope_state(files: list[FileStat]) -> str:
 # --- imports read from the text ----------------------------------------------------
 
 # A statement starts a line or follows a semicolon; `from X import (a, b)` may span lines.
-_FROM = re.compile(r"(?:^|;)[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n#;]*)", re.M)
-_IMPORT = re.compile(r"(?:^|;)[ \t]*import[ \t]+([^\n#;]*)", re.M)
+# (Scanned with a newline in front: `[\n;]` is a class the regex engine skips to in C,
+# where `^` would be tried at every position.)
+_FROM = re.compile(r"[\n;][ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n#;]*)")
+_IMPORT = re.compile(r"[\n;][ \t]*import[ \t]+([^\n#;]*)")
 # Notebooks are raw JSON: statements sit inside strings, after `"` or an escaped newline.
 _NB_FROM = re.compile(r"\bfrom[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[\w., \t]*)")
 _NB_IMPORT = re.compile(r"(?<![\w.])import[ \t]+([\w., \t]*)")
@@ -172,6 +174,7 @@ RawImport = tuple  # (base of a `from` import, or "" for `import`; the names)
 def raw_imports(text: str, notebook: bool = False) -> tuple[RawImport, ...]:
     """Each import statement as (from-base or "", names), relative bases kept as written."""
     found: list[RawImport] = []
+    text = text if notebook else "\n" + text
     for match in (_NB_FROM if notebook else _FROM).finditer(text):
         names = tuple(n.split(" as ")[0].strip() for n in match.group(2).strip("()").replace("\\\n", " ").split(","))
         found.append((match.group(1), tuple(n for n in names if n and _DOTTED.fullmatch(n) or n == "*")))
@@ -238,11 +241,15 @@ class ImportScans:
             except Exception:  # missing, truncated, another Python: scan again
                 pass
 
-    def imports(self, path: str, size: int, mtime: int, read: Callable[[str], Optional[bytes]]) -> tuple:
+    def imports(self, path: str, size: int, mtime: int, read: Callable[[str], Optional[bytes]],
+                needles: Optional[tuple] = None) -> tuple:
+        """The file's raw imports; () without scanning when its bytes hold none of `needles`."""
         entry = self.entries.get(path)
         if entry is not None and entry[0] == size and entry[1] == mtime:
             return entry[2]
         data = read(path)
+        if needles is not None and data is not None and not any(n in data for n in needles):
+            return ()  # not kept: another run's named files may be in it
         found = raw_imports(data.decode("utf-8", "replace"), path.endswith(".ipynb")) if data is not None else ()
         self.entries[path] = (size, mtime, found)
         self.changed = True
@@ -281,6 +288,9 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         if module:
             named_bases.setdefault(module, set()).add(base_directory(path, module))
     wanted: Optional[dict[str, set[str]]] = None  # read once a candidate needs it
+    # A file that imports a named module names its last part (`utils` in `from .utils import`,
+    # `from pkg import utils`): a file whose bytes hold none of them is not scanned.
+    needles = tuple({module.rsplit(".", 1)[-1].encode() for module in named_bases})
     found: list[str] = []
     for path, size, mtime in files:
         if path in named or not path.endswith(_READ_SUFFIXES):
@@ -294,7 +304,7 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         if path.endswith(".py") and _reaches(base, wanted.get(module, ()), roots):
             found.append(path)
         elif named_bases:
-            imports = scans.imports(path, size, mtime, read)
+            imports = scans.imports(path, size, mtime, read, needles)
             if imports and any(_reaches(base, named_bases.get(target, ()), roots) for target in
                                import_targets(imports, module, os.path.basename(path) == "__init__.py")):
                 found.append(path)
