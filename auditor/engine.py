@@ -497,7 +497,7 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             kept[path] = data
             kept_size += len(data)
     # Project files around the named ones: read through their summaries, never reported on.
-    neighbours = _neighbour_summaries(paths, modules, packages, options, infos, names)
+    neighbours, scans = _neighbour_summaries(paths, modules, packages, options, infos, names)
     graph = DependencyGraph(modules)
     for path, found in names.items():
         graph.add(path, found)
@@ -552,6 +552,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
                 error=result.error.message if result.error else None, checked=result.checked,
             ))
         cache.save()
+        if scans is not None:
+            scans.save({path for path, _, _ in options.neighbours.listing()[0]} | {os.path.abspath(p) for p in paths})
     ordered = [results[p] for p in paths]
     for result in ordered:
         if result.findings and result.source is None:
@@ -581,17 +583,18 @@ def _module_names(paths: Sequence[str], packages: Optional[dict[str, bool]] = No
 
 
 def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: dict[str, bool],
-                         options: EngineOptions, infos: dict[str, "_Info"], names: dict[str, tuple]) -> list[str]:
+                         options: EngineOptions, infos: dict[str, "_Info"],
+                         names: dict[str, tuple]) -> tuple[list[str], Any]:
     """Summarize the project modules the named files import and those importing them.
 
     Each neighbour joins `modules`, `infos` and `names` (so the dependency digests cover
     its summary), never the results. A cached summary is used while the file's bytes are
     unchanged; one computed here is cached with no findings (a later run naming the file
-    checks it). Returns the neighbours' paths.
+    checks it). Returns the neighbours' paths and the import scans (saved with the cache).
     """
     scope = options.neighbours
     if scope is None:
-        return []
+        return [], None
     from auditor.neighbours import ImportScans, find_neighbours
 
     cache = options.cache
@@ -618,7 +621,7 @@ def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: di
             if cache is not None and prepared.digest:
                 cache.put(path, Entry(digest=prepared.digest, summary=summary, summary_digest=summary_digest))
         summarized.append(path)
-    return summarized
+    return summarized, scans
 
 
 def _read_or_none(path: str) -> Optional[bytes]:

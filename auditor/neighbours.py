@@ -256,7 +256,8 @@ class ImportScans:
         return found
 
     def save(self, keep: set[str]) -> None:
-        """Write back the entries of the files still listed (`keep`), when anything changed."""
+        """Write back the entries of the files still listed (`keep`), when anything changed
+        (after the per-file cache, which creates and tags the directory)."""
         if not self.file or not self.changed:
             return
         import pickle
@@ -310,7 +311,6 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
                 found.append(path)
         if len(found) >= MAX_NEIGHBOURS:
             break
-    scans.save({p for p, _, _ in files} | set(named))
     return found
 
 
