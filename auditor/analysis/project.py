@@ -221,3 +221,8 @@ class _BaseView:
     def _own(self, module: str) -> str:
         """The base of the holder of `module` that this file is (or sees)."""
         return self.index._resolved_base(module, self.base)
+
+    def __getattr__(self, name: str):
+        # Anything added to ProjectIndex later answers as the whole index does (a name held
+        # twice then means the last holder, as before views existed) until taught views.
+        return getattr(self.index, name)
