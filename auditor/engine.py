@@ -615,8 +615,11 @@ def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: di
             infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, None, False)
         else:
             prepared = prepare(path, data, options, module)
+            if prepared.context is not None:
+                prepared.context.release()  # only the summary is kept (no tree in a cycle)
             summary = prepared.summary
-            summary_digest = (stable_digest(summary) or prepared.digest) if summary is not None else "-"
+            summary_digest = (stable_digest(summary) or prepared.digest) \
+                if summary is not None and options.keyed else "-"
             infos[path] = _Info(path, prepared.digest or digest, summary, summary_digest, None, False)
             if cache is not None and prepared.digest:
                 cache.put(path, Entry(digest=prepared.digest, summary=summary, summary_digest=summary_digest))
