@@ -77,6 +77,19 @@ def discover_paths(request: CheckRequest, config: Config, walked: Optional[list[
                          suffixes=suffixes_for(request, config)))
 
 
+def neighbour_scope_for(request: CheckRequest, config: Config, paths: Sequence[str]):
+    """Where the run looks for the named files' neighbours (auditor/neighbours.py):
+    their project roots, unless a directory named on the command line holds one whole;
+    None when there is nothing to list."""
+    from auditor.neighbours import neighbour_scope
+
+    excludes = request.exclude if request.exclude is not None else list(DEFAULT_EXCLUDES)
+    user_excludes = list(config.get("exclude", [])) + list(config.get("extend-exclude", [])) \
+        + request.extend_exclude + (request.exclude or [])
+    directories = [p for p in request.paths if os.path.isdir(p)]
+    return neighbour_scope(paths, directories, [*excludes, *user_excludes], suffixes_for(request, config))
+
+
 def suffixes_for(request: CheckRequest, config: Config) -> tuple[str, ...]:
     """What a directory walk checks: Python files and notebooks, and Markdown when asked."""
     include = request.include_markdown if request.include_markdown is not None else config.get("include-markdown")
@@ -84,11 +97,12 @@ def suffixes_for(request: CheckRequest, config: Config) -> tuple[str, ...]:
 
 
 def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional[Config] = None,
-              paths: Optional[list[str]] = None) -> CheckOutcome:
+              paths: Optional[list[str]] = None, scope=None) -> CheckOutcome:
     """Raise UsageProblem for bad paths, configuration or selectors (exit 2).
 
     `config`: the one `load_request_config` already returned for this request, if any;
-    `paths`: the files `discover_paths` already found for it (the run memo's), if any.
+    `paths`: the files `discover_paths` already found for it (the run memo's), if any;
+    `scope`: the `neighbour_scope_for` them that the run memo listed, if any.
     """
     from auditor.engine import EngineOptions, check_files  # libcst: only when files are really checked
 
@@ -105,13 +119,17 @@ def run_check(request: CheckRequest, all_rules: Sequence[Rule], config: Optional
         raise UsageProblem(str(exc)) from None
     if paths is None:
         paths = discover_paths(request, config)
+        scope = None
+    if scope is None:
+        scope = neighbour_scope_for(request, config, paths)
     jobs = request.jobs or config.get("jobs") or os.cpu_count() or 1
     limit = max_file_size(request, config)
     # The limit decides which files are skipped: the cache keys on it like on the configuration.
     keyed = Config(values={**config.values, "max-file-size": limit}, path=config.path)
     options = EngineOptions(rules=rules, per_file_ignores=per_file, jobs=jobs,
                             cache=None if request.no_cache else open_cache(keyed, rules),
-                            fixes=request.show_fixes or request.fix or request.diff, max_file_size=limit)
+                            fixes=request.show_fixes or request.fix or request.diff, max_file_size=limit,
+                            neighbours=scope)
     results = check_files(paths, options)
     fixes: list = []
     unfixed: list[FileError] = []

@@ -184,7 +184,8 @@ def check(paths, select, extend_select, ignore, exclude, extend_exclude, output_
         _emit(memo.recorded, output)
         return
     # The memo's key was computed over the files it discovered: check exactly those.
-    recorded = _check_and_render(request, config, view, output, memo.files if memo is not None else None)
+    recorded = _check_and_render(request, config, view, output, memo.files if memo is not None else None,
+                                 memo.scope if memo is not None else None)
     if recorded is None:
         return  # --diff / --write-baseline printed their own output
     if memo is not None and _unchanged_since_keyed(memo):
@@ -204,6 +205,10 @@ def _unchanged_since_keyed(memo: "_Memo") -> bool:
     """
     from auditor.fingerprint import content_key
 
+    if memo.scope is not None:
+        memo.listing = memo.scope.fresh_listing()
+        if memo.scope.state(memo.listing) != memo.scope.state():
+            return False  # a neighbour changed: its summary may be the old one's or the new one's
     return content_key(memo.header, memo.files) == memo.key
 
 
@@ -214,6 +219,9 @@ class _Memo:
     header: bytes  # the key's part besides the files' bytes
     files: list[str]
     recorded: Optional[object]  # a RecordedRun: replayed when loaded, else recorded after the check
+    # Where the run looks for neighbours (auditor/neighbours.py); its listing is in the key.
+    scope: Optional[object] = None
+    listing: Optional[tuple] = None  # the scope listed again after the run
 
 
 def _run_memo(request, config, view: dict) -> Optional[_Memo]:
@@ -225,7 +233,7 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
 
     from auditor.speed import run_memo
     from auditor.cache import cache_directory
-    from auditor.checker import discover_paths
+    from auditor.checker import discover_paths, neighbour_scope_for
     from auditor.files import path_problem
     from auditor.fingerprint import content_key
 
@@ -233,13 +241,17 @@ def _run_memo(request, config, view: dict) -> Optional[_Memo]:
     options.update(view)
     # A path missing (or a FIFO...) now and a directory later discovers the same files: not the same output.
     options["given"] = [(path, path_problem(path)) for path in request.paths]
-    header = run_memo.run_header(options, config.path, config.values)
     files = discover_paths(request, config)
+    # The neighbours' findings-changing state: every project file's size and modification
+    # time (a file that starts importing a checked one changes the findings too).
+    scope = neighbour_scope_for(request, config, files)
+    options["project"] = scope.state() if scope is not None else None
+    header = run_memo.run_header(options, config.path, config.values)
     key = content_key(header, files)
     if key is None:
         return None
     directory = cache_directory(config.root, config.get("cache-dir"))
-    return _Memo(directory, key, header, files, run_memo.load(directory, key))
+    return _Memo(directory, key, header, files, run_memo.load(directory, key), scope)
 
 
 def _leave_ticket(memo: _Memo, request, config) -> None:
@@ -255,19 +267,27 @@ def _leave_ticket(memo: _Memo, request, config) -> None:
         files_now = discover_paths(request, config, walked)
     except OSError:
         return  # a path vanished during the run: nothing worth recording
+    stats: list = []
+    if memo.scope is not None:  # the project around the checked files, listed again as for discovery
+        listing = memo.listing or memo.scope.fresh_listing()
+        if memo.scope.state(listing) != memo.scope.state():
+            return  # a project file changed since the key was computed
+        walked = walked + listing[1]
+        stats = list(listing[0])
     fast_replay.record(memo.directory, paths=request.paths, config_arg=request.config_path, config_file=config.path,
                        header=memo.header, files=memo.files, key=memo.key,
                        output=(recorded.stdout, recorded.stderr, recorded.exit_code),
-                       walked=walked, files_now=files_now, suffixes=suffixes_for(request, config))
+                       walked=walked, files_now=files_now, suffixes=suffixes_for(request, config), stats=stats)
 
 
-def _check_and_render(request, config, view: dict, output: Optional[str], paths: Optional[list] = None):
+def _check_and_render(request, config, view: dict, output: Optional[str], paths: Optional[list] = None,
+                      scope=None):
     """Run the check; return what it prints and its exit status (None after --diff/--write-baseline)."""
     from auditor.checker import run_check
     from auditor.report import render
     from auditor.speed import run_memo
 
-    outcome = run_check(request, _all_rules(), config, paths)
+    outcome = run_check(request, _all_rules(), config, paths, scope)
     if request.diff or request.write_baseline:
         _finish_diff_or_baseline(outcome, request.diff, output, request.write_baseline)
         return None

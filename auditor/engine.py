@@ -44,6 +44,7 @@ from auditor.context import FileContext
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
+from auditor.neighbours import base_directory
 from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
                            relevance_pattern, scan_imports)
 from auditor.rule import Rule
@@ -90,6 +91,9 @@ class EngineOptions:
     fixes: bool = True
     # Bytes of source (a notebook's code cells) past which a file is skipped with a notice; 0: no limit.
     max_file_size: int = 0
+    # Where to look for the named files' neighbours (auditor/neighbours.py): project
+    # modules they import or that import them, summarized but never reported on. None: none.
+    neighbours: Any = None
 
     def ignored_codes_for(self, path: str) -> set:
         return self.per_file_ignores.ignored_codes(path) if self.per_file_ignores else set()
@@ -98,6 +102,7 @@ class EngineOptions:
         state = dict(self.__dict__)
         state["_keyed"] = self.keyed
         state["cache"] = None  # the parent alone reads and writes the cache
+        state["neighbours"] = None  # and alone looks for neighbours
         state.pop("_relevance", None)
         state.pop("_static", None)
         return state
@@ -420,6 +425,9 @@ class _Worker:
             return run_rules(prepared, self.options, None)
         if path not in self.connected:
             return run_rules(prepared, self.options, self._own_index(prepared))
+        if project.bases:  # a module name held twice: this file's view of it
+            module = self.modules.get(path) or module_name_for(path)
+            project = project.for_base(base_directory(path, module))
         return run_rules(prepared, self.options, project)
 
 
@@ -453,10 +461,11 @@ def check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult
 
 def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResult]:
     paths = list(dict.fromkeys(paths))
-    modules = _module_names(paths)
+    packages: dict[str, bool] = {}  # directory -> holds __init__.py, asked once per run
+    modules = _module_names(paths, packages)
     cache = options.cache
     # A first pass over the bytes: cache look-ups, and which files share knowledge.
-    graph = DependencyGraph(modules)
+    names: dict[str, tuple] = {}
     results: dict[str, FileResult] = {}
     infos: dict[str, _Info] = {}
     entries: dict[str, Entry] = {}
@@ -474,7 +483,7 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
         if options.max_file_size and len(data) > options.max_file_size:
             todo.append(path)  # phase 1 measures it (a notebook by its code) and may skip it
             continue
-        graph.add(path, scan_imports(path, data))
+        names[path] = scan_imports(path, data)
         if cache is not None:
             digest = digest_bytes(data)
             entry = cache.get(path)
@@ -487,6 +496,11 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
         if keep and kept_size + len(data) <= MAX_KEPT_BYTES:
             kept[path] = data
             kept_size += len(data)
+    # Project files around the named ones: read through their summaries, never reported on.
+    neighbours, scans = _neighbour_summaries(paths, modules, packages, options, infos, names)
+    graph = DependencyGraph(modules)
+    for path, found in names.items():
+        graph.add(path, found)
     graph.finish()
     connected = graph.connected()
 
@@ -515,8 +529,10 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             else:
                 second.append(path)
         if second:
-            project = ProjectIndex({modules[p]: infos[p].summary for p in paths
-                                    if p in infos and infos[p].summary is not None})
+            # Neighbours first: a named file wins a module name that both hold.
+            project = ProjectIndex.from_files([(modules[p], base_directory(p, modules[p]), infos[p].summary)
+                                               for p in [*neighbours, *paths]
+                                               if p in infos and infos[p].summary is not None])
             for result in runner.phase2(second, project):
                 results[result.path] = result
     finally:
@@ -536,6 +552,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
                 error=result.error.message if result.error else None, checked=result.checked,
             ))
         cache.save()
+        if scans is not None:
+            scans.save({path for path, _, _ in options.neighbours.listing()[0]} | {os.path.abspath(p) for p in paths})
     ordered = [results[p] for p in paths]
     for result in ordered:
         if result.findings and result.source is None:
@@ -559,9 +577,61 @@ def _result_key(info: _Info, dependency: str) -> str:
     return _FINAL if info.final else f"{info.digest}:{dependency}"
 
 
-def _module_names(paths: Sequence[str]) -> dict[str, str]:
-    packages: dict[str, bool] = {}  # directory -> holds __init__.py, asked once per run
+def _module_names(paths: Sequence[str], packages: Optional[dict[str, bool]] = None) -> dict[str, str]:
+    packages = packages if packages is not None else {}  # directory -> holds __init__.py
     return {path: module_name_for(path, packages) for path in paths}
+
+
+def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: dict[str, bool],
+                         options: EngineOptions, infos: dict[str, "_Info"],
+                         names: dict[str, tuple]) -> tuple[list[str], Any]:
+    """Summarize the project modules the named files import and those importing them.
+
+    Each neighbour joins `modules`, `infos` and `names` (so the dependency digests cover
+    its summary), never the results. A cached summary is used while the file's bytes are
+    unchanged; one computed here is cached with no findings (a later run naming the file
+    checks it). Returns the neighbours' paths and the import scans (saved with the cache).
+    """
+    scope = options.neighbours
+    if scope is None:
+        return [], None
+    from auditor.neighbours import ImportScans, find_neighbours
+
+    cache = options.cache
+    named = {os.path.abspath(p): modules[p] for p in paths}
+    scans = ImportScans(cache.directory if cache is not None else None)
+    found = find_neighbours(named, scope, lambda p: module_name_for(p, packages), scans, _read_or_none,
+                            options.max_file_size)
+    summarized = []
+    for path in found:
+        data = _read_or_none(path)
+        if data is None:
+            continue
+        module = modules[path] = module_name_for(path, packages)
+        names[path] = scan_imports(path, data)
+        digest = digest_bytes(data)
+        entry = cache.get(path) if cache is not None else None
+        if entry is not None and entry.digest == digest:
+            infos[path] = _Info(path, digest, entry.summary, entry.summary_digest, None, False)
+        else:
+            prepared = prepare(path, data, options, module)
+            if prepared.context is not None:
+                prepared.context.release()  # only the summary is kept (no tree in a cycle)
+            summary = prepared.summary
+            summary_digest = (stable_digest(summary) or prepared.digest) \
+                if summary is not None and options.keyed else "-"
+            infos[path] = _Info(path, prepared.digest or digest, summary, summary_digest, None, False)
+            if cache is not None and prepared.digest:
+                cache.put(path, Entry(digest=prepared.digest, summary=summary, summary_digest=summary_digest))
+        summarized.append(path)
+    return summarized, scans
+
+
+def _read_or_none(path: str) -> Optional[bytes]:
+    try:
+        return read_bytes(path)
+    except SourceError:
+        return None
 
 
 def _jobs_for(options: EngineOptions, files: int) -> int:
@@ -612,7 +682,7 @@ def _serve(connection, options: EngineOptions, modules: dict[str, str], connecte
                         _detach(info.result)
                 connection.send(infos)
             elif message[0] == "phase2":
-                project = ProjectIndex(message[1])
+                project = ProjectIndex(*message[1])
                 connection.send([_detach(worker.phase2(p, project)) for p in message[2]])
             else:
                 return
@@ -739,7 +809,7 @@ class _Parallel:
             per_worker[number].append(path)
         sent = {}
         for number, work in per_worker.items():
-            if work and self._send(number, ("phase2", project.summaries, work)):
+            if work and self._send(number, ("phase2", project.state(), work)):
                 sent[number] = work
             else:
                 here.extend(work)

@@ -108,11 +108,58 @@ def summarize_file(ctx) -> Optional[Any]:
 
 
 class ProjectIndex:
-    def __init__(self, summaries: dict[str, Any]) -> None:
+    """The run's summaries by module name, and who calls what.
+
+    `bases` (optional): module name -> [(base directory, summary)] for the names that
+    several files of the run hold (`model.py` beside each of several example scripts). A
+    module name is relative to its file's base directory (the nearest one that is no
+    package: what `sys.path` would hold), so `for_base(base)` gives one file the view in
+    which such a name means the file beside it (`summaries` keeps the last one, which the
+    others see).
+    """
+
+    def __init__(self, summaries: dict[str, Any], bases: Optional[dict[str, list]] = None,
+                 summary_bases: Optional[list] = None) -> None:
         self.summaries = summaries  # module name -> summary
+        self.bases = bases or {}
+        # The base of each summary (parallel to the callers it holds), for `bases` only.
+        self.summary_bases = summary_bases or []
         self._callers: Optional[dict] = None  # (module, function) -> [(grad, modes)]
         self._called: Optional[dict] = None  # module -> names of its functions called from other files
         self._loss_tables: Optional[tuple] = None
+        # (module, function, callee base) -> [(grad, modes)] and (module, callee base) -> names,
+        # for the module names in `bases`.
+        self._based_callers: dict = {}
+        self._based_called: dict = {}
+
+    @classmethod
+    def from_files(cls, files: list[tuple[str, str, Any]]) -> "ProjectIndex":
+        """From (module, base directory, summary) in run order (a later file wins a name)."""
+        summaries: dict[str, Any] = {}
+        holders: dict[str, list] = {}
+        for module, base, summary in files:
+            summaries[module] = summary
+            holders.setdefault(module, []).append((base, summary))
+        bases = {module: found for module, found in holders.items() if len(found) > 1}
+        if not bases:
+            return cls(summaries)
+        return cls(summaries, bases, [(base, summary) for _, base, summary in files])
+
+    def state(self) -> tuple:
+        """What a worker process needs to rebuild the index (`ProjectIndex(*state)`)."""
+        return self.summaries, self.bases, self.summary_bases
+
+    def for_base(self, base: str) -> "ProjectIndex":
+        """The index as a file under `base` sees it (itself when no name is held twice)."""
+        return _BaseView(self, base) if self.bases else self
+
+    def _resolved_base(self, module: str, caller_base: str) -> Optional[str]:
+        """Which holder of a shared module name a file under `caller_base` imports."""
+        found = self.bases[module]
+        for base, _ in found:
+            if base == caller_base:
+                return base
+        return found[-1][0]
 
     def get(self, module: str) -> Optional[Any]:
         return self.summaries.get(module)
@@ -123,7 +170,9 @@ class ProjectIndex:
         if self._loss_tables is None:
             names: set = set()
             installs: list = []
-            for summary in self.summaries.values():
+            # Every file's summary, also those whose module name another file shadows.
+            holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
+            for summary in holders:
                 names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}))
                 found = getattr(summary, "loss_installs", None) or ()
                 names.update(owner for owner, *_ in found)
@@ -135,12 +184,21 @@ class ProjectIndex:
         if self._callers is None:
             callers: dict = {}
             called: dict = {}
-            for summary in self.summaries.values():
+            based_callers: dict = {}
+            based_called: dict = {}
+            holders = self.summary_bases if self.bases else [(None, s) for s in self.summaries.values()]
+            for caller_base, summary in holders:
                 for target_module, function, grad, modes in getattr(summary, "calls", ()):
                     callers.setdefault((target_module, function), []).append((grad, modes))
                     called.setdefault(target_module, set()).add(function)
+                    if target_module in self.bases:
+                        base = self._resolved_base(target_module, caller_base)
+                        based_callers.setdefault((target_module, function, base), []).append((grad, modes))
+                        based_called.setdefault((target_module, base), set()).add(function)
             self._callers = callers
             self._called = {module: frozenset(names) for module, names in called.items()}
+            self._based_callers = based_callers
+            self._based_called = {key: frozenset(names) for key, names in based_called.items()}
         return self._callers
 
     def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
@@ -156,3 +214,47 @@ class ProjectIndex:
         # Indexed once: program_of asks this for every rule of every file.
         self._index()
         return module in self._called
+
+
+class _BaseView:
+    """A ProjectIndex as one file sees it: a module name that several files of the run
+    hold means the one beside it (same base directory), else the one `summaries` keeps."""
+
+    def __init__(self, index: ProjectIndex, base: str) -> None:
+        self.index = index
+        self.base = base
+        self.summaries = index.summaries
+
+    def get(self, module: str) -> Optional[Any]:
+        found = self.index.bases.get(module)
+        if found is not None:
+            for base, summary in found:
+                if base == self.base:
+                    return summary
+        return self.index.get(module)
+
+    def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
+        index = self.index
+        index._index()
+        if module in index.bases:
+            return index._based_callers.get((module, function, self._own(module)), [])
+        return index.call_contexts(module, function)
+
+    def called_functions(self, module: str) -> frozenset:
+        index = self.index
+        index._index()
+        if module in index.bases:
+            return index._based_called.get((module, self._own(module)), frozenset())
+        return index.called_functions(module)
+
+    def has_callers(self, module: str) -> bool:
+        return bool(self.called_functions(module))
+
+    def _own(self, module: str) -> str:
+        """The base of the holder of `module` that this file is (or sees)."""
+        return self.index._resolved_base(module, self.base)
+
+    def __getattr__(self, name: str):
+        # Anything added to ProjectIndex later answers as the whole index does (a name held
+        # twice then means the last holder, as before views existed) until taught views.
+        return getattr(self.index, name)

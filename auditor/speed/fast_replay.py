@@ -31,7 +31,7 @@ import sys
 from auditor.config_search import find_config
 from auditor.fingerprint import blake2b, content_key, listed_name, tool_digest
 
-FORMAT = 1
+FORMAT = 2  # 2: the neighbours' project files (size, mtime) in "stats"
 _PREFIX = f"ticket-v{FORMAT}-"
 _KEEP = 8  # one ticket per command line in use; a few suffice, as for the run memos
 
@@ -233,6 +233,13 @@ def _matching_ticket(probe: dict) -> tuple[dict | None, str]:
     for directory, skipped, counted in ticket["dirs"]:
         if _counted_entries(directory, skipped or frozenset(), suffixes) != counted:
             return None, f"{directory} changed"
+    for path, size, mtime in ticket["stats"]:  # the project files read for neighbours
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None, f"{path} vanished"
+        if stat.st_size != size or stat.st_mtime_ns != mtime:
+            return None, f"{path} changed"
     if content_key(ticket["header"], ticket["files"]) != ticket["key"]:
         return None, "a checked file changed"
     return ticket, "unchanged"
@@ -296,11 +303,11 @@ def started() -> dict | None:
 
 def record(directory: str, *, paths: list[str], config_arg: str | None, config_file: str | None,
            header: bytes, files: list[str], key: str, output: tuple[str, list[str], int],
-           walked: list[tuple], files_now: list[str], suffixes: tuple[str, ...]) -> None:
+           walked: list[tuple], files_now: list[str], suffixes: tuple[str, ...], stats: list = ()) -> None:
     """Leave a ticket for the next identical command line, after a full run or a memo replay.
 
     `header`, `files` and `key` are the run key's parts (`files` as discovered before the
-    run); `files_now` and `walked` (auditor.files' WalkedDirectory records) come from a
+    run); `stats`: (path, size, mtime_ns) of the project files listed for neighbours; `files_now` and `walked` (auditor.files' WalkedDirectory records) come from a
     discovery repeated after the run, just before this call.
     """
     probe = _started
@@ -318,7 +325,8 @@ def record(directory: str, *, paths: list[str], config_arg: str | None, config_f
         return  # the tree changed during the run
     stdout, stderr, exit_code = output
     ticket = {"probe": probe, "suffixes": tuple(suffixes), "dirs": walked, "header": header,
-              "files": list(files), "key": key, "stdout": stdout, "stderr": list(stderr), "exit_code": exit_code}
+              "files": list(files), "key": key, "stdout": stdout, "stderr": list(stderr), "exit_code": exit_code,
+              "stats": [tuple(s) for s in stats]}
     from auditor.atomic import keep_newest, write_atomically
 
     try:

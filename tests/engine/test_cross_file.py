@@ -6,6 +6,8 @@ findings change when its caller changes (knowledge flows against the import).
 
 from __future__ import annotations
 
+import os
+
 from tests.engine.helpers import PLAIN, files_of, flat, run, write
 from auditor.cache import Cache
 
@@ -109,3 +111,58 @@ def test_a_model_class_of_another_module_reaches_the_loss_through_the_cache(tmp_
     write(root, "pkg/models.py", MODELS.replace("{output}", "self.fc(x)"))
     assert _fit_codes(run(paths, cache=Cache(cache, "s"))) == []
     assert _fit_codes(run(paths, jobs=2)) == []
+
+
+def test_a_warm_run_of_one_file_parses_neither_it_nor_its_neighbours(tmp_path, monkeypatch):
+    # Pre-commit names train.py alone: engine.py is read through its cached summary.
+    import auditor.engine as engine
+    from auditor.engine import EngineOptions, check_files
+    from auditor.neighbours import neighbour_scope
+    from rules import ALL_RULES
+
+    root = tmp_path / "p"
+    write(root, "pyproject.toml", "")
+    _project(root)
+    named = [str(root / "pkg" / "engine.py")]
+    cache = str(tmp_path / "cache")
+
+    def check():
+        scope = neighbour_scope(named, [], (), (".py",))
+        return check_files(named, EngineOptions(rules=ALL_RULES, cache=Cache(cache, "s"), neighbours=scope))
+
+    assert _helper_codes(check()) == ["TRN101"]
+    parsed = []
+    original = engine.prepare
+    monkeypatch.setattr(engine, "prepare", lambda path, *a, **k: parsed.append(path) or original(path, *a, **k))
+    assert _helper_codes(check()) == ["TRN101"]
+    assert parsed == []
+    write(root, "pkg/train.py", TRAIN.replace("{switch}", "model.eval()\n        "))
+    assert _helper_codes(check()) == []
+    assert sorted(os.path.basename(p) for p in parsed) == ["engine.py", "train.py"]
+
+
+def test_a_module_name_held_by_several_script_directories_means_the_one_beside_each_file(tmp_path):
+    # examples/a and examples/b each hold utils.py (`evaluate`) and train.py calling it:
+    # a's caller trains, b's caller evaluates. Each helper learns its own caller's mode
+    # and each script sees its own model class, in one process or several, cached or not.
+    root = tmp_path / "p"
+    flat_engine = ENGINE.replace("@torch.no_grad()\n", "")
+    for name, switch in (("a", ""), ("b", "model.eval()\n        with torch.no_grad():\n            ")):
+        write(root, f"{name}/utils.py", flat_engine)
+        write(root, f"{name}/train.py", TRAIN.replace("from .engine", "from utils").replace("{switch}", switch))
+        write(root, f"{name}/models.py", MODELS.replace("{output}", "F.softmax(self.fc(x), dim=1)" if name == "b"
+                                                       else "self.fc(x)"))
+        write(root, f"{name}/fit.py", FIT.replace("from .models", "from models"))
+    for i in range(20):
+        write(root, f"other_{i}.py", PLAIN + "import torch\n")
+    paths = files_of(root)
+
+    def codes(results):
+        return sorted((os.path.relpath(r.path, root), f.code) for r in results for f in r.findings)
+
+    expected = [("a/utils.py", "TRN101"), ("a/utils.py", "TRN102"), ("b/fit.py", "TRN301")]
+    assert codes(run(paths)) == expected
+    assert codes(run(paths, jobs=2)) == expected
+    cache = str(tmp_path / "cache")
+    assert codes(run(paths, jobs=2, cache=Cache(cache, "s"))) == expected
+    assert codes(run(paths, cache=Cache(cache, "s"))) == expected
