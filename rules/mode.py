@@ -7,8 +7,8 @@ import re
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN
-from auditor.analysis.program import BEHAVIOUR_EVIDENCE
+from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
+from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
@@ -152,11 +152,15 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
     found = []
     bindings = model.bindings_of(key, function)
     if at is not None and bindings and all(b.function is function and b.kind == "assign" for b in bindings):
-        # The binding in force where the model is used (a notebook rebinds `model` per cell).
+        # The binding in force where the model is used (a notebook rebinds `model` per cell),
+        # through `model = model.to(device)` / `DataParallel(model)` to what built it.
         order = source_order(model)
-        before = [b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)]
+        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)),
+                        key=lambda b: order.get(b.statement, 0))
+        while before and before[-1].index is None and dotted_name(_unwrapped(before[-1].value)) == key:
+            before.pop()
         if before:
-            bindings = [max(before, key=lambda b: order.get(b.statement, 0))]
+            bindings = [before[-1]]
     for binding in bindings:
         if binding.kind == "param":
             given = prog.flow.arguments_of(binding.function, key)
@@ -172,10 +176,7 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         if binding.kind != "assign" or binding.index is not None:
             return []
         value = binding.value
-        inner = value
-        while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
-                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
-            inner = inner.func.value
+        inner = _unwrapped(value)
         name = dotted_name(inner)
         if name == key:
             continue  # `model = model.to(device)`: the same module
@@ -187,6 +188,18 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
             continue
         found.append(value)
     return found
+
+
+def _unwrapped(value):
+    """What `value` runs: `model` for `model.to(dev)`, `DataParallel(model)`, `torch.compile(model)`."""
+    while True:
+        if type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
+            value = value.func.value
+        elif (wrapped := wrapped_module(value)) is not None:
+            value = wrapped
+        else:
+            return value
 
 
 def _inside_a_module(prog, forward) -> bool:
@@ -278,6 +291,27 @@ def _eval_forwards(ctx) -> list:
             found.append((prog, forward, evaluated))
     ctx.shared["mode.eval_forwards"] = (prog, found)
     return found
+
+
+def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
+    """`key` is in eval mode at this step on every path, was already before training began
+    (set by the caller of the training function, or before the training loop at the top
+    level: `net.eval()` at build time to freeze batch norm), and the training code switches
+    no model to training mode itself. A setting for the whole run, not the `.eval()` of an
+    evaluation left in force. Where the training code does call `.train()` (on another model,
+    a head), leaving this one in eval may be the slip, and it stays reported."""
+    if not states or any(s.mode(key) != EVAL for s in states):
+        return False
+    loops = prog.loops_of(site.node)
+    if site.function is not None:
+        before = prog.flow.entry.get(site.function, [])
+        region = site.function
+    else:
+        before = prog.flow.loop_entry_states(loops[-1]) if loops else []
+        region = loops[-1] if loops else None
+    if not before or any(s.mode(key) != EVAL for s in before) or region is None:
+        return False
+    return not any(other.method == "train" for other in prog.sites_in(region, site.function))
 
 
 class MissingEvalMode(Rule):
@@ -481,7 +515,7 @@ class MissingNoGrad(Rule):
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
-            if once and all(e == BEHAVIOUR_EVIDENCE for _, e in bad):
+            if once and all(by_behaviour_only(e) for _, e in bad):
                 continue
             reported.add(region)
             ctx.report(forward.site.node,
@@ -586,8 +620,10 @@ class MissingTrainMode(Rule):
                     continue
             elif optimized is not None:
                 keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
-            for state in prog.flow.states_at(site.node):
-                bad = [k for k in sorted(keys) if state.mode(k) == EVAL]
+            states = prog.flow.states_at(site.node)
+            for state in states:
+                bad = [k for k in sorted(keys) if state.mode(k) == EVAL and not _eval_for_the_whole_run(prog, site, k,
+                                                                                                       states)]
                 if bad and site.node not in reported:
                     reported.add(site.node)
                     dependent, _ = _model_mode_dependence(prog, bad[0], site.function, site.node)

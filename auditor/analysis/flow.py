@@ -25,6 +25,7 @@ Python-level ABC check for libcst's classes; every class tested so has no subcla
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right, insort
 from typing import Any, Iterable, Optional
 
@@ -145,6 +146,29 @@ class State:
             if k == code:
                 return v
         return None
+
+
+# A condition that holds for a whole call or run, not per iteration: a flag (`train`,
+# `self.training`, `not is_eval`) or a name compared with a literal (`phase == "train"`,
+# `self.optimizer is not None`). Facts about these can tell two paths apart; a fact about
+# `step % 50 == 0` cannot (the interpreter keeps it from one loop iteration to the next).
+_FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)\s*"""
+                        r"""(?:'[^']*'|"[^"]*"|True|False|None))?$""")
+
+
+def same_path(state: State, other: State) -> bool:
+    """Whether `other` can lie on the path `state` is on: the same loop constants (when
+    `state` has any) and no flag assumed true in one and false in the other."""
+    if state.env and state.env != other.env:
+        return False
+    if not state.facts or not other.facts:
+        return True
+    theirs = dict(other.facts)
+    for code, value in state.facts:
+        seen = theirs.get(code)
+        if seen is not None and seen != value and _FLAG_FACT.match(code):
+            return False
+    return True
 
 
 _DROP = object()
@@ -312,6 +336,9 @@ class FlowAnalysis:
         self._statement_calls: dict[cst.CSTNode, list[CallSite]] = model.statement_calls
         self._setters_acyclic = False
         self._globals: dict[tuple, bool] = {}  # (name, function) -> it reads the module-level name
+        self._loop_entries: dict[cst.CSTNode, list[State]] = {}  # loop -> states entering it
+        self._training_loops: Optional[set] = None  # loops holding a backward or optimizer step
+        self._aliases: Optional[dict] = None  # method -> {local name: the `self.x` it holds}
         self._unswitched: Optional[dict[str, str]] = None
         if previous is not None and previous.model is model:
             self._take_memos(previous)
@@ -717,7 +744,13 @@ class FlowAnalysis:
             return ("skip",)
         fresh = bool(self.roles.fresh_model(value))
         source = dotted_name(value)
-        if source is None and type(value) is cst.Call:
+        wrapped = wrapped_module(value)
+        if wrapped is not None:
+            # `DataParallel(net)` runs `net`'s own layers: its mode is `net`'s, not a new
+            # module's (a wrapper of a freshly built model is fresh all the same).
+            fresh = bool(self.roles.fresh_model(wrapped))
+            source = None if fresh else dotted_name(_strip_moves(wrapped))
+        elif source is None and type(value) is cst.Call:
             # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
             func = value.func
             if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
@@ -748,6 +781,8 @@ class FlowAnalysis:
                     value = s.fact(code)
                     if value is not None and negated:
                         value = not value
+                    elif value is None and type(test_node := node.test) is cst.BooleanOperation:
+                        value = self._from_facts(test_node, s)
                 if value is None or value is _DROP:
                     taken.append(s.with_fact(code, not negated))
                     skipped.append(s.with_fact(code, negated))
@@ -777,6 +812,28 @@ class FlowAnalysis:
         out.normal = _dedupe(out.normal)
         return out
 
+    def _from_facts(self, test: cst.BooleanOperation, state: State) -> Optional[bool]:
+        """`a and b` / `a or b` decided by what the path already assumed of its operands
+        (`if self.optimizer is not None and self.stage == "train"` after `if self.stage ==
+        "train"` was taken false by the caller), else None."""
+        if not state.facts:
+            return None
+        known = {_squeeze(code): value for code, value in state.facts}
+        values = []
+        for operand in (test.left, test.right):
+            if type(operand) is cst.BooleanOperation and type(operand.operator) is type(test.operator):
+                value = self._from_facts(operand, state)
+            else:
+                inner, negated = _flag_of(operand)
+                value = evaluate(operand, state) if _may_have_value(operand) else _DROP
+                if value is _DROP:
+                    value = known.get(_squeeze(self.model.code(inner).strip("() ")))
+                    value = None if value is None else (value != negated)
+            values.append(None if value is _DROP else value)
+        if type(test.operator) is cst.And:
+            return False if False in values else (True if values == [True, True] else None)
+        return True if True in values else (False if values == [False, False] else None)
+
     def _exec_loop(self, node, states: list[State]) -> Flow:
         states = self._calls(node, states)
         body = _body_statements(node.body)
@@ -786,10 +843,16 @@ class FlowAnalysis:
                 return self._exec_unrolled(node, unrolled, body, states)
             targets = _target_names(node.target)
             states = _dedupe(self._drop_names(s, targets) for s in states)
+        if self._recording:
+            self._loop_entries.setdefault(node, []).extend(states)
         first = self._exec_block(body, states)
         again = _dedupe(states + first.normal + first.continues)
         second = self._exec_block(body, again)
-        exits = again + second.normal + second.continues + first.breaks + second.breaks
+        # A training loop runs at least once (nobody reports numbers from a run of zero
+        # epochs): the state before it is not a way out of it. Other loops may not run.
+        skipped = [] if self._trains_in(node) else states
+        exits = skipped + first.normal + first.continues + second.normal + second.continues + first.breaks \
+            + second.breaks
         out = Flow(returns=first.returns + second.returns)
         if node.orelse is not None:
             self._merge(out, self._exec_block(_body_statements(node.orelse.body), _dedupe(exits)))
@@ -937,10 +1000,10 @@ class FlowAnalysis:
                         if self._global_of(held.split(".", 1)[0], self._current):
                             s = s.with_mode(held, UNKNOWN)
                 if method == "eval":
-                    out.append(s.with_mode(key, EVAL))
+                    out.append(self._set_mode(s, key, EVAL))
                     continue
                 value = evaluate(call.args[0].value, s) if call.args else True
-                out.append(s.with_mode(key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
+                out.append(self._set_mode(s, key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
             return _dedupe(out)
         if kind == "set_grad":
             out = []
@@ -970,7 +1033,10 @@ class FlowAnalysis:
                 modes.extend((held, held_mode) for held, held_mode in s.modes
                              if held.split(".", 1)[0] not in passed
                              and self._shared_global(held.split(".", 1)[0], callee, bindings))
-                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad))
+                # A method called on `self` sees the same attributes: what this path assumed
+                # about them (`if self.stage == "train": self.train_step()`) holds there too.
+                facts = tuple(f for f in s.facts if _about_self(f[0])) if bindings.get("self") == "self" else ()
+                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, facts=facts))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)
         if not effects:
@@ -987,9 +1053,56 @@ class FlowAnalysis:
             new = []
             for s in out:
                 for mode in modes:
-                    new.append(s if mode == UNKNOWN else s.with_mode(key, mode))
+                    new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
             out = _dedupe(new)
         return out
+
+    def _set_mode(self, state: State, key: str, mode: str) -> State:
+        """`key` switched to `mode`, and with it the other name of the same module in the running
+        function (`model = self.model`: switching either switches both)."""
+        state = state.with_mode(key, mode)
+        aliases = self._aliases_in(self._current)
+        if not aliases:
+            return state
+        head, dot, rest = key.partition(".")
+        target = aliases.get(head)
+        if target is not None:
+            state = state.with_mode(target + dot + rest, mode)
+            key = target + dot + rest
+        for local, held in aliases.items():
+            if key == held or key.startswith(held + "."):
+                state = state.with_mode(local + key[len(held):], mode)
+        return state
+
+    def _aliases_in(self, function: Optional[cst.FunctionDef]) -> dict[str, str]:
+        """Local names that only ever hold one attribute of `self` (`model = self.model`,
+        `model = self.model.to(device)`) in a method: local -> `self.x`. One pass over the
+        file's bindings, the first time any function asks."""
+        if self._aliases is None:
+            held: dict[tuple, set] = {}
+            for name, bindings in self.model.bindings.items():
+                if "." in name:
+                    continue
+                for b in bindings:
+                    if b.function is None:
+                        continue
+                    target = None
+                    if b.kind == "assign" and b.index is None:
+                        value = wrapped_module(b.value)
+                        target = dotted_name(_strip_moves(b.value if value is None else value))
+                        if target == name:
+                            continue  # `model = DataParallel(model)`, `model = model.to(dev)`: the same module
+                    held.setdefault((b.function, name), set()).add(target)
+            table: dict = {}
+            for (owner, name), targets in held.items():
+                target = next(iter(targets))
+                if len(targets) == 1 and target is not None and target.startswith("self.") \
+                        and target.count(".") == 1:
+                    info = self.model.function_info.get(owner)
+                    if info is not None and info.cls is not None:
+                        table.setdefault(owner, {})[name] = target
+            self._aliases = table
+        return self._aliases.get(function, {}) if function is not None else {}
 
     def _plan_call(self, site: CallSite) -> tuple:
         """What a call does to the state, apart from the state (computed once per call):
@@ -1072,6 +1185,25 @@ class FlowAnalysis:
     def states_at(self, call: cst.Call) -> list[State]:
         return _dedupe(self._visits.get(call, ()))
 
+    def loop_entry_states(self, loop: cst.CSTNode) -> list[State]:
+        """The states in which `loop` starts (each time it is entered)."""
+        return _dedupe(self._loop_entries.get(loop, ()))
+
+    def _trains_in(self, loop: cst.CSTNode) -> bool:
+        """The loop holds a backward call or an optimizer step (in its own function)."""
+        if self._training_loops is None:
+            found: set = set()
+            for site in self.model.calls:
+                if site.method == "backward" or (site.method == "step" and site.receiver is not None and
+                                                 self.roles.is_optimizer(dotted_name(site.receiver), site.function)):
+                    for ancestor in self.model.ancestors(site.node):
+                        if type(ancestor) is cst.FunctionDef or type(ancestor) is cst.ClassDef:
+                            break
+                        if type(ancestor) is cst.For or type(ancestor) is cst.While:
+                            found.add(ancestor)
+            self._training_loops = found
+        return loop in self._training_loops
+
 
 def _acyclic(nodes: set, callers_of: dict[Any, list]) -> bool:
     """Whether the calls among `nodes` (callee -> calling functions) form no cycle,
@@ -1149,6 +1281,36 @@ def _flag_of(test: cst.BaseExpression) -> tuple:
             test, negated = test.left, negated != flips
             continue
         return test, negated
+
+
+_NAMES_IN_CODE = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
+_WORDS = {"self", "not", "and", "or", "is", "in", "None", "True", "False"}
+
+
+def _about_self(code: str) -> bool:
+    """A condition over `self`'s attributes and literals only (`self.stage == "train"`)."""
+    names = _NAMES_IN_CODE.findall(_STRINGS.sub("''", code))
+    return "self" in names and all(name in _WORDS for name in names)
+
+
+def _squeeze(code: str) -> str:
+    """A condition's text without spaces: `a == "b"` and `a=="b"` are one condition."""
+    return "".join(code.split())
+
+
+_WRAPPERS = {"DataParallel", "DistributedDataParallel", "DDP", "FullyShardedDataParallel", "FSDP"}
+
+
+def wrapped_module(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """`net` for `nn.DataParallel(net, ...)` / `DDP(module=net)` (moves stripped), else None."""
+    value = _strip_moves(value)
+    if type(value) is not cst.Call or (dotted_name(value.func) or "").rsplit(".", 1)[-1] not in _WRAPPERS:
+        return None
+    for arg in value.args:
+        if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "module"):
+            return arg.value
+    return None
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

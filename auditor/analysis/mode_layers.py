@@ -24,6 +24,7 @@ _INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}  # mode
 _DROPOUT_ARGUMENT = {"LSTM": 0, "GRU": 0, "RNN": 0, "MultiheadAttention": 0, "Transformer": 0.1,
                      "TransformerEncoderLayer": 0.1, "TransformerDecoderLayer": 0.1}
 _CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
+_WRAPPERS = {"DataParallel", "DistributedDataParallel"}
 _RECURRENT = {"LSTM", "GRU", "RNN"}
 _FUNCTIONAL_DROPOUT = ("torch.nn.functional.dropout", "torch.nn.functional.dropout1d",
                        "torch.nn.functional.dropout2d", "torch.nn.functional.dropout3d",
@@ -81,6 +82,8 @@ def _layer(model: FileModel, last: str, call: cst.Call, depth: int) -> tuple[Opt
         return (True, f"nn.{last} (dropout)") if literal else (False, "")
     if last in _CONTAINERS:
         return _all_of(model, [a.value for a in call.args if not a.keyword], depth)
+    if last in _WRAPPERS:  # `nn.DataParallel(Net())`: the wrapped model's layers run
+        return _all_of(model, [a.value for a in call.args[:1] if not a.keyword], depth) if call.args else (None, "")
     return False, ""
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import FlowAnalysis, State, flow_of
+from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, roles_of
@@ -26,6 +26,12 @@ ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "l
                 "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
                 "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
 BEHAVIOUR_EVIDENCE = "(its output is only read as numbers and never reaches `backward()`)"
+SWITCHED_EVIDENCE = "after `{key}.eval()` (its output is only read, and `{key}` trains in training mode here)"
+
+
+def by_behaviour_only(evidence: str) -> bool:
+    """Evidence from what is done with the output alone (no data split, no function name)."""
+    return evidence == BEHAVIOUR_EVIDENCE or evidence.endswith("trains in training mode here)")
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -155,9 +161,10 @@ class Program:
         for site in self.sites_in(container, function):
             if not self.is_backward(site):
                 continue
-            if state is None or not state.env:
+            if state is None or (not state.env and not state.facts):
                 return True
-            if any(s.env == state.env for s in self.flow.states_at(site.node)) or not self.flow.states_at(site.node):
+            states = self.flow.states_at(site.node)
+            if not states or any(same_path(state, s) for s in states):
                 return True
         return False
 
@@ -172,7 +179,7 @@ class Program:
         env = state.env_dict
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
-        use = self.result_use(site)
+        use = self.path_use(site, state)
         if use == SHAPE:
             return None  # `print(model(x_val).shape)`: a look at shapes, not an evaluation
         # A backward in the same loop makes this a training forward, unless the output is
@@ -209,19 +216,53 @@ class Program:
         site = forward.site
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
+        switched = self._switched_to_eval(forward, state)
+        if switched:
+            return switched
         if container is not None and self.backward_reachable(container, site.function, state) or \
                 self._trains_on_path(site, state):
             return None
         args = [a.value for a in site.node.args if a.keyword is None]
         if args and all(type(a) in _LITERALS for a in args):
             return None  # `model('paper')`: a lookup by name, not a forward pass over data
-        if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
+        if self.path_use(site, state) != READOUT or self._feeds_a_model(forward.key) or (
                 self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
         return BEHAVIOUR_EVIDENCE
 
     def result_use(self, site: CallSite) -> Optional[str]:
         return self._result(site)[0]
+
+    def path_use(self, site: CallSite, state: State) -> Optional[str]:
+        """`result_use` on the path of `state`: a training call that cannot run there (`if
+        train: loss.backward()` on the `train=False` path) does not count."""
+        use, _, rest = self._result(site)
+        if use == TRAINING and not self._trains_on_path(site, state):
+            return rest
+        return use
+
+    def _switched_to_eval(self, forward: Forward, state: State) -> Optional[str]:
+        """Evaluation by behaviour: the model is in eval mode on this path, its output is only
+        read (or handed back to a caller that does not train on it), and the same model is
+        trained in training mode in this function (`model.train() ... backward()` then
+        `model.eval(); out = model(x)`; or a train-or-evaluate helper on its evaluation path).
+        A model kept in eval mode for good (a frozen teacher, a target network) is not switched."""
+        key = forward.key
+        if state.mode(key) != EVAL:
+            return None
+        site = forward.site
+        use = self.path_use(site, state)
+        info = self.model.info(site.function)
+        if use not in (READOUT, ESCAPES) or (use == ESCAPES and (info is None or self._trained_by_callers(info))):
+            return None
+        for other in self.forwards():
+            if other.key != key or other.site.function is not site.function or \
+                    self.result_use(other.site) != TRAINING:
+                continue
+            if any(s.mode(key) == TRAIN and self._trains_on_path(other.site, s)
+                   for s in self.flow.states_at(other.site.node)):
+                return SWITCHED_EVIDENCE.format(key=key)
+        return None
 
     def _result(self, site: CallSite) -> tuple:
         found = self._uses.get(site.node)
@@ -235,7 +276,7 @@ class Program:
         `if phase == "train": loss.backward()` trains only in the training phase)."""
         for trained in self._result(site)[1]:
             states = self.flow.states_at(trained.node)
-            if not state.env or not states or any(s.env == state.env for s in states):
+            if (not state.env and not state.facts) or not states or any(same_path(state, s) for s in states):
                 return True
         return False
 

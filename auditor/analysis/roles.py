@@ -297,6 +297,8 @@ class Roles:
                 qualified = self.model.qualify_call(b.value) or ""
                 if qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified:
                     return True
+                if "schedul" in qualified.lower():
+                    continue  # `transformers.optimization.get_linear_schedule_with_warmup`: a scheduler
                 if qualified.startswith(("transformers.", "timm.optim", "bitsandbytes")) and \
                         "optim" in qualified.lower() or qualified.endswith(("AdamW", "Adafactor")):
                     return True
