@@ -138,6 +138,9 @@ def _model_mode_dependence(prog, key: str, function, at) -> tuple:
     unknown = False
     for value in values:
         found, what = mode_dependence(prog.model, value)
+        if found is None:
+            # A model class of another module of the run: its summary says.
+            found, what = prog.flow.imported_model(value) or (None, "")
         if found:
             return True, what
         unknown = unknown or found is None
@@ -223,13 +226,13 @@ def _untrained_here(prog, forward) -> bool:
         return False
     last = max(bindings, key=lambda b: order.get(b.statement, 0))
     if last.kind != "assign" or type(last.value) is not cst.Call or not (
-            prog.roles.fresh_model(last.value)
+            prog.flow.fresh_model(last.value)
             or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
         return False
     built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
-                or prog.roles.fresh_model(site.node):
+                or prog.flow.fresh_model(site.node):
             continue  # only what runs between its construction and this forward can train it
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Optional
 import libcst as cst
 
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
-from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
@@ -349,7 +349,7 @@ class FlowAnalysis:
         # were under way when a recursion guard answered, and with no recursion among the
         # functions that set modes no guard ever answers (see `_mode_setters`).
         self._resolved = dict(previous._resolved)
-        self._assign_plans = dict(previous._assign_plans)
+        # (Not the assignment plans: whether a value builds a model may need the project.)
         self._call_plans = dict(previous._call_plans)
         self._if_plans = dict(previous._if_plans)
         if previous._setters is not None:
@@ -544,7 +544,7 @@ class FlowAnalysis:
                 continue
             values = [b for b in found if b.kind == "assign" and b.index is None and
                       (b.function is None if "." not in name else b.function is not None)]
-            if values and len(values) == len(found) and all(self.roles.fresh_model(b.value) for b in values):
+            if values and len(values) == len(found) and all(self.fresh_model(b.value) for b in values):
                 built[name] = TRAIN
         if built:
             for site in model.calls:
@@ -581,6 +581,15 @@ class FlowAnalysis:
             elif head in built and self._global_of(head, info.node):
                 found.add(head)
         return tuple(sorted((key, TRAIN) for key in found))
+
+    # -- models built here --------------------------------------------------------------------
+    def fresh_model(self, value: cst.BaseExpression) -> bool:
+        """`value` builds a new model (in training mode): a torch/torchvision constructor, a
+        model class of this file, or one of another module of the project."""
+        return bool(self.roles.fresh_model(value)) or self.imported_model(value) is not None
+
+    def imported_model(self, value: cst.BaseExpression) -> Optional[tuple]:
+        return imported_model(self.model, self.project, self.module_name, value)
 
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
@@ -742,13 +751,13 @@ class FlowAnalysis:
         name = dotted_name(target)
         if name is None:
             return ("skip",)
-        fresh = bool(self.roles.fresh_model(value))
+        fresh = self.fresh_model(value)
         source = dotted_name(value)
         wrapped = wrapped_module(value)
         if wrapped is not None:
             # `DataParallel(net)` runs `net`'s own layers: its mode is `net`'s, not a new
             # module's (a wrapper of a freshly built model is fresh all the same).
-            fresh = bool(self.roles.fresh_model(wrapped))
+            fresh = self.fresh_model(wrapped)
             source = None if fresh else dotted_name(_strip_moves(wrapped))
         elif source is None and type(value) is cst.Call:
             # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
@@ -1297,6 +1306,30 @@ def _about_self(code: str) -> bool:
 def _squeeze(code: str) -> str:
     """A condition's text without spaces: `a == "b"` and `a=="b"` are one condition."""
     return "".join(code.split())
+
+
+def imported_model(model: FileModel, project: Any, module: Optional[str],
+                   value: cst.BaseExpression) -> Optional[tuple]:
+    """(True/False/None, layer) when `value` builds an nn.Module class defined in another
+    module of the run (`from captcha_cnn_model import CNN; cnn = CNN()`), else None."""
+    if project is None or not module or not hasattr(project, "model_class"):
+        return None
+    value = _strip_moves(value)
+    if type(value) is not cst.Call:
+        return None
+    qualified = model.qualify_call(value)
+    if qualified is not None:
+        target = resolve_import(module, qualified)
+        return project.model_class(*target) if target is not None else None
+    name = dotted_name(value.func)
+    if not name or "." in name or name in model.class_info:
+        return None
+    for star in model.imports.stars:  # `from model import *`
+        target = resolve_import(module, f"{star}.{name}")
+        found = project.model_class(*target) if target is not None else None
+        if found is not None:
+            return found
+    return None
 
 
 _WRAPPERS = {"DataParallel", "DistributedDataParallel", "DDP", "FullyShardedDataParallel", "FSDP"}

@@ -10,12 +10,12 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, same_path
+from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
-from auditor.analysis.roles import is_module_class, roles_of
+from auditor.analysis.roles import is_module_class, other_framework, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
-from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use
+from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
               "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
@@ -104,6 +104,8 @@ class Program:
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
+                if self._other_framework_in_force(key, site):
+                    continue  # `model = TFAutoModel...` in this cell, a torch model in an earlier one
                 evidence = self.roles.model_evidence(key, site.function)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
@@ -111,6 +113,20 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _other_framework_in_force(self, key: str, site: CallSite) -> bool:
+        """The binding of `key` in force at `site` (the last one above it in the same scope)
+        builds or loads a model of another framework (TensorFlow, Keras, JAX)."""
+        bindings = [b for b in self.model.bindings.get(key, ()) if b.function is site.function and b.kind == "assign"]
+        if not bindings:
+            return False
+        order = source_order(self.model)
+        at = order.get(site.node, 0)
+        before = [b for b in bindings if order.get(b.statement, 0) < at]
+        if not before:
+            return False
+        value = max(before, key=lambda b: order.get(b.statement, 0)).value
+        return type(value) is cst.Call and other_framework(self.model.qualify_call(value))
 
     def _given_models(self, key: str, info: Optional[FunctionInfo]) -> bool:
         """A parameter, whatever its name (`m`, `f`), that every call of the function in this
@@ -372,12 +388,14 @@ class Program:
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
     program = model.cache.get("program")
     if program is not None and program.flow.project is None and project is not None and module_name is not None \
-            and hasattr(project, "has_callers") and project.has_callers(module_name):
+            and hasattr(project, "has_callers"):
         # Phase 1 ran without the project. Callers in other files change a function's
-        # entry context only through `project.call_contexts(module, qualname)`: when none
-        # of them names a function of this file, the flow is the one the project gives,
-        # and it is kept (marked as holding for the project, so this is asked once).
-        if _called_from_elsewhere(model, project, module_name):
+        # entry context only through `project.call_contexts(module, qualname)`, and model
+        # classes of other modules make a model fresh only through `project.model_class`:
+        # when neither concerns this file, the flow is the one the project gives, and it is
+        # kept (marked as holding for the project, so this is asked once).
+        if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
+                or _builds_project_models(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.
@@ -388,6 +406,15 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
     if program is None:
         program = model.cache["program"] = Program(model, project, module_name)
     return program
+
+
+def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
+    """Whether the file builds a model class of another module of the project (then its
+    mode, fresh in training mode, is known only with the project)."""
+    if not hasattr(project, "model_class"):
+        return False
+    return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
+               if (site.callee or "").rsplit(".", 1)[-1][:1].isupper())
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:
