@@ -307,6 +307,11 @@ def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
         return False
     loops = prog.loops_of(site.node)
     if site.function is not None:
+        # Entered only from the top level (`if __name__ == "__main__": train()`), after the
+        # model was built: not from a method that switches it per step.
+        calls = prog.flow.call_sites_of(site.function)
+        if not calls or any(call.function is not None for call, _ in calls):
+            return False
         before = prog.flow.entry.get(site.function, [])
         region = site.function
     else:
