@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Optional
 
 import libcst as cst
 
@@ -176,13 +177,31 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
                     return []
                 found += more
             continue
-        if binding.kind != "assign" or binding.index is not None:
+        if binding.kind == "assign" and binding.index is not None:
+            # `model, opt, dl = accelerator.prepare(model, opt, dl)`, opacus'
+            # `make_private(module=model, ...)`: the model handed in comes back wrapped.
+            passed = _passed_back(binding)
+            if passed == key:
+                continue  # the same model, wrapped: what built it is another binding
+            more = _built_from(prog, passed, binding.function, depth + 1) if passed else []
+            if not more:
+                return []
+            found += more
+            continue
+        if binding.kind != "assign":
             return []
         value = binding.value
         inner = _unwrapped(value)
         name = dotted_name(inner)
         if name == key:
             continue  # `model = model.to(device)`: the same module
+        if name is None and type(inner) is cst.Call and type(inner.func) is cst.Name:
+            returned = _returned_models(prog, inner.func.value, depth)
+            if returned is not None:  # `model = train_model(...)`: what the function returns
+                if not returned:
+                    return []
+                found += returned
+                continue
         if name is not None:
             more = _built_from(prog, name, binding.function, depth + 1)
             if not more:
@@ -191,6 +210,42 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
             continue
         found.append(value)
     return found
+
+
+def _returned_models(prog, name: str, depth: int) -> Optional[list]:
+    """What builds the models a module-level function of the file returns ([] when some
+    return cannot be read), or None when `name` is no such function."""
+    infos = prog.model.functions_named(name)
+    if len(infos) != 1 or not infos[0].returns:
+        return None
+    info = infos[0]
+    found = []
+    for ret in info.returns:
+        value = ret.value
+        returned = dotted_name(value) if value is not None else None
+        more = _built_from(prog, returned, info.node, depth + 1) if returned else \
+            ([value] if type(value) is cst.Call else [])
+        if not more:
+            return []
+        found += more
+    return found
+
+
+def _passed_back(binding) -> str:
+    """The name a tuple-unpacking call hands back at the binding's position: its `module=` /
+    `model=` argument for the first element, else the positional argument at that position
+    when there are as many as targets; "" when unknown."""
+    call = binding.value
+    if type(call) is not cst.Call:
+        return ""
+    if binding.index == 0:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in ("module", "model"):
+                return dotted_name(arg.value) or ""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if binding.arity is not None and len(positional) == binding.arity:
+        return dotted_name(positional[binding.index]) or ""
+    return ""
 
 
 def _unwrapped(value):

@@ -157,10 +157,17 @@ _FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)
 
 
 def same_path(state: State, other: State) -> bool:
-    """Whether `other` can lie on the path `state` is on: the same loop constants (when
-    `state` has any) and no flag assumed true in one and false in the other."""
-    if state.env and state.env != other.env:
-        return False
+    """Whether `other` can lie on the path `state` is on: no constant bound to different
+    values (`phase` is "train" in one, "val" in the other; a name one of them no longer
+    knows, rebound since, is no disagreement) and no flag assumed true in one and false in
+    the other."""
+    if state.env and other.env and state.env != other.env:
+        theirs = dict(other.env)
+        for name, value in state.env:
+            seen = theirs.get(name, _DROP)
+            if seen is not _DROP and seen is not value and not (
+                    type(seen) is type(value) and cst.CSTNode not in type(value).__mro__ and seen == value):
+                return False
     if not state.facts or not other.facts:
         return True
     theirs = dict(other.facts)
