@@ -401,13 +401,21 @@ class MissingEvalMode(Rule):
 
         Across boundaries it sees: models built at module level and read as globals by
         functions (`def test(): model(x)` called from the script), `self.model` built in
-        `__init__`/`build()` and read by other methods, parameters filled with models
-        whatever their name (`m`), helpers that switch a parameter or a global, and callers
-        in other checked files (`evaluate(model, loader)` imported elsewhere; needs both files
-        in the same run). A model never switched nor handed to another function anywhere in
-        the file is in training mode in every function. It cannot see: entry points whose
-        callers are outside the run (mode unknown: silent), a model switched through an alias
-        it cannot follow, or modes set by a framework other than Lightning.
+        `__init__`/`build()` and read by other methods (and through a local alias, `model =
+        self.model`), parameters filled with models whatever their name (`m`), helpers that
+        switch a parameter or a global, callers in other checked files (`evaluate(model,
+        loader)` imported elsewhere, also through `from module import *`; needs both files in
+        the same run), and model classes of other checked modules (`from net import CNN; cnn
+        = CNN()` is a new model, in training mode). `DataParallel(model)` keeps the wrapped
+        model's mode. A model never switched nor handed to another function anywhere in the
+        file is in training mode in every function. A loop that trains runs at least once.
+        Paths are told apart by the flags that choose them: in a helper serving both modes
+        (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
+        backward) each path keeps its own mode. It cannot see: entry points whose callers are
+        outside the run (mode unknown: silent), a model switched through an alias it cannot
+        follow, modes set by a framework other than Lightning, or two sibling scripts'
+        modules of the same name (`a/utils.py`, `b/utils.py` outside packages: one of them
+        is read).
 
         A `model.eval()` in every caller satisfies it, and so does one under `if
         isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
@@ -518,7 +526,10 @@ class MissingNoGrad(Rule):
     what = """
         Flags a forward pass used for evaluation (as TRN101 decides it: by what is done with
         the output, by the data it is given, or inside an evaluation function whose output is
-        read) that can run with gradient tracking on: not under `torch.no_grad()`,
+        read; also a forward pass after `model.eval()` in a function that trains the same
+        model in training mode, whose output is only read: the validation pass of a
+        full-batch training step, the `train=False` path of a train-or-evaluate helper)
+        that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
         files of the run count).
@@ -527,7 +538,8 @@ class MissingNoGrad(Rule):
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
         (a class being built), tokenizers, processors, transforms and `transformers.pipeline`
         objects (they run under no_grad themselves); strings, numbers and random noise are
-        never data (`validation_z = torch.randn(...)` is a generator's fixed noise). A public
+        never data (`validation_z = torch.randn(...)` is a generator's fixed noise);
+        TensorFlow, Keras and JAX models (`TFAutoModel...`) are not torch's. A public
         method of a model class that returns its output (`Net.predict(x)`) leaves the grad
         mode to its caller when no caller is in sight: no finding.
 
@@ -608,6 +620,14 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        Paths are told apart by the flags that choose them: a step runner whose backward
+        runs only `if self.stage == "train"`, reached from a `train_step` that calls
+        `.train()`, is not flagged for its evaluation path. A model put in eval mode at the
+        top level before the training function runs, which that function never switches
+        (batch norm frozen for the whole run on purpose), is not flagged either; an
+        `.eval()` inside the training code, or one whose training code switches another
+        model to training mode, still is.
 
         Like TRN101, the finding is info when the model's layers are all visible and none
         depends on the mode (no dropout, no batch or instance norm with running statistics):
