@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -62,6 +63,12 @@ class FileSummary:
     star_imports: list = field(default_factory=list)
 
 
+# Star imports of these never bring a function of the project (`from torch.nn import *`).
+_LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "torch", "torchvision", "numpy", "scipy", "pandas", "sklearn", "matplotlib", "tensorflow", "keras", "jax",
+    "fastai", "transformers", "lightning", "pytorch_lightning", "tqdm", "PIL", "cv2"}
+
+
 def summarize_file(ctx) -> Optional[Any]:
     """Phase 1: this file's functions and its calls into other modules, with their context."""
     from auditor.analysis.flow import UNKNOWN
@@ -86,7 +93,7 @@ def summarize_file(ctx) -> Optional[Any]:
                                  if is_module_class(model, info)}
     for star in model.imports.stars:
         target = resolve_import(module, f"{star}.*", is_package)
-        if target is not None:
+        if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
             summary.star_imports.append(target[0])
     if not model.imports.aliases and not summary.star_imports:
         return summary
