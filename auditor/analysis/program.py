@@ -61,6 +61,7 @@ class Program:
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
         self._uses: dict = {}  # forward call -> result_use's answer
         self._generators: dict = {}  # model key -> its output feeds another model
+        self._trained_here: Optional[dict] = None  # (model key, function) -> trained in training mode there
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -271,14 +272,21 @@ class Program:
         info = self.model.info(site.function)
         if use not in (READOUT, ESCAPES) or (use == ESCAPES and (info is None or self._trained_by_callers(info))):
             return None
-        for other in self.forwards():
-            if other.key != key or other.site.function is not site.function or \
-                    self.result_use(other.site) != TRAINING:
-                continue
-            if any(s.mode(key) == TRAIN and self._trains_on_path(other.site, s)
-                   for s in self.flow.states_at(other.site.node)):
-                return SWITCHED_EVIDENCE.format(key=key)
-        return None
+        return SWITCHED_EVIDENCE.format(key=key) if self._trains_in_train_mode(key, site.function) else None
+
+    def _trains_in_train_mode(self, key: str, function) -> bool:
+        """A forward pass of `key` in `function` reaches a backward on a path where `key` is in
+        training mode (asked once per model and function)."""
+        memo = self._trained_here
+        if memo is None:
+            memo = self._trained_here = {}
+            for other in self.forwards():
+                if memo.get((other.key, other.site.function)) or self.result_use(other.site) != TRAINING:
+                    continue
+                if any(s.mode(other.key) == TRAIN and self._trains_on_path(other.site, s)
+                       for s in self.flow.states_at(other.site.node)):
+                    memo[(other.key, other.site.function)] = True
+        return memo.get((key, function), False)
 
     def _result(self, site: CallSite) -> tuple:
         found = self._uses.get(site.node)
