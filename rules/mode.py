@@ -161,7 +161,8 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         order = source_order(model)
         before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)),
                         key=lambda b: order.get(b.statement, 0))
-        while before and before[-1].index is None and dotted_name(_unwrapped(before[-1].value)) == key:
+        while before and (dotted_name(_unwrapped(before[-1].value)) if before[-1].index is None
+                          else _passed_back(before[-1])) == key:
             before.pop()
         if before:
             bindings = [before[-1]]

@@ -332,7 +332,45 @@ print(evaluate_model(model, test_iterator))
 """,
 }
 
+# Severity: what the evaluated model is built from, through wrappers and builders.
+SEVERITY = HEAD + """
+from opacus.layers import DPLSTM
+from transformers.optimization import get_linear_schedule_with_warmup
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = DPLSTM(8, 16, batch_first=True)
+        self.out = nn.Linear(16, 2){extra}
+
+    def forward(self, x):
+        return self.out(self.lstm(x)[0])
+
+def build():
+    return Tagger()
+
+model = build()
+optimizer = torch.optim.Adam(model.parameters())
+scheduler = get_linear_schedule_with_warmup(optimizer, 10, 100)
+model, optimizer = accelerator.prepare(model, optimizer)
+for epoch in range(3):
+    for x, y in train_loader:
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        print([model(x).argmax(1) for x, _ in valid_loader])
+"""
+CASES["severity_mode_free.py"] = SEVERITY.format(extra="")
+CASES["severity_dropout.py"] = SEVERITY.format(extra="\n        self.drop = nn.Dropout(0.2)")
+
 EXPECTED = {
+    # The step runs in eval mode from the second epoch (no train() at the epoch top): one
+    # finding at the optimizer step, none at the scheduler's.
+    "severity_mode_free.py": [("TRN103", 27)],
+    "severity_dropout.py": [("TRN103", 28)],
     "switched_bad.py": [("TRN102", 16)],
     "switched_ok.py": [],
     "frozen_target_ok.py": [],
@@ -383,3 +421,12 @@ def test_imported_class_severity_comes_from_its_layers(found):
 def test_switched_evidence_says_why(found):
     (finding,) = found["switched_bad.py"]
     assert "after `model.eval()`" in finding["message"]
+
+
+def test_severity_reads_wrappers_builders_and_mirrored_layers(found):
+    """`accelerator.prepare` hands the model back, `build()` returns a Tagger, opacus'
+    DPLSTM is an LSTM without dropout: info; a Dropout in the class: error."""
+    (free,) = found["severity_mode_free.py"]
+    assert free["severity"] == "info"
+    (dropout,) = found["severity_dropout.py"]
+    assert dropout["severity"] == "error"
