@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN
-from auditor.analysis.program import BEHAVIOUR_EVIDENCE
+from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
+from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.mode_layers import mode_dependence
 from auditor.analysis.model import syntactic_children
@@ -138,6 +139,9 @@ def _model_mode_dependence(prog, key: str, function, at) -> tuple:
     unknown = False
     for value in values:
         found, what = mode_dependence(prog.model, value)
+        if found is None:
+            # A model class of another module of the run: its summary says.
+            found, what = prog.flow.imported_model(value) or (None, "")
         if found:
             return True, what
         unknown = unknown or found is None
@@ -152,11 +156,16 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
     found = []
     bindings = model.bindings_of(key, function)
     if at is not None and bindings and all(b.function is function and b.kind == "assign" for b in bindings):
-        # The binding in force where the model is used (a notebook rebinds `model` per cell).
+        # The binding in force where the model is used (a notebook rebinds `model` per cell),
+        # through `model = model.to(device)` / `DataParallel(model)` to what built it.
         order = source_order(model)
-        before = [b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)]
+        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)),
+                        key=lambda b: order.get(b.statement, 0))
+        while before and (dotted_name(_unwrapped(before[-1].value)) if before[-1].index is None
+                          else _passed_back(before[-1])) == key:
+            before.pop()
         if before:
-            bindings = [max(before, key=lambda b: order.get(b.statement, 0))]
+            bindings = [before[-1]]
     for binding in bindings:
         if binding.kind == "param":
             given = prog.flow.arguments_of(binding.function, key)
@@ -169,16 +178,31 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
                     return []
                 found += more
             continue
-        if binding.kind != "assign" or binding.index is not None:
+        if binding.kind == "assign" and binding.index is not None:
+            # `model, opt, dl = accelerator.prepare(model, opt, dl)`, opacus'
+            # `make_private(module=model, ...)`: the model handed in comes back wrapped.
+            passed = _passed_back(binding)
+            if passed == key:
+                continue  # the same model, wrapped: what built it is another binding
+            more = _built_from(prog, passed, binding.function, depth + 1) if passed else []
+            if not more:
+                return []
+            found += more
+            continue
+        if binding.kind != "assign":
             return []
         value = binding.value
-        inner = value
-        while type(inner) is cst.Call and type(inner.func) is cst.Attribute and \
-                inner.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
-            inner = inner.func.value
+        inner = _unwrapped(value)
         name = dotted_name(inner)
         if name == key:
             continue  # `model = model.to(device)`: the same module
+        if name is None and type(inner) is cst.Call and type(inner.func) is cst.Name:
+            returned = _returned_models(prog, inner.func.value, depth)
+            if returned is not None:  # `model = train_model(...)`: what the function returns
+                if not returned:
+                    return []
+                found += returned
+                continue
         if name is not None:
             more = _built_from(prog, name, binding.function, depth + 1)
             if not more:
@@ -187,6 +211,54 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
             continue
         found.append(value)
     return found
+
+
+def _returned_models(prog, name: str, depth: int) -> Optional[list]:
+    """What builds the models a module-level function of the file returns ([] when some
+    return cannot be read), or None when `name` is no such function."""
+    infos = prog.model.functions_named(name)
+    if len(infos) != 1 or not infos[0].returns:
+        return None
+    info = infos[0]
+    found = []
+    for ret in info.returns:
+        value = ret.value
+        returned = dotted_name(value) if value is not None else None
+        more = _built_from(prog, returned, info.node, depth + 1) if returned else \
+            ([value] if type(value) is cst.Call else [])
+        if not more:
+            return []
+        found += more
+    return found
+
+
+def _passed_back(binding) -> str:
+    """The name a tuple-unpacking call hands back at the binding's position: its `module=` /
+    `model=` argument for the first element, else the positional argument at that position
+    when there are as many as targets; "" when unknown."""
+    call = binding.value
+    if type(call) is not cst.Call:
+        return ""
+    if binding.index == 0:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in ("module", "model"):
+                return dotted_name(arg.value) or ""
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if binding.arity is not None and len(positional) == binding.arity:
+        return dotted_name(positional[binding.index]) or ""
+    return ""
+
+
+def _unwrapped(value):
+    """What `value` runs: `model` for `model.to(dev)`, `DataParallel(model)`, `torch.compile(model)`."""
+    while True:
+        if type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
+            value = value.func.value
+        elif (wrapped := wrapped_module(value)) is not None:
+            value = wrapped
+        else:
+            return value
 
 
 def _inside_a_module(prog, forward) -> bool:
@@ -210,13 +282,13 @@ def _untrained_here(prog, forward) -> bool:
         return False
     last = max(bindings, key=lambda b: order.get(b.statement, 0))
     if last.kind != "assign" or type(last.value) is not cst.Call or not (
-            prog.roles.fresh_model(last.value)
+            prog.flow.fresh_model(last.value)
             or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
         return False
     built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
-                or prog.roles.fresh_model(site.node):
+                or prog.flow.fresh_model(site.node):
             continue  # only what runs between its construction and this forward can train it
         if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
             return False  # trained here, or a function of the file that may train it
@@ -280,6 +352,32 @@ def _eval_forwards(ctx) -> list:
     return found
 
 
+def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
+    """`key` is in eval mode at this step on every path, was already before training began
+    (set by the caller of the training function, or before the training loop at the top
+    level: `net.eval()` at build time to freeze batch norm), and the training code switches
+    no model to training mode itself. A setting for the whole run, not the `.eval()` of an
+    evaluation left in force. Where the training code does call `.train()` (on another model,
+    a head), leaving this one in eval may be the slip, and it stays reported."""
+    if not states or any(s.mode(key) != EVAL for s in states):
+        return False
+    loops = prog.loops_of(site.node)
+    if site.function is not None:
+        # Entered only from the top level (`if __name__ == "__main__": train()`), after the
+        # model was built: not from a method that switches it per step.
+        calls = prog.flow.call_sites_of(site.function)
+        if not calls or any(call.function is not None for call, _ in calls):
+            return False
+        before = prog.flow.entry.get(site.function, [])
+        region = site.function
+    else:
+        before = prog.flow.loop_entry_states(loops[-1]) if loops else []
+        region = loops[-1] if loops else None
+    if not before or any(s.mode(key) != EVAL for s in before) or region is None:
+        return False
+    return not any(other.method == "train" for other in prog.sites_in(region, site.function))
+
+
 class MissingEvalMode(Rule):
     code = "TRN101"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
@@ -304,13 +402,21 @@ class MissingEvalMode(Rule):
 
         Across boundaries it sees: models built at module level and read as globals by
         functions (`def test(): model(x)` called from the script), `self.model` built in
-        `__init__`/`build()` and read by other methods, parameters filled with models
-        whatever their name (`m`), helpers that switch a parameter or a global, and callers
-        in other checked files (`evaluate(model, loader)` imported elsewhere; needs both files
-        in the same run). A model never switched nor handed to another function anywhere in
-        the file is in training mode in every function. It cannot see: entry points whose
-        callers are outside the run (mode unknown: silent), a model switched through an alias
-        it cannot follow, or modes set by a framework other than Lightning.
+        `__init__`/`build()` and read by other methods (and through a local alias, `model =
+        self.model`), parameters filled with models whatever their name (`m`), helpers that
+        switch a parameter or a global, callers in other checked files (`evaluate(model,
+        loader)` imported elsewhere, also through `from module import *`; needs both files in
+        the same run), and model classes of other checked modules (`from net import CNN; cnn
+        = CNN()` is a new model, in training mode). `DataParallel(model)` keeps the wrapped
+        model's mode. A model never switched nor handed to another function anywhere in the
+        file is in training mode in every function. A loop that trains runs at least once.
+        Paths are told apart by the flags that choose them: in a helper serving both modes
+        (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
+        backward) each path keeps its own mode. It cannot see: entry points whose callers are
+        outside the run (mode unknown: silent), a model switched through an alias it cannot
+        follow, modes set by a framework other than Lightning, or two sibling scripts'
+        modules of the same name (`a/utils.py`, `b/utils.py` outside packages: one of them
+        is read).
 
         A `model.eval()` in every caller satisfies it, and so does one under `if
         isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
@@ -421,7 +527,10 @@ class MissingNoGrad(Rule):
     what = """
         Flags a forward pass used for evaluation (as TRN101 decides it: by what is done with
         the output, by the data it is given, or inside an evaluation function whose output is
-        read) that can run with gradient tracking on: not under `torch.no_grad()`,
+        read; also a forward pass after `model.eval()` in a function that trains the same
+        model in training mode, whose output is only read: the validation pass of a
+        full-batch training step, the `train=False` path of a train-or-evaluate helper)
+        that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
         files of the run count).
@@ -430,7 +539,8 @@ class MissingNoGrad(Rule):
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
         (a class being built), tokenizers, processors, transforms and `transformers.pipeline`
         objects (they run under no_grad themselves); strings, numbers and random noise are
-        never data (`validation_z = torch.randn(...)` is a generator's fixed noise). A public
+        never data (`validation_z = torch.randn(...)` is a generator's fixed noise);
+        TensorFlow, Keras and JAX models (`TFAutoModel...`) are not torch's. A public
         method of a model class that returns its output (`Net.predict(x)`) leaves the grad
         mode to its caller when no caller is in sight: no finding.
 
@@ -481,7 +591,7 @@ class MissingNoGrad(Rule):
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
-            if once and all(e == BEHAVIOUR_EVIDENCE for _, e in bad):
+            if once and all(by_behaviour_only(e) for _, e in bad):
                 continue
             reported.add(region)
             ctx.report(forward.site.node,
@@ -511,6 +621,14 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        Paths are told apart by the flags that choose them: a step runner whose backward
+        runs only `if self.stage == "train"`, reached from a `train_step` that calls
+        `.train()`, is not flagged for its evaluation path. A model put in eval mode at the
+        top level before the training function runs, which that function never switches
+        (batch norm frozen for the whole run on purpose), is not flagged either; an
+        `.eval()` inside the training code, or one whose training code switches another
+        model to training mode, still is.
 
         Like TRN101, the finding is info when the model's layers are all visible and none
         depends on the mode (no dropout, no batch or instance norm with running statistics):
@@ -586,8 +704,10 @@ class MissingTrainMode(Rule):
                     continue
             elif optimized is not None:
                 keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
-            for state in prog.flow.states_at(site.node):
-                bad = [k for k in sorted(keys) if state.mode(k) == EVAL]
+            states = prog.flow.states_at(site.node)
+            for state in states:
+                bad = [k for k in sorted(keys) if state.mode(k) == EVAL and not _eval_for_the_whole_run(prog, site, k,
+                                                                                                       states)]
                 if bad and site.node not in reported:
                     reported.add(site.node)
                     dependent, _ = _model_mode_dependence(prog, bad[0], site.function, site.node)

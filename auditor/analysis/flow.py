@@ -25,13 +25,14 @@ Python-level ABC check for libcst's classes; every class tested so has no subcla
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right, insort
 from typing import Any, Iterable, Optional
 
 import libcst as cst
 
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
-from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
 from auditor.analysis.uses import source_order
 
@@ -146,6 +147,36 @@ class State:
             if k == code:
                 return v
         return None
+
+
+# A condition that holds for a whole call or run, not per iteration: a flag (`train`,
+# `self.training`, `not is_eval`) or a name compared with a literal (`phase == "train"`,
+# `self.optimizer is not None`). Facts about these can tell two paths apart; a fact about
+# `step % 50 == 0` cannot (the interpreter keeps it from one loop iteration to the next).
+_FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)\s*"""
+                        r"""(?:'[^']*'|"[^"]*"|True|False|None))?$""")
+
+
+def same_path(state: State, other: State) -> bool:
+    """Whether `other` can lie on the path `state` is on: no constant bound to different
+    values (`phase` is "train" in one, "val" in the other; a name one of them no longer
+    knows, rebound since, is no disagreement) and no flag assumed true in one and false in
+    the other."""
+    if state.env and other.env and state.env != other.env:
+        theirs = dict(other.env)
+        for name, value in state.env:
+            seen = theirs.get(name, _DROP)
+            if seen is not _DROP and seen is not value and not (
+                    type(seen) is type(value) and cst.CSTNode not in type(value).__mro__ and seen == value):
+                return False
+    if not state.facts or not other.facts:
+        return True
+    theirs = dict(other.facts)
+    for code, value in state.facts:
+        seen = theirs.get(code)
+        if seen is not None and seen != value and _FLAG_FACT.match(code):
+            return False
+    return True
 
 
 _DROP = object()
@@ -313,6 +344,9 @@ class FlowAnalysis:
         self._statement_calls: dict[cst.CSTNode, list[CallSite]] = model.statement_calls
         self._setters_acyclic = False
         self._globals: dict[tuple, bool] = {}  # (name, function) -> it reads the module-level name
+        self._loop_entries: dict[cst.CSTNode, list[State]] = {}  # loop -> states entering it
+        self._training_loops: Optional[set] = None  # loops holding a backward or optimizer step
+        self._aliases: Optional[dict] = None  # method -> {local name: the `self.x` it holds}
         self._unswitched: Optional[dict[str, str]] = None
         if previous is not None and previous.model is model:
             self._take_memos(previous)
@@ -323,7 +357,7 @@ class FlowAnalysis:
         # were under way when a recursion guard answered, and with no recursion among the
         # functions that set modes no guard ever answers (see `_mode_setters`).
         self._resolved = dict(previous._resolved)
-        self._assign_plans = dict(previous._assign_plans)
+        # (Not the assignment plans: whether a value builds a model may need the project.)
         self._call_plans = dict(previous._call_plans)
         self._if_plans = dict(previous._if_plans)
         if previous._setters is not None:
@@ -518,7 +552,7 @@ class FlowAnalysis:
                 continue
             values = [b for b in found if b.kind == "assign" and b.index is None and
                       (b.function is None if "." not in name else b.function is not None)]
-            if values and len(values) == len(found) and all(self.roles.fresh_model(b.value) for b in values):
+            if values and len(values) == len(found) and all(self.fresh_model(b.value) for b in values):
                 built[name] = TRAIN
         if built:
             for site in model.calls:
@@ -555,6 +589,15 @@ class FlowAnalysis:
             elif head in built and self._global_of(head, info.node):
                 found.add(head)
         return tuple(sorted((key, TRAIN) for key in found))
+
+    # -- models built here --------------------------------------------------------------------
+    def fresh_model(self, value: cst.BaseExpression) -> bool:
+        """`value` builds a new model (in training mode): a torch/torchvision constructor, a
+        model class of this file, or one of another module of the project."""
+        return bool(self.roles.fresh_model(value)) or self.imported_model(value) is not None
+
+    def imported_model(self, value: cst.BaseExpression) -> Optional[tuple]:
+        return imported_model(self.model, self.project, self.module_name, value)
 
     # -- call resolution ---------------------------------------------------------------------
     def resolve(self, site: CallSite) -> Optional[tuple]:
@@ -717,9 +760,15 @@ class FlowAnalysis:
         name = dotted_name(target)
         if name is None:
             return ("skip",)
-        fresh = bool(self.roles.fresh_model(value))
+        fresh = self.fresh_model(value)
         source = dotted_name(value)
-        if source is None and type(value) is cst.Call:
+        wrapped = wrapped_module(value)
+        if wrapped is not None:
+            # `DataParallel(net)` runs `net`'s own layers: its mode is `net`'s, not a new
+            # module's (a wrapper of a freshly built model is fresh all the same).
+            fresh = self.fresh_model(wrapped)
+            source = None if fresh else dotted_name(_strip_moves(wrapped))
+        elif source is None and type(value) is cst.Call:
             # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
             func = value.func
             if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
@@ -750,6 +799,8 @@ class FlowAnalysis:
                     value = s.fact(code)
                     if value is not None and negated:
                         value = not value
+                    elif value is None and type(test_node := node.test) is cst.BooleanOperation:
+                        value = self._from_facts(test_node, s)
                 if value is None or value is _DROP:
                     taken.append(s.with_fact(code, not negated))
                     skipped.append(s.with_fact(code, negated))
@@ -779,6 +830,28 @@ class FlowAnalysis:
         out.normal = _dedupe(out.normal)
         return out
 
+    def _from_facts(self, test: cst.BooleanOperation, state: State) -> Optional[bool]:
+        """`a and b` / `a or b` decided by what the path already assumed of its operands
+        (`if self.optimizer is not None and self.stage == "train"` after `if self.stage ==
+        "train"` was taken false by the caller), else None."""
+        if not state.facts:
+            return None
+        known = {_squeeze(code): value for code, value in state.facts}
+        values = []
+        for operand in (test.left, test.right):
+            if type(operand) is cst.BooleanOperation and type(operand.operator) is type(test.operator):
+                value = self._from_facts(operand, state)
+            else:
+                inner, negated = _flag_of(operand)
+                value = evaluate(operand, state) if _may_have_value(operand) else _DROP
+                if value is _DROP:
+                    value = known.get(_squeeze(self.model.code(inner).strip("() ")))
+                    value = None if value is None else (value != negated)
+            values.append(None if value is _DROP else value)
+        if type(test.operator) is cst.And:
+            return False if False in values else (True if values == [True, True] else None)
+        return True if True in values else (False if values == [False, False] else None)
+
     def _exec_loop(self, node, states: list[State]) -> Flow:
         states = self._calls(node, states)
         body = _body_statements(node.body)
@@ -788,12 +861,16 @@ class FlowAnalysis:
                 return self._exec_unrolled(node, unrolled, body, states)
             targets = _target_names(node.target)
             states = _dedupe(self._drop_names(s, targets) for s in states)
+        if self._recording:
+            self._loop_entries.setdefault(node, []).extend(states)
         first = self._exec_block(body, states)
         again = _dedupe(states + first.normal + first.continues)
         second = self._exec_block(body, again)
-        # `for epoch in range(10)`: the body runs before the loop ends, so the states from
-        # before the loop do not leave it (the model is not still fresh after training).
-        skipped = [] if type(node) is cst.For and _counts_up(node.iter, states) else states
+        # `for epoch in range(10)` (a positive count known on every path) or a loop that trains
+        # (nobody reports numbers from a run of zero epochs) runs its body before it ends: the
+        # states from before the loop do not leave it. Other loops may not run.
+        trains = (type(node) is cst.For and _counts_up(node.iter, states)) or self._trains_in(node)
+        skipped = [] if trains else states
         exits = _dedupe(skipped + first.normal + first.continues) + second.normal + second.continues + \
             first.breaks + second.breaks
         out = Flow(returns=first.returns + second.returns)
@@ -955,10 +1032,10 @@ class FlowAnalysis:
                         if self._global_of(held.split(".", 1)[0], self._current):
                             s = s.with_mode(held, UNKNOWN)
                 if method == "eval":
-                    out.append(s.with_mode(key, EVAL))
+                    out.append(self._set_mode(s, key, EVAL))
                     continue
                 value = evaluate(call.args[0].value, s) if call.args else True
-                out.append(s.with_mode(key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
+                out.append(self._set_mode(s, key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
             return _dedupe(out)
         if kind == "set_grad":
             out = []
@@ -988,7 +1065,10 @@ class FlowAnalysis:
                 modes.extend((held, held_mode) for held, held_mode in s.modes
                              if held.split(".", 1)[0] not in passed
                              and self._shared_global(held.split(".", 1)[0], callee, bindings))
-                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad))
+                # A method called on `self` sees the same attributes: what this path assumed
+                # about them (`if self.stage == "train": self.train_step()`) holds there too.
+                facts = tuple(f for f in s.facts if _about_self(f[0])) if bindings.get("self") == "self" else ()
+                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, facts=facts))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)
         if not effects:
@@ -1005,9 +1085,56 @@ class FlowAnalysis:
             new = []
             for s in out:
                 for mode in modes:
-                    new.append(s if mode == UNKNOWN else s.with_mode(key, mode))
+                    new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
             out = _dedupe(new)
         return out
+
+    def _set_mode(self, state: State, key: str, mode: str) -> State:
+        """`key` switched to `mode`, and with it the other name of the same module in the running
+        function (`model = self.model`: switching either switches both)."""
+        state = state.with_mode(key, mode)
+        aliases = self._aliases_in(self._current)
+        if not aliases:
+            return state
+        head, dot, rest = key.partition(".")
+        target = aliases.get(head)
+        if target is not None:
+            state = state.with_mode(target + dot + rest, mode)
+            key = target + dot + rest
+        for local, held in aliases.items():
+            if key == held or key.startswith(held + "."):
+                state = state.with_mode(local + key[len(held):], mode)
+        return state
+
+    def _aliases_in(self, function: Optional[cst.FunctionDef]) -> dict[str, str]:
+        """Local names that only ever hold one attribute of `self` (`model = self.model`,
+        `model = self.model.to(device)`) in a method: local -> `self.x`. One pass over the
+        file's bindings, the first time any function asks."""
+        if self._aliases is None:
+            held: dict[tuple, set] = {}
+            for name, bindings in self.model.bindings.items():
+                if "." in name:
+                    continue
+                for b in bindings:
+                    if b.function is None:
+                        continue
+                    target = None
+                    if b.kind == "assign" and b.index is None:
+                        value = wrapped_module(b.value)
+                        target = dotted_name(_strip_moves(b.value if value is None else value))
+                        if target == name:
+                            continue  # `model = DataParallel(model)`, `model = model.to(dev)`: the same module
+                    held.setdefault((b.function, name), set()).add(target)
+            table: dict = {}
+            for (owner, name), targets in held.items():
+                target = next(iter(targets))
+                if len(targets) == 1 and target is not None and target.startswith("self.") \
+                        and target.count(".") == 1:
+                    info = self.model.function_info.get(owner)
+                    if info is not None and info.cls is not None:
+                        table.setdefault(owner, {})[name] = target
+            self._aliases = table
+        return self._aliases.get(function, {}) if function is not None else {}
 
     def _plan_call(self, site: CallSite) -> tuple:
         """What a call does to the state, apart from the state (computed once per call):
@@ -1089,6 +1216,25 @@ class FlowAnalysis:
 
     def states_at(self, call: cst.Call) -> list[State]:
         return _dedupe(self._visits.get(call, ()))
+
+    def loop_entry_states(self, loop: cst.CSTNode) -> list[State]:
+        """The states in which `loop` starts (each time it is entered)."""
+        return _dedupe(self._loop_entries.get(loop, ()))
+
+    def _trains_in(self, loop: cst.CSTNode) -> bool:
+        """The loop holds a backward call or an optimizer step (in its own function)."""
+        if self._training_loops is None:
+            found: set = set()
+            for site in self.model.calls:
+                if site.method == "backward" or (site.method == "step" and site.receiver is not None and
+                                                 self.roles.is_optimizer(dotted_name(site.receiver), site.function)):
+                    for ancestor in self.model.ancestors(site.node):
+                        if type(ancestor) is cst.FunctionDef or type(ancestor) is cst.ClassDef:
+                            break
+                        if type(ancestor) is cst.For or type(ancestor) is cst.While:
+                            found.add(ancestor)
+            self._training_loops = found
+        return loop in self._training_loops
 
 
 def _counts_up(iterable: cst.BaseExpression, states: list[State]) -> bool:
@@ -1206,6 +1352,60 @@ def _flag_of(test: cst.BaseExpression) -> tuple:
             test, negated = test.left, negated != flips
             continue
         return test, negated
+
+
+_NAMES_IN_CODE = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_STRINGS = re.compile(r"'[^']*'|\"[^\"]*\"")
+_WORDS = {"self", "not", "and", "or", "is", "in", "None", "True", "False"}
+
+
+def _about_self(code: str) -> bool:
+    """A condition over `self`'s attributes and literals only (`self.stage == "train"`)."""
+    names = _NAMES_IN_CODE.findall(_STRINGS.sub("''", code))
+    return "self" in names and all(name in _WORDS for name in names)
+
+
+def _squeeze(code: str) -> str:
+    """A condition's text without spaces: `a == "b"` and `a=="b"` are one condition."""
+    return "".join(code.split())
+
+
+def imported_model(model: FileModel, project: Any, module: Optional[str],
+                   value: cst.BaseExpression) -> Optional[tuple]:
+    """(True/False/None, layer) when `value` builds an nn.Module class defined in another
+    module of the run (`from captcha_cnn_model import CNN; cnn = CNN()`), else None."""
+    if project is None or not module or not hasattr(project, "model_class"):
+        return None
+    value = _strip_moves(value)
+    if type(value) is not cst.Call:
+        return None
+    qualified = model.qualify_call(value)
+    if qualified is not None:
+        target = resolve_import(module, qualified)
+        return project.model_class(*target) if target is not None else None
+    name = dotted_name(value.func)
+    if not name or "." in name or name in model.class_info:
+        return None
+    for star in model.imports.stars:  # `from model import *`
+        target = resolve_import(module, f"{star}.{name}")
+        found = project.model_class(*target) if target is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+_WRAPPERS = {"DataParallel", "DistributedDataParallel", "DDP", "FullyShardedDataParallel", "FSDP"}
+
+
+def wrapped_module(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """`net` for `nn.DataParallel(net, ...)` / `DDP(module=net)` (moves stripped), else None."""
+    value = _strip_moves(value)
+    if type(value) is not cst.Call or (dotted_name(value.func) or "").rsplit(".", 1)[-1] not in _WRAPPERS:
+        return None
+    for arg in value.args:
+        if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "module"):
+            return arg.value
+    return None
 
 
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:

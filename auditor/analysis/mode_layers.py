@@ -24,11 +24,24 @@ _INSTANCE_NORMS = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}  # mode
 _DROPOUT_ARGUMENT = {"LSTM": 0, "GRU": 0, "RNN": 0, "MultiheadAttention": 0, "Transformer": 0.1,
                      "TransformerEncoderLayer": 0.1, "TransformerDecoderLayer": 0.1}
 _CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
+_WRAPPERS = {"DataParallel", "DistributedDataParallel"}
 _RECURRENT = {"LSTM", "GRU", "RNN"}
 _FUNCTIONAL_DROPOUT = ("torch.nn.functional.dropout", "torch.nn.functional.dropout1d",
                        "torch.nn.functional.dropout2d", "torch.nn.functional.dropout3d",
                        "torch.nn.functional.alpha_dropout", "torch.dropout", "torch.nn.functional.batch_norm")
 _MAX_DEPTH = 6
+# Layers of other libraries that mirror a torch.nn layer, same arguments and defaults
+# (opacus: per-example gradients for differential privacy).
+_MIRRORS = {"opacus.layers": {"DPLSTM": "LSTM", "DPGRU": "GRU", "DPRNN": "RNN",
+                              "DPMultiheadAttention": "MultiheadAttention"}}
+
+
+def _mirrored(qualified: str) -> Optional[str]:
+    """The torch.nn layer that `qualified` mirrors (`opacus.layers.DPLSTM` -> `LSTM`), else None."""
+    for package, names in _MIRRORS.items():
+        if qualified.startswith(package + "."):
+            return names.get(qualified.rsplit(".", 1)[-1])
+    return None
 
 
 def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0) -> tuple[Optional[bool], str]:
@@ -41,7 +54,11 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
     qualified = model.qualify_call(value) or ""
     if qualified.startswith("torch.nn.") and qualified.count(".") == 2:
         return _layer(model, qualified.rsplit(".", 1)[-1], value, depth)
+    if _mirrored(qualified):
+        return _layer(model, _mirrored(qualified), value, depth)
     name = dotted_name(value.func)
+    if name and name.count(".") == 1 and name.endswith((".load_from_checkpoint", ".from_pretrained")):
+        name = name.split(".", 1)[0]  # `Net.load_from_checkpoint(path)`: a Net, with weights
     cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is not None:
         return class_dependence(model, cls, depth + 1)
@@ -81,6 +98,8 @@ def _layer(model: FileModel, last: str, call: cst.Call, depth: int) -> tuple[Opt
         return (True, f"nn.{last} (dropout)") if literal else (False, "")
     if last in _CONTAINERS:
         return _all_of(model, [a.value for a in call.args if not a.keyword], depth)
+    if last in _WRAPPERS:  # `nn.DataParallel(Net())`: the wrapped model's layers run
+        return _all_of(model, [a.value for a in call.args[:1] if not a.keyword], depth) if call.args else (None, "")
     return False, ""
 
 
@@ -129,14 +148,19 @@ def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Opt
             if found:
                 return True, what
             unknown = unknown or found is None
-        elif not (base.startswith("torch.nn.") or base in ("nn.Module", "Module")):
-            unknown = True  # a base class that is not visible here (Lightning, another module)
+        elif not (base.startswith("torch.nn.") or base in ("nn.Module", "Module") or _lightning(base)):
+            unknown = True  # a base class that is not visible here (another module, a library's model)
     for method in cls.methods.values():
         found, what = _calls_dependence(model, method.calls, depth)
         if found:
             return True, what
         unknown = unknown or found is None
     return (None, "") if unknown else (False, "")
+
+
+def _lightning(base: str) -> bool:
+    """`pl.LightningModule` and friends: a training harness with no layers of its own."""
+    return base.rsplit(".", 1)[-1] == "LightningModule"
 
 
 def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Optional[bool], str]:
@@ -150,6 +174,8 @@ def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Option
         last = callee.rsplit(".", 1)[-1]
         if qualified.startswith("torch.nn.") and qualified.count(".") == 2 and last[:1].isupper():
             found, what = _layer(model, last, site.node, depth)
+        elif _mirrored(qualified):
+            found, what = _layer(model, _mirrored(qualified), site.node, depth)
         elif callee in model.class_info:
             found, what = class_dependence(model, model.class_info[callee], depth + 1)
         elif site.qualname is None and "." not in callee and model.functions_named(callee) and depth < _MAX_DEPTH:

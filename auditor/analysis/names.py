@@ -42,6 +42,7 @@ class ImportTable:
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
         self.modules: set[str] = set()  # top-level packages imported anywhere in the file
+        self.stars: list[str] = []  # modules imported with `from module import *`, as written
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -60,6 +61,7 @@ class ImportTable:
             base = _module_name(node.module) if node.module else ""
             self.modules.add(base.split(".")[0])
         if isinstance(node.names, cst.ImportStar):
+            self.stars.append(base)
             return
         for alias in node.names:
             name = _module_name(alias.name)

@@ -10,10 +10,10 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import FlowAnalysis, State, flow_of
+from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
-from auditor.analysis.roles import is_module_class, other_framework_model, roles_of
+from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
@@ -26,6 +26,12 @@ ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "l
                 "get", "build", "make", "create", "init", "setup", "prepare", "to", "convert", "quantize",
                 "prune", "count", "plot", "show", "visualize", "describe", "upload", "download", "merge"}
 BEHAVIOUR_EVIDENCE = "(its output is only read as numbers and never reaches `backward()`)"
+SWITCHED_EVIDENCE = "after `{key}.eval()` (its output is only read, and `{key}` trains in training mode here)"
+
+
+def by_behaviour_only(evidence: str) -> bool:
+    """Evidence from what is done with the output alone (no data split, no function name)."""
+    return evidence == BEHAVIOUR_EVIDENCE or evidence.endswith("trains in training mode here)")
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -55,6 +61,7 @@ class Program:
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
         self._uses: dict = {}  # forward call -> result_use's answer
         self._generators: dict = {}  # model key -> its output feeds another model
+        self._trained_here: Optional[dict] = None  # (model key, function) -> trained in training mode there
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -98,6 +105,8 @@ class Program:
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward"):
                     continue  # a model's own layers, inside the model
+                if self._other_framework_in_force(key, site):
+                    continue  # `model = TFAutoModel...` in this cell, a torch model in an earlier one
                 evidence = self.roles.model_evidence(key, site.function)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
@@ -123,6 +132,20 @@ class Program:
             return False
         last = max(above, key=lambda b: order.get(b.statement, 0))
         return last.kind == "assign" and last.index is None and other_framework_model(self.model, last.value)
+
+    def _other_framework_in_force(self, key: str, site: CallSite) -> bool:
+        """The binding of `key` in force at `site` (the last one above it in the same scope)
+        builds or loads a model of another framework (TensorFlow, Keras, JAX)."""
+        bindings = [b for b in self.model.bindings.get(key, ()) if b.function is site.function and b.kind == "assign"]
+        if not bindings:
+            return False
+        order = source_order(self.model)
+        at = order.get(site.node, 0)
+        before = [b for b in bindings if order.get(b.statement, 0) < at]
+        if not before:
+            return False
+        value = max(before, key=lambda b: order.get(b.statement, 0)).value
+        return type(value) is cst.Call and other_framework(self.model.qualify_call(value))
 
     def _given_models(self, key: str, info: Optional[FunctionInfo]) -> bool:
         """A parameter, whatever its name (`m`, `f`), that every call of the function in this
@@ -173,9 +196,10 @@ class Program:
         for site in self.sites_in(container, function):
             if not self.is_backward(site):
                 continue
-            if state is None or not state.env:
+            if state is None or (not state.env and not state.facts):
                 return True
-            if any(s.env == state.env for s in self.flow.states_at(site.node)) or not self.flow.states_at(site.node):
+            states = self.flow.states_at(site.node)
+            if not states or any(same_path(state, s) for s in states):
                 return True
         return False
 
@@ -190,7 +214,7 @@ class Program:
         env = state.env_dict
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
-        use = self.result_use(site)
+        use = self.path_use(site, state)
         if use == SHAPE:
             return None  # `print(model(x_val).shape)`: a look at shapes, not an evaluation
         # A backward in the same loop makes this a training forward, unless the output is
@@ -227,19 +251,60 @@ class Program:
         site = forward.site
         loops = self.loops_of(site.node)
         container = loops[0] if loops else site.function
+        switched = self._switched_to_eval(forward, state)
+        if switched:
+            return switched
         if container is not None and self.backward_reachable(container, site.function, state) or \
                 self._trains_on_path(site, state):
             return None
         args = [a.value for a in site.node.args if a.keyword is None]
         if args and all(type(a) in _LITERALS for a in args):
             return None  # `model('paper')`: a lookup by name, not a forward pass over data
-        if self.result_use(site) != READOUT or self._feeds_a_model(forward.key) or (
+        if self.path_use(site, state) != READOUT or self._feeds_a_model(forward.key) or (
                 self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
         return BEHAVIOUR_EVIDENCE
 
     def result_use(self, site: CallSite) -> Optional[str]:
         return self._result(site)[0]
+
+    def path_use(self, site: CallSite, state: State) -> Optional[str]:
+        """`result_use` on the path of `state`: a training call that cannot run there (`if
+        train: loss.backward()` on the `train=False` path) does not count."""
+        use, _, rest = self._result(site)
+        if use == TRAINING and not self._trains_on_path(site, state):
+            return rest
+        return use
+
+    def _switched_to_eval(self, forward: Forward, state: State) -> Optional[str]:
+        """Evaluation by behaviour: the model is in eval mode on this path, its output is only
+        read (or handed back to a caller that does not train on it), and the same model is
+        trained in training mode in this function (`model.train() ... backward()` then
+        `model.eval(); out = model(x)`; or a train-or-evaluate helper on its evaluation path).
+        A model kept in eval mode for good (a frozen teacher, a target network) is not switched."""
+        key = forward.key
+        if state.mode(key) != EVAL:
+            return None
+        site = forward.site
+        use = self.path_use(site, state)
+        info = self.model.info(site.function)
+        if use not in (READOUT, ESCAPES) or (use == ESCAPES and (info is None or self._trained_by_callers(info))):
+            return None
+        return SWITCHED_EVIDENCE.format(key=key) if self._trains_in_train_mode(key, site.function) else None
+
+    def _trains_in_train_mode(self, key: str, function) -> bool:
+        """A forward pass of `key` in `function` reaches a backward on a path where `key` is in
+        training mode (asked once per model and function)."""
+        memo = self._trained_here
+        if memo is None:
+            memo = self._trained_here = {}
+            for other in self.forwards():
+                if memo.get((other.key, other.site.function)) or self.result_use(other.site) != TRAINING:
+                    continue
+                if any(s.mode(other.key) == TRAIN and self._trains_on_path(other.site, s)
+                       for s in self.flow.states_at(other.site.node)):
+                    memo[(other.key, other.site.function)] = True
+        return memo.get((key, function), False)
 
     def _result(self, site: CallSite) -> tuple:
         found = self._uses.get(site.node)
@@ -253,7 +318,7 @@ class Program:
         `if phase == "train": loss.backward()` trains only in the training phase)."""
         for trained in self._result(site)[1]:
             states = self.flow.states_at(trained.node)
-            if not state.env or not states or any(s.env == state.env for s in states):
+            if (not state.env and not state.facts) or not states or any(same_path(state, s) for s in states):
                 return True
         return False
 
@@ -349,12 +414,14 @@ class Program:
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
     program = model.cache.get("program")
     if program is not None and program.flow.project is None and project is not None and module_name is not None \
-            and hasattr(project, "has_callers") and project.has_callers(module_name):
+            and hasattr(project, "has_callers"):
         # Phase 1 ran without the project. Callers in other files change a function's
-        # entry context only through `project.call_contexts(module, qualname)`: when none
-        # of them names a function of this file, the flow is the one the project gives,
-        # and it is kept (marked as holding for the project, so this is asked once).
-        if _called_from_elsewhere(model, project, module_name):
+        # entry context only through `project.call_contexts(module, qualname)`, and model
+        # classes of other modules make a model fresh only through `project.model_class`:
+        # when neither concerns this file, the flow is the one the project gives, and it is
+        # kept (marked as holding for the project, so this is asked once).
+        if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
+                or _builds_project_models(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.
@@ -365,6 +432,15 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
     if program is None:
         program = model.cache["program"] = Program(model, project, module_name)
     return program
+
+
+def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
+    """Whether the file builds a model class of another module of the project (then its
+    mode, fresh in training mode, is known only with the project)."""
+    if not hasattr(project, "model_class"):
+        return False
+    return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
+               if (site.callee or "").rsplit(".", 1)[-1][:1].isupper())
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:

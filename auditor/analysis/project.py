@@ -7,7 +7,9 @@ through `ctx.project`. No file is parsed twice.
 
 from __future__ import annotations
 
+import builtins
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -59,6 +61,19 @@ class FileSummary:
     # built-in losses this file installs on objects of a class (see loss_inputs.py).
     loss_consumers: dict = field(default_factory=dict)
     loss_installs: list = field(default_factory=list)
+    # class name -> (True/False/None, layer): the file's nn.Module classes and whether their
+    # layers depend on the mode (auditor/analysis/mode_layers.py). A file building one of
+    # them knows it builds a fresh model, in training mode.
+    model_classes: dict = field(default_factory=dict)
+    # modules this file star-imports (`from utils import *`), resolved: a call of a bare name
+    # that no import or definition of the file explains may be one of their functions.
+    star_imports: list = field(default_factory=list)
+
+
+# Star imports of these never bring a function of the project (`from torch.nn import *`).
+_LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
+    "torch", "torchvision", "numpy", "scipy", "pandas", "sklearn", "matplotlib", "tensorflow", "keras", "jax",
+    "fastai", "transformers", "lightning", "pytorch_lightning", "tqdm", "PIL", "cv2"}
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -85,15 +100,31 @@ def summarize_file(ctx) -> Optional[Any]:
     if any(word in text for word in LOSS_WORDS):
         summary.loss_consumers = loss_consumers(model)
         summary.loss_installs = loss_installs(model, module, is_package)
-    if not model.imports.aliases:
+    if model.class_info:
+        from auditor.analysis.mode_layers import class_dependence
+        from auditor.analysis.roles import is_module_class
+
+        summary.model_classes = {info.name: class_dependence(model, info) for info in model.class_infos
+                                 if is_module_class(model, info)}
+    for star in model.imports.stars:
+        target = resolve_import(module, f"{star}.*", is_package)
+        if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
+            summary.star_imports.append(target[0])
+    if not model.imports.aliases and not summary.star_imports:
         return summary
     prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project
+    local = {i.name for i in model.function_info.values()} | set(model.class_info)
     for site in model.calls:
-        if site.qualname is None or site.qualname.startswith(("torch", "numpy", "sklearn", "os.", "sys.")):
+        if site.qualname is None and summary.star_imports and site.callee and "." not in site.callee \
+                and site.callee not in local and not hasattr(builtins, site.callee):
+            targets = [(star, site.callee) for star in summary.star_imports]  # `from utils import *`
+        elif site.qualname is None or site.qualname.startswith(("torch", "numpy", "sklearn", "os.", "sys.")):
             continue
-        target = resolve_import(module, site.qualname, is_package)
-        if target is None:
-            continue
+        else:
+            target = resolve_import(module, site.qualname, is_package)
+            if target is None:
+                continue
+            targets = [target]
         if prog is None:
             prog = program_of(model)
         names = [dotted_name(a.value) for a in site.node.args if a.keyword is None and not a.star]
@@ -103,7 +134,8 @@ def summarize_file(ctx) -> Optional[Any]:
                 mode = state.mode(name) if name else None
                 if mode is not None and mode != UNKNOWN:
                     modes[index] = mode
-            summary.calls.append((target[0], target[1], state.grad, modes))
+            for target in targets:
+                summary.calls.append((target[0], target[1], state.grad, modes))
     return summary
 
 
@@ -209,6 +241,10 @@ class ProjectIndex:
         """Names (qualified within `module`) of its functions that other files call."""
         self._index()
         return self._called.get(module, frozenset())
+
+    def model_class(self, module: str, name: str) -> Optional[tuple]:
+        """(True/False/None, layer) when `module` defines the nn.Module class `name`, else None."""
+        return getattr(self.summaries.get(module), "model_classes", {}).get(name)
 
     def has_callers(self, module: str) -> bool:
         # Indexed once: program_of asks this for every rule of every file.

@@ -114,6 +114,23 @@ def _derives_from(model: FileModel, cls: Optional[ClassInfo], is_root: Callable[
     return False
 
 
+_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "mxnet", "paddle")
+
+
+def other_framework(qualified: Optional[str]) -> bool:
+    """A model of another framework (`tf.keras.Sequential`, `TFAutoModel.from_pretrained`,
+    `FlaxBertModel`): torch's train/eval modes and grad modes do not apply to it."""
+    if not qualified:
+        return False
+    if qualified.split(".", 1)[0] in _OTHER_FRAMEWORKS:
+        return True
+    if qualified.startswith("transformers."):
+        names = qualified.split(".")[1:]
+        return any(name.startswith(("TF", "Flax")) and name[len("TF" if name.startswith("TF") else "Flax"):][:1].isupper()
+                   for name in names)
+    return False
+
+
 def model_class_of_call(model: FileModel, call: cst.Call) -> Optional[ClassInfo]:
     name = dotted_name(call.func)
     if name and "." not in name:
@@ -221,6 +238,8 @@ class Roles:
             return verdict
         if name in self._params_to_optimizers():
             return "its parameters are optimised"
+        if not bindings and "." not in name:
+            return None  # bound nowhere in the file: a star-imported function (`evaluate_model`)
         tokens = name_tokens(name)
         if unknown_value and tokens and tokens[-1] in MODEL_WORDS and \
                 not (len(tokens) > 1 and tokens[0] in BUILDER_VERBS):
@@ -267,6 +286,8 @@ class Roles:
         if type(value) is cst.Call:
             qualified = model.qualify_call(value)
             callee = dotted_name(value.func) or ""
+            if other_framework(qualified):
+                return "no"  # a TensorFlow/Keras/JAX model: torch's modes and no_grad do not apply
             if qualified and qualified.endswith(".from_pretrained") and qualified.startswith("transformers."):
                 loaded = qualified.rsplit(".", 2)[-2]
                 if any(part in loaded for part in NOT_MODEL_CLASS_PARTS):
@@ -303,6 +324,8 @@ class Roles:
                 qualified = self.model.qualify_call(b.value) or ""
                 if qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified:
                     return True
+                if "schedul" in qualified.lower():
+                    continue  # `transformers.optimization.get_linear_schedule_with_warmup`: a scheduler
                 if qualified.startswith(("transformers.", "timm.optim", "bitsandbytes")) and \
                         "optim" in qualified.lower() or qualified.endswith(("AdamW", "Adafactor")):
                     return True

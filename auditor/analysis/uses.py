@@ -41,9 +41,9 @@ _CLOSURES = ".closures"  # a key no name can be
 
 
 def result_use(model: FileModel, call: cst.Call, function: Optional[cst.FunctionDef], is_backward,
-               is_optimizer, trains) -> tuple[Optional[str], list]:
-    """(TRAINING, ESCAPES, READOUT or None, the training calls reached) for the value of
-    `call` (see the module docstring).
+               is_optimizer, trains) -> tuple[Optional[str], list, Optional[str]]:
+    """(TRAINING, ESCAPES, READOUT or None, the training calls reached, the use apart from
+    training) for the value of `call` (see the module docstring).
 
     `is_backward(call_site)`, `is_optimizer(name, function)` and `trains(call_site)` (a
     call of a function of the file that back-propagates) come from the program.
@@ -72,13 +72,12 @@ def result_use(model: FileModel, call: cst.Call, function: Optional[cst.Function
             break
         seen.update(pending)
     trained = [item for item in found if type(item) is not str]
+    # What else the output does, training left aside: the use on a path where the training
+    # call cannot run (`if train: loss.backward()` in a helper that also evaluates).
+    rest = ESCAPES if ESCAPES in found else READOUT if READOUT in found else SHAPE if SHAPE in found else None
     if trained:
-        return TRAINING, trained
-    if ESCAPES in found:
-        return ESCAPES, []
-    if READOUT in found:
-        return READOUT, []
-    return (SHAPE if SHAPE in found else None), []
+        return TRAINING, trained, rest
+    return rest, [], rest
 
 
 def source_order(model: FileModel) -> dict:
