@@ -869,8 +869,8 @@ class FlowAnalysis:
         # `for epoch in range(10)` (a positive count known on every path) or a loop that trains
         # (nobody reports numbers from a run of zero epochs) runs its body before it ends: the
         # states from before the loop do not leave it. Other loops may not run.
-        trains = (type(node) is cst.For and _counts_up(node.iter, states)) or self._trains_in(node)
-        skipped = [] if trains else states
+        runs = _range_runs(node.iter, states) if type(node) is cst.For else None
+        skipped = [] if runs or (runs is None and self._trains_in(node)) else states
         exits = _dedupe(skipped + first.normal + first.continues) + second.normal + second.continues + \
             first.breaks + second.breaks
         out = Flow(returns=first.returns + second.returns)
@@ -1237,19 +1237,20 @@ class FlowAnalysis:
         return loop in self._training_loops
 
 
-def _counts_up(iterable: cst.BaseExpression, states: list[State]) -> bool:
-    """`range(...)` with a positive count known on every path (literals, constants bound in
-    the file, `n + 1`): a loop over it runs its body at least once."""
+def _range_runs(iterable: cst.BaseExpression, states: list[State]) -> Optional[bool]:
+    """For `range(...)` whose bounds are known on every path (literals, constants bound in
+    the file, `n + 1`): whether a loop over it runs its body at least once. None when the
+    iterable is anything else or a bound is unknown."""
     if type(iterable) is not cst.Call or type(iterable.func) is not cst.Name or iterable.func.value != "range" \
             or not 1 <= len(iterable.args) <= 3 or any(a.keyword or a.star for a in iterable.args) or not states:
-        return False
+        return None
+    answers = set()
     for state in states:
         bounds = [_int_value(a.value, state) for a in iterable.args]
         if any(b is None for b in bounds) or (len(bounds) == 3 and bounds[2] == 0):
-            return False
-        if not range(*bounds):
-            return False
-    return True
+            return None
+        answers.add(bool(range(*bounds)))
+    return answers.pop() if len(answers) == 1 else None
 
 
 def _int_value(node: cst.BaseExpression, state: State) -> Optional[int]:
