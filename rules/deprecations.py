@@ -10,6 +10,7 @@ import libcst.helpers
 from auditor.analysis.names import matches
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, add_keyword, make_fix
+from auditor.fixes.bindings import torch_bound_before
 from auditor.rule import Rule
 
 # torch.cuda.amp.autocast(enabled, dtype, cache_enabled): positional order differs from torch.amp.autocast.
@@ -20,14 +21,6 @@ DEPRECATED_AMP = {
     "torch.cuda.amp.GradScaler": ("GradScaler", "cuda"),
     "torch.cpu.amp.GradScaler": ("GradScaler", "cpu"),
 }
-
-
-def _torch_alias(model) -> Optional[str]:
-    """The local name bound to the `torch` package itself (`import torch`), if any."""
-    for local, target in model.imports.aliases.items():
-        if target == "torch":
-            return local
-    return None
 
 
 class DeprecatedCudaAmp(Rule):
@@ -53,7 +46,8 @@ class DeprecatedCudaAmp(Rule):
         `torch.amp.autocast("cuda", ...)` and `torch.amp.GradScaler("cuda", ...)`. The
         autocast fix is safe (keyword arguments keep their meaning; positional ones are
         turned into keywords). The GradScaler fix is marked unsafe: `torch.amp.GradScaler`
-        exists only from torch 2.3. Both need `import torch` in the file.
+        exists only from torch 2.3. Both need an `import torch` that runs before the call
+        (not one in a later notebook cell): without it no fix is offered.
         """
     bad_examples = (
         """
@@ -77,7 +71,6 @@ class DeprecatedCudaAmp(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         flagged = []  # (call, deprecated name, its replacement's change or None, applicability)
-        torch_name = None
         for site in model.calls:
             # The prefix test first: it is cheap and rules out nearly every call.
             if site.qualname is None or not site.qualname.startswith(("torch.cuda.amp", "torch.cpu.amp")):
@@ -88,7 +81,8 @@ class DeprecatedCudaAmp(Rule):
             if _under_version_check(model, site.node):
                 continue  # the old API kept for old torch releases, chosen by version
             kind, device = DEPRECATED_AMP[deprecated]
-            torch_name = torch_name or _torch_alias(model)
+            # `torch.amp...` needs `import torch` to have run before the call (not a later cell).
+            torch_name = torch_bound_before(model, site.node)
             new = self._replacement(site.node, kind, device, torch_name) \
                 if torch_name and getattr(ctx, "wants_fixes", True) else None
             flagged.append((site.node, deprecated, new, SAFE if kind == "autocast" else UNSAFE))

@@ -14,6 +14,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Fix
+from auditor.fixes.bindings import torch_bound_before
 from auditor.fixes.edits import SAFE, UNSAFE, insert_after, insert_before, make_fix, owns_its_lines, parse_statement
 
 
@@ -68,22 +69,17 @@ def evaluation_block(ctx: Any, forward: cst.Call) -> Optional[cst.CSTNode]:
     return statement
 
 
-def _torch_name(model) -> Optional[str]:
-    for local, target in model.imports.aliases.items():
-        if target == "torch":
-            return local
-    return None
-
-
 # --- TRN102 -----------------------------------------------------------------------------
 
 @_guarded
 def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
     """Wrap the evaluation loop (or statement) in `with torch.no_grad():`. Safe: evaluation needs no graph."""
     block = evaluation_block(ctx, forward)
-    torch_name = _torch_name(ctx.model)
-    if block is None or torch_name is None:
+    if block is None:
         return None
+    torch_name = torch_bound_before(ctx.model, block)
+    if torch_name is None:
+        return None  # `import torch` runs later (a notebook's later cell) or not at all: NameError
     if _contains(block, (cst.Yield, cst.Await)):
         return None  # a generator would hold the no_grad context across yields
     if _deferred(ctx.model, forward, block):
@@ -94,6 +90,8 @@ def no_grad_fix(ctx: Any, forward: cst.Call) -> Optional[Fix]:
         return None  # the forward of a training step: its output may reach the loss
     if _wants_gradients(ctx.model, block):
         return None  # under enable_grad, or beside autograd.grad: the graph is the point
+    if _computes_with_other_framework(ctx.model, block):
+        return None  # TensorFlow/JAX code: torch.no_grad does nothing there and adds a torch dependency
     if ctx.source.is_notebook and _bare_expression(block):
         return None  # a cell shows its last bare expression; inside `with` it would show nothing
     inner = block.with_changes(leading_lines=())
@@ -207,6 +205,16 @@ def _wants_gradients(model, block: cst.CSTNode) -> bool:
     function = model.enclosing_function(block)
     return function is not None and any(
         (site.callee or "").endswith("autograd.grad") for site in model.calls_in(function))
+
+
+OTHER_FRAMEWORKS = ("tensorflow", "keras", "jax", "flax")
+
+
+def _computes_with_other_framework(model, block: cst.CSTNode) -> bool:
+    """Whether `block` calls TensorFlow, Keras or JAX (`tf.argmax(outputs.logits)`): the forward
+    it holds is then, by what is done with its output, not a PyTorch model's."""
+    return any((site.qualname or "").split(".")[0] in OTHER_FRAMEWORKS and _inside(model, site.node, block)
+               for site in model.calls)
 
 
 def _bare_expression(statement: cst.CSTNode) -> bool:

@@ -253,3 +253,101 @@ def saliency(model, x):
     return torch.autograd.grad(out.sum(), x)[0]
 """
     assert _no_grad_fix_for(saliency, "model.head") is None
+
+
+def _notebook_no_grad_fix(cells: list, callee: str):
+    """The TRN102 fix builder applied to the call of `callee` in a notebook of `cells`."""
+    import json
+
+    import libcst as cst
+
+    from auditor.context import FileContext
+    from auditor.files import read_notebook
+    from auditor.fixes.builders import no_grad_fix
+
+    data = json.dumps({"cells": [{"cell_type": "code", "source": c} for c in cells]}).encode()
+    source = read_notebook("demo.ipynb", data)
+    ctx = FileContext(source, cst.parse_module(source.text))
+    call = next(site.node for site in ctx.model.calls if site.callee == callee)
+    return no_grad_fix(ctx, call)
+
+
+def test_no_grad_is_not_offered_before_the_cell_that_imports_torch():
+    # huggingface/notebooks transformers_doc/en/tensorflow/task_summary.ipynb: a question-answering
+    # loop in cell 18 was wrapped in `torch.no_grad()`, but torch is imported only in cell 61:
+    # run in order, the cell raises NameError. With the import in an earlier cell the fix is safe.
+    evaluation = "for question in questions:\n    outputs = model(encode(question))\n    print(outputs.argmax())\n"
+    assert _notebook_no_grad_fix([evaluation, "import torch\nprint(torch.__version__)\n"], "model") is None
+    fix = _notebook_no_grad_fix(["import torch\n", evaluation], "model")
+    assert fix is not None and fix.applicability == "safe"
+    assert "with torch.no_grad():" in fix.edits[0].content
+
+
+def test_no_grad_uses_only_an_import_of_torch_that_runs_first():
+    # An `import torch` inside another function binds nothing here; one in the same function
+    # before the loop does, under its alias.
+    elsewhere = """def setup():
+    import torch
+    torch.manual_seed(0)
+
+
+def evaluate(model, loader):
+    model.eval()
+    for x in loader:
+        print(model.head(x).argmax(1))
+"""
+    assert _no_grad_fix_for(elsewhere, "model.head") is None
+    local = """def evaluate(model, loader):
+    import torch as th
+    model.eval()
+    for x in loader:
+        print(model.head(x).argmax(1))
+"""
+    fix = _no_grad_fix_for(local, "model.head")
+    assert fix is not None and fix.applicability == "safe"
+    assert "with th.no_grad():" in fix.edits[0].content
+
+
+def test_autocast_fix_needs_torch_imported_before_the_call(tmp_path):
+    # TRN409 writes `torch.amp.autocast("cuda")`: in a notebook importing torch only in a later
+    # cell that would raise NameError, so nothing is rewritten; importing it first, the fix applies.
+    import json
+
+    from tests.conftest import run_auditor
+
+    amp_cell = "from torch.cuda.amp import autocast\nwith autocast():\n    out = model(x)\n"
+
+    def notebook(name: str, cells: list) -> None:
+        cells_json = [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [], "execution_count": None}
+                      for c in cells]
+        (tmp_path / name).write_text(json.dumps({"cells": cells_json, "metadata": {}, "nbformat": 4,
+                                                 "nbformat_minor": 5}), encoding="utf-8")
+
+    notebook("late.ipynb", [amp_cell, "import torch\n"])
+    notebook("early.ipynb", ["import torch\n", amp_cell])
+    late_before = (tmp_path / "late.ipynb").read_text(encoding="utf-8")
+    proc = run_auditor("check", "--select", "TRN409", "--no-cache", "--exit-zero", "--fix", ".", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "late.ipynb").read_text(encoding="utf-8") == late_before
+    early = "".join("".join(c["source"]) for c in
+                    json.loads((tmp_path / "early.ipynb").read_text(encoding="utf-8"))["cells"])
+    assert 'torch.amp.autocast("cuda")' in early and "torch.cuda.amp" not in early
+
+
+def test_no_grad_is_not_wrapped_around_tensorflow_code():
+    # huggingface/notebooks transformers_doc/task_summary.ipynb: the TensorFlow variant of the
+    # question-answering loop (`tf.argmax` on the outputs) was wrapped in `torch.no_grad()`: no
+    # effect on a Keras model, and a NameError where only TensorFlow is installed. The PyTorch
+    # variant of the same loop keeps its safe fix.
+    loop = """import torch
+import tensorflow as tf
+
+
+def answer(model, questions, encode):
+    for question in questions:
+        outputs = model.qa(encode(question))
+        print(ARGMAX(outputs.start_logits))
+"""
+    assert _no_grad_fix_for(loop.replace("ARGMAX", "tf.argmax"), "model.qa") is None
+    fix = _no_grad_fix_for(loop.replace("ARGMAX", "torch.argmax"), "model.qa")
+    assert fix is not None and fix.applicability == "safe"
