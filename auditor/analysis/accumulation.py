@@ -472,12 +472,14 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                            prog.model.values_of(dotted_name(side) or "", function)):
                         return True
             return None
-        if isinstance(node.operator, cst.Add):
+        if isinstance(node.operator, (cst.Add, cst.Subtract)):
             left = scaled(prog, node.left, function, depth + 1, counters)
             right = scaled(prog, node.right, function, depth + 1, counters)
             if left is True and right is True:
                 return True
-            return False if left is False and right is False else None
+            # `l_distill + w * l_proj`: a plain loss term is summed over the window whatever
+            # weighs the other term; a divided term beside it leaves the verdict open.
+            return False if False in (left, right) and True not in (left, right) else None
         return None
     if isinstance(node, cst.Call):
         func = node.func
@@ -527,10 +529,40 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                 if isinstance(op, (cst.DivideAssign, cst.MultiplyAssign)):
                     return False if _names_in(b.statement.value) & counters else True
                 continue
-            if b.kind != "assign" or b.index is not None:
+            if b.kind != "assign":
                 return None
+            if b.index is not None:
+                verdicts.append(_element_scaled(prog, b, depth + 1, counters))
+                continue
             verdicts.append(scaled(prog, b.value, b.function, depth + 1, counters))
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
+    """`logits, loss = model(x, y)`, `loss, logs = compute_loss(...)`: the unpacked element.
+
+    A helper of this file is read: the element at the same place of each returned tuple.
+    Otherwise the call's own verdict stands for its elements (a model or a loss function
+    returns its loss undivided), except that nothing is claimed for a call that is not one."""
+    value = binding.value
+    if type(value) is not cst.Call:
+        return None
+    site = prog.model.call_site.get(value)
+    if site is None:
+        return None
+    resolved = prog.flow.resolve(site) if site.qualname is None else None
+    if resolved is not None:
+        info = prog.model.function_info[resolved[0]]
+        verdicts = []
+        for r in info.returns:
+            if type(r.value) is not cst.Tuple or len(r.value.elements) != binding.arity or \
+                    any(type(e) is cst.StarredElement for e in r.value.elements):
+                return None
+            verdicts.append(scaled(prog, r.value.elements[binding.index].value, info.node, depth + 1))
+        if verdicts and all(v is True for v in verdicts):
+            return True
+        return False if verdicts and all(v is False for v in verdicts) else None
+    return scaled(prog, value, binding.function, depth, counters)

@@ -431,6 +431,100 @@ class Model(L.LightningModule):
             opt.step()
             opt.zero_grad()
 """,
+    # -- the loss unpacked from a tuple (`logits, loss = model(x, y)`), nanoGPT's micro-step loop --
+    "tuple_loss_micro_steps.py": """
+import torch
+
+def train(model, get_batch, optimizer, scaler, gradient_accumulation_steps):
+    for it in range(1000):
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(*get_batch())
+            scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+""",
+    "tuple_loss_divided_ok.py": """
+import torch
+
+def train(model, get_batch, optimizer, scaler, gradient_accumulation_steps):
+    for it in range(1000):
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(*get_batch())
+            loss = loss / gradient_accumulation_steps
+            scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+""",
+    # a helper of the file returns (outputs, loss): its loss is read at the unpacked place
+    "tuple_from_helper.py": """
+import torch
+import torch.nn.functional as F
+
+def plain(model, x, y):
+    out = model(x)
+    return out, F.cross_entropy(out, y)
+
+def divided(model, x, y, k):
+    out = model(x)
+    return out, F.cross_entropy(out, y) / k
+
+def train(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        out, loss = plain(model, x, y)
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_divided(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        out, loss = divided(model, x, y, k)
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # -- a weighted sum of losses: an undivided term is summed over the window whatever the weight --
+    "weighted_sum_unscaled.py": """
+import torch
+
+def train(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        L_proj = proj_loss(feats, encoder(noisy))
+        L_distill = distill_loss(feats, decoder(feats))
+        loss = L_distill + pars.weight_proj * L_proj
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "weighted_sum_divided_ok.py": """
+import torch
+
+def train(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        L_proj = proj_loss(feats, encoder(noisy))
+        L_distill = distill_loss(feats, decoder(feats))
+        loss = (L_distill + pars.weight_proj * L_proj) / accumulation_steps
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_terms_divided(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        loss = distill_loss(feats, decoder(feats)) / accumulation_steps \
+            - pars.weight_proj * proj_loss(feats, encoder(noisy)) / accumulation_steps
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
 }
 
 
@@ -463,6 +557,11 @@ EXPECTED = {
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],
+    "tuple_loss_micro_steps.py": [("TRN401", 7)],
+    "tuple_loss_divided_ok.py": [],
+    "tuple_from_helper.py": [("TRN401", 15)],
+    "weighted_sum_unscaled.py": [("TRN401", 9)],
+    "weighted_sum_divided_ok.py": [],
 }
 
 
