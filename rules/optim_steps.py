@@ -12,6 +12,7 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
+from rules._helpers import program
 from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, receiver,
                             under_no_grad)
 
@@ -56,9 +57,11 @@ class SchedulerStepBeforeOptimizerStep(Rule):
         `GradScaler`) comes after it and none before it. Schedulers are recognized by
         their constructor (`torch.optim.lr_scheduler.*`, `get_*_schedule*`) or name;
         `ReduceLROnPlateau.step(metric)` is left alone.
-        It sees one function: a scheduler stepped at the top of `train_epoch()` before that
-        function's batch loop is flagged; a scheduler stepped by the caller before calling a
-        training function in another function or module is not seen.
+        Across boundaries: a scheduler stepped at the top of `train_epoch()` before that
+        function's batch loop is flagged, and so is one stepped at the top of the epoch loop
+        before a call of a function of the same file that steps the optimizer (directly or
+        through the functions it calls, a few levels: `scheduler.step(); train(model, opt)`).
+        A training function imported from another module is not seen.
         Severity warning: the schedule is shifted by one step (one epoch for epoch-wise
         schedules); on real code that is a small shift for per-batch schedules.
         """
@@ -93,21 +96,29 @@ class SchedulerStepBeforeOptimizerStep(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         steps = [(index, site) for index, site in enumerate(model.calls) if site.method == "step"]
+        schedulers = [(i, s) for i, s in steps
+                      if _role(model, receiver(s.node), s.function) == "scheduler" and not s.node.args]
+        if not schedulers:
+            return
         optimizer_steps = [(i, s) for i, s in steps
                            if _role(model, receiver(s.node), s.function) in ("optimizer", "scaler")]
+        # A call of a function of this file that steps an optimizer (`train(model, optimizer)`
+        # once per epoch) is an optimizer step of the caller's iteration.
+        optimizer_steps += _stepping_calls(ctx)
+        optimizer_steps.sort(key=lambda pair: pair[0])
         if not optimizer_steps:
             return
-        for index, site in steps:
-            if _role(model, receiver(site.node), site.function) != "scheduler" or site.node.args:
-                continue
+        for index, site in schedulers:
             scope = next(loops_around(model, site.node), None) or site.function
             inside_scope = [(i, s) for i, s in optimizer_steps if s.function is site.function
                             and (scope is None or any(a is scope for a in model.ancestors(s.node)))]
             if not inside_scope or any(i < index for i, _ in inside_scope):
                 continue
             later = [s for i, s in inside_scope if i > index]
+            helper = next((s for s in later if s.method != "step"), None)
+            where = f" (inside `{dotted_name(helper.node.func)}(...)`)" if helper is not None else ""
             ctx.report(site.node, f"`{dotted_name(site.node.func)}()` runs before the optimizer step of "
-                                  f"this iteration; step the scheduler after `optimizer.step()`",
+                                  f"this iteration{where}; step the scheduler after `optimizer.step()`",
                        fix=self._fix(ctx, site, later[-1]))
 
     @staticmethod
@@ -128,6 +139,31 @@ class SchedulerStepBeforeOptimizerStep(Rule):
         return make_fix(ctx, "Move the scheduler step after the optimizer step",
                         {statement: cst.RemovalSentinel.REMOVE, anchor: cst.FlattenSentinel([anchor, moved])},
                         UNSAFE)
+
+
+def _stepping_calls(ctx) -> list:
+    """(index, call site) of the calls of functions of this file that step an optimizer,
+    directly or through the functions they call (a few levels)."""
+    model = ctx.model
+    prog = program(ctx)
+    memo: dict = {}
+
+    def steps(function, depth: int) -> bool:
+        if function in memo:
+            return memo[function]
+        memo[function] = False  # recursion guard
+        info = model.function_info.get(function)
+        answer = info is not None and any(
+            (s.method == "step" and _role(model, receiver(s.node), s.function) in ("optimizer", "scaler"))
+            or (depth < 3 and s.method != "step" and _callee_steps(s, depth)) for s in info.calls)
+        memo[function] = answer
+        return answer
+
+    def _callee_steps(site, depth: int) -> bool:
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        return resolved is not None and steps(resolved[0], depth + 1)
+
+    return [(i, s) for i, s in enumerate(model.calls) if s.method != "step" and _callee_steps(s, 0)]
 
 
 def _is_loss_call(model, node: cst.BaseExpression, function) -> bool:

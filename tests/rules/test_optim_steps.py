@@ -85,6 +85,58 @@ for epoch in range(3):
     scheduler.step()
     plateau.step(val_loss)
 """,
+    # the optimizer steps inside a training helper of this file, called once per epoch
+    "scheduler_before_helper_step": HEAD + """
+def train_step(model, batch, optimizer, criterion):
+    optimizer.zero_grad()
+    loss = criterion(model(batch[0]), batch[1])
+    loss.backward()
+    optimizer.step()
+
+def train_epoch(model, loader, optimizer, criterion):
+    for batch in loader:
+        train_step(model, batch, optimizer, criterion)
+
+def train(model, loader, optimizer, criterion):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+def main(model, loader, criterion, epochs):
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50)
+    for epoch in range(epochs):
+        scheduler.step()
+        avg_loss = train(model, loader, optimizer, criterion)
+    for epoch in range(epochs):
+        scheduler.step()
+        train_epoch(model, loader, optimizer, criterion)
+""",
+    "scheduler_after_helper_step_ok": HEAD + """
+def train(model, loader, optimizer, criterion):
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(model(x).sum().item() for x, _ in loader)
+
+def main(model, loader, val_loader, criterion, epochs):
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50)
+    for epoch in range(epochs):
+        train(model, loader, optimizer, criterion)
+        scheduler.step()
+        validate(model, val_loader)
+    for epoch in range(epochs):
+        validate(model, val_loader)
+        scheduler.step()
+""",
     # TRN405
     "loss_summed_with_graph": HEAD + """
 criterion = nn.CrossEntropyLoss()
@@ -468,6 +520,8 @@ def found(tmp_path_factory):
     ("nll_logits_beside_nested_helper", ["TRN303"]),
     ("scheduler_first", ["TRN404"]),
     ("scheduler_after_scaler_step", []),
+    ("scheduler_before_helper_step", ["TRN404", "TRN404"]),
+    ("scheduler_after_helper_step_ok", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
     ("loss_summed_correctly", []),
     ("count_and_returned_total_ok", []),
@@ -494,6 +548,11 @@ def found(tmp_path_factory):
 ])
 def test_findings(found, case, expected):
     assert sorted(codes(found[case])) == expected, found[case]
+
+
+def test_scheduler_before_a_stepping_helper_names_it(found):
+    messages = sorted(f["message"] for f in found["scheduler_before_helper_step"])
+    assert "inside `train(...)`" in messages[0] and "inside `train_epoch(...)`" in messages[1]
 
 
 def test_nll_messages_say_what_was_fed(found):
