@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
                                            dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
+from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
@@ -189,8 +190,12 @@ class MissingZeroGrad(Rule):
         Across boundaries: helpers in the same file are read; an unknown function or method
         handed the optimizer or model may clear it (silent). It cannot see clearing done in
         another module's training framework (hooks, callbacks).
-        Severity error: every step applies the sum of all gradients so far. Benchmarks and
-        demo loops that never use their numbers are flagged too (true, harmless there).
+        Severity error: every step applies the sum of all gradients so far. Info when nothing
+        the loop trains is ever read (speed and memory benchmarks): the module is built in the
+        same function and neither it, the optimizer, nor anything computed from its outputs
+        leaves forward, backward and step (returned, printed, logged, stored, compared, saved,
+        handed to another call or a closure); a module wrapping another local one is not
+        judged so.
         """
     why = """
         `backward()` adds into `.grad`: without clearing, every step uses the sum of all
@@ -230,11 +235,18 @@ class MissingZeroGrad(Rule):
                 continue
             if clears_otherwise(prog, use) is not False:
                 continue
-            ctx.report(step.node,
-                       f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
+            message = (f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
                        f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "
                        f"this path, so each step applies the sum of all previous gradients; call "
                        f"`{use.optimizer or 'optimizer'}.zero_grad()` once per step")
+            if training_unobserved(prog, step, use.optimizer):
+                # A speed or memory benchmark: nothing it trains is ever read, no number is wrong.
+                ctx.report(step.node, message + " (nothing this loop trains is read afterwards: the module, "
+                                                "its outputs and the loss never leave forward, backward "
+                                                "and step, so no reported number depends on it)",
+                           severity=Severity.INFO)
+                continue
+            ctx.report(step.node, message)
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

@@ -525,6 +525,89 @@ def train_terms_divided(encoder, decoder, loader, optimizer, distill_loss, proj_
             optimizer.step()
             optimizer.zero_grad()
 """,
+    # -- #17: loops that time forward/backward/step on a module nobody reads afterwards ---------
+    "speed_benchmark.py": """
+import time
+import torch
+
+def bench(layer_cls, args, n=1000):
+    layer = layer_cls(args).to(args.device)
+    optimizer = torch.optim.Adam(layer.parameters(), 1e-4)
+    optimizer.zero_grad()
+    x = torch.ones(4, 100, args.d_model, device=args.device)
+    target = torch.zeros(4, 100, args.d_model, device=args.device)
+    used = 0
+    start = time.time()
+    for i in range(n):
+        out = layer(x)
+        used += torch.cuda.memory_allocated() / 1024 ** 3
+        loss = ((target - out) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    print("time per step", (time.time() - start) / n, "memory", used / n)
+""",
+    # the same shapes whose results are read: the module returned, the loss printed or kept,
+    # the module evaluated or saved, a closure reading it
+    "trained_results_read.py": """
+import torch
+
+def fit(net_cls, loader, criterion):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+    return net
+
+def fit_printing(net_cls, loader, criterion):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        print(loss.item())
+
+def fit_history(net_cls, loader, criterion, history):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        out = net(x)
+        loss = criterion(out, y)
+        loss.backward()
+        optimizer.step()
+        history["loss"] = loss.detach()
+
+def fit_then_save(net_cls, loader, criterion, path):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(net(x), y).backward()
+        optimizer.step()
+    torch.save(net.state_dict(), path)
+
+def fit_then_score(net_cls, loader, criterion, evaluate):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(net(x), y).backward()
+        optimizer.step()
+        if criterion(net(x), y) < 0.1:
+            break
+    def predict(x):
+        return net(x)
+    return predict
+
+def fit_wrapped(net_cls, loader, criterion, path):
+    net = net_cls()
+    model = torch.nn.DataParallel(net)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(model(x), y).backward()
+        optimizer.step()
+    torch.save(net.state_dict(), path)
+""",
 }
 
 
@@ -562,6 +645,8 @@ EXPECTED = {
     "tuple_from_helper.py": [("TRN401", 15)],
     "weighted_sum_unscaled.py": [("TRN401", 9)],
     "weighted_sum_divided_ok.py": [],
+    "speed_benchmark.py": [("TRN403", 17)],
+    "trained_results_read.py": [("TRN403", 9), ("TRN403", 18), ("TRN403", 28), ("TRN403", 36), ("TRN403", 44), ("TRN403", 57)],
 }
 
 
@@ -592,3 +677,9 @@ def test_counter_divisor_says_so_and_offers_no_edit(found):
     assert "micro-batch counter" in finding["message"] and finding["fix"] is None
     (plain,) = found["modulo_unscaled.py"]
     assert plain["fix"] is not None and plain["fix"]["applicability"] == "unsafe"
+
+
+def test_benchmark_loop_is_info_and_says_why(found):
+    (finding,) = found["speed_benchmark.py"]
+    assert finding["severity"] == "info" and "no reported number depends on it" in finding["message"]
+    assert {f["severity"] for f in found["trained_results_read.py"]} == {"error"}
