@@ -33,9 +33,14 @@ class UnscaledGradAccumulation(Rule):
         gate with an Accelerator built here without that setting is checked.
         Across boundaries: a Lightning `training_step` that calls `self.manual_backward` is
         one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`); a loss returned
-        by a helper in the same file is followed into it. It cannot see loops split across
-        functions (backward in one, the gated step in another) or an Accelerator built in
-        another module (then `accelerator.backward` is trusted).
+        by a helper in the same file is followed into it, and so is a tuple element
+        (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
+        loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
+        file is seen: the step in a helper called under the counter
+        (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
+        back-propagates), or the backward in a helper called every micro-batch (reported at
+        the call, without an edit). It cannot see such helpers in another module, or an
+        Accelerator built in another module (then `accelerator.backward` is trusted).
         Severity error: the step applies k times the gradient, the numbers are wrong.
         """
     why = """
@@ -82,6 +87,17 @@ class UnscaledGradAccumulation(Rule):
                 reported.add(backward.node)
                 shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
                 window = f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`)"
+                helper = acc.via.get(id(backward.node))
+                if helper is not None:
+                    # back-propagated inside a helper: report where the loop calls it; the window
+                    # size is the caller's, so no edit inside the helper can name it
+                    ctx.report(helper.node,
+                               f"`{shorten(ctx.model.code(helper.node))}` back-propagates `{shown}` "
+                               f"(line {ctx.position(backward.node).start.line}) on every micro-batch "
+                               f"but the optimizer steps only once {window}, and the loss is never "
+                               f"divided by the number of micro-batches: the step sees their sum; divide "
+                               f"the loss by the accumulation steps before backward")
+                    continue
                 if scaled(prog, operand, backward.function) is True:
                     # divided, but by the running micro-batch counter: no edit can know the window
                     ctx.report(backward.node,
@@ -148,7 +164,10 @@ class ZeroGradInsideAccumulation(Rule):
         reported = set()
         uses = {id(use.step.node): use for use in optimizer_steps(prog)}
         for acc in accumulation_loops(prog):
-            for site in uses[id(acc.step.node)].clears:  # this optimizer's clears, on the step's path
+            use = uses.get(id(acc.step.node))
+            if use is None:
+                continue  # the step is inside a helper: its clears are the helper's business
+            for site in use.clears:  # this optimizer's clears, on the step's path
                 if site.node in reported or not prog.inside(site.node, acc.loop):
                     continue
                 if acc.condition is not None and prog.inside(site.node, acc.condition):

@@ -15,7 +15,7 @@ the user and are not windows to check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import libcst as cst
@@ -31,6 +31,9 @@ class AccumulationLoop:
     backwards: list[CallSite]  # backward calls that run on micro-batches where the step does not
     condition: Optional[cst.If]  # form 1: the `if` guarding the step
     counters: frozenset = frozenset()  # names that count micro-batches in this loop (never a window size)
+    # A backward inside a helper of the file that the loop calls every micro-batch: the call
+    # in the loop, by id of the backward's node (the finding goes there).
+    via: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -315,7 +318,93 @@ def accumulation_loops(prog) -> list[AccumulationLoop]:
             if inner_backwards:
                 found.append(AccumulationLoop(inner, step, inner_backwards, None,
                                               counters | _loop_targets(inner)))
+    found.extend(_split_windows(prog))
     model.cache["accumulation"] = found
+    return found
+
+
+# -- windows split across functions of the file -------------------------------------------------
+
+def _helper_sites(prog, site: CallSite, depth: int = 0) -> list[CallSite]:
+    """The call sites of the same-file function `site` runs, and of those it runs (a few levels)."""
+    resolved = prog.flow.resolve(site) if site.qualname is None and site.method not in ("step", "backward") else None
+    if resolved is None or depth > 2:
+        return []
+    memo = prog.model.cache.setdefault("helper_sites", {})  # per function, from the top level only
+    if depth == 0 and resolved[0] in memo:
+        return memo[resolved[0]]
+    info = prog.model.function_info[resolved[0]]
+    found = list(info.calls)
+    for inner in info.calls:
+        if inner.function is info.node:
+            found += _helper_sites(prog, inner, depth + 1)
+    if depth == 0:
+        memo[resolved[0]] = found
+    return found
+
+
+def _split_windows(prog) -> list[AccumulationLoop]:
+    """Windows whose backward or step sits in a helper the loop calls:
+    - `loss.backward()` every micro-batch and `if (i + 1) % k == 0: self.optimizer_step()`, a
+      helper that steps (and may clear) but never back-propagates;
+    - `self.backward_step(batch)` every micro-batch, a helper that back-propagates but never
+      steps, and `optimizer.step()` under the counter (or after an inner `range(k)` loop).
+    Loops holding a helper that does both, or no step at all, are left to the other analyses."""
+    model = prog.model
+    found: list[AccumulationLoop] = []
+    for use in optimizer_steps(prog):
+        if use.backwards or use.loop is use.step.function:
+            continue
+        loop, step = use.loop, use.step
+        condition = _accumulation_condition(prog, step, loop, frozenset(_counters(prog, loop)))
+        regions = [condition] if condition is not None else \
+            [inner for inner in _inner_range_loops(prog, loop, step)]
+        for region in regions:
+            via = {}
+            for site in prog.sites_in(loop, step.function):
+                if condition is not None and prog.inside(site.node, condition):
+                    continue
+                if condition is None and not prog.inside(site.node, region):
+                    continue
+                inner = _helper_sites(prog, site)
+                backwards = [s for s in inner if is_backward(prog, s) and not _scales_for_you(prog, s)]
+                if len(backwards) == 1 and not any(prog.is_step(s) for s in inner):
+                    via[id(backwards[0].node)] = (backwards[0], site)
+            if via:
+                # counters stay empty: the helper's divisor is read in the helper's own scope
+                found.append(AccumulationLoop(loop if condition is not None else region, step,
+                                              [b for b, _ in via.values()], condition, frozenset(),
+                                              {key: call for key, (_, call) in via.items()}))
+    stepping: dict = {}
+    for site in model.calls:
+        loop = prog.loops_of(site.node)[0] if prog.loops_of(site.node) else None
+        if loop is None or prog.is_step(site) or is_backward(prog, site):
+            continue
+        inner = _helper_sites(prog, site)
+        if not any(prog.is_step(s) for s in inner) or any(is_backward(prog, s) for s in inner):
+            continue
+        stepping.setdefault(id(loop), (loop, []))[1].append(site)
+    for loop, helpers in stepping.values():
+        function = helpers[0].function
+        sites = prog.sites_in(loop, function)
+        if len(helpers) != 1 or any(prog.is_step(s) for s in sites):
+            continue  # several updates, or one in the loop itself: not one window to judge
+        step = helpers[0]
+        backwards = [s for s in sites if is_backward(prog, s) and not _scales_for_you(prog, s)]
+        if not backwards:
+            continue
+        increments = frozenset(_counters(prog, loop))
+        counters = increments | _loop_targets(loop)
+        condition = _accumulation_condition(prog, step, loop, increments)
+        if condition is not None:
+            outside = [b for b in backwards if not prog.inside(b.node, condition)]
+            if outside:
+                found.append(AccumulationLoop(loop, step, outside, condition, counters))
+            continue
+        for inner_loop in _inner_range_loops(prog, loop, step):
+            inside = [b for b in backwards if prog.inside(b.node, inner_loop)]
+            if inside:
+                found.append(AccumulationLoop(inner_loop, step, inside, None, counters | _loop_targets(inner_loop)))
     return found
 
 

@@ -608,6 +608,96 @@ def fit_wrapped(net_cls, loader, criterion, path):
         optimizer.step()
     torch.save(net.state_dict(), path)
 """,
+    # -- windows split across functions of the file: the step or the backward in a helper ------
+    "step_in_helper_unscaled.py": """
+import torch
+
+class Trainer:
+    def optimizer_step(self):
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def train(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+            if (i + 1) % self.accum == 0:
+                self.optimizer_step()
+""",
+    "step_in_helper_ok.py": """
+import torch
+
+class Trainer:
+    def optimizer_step(self):
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def log(self, loss):
+        print(loss.item())
+
+    def train(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y) / self.accum
+            loss.backward()
+            if (i + 1) % self.accum == 0:
+                self.optimizer_step()
+
+    def train_every_batch(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+            self.optimizer_step()
+            if (i + 1) % 100 == 0:
+                self.log(loss)
+""",
+    "backward_in_helper_unscaled.py": """
+import torch
+
+def backward_step(model, batch, criterion):
+    x, y = batch
+    loss = criterion(model(x), y)
+    loss.backward()
+    return loss.item()
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, batch in enumerate(loader):
+        backward_step(model, batch, criterion)
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "backward_in_helper_ok.py": """
+import torch
+
+def backward_step(model, batch, criterion, k):
+    x, y = batch
+    loss = criterion(model(x), y) / k
+    loss.backward()
+
+def update_generator(G, D, opt_g, z):
+    opt_g.zero_grad()
+    loss = -D(G(z)).mean()
+    loss.backward()
+    opt_g.step()
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, batch in enumerate(loader):
+        backward_step(model, batch, criterion, k)
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_gan(G, D, loader, opt_d, opt_g, n_critic=5):
+    for i, imgs in enumerate(loader):
+        opt_d.zero_grad()
+        z = torch.randn(imgs.size(0), 100)
+        d_loss = D(G(z).detach()).mean() - D(imgs).mean()
+        d_loss.backward()
+        opt_d.step()
+        if i % n_critic == 0:
+            update_generator(G, D, opt_g, z)
+""",
 }
 
 
@@ -646,6 +736,10 @@ EXPECTED = {
     "weighted_sum_unscaled.py": [("TRN401", 9)],
     "weighted_sum_divided_ok.py": [],
     "speed_benchmark.py": [("TRN403", 17)],
+    "step_in_helper_unscaled.py": [("TRN401", 12)],
+    "step_in_helper_ok.py": [],
+    "backward_in_helper_unscaled.py": [("TRN401", 11)],
+    "backward_in_helper_ok.py": [],
     "trained_results_read.py": [("TRN403", 9), ("TRN403", 18), ("TRN403", 28), ("TRN403", 36), ("TRN403", 44), ("TRN403", 57)],
 }
 
