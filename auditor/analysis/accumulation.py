@@ -5,7 +5,8 @@ the TRN401-TRN403 rules ask it rather than walking loops themselves.
 
 An accumulation window is a step that consumes several backward calls of ONE optimizer:
 - a step under a counter or modulo condition inside the micro-batch loop
-  (`if (i + 1) % k == 0: opt.step()`), with backward outside that condition;
+  (`if (i + 1) % k == 0: opt.step()`, or a name bound to such a test), with backward outside
+  that condition (or in its other branch: DDP's `no_sync()` micro-batches);
 - an inner loop over `range(k)` that calls backward, followed by the step.
 A Lightning `training_step` that calls `self.manual_backward` is one micro-batch of the
 trainer's loop. Accelerate's `accelerator.backward` inside `accelerator.accumulate(...)`
@@ -107,7 +108,9 @@ def optimizer_of_step(step: CallSite) -> Optional[str]:
 
 
 def exclusive(prog, a: cst.CSTNode, b: cst.CSTNode) -> bool:
-    """`a` and `b` sit in different branches of one `if` (fp32 path vs AMP path): never both run."""
+    """`a` and `b` sit in different branches of one `if` (fp32 path vs AMP path): never both run.
+    Branches on the micro-batch counter alternate across iterations (`if (i + 1) % k != 0:` a
+    `no_sync()` backward, `else:` backward and step): those are not exclusive."""
     model = prog.model
     for ancestor in model.ancestors(a):
         if type(ancestor) is cst.FunctionDef:
@@ -115,8 +118,31 @@ def exclusive(prog, a: cst.CSTNode, b: cst.CSTNode) -> bool:
         if type(ancestor) is cst.If and ancestor.orelse is not None:
             other = ancestor.orelse if model.is_within(a, ancestor.body) else ancestor.body
             if model.is_within(b, other):
-                return True
+                return not _counter_test(prog, ancestor.test, model.enclosing_function(ancestor))
     return False
+
+
+def _counter_test(prog, test: cst.BaseExpression, function, counters: frozenset = frozenset()) -> bool:
+    """A test on the micro-batch count: a modulo (`(i + 1) % k == 0`), a comparison of a counter
+    (`seen == k`), or a name bound to one (`sync = (i + 1) % k == 0; if sync:`)."""
+    if _contains_modulo(test) or (isinstance(test, cst.Comparison) and _names_in(test) & counters):
+        return True
+    if isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    name = dotted_name(test)
+    if name is None:
+        return False
+    values = [b.value for b in prog.model.bindings.get(name, ()) if b.kind == "assign" and b.index is None
+              and (function is None or b.function is function)]
+    return bool(values) and all(_contains_modulo(v) or (isinstance(v, cst.Comparison) and _names_in(v) & counters)
+                                for v in values)
+
+
+def _same_branch(prog, node: cst.CSTNode, condition: cst.If, step: cst.CSTNode) -> bool:
+    """`node` runs when the step under `condition` runs: inside the same branch of that `if`."""
+    if condition.orelse is not None and prog.inside(step, condition.orelse):
+        return prog.inside(node, condition.orelse)
+    return prog.inside(node, condition.body)
 
 
 def _conditions(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
@@ -307,8 +333,13 @@ def accumulation_loops(prog) -> list[AccumulationLoop]:
         condition = _accumulation_condition(prog, step, loop, increments)
         counters = increments | _loop_targets(loop)
         if condition is not None:
-            outside = [b for b in use.backwards if not prog.inside(b.node, condition)]
+            outside = [b for b in use.backwards if not _same_branch(prog, b.node, condition, step.node)]
             if outside:
+                # `if not last: with no_sync(): backward` / `else: backward; step`: the window's
+                # last micro-batch back-propagates beside the step and is one of the k too (a
+                # backward beside a step with nothing in the other branch runs once per window)
+                if any(prog.inside(b.node, condition) for b in outside):
+                    outside = list(use.backwards)
                 found.append(AccumulationLoop(loop, step, outside, condition, counters))
             continue
         if loop is step.function:
@@ -362,7 +393,7 @@ def _split_windows(prog) -> list[AccumulationLoop]:
         for region in regions:
             via = {}
             for site in prog.sites_in(loop, step.function):
-                if condition is not None and prog.inside(site.node, condition):
+                if condition is not None and _same_branch(prog, site.node, condition, step.node):
                     continue
                 if condition is None and not prog.inside(site.node, region):
                     continue
@@ -397,7 +428,7 @@ def _split_windows(prog) -> list[AccumulationLoop]:
         counters = increments | _loop_targets(loop)
         condition = _accumulation_condition(prog, step, loop, increments)
         if condition is not None:
-            outside = [b for b in backwards if not prog.inside(b.node, condition)]
+            outside = [b for b in backwards if not _same_branch(prog, b.node, condition, step.node)]
             if outside:
                 found.append(AccumulationLoop(loop, step, outside, condition, counters))
             continue
@@ -419,7 +450,8 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
         if not use.backwards or not use.clears:
             continue
         condition = _accumulation_condition(prog, use.step, loop, frozenset(_counters(prog, loop)))
-        if condition is None or not all(prog.inside(b.node, condition) for b in use.backwards):
+        if condition is None or not all(_same_branch(prog, b.node, condition, use.step.node)
+                                        for b in use.backwards):
             continue
         if any(prog.inside(c.node, condition) for c in use.clears):
             continue  # cleared right before its own backward: a gated update (GAN critic schedule)
@@ -470,9 +502,7 @@ def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> 
         if ancestor is loop:
             return None
         if isinstance(ancestor, cst.If) and not prog.inside(step.node, ancestor.test):
-            if _contains_modulo(ancestor.test):
-                return ancestor
-            if _names_in(ancestor.test) & counters and isinstance(ancestor.test, cst.Comparison):
+            if _counter_test(prog, ancestor.test, step.function, counters):
                 return ancestor
     return None
 

@@ -698,6 +698,82 @@ def train_gan(G, D, loader, opt_d, opt_g, n_critic=5):
         if i % n_critic == 0:
             update_generator(G, D, opt_g, z)
 """,
+    # -- DDP accumulation: `no_sync()` on the micro-batches that do not step, a gate held in a name --
+    "no_sync_branches_unscaled.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        if (i + 1) % k != 0:
+            with model.no_sync():
+                loss = criterion(model(x), y)
+                loss.backward()
+        else:
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "named_gate_unscaled.py": """
+import contextlib
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        sync = (i + 1) % k == 0
+        with (contextlib.nullcontext() if sync else model.no_sync()):
+            loss = criterion(model(x), y)
+            loss.backward()
+        if sync:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "no_sync_and_named_gate_ok.py": """
+import contextlib
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        if (i + 1) % k != 0:
+            with model.no_sync():
+                loss = criterion(model(x), y) / k
+                loss.backward()
+        else:
+            loss = criterion(model(x), y) / k
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_named(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        sync = (i + 1) % k == 0
+        with (contextlib.nullcontext() if sync else model.no_sync()):
+            loss = criterion(model(x), y) / k
+            loss.backward()
+        if sync:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_finite(model, loader, optimizer, criterion):
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        finite = torch.isfinite(loss)
+        loss.backward()
+        if finite:
+            optimizer.step()
+        optimizer.zero_grad()
+
+def train_window_penalty(model, loader, optimizer, criterion, k=4):
+    # the penalty is back-propagated once per window, beside the step: not one of the k
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y) / k
+        loss.backward()
+        if (i + 1) % k == 0:
+            penalty = model.weight_penalty()
+            penalty.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+""",
 }
 
 
@@ -736,6 +812,9 @@ EXPECTED = {
     "weighted_sum_unscaled.py": [("TRN401", 9)],
     "weighted_sum_divided_ok.py": [],
     "speed_benchmark.py": [("TRN403", 17)],
+    "no_sync_branches_unscaled.py": [("TRN401", 8), ("TRN401", 11)],
+    "named_gate_unscaled.py": [("TRN401", 9)],
+    "no_sync_and_named_gate_ok.py": [],
     "step_in_helper_unscaled.py": [("TRN401", 12)],
     "step_in_helper_ok.py": [],
     "backward_in_helper_unscaled.py": [("TRN401", 11)],
