@@ -137,6 +137,61 @@ def main(model, loader, val_loader, criterion, epochs):
         validate(model, val_loader)
         scheduler.step()
 """,
+    # TRN405 through a meter of this file: `update` adds its argument into a total on the object
+    "meter_fed_loss_tensor_bad": HEAD + """
+class AverageMeter:
+    def __init__(self):
+        self.sum, self.count = 0.0, 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+
+class Track:
+    def __init__(self):
+        self.totals = {"ce": 0.0}
+
+    def add(self, value):
+        self.totals["ce"] += value
+
+def train(model, loader, optimizer, criterion):
+    meter = AverageMeter()
+    track = Track()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        meter.update(loss, x.size(0))
+        track.add(loss)
+    return meter.sum / meter.count
+""",
+    "meter_fed_numbers_ok": HEAD + """
+class AverageMeter:
+    def __init__(self):
+        self.sum, self.count = 0.0, 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+
+class Detaching:
+    def update(self, val):
+        self.sum += float(val)
+
+def train(model, loader, optimizer, criterion):
+    meter = AverageMeter()
+    safe = Detaching()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        meter.update(loss.item(), x.size(0))
+        safe.update(loss)
+        per_step = AverageMeter()
+        per_step.update(loss)
+""",
     # TRN405
     "loss_summed_with_graph": HEAD + """
 criterion = nn.CrossEntropyLoss()
@@ -523,6 +578,8 @@ def found(tmp_path_factory):
     ("scheduler_before_helper_step", ["TRN404", "TRN404"]),
     ("scheduler_after_helper_step_ok", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
+    ("meter_fed_loss_tensor_bad", ["TRN405", "TRN405"]),
+    ("meter_fed_numbers_ok", []),
     ("loss_summed_correctly", []),
     ("count_and_returned_total_ok", []),
     ("loss_sum_beside_nested_return_bad", ["TRN405"]),
@@ -553,6 +610,12 @@ def test_findings(found, case, expected):
 def test_scheduler_before_a_stepping_helper_names_it(found):
     messages = sorted(f["message"] for f in found["scheduler_before_helper_step"])
     assert "inside `train(...)`" in messages[0] and "inside `train_epoch(...)`" in messages[1]
+
+
+def test_meter_update_names_the_total(found):
+    meter, track = sorted(found["meter_fed_loss_tensor_bad"], key=lambda f: f["line"])
+    assert "`self.sum`" in meter["message"] and "meter.update(loss, x.size(0))" in meter["message"]
+    assert '`self.totals["ce"]`' in track["message"]
 
 
 def test_nll_messages_say_what_was_fed(found):
