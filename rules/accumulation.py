@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
                                            dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
+from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
@@ -19,7 +20,9 @@ class UnscaledGradAccumulation(Rule):
     what = """
         Finds accumulation windows: a step of ONE optimizer that consumes several backward
         calls (backward on every micro-batch, that optimizer's step only every k under a
-        counter/modulo condition, or after an inner `range(k)` loop), and flags the backward
+        counter/modulo condition, a name bound to one (`sync = (i + 1) % k == 0`), or after an
+        inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
+        `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,
         `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`, `scaler.scale(loss / k)`).
         A divided copy that backward never sees does not count, nor does a divisor that
@@ -32,9 +35,14 @@ class UnscaledGradAccumulation(Rule):
         gate with an Accelerator built here without that setting is checked.
         Across boundaries: a Lightning `training_step` that calls `self.manual_backward` is
         one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`); a loss returned
-        by a helper in the same file is followed into it. It cannot see loops split across
-        functions (backward in one, the gated step in another) or an Accelerator built in
-        another module (then `accelerator.backward` is trusted).
+        by a helper in the same file is followed into it, and so is a tuple element
+        (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
+        loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
+        file is seen: the step in a helper called under the counter
+        (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
+        back-propagates), or the backward in a helper called every micro-batch (reported at
+        the call, without an edit). It cannot see such helpers in another module, or an
+        Accelerator built in another module (then `accelerator.backward` is trusted).
         Severity error: the step applies k times the gradient, the numbers are wrong.
         """
     why = """
@@ -81,6 +89,17 @@ class UnscaledGradAccumulation(Rule):
                 reported.add(backward.node)
                 shown = shorten(ctx.model.code(operand)) if operand is not None else "the loss"
                 window = f"per accumulation window (`{shorten(ctx.model.code(acc.step.node))}`)"
+                helper = acc.via.get(id(backward.node))
+                if helper is not None:
+                    # back-propagated inside a helper: report where the loop calls it; the window
+                    # size is the caller's, so no edit inside the helper can name it
+                    ctx.report(helper.node,
+                               f"`{shorten(ctx.model.code(helper.node))}` back-propagates `{shown}` "
+                               f"(line {ctx.position(backward.node).start.line}) on every micro-batch "
+                               f"but the optimizer steps only once {window}, and the loss is never "
+                               f"divided by the number of micro-batches: the step sees their sum; divide "
+                               f"the loss by the accumulation steps before backward")
+                    continue
                 if scaled(prog, operand, backward.function) is True:
                     # divided, but by the running micro-batch counter: no edit can know the window
                     ctx.report(backward.node,
@@ -147,7 +166,10 @@ class ZeroGradInsideAccumulation(Rule):
         reported = set()
         uses = {id(use.step.node): use for use in optimizer_steps(prog)}
         for acc in accumulation_loops(prog):
-            for site in uses[id(acc.step.node)].clears:  # this optimizer's clears, on the step's path
+            use = uses.get(id(acc.step.node))
+            if use is None:
+                continue  # the step is inside a helper: its clears are the helper's business
+            for site in use.clears:  # this optimizer's clears, on the step's path
                 if site.node in reported or not prog.inside(site.node, acc.loop):
                     continue
                 if acc.condition is not None and prog.inside(site.node, acc.condition):
@@ -189,8 +211,12 @@ class MissingZeroGrad(Rule):
         Across boundaries: helpers in the same file are read; an unknown function or method
         handed the optimizer or model may clear it (silent). It cannot see clearing done in
         another module's training framework (hooks, callbacks).
-        Severity error: every step applies the sum of all gradients so far. Benchmarks and
-        demo loops that never use their numbers are flagged too (true, harmless there).
+        Severity error: every step applies the sum of all gradients so far. Info when nothing
+        the loop trains is ever read (speed and memory benchmarks): the module is built in the
+        same function and neither it, the optimizer, nor anything computed from its outputs
+        leaves forward, backward and step (returned, printed, logged, stored, compared, saved,
+        handed to another call or a closure); a module wrapping another local one is not
+        judged so.
         """
     why = """
         `backward()` adds into `.grad`: without clearing, every step uses the sum of all
@@ -230,11 +256,18 @@ class MissingZeroGrad(Rule):
                 continue
             if clears_otherwise(prog, use) is not False:
                 continue
-            ctx.report(step.node,
-                       f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
+            message = (f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
                        f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "
                        f"this path, so each step applies the sum of all previous gradients; call "
                        f"`{use.optimizer or 'optimizer'}.zero_grad()` once per step")
+            if training_unobserved(prog, step, use.optimizer):
+                # A speed or memory benchmark: nothing it trains is ever read, no number is wrong.
+                ctx.report(step.node, message + " (nothing this loop trains is read afterwards: the module, "
+                                                "its outputs and the loss never leave forward, backward "
+                                                "and step, so no reported number depends on it)",
+                           severity=Severity.INFO)
+                continue
+            ctx.report(step.node, message)
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

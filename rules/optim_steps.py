@@ -12,6 +12,7 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
+from rules._helpers import program, shorten
 from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, receiver,
                             under_no_grad)
 
@@ -56,9 +57,11 @@ class SchedulerStepBeforeOptimizerStep(Rule):
         `GradScaler`) comes after it and none before it. Schedulers are recognized by
         their constructor (`torch.optim.lr_scheduler.*`, `get_*_schedule*`) or name;
         `ReduceLROnPlateau.step(metric)` is left alone.
-        It sees one function: a scheduler stepped at the top of `train_epoch()` before that
-        function's batch loop is flagged; a scheduler stepped by the caller before calling a
-        training function in another function or module is not seen.
+        Across boundaries: a scheduler stepped at the top of `train_epoch()` before that
+        function's batch loop is flagged, and so is one stepped at the top of the epoch loop
+        before a call of a function of the same file that steps the optimizer (directly or
+        through the functions it calls, a few levels: `scheduler.step(); train(model, opt)`).
+        A training function imported from another module is not seen.
         Severity warning: the schedule is shifted by one step (one epoch for epoch-wise
         schedules); on real code that is a small shift for per-batch schedules.
         """
@@ -93,21 +96,29 @@ class SchedulerStepBeforeOptimizerStep(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         steps = [(index, site) for index, site in enumerate(model.calls) if site.method == "step"]
+        schedulers = [(i, s) for i, s in steps
+                      if _role(model, receiver(s.node), s.function) == "scheduler" and not s.node.args]
+        if not schedulers:
+            return
         optimizer_steps = [(i, s) for i, s in steps
                            if _role(model, receiver(s.node), s.function) in ("optimizer", "scaler")]
+        # A call of a function of this file that steps an optimizer (`train(model, optimizer)`
+        # once per epoch) is an optimizer step of the caller's iteration.
+        optimizer_steps += _stepping_calls(ctx)
+        optimizer_steps.sort(key=lambda pair: pair[0])
         if not optimizer_steps:
             return
-        for index, site in steps:
-            if _role(model, receiver(site.node), site.function) != "scheduler" or site.node.args:
-                continue
+        for index, site in schedulers:
             scope = next(loops_around(model, site.node), None) or site.function
             inside_scope = [(i, s) for i, s in optimizer_steps if s.function is site.function
                             and (scope is None or any(a is scope for a in model.ancestors(s.node)))]
             if not inside_scope or any(i < index for i, _ in inside_scope):
                 continue
             later = [s for i, s in inside_scope if i > index]
+            helper = next((s for s in later if s.method != "step"), None)
+            where = f" (inside `{dotted_name(helper.node.func)}(...)`)" if helper is not None else ""
             ctx.report(site.node, f"`{dotted_name(site.node.func)}()` runs before the optimizer step of "
-                                  f"this iteration; step the scheduler after `optimizer.step()`",
+                                  f"this iteration{where}; step the scheduler after `optimizer.step()`",
                        fix=self._fix(ctx, site, later[-1]))
 
     @staticmethod
@@ -128,6 +139,31 @@ class SchedulerStepBeforeOptimizerStep(Rule):
         return make_fix(ctx, "Move the scheduler step after the optimizer step",
                         {statement: cst.RemovalSentinel.REMOVE, anchor: cst.FlattenSentinel([anchor, moved])},
                         UNSAFE)
+
+
+def _stepping_calls(ctx) -> list:
+    """(index, call site) of the calls of functions of this file that step an optimizer,
+    directly or through the functions they call (a few levels)."""
+    model = ctx.model
+    prog = program(ctx)
+    memo: dict = {}
+
+    def steps(function, depth: int) -> bool:
+        if function in memo:
+            return memo[function]
+        memo[function] = False  # recursion guard
+        info = model.function_info.get(function)
+        answer = info is not None and any(
+            (s.method == "step" and _role(model, receiver(s.node), s.function) in ("optimizer", "scaler"))
+            or (depth < 3 and s.method != "step" and _callee_steps(s, depth)) for s in info.calls)
+        memo[function] = answer
+        return answer
+
+    def _callee_steps(site, depth: int) -> bool:
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        return resolved is not None and steps(resolved[0], depth + 1)
+
+    return [(i, s) for i, s in enumerate(model.calls) if s.method != "step" and _callee_steps(s, 0)]
 
 
 def _is_loss_call(model, node: cst.BaseExpression, function) -> bool:
@@ -160,8 +196,12 @@ class LossAccumulatedWithGraph(Rule):
         training iteration, and it is not returned as a result (`return total`, or, from a
         loop that does not back-propagate, any return that reads it: a loss function
         summing its terms).
-        Across boundaries it sees only the current function: a total back-propagated by the
-        caller of a helper that returns it is treated as a result (silent). It cannot see
+        Across boundaries: a total back-propagated by the caller of a helper that returns it
+        is treated as a result (silent). A meter of the same file is read: `meter.update(loss, n)`
+        in a training loop, where `update` adds its argument into a total on the object
+        (`self.sum += val * n`, `self.totals["ce"] += value`) and the object is made
+        outside the loop, is flagged at the call when `loss` is certainly a tensor (back-propagated
+        here, or a torch loss call). Meters of other modules are not read. It cannot see
         types it is not shown: integer counters (`n += batch.batch_size`), sizes and token
         counts have no loss evidence and are never flagged.
         Fix: `.detach()` on the summand (not `.item()`: a total read as a tensor after the
@@ -220,6 +260,7 @@ class LossAccumulatedWithGraph(Rule):
         if not sums:
             return
         flows = _Flows(model)
+        _report_meter_updates(ctx, flows)
         for function, target, value, node in sums:
             loop = next(loops_around(model, node), None)
             if loop is None or under_no_grad(model, node):
@@ -244,6 +285,77 @@ class LossAccumulatedWithGraph(Rule):
                            SAFE if safe else UNSAFE) if name is not None else None
             ctx.report(node, f"`{target}` sums `{shown}` with its autograd graph; accumulate "
                              f"`{shown}.item()` (or `.detach()`) instead", fix=fix)
+
+
+def _report_meter_updates(ctx, flows) -> None:
+    """`meter.update(loss, n)` in a training loop, where `update` (a function of this file)
+    adds its argument into a total on the object (`self.sum += val * n`,
+    `self.totals[key] += losses[key]`): the object keeps every iteration's graph."""
+    model = ctx.model
+    prog = program(ctx)
+    for site in model.calls:
+        if site.method is None or site.qualname is not None or not site.node.args:
+            continue
+        loop = _training_loop(model, site.node) if site.function is not None else None
+        if loop is None or under_no_grad(model, site.node):
+            continue
+        holder = dotted_name(receiver(site.node))
+        if holder is None or any(model.is_within(b.statement, loop) for b in model.bindings_of(holder, site.function)):
+            continue  # a fresh object every iteration (or no object): nothing outlives the iteration
+        for index, arg in enumerate(site.node.args):
+            if arg.keyword is not None or arg.star:
+                break
+            term, certain = _loss_term(model, arg.value, site.function, "", flows.differentiated(site.function))
+            if term is None or not certain:
+                continue
+            resolved = prog.flow.resolve(site)
+            if resolved is None:
+                break
+            info = model.function_info[resolved[0]]
+            position = index + 1 if resolved[1] else index
+            if position >= len(info.params) or info.params[0:1] != ["self"]:
+                break
+            total = _self_total_fed_by(info.node, info.params[position])
+            if total is None:
+                continue
+            shown = ctx.code_for(arg.value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            ctx.report(site.node, f"`{shorten(ctx.code_for(site.node))}` adds `{shown}` with its autograd graph "
+                                  f"into `{ctx.code_for(total.target)}` (line {ctx.position(total).start.line}), "
+                                  f"which outlives the iteration; pass `{shown}.item()` (or `.detach()`)")
+            break
+
+
+def _self_total_fed_by(function: cst.FunctionDef, param: str) -> Optional[cst.AugAssign]:
+    """`self.x += <param ...>` (or `self.x[key] += param[key]`) in `function`, the parameter not
+    turned into a number on the way (`param.item()`, `float(param)`)."""
+    found: list = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> Optional[bool]:
+            return node is function  # nested functions are not this one
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            target = node.target
+            while type(target) is cst.Subscript:
+                target = target.value
+            if found or type(node.operator) is not cst.AddAssign or type(target) is not cst.Attribute \
+                    or dotted_name(target.value) != "self":
+                return
+            if _reads_raw(node.value, param):
+                found.append(node)
+
+    function.visit(_Find())
+    return found[0] if found else None
+
+
+def _reads_raw(value: cst.BaseExpression, param: str) -> bool:
+    """`value` is `param`, `param[key]` or arithmetic on them, never through a detaching call."""
+    if type(value) is cst.BinaryOperation and type(value.operator) in (cst.Multiply, cst.Divide, cst.Add, cst.Subtract):
+        return _reads_raw(value.left, param) or _reads_raw(value.right, param)
+    while type(value) is cst.Subscript:
+        value = value.value
+    return type(value) is cst.Name and value.value == param
 
 
 def _loss_term(model, value: cst.BaseExpression, function, target: str, differentiated: set):

@@ -5,7 +5,8 @@ the TRN401-TRN403 rules ask it rather than walking loops themselves.
 
 An accumulation window is a step that consumes several backward calls of ONE optimizer:
 - a step under a counter or modulo condition inside the micro-batch loop
-  (`if (i + 1) % k == 0: opt.step()`), with backward outside that condition;
+  (`if (i + 1) % k == 0: opt.step()`, or a name bound to such a test), with backward outside
+  that condition (or in its other branch: DDP's `no_sync()` micro-batches);
 - an inner loop over `range(k)` that calls backward, followed by the step.
 A Lightning `training_step` that calls `self.manual_backward` is one micro-batch of the
 trainer's loop. Accelerate's `accelerator.backward` inside `accelerator.accumulate(...)`
@@ -15,7 +16,7 @@ the user and are not windows to check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import libcst as cst
@@ -31,6 +32,9 @@ class AccumulationLoop:
     backwards: list[CallSite]  # backward calls that run on micro-batches where the step does not
     condition: Optional[cst.If]  # form 1: the `if` guarding the step
     counters: frozenset = frozenset()  # names that count micro-batches in this loop (never a window size)
+    # A backward inside a helper of the file that the loop calls every micro-batch: the call
+    # in the loop, by id of the backward's node (the finding goes there).
+    via: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -104,7 +108,9 @@ def optimizer_of_step(step: CallSite) -> Optional[str]:
 
 
 def exclusive(prog, a: cst.CSTNode, b: cst.CSTNode) -> bool:
-    """`a` and `b` sit in different branches of one `if` (fp32 path vs AMP path): never both run."""
+    """`a` and `b` sit in different branches of one `if` (fp32 path vs AMP path): never both run.
+    Branches on the micro-batch counter alternate across iterations (`if (i + 1) % k != 0:` a
+    `no_sync()` backward, `else:` backward and step): those are not exclusive."""
     model = prog.model
     for ancestor in model.ancestors(a):
         if type(ancestor) is cst.FunctionDef:
@@ -112,8 +118,31 @@ def exclusive(prog, a: cst.CSTNode, b: cst.CSTNode) -> bool:
         if type(ancestor) is cst.If and ancestor.orelse is not None:
             other = ancestor.orelse if model.is_within(a, ancestor.body) else ancestor.body
             if model.is_within(b, other):
-                return True
+                return not _counter_test(prog, ancestor.test, model.enclosing_function(ancestor))
     return False
+
+
+def _counter_test(prog, test: cst.BaseExpression, function, counters: frozenset = frozenset()) -> bool:
+    """A test on the micro-batch count: a modulo (`(i + 1) % k == 0`), a comparison of a counter
+    (`seen == k`), or a name bound to one (`sync = (i + 1) % k == 0; if sync:`)."""
+    if _contains_modulo(test) or (isinstance(test, cst.Comparison) and _names_in(test) & counters):
+        return True
+    if isinstance(test, cst.UnaryOperation):
+        test = test.expression
+    name = dotted_name(test)
+    if name is None:
+        return False
+    values = [b.value for b in prog.model.bindings.get(name, ()) if b.kind == "assign" and b.index is None
+              and (function is None or b.function is function)]
+    return bool(values) and all(_contains_modulo(v) or (isinstance(v, cst.Comparison) and _names_in(v) & counters)
+                                for v in values)
+
+
+def _same_branch(prog, node: cst.CSTNode, condition: cst.If, step: cst.CSTNode) -> bool:
+    """`node` runs when the step under `condition` runs: inside the same branch of that `if`."""
+    if condition.orelse is not None and prog.inside(step, condition.orelse):
+        return prog.inside(node, condition.orelse)
+    return prog.inside(node, condition.body)
 
 
 def _conditions(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
@@ -304,8 +333,13 @@ def accumulation_loops(prog) -> list[AccumulationLoop]:
         condition = _accumulation_condition(prog, step, loop, increments)
         counters = increments | _loop_targets(loop)
         if condition is not None:
-            outside = [b for b in use.backwards if not prog.inside(b.node, condition)]
+            outside = [b for b in use.backwards if not _same_branch(prog, b.node, condition, step.node)]
             if outside:
+                # `if not last: with no_sync(): backward` / `else: backward; step`: the window's
+                # last micro-batch back-propagates beside the step and is one of the k too (a
+                # backward beside a step with nothing in the other branch runs once per window)
+                if any(prog.inside(b.node, condition) for b in outside):
+                    outside = list(use.backwards)
                 found.append(AccumulationLoop(loop, step, outside, condition, counters))
             continue
         if loop is step.function:
@@ -315,7 +349,93 @@ def accumulation_loops(prog) -> list[AccumulationLoop]:
             if inner_backwards:
                 found.append(AccumulationLoop(inner, step, inner_backwards, None,
                                               counters | _loop_targets(inner)))
+    found.extend(_split_windows(prog))
     model.cache["accumulation"] = found
+    return found
+
+
+# -- windows split across functions of the file -------------------------------------------------
+
+def _helper_sites(prog, site: CallSite, depth: int = 0) -> list[CallSite]:
+    """The call sites of the same-file function `site` runs, and of those it runs (a few levels)."""
+    resolved = prog.flow.resolve(site) if site.qualname is None and site.method not in ("step", "backward") else None
+    if resolved is None or depth > 2:
+        return []
+    memo = prog.model.cache.setdefault("helper_sites", {})  # per function, from the top level only
+    if depth == 0 and resolved[0] in memo:
+        return memo[resolved[0]]
+    info = prog.model.function_info[resolved[0]]
+    found = list(info.calls)
+    for inner in info.calls:
+        if inner.function is info.node:
+            found += _helper_sites(prog, inner, depth + 1)
+    if depth == 0:
+        memo[resolved[0]] = found
+    return found
+
+
+def _split_windows(prog) -> list[AccumulationLoop]:
+    """Windows whose backward or step sits in a helper the loop calls:
+    - `loss.backward()` every micro-batch and `if (i + 1) % k == 0: self.optimizer_step()`, a
+      helper that steps (and may clear) but never back-propagates;
+    - `self.backward_step(batch)` every micro-batch, a helper that back-propagates but never
+      steps, and `optimizer.step()` under the counter (or after an inner `range(k)` loop).
+    Loops holding a helper that does both, or no step at all, are left to the other analyses."""
+    model = prog.model
+    found: list[AccumulationLoop] = []
+    for use in optimizer_steps(prog):
+        if use.backwards or use.loop is use.step.function:
+            continue
+        loop, step = use.loop, use.step
+        condition = _accumulation_condition(prog, step, loop, frozenset(_counters(prog, loop)))
+        regions = [condition] if condition is not None else \
+            [inner for inner in _inner_range_loops(prog, loop, step)]
+        for region in regions:
+            via = {}
+            for site in prog.sites_in(loop, step.function):
+                if condition is not None and _same_branch(prog, site.node, condition, step.node):
+                    continue
+                if condition is None and not prog.inside(site.node, region):
+                    continue
+                inner = _helper_sites(prog, site)
+                backwards = [s for s in inner if is_backward(prog, s) and not _scales_for_you(prog, s)]
+                if len(backwards) == 1 and not any(prog.is_step(s) for s in inner):
+                    via[id(backwards[0].node)] = (backwards[0], site)
+            if via:
+                # counters stay empty: the helper's divisor is read in the helper's own scope
+                found.append(AccumulationLoop(loop if condition is not None else region, step,
+                                              [b for b, _ in via.values()], condition, frozenset(),
+                                              {key: call for key, (_, call) in via.items()}))
+    stepping: dict = {}
+    for site in model.calls:
+        loop = prog.loops_of(site.node)[0] if prog.loops_of(site.node) else None
+        if loop is None or prog.is_step(site) or is_backward(prog, site):
+            continue
+        inner = _helper_sites(prog, site)
+        if not any(prog.is_step(s) for s in inner) or any(is_backward(prog, s) for s in inner):
+            continue
+        stepping.setdefault(id(loop), (loop, []))[1].append(site)
+    for loop, helpers in stepping.values():
+        function = helpers[0].function
+        sites = prog.sites_in(loop, function)
+        if len(helpers) != 1 or any(prog.is_step(s) for s in sites):
+            continue  # several updates, or one in the loop itself: not one window to judge
+        step = helpers[0]
+        backwards = [s for s in sites if is_backward(prog, s) and not _scales_for_you(prog, s)]
+        if not backwards:
+            continue
+        increments = frozenset(_counters(prog, loop))
+        counters = increments | _loop_targets(loop)
+        condition = _accumulation_condition(prog, step, loop, increments)
+        if condition is not None:
+            outside = [b for b in backwards if not _same_branch(prog, b.node, condition, step.node)]
+            if outside:
+                found.append(AccumulationLoop(loop, step, outside, condition, counters))
+            continue
+        for inner_loop in _inner_range_loops(prog, loop, step):
+            inside = [b for b in backwards if prog.inside(b.node, inner_loop)]
+            if inside:
+                found.append(AccumulationLoop(inner_loop, step, inside, None, counters | _loop_targets(inner_loop)))
     return found
 
 
@@ -330,7 +450,8 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
         if not use.backwards or not use.clears:
             continue
         condition = _accumulation_condition(prog, use.step, loop, frozenset(_counters(prog, loop)))
-        if condition is None or not all(prog.inside(b.node, condition) for b in use.backwards):
+        if condition is None or not all(_same_branch(prog, b.node, condition, use.step.node)
+                                        for b in use.backwards):
             continue
         if any(prog.inside(c.node, condition) for c in use.clears):
             continue  # cleared right before its own backward: a gated update (GAN critic schedule)
@@ -381,9 +502,7 @@ def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> 
         if ancestor is loop:
             return None
         if isinstance(ancestor, cst.If) and not prog.inside(step.node, ancestor.test):
-            if _contains_modulo(ancestor.test):
-                return ancestor
-            if _names_in(ancestor.test) & counters and isinstance(ancestor.test, cst.Comparison):
+            if _counter_test(prog, ancestor.test, step.function, counters):
                 return ancestor
     return None
 
@@ -472,12 +591,14 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                            prog.model.values_of(dotted_name(side) or "", function)):
                         return True
             return None
-        if isinstance(node.operator, cst.Add):
+        if isinstance(node.operator, (cst.Add, cst.Subtract)):
             left = scaled(prog, node.left, function, depth + 1, counters)
             right = scaled(prog, node.right, function, depth + 1, counters)
             if left is True and right is True:
                 return True
-            return False if left is False and right is False else None
+            # `l_distill + w * l_proj`: a plain loss term is summed over the window whatever
+            # weighs the other term; a divided term beside it leaves the verdict open.
+            return False if False in (left, right) and True not in (left, right) else None
         return None
     if isinstance(node, cst.Call):
         func = node.func
@@ -527,10 +648,40 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                 if isinstance(op, (cst.DivideAssign, cst.MultiplyAssign)):
                     return False if _names_in(b.statement.value) & counters else True
                 continue
-            if b.kind != "assign" or b.index is not None:
+            if b.kind != "assign":
                 return None
+            if b.index is not None:
+                verdicts.append(_element_scaled(prog, b, depth + 1, counters))
+                continue
             verdicts.append(scaled(prog, b.value, b.function, depth + 1, counters))
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
+    """`logits, loss = model(x, y)`, `loss, logs = compute_loss(...)`: the unpacked element.
+
+    A helper of this file is read: the element at the same place of each returned tuple.
+    Otherwise the call's own verdict stands for its elements (a model or a loss function
+    returns its loss undivided), except that nothing is claimed for a call that is not one."""
+    value = binding.value
+    if type(value) is not cst.Call:
+        return None
+    site = prog.model.call_site.get(value)
+    if site is None:
+        return None
+    resolved = prog.flow.resolve(site) if site.qualname is None else None
+    if resolved is not None:
+        info = prog.model.function_info[resolved[0]]
+        verdicts = []
+        for r in info.returns:
+            if type(r.value) is not cst.Tuple or len(r.value.elements) != binding.arity or \
+                    any(type(e) is cst.StarredElement for e in r.value.elements):
+                return None
+            verdicts.append(scaled(prog, r.value.elements[binding.index].value, info.node, depth + 1))
+        if verdicts and all(v is True for v in verdicts):
+            return True
+        return False if verdicts and all(v is False for v in verdicts) else None
+    return scaled(prog, value, binding.function, depth, counters)

@@ -431,6 +431,349 @@ class Model(L.LightningModule):
             opt.step()
             opt.zero_grad()
 """,
+    # -- the loss unpacked from a tuple (`logits, loss = model(x, y)`), nanoGPT's micro-step loop --
+    "tuple_loss_micro_steps.py": """
+import torch
+
+def train(model, get_batch, optimizer, scaler, gradient_accumulation_steps):
+    for it in range(1000):
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(*get_batch())
+            scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+""",
+    "tuple_loss_divided_ok.py": """
+import torch
+
+def train(model, get_batch, optimizer, scaler, gradient_accumulation_steps):
+    for it in range(1000):
+        for micro_step in range(gradient_accumulation_steps):
+            logits, loss = model(*get_batch())
+            loss = loss / gradient_accumulation_steps
+            scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+""",
+    # a helper of the file returns (outputs, loss): its loss is read at the unpacked place
+    "tuple_from_helper.py": """
+import torch
+import torch.nn.functional as F
+
+def plain(model, x, y):
+    out = model(x)
+    return out, F.cross_entropy(out, y)
+
+def divided(model, x, y, k):
+    out = model(x)
+    return out, F.cross_entropy(out, y) / k
+
+def train(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        out, loss = plain(model, x, y)
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_divided(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        out, loss = divided(model, x, y, k)
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # -- a weighted sum of losses: an undivided term is summed over the window whatever the weight --
+    "weighted_sum_unscaled.py": """
+import torch
+
+def train(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        L_proj = proj_loss(feats, encoder(noisy))
+        L_distill = distill_loss(feats, decoder(feats))
+        loss = L_distill + pars.weight_proj * L_proj
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "weighted_sum_divided_ok.py": """
+import torch
+
+def train(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        L_proj = proj_loss(feats, encoder(noisy))
+        L_distill = distill_loss(feats, decoder(feats))
+        loss = (L_distill + pars.weight_proj * L_proj) / accumulation_steps
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_terms_divided(encoder, decoder, loader, optimizer, distill_loss, proj_loss, pars, accumulation_steps=2):
+    for i, (img, noisy) in enumerate(loader):
+        feats = encoder(img)
+        loss = distill_loss(feats, decoder(feats)) / accumulation_steps \
+            - pars.weight_proj * proj_loss(feats, encoder(noisy)) / accumulation_steps
+        loss.backward()
+        if (i + 1) % accumulation_steps == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # -- #17: loops that time forward/backward/step on a module nobody reads afterwards ---------
+    "speed_benchmark.py": """
+import time
+import torch
+
+def bench(layer_cls, args, n=1000):
+    layer = layer_cls(args).to(args.device)
+    optimizer = torch.optim.Adam(layer.parameters(), 1e-4)
+    optimizer.zero_grad()
+    x = torch.ones(4, 100, args.d_model, device=args.device)
+    target = torch.zeros(4, 100, args.d_model, device=args.device)
+    used = 0
+    start = time.time()
+    for i in range(n):
+        out = layer(x)
+        used += torch.cuda.memory_allocated() / 1024 ** 3
+        loss = ((target - out) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+    print("time per step", (time.time() - start) / n, "memory", used / n)
+""",
+    # the same shapes whose results are read: the module returned, the loss printed or kept,
+    # the module evaluated or saved, a closure reading it
+    "trained_results_read.py": """
+import torch
+
+def fit(net_cls, loader, criterion):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+    return net
+
+def fit_printing(net_cls, loader, criterion):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        print(loss.item())
+
+def fit_history(net_cls, loader, criterion, history):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        out = net(x)
+        loss = criterion(out, y)
+        loss.backward()
+        optimizer.step()
+        history["loss"] = loss.detach()
+
+def fit_then_save(net_cls, loader, criterion, path):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(net(x), y).backward()
+        optimizer.step()
+    torch.save(net.state_dict(), path)
+
+def fit_then_score(net_cls, loader, criterion, evaluate):
+    net = net_cls()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(net(x), y).backward()
+        optimizer.step()
+        if criterion(net(x), y) < 0.1:
+            break
+    def predict(x):
+        return net(x)
+    return predict
+
+def fit_wrapped(net_cls, loader, criterion, path):
+    net = net_cls()
+    model = torch.nn.DataParallel(net)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        criterion(model(x), y).backward()
+        optimizer.step()
+    torch.save(net.state_dict(), path)
+""",
+    # -- windows split across functions of the file: the step or the backward in a helper ------
+    "step_in_helper_unscaled.py": """
+import torch
+
+class Trainer:
+    def optimizer_step(self):
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def train(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+            if (i + 1) % self.accum == 0:
+                self.optimizer_step()
+""",
+    "step_in_helper_ok.py": """
+import torch
+
+class Trainer:
+    def optimizer_step(self):
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def log(self, loss):
+        print(loss.item())
+
+    def train(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y) / self.accum
+            loss.backward()
+            if (i + 1) % self.accum == 0:
+                self.optimizer_step()
+
+    def train_every_batch(self, loader):
+        for i, (x, y) in enumerate(loader):
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+            self.optimizer_step()
+            if (i + 1) % 100 == 0:
+                self.log(loss)
+""",
+    "backward_in_helper_unscaled.py": """
+import torch
+
+def backward_step(model, batch, criterion):
+    x, y = batch
+    loss = criterion(model(x), y)
+    loss.backward()
+    return loss.item()
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, batch in enumerate(loader):
+        backward_step(model, batch, criterion)
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "backward_in_helper_ok.py": """
+import torch
+
+def backward_step(model, batch, criterion, k):
+    x, y = batch
+    loss = criterion(model(x), y) / k
+    loss.backward()
+
+def update_generator(G, D, opt_g, z):
+    opt_g.zero_grad()
+    loss = -D(G(z)).mean()
+    loss.backward()
+    opt_g.step()
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, batch in enumerate(loader):
+        backward_step(model, batch, criterion, k)
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_gan(G, D, loader, opt_d, opt_g, n_critic=5):
+    for i, imgs in enumerate(loader):
+        opt_d.zero_grad()
+        z = torch.randn(imgs.size(0), 100)
+        d_loss = D(G(z).detach()).mean() - D(imgs).mean()
+        d_loss.backward()
+        opt_d.step()
+        if i % n_critic == 0:
+            update_generator(G, D, opt_g, z)
+""",
+    # -- DDP accumulation: `no_sync()` on the micro-batches that do not step, a gate held in a name --
+    "no_sync_branches_unscaled.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        if (i + 1) % k != 0:
+            with model.no_sync():
+                loss = criterion(model(x), y)
+                loss.backward()
+        else:
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "named_gate_unscaled.py": """
+import contextlib
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        sync = (i + 1) % k == 0
+        with (contextlib.nullcontext() if sync else model.no_sync()):
+            loss = criterion(model(x), y)
+            loss.backward()
+        if sync:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "no_sync_and_named_gate_ok.py": """
+import contextlib
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        if (i + 1) % k != 0:
+            with model.no_sync():
+                loss = criterion(model(x), y) / k
+                loss.backward()
+        else:
+            loss = criterion(model(x), y) / k
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_named(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        sync = (i + 1) % k == 0
+        with (contextlib.nullcontext() if sync else model.no_sync()):
+            loss = criterion(model(x), y) / k
+            loss.backward()
+        if sync:
+            optimizer.step()
+            optimizer.zero_grad()
+
+def train_finite(model, loader, optimizer, criterion):
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        finite = torch.isfinite(loss)
+        loss.backward()
+        if finite:
+            optimizer.step()
+        optimizer.zero_grad()
+
+def train_window_penalty(model, loader, optimizer, criterion, k=4):
+    # the penalty is back-propagated once per window, beside the step: not one of the k
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y) / k
+        loss.backward()
+        if (i + 1) % k == 0:
+            penalty = model.weight_penalty()
+            penalty.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+""",
 }
 
 
@@ -463,6 +806,20 @@ EXPECTED = {
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],
+    "tuple_loss_micro_steps.py": [("TRN401", 7)],
+    "tuple_loss_divided_ok.py": [],
+    "tuple_from_helper.py": [("TRN401", 15)],
+    "weighted_sum_unscaled.py": [("TRN401", 9)],
+    "weighted_sum_divided_ok.py": [],
+    "speed_benchmark.py": [("TRN403", 17)],
+    "no_sync_branches_unscaled.py": [("TRN401", 8), ("TRN401", 11)],
+    "named_gate_unscaled.py": [("TRN401", 9)],
+    "no_sync_and_named_gate_ok.py": [],
+    "step_in_helper_unscaled.py": [("TRN401", 12)],
+    "step_in_helper_ok.py": [],
+    "backward_in_helper_unscaled.py": [("TRN401", 11)],
+    "backward_in_helper_ok.py": [],
+    "trained_results_read.py": [("TRN403", 9), ("TRN403", 18), ("TRN403", 28), ("TRN403", 36), ("TRN403", 44), ("TRN403", 57)],
 }
 
 
@@ -493,3 +850,9 @@ def test_counter_divisor_says_so_and_offers_no_edit(found):
     assert "micro-batch counter" in finding["message"] and finding["fix"] is None
     (plain,) = found["modulo_unscaled.py"]
     assert plain["fix"] is not None and plain["fix"]["applicability"] == "unsafe"
+
+
+def test_benchmark_loop_is_info_and_says_why(found):
+    (finding,) = found["speed_benchmark.py"]
+    assert finding["severity"] == "info" and "no reported number depends on it" in finding["message"]
+    assert {f["severity"] for f in found["trained_results_read.py"]} == {"error"}

@@ -85,6 +85,113 @@ for epoch in range(3):
     scheduler.step()
     plateau.step(val_loss)
 """,
+    # the optimizer steps inside a training helper of this file, called once per epoch
+    "scheduler_before_helper_step": HEAD + """
+def train_step(model, batch, optimizer, criterion):
+    optimizer.zero_grad()
+    loss = criterion(model(batch[0]), batch[1])
+    loss.backward()
+    optimizer.step()
+
+def train_epoch(model, loader, optimizer, criterion):
+    for batch in loader:
+        train_step(model, batch, optimizer, criterion)
+
+def train(model, loader, optimizer, criterion):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+def main(model, loader, criterion, epochs):
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50)
+    for epoch in range(epochs):
+        scheduler.step()
+        avg_loss = train(model, loader, optimizer, criterion)
+    for epoch in range(epochs):
+        scheduler.step()
+        train_epoch(model, loader, optimizer, criterion)
+""",
+    "scheduler_after_helper_step_ok": HEAD + """
+def train(model, loader, optimizer, criterion):
+    for x, y in loader:
+        optimizer.zero_grad()
+        criterion(model(x), y).backward()
+        optimizer.step()
+
+def validate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(model(x).sum().item() for x, _ in loader)
+
+def main(model, loader, val_loader, criterion, epochs):
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=50)
+    for epoch in range(epochs):
+        train(model, loader, optimizer, criterion)
+        scheduler.step()
+        validate(model, val_loader)
+    for epoch in range(epochs):
+        validate(model, val_loader)
+        scheduler.step()
+""",
+    # TRN405 through a meter of this file: `update` adds its argument into a total on the object
+    "meter_fed_loss_tensor_bad": HEAD + """
+class AverageMeter:
+    def __init__(self):
+        self.sum, self.count = 0.0, 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+
+class Track:
+    def __init__(self):
+        self.totals = {"ce": 0.0}
+
+    def add(self, value):
+        self.totals["ce"] += value
+
+def train(model, loader, optimizer, criterion):
+    meter = AverageMeter()
+    track = Track()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        meter.update(loss, x.size(0))
+        track.add(loss)
+    return meter.sum / meter.count
+""",
+    "meter_fed_numbers_ok": HEAD + """
+class AverageMeter:
+    def __init__(self):
+        self.sum, self.count = 0.0, 0
+
+    def update(self, val, n=1):
+        self.sum += val * n
+        self.count += n
+
+class Detaching:
+    def update(self, val):
+        self.sum += float(val)
+
+def train(model, loader, optimizer, criterion):
+    meter = AverageMeter()
+    safe = Detaching()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        meter.update(loss.item(), x.size(0))
+        safe.update(loss)
+        per_step = AverageMeter()
+        per_step.update(loss)
+""",
     # TRN405
     "loss_summed_with_graph": HEAD + """
 criterion = nn.CrossEntropyLoss()
@@ -468,7 +575,11 @@ def found(tmp_path_factory):
     ("nll_logits_beside_nested_helper", ["TRN303"]),
     ("scheduler_first", ["TRN404"]),
     ("scheduler_after_scaler_step", []),
+    ("scheduler_before_helper_step", ["TRN404", "TRN404"]),
+    ("scheduler_after_helper_step_ok", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
+    ("meter_fed_loss_tensor_bad", ["TRN405", "TRN405"]),
+    ("meter_fed_numbers_ok", []),
     ("loss_summed_correctly", []),
     ("count_and_returned_total_ok", []),
     ("loss_sum_beside_nested_return_bad", ["TRN405"]),
@@ -494,6 +605,17 @@ def found(tmp_path_factory):
 ])
 def test_findings(found, case, expected):
     assert sorted(codes(found[case])) == expected, found[case]
+
+
+def test_scheduler_before_a_stepping_helper_names_it(found):
+    messages = sorted(f["message"] for f in found["scheduler_before_helper_step"])
+    assert "inside `train(...)`" in messages[0] and "inside `train_epoch(...)`" in messages[1]
+
+
+def test_meter_update_names_the_total(found):
+    meter, track = sorted(found["meter_fed_loss_tensor_bad"], key=lambda f: f["line"])
+    assert "`self.sum`" in meter["message"] and "meter.update(loss, x.size(0))" in meter["message"]
+    assert '`self.totals["ce"]`' in track["message"]
 
 
 def test_nll_messages_say_what_was_fed(found):
