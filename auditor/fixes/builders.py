@@ -171,10 +171,15 @@ class _Assignments(cst.CSTVisitor):
 
 
 def _feeds_backward(model, block: cst.CSTNode) -> bool:
-    """Whether a name the block assigns reaches a `backward()` in the innermost loop around it
-    (through assignments in that loop): then the block is the training step's forward."""
+    """Whether a name the block assigns reaches a `backward()` in the innermost loop around it,
+    or, outside any loop, in its function (through assignments there): then the block is the
+    forward of a training step, e.g. of a helper that trains or evaluates by a flag
+    (`if train: loss.backward()`), whose evaluation path alone was reported."""
+    function = model.enclosing_function(block)
     loop = next((a for a in model.ancestors(block) if isinstance(a, (cst.For, cst.While))), None)
-    if loop is None or model.enclosing_function(loop) is not model.enclosing_function(block):
+    if loop is None or model.enclosing_function(loop) is not function:
+        loop = function
+    if loop is None:
         return False
     found = _Assignments()
     block.visit(found)

@@ -351,3 +351,49 @@ def answer(model, questions, encode):
     assert _no_grad_fix_for(loop.replace("ARGMAX", "tf.argmax"), "model.qa") is None
     fix = _no_grad_fix_for(loop.replace("ARGMAX", "torch.argmax"), "model.qa")
     assert fix is not None and fix.applicability == "safe"
+
+
+def test_no_grad_is_not_wrapped_around_a_helper_that_trains_by_a_flag(tmp_path):
+    # One episode function trains or evaluates by `train`; the evaluation path alone is a
+    # finding, but a no_grad wrap of the shared forward would make `loss.backward()` raise on
+    # the training path (seen in a few-shot learning repository).
+    write(tmp_path, "episode.py", """
+import torch
+
+
+def episode(model, optimiser, loss_fn, x, y, train):
+    if train:
+        model.train()
+        optimiser.zero_grad()
+    else:
+        model.eval()
+    embeddings = model(x)
+    loss = loss_fn(embeddings, y)
+    if train:
+        loss.backward()
+        optimiser.step()
+    return loss
+
+
+def evaluate(model, optimiser, loss_fn, batches):
+    return [episode(model, optimiser, loss_fn, x, y, train=False).item() for x, y in batches]
+
+
+def fit(model, optimiser, loss_fn, batches):
+    for x, y in batches:
+        episode(model, optimiser, loss_fn, x, y, train=True)
+""")
+    write(tmp_path, "evaluate_only.py", """
+import torch
+
+
+def score(model, loss_fn, x, y):
+    model.eval()
+    embeddings = model(x)
+    return loss_fn(embeddings, y).item()
+""")
+    fixes = _fixes(tmp_path, "TRN102")
+    shared = [fix for (path, _), fix in fixes.items() if path.endswith("episode.py")]
+    plain = [fix for (path, _), fix in fixes.items() if path.endswith("evaluate_only.py")]
+    assert shared and all(fix is None for fix in shared)
+    assert plain and plain[0] is not None and plain[0]["applicability"] == "safe"
