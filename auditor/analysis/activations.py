@@ -17,6 +17,7 @@ from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
 from auditor.analysis.roles import is_module_class, roles_of
+from auditor.analysis.uses import source_order
 
 SOFTMAX, SIGMOID = "softmax", "sigmoid"
 _FUNCTIONS = {
@@ -196,14 +197,6 @@ class Activations:
         return [c for c in classes if c.name not in used_inside]
 
 
-def source_order(model: FileModel, node: cst.CSTNode) -> Optional[int]:
-    """Source position of a node as an ordinal (the model's parent table is in pre-order)."""
-    order = model.cache.get("source_order")
-    if order is None:
-        order = model.cache["source_order"] = {n: i for i, n in enumerate(model.parents)}
-    return order.get(node)
-
-
 def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, function) -> list:
     """The bindings of one name that can reach `use`, as far as the order of statements says.
 
@@ -214,7 +207,8 @@ def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, functi
     `y = self(x); y = torch.softmax(y, 1); crit(y, t)` only the softmax reaches the loss.
     A later assignment overwrites on every path when the block holding it also holds the use.
     """
-    used_at = source_order(model, use)
+    order = source_order(model)
+    used_at = order.get(use)
     if used_at is None:
         return bindings
     local, kept = [], []
@@ -222,7 +216,7 @@ def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, functi
         if b.function is not function:
             kept.append(b)
             continue
-        at = source_order(model, b.statement)
+        at = order.get(b.statement)
         if at is None:
             kept.append(b)
         elif at < used_at and not model.is_within(use, b.statement):

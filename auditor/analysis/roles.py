@@ -38,7 +38,6 @@ NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "proce
 NOT_MODEL_CLASS_PARTS = ("Tokenizer", "Processor", "FeatureExtractor", "Config")
 # Models of other frameworks: torch's grad and train/eval modes mean nothing to them.
 _OTHER_FRAMEWORK_CLASSES = ("TF", "Flax")
-_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax")
 # `build_model(cfg)`, `self.get_model()`: a name that says it makes or fetches a model.
 BUILDER_VERBS = {"build", "make", "create", "get", "load", "init", "setup", "construct", "instantiate",
                  "prepare", "new"}
