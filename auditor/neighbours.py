@@ -14,7 +14,7 @@ the same whether the file or the whole repository was named.
   the run named is not listed at all (its files are named already).
 - A file's imports are read from its text by a regular expression (no parse), resolved
   to absolute module names as `resolve_import` does, and kept between runs by path, size
-  and modification time (`imports-v1.pickle` in the cache directory), so a warm
+  and modification time (`imports-v2.pickle` in the cache directory), so a warm
   pre-commit run reads no file it does not check.
 - Neighbours: the project files whose module a named file imports, and those that import
   a named file's module. One hop: summaries do not depend on other summaries.
@@ -40,11 +40,13 @@ MAX_PROJECT_FILES = 5000
 # Neighbours summarized at most per run (a module imported by hundreds of files would
 # otherwise cost a cold pre-commit run hundreds of parses).
 MAX_NEIGHBOURS = 256
+# Attribute paths kept per bare import (`pkg.engine.evaluate` after `import pkg`).
+MAX_ATTRIBUTE_PATHS = 64
 # Besides the run's excludes: hidden directories (.git, .venv, .tox...) and the cache.
 EXTRA_EXCLUDES = (".*", ".auditor_cache", "site-packages", "__pycache__")
 # Files that can be imported (.py) or import others (.ipynb); .pyi stubs hold no calls.
 _READ_SUFFIXES = (".py", ".ipynb")
-SCANS_FILE = "imports-v1.pickle"
+SCANS_FILE = "imports-v2.pickle"  # v2: bare imports carry the attribute paths used
 
 FileStat = tuple  # (absolute path, size, mtime_ns)
 
@@ -181,12 +183,29 @@ def raw_imports(text: str, notebook: bool = False) -> tuple[RawImport, ...]:
     for match in (_NB_IMPORT if notebook else _IMPORT).finditer(text):
         names = []
         for part in match.group(1).split(","):
-            name = part.strip().split(" ")[0].strip()
+            words = part.split()
+            name = words[0] if words else ""
             if _DOTTED.fullmatch(name):
                 names.append(name)
+                alias = words[2] if len(words) == 3 and words[1] == "as" else name
+                names.extend(_attribute_paths(text, alias, name))
         if names:
-            found.append(("", tuple(names)))
+            found.append(("", tuple(dict.fromkeys(names))))
     return tuple(found)
+
+
+def _attribute_paths(text: str, alias: str, module: str) -> list[str]:
+    """The submodules reached through a bare import's name (`import pkg` then
+    `pkg.engine.evaluate(...)`: pkg.engine.evaluate), as module paths, so the file links to
+    pkg.engine as the whole-project run does. Three attributes deep at most, and at most
+    MAX_ATTRIBUTE_PATHS per import (`import torch` is used everywhere)."""
+    pattern = re.compile(r"(?<![\w.])" + re.escape(alias) + r"((?:\.[^\W\d]\w*){1,3})")
+    paths: dict[str, None] = {}
+    for match in pattern.finditer(text):
+        paths[module + match.group(1)] = None
+        if len(paths) >= MAX_ATTRIBUTE_PATHS:
+            break
+    return list(paths)
 
 
 def import_targets(imports: Iterable[RawImport], module: str, is_package: bool) -> set[str]:

@@ -100,6 +100,19 @@ def test_a_helper_named_alone_gets_the_findings_its_caller_in_another_module_giv
     assert _findings("lib/utils.py", cwd=root) == whole
 
 
+@pytest.mark.parametrize("switch,expected", [("", {"TRN101", "TRN102"}), (SWITCHED, set())])
+def test_a_helper_reached_through_its_package_name_is_linked_to_its_caller(tmp_path, switch, expected):
+    # `import lib` then `lib.utils.evaluate(...)`: no import line names lib.utils.
+    root = _project(tmp_path / "p", switch=switch)
+    write(root, "lib/__init__.py", "from lib import utils\n")
+    train = (root / "app" / "train.py").read_text()
+    train = train.replace("from lib.utils import evaluate", "import lib").replace("evaluate(model", "lib.utils.evaluate(model")
+    (root / "app" / "train.py").write_text(train)
+    whole = _on(_findings(".", cwd=root), "lib/utils.py")
+    assert {f[1] for f in whole} == expected
+    assert _findings("lib/utils.py", cwd=root) == whole
+
+
 @pytest.mark.parametrize("output,expected", [("F.softmax(self.fc(x), dim=1)", ["TRN301"]), ("self.fc(x)", [])])
 def test_a_training_script_named_alone_sees_the_model_class_of_another_module(tmp_path, output, expected):
     root = _project(tmp_path / "p", output=output)

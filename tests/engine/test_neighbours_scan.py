@@ -21,6 +21,16 @@ def test_statements_as_python_reads_them():
         ("", ("a.b", "d")), (".x", ("y", "z")), ("", ("q",)), (".", ("m",)), ("..up", ("f",))])
 
 
+def test_a_bare_import_carries_the_submodules_reached_through_its_name():
+    text = ("import pkg\nimport lib.utils as u\n"
+            "pkg.engine.evaluate(model)\nu.sub.f()\nmypkg.other.g()\n")
+    imports = dict((names[0], names) for _, names in raw_imports(text))
+    assert imports["pkg"] == ("pkg", "pkg.engine.evaluate")
+    assert imports["lib.utils"] == ("lib.utils", "lib.utils.sub.f")  # through its alias
+    assert "pkg.engine" in import_targets(raw_imports(text), "train", False)
+    assert not any("other" in n for names in imports.values() for n in names)  # `mypkg.` is another name
+
+
 def test_a_notebook_is_read_inside_its_json_strings():
     raw = '{"cells": [{"source": ["import torch\\n", "from utils import evaluate\\n"]}]}'
     assert ("utils", ("evaluate",)) in raw_imports(raw, notebook=True)
