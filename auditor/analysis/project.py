@@ -286,6 +286,10 @@ class _BaseView:
     def has_callers(self, module: str) -> bool:
         return bool(self.called_functions(module))
 
+    def model_class(self, module: str, name: str) -> Optional[tuple]:
+        # `from models import *` in gan_a/train.py means gan_a/models.py, not the last models.py.
+        return getattr(self.get(module), "model_classes", {}).get(name)
+
     def _own(self, module: str) -> str:
         """The base of the holder of `module` that this file is (or sees)."""
         return self.index._resolved_base(module, self.base)

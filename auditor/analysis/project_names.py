@@ -27,15 +27,18 @@ def project_defines(project, module: Optional[str], qualname: str, kind: str = "
     target = resolve_import(module, qualname)
     if target is None:
         return False
+    target_module, name = target
+    holder = project.get(target_module)  # a view: the module beside this file, when two share a name
+    if holder is not None:
+        return name in (getattr(holder, kind, ()) or ())
     per_project = _INDEXES.get(project)
     if per_project is None:
         per_project = _INDEXES[project] = {}
     index = per_project.get(kind)
     if index is None:
         index = per_project[kind] = {}
-        for name, summary in project.summaries.items():
-            index[name] = set(getattr(summary, kind, ()) or ())
-    target_module, name = target
+        for module_name, summary in project.summaries.items():
+            index[module_name] = set(getattr(summary, kind, ()) or ())
     known = index.get(target_module)
     if known is None:
         # A directory without `__init__.py` makes `utils/utils_test.py` the module `utils_test`,

@@ -166,3 +166,56 @@ def test_a_module_name_held_by_several_script_directories_means_the_one_beside_e
     cache = str(tmp_path / "cache")
     assert codes(run(paths, jobs=2, cache=Cache(cache, "s"))) == expected
     assert codes(run(paths, cache=Cache(cache, "s"))) == expected
+
+
+LAYERED = """
+import torch.nn as nn
+
+class Generator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 4), {layer})
+
+    def forward(self, x):
+        return self.body(x)
+"""
+SAMPLE = """
+import torch
+from models import *
+
+generator = Generator()
+opt = torch.optim.Adam(generator.parameters())
+
+
+def sample_images(step):
+    x_val = next(iter(val_loader))
+    samples = generator(x_val)
+    torch.save(samples, f"samples_{step}.pt")
+
+
+for step, x in enumerate(train_loader):
+    opt.zero_grad()
+    generator(x).mean().backward()
+    opt.step()
+    sample_images(step)
+"""
+
+
+def test_a_model_class_held_by_several_script_directories_means_the_one_beside_each_file(tmp_path):
+    # gan_a and gan_b each hold models.py with a `Generator`: a's has batch norm (train mode
+    # changes its output: an error), b's has neither dropout nor batch norm (harmless: info).
+    # Each script must see its own class, not the last models.py of the run.
+    root = tmp_path / "p"
+    for name, layer in (("gan_a", "nn.BatchNorm1d(4)"), ("gan_b", "nn.ReLU()")):
+        write(root, f"{name}/models.py", LAYERED.replace("{layer}", layer))
+        write(root, f"{name}/sample.py", SAMPLE)
+    paths = files_of(root)
+
+    def severities(results):
+        return sorted((os.path.relpath(r.path, root), f.severity.name.lower()) for r in results for f in r.findings
+                      if f.code == "TRN101")
+
+    expected = [("gan_a/sample.py", "error"), ("gan_b/sample.py", "info")]
+    assert severities(run(paths)) == expected
+    assert severities(run(list(reversed(paths)))) == expected  # whichever models.py comes last
+    assert severities(run(paths, jobs=2)) == expected
