@@ -286,8 +286,9 @@ class LossAccumulatedWithGraph(Rule):
             fix = make_fix(ctx, "Accumulate the detached loss",
                            {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))},
                            SAFE if safe else UNSAFE) if name is not None else None
+            instead = f"`{shown}.item()`" if name is not None else "its `.item()`"  # a call: not re-spelt
             ctx.report(node, f"`{target}` sums `{shown}` with its autograd graph; accumulate "
-                             f"`{shown}.item()` (or `.detach()`) instead", fix=fix)
+                             f"{instead} (or `.detach()`) instead", fix=fix)
 
 
 def _report_meter_updates(ctx, flows) -> None:

@@ -687,3 +687,9 @@ def test_trn405_fix_is_safe_only_on_certain_tensors(found):
     assert certain["fix"]["edits"][0]["content"] == ".detach()"
     (unknown,) = found["unknown_criterion_total_bad"]
     assert unknown["fix"] is None or unknown["fix"]["applicability"] == "unsafe"
+
+
+def test_trn405_message_does_not_respell_a_call(found):
+    (finding,) = found["val_pass_in_epoch_loop_bad"]
+    assert "accumulate its `.item()` (or `.detach()`)" in finding["message"], finding["message"]
+    assert ".item()`" not in finding["message"].split("accumulate", 1)[1].replace("its `.item()`", "")
