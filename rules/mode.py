@@ -20,6 +20,7 @@ from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
 from rules._helpers import program
+from rules._mode_shared import shared_with_training
 from rules._queries import bound_values
 
 OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
@@ -413,7 +414,10 @@ class MissingEvalMode(Rule):
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
         backward) each path keeps its own mode. It cannot see: entry points whose callers are
-        outside the run (mode unknown: silent), a model switched through an alias it cannot
+        outside the run (mode unknown: silent, except where the same function first trains the
+        model, then evaluates it with no mode call and no helper handed the model in between:
+        both run in one mode, and a model with a visible dropout or batch norm layer is
+        flagged), a model switched through an alias it cannot
         follow, modes set by a framework other than Lightning, or two sibling scripts'
         modules of the same name (`a/utils.py`, `b/utils.py` outside packages: one of them
         is read).
@@ -495,6 +499,9 @@ class MissingEvalMode(Rule):
         reported = set()
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.mode(forward.key) == TRAIN and not _chose_training(s)]
+            shared = [] if bad else shared_with_training(prog, forward, evaluated)
+            if shared and _mode_dependence(prog, forward)[0] is True:
+                bad = shared  # trained earlier in this function, same unknown mode: dropout/BN visible
             region = _region(prog, forward.site)
             if not bad or region in reported:
                 continue

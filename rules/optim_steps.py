@@ -13,8 +13,8 @@ from auditor.findings import Severity
 from auditor.fixes import SAFE, UNSAFE, insert_before, make_fix, owns_its_lines, parse_statement
 from auditor.rule import Rule
 from rules._helpers import program, shorten
-from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, receiver,
-                            under_no_grad)
+from rules._queries import (bound_values, constructor, exclusive_branches, loops_around, method_name, names_in,
+                            receiver, under_no_grad)
 
 GRAD_SCALERS = ("torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.GradScaler",
                 "torch.cpu.amp.GradScaler")
@@ -193,7 +193,9 @@ class LossAccumulatedWithGraph(Rule):
         iteration: it is not the objective (it never reaches backward, `scaler.scale`,
         `accelerator`/`fabric`/DeepSpeed `backward`, nor a helper handed the optimizer, such as
         `loss_scaler(loss, optimizer)`), it is not re-initialised at the top of each
-        training iteration, and it is not returned as a result (`return total`, or, from a
+        training iteration (a total reset once per epoch but summed over the batches of an
+        evaluation pass nested in the epoch loop, each run through a model, still counts),
+        and it is not returned as a result (`return total`, or, from a
         loop that does not back-propagate, any return that reads it: a loss function
         summing its terms).
         Across boundaries: a total back-propagated by the caller of a helper that returns it
@@ -270,7 +272,8 @@ class LossAccumulatedWithGraph(Rule):
             trains = _training_loop(model, node)
             if trains is None and target in flows.returned(function, bare=False):
                 continue  # a result (a loss function summing its terms), not a training statistic
-            if trains is not None and _reset_each_iteration(model, target, node, trains):
+            if trains is not None and _reset_each_iteration(model, target, node, trains) and \
+                    not _summed_over_a_data_pass(ctx, target, node, trains):
                 continue  # rebuilt every training iteration: it outlives nothing
             term, certain = _loss_term(model, value, function, target, flows.differentiated(function))
             if term is None:
@@ -283,8 +286,9 @@ class LossAccumulatedWithGraph(Rule):
             fix = make_fix(ctx, "Accumulate the detached loss",
                            {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))},
                            SAFE if safe else UNSAFE) if name is not None else None
+            instead = f"`{shown}.item()`" if name is not None else "its `.item()`"  # a call: not re-spelt
             ctx.report(node, f"`{target}` sums `{shown}` with its autograd graph; accumulate "
-                             f"`{shown}.item()` (or `.detach()`) instead", fix=fix)
+                             f"{instead} (or `.detach()`) instead", fix=fix)
 
 
 def _report_meter_updates(ctx, flows) -> None:
@@ -408,6 +412,55 @@ def _training_loop(model, node):
             if site.method in ("backward", "manual_backward", "step") and model.is_within(site.node, loop):
                 return loop
     return None
+
+
+def _summed_over_a_data_pass(ctx, target: str, node, trains) -> bool:
+    """The sum sits in a loop nested in the training iteration that runs a model on batches
+    of its own, and the total is not reset inside that loop: an evaluation pass inside the
+    epoch loop (`val_loss = 0` per epoch, `val_loss += criterion(model(xb), yb)` per batch)
+    keeps every batch's graph although the total is reset once per outer iteration.
+    A loop whose model input comes from outside it (`for head in heads: aux +=
+    crit(head(x), y)`) adds terms of one forward pass: bounded by the iteration, silent."""
+    model = ctx.model
+    function = model.enclosing_function(node)
+    forwards = None
+    for loop in loops_around(model, node):
+        if loop is trains:
+            return False
+        if type(loop) is not cst.For:
+            continue
+        if any(b.kind == "assign" and model.is_within(b.statement, loop) for b in model.bindings_of(target, function)):
+            return False  # reset inside this loop: one total per batch
+        if forwards is None:
+            forwards = [f.site for f in program(ctx).forwards() if f.site.function is function]
+        fed = _names_fed_by(model, loop, function)
+        for site in forwards:
+            if model.is_within(site.node, loop) and \
+                    any(_roots(names_in(arg.value)) & fed for arg in site.node.args):
+                return True
+    return False
+
+
+def _names_fed_by(model, loop: cst.For, function) -> set[str]:
+    """The loop's target names and the names assigned inside the loop from them (`x =
+    batch[0].to(device)`), to a fixed point."""
+    fed = _roots(names_in(loop.target))
+    inside = [b for bindings in model.bindings.values() for b in bindings
+              if b.function is function and b.kind == "assign" and "." not in b.target
+              and model.is_within(b.statement, loop)]
+    grew = True
+    while grew:
+        grew = False
+        for b in inside:
+            if b.target not in fed and _roots(names_in(b.value)) & fed:
+                fed.add(b.target)
+                grew = True
+    return fed
+
+
+def _roots(names: set[str]) -> set[str]:
+    """`batch.x.to` -> `batch`: the variable each dotted name reads."""
+    return {n.split(".", 1)[0] for n in names}
 
 
 def _reset_each_iteration(model, target: str, node, loop) -> bool:

@@ -403,6 +403,51 @@ def train(model, heads, loader, optimizer, criterion):
         optimizer.step()
     print(aux)
 """,
+    # An evaluation pass nested in the epoch loop: the total is reset once per epoch, but
+    # it sums a loss tensor per validation batch, each with the graph of its own forward pass.
+    "val_pass_in_epoch_loop_bad": HEAD + """
+def fit(model, train_loader, val_loader, optimizer, epochs):
+    loss_func = nn.CrossEntropyLoss()
+    for epoch in range(epochs):
+        for xb, yb in train_loader:
+            loss = loss_func(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        val_loss = 0.0
+        for i, (vx, vy) in enumerate(val_loader):
+            x = vx[:, :4].to("cpu")
+            out = model(x)
+            val_loss += loss_func(out, vy)
+        print(val_loss / len(val_loader))
+""",
+    # Look-alikes: numbers summed, the pass under no_grad, a total reset per validation batch,
+    # and a loop whose model input comes from the training iteration (terms of one batch).
+    "val_pass_in_epoch_loop_ok": HEAD + """
+def fit(model, train_loader, val_loader, optimizer, epochs, heads):
+    loss_func = nn.CrossEntropyLoss()
+    for epoch in range(epochs):
+        for xb, yb in train_loader:
+            loss = loss_func(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        val_loss = 0.0
+        for vx, vy in val_loader:
+            val_loss += loss_func(model(vx), vy).item()
+        nograd_loss = 0.0
+        with torch.no_grad():
+            for vx, vy in val_loader:
+                nograd_loss += loss_func(model(vx), vy)
+        for vx, vy in val_loader:
+            batch_loss = 0.0
+            batch_loss += loss_func(model(vx), vy)
+            print(batch_loss)
+        head_terms = 0.0
+        for head in heads:
+            head_terms += loss_func(head(model(xb)), yb)
+        print(val_loss, nograd_loss, head_terms)
+""",
     "count_summed_next_to_loss_bad": HEAD + """
 def train(model, loader, optimizer, criterion, ignore_index):
     running_loss = 0.0
@@ -589,6 +634,8 @@ def found(tmp_path_factory):
     ("int_counters_ok", []),
     ("per_iteration_sum_ok", []),
     ("per_epoch_sum_bad", ["TRN405"]),
+    ("val_pass_in_epoch_loop_bad", ["TRN405"]),
+    ("val_pass_in_epoch_loop_ok", []),
     ("epoch_total_saved_with_optimizer_bad", ["TRN405"]),
     ("objective_to_backward_helpers_ok", []),
     ("loss_function_sums_terms_ok", []),
@@ -640,3 +687,9 @@ def test_trn405_fix_is_safe_only_on_certain_tensors(found):
     assert certain["fix"]["edits"][0]["content"] == ".detach()"
     (unknown,) = found["unknown_criterion_total_bad"]
     assert unknown["fix"] is None or unknown["fix"]["applicability"] == "unsafe"
+
+
+def test_trn405_message_does_not_respell_a_call(found):
+    (finding,) = found["val_pass_in_epoch_loop_bad"]
+    assert "accumulate its `.item()` (or `.detach()`)" in finding["message"], finding["message"]
+    assert ".item()`" not in finding["message"].split("accumulate", 1)[1].replace("its `.item()`", "")
