@@ -11,7 +11,7 @@ import libcst as cst
 from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
-from auditor.analysis.mode_layers import mode_dependence
+from auditor.analysis.mode_layers import caller_gated, mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
@@ -122,14 +122,22 @@ def _chose_training(state) -> bool:
 _FLAG_TRUE = re.compile(r"^\(?\s*([A-Za-z_][\w.]*)\s*(?:(?:==|is)\s*True\s*)?\)?$")
 
 
+# What `_mode_dependence` names when the only mode-dependent layers are switched by a
+# forward argument that this call leaves off (`model(x)` of `forward(self, x, is_training=False)`).
+CALLER_GATED = "caller-gated"
+
+
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
-    the name can hold (its assignments, and the arguments of the function's callers)."""
-    return _model_mode_dependence(prog, forward.key, forward.site.function, forward.site.node)
+    the name can hold (its assignments, and the arguments of the function's callers).
+    (False, CALLER_GATED) when its dropout runs only if this call asked for it."""
+    return _model_mode_dependence(prog, forward.key, forward.site.function, forward.site.node,
+                                  call=forward.site.node)
 
 
-def _model_mode_dependence(prog, key: str, function, at) -> tuple:
-    """(True/False/None, layer) for the model `key` holds in `function` at node `at`."""
+def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
+    """(True/False/None, layer) for the model `key` holds in `function` at node `at`; with
+    the forward `call`, layers that the call leaves switched off do not count."""
     values = _built_from(prog, key, function, 0, at)
     while not values and "." in key.removeprefix("self."):
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
@@ -137,6 +145,9 @@ def _model_mode_dependence(prog, key: str, function, at) -> tuple:
     if not values:
         return None, ""
     unknown = False
+    gated = call is not None and all(caller_gated(prog.model, value, call) for value in values)
+    if gated:
+        return False, CALLER_GATED
     for value in values:
         found, what = mode_dependence(prog.model, value)
         if found is None:
@@ -502,6 +513,8 @@ class MissingEvalMode(Rule):
             evidence = bad[0][1]
             dependent, what = _mode_dependence(prog, forward)
             key = forward.key
+            if what == CALLER_GATED:
+                continue  # its dropout runs only when the caller asks, and this call does not
             if dependent is False:
                 ctx.report(forward.site.node,
                            f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "

@@ -439,6 +439,8 @@ class FlowAnalysis:
             for index, mode in arg_modes.items():
                 if isinstance(index, int) and index < len(info.positional):
                     modes.append((info.positional[index], mode))
+                elif isinstance(index, str) and index in info.params:
+                    modes.append((index, mode))  # `evaluate(model=net, ...)`
             states.append(State(modes=tuple(sorted(modes)), grad=grad))
         return _dedupe(states)
 

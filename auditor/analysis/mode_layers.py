@@ -136,7 +136,8 @@ def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[
     return answer
 
 
-def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Optional[bool], str]:
+def _class_dependence(model: FileModel, cls: ClassInfo, depth: int,
+                      skip: frozenset = frozenset()) -> tuple[Optional[bool], str]:
     if depth > _MAX_DEPTH:
         return None, ""
     unknown = False
@@ -151,7 +152,7 @@ def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Opt
         elif not (base.startswith("torch.nn.") or base in ("nn.Module", "Module") or _lightning(base)):
             unknown = True  # a base class that is not visible here (another module, a library's model)
     for method in cls.methods.values():
-        found, what = _calls_dependence(model, method.calls, depth)
+        found, what = _calls_dependence(model, method.calls, depth, skip)
         if found:
             return True, what
         unknown = unknown or found is None
@@ -163,10 +164,14 @@ def _lightning(base: str) -> bool:
     return base.rsplit(".", 1)[-1] == "LightningModule"
 
 
-def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Optional[bool], str]:
-    """The layers a function's calls build (and those of the file's functions it calls)."""
+def _calls_dependence(model: FileModel, calls: list, depth: int,
+                      skip: frozenset = frozenset()) -> tuple[Optional[bool], str]:
+    """The layers a function's calls build (and those of the file's functions it calls);
+    the calls in `skip` left out (layers the caller switches on and off, see `caller_gated`)."""
     unknown = False
     for site in calls:
+        if site.node in skip:
+            continue
         qualified = site.qualname or ""
         if qualified in _FUNCTIONAL_DROPOUT:
             return True, qualified.replace("torch.nn.functional.", "F.")
@@ -226,3 +231,104 @@ def _number(node: cst.BaseExpression) -> Optional[float]:
         except ValueError:
             return None
     return None
+
+
+# -- dropout switched by the caller ------------------------------------------------------------
+#
+# `def forward(self, x, is_training=False): ... if is_training: h = self.dropout(h)`: the layer
+# runs only when the caller asks for it, whatever the module's mode. A call that leaves the
+# flag off computes the same output in both modes.
+
+def caller_gated(model: FileModel, value: cst.BaseExpression, call: cst.Call) -> bool:
+    """`value` builds a model class of this file whose every mode-dependent layer runs only
+    when a parameter of its `forward` says so (`if is_training: h = self.dropout(h)`,
+    `F.dropout(h, training=is_training)`), the rest of it depending on no mode, and the
+    forward call `call` leaves each such parameter off (not given, or a false literal)."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+        value = value.func.value
+    name = dotted_name(value.func) if type(value) is cst.Call else None
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
+    forward = cls.methods.get("forward") if cls is not None else None
+    if forward is None:
+        return False
+    memo = model.cache.setdefault("mode_layers.gated", {})
+    found = memo.get(cls.node)
+    if found is None:
+        found = memo[cls.node] = _gates(model, cls, forward)
+    gates, independent = found
+    if not gates or not independent:
+        return False
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if any(a.star for a in call.args):
+        return False
+    for gate in gates:
+        given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == gate), None)
+        index = forward.positional.index(gate) if gate in forward.positional else None
+        if given is None and index is not None and index < len(positional):
+            given = positional[index]
+        if given is None:
+            given = forward.defaults.get(gate)
+        if given is None or not _false_literal(given):
+            return False
+    return True
+
+
+def _gates(model: FileModel, cls: ClassInfo, forward) -> tuple[frozenset, bool]:
+    """(the forward parameters that switch the class's mode-dependent layers, whether the
+    class depends on no mode once those layers are left out)."""
+    params = set(forward.params) - {"self"}
+    applied: dict[str, set] = {}  # `self.x` -> the gate of each application (None: ungated)
+    skip: set = set()
+    gates: set = set()
+    for method in cls.methods.values():
+        for site in method.calls:
+            callee = site.callee or ""
+            if callee.startswith("self.") and callee.count(".") == 1:
+                gate = _gate_of(model, site.node, params) if method is forward else None
+                applied.setdefault(callee, set()).add(gate)
+            elif site.qualname in _FUNCTIONAL_DROPOUT[:4] and method is forward:
+                flag = _keyword(site.node, "training")
+                positional = [a.value for a in site.node.args if a.keyword is None]
+                flag = flag if flag is not None else (positional[2] if len(positional) > 2 else None)
+                if type(flag) is cst.Name and flag.value in params:
+                    skip.add(site.node)
+                    gates.add(flag.value)
+    for method in cls.methods.values():
+        for site in method.calls:
+            statement = site.statement
+            if type(statement) is not cst.Assign or statement.value is not site.node:
+                continue
+            targets = [dotted_name(t.target) for t in statement.targets]
+            uses = [applied.get(t) for t in targets if t and t.startswith("self.")]
+            if uses and all(u and None not in u for u in uses):
+                found, _ = _calls_dependence(model, [site], 0)
+                if found:
+                    skip.add(site.node)
+                    gates.update(g for u in uses for g in u)
+    if not gates:
+        return frozenset(), False
+    found, _ = _class_dependence(model, cls, 0, frozenset(skip))
+    return frozenset(gates), found is False
+
+
+def _gate_of(model: FileModel, node: cst.CSTNode, params: set) -> Optional[str]:
+    """The parameter `p` of an enclosing `if p:` (the body, not the `else`), else None."""
+    child = node
+    for ancestor in model.ancestors(node):
+        if type(ancestor) is cst.FunctionDef:
+            return None
+        if type(ancestor) is cst.If and child is ancestor.body:
+            test = ancestor.test
+            if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+                    type(test.comparisons[0].operator) in (cst.Equal, cst.Is) and \
+                    dotted_name(test.comparisons[0].comparator) == "True":
+                test = test.left
+            if type(test) is cst.Name and test.value in params:
+                return test.value
+        child = ancestor
+    return None
+
+
+def _false_literal(node: cst.BaseExpression) -> bool:
+    return (type(node) is cst.Name and node.value in ("False", "None")) or _number(node) == 0

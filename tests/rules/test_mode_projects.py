@@ -1,0 +1,250 @@
+"""TRN101-TRN103 on families first seen in real projects, through the real command.
+
+- a model class re-exported by a package (`from unet import UNet`, where `unet/__init__.py`
+  holds `from .unet_model import UNet`), built in the training script and handed, through
+  the training function, to an evaluation function of a third module;
+- an output renamed onto itself (`pred = (pred.sigmoid() > 0.5).float()`) is still read;
+- dropout that runs only when a forward argument asks for it (`if is_training:`): the
+  caller, not the mode, decides.
+
+Each with the correct look-alike that a naive matcher would flag.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+PARTS = """
+import torch.nn as nn
+
+class DoubleConv(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU())
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+# `nn` reaches the model module only through the star import: no `torch` in its text.
+UNET = """
+from .parts import *
+
+class UNet(nn.Module):
+    def __init__(self, n_channels, n_classes):
+        super().__init__()
+        self.inc = DoubleConv(n_channels, 16)
+        self.outc = nn.Conv2d(16, n_classes, 1)
+
+    def forward(self, x):
+        return self.outc(self.inc(x))
+"""
+
+EVAL = """
+import torch
+
+
+def eval_net(net, dataset):
+    tot = 0
+    for img, true_mask in dataset:
+        mask_pred = net(img)[0]
+        mask_pred = (torch.sigmoid(mask_pred) > 0.5).float()
+        tot += (mask_pred == true_mask).float().mean().item()
+    return tot
+"""
+
+TRAIN = """
+import torch
+import torch.nn as nn
+
+from {eval_module} import eval_net
+from {package} import UNet
+
+
+def train_net(net, train_data, val_data, epochs=5):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    criterion = nn.BCEWithLogitsLoss()
+    for epoch in range(epochs):
+        net.train()
+        for imgs, masks in train_data:
+            loss = criterion(net(imgs), masks)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        {before_eval}
+        val_dice = {call}
+        print(val_dice)
+
+
+if __name__ == "__main__":
+    net = UNet(n_channels=3, n_classes=1)
+    train_net(net=net, train_data=[], val_data=[])
+"""
+
+
+def _unet_project(directory: str, before_eval: str, call: str = "eval_net(net, val_data)") -> dict:
+    package = f"{directory}_nets"
+    return {
+        f"{directory}/{package}/__init__.py": "from .unet import UNet\n",
+        f"{directory}/{package}/parts.py": PARTS,
+        f"{directory}/{package}/unet.py": UNET,
+        f"{directory}/{directory}_eval.py": EVAL,
+        f"{directory}/{directory}_train.py": TRAIN.format(eval_module=f"{directory}_eval", package=package,
+                                                        before_eval=before_eval, call=call),
+    }
+
+
+GATED_CLASS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Classifier(nn.Module):
+    def __init__(self, extra=None):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 2)
+        self.dropout = nn.Dropout(0.3)
+        {extra_layer}
+
+    def forward(self, x, is_training=False):
+        h = torch.relu(self.fc1(x))
+        {gate}
+            h = self.dropout(h)
+        {extra_use}
+        return self.fc2(h)
+
+
+model = Classifier()
+optimizer = torch.optim.Adam(model.parameters())
+for x, y in train_data:
+    model.zero_grad()
+    F.cross_entropy(model(x, True), y).backward()
+    optimizer.step()
+
+accuracy = 0
+for x, y in test_data:
+    pred = {test_call}.max(1)[1]
+    accuracy += (pred == y).sum().item()
+"""
+
+
+def _gated(gate: str = "if is_training:", test_call: str = "model(x)", extra_layer: str = "",
+           extra_use: str = "") -> str:
+    return GATED_CLASS.format(gate=gate, test_call=test_call, extra_layer=extra_layer, extra_use=extra_use)
+
+
+FUNCTIONAL_GATE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 2)
+
+    def forward(self, x, train=False):
+        h = F.dropout(torch.relu(self.fc1(x)), p=0.5, training=train)
+        return self.fc2(h)
+
+
+model = Tagger()
+optimizer = torch.optim.Adam(model.parameters())
+for x, y in train_data:
+    model.zero_grad()
+    F.cross_entropy(model(x, train=True), y).backward()
+    optimizer.step()
+
+for x, y in test_data:
+    print((model(x).argmax(1) == y).float().mean().item())
+"""
+
+REBOUND = """
+import torch
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train():
+    model.train()
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        nn.functional.binary_cross_entropy_with_logits(model(x), y).backward()
+        optimizer.step()
+
+
+def evaluate():
+    hits = 0
+    for x, y in val_loader:
+        pred = model(x)
+        pred = (torch.sigmoid(pred) > 0.5).float()
+        hits += (pred == y).sum().item()
+    return hits
+
+
+def validate_step(x, y):
+    # Named for evaluation, but the renamed output reaches backward: a training step.
+    out = model(x)
+    out = nn.functional.binary_cross_entropy_with_logits(out, y)
+    out.backward()
+    optimizer.step()
+
+
+for epoch in range(3):
+    train()
+    print(evaluate())
+"""
+
+CASES = {
+    **_unet_project("reexport_bad", before_eval="pass"),
+    **_unet_project("reexport_ok", before_eval="net.eval()"),
+    # The evaluation function's argument passed by keyword.
+    **_unet_project("keyword_bad", before_eval="pass", call="eval_net(net=net, dataset=val_data)"),
+    **_unet_project("keyword_ok", before_eval="net.eval()", call="eval_net(net=net, dataset=val_data)"),
+    "gated_ok.py": _gated(),
+    "gated_true_bad.py": _gated(test_call="model(x, is_training=True)"),
+    "gated_compared_ok.py": _gated(gate="if is_training == True:"),
+    "gated_self_training_bad.py": _gated(gate="if self.training:"),
+    "gated_with_batch_norm_bad.py": _gated(extra_layer="self.norm = nn.BatchNorm1d(16)",
+                                           extra_use="h = self.norm(h)"),
+    "functional_gate_ok.py": FUNCTIONAL_GATE,
+    "rebound_output_bad.py": REBOUND,
+}
+
+EXPECTED = {
+    "reexport_bad/reexport_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
+    "reexport_ok/reexport_ok_eval.py": [("TRN102", 7)],
+    "keyword_bad/keyword_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
+    "keyword_ok/keyword_ok_eval.py": [("TRN102", 7)],
+    "gated_ok.py": [("TRN102", 31)],
+    "gated_true_bad.py": [("TRN101", 31), ("TRN102", 31)],
+    "gated_compared_ok.py": [("TRN102", 31)],
+    "gated_self_training_bad.py": [("TRN101", 31), ("TRN102", 31)],
+    "gated_with_batch_norm_bad.py": [("TRN101", 31), ("TRN102", 31)],
+    "functional_gate_ok.py": [("TRN102", 25)],
+    "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("mode_projects"), CASES, "TRN101,TRN102,TRN103")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_case(found, name):
+    assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_nothing_else_is_reported(found):
+    # The training scripts train in training mode; the packages hold no evaluation.
+    extra = {name: codes_lines(findings) for name, findings in found.items() if findings and name not in EXPECTED}
+    assert extra == {}
