@@ -157,6 +157,17 @@ _FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)
                         r"""(?:'[^']*'|"[^"]*"|True|False|None))?$""")
 
 
+def after(targets: tuple, where: Any, prior: Any) -> tuple:
+    """A pending mode: what a function of another module, one of `targets` ((module,
+    function) pairs), leaves its parameter at `where` (position or keyword) in, the mode
+    having been `prior`. Neither TRAIN nor EVAL for the rules: only the project index reads it."""
+    depth, inner = 0, prior
+    while type(inner) is tuple:
+        depth, inner = depth + 1, inner[3]
+    # A loop hands the model on again each round: past a few calls, say unknown.
+    return ("after", targets, where, prior if depth < 4 else UNKNOWN)
+
+
 def same_path(state: State, other: State) -> bool:
     """Whether `other` can lie on the path `state` is on: no constant bound to different
     values (`phase` is "train" in one, "val" in the other; a name one of them no longer
@@ -322,10 +333,14 @@ class FlowAnalysis:
     """Runs the interpreter over every function of a file; see module docstring."""
 
     def __init__(self, model: FileModel, project: Any = None, module_name: Optional[str] = None,
-                 previous: Optional["FlowAnalysis"] = None) -> None:
+                 previous: Optional["FlowAnalysis"] = None, opaque: Optional[dict] = None) -> None:
         """`previous`: an earlier analysis of the same model (without the project), whose
-        memos that do not depend on entry states this one takes over."""
+        memos that do not depend on entry states this one takes over. `opaque`: calls of
+        functions of other modules (call -> its (module, function) candidates) that may switch
+        the models handed to them: after one, such a model's mode is a pending one, `after()`,
+        that the project resolves from the callee's summary (phase 1 reads summaries' calls so)."""
         self.model = model
+        self._opaque = opaque or {}
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
@@ -1016,7 +1031,37 @@ class FlowAnalysis:
                 plan = plans[key] = self._plan_call(site)
             if plan[0] != "none":  # most calls: nothing to do
                 states = self._apply(site, plan, states)
+            if key in self._opaque:
+                states = self._forget_arguments(site, states)
         return states
+
+    def _forget_arguments(self, site: CallSite, states: list[State]) -> list[State]:
+        """After an opaque call, each model handed to it has the mode the callee leaves it in,
+        given the one it had (`after(...)`); its attributes tracked apart become unknown."""
+        targets = self._opaque[site.node]
+        handed = []  # (argument position or keyword, name)
+        position = 0
+        for arg in site.node.args:
+            if arg.star:
+                break
+            name = dotted_name(arg.value)
+            where = arg.keyword.value if arg.keyword is not None else position
+            position += arg.keyword is None
+            if name and (name.split(".", 1)[0] != "self" or "." in name):
+                handed.append((where, name))
+        out = []
+        for state in states:
+            for where, name in handed:
+                prior = state.mode(name)
+                if prior is None and not self.roles.is_model(name, site.function):
+                    continue
+                prefix = name + "."
+                for held, mode in state.modes:
+                    if held.startswith(prefix) and mode != UNKNOWN:
+                        state = state.with_mode(held, UNKNOWN)
+                state = state.with_mode(name, after(targets, where, prior or UNKNOWN))
+            out.append(state)
+        return _dedupe(out)
 
     def _apply(self, site: CallSite, plan: tuple, states: list[State]) -> list[State]:
         kind = plan[0]

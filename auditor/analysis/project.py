@@ -79,6 +79,9 @@ class FileSummary:
     # (phase 1 cannot know): the index uses them when the project confirms every one.
     assumed_models: list = field(default_factory=list)
     assumed_calls: list = field(default_factory=list)
+    # What the module's top-level functions leave their parameters in (see `_effects`): a
+    # caller in another file that handed them a model reads the mode after the call here.
+    effects: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -121,14 +124,26 @@ def summarize_file(ctx) -> Optional[Any]:
         if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
             summary.star_imports.append(target[0])
     summary.reexports = _reexports(model, module, is_package)
+    if ".eval(" in text or ".train(" in text:
+        from auditor.analysis.flow import FlowAnalysis
+
+        summary.effects = _effects(model, FlowAnalysis(model, None, module))  # run per function, on demand
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
     if not sites:
         return summary
     # The flow only when a call needs it: phase 2 then runs it once, with the project.
+    from auditor.analysis.flow import FlowAnalysis
+
     flow = program_of(model).flow
     summary.calls, unknown = _call_contexts(flow, sites)
+    # A model handed to a function of another module may leave it switched (`get_loss(model)`
+    # calls `model.eval()`): what this file knows of its mode no longer holds for the calls
+    # after it. Read them again with those calls forgetting the modes of their arguments.
+    opaque = _handing_on(sites, summary.calls)
+    if opaque:
+        summary.calls, _ = _call_contexts(FlowAnalysis(model, None, module, opaque=opaque).run(), sites)
     if unknown:
         # A model built from a class of another module of the project (`net = UNet()`) is
         # fresh, in training mode, but only the project knows the class is a model, and it
@@ -136,14 +151,44 @@ def summarize_file(ctx) -> Optional[Any]:
         # into model-like names are models; phase 2 keeps that reading when it confirms them.
         assumed = _assumed_model_classes(model, module, is_package, flow.roles)
         if assumed:
-            from auditor.analysis.flow import FlowAnalysis
-
-            assumed_flow = FlowAnalysis(model, _Assumed(assumed), module).run()
+            everything = {site.node: tuple(targets) for site, targets in sites}
+            assumed_flow = FlowAnalysis(model, _Assumed(assumed), module, opaque=everything).run()
             calls, _ = _call_contexts(assumed_flow, sites)
             if calls != summary.calls:
                 summary.assumed_models = sorted(assumed)
                 summary.assumed_calls = calls
     return summary
+
+
+def _handing_on(sites: list, calls: list) -> dict:
+    """The cross-module calls to forget at, when any argument with a known mode is handed to
+    more than one of them (otherwise no call comes after another that could switch it)."""
+    if not any(modes for *_, modes in calls):
+        return {}
+    handed: dict = {}
+    for site, _ in sites:
+        for arg in site.node.args:
+            name = dotted_name(arg.value)
+            if name:
+                handed.setdefault(name.split(".", 1)[0], []).append(site.node)
+    if not any(len(found) > 1 for found in handed.values()):
+        return {}
+    return {site.node: tuple(targets) for site, targets in sites}
+
+
+def _effects(model, flow) -> dict:
+    """{function: (positional parameters, {parameter: the modes it can leave it in})} for the
+    module's top-level functions that switch a parameter (`def get_loss(model): model.eval()`);
+    "?" among the modes: left as it was on some path."""
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None:
+            continue
+        effects = {key: sorted(m for m in modes if isinstance(m, str)) for key, modes in flow.effects(info.node).items()
+                   if key in info.params and all(isinstance(m, str) for m in modes)}
+        if effects:
+            found[info.name] = (list(info.positional), effects)
+    return found
 
 
 def _cross_module_calls(model, module: str, is_package: bool, stars: list) -> list:
@@ -356,11 +401,50 @@ class ProjectIndex:
         return self._callers
 
     def _calls_of(self, summary) -> list:
-        """A summary's calls, read with its assumed model classes when all of them are."""
+        """A summary's calls, read with its assumed model classes when all of them are, and
+        the modes left pending by calls into other modules resolved from their effects."""
         assumed = getattr(summary, "assumed_models", None)
-        if assumed and all(self.model_class(*target) is not None for target in assumed):
-            return summary.assumed_calls
-        return getattr(summary, "calls", ())
+        calls = summary.assumed_calls if assumed and all(self.model_class(*t) is not None for t in assumed) \
+            else getattr(summary, "calls", ())
+        found = []
+        for target_module, function, grad, modes in calls:
+            if all(isinstance(mode, str) for mode in modes.values()):
+                found.append((target_module, function, grad, modes))
+                continue
+            for resolved in self._resolved_modes(modes):
+                found.append((target_module, function, grad, resolved))
+        return found
+
+    def _resolved_modes(self, modes: dict) -> list[dict]:
+        """Each concrete reading of `modes` (a pending mode may fan out to both modes)."""
+        readings: list[dict] = [{}]
+        for index, mode in modes.items():
+            options = self._after(mode, 0)
+            readings = [{**r, index: option} for r in readings for option in options if option != "?"] + \
+                [r for r in readings if "?" in options]
+            if len(readings) > 8:
+                readings = readings[:8]
+        return readings
+
+    def _after(self, mode: Any, depth: int) -> set:
+        """The modes a (possibly pending) mode can be: "train", "eval", "?" (unknown)."""
+        if isinstance(mode, str):
+            return {mode}
+        if depth > 6 or not (isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "after"):
+            return {"?"}
+        _, targets, where, prior = mode
+        before = self._after(prior, depth + 1)
+        for module, function in targets:
+            summary = self.get(module)
+            if summary is None or function not in getattr(summary, "functions", ()):
+                continue
+            positional, effects = (getattr(summary, "effects", None) or {}).get(function, ([], {}))
+            param = where if isinstance(where, str) else positional[where] if where < len(positional) else None
+            left = effects.get(param) if param is not None else None
+            if left is None:
+                return before  # it does not switch that parameter
+            return {m for m in left if m != "?"} | (before if "?" in left else set())
+        return before  # not a function of the project: a library's leaves the mode alone
 
     def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
         """(grad mode, {argument index: model mode}) at each call of `module.function` from other files."""

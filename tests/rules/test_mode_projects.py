@@ -203,7 +203,70 @@ for epoch in range(3):
     print(evaluate())
 """
 
+HELPERS = """
+import torch
+
+
+def train_model(model, loader, criterion, optimizer):
+    model.train()
+    for images, masks in loader:
+        loss = criterion(model(images), masks)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def get_loss_train(model, loader, criterion):
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for images, masks in loader:
+            total += criterion(model(images), masks).item()
+    return total
+
+
+def validate_model(model, loader):
+    correct = 0
+    with torch.no_grad():
+        for images, masks in loader:
+            correct += (model(images).argmax(1) == masks).sum().item()
+    return correct
+"""
+
+MAIN = """
+import torch
+import torch.nn as nn
+
+from {helpers} import *
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 2, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+model = Net()
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.RMSprop(model.parameters(), lr=0.001)
+for epoch in range(100):
+    train_model(model, train_loader, criterion, optimizer)
+    {between}
+    print(validate_model(model, val_loader))
+"""
+
 CASES = {
+    # The helper called in between leaves the model in eval mode (another module's business:
+    # what the script knew of the mode does not hold after it).
+    "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
+    "handed_on_ok/handed_on_ok_main.py": MAIN.format(helpers="handed_on_ok_helpers",
+                                                     between="get_loss_train(model, train_loader, criterion)"),
+    # Nothing in between: validation runs right after training, in training mode.
+    "handed_on_bad/handed_on_bad_helpers.py": HELPERS,
+    "handed_on_bad/handed_on_bad_main.py": MAIN.format(helpers="handed_on_bad_helpers", between="pass"),
     **_unet_project("reexport_bad", before_eval="pass"),
     **_unet_project("reexport_ok", before_eval="net.eval()"),
     # The evaluation function's argument passed by keyword.
@@ -220,6 +283,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "handed_on_ok/handed_on_ok_helpers.py": [],
+    "handed_on_bad/handed_on_bad_helpers.py": [("TRN101", 26)],
     "reexport_bad/reexport_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
     "reexport_ok/reexport_ok_eval.py": [("TRN102", 7)],
     "keyword_bad/keyword_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
