@@ -11,6 +11,7 @@ import libcst as cst
 from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
+from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
@@ -599,8 +600,9 @@ class MissingNoGrad(Rule):
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
-            if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
-                continue
+            if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
+                    or volatile_input(prog.model, forward.site.node):
+                continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)

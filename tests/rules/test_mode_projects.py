@@ -258,7 +258,39 @@ for epoch in range(100):
     print(validate_model(model, val_loader))
 """
 
+LEGACY_VOLATILE = """
+import torch
+import torch.nn as nn
+from torch.autograd import Variable
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+criterion = nn.CrossEntropyLoss()
+for epoch in range(3):
+    model.train()
+    for x, y in train_loader:
+        x, y = Variable(x), Variable(y)
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    correct = 0
+    for x, y in test_loader:
+        if use_gpu:
+            x = Variable(x, volatile=True).cuda()
+        else:
+            x = {else_branch}
+        out = model(x)
+        correct += (out.data.max(1)[1] == y).sum()
+    print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
+"""
+
 CASES = {
+    # PyTorch < 0.4: volatile inputs recorded no graph (on every path), the one-off call too.
+    "volatile_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)"),
+    # One branch forgets it: the graph is built there.
+    "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -283,6 +315,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "volatile_ok.py": [],
+    "volatile_one_branch_bad.py": [("TRN102", 23)],
     "handed_on_ok/handed_on_ok_helpers.py": [],
     "handed_on_bad/handed_on_bad_helpers.py": [("TRN101", 26)],
     "reexport_bad/reexport_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
