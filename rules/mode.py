@@ -95,9 +95,17 @@ def _same_module(key: str, owner: str) -> bool:
         a.rsplit(".", 1)[-1] == b.rsplit(".", 1)[-1]
 
 
-def _is_pytest_file(path: str) -> bool:
+def _is_pytest_file(path: str, model=None) -> bool:
+    """A test module by its name, which (when the model is given) also holds tests: a
+    `test_*` function or method, or a pytest/unittest import. `feature_extraction_test.py`
+    whose class extracts features is code under the name of a test, not a test."""
     base = os.path.basename(path)
-    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
+    if not (base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"):
+        return False
+    if model is None or base == "conftest.py":
+        return True
+    return bool({"pytest", "unittest"} & model.imports.modules) or any(
+        info.name.startswith("test") for info in model.function_info.values())
 
 
 def _in_test_function(model, function) -> bool:
@@ -341,7 +349,7 @@ def _eval_forwards(ctx) -> list:
     if cached is not None and cached[0] is prog:
         return cached[1]
     found = []
-    pytest_file = _is_pytest_file(ctx.path)
+    pytest_file = _is_pytest_file(ctx.path, prog.model)
     # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
     # says nothing there.
     test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))

@@ -286,7 +286,55 @@ for epoch in range(3):
     print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
 """
 
+ANALYZER = """
+import torch
+
+
+class ModelAnalyzer:
+    def __init__(self, scaler):
+        self.scaler = scaler
+
+    def analyze_best_model(self, model, x_test, y_test):
+        model.eval()
+        with torch.no_grad():
+            preds = model(torch.tensor(x_test)).cpu().numpy()
+        return self.scaler.inverse_transform(preds)
+
+
+def run_analysis(scaler, best_model, X_test, y_test):
+    analyzer = ModelAnalyzer(scaler)
+    results = analyzer.analyze_best_model(best_model, X_test, y_test)
+    return results
+"""
+
+FEATURES = """
+import torch
+import torchvision
+
+
+class FeatureExtraction{suffix}:
+    def __init__(self, train_loader):
+        self.train_loader = train_loader
+        self.model = torchvision.models.resnet18(pretrained=True)
+
+    def extract(self):
+        features = []
+        for images, labels in self.train_loader:
+            features.append(self.model(images).cpu().numpy())
+        return features
+{tests}"""
+
 CASES = {
+    # A method of the file's own helper class, named like a model: not a forward pass.
+    "analyzer_ok.py": ANALYZER,
+    # Named like a test module, but no test in it: a frozen feature extractor left in train mode.
+    "feature_extraction_test.py": FEATURES.format(suffix="Test", tests=""),
+    # A real test module: behaviour alone says nothing there.
+    "features_case_test.py": FEATURES.format(suffix="", tests="""
+
+def test_extract_shapes():
+    assert FeatureExtraction([]).extract() == []
+"""),
     # PyTorch < 0.4: volatile inputs recorded no graph (on every path), the one-off call too.
     "volatile_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)"),
     # One branch forgets it: the graph is built there.
@@ -315,6 +363,9 @@ CASES = {
 }
 
 EXPECTED = {
+    "analyzer_ok.py": [],
+    "feature_extraction_test.py": [("TRN101", 13), ("TRN102", 13)],
+    "features_case_test.py": [],
     "volatile_ok.py": [],
     "volatile_one_branch_bad.py": [("TRN102", 23)],
     "handed_on_ok/handed_on_ok_helpers.py": [],
