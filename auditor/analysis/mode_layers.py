@@ -242,8 +242,9 @@ def _number(node: cst.BaseExpression) -> Optional[float]:
 def caller_gated(model: FileModel, value: cst.BaseExpression, call: cst.Call) -> bool:
     """`value` builds a model class of this file whose every mode-dependent layer runs only
     when a parameter of its `forward` says so (`if is_training: h = self.dropout(h)`,
-    `F.dropout(h, training=is_training)`), the rest of it depending on no mode, and the
-    forward call `call` leaves each such parameter off (not given, or a false literal)."""
+    `F.dropout(h, training=is_training)`, a rate: `nn.Dropout(d)(h)`), the rest of it
+    depending on no mode, and the forward call `call` leaves each such parameter off (not
+    given and false by default, or a false literal: False, None, 0)."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
             value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
         value = value.func.value
@@ -287,13 +288,9 @@ def _gates(model: FileModel, cls: ClassInfo, forward) -> tuple[frozenset, bool]:
             if callee.startswith("self.") and callee.count(".") == 1:
                 gate = _gate_of(model, site.node, params) if method is forward else None
                 applied.setdefault(callee, set()).add(gate)
-            elif site.qualname in _FUNCTIONAL_DROPOUT[:4] and method is forward:
-                flag = _keyword(site.node, "training")
-                positional = [a.value for a in site.node.args if a.keyword is None]
-                flag = flag if flag is not None else (positional[2] if len(positional) > 2 else None)
-                if type(flag) is cst.Name and flag.value in params:
-                    skip.add(site.node)
-                    gates.add(flag.value)
+            elif method is forward and (gate := _rate_or_flag(site, params)) is not None:
+                skip.add(site.node)  # `F.dropout(h, p, training=flag)`, `nn.Dropout(rate)(h)`
+                gates.add(gate)
     for method in cls.methods.values():
         for site in method.calls:
             statement = site.statement
@@ -310,6 +307,31 @@ def _gates(model: FileModel, cls: ClassInfo, forward) -> tuple[frozenset, bool]:
         return frozenset(), False
     found, _ = _class_dependence(model, cls, 0, frozenset(skip))
     return frozenset(gates), found is False
+
+
+_DROPOUT_LAYERS = tuple(f"torch.nn.{name}" for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+                                                        "AlphaDropout", "FeatureAlphaDropout"))
+
+
+def _rate_or_flag(site, params: set) -> Optional[str]:
+    """The forward parameter that can switch off a dropout that `forward` builds or applies:
+    its `training=` flag (`F.dropout(h, 0.5, training=is_training)`), else its rate
+    (`nn.Dropout(d)(h)`, `F.dropout(h, p=d)`). A call giving it 0 or False runs no dropout."""
+    qualified = site.qualname or ""
+    positional = [a.value for a in site.node.args if a.keyword is None]
+    if qualified in _DROPOUT_LAYERS:
+        rate = _keyword(site.node, "p") or (positional[0] if positional else None)
+        return rate.value if type(rate) is cst.Name and rate.value in params else None
+    if qualified not in _FUNCTIONAL_DROPOUT[:4]:
+        return None
+    flag = _keyword(site.node, "training")
+    flag = flag if flag is not None else (positional[2] if len(positional) > 2 else None)
+    if type(flag) is cst.Name and flag.value in params:
+        return flag.value
+    rate = _keyword(site.node, "p") or (positional[1] if len(positional) > 1 else None)
+    if type(rate) is cst.Name and rate.value in params:
+        return rate.value
+    return None
 
 
 def _gate_of(model: FileModel, node: cst.CSTNode, params: set) -> Optional[str]:

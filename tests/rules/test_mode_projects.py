@@ -324,7 +324,41 @@ class FeatureExtraction{suffix}:
         return features
 {tests}"""
 
+RATE_GATE = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GraphNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.fc2 = nn.Linear(16, 2)
+
+    def forward(self, x, d):
+        h = F.relu(self.fc1(x))
+        h = nn.Dropout(d)(h)
+        return self.fc2(h)
+
+
+net = GraphNet()
+optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
+for x, y in train_batches:
+    loss = F.cross_entropy(net(x, 0.5), y)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+with torch.no_grad():
+    for x, y in test_batches:
+        print((net(x, {test_rate}).argmax(1) == y).float().mean().item())
+"""
+
 CASES = {
+    # The dropout rate is a forward argument: the test call passes 0.0, no dropout runs.
+    "rate_gate_ok.py": RATE_GATE.format(test_rate="0.0"),
+    "rate_gate_bad.py": RATE_GATE.format(test_rate="0.5"),
     # A method of the file's own helper class, named like a model: not a forward pass.
     "analyzer_ok.py": ANALYZER,
     # Named like a test module, but no test in it: a frozen feature extractor left in train mode.
@@ -363,6 +397,8 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "rate_gate_ok.py": [],
+    "rate_gate_bad.py": [("TRN101", 28)],
     "analyzer_ok.py": [],
     "feature_extraction_test.py": [("TRN101", 13), ("TRN102", 13)],
     "features_case_test.py": [],
