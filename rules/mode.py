@@ -8,7 +8,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
+from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.legacy_grad import volatile_input
@@ -372,6 +372,35 @@ def _eval_forwards(ctx) -> list:
     return found
 
 
+def _switched_to_eval_here(prog, key: str, before=None) -> bool:
+    """The file calls `key.eval()` (or `.train(False)`) somewhere (above node `before`, when
+    given): its eval mode is a choice made here, not the mode a loader returned the model in."""
+    order = source_order(prog.model) if before is not None else None
+    for site in prog.model.calls:
+        if site.method not in ("eval", "train") or site.receiver is None:
+            continue
+        if order is not None and order.get(site.node, 0) > order.get(before, 0):
+            continue
+        if site.method == "train" and not (site.node.args and dotted_name(site.node.args[0].value) == "False"):
+            continue
+        if _same_module(key, dotted_name(_unwrapped(site.receiver)) or ""):
+            return True
+    return False
+
+
+def _why_in_eval(prog, key: str, function) -> str:
+    """How the model of a training step came to be in eval mode, for the message."""
+    loaded = any(b.kind == "assign" and loaded_in_eval_mode(prog.model, b.value)
+                 for b in prog.model.bindings_of(key, function))
+    switched = _switched_to_eval_here(prog, key)
+    if loaded and not switched:
+        return "`from_pretrained()` returns models in eval mode, with dropout off"
+    if loaded:
+        return "`from_pretrained()` returns models in eval mode, and no `.train()` comes before this step " \
+               "on some path"
+    return "set by an earlier `.eval()` on this path, e.g. in the previous epoch's evaluation"
+
+
 def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
     """`key` is in eval mode at this step on every path, was already before training began
     (set by the caller of the training function, or before the training loop at the top
@@ -379,8 +408,8 @@ def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
     no model to training mode itself. A setting for the whole run, not the `.eval()` of an
     evaluation left in force. Where the training code does call `.train()` (on another model,
     a head), leaving this one in eval may be the slip, and it stays reported."""
-    if not states or any(s.mode(key) != EVAL for s in states):
-        return False
+    if not states or any(s.mode(key) != EVAL for s in states) or not _switched_to_eval_here(prog, key):
+        return False  # (in eval mode without an `.eval()`: loaded so by `from_pretrained()`)
     loops = prog.loops_of(site.node)
     if site.function is not None:
         # Entered only from the top level (`if __name__ == "__main__": train()`), after the
@@ -731,6 +760,9 @@ class MissingTrainMode(Rule):
             for state in states:
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL and not _eval_for_the_whole_run(prog, site, k,
                                                                                                        states)]
+                if bad and not prog.loops_of(site.node) and site.function is None and \
+                        not _switched_to_eval_here(prog, bad[0], before=site.node):
+                    continue  # one step at the top of a notebook, just after `from_pretrained()`: a demo
                 if bad and site.node not in reported:
                     reported.add(site.node)
                     dependent, _ = _model_mode_dependence(prog, bad[0], site.function, site.node)
@@ -742,9 +774,9 @@ class MissingTrainMode(Rule):
                                    f"both modes train the same. Call `{bad[0]}.train()` before training anyway",
                                    severity=Severity.INFO)
                         continue
+                    why = _why_in_eval(prog, bad[0], site.function)
                     ctx.report(site.node,
-                               f"this training step can run with `{bad[0]}` in eval mode (set by an earlier "
-                               f"`.eval()` on this path, e.g. in the previous epoch's evaluation); call "
+                               f"this training step can run with `{bad[0]}` in eval mode ({why}); call "
                                f"`{bad[0]}.train()` before training")
 
 

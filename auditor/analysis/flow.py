@@ -33,7 +33,8 @@ import libcst as cst
 
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
-from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
+from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
+                                     other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
@@ -155,6 +156,21 @@ class State:
 # `step % 50 == 0` cannot (the interpreter keeps it from one loop iteration to the next).
 _FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)\s*"""
                         r"""(?:'[^']*'|"[^"]*"|True|False|None))?$""")
+
+
+def loaded_in_eval_mode(model: FileModel, value: cst.BaseExpression) -> bool:
+    """`AutoModelForSequenceClassification.from_pretrained(...)` (possibly `.to(device)`):
+    transformers returns loaded models in eval mode, dropout off until `.train()`."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "bfloat16", "double"):
+        value = value.func.value
+    if type(value) is not cst.Call:
+        return False
+    qualified = model.qualify_call(value) or ""
+    if not (qualified.startswith("transformers.") and qualified.endswith(".from_pretrained")):
+        return False
+    loaded = qualified.rsplit(".", 2)[-2]
+    return not any(part in loaded for part in NOT_MODEL_CLASS_PARTS) and not other_framework_model(model, value)
 
 
 def after(targets: tuple, where: Any, prior: Any) -> tuple:
@@ -757,12 +773,12 @@ class FlowAnalysis:
                     state = state.with_env(name, _DROP)
                 out.append(state)
             return out
-        _, name, fresh, source, has_value = plan
+        _, name, built, source, has_value = plan
         copies = source is not None and source != name
         for state in states:
             state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
-            if fresh:
-                state = state.with_mode(name, TRAIN)
+            if built:
+                state = state.with_mode(name, built)
             elif copies and (mode := state.mode(source)) is not None:
                 state = state.with_mode(name, mode)
             elif source != name and state.mode(name) is not None and not name.startswith("self."):
@@ -793,7 +809,8 @@ class FlowAnalysis:
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
-        return ("name", name, fresh, source, _may_have_value(value))
+        built = TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None
+        return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
         # An `elif` chain is walked in a loop, not by recursion: CPython compiles chains
@@ -1224,8 +1241,11 @@ class FlowAnalysis:
         if bound and info.params and info.params[0] == "self":
             receiver = site.receiver
             name = dotted_name(receiver) if receiver is not None else None
-            if name == "self":
-                keys["self"] = "self"
+            if name == "self" or (name is not None and "." not in name and self._instance_class(name, site.function)
+                                  is info.cls):
+                # `trainer.validate()` on `trainer = Trainer(...)`: the method's `self.model`
+                # is the caller's `trainer.model`.
+                keys["self"] = name
         return keys
 
     # -- queries for rules ---------------------------------------------------------------------------

@@ -355,7 +355,77 @@ with torch.no_grad():
         print((net(x, {test_rate}).argmax(1) == y).float().mean().item())
 """
 
+PRETRAINED = """
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", num_labels=2).to("cuda")
+optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+{before}
+for epoch in range(3):
+    for batch in train_loader:
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+"""
+
+PRETRAINED_DEMO = """
+import torch
+from transformers import AutoModelForSequenceClassification
+
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+with torch.no_grad():
+    print(model(**batch).logits.argmax(-1))
+optimizer = torch.optim.AdamW(model.parameters())
+loss = model(**batch).loss
+loss.backward()
+optimizer.step()
+"""
+
+TRAINER = """
+import torch
+
+
+class Trainer:
+    def __init__(self, model, optimizer, train_loader, val_loader):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+
+    def train_epoch(self):
+        self.model.train()
+        for x, y in self.train_loader:
+            self.optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(self.model(x), y).backward()
+            self.optimizer.step()
+
+    def validate(self):
+        {switch}
+        correct = 0
+        with torch.no_grad():
+            for x, y in self.val_loader:
+                correct += (self.model(x).argmax(1) == y).sum().item()
+        return correct
+
+
+trainer = Trainer(net, optimizer, train_loader, val_loader)
+for epoch in range(5):
+    trainer.train_epoch()
+    print(trainer.validate())
+"""
+
 CASES = {
+    # transformers returns loaded models in eval mode: a loop that never calls .train() trains
+    # without dropout; `.train()` first is right; a one-step demo after loading is not reported.
+    "pretrained_bad.py": PRETRAINED.format(before=""),
+    "pretrained_ok.py": PRETRAINED.format(before="model.train()"),
+    "pretrained_demo_ok.py": PRETRAINED_DEMO,
+    # A trainer object driven from the script: its methods see `trainer.model` as `self.model`.
+    "trainer_driven_bad.py": TRAINER.format(switch="pass"),
+    "trainer_driven_ok.py": TRAINER.format(switch="self.model.eval()"),
     # The dropout rate is a forward argument: the test call passes 0.0, no dropout runs.
     "rate_gate_ok.py": RATE_GATE.format(test_rate="0.0"),
     "rate_gate_bad.py": RATE_GATE.format(test_rate="0.5"),
@@ -397,6 +467,11 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "pretrained_bad.py": [("TRN103", 12)],
+    "pretrained_ok.py": [],
+    "pretrained_demo_ok.py": [],
+    "trainer_driven_bad.py": [("TRN101", 23)],
+    "trainer_driven_ok.py": [],
     "rate_gate_ok.py": [],
     "rate_gate_bad.py": [("TRN101", 28)],
     "analyzer_ok.py": [],
@@ -428,6 +503,11 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_the_message_says_where_eval_mode_came_from(found):
+    [finding] = found["pretrained_bad.py"]
+    assert "from_pretrained()" in finding["message"] and finding["severity"] == "error"
 
 
 def test_nothing_else_is_reported(found):
