@@ -301,6 +301,10 @@ class Roles:
                 if inner_name and depth < 4 and inner_name != name and \
                         self._model_evidence(inner_name, b.function, depth + 1):
                     return f"a copy of `{inner_name}`"
+            if qualified in ("torch.jit.load", "torch.hub.load"):
+                return f"loaded with {qualified}()"
+            if qualified in ("torch.load", "torch.serialization.load"):
+                return "unknown"  # a whole pickled model, or a state dict: the name tells
             if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")) or \
                     other_framework_model(model, value):
                 return "no"

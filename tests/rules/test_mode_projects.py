@@ -417,7 +417,23 @@ for epoch in range(5):
     print(trainer.validate())
 """
 
+LOADED_WHOLE = """
+import torch
+
+model = torch.load("checkpoints/model.pt")
+model.to("cuda").eval()
+
+
+def inference(batch):
+    {wrap}
+    logits = model(batch.to("cuda"))
+    return logits.argmax(-1).cpu().tolist()
+"""
+
 CASES = {
+    # A whole model pickled with torch.save: torch.load gives a model back.
+    "loaded_whole_bad.py": LOADED_WHOLE.format(wrap="pass"),
+    "loaded_whole_ok.py": LOADED_WHOLE.format(wrap="torch.set_grad_enabled(False)"),
     # transformers returns loaded models in eval mode: a loop that never calls .train() trains
     # without dropout; `.train()` first is right; a one-step demo after loading is not reported.
     "pretrained_bad.py": PRETRAINED.format(before=""),
@@ -467,6 +483,8 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "loaded_whole_bad.py": [("TRN102", 9)],
+    "loaded_whole_ok.py": [],
     "pretrained_bad.py": [("TRN103", 12)],
     "pretrained_ok.py": [],
     "pretrained_demo_ok.py": [],
