@@ -448,7 +448,7 @@ def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
     if not hasattr(project, "model_class"):
         return False
     return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
-               if (site.callee or "").rsplit(".", 1)[-1][:1].isupper())
+               if site.qualname is not None or model.imports.stars)  # classes and factories (`get_model()`)
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:

@@ -119,6 +119,7 @@ def summarize_file(ctx) -> Optional[Any]:
 
         summary.model_classes = {info.name: class_dependence(model, info) for info in model.class_infos
                                  if is_module_class(model, info)}
+    summary.model_classes.update(_factories(model))
     for star in model.imports.stars:
         target = resolve_import(module, f"{star}.*", is_package)
         if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
@@ -235,8 +236,9 @@ def _call_contexts(flow, sites: list) -> tuple[list, bool]:
 
 
 def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
-    """(module, class) for capitalised names imported from the project's own modules whose
-    instances the file binds to a name it uses as a model (`net = UNet(3, 1)`)."""
+    """(module, name) for classes (capitalised) and model-building functions (`get_model`)
+    imported from the project's own modules whose result the file binds to a name it uses as
+    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`)."""
     found = set()
     for name, bindings in model.bindings.items():
         for binding in bindings:
@@ -244,7 +246,7 @@ def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
             if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
                 continue
             qualified = model.qualify_call(value)
-            if not qualified or not qualified.rsplit(".", 1)[-1][:1].isupper():
+            if not qualified or not _builds_by_name(qualified.rsplit(".", 1)[-1]):
                 continue
             target = resolve_import(module, qualified, is_package)
             if target is None or target[0].split(".", 1)[0] in _LIBRARIES or \
@@ -252,6 +254,15 @@ def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
                 continue
             found.add(target)
     return found
+
+
+def _builds_by_name(name: str) -> bool:
+    """A class (`UNet`) or a function named for building a model (`get_model`, `build_net`)."""
+    from auditor.analysis.roles import BUILDER_VERBS, MODEL_WORDS
+    from auditor.analysis.splits import name_tokens
+
+    tokens = name_tokens(name)
+    return name[:1].isupper() or (len(tokens) > 1 and tokens[0] in BUILDER_VERBS and tokens[-1] in MODEL_WORDS)
 
 
 class _Assumed:
@@ -262,6 +273,33 @@ class _Assumed:
 
     def model_class(self, module: str, name: str) -> Optional[tuple]:
         return (None, "") if (module, name) in self.classes else None
+
+
+def _factories(model) -> dict:
+    """name -> (True/False/None, layer) for the file's top-level functions that return newly
+    built models (`def get_model(name): return LeNet()`): a file calling one builds a model."""
+    from auditor.analysis.factories import is_factory
+    from auditor.analysis.mode_layers import mode_dependence
+    from auditor.analysis.roles import model_constructor
+
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None or not info.returns:
+            continue
+        if not is_factory(model, info, lambda call: model_constructor(model, call) is not None):
+            continue
+        answer: tuple = (False, "")
+        for ret in info.returns:
+            values = [b.value for b in model.bindings_of(dotted_name(ret.value), info.node)
+                      if b.function is info.node] if type(ret.value) is cst.Name else [ret.value]
+            for value in values:
+                dependent, what = mode_dependence(model, value)
+                if dependent:
+                    answer = (True, what)
+                elif dependent is None and answer[0] is False:
+                    answer = (None, "")
+        found[info.name] = answer
+    return found
 
 
 def _reexports(model, module: str, is_package: bool) -> dict:

@@ -430,7 +430,97 @@ def inference(batch):
     return logits.argmax(-1).cpu().tolist()
 """
 
+FACTORY_MODELS = """
+import torch.nn as nn
+
+
+class LeNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def get_model(name):
+    if name == "LeNet":
+        model = LeNet()
+    else:
+        model = nn.Sequential(nn.Linear(4, 2))
+    return model.to("cuda")
+
+
+def load_for_inference(path):
+    model = LeNet()
+    model.eval()
+    return model
+"""
+
+FACTORY_EVALUATION = """
+import torch
+
+
+def validate(model, loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+"""
+
+FACTORY_TRAIN = """
+import torch
+import torch.nn as nn
+
+from {prefix}_models import get_model, load_for_inference
+from {prefix}_evaluation import validate
+
+
+def main():
+    model = get_model("LeNet")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        for x, y in train_loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        {before}
+        print(validate(model, val_loader))
+        {after}
+
+
+def report():
+    print(validate(load_for_inference("best.pt"), test_loader))
+"""
+
 CASES = {
+    # A model built by a function of another module (`get_model("LeNet")`) is a fresh model.
+    "factory_bad/factory_bad_models.py": FACTORY_MODELS,
+    "factory_bad/factory_bad_evaluation.py": FACTORY_EVALUATION,
+    "factory_bad/factory_bad_train.py": FACTORY_TRAIN.format(prefix="factory_bad", before="pass", after="pass"),
+    "factory_ok/factory_ok_models.py": FACTORY_MODELS,
+    "factory_ok/factory_ok_evaluation.py": FACTORY_EVALUATION,
+    "factory_ok/factory_ok_train.py": FACTORY_TRAIN.format(prefix="factory_ok", before="model.eval()",
+                                                                  after="model.train()"),
+    # The same, in one file; a loader that switches to eval itself is no factory of fresh models.
+    "factory_local_bad.py": FACTORY_MODELS + FACTORY_EVALUATION + """
+
+def main():
+    model = get_model("LeNet")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        for x, y in train_loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        print(validate(model, val_loader))
+""",
+    "factory_local_loader_ok.py": FACTORY_MODELS + FACTORY_EVALUATION + """
+
+def report():
+    print(validate(load_for_inference("best.pt"), test_loader))
+""",
     # A whole model pickled with torch.save: torch.load gives a model back.
     "loaded_whole_bad.py": LOADED_WHOLE.format(wrap="pass"),
     "loaded_whole_ok.py": LOADED_WHOLE.format(wrap="torch.set_grad_enabled(False)"),
@@ -483,6 +573,10 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "factory_bad/factory_bad_evaluation.py": [("TRN101", 8)],
+    "factory_ok/factory_ok_evaluation.py": [],
+    "factory_local_bad.py": [("TRN101", 33)],
+    "factory_local_loader_ok.py": [],
     "loaded_whole_bad.py": [("TRN102", 9)],
     "loaded_whole_ok.py": [],
     "pretrained_bad.py": [("TRN103", 12)],
