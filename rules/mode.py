@@ -456,7 +456,13 @@ class MissingEvalMode(Rule):
         switch a parameter or a global, callers in other checked files (`evaluate(model,
         loader)` imported elsewhere, also through `from module import *`; needs both files in
         the same run), and model classes of other checked modules (`from net import CNN; cnn
-        = CNN()` is a new model, in training mode). `DataParallel(model)` keeps the wrapped
+        = CNN()` is a new model, in training mode; also when a package re-exports the class,
+        `from unet import UNet`), and functions that return newly built models (`model =
+        get_model("LeNet")`, in the file or another module). A model handed to a function of
+        another checked module has the mode that function leaves it in (`get_loss(model)`
+        calling `model.eval()`); methods called on an object of a class of the file
+        (`trainer.validate()`) see its attributes as `self.*`. `transformers`'
+        `from_pretrained()` returns models in eval mode. `DataParallel(model)` keeps the wrapped
         model's mode. A model never switched nor handed to another function anywhere in the
         file is in training mode in every function. A loop that trains runs at least once.
         Paths are told apart by the flags that choose them: in a helper serving both modes
@@ -470,7 +476,10 @@ class MissingEvalMode(Rule):
         A `model.eval()` in every caller satisfies it, and so does one under `if
         isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
         model.train()`) is the caller's choice; Lightning's `validation_step`/`test_step` run
-        in eval mode and are not flagged.
+        in eval mode and are not flagged. Dropout that `forward` applies only when one of its
+        arguments asks for it (`if is_training: h = self.dropout(h)`, `F.dropout(h,
+        training=flag)`, a rate argument: `nn.Dropout(d)(h)`) is the caller's switch: a call
+        that leaves it off (not given and false by default, or `False`/`0`) is not flagged.
 
         Severity: error when the model has a mode-dependent layer (dropout, batch norm,
         instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
@@ -584,7 +593,8 @@ class MissingNoGrad(Rule):
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
-        files of the run count).
+        files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
+        before 0.4, on every path to the call) recorded no graph: not flagged.
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
@@ -673,6 +683,10 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        A model loaded with `transformers`' `from_pretrained()` starts in eval mode: a
+        training loop that never calls `.train()` trains it with dropout off (a single step
+        at the top of a notebook right after loading, a demonstration, is not flagged).
 
         Paths are told apart by the flags that choose them: a step runner whose backward
         runs only `if self.stage == "train"`, reached from a `train_step` that calls
