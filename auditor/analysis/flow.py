@@ -1156,6 +1156,10 @@ class FlowAnalysis:
     def _set_mode(self, state: State, key: str, mode: str) -> State:
         """`key` switched to `mode`, and with it the other name of the same module in the running
         function (`model = self.model`: switching either switches both)."""
+        if key.endswith(".module") and len(key) > 7:
+            # `model.module.eval()` on a DataParallel/DDP wrapper: the wrapped module holds every
+            # layer the wrapper runs, so the wrapper is switched with it.
+            state = state.with_mode(key[:-7], mode)
         state = state.with_mode(key, mode)
         aliases = self._aliases_in(self._current)
         if not aliases:

@@ -494,7 +494,29 @@ def report():
     print(validate(load_for_inference("best.pt"), test_loader))
 """
 
+WRAPPED = """
+import torch
+import torch.nn as nn
+
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+model = nn.DataParallel(net)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    model.{train}()
+    for x, y in train_loader:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    model.{evaluate}()
+    with torch.no_grad():
+        for x, y in val_loader:
+            print((model(x).argmax(1) == y).float().mean().item())
+"""
+
 CASES = {
+    # Switching the module a DataParallel wrapper holds switches what the wrapper runs.
+    "wrapped_module_ok.py": WRAPPED.format(train="train", evaluate="module.eval"),
+    "wrapped_module_bad.py": WRAPPED.format(train="module.train", evaluate="module.train"),
     # A model built by a function of another module (`get_model("LeNet")`) is a fresh model.
     "factory_bad/factory_bad_models.py": FACTORY_MODELS,
     "factory_bad/factory_bad_evaluation.py": FACTORY_EVALUATION,
@@ -573,6 +595,8 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "wrapped_module_ok.py": [],
+    "wrapped_module_bad.py": [("TRN101", 16)],
     "factory_bad/factory_bad_evaluation.py": [("TRN101", 8)],
     "factory_ok/factory_ok_evaluation.py": [],
     "factory_local_bad.py": [("TRN101", 33)],
