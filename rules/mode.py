@@ -12,7 +12,7 @@ from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.legacy_grad import volatile_input
-from auditor.analysis.mode_layers import caller_gated, mode_dependence
+from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
@@ -356,6 +356,8 @@ def _eval_forwards(ctx) -> list:
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
+        if _holds_no_parameters(prog, forward):
+            continue  # a renderer or a fixed transform written as a module: no model to evaluate
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
@@ -399,6 +401,14 @@ def _why_in_eval(prog, key: str, function) -> str:
         return "`from_pretrained()` returns models in eval mode, and no `.train()` comes before this step " \
                "on some path"
     return "set by an earlier `.eval()` on this path, e.g. in the previous epoch's evaluation"
+
+
+def _holds_no_parameters(prog, forward) -> bool:
+    """Every value the called name can hold builds a module class of the file with no
+    parameters and no mode-dependent step (`ComputeDepthMaps()`)."""
+    values = _built_from(prog, forward.key, forward.site.function, 0, forward.site.node)
+    return bool(values) and all(parameter_free(prog.model, v) and mode_dependence(prog.model, v)[0] is not True
+                                for v in values)
 
 
 def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:

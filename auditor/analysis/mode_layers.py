@@ -9,6 +9,7 @@ module, a layer built by an unknown call). Rules only lower a finding on False.
 
 from __future__ import annotations
 
+import builtins
 from typing import Optional
 
 import libcst as cst
@@ -354,3 +355,60 @@ def _gate_of(model: FileModel, node: cst.CSTNode, params: set) -> Optional[str]:
 
 def _false_literal(node: cst.BaseExpression) -> bool:
     return (type(node) is cst.Name and node.value in ("False", "None")) or _number(node) == 0
+
+
+# -- modules without parameters ----------------------------------------------------------------
+
+_BUILTINS = frozenset(dir(builtins))
+_ADDS_MODULES = ("register_parameter", "add_module", "register_module")
+
+
+def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
+    """`value` builds a module class of this file that holds no parameters and no layers: its
+    `__init__` (and the methods and functions of the file it calls) builds nothing but tensors
+    and buffers (`ComputeDepthMaps()`, a renderer or a fixed transform). Running it is no
+    forward pass of a model: no mode, no graph unless its input has one."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half"):
+        value = value.func.value
+    name = dotted_name(value.func) if type(value) is cst.Call else None
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
+    if cls is None or "__init__" not in cls.methods or not all(
+            base in ("torch.nn.Module", "nn.Module", "Module", "torch.nn.modules.module.Module") for base in cls.bases):
+        return False
+    memo = model.cache.setdefault("mode_layers.parameter_free", {})
+    if cls.node not in memo:
+        memo[cls.node] = _builds_no_parameters(model, cls, cls.methods["__init__"].calls, 0)
+    return memo[cls.node]
+
+
+def _builds_no_parameters(model: FileModel, cls: ClassInfo, calls: list, depth: int) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    for site in calls:
+        qualified = site.qualname or ""
+        callee = site.callee or ""
+        last = (qualified or callee).rsplit(".", 1)[-1]
+        if qualified.startswith("torch."):
+            if last[:1].isupper():
+                return False  # a layer, a container, nn.Parameter
+            continue
+        if callee.startswith("self."):
+            method = callee[5:]
+            if method in _ADDS_MODULES:
+                return False
+            if method in cls.methods and method != "__init__" and \
+                    not _builds_no_parameters(model, cls, cls.methods[method].calls, depth + 1):
+                return False
+            continue
+        if qualified:
+            return False  # a function or class of another package: it may hand back a module
+        if not callee or "." in callee or callee in _BUILTINS:
+            continue  # `super().__init__()`, `eyes.size(0)`, `torch.stack(...).view(...)`, `len(x)`
+        helpers = model.functions_named(callee) if "." not in callee else []
+        if len(helpers) == 1 and helpers[0].cls is None and callee not in model.class_info:
+            if not _builds_no_parameters(model, cls, helpers[0].calls, depth + 1):
+                return False
+            continue
+        return False  # anything else may hand back a module
+    return True

@@ -513,7 +513,36 @@ for epoch in range(3):
             print((model(x).argmax(1) == y).float().mean().item())
 """
 
+RENDERER = """
+import torch
+import torch.nn as nn
+
+
+def look_at(eye):
+    return torch.stack([eye, torch.zeros_like(eye)]).view(-1)
+
+
+class DepthRenderer(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+        self.register_buffer("view", look_at(torch.ones(3)))
+        {extra}
+
+    def forward(self, points):
+        return (points * self.view[:3]).sum(-1)
+
+
+render = DepthRenderer(64)
+for points, labels in test_loader:
+    print(render(points).max().item())
+"""
+
 CASES = {
+    # A module with no parameters (a renderer): running it on test data is no evaluation.
+    "renderer_ok.py": RENDERER.format(extra=""),
+    # The same with a layer: a model whose mode and graph matter.
+    "renderer_with_layer_bad.py": RENDERER.format(extra="self.proj = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1))"),
     # Switching the module a DataParallel wrapper holds switches what the wrapper runs.
     "wrapped_module_ok.py": WRAPPED.format(train="train", evaluate="module.eval"),
     "wrapped_module_bad.py": WRAPPED.format(train="module.train", evaluate="module.train"),
@@ -595,6 +624,8 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "renderer_ok.py": [],
+    "renderer_with_layer_bad.py": [("TRN101", 22), ("TRN102", 22)],
     "wrapped_module_ok.py": [],
     "wrapped_module_bad.py": [("TRN101", 16)],
     "factory_bad/factory_bad_evaluation.py": [("TRN101", 8)],
