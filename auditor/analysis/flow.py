@@ -498,7 +498,8 @@ class FlowAnalysis:
         keys = {k for s in exits for k, _ in s.modes}
         for key in keys:
             head = key.split(".", 1)[0]
-            if head not in info.params and not self._global_of(head, function):
+            if head not in info.params and not self._global_of(head, function) and \
+                    not (info.parent is not None and self._closure_of(head, function, info.parent)):
                 continue
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
@@ -565,10 +566,25 @@ class FlowAnalysis:
         return memo
 
     def _shared_global(self, head: str, callee: cst.FunctionDef, bindings: dict) -> bool:
-        """Whether `head`, as the running scope sees it, is the global the callee reads."""
-        if head == "self" or head in bindings or not self._global_of(head, callee):
+        """Whether `head`, as the running scope sees it, is the global the callee reads, or
+        (a function nested in the running one) the running function's own variable it reads."""
+        if head == "self" or head in bindings:
+            return False
+        if self._current is not None and self._closure_of(head, callee, self._current):
+            return True
+        if not self._global_of(head, callee):
             return False
         return self._current is None or self._global_of(head, self._current)
+
+    def _closure_of(self, name: str, callee: cst.FunctionDef, outer: cst.FunctionDef) -> bool:
+        """`callee`, defined in `outer`, reads `outer`'s variable `name` (`def evaluate():
+        model(x)` inside `main`, where `model` is built): the same object in both."""
+        info = self.model.function_info.get(callee)
+        if info is None or info.parent is not outer or name in info.params:
+            return False
+        found = self.model.bindings.get(name, ())
+        return not any(b.function is callee for b in found) and \
+            (name in self.model.function_info[outer].params or any(b.function is outer for b in found))
 
     def _never_switched(self) -> dict[str, str]:
         """Models built fresh (so in training mode) at module level, or as `self.x` in a

@@ -538,7 +538,39 @@ for points, labels in test_loader:
     print(render(points).max().item())
 """
 
+CLOSURE = """
+import torch
+import torch.nn as nn
+
+
+def main(train_loader, val_loader):
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def evaluate():
+        {enter}
+        correct = 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        {leave}
+        return correct
+
+    for epoch in range(3):
+        {top}
+        for x, y in train_loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        print(evaluate())
+"""
+
 CASES = {
+    # A function nested in main() reads main's model: the same object, in the same mode.
+    "closure_bad.py": CLOSURE.format(enter="pass", leave="pass", top="model.train()"),
+    "closure_ok.py": CLOSURE.format(enter="model.eval()", leave="model.train()", top="pass"),
+    # The nested evaluation leaves it in eval mode, and the next epoch trains so.
+    "closure_left_in_eval_bad.py": CLOSURE.format(enter="model.eval()", leave="pass", top="pass"),
     # A module with no parameters (a renderer): running it on test data is no evaluation.
     "renderer_ok.py": RENDERER.format(extra=""),
     # The same with a layer: a model whose mode and graph matter.
@@ -624,6 +656,9 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "closure_bad.py": [("TRN101", 14)],
+    "closure_ok.py": [],
+    "closure_left_in_eval_bad.py": [("TRN103", 23)],
     "renderer_ok.py": [],
     "renderer_with_layer_bad.py": [("TRN101", 22), ("TRN102", 22)],
     "wrapped_module_ok.py": [],
