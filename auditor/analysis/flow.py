@@ -825,7 +825,7 @@ class FlowAnalysis:
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
-        built = TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
         return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
@@ -1493,6 +1493,21 @@ def wrapped_module(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     for arg in value.args:
         if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "module"):
             return arg.value
+    return None
+
+
+def _chained_mode(value: cst.BaseExpression) -> Optional[str]:
+    """The mode a value is switched to by its own chain: `Net().eval()`, `model.to(dev).train()`
+    (the outermost switch wins), else None."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+        method = value.func.attr.value
+        if method == "eval":
+            return EVAL
+        if method == "train":
+            flag = evaluate(value.args[0].value, State()) if value.args else True
+            return TRAIN if flag is True else EVAL if flag is False else UNKNOWN
+        value = value.func.value
     return None
 
 

@@ -565,7 +565,54 @@ def main(train_loader, val_loader):
         print(evaluate())
 """
 
+CHAINED = """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def main(x_test):
+    encoder = Encoder(){chain}
+    encoder.load_state_dict(torch.load("encoder.pt"))
+    with torch.no_grad():
+        for x in x_test:
+            print(encoder(x).argmax(1).tolist())
+"""
+
+SMOKE = """
+import torch
+import torch.nn as nn
+
+
+def make_discriminator():
+    return nn.Sequential(nn.Linear(784, 64), nn.Dropout(0.5), nn.Linear(64, 1), nn.Sigmoid())
+
+
+def create_noise(batch_size, z_size):
+    return torch.rand(batch_size, z_size) * 2 - 1
+
+
+disc_model = make_discriminator()
+print(disc_model)
+input_z = create_noise(32, 20)
+d_proba_real = disc_model(input_real)
+print("Disc. (real) -- shape:", d_proba_real.shape, d_proba_real.mean().item())
+"""
+
 CASES = {
+    # `Encoder().eval()`: switched as it is built.
+    "chained_eval_ok.py": CHAINED.format(chain=".eval()"),
+    "chained_move_bad.py": CHAINED.format(chain=".to('cuda')"),
+    # A new model's first look, with only a print and an unrelated helper before it: a smoke test.
+    "smoke_with_helper_ok.py": SMOKE,
     # A function nested in main() reads main's model: the same object, in the same mode.
     "closure_bad.py": CLOSURE.format(enter="pass", leave="pass", top="model.train()"),
     "closure_ok.py": CLOSURE.format(enter="model.eval()", leave="model.train()", top="pass"),
@@ -656,6 +703,9 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "chained_eval_ok.py": [],
+    "chained_move_bad.py": [("TRN101", 19)],
+    "smoke_with_helper_ok.py": [],
     "closure_bad.py": [("TRN101", 14)],
     "closure_ok.py": [],
     "closure_left_in_eval_bad.py": [("TRN103", 23)],
