@@ -607,7 +607,51 @@ d_proba_real = disc_model(input_real)
 print("Disc. (real) -- shape:", d_proba_real.shape, d_proba_real.mean().item())
 """
 
+GENERATE = """
+import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(100, 32)
+        self.gru = nn.GRU(32, 32)
+        self.out = nn.Linear(32, 100)
+
+    def forward(self, x, hidden):
+        output, hidden = self.gru(self.embedding(x).view(1, 1, -1), hidden)
+        return self.out(output.view(1, -1)), hidden
+
+
+def generate(decoder, start, length=100):
+    hidden = torch.zeros(1, 1, 32)
+    inp = start
+    text = []
+    for _ in range(length):
+        {step}
+        top_i = torch.multinomial(output.data.view(-1).exp(), 1)[0]
+        text.append(int(top_i))
+        inp = top_i.view(1)
+    return text
+
+
+decoder = CharRNN()
+opt = torch.optim.Adam(decoder.parameters())
+for step, (x, y) in enumerate(pairs):
+    hidden = torch.zeros(1, 1, 32)
+    out, hidden = decoder(x, hidden)
+    nn.functional.cross_entropy(out, y).backward()
+    opt.step()
+    if step % 100 == 0:
+        print(generate(decoder, x))
+"""
+
 CASES = {
+    # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
+    # renamed output is still read, only as sampled numbers.
+    "generate_bad.py": GENERATE.format(step="output, hidden = decoder(inp, hidden)"),
+    "generate_ok.py": GENERATE.format(step="with torch.no_grad():\n            output, hidden = decoder(inp, hidden)"),
     # `Encoder().eval()`: switched as it is built.
     "chained_eval_ok.py": CHAINED.format(chain=".eval()"),
     "chained_move_bad.py": CHAINED.format(chain=".to('cuda')"),
@@ -703,6 +747,8 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "generate_bad.py": [("TRN101", 22), ("TRN102", 22)],  # TRN101: info, no dropout in one GRU layer
+    "generate_ok.py": [("TRN101", 23)],
     "chained_eval_ok.py": [],
     "chained_move_bad.py": [("TRN101", 19)],
     "smoke_with_helper_ok.py": [],
