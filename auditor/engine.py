@@ -38,7 +38,7 @@ import_libcst()
 
 import libcst as cst
 
-from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
+from auditor.analysis.project import ProjectIndex, import_only_summary, module_name_for, summarize_file
 from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
@@ -262,6 +262,9 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
         result.findings.append(_trn000(source, exc.lineno or 1, exc.offset or 1, exc.msg))
         return prepared
     if verdict.ok and not relevant:
+        # Nothing to check, but a package's `__init__.py` may re-export a model class.
+        prepared.summary = import_only_summary(source.text, module_name or module_name_for(path),
+                                               os.path.basename(path) == "__init__.py")
         return prepared
     # CPython and libcst disagree at the edges (`return` outside a function, newer
     # syntax): libcst has the last word on what is a syntax error. A file CPython

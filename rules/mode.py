@@ -8,10 +8,11 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN, wrapped_module
+from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
-from auditor.analysis.mode_layers import mode_dependence
+from auditor.analysis.legacy_grad import volatile_input
+from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
@@ -95,9 +96,17 @@ def _same_module(key: str, owner: str) -> bool:
         a.rsplit(".", 1)[-1] == b.rsplit(".", 1)[-1]
 
 
-def _is_pytest_file(path: str) -> bool:
+def _is_pytest_file(path: str, model=None) -> bool:
+    """A test module by its name, which (when the model is given) also holds tests: a
+    `test_*` function or method, or a pytest/unittest import. `feature_extraction_test.py`
+    whose class extracts features is code under the name of a test, not a test."""
     base = os.path.basename(path)
-    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
+    if not (base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"):
+        return False
+    if model is None or base == "conftest.py":
+        return True
+    return bool({"pytest", "unittest"} & model.imports.modules) or any(
+        info.name.startswith("test") for info in model.function_info.values())
 
 
 def _in_test_function(model, function) -> bool:
@@ -123,14 +132,22 @@ def _chose_training(state) -> bool:
 _FLAG_TRUE = re.compile(r"^\(?\s*([A-Za-z_][\w.]*)\s*(?:(?:==|is)\s*True\s*)?\)?$")
 
 
+# What `_mode_dependence` names when the only mode-dependent layers are switched by a
+# forward argument that this call leaves off (`model(x)` of `forward(self, x, is_training=False)`).
+CALLER_GATED = "caller-gated"
+
+
 def _mode_dependence(prog, forward) -> tuple:
     """(True/False/None, layer) for the model a forward pass calls: read from every value
-    the name can hold (its assignments, and the arguments of the function's callers)."""
-    return _model_mode_dependence(prog, forward.key, forward.site.function, forward.site.node)
+    the name can hold (its assignments, and the arguments of the function's callers).
+    (False, CALLER_GATED) when its dropout runs only if this call asked for it."""
+    return _model_mode_dependence(prog, forward.key, forward.site.function, forward.site.node,
+                                  call=forward.site.node)
 
 
-def _model_mode_dependence(prog, key: str, function, at) -> tuple:
-    """(True/False/None, layer) for the model `key` holds in `function` at node `at`."""
+def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
+    """(True/False/None, layer) for the model `key` holds in `function` at node `at`; with
+    the forward `call`, layers that the call leaves switched off do not count."""
     values = _built_from(prog, key, function, 0, at)
     while not values and "." in key.removeprefix("self."):
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
@@ -138,6 +155,9 @@ def _model_mode_dependence(prog, key: str, function, at) -> tuple:
     if not values:
         return None, ""
     unknown = False
+    gated = call is not None and all(caller_gated(prog.model, value, call) for value in values)
+    if gated:
+        return False, CALLER_GATED
     for value in values:
         found, what = mode_dependence(prog.model, value)
         if found is None:
@@ -291,13 +311,35 @@ def _untrained_here(prog, forward) -> bool:
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
                 or prog.flow.fresh_model(site.node):
             continue  # only what runs between its construction and this forward can train it
-        if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
+        if prog.is_backward(site) or prog.is_step(site) or _may_train(prog, site):
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
             return False
-        if any(dotted_name(a.value) == forward.key for a in site.node.args):
-            return False
+        if site.callee not in ("print", "repr", "str", "type", "id", "len") and \
+                any(dotted_name(a.value) == forward.key for a in site.node.args):
+            return False  # handed to a function that may train it (`print(net)` only shows it)
     return True
+
+
+def _may_train(prog, site) -> bool:
+    """A call of a function of the file that back-propagates or steps an optimizer, itself
+    or through the file's functions it calls (`create_noise(...)` does not)."""
+    resolved = prog.flow.resolve(site)
+    if resolved is None:
+        return False
+    pending, seen = [resolved[0]], set()
+    while pending and len(seen) < 16:
+        function = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        for inner in prog.model.calls_in(function):
+            if prog.is_backward(inner) or prog.is_step(inner) or inner.method in ("step", "backward"):
+                return True
+            deeper = prog.flow.resolve(inner)
+            if deeper is not None:
+                pending.append(deeper[0])
+    return bool(pending)  # too deep to tell: it may
 
 
 def _leaves_grad_to_caller(prog, forward) -> bool:
@@ -330,13 +372,15 @@ def _eval_forwards(ctx) -> list:
     if cached is not None and cached[0] is prog:
         return cached[1]
     found = []
-    pytest_file = _is_pytest_file(ctx.path)
+    pytest_file = _is_pytest_file(ctx.path, prog.model)
     # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
     # says nothing there.
     test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
+        if _holds_no_parameters(prog, forward):
+            continue  # a renderer or a fixed transform written as a module: no model to evaluate
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
@@ -353,6 +397,43 @@ def _eval_forwards(ctx) -> list:
     return found
 
 
+def _switched_to_eval_here(prog, key: str, before=None) -> bool:
+    """The file calls `key.eval()` (or `.train(False)`) somewhere (above node `before`, when
+    given): its eval mode is a choice made here, not the mode a loader returned the model in."""
+    order = source_order(prog.model) if before is not None else None
+    for site in prog.model.calls:
+        if site.method not in ("eval", "train") or site.receiver is None:
+            continue
+        if order is not None and order.get(site.node, 0) > order.get(before, 0):
+            continue
+        if site.method == "train" and not (site.node.args and dotted_name(site.node.args[0].value) == "False"):
+            continue
+        if _same_module(key, dotted_name(_unwrapped(site.receiver)) or ""):
+            return True
+    return False
+
+
+def _why_in_eval(prog, key: str, function) -> str:
+    """How the model of a training step came to be in eval mode, for the message."""
+    loaded = any(b.kind == "assign" and loaded_in_eval_mode(prog.model, b.value)
+                 for b in prog.model.bindings_of(key, function))
+    switched = _switched_to_eval_here(prog, key)
+    if loaded and not switched:
+        return "`from_pretrained()` returns models in eval mode, with dropout off"
+    if loaded:
+        return "`from_pretrained()` returns models in eval mode, and no `.train()` comes before this step " \
+               "on some path"
+    return "set by an earlier `.eval()` on this path, e.g. in the previous epoch's evaluation"
+
+
+def _holds_no_parameters(prog, forward) -> bool:
+    """Every value the called name can hold builds a module class of the file with no
+    parameters and no mode-dependent step (`ComputeDepthMaps()`)."""
+    values = _built_from(prog, forward.key, forward.site.function, 0, forward.site.node)
+    return bool(values) and all(parameter_free(prog.model, v) and mode_dependence(prog.model, v)[0] is not True
+                                for v in values)
+
+
 def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
     """`key` is in eval mode at this step on every path, was already before training began
     (set by the caller of the training function, or before the training loop at the top
@@ -360,8 +441,8 @@ def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
     no model to training mode itself. A setting for the whole run, not the `.eval()` of an
     evaluation left in force. Where the training code does call `.train()` (on another model,
     a head), leaving this one in eval may be the slip, and it stays reported."""
-    if not states or any(s.mode(key) != EVAL for s in states):
-        return False
+    if not states or any(s.mode(key) != EVAL for s in states) or not _switched_to_eval_here(prog, key):
+        return False  # (in eval mode without an `.eval()`: loaded so by `from_pretrained()`)
     loops = prog.loops_of(site.node)
     if site.function is not None:
         # Entered only from the top level (`if __name__ == "__main__": train()`), after the
@@ -408,8 +489,17 @@ class MissingEvalMode(Rule):
         switch a parameter or a global, callers in other checked files (`evaluate(model,
         loader)` imported elsewhere, also through `from module import *`; needs both files in
         the same run), and model classes of other checked modules (`from net import CNN; cnn
-        = CNN()` is a new model, in training mode). `DataParallel(model)` keeps the wrapped
-        model's mode. A model never switched nor handed to another function anywhere in the
+        = CNN()` is a new model, in training mode; also when a package re-exports the class,
+        `from unet import UNet`), and functions that return newly built models (`model =
+        get_model("LeNet")`, in the file or another module). A model handed to a function of
+        another checked module has the mode that function leaves it in (`get_loss(model)`
+        calling `model.eval()`); methods called on an object of a class of the file
+        (`trainer.validate()`) see its attributes as `self.*`, and a function nested in another
+        reads the outer one's model (`def evaluate(): model(x)` inside `main`). `transformers`'
+        `from_pretrained()` returns models in eval mode; `Net().eval()` is in eval mode from its
+        construction. `DataParallel(model)` keeps the wrapped model's mode, and
+        `model.module.eval()` switches the wrapper too. A module class of the file that holds no
+        parameters or layers (a renderer, a fixed transform) is not a model to evaluate. A model never switched nor handed to another function anywhere in the
         file is in training mode in every function. A loop that trains runs at least once.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
@@ -425,7 +515,10 @@ class MissingEvalMode(Rule):
         A `model.eval()` in every caller satisfies it, and so does one under `if
         isinstance(model, nn.Module):`; a path chosen by a training flag (`if train:
         model.train()`) is the caller's choice; Lightning's `validation_step`/`test_step` run
-        in eval mode and are not flagged.
+        in eval mode and are not flagged. Dropout that `forward` applies only when one of its
+        arguments asks for it (`if is_training: h = self.dropout(h)`, `F.dropout(h,
+        training=flag)`, a rate argument: `nn.Dropout(d)(h)`) is the caller's switch: a call
+        that leaves it off (not given and false by default, or `False`/`0`) is not flagged.
 
         Severity: error when the model has a mode-dependent layer (dropout, batch norm,
         instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
@@ -509,6 +602,8 @@ class MissingEvalMode(Rule):
             evidence = bad[0][1]
             dependent, what = _mode_dependence(prog, forward)
             key = forward.key
+            if what == CALLER_GATED:
+                continue  # its dropout runs only when the caller asks, and this call does not
             if dependent is False:
                 ctx.report(forward.site.node,
                            f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "
@@ -540,7 +635,8 @@ class MissingNoGrad(Rule):
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
-        files of the run count).
+        files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
+        before 0.4, on every path to the call) recorded no graph: not flagged.
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
@@ -593,8 +689,9 @@ class MissingNoGrad(Rule):
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
-            if not bad or region in reported or _leaves_grad_to_caller(prog, forward):
-                continue
+            if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
+                    or volatile_input(prog.model, forward.site.node):
+                continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
@@ -628,6 +725,10 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        A model loaded with `transformers`' `from_pretrained()` starts in eval mode: a
+        training loop that never calls `.train()` trains it with dropout off (a single step
+        at the top of a notebook right after loading, a demonstration, is not flagged).
 
         Paths are told apart by the flags that choose them: a step runner whose backward
         runs only `if self.stage == "train"`, reached from a `train_step` that calls
@@ -715,6 +816,9 @@ class MissingTrainMode(Rule):
             for state in states:
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL and not _eval_for_the_whole_run(prog, site, k,
                                                                                                        states)]
+                if bad and not prog.loops_of(site.node) and site.function is None and \
+                        not _switched_to_eval_here(prog, bad[0], before=site.node):
+                    continue  # one step at the top of a notebook, just after `from_pretrained()`: a demo
                 if bad and site.node not in reported:
                     reported.add(site.node)
                     dependent, _ = _model_mode_dependence(prog, bad[0], site.function, site.node)
@@ -726,9 +830,9 @@ class MissingTrainMode(Rule):
                                    f"both modes train the same. Call `{bad[0]}.train()` before training anyway",
                                    severity=Severity.INFO)
                         continue
+                    why = _why_in_eval(prog, bad[0], site.function)
                     ctx.report(site.node,
-                               f"this training step can run with `{bad[0]}` in eval mode (set by an earlier "
-                               f"`.eval()` on this path, e.g. in the previous epoch's evaluation); call "
+                               f"this training step can run with `{bad[0]}` in eval mode ({why}); call "
                                f"`{bad[0]}.train()` before training")
 
 

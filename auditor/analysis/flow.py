@@ -33,7 +33,8 @@ import libcst as cst
 
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
-from auditor.analysis.roles import Roles, is_lightning_class, model_constructor, roles_of
+from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
+                                     other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
 
 TRAIN, EVAL, UNKNOWN = "train", "eval", "?"
@@ -155,6 +156,32 @@ class State:
 # `step % 50 == 0` cannot (the interpreter keeps it from one loop iteration to the next).
 _FLAG_FACT = re.compile(r"""^(?:not\s+)?[A-Za-z_][\w.]*(?:\s*(?:==|!=|is not|is)\s*"""
                         r"""(?:'[^']*'|"[^"]*"|True|False|None))?$""")
+
+
+def loaded_in_eval_mode(model: FileModel, value: cst.BaseExpression) -> bool:
+    """`AutoModelForSequenceClassification.from_pretrained(...)` (possibly `.to(device)`):
+    transformers returns loaded models in eval mode, dropout off until `.train()`."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "bfloat16", "double"):
+        value = value.func.value
+    if type(value) is not cst.Call:
+        return False
+    qualified = model.qualify_call(value) or ""
+    if not (qualified.startswith("transformers.") and qualified.endswith(".from_pretrained")):
+        return False
+    loaded = qualified.rsplit(".", 2)[-2]
+    return not any(part in loaded for part in NOT_MODEL_CLASS_PARTS) and not other_framework_model(model, value)
+
+
+def after(targets: tuple, where: Any, prior: Any) -> tuple:
+    """A pending mode: what a function of another module, one of `targets` ((module,
+    function) pairs), leaves its parameter at `where` (position or keyword) in, the mode
+    having been `prior`. Neither TRAIN nor EVAL for the rules: only the project index reads it."""
+    depth, inner = 0, prior
+    while type(inner) is tuple:
+        depth, inner = depth + 1, inner[3]
+    # A loop hands the model on again each round: past a few calls, say unknown.
+    return ("after", targets, where, prior if depth < 4 else UNKNOWN)
 
 
 def same_path(state: State, other: State) -> bool:
@@ -322,10 +349,14 @@ class FlowAnalysis:
     """Runs the interpreter over every function of a file; see module docstring."""
 
     def __init__(self, model: FileModel, project: Any = None, module_name: Optional[str] = None,
-                 previous: Optional["FlowAnalysis"] = None) -> None:
+                 previous: Optional["FlowAnalysis"] = None, opaque: Optional[dict] = None) -> None:
         """`previous`: an earlier analysis of the same model (without the project), whose
-        memos that do not depend on entry states this one takes over."""
+        memos that do not depend on entry states this one takes over. `opaque`: calls of
+        functions of other modules (call -> its (module, function) candidates) that may switch
+        the models handed to them: after one, such a model's mode is a pending one, `after()`,
+        that the project resolves from the callee's summary (phase 1 reads summaries' calls so)."""
         self.model = model
+        self._opaque = opaque or {}
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
@@ -439,6 +470,8 @@ class FlowAnalysis:
             for index, mode in arg_modes.items():
                 if isinstance(index, int) and index < len(info.positional):
                     modes.append((info.positional[index], mode))
+                elif isinstance(index, str) and index in info.params:
+                    modes.append((index, mode))  # `evaluate(model=net, ...)`
             states.append(State(modes=tuple(sorted(modes)), grad=grad))
         return _dedupe(states)
 
@@ -465,7 +498,8 @@ class FlowAnalysis:
         keys = {k for s in exits for k, _ in s.modes}
         for key in keys:
             head = key.split(".", 1)[0]
-            if head not in info.params and not self._global_of(head, function):
+            if head not in info.params and not self._global_of(head, function) and \
+                    not (info.parent is not None and self._closure_of(head, function, info.parent)):
                 continue
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
@@ -532,10 +566,25 @@ class FlowAnalysis:
         return memo
 
     def _shared_global(self, head: str, callee: cst.FunctionDef, bindings: dict) -> bool:
-        """Whether `head`, as the running scope sees it, is the global the callee reads."""
-        if head == "self" or head in bindings or not self._global_of(head, callee):
+        """Whether `head`, as the running scope sees it, is the global the callee reads, or
+        (a function nested in the running one) the running function's own variable it reads."""
+        if head == "self" or head in bindings:
+            return False
+        if self._current is not None and self._closure_of(head, callee, self._current):
+            return True
+        if not self._global_of(head, callee):
             return False
         return self._current is None or self._global_of(head, self._current)
+
+    def _closure_of(self, name: str, callee: cst.FunctionDef, outer: cst.FunctionDef) -> bool:
+        """`callee`, defined in `outer`, reads `outer`'s variable `name` (`def evaluate():
+        model(x)` inside `main`, where `model` is built): the same object in both."""
+        info = self.model.function_info.get(callee)
+        if info is None or info.parent is not outer or name in info.params:
+            return False
+        found = self.model.bindings.get(name, ())
+        return not any(b.function is callee for b in found) and \
+            (name in self.model.function_info[outer].params or any(b.function is outer for b in found))
 
     def _never_switched(self) -> dict[str, str]:
         """Models built fresh (so in training mode) at module level, or as `self.x` in a
@@ -740,12 +789,12 @@ class FlowAnalysis:
                     state = state.with_env(name, _DROP)
                 out.append(state)
             return out
-        _, name, fresh, source, has_value = plan
+        _, name, built, source, has_value = plan
         copies = source is not None and source != name
         for state in states:
             state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
-            if fresh:
-                state = state.with_mode(name, TRAIN)
+            if built:
+                state = state.with_mode(name, built)
             elif copies and (mode := state.mode(source)) is not None:
                 state = state.with_mode(name, mode)
             elif source != name and state.mode(name) is not None and not name.startswith("self."):
@@ -776,7 +825,8 @@ class FlowAnalysis:
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
-        return ("name", name, fresh, source, _may_have_value(value))
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
+        return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
         # An `elif` chain is walked in a loop, not by recursion: CPython compiles chains
@@ -1014,7 +1064,37 @@ class FlowAnalysis:
                 plan = plans[key] = self._plan_call(site)
             if plan[0] != "none":  # most calls: nothing to do
                 states = self._apply(site, plan, states)
+            if key in self._opaque:
+                states = self._forget_arguments(site, states)
         return states
+
+    def _forget_arguments(self, site: CallSite, states: list[State]) -> list[State]:
+        """After an opaque call, each model handed to it has the mode the callee leaves it in,
+        given the one it had (`after(...)`); its attributes tracked apart become unknown."""
+        targets = self._opaque[site.node]
+        handed = []  # (argument position or keyword, name)
+        position = 0
+        for arg in site.node.args:
+            if arg.star:
+                break
+            name = dotted_name(arg.value)
+            where = arg.keyword.value if arg.keyword is not None else position
+            position += arg.keyword is None
+            if name and (name.split(".", 1)[0] != "self" or "." in name):
+                handed.append((where, name))
+        out = []
+        for state in states:
+            for where, name in handed:
+                prior = state.mode(name)
+                if prior is None and not self.roles.is_model(name, site.function):
+                    continue
+                prefix = name + "."
+                for held, mode in state.modes:
+                    if held.startswith(prefix) and mode != UNKNOWN:
+                        state = state.with_mode(held, UNKNOWN)
+                state = state.with_mode(name, after(targets, where, prior or UNKNOWN))
+            out.append(state)
+        return _dedupe(out)
 
     def _apply(self, site: CallSite, plan: tuple, states: list[State]) -> list[State]:
         kind = plan[0]
@@ -1092,6 +1172,10 @@ class FlowAnalysis:
     def _set_mode(self, state: State, key: str, mode: str) -> State:
         """`key` switched to `mode`, and with it the other name of the same module in the running
         function (`model = self.model`: switching either switches both)."""
+        if key.endswith(".module") and len(key) > 7:
+            # `model.module.eval()` on a DataParallel/DDP wrapper: the wrapped module holds every
+            # layer the wrapper runs, so the wrapper is switched with it.
+            state = state.with_mode(key[:-7], mode)
         state = state.with_mode(key, mode)
         aliases = self._aliases_in(self._current)
         if not aliases:
@@ -1177,8 +1261,11 @@ class FlowAnalysis:
         if bound and info.params and info.params[0] == "self":
             receiver = site.receiver
             name = dotted_name(receiver) if receiver is not None else None
-            if name == "self":
-                keys["self"] = "self"
+            if name == "self" or (name is not None and "." not in name and self._instance_class(name, site.function)
+                                  is info.cls):
+                # `trainer.validate()` on `trainer = Trainer(...)`: the method's `self.model`
+                # is the caller's `trainer.model`.
+                keys["self"] = name
         return keys
 
     # -- queries for rules ---------------------------------------------------------------------------
@@ -1406,6 +1493,21 @@ def wrapped_module(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     for arg in value.args:
         if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "module"):
             return arg.value
+    return None
+
+
+def _chained_mode(value: cst.BaseExpression) -> Optional[str]:
+    """The mode a value is switched to by its own chain: `Net().eval()`, `model.to(dev).train()`
+    (the outermost switch wins), else None."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+        method = value.func.attr.value
+        if method == "eval":
+            return EVAL
+        if method == "train":
+            flag = evaluate(value.args[0].value, State()) if value.args else True
+            return TRAIN if flag is True else EVAL if flag is False else UNKNOWN
+        value = value.func.value
     return None
 
 

@@ -9,6 +9,7 @@ module, a layer built by an unknown call). Rules only lower a finding on False.
 
 from __future__ import annotations
 
+import builtins
 from typing import Optional
 
 import libcst as cst
@@ -136,7 +137,8 @@ def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[
     return answer
 
 
-def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Optional[bool], str]:
+def _class_dependence(model: FileModel, cls: ClassInfo, depth: int,
+                      skip: frozenset = frozenset()) -> tuple[Optional[bool], str]:
     if depth > _MAX_DEPTH:
         return None, ""
     unknown = False
@@ -151,7 +153,7 @@ def _class_dependence(model: FileModel, cls: ClassInfo, depth: int) -> tuple[Opt
         elif not (base.startswith("torch.nn.") or base in ("nn.Module", "Module") or _lightning(base)):
             unknown = True  # a base class that is not visible here (another module, a library's model)
     for method in cls.methods.values():
-        found, what = _calls_dependence(model, method.calls, depth)
+        found, what = _calls_dependence(model, method.calls, depth, skip)
         if found:
             return True, what
         unknown = unknown or found is None
@@ -163,10 +165,14 @@ def _lightning(base: str) -> bool:
     return base.rsplit(".", 1)[-1] == "LightningModule"
 
 
-def _calls_dependence(model: FileModel, calls: list, depth: int) -> tuple[Optional[bool], str]:
-    """The layers a function's calls build (and those of the file's functions it calls)."""
+def _calls_dependence(model: FileModel, calls: list, depth: int,
+                      skip: frozenset = frozenset()) -> tuple[Optional[bool], str]:
+    """The layers a function's calls build (and those of the file's functions it calls);
+    the calls in `skip` left out (layers the caller switches on and off, see `caller_gated`)."""
     unknown = False
     for site in calls:
+        if site.node in skip:
+            continue
         qualified = site.qualname or ""
         if qualified in _FUNCTIONAL_DROPOUT:
             return True, qualified.replace("torch.nn.functional.", "F.")
@@ -226,3 +232,183 @@ def _number(node: cst.BaseExpression) -> Optional[float]:
         except ValueError:
             return None
     return None
+
+
+# -- dropout switched by the caller ------------------------------------------------------------
+#
+# `def forward(self, x, is_training=False): ... if is_training: h = self.dropout(h)`: the layer
+# runs only when the caller asks for it, whatever the module's mode. A call that leaves the
+# flag off computes the same output in both modes.
+
+def caller_gated(model: FileModel, value: cst.BaseExpression, call: cst.Call) -> bool:
+    """`value` builds a model class of this file whose every mode-dependent layer runs only
+    when a parameter of its `forward` says so (`if is_training: h = self.dropout(h)`,
+    `F.dropout(h, training=is_training)`, a rate: `nn.Dropout(d)(h)`), the rest of it
+    depending on no mode, and the forward call `call` leaves each such parameter off (not
+    given and false by default, or a false literal: False, None, 0)."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+        value = value.func.value
+    name = dotted_name(value.func) if type(value) is cst.Call else None
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
+    forward = cls.methods.get("forward") if cls is not None else None
+    if forward is None:
+        return False
+    memo = model.cache.setdefault("mode_layers.gated", {})
+    found = memo.get(cls.node)
+    if found is None:
+        found = memo[cls.node] = _gates(model, cls, forward)
+    gates, independent = found
+    if not gates or not independent:
+        return False
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if any(a.star for a in call.args):
+        return False
+    for gate in gates:
+        given = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == gate), None)
+        index = forward.positional.index(gate) if gate in forward.positional else None
+        if given is None and index is not None and index < len(positional):
+            given = positional[index]
+        if given is None:
+            given = forward.defaults.get(gate)
+        if given is None or not _false_literal(given):
+            return False
+    return True
+
+
+def _gates(model: FileModel, cls: ClassInfo, forward) -> tuple[frozenset, bool]:
+    """(the forward parameters that switch the class's mode-dependent layers, whether the
+    class depends on no mode once those layers are left out)."""
+    params = set(forward.params) - {"self"}
+    applied: dict[str, set] = {}  # `self.x` -> the gate of each application (None: ungated)
+    skip: set = set()
+    gates: set = set()
+    for method in cls.methods.values():
+        for site in method.calls:
+            callee = site.callee or ""
+            if callee.startswith("self.") and callee.count(".") == 1:
+                gate = _gate_of(model, site.node, params) if method is forward else None
+                applied.setdefault(callee, set()).add(gate)
+            elif method is forward and (gate := _rate_or_flag(site, params)) is not None:
+                skip.add(site.node)  # `F.dropout(h, p, training=flag)`, `nn.Dropout(rate)(h)`
+                gates.add(gate)
+    for method in cls.methods.values():
+        for site in method.calls:
+            statement = site.statement
+            if type(statement) is not cst.Assign or statement.value is not site.node:
+                continue
+            targets = [dotted_name(t.target) for t in statement.targets]
+            uses = [applied.get(t) for t in targets if t and t.startswith("self.")]
+            if uses and all(u and None not in u for u in uses):
+                found, _ = _calls_dependence(model, [site], 0)
+                if found:
+                    skip.add(site.node)
+                    gates.update(g for u in uses for g in u)
+    if not gates:
+        return frozenset(), False
+    found, _ = _class_dependence(model, cls, 0, frozenset(skip))
+    return frozenset(gates), found is False
+
+
+_DROPOUT_LAYERS = tuple(f"torch.nn.{name}" for name in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+                                                        "AlphaDropout", "FeatureAlphaDropout"))
+
+
+def _rate_or_flag(site, params: set) -> Optional[str]:
+    """The forward parameter that can switch off a dropout that `forward` builds or applies:
+    its `training=` flag (`F.dropout(h, 0.5, training=is_training)`), else its rate
+    (`nn.Dropout(d)(h)`, `F.dropout(h, p=d)`). A call giving it 0 or False runs no dropout."""
+    qualified = site.qualname or ""
+    positional = [a.value for a in site.node.args if a.keyword is None]
+    if qualified in _DROPOUT_LAYERS:
+        rate = _keyword(site.node, "p") or (positional[0] if positional else None)
+        return rate.value if type(rate) is cst.Name and rate.value in params else None
+    if qualified not in _FUNCTIONAL_DROPOUT[:4]:
+        return None
+    flag = _keyword(site.node, "training")
+    flag = flag if flag is not None else (positional[2] if len(positional) > 2 else None)
+    if type(flag) is cst.Name and flag.value in params:
+        return flag.value
+    rate = _keyword(site.node, "p") or (positional[1] if len(positional) > 1 else None)
+    if type(rate) is cst.Name and rate.value in params:
+        return rate.value
+    return None
+
+
+def _gate_of(model: FileModel, node: cst.CSTNode, params: set) -> Optional[str]:
+    """The parameter `p` of an enclosing `if p:` (the body, not the `else`), else None."""
+    child = node
+    for ancestor in model.ancestors(node):
+        if type(ancestor) is cst.FunctionDef:
+            return None
+        if type(ancestor) is cst.If and child is ancestor.body:
+            test = ancestor.test
+            if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+                    type(test.comparisons[0].operator) in (cst.Equal, cst.Is) and \
+                    dotted_name(test.comparisons[0].comparator) == "True":
+                test = test.left
+            if type(test) is cst.Name and test.value in params:
+                return test.value
+        child = ancestor
+    return None
+
+
+def _false_literal(node: cst.BaseExpression) -> bool:
+    return (type(node) is cst.Name and node.value in ("False", "None")) or _number(node) == 0
+
+
+# -- modules without parameters ----------------------------------------------------------------
+
+_BUILTINS = frozenset(dir(builtins))
+_ADDS_MODULES = ("register_parameter", "add_module", "register_module")
+
+
+def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
+    """`value` builds a module class of this file that holds no parameters and no layers: its
+    `__init__` (and the methods and functions of the file it calls) builds nothing but tensors
+    and buffers (`ComputeDepthMaps()`, a renderer or a fixed transform). Running it is no
+    forward pass of a model: no mode, no graph unless its input has one."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half"):
+        value = value.func.value
+    name = dotted_name(value.func) if type(value) is cst.Call else None
+    cls = _class_in_force(model, name, value) if name and "." not in name else None
+    if cls is None or "__init__" not in cls.methods or not all(
+            base in ("torch.nn.Module", "nn.Module", "Module", "torch.nn.modules.module.Module") for base in cls.bases):
+        return False
+    memo = model.cache.setdefault("mode_layers.parameter_free", {})
+    if cls.node not in memo:
+        memo[cls.node] = _builds_no_parameters(model, cls, cls.methods["__init__"].calls, 0)
+    return memo[cls.node]
+
+
+def _builds_no_parameters(model: FileModel, cls: ClassInfo, calls: list, depth: int) -> bool:
+    if depth > _MAX_DEPTH:
+        return False
+    for site in calls:
+        qualified = site.qualname or ""
+        callee = site.callee or ""
+        last = (qualified or callee).rsplit(".", 1)[-1]
+        if qualified.startswith("torch."):
+            if last[:1].isupper():
+                return False  # a layer, a container, nn.Parameter
+            continue
+        if callee.startswith("self."):
+            method = callee[5:]
+            if method in _ADDS_MODULES:
+                return False
+            if method in cls.methods and method != "__init__" and \
+                    not _builds_no_parameters(model, cls, cls.methods[method].calls, depth + 1):
+                return False
+            continue
+        if qualified:
+            return False  # a function or class of another package: it may hand back a module
+        if not callee or "." in callee or callee in _BUILTINS:
+            continue  # `super().__init__()`, `eyes.size(0)`, `torch.stack(...).view(...)`, `len(x)`
+        helpers = model.functions_named(callee) if "." not in callee else []
+        if len(helpers) == 1 and helpers[0].cls is None and callee not in model.class_info:
+            if not _builds_no_parameters(model, cls, helpers[0].calls, depth + 1):
+                return False
+            continue
+        return False  # anything else may hand back a module
+    return True

@@ -112,10 +112,18 @@ class Program:
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
                 if evidence and site.function is None and self._rebound_to_other_framework(key, site):
                     continue
+                if evidence == "name" and "." in key and self._method_of_plain_class(site):
+                    continue  # `analyzer.analyze_best_model(m, x)`: a method of the file's own helper class
                 if evidence or self._given_models(key, info):
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _method_of_plain_class(self, site: CallSite) -> bool:
+        """The call runs a method of a class of this file that is no module (`ModelAnalyzer`)."""
+        resolved = self.flow.resolve(site)
+        info = self.model.info(resolved[0]) if resolved is not None else None
+        return info is not None and info.cls is not None and not is_module_class(self.model, info.cls)
 
     def _rebound_to_other_framework(self, key: str, site: CallSite) -> bool:
         """A notebook that shows each example twice reuses `model`: a torch model in one cell,
@@ -440,7 +448,7 @@ def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
     if not hasattr(project, "model_class"):
         return False
     return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
-               if (site.callee or "").rsplit(".", 1)[-1][:1].isupper())
+               if site.qualname is not None or model.imports.stars)  # classes and factories (`get_model()`)
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:

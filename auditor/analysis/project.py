@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+import libcst as cst
 
 from auditor.analysis.names import dotted_name, resolve_import
 
@@ -68,6 +71,17 @@ class FileSummary:
     # modules this file star-imports (`from utils import *`), resolved: a call of a bare name
     # that no import or definition of the file explains may be one of their functions.
     star_imports: list = field(default_factory=list)
+    # name -> (module, name) for the names this file imports from other modules of the
+    # project (`from .unet_model import UNet` in a package's `__init__.py`): a file that
+    # imports `UNet` from the package reaches the class through them.
+    reexports: dict = field(default_factory=dict)
+    # `calls` read again assuming that the project classes in `assumed_models` are models
+    # (phase 1 cannot know): the index uses them when the project confirms every one.
+    assumed_models: list = field(default_factory=list)
+    assumed_calls: list = field(default_factory=list)
+    # What the module's top-level functions leave their parameters in (see `_effects`): a
+    # caller in another file that handed them a model reads the mode after the call here.
+    effects: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -78,7 +92,6 @@ _LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 
 def summarize_file(ctx) -> Optional[Any]:
     """Phase 1: this file's functions and its calls into other modules, with their context."""
-    from auditor.analysis.flow import UNKNOWN
     from auditor.analysis.program import program_of
 
     if "def " not in ctx.source.text and "import" not in ctx.source.text:
@@ -106,18 +119,87 @@ def summarize_file(ctx) -> Optional[Any]:
 
         summary.model_classes = {info.name: class_dependence(model, info) for info in model.class_infos
                                  if is_module_class(model, info)}
+    summary.model_classes.update(_factories(model))
     for star in model.imports.stars:
         target = resolve_import(module, f"{star}.*", is_package)
         if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
             summary.star_imports.append(target[0])
+    summary.reexports = _reexports(model, module, is_package)
+    if ".eval(" in text or ".train(" in text:
+        from auditor.analysis.flow import FlowAnalysis
+
+        summary.effects = _effects(model, FlowAnalysis(model, None, module))  # run per function, on demand
     if not model.imports.aliases and not summary.star_imports:
         return summary
-    prog = None  # the flow only when a call needs it: phase 2 then runs it once, with the project
+    sites = _cross_module_calls(model, module, is_package, summary.star_imports)
+    if not sites:
+        return summary
+    # The flow only when a call needs it: phase 2 then runs it once, with the project.
+    from auditor.analysis.flow import FlowAnalysis
+
+    flow = program_of(model).flow
+    summary.calls, unknown = _call_contexts(flow, sites)
+    # A model handed to a function of another module may leave it switched (`get_loss(model)`
+    # calls `model.eval()`): what this file knows of its mode no longer holds for the calls
+    # after it. Read them again with those calls forgetting the modes of their arguments.
+    opaque = _handing_on(sites, summary.calls)
+    if opaque:
+        summary.calls, _ = _call_contexts(FlowAnalysis(model, None, module, opaque=opaque).run(), sites)
+    if unknown:
+        # A model built from a class of another module of the project (`net = UNet()`) is
+        # fresh, in training mode, but only the project knows the class is a model, and it
+        # does not exist yet. Read the calls again assuming the classes the file builds
+        # into model-like names are models; phase 2 keeps that reading when it confirms them.
+        assumed = _assumed_model_classes(model, module, is_package, flow.roles)
+        if assumed:
+            everything = {site.node: tuple(targets) for site, targets in sites}
+            assumed_flow = FlowAnalysis(model, _Assumed(assumed), module, opaque=everything).run()
+            calls, _ = _call_contexts(assumed_flow, sites)
+            if calls != summary.calls:
+                summary.assumed_models = sorted(assumed)
+                summary.assumed_calls = calls
+    return summary
+
+
+def _handing_on(sites: list, calls: list) -> dict:
+    """The cross-module calls to forget at, when any argument with a known mode is handed to
+    more than one of them (otherwise no call comes after another that could switch it)."""
+    if not any(modes for *_, modes in calls):
+        return {}
+    handed: dict = {}
+    for site, _ in sites:
+        for arg in site.node.args:
+            name = dotted_name(arg.value)
+            if name:
+                handed.setdefault(name.split(".", 1)[0], []).append(site.node)
+    if not any(len(found) > 1 for found in handed.values()):
+        return {}
+    return {site.node: tuple(targets) for site, targets in sites}
+
+
+def _effects(model, flow) -> dict:
+    """{function: (positional parameters, {parameter: the modes it can leave it in})} for the
+    module's top-level functions that switch a parameter (`def get_loss(model): model.eval()`);
+    "?" among the modes: left as it was on some path."""
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None:
+            continue
+        effects = {key: sorted(m for m in modes if isinstance(m, str)) for key, modes in flow.effects(info.node).items()
+                   if key in info.params and all(isinstance(m, str) for m in modes)}
+        if effects:
+            found[info.name] = (list(info.positional), effects)
+    return found
+
+
+def _cross_module_calls(model, module: str, is_package: bool, stars: list) -> list:
+    """(call site, [(module, function)]) for the calls of functions of other modules."""
+    found = []
     local = {i.name for i in model.function_info.values()} | set(model.class_info)
     for site in model.calls:
-        if site.qualname is None and summary.star_imports and site.callee and "." not in site.callee \
+        if site.qualname is None and stars and site.callee and "." not in site.callee \
                 and site.callee not in local and not hasattr(builtins, site.callee):
-            targets = [(star, site.callee) for star in summary.star_imports]  # `from utils import *`
+            targets = [(star, site.callee) for star in stars]  # `from utils import *`
         elif site.qualname is None or site.qualname.startswith(("torch", "numpy", "sklearn", "os.", "sys.")):
             continue
         else:
@@ -125,18 +207,141 @@ def summarize_file(ctx) -> Optional[Any]:
             if target is None:
                 continue
             targets = [target]
-        if prog is None:
-            prog = program_of(model)
-        names = [dotted_name(a.value) for a in site.node.args if a.keyword is None and not a.star]
-        for state in prog.flow.states_at(site.node):
+        found.append((site, targets))
+    return found
+
+
+def _call_contexts(flow, sites: list) -> tuple[list, bool]:
+    """The `calls` entries of a summary, read from `flow`, and whether a named argument had
+    no known mode on some path. Arguments are keyed by position, or by keyword."""
+    from auditor.analysis.flow import UNKNOWN
+
+    calls = []
+    unknown = False
+    for site, targets in sites:
+        names = [(index, dotted_name(a.value)) for index, a in
+                 enumerate(a for a in site.node.args if a.keyword is None and not a.star)]
+        names += [(a.keyword.value, dotted_name(a.value)) for a in site.node.args if a.keyword is not None]
+        for state in flow.states_at(site.node):
             modes = {}
-            for index, name in enumerate(names):
+            for index, name in names:
                 mode = state.mode(name) if name else None
                 if mode is not None and mode != UNKNOWN:
                     modes[index] = mode
+                elif name:
+                    unknown = True
             for target in targets:
-                summary.calls.append((target[0], target[1], state.grad, modes))
-    return summary
+                calls.append((target[0], target[1], state.grad, modes))
+    return calls, unknown
+
+
+def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
+    """(module, name) for classes (capitalised) and model-building functions (`get_model`)
+    imported from the project's own modules whose result the file binds to a name it uses as
+    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`)."""
+    found = set()
+    for name, bindings in model.bindings.items():
+        for binding in bindings:
+            value = binding.value
+            if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
+                continue
+            qualified = model.qualify_call(value)
+            if not qualified or not _builds_by_name(qualified.rsplit(".", 1)[-1]):
+                continue
+            target = resolve_import(module, qualified, is_package)
+            if target is None or target[0].split(".", 1)[0] in _LIBRARIES or \
+                    not roles.is_model(name, binding.function):
+                continue
+            found.add(target)
+    return found
+
+
+def _builds_by_name(name: str) -> bool:
+    """A class (`UNet`) or a function named for building a model (`get_model`, `build_net`)."""
+    from auditor.analysis.roles import BUILDER_VERBS, MODEL_WORDS
+    from auditor.analysis.splits import name_tokens
+
+    tokens = name_tokens(name)
+    return name[:1].isupper() or (len(tokens) > 1 and tokens[0] in BUILDER_VERBS and tokens[-1] in MODEL_WORDS)
+
+
+class _Assumed:
+    """A stand-in for the project in phase 1: the classes in `classes` are models."""
+
+    def __init__(self, classes: set) -> None:
+        self.classes = classes
+
+    def model_class(self, module: str, name: str) -> Optional[tuple]:
+        return (None, "") if (module, name) in self.classes else None
+
+
+def _factories(model) -> dict:
+    """name -> (True/False/None, layer) for the file's top-level functions that return newly
+    built models (`def get_model(name): return LeNet()`): a file calling one builds a model."""
+    from auditor.analysis.factories import is_factory
+    from auditor.analysis.mode_layers import mode_dependence
+    from auditor.analysis.roles import model_constructor
+
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None or not info.returns:
+            continue
+        if not is_factory(model, info, lambda call: model_constructor(model, call) is not None):
+            continue
+        answer: tuple = (False, "")
+        for ret in info.returns:
+            values = [b.value for b in model.bindings_of(dotted_name(ret.value), info.node)
+                      if b.function is info.node] if type(ret.value) is cst.Name else [ret.value]
+            for value in values:
+                dependent, what = mode_dependence(model, value)
+                if dependent:
+                    answer = (True, what)
+                elif dependent is None and answer[0] is False:
+                    answer = (None, "")
+        found[info.name] = answer
+    return found
+
+
+def _reexports(model, module: str, is_package: bool) -> dict:
+    """Local name -> (module, name) for `from X import Y` of a module that is no library."""
+    found = {}
+    for local, qualified in model.imports.aliases.items():
+        target = resolve_import(module, qualified, is_package) if "." in qualified.lstrip(".") else None
+        if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES and target[0]:
+            found[local] = target
+    return found
+
+
+# `from X import a, b as c` / `from X import (a,\n b)` at the start of a line.
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+([.\w]+)[ \t]+import[ \t]*(\([^)]*\)|[^\n#;\\]*)", re.MULTILINE)
+
+
+def import_only_summary(text: str, module: str, is_package: bool) -> Optional[FileSummary]:
+    """The summary of a file the prefilter does not parse (it names nothing of training):
+    only what it imports from the project's modules, read from the text, so that a package's
+    `__init__.py` (`from .unet_model import UNet`) still leads to the class it re-exports."""
+    if "from" not in text:
+        return None
+    summary = FileSummary(module=module)
+    for match in _FROM_IMPORT.finditer(text):
+        base, names = match.group(1), match.group(2).strip("() \t\n")
+        if names == "*":
+            target = resolve_import(module, f"{base}.*", is_package)
+            if target is not None and target[0] and target[0].split(".", 1)[0] not in _LIBRARIES:
+                summary.star_imports.append(target[0])
+            continue
+        for item in names.split(","):
+            words = item.split()
+            if not words or not words[0].isidentifier():
+                continue
+            local = words[2] if len(words) == 3 and words[1] == "as" else words[0]
+            target = resolve_import(module, f"{base}.{words[0]}", is_package)
+            if target is not None and target[0] and target[0].split(".", 1)[0] not in _LIBRARIES:
+                summary.reexports[local] = target
+    return summary if summary.reexports or summary.star_imports else None
+
+
+_REEXPORT_DEPTH = 4  # `pkg/__init__` -> `pkg/models/__init__` -> `pkg/models/unet.py`
 
 
 class ProjectIndex:
@@ -220,7 +425,7 @@ class ProjectIndex:
             based_called: dict = {}
             holders = self.summary_bases if self.bases else [(None, s) for s in self.summaries.values()]
             for caller_base, summary in holders:
-                for target_module, function, grad, modes in getattr(summary, "calls", ()):
+                for target_module, function, grad, modes in self._calls_of(summary):
                     callers.setdefault((target_module, function), []).append((grad, modes))
                     called.setdefault(target_module, set()).add(function)
                     if target_module in self.bases:
@@ -233,6 +438,52 @@ class ProjectIndex:
             self._based_called = {key: frozenset(names) for key, names in based_called.items()}
         return self._callers
 
+    def _calls_of(self, summary) -> list:
+        """A summary's calls, read with its assumed model classes when all of them are, and
+        the modes left pending by calls into other modules resolved from their effects."""
+        assumed = getattr(summary, "assumed_models", None)
+        calls = summary.assumed_calls if assumed and all(self.model_class(*t) is not None for t in assumed) \
+            else getattr(summary, "calls", ())
+        found = []
+        for target_module, function, grad, modes in calls:
+            if all(isinstance(mode, str) for mode in modes.values()):
+                found.append((target_module, function, grad, modes))
+                continue
+            for resolved in self._resolved_modes(modes):
+                found.append((target_module, function, grad, resolved))
+        return found
+
+    def _resolved_modes(self, modes: dict) -> list[dict]:
+        """Each concrete reading of `modes` (a pending mode may fan out to both modes)."""
+        readings: list[dict] = [{}]
+        for index, mode in modes.items():
+            options = self._after(mode, 0)
+            readings = [{**r, index: option} for r in readings for option in options if option != "?"] + \
+                [r for r in readings if "?" in options]
+            if len(readings) > 8:
+                readings = readings[:8]
+        return readings
+
+    def _after(self, mode: Any, depth: int) -> set:
+        """The modes a (possibly pending) mode can be: "train", "eval", "?" (unknown)."""
+        if isinstance(mode, str):
+            return {mode}
+        if depth > 6 or not (isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "after"):
+            return {"?"}
+        _, targets, where, prior = mode
+        before = self._after(prior, depth + 1)
+        for module, function in targets:
+            summary = self.get(module)
+            if summary is None or function not in getattr(summary, "functions", ()):
+                continue
+            positional, effects = (getattr(summary, "effects", None) or {}).get(function, ([], {}))
+            param = where if isinstance(where, str) else positional[where] if where < len(positional) else None
+            left = effects.get(param) if param is not None else None
+            if left is None:
+                return before  # it does not switch that parameter
+            return {m for m in left if m != "?"} | (before if "?" in left else set())
+        return before  # not a function of the project: a library's leaves the mode alone
+
     def call_contexts(self, module: str, function: str) -> list[tuple[str, dict]]:
         """(grad mode, {argument index: model mode}) at each call of `module.function` from other files."""
         return self._index().get((module, function), [])
@@ -243,8 +494,21 @@ class ProjectIndex:
         return self._called.get(module, frozenset())
 
     def model_class(self, module: str, name: str) -> Optional[tuple]:
-        """(True/False/None, layer) when `module` defines the nn.Module class `name`, else None."""
-        return getattr(self.summaries.get(module), "model_classes", {}).get(name)
+        """(True/False/None, layer) when `module` defines the nn.Module class `name`, or
+        imports it from a module of the project that does (`from unet import UNet`, where
+        `unet/__init__.py` holds `from .unet_model import UNet`), else None."""
+        for _ in range(_REEXPORT_DEPTH):
+            summary = self.get(module)
+            found = getattr(summary, "model_classes", {}).get(name)
+            if found is not None or summary is None:
+                return found
+            target = (getattr(summary, "reexports", None) or {}).get(name)
+            if target is None:
+                stars = [star for star in getattr(summary, "star_imports", ()) if name in getattr(
+                    self.get(star), "model_classes", {})]
+                return self.get(stars[0]).model_classes[name] if stars else None
+            module, name = target
+        return None
 
     def has_callers(self, module: str) -> bool:
         # Indexed once: program_of asks this for every rule of every file.

@@ -12,6 +12,7 @@ from typing import Callable, Optional, Union
 
 import libcst as cst
 
+from auditor.analysis.factories import factory_of
 from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
@@ -146,7 +147,9 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
         return cls.name
     qualified = model.qualify_call(call)
     if not qualified:
-        return None
+        # `get_model("LeNet")`: a function of the file that returns a newly built model.
+        factory = factory_of(model, call, lambda inner: model_constructor(model, inner) is not None)
+        return f"{factory.name}" if factory is not None else None
     last = qualified.rsplit(".", 1)[-1]
     if qualified.startswith("torch.nn.") and qualified.count(".") == 2 and last[:1].isupper() \
             and not last.endswith("Loss") and last not in _NN_NOT_MODELS:
@@ -301,6 +304,10 @@ class Roles:
                 if inner_name and depth < 4 and inner_name != name and \
                         self._model_evidence(inner_name, b.function, depth + 1):
                     return f"a copy of `{inner_name}`"
+            if qualified in ("torch.jit.load", "torch.hub.load"):
+                return f"loaded with {qualified}()"
+            if qualified in ("torch.load", "torch.serialization.load"):
+                return "unknown"  # a whole pickled model, or a state dict: the name tells
             if qualified and qualified.startswith(("torch.", "numpy", "sklearn", "pandas")) or \
                     other_framework_model(model, value):
                 return "no"

@@ -100,9 +100,17 @@ def _reached(model: FileModel, order: dict, occurrence: cst.Name, function, tain
     for binding in model.bindings.get(occurrence.value, ()):
         if binding.function is function and binding.kind not in ("aug", "param"):
             where = order.get(binding.statement, -1)
-            if last_taint < where < at:
+            if last_taint < where < at and not (binding.kind == "assign" and _in_value(model, occurrence,
+                                                                                          binding.statement)):
                 return False  # rebound in between: another value
     return True
+
+
+def _in_value(model: FileModel, occurrence: cst.Name, statement: cst.CSTNode) -> bool:
+    """`occurrence` is read in the value of the assignment `statement` (`pred = (pred > 0.5)
+    .float()`): the value is computed before the name is rebound, so it still reads the old one."""
+    value = getattr(statement, "value", None)
+    return value is not None and (occurrence is value or model.is_within(occurrence, value))
 
 
 def _follow(model: FileModel, order: dict, node: cst.CSTNode, function, graph: dict, numbers: dict,

@@ -32,6 +32,9 @@ VERBS = (
     "backward", "eval(", "train(", "no_grad", "inference_mode", "grad_enabled", "zero_grad",
     "step(", "fit", "transform(", "DataLoader", "Dataset", "loader", "shuffle", "softmax",
     "sigmoid", "Loss", "loss", "criterion", "optim", "split", "scaler", "accumulat",
+    # A model class whose `nn` comes from a star import (`from .parts import *`): other
+    # files build it, and need to know it is a model.
+    "nn.Module",
 )
 # CPython's limits on nesting: past them libcst's parser can run for minutes.
 _NESTING_MESSAGES = ("too many nested", "too many levels", "too many statically nested")
