@@ -12,6 +12,7 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
+from auditor.analysis.split_alias import test_alias
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -676,7 +677,13 @@ class TestDataInTrainingLoop(Rule):
         cannot follow a test result into another module's decision logic, nor see inside a
         helper of another module, and it reads which split a value holds from names and from
         how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
-        from runtime values (a validation set that is the test set by default stays unseen).
+        from runtime values.
+
+        A validation name that is a copy of the test split on some path (`val_set = test_set`
+        in the branch taken when no validation ratio is set, then `val_loader =
+        DataLoader(val_set)`) counts as test data there, but only when its result decides
+        (error); such a copy on a path that returns before training, or made after the loop,
+        does not reach the evaluation and is not one.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -731,7 +738,7 @@ class TestDataInTrainingLoop(Rule):
             found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
-            evidence, unit, helper, mixed = found
+            evidence, unit, helper, mixed, aliased = found
             if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 continue
             if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
@@ -740,10 +747,12 @@ class TestDataInTrainingLoop(Rule):
             produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
             if isinstance(unit, cst.For):
                 produced.update(seeds_of_block(unit.body))  # and what its body computes
-            verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
             severity, decision = verdict
+            if aliased and severity is not Severity.ERROR:
+                continue  # the test split only on some path, and only reported: too weak to speak
             if severity is Severity.ERROR:
                 ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
                                       f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
@@ -764,7 +773,12 @@ class TestDataInTrainingLoop(Rule):
             if forward is not None:
                 found = prog.eval_evidence(forward, state) if state is not None else None
                 if found and "(test data)" in found:
-                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False
+                alias = _aliased_test(prog, site, state) if found else None
+                if alias is not None:
+                    data, loop, binding = alias
+                    return (f"`{forward.key}` is evaluated on `{data}` {_alias_words(prog, binding)}",
+                            loop or site.statement, None, False, True)
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
@@ -778,12 +792,17 @@ class TestDataInTrainingLoop(Rule):
                 # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
                 # told apart by their names only.
                 mixed = declared is None and bool(splits & {TRAIN, VAL})
-                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False
+            alias = _aliased_test(prog, site, state, loops=False) if declared is None else None
+            if alias is not None:
+                data, _, binding = alias
+                return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
+                        site.statement, info, False, True)
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None and _returns_before(prog, info, site.node, own[1]):
                 return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
             if own is not None:
-                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False
         return None
 
     @staticmethod
@@ -927,6 +946,28 @@ def _fresh_model_per_run(prog, site, forward, loop) -> bool:
     return False
 
 
+def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
+    """(data as written, the loop over it or None, the binding that copies the test split)
+    when an argument of the call (or, with `loops`, the data of a loop around it) is named
+    as validation data, or not at all, but holds the test split on some path
+    (`val_set = test_set` when no validation split is configured)."""
+    env = state.env_dict if state is not None else None
+    candidates = [(a.value, None) for a in site.node.args if a.keyword is None or a.keyword.value != "device"]
+    if loops:
+        candidates += [(loop.iter, loop) for loop in prog.loops_of(site.node) if isinstance(loop, cst.For)]
+    for node, loop in candidates:
+        if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
+            continue
+        binding = test_alias(prog.model, prog.splits, node, site.function, site.node)
+        if binding is not None:
+            return prog.model.code(node), loop, binding
+    return None
+
+
+def _alias_words(prog, binding) -> str:
+    return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
+
+
 def _argument_splits(prog, site, state) -> tuple:
     """(the split a string argument declares, every split the arguments hold)."""
     env = state.env_dict if state is not None else None
@@ -1061,9 +1102,11 @@ def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
     return {name} if name else set()
 
 
-def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
-    the report of the epoch that validation chose (inside `if val_acc > best:`)."""
+    the report of the epoch that validation chose (inside `if val_acc > best:`). `aliased`: the
+    data is named as validation data (`val_loader` that is the test split on some path), so
+    its results are too (`val_acc`)."""
     model = prog.model
     previous = unit
     for ancestor in model.ancestors(unit):
@@ -1085,7 +1128,8 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)} | _appended_to(unit, site.node)
+            seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \
+                _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
             decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)
