@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics
+from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
@@ -402,8 +402,13 @@ class PreprocessorFitBeforeSplit(Rule):
 
         Statistics by hand count in one expression or in steps (`mean = X.mean(0)`, ...,
         `X = (X - mean) / std`; `sc = Scaler(X.min(), X.max())`, ..., `X = sc.transform(X)`),
-        as methods or functions (`np.max(np.abs(X))`); a scale alone counts only as max-abs
-        scaling (dividing by the largest magnitude), since `y / y.max()` is as often synthesis.
+        as methods or functions (`np.max(np.abs(X))`), several in one statement (`mean, std =
+        df[c].mean(), df[c].std()`, then `df.loc[:, c] = (df[c] - mean) / std`); a scale alone
+        counts only as max-abs scaling (dividing by the largest magnitude), since `y / y.max()`
+        is as often synthesis. So do functions that standardise with the statistics of the rows
+        they are given (`scipy.stats.zscore`, `sklearn.preprocessing.scale`/`minmax_scale`/...,
+        `df.apply(zscore)`) when their result is what is stored; not `axis=1` (each row by
+        itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
         (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
         an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
@@ -451,7 +456,7 @@ class PreprocessorFitBeforeSplit(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         model = ctx.model
-        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
+        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog)) + list(_function_sources(prog))
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
         for source in sources:
@@ -569,19 +574,71 @@ def _statistics_sources(prog):
             data = row_statistics(statement.value)
             if data is not None and split_of_name(data.split("[", 1)[0]) is None:
                 yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              data, set(names_assigned(statement)))
+                              data, _data_targets(statement))
                 continue
             targets = names_assigned(statement)
             applied = _applies_statistics(statement.value, stats)
             if applied is not None:
                 yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              applied, set(targets))
-            learned = _statistic_of(statement.value, stats)
-            for target in targets:
-                if learned is not None and len(targets) == 1:
+                              applied, _data_targets(statement))
+            for target, value in _pairs(statement):
+                learned = _statistic_of(value, stats) if value is not None else None
+                if learned is not None:
                     stats[target] = learned
                 else:
                     stats.pop(target, None)
+
+
+def _pairs(statement: cst.Assign) -> list:
+    """(name, value) for each name a statement binds: `mean, std = X.mean(), X.std()` pairs
+    them up; a name bound otherwise (`a, b = f()`) gets None."""
+    targets = names_assigned(statement)
+    if len(statement.targets) == 1 and len(targets) == 1:
+        return [(targets[0], statement.value)]
+    target, value = statement.targets[-1].target, statement.value
+    if len(statement.targets) == 1 and isinstance(target, (cst.Tuple, cst.List)) and \
+            isinstance(value, (cst.Tuple, cst.List)) and len(target.elements) == len(value.elements):
+        return [(dotted_name(t.value), v.value) for t, v in zip(target.elements, value.elements)
+                if dotted_name(t.value)]
+    return [(t, None) for t in targets]
+
+
+_INDEXERS = {"loc", "iloc", "at", "iat"}
+
+
+def _data_targets(statement: cst.CSTNode) -> set:
+    """Names a statement writes data into: `data.loc[:, col] = ...` writes into `data`."""
+    found = set()
+    for name in names_assigned(statement):
+        head, _, last = name.rpartition(".")
+        found.add(head if head and last in _INDEXERS else name)
+    return found
+
+
+def _function_sources(prog):
+    """`df[col] = zscore(df[col])`, `X = preprocessing.scale(X)`, `df = df.apply(zscore)`:
+    a standardising function computes its statistics on all the rows it is given, as a
+    fitted scaler would. Only where the call's result is what the statement stores (a
+    z-score used to drop outlier rows changes no value)."""
+    model = prog.model
+    for site in model.calls:
+        statement = site.statement
+        if not isinstance(statement, cst.Assign) or not _stores(statement.value, site.node):
+            continue
+        found = standardising_call(model, site.node)
+        if found is None or prog.splits.split_of(found[0], site.function) is not None:
+            continue
+        yield _Source(site.node, statement, site.function, f"`{found[1]}()` takes its statistics from all rows of",
+                      shorten(model.code(found[0]), 40), _data_targets(statement))
+
+
+def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:
+    """The statement's value is `call`, or `call` wrapped as data (`pd.DataFrame(zscore(X))`)."""
+    while value is not call:
+        if not isinstance(value, cst.Call) or not value.args or value.args[0].value is None:
+            return False
+        value = value.args[0].value
+    return True
 
 
 def _statistic_of(value, stats: dict) -> Optional[tuple]:

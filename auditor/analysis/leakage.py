@@ -93,6 +93,45 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
     return None
 
 
+# Functions that standardise their argument with statistics of its rows, as a fitted
+# scaler would (`zscore(df[col])`, `preprocessing.scale(X)`); `normalize` rescales each row
+# by itself and is not one. The positional index of each one's `axis`, if it has one there.
+STANDARDISING_FUNCTIONS = {
+    "scipy.stats.zscore": 1, "scipy.stats.mstats.zscore": 1, "sklearn.preprocessing.scale": 1,
+    "sklearn.preprocessing.minmax_scale": None, "sklearn.preprocessing.maxabs_scale": None,
+    "sklearn.preprocessing.robust_scale": None, "sklearn.preprocessing.power_transform": None,
+    "sklearn.preprocessing.quantile_transform": None,
+}
+
+
+def standardising_call(model, call: cst.Call) -> Optional[tuple]:
+    """(data, function name) when `call` standardises data over its rows with one of
+    STANDARDISING_FUNCTIONS: `zscore(X)`, `scale(X, axis=0)`, or pandas' `X.apply(zscore)`
+    (each column over its rows). None for `axis=1` (each row by itself) or anything else."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("apply", "transform") and call.args \
+            and call.args[0].keyword is None and _standardiser(model, call.args[0].value) is not None:
+        rest = [a for a in call.args[1:] if a.keyword is not None and a.keyword.value == "axis"]
+        return (func.value, _standardiser(model, call.args[0].value)) if _over_rows(rest) else None
+    name = _standardiser(model, func)
+    if name is None:
+        return None
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    data = positional[0].value if positional else next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value in ("X", "a")), None)
+    axis_at = STANDARDISING_FUNCTIONS[model.qualify(func)]
+    axis = [a for a in call.args if a.keyword is not None and a.keyword.value == "axis"] + \
+        ([positional[axis_at]] if axis_at is not None and len(positional) > axis_at else [])
+    if data is None or not _over_rows(axis):
+        return None
+    return data, name
+
+
+def _standardiser(model, node: cst.BaseExpression) -> Optional[str]:
+    qualified = model.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+    return qualified.rsplit(".", 1)[-1] if qualified in STANDARDISING_FUNCTIONS else None
+
+
 _ARRAY_MODULES = {"np", "numpy", "torch", "jnp", "pd", "tf"}
 _MAGNITUDES = {"abs", "absolute", "fabs"}
 

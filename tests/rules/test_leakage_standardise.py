@@ -1,0 +1,141 @@
+"""TRN202 for standardisation that is not a fitted scaler object: functions that take their
+statistics from the rows they are given (`zscore`, `preprocessing.scale`, `df.apply(zscore)`),
+and statistics by hand in a per-column loop (`mean, std = df[c].mean(), df[c].std()`,
+`df.loc[:, c] = (df[c] - mean) / std`), each before a split; and the look-alikes. Through
+the real command."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+CASES = {
+    # -- bugs: the statistics include the rows that become the test set.
+    "zscore_columns_then_split.py": """
+import pandas as pd
+from scipy.stats import zscore
+from sklearn.model_selection import train_test_split
+
+df = pd.read_csv("data.csv")
+for col in df.columns.drop("label"):
+    df[col] = zscore(df[col])
+x = df.drop(columns="label").values
+x_train, x_test, y_train, y_test = train_test_split(x, df["label"].values)
+""",
+    "apply_zscore_then_split.py": """
+import pandas as pd
+from scipy import stats
+from sklearn.model_selection import train_test_split
+
+df = pd.read_csv("data.csv")
+features = df.apply(stats.zscore)
+train, test = train_test_split(features, test_size=0.2)
+""",
+    "preprocessing_scale_then_split.py": """
+import numpy as np
+from sklearn import preprocessing
+from sklearn.model_selection import train_test_split
+
+X = np.load("x.npy")
+X = preprocessing.scale(X)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    "paired_stats_loop_then_slice.py": """
+import pandas as pd
+
+data = pd.read_csv("hour.csv")
+scaled = {}
+for each in ["cnt", "temp", "hum"]:
+    mean, std = data[each].mean(), data[each].std()
+    scaled[each] = [mean, std]
+    data.loc[:, each] = (data[each] - mean) / std
+test_data = data[-21 * 24:]
+data = data[:-21 * 24]
+""",
+    # -- look-alikes.
+    "zscore_each_row.py": """
+import numpy as np
+from scipy.stats import zscore
+from sklearn.model_selection import train_test_split
+
+X = np.load("x.npy")
+X = zscore(X, axis=1)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    "zscore_outlier_filter.py": """
+import numpy as np
+import pandas as pd
+from scipy.stats import zscore
+from sklearn.model_selection import train_test_split
+
+df = pd.read_csv("data.csv")
+df = df[(np.abs(zscore(df)) < 3).all(axis=1)]
+train, test = train_test_split(df, test_size=0.2)
+""",
+    "zscore_after_split.py": """
+import numpy as np
+from scipy.stats import zscore
+from sklearn.model_selection import train_test_split
+
+X = np.load("x.npy")
+X_train, X_test = train_test_split(X, test_size=0.2)
+X_train = zscore(X_train)
+""",
+    "normalize_rows.py": """
+import numpy as np
+from sklearn.preprocessing import normalize
+from sklearn.model_selection import train_test_split
+
+X = np.load("x.npy")
+X = normalize(X)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    "paired_stats_on_train_part.py": """
+import pandas as pd
+
+data = pd.read_csv("hour.csv")
+train_data, test_data = data[:-500], data[-500:]
+for each in ["cnt", "temp"]:
+    mean, std = train_data[each].mean(), train_data[each].std()
+    train_data.loc[:, each] = (train_data[each] - mean) / std
+    test_data.loc[:, each] = (test_data[each] - mean) / std
+""",
+    "paired_stats_no_split.py": """
+import pandas as pd
+
+data = pd.read_csv("hour.csv")
+for each in ["cnt", "temp"]:
+    mean, std = data[each].mean(), data[each].std()
+    data.loc[:, each] = (data[each] - mean) / std
+data.to_csv("scaled.csv")
+""",
+}
+
+EXPECTED = {
+    "zscore_columns_then_split.py": [("TRN202", 7)],
+    "apply_zscore_then_split.py": [("TRN202", 6)],
+    "preprocessing_scale_then_split.py": [("TRN202", 6)],
+    "paired_stats_loop_then_slice.py": [("TRN202", 8)],
+    "zscore_each_row.py": [],
+    "zscore_outlier_filter.py": [],
+    "zscore_after_split.py": [],
+    "normalize_rows.py": [],
+    "paired_stats_on_train_part.py": [],
+    "paired_stats_no_split.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("standardise"), CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_standardisation_before_split(found, name):
+    assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_function_message_names_the_function(found):
+    message = found["zscore_columns_then_split.py"][0]["message"]
+    assert "`zscore()`" in message and "`df[col]`" in message and "train_test_split" in message
