@@ -13,6 +13,7 @@ from auditor.analysis.project_names import any_shuffling_class, project_defines,
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.split_alias import test_alias
+from auditor.analysis.trainer_selection import framework_selections
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -705,6 +706,7 @@ class TestDataInTrainingLoop(Rule):
     code = "TRN204"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "test-data-in-training-loop"
+    needs_imports = ("torch", "transformers", "trl")  # a Hugging Face Trainer script need not import torch
     # The highest it reports: each finding is error (a decision reads the test score) or
     # info (the score is only reported), see `_judge`.
     severity = Severity.ERROR
@@ -735,6 +737,12 @@ class TestDataInTrainingLoop(Rule):
         helper of another module, and it reads which split a value holds from names and from
         how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
         from runtime values.
+
+        A training framework's own loop counts too: a Hugging Face `Trainer` (also
+        `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
+        `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
+        in its `TrainingArguments`, or an `EarlyStoppingCallback`; scored along the way and
+        nothing more, it is not flagged.
 
         A validation name that is a copy of the test split on some path (`val_set = test_set`
         in the branch taken when no validation ratio is set, then `val_loader =
@@ -781,6 +789,10 @@ class TestDataInTrainingLoop(Rule):
 
     def check(self, ctx) -> None:
         prog = program(ctx)
+        for call, data, why in framework_selections(prog):
+            ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is the trainer's `eval_dataset` and "
+                             f"{why}: the test split selects the model, so the final test score is optimistic; "
+                             f"give the trainer a validation split and score the test split once after training")
         training_loops = self._training_loops(prog)
         if not training_loops:
             return
