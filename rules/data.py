@@ -741,8 +741,10 @@ class TestDataInTrainingLoop(Rule):
         A training framework's own loop counts too: a Hugging Face `Trainer` (also
         `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
         `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
-        in its `TrainingArguments`, or an `EarlyStoppingCallback`; scored along the way and
-        nothing more, it is not flagged.
+        in its `TrainingArguments`, or an `EarlyStoppingCallback`; so is a Lightning
+        `trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=`) whose `Trainer`
+        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. Scored along
+        the way and nothing more, it is not flagged.
 
         A validation name that is a copy of the test split on some path (`val_set = test_set`
         in the branch taken when no validation ratio is set, then `val_loader =

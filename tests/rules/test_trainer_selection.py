@@ -1,7 +1,8 @@
 """TRN204 when the epoch loop is a framework's: a Hugging Face Trainer given the test split as
-its eval_dataset, with a setting that selects the model on it (load_best_model_at_end,
-EarlyStoppingCallback); and the look-alikes (monitoring only, validation data, a project's
-own Trainer class). Through the real command."""
+its eval_dataset, or a Lightning `fit` given it as validation data, with a setting that
+selects the model on it (load_best_model_at_end, EarlyStoppingCallback, ModelCheckpoint
+monitor, EarlyStopping); and the look-alikes (monitoring only, validation data, a project's
+own Trainer or fit). Through the real command."""
 
 from __future__ import annotations
 
@@ -47,7 +48,49 @@ args = TrainingArguments(output_dir="out", load_best_model_at_end=True, eval_str
                          save_strategy="epoch")
 trainer = WeightedTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=test_dataset)
 """,
+    "pl_checkpoint_on_test.py": """
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+def train(model, train_loader, test_loader):
+    trainer = pl.Trainer(max_epochs=100, callbacks=[ModelCheckpoint(mode="max", monitor="val_acc"),
+                                                    LearningRateMonitor("epoch")])
+    trainer.fit(model, train_loader, test_loader)
+    return trainer.test(model, dataloaders=test_loader)
+""",
+    "pl_early_stopping_on_test.py": """
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import EarlyStopping
+
+stopper = EarlyStopping(monitor="val_loss", patience=5)
+callbacks = [stopper]
+trainer = Trainer(callbacks=callbacks)
+trainer.fit(model, train_dataloaders=train_dl, val_dataloaders=test_dl)
+""",
     # -- look-alikes.
+    "pl_no_monitor_on_test.py": """
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+trainer = pl.Trainer(max_epochs=10, callbacks=[ModelCheckpoint(save_last=True)])
+trainer.fit(model, train_loader, test_loader)
+""",
+    "pl_checkpoint_on_validation.py": """
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+trainer = pl.Trainer(callbacks=[ModelCheckpoint(monitor="val_acc", mode="max")])
+trainer.fit(model, train_loader, val_loader)
+trainer.test(model, dataloaders=test_loader, ckpt_path="best")
+""",
+    "sklearn_like_fit.py": """
+class Runner:
+    def fit(self, model, train, held_out):
+        return model
+
+runner = Runner()
+runner.fit(model, train_loader, test_loader)
+""",
     "hf_monitor_test.py": """
 from transformers import Trainer, TrainingArguments
 
@@ -82,6 +125,11 @@ EXPECTED = {
     "hf_monitor_test.py": [],
     "hf_load_best_on_validation.py": [],
     "own_trainer_class.py": [],
+    "pl_checkpoint_on_test.py": [("TRN204", 7)],
+    "pl_early_stopping_on_test.py": [("TRN204", 7)],
+    "pl_no_monitor_on_test.py": [],
+    "pl_checkpoint_on_validation.py": [],
+    "sklearn_like_fit.py": [],
 }
 
 
@@ -100,3 +148,4 @@ def test_message_names_data_and_setting(found):
     assert finding["severity"] == "error"
     assert '`imdb["test"]`' in finding["message"] and "load_best_model_at_end=True" in finding["message"]
     assert "EarlyStoppingCallback" in found["hf_early_stopping_on_test.py"][0]["message"]
+    assert 'monitor="val_acc"' in found["pl_checkpoint_on_test.py"][0]["message"]
