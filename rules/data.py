@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics, standardising_call
+from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
@@ -397,9 +397,12 @@ class PreprocessorFitBeforeSplit(Rule):
 
         The data is followed by value through the scope in source order: wrapping it
         (`pd.DataFrame(...)`, `np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`),
-        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`) keep it; rebinding
-        the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
-        scaler then transforms the parts. A notebook is one scope (cells in order).
+        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`), appending it to a
+        list (`windows.append(X[i:i + n])`) keep it; rebinding the name to other data ends it;
+        a slice named as evaluation data counts through wrappers (`X_test =
+        torch.from_numpy(W[n:]).float()`). `scaler.fit(X)` before `X` is split counts when the
+        scaler then transforms the parts. A fit or statistics on a range of rows (`X[:n]`) is a
+        fit on a part, as on a split, and is not flagged. A notebook is one scope (cells in order).
 
         Statistics by hand count in one expression or in steps (`mean = X.mean(0)`, ...,
         `X = (X - mean) / std`; `sc = Scaler(X.min(), X.max())`, ..., `X = sc.transform(X)`),
@@ -544,8 +547,9 @@ _CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "
 def _fit_sources(prog):
     model = prog.model
     for site, transformer, data in _fit_sites(prog):
-        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None:
-            continue  # fitted on a split: TRN201's business when it is the wrong one
+        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None \
+                or row_range(data):
+            continue  # fitted on a split (or a range of rows): TRN201's business when it is the wrong one
         raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
         statement = site.statement
         outputs = set(names_assigned(statement)) if site.method == "fit_transform" else set()
@@ -648,6 +652,8 @@ def _statistic_of(value, stats: dict) -> Optional[tuple]:
     if isinstance(value, cst.Call):
         found = row_statistic(value)
         if found is not None:
+            if row_range(found[0]):
+                return None  # `X[:n_train].mean(0)`: statistics of the first rows, a part
             name = dotted_name(found[0].value if isinstance(found[0], cst.Subscript) else found[0])
             if name is not None and split_of_name(name) is None:
                 return name, False

@@ -62,6 +62,15 @@ def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
     return None
 
 
+def row_range(node: cst.BaseExpression) -> bool:
+    """`X[:n]`, `df[a:b]`, `X[n:, 0]`: a range of the rows (a part of the data, as a split
+    is), not `X[:, 0]` (every row of one column) nor `df["col"]`."""
+    if not isinstance(node, cst.Subscript) or not node.slice:
+        return False
+    first = node.slice[0].slice
+    return isinstance(first, cst.Slice) and (first.lower is not None or first.upper is not None)
+
+
 def row_statistics(value: cst.BaseExpression) -> Optional[str]:
     """The data an expression standardises with statistics over all of its rows:
     `(X - X.mean(0)) / X.std(0)`, `(x - x.min()) / (x.max() - x.min())`. Per-row statistics
@@ -227,7 +236,7 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                     return Split(call, f"{last}()", hit)
     if not isinstance(statement, cst.Assign):
         return None
-    value = statement.value
+    value = _unwrapped(statement.value)
     targets = names_assigned(statement)
     named = {split_of_name(n) for n in targets}
     # `X_test = X_scaled[n:]`, `X_te = X_scaled[test_idx]`: rows of fitted data named as
@@ -261,6 +270,42 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         if hit:
             return Split(value, f"{callee or 'a call'}()", hit)
     return None
+
+
+# Calls that hand back the same rows in another container or dtype: `torch.from_numpy(
+# X[n:]).float().to(device)` is still the slice `X[n:]`.
+_WRAPPERS = {"from_numpy", "tensor", "as_tensor", "array", "asarray", "FloatTensor", "LongTensor", "Tensor",
+             "DataFrame", "Series"}
+_SAME_ROWS_METHODS = {"to", "type", "float", "double", "long", "cuda", "cpu", "astype", "copy", "detach",
+                      "reshape", "squeeze", "unsqueeze", "contiguous"}
+
+
+def _unwrapped(value: cst.BaseExpression) -> cst.BaseExpression:
+    for _ in range(16):
+        if not isinstance(value, cst.Call):
+            break
+        func = value.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else dotted_name(func)
+        if last in _SAME_ROWS_METHODS and isinstance(func, cst.Attribute):
+            value = func.value
+        elif last in _WRAPPERS and value.args and value.args[0].keyword is None:
+            value = value.args[0].value
+        else:
+            break
+    return value
+
+
+def _appends_to(statement: cst.CSTNode, tainted: set) -> Optional[str]:
+    """`windows.append(X[i:i + n])` with fitted `X`: the list now holds fitted data."""
+    if not isinstance(statement, cst.Expr) or not isinstance(statement.value, cst.Call):
+        return None
+    call = statement.value
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value not in ("append", "extend", "insert"):
+        return None
+    name = dotted_name(call.func.value)
+    if name is None or not any(reads(a.value, tainted) for a in call.args):
+        return None
+    return name
 
 
 def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], seeds: set, function,
@@ -306,6 +351,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                 tainted.difference_update(targets)
         elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
             tainted.update(names_assigned(statement))
+        elif _appends_to(statement, tainted):
+            tainted.add(_appends_to(statement, tainted))
         if not tainted:
             return None
     if leaves is not None and transformed:

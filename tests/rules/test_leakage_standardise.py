@@ -1,7 +1,9 @@
 """TRN202 for standardisation that is not a fitted scaler object: functions that take their
 statistics from the rows they are given (`zscore`, `preprocessing.scale`, `df.apply(zscore)`),
 and statistics by hand in a per-column loop (`mean, std = df[c].mean(), df[c].std()`,
-`df.loc[:, c] = (df[c] - mean) / std`), each before a split; and the look-alikes. Through
+`df.loc[:, c] = (df[c] - mean) / std`), each before a split; windows appended to a list
+from fitted data and sliced through `torch.from_numpy(...)`; and the look-alikes (a fit or
+statistics on the first rows only, the training range). Through
 the real command."""
 
 from __future__ import annotations
@@ -53,7 +55,48 @@ for each in ["cnt", "temp", "hum"]:
 test_data = data[-21 * 24:]
 data = data[:-21 * 24]
 """,
+    "windows_appended_then_sliced.py": """
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+
+df = load_prices()
+df["Close"] = StandardScaler().fit_transform(df["Close"])
+data = []
+for i in range(len(df) - 30):
+    data.append(df.Close[i:i + 30])
+data = np.array(data)
+n = int(0.8 * len(data))
+X_train = torch.from_numpy(data[:n, :-1]).float()
+X_test = torch.from_numpy(data[n:, :-1]).type(torch.Tensor).to("cpu")
+""",
     # -- look-alikes.
+    "fit_on_first_rows_then_windows.py": """
+import numpy as np
+import torch
+from sklearn.preprocessing import MinMaxScaler
+
+prices = np.load("p.npy")
+n = int(len(prices) * 0.8)
+scaler = MinMaxScaler()
+scaler.fit(prices[:n])
+scaled = scaler.transform(prices)
+windows = []
+for i in range(len(scaled) - 30):
+    windows.append(scaled[i:i + 30])
+windows = np.array(windows)
+X_train = torch.from_numpy(windows[:n]).float()
+X_test = torch.from_numpy(windows[n:]).float()
+""",
+    "stats_of_first_rows.py": """
+import numpy as np
+
+X = np.load("x.npy")
+n = int(len(X) * 0.8)
+mean, std = X[:n].mean(0), X[:n].std(0)
+X = (X - mean) / std
+X_train, X_test = X[:n], X[n:]
+""",
     "zscore_each_row.py": """
 import numpy as np
 from scipy.stats import zscore
@@ -117,6 +160,9 @@ EXPECTED = {
     "apply_zscore_then_split.py": [("TRN202", 6)],
     "preprocessing_scale_then_split.py": [("TRN202", 6)],
     "paired_stats_loop_then_slice.py": [("TRN202", 8)],
+    "windows_appended_then_sliced.py": [("TRN202", 6)],
+    "fit_on_first_rows_then_windows.py": [],
+    "stats_of_first_rows.py": [],
     "zscore_each_row.py": [],
     "zscore_outlier_filter.py": [],
     "zscore_after_split.py": [],
