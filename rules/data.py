@@ -1060,8 +1060,11 @@ def _argument_splits(prog, site, state) -> tuple:
 
 def _reads_parameter(prog, info, node) -> bool:
     """Whether a loop's data comes from the helper's parameters (directly or one binding away:
-    `with tqdm(test_loader) as tq: for x in tq`)."""
-    params = set(info.params)
+    `with tqdm(test_loader) as tq: for x in tq`). A method's own attributes
+    (`self.test_loader`) are the object's data, not what this caller passes."""
+    bound = info.cls is not None and info.params and not any(
+        dotted_name(d) == "staticmethod" for d in info.decorators)
+    params = set(info.params) - ({info.params[0]} if bound else set())
     names = names_read(node)
     if names & params:
         return True
