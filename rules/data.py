@@ -7,6 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.masked_scores import masked_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
@@ -744,6 +745,10 @@ class TestDataInTrainingLoop(Rule):
         how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
         from runtime values.
 
+        Full-batch training counts when the test rows are picked from the model's output in
+        the loop (`pred[data.test_mask]`, `output[idx_test]`) and a decision reads that score
+        (error; printed only, it is not reported).
+
         A training framework's own loop counts too: a Hugging Face `Trainer` (also
         `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
         `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
@@ -841,6 +846,30 @@ class TestDataInTrainingLoop(Rule):
                                       f"training invites choosing on them; score the test split once after "
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
+        self._check_masked(ctx, prog, training_loops, reported)
+
+    @staticmethod
+    def _check_masked(ctx, prog, training_loops: set, reported: set) -> None:
+        """Full-batch training: the test rows picked from the output (`pred[data.test_mask]`)
+        each epoch, and a decision on that score. Only decisions are reported (error): a test
+        accuracy printed each epoch this way is too common, and harmless, to speak about."""
+        model = prog.model
+        for loop in training_loops:
+            if any(a in training_loops for a in model.ancestors(loop)):
+                continue  # the epoch loop is the outermost training loop
+            function = model.enclosing_function(loop)
+            for statement, index in masked_test_scores(prog, loop, function):
+                if statement in reported or _under_improvement(model, statement, loop):
+                    continue
+                decision = follow(loop.body, statement, set(names_assigned(statement)))
+                if decision is None:
+                    continue
+                reported.add(statement)
+                ctx.report(statement, f"the test rows `{shorten(model.code(index))}` of the model's output are scored "
+                                      f"inside the training loop and the result decides "
+                                      f"(`{shorten(model.code(decision))}`): the test split selects the model, so "
+                                      f"the final test score is optimistic; decide on the validation rows and "
+                                      f"score the test rows once after training")
 
     def _test_evaluation(self, prog, site, forwards, helpers, where=(None, None)) -> Optional[tuple]:
         """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
@@ -1180,6 +1209,18 @@ def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
         return set()
     name = dotted_name(outer.func.value)
     return {name} if name else set()
+
+
+def _under_improvement(model, node, epoch_loop) -> bool:
+    """Inside `if val_acc > best_val:` within the epoch loop: the chosen epoch's report."""
+    previous = node
+    for ancestor in model.ancestors(node):
+        if ancestor is epoch_loop:
+            return False
+        if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
+            return True
+        previous = ancestor
+    return False
 
 
 def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False) -> Optional[tuple]:
