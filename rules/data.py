@@ -393,8 +393,9 @@ class PreprocessorFitBeforeSplit(Rule):
         Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
         PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
         rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
-        (`train_test_split`, `random_split`, a K-fold `.split`, or a slice named as evaluation
-        data: `X_test = X[n:]`).
+        (`train_test_split`, `random_split`, a K-fold `.split`, a function or search that makes
+        its own folds: `cross_val_score`/`cross_validate`/`cross_val_predict`/`learning_curve`,
+        `GridSearchCV(...).fit`, or a slice named as evaluation data: `X_test = X[n:]`).
 
         The data is followed by value through the scope in source order: wrapping it
         (`pd.DataFrame(...)`, `np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`),
@@ -456,7 +457,8 @@ class PreprocessorFitBeforeSplit(Rule):
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         """,
     )
-    needs_imports = ("split", "test", "val")  # every split it follows names one of these
+    # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...).
+    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve")
 
     def check(self, ctx) -> None:
         prog = program(ctx)
@@ -464,11 +466,15 @@ class PreprocessorFitBeforeSplit(Rule):
         sources = list(_fit_sources(prog)) + list(_statistics_sources(prog)) + list(_function_sources(prog))
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
+        seen: set = set()  # (split, what fitted): `zscore` on five columns, one split, one finding
         for source in sources:
             returns: list = []
             leaves: set = set()
             split = _follow(prog, source, returns, leaves)
+            if split is not None and (split.node, source.what) in seen:
+                continue
             if split is not None:
+                seen.add((split.node, source.what))
                 ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
                                         f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
                                         f"test rows shape the preprocessing; split first and fit on the "

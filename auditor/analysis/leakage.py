@@ -21,6 +21,11 @@ from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
+# Functions that split their data into folds themselves: a scaler fitted on `X` before
+# `cross_val_score(clf, X, y)` has seen every validation fold.
+CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve", "validation_curve",
+                "permutation_test_score"}
+_CV_SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"}
 # Reading these from data reads its size or layout, not its values.
 _LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
 _LAYOUT_CALLS = {"len", "range", "int", "float", "print", "type", "isinstance", "str", "repr", "id"}
@@ -33,6 +38,10 @@ class Split:
     node: cst.CSTNode  # the splitting call or slice
     what: str  # how it splits, for the message: `train_test_split()`, `X[n:]`
     data: str  # the fitted data as it reaches the split
+    # The split is made inside a call that also fits a model on each part (`cross_val_score`,
+    # `GridSearchCV.fit`): a transformer fitted on the raw data and never applied before it
+    # is not in the folds.
+    internal: bool = False
 
 
 def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
@@ -216,6 +225,16 @@ def is_cv_splitter(model, receiver: cst.BaseExpression, function) -> bool:
                in _CV_SPLITTERS for b in model.bindings_of(name, function))
 
 
+def _is_cv_search(model, receiver: cst.BaseExpression, function) -> bool:
+    """`GridSearchCV(...).fit(X, y)` or `search.fit(X, y)` with `search = GridSearchCV(...)`."""
+    if isinstance(receiver, cst.Call):
+        return (dotted_name(receiver.func) or "").rsplit(".", 1)[-1] in _CV_SEARCHES
+    name = dotted_name(receiver)
+    return name is not None and any(
+        isinstance(b.value, cst.Call) and (dotted_name(b.value.func) or "").rsplit(".", 1)[-1] in _CV_SEARCHES
+        for b in model.bindings_of(name, function))
+
+
 def split_in(model, statement: cst.CSTNode, tainted: set, function,
              methods: Optional[dict] = None) -> Optional[Split]:
     """Whether this statement splits data holding fitted values. `methods`: the class's
@@ -225,15 +244,16 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                        else getattr(statement, "iter", None) or cst.Name("_")):
         func = call.func
         last = func.attr.value if isinstance(func, cst.Attribute) else (dotted_name(func) or "")
-        splitting = last in SPLITTING_FUNCTIONS or (
-            last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function))
+        splitting = last in SPLITTING_FUNCTIONS or last in CV_FUNCTIONS or (
+            last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function)) \
+            or (last == "fit" and isinstance(call.func, cst.Attribute) and _is_cv_search(model, call.func.value, function))
         if not splitting:
             continue
         for arg in call.args:
             if arg.keyword is None and not arg.star:
                 hit = reads(arg.value, tainted)
                 if hit:
-                    return Split(call, f"{last}()", hit)
+                    return Split(call, f"{last}()", hit, internal=last in CV_FUNCTIONS or last == "fit")
     if not isinstance(statement, cst.Assign):
         return None
     value = _unwrapped(statement.value)
@@ -337,6 +357,10 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             found = split_in(model, statement, tainted, function, methods)
             if found is not None and transformed:
                 return found
+            if found is not None and found.internal:
+                found = None  # raw data into a cross-validation: the fitted transformer is not in it
+        if not transformed and transformer is not None and transformer in names_assigned(statement):
+            return None  # `pca = PCA(...)` again: the fitted object is gone
         if not transformed and transformer is not None:
             transformed = any(isinstance(c.func, cst.Attribute) and c.func.attr.value == "transform"
                               and dotted_name(c.func.value) == transformer for c in _calls(statement)

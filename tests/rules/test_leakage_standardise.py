@@ -2,8 +2,10 @@
 statistics from the rows they are given (`zscore`, `preprocessing.scale`, `df.apply(zscore)`),
 and statistics by hand in a per-column loop (`mean, std = df[c].mean(), df[c].std()`,
 `df.loc[:, c] = (df[c] - mean) / std`), each before a split; windows appended to a list
-from fitted data and sliced through `torch.from_numpy(...)`; and the look-alikes (a fit or
-statistics on the first rows only, the training range). Through
+from fitted data and sliced through `torch.from_numpy(...)`; a scaler or PCA fitted before
+`cross_val_score`/`GridSearchCV` make their own folds; and the look-alikes (a fit or
+statistics on the first rows only, the training range; a pipeline inside the
+cross-validation; a fit with no folds or split at all). Through
 the real command."""
 
 from __future__ import annotations
@@ -70,7 +72,74 @@ n = int(0.8 * len(data))
 X_train = torch.from_numpy(data[:n, :-1]).float()
 X_test = torch.from_numpy(data[n:, :-1]).type(torch.Tensor).to("cpu")
 """,
+    "scaled_then_cross_val_score.py": """
+from sklearn.model_selection import cross_val_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+X_scaled = StandardScaler().fit_transform(X)
+print(cross_val_score(SVC(), X_scaled, y, cv=5).mean())
+""",
+    "pca_then_grid_search.py": """
+from sklearn.decomposition import PCA
+from sklearn.model_selection import GridSearchCV
+from sklearn.svm import SVC
+
+Z = PCA(n_components=20).fit_transform(X)
+search = GridSearchCV(SVC(), {"C": [1, 10]}, cv=5)
+search.fit(Z, y)
+""",
+    "zscore_five_columns_one_split.py": """
+import pandas as pd
+from scipy.stats import zscore
+from sklearn.model_selection import train_test_split
+
+df = pd.read_csv("data.csv")
+df["income"] = zscore(df["income"])
+df["age"] = zscore(df["age"])
+df["aspect"] = zscore(df["aspect"])
+x_train, x_test, y_train, y_test = train_test_split(df.drop(columns="label").values, df["label"].values)
+""",
     # -- look-alikes.
+    "raw_fit_then_cross_val.py": """
+from sklearn.decomposition import PCA
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import SVC
+
+pca = PCA(n_components=2)
+pca.fit(X)
+print(pca.explained_variance_ratio_)
+print(cross_val_score(make_pipeline(PCA(n_components=2), SVC()), X, y, cv=5))
+""",
+    "transformer_rebound.py": """
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+
+pca = PCA(n_components=2)
+pca.fit(X)
+print(pca.explained_variance_ratio_)
+pca = PCA(n_components=0.95)
+X_train, X_test = train_test_split(X)
+X_train_reduced = pca.fit_transform(X_train)
+X_test_reduced = pca.transform(X_test)
+""",
+    "pipeline_in_cross_val_score.py": """
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+print(cross_val_score(make_pipeline(StandardScaler(), SVC()), X, y, cv=5).mean())
+""",
+    "scaled_model_fit_no_folds.py": """
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+X_scaled = StandardScaler().fit_transform(X)
+clf = SVC().fit(X_scaled, y)
+print(clf.score(X_scaled, y))
+""",
     "fit_on_first_rows_then_windows.py": """
 import numpy as np
 import torch
@@ -163,6 +232,13 @@ EXPECTED = {
     "windows_appended_then_sliced.py": [("TRN202", 6)],
     "fit_on_first_rows_then_windows.py": [],
     "stats_of_first_rows.py": [],
+    "scaled_then_cross_val_score.py": [("TRN202", 5)],
+    "pca_then_grid_search.py": [("TRN202", 5)],
+    "pipeline_in_cross_val_score.py": [],
+    "scaled_model_fit_no_folds.py": [],
+    "zscore_five_columns_one_split.py": [("TRN202", 6)],
+    "raw_fit_then_cross_val.py": [],
+    "transformer_rebound.py": [],
     "zscore_each_row.py": [],
     "zscore_outlier_filter.py": [],
     "zscore_after_split.py": [],
