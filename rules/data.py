@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import libcst as cst
 
-from auditor.analysis.masked_scores import masked_test_scores
+from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
@@ -752,8 +752,9 @@ class TestDataInTrainingLoop(Rule):
         from runtime values.
 
         Full-batch training counts when the test rows are picked from the model's output in
-        the loop (`pred[data.test_mask]`, `output[idx_test]`) and a decision reads that score
-        (error; printed only, it is not reported).
+        the loop (`pred[data.test_mask]`, `output[idx_test]`), or by a same-file helper the loop
+        calls that returns that score (`acc_val, acc_test = train(epoch)`), and a decision reads
+        it (error; printed only, it is not reported).
 
         A training framework's own loop counts too: a Hugging Face `Trainer` (also
         `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
@@ -864,6 +865,18 @@ class TestDataInTrainingLoop(Rule):
             if any(a in training_loops for a in model.ancestors(loop)):
                 continue  # the epoch loop is the outermost training loop
             function = model.enclosing_function(loop)
+            for site, index, seeds in _helpers_returning_test_scores(prog, loop, function):
+                if site.node in reported or _under_improvement(model, site.node, loop):
+                    continue
+                decision = follow(loop.body, site.statement, seeds)
+                if decision is None:
+                    continue
+                reported.add(site.node)
+                ctx.report(site.node, f"`{site.callee}()` returns a score of the test rows "
+                                      f"`{shorten(model.code(index))}` of the model's output, and inside the "
+                                      f"training loop the result decides (`{shorten(model.code(decision))}`): the "
+                                      f"test split selects the model, so the final test score is optimistic; decide "
+                                      f"on the validation rows and score the test rows once after training")
             for statement, index in masked_test_scores(prog, loop, function):
                 if statement in reported or _under_improvement(model, statement, loop):
                     continue
@@ -1215,6 +1228,31 @@ def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
         return set()
     name = dotted_name(outer.func.value)
     return {name} if name else set()
+
+
+def _helpers_returning_test_scores(prog, loop, function) -> Iterator[tuple]:
+    """(call site, test index, names the caller binds the score to) for calls in the epoch
+    loop of a same-file helper that returns a score of the test rows of its forward pass."""
+    memo: dict = {}  # helper -> its returned test scores (many calls, few helpers)
+    for site in prog.sites_in(loop, function):
+        statement = site.statement
+        if not isinstance(statement, cst.Assign) or statement.value is not site.node or site.qualname is not None:
+            continue
+        resolved = prog.flow.resolve(site)
+        if resolved is None:
+            continue
+        if resolved[0] not in memo:
+            memo[resolved[0]] = returned_test_scores(prog, prog.model.function_info[resolved[0]])
+        scores = memo[resolved[0]]
+        target = statement.targets[0].target
+        if isinstance(target, (cst.Tuple, cst.List)):
+            seeds = {dotted_name(e.value) for i, e in enumerate(target.elements) if i in scores} - {None}
+            index = next((scores[i] for i in range(len(target.elements)) if i in scores), None)
+        else:
+            seeds = set(names_assigned(statement)) if None in scores else set()
+            index = scores.get(None)
+        if seeds and index is not None:
+            yield site, index, seeds
 
 
 def _under_improvement(model, node, epoch_loop) -> bool:

@@ -18,12 +18,12 @@ from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import TEST
 
 
-def masked_test_scores(prog, loop: cst.CSTNode, function) -> Iterator[tuple]:
-    """(statement, the test index) for each statement of `loop` that reads the test rows of
-    a forward pass's output."""
+def masked_test_scores(prog, block: cst.CSTNode, function) -> Iterator[tuple]:
+    """(statement, the test index) for each statement of `block` (a loop or a function) that
+    reads the test rows of a forward pass's output."""
     forward_calls = {f.site.node for f in prog.forwards() if f.site.function is function}
     outputs: set = set()  # names holding a forward pass's output (or values computed from it)
-    for statement in statements(loop.body):
+    for statement in statements(block):
         if not isinstance(statement, cst.Assign):
             continue
         value = statement.value
@@ -62,3 +62,25 @@ def _has_call(node: cst.CSTNode, calls: set) -> bool:
             continue
         stack.extend(current.children)
     return False
+
+
+def returned_test_scores(prog, info) -> dict:
+    """{position in the returned tuple (None: the whole value): the test index} for a helper
+    that returns a score of the test rows of its forward pass (`def train(epoch): ...;
+    acc_test = accuracy(output[idx_test], labels[idx_test]); return loss_val, acc_test`)."""
+    scored: dict = {}  # name -> test index
+    for statement, index in masked_test_scores(prog, info.node, info.node):
+        scored.update((name, index) for name in names_assigned(statement))
+    found: dict = {}
+    if not scored:
+        return found
+    for ret in info.returns:
+        value = ret.value
+        if isinstance(value, cst.Tuple):
+            for position, element in enumerate(value.elements):
+                hit = names_read(element.value) & scored.keys()
+                if hit:
+                    found[position] = scored[min(hit)]
+        elif value is not None and names_read(value) & scored.keys():
+            found[None] = scored[min(names_read(value) & scored.keys())]
+    return found

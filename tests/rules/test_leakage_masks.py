@@ -49,7 +49,55 @@ def train(model, optimizer, features, adj, labels, idx_train, idx_test, patience
         if bad == patience:
             break
 """,
+    "helper_returns_test_score.py": """
+import torch
+import torch.nn.functional as F
+
+def train(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test):
+    model.train()
+    optimizer.zero_grad()
+    output = model(features, adj)
+    F.nll_loss(output[idx_train], labels[idx_train]).backward()
+    optimizer.step()
+    model.eval()
+    output = model(features, adj)
+    acc_val = (output[idx_val].argmax(1) == labels[idx_val]).float().mean().item()
+    acc_test = (output[idx_test].argmax(1) == labels[idx_test]).float().mean().item()
+    return acc_val, acc_test
+
+def main(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test):
+    best = 0
+    for epoch in range(200):
+        acc_val, acc_test = train(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test)
+        if acc_test > best:
+            best = acc_test
+            torch.save(model.state_dict(), "best.pt")
+""",
     # -- look-alikes.
+    "helper_returns_test_score_val_decides.py": """
+import torch
+import torch.nn.functional as F
+
+def train(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test):
+    model.train()
+    optimizer.zero_grad()
+    output = model(features, adj)
+    F.nll_loss(output[idx_train], labels[idx_train]).backward()
+    optimizer.step()
+    model.eval()
+    output = model(features, adj)
+    acc_val = (output[idx_val].argmax(1) == labels[idx_val]).float().mean().item()
+    acc_test = (output[idx_test].argmax(1) == labels[idx_test]).float().mean().item()
+    return acc_val, acc_test
+
+def main(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test):
+    best_val, test_at_best = 0, 0
+    for epoch in range(200):
+        acc_val, acc_test = train(model, optimizer, features, adj, labels, idx_train, idx_val, idx_test)
+        if acc_val > best_val:
+            best_val, test_at_best = acc_val, acc_test
+    return test_at_best
+""",
     "mask_val_selects.py": """
 import torch
 import torch.nn.functional as F
@@ -87,6 +135,8 @@ def run(model, data, optimizer):
 EXPECTED = {
     "mask_best_test_saved.py": [("TRN204", 14)],
     "idx_test_early_stopping.py": [("TRN204", 12)],
+    "helper_returns_test_score.py": [("TRN204", 19)],
+    "helper_returns_test_score_val_decides.py": [],
     "mask_val_selects.py": [],
     "mask_test_printed.py": [],
 }
