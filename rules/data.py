@@ -809,8 +809,8 @@ class TestDataInTrainingLoop(Rule):
 
     def check(self, ctx) -> None:
         prog = program(ctx)
-        for call, data, why in framework_selections(prog):
-            ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is the trainer's `eval_dataset` and "
+        for call, data, slot, why in framework_selections(prog):
+            ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is {slot} and "
                              f"{why}: the test split selects the model, so the final test score is optimistic; "
                              f"give the trainer a validation split and score the test split once after training")
         training_loops = self._training_loops(prog)

@@ -21,11 +21,13 @@ from auditor.analysis.splits import TEST
 _FRAMEWORKS = ("transformers.", "trl.")
 _LIGHTNING = ("pytorch_lightning.", "lightning.")
 _EARLY_STOPPING = {"EarlyStoppingCallback"}
+_LIGHTNING_SLOT = "the validation data of `trainer.fit`"
 
 
 def framework_selections(prog) -> Iterator[tuple]:
-    """(the trainer call, its test-data argument, why the framework selects on it) for each
-    framework trainer built with test data as its evaluation data and a selection setting."""
+    """(the trainer call, its test-data argument, the slot it fills, why the framework selects
+    on it) for each framework trainer given test data as its evaluation data and a selection
+    setting."""
     model = prog.model
     for site in model.calls:
         call = site.node
@@ -40,7 +42,7 @@ def framework_selections(prog) -> Iterator[tuple]:
             continue
         why = _hf_selects(model, call, site.function)
         if why is not None:
-            yield call, data, why
+            yield call, data, "the trainer's `eval_dataset`", why
 
 
 def _lightning_fit(prog, site) -> Optional[tuple]:
@@ -62,10 +64,11 @@ def _lightning_fit(prog, site) -> Optional[tuple]:
         made = _bound_call(model, callback, site.function)
         name = (dotted_name(made.func) or "").rsplit(".", 1)[-1] if made is not None else ""
         if name == "EarlyStopping":
-            return call, data, "an `EarlyStopping` callback stops training on its score"
+            return call, data, _LIGHTNING_SLOT, "an `EarlyStopping` callback stops training on its score"
         monitor = _keyword(made, "monitor") if name == "ModelCheckpoint" else None
         if monitor is not None and not (isinstance(monitor, cst.Name) and monitor.value == "None"):
-            return call, data, f"`ModelCheckpoint(monitor={model.code(monitor)})` keeps the checkpoint that scores best on it"
+            return call, data, _LIGHTNING_SLOT, \
+                f"`ModelCheckpoint(monitor={model.code(monitor)})` keeps the checkpoint that scores best on it"
     return None
 
 

@@ -149,3 +149,5 @@ def test_message_names_data_and_setting(found):
     assert '`imdb["test"]`' in finding["message"] and "load_best_model_at_end=True" in finding["message"]
     assert "EarlyStoppingCallback" in found["hf_early_stopping_on_test.py"][0]["message"]
     assert 'monitor="val_acc"' in found["pl_checkpoint_on_test.py"][0]["message"]
+    assert "validation data of `trainer.fit`" in found["pl_checkpoint_on_test.py"][0]["message"]
+    assert "eval_dataset" not in found["pl_checkpoint_on_test.py"][0]["message"]
