@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import follow_to_split, row_statistic, row_statistics
+from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
+from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
+from auditor.analysis.split_alias import test_alias
+from auditor.analysis.trainer_selection import framework_selections
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -390,19 +393,28 @@ class PreprocessorFitBeforeSplit(Rule):
         Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
         PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
         rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
-        (`train_test_split`, `random_split`, a K-fold `.split`, or a slice named as evaluation
-        data: `X_test = X[n:]`).
+        (`train_test_split`, `random_split`, a K-fold `.split`, a function or search that makes
+        its own folds: `cross_val_score`/`cross_validate`/`cross_val_predict`/`learning_curve`,
+        `GridSearchCV(...).fit`, or a slice named as evaluation data: `X_test = X[n:]`).
 
         The data is followed by value through the scope in source order: wrapping it
         (`pd.DataFrame(...)`, `np.asarray(...)`, `torch.tensor(...)`, `.values`, `.to_numpy()`),
-        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`) keep it; rebinding
-        the name to other data ends it. `scaler.fit(X)` before `X` is split counts when the
-        scaler then transforms the parts. A notebook is one scope (cells in order).
+        assigning columns back (`df[cols] = scaler.fit_transform(df[cols])`), appending it to a
+        list (`windows.append(X[i:i + n])`) keep it; rebinding the name to other data ends it;
+        a slice named as evaluation data counts through wrappers (`X_test =
+        torch.from_numpy(W[n:]).float()`). `scaler.fit(X)` before `X` is split counts when the
+        scaler then transforms the parts. A fit or statistics on a range of rows (`X[:n]`) is a
+        fit on a part, as on a split, and is not flagged. A notebook is one scope (cells in order).
 
         Statistics by hand count in one expression or in steps (`mean = X.mean(0)`, ...,
         `X = (X - mean) / std`; `sc = Scaler(X.min(), X.max())`, ..., `X = sc.transform(X)`),
-        as methods or functions (`np.max(np.abs(X))`); a scale alone counts only as max-abs
-        scaling (dividing by the largest magnitude), since `y / y.max()` is as often synthesis.
+        as methods or functions (`np.max(np.abs(X))`), several in one statement (`mean, std =
+        df[c].mean(), df[c].std()`, then `df.loc[:, c] = (df[c] - mean) / std`); a scale alone
+        counts only as max-abs scaling (dividing by the largest magnitude), since `y / y.max()`
+        is as often synthesis. So do functions that standardise with the statistics of the rows
+        they are given (`scipy.stats.zscore`, `sklearn.preprocessing.scale`/`minmax_scale`/...,
+        `df.apply(zscore)`) when their result is what is stored; not `axis=1` (each row by
+        itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
         (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
         an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
@@ -445,19 +457,24 @@ class PreprocessorFitBeforeSplit(Rule):
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         """,
     )
-    needs_imports = ("split", "test", "val")  # every split it follows names one of these
+    # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...).
+    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve")
 
     def check(self, ctx) -> None:
         prog = program(ctx)
         model = ctx.model
-        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog))
+        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog)) + list(_function_sources(prog))
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
+        seen: set = set()  # (split, what fitted): `zscore` on five columns, one split, one finding
         for source in sources:
             returns: list = []
             leaves: set = set()
             split = _follow(prog, source, returns, leaves)
+            if split is not None and (split.node, source.what) in seen:
+                continue
             if split is not None:
+                seen.add((split.node, source.what))
                 ctx.report(source.node, f"{source.what} `{source.data}` before it is split "
                                         f"(`{shorten(model.code(split.node), 40)}` below, on `{split.data}`): the "
                                         f"test rows shape the preprocessing; split first and fit on the "
@@ -537,8 +554,9 @@ _CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "
 def _fit_sources(prog):
     model = prog.model
     for site, transformer, data in _fit_sites(prog):
-        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None:
-            continue  # fitted on a split: TRN201's business when it is the wrong one
+        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None \
+                or row_range(data):
+            continue  # fitted on a split (or a range of rows): TRN201's business when it is the wrong one
         raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
         statement = site.statement
         outputs = set(names_assigned(statement)) if site.method == "fit_transform" else set()
@@ -568,19 +586,71 @@ def _statistics_sources(prog):
             data = row_statistics(statement.value)
             if data is not None and split_of_name(data.split("[", 1)[0]) is None:
                 yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              data, set(names_assigned(statement)))
+                              data, _data_targets(statement))
                 continue
             targets = names_assigned(statement)
             applied = _applies_statistics(statement.value, stats)
             if applied is not None:
                 yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              applied, set(targets))
-            learned = _statistic_of(statement.value, stats)
-            for target in targets:
-                if learned is not None and len(targets) == 1:
+                              applied, _data_targets(statement))
+            for target, value in _pairs(statement):
+                learned = _statistic_of(value, stats) if value is not None else None
+                if learned is not None:
                     stats[target] = learned
                 else:
                     stats.pop(target, None)
+
+
+def _pairs(statement: cst.Assign) -> list:
+    """(name, value) for each name a statement binds: `mean, std = X.mean(), X.std()` pairs
+    them up; a name bound otherwise (`a, b = f()`) gets None."""
+    targets = names_assigned(statement)
+    if len(statement.targets) == 1 and len(targets) == 1:
+        return [(targets[0], statement.value)]
+    target, value = statement.targets[-1].target, statement.value
+    if len(statement.targets) == 1 and isinstance(target, (cst.Tuple, cst.List)) and \
+            isinstance(value, (cst.Tuple, cst.List)) and len(target.elements) == len(value.elements):
+        return [(dotted_name(t.value), v.value) for t, v in zip(target.elements, value.elements)
+                if dotted_name(t.value)]
+    return [(t, None) for t in targets]
+
+
+_INDEXERS = {"loc", "iloc", "at", "iat"}
+
+
+def _data_targets(statement: cst.CSTNode) -> set:
+    """Names a statement writes data into: `data.loc[:, col] = ...` writes into `data`."""
+    found = set()
+    for name in names_assigned(statement):
+        head, _, last = name.rpartition(".")
+        found.add(head if head and last in _INDEXERS else name)
+    return found
+
+
+def _function_sources(prog):
+    """`df[col] = zscore(df[col])`, `X = preprocessing.scale(X)`, `df = df.apply(zscore)`:
+    a standardising function computes its statistics on all the rows it is given, as a
+    fitted scaler would. Only where the call's result is what the statement stores (a
+    z-score used to drop outlier rows changes no value)."""
+    model = prog.model
+    for site in model.calls:
+        statement = site.statement
+        if not isinstance(statement, cst.Assign) or not _stores(statement.value, site.node):
+            continue
+        found = standardising_call(model, site.node)
+        if found is None or prog.splits.split_of(found[0], site.function) is not None:
+            continue
+        yield _Source(site.node, statement, site.function, f"`{found[1]}()` takes its statistics from all rows of",
+                      shorten(model.code(found[0]), 40), _data_targets(statement))
+
+
+def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:
+    """The statement's value is `call`, or `call` wrapped as data (`pd.DataFrame(zscore(X))`)."""
+    while value is not call:
+        if not isinstance(value, cst.Call) or not value.args or value.args[0].value is None:
+            return False
+        value = value.args[0].value
+    return True
 
 
 def _statistic_of(value, stats: dict) -> Optional[tuple]:
@@ -589,6 +659,8 @@ def _statistic_of(value, stats: dict) -> Optional[tuple]:
     if isinstance(value, cst.Call):
         found = row_statistic(value)
         if found is not None:
+            if row_range(found[0]):
+                return None  # `X[:n_train].mean(0)`: statistics of the first rows, a part
             name = dotted_name(found[0].value if isinstance(found[0], cst.Subscript) else found[0])
             if name is not None and split_of_name(name) is None:
                 return name, False
@@ -647,6 +719,7 @@ class TestDataInTrainingLoop(Rule):
     code = "TRN204"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "test-data-in-training-loop"
+    needs_imports = ("torch", "transformers", "trl")  # a Hugging Face Trainer script need not import torch
     # The highest it reports: each finding is error (a decision reads the test score) or
     # info (the score is only reported), see `_judge`.
     severity = Severity.ERROR
@@ -676,7 +749,26 @@ class TestDataInTrainingLoop(Rule):
         cannot follow a test result into another module's decision logic, nor see inside a
         helper of another module, and it reads which split a value holds from names and from
         how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
-        from runtime values (a validation set that is the test set by default stays unseen).
+        from runtime values.
+
+        Full-batch training counts when the test rows are picked from the model's output in
+        the loop (`pred[data.test_mask]`, `output[idx_test]`), or by a same-file helper the loop
+        calls that returns that score (`acc_val, acc_test = train(epoch)`), and a decision reads
+        it (error; printed only, it is not reported).
+
+        A training framework's own loop counts too: a Hugging Face `Trainer` (also
+        `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
+        `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
+        in its `TrainingArguments`, or an `EarlyStoppingCallback`; so is a Lightning
+        `trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=`) whose `Trainer`
+        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. Scored along
+        the way and nothing more, it is not flagged.
+
+        A validation name that is a copy of the test split on some path (`val_set = test_set`
+        in the branch taken when no validation ratio is set, then `val_loader =
+        DataLoader(val_set)`) counts as test data there, but only when its result decides
+        (error); such a copy on a path that returns before training, or made after the loop,
+        does not reach the evaluation and is not one.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -717,6 +809,10 @@ class TestDataInTrainingLoop(Rule):
 
     def check(self, ctx) -> None:
         prog = program(ctx)
+        for call, data, slot, why in framework_selections(prog):
+            ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is {slot} and "
+                             f"{why}: the test split selects the model, so the final test score is optimistic; "
+                             f"give the trainer a validation split and score the test split once after training")
         training_loops = self._training_loops(prog)
         if not training_loops:
             return
@@ -731,7 +827,7 @@ class TestDataInTrainingLoop(Rule):
             found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
-            evidence, unit, helper, mixed = found
+            evidence, unit, helper, mixed, aliased = found
             if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 continue
             if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
@@ -740,10 +836,12 @@ class TestDataInTrainingLoop(Rule):
             produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
             if isinstance(unit, cst.For):
                 produced.update(seeds_of_block(unit.body))  # and what its body computes
-            verdict = _judge(prog, site, unit, loops[-1], helper, mixed)
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
             severity, decision = verdict
+            if aliased and severity is not Severity.ERROR:
+                continue  # the test split only on some path, and only reported: too weak to speak
             if severity is Severity.ERROR:
                 ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
                                       f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
@@ -755,6 +853,42 @@ class TestDataInTrainingLoop(Rule):
                                       f"training invites choosing on them; score the test split once after "
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
+        self._check_masked(ctx, prog, training_loops, reported)
+
+    @staticmethod
+    def _check_masked(ctx, prog, training_loops: set, reported: set) -> None:
+        """Full-batch training: the test rows picked from the output (`pred[data.test_mask]`)
+        each epoch, and a decision on that score. Only decisions are reported (error): a test
+        accuracy printed each epoch this way is too common, and harmless, to speak about."""
+        model = prog.model
+        for loop in training_loops:
+            if any(a in training_loops for a in model.ancestors(loop)):
+                continue  # the epoch loop is the outermost training loop
+            function = model.enclosing_function(loop)
+            for site, index, seeds in _helpers_returning_test_scores(prog, loop, function):
+                if site.node in reported or _under_improvement(model, site.node, loop):
+                    continue
+                decision = follow(loop.body, site.statement, seeds)
+                if decision is None:
+                    continue
+                reported.add(site.node)
+                ctx.report(site.node, f"`{site.callee}()` returns a score of the test rows "
+                                      f"`{shorten(model.code(index))}` of the model's output, and inside the "
+                                      f"training loop the result decides (`{shorten(model.code(decision))}`): the "
+                                      f"test split selects the model, so the final test score is optimistic; decide "
+                                      f"on the validation rows and score the test rows once after training")
+            for statement, index in masked_test_scores(prog, loop, function):
+                if statement in reported or _under_improvement(model, statement, loop):
+                    continue
+                decision = follow(loop.body, statement, set(names_assigned(statement)))
+                if decision is None:
+                    continue
+                reported.add(statement)
+                ctx.report(statement, f"the test rows `{shorten(model.code(index))}` of the model's output are scored "
+                                      f"inside the training loop and the result decides "
+                                      f"(`{shorten(model.code(decision))}`): the test split selects the model, so "
+                                      f"the final test score is optimistic; decide on the validation rows and "
+                                      f"score the test rows once after training")
 
     def _test_evaluation(self, prog, site, forwards, helpers, where=(None, None)) -> Optional[tuple]:
         """(evidence, unit, helper) when this call evaluates test data: the unit is the loop over
@@ -764,7 +898,12 @@ class TestDataInTrainingLoop(Rule):
             if forward is not None:
                 found = prog.eval_evidence(forward, state) if state is not None else None
                 if found and "(test data)" in found:
-                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False
+                alias = _aliased_test(prog, site, state) if found else None
+                if alias is not None:
+                    data, loop, binding = alias
+                    return (f"`{forward.key}` is evaluated on `{data}` {_alias_words(prog, binding)}",
+                            loop or site.statement, None, False, True)
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
@@ -778,12 +917,17 @@ class TestDataInTrainingLoop(Rule):
                 # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
                 # told apart by their names only.
                 mixed = declared is None and bool(splits & {TRAIN, VAL})
-                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False
+            alias = _aliased_test(prog, site, state, loops=False) if declared is None else None
+            if alias is not None:
+                data, _, binding = alias
+                return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
+                        site.statement, info, False, True)
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None and _returns_before(prog, info, site.node, own[1]):
                 return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
             if own is not None:
-                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False
         return None
 
     @staticmethod
@@ -927,6 +1071,28 @@ def _fresh_model_per_run(prog, site, forward, loop) -> bool:
     return False
 
 
+def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
+    """(data as written, the loop over it or None, the binding that copies the test split)
+    when an argument of the call (or, with `loops`, the data of a loop around it) is named
+    as validation data, or not at all, but holds the test split on some path
+    (`val_set = test_set` when no validation split is configured)."""
+    env = state.env_dict if state is not None else None
+    candidates = [(a.value, None) for a in site.node.args if a.keyword is None or a.keyword.value != "device"]
+    if loops:
+        candidates += [(loop.iter, loop) for loop in prog.loops_of(site.node) if isinstance(loop, cst.For)]
+    for node, loop in candidates:
+        if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
+            continue
+        binding = test_alias(prog.model, prog.splits, node, site.function, site.node)
+        if binding is not None:
+            return prog.model.code(node), loop, binding
+    return None
+
+
+def _alias_words(prog, binding) -> str:
+    return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
+
+
 def _argument_splits(prog, site, state) -> tuple:
     """(the split a string argument declares, every split the arguments hold)."""
     env = state.env_dict if state is not None else None
@@ -942,8 +1108,11 @@ def _argument_splits(prog, site, state) -> tuple:
 
 def _reads_parameter(prog, info, node) -> bool:
     """Whether a loop's data comes from the helper's parameters (directly or one binding away:
-    `with tqdm(test_loader) as tq: for x in tq`)."""
-    params = set(info.params)
+    `with tqdm(test_loader) as tq: for x in tq`). A method's own attributes
+    (`self.test_loader`) are the object's data, not what this caller passes."""
+    bound = info.cls is not None and info.params and not any(
+        dotted_name(d) == "staticmethod" for d in info.decorators)
+    params = set(info.params) - ({info.params[0]} if bound else set())
     names = names_read(node)
     if names & params:
         return True
@@ -1061,9 +1230,48 @@ def _appended_to(statement: cst.CSTNode, call: cst.Call) -> set:
     return {name} if name else set()
 
 
-def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]:
+def _helpers_returning_test_scores(prog, loop, function) -> Iterator[tuple]:
+    """(call site, test index, names the caller binds the score to) for calls in the epoch
+    loop of a same-file helper that returns a score of the test rows of its forward pass."""
+    memo: dict = {}  # helper -> its returned test scores (many calls, few helpers)
+    for site in prog.sites_in(loop, function):
+        statement = site.statement
+        if not isinstance(statement, cst.Assign) or statement.value is not site.node or site.qualname is not None:
+            continue
+        resolved = prog.flow.resolve(site)
+        if resolved is None:
+            continue
+        if resolved[0] not in memo:
+            memo[resolved[0]] = returned_test_scores(prog, prog.model.function_info[resolved[0]])
+        scores = memo[resolved[0]]
+        target = statement.targets[0].target
+        if isinstance(target, (cst.Tuple, cst.List)):
+            seeds = {dotted_name(e.value) for i, e in enumerate(target.elements) if i in scores} - {None}
+            index = next((scores[i] for i in range(len(target.elements)) if i in scores), None)
+        else:
+            seeds = set(names_assigned(statement)) if None in scores else set()
+            index = scores.get(None)
+        if seeds and index is not None:
+            yield site, index, seeds
+
+
+def _under_improvement(model, node, epoch_loop) -> bool:
+    """Inside `if val_acc > best_val:` within the epoch loop: the chosen epoch's report."""
+    previous = node
+    for ancestor in model.ancestors(node):
+        if ancestor is epoch_loop:
+            return False
+        if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
+            return True
+        previous = ancestor
+    return False
+
+
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
-    the report of the epoch that validation chose (inside `if val_acc > best:`)."""
+    the report of the epoch that validation chose (inside `if val_acc > best:`). `aliased`: the
+    data is named as validation data (`val_loader` that is the test split on some path), so
+    its results are too (`val_acc`)."""
     model = prog.model
     previous = unit
     for ancestor in model.ancestors(unit):
@@ -1085,7 +1293,8 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool) -> Optional[tuple]
         decision = decision_in(unit, set(), site.node) if unit is not None else None
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if not _names_other_split(n)} | _appended_to(unit, site.node)
+            seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \
+                _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
             decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)

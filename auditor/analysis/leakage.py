@@ -21,6 +21,11 @@ from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
+# Functions that split their data into folds themselves: a scaler fitted on `X` before
+# `cross_val_score(clf, X, y)` has seen every validation fold.
+CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve", "validation_curve",
+                "permutation_test_score"}
+_CV_SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"}
 # Reading these from data reads its size or layout, not its values.
 _LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
 _LAYOUT_CALLS = {"len", "range", "int", "float", "print", "type", "isinstance", "str", "repr", "id"}
@@ -33,6 +38,10 @@ class Split:
     node: cst.CSTNode  # the splitting call or slice
     what: str  # how it splits, for the message: `train_test_split()`, `X[n:]`
     data: str  # the fitted data as it reaches the split
+    # The split is made inside a call that also fits a model on each part (`cross_val_score`,
+    # `GridSearchCV.fit`): a transformer fitted on the raw data and never applied before it
+    # is not in the folds.
+    internal: bool = False
 
 
 def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
@@ -60,6 +69,15 @@ def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
             continue
         stack.extend(current.children)
     return None
+
+
+def row_range(node: cst.BaseExpression) -> bool:
+    """`X[:n]`, `df[a:b]`, `X[n:, 0]`: a range of the rows (a part of the data, as a split
+    is), not `X[:, 0]` (every row of one column) nor `df["col"]`."""
+    if not isinstance(node, cst.Subscript) or not node.slice:
+        return False
+    first = node.slice[0].slice
+    return isinstance(first, cst.Slice) and (first.lower is not None or first.upper is not None)
 
 
 def row_statistics(value: cst.BaseExpression) -> Optional[str]:
@@ -91,6 +109,45 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
         if text and any(_code(o) == text for o in operands):
             return text
     return None
+
+
+# Functions that standardise their argument with statistics of its rows, as a fitted
+# scaler would (`zscore(df[col])`, `preprocessing.scale(X)`); `normalize` rescales each row
+# by itself and is not one. The positional index of each one's `axis`, if it has one there.
+STANDARDISING_FUNCTIONS = {
+    "scipy.stats.zscore": 1, "scipy.stats.mstats.zscore": 1, "sklearn.preprocessing.scale": 1,
+    "sklearn.preprocessing.minmax_scale": None, "sklearn.preprocessing.maxabs_scale": None,
+    "sklearn.preprocessing.robust_scale": None, "sklearn.preprocessing.power_transform": None,
+    "sklearn.preprocessing.quantile_transform": None,
+}
+
+
+def standardising_call(model, call: cst.Call) -> Optional[tuple]:
+    """(data, function name) when `call` standardises data over its rows with one of
+    STANDARDISING_FUNCTIONS: `zscore(X)`, `scale(X, axis=0)`, or pandas' `X.apply(zscore)`
+    (each column over its rows). None for `axis=1` (each row by itself) or anything else."""
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("apply", "transform") and call.args \
+            and call.args[0].keyword is None and _standardiser(model, call.args[0].value) is not None:
+        rest = [a for a in call.args[1:] if a.keyword is not None and a.keyword.value == "axis"]
+        return (func.value, _standardiser(model, call.args[0].value)) if _over_rows(rest) else None
+    name = _standardiser(model, func)
+    if name is None:
+        return None
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    data = positional[0].value if positional else next(
+        (a.value for a in call.args if a.keyword is not None and a.keyword.value in ("X", "a")), None)
+    axis_at = STANDARDISING_FUNCTIONS[model.qualify(func)]
+    axis = [a for a in call.args if a.keyword is not None and a.keyword.value == "axis"] + \
+        ([positional[axis_at]] if axis_at is not None and len(positional) > axis_at else [])
+    if data is None or not _over_rows(axis):
+        return None
+    return data, name
+
+
+def _standardiser(model, node: cst.BaseExpression) -> Optional[str]:
+    qualified = model.qualify(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+    return qualified.rsplit(".", 1)[-1] if qualified in STANDARDISING_FUNCTIONS else None
 
 
 _ARRAY_MODULES = {"np", "numpy", "torch", "jnp", "pd", "tf"}
@@ -168,6 +225,16 @@ def is_cv_splitter(model, receiver: cst.BaseExpression, function) -> bool:
                in _CV_SPLITTERS for b in model.bindings_of(name, function))
 
 
+def _is_cv_search(model, receiver: cst.BaseExpression, function) -> bool:
+    """`GridSearchCV(...).fit(X, y)` or `search.fit(X, y)` with `search = GridSearchCV(...)`."""
+    if isinstance(receiver, cst.Call):
+        return (dotted_name(receiver.func) or "").rsplit(".", 1)[-1] in _CV_SEARCHES
+    name = dotted_name(receiver)
+    return name is not None and any(
+        isinstance(b.value, cst.Call) and (dotted_name(b.value.func) or "").rsplit(".", 1)[-1] in _CV_SEARCHES
+        for b in model.bindings_of(name, function))
+
+
 def split_in(model, statement: cst.CSTNode, tainted: set, function,
              methods: Optional[dict] = None) -> Optional[Split]:
     """Whether this statement splits data holding fitted values. `methods`: the class's
@@ -177,18 +244,19 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                        else getattr(statement, "iter", None) or cst.Name("_")):
         func = call.func
         last = func.attr.value if isinstance(func, cst.Attribute) else (dotted_name(func) or "")
-        splitting = last in SPLITTING_FUNCTIONS or (
-            last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function))
+        splitting = last in SPLITTING_FUNCTIONS or last in CV_FUNCTIONS or (
+            last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function)) \
+            or (last == "fit" and isinstance(call.func, cst.Attribute) and _is_cv_search(model, call.func.value, function))
         if not splitting:
             continue
         for arg in call.args:
             if arg.keyword is None and not arg.star:
                 hit = reads(arg.value, tainted)
                 if hit:
-                    return Split(call, f"{last}()", hit)
+                    return Split(call, f"{last}()", hit, internal=last in CV_FUNCTIONS or last == "fit")
     if not isinstance(statement, cst.Assign):
         return None
-    value = statement.value
+    value = _unwrapped(statement.value)
     targets = names_assigned(statement)
     named = {split_of_name(n) for n in targets}
     # `X_test = X_scaled[n:]`, `X_te = X_scaled[test_idx]`: rows of fitted data named as
@@ -224,6 +292,42 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
     return None
 
 
+# Calls that hand back the same rows in another container or dtype: `torch.from_numpy(
+# X[n:]).float().to(device)` is still the slice `X[n:]`.
+_WRAPPERS = {"from_numpy", "tensor", "as_tensor", "array", "asarray", "FloatTensor", "LongTensor", "Tensor",
+             "DataFrame", "Series"}
+_SAME_ROWS_METHODS = {"to", "type", "float", "double", "long", "cuda", "cpu", "astype", "copy", "detach",
+                      "reshape", "squeeze", "unsqueeze", "contiguous"}
+
+
+def _unwrapped(value: cst.BaseExpression) -> cst.BaseExpression:
+    for _ in range(16):
+        if not isinstance(value, cst.Call):
+            break
+        func = value.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else dotted_name(func)
+        if last in _SAME_ROWS_METHODS and isinstance(func, cst.Attribute):
+            value = func.value
+        elif last in _WRAPPERS and value.args and value.args[0].keyword is None:
+            value = value.args[0].value
+        else:
+            break
+    return value
+
+
+def _appends_to(statement: cst.CSTNode, tainted: set) -> Optional[str]:
+    """`windows.append(X[i:i + n])` with fitted `X`: the list now holds fitted data."""
+    if not isinstance(statement, cst.Expr) or not isinstance(statement.value, cst.Call):
+        return None
+    call = statement.value
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value not in ("append", "extend", "insert"):
+        return None
+    name = dotted_name(call.func.value)
+    if name is None or not any(reads(a.value, tainted) for a in call.args):
+        return None
+    return name
+
+
 def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], seeds: set, function,
                     transformer: Optional[str] = None, needs_transform: bool = False,
                     returns: Optional[list] = None, leaves: Optional[set] = None,
@@ -253,6 +357,10 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             found = split_in(model, statement, tainted, function, methods)
             if found is not None and transformed:
                 return found
+            if found is not None and found.internal:
+                found = None  # raw data into a cross-validation: the fitted transformer is not in it
+        if not transformed and transformer is not None and transformer in names_assigned(statement):
+            return None  # `pca = PCA(...)` again: the fitted object is gone
         if not transformed and transformer is not None:
             transformed = any(isinstance(c.func, cst.Attribute) and c.func.attr.value == "transform"
                               and dotted_name(c.func.value) == transformer for c in _calls(statement)
@@ -267,6 +375,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                 tainted.difference_update(targets)
         elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
             tainted.update(names_assigned(statement))
+        elif _appends_to(statement, tainted):
+            tainted.add(_appends_to(statement, tainted))
         if not tainted:
             return None
     if leaves is not None and transformed:

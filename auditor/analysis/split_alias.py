@@ -1,0 +1,89 @@
+"""Names that hold the test split on some path, whatever they are called.
+
+`val_set = test_set` in the branch taken when no validation data is configured makes every
+later `val_loader = DataLoader(val_set)` the test data on that path: the name says
+"validation", the flow says "test". `SplitResolver.split_of` reads the name (and a name's
+bindings only when the name says nothing), so it cannot see this; `test_alias` follows the
+plain copies and pass-through wrappers back to a binding that copies the test split.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import Binding, FileModel
+from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import _PASS_THROUGH_CALLS, TEST, TRAIN, SplitResolver, split_of_name
+from auditor.analysis.uses import source_order
+
+_MAX_DEPTH = 6
+_EXITS = {"exit", "sys.exit", "quit", "os._exit"}
+
+
+def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseExpression], function,
+               at: cst.CSTNode, depth: int = 0) -> Optional[Binding]:
+    """The binding that copies the test split into the data `node` reads at `at`
+    (`val_set = test_set` behind `val_loader = DataLoader(val_set, ...)`), or None.
+
+    Only plain copies count (a name or attribute whose split is test, through pass-through
+    wrappers such as `DataLoader`/`Subset`/`tqdm`); a binding counts only where it can reach
+    `at` (before it, or in a loop around it) and its branch does not end in a return or exit."""
+    if node is None or depth > _MAX_DEPTH:
+        return None
+    if isinstance(node, cst.Call):
+        func = node.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
+            else None
+        if last not in _PASS_THROUGH_CALLS:
+            return None
+        data = [a.value for a in node.args if a.keyword is None and not a.star][:1] + \
+            [a.value for a in node.args if a.keyword is not None and a.keyword.value == "dataset"]
+        for value in data:
+            found = test_alias(model, splits, value, function, at, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(node, (cst.Name, cst.Attribute)):
+        return None
+    name = dotted_name(node)
+    if name is None or split_of_name(name) in (TRAIN, TEST):
+        return None  # test data by its name is the direct case; a training name is another story
+    for binding in model.bindings_of(name, function):
+        if binding.kind != "assign" or binding.index is not None or not _reaches(model, binding.statement, at):
+            continue
+        value = binding.value
+        if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
+            return binding
+        found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _reaches(model: FileModel, binding: cst.CSTNode, at: cst.CSTNode) -> bool:
+    """Whether the value bound at `binding` can be the one read at `at`: it comes first (or
+    both sit in one loop, the next iteration reads it), and the block that binds it does not
+    end in a return, raise or exit that `at` lies outside of (`if args.test_only: val = test;
+    evaluate(val); return`)."""
+    order = source_order(model)
+    if order.get(binding, 0) > order.get(at, 0):
+        loops = [a for a in model.ancestors(binding) if isinstance(a, (cst.For, cst.While))]
+        if not any(model.is_within(at, loop) for loop in loops):
+            return False
+    block = next((a for a in model.ancestors(binding) if isinstance(a, (cst.IndentedBlock, cst.Module))), None)
+    if block is None or isinstance(block, cst.Module) or model.is_within(at, block):
+        return True
+    return not _ends_in_exit(block)
+
+
+def _ends_in_exit(block: cst.IndentedBlock) -> bool:
+    last = block.body[-1] if block.body else None
+    if not isinstance(last, cst.SimpleStatementLine) or not last.body:
+        return False
+    small = last.body[-1]
+    if isinstance(small, (cst.Return, cst.Raise)):
+        return True
+    return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and \
+        dotted_name(small.value.func) in _EXITS

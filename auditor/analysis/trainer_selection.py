@@ -1,0 +1,138 @@
+"""Test data given to a training framework as its validation data, where the framework then
+chooses the model on it.
+
+A Hugging Face `Trainer(..., eval_dataset=tokenized["test"])` whose `TrainingArguments` say
+`load_best_model_at_end=True` (or whose callbacks stop early) keeps the checkpoint with the
+best test score; so does a Lightning `trainer.fit(model, train_loader, test_loader)` whose
+`Trainer` has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. The
+epoch loop is inside the library, so TRN204's loop analysis never sees it. Without such a
+setting the test set is only scored along the way (monitoring) and nothing is said.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import libcst as cst
+
+from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import TEST
+
+_FRAMEWORKS = ("transformers.", "trl.")
+_LIGHTNING = ("pytorch_lightning.", "lightning.")
+_EARLY_STOPPING = {"EarlyStoppingCallback"}
+_LIGHTNING_SLOT = "the validation data of `trainer.fit`"
+
+
+def framework_selections(prog) -> Iterator[tuple]:
+    """(the trainer call, its test-data argument, the slot it fills, why the framework selects
+    on it) for each framework trainer given test data as its evaluation data and a selection
+    setting."""
+    model = prog.model
+    for site in model.calls:
+        call = site.node
+        found = _lightning_fit(prog, site)
+        if found is not None:
+            yield found
+            continue
+        if not _is_hf_trainer(model, call):
+            continue
+        data = _keyword(call, "eval_dataset")
+        if data is None or prog.splits.split_of(data, site.function) != TEST:
+            continue
+        why = _hf_selects(model, call, site.function)
+        if why is not None:
+            yield call, data, "the trainer's `eval_dataset`", why
+
+
+def _lightning_fit(prog, site) -> Optional[tuple]:
+    """`trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=test_loader`) on a
+    Lightning `Trainer` whose callbacks pick or stop on the validation score."""
+    call = site.node
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value != "fit":
+        return None
+    model = prog.model
+    trainer = _bound_call(model, call.func.value, site.function)
+    qualified = model.qualify(trainer.func) if trainer is not None else None
+    if qualified is None or not qualified.startswith(_LIGHTNING) or not qualified.endswith("Trainer"):
+        return None
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    data = _keyword(call, "val_dataloaders") or (positional[2] if len(positional) > 2 else None)
+    if data is None or prog.splits.split_of(data, site.function) != TEST:
+        return None
+    for callback in _elements(_keyword(trainer, "callbacks"), model, site.function):
+        made = _bound_call(model, callback, site.function)
+        name = (dotted_name(made.func) or "").rsplit(".", 1)[-1] if made is not None else ""
+        if name == "EarlyStopping":
+            return call, data, _LIGHTNING_SLOT, "an `EarlyStopping` callback stops training on its score"
+        monitor = _keyword(made, "monitor") if name == "ModelCheckpoint" else None
+        if monitor is not None and not (isinstance(monitor, cst.Name) and monitor.value == "None"):
+            return call, data, _LIGHTNING_SLOT, \
+                f"`ModelCheckpoint(monitor={model.code(monitor)})` keeps the checkpoint that scores best on it"
+    return None
+
+
+def _bound_call(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[cst.Call]:
+    """The call `node` is, or the one call its name is bound to."""
+    if isinstance(node, cst.Call) or node is None or depth > 4:
+        return node if isinstance(node, cst.Call) else None
+    name = dotted_name(node)
+    values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None] \
+        if name else []
+    return _bound_call(model, values[0], function, depth + 1) if len(values) == 1 else None
+
+
+def _is_hf_trainer(model, call: cst.Call) -> bool:
+    """`Trainer(...)`, `Seq2SeqTrainer(...)`, `SFTTrainer(...)` from transformers/trl, or a
+    class of this file derived from one (`class CustomTrainer(Trainer)`)."""
+    qualified = model.qualify(call.func) if isinstance(call.func, (cst.Name, cst.Attribute)) else None
+    if qualified is not None:
+        return qualified.startswith(_FRAMEWORKS) and qualified.endswith("Trainer")
+    name = dotted_name(call.func)
+    info = model.class_info.get(name) if name else None
+    return info is not None and any(b.startswith(_FRAMEWORKS) and b.endswith("Trainer") for b in info.bases)
+
+
+def _hf_selects(model, call: cst.Call, function) -> Optional[str]:
+    """Why this Trainer picks a checkpoint on its eval_dataset, or None."""
+    callbacks = _keyword(call, "callbacks")
+    if callbacks is not None and any(
+            isinstance(c, cst.Call) and (dotted_name(c.func) or "").rsplit(".", 1)[-1] in _EARLY_STOPPING
+            for c in _elements(callbacks)):
+        return "an `EarlyStoppingCallback` stops training on its score"
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    given = _keyword(call, "args") or (positional[1] if len(positional) > 1 else None)  # `Trainer(model, args)`
+    arguments = _training_arguments(model, given, function)
+    if arguments is not None:
+        best = _keyword(arguments, "load_best_model_at_end")
+        if isinstance(best, cst.Name) and best.value == "True":
+            return "`load_best_model_at_end=True` keeps the checkpoint that scores best on it"
+    return None
+
+
+def _training_arguments(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[cst.Call]:
+    """The `TrainingArguments(...)` call `node` is, or the one its name is bound to (once)."""
+    if depth > 4:
+        return None
+    if isinstance(node, cst.Call):
+        return node if (dotted_name(node.func) or "").endswith("Arguments") else None
+    name = dotted_name(node) if node is not None else None
+    if name is None:
+        return None
+    values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None]
+    return _training_arguments(model, values[0], function, depth + 1) if len(values) == 1 else None
+
+
+def _elements(node: Optional[cst.BaseExpression], model=None, function=None) -> list:
+    """The elements of a list/tuple of callbacks (through one name bound to it)."""
+    if node is not None and model is not None and isinstance(node, (cst.Name, cst.Attribute)):
+        values = [b.value for b in model.bindings_of(dotted_name(node) or "", function)
+                  if b.kind == "assign" and b.index is None]
+        node = values[0] if len(values) == 1 else node
+    if isinstance(node, (cst.List, cst.Tuple)):
+        return [e.value for e in node.elements]
+    return [node] if node is not None else []
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.BaseExpression]:
+    return next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
