@@ -762,7 +762,10 @@ class TestDataInTrainingLoop(Rule):
         in its `TrainingArguments`, or an `EarlyStoppingCallback`; so is a Lightning
         `trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=`) whose `Trainer`
         has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. Scored along
-        the way and nothing more, it is not flagged.
+        the way and nothing more, it is not flagged. The part a `Dataset.train_test_split(...)`
+        of the file names "test" (`food = food.train_test_split(0.2)`, `food["test"]`) is the
+        user's held-out slice of the training data used as the eval set, a validation split in
+        all but name: an info reminder not to report its score as a test score.
 
         A validation name that is a copy of the test split on some path (`val_set = test_set`
         in the branch taken when no validation ratio is set, then `val_loader =
@@ -809,7 +812,15 @@ class TestDataInTrainingLoop(Rule):
 
     def check(self, ctx) -> None:
         prog = program(ctx)
-        for call, data, slot, why in framework_selections(prog):
+        for call, data, slot, why, carved_out in framework_selections(prog):
+            if carved_out:
+                # `ds.train_test_split()`'s "test" used as the eval set is a validation split in
+                # all but name: only a score reported on it as a test score would be optimistic.
+                ctx.report(call, f"`{shorten(ctx.model.code(data))}` is {slot} and {why}; it is the part "
+                                 f"`train_test_split` names \"test\", so it serves as validation data here: "
+                                 f"do not report its score as a test score, keep another split for that",
+                           severity=Severity.INFO)
+                continue
             ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is {slot} and "
                              f"{why}: the test split selects the model, so the final test score is optimistic; "
                              f"give the trainer a validation split and score the test split once after training")

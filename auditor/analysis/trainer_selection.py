@@ -26,14 +26,14 @@ _LIGHTNING_SLOT = "the validation data of `trainer.fit`"
 
 def framework_selections(prog) -> Iterator[tuple]:
     """(the trainer call, its test-data argument, the slot it fills, why the framework selects
-    on it) for each framework trainer given test data as its evaluation data and a selection
-    setting."""
+    on it, whether the data is only the "test" part of the user's own `Dataset.train_test_split`)
+    for each framework trainer given test data as its evaluation data and a selection setting."""
     model = prog.model
     for site in model.calls:
         call = site.node
         found = _lightning_fit(prog, site)
         if found is not None:
-            yield found
+            yield (*found, False)
             continue
         if not _is_hf_trainer(model, call):
             continue
@@ -42,7 +42,34 @@ def framework_selections(prog) -> Iterator[tuple]:
             continue
         why = _hf_selects(model, call, site.function)
         if why is not None:
-            yield call, data, "the trainer's `eval_dataset`", why
+            yield call, data, "the trainer's `eval_dataset`", why, _split_method_part(model, data, site.function)
+
+
+# The Hugging Face `Dataset`/`DatasetDict` method that returns {"train": ..., "test": ...}.
+_SPLIT_METHOD = "train_test_split"
+
+
+def _split_method_part(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> bool:
+    """Whether `node` is a part of a Hugging Face `Dataset.train_test_split(...)` result, through
+    subscripts, names and dataset methods (`food = food.train_test_split(test_size=0.2)`, later
+    `food.with_transform(t)["test"]`). The library names the held-out part "test"; carved out
+    of the training data and used as the eval set, it is a validation split in all but name."""
+    if node is None or depth > 8:
+        return False
+    if isinstance(node, cst.Subscript):
+        return _split_method_part(model, node.value, function, depth + 1)
+    if isinstance(node, cst.Call):
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return False
+        if func.attr.value == _SPLIT_METHOD:
+            qualified = model.qualify(func) or ""
+            return not qualified.startswith("sklearn")  # sklearn's is a function: its parts are the user's
+        return _split_method_part(model, func.value, function, depth + 1)
+    if isinstance(node, cst.Name):
+        values = [b.value for b in model.bindings_of(node.value, function) if b.kind == "assign" and b.index is None]
+        return any(_split_method_part(model, v, function, depth + 1) for v in values)
+    return False
 
 
 def _lightning_fit(prog, site) -> Optional[tuple]:

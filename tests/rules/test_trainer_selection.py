@@ -107,6 +107,29 @@ trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_datase
 trainer.train()
 print(trainer.evaluate(ds["test"]))
 """,
+    # The "test" part of the user's own `Dataset.train_test_split`, through dataset methods:
+    # the eval set in all but name (info), unlike a loaded test split or sklearn's parts.
+    "hf_load_best_on_carved_out_part.py": """
+from datasets import load_dataset
+from transformers import Trainer, TrainingArguments
+
+food = load_dataset("food101", split="train[:5000]")
+food = food.train_test_split(test_size=0.2)
+food = food.with_transform(transforms)
+args = TrainingArguments(output_dir="out", eval_strategy="epoch", save_strategy="epoch",
+                         load_best_model_at_end=True)
+trainer = Trainer(model=model, args=args, train_dataset=food["train"], eval_dataset=food["test"])
+trainer.train()
+""",
+    "hf_load_best_on_sklearn_part.py": """
+import sklearn.model_selection
+from transformers import Trainer, TrainingArguments
+
+train_df, test_df = sklearn.model_selection.train_test_split(df, test_size=0.2)
+args = TrainingArguments(output_dir="out", load_best_model_at_end=True, eval_strategy="epoch",
+                         save_strategy="epoch")
+trainer = Trainer(model=model, args=args, train_dataset=to_ds(train_df), eval_dataset=to_ds(test_df))
+""",
     "own_trainer_class.py": """
 class Trainer:
     def __init__(self, model, args=None, train_dataset=None, eval_dataset=None):
@@ -125,6 +148,8 @@ EXPECTED = {
     "hf_monitor_test.py": [],
     "hf_load_best_on_validation.py": [],
     "own_trainer_class.py": [],
+    "hf_load_best_on_carved_out_part.py": [("TRN204", 9)],
+    "hf_load_best_on_sklearn_part.py": [("TRN204", 7)],
     "pl_checkpoint_on_test.py": [("TRN204", 7)],
     "pl_early_stopping_on_test.py": [("TRN204", 7)],
     "pl_no_monitor_on_test.py": [],
@@ -151,3 +176,10 @@ def test_message_names_data_and_setting(found):
     assert 'monitor="val_acc"' in found["pl_checkpoint_on_test.py"][0]["message"]
     assert "validation data of `trainer.fit`" in found["pl_checkpoint_on_test.py"][0]["message"]
     assert "eval_dataset" not in found["pl_checkpoint_on_test.py"][0]["message"]
+
+
+def test_the_carved_out_test_part_is_only_a_reminder(found):
+    # ds.train_test_split()'s "test" used as the eval set: a validation split in all but name.
+    carved = found["hf_load_best_on_carved_out_part.py"][0]
+    assert carved["severity"] == "info" and "validation data" in carved["message"]
+    assert found["hf_load_best_on_sklearn_part.py"][0]["severity"] == "error"
