@@ -13,7 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.model import FileModel
+from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
 from auditor.analysis.roles import is_module_class, roles_of
@@ -31,6 +31,14 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# `.cuda()` / `.to(device)` on a model or a criterion keep what it computes.
+_MOVES = ("to", "cuda", "cpu", "float", "double", "half")
+
+
+def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
+        value = value.func.value
+    return value
 
 
 class Activations:
@@ -61,10 +69,15 @@ class Activations:
     def _activation(self, node, function, kind, index, depth) -> Optional[str]:
         model = self.model
         if isinstance(node, (cst.Tuple, cst.List)) and index is not None:
-            if index < len(node.elements):
+            if type(index) is int and index < len(node.elements):
                 return self.activation_of(node.elements[index].value, function, kind, None, depth + 1)
             return None
+        if type(index) is str:  # an element of a dict: `{'exist': torch.sigmoid(x)}`, `out['exist']`
+            return self._dict_element(node, function, kind, index, depth)
         if isinstance(node, cst.Subscript):
+            key = subscript_key(node)
+            if key is not None and index is None:  # `output['exist']`: that element of a dict
+                return self.activation_of(node.value, function, kind, key, depth + 1)
             return self.activation_of(node.value, function, kind, index, depth + 1)
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
@@ -106,6 +119,61 @@ class Activations:
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
 
+    def _dict_element(self, node, function, kind, key: str, depth: int) -> Optional[str]:
+        """Evidence that element `key` of the dict `node` is the output of `kind`."""
+        model = self.model
+        if isinstance(node, cst.Dict):
+            values = [e.value for e in node.elements if isinstance(e, cst.DictElement)
+                      and isinstance(e.key, cst.SimpleString) and _string(e.key) == key]
+            if len(values) != 1 or any(not isinstance(e, cst.DictElement) for e in node.elements):
+                return None  # no such key, or `**spread` that may hold it
+            return self.activation_of(values[0], function, kind, None, depth + 1)
+        if isinstance(node, cst.Call):
+            if dotted_name(node.func) == "dict" and model.qualify_call(node) is None:
+                values = [a.value for a in node.args if a.keyword is not None and a.keyword.value == key]
+                if len(values) != 1 or any(a.star for a in node.args):
+                    return None
+                return self.activation_of(values[0], function, kind, None, depth + 1)
+            callee = dotted_name(node.func)
+            if callee and model.qualify_call(node) is None:
+                return self._model_output(callee, function, kind, key, depth)
+            return None
+        if not isinstance(node, (cst.Name, cst.Attribute)):
+            return None
+        name = dotted_name(node)
+        if name is None:
+            return None
+        # `output['exist'] = x` stores it; else what the name was bound to holds it.
+        stored = reaching_bindings(model, [b for b in model.bindings_of(f"{name}[{key!r}]", function)
+                                           if b.kind == "assign" and b.index is None], node, function)
+        bindings = stored or reaching_bindings(model, [b for b in model.bindings_of(name, function)
+                                                       if b.kind in ("assign", "with")], node, function)
+        if not bindings:
+            return self._keyed_parameter(name, function, kind, key)
+        found = []
+        for b in bindings:
+            if b.index is not None:
+                return None
+            evidence = self.activation_of(b.value, b.function, kind, None if stored else key, depth + 1)
+            if evidence is None:
+                return None
+            found.append(evidence)
+        return f"`{name}[{key!r}]` = {found[0]}" if not found[0].startswith("`") else found[0]
+
+    def _keyed_parameter(self, name: str, function, kind, key: str) -> Optional[str]:
+        """`def loss(self, output, batch): ... output['exist']`, the dict from a model the file
+        cannot see (built by a registry): every model of the project that returns a dict
+        holding `key` holds the activation's output there."""
+        info = self.model.info(function)
+        if info is None or name not in info.params or self.project is None:
+            return None
+        tables = getattr(self.project, "output_keys", None)
+        holders = tables(key) if tables is not None else {}
+        if not holders or any(found != kind for found in holders.values()):
+            return None
+        classes = ", ".join(f"{cls} in {module}" for module, cls in sorted(holders)[:2])
+        return f"every model of the project that returns {key!r} returns a {kind} there ({classes})"
+
     def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
         """The last activation of a model called as `callee(...)`."""
         model = self.model
@@ -137,6 +205,11 @@ class Activations:
         if layered and not handed_in:
             return f"`{callee}`, whose {layered[0]}"
         info = model.info(function)
+        if not bindings and info is not None and callee in info.params:
+            # `def train(classifier, ...)`: the models its callers pass, when they all agree.
+            given = self._handed_output(function, callee, kind, index, depth)
+            if given:
+                return given
         if (handed_in and not layered or info is not None and callee in info.params) \
                 and roles.is_model(callee, function):
             # A model handed in: only when every model class of this file ends in the activation.
@@ -145,6 +218,44 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _handed_output(self, function, param: str, kind, index, depth) -> Optional[str]:
+        """The last activation of the model that every caller of `function` passes as `param`."""
+        from auditor.analysis.handed import handed_to
+
+        if depth > 4:
+            return None
+        given = handed_to(self.model, self.project, self.module_name, function, param)
+        if not given:
+            return None
+        found = []
+        for how, *what in given:
+            if how == "expr":
+                value = unwrap_moves(what[0])
+                if type(value) is cst.Call:
+                    evidence = self._constructed_output(value, kind, index, depth + 1)
+                else:
+                    name = dotted_name(value)
+                    evidence = self._model_output(name, what[1], kind, index, depth + 1) if name else None
+            else:
+                evidence = self._described_output(what[0], kind, index)
+            if not evidence:
+                return None
+            found.append(evidence)
+        return f"`{param}`, which its callers pass: {found[0]}"
+
+    def _described_output(self, descriptor, kind, index) -> Optional[str]:
+        """The last activation of an instance of a user class named by another module's summary."""
+        if descriptor is None or descriptor[0] != "class":
+            return None
+        module, name = descriptor[1], descriptor[2]
+        if module == self.module_name:
+            cls = self.model.class_info.get(name)
+            return self._class_output(cls, kind, index, 0) if cls is not None and is_module_class(self.model, cls) \
+                else None
+        summary = self.project.get(module) if self.project is not None and hasattr(self.project, "get") else None
+        outputs = getattr(summary, "outputs", None) or {}
+        return f"forward() returns a {kind} ({name}, in {module})" if outputs.get((name, kind, index)) else None
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
@@ -195,6 +306,14 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _string(node: cst.SimpleString) -> Optional[str]:
+    try:
+        value = node.evaluated_value
+    except (SyntaxError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, function) -> list:
@@ -275,6 +394,55 @@ def class_outputs(model: FileModel) -> dict:
             for index in range(_tuple_width(cls)):
                 if activations._class_output(cls, kind, index, 0):
                     found[(cls.name, kind, index)] = True
+            for key in returned_keys(model, cls):
+                if activations._class_output(cls, kind, key, 0):
+                    found[(cls.name, kind, key)] = True
+    return found
+
+
+def output_keys(model: FileModel, outputs: dict) -> dict:
+    """{key: {class: "softmax"/"sigmoid"/None}} for the string keys of the dicts that the
+    file's model classes return, None where the element is neither activation's output."""
+    found: dict = {}
+    for cls in model.class_info.values():
+        if "forward" not in cls.methods or not is_module_class(model, cls):
+            continue
+        for key in returned_keys(model, cls):
+            kinds = [kind for kind in (SOFTMAX, SIGMOID) if outputs.get((cls.name, kind, key))]
+            found.setdefault(key, {})[cls.name] = kinds[0] if len(kinds) == 1 else None
+    return found
+
+
+def returned_keys(model: FileModel, cls) -> list:
+    """The string keys of the dicts a forward returns: `return {'exist': x}`, or a name bound
+    to a dict literal or given `output['exist'] = x` in the forward (at most 8)."""
+    forward = cls.methods["forward"]
+    keys: list = []
+    for ret in forward.returns:
+        value = ret.value
+        name = dotted_name(value) if value is not None else None
+        values = [value] if isinstance(value, cst.Dict) else \
+            [b.value for b in model.bindings_of(name, forward.node) if b.kind == "assign"] if name else []
+        for value in values:
+            if isinstance(value, cst.Dict):
+                keys.extend(_string(e.key) for e in value.elements
+                            if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString))
+        if name and type(ret.value) is not cst.Dict:
+            keys.extend(key for key, function in _keyed_bindings(model).get(name, ()) if function is forward.node)
+    unique = list(dict.fromkeys(k for k in keys if k))
+    return unique[:8]
+
+
+def _keyed_bindings(model: FileModel) -> dict:
+    """{name: [(key, function)]} for the file's `name['key'] = value` stores (read once)."""
+    found = model.cache.get("keyed_bindings")
+    if found is None:
+        found = model.cache["keyed_bindings"] = {}
+        for target, bindings in model.bindings.items():
+            if target.endswith("']") and "['" in target:
+                base, _, rest = target.partition("['")
+                for b in bindings:
+                    found.setdefault(base, []).append((rest[:-2], b.function))
     return found
 
 

@@ -21,24 +21,17 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings, unwrap_moves
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
 
-# `.cuda()` / `.to(device)` on a criterion keep what it computes.
-_MOVES = ("to", "cuda", "cpu", "float", "double", "half")
 _BRANCHES = (cst.If, cst.IfExp, cst.Try, cst.While, cst.BooleanOperation)
+_CLASS_NAMES = {"ce": "CrossEntropyLoss", "bce_logits": "BCEWithLogitsLoss", "nll": "NLLLoss"}
 LOSS_NAMES = {"ce": "cross_entropy", "bce_logits": "binary_cross_entropy_with_logits", "nll": "nll_loss"}
 # The words a file must contain to build or call a built-in loss (a cheap screen).
 LOSS_WORDS = tuple(sorted({n.rsplit(".", 1)[-1] for names in (*LOSS_CLASSES.values(), *LOSS_FUNCTIONS.values())
                            for n in names}))
-
-
-def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
-    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
-        value = value.func.value
-    return value
 
 
 # -- phase 1: what this file tells others -------------------------------------------------
@@ -169,7 +162,10 @@ class LossInputs:
     def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
         model = self.model
         answers = set()
-        for b in model.bindings_of(name, function):
+        bindings = model.bindings_of(name, function)
+        if len(bindings) == 1 and bindings[0].kind == "param" and bindings[0].function is function:
+            return self._handed(function, name)  # `def train(model, criterion)`: what callers pass
+        for b in bindings:
             if b.kind != "assign" or b.index is not None:
                 return None
             value = unwrap_moves(b.value)
@@ -189,11 +185,30 @@ class LossInputs:
             answers.update(self._assigned_from_outside(cls, name[5:]) if cls is not None else ())
         return answers.pop() if len(answers) == 1 else None
 
+    def _handed(self, function, param: str) -> Optional[tuple[str, int, str]]:
+        """The built-in loss that every caller of `function` passes as `param`."""
+        from auditor.analysis.handed import handed_to
+
+        given = handed_to(self.model, self.project, self.module_name, function, param)
+        if not given:
+            return None
+        kinds = set()
+        for how, *what in given:
+            if how == "expr":
+                kinds.add(_built_in_loss(self.model, self.roles, what[0], what[1]))
+            else:
+                kinds.add(what[0][1] if what[0] is not None and what[0][0] == "loss" else None)
+        if len(kinds) != 1 or None in kinds:
+            return None
+        kind = kinds.pop()
+        info = self.model.info(function)
+        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+
     def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
         model = self.model
         kind = self.roles._loss_class_kind(call)
         if kind is not None:
-            return kind, 0, f"{kind}"
+            return kind, 0, None  # a built-in loss (moved to a device): nothing to explain
         name = dotted_name(call.func)
         if name is None:
             return None

@@ -1,0 +1,110 @@
+"""What the callers of a function hand to one of its parameters: a loss object, a model.
+
+`def train(model, criterion): ... criterion(model(x), y)` is wrong or right depending on
+what the callers pass: a `nn.CrossEntropyLoss()` and a model whose forward ends in a softmax
+make the bug; the function alone cannot say. This module answers, for a parameter of a
+function, what every known caller passes:
+
+- callers in the same file: the argument expression itself, read by the asker in the
+  caller's scope (the flow analysis resolves which calls run the function);
+- callers in other modules: a descriptor from their phase-1 summary
+  (`FileSummary.call_arguments`): `("loss", kind)` for a built-in loss, `("class", module,
+  name)` for an instance of a user class, or None when the argument is something else.
+
+When one caller leaves the parameter to its default, or no caller is known, there is no
+answer (the asker stays silent).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import dotted_name, resolve_import
+
+# Callees in these packages are never functions of the project.
+_LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "os", "sys", "pandas", "math", "random",
+                            "json", "time", "logging", "matplotlib", "scipy", "torchvision", "transformers"})
+# Phase 1 records at most this many calls per file (a generated file must not bloat summaries).
+_MAX_CALLS = 400
+
+
+def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
+    """Phase 1: [(target module, function, {position or keyword: descriptor})] for this file's
+    calls of plain functions of other modules (`train.fit(net, nn.CrossEntropyLoss())`)."""
+    from auditor.analysis.loss_inputs import _built_in_loss, _class_named, _instance_class, unwrap_moves
+    from auditor.analysis.roles import roles_of
+
+    roles = roles_of(model)
+    found = []
+    for site in model.calls:
+        qualified = site.qualname
+        if qualified is None or qualified.split(".", 1)[0] in _LIBRARY_ROOTS or not site.node.args:
+            continue
+        target = resolve_import(module, qualified, is_package)
+        if target is None or target[1][:1].isupper():
+            continue  # a class: its constructor's parameters are read by loss_installs
+        described: dict = {}
+        for position, arg in enumerate(site.node.args):
+            if arg.star:
+                break
+            value = unwrap_moves(arg.value)
+            descriptor = None
+            kind = _built_in_loss(model, roles, value, site.function)
+            if kind is not None:
+                descriptor = ("loss", kind)
+            else:
+                if type(value) is cst.Call:
+                    owner = _class_named(model, value.func, module, is_package)
+                elif type(value) in (cst.Name, cst.Attribute):
+                    owner = _instance_class(model, value, site.function, module, is_package)
+                else:
+                    owner = None
+                if owner is not None and owner[1] is not None:
+                    descriptor = ("class", owner[1], owner[0])
+            described[arg.keyword.value if arg.keyword is not None else position] = descriptor
+        found.append((target[0], target[1], described))
+        if len(found) >= _MAX_CALLS:
+            break
+    return found
+
+
+def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],
+              param: str) -> Optional[list]:
+    """What every known caller passes for `param` of `function`: ("expr", expression, caller
+    function) for calls in this file, ("summary", descriptor) for calls in other modules;
+    None when a caller leaves it to its default or no caller is known."""
+    info = model.info(function)
+    if info is None or param not in info.params or info.parent is not None:
+        return None
+    key = ("handed_to", function, param)
+    if key in model.cache:
+        return model.cache[key]
+    answer = model.cache[key] = _handed_to(model, project, module_name, info, param)
+    return answer
+
+
+def _handed_to(model: FileModel, project, module_name: Optional[str], info, param: str) -> Optional[list]:
+    from auditor.analysis.program import program_of
+
+    found: list = []
+    flow = program_of(model, project, module_name).flow
+    sites = flow.call_sites_of(info.node)
+    if sites:
+        given = flow.arguments_of(info.node, param)
+        if len(given) != len(sites):
+            return None  # a call leaves it to the default
+        found.extend(("expr", value, caller) for value, caller in given)
+    if info.cls is None and module_name and project is not None and hasattr(project, "call_arguments"):
+        position = info.params.index(param)
+        for described in project.call_arguments(module_name, info.qualname):
+            if param in described:
+                found.append(("summary", described[param]))
+            elif position in described:
+                found.append(("summary", described[position]))
+            else:
+                return None
+    return found or None
+
