@@ -31,8 +31,8 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
-# `.cuda()` / `.to(device)` on a model or a criterion keep what it computes.
-_MOVES = ("to", "cuda", "cpu", "float", "double", "half")
+# `.cuda()` / `.to(device)` / `.train()` on a model or a criterion return it, computing the same.
+_MOVES = ("to", "cuda", "cpu", "float", "double", "half", "train", "eval")
 
 
 def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
@@ -187,11 +187,12 @@ class Activations:
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
+        rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
         for b in bindings:
-            value = b.value
-            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                    and value.func.attr.value in ("to", "cuda", "cpu", "float", "double"):
-                value = value.func.value
+            value = unwrap_moves(b.value)
+            if dotted_name(value) == callee:
+                rebound += 1
+                continue
             owner = model.info(b.function)
             if type(value) is cst.Name and owner is not None and value.value in owner.params:
                 handed_in = True
@@ -205,7 +206,7 @@ class Activations:
         if layered and not handed_in:
             return f"`{callee}`, whose {layered[0]}"
         info = model.info(function)
-        if not bindings and info is not None and callee in info.params:
+        if len(bindings) == rebound and info is not None and callee in info.params:
             # `def train(classifier, ...)`: the models its callers pass, when they all agree.
             given = self._handed_output(function, callee, kind, index, depth)
             if given:

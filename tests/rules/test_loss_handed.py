@@ -128,6 +128,36 @@ train_net(Net(), opt)
 train_either(model, criterion, opt)
 train_either(model, nn.NLLLoss(), opt)
 """,
+    # `net = net.to(device)` and `net = net.train()` hand back the same model.
+    "rebound.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x).softmax(dim=1)
+
+
+class LogNet(Net):
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=1)
+
+
+net = Net()
+net = net.to(device)
+other = LogNet().to(device)
+criterion = nn.CrossEntropyLoss()
+for epoch in range(3):
+    net = net.train()
+    for x, y in loader:
+        criterion(net(x), y).backward()
+        criterion(other(x), y).backward()
+""",
 }
 
 EXPECTED_HANDED = {
@@ -138,6 +168,8 @@ EXPECTED_HANDED = {
     "main.py": [],
     # train_model and train_net flagged; train_either's callers disagree.
     "notebook.py": [("TRN301", 21), ("TRN301", 29)],
+    # Only the softmax model; LogNet's log_softmax leaves the loss unchanged.
+    "rebound.py": [("TRN301", 26)],
 }
 
 KEYED = {
