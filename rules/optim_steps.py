@@ -203,7 +203,10 @@ class LossAccumulatedWithGraph(Rule):
         in a training loop, where `update` adds its argument into a total on the object
         (`self.sum += val * n`, `self.totals["ce"] += value`) and the object is made
         outside the loop, is flagged at the call when `loss` is certainly a tensor (back-propagated
-        here, or a torch loss call). Meters of other modules are not read. It cannot see
+        here, or a torch loss call) or a dict of them (`losses['total'].backward()`). Meters of
+        other modules are read through their summaries: `metrics.tracker.update(losses)` where
+        `metrics` is built from a class of another module whose `__init__` sets `self.tracker`
+        to an instance of a meter class. It cannot see
         types it is not shown: integer counters (`n += batch.batch_size`), sizes and token
         counts have no loss evidence and are never flagged.
         Fix: `.detach()` on the summand (not `.item()`: a total read as a tensor after the

@@ -286,6 +286,22 @@ class Activations:
         found = outputs.get((target[1], kind, index)) if target is not None else None
         return f"forward() returns a {kind} ({target[1]}, in {target[0]})" if found else None
 
+    def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
+        """The last activation of a model passed as an argument: a model class itself
+        (`NeuralNet(MyModule, ...)`), a model built in place, or a name bound to one."""
+        value = unwrap_moves(value)
+        if type(value) is cst.Call:
+            return self._constructed_output(value, kind, None, 0)
+        name = dotted_name(value)
+        if name is None:
+            return None
+        cls = self.model.class_info.get(name)
+        if cls is not None and not self.model.bindings_of(name, function):
+            return self._class_output(cls, kind, None, 0) if is_module_class(self.model, cls) else None
+        if self.model.qualify(value) is not None:  # `from .nets import Net` ... `NeuralNet(Net, ...)`
+            return self._imported_output(cst.Call(func=value), kind, None)
+        return self._model_output(name, function, kind, None, 0)
+
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
         forward = cls.methods.get("forward")
         if forward is None or not forward.returns:

@@ -108,3 +108,59 @@ def _handed_to(model: FileModel, project, module_name: Optional[str], info, para
                 return None
     return found or None
 
+
+
+def handed_together(model: FileModel, project, module_name: Optional[str]) -> list:
+    """(call site, loss kind, model argument) for calls of code this run cannot read that get
+    both a built-in loss and a model: `NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`,
+    `Trainer(net, nn.BCEWithLogitsLoss())`. Such a trainer applies the loss to the model's
+    output. Calls of this file's functions are left to `handed_to` (their body says where the
+    output goes), and so are calls of other modules of the run."""
+    from auditor.analysis.loss_inputs import _built_in_loss
+    from auditor.analysis.program import program_of
+    from auditor.analysis.roles import LOSS_CLASSES, roles_of
+
+    roles = roles_of(model)
+    found = []
+    flow = None
+    for site in model.calls:
+        args = site.node.args
+        if len(args) < 2 or any(a.star for a in args):
+            continue
+        kinds: set = set()
+        others = []
+        for arg in args:
+            value = arg.value
+            kind = _built_in_loss(model, roles, value, site.function)
+            if kind is None and type(value) in (cst.Name, cst.Attribute):  # the class: `criterion=nn.CrossEntropyLoss`
+                qualified = model.qualify(value)
+                kind = next((k for k, names in LOSS_CLASSES.items() if qualified in names), None)
+            if kind is not None:
+                kinds.add(kind)
+            else:
+                others.append(value)
+        if len(kinds) != 1 or not others:
+            continue
+        qualified = site.qualname
+        if qualified is not None and (qualified.split(".", 1)[0] in ("torch", "copy", "functools")
+                                      or _in_run(project, module_name, qualified)):
+            continue
+        if qualified is None:
+            if flow is None:
+                flow = program_of(model, project, module_name).flow
+            if flow.resolve(site) is not None or site.callee is None or "." in site.callee \
+                    or site.callee in model.bindings:
+                continue  # this file's own code (read by handed_to), or a method of an unknown object
+        kind = kinds.pop()
+        found.extend((site, kind, value) for value in others[:4])
+    return found
+
+
+def _in_run(project, module_name: Optional[str], qualified: str) -> bool:
+    """Whether a qualified callee is a function of a module checked in this run (a class of
+    the run may still hand both to a library base class, as skorch's subclasses do)."""
+    if project is None or not hasattr(project, "get") or not module_name:
+        return False
+    target = resolve_import(module_name, qualified, False)
+    summary = project.get(target[0]) if target is not None else None
+    return summary is not None and target[1] in (getattr(summary, "functions", None) or ())

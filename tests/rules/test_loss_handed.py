@@ -158,6 +158,57 @@ for epoch in range(3):
         criterion(net(x), y).backward()
         criterion(other(x), y).backward()
 """,
+    # A library trainer given the module and the criterion (skorch's NeuralNet and the like)
+    # applies one to the other. Silent: skorch's NLLLoss path takes the log of
+    # probabilities itself, a module returning logits, and a function of this file
+    # (its body says where the output goes).
+    "library.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+from skorch import NeuralNetClassifier, NeuralNetBinaryClassifier
+
+
+class Probs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.output = nn.Linear(10, 2)
+        self.softmax = nn.Softmax(dim=-1)
+
+    def forward(self, X, **kwargs):
+        return self.softmax(self.output(X))
+
+
+class Scores(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.output = nn.Linear(10, 1)
+
+    def forward(self, X):
+        return self.output(X).sigmoid()
+
+
+class Logits(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.output = nn.Linear(10, 2)
+
+    def forward(self, X):
+        return self.output(X)
+
+
+def fit(module, criterion, loader):
+    for x, y in loader:
+        out = module(x)
+        criterion(F.log_softmax(out.log(), 1), y).backward()
+
+
+net = NeuralNetClassifier(Probs, criterion=nn.CrossEntropyLoss, max_epochs=10)
+binary = NeuralNetBinaryClassifier(Scores(), criterion=nn.BCEWithLogitsLoss())
+default = NeuralNetClassifier(Probs, max_epochs=10)
+nll = NeuralNetClassifier(Probs, criterion=nn.NLLLoss)
+logits = NeuralNetClassifier(Logits, criterion=nn.CrossEntropyLoss)
+fit(Probs(), nn.CrossEntropyLoss(), loader)
+""",
 }
 
 EXPECTED_HANDED = {
@@ -170,6 +221,7 @@ EXPECTED_HANDED = {
     "notebook.py": [("TRN301", 21), ("TRN301", 29)],
     # Only the softmax model; LogNet's log_softmax leaves the loss unchanged.
     "rebound.py": [("TRN301", 26)],
+    "library.py": [("TRN301", 40), ("TRN302", 41)],
 }
 
 KEYED = {
