@@ -45,16 +45,17 @@ def loss_consumers(model: FileModel) -> dict:
             continue
         cls = info.cls
         if cls is not None:
-            if info.name != "forward" or model.class_info.get(cls.name) is not cls:
+            if model.class_info.get(cls.name) is not cls:
                 continue
-            owner = cls.name
+            # A loss class's forward; another method is called as `self.loss(...)` in its class.
+            owner = cls.name if info.name == "forward" else f"{cls.name}.{info.name}"
         elif info.cls_ref is None:
             owner = info.name
         else:
             continue
         positional = info.positional
         for site in info.calls:
-            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function)
+            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(model, site)
             if kind is None or _conditional(model, site.node, info.node):
                 continue
             param = _parameter_reaching(model, _input_argument(site.node), info)
@@ -106,6 +107,20 @@ def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
     return found
 
 
+def reference_kind(model: FileModel, site) -> Optional[str]:
+    """`self.loss_func = F.binary_cross_entropy_with_logits` ... `self.loss_func(...)`: a name
+    bound only to a built-in loss function itself (not to a call of it)."""
+    if site.callee is None or site.qualname is not None:
+        return None
+    kinds = set()
+    for b in model.bindings_of(site.callee, site.function):
+        if b.kind != "assign" or b.index is not None or type(b.value) not in (cst.Name, cst.Attribute):
+            return None
+        qualified = model.qualify(b.value)
+        kinds.add(next((kind for kind, names in LOSS_FUNCTIONS.items() if matches(qualified, *names)), None))
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 # -- phase 2: what a call applies -----------------------------------------------------------
 
 class LossInputs:
@@ -128,7 +143,7 @@ class LossInputs:
 
     def input_of(self, site) -> Optional[tuple[str, Optional[cst.BaseExpression], Optional[str]]]:
         """(loss kind, the argument the loss reads as its input, how: None for a built-in loss)."""
-        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function)
+        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(self.model, site)
         if kind is not None:
             return kind, _input_argument(site.node), None
         found = self._callee(site.node.func, site.function)
@@ -151,6 +166,15 @@ class LossInputs:
         qualified = model.qualify(func)
         if qualified is not None:  # `focal_loss(pred, y)` imported from another module
             return self._imported(qualified, f"`{name.rsplit('.', 1)[-1]}`")
+        if name.startswith("self.") and name.count(".") == 1 and name not in model.bindings:
+            cls = model.class_of(function)
+            if cls is not None and name[5:] in cls.methods:  # `self.loss(logits, y)`: a method of the class
+                key = f"{cls.name}.{name[5:]}"
+                found = [(position, kind) for (owner, position), kind in self.consumers().items() if owner == key]
+                if len(found) == 1:
+                    position, kind = found[0]
+                    return kind, position, f"via `{name}()`, which hands it to {LOSS_NAMES[kind]}"
+                return None
         if name in model.bindings or name.startswith("self."):
             return self._bound(name, function)
         own = self.consumers()

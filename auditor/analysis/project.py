@@ -233,7 +233,7 @@ class ProjectIndex:
             # Every file's summary, also those whose module name another file shadows.
             holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
             for summary in holders:
-                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}))
+                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}) if "." not in owner)
                 found = getattr(summary, "loss_installs", None) or ()
                 names.update(owner for owner, *_ in found)
                 installs.extend((getattr(summary, "module", None), entry) for entry in found)

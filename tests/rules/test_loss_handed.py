@@ -209,6 +209,52 @@ nll = NeuralNetClassifier(Probs, criterion=nn.NLLLoss)
 logits = NeuralNetClassifier(Logits, criterion=nn.CrossEntropyLoss)
 fit(Probs(), nn.CrossEntropyLoss(), loader)
 """,
+    # The loss function held as an attribute (`self.loss_func = F.bce_with_logits`) and a
+    # method of the class that hands its argument to it (`self.loss(logits, y)`).
+    "method_loss.py": """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import lightning as L
+
+
+class Bug(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 1)
+        self.loss_func = F.binary_cross_entropy_with_logits
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(x))
+
+    def loss(self, logits, labels):
+        return self.loss_func(input=logits, target=labels)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        y_logits = self.forward(x)
+        return self.loss(y_logits, y)
+
+
+class Fixed(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 1)
+        self.loss_func = F.binary_cross_entropy_with_logits
+
+    def forward(self, x):
+        return self.fc(x)
+
+    def loss(self, logits, labels):
+        return self.loss_func(input=logits, target=labels)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        y_logits = self.forward(x)
+        y_scores = torch.sigmoid(y_logits)
+        self.log("acc", ((y_scores > 0.5) == y).float().mean())
+        return self.loss(y_logits, y)
+""",
 }
 
 EXPECTED_HANDED = {
@@ -222,6 +268,7 @@ EXPECTED_HANDED = {
     # Only the softmax model; LogNet's log_softmax leaves the loss unchanged.
     "rebound.py": [("TRN301", 26)],
     "library.py": [("TRN301", 40), ("TRN302", 41)],
+    "method_loss.py": [("TRN302", 22)],
 }
 
 KEYED = {
