@@ -95,7 +95,7 @@ class Activations:
                 return f"nn.{kind.capitalize()}"
             callee = dotted_name(func)
             if callee and qualified is None:
-                return self._model_output(callee, function, kind, index, depth)
+                return self._model_output(callee, function, kind, index, depth, node)
             return None
         if isinstance(node, (cst.Name, cst.Attribute)):
             name = dotted_name(node)
@@ -136,7 +136,7 @@ class Activations:
                 return self.activation_of(values[0], function, kind, None, depth + 1)
             callee = dotted_name(node.func)
             if callee and model.qualify_call(node) is None:
-                return self._model_output(callee, function, kind, key, depth)
+                return self._model_output(callee, function, kind, key, depth, node)
             return None
         if not isinstance(node, (cst.Name, cst.Attribute)):
             return None
@@ -174,8 +174,10 @@ class Activations:
         classes = ", ".join(f"{cls} in {module}" for module, cls in sorted(holders)[:2])
         return f"every model of the project that returns {key!r} returns a {kind} there ({classes})"
 
-    def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
-        """The last activation of a model called as `callee(...)`."""
+    def _model_output(self, callee: str, function, kind, index, depth,
+                      use: Optional[cst.CSTNode] = None) -> Optional[str]:
+        """The last activation of a model called as `callee(...)` (at `use`, when given: only
+        the bindings that reach it count, `model = nn.Linear(...)` replaced by `model = Net()`)."""
         model = self.model
         roles = self.roles
         if callee in ("self", "self.forward", "self.__call__"):
@@ -185,6 +187,11 @@ class Activations:
                 return self._class_output(cls, kind, index, depth)
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
+        if use is not None and len(bindings) > 1:
+            reaching = reaching_bindings(model, bindings, use, function)
+            # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
+            if not any(dotted_name(unwrap_moves(b.value)) == callee for b in reaching):
+                bindings = reaching
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
         rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
@@ -237,7 +244,7 @@ class Activations:
                     evidence = self._constructed_output(value, kind, index, depth + 1)
                 else:
                     name = dotted_name(value)
-                    evidence = self._model_output(name, what[1], kind, index, depth + 1) if name else None
+                    evidence = self._model_output(name, what[1], kind, index, depth + 1, value) if name else None
             else:
                 evidence = self._described_output(what[0], kind, index)
             if not evidence:
@@ -300,7 +307,7 @@ class Activations:
             return self._class_output(cls, kind, None, 0) if is_module_class(self.model, cls) else None
         if self.model.qualify(value) is not None:  # `from .nets import Net` ... `NeuralNet(Net, ...)`
             return self._imported_output(cst.Call(func=value), kind, None)
-        return self._model_output(name, function, kind, None, 0)
+        return self._model_output(name, function, kind, None, 0, value)
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
         forward = cls.methods.get("forward")

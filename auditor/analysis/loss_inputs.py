@@ -143,7 +143,8 @@ class LossInputs:
 
     def input_of(self, site) -> Optional[tuple[str, Optional[cst.BaseExpression], Optional[str]]]:
         """(loss kind, the argument the loss reads as its input, how: None for a built-in loss)."""
-        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(self.model, site)
+        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function) or \
+            reference_kind(self.model, site) or self._reaching_kind(site)
         if kind is not None:
             return kind, _input_argument(site.node), None
         found = self._callee(site.node.func, site.function)
@@ -154,6 +155,21 @@ class LossInputs:
         if any(a.star for a in positional[:position + 1]) or position >= len(positional):
             return None
         return kind, positional[position].value, how
+
+    def _reaching_kind(self, site) -> Optional[str]:
+        """A criterion name bound to several losses (a notebook's `loss_fn = nn.MSELoss()`, later
+        `loss_fn = nn.CrossEntropyLoss()`): the built-in loss of the bindings that reach the call."""
+        model = self.model
+        if site.callee is None or site.qualname is not None:
+            return None
+        bindings = model.bindings_of(site.callee, site.function)
+        if len(bindings) < 2 or any(b.kind != "assign" or b.index is not None for b in bindings):
+            return None
+        kinds = set()
+        for b in reaching_bindings(model, bindings, site.node, site.function):
+            value = unwrap_moves(b.value)
+            kinds.add(self.roles._loss_class_kind(value) if type(value) is cst.Call else None)
+        return kinds.pop() if len(kinds) == 1 else None
 
     # -- callees --
     def _callee(self, func: cst.BaseExpression, function) -> Optional[tuple[str, int, str]]:

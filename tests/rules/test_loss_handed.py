@@ -255,6 +255,37 @@ class Fixed(L.LightningModule):
         self.log("acc", ((y_scores > 0.5) == y).float().mean())
         return self.loss(y_logits, y)
 """,
+    # A notebook rebinding its names section by section: only the bindings that reach the
+    # call count (`loss_fn` was an MSELoss, `model` a Linear, before the softmax model).
+    "sections.py": """
+import torch.nn as nn
+
+
+class Probs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.fc(x)
+        x = nn.Softmax(dim=1)(x)
+        return x
+
+
+model = nn.Linear(4, 1)
+loss_fn = nn.MSELoss()
+for x, y in loader:
+    loss_fn(model(x), y).backward()
+
+model = Probs()
+loss_fn = nn.CrossEntropyLoss()
+for x, y in loader:
+    loss_fn(model(x), y).backward()
+
+model = nn.Linear(4, 3)
+for x, y in loader:
+    loss_fn(model(x), y).backward()
+""",
 }
 
 EXPECTED_HANDED = {
@@ -269,6 +300,7 @@ EXPECTED_HANDED = {
     "rebound.py": [("TRN301", 26)],
     "library.py": [("TRN301", 40), ("TRN302", 41)],
     "method_loss.py": [("TRN302", 22)],
+    "sections.py": [("TRN301", 23)],
 }
 
 KEYED = {
