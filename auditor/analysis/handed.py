@@ -17,6 +17,7 @@ answer (the asker stays silent).
 
 from __future__ import annotations
 
+import builtins
 from typing import Optional
 
 import libcst as cst
@@ -27,6 +28,9 @@ from auditor.analysis.names import dotted_name, resolve_import
 # Callees in these packages are never functions of the project.
 _LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "os", "sys", "pandas", "math", "random",
                             "json", "time", "logging", "matplotlib", "scipy", "torchvision", "transformers"})
+# Packages whose calls given a model and a loss do not train with them (logging, summaries).
+_NOT_TRAINERS = frozenset({"torch", "copy", "functools", "wandb", "mlflow", "logging", "torchinfo",
+                           "torchsummary", "tensorboardX", "neptune", "comet_ml", "pickle", "json", "dill"})
 # Phase 1 records at most this many calls per file (a generated file must not bloat summaries).
 _MAX_CALLS = 400
 
@@ -142,15 +146,17 @@ def handed_together(model: FileModel, project, module_name: Optional[str]) -> li
         if len(kinds) != 1 or not others:
             continue
         qualified = site.qualname
-        if qualified is not None and (qualified.split(".", 1)[0] in ("torch", "copy", "functools")
+        if qualified is not None and (qualified.split(".", 1)[0] in _NOT_TRAINERS
                                       or _in_run(project, module_name, qualified)):
             continue
         if qualified is None:
+            if site.callee is None or "." in site.callee or site.callee in model.bindings \
+                    or hasattr(builtins, site.callee):
+                continue  # a method of an unknown object, or `print(model, criterion)`
             if flow is None:
                 flow = program_of(model, project, module_name).flow
-            if flow.resolve(site) is not None or site.callee is None or "." in site.callee \
-                    or site.callee in model.bindings:
-                continue  # this file's own code (read by handed_to), or a method of an unknown object
+            if flow.resolve(site) is not None:
+                continue  # this file's own code: read by handed_to
         kind = kinds.pop()
         found.extend((site, kind, value) for value in others[:4])
     return found

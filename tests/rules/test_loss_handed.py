@@ -165,6 +165,7 @@ for epoch in range(3):
     "library.py": """
 import torch.nn as nn
 import torch.nn.functional as F
+import wandb
 from skorch import NeuralNetClassifier, NeuralNetBinaryClassifier
 
 
@@ -208,6 +209,8 @@ default = NeuralNetClassifier(Probs, max_epochs=10)
 nll = NeuralNetClassifier(Probs, criterion=nn.NLLLoss)
 logits = NeuralNetClassifier(Logits, criterion=nn.CrossEntropyLoss)
 fit(Probs(), nn.CrossEntropyLoss(), loader)
+print(Probs(), nn.CrossEntropyLoss())
+wandb.watch(Probs(), nn.CrossEntropyLoss(), log="all")
 """,
     # The loss function held as an attribute (`self.loss_func = F.bce_with_logits`) and a
     # method of the class that hands its argument to it (`self.loss(logits, y)`).
@@ -298,7 +301,7 @@ EXPECTED_HANDED = {
     "notebook.py": [("TRN301", 21), ("TRN301", 29)],
     # Only the softmax model; LogNet's log_softmax leaves the loss unchanged.
     "rebound.py": [("TRN301", 26)],
-    "library.py": [("TRN301", 40), ("TRN302", 41)],
+    "library.py": [("TRN301", 41), ("TRN302", 42)],
     "method_loss.py": [("TRN302", 22)],
     "sections.py": [("TRN301", 23)],
 }
