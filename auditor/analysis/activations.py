@@ -206,7 +206,8 @@ class Activations:
                 continue
             if not isinstance(value, cst.Call):
                 return None
-            evidence = self._constructed_output(value, kind, index, depth)
+            evidence = self._constructed_output(value, kind, index, depth) or \
+                self._added_last(callee, b, value, kind, index)
             if evidence is None:
                 return None
             layered.append(evidence)
@@ -226,6 +227,41 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _added_last(self, callee: str, binding, value: cst.Call, kind, index) -> Optional[str]:
+        """`seq = nn.Sequential()` filled by `seq.add_module(name, layer)` calls in the same
+        function: the layer added last (in source order) is the model's last."""
+        model = self.model
+        if index is not None or value.args or not matches(model.qualify_call(value), "torch.nn.Sequential"):
+            return None
+        added = [site for site in model.calls_in(binding.function)
+                 if site.method == "add_module" and dotted_name(site.receiver) == callee and len(site.node.args) == 2]
+        if not added:
+            return None
+        order = source_order(model)
+        last = max(added, key=lambda site: order.get(site.statement, -1)).node.args[1].value
+        if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
+            return f"last module added is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+        return None
+
+    def _factory_output(self, name: str, kind, index, depth) -> Optional[str]:
+        """`model = build_model(...)`, a function of this file that returns a model on every path."""
+        functions = self.model.functions_named(name)
+        if len(functions) != 1 or not functions[0].returns or depth > 6:
+            return None
+        found = []
+        for ret in functions[0].returns:
+            value = unwrap_moves(ret.value) if ret.value is not None else None
+            if type(value) is cst.Call:
+                evidence = self._constructed_output(value, kind, index, depth + 1)
+            elif value is not None and dotted_name(value):
+                evidence = self._model_output(dotted_name(value), functions[0].node, kind, index, depth + 1, ret)
+            else:
+                evidence = None
+            if not evidence:
+                return None
+            found.append(evidence)
+        return f"{name}() returns a model whose {found[0].split(', whose ', 1)[-1]}"
 
     def _handed_output(self, function, param: str, kind, index, depth) -> Optional[str]:
         """The last activation of the model that every caller of `function` passes as `param`."""
@@ -279,6 +315,8 @@ class Activations:
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
             return self._class_output(cls, kind, index, depth)
+        if name and "." not in name and qualified is None:
+            return self._factory_output(name, kind, index, depth)
         return self._imported_output(call, kind, index)
 
     def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
@@ -406,7 +444,8 @@ def activations_of(model: FileModel, project=None, module_name: Optional[str] = 
 
 def class_outputs(model: FileModel) -> dict:
     """(class, kind, tuple index) -> True for each model class of the file whose forward
-    ends in a softmax or a sigmoid: what other modules need to know (project summaries)."""
+    ends in a softmax or a sigmoid, and (function, kind, None) for each function that builds
+    such a model: what other modules need to know (project summaries)."""
     found = {}
     activations = activations_of(model)
     for cls in model.class_info.values():
@@ -421,6 +460,11 @@ def class_outputs(model: FileModel) -> dict:
             for key in returned_keys(model, cls):
                 if activations._class_output(cls, kind, key, 0):
                     found[(cls.name, kind, key)] = True
+    for info in model.function_info.values():  # `def build_model(): return nn.Sequential(..., nn.Softmax())`
+        if info.cls_ref is None and info.parent is None and info.returns:
+            for kind in (SOFTMAX, SIGMOID):
+                if activations._factory_output(info.name, kind, None, 0):
+                    found[(info.name, kind, None)] = True
     return found
 
 

@@ -101,13 +101,14 @@ def summarize_file(ctx) -> Optional[Any]:
     summary = FileSummary(module=module, functions=[i.name for i in model.function_info.values()
                                                      if i.parent is None and i.cls is None])
     text = ctx.source.text
-    if model.class_info:
+    if model.class_info or model.function_info:
         from auditor.analysis.activations import class_outputs, output_keys
         if "softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text:
             summary.outputs = class_outputs(model)
         # Every model's dict keys, with or without an activation: one returning logits under
         # a key vetoes a finding on that key (see ProjectIndex.output_keys).
-        summary.output_keys = output_keys(model, summary.outputs)
+        if model.class_info:
+            summary.output_keys = output_keys(model, summary.outputs)
     if model.class_info and "shuffle" in text:
         from auditor.analysis.project_names import shuffles_by_default
 

@@ -289,6 +289,42 @@ model = nn.Linear(4, 3)
 for x, y in loader:
     loss_fn(model(x), y).backward()
 """,
+    # Models built by a factory function (here or in another module) or by add_module.
+    "factories.py": """
+import torch
+import torch.nn as nn
+
+
+def build_model(n_in, n_out):
+    return nn.Sequential(nn.Linear(n_in, 64), nn.ReLU(), nn.Linear(64, n_out), nn.Softmax(dim=1))
+
+
+def build_plain(n_in, n_out):
+    model = nn.Sequential(nn.Linear(n_in, 64), nn.ReLU(), nn.Linear(64, n_out))
+    return model
+""",
+    "use_factories.py": """
+import torch
+import torch.nn as nn
+from factories import build_model, build_plain
+
+criterion = nn.CrossEntropyLoss()
+model = build_model(4, 3)
+plain = build_plain(4, 3)
+for x, y in loader:
+    criterion(model(x), y).backward()
+    criterion(plain(x), y).backward()
+
+seq = torch.nn.Sequential()
+seq.add_module("linear", torch.nn.Linear(4, 3))
+seq.add_module("softmax", torch.nn.Softmax(dim=1))
+logits = torch.nn.Sequential()
+logits.add_module("softmax", torch.nn.Softmax(dim=1))
+logits.add_module("linear", torch.nn.Linear(3, 3))
+for x, y in loader:
+    criterion(seq(x), y).backward()
+    criterion(logits(x), y).backward()
+""",
 }
 
 EXPECTED_HANDED = {
@@ -304,6 +340,8 @@ EXPECTED_HANDED = {
     "library.py": [("TRN301", 41), ("TRN302", 42)],
     "method_loss.py": [("TRN302", 22)],
     "sections.py": [("TRN301", 23)],
+    "factories.py": [],
+    "use_factories.py": [("TRN301", 9), ("TRN301", 19)],
 }
 
 KEYED = {
