@@ -49,7 +49,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
         the run through their summaries), flagged only when all callers agree
         (`train(Classifier(), nn.CrossEntropyLoss())` from `main.py`); a caller that leaves
         the parameter to its default, or passes something else, keeps it silent. A model
-        rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class.
+        rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
+        a model built by a factory function (`model = build_model()`, here or imported from
+        another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
+        every path) or filled by `seq.add_module(...)` calls (the last one added counts) is
+        read too, and only the bindings of a name that reach the call count (a notebook
+        rebinding `model` and `loss_fn` section by section).
         A library trainer handed both the loss and a model whose forward ends in a softmax
         (`NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`, skorch and its kin) applies
         one to the other and is flagged at the call (not for NLLLoss: skorch takes the log
