@@ -335,7 +335,7 @@ def _report_meter_updates(ctx, flows) -> None:
                 position = index + 1 if resolved[1] else index
                 if position >= len(info.params) or info.params[0:1] != ["self"]:
                     break
-                total = self_total_fed_by(info.node, info.params[position])
+                total = self_total_fed_by(model, info.node, info.params[position])
                 if total is None:
                     continue
                 where = f"`{ctx.code_for(total.target)}` (line {ctx.position(total).start.line})"

@@ -18,30 +18,27 @@ from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, resolve_import
 
 
-def self_total_fed_by(function: cst.FunctionDef, param: str) -> Optional[cst.AugAssign]:
+def self_total_fed_by(model: FileModel, function: cst.FunctionDef, param: str) -> Optional[cst.AugAssign]:
     """`self.x += <param ...>` (or `self.x[key] += param[key]`) in `function`, the parameter not
     turned into a number on the way (`param.item()`, `float(param)`)."""
-    return next((node for node in _self_sums(function) if reads_raw(node.value, param)), None)
+    return next((node for node in _self_sums(model, function) if reads_raw(node.value, param)), None)
 
 
-def _self_sums(function: cst.FunctionDef) -> list:
-    """The `self.x += ...` / `self.x[k] += ...` statements of `function` (not of nested ones)."""
-    found: list = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> Optional[bool]:
-            return node is function
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+def _self_sums(model: FileModel, function: cst.FunctionDef) -> list:
+    """The `self.x += ...` / `self.x[k] += ...` statements of `function` (not of nested ones),
+    from one pass over the file's nodes (the model's parent map), cached."""
+    table = model.cache.get("self_sums")
+    if table is None:
+        table = model.cache["self_sums"] = {}
+        for node in model.parents:
+            if type(node) is not cst.AugAssign or type(node.operator) is not cst.AddAssign:
+                continue
             target = node.target
             while type(target) is cst.Subscript:
                 target = target.value
-            if type(node.operator) is cst.AddAssign and type(target) is cst.Attribute \
-                    and dotted_name(target.value) == "self":
-                found.append(node)
-
-    function.visit(_Find())
-    return found
+            if type(target) is cst.Attribute and dotted_name(target.value) == "self":
+                table.setdefault(model.enclosing_function(node), []).append(node)
+    return table.get(function, [])
 
 
 def reads_raw(value: cst.BaseExpression, param: str) -> bool:
@@ -62,7 +59,7 @@ def meter_methods(model: FileModel) -> dict:
         for name, info in cls.methods.items():
             if name.startswith("__") or not info.positional:
                 continue
-            sums = _self_sums(info.node)
+            sums = _self_sums(model, info.node)
             for position, param in enumerate(info.positional):
                 total = next((node for node in sums if reads_raw(node.value, param)), None)
                 if total is not None:
