@@ -286,7 +286,8 @@ class Activations:
             if not evidence:
                 return None
             found.append(evidence)
-        return f"`{param}`, which its callers pass: {found[0]}"
+        # (Through several functions, the model where it is built is what says most.)
+        return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
 
     def _described_output(self, descriptor, kind, index) -> Optional[str]:
         """The last activation of an instance of a user class named by another module's summary."""
