@@ -52,7 +52,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
         a model built by a factory function (`model = build_model()`, here or imported from
         another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
-        every path) or filled by `seq.add_module(...)` calls (the last one added counts) is
+        every path), built from a list (`nn.Sequential(*layers)`, the last `layers.append(...)`
+        above it counts) or filled by `seq.add_module(...)` calls (the last one added counts) is
         read too, and only the bindings of a name that reach the call count (a notebook
         rebinding `model` and `loss_fn` section by section).
         A library trainer handed both the loss and a model whose forward ends in a softmax

@@ -244,6 +244,29 @@ class Activations:
             return f"last module added is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         return None
 
+    def _listed_last(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """`nn.Sequential(*layers)`: the last layer of the list as the function builds it
+        before the call (the last `layers.append(...)` above it, else the literal's last)."""
+        model = self.model
+        args = call.args
+        if len(args) != 1 or args[0].star != "*" or type(args[0].value) is not cst.Name:
+            return None
+        name = args[0].value.value
+        function = model.enclosing_function(call)
+        bindings = model.bindings_of(name, function)
+        if len(bindings) != 1 or bindings[0].kind != "assign" or type(bindings[0].value) is not cst.List:
+            return None  # built otherwise (`layers += [...]`, a comprehension): cannot tell
+        order = source_order(model)
+        at = order.get(call, -1)
+        appended = [site for site in model.calls_in(function) if dotted_name(site.receiver) == name]
+        if any(site.method not in ("append",) for site in appended):
+            return None  # extend/insert/pop: the order is not read here
+        before = [site for site in appended if order.get(site.node, at) < at and len(site.node.args) == 1]
+        if before:
+            return max(before, key=lambda site: order.get(site.node, -1)).node.args[0].value
+        elements = bindings[0].value.elements
+        return elements[-1].value if elements and type(elements[-1]) is cst.Element else None
+
     def _factory_output(self, name: str, kind, index, depth) -> Optional[str]:
         """`model = build_model(...)`, a function of this file that returns a model on every path."""
         functions = self.model.functions_named(name)
@@ -308,7 +331,7 @@ class Activations:
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
             return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
-            last = _last_layer(call)
+            last = _last_layer(call) or self._listed_last(call)
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
                 return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
             return None

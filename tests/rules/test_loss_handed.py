@@ -338,6 +338,39 @@ for x, y in loader:
     criterion(seq(x), y).backward()
     criterion(logits(x), y).backward()
 """,
+    # nn.Sequential(*layers): the layer appended last (a softmax), or the list's last (logits).
+    "layer_lists.py": """
+import torch.nn as nn
+
+
+def make(n_in, n_out, hidden=(64, 32)):
+    layers = []
+    for h in hidden:
+        layers.append(nn.Linear(n_in, h))
+        layers.append(nn.ReLU())
+        n_in = h
+    layers.append(nn.Linear(n_in, n_out))
+    layers.append(nn.Softmax(dim=1))
+    return nn.Sequential(*layers)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers = [nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+criterion = nn.CrossEntropyLoss()
+model = make(4, 3)
+net = Net()
+for x, y in loader:
+    criterion(model(x), y).backward()
+    criterion(net(x), y).backward()
+""",
 }
 
 EXPECTED_HANDED = {
@@ -355,6 +388,7 @@ EXPECTED_HANDED = {
     "sections.py": [("TRN301", 23)],
     "factories.py": [],
     "use_factories.py": [("TRN301", 9), ("TRN301", 19)],
+    "layer_lists.py": [("TRN301", 29)],
 }
 
 KEYED = {
