@@ -48,7 +48,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
         model are what every caller passes (callers in this file, and in other modules of
         the run through their summaries), flagged only when all callers agree
         (`train(Classifier(), nn.CrossEntropyLoss())` from `main.py`); a caller that leaves
-        the parameter to its default, or passes something else, keeps it silent. A model
+        the parameter to its default, or passes something else, keeps it silent. The same
+        holds for a trainer class given the model in its constructor (`self.model = model`
+        in `__init__`, `Trainer(Classifier(), ...)` here or in another module). A model
         rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
         a model built by a factory function (`model = build_model()`, here or imported from
         another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on

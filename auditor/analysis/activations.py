@@ -195,6 +195,7 @@ class Activations:
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
         rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
+        handed: list = []  # (method, parameter) for `self.model = model`
         for b in bindings:
             value = unwrap_moves(b.value)
             if dotted_name(value) == callee:
@@ -203,6 +204,7 @@ class Activations:
             owner = model.info(b.function)
             if type(value) is cst.Name and owner is not None and value.value in owner.params:
                 handed_in = True
+                handed.append((b.function, value.value))
                 continue
             if not isinstance(value, cst.Call):
                 return None
@@ -213,6 +215,11 @@ class Activations:
             layered.append(evidence)
         if layered and not handed_in:
             return f"`{callee}`, whose {layered[0]}"
+        if handed and not layered and callee.startswith("self."):
+            # `Trainer(net, ...)` with `self.model = model` in `__init__`: what the callers pass.
+            given = [self._handed_output(f, param, kind, index, depth) for f, param in handed]
+            if all(given):
+                return f"`{callee}` = {given[0]}"
         info = model.info(function)
         if len(bindings) == rebound and info is not None and callee in info.params:
             # `def train(classifier, ...)`: the models its callers pass, when they all agree.

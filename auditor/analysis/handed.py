@@ -36,8 +36,9 @@ _MAX_CALLS = 400
 
 
 def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
-    """Phase 1: [(target module, function, {position or keyword: descriptor})] for this file's
-    calls of plain functions of other modules (`train.fit(net, nn.CrossEntropyLoss())`)."""
+    """Phase 1: [(target module, function or class, {position or keyword: descriptor})] for this
+    file's calls of functions and classes of other modules (`train.fit(net, nn.CrossEntropyLoss())`,
+    `Trainer(net, ...)`, whose `__init__` gets them)."""
     from auditor.analysis.loss_inputs import _built_in_loss, _class_named, _instance_class, unwrap_moves
     from auditor.analysis.roles import roles_of
 
@@ -48,8 +49,8 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
         if qualified is None or qualified.split(".", 1)[0] in _LIBRARY_ROOTS or not site.node.args:
             continue
         target = resolve_import(module, qualified, is_package)
-        if target is None or target[1][:1].isupper():
-            continue  # a class: its constructor's parameters are read by loss_installs
+        if target is None:
+            continue
         described: dict = {}
         for position, arg in enumerate(site.node.args):
             if arg.star:
@@ -81,7 +82,7 @@ def handed_to(model: FileModel, project, module_name: Optional[str], function: O
     function) for calls in this file, ("summary", descriptor) for calls in other modules;
     None when a caller leaves it to its default or no caller is known."""
     info = model.info(function)
-    if info is None or param not in info.params or info.parent is not None:
+    if info is None or param not in info.positional or info.parent is not None:
         return None
     key = ("handed_to", function, param)
     if key in model.cache:
@@ -101,9 +102,11 @@ def _handed_to(model: FileModel, project, module_name: Optional[str], info, para
         if len(given) != len(sites):
             return None  # a call leaves it to the default
         found.extend(("expr", value, caller) for value, caller in given)
-    if info.cls is None and module_name and project is not None and hasattr(project, "call_arguments"):
-        position = info.params.index(param)
-        for described in project.call_arguments(module_name, info.qualname):
+    # Other modules call a function by its name and a class's `__init__` by the class's.
+    callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+    if callee is not None and module_name and project is not None and hasattr(project, "call_arguments"):
+        position = info.positional.index(param)
+        for described in project.call_arguments(module_name, callee):
             if param in described:
                 found.append(("summary", described[param]))
             elif position in described:

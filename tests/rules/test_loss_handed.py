@@ -371,6 +371,42 @@ for x, y in loader:
     criterion(model(x), y).backward()
     criterion(net(x), y).backward()
 """,
+    # A trainer class given the model in its constructor (`self.model = model`), built in
+    # another module: the models its callers pass (all of them must end in the softmax).
+    "trainers.py": """
+import torch.nn as nn
+
+
+class Trainer:
+    def __init__(self, model, loader, lr=0.1):
+        self.model = model
+        self.loader = loader
+        self.criterion = nn.CrossEntropyLoss()
+
+    def fit(self):
+        for x, y in self.loader:
+            loss = self.criterion(self.model(x), y)
+            loss.backward()
+
+
+class Mixed:
+    def __init__(self, model, loader):
+        self.model = model
+        self.loader = loader
+
+    def fit(self):
+        for x, y in self.loader:
+            nn.functional.cross_entropy(self.model(x), y).backward()
+""",
+    "main_trainers.py": """
+import model
+from trainers import Trainer, Mixed
+
+Trainer(model.Classifier(), loader).fit()
+net = model.Classifier()
+Mixed(net, loader).fit()
+Mixed(model.Plain(), loader).fit()
+""",
 }
 
 EXPECTED_HANDED = {
@@ -389,6 +425,8 @@ EXPECTED_HANDED = {
     "factories.py": [],
     "use_factories.py": [("TRN301", 9), ("TRN301", 19)],
     "layer_lists.py": [("TRN301", 29)],
+    "trainers.py": [("TRN301", 12)],
+    "main_trainers.py": [],
 }
 
 KEYED = {
