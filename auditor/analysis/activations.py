@@ -87,7 +87,7 @@ class Activations:
             if matches(qualified, *SHAPE_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
-                if func.attr.value == kind and index is None and not _module_attribute(model, func, function):
+                if func.attr.value == kind and index is None and not module_attribute(model, func, function):
                     return f".{kind}()"
                 if func.attr.value in SHAPE_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
@@ -401,7 +401,7 @@ class Activations:
         return [c for c in classes if c.name not in used_inside]
 
 
-def _module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
+def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
     """`self.softmax(x)` with `self.softmax = nn.LogSoftmax(dim=1)`: a layer held under the
     method's name, called; not the tensor method `x.softmax()`."""
     if dotted_name(func.value) == "self":

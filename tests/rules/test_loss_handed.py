@@ -407,6 +407,25 @@ net = model.Classifier()
 Mixed(net, loader).fit()
 Mixed(model.Plain(), loader).fit()
 """,
+    # A layer held as `self.softmax` is whatever it was built as (here nn.LogSoftmax).
+    "nll_attribute.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.softmax = nn.LogSoftmax(dim=1)
+        self.probs = nn.Softmax(dim=1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        ok = F.nll_loss(self.softmax(self.fc(x)), y)
+        bad = F.nll_loss(self.probs(self.fc(x)), y)
+        return ok + bad
+""",
 }
 
 EXPECTED_HANDED = {
@@ -427,6 +446,7 @@ EXPECTED_HANDED = {
     "layer_lists.py": [("TRN301", 29)],
     "trainers.py": [("TRN301", 12)],
     "main_trainers.py": [],
+    "nll_attribute.py": [("TRN303", 15)],
 }
 
 KEYED = {
