@@ -13,6 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.builds import unwrap_moves
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -31,16 +32,6 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
-# `.cuda()` / `.to(device)` / `.train()` on a model or a criterion return it, computing the same.
-_MOVES = ("to", "cuda", "cpu", "float", "double", "half", "train", "eval")
-
-
-def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
-    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
-        value = value.func.value
-    return value
-
-
 class Activations:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
                  is_package: bool = False) -> None:

@@ -22,8 +22,9 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
 from auditor.analysis.model import FileModel
-from auditor.analysis.names import dotted_name, resolve_import
+from auditor.analysis.names import resolve_import
 
 # Callees in these packages are never functions of the project.
 _LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "os", "sys", "pandas", "math", "random",
@@ -39,7 +40,6 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
     """Phase 1: [(target module, function or class, {position or keyword: descriptor})] for this
     file's calls of functions and classes of other modules (`train.fit(net, nn.CrossEntropyLoss())`,
     `Trainer(net, ...)`, whose `__init__` gets them)."""
-    from auditor.analysis.loss_inputs import _built_in_loss, _class_named, _instance_class, unwrap_moves
     from auditor.analysis.roles import roles_of
 
     roles = roles_of(model)
@@ -57,14 +57,14 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
                 break
             value = unwrap_moves(arg.value)
             descriptor = None
-            kind = _built_in_loss(model, roles, value, site.function)
+            kind = built_in_loss(model, roles, value, site.function)
             if kind is not None:
                 descriptor = ("loss", kind)
             else:
                 if type(value) is cst.Call:
-                    owner = _class_named(model, value.func, module, is_package)
+                    owner = class_named(model, value.func, module, is_package)
                 elif type(value) in (cst.Name, cst.Attribute):
-                    owner = _instance_class(model, value, site.function, module, is_package)
+                    owner = instance_class(model, value, site.function, module, is_package)
                 else:
                     owner = None
                 if owner is not None and owner[1] is not None:
@@ -123,7 +123,6 @@ def handed_together(model: FileModel, project, module_name: Optional[str]) -> li
     `Trainer(net, nn.BCEWithLogitsLoss())`. Such a trainer applies the loss to the model's
     output. Calls of this file's functions are left to `handed_to` (their body says where the
     output goes), and so are calls of other modules of the run."""
-    from auditor.analysis.loss_inputs import _built_in_loss
     from auditor.analysis.program import program_of
     from auditor.analysis.roles import LOSS_CLASSES, roles_of
 
@@ -138,7 +137,7 @@ def handed_together(model: FileModel, project, module_name: Optional[str]) -> li
         others = []
         for arg in args:
             value = arg.value
-            kind = _built_in_loss(model, roles, value, site.function)
+            kind = built_in_loss(model, roles, value, site.function)
             if kind is None and type(value) in (cst.Name, cst.Attribute):  # the class: `criterion=nn.CrossEntropyLoss`
                 qualified = model.qualify(value)
                 kind = next((k for k, names in LOSS_CLASSES.items() if qualified in names), None)

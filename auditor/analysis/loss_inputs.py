@@ -21,7 +21,8 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings, unwrap_moves
+from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
@@ -77,17 +78,17 @@ def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
         receiver_class = None
         method = None
         if site.method is not None and site.qualname is None:
-            receiver_class = _instance_class(model, site.receiver, site.function, module, is_package)
+            receiver_class = instance_class(model, site.receiver, site.function, module, is_package)
             method = site.method
         elif type(site.node.func) in (cst.Name, cst.Attribute):
-            receiver_class = _class_named(model, site.node.func, module, is_package)
+            receiver_class = class_named(model, site.node.func, module, is_package)
             method = "__init__"
         if receiver_class is None:
             continue
         for position, arg in enumerate(site.node.args):
             if arg.star:
                 break
-            kind = _built_in_loss(model, roles, arg.value, site.function)
+            kind = built_in_loss(model, roles, arg.value, site.function)
             if kind is None:
                 continue
             member = f"{method}:{arg.keyword.value}" if arg.keyword is not None else f"{method}:{position}"
@@ -100,8 +101,8 @@ def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
         for b in bindings:
             if b.kind != "assign" or b.index is not None:
                 continue
-            kind = _built_in_loss(model, roles, b.value, b.function)
-            owner = _instance_class(model, cst.Name(head), b.function, module, is_package) if kind else None
+            kind = built_in_loss(model, roles, b.value, b.function)
+            owner = instance_class(model, cst.Name(head), b.function, module, is_package) if kind else None
             if owner is not None:
                 found.append((*owner, f"attr:{attr}", kind))
     return found
@@ -235,7 +236,7 @@ class LossInputs:
         kinds = set()
         for how, *what in given:
             if how == "expr":
-                kinds.add(_built_in_loss(self.model, self.roles, what[0], what[1]))
+                kinds.add(built_in_loss(self.model, self.roles, what[0], what[1]))
             else:
                 kinds.add(what[0][1] if what[0] is not None and what[0][0] == "loss" else None)
         if len(kinds) != 1 or None in kinds:
@@ -372,65 +373,3 @@ def _parameter_reaching(model: FileModel, expr: Optional[cst.BaseExpression], in
             return None
         expr = assigned[0].value
     return None
-
-
-def _built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
-    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
-    value = unwrap_moves(value)
-    if type(value) is cst.Call:
-        return roles._loss_class_kind(value)
-    name = dotted_name(value)
-    if name is None:
-        return None
-    kinds = set()
-    for b in model.bindings_of(name, function):
-        inner = unwrap_moves(b.value)
-        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
-            return None
-        kinds.add(roles._loss_class_kind(inner))
-    return kinds.pop() if len(kinds) == 1 else None
-
-
-def _class_named(model: FileModel, func: cst.BaseExpression, module: str,
-                 is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """(class name, its module or None) for a call that builds a user class."""
-    name = dotted_name(func)
-    if name is None:
-        return None
-    if name in model.class_info:
-        return name, module
-    qualified = model.qualify(func)
-    if qualified is None:
-        # A name of a star import (`from model import *`): its module is unknown.
-        final = name.rsplit(".", 1)[-1]
-        return (final, None) if "." not in name and final[:1].isupper() and _has_star_import(model) \
-            else None
-    target = resolve_import(module, qualified, is_package)
-    return (target[1], target[0]) if target is not None else None
-
-
-def _has_star_import(model: FileModel) -> bool:
-    found = model.cache.get("star_import")
-    if found is None:
-        found = model.cache["star_import"] = any(
-            isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
-            for line in model.module.body if isinstance(line, cst.SimpleStatementLine) for small in line.body)
-    return found
-
-
-def _instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
-                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """The user class that every binding of `receiver` was built from."""
-    name = dotted_name(receiver) if receiver is not None else None
-    if name is None:
-        return None
-    found = set()
-    for b in model.bindings_of(name, function):
-        value = unwrap_moves(b.value)
-        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
-            return None
-        owner = _class_named(model, value.func, module, is_package)
-        if owner is None:
-            return None
-        found.add(owner)
-    return found.pop() if len(found) == 1 else None
