@@ -82,9 +82,9 @@ def handed_to(model: FileModel, project, module_name: Optional[str], function: O
     function) for calls in this file, ("summary", descriptor) for calls in other modules;
     None when a caller leaves it to its default or no caller is known."""
     info = model.info(function)
-    if info is None or param not in info.positional or info.parent is not None:
-        return None
-    key = ("handed_to", function, param)
+    if info is None or param not in info.positional or info.parent is not None or project is None:
+        return None  # (no project: phase 1, whose summaries must not depend on other files)
+    key = ("handed_to", function, param, id(project))
     if key in model.cache:
         return model.cache[key]
     answer = model.cache[key] = _handed_to(model, project, module_name, info, param)

@@ -596,6 +596,43 @@ def train(model, optimizer, loader):
 
 EXPECTED_METERS = {"metrics.py": [], "train.py": [("TRN405", 11)]}
 
+# A wrapper model whose forward calls the model it is given: its output is what every
+# caller's model gives, callers in other modules included (a summary must not decide it
+# from this file alone).
+WRAPPER = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Probs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+class Wrapper(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x)
+
+
+wrapped = Wrapper(Probs())
+for x, y in loader:
+    F.cross_entropy(wrapped(x), y).backward()
+"""
+WRAPPED_ELSEWHERE = {"wrapper.py": WRAPPER, "other.py": """
+import torch.nn as nn
+from wrapper import Wrapper
+
+logits = Wrapper(nn.Linear(4, 3))
+"""}
+
 
 @pytest.fixture(scope="module")
 def handed(tmp_path_factory):
@@ -642,3 +679,10 @@ def test_meter_of_another_module(meters, name):
     assert codes_lines(meters[name]) == EXPECTED_METERS[name]
     if meters[name]:
         assert "LossesTrack" in meters[name][0]["message"]
+
+
+def test_a_wrapped_model_is_what_every_caller_wraps(tmp_path_factory):
+    alone = run_cases(tmp_path_factory.mktemp("wrapped_alone"), {"wrapper.py": WRAPPER}, "TRN301")
+    assert codes_lines(alone["wrapper.py"]) == [("TRN301", 25)]
+    elsewhere = run_cases(tmp_path_factory.mktemp("wrapped_elsewhere"), WRAPPED_ELSEWHERE, "TRN301")
+    assert codes_lines(elsewhere["wrapper.py"]) == []  # other.py wraps a Linear: logits
