@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
+from auditor.analysis.handed import handed_together
 from auditor.analysis.loss_inputs import loss_inputs_of
 from auditor.findings import Severity
 from auditor.fixes.builders import remove_activation_fix
@@ -41,11 +42,37 @@ class SoftmaxBeforeCrossEntropy(Rule):
         the object by another module or method: a setter (`model.add_loss_op(nn.CrossEntropyLoss())`
         with `self.loss_op = loss_op`), a constructor argument (`Trainer(net, criterion=...)`)
         or an attribute assigned from outside (`model.loss_fn = ...`), with every such
-        install agreeing. It cannot see a module that is not checked in the same run,
-        models or criteria built by factories or registries whose return it cannot read,
-        values carried in dicts between methods (`output['exist']`), nor a user loss that
-        chooses the loss under a condition (`if self.logits: ...`). A softmax used only for
-        metrics or predictions is never flagged.
+        install agreeing.
+
+        What the callers decide: in `def train(model, criterion)`, the criterion and the
+        model are what every caller passes (callers in this file, and in other modules of
+        the run through their summaries), flagged only when all callers agree
+        (`train(Classifier(), nn.CrossEntropyLoss())` from `main.py`); a caller that leaves
+        the parameter to its default, or passes something else, keeps it silent. The same
+        holds for a trainer class given the model in its constructor (`self.model = model`
+        in `__init__`, `Trainer(Classifier(), ...)` here or in another module). A model
+        rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
+        a model built by a factory function (`model = build_model()`, here or imported from
+        another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
+        every path), built from a list (`nn.Sequential(*layers)`, the last `layers.append(...)`
+        above it counts) or filled by `seq.add_module(...)` calls (the last one added counts) is
+        read too, and only the bindings of a name that reach the call count (a notebook
+        rebinding `model` and `loss_fn` section by section).
+        A library trainer handed both the loss and a model whose forward ends in a softmax
+        (`NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`, skorch and its kin) applies
+        one to the other and is flagged at the call (not for NLLLoss: skorch takes the log
+        of probabilities itself). Dict outputs: `out['probs']` is the element stored under
+        that key by the model's forward (`{'probs': F.softmax(x, 1)}` or
+        `output['probs'] = ...`); a loss reading `output['probs']` from a dict it is handed
+        (a head built by a registry) is flagged when every model class of the run that
+        returns that key holds the activation's output there (one returning logits under
+        the key keeps it silent).
+
+        It cannot see a module that is not checked in the same run, models or criteria
+        built by factories or registries whose return it cannot read (but see dict keys),
+        a dict filled by `update(...)`, nor a user loss that chooses the loss under a
+        condition (`if self.logits: ...`). A softmax used only for metrics or predictions
+        is never flagged.
         """
     why = """
         CrossEntropyLoss applies log-softmax itself. Fed probabilities, it computes
@@ -90,6 +117,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         if not mentions_any(ctx.source.text, losses.screen_words()):
             return
         activations = activations_of(model, ctx.project, ctx.module_name, is_package)
+        self._handed_together(ctx, activations)
         for site in model.calls:
             found = losses.input_of(site)
             if found is None or found[0] != self.loss_kind:
@@ -102,6 +130,22 @@ class SoftmaxBeforeCrossEntropy(Rule):
                                       f"a {self.activation} ({evidence}); it applies {self.applies} itself, so pass "
                                       f"the raw logits and keep the {self.activation} for metrics or predictions",
                            fix=None if how else remove_activation_fix(ctx, site.node, first, self.activation))
+
+
+    def _handed_together(self, ctx, activations) -> None:
+        """A trainer of a library given the loss and a model ending in the activation
+        (`NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`): it applies one to the other."""
+        reported = set()
+        for site, kind, value in handed_together(ctx.model, ctx.project, ctx.module_name):
+            if kind != self.loss_kind or site.node in reported:
+                continue
+            evidence = activations.argument_output(value, site.function, self.activation)
+            if evidence:
+                reported.add(site.node)
+                ctx.report(site.node, f"`{site.callee or 'this call'}(...)` is given a {self.loss_name} and "
+                                      f"the model `{shorten(ctx.model.code(value))}` ({evidence}); "
+                                      f"the loss it computes on the model's output applies {self.applies} itself, "
+                                      f"so the model should return the raw logits")
 
 
 class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
@@ -120,8 +164,9 @@ class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
         loss class or function, here or in another module, whose `forward` hands its input
         to `binary_cross_entropy_with_logits` on every path (a sigmoid used inside it only
         to build a weight is fine), or a criterion installed by another module (see TRN301,
-        which also says what it cannot see). A sigmoid output into `nn.BCELoss` is correct
-        and never flagged.
+        which also says what it cannot see, and for criteria and models handed to a
+        training function or a library trainer, and dict outputs such as
+        `output['exist']`). A sigmoid output into `nn.BCELoss` is correct and never flagged.
         """
     why = """
         The loss applies the sigmoid itself: a second sigmoid squeezes the inputs into

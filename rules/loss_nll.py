@@ -7,7 +7,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SOFTMAX as SOFTMAX_KIND, activations_of, reaching_bindings
+from auditor.analysis.activations import SOFTMAX as SOFTMAX_KIND, activations_of, module_attribute, reaching_bindings
 from auditor.analysis.loss_inputs import LOSS_WORDS, loss_inputs_of
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
@@ -44,7 +44,7 @@ def output_kind(model, node: Optional[cst.BaseExpression], function, depth: int 
         return PROBABILITIES
     if matches(qualified, *LOG_SOFTMAX):
         return LOG_PROBABILITIES
-    if isinstance(node.func, cst.Attribute) and qualified is None:
+    if isinstance(node.func, cst.Attribute) and qualified is None and not module_attribute(model, node.func, function):
         method = node.func.attr.value
         if method == "softmax":
             return PROBABILITIES

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.meters import imported_meter, self_total_fed_by
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
@@ -203,7 +205,10 @@ class LossAccumulatedWithGraph(Rule):
         in a training loop, where `update` adds its argument into a total on the object
         (`self.sum += val * n`, `self.totals["ce"] += value`) and the object is made
         outside the loop, is flagged at the call when `loss` is certainly a tensor (back-propagated
-        here, or a torch loss call). Meters of other modules are not read. It cannot see
+        here, or a torch loss call) or a dict of them (`losses['total'].backward()`). Meters of
+        other modules are read through their summaries: `metrics.tracker.update(losses)` where
+        `metrics` is built from a class of another module whose `__init__` sets `self.tracker`
+        to an instance of a meter class. It cannot see
         types it is not shown: integer counters (`n += batch.batch_size`), sizes and token
         counts have no loss evidence and are never flagged.
         Fix: `.detach()` on the summand (not `.item()`: a total read as a tensor after the
@@ -259,8 +264,8 @@ class LossAccumulatedWithGraph(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         sums = list(_running_sums(model))
-        if not sums:
-            return
+        if not sums and "backward" not in ctx.source.text:
+            return  # no total here, and no back-propagated loss to hand to a meter elsewhere
         flows = _Flows(model)
         _report_meter_updates(ctx, flows)
         for function, target, value, node in sums:
@@ -306,60 +311,43 @@ def _report_meter_updates(ctx, flows) -> None:
         holder = dotted_name(receiver(site.node))
         if holder is None or any(model.is_within(b.statement, loop) for b in model.bindings_of(holder, site.function)):
             continue  # a fresh object every iteration (or no object): nothing outlives the iteration
+        elsewhere = None  # the meter when it is a method of another module's class
         for index, arg in enumerate(site.node.args):
             if arg.keyword is not None or arg.star:
                 break
-            term, certain = _loss_term(model, arg.value, site.function, "", flows.differentiated(site.function))
+            differentiated = flows.differentiated(site.function)
+            name = dotted_name(arg.value)
+            if name is not None and name in flows.differentiated_items(site.function) and \
+                    not any(b.kind == "assign" and _is_detached(b.value) for b in model.bindings_of(name, site.function)):
+                term, certain = arg.value, True  # `loss['total'].backward()`: a dict of loss tensors
+            else:
+                term, certain = _loss_term(model, arg.value, site.function, "", differentiated)
             if term is None or not certain:
                 continue
             resolved = prog.flow.resolve(site)
             if resolved is None:
-                break
-            info = model.function_info[resolved[0]]
-            position = index + 1 if resolved[1] else index
-            if position >= len(info.params) or info.params[0:1] != ["self"]:
-                break
-            total = _self_total_fed_by(info.node, info.params[position])
-            if total is None:
-                continue
+                if elsewhere is None:
+                    elsewhere = imported_meter(model, ctx.project, ctx.module_name,
+                                               os.path.basename(ctx.path) == "__init__.py", holder, site.method,
+                                               site.function) or ()
+                totals = elsewhere[2] if elsewhere else {}
+                if index not in totals:
+                    continue
+                where = f"`{totals[index]}` of a {elsewhere[0]} ({elsewhere[1]})"
+            else:
+                info = model.function_info[resolved[0]]
+                position = index + 1 if resolved[1] else index
+                if position >= len(info.params) or info.params[0:1] != ["self"]:
+                    break
+                total = self_total_fed_by(model, info.node, info.params[position])
+                if total is None:
+                    continue
+                where = f"`{ctx.code_for(total.target)}` (line {ctx.position(total).start.line})"
             shown = ctx.code_for(arg.value)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
             ctx.report(site.node, f"`{shorten(ctx.code_for(site.node))}` adds `{shown}` with its autograd graph "
-                                  f"into `{ctx.code_for(total.target)}` (line {ctx.position(total).start.line}), "
-                                  f"which outlives the iteration; pass `{shown}.item()` (or `.detach()`)")
+                                  f"into {where}, which outlives the iteration; pass `{shown}.item()` (or `.detach()`)")
             break
-
-
-def _self_total_fed_by(function: cst.FunctionDef, param: str) -> Optional[cst.AugAssign]:
-    """`self.x += <param ...>` (or `self.x[key] += param[key]`) in `function`, the parameter not
-    turned into a number on the way (`param.item()`, `float(param)`)."""
-    found: list = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> Optional[bool]:
-            return node is function  # nested functions are not this one
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            target = node.target
-            while type(target) is cst.Subscript:
-                target = target.value
-            if found or type(node.operator) is not cst.AddAssign or type(target) is not cst.Attribute \
-                    or dotted_name(target.value) != "self":
-                return
-            if _reads_raw(node.value, param):
-                found.append(node)
-
-    function.visit(_Find())
-    return found[0] if found else None
-
-
-def _reads_raw(value: cst.BaseExpression, param: str) -> bool:
-    """`value` is `param`, `param[key]` or arithmetic on them, never through a detaching call."""
-    if type(value) is cst.BinaryOperation and type(value.operator) in (cst.Multiply, cst.Divide, cst.Add, cst.Subtract):
-        return _reads_raw(value.left, param) or _reads_raw(value.right, param)
-    while type(value) is cst.Subscript:
-        value = value.value
-    return type(value) is cst.Name and value.value == param
 
 
 def _loss_term(model, value: cst.BaseExpression, function, target: str, differentiated: set):
@@ -524,6 +512,7 @@ class _Flows:
     def __init__(self, model) -> None:
         self.model = model
         self._differentiated: dict = {}
+        self._differentiated_items: dict = {}
         self._objective: dict = {}
         self._returned: dict = {}
 
@@ -540,6 +529,18 @@ class _Flows:
                 else:
                     continue
                 found |= {dotted_name(p) for p in parts if p is not None and dotted_name(p)}
+        return found
+
+    def differentiated_items(self, function) -> set:
+        """`losses` in `losses['total'].backward()`: a dict one of whose items is back-propagated."""
+        found = self._differentiated_items.get(function)
+        if found is None:
+            found = self._differentiated_items[function] = set()
+            for site in self.model.calls_in(function):
+                if site.method in _BACKWARD_METHODS:
+                    part = receiver(site.node)
+                    if type(part) is cst.Subscript and dotted_name(part.value):
+                        found.add(dotted_name(part.value))
         return found
 
     def objective(self, function) -> set:

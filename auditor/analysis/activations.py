@@ -13,7 +13,8 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.model import FileModel
+from auditor.analysis.builds import unwrap_moves
+from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
 from auditor.analysis.roles import is_module_class, roles_of
@@ -31,8 +32,6 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
-
-
 class Activations:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
                  is_package: bool = False) -> None:
@@ -61,10 +60,15 @@ class Activations:
     def _activation(self, node, function, kind, index, depth) -> Optional[str]:
         model = self.model
         if isinstance(node, (cst.Tuple, cst.List)) and index is not None:
-            if index < len(node.elements):
+            if type(index) is int and index < len(node.elements):
                 return self.activation_of(node.elements[index].value, function, kind, None, depth + 1)
             return None
+        if type(index) is str:  # an element of a dict: `{'exist': torch.sigmoid(x)}`, `out['exist']`
+            return self._dict_element(node, function, kind, index, depth)
         if isinstance(node, cst.Subscript):
+            key = subscript_key(node)
+            if key is not None and index is None:  # `output['exist']`: that element of a dict
+                return self.activation_of(node.value, function, kind, key, depth + 1)
             return self.activation_of(node.value, function, kind, index, depth + 1)
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
@@ -74,7 +78,7 @@ class Activations:
             if matches(qualified, *SHAPE_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
-                if func.attr.value == kind and index is None:
+                if func.attr.value == kind and index is None and not module_attribute(model, func, function):
                     return f".{kind}()"
                 if func.attr.value in SHAPE_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
@@ -82,7 +86,7 @@ class Activations:
                 return f"nn.{kind.capitalize()}"
             callee = dotted_name(func)
             if callee and qualified is None:
-                return self._model_output(callee, function, kind, index, depth)
+                return self._model_output(callee, function, kind, index, depth, node)
             return None
         if isinstance(node, (cst.Name, cst.Attribute)):
             name = dotted_name(node)
@@ -106,8 +110,65 @@ class Activations:
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
 
-    def _model_output(self, callee: str, function, kind, index, depth) -> Optional[str]:
-        """The last activation of a model called as `callee(...)`."""
+    def _dict_element(self, node, function, kind, key: str, depth: int) -> Optional[str]:
+        """Evidence that element `key` of the dict `node` is the output of `kind`."""
+        model = self.model
+        if isinstance(node, cst.Dict):
+            values = [e.value for e in node.elements if isinstance(e, cst.DictElement)
+                      and isinstance(e.key, cst.SimpleString) and _string(e.key) == key]
+            if len(values) != 1 or any(not isinstance(e, cst.DictElement) for e in node.elements):
+                return None  # no such key, or `**spread` that may hold it
+            return self.activation_of(values[0], function, kind, None, depth + 1)
+        if isinstance(node, cst.Call):
+            if dotted_name(node.func) == "dict" and model.qualify_call(node) is None:
+                values = [a.value for a in node.args if a.keyword is not None and a.keyword.value == key]
+                if len(values) != 1 or any(a.star for a in node.args):
+                    return None
+                return self.activation_of(values[0], function, kind, None, depth + 1)
+            callee = dotted_name(node.func)
+            if callee and model.qualify_call(node) is None:
+                return self._model_output(callee, function, kind, key, depth, node)
+            return None
+        if not isinstance(node, (cst.Name, cst.Attribute)):
+            return None
+        name = dotted_name(node)
+        if name is None:
+            return None
+        # `output['exist'] = x` stores it; else what the name was bound to holds it.
+        stored = reaching_bindings(model, [b for b in model.bindings_of(f"{name}[{key!r}]", function)
+                                           if b.kind == "assign" and b.index is None], node, function)
+        bindings = stored or reaching_bindings(model, [b for b in model.bindings_of(name, function)
+                                                       if b.kind in ("assign", "with")], node, function)
+        if not bindings:
+            return self._keyed_parameter(name, function, kind, key)
+        found = []
+        for b in bindings:
+            if b.index is not None:
+                return None
+            evidence = self.activation_of(b.value, b.function, kind, None if stored else key, depth + 1)
+            if evidence is None:
+                return None
+            found.append(evidence)
+        return f"`{name}[{key!r}]` = {found[0]}" if not found[0].startswith("`") else found[0]
+
+    def _keyed_parameter(self, name: str, function, kind, key: str) -> Optional[str]:
+        """`def loss(self, output, batch): ... output['exist']`, the dict from a model the file
+        cannot see (built by a registry): every model of the project that returns a dict
+        holding `key` holds the activation's output there."""
+        info = self.model.info(function)
+        if info is None or name not in info.params or self.project is None:
+            return None
+        tables = getattr(self.project, "output_keys", None)
+        holders = tables(key) if tables is not None else {}
+        if not holders or any(found != kind for found in holders.values()):
+            return None
+        classes = ", ".join(f"{cls} in {module}" for module, cls in sorted(holders)[:2])
+        return f"every model of the project that returns {key!r} returns a {kind} there ({classes})"
+
+    def _model_output(self, callee: str, function, kind, index, depth,
+                      use: Optional[cst.CSTNode] = None) -> Optional[str]:
+        """The last activation of a model called as `callee(...)` (at `use`, when given: only
+        the bindings that reach it count, `model = nn.Linear(...)` replaced by `model = Net()`)."""
         model = self.model
         roles = self.roles
         if callee in ("self", "self.forward", "self.__call__"):
@@ -117,26 +178,45 @@ class Activations:
                 return self._class_output(cls, kind, index, depth)
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
+        if use is not None and len(bindings) > 1:
+            reaching = reaching_bindings(model, bindings, use, function)
+            # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
+            if not any(dotted_name(unwrap_moves(b.value)) == callee for b in reaching):
+                bindings = reaching
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
+        rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
+        handed: list = []  # (method, parameter) for `self.model = model`
         for b in bindings:
-            value = b.value
-            while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                    and value.func.attr.value in ("to", "cuda", "cpu", "float", "double"):
-                value = value.func.value
+            value = unwrap_moves(b.value)
+            if dotted_name(value) == callee:
+                rebound += 1
+                continue
             owner = model.info(b.function)
             if type(value) is cst.Name and owner is not None and value.value in owner.params:
                 handed_in = True
+                handed.append((b.function, value.value))
                 continue
             if not isinstance(value, cst.Call):
                 return None
-            evidence = self._constructed_output(value, kind, index, depth)
+            evidence = self._constructed_output(value, kind, index, depth) or \
+                self._added_last(callee, b, value, kind, index)
             if evidence is None:
                 return None
             layered.append(evidence)
         if layered and not handed_in:
             return f"`{callee}`, whose {layered[0]}"
+        if handed and not layered and callee.startswith("self."):
+            # `Trainer(net, ...)` with `self.model = model` in `__init__`: what the callers pass.
+            given = [self._handed_output(f, param, kind, index, depth) for f, param in handed]
+            if all(given):
+                return f"`{callee}` = {given[0]}"
         info = model.info(function)
+        if len(bindings) == rebound and info is not None and callee in info.params:
+            # `def train(classifier, ...)`: the models its callers pass, when they all agree.
+            given = self._handed_output(function, callee, kind, index, depth)
+            if given:
+                return given
         if (handed_in and not layered or info is not None and callee in info.params) \
                 and roles.is_model(callee, function):
             # A model handed in: only when every model class of this file ends in the activation.
@@ -146,13 +226,110 @@ class Activations:
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
 
+    def _added_last(self, callee: str, binding, value: cst.Call, kind, index) -> Optional[str]:
+        """`seq = nn.Sequential()` filled by `seq.add_module(name, layer)` calls in the same
+        function: the layer added last (in source order) is the model's last."""
+        model = self.model
+        if index is not None or value.args or not matches(model.qualify_call(value), "torch.nn.Sequential"):
+            return None
+        added = [site for site in model.calls_in(binding.function)
+                 if site.method == "add_module" and dotted_name(site.receiver) == callee and len(site.node.args) == 2]
+        if not added:
+            return None
+        order = source_order(model)
+        last = max(added, key=lambda site: order.get(site.statement, -1)).node.args[1].value
+        if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
+            return f"last module added is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+        return None
+
+    def _listed_last(self, call: cst.Call) -> Optional[cst.BaseExpression]:
+        """`nn.Sequential(*layers)`: the last layer of the list as the function builds it
+        before the call (the last `layers.append(...)` above it, else the literal's last)."""
+        model = self.model
+        args = call.args
+        if len(args) != 1 or args[0].star != "*" or type(args[0].value) is not cst.Name:
+            return None
+        name = args[0].value.value
+        function = model.enclosing_function(call)
+        bindings = model.bindings_of(name, function)
+        if len(bindings) != 1 or bindings[0].kind != "assign" or type(bindings[0].value) is not cst.List:
+            return None  # built otherwise (`layers += [...]`, a comprehension): cannot tell
+        order = source_order(model)
+        at = order.get(call, -1)
+        appended = [site for site in model.calls_in(function) if dotted_name(site.receiver) == name]
+        if any(site.method not in ("append",) for site in appended):
+            return None  # extend/insert/pop: the order is not read here
+        before = [site for site in appended if order.get(site.node, at) < at and len(site.node.args) == 1]
+        if before:
+            return max(before, key=lambda site: order.get(site.node, -1)).node.args[0].value
+        elements = bindings[0].value.elements
+        return elements[-1].value if elements and type(elements[-1]) is cst.Element else None
+
+    def _factory_output(self, name: str, kind, index, depth) -> Optional[str]:
+        """`model = build_model(...)`, a function of this file that returns a model on every path."""
+        functions = self.model.functions_named(name)
+        if len(functions) != 1 or not functions[0].returns or depth > 6:
+            return None
+        found = []
+        for ret in functions[0].returns:
+            value = unwrap_moves(ret.value) if ret.value is not None else None
+            if type(value) is cst.Call:
+                evidence = self._constructed_output(value, kind, index, depth + 1)
+            elif value is not None and dotted_name(value):
+                evidence = self._model_output(dotted_name(value), functions[0].node, kind, index, depth + 1, ret)
+            else:
+                evidence = None
+            if not evidence:
+                return None
+            found.append(evidence)
+        return f"{name}() returns a model whose {found[0].split(', whose ', 1)[-1]}"
+
+    def _handed_output(self, function, param: str, kind, index, depth) -> Optional[str]:
+        """The last activation of the model that every caller of `function` passes as `param`."""
+        from auditor.analysis.handed import handed_to
+
+        if depth > 4:
+            return None
+        given = handed_to(self.model, self.project, self.module_name, function, param)
+        if not given:
+            return None
+        found = []
+        for how, *what in given:
+            if how == "expr":
+                value = unwrap_moves(what[0])
+                if type(value) is cst.Call:
+                    evidence = self._constructed_output(value, kind, index, depth + 1)
+                else:
+                    name = dotted_name(value)
+                    evidence = self._model_output(name, what[1], kind, index, depth + 1, value) if name else None
+            else:
+                evidence = self._described_output(what[0], kind, index)
+            if not evidence:
+                return None
+            found.append(evidence)
+        # (Through several functions, the model where it is built is what says most.)
+        return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
+
+    def _described_output(self, descriptor, kind, index) -> Optional[str]:
+        """The last activation of an instance of a user class named by another module's summary."""
+        if descriptor is None or descriptor[0] != "class":
+            return None
+        module, name = descriptor[1], descriptor[2]
+        if module == self.module_name:
+            cls = self.model.class_info.get(name)
+            return self._class_output(cls, kind, index, 0) if cls is not None and is_module_class(self.model, cls) \
+                else None
+        summary = self.project.get(module) if self.project is not None and hasattr(self.project, "get") else None
+        outputs = getattr(summary, "outputs", None) or {}
+        return f"forward() returns a {kind} ({name}, in {module})" if outputs.get((name, kind, index)) else None
+
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
         qualified = model.qualify_call(call)
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
             return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
-            last = _last_layer(call)
+            last = _last_layer(call) or self._listed_last(call)
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
                 return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
             return None
@@ -160,6 +337,8 @@ class Activations:
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
             return self._class_output(cls, kind, index, depth)
+        if name and "." not in name and qualified is None:
+            return self._factory_output(name, kind, index, depth)
         return self._imported_output(call, kind, index)
 
     def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
@@ -173,6 +352,22 @@ class Activations:
         outputs = getattr(summary, "outputs", None) or {}
         found = outputs.get((target[1], kind, index)) if target is not None else None
         return f"forward() returns a {kind} ({target[1]}, in {target[0]})" if found else None
+
+    def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
+        """The last activation of a model passed as an argument: a model class itself
+        (`NeuralNet(MyModule, ...)`), a model built in place, or a name bound to one."""
+        value = unwrap_moves(value)
+        if type(value) is cst.Call:
+            return self._constructed_output(value, kind, None, 0)
+        name = dotted_name(value)
+        if name is None:
+            return None
+        cls = self.model.class_info.get(name)
+        if cls is not None and not self.model.bindings_of(name, function):
+            return self._class_output(cls, kind, None, 0) if is_module_class(self.model, cls) else None
+        if self.model.qualify(value) is not None:  # `from .nets import Net` ... `NeuralNet(Net, ...)`
+            return self._imported_output(cst.Call(func=value), kind, None)
+        return self._model_output(name, function, kind, None, 0, value)
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
         forward = cls.methods.get("forward")
@@ -195,6 +390,23 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
+    """`self.softmax(x)` with `self.softmax = nn.LogSoftmax(dim=1)`: a layer held under the
+    method's name, called; not the tensor method `x.softmax()`."""
+    if dotted_name(func.value) == "self":
+        return True
+    name = dotted_name(func)
+    return bool(name and model.bindings_of(name, function))
+
+
+def _string(node: cst.SimpleString) -> Optional[str]:
+    try:
+        value = node.evaluated_value
+    except (SyntaxError, ValueError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, function) -> list:
@@ -263,7 +475,8 @@ def activations_of(model: FileModel, project=None, module_name: Optional[str] = 
 
 def class_outputs(model: FileModel) -> dict:
     """(class, kind, tuple index) -> True for each model class of the file whose forward
-    ends in a softmax or a sigmoid: what other modules need to know (project summaries)."""
+    ends in a softmax or a sigmoid, and (function, kind, None) for each function that builds
+    such a model: what other modules need to know (project summaries)."""
     found = {}
     activations = activations_of(model)
     for cls in model.class_info.values():
@@ -275,6 +488,60 @@ def class_outputs(model: FileModel) -> dict:
             for index in range(_tuple_width(cls)):
                 if activations._class_output(cls, kind, index, 0):
                     found[(cls.name, kind, index)] = True
+            for key in returned_keys(model, cls):
+                if activations._class_output(cls, kind, key, 0):
+                    found[(cls.name, kind, key)] = True
+    for info in model.function_info.values():  # `def build_model(): return nn.Sequential(..., nn.Softmax())`
+        if info.cls_ref is None and info.parent is None and info.returns:
+            for kind in (SOFTMAX, SIGMOID):
+                if activations._factory_output(info.name, kind, None, 0):
+                    found[(info.name, kind, None)] = True
+    return found
+
+
+def output_keys(model: FileModel, outputs: dict) -> dict:
+    """{key: {class: "softmax"/"sigmoid"/None}} for the string keys of the dicts that the
+    file's model classes return, None where the element is neither activation's output."""
+    found: dict = {}
+    for cls in model.class_info.values():
+        if "forward" not in cls.methods or not is_module_class(model, cls):
+            continue
+        for key in returned_keys(model, cls):
+            kinds = [kind for kind in (SOFTMAX, SIGMOID) if outputs.get((cls.name, kind, key))]
+            found.setdefault(key, {})[cls.name] = kinds[0] if len(kinds) == 1 else None
+    return found
+
+
+def returned_keys(model: FileModel, cls) -> list:
+    """The string keys of the dicts a forward returns: `return {'exist': x}`, or a name bound
+    to a dict literal or given `output['exist'] = x` in the forward (at most 8)."""
+    forward = cls.methods["forward"]
+    keys: list = []
+    for ret in forward.returns:
+        value = ret.value
+        name = dotted_name(value) if value is not None else None
+        values = [value] if isinstance(value, cst.Dict) else \
+            [b.value for b in model.bindings_of(name, forward.node) if b.kind == "assign"] if name else []
+        for value in values:
+            if isinstance(value, cst.Dict):
+                keys.extend(_string(e.key) for e in value.elements
+                            if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString))
+        if name and type(ret.value) is not cst.Dict:
+            keys.extend(key for key, function in _keyed_bindings(model).get(name, ()) if function is forward.node)
+    unique = list(dict.fromkeys(k for k in keys if k))
+    return unique[:8]
+
+
+def _keyed_bindings(model: FileModel) -> dict:
+    """{name: [(key, function)]} for the file's `name['key'] = value` stores (read once)."""
+    found = model.cache.get("keyed_bindings")
+    if found is None:
+        found = model.cache["keyed_bindings"] = {}
+        for target, bindings in model.bindings.items():
+            if target.endswith("']") and "['" in target:
+                base, _, rest = target.partition("['")
+                for b in bindings:
+                    found.setdefault(base, []).append((rest[:-2], b.function))
     return found
 
 

@@ -22,23 +22,17 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
 
-# `.cuda()` / `.to(device)` on a criterion keep what it computes.
-_MOVES = ("to", "cuda", "cpu", "float", "double", "half")
 _BRANCHES = (cst.If, cst.IfExp, cst.Try, cst.While, cst.BooleanOperation)
+_CLASS_NAMES = {"ce": "CrossEntropyLoss", "bce_logits": "BCEWithLogitsLoss", "nll": "NLLLoss"}
 LOSS_NAMES = {"ce": "cross_entropy", "bce_logits": "binary_cross_entropy_with_logits", "nll": "nll_loss"}
 # The words a file must contain to build or call a built-in loss (a cheap screen).
 LOSS_WORDS = tuple(sorted({n.rsplit(".", 1)[-1] for names in (*LOSS_CLASSES.values(), *LOSS_FUNCTIONS.values())
                            for n in names}))
-
-
-def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
-    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
-        value = value.func.value
-    return value
 
 
 # -- phase 1: what this file tells others -------------------------------------------------
@@ -52,16 +46,17 @@ def loss_consumers(model: FileModel) -> dict:
             continue
         cls = info.cls
         if cls is not None:
-            if info.name != "forward" or model.class_info.get(cls.name) is not cls:
+            if model.class_info.get(cls.name) is not cls:
                 continue
-            owner = cls.name
+            # A loss class's forward; another method is called as `self.loss(...)` in its class.
+            owner = cls.name if info.name == "forward" else f"{cls.name}.{info.name}"
         elif info.cls_ref is None:
             owner = info.name
         else:
             continue
         positional = info.positional
         for site in info.calls:
-            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function)
+            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(model, site)
             if kind is None or _conditional(model, site.node, info.node):
                 continue
             param = _parameter_reaching(model, _input_argument(site.node), info)
@@ -83,17 +78,17 @@ def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
         receiver_class = None
         method = None
         if site.method is not None and site.qualname is None:
-            receiver_class = _instance_class(model, site.receiver, site.function, module, is_package)
+            receiver_class = instance_class(model, site.receiver, site.function, module, is_package)
             method = site.method
         elif type(site.node.func) in (cst.Name, cst.Attribute):
-            receiver_class = _class_named(model, site.node.func, module, is_package)
+            receiver_class = class_named(model, site.node.func, module, is_package)
             method = "__init__"
         if receiver_class is None:
             continue
         for position, arg in enumerate(site.node.args):
             if arg.star:
                 break
-            kind = _built_in_loss(model, roles, arg.value, site.function)
+            kind = built_in_loss(model, roles, arg.value, site.function)
             if kind is None:
                 continue
             member = f"{method}:{arg.keyword.value}" if arg.keyword is not None else f"{method}:{position}"
@@ -106,11 +101,25 @@ def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
         for b in bindings:
             if b.kind != "assign" or b.index is not None:
                 continue
-            kind = _built_in_loss(model, roles, b.value, b.function)
-            owner = _instance_class(model, cst.Name(head), b.function, module, is_package) if kind else None
+            kind = built_in_loss(model, roles, b.value, b.function)
+            owner = instance_class(model, cst.Name(head), b.function, module, is_package) if kind else None
             if owner is not None:
                 found.append((*owner, f"attr:{attr}", kind))
     return found
+
+
+def reference_kind(model: FileModel, site) -> Optional[str]:
+    """`self.loss_func = F.binary_cross_entropy_with_logits` ... `self.loss_func(...)`: a name
+    bound only to a built-in loss function itself (not to a call of it)."""
+    if site.callee is None or site.qualname is not None:
+        return None
+    kinds = set()
+    for b in model.bindings_of(site.callee, site.function):
+        if b.kind != "assign" or b.index is not None or type(b.value) not in (cst.Name, cst.Attribute):
+            return None
+        qualified = model.qualify(b.value)
+        kinds.add(next((kind for kind, names in LOSS_FUNCTIONS.items() if matches(qualified, *names)), None))
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 # -- phase 2: what a call applies -----------------------------------------------------------
@@ -135,7 +144,8 @@ class LossInputs:
 
     def input_of(self, site) -> Optional[tuple[str, Optional[cst.BaseExpression], Optional[str]]]:
         """(loss kind, the argument the loss reads as its input, how: None for a built-in loss)."""
-        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function)
+        kind = self.roles.loss_kind_of_callee(site.callee, site.node, site.function) or \
+            reference_kind(self.model, site) or self._reaching_kind(site)
         if kind is not None:
             return kind, _input_argument(site.node), None
         found = self._callee(site.node.func, site.function)
@@ -146,6 +156,21 @@ class LossInputs:
         if any(a.star for a in positional[:position + 1]) or position >= len(positional):
             return None
         return kind, positional[position].value, how
+
+    def _reaching_kind(self, site) -> Optional[str]:
+        """A criterion name bound to several losses (a notebook's `loss_fn = nn.MSELoss()`, later
+        `loss_fn = nn.CrossEntropyLoss()`): the built-in loss of the bindings that reach the call."""
+        model = self.model
+        if site.callee is None or site.qualname is not None:
+            return None
+        bindings = model.bindings_of(site.callee, site.function)
+        if len(bindings) < 2 or any(b.kind != "assign" or b.index is not None for b in bindings):
+            return None
+        kinds = set()
+        for b in reaching_bindings(model, bindings, site.node, site.function):
+            value = unwrap_moves(b.value)
+            kinds.add(self.roles._loss_class_kind(value) if type(value) is cst.Call else None)
+        return kinds.pop() if len(kinds) == 1 else None
 
     # -- callees --
     def _callee(self, func: cst.BaseExpression, function) -> Optional[tuple[str, int, str]]:
@@ -158,6 +183,15 @@ class LossInputs:
         qualified = model.qualify(func)
         if qualified is not None:  # `focal_loss(pred, y)` imported from another module
             return self._imported(qualified, f"`{name.rsplit('.', 1)[-1]}`")
+        if name.startswith("self.") and name.count(".") == 1 and name not in model.bindings:
+            cls = model.class_of(function)
+            if cls is not None and name[5:] in cls.methods:  # `self.loss(logits, y)`: a method of the class
+                key = f"{cls.name}.{name[5:]}"
+                found = [(position, kind) for (owner, position), kind in self.consumers().items() if owner == key]
+                if len(found) == 1:
+                    position, kind = found[0]
+                    return kind, position, f"via `{name}()`, which hands it to {LOSS_NAMES[kind]}"
+                return None
         if name in model.bindings or name.startswith("self."):
             return self._bound(name, function)
         own = self.consumers()
@@ -169,7 +203,10 @@ class LossInputs:
     def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
         model = self.model
         answers = set()
-        for b in model.bindings_of(name, function):
+        bindings = model.bindings_of(name, function)
+        if len(bindings) == 1 and bindings[0].kind == "param" and bindings[0].function is function:
+            return self._handed(function, name)  # `def train(model, criterion)`: what callers pass
+        for b in bindings:
             if b.kind != "assign" or b.index is not None:
                 return None
             value = unwrap_moves(b.value)
@@ -189,11 +226,30 @@ class LossInputs:
             answers.update(self._assigned_from_outside(cls, name[5:]) if cls is not None else ())
         return answers.pop() if len(answers) == 1 else None
 
+    def _handed(self, function, param: str) -> Optional[tuple[str, int, str]]:
+        """The built-in loss that every caller of `function` passes as `param`."""
+        from auditor.analysis.handed import handed_to
+
+        given = handed_to(self.model, self.project, self.module_name, function, param)
+        if not given:
+            return None
+        kinds = set()
+        for how, *what in given:
+            if how == "expr":
+                kinds.add(built_in_loss(self.model, self.roles, what[0], what[1]))
+            else:
+                kinds.add(what[0][1] if what[0] is not None and what[0][0] == "loss" else None)
+        if len(kinds) != 1 or None in kinds:
+            return None
+        kind = kinds.pop()
+        info = self.model.info(function)
+        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+
     def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
         model = self.model
         kind = self.roles._loss_class_kind(call)
         if kind is not None:
-            return kind, 0, f"{kind}"
+            return kind, 0, None  # a built-in loss (moved to a device): nothing to explain
         name = dotted_name(call.func)
         if name is None:
             return None
@@ -317,65 +373,3 @@ def _parameter_reaching(model: FileModel, expr: Optional[cst.BaseExpression], in
             return None
         expr = assigned[0].value
     return None
-
-
-def _built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
-    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
-    value = unwrap_moves(value)
-    if type(value) is cst.Call:
-        return roles._loss_class_kind(value)
-    name = dotted_name(value)
-    if name is None:
-        return None
-    kinds = set()
-    for b in model.bindings_of(name, function):
-        inner = unwrap_moves(b.value)
-        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
-            return None
-        kinds.add(roles._loss_class_kind(inner))
-    return kinds.pop() if len(kinds) == 1 else None
-
-
-def _class_named(model: FileModel, func: cst.BaseExpression, module: str,
-                 is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """(class name, its module or None) for a call that builds a user class."""
-    name = dotted_name(func)
-    if name is None:
-        return None
-    if name in model.class_info:
-        return name, module
-    qualified = model.qualify(func)
-    if qualified is None:
-        # A name of a star import (`from model import *`): its module is unknown.
-        final = name.rsplit(".", 1)[-1]
-        return (final, None) if "." not in name and final[:1].isupper() and _has_star_import(model) \
-            else None
-    target = resolve_import(module, qualified, is_package)
-    return (target[1], target[0]) if target is not None else None
-
-
-def _has_star_import(model: FileModel) -> bool:
-    found = model.cache.get("star_import")
-    if found is None:
-        found = model.cache["star_import"] = any(
-            isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
-            for line in model.module.body if isinstance(line, cst.SimpleStatementLine) for small in line.body)
-    return found
-
-
-def _instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
-                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """The user class that every binding of `receiver` was built from."""
-    name = dotted_name(receiver) if receiver is not None else None
-    if name is None:
-        return None
-    found = set()
-    for b in model.bindings_of(name, function):
-        value = unwrap_moves(b.value)
-        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
-            return None
-        owner = _class_named(model, value.func, module, is_package)
-        if owner is None:
-            return None
-        found.add(owner)
-    return found.pop() if len(found) == 1 else None

@@ -57,6 +57,10 @@ class FileSummary:
     # (class, "softmax"/"sigmoid", tuple index or None) for model classes whose forward ends
     # in that activation: a loss in another module learns what such a model returns.
     outputs: dict = field(default_factory=dict)
+    # {key: {class: "softmax"/"sigmoid"/None}}: what the model classes' forwards return under
+    # each string key of a returned dict (a loss reading `output['exist']` from a model built
+    # by a registry learns what every model of the project holds there).
+    output_keys: dict = field(default_factory=dict)
     # Top-level classes whose constructor shuffles unless told not to (`shuffle=True` by
     # default): a project's own loader class, built over test data in another module.
     shuffling_classes: list = field(default_factory=list)
@@ -64,6 +68,14 @@ class FileSummary:
     # built-in losses this file installs on objects of a class (see loss_inputs.py).
     loss_consumers: dict = field(default_factory=dict)
     loss_installs: list = field(default_factory=list)
+    # This file's calls of functions of other modules with what each argument is (a built-in
+    # loss, an instance of a user class): see handed.py.
+    call_arguments: list = field(default_factory=list)
+    # Meters (see meters.py): {(class, method): {position: total}} for methods adding an
+    # argument into a total on the object, and {(class, attribute): (module, class)} for
+    # attributes an `__init__` fills with an instance of a user class.
+    meter_methods: dict = field(default_factory=dict)
+    attribute_classes: dict = field(default_factory=dict)
     # class name -> (True/False/None, layer): the file's nn.Module classes and whether their
     # layers depend on the mode (auditor/analysis/mode_layers.py). A file building one of
     # them knows it builds a fresh model, in training mode.
@@ -102,9 +114,14 @@ def summarize_file(ctx) -> Optional[Any]:
     summary = FileSummary(module=module, functions=[i.name for i in model.function_info.values()
                                                      if i.parent is None and i.cls is None])
     text = ctx.source.text
-    if model.class_info and ("softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text):
-        from auditor.analysis.activations import class_outputs
-        summary.outputs = class_outputs(model)
+    if model.class_info or model.function_info:
+        from auditor.analysis.activations import class_outputs, output_keys
+        if "softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text:
+            summary.outputs = class_outputs(model)
+        # Every model's dict keys, with or without an activation: one returning logits under
+        # a key vetoes a finding on that key (see ProjectIndex.output_keys).
+        if model.class_info:
+            summary.output_keys = output_keys(model, summary.outputs)
     if model.class_info and "shuffle" in text:
         from auditor.analysis.project_names import shuffles_by_default
 
@@ -113,6 +130,16 @@ def summarize_file(ctx) -> Optional[Any]:
     if any(word in text for word in LOSS_WORDS):
         summary.loss_consumers = loss_consumers(model)
         summary.loss_installs = loss_installs(model, module, is_package)
+    if model.class_info:
+        from auditor.analysis.meters import attribute_classes, meter_methods
+
+        if "+=" in text:
+            summary.meter_methods = meter_methods(model)
+        summary.attribute_classes = attribute_classes(model, module, is_package)
+    if model.imports.aliases:
+        from auditor.analysis.handed import call_arguments
+
+        summary.call_arguments = call_arguments(model, module, is_package)
     if model.class_info:
         from auditor.analysis.mode_layers import class_dependence
         from auditor.analysis.roles import is_module_class
@@ -364,6 +391,8 @@ class ProjectIndex:
         self._callers: Optional[dict] = None  # (module, function) -> [(grad, modes)]
         self._called: Optional[dict] = None  # module -> names of its functions called from other files
         self._loss_tables: Optional[tuple] = None
+        self._call_arguments: Optional[dict] = None
+        self._output_keys: Optional[dict] = None
         # (module, function, callee base) -> [(grad, modes)] and (module, callee base) -> names,
         # for the module names in `bases`.
         self._based_callers: dict = {}
@@ -410,12 +439,41 @@ class ProjectIndex:
             # Every file's summary, also those whose module name another file shadows.
             holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
             for summary in holders:
-                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}))
+                names.update(owner for owner, _ in (getattr(summary, "loss_consumers", None) or {}) if "." not in owner)
                 found = getattr(summary, "loss_installs", None) or ()
                 names.update(owner for owner, *_ in found)
                 installs.extend((getattr(summary, "module", None), entry) for entry in found)
+                # Functions handed a built-in loss by a caller of another module (handed.py).
+                names.update(name for _, name, described in getattr(summary, "call_arguments", None) or ()
+                             if any(d is not None and d[0] == "loss" for d in described.values()))
             self._loss_tables = (frozenset(names), installs)
         return self._loss_tables
+
+    def output_keys(self, key: str) -> dict:
+        """{(module, class): "softmax"/"sigmoid"/None} for every model class of the run whose
+        forward returns a dict holding `key` (see activations.output_keys)."""
+        if self._output_keys is None:
+            table: dict = {}
+            holders = self.summary_bases if self.bases else [(None, s) for s in self.summaries.values()]
+            for _, summary in holders:
+                module = getattr(summary, "module", None)
+                for name, classes in (getattr(summary, "output_keys", None) or {}).items():
+                    for cls, kind in classes.items():
+                        table.setdefault(name, {})[(module, cls)] = kind
+            self._output_keys = table
+        return self._output_keys.get(key, {})
+
+    def call_arguments(self, module: str, function: str) -> list[dict]:
+        """{position or keyword: descriptor} at each call of `module.function` from other
+        files (see handed.py), gathered once over all modules."""
+        if self._call_arguments is None:
+            table: dict = {}
+            holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
+            for summary in holders:
+                for target, name, described in getattr(summary, "call_arguments", None) or ():
+                    table.setdefault((target, name), []).append(described)
+            self._call_arguments = table
+        return self._call_arguments.get((module, function), [])
 
     def _index(self) -> dict:
         if self._callers is None:

@@ -1,0 +1,85 @@
+"""What a value is built as: a built-in loss object, an instance of a user class.
+
+Small readings shared by the loss analyses (`loss_inputs`, `handed`, `activations`): they
+look at one file's bindings only and never at other modules.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import dotted_name, resolve_import
+
+# `.cuda()` / `.to(device)` / `.train()` on a model or a criterion return it, computing the same.
+_MOVES = ("to", "cuda", "cpu", "float", "double", "half", "train", "eval")
+
+
+def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
+        value = value.func.value
+    return value
+
+
+def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
+    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
+    value = unwrap_moves(value)
+    if type(value) is cst.Call:
+        return roles._loss_class_kind(value)
+    name = dotted_name(value)
+    if name is None:
+        return None
+    kinds = set()
+    for b in model.bindings_of(name, function):
+        inner = unwrap_moves(b.value)
+        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
+            return None
+        kinds.add(roles._loss_class_kind(inner))
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def class_named(model: FileModel, func: cst.BaseExpression, module: str,
+                is_package: bool) -> Optional[tuple[str, Optional[str]]]:
+    """(class name, its module or None) for a call that builds a user class."""
+    name = dotted_name(func)
+    if name is None:
+        return None
+    if name in model.class_info:
+        return name, module
+    qualified = model.qualify(func)
+    if qualified is None:
+        # A name of a star import (`from model import *`): its module is unknown.
+        final = name.rsplit(".", 1)[-1]
+        return (final, None) if "." not in name and final[:1].isupper() and has_star_import(model) \
+            else None
+    target = resolve_import(module, qualified, is_package)
+    return (target[1], target[0]) if target is not None else None
+
+
+def has_star_import(model: FileModel) -> bool:
+    found = model.cache.get("star_import")
+    if found is None:
+        found = model.cache["star_import"] = any(
+            isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar)
+            for line in model.module.body if isinstance(line, cst.SimpleStatementLine) for small in line.body)
+    return found
+
+
+def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
+                   is_package: bool) -> Optional[tuple[str, Optional[str]]]:
+    """The user class that every binding of `receiver` was built from."""
+    name = dotted_name(receiver) if receiver is not None else None
+    if name is None:
+        return None
+    found = set()
+    for b in model.bindings_of(name, function):
+        value = unwrap_moves(b.value)
+        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
+            return None
+        owner = class_named(model, value.func, module, is_package)
+        if owner is None:
+            return None
+        found.add(owner)
+    return found.pop() if len(found) == 1 else None

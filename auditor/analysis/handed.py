@@ -1,0 +1,174 @@
+"""What the callers of a function hand to one of its parameters: a loss object, a model.
+
+`def train(model, criterion): ... criterion(model(x), y)` is wrong or right depending on
+what the callers pass: a `nn.CrossEntropyLoss()` and a model whose forward ends in a softmax
+make the bug; the function alone cannot say. This module answers, for a parameter of a
+function, what every known caller passes:
+
+- callers in the same file: the argument expression itself, read by the asker in the
+  caller's scope (the flow analysis resolves which calls run the function);
+- callers in other modules: a descriptor from their phase-1 summary
+  (`FileSummary.call_arguments`): `("loss", kind)` for a built-in loss, `("class", module,
+  name)` for an instance of a user class, or None when the argument is something else.
+
+When one caller leaves the parameter to its default, or no caller is known, there is no
+answer (the asker stays silent).
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import resolve_import
+
+# Callees in these packages are never functions of the project.
+_LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "os", "sys", "pandas", "math", "random",
+                            "json", "time", "logging", "matplotlib", "scipy", "torchvision", "transformers"})
+# Packages whose calls given a model and a loss do not train with them (logging, summaries).
+_NOT_TRAINERS = frozenset({"torch", "copy", "functools", "wandb", "mlflow", "logging", "torchinfo",
+                           "torchsummary", "tensorboardX", "neptune", "comet_ml", "pickle", "json", "dill"})
+# Phase 1 records at most this many calls per file (a generated file must not bloat summaries).
+_MAX_CALLS = 400
+
+
+def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
+    """Phase 1: [(target module, function or class, {position or keyword: descriptor})] for this
+    file's calls of functions and classes of other modules (`train.fit(net, nn.CrossEntropyLoss())`,
+    `Trainer(net, ...)`, whose `__init__` gets them)."""
+    from auditor.analysis.roles import roles_of
+
+    roles = roles_of(model)
+    found = []
+    for site in model.calls:
+        qualified = site.qualname
+        if qualified is None or qualified.split(".", 1)[0] in _LIBRARY_ROOTS or not site.node.args:
+            continue
+        target = resolve_import(module, qualified, is_package)
+        if target is None:
+            continue
+        described: dict = {}
+        for position, arg in enumerate(site.node.args):
+            if arg.star:
+                break
+            value = unwrap_moves(arg.value)
+            descriptor = None
+            kind = built_in_loss(model, roles, value, site.function)
+            if kind is not None:
+                descriptor = ("loss", kind)
+            else:
+                if type(value) is cst.Call:
+                    owner = class_named(model, value.func, module, is_package)
+                elif type(value) in (cst.Name, cst.Attribute):
+                    owner = instance_class(model, value, site.function, module, is_package)
+                else:
+                    owner = None
+                if owner is not None and owner[1] is not None:
+                    descriptor = ("class", owner[1], owner[0])
+            described[arg.keyword.value if arg.keyword is not None else position] = descriptor
+        found.append((target[0], target[1], described))
+        if len(found) >= _MAX_CALLS:
+            break
+    return found
+
+
+def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],
+              param: str) -> Optional[list]:
+    """What every known caller passes for `param` of `function`: ("expr", expression, caller
+    function) for calls in this file, ("summary", descriptor) for calls in other modules;
+    None when a caller leaves it to its default or no caller is known."""
+    info = model.info(function)
+    if info is None or param not in info.positional or info.parent is not None or project is None:
+        return None  # (no project: phase 1, whose summaries must not depend on other files)
+    key = ("handed_to", function, param, id(project))
+    if key in model.cache:
+        return model.cache[key]
+    answer = model.cache[key] = _handed_to(model, project, module_name, info, param)
+    return answer
+
+
+def _handed_to(model: FileModel, project, module_name: Optional[str], info, param: str) -> Optional[list]:
+    from auditor.analysis.program import program_of
+
+    found: list = []
+    flow = program_of(model, project, module_name).flow
+    sites = flow.call_sites_of(info.node)
+    if sites:
+        given = flow.arguments_of(info.node, param)
+        if len(given) != len(sites):
+            return None  # a call leaves it to the default
+        found.extend(("expr", value, caller) for value, caller in given)
+    # Other modules call a function by its name and a class's `__init__` by the class's.
+    callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+    if callee is not None and module_name and project is not None and hasattr(project, "call_arguments"):
+        position = info.positional.index(param)
+        for described in project.call_arguments(module_name, callee):
+            if param in described:
+                found.append(("summary", described[param]))
+            elif position in described:
+                found.append(("summary", described[position]))
+            else:
+                return None
+    return found or None
+
+
+
+def handed_together(model: FileModel, project, module_name: Optional[str]) -> list:
+    """(call site, loss kind, model argument) for calls of code this run cannot read that get
+    both a built-in loss and a model: `NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`,
+    `Trainer(net, nn.BCEWithLogitsLoss())`. Such a trainer applies the loss to the model's
+    output. Calls of this file's functions are left to `handed_to` (their body says where the
+    output goes), and so are calls of other modules of the run."""
+    from auditor.analysis.program import program_of
+    from auditor.analysis.roles import LOSS_CLASSES, roles_of
+
+    roles = roles_of(model)
+    found = []
+    flow = None
+    for site in model.calls:
+        args = site.node.args
+        if len(args) < 2 or any(a.star for a in args):
+            continue
+        kinds: set = set()
+        others = []
+        for arg in args:
+            value = arg.value
+            kind = built_in_loss(model, roles, value, site.function)
+            if kind is None and type(value) in (cst.Name, cst.Attribute):  # the class: `criterion=nn.CrossEntropyLoss`
+                qualified = model.qualify(value)
+                kind = next((k for k, names in LOSS_CLASSES.items() if qualified in names), None)
+            if kind is not None:
+                kinds.add(kind)
+            else:
+                others.append(value)
+        if len(kinds) != 1 or not others:
+            continue
+        qualified = site.qualname
+        if qualified is not None and (qualified.split(".", 1)[0] in _NOT_TRAINERS
+                                      or _in_run(project, module_name, qualified)):
+            continue
+        if qualified is None:
+            if site.callee is None or "." in site.callee or site.callee in model.bindings \
+                    or hasattr(builtins, site.callee):
+                continue  # a method of an unknown object, or `print(model, criterion)`
+            if flow is None:
+                flow = program_of(model, project, module_name).flow
+            if flow.resolve(site) is not None:
+                continue  # this file's own code: read by handed_to
+        kind = kinds.pop()
+        found.extend((site, kind, value) for value in others[:4])
+    return found
+
+
+def _in_run(project, module_name: Optional[str], qualified: str) -> bool:
+    """Whether a qualified callee is a function of a module checked in this run (a class of
+    the run may still hand both to a library base class, as skorch's subclasses do)."""
+    if project is None or not hasattr(project, "get") or not module_name:
+        return False
+    target = resolve_import(module_name, qualified, False)
+    summary = project.get(target[0]) if target is not None else None
+    return summary is not None and target[1] in (getattr(summary, "functions", None) or ())
