@@ -192,8 +192,10 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
             if not given:
                 return []
             for value, caller in given:
+                # The model each call passes: the binding in force at that call (a notebook
+                # rebinds `model` between `train(model, ...)` calls).
                 name = dotted_name(value)
-                more = _built_from(prog, name, caller, depth + 1) if name else []
+                more = _built_from(prog, name, caller, depth + 1, at=value) if name else []
                 if not more:
                     return []
                 found += more
