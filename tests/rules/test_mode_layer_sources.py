@@ -1,0 +1,185 @@
+"""TRN101's severity when the model's layers are reached through names, through the real command.
+
+The finding is an error when the evaluated model has dropout or batch norm (or layers the
+tool cannot see), info ("harmless as written") when every layer is visible and none depends
+on the mode. Each family has the bug (the same shape with a mode-dependent layer) and the
+look-alike:
+- a helper's parameter holds, at each call, the model bound there (a notebook rebinds
+  `model` between `train(model, ...)` calls; a model bound after the last call is not passed);
+- `nn.Sequential(*layers)` over a list built by `append`/`extend`/`+=` (an append after the
+  container is built does not reach it; a list handed to an unknown helper is unknown);
+- `nn.ModuleList(l)` of layers bound to local names, `nn.Sequential(*self._make_layers())`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import run_cases
+
+HEAD = "import torch\nimport torch.nn as nn\n\n"
+
+TRAIN_HELPER = HEAD + """
+def train(model, num_epochs, train_dl, x_valid, y_valid):
+    history = []
+    for epoch in range(num_epochs):
+        for x_batch, y_batch in train_dl:
+            loss = loss_fn(model(x_batch), y_batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        pred = model(x_valid)
+        history.append(((pred >= 0.5).float() == y_valid).float().mean())
+    return history
+
+model = nn.Sequential(nn.Linear(2, 1), nn.Sigmoid())
+loss_fn = nn.BCELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
+history = train(model, 200, train_dl, x_valid, y_valid)
+
+model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), {SECOND} nn.Linear(4, 1), nn.Sigmoid())
+optimizer = torch.optim.SGD(model.parameters(), lr=0.015)
+history = train(model, 200, train_dl, x_valid, y_valid)
+
+model = nn.Sequential(nn.Linear(2, 4), nn.Dropout(0.5), nn.Linear(4, 1))
+model.eval()
+"""
+
+LIST_BUILT = HEAD + """
+hidden_units = [8, 4]
+input_size = x_train.shape[1]
+all_layers = []
+for hidden_unit in hidden_units:
+    layer = nn.Linear(input_size, hidden_unit)
+    all_layers.append(layer)
+    all_layers.append(nn.ReLU())
+    {INSIDE}
+    input_size = hidden_unit
+all_layers += [nn.Linear(hidden_units[-1], 1)]
+{BEFORE}
+model = nn.Sequential(*all_layers)
+{AFTER}
+loss_fn = nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.001)
+for epoch in range(200):
+    for x_batch, y_batch in train_dl:
+        loss = loss_fn(model(x_batch)[:, 0], y_batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+
+with torch.no_grad():
+    pred = model(x_test.float())[:, 0]
+    print(loss_fn(pred, y_test).item())
+"""
+
+MODULE_LIST = HEAD + """
+class MyModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        l1 = nn.Linear(2, 4)
+        a1 = {ACTIVATION}
+        l2 = nn.Linear(4, 1)
+        l = [l1, a1, l2]
+        self.module_list = nn.ModuleList(l)
+
+    def forward(self, x):
+        for f in self.module_list:
+            x = f(x)
+        return x
+
+model = MyModule()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.015)
+for epoch in range(10):
+    for x_batch, y_batch in train_dl:
+        loss = loss_fn(model(x_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+with torch.no_grad():
+    print((model(x_test).argmax(1) == y_test).float().mean())
+"""
+
+MADE_BY_METHOD = HEAD + """
+class Net(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.features = nn.Sequential(*self._make_layers(cfg))
+        self.classifier = nn.Linear(512, 10)
+
+    def _make_layers(self, cfg):
+        layers = []
+        in_channels = 3
+        for x in cfg:
+            layers += [nn.Conv2d(in_channels, x, kernel_size=3, padding=1), {NORM} nn.ReLU()]
+            in_channels = x
+        return layers
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+model = Net([64, 128, 512])
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for epoch in range(10):
+    for x_batch, y_batch in train_dl:
+        loss = loss_fn(model(x_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+with torch.no_grad():
+    print((model(x_test).argmax(1) == y_test).float().mean())
+"""
+
+
+def _list(inside: str = "", before: str = "", after: str = "") -> str:
+    return LIST_BUILT.replace("{INSIDE}", inside).replace("{BEFORE}", before).replace("{AFTER}", after)
+
+
+CASES = {
+    "helper_plain.py": TRAIN_HELPER.replace("{SECOND}", ""),
+    "helper_dropout.py": TRAIN_HELPER.replace("{SECOND}", "nn.Dropout(0.2),"),
+    "list_plain.py": _list(),
+    "list_dropout.py": _list(inside="all_layers.append(nn.Dropout(0.5))"),
+    "list_conditional_dropout.py": _list(inside="if use_dropout:\n        all_layers.append(nn.Dropout(0.5))"),
+    "list_extended_norm.py": _list(before="all_layers.extend([nn.BatchNorm1d(1)])"),
+    "list_appended_after.py": _list(after="all_layers.append(nn.Dropout(0.5))"),
+    "list_handed_on.py": _list(before="add_regularisation(all_layers)"),
+    "module_list_plain.py": MODULE_LIST.replace("{ACTIVATION}", "nn.ReLU()"),
+    "module_list_dropout.py": MODULE_LIST.replace("{ACTIVATION}", "nn.Dropout(0.3)"),
+    "method_plain.py": MADE_BY_METHOD.replace("{NORM}", ""),
+    "method_norm.py": MADE_BY_METHOD.replace("{NORM}", "nn.BatchNorm2d(x),"),
+}
+
+# file -> (the evaluation's text, severity, a word the message must hold)
+EXPECTED = {
+    "helper_plain.py": ("pred = model(x_valid)", "info", "harmless as written"),
+    "helper_dropout.py": ("pred = model(x_valid)", "error", "nn.Dropout"),
+    "list_plain.py": ("pred = model(x_test", "info", "harmless as written"),
+    "list_dropout.py": ("pred = model(x_test", "error", "nn.Dropout"),
+    "list_conditional_dropout.py": ("pred = model(x_test", "error", "nn.Dropout"),
+    "list_extended_norm.py": ("pred = model(x_test", "error", "nn.BatchNorm1d"),
+    "list_appended_after.py": ("pred = model(x_test", "info", "harmless as written"),
+    "list_handed_on.py": ("pred = model(x_test", "error", "if it has any"),
+    "module_list_plain.py": ("print((model(x_test)", "info", "harmless as written"),
+    "module_list_dropout.py": ("print((model(x_test)", "error", "nn.Dropout"),
+    "method_plain.py": ("print((model(x_test)", "info", "harmless as written"),
+    "method_norm.py": ("print((model(x_test)", "error", "nn.BatchNorm2d"),
+}
+
+
+def _line_of(name: str, text: str) -> int:
+    lines = CASES[name].splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("mode_layer_sources"), CASES, "TRN101")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_severity_follows_the_layers(found, name):
+    text, severity, word = EXPECTED[name]
+    line = _line_of(name, text)
+    assert [(f["line"], f["severity"]) for f in found[name]] == [(line, severity)]
+    assert word in found[name][0]["message"]
