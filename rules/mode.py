@@ -179,10 +179,11 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         # The binding in force where the model is used (a notebook rebinds `model` per cell),
         # through `model = model.to(device)` / `DataParallel(model)` to what built it.
         order = source_order(model)
-        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)),
-                        key=lambda b: order.get(b.statement, 0))
+        # (`model = fit(model)` reads the binding above it: its own value runs first.)
+        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)
+                         and not model.is_within(at, b.statement)), key=lambda b: order.get(b.statement, 0))
         while before and (dotted_name(_unwrapped(before[-1].value)) if before[-1].index is None
-                          else _passed_back(before[-1])) == key:
+                          else _handed_back(prog, before[-1])) == key:
             before.pop()
         if before:
             bindings = [before[-1]]
@@ -203,7 +204,7 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         if binding.kind == "assign" and binding.index is not None:
             # `model, opt, dl = accelerator.prepare(model, opt, dl)`, opacus'
             # `make_private(module=model, ...)`: the model handed in comes back wrapped.
-            passed = _passed_back(binding)
+            passed = _handed_back(prog, binding)
             if passed == key:
                 continue  # the same model, wrapped: what built it is another binding
             more = _built_from(prog, passed, binding.function, depth + 1) if passed else []
@@ -252,6 +253,13 @@ def _returned_models(prog, name: str, depth: int) -> Optional[list]:
             return []
         found += more
     return found
+
+
+def _handed_back(prog, binding) -> str:
+    """The model a tuple-unpacking call hands back at the binding's position: a wrapper's
+    argument (`_passed_back`), or the parameter a function of the file returns there
+    (`model, losses = fit(model, ...)`); "" when unknown."""
+    return _passed_back(binding) or dotted_name(prog.flow.returned_argument(binding.value, binding.index)) or ""
 
 
 def _passed_back(binding) -> str:

@@ -8,7 +8,10 @@ look-alike:
   `model` between `train(model, ...)` calls; a model bound after the last call is not passed);
 - `nn.Sequential(*layers)` over a list built by `append`/`extend`/`+=` (an append after the
   container is built does not reach it; a list handed to an unknown helper is unknown);
-- `nn.ModuleList(l)` of layers bound to local names, `nn.Sequential(*self._make_layers())`.
+- `nn.ModuleList(l)` of layers bound to local names, `nn.Sequential(*self._make_layers())`;
+- the mode a helper leaves its argument in, through what it returns (`model, losses =
+  fit(model, ...)`, `net, losses = fit(...)`), its epoch loop running at least once because
+  it trains (through `train_epoch()`); a loop that trains nothing may not run.
 """
 
 from __future__ import annotations
@@ -130,6 +133,43 @@ with torch.no_grad():
     print((model(x_test).argmax(1) == y_test).float().mean())
 """
 
+# fit() trains and tests each epoch and hands the model back; the caller then evaluates it.
+FIT = HEAD + """
+def train_epoch(model, loader, optimizer):
+    model.train()
+    for x, y in loader:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+def test_epoch(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum(loss_fn(model(x), y).item() for x, y in loader)
+
+def fit(model, train_loader, test_loader, optimizer, nb_epochs):
+    losses = []
+    for epoch in range(nb_epochs):
+        {FIRST}
+        {SECOND}
+    return model, losses
+
+model = nn.Sequential(nn.Linear(4, 50), nn.Dropout(0.2), nn.Linear(50, 2))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+{TARGET}, losses = fit(model, train_loader, test_loader, optimizer, 50)
+with torch.no_grad():
+    pred = {TARGET}(X_test[0])
+    print(pred.cpu().numpy())
+"""
+TRAINS = "train_epoch(model, train_loader, optimizer)"
+TESTS = "losses.append(test_epoch(model, test_loader))"
+SCORES = "losses.append(score(model, test_loader))"
+
+
+def _fit(first: str, second: str, target: str = "model") -> str:
+    return FIT.replace("{FIRST}", first).replace("{SECOND}", second).replace("{TARGET}", target)
+
 
 def _list(inside: str = "", before: str = "", after: str = "") -> str:
     return LIST_BUILT.replace("{INSIDE}", inside).replace("{BEFORE}", before).replace("{AFTER}", after)
@@ -148,6 +188,13 @@ CASES = {
     "module_list_dropout.py": MODULE_LIST.replace("{ACTIVATION}", "nn.Dropout(0.3)"),
     "method_plain.py": MADE_BY_METHOD.replace("{NORM}", ""),
     "method_norm.py": MADE_BY_METHOD.replace("{NORM}", "nn.BatchNorm2d(x),"),
+    "fit_ends_in_eval.py": _fit(TRAINS, TESTS),
+    "fit_ends_in_eval_renamed.py": _fit(TRAINS, TESTS, target="net"),
+    "fit_ends_in_train.py": _fit(TESTS, TRAINS),
+    "fit_ends_in_train_renamed.py": _fit(TESTS, TRAINS, target="net"),
+    # A loop that trains nothing may run zero times: the model can leave it in training mode.
+    "loop_may_not_run.py": _fit(SCORES, TESTS).replace("def fit(", "def score(model, loader):\n"
+                                                         "    return 0.0\n\ndef fit("),
 }
 
 # file -> (the evaluation's text, severity, a word the message must hold)
@@ -164,6 +211,11 @@ EXPECTED = {
     "module_list_dropout.py": ("print((model(x_test)", "error", "nn.Dropout"),
     "method_plain.py": ("print((model(x_test)", "info", "harmless as written"),
     "method_norm.py": ("print((model(x_test)", "error", "nn.BatchNorm2d"),
+    "fit_ends_in_eval.py": None,
+    "fit_ends_in_eval_renamed.py": None,
+    "fit_ends_in_train.py": ("pred = model(X_test", "error", "nn.Dropout"),
+    "fit_ends_in_train_renamed.py": ("pred = net(X_test", "error", "nn.Dropout"),
+    "loop_may_not_run.py": ("pred = model(X_test", "error", "nn.Dropout"),
 }
 
 
@@ -179,6 +231,9 @@ def found(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_severity_follows_the_layers(found, name):
+    if EXPECTED[name] is None:
+        assert found[name] == []
+        return
     text, severity, word = EXPECTED[name]
     line = _line_of(name, text)
     assert [(f["line"], f["severity"]) for f in found[name]] == [(line, severity)]
