@@ -64,11 +64,12 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
     if cls is not None:
         return class_dependence(model, cls, depth + 1)
     if name and name.startswith("self.") and name.count(".") == 1:
-        # `nn.Sequential(*self._make_layers(cfg))`: the layers a method of the class builds.
+        # `nn.Sequential(*self._make_layers(cfg))`: the layers a method of the class returns.
         owner = model.class_of(model.enclosing_function(value))
         method = owner.methods.get(name[5:]) if owner is not None else None
-        if method is not None:
-            return _calls_dependence(model, method.calls, depth + 1)
+        returned = [r.value for r in method.returns] if method is not None else []
+        if returned and all(r is not None for r in returned):
+            return _all_of(model, returned, depth)
     return None, ""
 
 

@@ -188,6 +188,9 @@ CASES = {
     "module_list_dropout.py": MODULE_LIST.replace("{ACTIVATION}", "nn.Dropout(0.3)"),
     "method_plain.py": MADE_BY_METHOD.replace("{NORM}", ""),
     "method_norm.py": MADE_BY_METHOD.replace("{NORM}", "nn.BatchNorm2d(x),"),
+    # The block class is the caller's argument: the method's layers are not known here.
+    "method_given_block.py": MADE_BY_METHOD.replace("def _make_layers(self, cfg):", "def _make_layers(self, cfg, block=None):")
+    .replace("nn.Conv2d(in_channels, x, kernel_size=3, padding=1), {NORM}", "block(in_channels, x),"),
     "fit_ends_in_eval.py": _fit(TRAINS, TESTS),
     "fit_ends_in_eval_renamed.py": _fit(TRAINS, TESTS, target="net"),
     "fit_ends_in_train.py": _fit(TESTS, TRAINS),
@@ -211,6 +214,7 @@ EXPECTED = {
     "module_list_dropout.py": ("print((model(x_test)", "error", "nn.Dropout"),
     "method_plain.py": ("print((model(x_test)", "info", "harmless as written"),
     "method_norm.py": ("print((model(x_test)", "error", "nn.BatchNorm2d"),
+    "method_given_block.py": ("print((model(x_test)", "error", "if it has any"),
     "fit_ends_in_eval.py": None,
     "fit_ends_in_eval_renamed.py": None,
     "fit_ends_in_train.py": ("pred = model(X_test", "error", "nn.Dropout"),
