@@ -320,13 +320,35 @@ def _untrained_here(prog, forward) -> bool:
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
                 or prog.flow.fresh_model(site.node):
             continue  # only what runs between its construction and this forward can train it
-        if prog.is_backward(site) or prog.is_step(site) or prog.flow.resolve(site) is not None:
+        if prog.is_backward(site) or prog.is_step(site) or _may_train(prog, site):
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
             return False
-        if any(dotted_name(a.value) == forward.key for a in site.node.args):
-            return False
+        if site.callee not in ("print", "repr", "str", "type", "id", "len") and \
+                any(dotted_name(a.value) == forward.key for a in site.node.args):
+            return False  # handed to a function that may train it (`print(net)` only shows it)
     return True
+
+
+def _may_train(prog, site) -> bool:
+    """A call of a function of the file that back-propagates or steps an optimizer, itself
+    or through the file's functions it calls (`create_noise(...)` does not)."""
+    resolved = prog.flow.resolve(site)
+    if resolved is None:
+        return False
+    pending, seen = [resolved[0]], set()
+    while pending and len(seen) < 16:
+        function = pending.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        for inner in prog.model.calls_in(function):
+            if prog.is_backward(inner) or prog.is_step(inner) or inner.method in ("step", "backward"):
+                return True
+            deeper = prog.flow.resolve(inner)
+            if deeper is not None:
+                pending.append(deeper[0])
+    return bool(pending)  # too deep to tell: it may
 
 
 def _leaves_grad_to_caller(prog, forward) -> bool:

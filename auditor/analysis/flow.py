@@ -498,7 +498,8 @@ class FlowAnalysis:
         keys = {k for s in exits for k, _ in s.modes}
         for key in keys:
             head = key.split(".", 1)[0]
-            if head not in info.params and not self._global_of(head, function):
+            if head not in info.params and not self._global_of(head, function) and \
+                    not (info.parent is not None and self._closure_of(head, function, info.parent)):
                 continue
             modes = frozenset(s.mode(key) or UNKNOWN for s in exits)
             if modes != {UNKNOWN}:
@@ -565,10 +566,25 @@ class FlowAnalysis:
         return memo
 
     def _shared_global(self, head: str, callee: cst.FunctionDef, bindings: dict) -> bool:
-        """Whether `head`, as the running scope sees it, is the global the callee reads."""
-        if head == "self" or head in bindings or not self._global_of(head, callee):
+        """Whether `head`, as the running scope sees it, is the global the callee reads, or
+        (a function nested in the running one) the running function's own variable it reads."""
+        if head == "self" or head in bindings:
+            return False
+        if self._current is not None and self._closure_of(head, callee, self._current):
+            return True
+        if not self._global_of(head, callee):
             return False
         return self._current is None or self._global_of(head, self._current)
+
+    def _closure_of(self, name: str, callee: cst.FunctionDef, outer: cst.FunctionDef) -> bool:
+        """`callee`, defined in `outer`, reads `outer`'s variable `name` (`def evaluate():
+        model(x)` inside `main`, where `model` is built): the same object in both."""
+        info = self.model.function_info.get(callee)
+        if info is None or info.parent is not outer or name in info.params:
+            return False
+        found = self.model.bindings.get(name, ())
+        return not any(b.function is callee for b in found) and \
+            (name in self.model.function_info[outer].params or any(b.function is outer for b in found))
 
     def _never_switched(self) -> dict[str, str]:
         """Models built fresh (so in training mode) at module level, or as `self.x` in a
@@ -818,7 +834,7 @@ class FlowAnalysis:
                 source = dotted_name(value.args[0].value)
             else:  # `model = fit(model, ...)` returning its argument: the same module
                 source = dotted_name(self.returned_argument(value))
-        built = TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
         return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
@@ -1536,6 +1552,21 @@ def wrapped_module(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     for arg in value.args:
         if (arg.keyword is None and not arg.star) or (arg.keyword is not None and arg.keyword.value == "module"):
             return arg.value
+    return None
+
+
+def _chained_mode(value: cst.BaseExpression) -> Optional[str]:
+    """The mode a value is switched to by its own chain: `Net().eval()`, `model.to(dev).train()`
+    (the outermost switch wins), else None."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+        method = value.func.attr.value
+        if method == "eval":
+            return EVAL
+        if method == "train":
+            flag = evaluate(value.args[0].value, State()) if value.args else True
+            return TRAIN if flag is True else EVAL if flag is False else UNKNOWN
+        value = value.func.value
     return None
 
 

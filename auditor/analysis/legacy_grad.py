@@ -58,11 +58,14 @@ def _volatile_name(model: FileModel, name: str, call: cst.Call) -> bool:
             found = _assigns(earlier, name)
             if found is not _UNKNOWN:
                 return found
-        # The start of this block: before an `if`'s body, what runs before the `if` decides;
-        # a loop's body may be reached from its previous round, a function's from its caller.
+        # The start of this block: before an `if`'s body, or a loop's that never rebinds the
+        # name, what runs before it decides; a function's body is reached from its caller.
         owner = model.parent(block)
-        if owner is None or type(owner) in (cst.For, cst.While, cst.FunctionDef, cst.Module, cst.ClassDef):
+        if owner is None or type(owner) in (cst.FunctionDef, cst.Module, cst.ClassDef):
             return False
+        if type(owner) in (cst.For, cst.While) and (_mentions_assignment(owner, name) or (
+                type(owner) is cst.For and name in _targets(owner.target))):
+            return False  # the loop rebinds it: its previous round decides
         while owner is not None and not isinstance(owner, cst.BaseCompoundStatement):
             owner = model.parent(owner)  # `else:` -> its `if`
         statement = owner
@@ -116,6 +119,18 @@ def _mentions_assignment(node: cst.CSTNode, name: str) -> bool:
         def visit_AssignTarget(self, target: cst.AssignTarget) -> None:
             if name in _targets(target.target):
                 found.append(target)
+
+        def visit_For(self, loop: cst.For) -> None:
+            if name in _targets(loop.target):
+                found.append(loop)
+
+        def visit_AugAssign(self, small: cst.AugAssign) -> None:
+            if name in _targets(small.target):
+                found.append(small)
+
+        def visit_AsName(self, alias: cst.AsName) -> None:
+            if name in _targets(alias.name):
+                found.append(alias)
 
     node.visit(_Finder())
     return bool(found)

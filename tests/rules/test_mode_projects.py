@@ -538,7 +538,130 @@ for points, labels in test_loader:
     print(render(points).max().item())
 """
 
+CLOSURE = """
+import torch
+import torch.nn as nn
+
+
+def main(train_loader, val_loader):
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def evaluate():
+        {enter}
+        correct = 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        {leave}
+        return correct
+
+    for epoch in range(3):
+        {top}
+        for x, y in train_loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        print(evaluate())
+"""
+
+CHAINED = """
+import torch
+import torch.nn as nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def main(x_test):
+    encoder = Encoder(){chain}
+    encoder.load_state_dict(torch.load("encoder.pt"))
+    with torch.no_grad():
+        for x in x_test:
+            print(encoder(x).argmax(1).tolist())
+"""
+
+SMOKE = """
+import torch
+import torch.nn as nn
+
+
+def make_discriminator():
+    return nn.Sequential(nn.Linear(784, 64), nn.Dropout(0.5), nn.Linear(64, 1), nn.Sigmoid())
+
+
+def create_noise(batch_size, z_size):
+    return torch.rand(batch_size, z_size) * 2 - 1
+
+
+disc_model = make_discriminator()
+print(disc_model)
+input_z = create_noise(32, 20)
+d_proba_real = disc_model(input_real)
+print("Disc. (real) -- shape:", d_proba_real.shape, d_proba_real.mean().item())
+"""
+
+GENERATE = """
+import torch
+import torch.nn as nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(100, 32)
+        self.gru = nn.GRU(32, 32)
+        self.out = nn.Linear(32, 100)
+
+    def forward(self, x, hidden):
+        output, hidden = self.gru(self.embedding(x).view(1, 1, -1), hidden)
+        return self.out(output.view(1, -1)), hidden
+
+
+def generate(decoder, start, length=100):
+    hidden = torch.zeros(1, 1, 32)
+    inp = start
+    text = []
+    for _ in range(length):
+        {step}
+        top_i = torch.multinomial(output.data.view(-1).exp(), 1)[0]
+        text.append(int(top_i))
+        inp = top_i.view(1)
+    return text
+
+
+decoder = CharRNN()
+opt = torch.optim.Adam(decoder.parameters())
+for step, (x, y) in enumerate(pairs):
+    hidden = torch.zeros(1, 1, 32)
+    out, hidden = decoder(x, hidden)
+    nn.functional.cross_entropy(out, y).backward()
+    opt.step()
+    if step % 100 == 0:
+        print(generate(decoder, x))
+"""
+
 CASES = {
+    # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
+    # renamed output is still read, only as sampled numbers.
+    "generate_bad.py": GENERATE.format(step="output, hidden = decoder(inp, hidden)"),
+    "generate_ok.py": GENERATE.format(step="with torch.no_grad():\n            output, hidden = decoder(inp, hidden)"),
+    # `Encoder().eval()`: switched as it is built.
+    "chained_eval_ok.py": CHAINED.format(chain=".eval()"),
+    "chained_move_bad.py": CHAINED.format(chain=".to('cuda')"),
+    # A new model's first look, with only a print and an unrelated helper before it: a smoke test.
+    "smoke_with_helper_ok.py": SMOKE,
+    # A function nested in main() reads main's model: the same object, in the same mode.
+    "closure_bad.py": CLOSURE.format(enter="pass", leave="pass", top="model.train()"),
+    "closure_ok.py": CLOSURE.format(enter="model.eval()", leave="model.train()", top="pass"),
+    # The nested evaluation leaves it in eval mode, and the next epoch trains so.
+    "closure_left_in_eval_bad.py": CLOSURE.format(enter="model.eval()", leave="pass", top="pass"),
     # A module with no parameters (a renderer): running it on test data is no evaluation.
     "renderer_ok.py": RENDERER.format(extra=""),
     # The same with a layer: a model whose mode and graph matter.
@@ -624,6 +747,14 @@ def test_extract_shapes():
 }
 
 EXPECTED = {
+    "generate_bad.py": [("TRN101", 22), ("TRN102", 22)],  # TRN101: info, no dropout in one GRU layer
+    "generate_ok.py": [("TRN101", 23)],
+    "chained_eval_ok.py": [],
+    "chained_move_bad.py": [("TRN101", 19)],
+    "smoke_with_helper_ok.py": [],
+    "closure_bad.py": [("TRN101", 14)],
+    "closure_ok.py": [],
+    "closure_left_in_eval_bad.py": [("TRN103", 23)],
     "renderer_ok.py": [],
     "renderer_with_layer_bad.py": [("TRN101", 22), ("TRN102", 22)],
     "wrapped_module_ok.py": [],
