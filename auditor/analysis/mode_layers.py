@@ -146,7 +146,7 @@ _GROWS = {"append": 0, "insert": 1, "extend": 0}  # method -> the position of wh
 # Calls that read a list without changing it (any other call given the list may add to it).
 _READ_ONLY = frozenset({"len", "print", "list", "tuple", "enumerate", "zip", "reversed", "sorted", "iter",
                         "isinstance", "repr", "str", "type", "id"})
-_BRANCHES = (cst.If, cst.Try, cst.For, cst.While, cst.With)
+_BRANCHES = (cst.If, cst.Try, cst.For, cst.While)  # (a `with` body always runs)
 
 
 def _bound_layers(model: FileModel, name: cst.Name, depth: int) -> tuple[Optional[bool], str]:

@@ -184,6 +184,9 @@ CASES = {
     "list_extended_norm.py": _list(before="all_layers.extend([nn.BatchNorm1d(1)])"),
     "list_appended_after.py": _list(after="all_layers.append(nn.Dropout(0.5))"),
     "list_handed_on.py": _list(before="add_regularisation(all_layers)"),
+    # Rebound on one branch only: both lists can reach the model (the last one is not enough).
+    "list_either_branch.py": _list(before="if deep:\n    all_layers = [nn.Linear(4, 8), nn.Dropout(0.5)]\n"
+                                          "else:\n    all_layers = [nn.Linear(4, 1)]"),
     "module_list_plain.py": MODULE_LIST.replace("{ACTIVATION}", "nn.ReLU()"),
     "module_list_dropout.py": MODULE_LIST.replace("{ACTIVATION}", "nn.Dropout(0.3)"),
     "method_plain.py": MADE_BY_METHOD.replace("{NORM}", ""),
@@ -210,6 +213,7 @@ EXPECTED = {
     "list_extended_norm.py": ("pred = model(x_test", "error", "nn.BatchNorm1d"),
     "list_appended_after.py": ("pred = model(x_test", "info", "harmless as written"),
     "list_handed_on.py": ("pred = model(x_test", "error", "if it has any"),
+    "list_either_branch.py": ("pred = model(x_test", "error", "nn.Dropout"),
     "module_list_plain.py": ("print((model(x_test)", "info", "harmless as written"),
     "module_list_dropout.py": ("print((model(x_test)", "error", "nn.Dropout"),
     "method_plain.py": ("print((model(x_test)", "info", "harmless as written"),
