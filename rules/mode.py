@@ -12,7 +12,7 @@ from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.legacy_grad import volatile_input
-from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free
+from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
@@ -166,6 +166,18 @@ def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
             return True, what
         unknown = unknown or found is None
     return (None, "") if unknown else (False, "")
+
+
+def _unwritten_model(ctx, prog, forward) -> bool:
+    """Every model the forward pass can run whose layers are unknown is built from a class
+    defined only in a notebook cell that does not parse (an exercise left blank)."""
+    key = forward.key
+    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    while not values and "." in key.removeprefix("self."):
+        key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`
+        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    unknown = [v for v in values if mode_dependence(prog.model, v)[0] is None]
+    return bool(unknown) and all(unparsed_class(prog.model, ctx.source, v) for v in unknown)
 
 
 def _built_from(prog, key: str, function, depth: int, at=None) -> list:
@@ -604,6 +616,8 @@ class MissingEvalMode(Rule):
             key = forward.key
             if what == CALLER_GATED:
                 continue  # its dropout runs only when the caller asks, and this call does not
+            if dependent is None and _unwritten_model(ctx, prog, forward):
+                continue  # its class is in a cell that does not parse (TRN000): nothing to read
             if dependent is False:
                 ctx.report(forward.site.node,
                            f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "

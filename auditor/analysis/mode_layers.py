@@ -10,7 +10,8 @@ module, a layer built by an unknown call). Rules only lower a finding on False.
 from __future__ import annotations
 
 import builtins
-from typing import Optional
+import re
+from typing import Any, Optional
 
 import libcst as cst
 
@@ -490,3 +491,31 @@ def _builds_no_parameters(model: FileModel, cls: ClassInfo, calls: list, depth: 
             continue
         return False  # anything else may hand back a module
     return True
+
+
+# -- a model class in a cell that does not parse -----------------------------------------------
+
+def unparsed_class(model: FileModel, source: Any, value: cst.BaseExpression) -> Optional[str]:
+    """The class `value` builds (`GPT(config)`) when the program defines and imports it
+    nowhere but a cell of the notebook `source` that does not parse defines it (an
+    exercise's blanks: `self.mlp = # your code here`): there are no layers to read, and the
+    code cannot run as written. None otherwise."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+        value = value.func.value
+    if type(value) is not cst.Call or type(value.func) is not cst.Name or not getattr(source, "piece_errors", None):
+        return None
+    name = value.func.value
+    if name in model.class_info or name in model.bindings or model.functions_named(name) or \
+            model.qualify_call(value) is not None or model.imports.stars:
+        return None  # defined, bound or imported somewhere the tool reads
+    cells = (getattr(source, "notebook", None) or {}).get("cells") or []
+    defines = re.compile(rf"^[ \t]*class[ \t]+{re.escape(name)}\b", re.MULTILINE)
+    for error in source.piece_errors:
+        number, _ = source.location(error.line)
+        if number is None or not 1 <= number <= len(cells) or not isinstance(cells[number - 1], dict):
+            continue
+        text = cells[number - 1].get("source", "")
+        if defines.search("".join(text) if isinstance(text, list) else str(text)):
+            return name
+    return None

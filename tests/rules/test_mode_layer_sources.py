@@ -246,3 +246,70 @@ def test_severity_follows_the_layers(found, name):
     line = _line_of(name, text)
     assert [(f["line"], f["severity"]) for f in found[name]] == [(line, severity)]
     assert word in found[name][0]["message"]
+
+
+# -- a model class in a notebook cell that does not parse (an exercise's blanks) ---------------
+
+def _notebook(*cells: str) -> str:
+    import json
+
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                  "source": cell} for cell in cells],
+                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+HELPER_CELL = HEAD + """def plot_reconstruction(model, loader):
+    x, _ = next(iter(loader))
+    out = model(x)
+    show(torch.cat([x, out.detach()], dim=3))
+"""
+WRITTEN = """class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 20)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return self.drop(self.fc(x))
+"""
+BLANK = """class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = # your code here
+
+    def forward(self, x):
+        # your code here
+"""
+USE_CELL = """model = VAE()
+optimizer = torch.optim.Adam(model.parameters())
+model.train()
+for epoch in range(10):
+    for x, _ in loader:
+        loss = model(x).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+plot_reconstruction(model, loader)
+"""
+NOTEBOOKS = {
+    "written.ipynb": _notebook(HELPER_CELL, WRITTEN, USE_CELL),
+    "blank.ipynb": _notebook(HELPER_CELL, BLANK, USE_CELL),
+    # The evaluated model holds another package's model: unknown, but not for want of parsing.
+    "unknown_body.ipynb": _notebook(HELPER_CELL.replace("import torch\n", "import timm\nimport torch\n"),
+                                    WRITTEN.replace("nn.Dropout(0.2)", "timm.create_model('vit_tiny')"),
+                                    BLANK.replace("class VAE", "class Other"), USE_CELL),
+}
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("mode_unparsed"), NOTEBOOKS, "TRN000,TRN101")
+
+
+def test_model_class_in_a_cell_that_does_not_parse(notebooks):
+    """No layers to read and code that cannot run: TRN000 on the cell, no TRN101 guess."""
+    (written,) = notebooks["written.ipynb"]
+    assert written["code"] == "TRN101" and written["severity"] == "error" and "nn.Dropout" in written["message"]
+    assert [f["code"] for f in notebooks["blank.ipynb"]] == ["TRN000"]
+    unknown = sorted((f["code"], f["severity"]) for f in notebooks["unknown_body.ipynb"])
+    assert unknown == [("TRN000", "error"), ("TRN101", "error")]
