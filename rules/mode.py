@@ -518,7 +518,10 @@ class MissingEvalMode(Rule):
         (`trainer.validate()`) see its attributes as `self.*`. `transformers`'
         `from_pretrained()` returns models in eval mode. `DataParallel(model)` keeps the wrapped
         model's mode. A model never switched nor handed to another function anywhere in the
-        file is in training mode in every function. A loop that trains runs at least once.
+        file is in training mode in every function. A loop that trains (itself, or through a
+        helper of the file such as `train_epoch()`) runs at least once. A helper that returns
+        the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
+        it left it in.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
         backward) each path keeps its own mode. It cannot see: entry points whose callers are
@@ -539,8 +542,11 @@ class MissingEvalMode(Rule):
         instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
         dropout between stacked layers) or when its layers are not all visible (an imported
         or loaded model); info, saying so, when every layer is visible in the file (its class,
-        the classes it builds, an `nn.Sequential`) and none depends on the mode: both modes
-        compute the same numbers.
+        the classes it builds, an `nn.Sequential`, also over a list filled by `append`/`extend`
+        or returned by a method; for a helper's parameter, the models passed at its calls)
+        and none depends on the mode: both modes compute the same numbers. A model whose class
+        is defined only in a notebook cell that does not parse (an exercise's blanks) is not
+        flagged: there is nothing to read, and TRN000 names the cell.
         """
     why = """
         In training mode dropout keeps dropping units and batch norm normalises with the
