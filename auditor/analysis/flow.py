@@ -810,8 +810,9 @@ class FlowAnalysis:
         if type(target) is cst.Tuple or type(target) is cst.List:
             names = [dotted_name(e.value) for e in target.elements]
             # `model, losses = fit(model, ...)`: the module handed back keeps the mode `fit` left it in.
-            sources = [dotted_name(self.returned_argument(value, i)) if type(value) is cst.Call and name
-                       and type(target.elements[i]) is cst.Element else None for i, name in enumerate(names)]
+            plain = type(value) is cst.Call and all(type(e) is cst.Element for e in target.elements)
+            sources = [dotted_name(self.returned_argument(value, i)) if plain and name else None
+                       for i, name in enumerate(names)]
             return ("unpack", [n for n in names if n], [(n, s) for n, s in zip(names, sources) if n and s and n != s])
         name = dotted_name(target)
         if name is None:
