@@ -224,6 +224,16 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
                 return []
             found += more
             continue
+        if binding.kind == "for" and binding.index is None and type(binding.value) in (cst.List, cst.Tuple):
+            # `for model in [mlp, cnn]: train(model)`: each model of the literal.
+            for element in binding.value.elements:
+                name = dotted_name(element.value) if type(element) is cst.Element else None
+                more = _built_from(prog, name, binding.function, depth + 1, at=element.value) if name else \
+                    ([element.value] if type(element.value) is cst.Call else [])
+                if not more:
+                    return []
+                found += more
+            continue
         if binding.kind != "assign":
             return []
         value = binding.value

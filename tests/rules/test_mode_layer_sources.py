@@ -5,7 +5,8 @@ tool cannot see), info ("harmless as written") when every layer is visible and n
 on the mode. Each family has the bug (the same shape with a mode-dependent layer) and the
 look-alike:
 - a helper's parameter holds, at each call, the model bound there (a notebook rebinds
-  `model` between `train(model, ...)` calls; a model bound after the last call is not passed);
+  `model` between `train(model, ...)` calls; a model bound after the last call is not passed),
+  or each model of a literal list the loop around the call runs over;
 - `nn.Sequential(*layers)` over a list built by `append`/`extend`/`+=` (an append after the
   container is built does not reach it; a list handed to an unknown helper is unknown);
 - `nn.ModuleList(l)` of layers bound to local names, `nn.Sequential(*self._make_layers())`;
@@ -166,6 +167,24 @@ TRAINS = "train_epoch(model, train_loader, optimizer)"
 TESTS = "losses.append(test_epoch(model, test_loader))"
 SCORES = "losses.append(score(model, test_loader))"
 
+# Each model of a literal list goes through the same helper.
+OVER_MODELS = HEAD + """
+def train(model, loader, x_valid, y_valid):
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.train()
+    for epoch in range(5):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+    return (model(x_valid).argmax(1) == y_valid).float().mean().item()
+
+mlp = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+wide = nn.Sequential(nn.Linear(4, 64), {WIDE}, nn.Linear(64, 2))
+for model in [mlp, wide]:
+    print(train(model, loader, x_valid, y_valid))
+"""
+
 
 def _fit(first: str, second: str, target: str = "model") -> str:
     return FIT.replace("{FIRST}", first).replace("{SECOND}", second).replace("{TARGET}", target)
@@ -194,6 +213,8 @@ CASES = {
     # The block class is the caller's argument: the method's layers are not known here.
     "method_given_block.py": MADE_BY_METHOD.replace("def _make_layers(self, cfg):", "def _make_layers(self, cfg, block=None):")
     .replace("nn.Conv2d(in_channels, x, kernel_size=3, padding=1), {NORM}", "block(in_channels, x),"),
+    "over_models_plain.py": OVER_MODELS.replace("{WIDE}", "nn.ReLU()"),
+    "over_models_dropout.py": OVER_MODELS.replace("{WIDE}", "nn.Dropout(0.5)"),
     "fit_ends_in_eval.py": _fit(TRAINS, TESTS),
     "fit_ends_in_eval_renamed.py": _fit(TRAINS, TESTS, target="net"),
     "fit_ends_in_train.py": _fit(TESTS, TRAINS),
@@ -219,6 +240,8 @@ EXPECTED = {
     "method_plain.py": ("print((model(x_test)", "info", "harmless as written"),
     "method_norm.py": ("print((model(x_test)", "error", "nn.BatchNorm2d"),
     "method_given_block.py": ("print((model(x_test)", "error", "if it has any"),
+    "over_models_plain.py": ("return (model(x_valid)", "info", "harmless as written"),
+    "over_models_dropout.py": ("return (model(x_valid)", "error", "nn.Dropout"),
     "fit_ends_in_eval.py": None,
     "fit_ends_in_eval_renamed.py": None,
     "fit_ends_in_train.py": ("pred = model(X_test", "error", "nn.Dropout"),
