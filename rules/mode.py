@@ -527,9 +527,12 @@ class MissingEvalMode(Rule):
         get_model("LeNet")`, in the file or another module). A model handed to a function of
         another checked module has the mode that function leaves it in (`get_loss(model)`
         calling `model.eval()`); methods called on an object of a class of the file
-        (`trainer.validate()`) see its attributes as `self.*`. `transformers`'
-        `from_pretrained()` returns models in eval mode. `DataParallel(model)` keeps the wrapped
-        model's mode. A model never switched nor handed to another function anywhere in the
+        (`trainer.validate()`) see its attributes as `self.*`, and a function nested in another
+        reads the outer one's model (`def evaluate(): model(x)` inside `main`). `transformers`'
+        `from_pretrained()` returns models in eval mode; `Net().eval()` is in eval mode from its
+        construction. `DataParallel(model)` keeps the wrapped model's mode, and
+        `model.module.eval()` switches the wrapper too. A module class of the file that holds no
+        parameters or layers (a renderer, a fixed transform) is not a model to evaluate. A model never switched nor handed to another function anywhere in the
         file is in training mode in every function. A loop that trains (itself, or through a
         helper of the file such as `train_epoch()`) runs at least once. A helper that returns
         the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
