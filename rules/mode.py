@@ -12,7 +12,7 @@ from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_
 from auditor.analysis.program import by_behaviour_only
 from auditor.analysis.uses import ESCAPES, source_order
 from auditor.analysis.legacy_grad import volatile_input
-from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free
+from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
 from auditor.analysis.names import dotted_name
@@ -169,6 +169,20 @@ def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
     return (None, "") if unknown else (False, "")
 
 
+def _unwritten_model(ctx, prog, forward) -> bool:
+    """Every model the forward pass can run whose layers are unknown is built from a class
+    defined only in a notebook cell that does not parse (an exercise left blank)."""
+    if not getattr(ctx.source, "piece_errors", None):
+        return False  # every cell parsed (the common case): nothing to look up
+    key = forward.key
+    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    while not values and "." in key.removeprefix("self."):
+        key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`
+        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    unknown = [v for v in values if mode_dependence(prog.model, v)[0] is None]
+    return bool(unknown) and all(unparsed_class(prog.model, ctx.source, v) for v in unknown)
+
+
 def _built_from(prog, key: str, function, depth: int, at=None) -> list:
     """The expressions that build the model `key` holds in `function` ([] when unknown)."""
     model = prog.model
@@ -180,10 +194,11 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         # The binding in force where the model is used (a notebook rebinds `model` per cell),
         # through `model = model.to(device)` / `DataParallel(model)` to what built it.
         order = source_order(model)
-        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)),
-                        key=lambda b: order.get(b.statement, 0))
+        # (`model = fit(model)` reads the binding above it: its own value runs first.)
+        before = sorted((b for b in bindings if order.get(b.statement, 0) < order.get(at, 0)
+                         and not model.is_within(at, b.statement)), key=lambda b: order.get(b.statement, 0))
         while before and (dotted_name(_unwrapped(before[-1].value)) if before[-1].index is None
-                          else _passed_back(before[-1])) == key:
+                          else _handed_back(prog, before[-1])) == key:
             before.pop()
         if before:
             bindings = [before[-1]]
@@ -193,8 +208,10 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
             if not given:
                 return []
             for value, caller in given:
+                # The model each call passes: the binding in force at that call (a notebook
+                # rebinds `model` between `train(model, ...)` calls).
                 name = dotted_name(value)
-                more = _built_from(prog, name, caller, depth + 1) if name else []
+                more = _built_from(prog, name, caller, depth + 1, at=value) if name else []
                 if not more:
                     return []
                 found += more
@@ -202,13 +219,23 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         if binding.kind == "assign" and binding.index is not None:
             # `model, opt, dl = accelerator.prepare(model, opt, dl)`, opacus'
             # `make_private(module=model, ...)`: the model handed in comes back wrapped.
-            passed = _passed_back(binding)
+            passed = _handed_back(prog, binding)
             if passed == key:
                 continue  # the same model, wrapped: what built it is another binding
             more = _built_from(prog, passed, binding.function, depth + 1) if passed else []
             if not more:
                 return []
             found += more
+            continue
+        if binding.kind == "for" and binding.index is None and type(binding.value) in (cst.List, cst.Tuple):
+            # `for model in [mlp, cnn]: train(model)`: each model of the literal.
+            for element in binding.value.elements:
+                name = dotted_name(element.value) if type(element) is cst.Element else None
+                more = _built_from(prog, name, binding.function, depth + 1, at=element.value) if name else \
+                    ([element.value] if type(element.value) is cst.Call else [])
+                if not more:
+                    return []
+                found += more
             continue
         if binding.kind != "assign":
             return []
@@ -251,6 +278,13 @@ def _returned_models(prog, name: str, depth: int) -> Optional[list]:
             return []
         found += more
     return found
+
+
+def _handed_back(prog, binding) -> str:
+    """The model a tuple-unpacking call hands back at the binding's position: a wrapper's
+    argument (`_passed_back`), or the parameter a function of the file returns there
+    (`model, losses = fit(model, ...)`); "" when unknown."""
+    return _passed_back(binding) or dotted_name(prog.flow.returned_argument(binding.value, binding.index)) or ""
 
 
 def _passed_back(binding) -> str:
@@ -500,7 +534,10 @@ class MissingEvalMode(Rule):
         construction. `DataParallel(model)` keeps the wrapped model's mode, and
         `model.module.eval()` switches the wrapper too. A module class of the file that holds no
         parameters or layers (a renderer, a fixed transform) is not a model to evaluate. A model never switched nor handed to another function anywhere in the
-        file is in training mode in every function. A loop that trains runs at least once.
+        file is in training mode in every function. A loop that trains (itself, or through a
+        helper of the file such as `train_epoch()`) runs at least once. A helper that returns
+        the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
+        it left it in.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
         backward) each path keeps its own mode. It cannot see: entry points whose callers are
@@ -524,8 +561,11 @@ class MissingEvalMode(Rule):
         instance norm with running statistics, `F.dropout(training=self.training)`, recurrent
         dropout between stacked layers) or when its layers are not all visible (an imported
         or loaded model); info, saying so, when every layer is visible in the file (its class,
-        the classes it builds, an `nn.Sequential`) and none depends on the mode: both modes
-        compute the same numbers.
+        the classes it builds, an `nn.Sequential`, also over a list filled by `append`/`extend`
+        or returned by a method; for a helper's parameter, the models passed at its calls)
+        and none depends on the mode: both modes compute the same numbers. A model whose class
+        is defined only in a notebook cell that does not parse (an exercise's blanks) is not
+        flagged: there is nothing to read, and TRN000 names the cell.
         """
     why = """
         In training mode dropout keeps dropping units and batch norm normalises with the
@@ -604,6 +644,8 @@ class MissingEvalMode(Rule):
             key = forward.key
             if what == CALLER_GATED:
                 continue  # its dropout runs only when the caller asks, and this call does not
+            if dependent is None and _unwritten_model(ctx, prog, forward):
+                continue  # its class is in a cell that does not parse (TRN000): nothing to read
             if dependent is False:
                 ctx.report(forward.site.node,
                            f"`{key}` is evaluated {evidence} while it can still be in training mode; harmless "

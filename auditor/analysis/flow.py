@@ -787,6 +787,9 @@ class FlowAnalysis:
             for state in states:
                 for name in plan[1]:
                     state = state.with_env(name, _DROP)
+                for name, source in plan[2]:
+                    mode = state.mode(source)
+                    state = state.with_mode(name, mode) if mode is not None else state
                 out.append(state)
             return out
         _, name, built, source, has_value = plan
@@ -805,7 +808,12 @@ class FlowAnalysis:
     def _plan_assign(self, target: cst.BaseExpression, value: cst.BaseExpression) -> tuple:
         """What an assignment does, apart from the state it runs in (computed once per target)."""
         if type(target) is cst.Tuple or type(target) is cst.List:
-            return ("unpack", [n for n in (dotted_name(e.value) for e in target.elements) if n])
+            names = [dotted_name(e.value) for e in target.elements]
+            # `model, losses = fit(model, ...)`: the module handed back keeps the mode `fit` left it in.
+            plain = type(value) is cst.Call and all(type(e) is cst.Element for e in target.elements)
+            sources = [dotted_name(self.returned_argument(value, i)) if plain and name else None
+                       for i, name in enumerate(names)]
+            return ("unpack", [n for n in names if n], [(n, s) for n, s in zip(names, sources) if n and s and n != s])
         name = dotted_name(target)
         if name is None:
             return ("skip",)
@@ -825,6 +833,8 @@ class FlowAnalysis:
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
+            else:  # `model = fit(model, ...)` returning its argument: the same module
+                source = dotted_name(self.returned_argument(value))
         built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
         return ("name", name, built, source, _may_have_value(value))
 
@@ -1281,6 +1291,37 @@ class FlowAnalysis:
             self.model.cache["call_sites_of"] = table
         return table.get(function, [])
 
+    def returned_argument(self, call: cst.Call, index: Optional[int] = None) -> Optional[cst.BaseExpression]:
+        """The argument that a call of a plain function of this file hands back, whole or at
+        position `index` of the tuple it returns (`return model, losses` of `def fit(model,
+        ...)`): the same module, in the mode the function leaves it. None when some return
+        gives anything else, or the function rebinds the parameter to another value."""
+        site = self.model.call_site.get(call)
+        resolved = self.resolve(site) if site is not None else None
+        if resolved is None or resolved[1]:
+            return None
+        info = self.model.function_info[resolved[0]]
+        param = None
+        for ret in info.returns:
+            value = ret.value
+            if index is not None and type(value) is cst.Tuple and len(value.elements) > index and \
+                    not any(type(e) is cst.StarredElement for e in value.elements):
+                value = value.elements[index].value
+            elif index is not None:
+                return None
+            if type(value) is not cst.Name or value.value not in info.params or param not in (None, value.value):
+                return None
+            param = value.value
+        if param is None or any(b.kind != "param" and dotted_name(_strip_moves(b.value)) != param
+                                for b in self.model.bindings_of(param, info.node)):
+            return None  # no return, or `model = Other()` inside: not the caller's module
+        plain = [a for a in call.args if a.keyword is None and not a.star]
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == param:
+                return arg.value
+        position = info.positional.index(param) if param in info.positional else None
+        return plain[position].value if position is not None and position < len(plain) else None
+
     def arguments_of(self, function: Optional[cst.FunctionDef], param: str) -> list[tuple]:
         """(argument expression, caller function) for `param` at every call site of `function`."""
         info = self.model.info(function)
@@ -1309,19 +1350,38 @@ class FlowAnalysis:
         return _dedupe(self._loop_entries.get(loop, ()))
 
     def _trains_in(self, loop: cst.CSTNode) -> bool:
-        """The loop holds a backward call or an optimizer step (in its own function)."""
+        """The loop holds a backward call or an optimizer step (in its own function), or a
+        call of a function of the file that trains (`for epoch in range(n): train_epoch(...)`)."""
         if self._training_loops is None:
             found: set = set()
-            for site in self.model.calls:
-                if site.method == "backward" or (site.method == "step" and site.receiver is not None and
-                                                 self.roles.is_optimizer(dotted_name(site.receiver), site.function)):
-                    for ancestor in self.model.ancestors(site.node):
-                        if type(ancestor) is cst.FunctionDef or type(ancestor) is cst.ClassDef:
-                            break
-                        if type(ancestor) is cst.For or type(ancestor) is cst.While:
-                            found.add(ancestor)
+            for site in self._training_calls():
+                for ancestor in self.model.ancestors(site.node):
+                    if type(ancestor) is cst.FunctionDef or type(ancestor) is cst.ClassDef:
+                        break
+                    if type(ancestor) is cst.For or type(ancestor) is cst.While:
+                        found.add(ancestor)
             self._training_loops = found
         return loop in self._training_loops
+
+    def _training_calls(self) -> list[CallSite]:
+        """Backward calls and optimizer steps, and the calls of the file's functions that run
+        one (through a few levels of helpers: `fit` calls `train_epoch`, which steps)."""
+        sites = [site for site in self.model.calls if site.method == "backward" or (
+            site.method == "step" and site.receiver is not None
+            and self.roles.is_optimizer(dotted_name(site.receiver), site.function))]
+        trainers = {site.function for site in sites if site.function is not None}
+        seen = set(sites)
+        for _ in range(3):
+            names = {self.model.function_info[f].name for f in trainers}
+            more = [site for site in self.model.calls if site not in seen and site.callee
+                    and site.callee.rsplit(".", 1)[-1] in names
+                    and (self.resolve(site) or (None,))[0] in trainers]
+            if not more:
+                break
+            seen.update(more)
+            sites += more
+            trainers |= {site.function for site in more if site.function is not None}
+        return sites
 
 
 def _range_runs(iterable: cst.BaseExpression, states: list[State]) -> Optional[bool]:

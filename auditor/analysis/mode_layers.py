@@ -10,7 +10,8 @@ module, a layer built by an unknown call). Rules only lower a finding on False.
 from __future__ import annotations
 
 import builtins
-from typing import Optional
+import re
+from typing import Any, Optional
 
 import libcst as cst
 
@@ -63,6 +64,13 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
     cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is not None:
         return class_dependence(model, cls, depth + 1)
+    if name and name.startswith("self.") and name.count(".") == 1:
+        # `nn.Sequential(*self._make_layers(cfg))`: the layers a method of the class returns.
+        owner = model.class_of(model.enclosing_function(value))
+        method = owner.methods.get(name[5:]) if owner is not None else None
+        returned = [r.value for r in method.returns] if method is not None else []
+        if returned and all(r is not None for r in returned):
+            return _all_of(model, returned, depth)
     return None, ""
 
 
@@ -113,6 +121,10 @@ def _all_of(model: FileModel, values: list, depth: int) -> tuple[Optional[bool],
             found, what = _all_of(model, [value.elt], depth)
         elif type(value) is cst.StarredElement or type(value) is cst.Element:
             found, what = _all_of(model, [value.value], depth)
+        elif type(value) is cst.Name:  # `nn.Sequential(*layers)`, `nn.ModuleList(l)`
+            found, what = _bound_layers(model, value, depth + 1)
+        elif type(value) is cst.BinaryOperation and type(value.operator) is cst.Add:  # `blocks + [head]`
+            found, what = _all_of(model, [value.left, value.right], depth)
         elif type(value) is cst.Call and dotted_name(value.func) in ("OrderedDict", "collections.OrderedDict"):
             pairs = value.args[0].value if value.args else None
             inner = [e.value.elements[1].value for e in getattr(pairs, "elements", ())
@@ -124,6 +136,73 @@ def _all_of(model: FileModel, values: list, depth: int) -> tuple[Optional[bool],
             return True, what
         unknown = unknown or found is None
     return (None, "") if unknown else (False, "")
+
+
+# -- layers held by a name ---------------------------------------------------------------------
+#
+# `all_layers = []; for h in hidden: all_layers.append(nn.Linear(n, h)); ...;
+# model = nn.Sequential(*all_layers)`: the container runs what the list holds where it is read.
+
+_GROWS = {"append": 0, "insert": 1, "extend": 0}  # method -> the position of what it adds
+# Calls that read a list without changing it (any other call given the list may add to it).
+_READ_ONLY = frozenset({"len", "print", "list", "tuple", "enumerate", "zip", "reversed", "sorted", "iter",
+                        "isinstance", "repr", "str", "type", "id"})
+_BRANCHES = (cst.If, cst.Try, cst.For, cst.While)  # (a `with` body always runs)
+
+
+def _bound_layers(model: FileModel, name: cst.Name, depth: int) -> tuple[Optional[bool], str]:
+    """The layers the local name `name` holds where it is read: the value bound last above
+    the read in the same scope (and the earlier ones too while that binding is conditional),
+    plus what `append`/`insert`/`extend`/`+=` add to it between that binding and the read.
+    Unknown for a parameter, a loop variable, an unpacked value, or a list handed to a call
+    that may change it."""
+    if depth > _MAX_DEPTH:
+        return None, ""
+    from auditor.analysis.uses import source_order  # a sibling's cached table, no cycle at import
+
+    function = model.enclosing_function(name)
+    order = source_order(model)
+    at = order.get(name, 0)
+    bindings = sorted((b for b in model.bindings.get(name.value, ()) if b.function is function
+                       and order.get(b.statement, 0) < at and not model.is_within(name, b.statement)),
+                      key=lambda b: order.get(b.statement, 0))
+    values: list = []
+    start = None
+    for binding in reversed(bindings):
+        if binding.kind == "aug":
+            values.append(binding.value)  # `layers += [nn.ReLU()]`
+            continue
+        if binding.kind != "assign" or binding.index is not None:
+            return None, ""  # a loop variable, `a, b = f()`, a `with` target: not read here
+        values.append(binding.value)
+        start = order.get(binding.statement, 0)
+        if not _conditional(model, binding.statement, name):
+            break
+    if start is None:
+        return None, ""  # a parameter, a global, a name bound only below the read
+    for site in model.calls_in(function):
+        where = order.get(site.node, 0)
+        if not start < where < at or model.is_within(name, site.node):
+            continue
+        receiver = site.receiver
+        if site.method in _GROWS and type(receiver) is cst.Name and receiver.value == name.value:
+            values.extend(a.value for a in site.node.args[_GROWS[site.method]:_GROWS[site.method] + 1])
+            continue
+        if any(type(a.value) is cst.Name and a.value.value == name.value for a in site.node.args) and \
+                site.callee not in _READ_ONLY and not (site.qualname or "").startswith("torch.nn."):
+            return None, ""  # `add_blocks(layers)`: a call that may add to it
+    return _all_of(model, values, depth)
+
+
+def _conditional(model: FileModel, statement: cst.CSTNode, read: cst.CSTNode) -> bool:
+    """`statement` runs only on some paths to `read`: inside a branch, loop or `try` that
+    does not also hold the read."""
+    for ancestor in model.ancestors(statement):
+        if type(ancestor) is cst.FunctionDef or type(ancestor) is cst.Module:
+            return False
+        if isinstance(ancestor, _BRANCHES) and not model.is_within(read, ancestor):
+            return True
+    return False
 
 
 def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[Optional[bool], str]:
@@ -412,3 +491,31 @@ def _builds_no_parameters(model: FileModel, cls: ClassInfo, calls: list, depth: 
             continue
         return False  # anything else may hand back a module
     return True
+
+
+# -- a model class in a cell that does not parse -----------------------------------------------
+
+def unparsed_class(model: FileModel, source: Any, value: cst.BaseExpression) -> Optional[str]:
+    """The class `value` builds (`GPT(config)`) when the program defines and imports it
+    nowhere but a cell of the notebook `source` that does not parse defines it (an
+    exercise's blanks: `self.mlp = # your code here`): there are no layers to read, and the
+    code cannot run as written. None otherwise."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+        value = value.func.value
+    if type(value) is not cst.Call or type(value.func) is not cst.Name or not getattr(source, "piece_errors", None):
+        return None
+    name = value.func.value
+    if name in model.class_info or name in model.bindings or model.functions_named(name) or \
+            model.qualify_call(value) is not None or model.imports.stars:
+        return None  # defined, bound or imported somewhere the tool reads
+    cells = (getattr(source, "notebook", None) or {}).get("cells") or []
+    defines = re.compile(rf"^[ \t]*class[ \t]+{re.escape(name)}\b", re.MULTILINE)
+    for error in source.piece_errors:
+        number, _ = source.location(error.line)
+        if number is None or not 1 <= number <= len(cells) or not isinstance(cells[number - 1], dict):
+            continue
+        text = cells[number - 1].get("source", "")
+        if defines.search("".join(text) if isinstance(text, list) else str(text)):
+            return name
+    return None
