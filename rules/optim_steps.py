@@ -370,7 +370,7 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
             return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
         if name in differentiated:
             return value, True  # `loss.backward()` ran on it: a tensor with a graph
-        values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None]
+        values = model.values_of(name, function, kinds=("assign",))
         if values and all(_loss_evidence(model, v, function) for v in values) and \
                 len(values) == len(model.bindings_of(name, function)):
             return value, all(_loss_evidence(model, v, function) == "torch" for v in values)

@@ -184,10 +184,11 @@ class FileModel:
             current = parents.get(current)
         return False
 
-    def values_of(self, target: str, function: Optional[cst.FunctionDef] = None) -> list[cst.BaseExpression]:
-        """Values assigned to `target`, preferring the same function, then module level."""
-        return [b.value for b in self.bindings_of(target, function) if b.kind in ("assign", "with")
-                and b.index is None]
+    def values_of(self, target: str, function: Optional[cst.FunctionDef] = None,
+                  kinds: tuple[str, ...] = ("assign", "with")) -> list[cst.BaseExpression]:
+        """Values bound whole to `target` (no unpacking) by a binding of one of `kinds`,
+        preferring the same function, then module level."""
+        return [b.value for b in self.bindings_of(target, function) if b.kind in kinds and b.index is None]
 
     def bindings_of(self, target: str, function: Optional[cst.FunctionDef] = None) -> list[Binding]:
         """Bindings of `target` visible from `function`: its own, else enclosing ones, else module level.

@@ -22,6 +22,7 @@ _FRAMEWORKS = ("transformers.", "trl.")
 _LIGHTNING = ("pytorch_lightning.", "lightning.")
 _EARLY_STOPPING = {"EarlyStoppingCallback"}
 _LIGHTNING_SLOT = "the validation data of `trainer.fit`"
+_ASSIGNED = ("assign",)  # `name = value` only (not `with ... as name`)
 
 
 def framework_selections(prog) -> Iterator[tuple]:
@@ -67,7 +68,7 @@ def _split_method_part(model, node: Optional[cst.BaseExpression], function, dept
             return not qualified.startswith("sklearn")  # sklearn's is a function: its parts are the user's
         return _split_method_part(model, func.value, function, depth + 1)
     if isinstance(node, cst.Name):
-        values = [b.value for b in model.bindings_of(node.value, function) if b.kind == "assign" and b.index is None]
+        values = model.values_of(node.value, function, kinds=_ASSIGNED)
         return any(_split_method_part(model, v, function, depth + 1) for v in values)
     return False
 
@@ -104,8 +105,7 @@ def _bound_call(model, node: Optional[cst.BaseExpression], function, depth: int 
     if isinstance(node, cst.Call) or node is None or depth > 4:
         return node if isinstance(node, cst.Call) else None
     name = dotted_name(node)
-    values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None] \
-        if name else []
+    values = model.values_of(name, function, kinds=_ASSIGNED) if name else []
     return _bound_call(model, values[0], function, depth + 1) if len(values) == 1 else None
 
 
@@ -137,24 +137,16 @@ def _hf_selects(model, call: cst.Call, function) -> Optional[str]:
     return None
 
 
-def _training_arguments(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[cst.Call]:
+def _training_arguments(model, node: Optional[cst.BaseExpression], function) -> Optional[cst.Call]:
     """The `TrainingArguments(...)` call `node` is, or the one its name is bound to (once)."""
-    if depth > 4:
-        return None
-    if isinstance(node, cst.Call):
-        return node if (dotted_name(node.func) or "").endswith("Arguments") else None
-    name = dotted_name(node) if node is not None else None
-    if name is None:
-        return None
-    values = [b.value for b in model.bindings_of(name, function) if b.kind == "assign" and b.index is None]
-    return _training_arguments(model, values[0], function, depth + 1) if len(values) == 1 else None
+    call = _bound_call(model, node, function)
+    return call if call is not None and (dotted_name(call.func) or "").endswith("Arguments") else None
 
 
 def _elements(node: Optional[cst.BaseExpression], model=None, function=None) -> list:
     """The elements of a list/tuple of callbacks (through one name bound to it)."""
     if node is not None and model is not None and isinstance(node, (cst.Name, cst.Attribute)):
-        values = [b.value for b in model.bindings_of(dotted_name(node) or "", function)
-                  if b.kind == "assign" and b.index is None]
+        values = model.values_of(dotted_name(node) or "", function, kinds=_ASSIGNED)
         node = values[0] if len(values) == 1 else node
     if isinstance(node, (cst.List, cst.Tuple)):
         return [e.value for e in node.elements]
