@@ -7,9 +7,11 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.names import dotted_name, matches
+from auditor.analysis.program import Forward
 from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
@@ -313,6 +315,13 @@ class PreprocessorFitOnTestData(Rule):
         mixes training and evaluation rows (`np.concatenate([X_train, X_test])`). A helper
         that fits whatever it is given is flagged where it is called with test data.
 
+        Statistics taken by hand count too, when they rescale data that is stored as data:
+        `X_test = (X_test - X_test.mean(0)) / X_test.std(0)`; `mean = np.mean(np.concatenate(
+        [train, test]))`, then `train = (train - mean) / sd`; a helper that standardises its
+        argument with its own statistics (`def standardize(x): return (x - x.mean(0)) /
+        x.std(0)`) called with test data. Per-sample normalisation (`axis=1`) and deviations
+        computed for a metric (`resid = y_test - y_test.mean()`) are not fits.
+
         Across boundaries: a helper's parameter is followed to the arguments its callers in
         the same file pass. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
@@ -345,10 +354,21 @@ class PreprocessorFitOnTestData(Rule):
         X_test = scaler.transform(X_test)
         """,
     )
-    needs_imports = ("sklearn",)
+    # sklearn for a transformer; a split's name for statistics taken by hand.
+    needs_imports = ("sklearn", "test", "val")
 
     def check(self, ctx) -> None:
         prog = program(ctx)
+        for found in eval_statistics(prog):
+            what = "mixes training and evaluation data" if found.split == MIXED else f"is {found.split} data"
+            if found.helper is not None:
+                ctx.report(found.node, f"`{found.helper}()` standardises its argument with statistics of its own "
+                                       f"rows, here `{shorten(ctx.model.code(found.data))}`, which {what}: use "
+                                       f"statistics of the training split only")
+            else:
+                ctx.report(found.node, f"statistics computed by hand on `{shorten(ctx.model.code(found.data))}`, "
+                                       f"which {what}, standardise the data: take them from the training split "
+                                       f"only and apply them to the rest")
         fitting_params: dict = {}
         for site, transformer, data in _fit_sites(prog):
             info = ctx.model.info(site.function)
@@ -424,11 +444,13 @@ class PreprocessorFitBeforeSplit(Rule):
         turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
         data in `self.` attributes is flagged where its class calls it and then calls a method
         that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
-        helper that fits on the training part it split itself is not flagged. It cannot see a
+        helper that fits on the training part it split itself, or that its caller hands a
+        split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. It cannot see a
         split made in another module, by a custom splitter, or by index arrays computed
         elsewhere, nor a fit whose data is a parameter filled in another module. Category
         encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
-        statistic. Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
+        statistic; so is a `ColumnTransformer` made of them only (remainder "passthrough" or
+        "drop"). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -515,6 +537,8 @@ class PreprocessorFitBeforeSplit(Rule):
                         or site.node in reported:
                     continue
                 inner = helpers[resolved[0]]
+                if _given_a_part(prog, site, resolved, inner):
+                    continue  # `normalize_dataset(x_train)`: the helper fits the training part it is given
                 seeds = set(names_assigned(site.statement))
                 block = site.function.body if site.function is not None else model.module
                 returns: list = []
@@ -530,6 +554,16 @@ class PreprocessorFitBeforeSplit(Rule):
                 elif returns and site.function is not None and site.function not in helpers:
                     callers.setdefault(site.function, inner)
             helpers = callers
+
+
+def _given_a_part(prog, site, resolved, inner) -> bool:
+    """The helper fits its own parameter, and this call passes a split's part or a range of
+    rows for it (`normalize_dataset(x_train[..., :d])`): a fit on a part, not on all rows."""
+    info = prog.model.info(resolved[0])
+    if info is None or inner.data not in info.params:
+        return False
+    value = _bind_arguments(info, site.node, resolved[1]).get(inner.data)
+    return value is not None and (row_range(value) or prog.splits.split_of(value, site.function) is not None)
 
 
 @dataclass
@@ -551,11 +585,51 @@ class _Source:
 _CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder", "OrdinalEncoder"}
 
 
+_COLUMN_TRANSFORMERS = {"ColumnTransformer": 1, "make_column_transformer": 0}  # -> the estimator's index
+
+
+def _encoders_only(model, site) -> bool:
+    """A column transformer whose every part is a category encoder, "drop" or "passthrough"
+    (`ColumnTransformer([("", OneHotEncoder(), [0])], remainder="passthrough")`): it learns
+    category lists only, as the encoders alone do."""
+    built = site.receiver
+    name = dotted_name(built)
+    if name is not None:
+        values = [b.value for b in model.bindings_of(name, site.function)]
+        built = values[-1] if len(values) == 1 else None
+    if not isinstance(built, cst.Call):
+        return False
+    kind = (dotted_name(built.func) or "").rsplit(".", 1)[-1]
+    if kind not in _COLUMN_TRANSFORMERS:
+        return False
+    index = _COLUMN_TRANSFORMERS[kind]
+    if kind == "ColumnTransformer":
+        parts = argument(built, "transformers", 0)
+        parts = [e.value for e in parts.elements] if isinstance(parts, (cst.List, cst.Tuple)) else None
+    else:
+        parts = [a.value for a in built.args if a.keyword is None and not a.star]
+    if not parts:
+        return False
+    estimators = [p.elements[index].value for p in parts
+                  if isinstance(p, cst.Tuple) and len(p.elements) > index]
+    remainder = keyword(built, "remainder")
+    remainder = remainder.value if remainder is not None else None
+    return len(estimators) == len(parts) and all(_learns_categories(e) for e in estimators) and \
+        (remainder is None or _learns_categories(remainder))
+
+
+def _learns_categories(estimator: cst.BaseExpression) -> bool:
+    if isinstance(estimator, cst.SimpleString):
+        return string_value(estimator) in ("drop", "passthrough")
+    return isinstance(estimator, cst.Call) and \
+        (dotted_name(estimator.func) or "").rsplit(".", 1)[-1] in _CATEGORY_ENCODERS
+
+
 def _fit_sources(prog):
     model = prog.model
     for site, transformer, data in _fit_sites(prog):
         if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None \
-                or row_range(data):
+                or row_range(data) or _encoders_only(model, site):
             continue  # fitted on a split (or a range of rows): TRN201's business when it is the wrong one
         raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
         statement = site.statement
@@ -736,14 +810,20 @@ class TestDataInTrainingLoop(Rule):
           scores kept each epoch and the best of them reported: `max(test_f1s)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
-          of the chosen epoch), or the call writes a file (`save_test_submission(...)`).
+          of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
+          or the call writes a file (`save_test_submission(...)`). A decision on the test
+          score inside such a branch (`elif test_loss < best_test:`) is still an error.
 
         Across boundaries: evaluation helpers are recognised by behaviour (forward passes, no
         step), whatever their name (`vali()`); a helper that reads a module-level test loader
         (`def test(epoch): for x, y in testloader`) or picks the test part of what it is given
         (`data.test_user_dict`) counts; so does a dual-mode helper whose backward and step run
         only under `if train:` / `if optimizer is not None:`, called with that switch off
-        (`train_or_eval(model, test_loader)`). A function of another module of the project
+        (`train_or_eval(model, test_loader)`), and a helper that picks its loader by a switch
+        (`loader = self.test_loader if test else self.dev_loader`) called with it on
+        (`evaluate(model, test=True)`). `net.forward(x)` is a forward pass as `net(x)` is; a
+        dataset class built with "test" (`TestSetLoader(root, "test")`) evaluates nothing
+        yet. A function of another module of the project
         (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
         read by its name, as an unresolved local helper is; a library's function is not. It
         cannot follow a test result into another module's decision logic, nor see inside a
@@ -830,6 +910,7 @@ class TestDataInTrainingLoop(Rule):
         reported = set()
         produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
+        forwards.update((f.site.node, f) for f in _explicit_forwards(prog, forwards))
         helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
             loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
@@ -934,6 +1015,10 @@ class TestDataInTrainingLoop(Rule):
                 data, _, binding = alias
                 return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
                         site.statement, info, False, True)
+            switched = _switched_test_data(prog, info, site.node, resolved[1]) \
+                if info is not None and not splits else None
+            if switched is not None:
+                return f"`{site.callee}()` evaluates `{switched}` (test data)", site.statement, info, False, False
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None and _returns_before(prog, info, site.node, own[1]):
                 return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
@@ -956,8 +1041,8 @@ class TestDataInTrainingLoop(Rule):
             if _writes_file(info.name):
                 return False
             return prog.function_evaluates(info) or any(f.site.function is info.node for f in prog.forwards())
-        if site.callee is None:
-            return False
+        if site.callee is None or "." not in site.callee and site.callee[:1].isupper():
+            return False  # `TestSetLoader(root, "test")`: a class built, nothing evaluated yet
         if site.qualname is not None:
             # `utils.evaluation(model, test_iter)`: a function of another module of the project
             # (not a library's), read by its name as unresolved local helpers are.
@@ -972,6 +1057,20 @@ class TestDataInTrainingLoop(Rule):
             if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, helpers):
                 trains.update(prog.loops_of(site.node))
         return trains
+
+
+def _explicit_forwards(prog, known: dict) -> list:
+    """`pred = net.forward(img)` on a model outside its class: a forward pass, as `net(img)`
+    is (TRN504 asks for that spelling; the pass is the same)."""
+    found = []
+    for site in prog.model.calls:
+        if site.method != "forward" or site.node in known or site.receiver is None or site.qualname is not None:
+            continue
+        key = dotted_name(site.receiver)
+        if key is None or key.startswith("self.") or not prog.roles.model_evidence(key, site.function):
+            continue
+        found.append(Forward(site, key))
+    return found
 
 
 def _calls_trainer(prog, site, helpers: dict) -> bool:
@@ -1149,6 +1248,53 @@ def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
             if prog.splits.split_of(loop.iter, info.node) == TEST:
                 helpers[info.node] = (prog.model.code(loop.iter), loop)
                 return helpers[info.node]
+    return None
+
+
+def _switched_test_data(prog, info, call: cst.Call, bound: bool) -> Optional[str]:
+    """The test data a helper's evaluation loop reads when this call turns its switch on:
+    `loader = self.test_loader if test else self.dev_loader` (or the reverse under `not`)
+    inside `def evaluate(model, test=False)`, called as `evaluate(model, test=True)`."""
+    arguments = None
+    for forward in prog.forwards():
+        if forward.site.function is not info.node:
+            continue
+        for loop in prog.loops_of(forward.site.node):
+            if not isinstance(loop, cst.For):
+                continue
+            for name in names_read(loop.iter):
+                for binding in prog.model.bindings_of(name, info.node):
+                    choice = binding.value if binding.function is info.node else None
+                    if not isinstance(choice, cst.IfExp):
+                        continue
+                    switch, negated = _choice_switch(choice.test, info)
+                    if switch is None:
+                        continue
+                    if arguments is None:
+                        arguments = _bind_arguments(info, call, bound)
+                    value = arguments.get(switch, _default_of(info, switch))
+                    on = _known_truth(evaluate(value, State())) if value is not None else False
+                    picked = choice.body if on != negated else choice.orelse
+                    if prog.splits.split_of(picked, info.node) == TEST:
+                        return prog.model.code(picked)
+    return None
+
+
+def _choice_switch(test: cst.BaseExpression, info) -> tuple:
+    """(parameter, negated) for the condition `p` or `not p` of a parameter, else (None, False)."""
+    negated = False
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, negated = test.expression, True
+    if isinstance(test, cst.Name) and test.value in info.params:
+        return test.value, negated
+    return None, False
+
+
+def _default_of(info, parameter: str) -> Optional[cst.BaseExpression]:
+    params = info.node.params
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.name.value == parameter:
+            return param.default
     return None
 
 

@@ -30,7 +30,8 @@ _CV_SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "Ha
 _LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
 _LAYOUT_CALLS = {"len", "range", "int", "float", "print", "type", "isinstance", "str", "repr", "id"}
 # Reductions that compute a statistic of the rows (`X.mean(0)`, `df["a"].std()`).
-_STATISTICS = {"mean", "std", "var", "min", "max", "median", "quantile", "nanmean", "nanstd", "amin", "amax"}
+_STATISTICS = {"mean", "std", "var", "min", "max", "median", "quantile", "nanmean", "nanstd", "nanvar",
+               "nanmin", "nanmax", "nanmedian", "amin", "amax"}
 
 
 @dataclass

@@ -42,6 +42,10 @@ def statements(block: cst.CSTNode) -> Iterator[cst.CSTNode]:
         elif isinstance(child, cst.BaseCompoundStatement):
             yield child
             for part in _compound_blocks(child):
+                if isinstance(part, cst.If):
+                    # An `elif`: its condition is a statement's header too (`elif test_loss
+                    # < best:` decides), then its body; the rest of the chain is a part of its own.
+                    yield part
                 yield from statements(part)
 
 
@@ -214,7 +218,8 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             if statement is after:  # the caller judges `after` itself
                 started = True
                 if isinstance(statement, cst.BaseCompoundStatement):
-                    inside = {id(s) for part in _compound_blocks(statement) for s in statements(part)}
+                    parts = _compound_blocks(statement)
+                    inside = {id(s) for part in parts for s in statements(part)} | {id(p) for p in parts}
             continue
         elif id(statement) in inside:
             continue
@@ -258,6 +263,18 @@ def improvement_guard(test: cst.BaseExpression) -> bool:
     `if stopper.counter == 0:`): the test score taken there is the chosen epoch's report."""
     for name in names_read(test):
         tokens = set(name_tokens(name.replace(".", "_")))
-        if tokens & _BEST_WORDS or tokens & STOP_WORDS or split_of_name(name) == VAL:
+        if tokens & _BEST_WORDS or tokens & STOP_WORDS or split_of_name(name) == VAL or _validation_metric(tokens):
             return True
     return False
+
+
+# Words of a score: with a validation word they name a validation result (`valid_mse`,
+# `dev_acc`), where `valid` alone is too ambiguous to name a split (`valid_lens`).
+_METRIC_WORDS = {"loss", "mse", "mae", "rmse", "acc", "accuracy", "auc", "f1", "score", "metric", "error",
+                 "err", "ppl", "perplexity", "iou", "miou", "recall", "precision", "ndcg", "bleu", "rouge"}
+_VALIDATION_WORDS = {"val", "valid", "validation", "vali", "dev", "eval"}
+
+
+def _validation_metric(tokens: set) -> bool:
+    return bool(tokens & _VALIDATION_WORDS) and bool(tokens & _METRIC_WORDS) and split_of_name("_".join(
+        t for t in tokens if t not in _VALIDATION_WORDS)) is None
