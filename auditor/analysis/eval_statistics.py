@@ -23,7 +23,7 @@ import libcst as cst
 from auditor.analysis.leakage import row_range, row_statistic
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_read, statements
-from auditor.analysis.splits import EVAL_SPLITS, MIXED
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens
 
 
 @dataclass
@@ -57,7 +57,7 @@ def eval_statistics(prog) -> Iterator[EvalStatistics]:
         info, parameter = helpers[resolved[0]]
         value = _argument_for(info, site.node, resolved[1], parameter)
         split = _eval_split(prog, value, site.function) if value is not None else None
-        if split is not None:
+        if split in EVAL_SPLITS:  # a mixture is told by an explicit concatenation only
             yield EvalStatistics(site.node, value, split, info.name)
 
 
@@ -76,8 +76,9 @@ def _in_block(prog, block: cst.CSTNode, function) -> Iterator[EvalStatistics]:
             continue
         for name, (summarised, split, node, magnitude) in list(stats.items()):
             key = id(node)
-            if key not in reported and _applies(value, name, magnitude) and \
-                    _stored_as_data(prog, target, _operand(value), function):
+            operand = _operand(value)
+            if key not in reported and _applies(value, name, magnitude) and _part_of(operand, summarised) \
+                    and _stored_as_data(prog, target, operand, function):
                 reported.add(key)
                 yield EvalStatistics(node, summarised, split)
         for name, stat in _bound_statistics(statement):
@@ -138,6 +139,28 @@ def _operand(value: cst.BaseExpression) -> cst.BaseExpression:
     return value
 
 
+def _part_of(operand: cst.BaseExpression, summarised: cst.BaseExpression) -> bool:
+    """The rescaled data is the summarised data or one of its parts (`train` of
+    `np.concatenate([train, test])`), not another quantity (`compiled_time - mean_time`)."""
+    return bool(_data_names(operand) & _data_names(summarised))
+
+
+def _data_names(node: cst.BaseExpression) -> set:
+    return {n for n in names_read(node) if "." not in n or not n.startswith(("np.", "numpy.", "torch."))}
+
+
+# Words of a model's outputs or of measurements: rescaling predictions or anomaly scores
+# (`scores = (scores - scores.min()) / ...`) post-processes results, it fits no preprocessing.
+_RESULT_WORDS = {"pred", "preds", "prediction", "predictions", "predicted", "score", "scores", "output", "outputs",
+                 "out", "prob", "probs", "proba", "probas", "probability", "probabilities", "logit", "logits",
+                 "error", "errors", "err", "loss", "losses", "time", "times", "residual", "residuals", "anomaly",
+                 "submit", "submission", "result", "results", "metric", "metrics", "acc", "accuracy", "auc"}
+
+
+def _is_result(node: cst.BaseExpression) -> bool:
+    return any(set(name_tokens(n.replace(".", "_"))) & _RESULT_WORDS for n in names_read(node))
+
+
 def _is_data(node: cst.BaseExpression) -> bool:
     return isinstance(node, (cst.Name, cst.Attribute, cst.Subscript))
 
@@ -186,6 +209,8 @@ def _argument_for(info, call: cst.Call, bound: bool, parameter: str) -> Optional
 
 
 def _eval_split(prog, data: cst.BaseExpression, function) -> Optional[str]:
+    if _is_result(data):
+        return None
     split = prog.splits.split_of(data, function)
     return split if split in EVAL_SPLITS or split == MIXED else None
 

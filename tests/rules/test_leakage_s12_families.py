@@ -76,6 +76,25 @@ import numpy as np
 X_test = np.load("x_test.npy")
 X_test = (X_test - X_test.mean(axis=1, keepdims=True)) / X_test.std(axis=1, keepdims=True)
 """,
+    "test_timings_compared.py": """
+def compare(results, compiled):
+    mean_test_epoch_time = results.test_epoch_time.mean()
+    compiled_test_epoch_time = compiled.test_epoch_time.mean()
+    test_epoch_time_diff = compiled_test_epoch_time - mean_test_epoch_time
+    return test_epoch_time_diff / mean_test_epoch_time * 100
+""",
+    "test_predictions_stretched.py": """
+def stretch(y):
+    return (y - y.min()) / (y.max() - y.min())
+
+
+def submit(model, X_test):
+    test_preds = model.predict_proba(X_test)
+    test_preds = stretch(test_preds)
+    test_scores = model.decision_function(X_test)
+    test_scores = (test_scores - test_scores.min()) / (test_scores.max() - test_scores.min())
+    return test_preds, test_scores
+""",
 }
 
 TRN201_EXPECTED = {
@@ -85,6 +104,8 @@ TRN201_EXPECTED = {
     "helper_on_train_then_train_stats.py": [],
     "r2_on_test.py": [],
     "per_sample_test_normalisation.py": [],
+    "test_timings_compared.py": [],
+    "test_predictions_stretched.py": [],
 }
 
 TRN202_CASES = {
