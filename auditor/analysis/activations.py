@@ -177,7 +177,8 @@ class Activations:
             if cls is not None and is_module_class(model, cls):
                 return self._class_output(cls, kind, index, depth)
             return None
-        bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
+        bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
+            or self._installed_on_parameter(callee, function)
         if use is not None and len(bindings) > 1:
             reaching = reaching_bindings(model, bindings, use, function)
             # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
@@ -225,6 +226,24 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _installed_on_parameter(self, callee: str, function) -> list:
+        """`pl_module.evaluator(x)` in a hook whose object another hook of the same class was
+        given and equipped (`pl_module.evaluator = Evaluator(...)`, a Lightning callback): the
+        bindings of that attribute, when every one of the file's is such a hook's."""
+        model = self.model
+        head, _, attr = callee.partition(".")
+        info = model.info(function)
+        cls = model.class_of(function)
+        if not attr or "." in attr or head == "self" or cls is None or info is None or head not in info.params:
+            return []
+        found = model.bindings.get(callee, [])
+        for b in found:
+            owner = model.info(b.function)
+            if b.kind != "assign" or b.index is not None or owner is None or owner.cls is not cls \
+                    or head not in owner.params:
+                return []
+        return list(found)
 
     def _added_last(self, callee: str, binding, value: cst.Call, kind, index) -> Optional[str]:
         """`seq = nn.Sequential()` filled by `seq.add_module(name, layer)` calls in the same
@@ -319,8 +338,10 @@ class Activations:
             cls = self.model.class_info.get(name)
             return self._class_output(cls, kind, index, 0) if cls is not None and is_module_class(self.model, cls) \
                 else None
-        summary = self.project.get(module) if self.project is not None and hasattr(self.project, "get") else None
-        outputs = getattr(summary, "outputs", None) or {}
+        if self.project is None or not hasattr(self.project, "get"):
+            return None
+        module, name = defining_module(self.project, module, name)
+        outputs = getattr(self.project.get(module), "outputs", None) or {}
         return f"forward() returns a {kind} ({name}, in {module})" if outputs.get((name, kind, index)) else None
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
@@ -348,6 +369,7 @@ class Activations:
             return None
         qualified = self.model.qualify_call(call)
         target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
+        target = defining_module(project, *target) if target is not None else None
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
         found = outputs.get((target[1], kind, index)) if target is not None else None
@@ -390,6 +412,19 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def defining_module(project, module: str, name: str) -> tuple[str, str]:
+    """(module, name) where a class named through a package is defined: `from pkg import
+    Evaluator`, with `pkg/__init__.py` holding `from .evaluator import Evaluator`, leads to
+    `pkg.evaluator` (a few re-exports deep); the name itself when nothing re-exports it."""
+    for _ in range(4):
+        summary = project.get(module)
+        target = (getattr(summary, "reexports", None) or {}).get(name)
+        if target is None:
+            break
+        module, name = target
+    return module, name
 
 
 def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:

@@ -69,13 +69,16 @@ def has_star_import(model: FileModel) -> bool:
 
 def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """The user class that every binding of `receiver` was built from."""
+    """The user class that every binding of `receiver` was built from (a rebinding to
+    itself, `model = model.to(device)`, keeps the object and is not a build)."""
     name = dotted_name(receiver) if receiver is not None else None
     if name is None:
         return None
     found = set()
     for b in model.bindings_of(name, function):
         value = unwrap_moves(b.value)
+        if b.kind == "assign" and b.index is None and dotted_name(value) == name:
+            continue
         if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
             return None
         owner = class_named(model, value.func, module, is_package)

@@ -21,7 +21,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, defining_module, reaching_bindings
 from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
@@ -228,22 +228,34 @@ class LossInputs:
 
     def _handed(self, function, param: str) -> Optional[tuple[str, int, str]]:
         """The built-in loss that every caller of `function` passes as `param`."""
+        kind = self._handed_kind(function, param, 0)
+        if kind is None:
+            return None
+        info = self.model.info(function)
+        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+
+    def _handed_kind(self, function, param: str, depth: int) -> Optional[str]:
+        """The loss kind of what every caller passes as `param`; a caller that passes its own
+        parameter on unchanged (`def train(model, criterion): step(model, criterion)`) is
+        asked in turn, a few levels up."""
         from auditor.analysis.handed import handed_to
 
         given = handed_to(self.model, self.project, self.module_name, function, param)
-        if not given:
+        if not given or depth > 3:
             return None
         kinds = set()
         for how, *what in given:
             if how == "expr":
-                kinds.add(built_in_loss(self.model, self.roles, what[0], what[1]))
+                kind = built_in_loss(self.model, self.roles, what[0], what[1])
+                passed = _passed_parameter(self.model, what[0], what[1])
+                if kind is None and passed is not None:
+                    kind = self._handed_kind(what[1], passed, depth + 1)
+                kinds.add(kind)
             else:
                 kinds.add(what[0][1] if what[0] is not None and what[0][0] == "loss" else None)
-        if len(kinds) != 1 or None in kinds:
-            return None
-        kind = kinds.pop()
-        info = self.model.info(function)
-        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+            if None in kinds:
+                return None
+        return kinds.pop() if len(kinds) == 1 else None
 
     def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
         model = self.model
@@ -269,6 +281,7 @@ class LossInputs:
         project = self.project
         if target is None or project is None or not hasattr(project, "get"):
             return None
+        target = defining_module(project, *target)
         consumers = getattr(project.get(target[0]), "loss_consumers", None) or {}
         found = [(position, kind) for (owner, position), kind in consumers.items() if owner == target[1]]
         if len(found) != 1:
@@ -325,6 +338,15 @@ def loss_inputs_of(model: FileModel, project=None, module_name: Optional[str] = 
 
 # -- helpers ----------------------------------------------------------------------------
 
+def _passed_parameter(model: FileModel, value: cst.BaseExpression, function) -> Optional[str]:
+    """The name of `function`'s parameter that `value` is, when the function never rebinds it."""
+    info = model.info(function)
+    if type(value) is not cst.Name or info is None or value.value not in info.params:
+        return None
+    own = model.bindings_of(value.value, function)
+    return value.value if all(b.kind == "param" for b in own) else None
+
+
 def _input_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == "input":
@@ -344,11 +366,15 @@ def _conditional(model: FileModel, node: cst.CSTNode, function: cst.FunctionDef)
 
 
 def _parameter_reaching(model: FileModel, expr: Optional[cst.BaseExpression], info) -> Optional[str]:
-    """The parameter of `info` that `expr` is, unchanged but for shape operations."""
+    """The parameter of `info` that `expr` is, unchanged but for shape operations and
+    indexing (`classes[:, 0, :]`: a slice of probabilities is still probabilities)."""
     function = info.node
     for _ in range(8):
         if expr is None:
             return None
+        if type(expr) is cst.Subscript:
+            expr = expr.value
+            continue
         if type(expr) is cst.Call:
             func = expr.func
             qualified = model.qualify(func)
