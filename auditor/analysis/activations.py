@@ -13,7 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import unwrap_moves
+from auditor.analysis.builds import unwrap_model
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -182,14 +182,14 @@ class Activations:
         if use is not None and len(bindings) > 1:
             reaching = reaching_bindings(model, bindings, use, function)
             # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
-            if not any(dotted_name(unwrap_moves(b.value)) == callee for b in reaching):
+            if not any(dotted_name(unwrap_model(model, b.value)) == callee for b in reaching):
                 bindings = reaching
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
         rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
         handed: list = []  # (method, parameter) for `self.model = model`
         for b in bindings:
-            value = unwrap_moves(b.value)
+            value = unwrap_model(model, b.value)
             if dotted_name(value) == callee:
                 rebound += 1
                 continue
@@ -291,7 +291,7 @@ class Activations:
             return None
         found = []
         for ret in functions[0].returns:
-            value = unwrap_moves(ret.value) if ret.value is not None else None
+            value = unwrap_model(self.model, ret.value) if ret.value is not None else None
             if type(value) is cst.Call:
                 evidence = self._constructed_output(value, kind, index, depth + 1)
             elif value is not None and dotted_name(value):
@@ -315,7 +315,7 @@ class Activations:
         found = []
         for how, *what in given:
             if how == "expr":
-                value = unwrap_moves(what[0])
+                value = unwrap_model(self.model, what[0])
                 if type(value) is cst.Call:
                     evidence = self._constructed_output(value, kind, index, depth + 1)
                 else:
@@ -378,7 +378,7 @@ class Activations:
     def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
         """The last activation of a model passed as an argument: a model class itself
         (`NeuralNet(MyModule, ...)`), a model built in place, or a name bound to one."""
-        value = unwrap_moves(value)
+        value = unwrap_model(self.model, value)
         if type(value) is cst.Call:
             return self._constructed_output(value, kind, None, 0)
         name = dotted_name(value)

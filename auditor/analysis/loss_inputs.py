@@ -203,7 +203,9 @@ class LossInputs:
     def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
         model = self.model
         answers = set()
-        bindings = model.bindings_of(name, function)
+        # `criterion = criterion.cuda()` rebinds the same object: not a loss of its own.
+        bindings = [b for b in model.bindings_of(name, function) if not (
+            b.kind == "assign" and b.index is None and dotted_name(unwrap_moves(b.value)) == name)]
         if len(bindings) == 1 and bindings[0].kind == "param" and bindings[0].function is function:
             return self._handed(function, name)  # `def train(model, criterion)`: what callers pass
         for b in bindings:
@@ -344,7 +346,9 @@ def _passed_parameter(model: FileModel, value: cst.BaseExpression, function) -> 
     if type(value) is not cst.Name or info is None or value.value not in info.params:
         return None
     own = model.bindings_of(value.value, function)
-    return value.value if all(b.kind == "param" for b in own) else None
+    rebound = [b for b in own if b.kind == "assign" and b.index is None
+               and dotted_name(unwrap_moves(b.value)) == value.value]  # `criterion = criterion.cuda()`
+    return value.value if all(b.kind == "param" or b in rebound for b in own) else None
 
 
 def _input_argument(call: cst.Call) -> Optional[cst.BaseExpression]:

@@ -263,3 +263,75 @@ def test_a_class_named_through_a_package_and_a_hooks_object(tmp_path, last, expe
     # The evaluator installed on pl_module by on_fit_start, read back in the batch hook; the
     # hook whose parameter has another name is not assumed to hold the same object.
     assert codes_lines(found["pkg/callbacks/online.py"]) == ([("TRN301", 22)] if expected else [])
+
+
+WRAPPED = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+class Plain(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class LogitHead(nn.Module):
+    # Computes its own output from the wrapped model's: not the same forward.
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return self.fc(self.body(x))
+
+
+model = Net()
+model = nn.DataParallel(model).cuda()
+criterion = nn.CrossEntropyLoss()
+criterion = criterion.cuda()
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+
+ddp = torch.nn.parallel.DistributedDataParallel(Net().cuda(), device_ids=[0])
+for x, y in loader:
+    F.cross_entropy(ddp(x), y).backward()
+
+plain = nn.DataParallel(Plain()).cuda()
+headed = LogitHead(Net())
+for x, y in loader:
+    criterion(plain(x), y).backward()
+    criterion(headed(x), y).backward()
+
+
+def train(net, loss_fn, loader):
+    loss_fn = loss_fn.to('cuda')
+    for x, y in loader:
+        loss_fn(net(x), y).backward()
+
+
+train(torch.compile(Net()), nn.CrossEntropyLoss(), loader)
+"""
+
+
+def test_wrapped_models_and_moved_criteria(tmp_path):
+    # DataParallel, DistributedDataParallel and torch.compile compute the model's own forward;
+    # `criterion = criterion.cuda()` is the same loss. A wrapper of the user's (LogitHead)
+    # computes something else, and a wrapped Plain model returns logits.
+    found = run_cases(tmp_path, {"wrapped.py": WRAPPED}, SELECT)
+    assert codes_lines(found["wrapped.py"]) == [("TRN301", 40), ("TRN301", 45), ("TRN301", 57)]
