@@ -32,6 +32,14 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# torchvision classifiers whose forward ends with this attribute's module (in train mode too:
+# inception and googlenet return auxiliary outputs there, and are left out).
+_TORCHVISION_HEADS = {
+    "fc": ("resnet", "resnext", "wide_resnet", "regnet_", "shufflenet_"),
+    "classifier": ("densenet", "vgg", "alexnet", "mobilenet_v2", "mobilenet_v3", "efficientnet", "mnasnet"),
+}
+
+
 class Activations:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
                  is_package: bool = False) -> None:
@@ -85,6 +93,8 @@ class Activations:
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return f"nn.{kind.capitalize()}"
             callee = dotted_name(func)
+            if callee and callee.endswith((".forward", ".__call__")) and callee.count(".") > callee.startswith("self."):
+                callee = callee.rsplit(".", 1)[0]  # `model.forward(x)` is `model(x)` (`self.forward` is read as such)
             if callee and qualified is None:
                 return self._model_output(callee, function, kind, index, depth, node)
             return None
@@ -179,6 +189,10 @@ class Activations:
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
             or self._installed_on_parameter(callee, function)
+        if index is None and bindings:
+            replaced = self._replaced_head(callee, bindings, function, kind, depth, use)
+            if replaced is not None:  # the model's last layer was swapped: that layer decides
+                return replaced or None
         if use is not None and len(bindings) > 1:
             reaching = reaching_bindings(model, bindings, use, function)
             # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
@@ -226,6 +240,55 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _replaced_head(self, callee: str, bindings: list, function, kind, depth,
+                       use: Optional[cst.CSTNode]) -> Optional[str]:
+        """Fine-tuning: `model = models.resnet50(...)` (or a class of this file whose forward
+        returns `self.fc(...)`), then `model.fc = nn.Sequential(..., nn.Softmax(dim=1))`. None
+        when no last layer is replaced; "" when one is, by a module not ending in `kind`."""
+        model = self.model
+        built = {unwrap_model(model, b.value) for b in bindings}
+        built = [v for v in built if dotted_name(v) != callee]
+        if len(built) != 1 or type(built[0]) is not cst.Call:
+            return None
+        attr = self._last_attribute(built[0])
+        if attr is None:
+            return None
+        swaps = [b for b in model.bindings_of(f"{callee}.{attr}", function) if b.kind == "assign"]
+        if use is not None:
+            swaps = reaching_bindings(model, swaps, use, function)
+        if not swaps:
+            return None
+        found = []
+        for b in swaps:
+            value = unwrap_model(model, b.value)
+            evidence = self._constructed_output(value, kind, None, depth + 1) \
+                if b.index is None and type(value) is cst.Call else None
+            if not evidence:
+                return ""
+            found.append(evidence)
+        return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _last_attribute(self, call: cst.Call) -> Optional[str]:
+        """The attribute whose module a model's forward ends with: a torchvision classifier's
+        head, or `return self.fc(x)` on every path of a class of this file."""
+        model = self.model
+        qualified = model.qualify_call(call)
+        if qualified is not None:
+            if not qualified.startswith("torchvision.models."):
+                return None
+            name = qualified.rsplit(".", 1)[-1]
+            return next((attr for attr, prefixes in _TORCHVISION_HEADS.items() if name.startswith(prefixes)), None)
+        cls = model.class_info.get(dotted_name(call.func) or "")
+        forward = cls.methods.get("forward") if cls is not None else None
+        if forward is None or not forward.returns:
+            return None
+        attrs = set()
+        for ret in forward.returns:
+            value = ret.value
+            name = dotted_name(value.func) if type(value) is cst.Call else None
+            attrs.add(name[5:] if name and name.startswith("self.") and name.count(".") == 1 else None)
+        return attrs.pop() if len(attrs) == 1 else None
 
     def _installed_on_parameter(self, callee: str, function) -> list:
         """`pl_module.evaluator(x)` in a hook whose object another hook of the same class was

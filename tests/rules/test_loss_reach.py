@@ -335,3 +335,58 @@ def test_wrapped_models_and_moved_criteria(tmp_path):
     # computes something else, and a wrapped Plain model returns logits.
     found = run_cases(tmp_path, {"wrapped.py": WRAPPED}, SELECT)
     assert codes_lines(found["wrapped.py"]) == [("TRN301", 40), ("TRN301", 45), ("TRN301", 57)]
+
+
+FINE_TUNED = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision import models
+
+
+class BasicNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 2048)
+        self.fc = nn.Sequential(nn.Linear(2048, 3), nn.Softmax(dim=1))
+
+    def forward(self, x):
+        x = self.body(x)
+        return self.fc(x)
+
+
+net = models.resnet18(pretrained=True)
+net.fc = nn.Sequential(nn.Linear(512, 10), nn.Softmax(dim=1))
+net = net.cuda()
+criterion = nn.CrossEntropyLoss()
+for inputs, labels in loader:
+    logps = net.forward(inputs)
+    loss = criterion(logps, labels)
+    loss.backward()
+
+binary = torchvision.models.densenet121(pretrained=True)
+binary.classifier = nn.Sequential(nn.Linear(1024, 1), nn.Sigmoid())
+for inputs, labels in loader:
+    F.binary_cross_entropy_with_logits(binary(inputs).squeeze(1), labels).backward()
+
+# Look-alikes: a plain head; a softmax class head swapped for a Linear before training;
+# a softmax head swapped in only after training, for inference.
+plain = models.densenet121(pretrained=True)
+plain.classifier = nn.Linear(1024, 10)
+own = BasicNet()
+own.fc = nn.Linear(2048, 3)
+later = models.resnet50(pretrained=True)
+for inputs, labels in loader:
+    criterion(plain(inputs), labels).backward()
+    criterion(own(inputs), labels).backward()
+    criterion(later(inputs), labels).backward()
+later.fc = nn.Sequential(later.fc, nn.Softmax(dim=1))
+"""
+
+
+def test_a_fine_tuned_models_replaced_head(tmp_path):
+    # `net.forward(x)` is `net(x)`; the head set on a torchvision model (or on a class whose
+    # forward ends with that attribute) decides what the model returns.
+    found = run_cases(tmp_path, {"finetune.py": FINE_TUNED}, SELECT)
+    assert codes_lines(found["finetune.py"]) == [("TRN301", 25), ("TRN302", 31)]
