@@ -77,6 +77,11 @@ class Activations:
             key = subscript_key(node)
             if key is not None and index is None:  # `output['exist']`: that element of a dict
                 return self.activation_of(node.value, function, kind, key, depth + 1)
+            position = _position(node)
+            if position is not None and index is None:  # `model(x)[0]`: that element of a tuple
+                found = self.activation_of(node.value, function, kind, position, depth + 1)
+                if found:
+                    return found
             return self.activation_of(node.value, function, kind, index, depth + 1)
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
@@ -414,6 +419,11 @@ class Activations:
             return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
             last = _last_layer(call) or self._listed_last(call)
+            if type(last) is cst.Name:  # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`
+                values = [b.value for b in model.bindings_of(last.value, model.enclosing_function(call))
+                          if b.kind == "assign"]
+                last = values[0] if len(values) == 1 and all(b.index is None for b in model.bindings_of(
+                    last.value, model.enclosing_function(call))) else last
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
                 return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
             return None
@@ -497,6 +507,15 @@ def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
         return True
     name = dotted_name(func)
     return bool(name and model.bindings_of(name, function))
+
+
+def _position(node: cst.Subscript) -> Optional[int]:
+    """0 for `out[0]`: one non-negative integer index, else None."""
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = node.slice[0].slice.value
+        if type(value) is cst.Integer and value.value.isdigit():
+            return int(value.value)
+    return None
 
 
 def _string(node: cst.SimpleString) -> Optional[str]:

@@ -390,3 +390,40 @@ def test_a_fine_tuned_models_replaced_head(tmp_path):
     # forward ends with that attribute) decides what the model returns.
     found = run_cases(tmp_path, {"finetune.py": FINE_TUNED}, SELECT)
     assert codes_lines(found["finetune.py"]) == [("TRN301", 25), ("TRN302", 31)]
+
+
+INDEXED = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        feats = self.fc(x)
+        return F.softmax(feats, dim=1), feats
+
+
+act = nn.Softmax(dim=1)
+seq = nn.Sequential(nn.Linear(4, 3), act)
+relu = nn.ReLU()
+head = nn.Sequential(nn.Linear(4, 3), relu, nn.Linear(3, 3))
+model = Net()
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    criterion(model(x)[0], y).backward()
+    criterion(seq(x), y).backward()
+    out = model(x)
+    criterion(out[1], y).backward()
+    criterion(head(x), y).backward()
+"""
+
+
+def test_an_indexed_tuple_output_and_a_named_last_layer(tmp_path):
+    # Element 0 of the returned tuple is the softmax, element 1 the logits; a Sequential's
+    # last layer may be a name bound to nn.Softmax (or to something else).
+    found = run_cases(tmp_path, {"indexed.py": INDEXED}, SELECT)
+    assert codes_lines(found["indexed.py"]) == [("TRN301", 22), ("TRN301", 23)]
