@@ -60,7 +60,10 @@ class SoftmaxBeforeCrossEntropy(Rule):
         rebinding `model` and `loss_fn` section by section).
         A criterion handed on unchanged through a caller's own parameter
         (`train_model(model, criterion)` calling `step(model, criterion)`) is what that
-        caller's callers pass; `criterion = criterion.cuda()` is the same loss; a model wrapped
+        caller's callers pass; `criterion = criterion.cuda()` is the same loss, and so is what
+        a function returning one built-in loss on every path gives (`criterion =
+        get_loss()`, here or imported); `model(x)[0]` is that element of the returned
+        tuple; a model wrapped
         by `nn.DataParallel`, `DistributedDataParallel` or `torch.compile`, or called as
         `model.forward(x)`, is the model; a model class named through a package's
         `__init__` re-export is read from the module defining it; a fine-tuned model whose

@@ -64,7 +64,30 @@ def loss_consumers(model: FileModel) -> dict:
                 continue
             key = (owner, positional.index(param))
             found[key] = kind if found.get(key, kind) == kind else None
+    found.update(_loss_factories(model, roles))
     return {key: kind for key, kind in found.items() if kind is not None}
+
+
+def _loss_factories(model: FileModel, roles) -> dict:
+    """{("name(", 0): kind} for the file's top-level functions that return a built-in loss on
+    every path (`def get_criterion(): return nn.CrossEntropyLoss()`). The "(" keeps them apart
+    from the losses that are called on the input."""
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None or info.cls_ref is not None or not info.returns:
+            continue
+        kinds = {built_in_loss(model, roles, ret.value, info.node) if ret.value is not None else None
+                 for ret in info.returns}
+        if len(kinds) == 1 and None not in kinds and _returns_on_every_path(info):
+            found[(f"{info.name}(", 0)] = kinds.pop()
+    return found
+
+
+def _returns_on_every_path(info) -> bool:
+    """The function's body ends in a return (a branch that falls off the end returns None)."""
+    body = info.node.body.body
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and any(type(small) is cst.Return for small in last.body)
 
 
 def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
@@ -269,10 +292,11 @@ class LossInputs:
             return None
         qualified = model.qualify(call.func)
         if qualified is not None:
-            return self._imported(qualified, f"a {name.rsplit('.', 1)[-1]}")
+            return self._imported(qualified, f"a {name.rsplit('.', 1)[-1]}") or self._factory(qualified)
         cls = model.class_info.get(name)
         if cls is None:
-            return None
+            kind = self.consumers().get((f"{name}(", 0))
+            return (kind, 0, f"via `{name}()`, which returns a {_CLASS_NAMES[kind]}") if kind else None
         for (owner, position), kind in self.consumers().items():
             if owner == name:
                 return kind, position, f"via a {name}, whose forward hands it to {LOSS_NAMES[kind]}"
@@ -290,6 +314,16 @@ class LossInputs:
             return None
         position, kind = found[0]
         return kind, position, f"via {label} of {target[0]}, which hands it to {LOSS_NAMES[kind]}"
+
+    def _factory(self, qualified: str) -> Optional[tuple[str, int, str]]:
+        """`criterion = build_loss()`, a function of another module returning a built-in loss."""
+        target = resolve_import(self.module_name, qualified, self.is_package) if self.module_name else None
+        project = self.project
+        if target is None or project is None or not hasattr(project, "get"):
+            return None
+        target = defining_module(project, *target)
+        kind = (getattr(project.get(target[0]), "loss_consumers", None) or {}).get((f"{target[1]}(", 0))
+        return (kind, 0, f"via `{target[1]}()` of {target[0]}, which returns a {_CLASS_NAMES[kind]}") if kind else None
 
     def _installed(self, setter, param: str) -> Optional[tuple[str, int, str]]:
         """The loss that callers hand to `setter`'s parameter `param` (all must agree)."""

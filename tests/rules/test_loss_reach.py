@@ -427,3 +427,64 @@ def test_an_indexed_tuple_output_and_a_named_last_layer(tmp_path):
     # last layer may be a name bound to nn.Softmax (or to something else).
     found = run_cases(tmp_path, {"indexed.py": INDEXED}, SELECT)
     assert codes_lines(found["indexed.py"]) == [("TRN301", 22), ("TRN301", 23)]
+
+
+FACTORIES = {
+    "losses.py": """
+import torch.nn as nn
+
+
+def get_loss():
+    return nn.CrossEntropyLoss()
+
+
+def pick_loss(name):
+    if name == 'nll':
+        return nn.NLLLoss()
+    return nn.CrossEntropyLoss()
+
+
+def maybe_loss(name):
+    if name == 'ce':
+        return nn.CrossEntropyLoss()
+""",
+    "train.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+from losses import get_loss, pick_loss, maybe_loss
+
+
+def make_criterion():
+    criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
+    return criterion.cuda()
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+model = Net()
+criterion = make_criterion()
+imported = get_loss()
+chosen = pick_loss(args.loss)
+maybe = maybe_loss(args.loss)
+for x, y in loader:
+    criterion(model(x), y).backward()
+    imported(model(x), y).backward()
+    chosen(model(x), y).backward()
+    maybe(model(x), y).backward()
+""",
+}
+
+
+def test_a_criterion_built_by_a_factory_function(tmp_path):
+    # A function returning one built-in loss on every path, here or in another module; one that
+    # returns another loss on some path, or may fall off its end, says nothing.
+    found = run_cases(tmp_path, FACTORIES, SELECT)
+    assert codes_lines(found["train.py"]) == [("TRN301", 26), ("TRN301", 27)]
+    assert "via `get_loss()` of losses" in found["train.py"][1]["message"]
