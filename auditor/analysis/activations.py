@@ -97,6 +97,8 @@ class Activations:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return f"nn.{kind.capitalize()}"
+            if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
+                return self._constructed_output(func, kind, index, depth + 1)
             callee = dotted_name(func)
             if callee and callee.endswith((".forward", ".__call__")) and callee.count(".") > callee.startswith("self."):
                 callee = callee.rsplit(".", 1)[0]  # `model.forward(x)` is `model(x)` (`self.forward` is read as such)
@@ -194,6 +196,14 @@ class Activations:
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
             or self._installed_on_parameter(callee, function)
+        if not bindings and callee.startswith("self.") and callee.count(".") == 1:
+            # `return self.classify(h)` in forward: what that method of the class returns
+            cls = model.class_of(function)
+            method = cls.methods.get(callee[5:]) if cls is not None else None
+            if method is not None and method.returns and method.node is not function:
+                found = [self.activation_of(r.value, method.node, kind, index, depth + 1) if r.value is not None
+                         else None for r in method.returns]
+                return f"`{callee}()` returns {found[0]}" if all(found) else None
         if index is None and bindings:
             replaced = self._replaced_head(callee, bindings, function, kind, depth, use)
             if replaced is not None:  # the model's last layer was swapped: that layer decides

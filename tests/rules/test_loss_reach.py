@@ -488,3 +488,47 @@ def test_a_criterion_built_by_a_factory_function(tmp_path):
     found = run_cases(tmp_path, FACTORIES, SELECT)
     assert codes_lines(found["train.py"]) == [("TRN301", 26), ("TRN301", 27)]
     assert "via `get_loss()` of losses" in found["train.py"][1]["message"]
+
+
+DELEGATED = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def classify(self, h):
+        return F.softmax(self.fc(h), dim=1)
+
+    def forward(self, x):
+        return self.classify(x * 2)
+
+
+class Switch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def classify(self, h):
+        if self.training:
+            return self.fc(h)
+        return F.softmax(self.fc(h), dim=1)
+
+    def forward(self, x):
+        return self.classify(x)
+
+
+criterion = nn.CrossEntropyLoss()
+for x, y in loader:
+    criterion(Net()(x), y).backward()
+    criterion(Switch()(x), y).backward()
+"""
+
+
+def test_a_forward_that_delegates_to_another_method(tmp_path):
+    # Switch returns logits in training and probabilities only in eval mode: correct.
+    found = run_cases(tmp_path, {"delegated.py": DELEGATED}, SELECT)
+    assert codes_lines(found["delegated.py"]) == [("TRN301", 33)]
