@@ -60,7 +60,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
         rebinding `model` and `loss_fn` section by section).
         A criterion handed on unchanged through a caller's own parameter
         (`train_model(model, criterion)` calling `step(model, criterion)`) is what that
-        caller's callers pass; `criterion = criterion.cuda()` is the same loss, and so is what
+        caller's callers pass; a parameter whose default is a built-in loss
+        (`def train(model, loader, criterion=nn.CrossEntropyLoss())`) is that loss when no
+        call passes another; `criterion = criterion.cuda()` is the same loss, and so is what
         a function returning one built-in loss on every path gives (`criterion =
         get_loss()`, here or imported); `model(x)[0]` is that element of the returned
         tuple; a model wrapped

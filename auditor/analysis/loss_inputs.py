@@ -256,7 +256,12 @@ class LossInputs:
         kind = self._handed_kind(function, param, 0)
         if kind is None:
             return None
+        from auditor.analysis.handed import handed_to
+
         info = self.model.info(function)
+        if not handed_to(self.model, self.project, self.module_name, function, param):
+            return kind, 0, f"via `{param}`, whose default is a {_CLASS_NAMES[kind]} that no call of " \
+                            f"`{info.name}()` replaces by another loss"
         return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
 
     def _handed_kind(self, function, param: str, depth: int) -> Optional[str]:
@@ -266,8 +271,10 @@ class LossInputs:
         from auditor.analysis.handed import handed_to
 
         given = handed_to(self.model, self.project, self.module_name, function, param)
-        if not given or depth > 3:
+        if depth > 3:
             return None
+        if not given:
+            return self._default_kind(function, param)
         kinds = set()
         for how, *what in given:
             if how == "expr":
@@ -281,6 +288,38 @@ class LossInputs:
             if None in kinds:
                 return None
         return kinds.pop() if len(kinds) == 1 else None
+
+    def _default_kind(self, function, param: str) -> Optional[str]:
+        """`def train(model, loader, criterion=nn.CrossEntropyLoss())`: the default's loss kind,
+        when every call of the run that passes the parameter passes a loss of that kind."""
+        from auditor.analysis.program import program_of
+
+        model = self.model
+        info = model.info(function)
+        default = info.defaults.get(param) if info is not None else None
+        kind = built_in_loss(model, self.roles, default, info.parent) if default is not None else None
+        if kind is None or info.parent is not None:
+            return None
+        flow = program_of(model, self.project, self.module_name).flow
+        for site, bound in flow.call_sites_of(info.node):
+            if any(a.star for a in site.node.args):
+                return None  # `train(*args, **kwargs)`: cannot tell
+            names = info.positional if bound or info.cls is None else info.params
+            plain = [a for a in site.node.args if a.keyword is None]
+            passed = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == param]
+            if param in names and names.index(param) < len(plain):
+                passed.append(plain[names.index(param)].value)
+            if passed and built_in_loss(model, self.roles, passed[0], site.function) != kind:
+                return None
+        callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+        if callee is not None and self.module_name and hasattr(self.project, "call_arguments"):
+            position = info.positional.index(param) if param in info.positional else None
+            for described in self.project.call_arguments(self.module_name, callee):
+                passed = described.get(param, described.get(position, "left")) if position is not None \
+                    else described.get(param, "left")
+                if passed != "left" and passed != ("loss", kind):
+                    return None
+        return kind
 
     def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
         model = self.model

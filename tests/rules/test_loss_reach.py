@@ -532,3 +532,41 @@ def test_a_forward_that_delegates_to_another_method(tmp_path):
     # Switch returns logits in training and probabilities only in eval mode: correct.
     found = run_cases(tmp_path, {"delegated.py": DELEGATED}, SELECT)
     assert codes_lines(found["delegated.py"]) == [("TRN301", 33)]
+
+
+DEFAULTED = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=1)
+
+
+def train(model, loader, criterion=nn.CrossEntropyLoss()):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+
+
+def train_any(model, loader, criterion=nn.CrossEntropyLoss()):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+
+
+train(Net(), loader)
+train(Net(), loader, criterion=nn.CrossEntropyLoss(label_smoothing=0.1))
+train_any(Net(), loader, SmoothedNLL())
+train_any(Net(), loader)
+"""
+
+
+def test_a_criterion_left_to_its_default(tmp_path):
+    # train_any is given another loss by one call: what its criterion is depends on the call.
+    found = run_cases(tmp_path, {"defaulted.py": DEFAULTED}, SELECT)
+    assert codes_lines(found["defaulted.py"]) == [("TRN301", 16)]
+    assert "CrossEntropyLoss" in found["defaulted.py"][0]["message"]
