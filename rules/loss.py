@@ -58,6 +58,21 @@ class SoftmaxBeforeCrossEntropy(Rule):
         above it counts) or filled by `seq.add_module(...)` calls (the last one added counts) is
         read too, and only the bindings of a name that reach the call count (a notebook
         rebinding `model` and `loss_fn` section by section).
+        A criterion handed on unchanged through a caller's own parameter
+        (`train_model(model, criterion)` calling `step(model, criterion)`) is what that
+        caller's callers pass; a parameter whose default is a built-in loss
+        (`def train(model, loader, criterion=nn.CrossEntropyLoss())`) is that loss when no
+        call passes another; `criterion = criterion.cuda()` is the same loss, and so is what
+        a function returning one built-in loss on every path gives (`criterion =
+        get_loss()`, here or imported); `model(x)[0]` is that element of the returned
+        tuple; a model wrapped
+        by `nn.DataParallel`, `DistributedDataParallel` or `torch.compile`, or called as
+        `model.forward(x)`, is the model; a model class named through a package's
+        `__init__` re-export is read from the module defining it; a fine-tuned model whose
+        last layer is replaced (`model.fc = nn.Sequential(..., nn.Softmax(dim=1))` on a
+        torchvision classifier, or on a class whose forward ends with `self.fc(...)`) ends
+        in that layer; an evaluator installed by one hook on its `pl_module` parameter is
+        read back by the other hooks of the class given the same parameter.
         A library trainer handed both the loss and a model whose forward ends in a softmax
         (`NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`, skorch and its kin) applies
         one to the other and is flagged at the call (not for NLLLoss: skorch takes the log

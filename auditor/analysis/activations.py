@@ -13,7 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import unwrap_moves
+from auditor.analysis.builds import unwrap_model
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -32,6 +32,14 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# torchvision classifiers whose forward ends with this attribute's module (in train mode too:
+# inception and googlenet return auxiliary outputs there, and are left out).
+_TORCHVISION_HEADS = {
+    "fc": ("resnet", "resnext", "wide_resnet", "regnet_", "shufflenet_"),
+    "classifier": ("densenet", "vgg", "alexnet", "mobilenet_v2", "mobilenet_v3", "efficientnet", "mnasnet"),
+}
+
+
 class Activations:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None,
                  is_package: bool = False) -> None:
@@ -69,6 +77,11 @@ class Activations:
             key = subscript_key(node)
             if key is not None and index is None:  # `output['exist']`: that element of a dict
                 return self.activation_of(node.value, function, kind, key, depth + 1)
+            position = _position(node)
+            if position is not None and index is None:  # `model(x)[0]`: that element of a tuple
+                found = self.activation_of(node.value, function, kind, position, depth + 1)
+                if found:
+                    return found
             return self.activation_of(node.value, function, kind, index, depth + 1)
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
@@ -84,7 +97,11 @@ class Activations:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return f"nn.{kind.capitalize()}"
+            if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
+                return self._constructed_output(func, kind, index, depth + 1)
             callee = dotted_name(func)
+            if callee and callee.endswith((".forward", ".__call__")) and callee.count(".") > callee.startswith("self."):
+                callee = callee.rsplit(".", 1)[0]  # `model.forward(x)` is `model(x)` (`self.forward` is read as such)
             if callee and qualified is None:
                 return self._model_output(callee, function, kind, index, depth, node)
             return None
@@ -177,18 +194,31 @@ class Activations:
             if cls is not None and is_module_class(model, cls):
                 return self._class_output(cls, kind, index, depth)
             return None
-        bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None]
+        bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
+            or self._installed_on_parameter(callee, function)
+        if not bindings and callee.startswith("self.") and callee.count(".") == 1:
+            # `return self.classify(h)` in forward: what that method of the class returns
+            cls = model.class_of(function)
+            method = cls.methods.get(callee[5:]) if cls is not None else None
+            if method is not None and method.returns and method.node is not function:
+                found = [self.activation_of(r.value, method.node, kind, index, depth + 1) if r.value is not None
+                         else None for r in method.returns]
+                return f"`{callee}()` returns {found[0]}" if all(found) else None
+        if index is None and bindings:
+            replaced = self._replaced_head(callee, bindings, function, kind, depth, use)
+            if replaced is not None:  # the model's last layer was swapped: that layer decides
+                return replaced or None
         if use is not None and len(bindings) > 1:
             reaching = reaching_bindings(model, bindings, use, function)
             # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
-            if not any(dotted_name(unwrap_moves(b.value)) == callee for b in reaching):
+            if not any(dotted_name(unwrap_model(model, b.value)) == callee for b in reaching):
                 bindings = reaching
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
         rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
         handed: list = []  # (method, parameter) for `self.model = model`
         for b in bindings:
-            value = unwrap_moves(b.value)
+            value = unwrap_model(model, b.value)
             if dotted_name(value) == callee:
                 rebound += 1
                 continue
@@ -225,6 +255,73 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _replaced_head(self, callee: str, bindings: list, function, kind, depth,
+                       use: Optional[cst.CSTNode]) -> Optional[str]:
+        """Fine-tuning: `model = models.resnet50(...)` (or a class of this file whose forward
+        returns `self.fc(...)`), then `model.fc = nn.Sequential(..., nn.Softmax(dim=1))`. None
+        when no last layer is replaced; "" when one is, by a module not ending in `kind`."""
+        model = self.model
+        built = {unwrap_model(model, b.value) for b in bindings}
+        built = [v for v in built if dotted_name(v) != callee]
+        if len(built) != 1 or type(built[0]) is not cst.Call:
+            return None
+        attr = self._last_attribute(built[0])
+        if attr is None:
+            return None
+        swaps = [b for b in model.bindings_of(f"{callee}.{attr}", function) if b.kind == "assign"]
+        if use is not None:
+            swaps = reaching_bindings(model, swaps, use, function)
+        if not swaps:
+            return None
+        found = []
+        for b in swaps:
+            value = unwrap_model(model, b.value)
+            evidence = self._constructed_output(value, kind, None, depth + 1) \
+                if b.index is None and type(value) is cst.Call else None
+            if not evidence:
+                return ""
+            found.append(evidence)
+        return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _last_attribute(self, call: cst.Call) -> Optional[str]:
+        """The attribute whose module a model's forward ends with: a torchvision classifier's
+        head, or `return self.fc(x)` on every path of a class of this file."""
+        model = self.model
+        qualified = model.qualify_call(call)
+        if qualified is not None:
+            if not qualified.startswith("torchvision.models."):
+                return None
+            name = qualified.rsplit(".", 1)[-1]
+            return next((attr for attr, prefixes in _TORCHVISION_HEADS.items() if name.startswith(prefixes)), None)
+        cls = model.class_info.get(dotted_name(call.func) or "")
+        forward = cls.methods.get("forward") if cls is not None else None
+        if forward is None or not forward.returns:
+            return None
+        attrs = set()
+        for ret in forward.returns:
+            value = ret.value
+            name = dotted_name(value.func) if type(value) is cst.Call else None
+            attrs.add(name[5:] if name and name.startswith("self.") and name.count(".") == 1 else None)
+        return attrs.pop() if len(attrs) == 1 else None
+
+    def _installed_on_parameter(self, callee: str, function) -> list:
+        """`pl_module.evaluator(x)` in a hook whose object another hook of the same class was
+        given and equipped (`pl_module.evaluator = Evaluator(...)`, a Lightning callback): the
+        bindings of that attribute, when every one of the file's is such a hook's."""
+        model = self.model
+        head, _, attr = callee.partition(".")
+        info = model.info(function)
+        cls = model.class_of(function)
+        if not attr or "." in attr or head == "self" or cls is None or info is None or head not in info.params:
+            return []
+        found = model.bindings.get(callee, [])
+        for b in found:
+            owner = model.info(b.function)
+            if b.kind != "assign" or b.index is not None or owner is None or owner.cls is not cls \
+                    or head not in owner.params:
+                return []
+        return list(found)
 
     def _added_last(self, callee: str, binding, value: cst.Call, kind, index) -> Optional[str]:
         """`seq = nn.Sequential()` filled by `seq.add_module(name, layer)` calls in the same
@@ -272,7 +369,7 @@ class Activations:
             return None
         found = []
         for ret in functions[0].returns:
-            value = unwrap_moves(ret.value) if ret.value is not None else None
+            value = unwrap_model(self.model, ret.value) if ret.value is not None else None
             if type(value) is cst.Call:
                 evidence = self._constructed_output(value, kind, index, depth + 1)
             elif value is not None and dotted_name(value):
@@ -296,7 +393,7 @@ class Activations:
         found = []
         for how, *what in given:
             if how == "expr":
-                value = unwrap_moves(what[0])
+                value = unwrap_model(self.model, what[0])
                 if type(value) is cst.Call:
                     evidence = self._constructed_output(value, kind, index, depth + 1)
                 else:
@@ -319,8 +416,10 @@ class Activations:
             cls = self.model.class_info.get(name)
             return self._class_output(cls, kind, index, 0) if cls is not None and is_module_class(self.model, cls) \
                 else None
-        summary = self.project.get(module) if self.project is not None and hasattr(self.project, "get") else None
-        outputs = getattr(summary, "outputs", None) or {}
+        if self.project is None or not hasattr(self.project, "get"):
+            return None
+        module, name = defining_module(self.project, module, name)
+        outputs = getattr(self.project.get(module), "outputs", None) or {}
         return f"forward() returns a {kind} ({name}, in {module})" if outputs.get((name, kind, index)) else None
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
@@ -330,6 +429,11 @@ class Activations:
             return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
             last = _last_layer(call) or self._listed_last(call)
+            if type(last) is cst.Name:  # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`
+                values = [b.value for b in model.bindings_of(last.value, model.enclosing_function(call))
+                          if b.kind == "assign"]
+                last = values[0] if len(values) == 1 and all(b.index is None for b in model.bindings_of(
+                    last.value, model.enclosing_function(call))) else last
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
                 return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
             return None
@@ -348,6 +452,7 @@ class Activations:
             return None
         qualified = self.model.qualify_call(call)
         target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
+        target = defining_module(project, *target) if target is not None else None
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
         found = outputs.get((target[1], kind, index)) if target is not None else None
@@ -356,7 +461,7 @@ class Activations:
     def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
         """The last activation of a model passed as an argument: a model class itself
         (`NeuralNet(MyModule, ...)`), a model built in place, or a name bound to one."""
-        value = unwrap_moves(value)
+        value = unwrap_model(self.model, value)
         if type(value) is cst.Call:
             return self._constructed_output(value, kind, None, 0)
         name = dotted_name(value)
@@ -392,6 +497,19 @@ class Activations:
         return [c for c in classes if c.name not in used_inside]
 
 
+def defining_module(project, module: str, name: str) -> tuple[str, str]:
+    """(module, name) where a class named through a package is defined: `from pkg import
+    Evaluator`, with `pkg/__init__.py` holding `from .evaluator import Evaluator`, leads to
+    `pkg.evaluator` (a few re-exports deep); the name itself when nothing re-exports it."""
+    for _ in range(4):
+        summary = project.get(module)
+        target = (getattr(summary, "reexports", None) or {}).get(name)
+        if target is None:
+            break
+        module, name = target
+    return module, name
+
+
 def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
     """`self.softmax(x)` with `self.softmax = nn.LogSoftmax(dim=1)`: a layer held under the
     method's name, called; not the tensor method `x.softmax()`."""
@@ -399,6 +517,15 @@ def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:
         return True
     name = dotted_name(func)
     return bool(name and model.bindings_of(name, function))
+
+
+def _position(node: cst.Subscript) -> Optional[int]:
+    """0 for `out[0]`: one non-negative integer index, else None."""
+    if len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        value = node.slice[0].slice.value
+        if type(value) is cst.Integer and value.value.isdigit():
+            return int(value.value)
+    return None
 
 
 def _string(node: cst.SimpleString) -> Optional[str]:

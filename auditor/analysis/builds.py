@@ -23,6 +23,23 @@ def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
     return value
 
 
+# Wrappers whose forward is the wrapped model's: `nn.DataParallel(net)`, `torch.compile(net)`.
+_WRAPPERS = ("torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
+             "torch.nn.parallel.distributed.DistributedDataParallel", "torch.compile")
+
+
+def unwrap_model(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpression:
+    """`value` without moves and without the wrappers that compute the model's own forward:
+    `nn.DataParallel(net).cuda()` is `net`, as `net.to(device)` is."""
+    for _ in range(4):
+        value = unwrap_moves(value)
+        if type(value) is not cst.Call or not value.args or value.args[0].keyword is not None \
+                or value.args[0].star or model.qualify_call(value) not in _WRAPPERS:
+            return value
+        value = value.args[0].value
+    return value
+
+
 def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
     """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
     value = unwrap_moves(value)
@@ -34,6 +51,8 @@ def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) 
     kinds = set()
     for b in model.bindings_of(name, function):
         inner = unwrap_moves(b.value)
+        if b.kind == "assign" and b.index is None and dotted_name(inner) == name:
+            continue  # `criterion = criterion.cuda()`: the same object
         if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
             return None
         kinds.add(roles._loss_class_kind(inner))
@@ -69,13 +88,16 @@ def has_star_import(model: FileModel) -> bool:
 
 def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
-    """The user class that every binding of `receiver` was built from."""
+    """The user class that every binding of `receiver` was built from (a rebinding to
+    itself, `model = model.to(device)`, keeps the object and is not a build)."""
     name = dotted_name(receiver) if receiver is not None else None
     if name is None:
         return None
     found = set()
     for b in model.bindings_of(name, function):
-        value = unwrap_moves(b.value)
+        value = unwrap_model(model, b.value)
+        if b.kind == "assign" and b.index is None and dotted_name(value) == name:
+            continue
         if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
             return None
         owner = class_named(model, value.func, module, is_package)

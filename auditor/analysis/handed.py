@@ -22,7 +22,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_model
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import resolve_import
 
@@ -55,7 +55,7 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
         for position, arg in enumerate(site.node.args):
             if arg.star:
                 break
-            value = unwrap_moves(arg.value)
+            value = unwrap_model(model, arg.value)
             descriptor = None
             kind = built_in_loss(model, roles, value, site.function)
             if kind is not None:

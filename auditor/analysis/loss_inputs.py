@@ -21,7 +21,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, reaching_bindings
+from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, defining_module, reaching_bindings
 from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
@@ -64,7 +64,30 @@ def loss_consumers(model: FileModel) -> dict:
                 continue
             key = (owner, positional.index(param))
             found[key] = kind if found.get(key, kind) == kind else None
+    found.update(_loss_factories(model, roles))
     return {key: kind for key, kind in found.items() if kind is not None}
+
+
+def _loss_factories(model: FileModel, roles) -> dict:
+    """{("name(", 0): kind} for the file's top-level functions that return a built-in loss on
+    every path (`def get_criterion(): return nn.CrossEntropyLoss()`). The "(" keeps them apart
+    from the losses that are called on the input."""
+    found = {}
+    for info in model.function_info.values():
+        if info.parent is not None or info.cls is not None or info.cls_ref is not None or not info.returns:
+            continue
+        kinds = {built_in_loss(model, roles, ret.value, info.node) if ret.value is not None else None
+                 for ret in info.returns}
+        if len(kinds) == 1 and None not in kinds and _returns_on_every_path(info):
+            found[(f"{info.name}(", 0)] = kinds.pop()
+    return found
+
+
+def _returns_on_every_path(info) -> bool:
+    """The function's body ends in a return (a branch that falls off the end returns None)."""
+    body = info.node.body.body
+    last = body[-1] if body else None
+    return isinstance(last, cst.SimpleStatementLine) and any(type(small) is cst.Return for small in last.body)
 
 
 def loss_installs(model: FileModel, module: str, is_package: bool) -> list:
@@ -203,7 +226,9 @@ class LossInputs:
     def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
         model = self.model
         answers = set()
-        bindings = model.bindings_of(name, function)
+        # `criterion = criterion.cuda()` rebinds the same object: not a loss of its own.
+        bindings = [b for b in model.bindings_of(name, function) if not (
+            b.kind == "assign" and b.index is None and dotted_name(unwrap_moves(b.value)) == name)]
         if len(bindings) == 1 and bindings[0].kind == "param" and bindings[0].function is function:
             return self._handed(function, name)  # `def train(model, criterion)`: what callers pass
         for b in bindings:
@@ -228,22 +253,73 @@ class LossInputs:
 
     def _handed(self, function, param: str) -> Optional[tuple[str, int, str]]:
         """The built-in loss that every caller of `function` passes as `param`."""
+        kind = self._handed_kind(function, param, 0)
+        if kind is None:
+            return None
+        from auditor.analysis.handed import handed_to
+
+        info = self.model.info(function)
+        if not handed_to(self.model, self.project, self.module_name, function, param):
+            return kind, 0, f"via `{param}`, whose default is a {_CLASS_NAMES[kind]} that no call of " \
+                            f"`{info.name}()` replaces by another loss"
+        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+
+    def _handed_kind(self, function, param: str, depth: int) -> Optional[str]:
+        """The loss kind of what every caller passes as `param`; a caller that passes its own
+        parameter on unchanged (`def train(model, criterion): step(model, criterion)`) is
+        asked in turn, a few levels up."""
         from auditor.analysis.handed import handed_to
 
         given = handed_to(self.model, self.project, self.module_name, function, param)
-        if not given:
+        if depth > 3:
             return None
+        if not given:
+            return self._default_kind(function, param)
         kinds = set()
         for how, *what in given:
             if how == "expr":
-                kinds.add(built_in_loss(self.model, self.roles, what[0], what[1]))
+                kind = built_in_loss(self.model, self.roles, what[0], what[1])
+                passed = _passed_parameter(self.model, what[0], what[1])
+                if kind is None and passed is not None:
+                    kind = self._handed_kind(what[1], passed, depth + 1)
+                kinds.add(kind)
             else:
                 kinds.add(what[0][1] if what[0] is not None and what[0][0] == "loss" else None)
-        if len(kinds) != 1 or None in kinds:
+            if None in kinds:
+                return None
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _default_kind(self, function, param: str) -> Optional[str]:
+        """`def train(model, loader, criterion=nn.CrossEntropyLoss())`: the default's loss kind,
+        when every call of the run that passes the parameter passes a loss of that kind."""
+        from auditor.analysis.program import program_of
+
+        model = self.model
+        info = model.info(function)
+        default = info.defaults.get(param) if info is not None else None
+        kind = built_in_loss(model, self.roles, default, info.parent) if default is not None else None
+        if kind is None or info.parent is not None:
             return None
-        kind = kinds.pop()
-        info = self.model.info(function)
-        return kind, 0, f"via `{param}`, which every caller of `{info.name}()` passes as a {_CLASS_NAMES[kind]}"
+        flow = program_of(model, self.project, self.module_name).flow
+        for site, bound in flow.call_sites_of(info.node):
+            if any(a.star for a in site.node.args):
+                return None  # `train(*args, **kwargs)`: cannot tell
+            names = info.positional if bound or info.cls is None else info.params
+            plain = [a for a in site.node.args if a.keyword is None]
+            passed = [a.value for a in site.node.args if a.keyword is not None and a.keyword.value == param]
+            if param in names and names.index(param) < len(plain):
+                passed.append(plain[names.index(param)].value)
+            if passed and built_in_loss(model, self.roles, passed[0], site.function) != kind:
+                return None
+        callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+        if callee is not None and self.module_name and hasattr(self.project, "call_arguments"):
+            position = info.positional.index(param) if param in info.positional else None
+            for described in self.project.call_arguments(self.module_name, callee):
+                passed = described.get(param, described.get(position, "left")) if position is not None \
+                    else described.get(param, "left")
+                if passed != "left" and passed != ("loss", kind):
+                    return None
+        return kind
 
     def _constructed(self, call: cst.Call) -> Optional[tuple[str, int, str]]:
         model = self.model
@@ -255,10 +331,11 @@ class LossInputs:
             return None
         qualified = model.qualify(call.func)
         if qualified is not None:
-            return self._imported(qualified, f"a {name.rsplit('.', 1)[-1]}")
+            return self._imported(qualified, f"a {name.rsplit('.', 1)[-1]}") or self._factory(qualified)
         cls = model.class_info.get(name)
         if cls is None:
-            return None
+            kind = self.consumers().get((f"{name}(", 0))
+            return (kind, 0, f"via `{name}()`, which returns a {_CLASS_NAMES[kind]}") if kind else None
         for (owner, position), kind in self.consumers().items():
             if owner == name:
                 return kind, position, f"via a {name}, whose forward hands it to {LOSS_NAMES[kind]}"
@@ -269,12 +346,23 @@ class LossInputs:
         project = self.project
         if target is None or project is None or not hasattr(project, "get"):
             return None
+        target = defining_module(project, *target)
         consumers = getattr(project.get(target[0]), "loss_consumers", None) or {}
         found = [(position, kind) for (owner, position), kind in consumers.items() if owner == target[1]]
         if len(found) != 1:
             return None
         position, kind = found[0]
         return kind, position, f"via {label} of {target[0]}, which hands it to {LOSS_NAMES[kind]}"
+
+    def _factory(self, qualified: str) -> Optional[tuple[str, int, str]]:
+        """`criterion = build_loss()`, a function of another module returning a built-in loss."""
+        target = resolve_import(self.module_name, qualified, self.is_package) if self.module_name else None
+        project = self.project
+        if target is None or project is None or not hasattr(project, "get"):
+            return None
+        target = defining_module(project, *target)
+        kind = (getattr(project.get(target[0]), "loss_consumers", None) or {}).get((f"{target[1]}(", 0))
+        return (kind, 0, f"via `{target[1]}()` of {target[0]}, which returns a {_CLASS_NAMES[kind]}") if kind else None
 
     def _installed(self, setter, param: str) -> Optional[tuple[str, int, str]]:
         """The loss that callers hand to `setter`'s parameter `param` (all must agree)."""
@@ -325,6 +413,17 @@ def loss_inputs_of(model: FileModel, project=None, module_name: Optional[str] = 
 
 # -- helpers ----------------------------------------------------------------------------
 
+def _passed_parameter(model: FileModel, value: cst.BaseExpression, function) -> Optional[str]:
+    """The name of `function`'s parameter that `value` is, when the function never rebinds it."""
+    info = model.info(function)
+    if type(value) is not cst.Name or info is None or value.value not in info.params:
+        return None
+    own = model.bindings_of(value.value, function)
+    rebound = [b for b in own if b.kind == "assign" and b.index is None
+               and dotted_name(unwrap_moves(b.value)) == value.value]  # `criterion = criterion.cuda()`
+    return value.value if all(b.kind == "param" or b in rebound for b in own) else None
+
+
 def _input_argument(call: cst.Call) -> Optional[cst.BaseExpression]:
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == "input":
@@ -344,11 +443,15 @@ def _conditional(model: FileModel, node: cst.CSTNode, function: cst.FunctionDef)
 
 
 def _parameter_reaching(model: FileModel, expr: Optional[cst.BaseExpression], info) -> Optional[str]:
-    """The parameter of `info` that `expr` is, unchanged but for shape operations."""
+    """The parameter of `info` that `expr` is, unchanged but for shape operations and
+    indexing (`classes[:, 0, :]`: a slice of probabilities is still probabilities)."""
     function = info.node
     for _ in range(8):
         if expr is None:
             return None
+        if type(expr) is cst.Subscript:
+            expr = expr.value
+            continue
         if type(expr) is cst.Call:
             func = expr.func
             qualified = model.qualify(func)
