@@ -9,8 +9,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
-from auditor.analysis.program import by_behaviour_only
-from auditor.analysis.uses import ESCAPES, source_order
+from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
+from auditor.analysis.uses import ESCAPES, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
@@ -418,17 +418,43 @@ def _eval_forwards(ctx) -> list:
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
-        by_behaviour = not untrained and not test_code and not _inside_a_module(prog, forward)
+        inside = _inside_a_module(prog, forward)
+        by_behaviour = not untrained and not test_code
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
-                prog.eval_evidence(forward, state) or (by_behaviour and prog.behaviour_evidence(forward, state))
+                prog.eval_evidence(forward, state) or (by_behaviour and _behaviour(prog, forward, state, inside))
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
             found.append((prog, forward, evaluated))
     ctx.shared["mode.eval_forwards"] = (prog, found)
     return found
+
+
+def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:
+    """Evaluation by behaviour. Inside a class with a `forward` a call may be part of a bigger
+    forward pass, whose output leaves through it: only the strongest behaviour counts there,
+    the model switched to eval mode and trained in training mode in the same method (a
+    wrapper's `fit` that calibrates or validates after its training loop)."""
+    evidence = prog.behaviour_evidence(forward, state)
+    if inside and evidence == BEHAVIOUR_EVIDENCE:
+        return None
+    return evidence
+
+
+def _feeds_a_gradient(prog, forward) -> bool:
+    """The output reaches `torch.autograd.grad(...)`: an input gradient (an adversarial attack,
+    a saliency map), a meta-learning inner step or a gradient penalty needs the graph, so the
+    forward pass runs with autograd on by design, whatever data it is given."""
+    site = forward.site
+    use = result_use(prog.model, site.node, site.function, _takes_a_gradient,
+                     lambda name, function: False, lambda other: False)
+    return use[0] == TRAINING
+
+
+def _takes_a_gradient(site) -> bool:
+    return (site.qualname or "").endswith("autograd.grad")
 
 
 def _switched_to_eval_here(prog, key: str, before=None) -> bool:
@@ -732,7 +758,7 @@ class MissingNoGrad(Rule):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
-                    or volatile_input(prog.model, forward.site.node):
+                    or volatile_input(prog.model, forward.site.node) or _feeds_a_gradient(prog, forward):
                 continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
