@@ -20,6 +20,7 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
+from rules._frozen import frozen_for_good
 from rules._helpers import program
 from rules._mode_shared import shared_with_training
 from rules._queries import bound_values
@@ -704,7 +705,12 @@ class MissingNoGrad(Rule):
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
         files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
-        before 0.4, on every path to the call) recorded no graph: not flagged.
+        before 0.4, on every path to the call) recorded no graph: not flagged. Nor is a
+        forward pass whose output reaches `torch.autograd.grad(...)` (an adversarial attack
+        or a saliency map inside a validation function, a meta-learning adaptation step:
+        the gradient is the point), nor one of a model frozen for good (every parameter's
+        `requires_grad` turned off in the same scope, never turned back on, not given to an
+        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`.
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
@@ -754,12 +760,17 @@ class MissingNoGrad(Rule):
 
     def check(self, ctx) -> None:
         reported = set()
+        optimized = _UNSET = object()
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
                     or volatile_input(prog.model, forward.site.node) or _feeds_a_gradient(prog, forward):
                 continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
+            if optimized is _UNSET:
+                optimized = _optimized_modules(prog)
+            if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):
+                continue  # every parameter frozen: no graph is recorded, with or without no_grad
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)

@@ -10,6 +10,9 @@ Each family has its bug and the correct look-alike a naive matcher would flag:
   plain classes define `forward`: a from-scratch numpy network);
 - a model class's own method looping over evaluation data (`for x, y in val_loader:
   self.feature(x)`) evaluates its parts; its `forward` and helpers stay inside the model;
+- a model frozen for good (every parameter's requires_grad off, never back on, not
+  optimised) records no graph without no_grad: not flagged; a partly frozen model, or one
+  unfrozen elsewhere in the file, is;
 - a wrapper class whose base (an `nn.Module` in another module) is out of sight, with a
   `forward`: the model switched to eval after its own training loop is evaluated there; a
   plain helper method that hands the output back stays part of a forward pass.
@@ -129,7 +132,47 @@ class Baseline(nn.Module):
         return feats
 """
 
+FROZEN = HEAD + f"""
+model = {NET}
+model.load_state_dict(torch.load("model.pt"))
+model.eval()
+{{freeze}}
+
+def evaluate(loader):
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+{{tail}}
+print(evaluate(test_loader))
+"""
+
+FROZEN_SCORER = HEAD + f"""
+class FeatureScorer:
+    def __init__(self):
+        self.extractor = {NET}
+        self.extractor.eval().requires_grad_(False)
+
+    def features(self, val_loader):
+        return [self.extractor(x).cpu().numpy() for x, _ in val_loader]
+"""
+
+UNFREEZE = """def finetune(loader):
+    model.requires_grad_(True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+"""
+
 CASES = {
+    "frozen_loop_ok.py": FROZEN.format(freeze="for p in model.parameters():\n    p.requires_grad = False", tail=""),
+    "frozen_scorer_ok.py": FROZEN_SCORER,
+    "frozen_part_bad.py": FROZEN.format(freeze="for p in model[0].parameters():\n    p.requires_grad = False",
+                                        tail=""),
+    "frozen_then_unfrozen_bad.py": FROZEN.format(freeze="model.requires_grad_(False)", tail=UNFREEZE),
     "explicit_forward_bad.py": EXPLICIT_FORWARD.format(loop="if True:\n    for x, y in val_loader:"),
     "explicit_forward_ok.py": EXPLICIT_FORWARD.format(loop="with torch.no_grad():\n    for x, y in val_loader:"),
     "numpy_layer_forward_ok.py": NUMPY_NETWORK,
@@ -148,6 +191,10 @@ CASES = {
 }
 
 EXPECTED = {
+    "frozen_loop_ok.py": [],
+    "frozen_scorer_ok.py": [],
+    "frozen_part_bad.py": [("TRN102", 15)],
+    "frozen_then_unfrozen_bad.py": [("TRN102", 14)],
     "explicit_forward_bad.py": [("TRN102", 15)],
     "explicit_forward_ok.py": [],
     "numpy_layer_forward_ok.py": [],
