@@ -10,7 +10,7 @@ import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
-from auditor.analysis.uses import ESCAPES, TRAINING, result_use, source_order
+from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
@@ -425,6 +425,8 @@ def _eval_forwards(ctx) -> list:
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
                 prog.eval_evidence(forward, state) or (by_behaviour and _behaviour(prog, forward, state, inside))
+            if not evidence and by_behaviour and not inside and _inference_only(prog, forward, state):
+                evidence = INFERENCE_EVIDENCE
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
@@ -442,6 +444,51 @@ def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:
     if inside and evidence == BEHAVIOUR_EVIDENCE:
         return None
     return evidence
+
+
+INFERENCE_EVIDENCE = "in eval mode, in a file that trains nothing (inference)"
+
+
+def _inference_only(prog, forward, state) -> bool:
+    """An inference or evaluation script: the model is in eval mode on this path and nothing in
+    the file back-propagates or steps an optimizer, so no forward pass here feeds training,
+    whatever is done with its output (drawn, saved, compared with a query's features)."""
+    if prog.path_use(forward.site, state) in (SHAPE, TRAINING):
+        return False
+    if state.mode(forward.key) != EVAL and not _eval_since_init(prog, forward.key, forward.site.function):
+        return False
+    trains = prog.model.cache.get("mode.file_trains")
+    if trains is None:
+        trains = prog.model.cache["mode.file_trains"] = any(
+            prog.is_backward(site) or prog.is_step(site) or site.method in ("backward", "step")
+            for site in prog.model.calls)
+    return not trains
+
+
+def _eval_since_init(prog, key: str, function) -> bool:
+    """`self.model` of a wrapper (a predictor, an embedder) switched to eval mode in the
+    class's `__init__` (`self.model.eval()`, `self.model = net.eval()`) and never switched
+    back anywhere in the file: every method meets it in eval mode."""
+    model = prog.model
+    cls = model.class_of(function) if function is not None else None
+    if not key.startswith("self.") or key.count(".") != 1 or cls is None:
+        return False
+    init = next((i.node for i in model.function_info.values() if i.cls is cls and i.name == "__init__"), None)
+    if init is None:
+        return False
+    switched = False
+    for site in model.calls:
+        if site.method not in ("eval", "train") or site.receiver is None:
+            continue
+        receiver = dotted_name(_unwrapped(site.receiver))
+        if site.method == "train" and not (site.node.args and dotted_name(site.node.args[0].value) == "False"):
+            if receiver is None or _same_module(key, receiver):
+                return False  # switched to training somewhere: the mode depends on the path
+            continue
+        if site.function is init and (receiver == key or any(
+                b.function is init and model.is_within(site.node, b.value) for b in model.bindings_of(key, init))):
+            switched = True
+    return switched
 
 
 def _feeds_a_gradient(prog, forward) -> bool:
@@ -700,7 +747,10 @@ class MissingNoGrad(Rule):
         the output, by the data it is given, or inside an evaluation function whose output is
         read; also a forward pass after `model.eval()` in a function that trains the same
         model in training mode, whose output is only read: the validation pass of a
-        full-batch training step, the `train=False` path of a train-or-evaluate helper)
+        full-batch training step, the `train=False` path of a train-or-evaluate helper; and,
+        in a file that back-propagates nothing, any forward pass of a model in eval mode:
+        an inference or search script, whatever it does with the output; a wrapper's
+        `self.model` switched to eval in `__init__` and never back counts as in eval mode)
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
@@ -774,7 +824,7 @@ class MissingNoGrad(Rule):
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
-            if once and all(by_behaviour_only(e) for _, e in bad):
+            if once and all(by_behaviour_only(e) or e == INFERENCE_EVIDENCE for _, e in bad):
                 continue
             reported.add(region)
             ctx.report(forward.site.node,

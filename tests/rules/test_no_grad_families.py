@@ -13,6 +13,12 @@ Each family has its bug and the correct look-alike a naive matcher would flag:
 - a model frozen for good (every parameter's requires_grad off, never back on, not
   optimised) records no graph without no_grad: not flagged; a partly frozen model, or one
   unfrozen elsewhere in the file, is;
+- an inference script (the model in eval mode, nothing in the file trains) runs evaluation
+  forward passes whatever is done with their output (drawn, compared with a query's
+  features); its look-alikes: the same script run under no_grad by its caller, and a
+  training file's frozen reference model in eval mode (its output feeds the loss); a
+  wrapper class's model switched to eval in `__init__` and never back counts as in eval
+  mode in its other methods;
 - a wrapper class whose base (an `nn.Module` in another module) is out of sight, with a
   `forward`: the model switched to eval after its own training loop is evaluated there; a
   plain helper method that hands the output back stays part of a forward pass.
@@ -167,7 +173,64 @@ UNFREEZE = """def finetune(loader):
         opt.step()
 """
 
+SEARCH_DEMO = HEAD + f"""
+def main(paths):
+    model = {NET}
+    model.load_state_dict(torch.load("ckpt.pt"))
+    model.eval()
+    query = model(load("query.jpg"))
+    for path in paths:
+        out = model(load(path))
+        show(path, out, out.mm(query.t()))
+
+if __name__ == "__main__":
+    {{call}}
+"""
+
+REFERENCE_MODEL = HEAD + f"""
+policy = {NET}
+reference = {NET}
+reference.load_state_dict(torch.load("ref.pt"))
+reference.eval()
+opt = torch.optim.SGD(policy.parameters(), lr=0.1)
+for x in loader:
+    kl = F.kl_div(policy(x).log_softmax(1), reference(x).softmax(1), reduction="batchmean")
+    opt.zero_grad()
+    kl.backward()
+    opt.step()
+"""
+
+EMBEDDER = HEAD + f"""
+class Embedder:
+    def __init__(self):
+        self.model = {NET}
+        self.model.load_state_dict(torch.load("ckpt.pt"))
+        self.model.eval()
+
+    {{decorator}}
+    def embed(self, images):
+        return self.model(images)
+{{more}}
+"""
+
+FINETUNE = """
+    def finetune(self, loader):
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        self.model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            F.cross_entropy(self.model(x), y).backward()
+            opt.step()
+        self.model.eval()
+"""
+
 CASES = {
+    "embedder_bad.py": EMBEDDER.format(decorator="", more=""),
+    "embedder_ok.py": EMBEDDER.format(decorator="@torch.no_grad()", more=""),
+    "embedder_finetuned_ok.py": EMBEDDER.format(decorator="", more=FINETUNE),
+    "inference_demo_bad.py": SEARCH_DEMO.format(call="main(sys.argv[1:])"),
+    "inference_demo_ok.py": SEARCH_DEMO.format(call="with torch.no_grad():\n        main(sys.argv[1:])"),
+    "reference_model_ok.py": REFERENCE_MODEL,
     "frozen_loop_ok.py": FROZEN.format(freeze="for p in model.parameters():\n    p.requires_grad = False", tail=""),
     "frozen_scorer_ok.py": FROZEN_SCORER,
     "frozen_part_bad.py": FROZEN.format(freeze="for p in model[0].parameters():\n    p.requires_grad = False",
@@ -191,6 +254,12 @@ CASES = {
 }
 
 EXPECTED = {
+    "embedder_bad.py": [("TRN102", 14)],
+    "embedder_ok.py": [],
+    "embedder_finetuned_ok.py": [],
+    "inference_demo_bad.py": [("TRN102", 10), ("TRN102", 12)],
+    "inference_demo_ok.py": [],
+    "reference_model_ok.py": [],
     "frozen_loop_ok.py": [],
     "frozen_scorer_ok.py": [],
     "frozen_part_bad.py": [("TRN102", 15)],
