@@ -74,7 +74,15 @@ def _module_of(receiver: Optional[cst.BaseExpression]) -> Optional[str]:
 
 def _parameter_loops(model):
     """(loop, owner, value) for `for p in owner.parameters(): p.requires_grad = value` with the
-    assignment (or `p.requires_grad_(value)`) directly in the loop body; value True when unknown."""
+    assignment (or `p.requires_grad_(value)`) directly in the loop body; value True when unknown.
+    Read once per file."""
+    cached = model.cache.get("frozen.parameter_loops")
+    if cached is None:
+        cached = model.cache["frozen.parameter_loops"] = _find_parameter_loops(model)
+    return cached
+
+
+def _find_parameter_loops(model):
     found = []
     for node in model.parents:
         if type(node) is not cst.For or type(node.iter) is not cst.Call or \

@@ -453,16 +453,14 @@ def _inference_only(prog, forward, state) -> bool:
     """An inference or evaluation script: the model is in eval mode on this path and nothing in
     the file back-propagates or steps an optimizer, so no forward pass here feeds training,
     whatever is done with its output (drawn, saved, compared with a query's features)."""
-    if prog.path_use(forward.site, state) in (SHAPE, TRAINING):
-        return False
-    if state.mode(forward.key) != EVAL and not _eval_since_init(prog, forward.key, forward.site.function):
-        return False
     trains = prog.model.cache.get("mode.file_trains")
     if trains is None:
         trains = prog.model.cache["mode.file_trains"] = any(
             prog.is_backward(site) or prog.is_step(site) or site.method in ("backward", "step")
             for site in prog.model.calls)
-    return not trains
+    if trains or prog.path_use(forward.site, state) in (SHAPE, TRAINING):
+        return False
+    return state.mode(forward.key) == EVAL or _eval_since_init(prog, forward.key, forward.site.function)
 
 
 def _eval_since_init(prog, key: str, function) -> bool:
