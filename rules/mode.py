@@ -9,8 +9,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
-from auditor.analysis.program import by_behaviour_only
-from auditor.analysis.uses import ESCAPES, source_order
+from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
+from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
@@ -20,6 +20,7 @@ from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
+from rules._frozen import frozen_for_good
 from rules._helpers import program
 from rules._mode_shared import shared_with_training
 from rules._queries import bound_values
@@ -418,17 +419,88 @@ def _eval_forwards(ctx) -> list:
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
-        by_behaviour = not untrained and not test_code and not _inside_a_module(prog, forward)
+        inside = _inside_a_module(prog, forward)
+        by_behaviour = not untrained and not test_code
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
-                prog.eval_evidence(forward, state) or (by_behaviour and prog.behaviour_evidence(forward, state))
+                prog.eval_evidence(forward, state) or (by_behaviour and _behaviour(prog, forward, state, inside))
+            if not evidence and by_behaviour and not inside and _inference_only(prog, forward, state):
+                evidence = INFERENCE_EVIDENCE
             if evidence:
                 evaluated.append((state, evidence))
         if evaluated:
             found.append((prog, forward, evaluated))
     ctx.shared["mode.eval_forwards"] = (prog, found)
     return found
+
+
+def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:
+    """Evaluation by behaviour. Inside a class with a `forward` a call may be part of a bigger
+    forward pass, whose output leaves through it: only the strongest behaviour counts there,
+    the model switched to eval mode and trained in training mode in the same method (a
+    wrapper's `fit` that calibrates or validates after its training loop)."""
+    evidence = prog.behaviour_evidence(forward, state)
+    if inside and evidence == BEHAVIOUR_EVIDENCE:
+        return None
+    return evidence
+
+
+INFERENCE_EVIDENCE = "in eval mode, in a file that trains nothing (inference)"
+
+
+def _inference_only(prog, forward, state) -> bool:
+    """An inference or evaluation script: the model is in eval mode on this path and nothing in
+    the file back-propagates or steps an optimizer, so no forward pass here feeds training,
+    whatever is done with its output (drawn, saved, compared with a query's features)."""
+    trains = prog.model.cache.get("mode.file_trains")
+    if trains is None:
+        trains = prog.model.cache["mode.file_trains"] = any(
+            prog.is_backward(site) or prog.is_step(site) or site.method in ("backward", "step")
+            for site in prog.model.calls)
+    if trains or prog.path_use(forward.site, state) in (SHAPE, TRAINING):
+        return False
+    return state.mode(forward.key) == EVAL or _eval_since_init(prog, forward.key, forward.site.function)
+
+
+def _eval_since_init(prog, key: str, function) -> bool:
+    """`self.model` of a wrapper (a predictor, an embedder) switched to eval mode in the
+    class's `__init__` (`self.model.eval()`, `self.model = net.eval()`) and never switched
+    back anywhere in the file: every method meets it in eval mode."""
+    model = prog.model
+    cls = model.class_of(function) if function is not None else None
+    if not key.startswith("self.") or key.count(".") != 1 or cls is None:
+        return False
+    init = next((i.node for i in model.function_info.values() if i.cls is cls and i.name == "__init__"), None)
+    if init is None:
+        return False
+    switched = False
+    for site in model.calls:
+        if site.method not in ("eval", "train") or site.receiver is None:
+            continue
+        receiver = dotted_name(_unwrapped(site.receiver))
+        if site.method == "train" and not (site.node.args and dotted_name(site.node.args[0].value) == "False"):
+            if receiver is None or _same_module(key, receiver):
+                return False  # switched to training somewhere: the mode depends on the path
+            continue
+        if site.function is init and (receiver == key or any(
+                b.function is init and model.is_within(site.node, b.value) for b in model.bindings_of(key, init))):
+            switched = True
+    return switched
+
+
+def _feeds_a_gradient(prog, forward) -> bool:
+    """The output reaches `torch.autograd.grad(...)`: an input gradient (an adversarial attack,
+    a saliency map), a meta-learning inner step or a gradient penalty needs the graph, so the
+    forward pass runs with autograd on by design, whatever data it is given."""
+    site = forward.site
+    use = result_use(prog.model, site.node, site.function, _takes_a_gradient,
+                     lambda name, function: False, lambda other: False)
+    return use[0] == TRAINING
+
+
+def _takes_a_gradient(site) -> bool:
+    return (site.qualname or "").endswith("autograd.grad")
 
 
 def _switched_to_eval_here(prog, key: str, before=None) -> bool:
@@ -673,12 +745,20 @@ class MissingNoGrad(Rule):
         the output, by the data it is given, or inside an evaluation function whose output is
         read; also a forward pass after `model.eval()` in a function that trains the same
         model in training mode, whose output is only read: the validation pass of a
-        full-batch training step, the `train=False` path of a train-or-evaluate helper)
+        full-batch training step, the `train=False` path of a train-or-evaluate helper; and,
+        in a file that back-propagates nothing, any forward pass of a model in eval mode:
+        an inference or search script, whatever it does with the output; a wrapper's
+        `self.model` switched to eval in `__init__` and never back counts as in eval mode)
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
         files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
-        before 0.4, on every path to the call) recorded no graph: not flagged.
+        before 0.4, on every path to the call) recorded no graph: not flagged. Nor is a
+        forward pass whose output reaches `torch.autograd.grad(...)` (an adversarial attack
+        or a saliency map inside a validation function, a meta-learning adaptation step:
+        the gradient is the point), nor one of a model frozen for good (every parameter's
+        `requires_grad` turned off in the same scope, never turned back on, not given to an
+        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`.
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
@@ -728,16 +808,21 @@ class MissingNoGrad(Rule):
 
     def check(self, ctx) -> None:
         reported = set()
+        optimized = _UNSET = object()
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
-                    or volatile_input(prog.model, forward.site.node):
+                    or volatile_input(prog.model, forward.site.node) or _feeds_a_gradient(prog, forward):
                 continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
+            if optimized is _UNSET:
+                optimized = _optimized_modules(prog)
+            if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):
+                continue  # every parameter frozen: no graph is recorded, with or without no_grad
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)
-            if once and all(by_behaviour_only(e) for _, e in bad):
+            if once and all(by_behaviour_only(e) or e == INFERENCE_EVIDENCE for _, e in bad):
                 continue
             reported.add(region)
             ctx.report(forward.site.node,

@@ -57,6 +57,7 @@ class Program:
         self.flow: FlowAnalysis = flow_of(model, project, module_name)
         self.splits.arguments_of = self.flow.arguments_of
         self._forwards: Optional[list[Forward]] = None
+        self._plain_forward_classes: Optional[bool] = None  # see _explicit_forward
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
         self._uses: dict = {}  # forward call -> result_use's answer
@@ -101,13 +102,18 @@ class Program:
                 key = site.callee
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
+                explicit = self._explicit_forward(site)
+                if explicit:
+                    key = explicit  # `self.feature.forward(x)` runs `self.feature`
                 info = self.model.info(site.function)
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
-                        and (key.startswith("self.") or info.name == "forward"):
+                        and (key.startswith("self.") or info.name == "forward") \
+                        and not (info.name != "forward" and self._over_eval_data(site)):
                     continue  # a model's own layers, inside the model
                 if self._other_framework_in_force(key, site):
                     continue  # `model = TFAutoModel...` in this cell, a torch model in an earlier one
-                evidence = self.roles.model_evidence(key, site.function)
+                evidence = self.roles.model_evidence(key, site.function) or (
+                    "its `forward()` is called" if explicit else None)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
                 if evidence and site.function is None and self._rebound_to_other_framework(key, site):
@@ -118,6 +124,27 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _explicit_forward(self, site: CallSite) -> Optional[str]:
+        """The module of a `module.forward(x)` call, in a file that imports torch and defines
+        no plain class with a `forward` of its own (a from-scratch numpy network's layers)."""
+        if site.method != "forward" or site.receiver is None:
+            return None
+        receiver = dotted_name(site.receiver)
+        if receiver is None or receiver == "self":
+            return None
+        if self._plain_forward_classes is None:
+            model = self.model
+            torch = any(v == "torch" or v.startswith("torch.") for v in model.imports.aliases.values())
+            self._plain_forward_classes = not torch or any(
+                "forward" in c.methods and not is_module_class(model, c) for c in model.class_infos)
+        return None if self._plain_forward_classes else receiver
+
+    def _over_eval_data(self, site: CallSite) -> bool:
+        """A loop around the call iterates over evaluation data (`for x, y in val_loader:` in a
+        model class's `test_loop`): the class evaluating its parts, not a forward pass of them."""
+        return any(type(loop) is cst.For and self.splits.split_of(loop.iter, site.function) in EVAL_SPLITS
+                   for loop in self.loops_of(site.node))
 
     def _method_of_plain_class(self, site: CallSite) -> bool:
         """The call runs a method of a class of this file that is no module (`ModelAnalyzer`)."""

@@ -8,6 +8,7 @@ unknown calls only, the words of the name (`model`, `net`, `optimizer`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Optional, Union
 
 import libcst as cst
@@ -282,6 +283,12 @@ class Roles:
         if b.index is not None or b.kind == "for":
             return "unknown" if b.kind != "for" else "no"
         value = b.value
+        if type(value) is cst.IfExp and depth < 4:
+            # `nn.DataParallel(net) if multi_gpu else net`: a model on either branch.
+            verdicts = [self._binding_evidence(replace(b, value=branch), name, depth + 1)
+                        for branch in (value.body, value.orelse)]
+            found = [v for v in verdicts if v not in ("no", "unknown")]
+            return found[0] if found else "no"  # as before for anything else: not read as a model
         fresh = _fresh_model_value(model, value)
         if fresh:
             return f"built by {fresh}()"
