@@ -398,6 +398,12 @@ def _region(prog, site) -> tuple:
     return (site.function, loops[-1] if loops else None)
 
 
+def _model_root(key: str) -> str:
+    """`model` for `model.encoder`, `self.net` for `self.net.head`: the model a key belongs to."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
 def _eval_forwards(ctx) -> list:
     """(program, forward, [(state, evidence)]) for each evaluation forward pass, skipping pytest
     tests. Computed once per file and program: TRN101 and TRN102 read the same list."""
@@ -635,7 +641,9 @@ class MissingEvalMode(Rule):
             shared = [] if bad else shared_with_training(prog, forward, evaluated)
             if shared and _mode_dependence(prog, forward)[0] is True:
                 bad = shared  # trained earlier in this function, same unknown mode: dropout/BN visible
-            region = _region(prog, forward.site)
+            # One report per evaluation loop (or function) and model: a notebook's top level is
+            # one region, where each model evaluated in training mode is its own slip.
+            region = (*_region(prog, forward.site), _model_root(forward.key))
             if not bad or region in reported:
                 continue
             reported.add(region)

@@ -10,11 +10,11 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
+from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
-from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
+from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, split_of_name, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
@@ -228,7 +228,11 @@ class Program:
         # A backward in the same loop makes this a training forward, unless the output is
         # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
         if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):
-            return None
+            if state.grad != OFF or use == TRAINING:
+                return None
+            # Under `no_grad` in that loop its output records no graph: nothing trains on it.
+            # Given evaluation data, it is the loop's validation pass (a name alone is not enough).
+            return self._data_evidence(site, env, loops)
         if use == TRAINING and self._trains_on_path(site, state):
             return None  # behaviour says training: no name or data can override it
         info = self.model.info(site.function) if names else None
@@ -239,10 +243,14 @@ class Program:
                     not (use == ESCAPES and self._trained_by_callers(info)):
                 return f"in `{info.name}()`"
             info = self.model.info(info.parent)
+        return self._data_evidence(site, env, loops)
+
+    def _data_evidence(self, site: CallSite, env: dict, loops: list) -> Optional[str]:
+        """Evaluation data given to the forward pass, or iterated by a loop around it."""
         for arg in site.node.args:
             if type(arg.value) in _LITERALS or self._is_noise(arg.value, site.function):
                 continue  # a string, a number or random noise is never data (`validation_z = randn(...)`)
-            split = self.splits.split_of(arg.value, site.function, env)
+            split = self._split_in_force(arg.value, site, env)
             if split in EVAL_SPLITS:
                 return f"on `{self.model.code(arg.value)}` ({split} data)"
         for loop in loops:
@@ -251,6 +259,43 @@ class Program:
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
         return None
+
+    def _split_in_force(self, value: cst.BaseExpression, site: CallSite, env: dict) -> Optional[str]:
+        """The split of an argument; for a name rebound just above the call in the same block
+        (`x, y = next(iter(val_loader))` after the training batches were also `x, y`), the
+        split of that binding alone."""
+        if type(value) is cst.Name and not (env and value.value in env) and not split_of_name(value.value):
+            binding = self._binding_in_force(value.value, site)
+            if binding is not None:
+                return self.splits.binding_split(binding)
+        return self.splits.split_of(value, site.function, env)
+
+    def _binding_in_force(self, name: str, site: CallSite):
+        """The assignment of `name` that every path to the call runs last: the latest one above
+        it in a block that holds the call, with no other binding of the name in between, nor
+        one later in a loop around the call that it is not inside (None when there is none)."""
+        model = self.model
+        order = source_order(model)
+        at = order.get(site.node, 0)
+        bindings = [b for b in model.bindings.get(name, ()) if b.function is site.function]
+        blocks = {id(a) for a in model.ancestors(site.node) if type(a) in (cst.IndentedBlock, cst.Module)}
+        best = None
+        for b in bindings:
+            where = order.get(b.statement, -1)
+            if b.kind == "assign" and 0 <= where < at and id(_block_of(model, b.statement)) in blocks and \
+                    (best is None or where > order.get(best.statement, -1)):
+                best = b
+        if best is None:
+            return None
+        low = order.get(best.statement, -1)
+        loops = [loop for loop in self.loops_of(site.node) if not model.is_within(best.statement, loop)]
+        for b in bindings:
+            where = order.get(b.statement, -1)
+            if b is best:
+                continue
+            if low < where < at or (where > at and any(model.is_within(b.statement, loop) for loop in loops)):
+                return None
+        return best
 
     def behaviour_evidence(self, forward: Forward, state: State) -> Optional[str]:
         """Evaluation by behaviour alone: outside any training region, the result only
@@ -458,3 +503,11 @@ def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:
         return True
     called = called_functions(module_name)
     return any(info.qualname in called for info in model.function_info.values())
+
+
+def _block_of(model: FileModel, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The block (`IndentedBlock` or the module) whose statement list holds `node`."""
+    for ancestor in model.ancestors(node):
+        if type(ancestor) in (cst.IndentedBlock, cst.Module):
+            return ancestor
+    return None
