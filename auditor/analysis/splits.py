@@ -214,6 +214,12 @@ class SplitResolver:
             return self._call_split(node, function, env, depth)
         if isinstance(node, (cst.List, cst.Tuple)):
             return combine(self.split_of(e.value, function, env, depth + 1) for e in node.elements)
+        if isinstance(node, cst.BinaryOperation):
+            # `x - x * mask + mpv * mask`, `(x_test - mean) / std`: arithmetic keeps the data's split.
+            return combine((self.split_of(node.left, function, env, depth + 1),
+                            self.split_of(node.right, function, env, depth + 1)))
+        if isinstance(node, cst.UnaryOperation):
+            return self.split_of(node.expression, function, env, depth + 1)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
             # `[ids[i:i + n] for i in range(...)]`, `[tensor(d) for d in test_batches]`: the
             # element says which data it holds, or else the data iterated over.

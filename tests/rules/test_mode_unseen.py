@@ -5,7 +5,8 @@ with one quote style in the helper and the other in the caller; functions nested
 `main` that share its model; a trainer handed a holder of the model (`model = context.model`);
 `self.model` stored from a local the method built; several models evaluated at a notebook's top
 level; a validation batch drawn under `no_grad` inside the training loop, into a name the
-training batches also use.
+training batches also use (and test images made into the model's input by arithmetic and
+concatenation); a prediction script that loads weights and saves the output.
 """
 
 from __future__ import annotations
@@ -191,6 +192,47 @@ for epoch in range(20):
         val_losses.append(nn.functional.mse_loss(model(x), y))
 """
 
+# A prediction script: the network is built, its weights loaded, and its output saved.
+PREDICT_SCRIPT = HEAD + f"""
+from torchvision.utils import save_image
+
+
+def main(args):
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 3, 3))
+    model.load_state_dict(torch.load(args.model, map_location="cpu"))
+    {{after_load}}
+    x = load_image(args.input)
+    with torch.no_grad():
+        output = model(x)
+        blended = blend(x, output)
+    save_image(blended, args.output)
+"""
+
+# Every N steps a few test images are completed and saved (a GAN-style snapshot), the model's
+# input made by arithmetic and concatenation from a batch drawn under no_grad.
+SNAPSHOT = HEAD + f"""
+model_cn = nn.Sequential(nn.Conv2d(4, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 3, 3))
+opt_cn = torch.optim.Adadelta(model_cn.parameters())
+step = 0
+while step < steps:
+    for x in train_loader:
+        mask = make_mask(x.shape)
+        input = torch.cat((x - x * mask, mask), dim=1)
+        loss = nn.functional.mse_loss(model_cn(input), x)
+        loss.backward()
+        opt_cn.step()
+        opt_cn.zero_grad()
+        step += 1
+        if step % period == 0:
+            with torch.no_grad():
+                x = sample_random_batch({{source}}, batch_size=16)
+                mask = make_mask(x.shape)
+                x_mask = x - x * mask + mpv * mask
+                input = torch.cat((x_mask, mask), dim=1)
+                output = model_cn(input)
+                save_image(blend(x_mask, output, mask), f"step{{{{step}}}}.png")
+"""
+
 CASES = {
     # Both branches switch; `'train'` in the helper and `"train"` at the step are one flag.
     "phase_quotes_ok.py": PHASE_HELPER.format(
@@ -212,6 +254,13 @@ CASES = {
     # The batch drawn under no_grad is a training batch (a look at the training loss): no evidence.
     "inline_train_batch_ok.py": INLINE_VAL.format(epoch_top="model.train()", before_val="pass",
                                                   val_source="train_loader"),
+    "predict_script_bad.py": PREDICT_SCRIPT.format(after_load="pass"),
+    "predict_script_ok.py": PREDICT_SCRIPT.format(after_load="model.eval()"),
+    # Monte Carlo dropout asks for training mode on purpose: not an oversight.
+    "predict_script_mc_ok.py": PREDICT_SCRIPT.format(after_load="model.train()"),
+    "snapshot_test_bad.py": SNAPSHOT.format(source="test_set"),
+    # The snapshot of a training batch is a look at the training data, not an evaluation.
+    "snapshot_train_ok.py": SNAPSHOT.format(source="train_set"),
 }
 
 EXPECTED = {
@@ -228,6 +277,11 @@ EXPECTED = {
     "inline_val_bad.py": [("TRN101", 19)],
     "inline_val_ok.py": [],
     "inline_train_batch_ok.py": [],
+    "predict_script_bad.py": [("TRN101", 14)],
+    "predict_script_ok.py": [],
+    "predict_script_mc_ok.py": [],
+    "snapshot_test_bad.py": [("TRN101", 23)],
+    "snapshot_train_ok.py": [],
 }
 
 
