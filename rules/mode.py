@@ -399,6 +399,12 @@ def _region(prog, site) -> tuple:
     return (site.function, loops[-1] if loops else None)
 
 
+def _model_root(key: str) -> str:
+    """`model` for `model.encoder`, `self.net` for `self.net.head`: the model a key belongs to."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
 def _eval_forwards(ctx) -> list:
     """(program, forward, [(state, evidence)]) for each evaluation forward pass, skipping pytest
     tests. Computed once per file and program: TRN101 and TRN102 read the same list."""
@@ -582,7 +588,13 @@ class MissingEvalMode(Rule):
         numbers (`.item()`, `.argmax()`, a comparison, `.cpu().numpy()`, printing, metrics)
         and never reaches `backward()` or an optimizer step; or it is given validation/test
         data; or it runs in an evaluate/validate/test/predict function whose output is read
-        and which no caller of the file back-propagates. A name alone never decides, and a
+        and which no caller of the file back-propagates; or it runs under `torch.no_grad()`
+        inside a training loop, given validation/test data (a validation batch drawn with
+        `next(iter(val_loader))`: the binding of a name in force at the call counts, through
+        arithmetic and concatenation, even when the training batches reuse the name); or,
+        in a file that never trains, it runs a model whose weights the function loaded
+        (`load_state_dict`) and no `.train()` call asks for training mode (a prediction
+        script saving its outputs). A name alone never decides, and a
         name cannot override training behaviour. Not evaluation: a generator's samples (its
         output feeds another model), random-noise inputs, an untrained model's first forward
         pass (a smoke test of shapes), string-only inputs, forward passes inside a module's
@@ -590,8 +602,11 @@ class MissingEvalMode(Rule):
 
         Across boundaries it sees: models built at module level and read as globals by
         functions (`def test(): model(x)` called from the script), `self.model` built in
-        `__init__`/`build()` and read by other methods (and through a local alias, `model =
-        self.model`), parameters filled with models whatever their name (`m`), helpers that
+        `__init__`/`build()` (also stored from a local the method built: `model = Net();
+        self.model = model`) and read by other methods (and through a local alias, `model =
+        self.model`, or of a parameter's attribute, `model = context.model`), functions
+        nested in one function that share its model (`_train_epoch` calling `_eval_epoch`
+        inside `main`), parameters filled with models whatever their name (`m`), helpers that
         switch a parameter or a global, callers in other checked files (`evaluate(model,
         loader)` imported elsewhere, also through `from module import *`; needs both files in
         the same run), and model classes of other checked modules (`from net import CNN; cnn
@@ -612,7 +627,8 @@ class MissingEvalMode(Rule):
         it left it in.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
-        backward) each path keeps its own mode. It cannot see: entry points whose callers are
+        backward) each path keeps its own mode (`mode == 'train'` and `mode == "train"` are one
+        flag, `mode != "train"` its negation). It cannot see: entry points whose callers are
         outside the run (mode unknown: silent, except where the same function first trains the
         model, then evaluates it with no mode call and no helper handed the model in between:
         both run in one mode, and a model with a visible dropout or batch norm layer is
@@ -707,7 +723,9 @@ class MissingEvalMode(Rule):
             shared = [] if bad else shared_with_training(prog, forward, evaluated)
             if shared and _mode_dependence(prog, forward)[0] is True:
                 bad = shared  # trained earlier in this function, same unknown mode: dropout/BN visible
-            region = _region(prog, forward.site)
+            # One report per evaluation loop (or function) and model: a notebook's top level is
+            # one region, where each model evaluated in training mode is its own slip.
+            region = (*_region(prog, forward.site), _model_root(forward.key))
             if not bad or region in reported:
                 continue
             reported.add(region)

@@ -453,8 +453,13 @@ class FlowAnalysis:
             # A Lightning callback's validation hooks run inside the Trainer's loop: the
             # module in eval mode, autograd off (its mode: the Trainer's, not tracked here).
             return [State(grad=OFF)]
-        states = self.callers.get(function) or self._project_entry(info) or \
-            [State(modes=self._unswitched_entry(info), grad=ON if info.parent is None else UNKNOWN)]
+        states = self.callers.get(function) or self._project_entry(info)
+        if states:
+            # A model never switched anywhere is in training mode whatever the callers knew.
+            for key, mode in self._unswitched_entry(info):
+                states = [st if st.mode(key) is not None else st.with_mode(key, mode) for st in states]
+        else:
+            states = [State(modes=self._unswitched_entry(info), grad=ON if info.parent is None else UNKNOWN)]
         decorated = _decorated_grad(self.model, info)
         if decorated is not None:
             states = [s.with_grad(decorated) for s in states]
@@ -570,11 +575,29 @@ class FlowAnalysis:
         (a function nested in the running one) the running function's own variable it reads."""
         if head == "self" or head in bindings:
             return False
-        if self._current is not None and self._closure_of(head, callee, self._current):
+        if self._current is not None and (self._closure_of(head, callee, self._current)
+                                          or self._sibling_closure(head, callee, self._current)):
             return True
         if not self._global_of(head, callee):
             return False
         return self._current is None or self._global_of(head, self._current)
+
+    def _sibling_closure(self, name: str, callee: cst.FunctionDef, current: cst.FunctionDef) -> bool:
+        """`callee` and the running function are both nested in one function and both read its
+        variable `name` (`def _train_epoch(): model.train()` and `def _eval_epoch():
+        model.eval()` inside `main`, where `model` is built): the same object in both."""
+        info = self.model.function_info.get(callee)
+        outer = info.parent if info is not None else None
+        if outer is None or outer is current or not self._closure_of(name, callee, outer):
+            return False
+        found = self.model.bindings.get(name, ())
+        scope: Optional[cst.FunctionDef] = current
+        while scope is not None and scope is not outer:
+            scope_info = self.model.function_info.get(scope)
+            if scope_info is None or name in scope_info.params or any(b.function is scope for b in found):
+                return False  # the running function has its own `name`
+            scope = scope_info.parent
+        return scope is outer
 
     def _closure_of(self, name: str, callee: cst.FunctionDef, outer: cst.FunctionDef) -> bool:
         """`callee`, defined in `outer`, reads `outer`'s variable `name` (`def evaluate():
@@ -594,6 +617,8 @@ class FlowAnalysis:
             return self._unswitched
         model = self.model
         built: dict[str, str] = {}
+        # (function, local name) -> the `self.x` it was built for (`model = Net(); self.model = model`)
+        locals_of: dict[tuple, str] = {}
         for name, found in model.bindings.items():
             if "." in name and not name.startswith("self."):
                 continue
@@ -601,24 +626,54 @@ class FlowAnalysis:
                 continue
             values = [b for b in found if b.kind == "assign" and b.index is None and
                       (b.function is None if "." not in name else b.function is not None)]
-            if values and len(values) == len(found) and all(self.fresh_model(b.value) for b in values):
+            if not values or len(values) != len(found):
+                continue
+            held = []
+            for b in values:
+                if self.fresh_model(b.value):
+                    continue
+                local = self._fresh_local(b) if "." in name else None
+                if local is None:
+                    break
+                held.append((b.function, local))
+            else:
                 built[name] = TRAIN
+                locals_of.update((pair, name) for pair in held)
         if built:
             for site in model.calls:
                 if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None:
                     key = dotted_name(_strip_moves(site.receiver))
                     if key is not None:
+                        key = locals_of.get((site.function, key.split(".", 1)[0]), key)
                         for name in list(built):
-                            if key == name or key.startswith(name + ".") or name.startswith(key + "."):
+                            # (`learner.model.eval()` may switch the `self.model` of that object)
+                            if key == name or key.startswith(name + ".") or name.startswith(key + ".") or \
+                                    (key.endswith("." + name[5:]) and name.startswith("self.")):
                                 del built[name]
                 if site.qualname is not None and site.qualname.startswith("torch."):
                     continue
                 for arg in site.node.args:
                     name = dotted_name(arg.value)
+                    name = locals_of.get((site.function, name), name)
                     if name in built and site.method not in ("to", "append"):
                         del built[name]  # handed to a function that may switch it
         self._unswitched = built
         return built
+
+    def _fresh_local(self, binding) -> Optional[str]:
+        """The local name `self.x = model` stores when, in that method, `model` is only ever
+        bound to a newly built model (`model = Net(...)`); else None."""
+        name = dotted_name(binding.value) if type(binding.value) is cst.Name else None
+        if name is None or binding.function is None:
+            return None
+        info = self.model.function_info.get(binding.function)
+        if info is None or name in info.params:
+            return None
+        local = self.model.bindings_of(name, binding.function)
+        if local and all(b.kind == "assign" and b.index is None and b.function is binding.function
+                         and self.fresh_model(b.value) for b in local):
+            return name
+        return None
 
     def _unswitched_entry(self, info: FunctionInfo) -> tuple:
         """(key, train) for the never-switched models a function with no known caller uses."""
@@ -849,7 +904,7 @@ class FlowAnalysis:
                 # `if not train:` / `if train == False:` are the fact `train` negated, so that
                 # they agree with `if train:` on every path.
                 test, negated = _flag_of(node.test)
-                plan = self._if_plans[node] = (self.model.code(test).strip("() "), _module_guard(node.test),
+                plan = self._if_plans[node] = (_fact_text(self.model, test), _module_guard(node.test),
                                                _may_have_value(node.test), negated)
             code, guard, has_value, negated = plan
             taken, skipped = [], []
@@ -905,7 +960,7 @@ class FlowAnalysis:
                 inner, negated = _flag_of(operand)
                 value = evaluate(operand, state) if _may_have_value(operand) else _DROP
                 if value is _DROP:
-                    value = known.get(_squeeze(self.model.code(inner).strip("() ")))
+                    value = known.get(_squeeze(_fact_text(self.model, inner)))
                     value = None if value is None else (value != negated)
             values.append(None if value is _DROP else value)
         if type(test.operator) is cst.And:
@@ -1202,8 +1257,9 @@ class FlowAnalysis:
 
     def _aliases_in(self, function: Optional[cst.FunctionDef]) -> dict[str, str]:
         """Local names that only ever hold one attribute of `self` (`model = self.model`,
-        `model = self.model.to(device)`) in a method: local -> `self.x`. One pass over the
-        file's bindings, the first time any function asks."""
+        `model = self.model.to(device)`) in a method, or of a parameter (`model =
+        context.model`): local -> `self.x` / `param.x`. One pass over the file's bindings,
+        the first time any function asks."""
         if self._aliases is None:
             held: dict[tuple, set] = {}
             for name, bindings in self.model.bindings.items():
@@ -1222,10 +1278,13 @@ class FlowAnalysis:
             table: dict = {}
             for (owner, name), targets in held.items():
                 target = next(iter(targets))
-                if len(targets) == 1 and target is not None and target.startswith("self.") \
-                        and target.count(".") == 1:
+                if len(targets) == 1 and target is not None and target.count(".") == 1:
                     info = self.model.function_info.get(owner)
-                    if info is not None and info.cls is not None:
+                    head = target.split(".", 1)[0]
+                    # `model = self.model` in a method, or `model = context.model` of a
+                    # parameter: a trainer handed a holder of the model uses it under both names.
+                    if info is not None and ((head == "self" and info.cls is not None) or
+                                             (head != "self" and head in info.params and name not in info.params)):
                         table.setdefault(owner, {})[name] = target
             self._aliases = table
         return self._aliases.get(function, {}) if function is not None else {}
@@ -1499,7 +1558,23 @@ def _flag_of(test: cst.BaseExpression) -> tuple:
             flips = (target.comparator.value == "False") != (type(target.operator) in (cst.NotEqual, cst.IsNot))
             test, negated = test.left, negated != flips
             continue
+        if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+                type(test.comparisons[0].operator) in (cst.NotEqual, cst.IsNot):
+            # `mode != "train"` is `mode == "train"` negated, `x is not None` is `x is None`
+            # negated: one fact, so that the two tests agree on every path.
+            # (`_fact_text` writes it as the positive test.)
+            return test, not negated
         return test, negated
+
+
+def _fact_text(model: FileModel, test: cst.BaseExpression) -> str:
+    """The text a condition's fact is kept under (see `_flag_of` and `_condition_code`)."""
+    if type(test) is cst.Comparison and len(test.comparisons) == 1 and \
+            type(test.comparisons[0].operator) in (cst.NotEqual, cst.IsNot):
+        target = test.comparisons[0]
+        operator = "==" if type(target.operator) is cst.NotEqual else "is"
+        return _condition_code(f"{model.code(test.left)} {operator} {model.code(target.comparator)}")
+    return _condition_code(model.code(test))
 
 
 _NAMES_IN_CODE = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
@@ -1511,6 +1586,15 @@ def _about_self(code: str) -> bool:
     """A condition over `self`'s attributes and literals only (`self.stage == "train"`)."""
     names = _NAMES_IN_CODE.findall(_STRINGS.sub("''", code))
     return "self" in names and all(name in _WORDS for name in names)
+
+
+_SINGLE_QUOTED = re.compile(r"'([^'\"\\]*)'")
+
+
+def _condition_code(code: str) -> str:
+    """The text a path fact is kept under: `mode == 'train'` and `mode == "train"` are one
+    condition (a helper tests its flag with one quote style, the caller's branch with the other)."""
+    return _SINGLE_QUOTED.sub(r'"\1"', code.strip("() "))
 
 
 def _squeeze(code: str) -> str:

@@ -10,11 +10,11 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
+from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
-from auditor.analysis.splits import EVAL_SPLITS, TEST, name_tokens, splits_of
+from auditor.analysis.splits import EVAL_SPLITS, TEST, combine, name_tokens, split_of_name, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
@@ -29,9 +29,12 @@ BEHAVIOUR_EVIDENCE = "(its output is only read as numbers and never reaches `bac
 SWITCHED_EVIDENCE = "after `{key}.eval()` (its output is only read, and `{key}` trains in training mode here)"
 
 
+LOADED_EVIDENCE = "(an inference run: its weights are loaded from a checkpoint here and nothing in the file trains)"
+
+
 def by_behaviour_only(evidence: str) -> bool:
     """Evidence from what is done with the output alone (no data split, no function name)."""
-    return evidence == BEHAVIOUR_EVIDENCE or evidence.endswith("trains in training mode here)")
+    return evidence in (BEHAVIOUR_EVIDENCE, LOADED_EVIDENCE) or evidence.endswith("trains in training mode here)")
 _LITERALS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer, cst.Float)
 # Random inputs: a generator's sampling step, not an evaluation of held-out data.
 _NOISE = ("torch.randn", "torch.rand", "torch.randn_like", "torch.rand_like", "torch.normal", "torch.randint",
@@ -63,6 +66,8 @@ class Program:
         self._uses: dict = {}  # forward call -> result_use's answer
         self._generators: dict = {}  # model key -> its output feeds another model
         self._trained_here: Optional[dict] = None  # (model key, function) -> trained in training mode there
+        self._file_trains: Optional[bool] = None  # a backward or optimizer step anywhere in the file
+        self._loads: dict = {}  # model root -> its `.train()` and `.load_state_dict()` calls
 
     # -- sites ------------------------------------------------------------------------------
     def is_backward(self, site: CallSite) -> bool:
@@ -255,7 +260,11 @@ class Program:
         # A backward in the same loop makes this a training forward, unless the output is
         # only read as numbers (`if step % 50 == 0: acc = (cnn(test_x).argmax(1) == test_y)...`).
         if container is not None and use != READOUT and self.backward_reachable(container, site.function, state):
-            return None
+            if state.grad != OFF or use == TRAINING:
+                return None
+            # Under `no_grad` in that loop its output records no graph: nothing trains on it.
+            # Given evaluation data, it is the loop's validation pass (a name alone is not enough).
+            return self._data_evidence(site, env, loops)
         if use == TRAINING and self._trains_on_path(site, state):
             return None  # behaviour says training: no name or data can override it
         info = self.model.info(site.function) if names else None
@@ -266,10 +275,14 @@ class Program:
                     not (use == ESCAPES and self._trained_by_callers(info)):
                 return f"in `{info.name}()`"
             info = self.model.info(info.parent)
+        return self._data_evidence(site, env, loops)
+
+    def _data_evidence(self, site: CallSite, env: dict, loops: list) -> Optional[str]:
+        """Evaluation data given to the forward pass, or iterated by a loop around it."""
         for arg in site.node.args:
             if type(arg.value) in _LITERALS or self._is_noise(arg.value, site.function):
                 continue  # a string, a number or random noise is never data (`validation_z = randn(...)`)
-            split = self.splits.split_of(arg.value, site.function, env)
+            split = self._split_in_force(arg.value, site, env)
             if split in EVAL_SPLITS:
                 return f"on `{self.model.code(arg.value)}` ({split} data)"
         for loop in loops:
@@ -278,6 +291,58 @@ class Program:
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
         return None
+
+    def _split_in_force(self, value: cst.BaseExpression, site: CallSite, env: dict) -> Optional[str]:
+        """The split of an argument; for a name rebound just above the call in the same block
+        (`x, y = next(iter(val_loader))` after the training batches were also `x, y`), the
+        split of that binding alone, and so on through the names its value is made of
+        (`input = torch.cat((x - x * mask, mask), 1)` after `x = sample(test_set)`)."""
+        return self._split_at(value, site.node, site.function, env, 0)
+
+    def _split_at(self, value: cst.BaseExpression, at: cst.CSTNode, function, env: dict, depth: int) -> Optional[str]:
+        if depth < 8:
+            if type(value) is cst.Name and not (env and value.value in env) and not split_of_name(value.value):
+                binding = self._binding_in_force(value.value, at, function)
+                if binding is not None:
+                    if binding.index is not None:
+                        return self.splits.binding_split(binding)
+                    return self._split_at(binding.value, binding.statement, function, None, depth + 1)
+            elif type(value) is cst.BinaryOperation:
+                return combine((self._split_at(value.left, at, function, env, depth + 1),
+                                self._split_at(value.right, at, function, env, depth + 1)))
+            elif type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                    value.func.attr.value in ("cat", "stack", "concatenate") and value.args and \
+                    type(value.args[0].value) in (cst.Tuple, cst.List):
+                return combine(self._split_at(e.value, at, function, env, depth + 1)
+                               for e in value.args[0].value.elements)
+        return self.splits.split_of(value, function, env)
+
+    def _binding_in_force(self, name: str, at: cst.CSTNode, function):
+        """The assignment of `name` that every path to the call runs last: the latest one above
+        it in a block that holds the call, with no other binding of the name in between, nor
+        one later in a loop around the call that it is not inside (None when there is none)."""
+        model = self.model
+        order = source_order(model)
+        node, at = at, order.get(at, 0)
+        bindings = [b for b in model.bindings.get(name, ()) if b.function is function]
+        blocks = {id(a) for a in model.ancestors(node) if type(a) in (cst.IndentedBlock, cst.Module)}
+        best = None
+        for b in bindings:
+            where = order.get(b.statement, -1)
+            if b.kind == "assign" and 0 <= where < at and id(_block_of(model, b.statement)) in blocks and \
+                    (best is None or where > order.get(best.statement, -1)):
+                best = b
+        if best is None:
+            return None
+        low = order.get(best.statement, -1)
+        loops = [loop for loop in self.loops_of(node) if not model.is_within(best.statement, loop)]
+        for b in bindings:
+            where = order.get(b.statement, -1)
+            if b is best:
+                continue
+            if low < where < at or (where > at and any(model.is_within(b.statement, loop) for loop in loops)):
+                return None
+        return best
 
     def behaviour_evidence(self, forward: Forward, state: State) -> Optional[str]:
         """Evaluation by behaviour alone: outside any training region, the result only
@@ -295,10 +360,40 @@ class Program:
         args = [a.value for a in site.node.args if a.keyword is None]
         if args and all(type(a) in _LITERALS for a in args):
             return None  # `model('paper')`: a lookup by name, not a forward pass over data
-        if self.path_use(site, state) != READOUT or self._feeds_a_model(forward.key) or (
-                self._samples_noise(site) and not self._trained_on_input(site)):
+        if self._feeds_a_model(forward.key) or (self._samples_noise(site) and not self._trained_on_input(site)):
             return None  # a generator's samples (GANs: sampling is not evaluating), noise in
-        return BEHAVIOUR_EVIDENCE
+        use = self.path_use(site, state)
+        if use == READOUT:
+            return BEHAVIOUR_EVIDENCE
+        if use not in (TRAINING, SHAPE) and self._inference_run(forward):
+            return LOADED_EVIDENCE  # its output is saved or post-processed, not only read as numbers
+        return None
+
+    def _inference_run(self, forward: Forward) -> bool:
+        """A model whose weights this function loads (`model.load_state_dict(...)` above the
+        forward pass) in a file with no backward, no optimizer step and no `.train()` call on
+        it (Monte Carlo dropout asks for training mode explicitly): a prediction script."""
+        if self._file_trains is None:
+            self._file_trains = any(self.is_backward(s) or self.is_step(s) for s in self.model.calls)
+            # One pass over the file: each model root's `.train()` calls and weight loads.
+            self._loads = {}
+            for site in self.model.calls:
+                if site.method not in ("train", "load_state_dict") or site.receiver is None:
+                    continue
+                receiver = dotted_name(site.receiver)
+                if receiver is not None:
+                    self._loads.setdefault(_root(receiver), []).append(site)
+        if self._file_trains:
+            return False
+        order = source_order(self.model)
+        at = order.get(forward.site.node, 0)
+        loaded = False
+        for site in self._loads.get(_root(forward.key), ()):
+            if site.method == "train":
+                return False
+            if site.function is forward.site.function and order.get(site.node, 0) < at:
+                loaded = True
+        return loaded
 
     def result_use(self, site: CallSite) -> Optional[str]:
         return self._result(site)[0]
@@ -485,3 +580,17 @@ def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:
         return True
     called = called_functions(module_name)
     return any(info.qualname in called for info in model.function_info.values())
+
+
+def _root(key: str) -> str:
+    """`model` for `model.module`, `self.net` for `self.net.head`: the model a name belongs to."""
+    parts = key.split(".")
+    return ".".join(parts[:2]) if parts[0] == "self" and len(parts) > 1 else parts[0]
+
+
+def _block_of(model: FileModel, node: cst.CSTNode) -> Optional[cst.CSTNode]:
+    """The block (`IndentedBlock` or the module) whose statement list holds `node`."""
+    for ancestor in model.ancestors(node):
+        if type(ancestor) in (cst.IndentedBlock, cst.Module):
+            return ancestor
+    return None

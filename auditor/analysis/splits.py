@@ -84,7 +84,7 @@ MIXED = "mixed"  # rows of training data and evaluation data together
 _PASS_THROUGH_CALLS = {
     "DataLoader", "TensorDataset", "Subset", "tensor", "as_tensor", "from_numpy", "asarray", "array",
     "enumerate", "iter", "tqdm", "list", "tuple", "zip", "DataFrame", "Series", "ImageFolder",
-    "DistributedSampler", "SequentialSampler", "deepcopy", "copy", "float32", "stack", "trange",
+    "DistributedSampler", "SequentialSampler", "deepcopy", "copy", "float32", "stack", "trange", "next",
 }
 _CONCAT_CALLS = {"concatenate", "vstack", "hstack", "row_stack", "concat", "cat", "ConcatDataset", "append"}
 _SPLIT_FUNCTIONS = {"train_test_split": "alternate", "random_split": "ordered"}
@@ -214,6 +214,12 @@ class SplitResolver:
             return self._call_split(node, function, env, depth)
         if isinstance(node, (cst.List, cst.Tuple)):
             return combine(self.split_of(e.value, function, env, depth + 1) for e in node.elements)
+        if isinstance(node, cst.BinaryOperation):
+            # `x - x * mask + mpv * mask`, `(x_test - mean) / std`: arithmetic keeps the data's split.
+            return combine((self.split_of(node.left, function, env, depth + 1),
+                            self.split_of(node.right, function, env, depth + 1)))
+        if isinstance(node, cst.UnaryOperation):
+            return self.split_of(node.expression, function, env, depth + 1)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
             # `[ids[i:i + n] for i in range(...)]`, `[tensor(d) for d in test_batches]`: the
             # element says which data it holds, or else the data iterated over.
@@ -239,6 +245,12 @@ class SplitResolver:
             else:
                 found.append(self.split_of(value, b.function, None, depth + 1))
         return combine(found) if all(found) or len(set(found) - {None}) == 1 else None
+
+    def binding_split(self, binding) -> Optional[str]:
+        """The split one binding gives its name (`x, y = next(iter(val_loader))`: val)."""
+        if binding.index is not None:
+            return self._indexed(binding.value, binding.index, binding.arity, binding.function, 1)
+        return self.split_of(binding.value, binding.function, None, 1)
 
     def _param_split(self, binding, depth: int) -> Optional[str]:
         """A parameter holds evaluation data when every caller in the file passes some."""
