@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
-                                           dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
+                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_steps,
+                                           runs_every_iteration, scaled)
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -134,6 +135,9 @@ class ZeroGradInsideAccumulation(Rule):
         the other micro-batches' forward passes are thrown away (meant as accumulation). A
         gated update whose own forward and zero_grad are inside the gate (GAN n_critic) and
         gates on data (`if torch.isfinite(loss):`) are left alone.
+        Inside `with accelerator.accumulate(model):` (Accelerate skips the prepared optimizer's
+        `step()`/`zero_grad()` until the window's last micro-batch), flags `model.zero_grad()`
+        on that same module run unconditionally: the module's own method is not skipped.
         Across boundaries: Lightning `training_step` with `self.manual_backward` is one
         micro-batch. It cannot see a zero_grad done by a callback or hook, nor the owner of an
         optimizer built in another module (then `model.zero_grad()` counts only when the
@@ -181,6 +185,15 @@ class ZeroGradInsideAccumulation(Rule):
                            f"`{shorten(ctx.model.code(site.node))}` runs on every micro-batch of this "
                            f"accumulation loop, discarding the gradients accumulated for "
                            f"`{shorten(ctx.model.code(acc.step.node))}`; clear gradients only after the step")
+        for site, accumulate in module_clears_under_accumulate(prog):
+            if site.node in reported:
+                continue
+            reported.add(site.node)
+            ctx.report(site.node,
+                       f"`{shorten(ctx.model.code(site.node))}` clears the module's gradients on every "
+                       f"micro-batch of `{shorten(ctx.model.code(accumulate))}`: only the prepared "
+                       f"optimizer's `zero_grad()` is skipped between synchronisations, so the "
+                       f"accumulated gradients are thrown away; call `optimizer.zero_grad()` instead")
         for use, condition, backward in dropped_micro_batches(prog):
             if backward.node in reported:
                 continue

@@ -467,6 +467,32 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
     return found
 
 
+def module_clears_under_accumulate(prog) -> list:
+    """(zero_grad site, accumulate call): `module.zero_grad()` run unconditionally inside
+    `with accelerator.accumulate(module):` in a loop. Accelerate makes the prepared
+    optimizer's `step()`/`zero_grad()` no-ops until the window's last micro-batch; a plain
+    module's `zero_grad()` is not wrapped, so it wipes the window's gradients every time."""
+    model = prog.model
+    found = []
+    for site in model.calls:
+        if site.method != "zero_grad" or not prog.loops_of(site.node):
+            continue
+        cleared = dotted_name(site.receiver)
+        if cleared is None:
+            continue
+        for ancestor in model.ancestors(site.node):
+            if type(ancestor) in (cst.If, cst.FunctionDef, cst.Lambda):
+                break  # conditional (e.g. `if accelerator.sync_gradients:`), or another scope
+            if type(ancestor) is not cst.With:
+                continue
+            calls = [item.item for item in ancestor.items if type(item.item) is cst.Call
+                     and type(item.item.func) is cst.Attribute and item.item.func.attr.value == "accumulate"]
+            if any(dotted_name(a.value) == cleared for call in calls for a in call.args if a.keyword is None):
+                found.append((site, calls[0]))
+                break
+    return found
+
+
 def _scales_for_you(prog, site: CallSite) -> bool:
     """A backward that divides by the accumulation steps itself: `accelerator.backward(loss)`
     inside `accelerator.accumulate(...)` or with an Accelerator built with

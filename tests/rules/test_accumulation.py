@@ -89,6 +89,33 @@ def train(model, loader, optimizer, accelerator):
             optimizer.step()
             optimizer.zero_grad()
 """,
+    # Accelerate skips the prepared optimizer's zero_grad between synchronisations, not the
+    # module's own: `model.zero_grad()` under `accumulate(model)` wipes the window each batch.
+    "accelerate_module_zero_grad.py": """
+import torch
+
+def train(policy, loader, optimizer, accelerator, compute_loss):
+    for batch in loader:
+        with accelerator.accumulate(policy):
+            loss = compute_loss(policy, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            policy.zero_grad(set_to_none=True)
+""",
+    # ... only after a synchronised step, or on a module the window does not accumulate.
+    "accelerate_module_zero_grad_ok.py": """
+import torch
+
+def train(policy, critic, loader, optimizer, accelerator, compute_loss):
+    for batch in loader:
+        with accelerator.accumulate(policy):
+            loss = compute_loss(policy, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            if accelerator.sync_gradients:
+                policy.zero_grad(set_to_none=True)
+            critic.zero_grad()
+""",
     "zero_grad_every_micro.py": """
 import torch
 
@@ -803,6 +830,8 @@ EXPECTED = {
     "accelerate_configured_ok.py": [],
     "accelerate_local_setting.py": [("TRN401", 16)],
     "gated_backward_drops_batches.py": [("TRN402", 8)],
+    "accelerate_module_zero_grad.py": [("TRN402", 9)],
+    "accelerate_module_zero_grad_ok.py": [],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],
