@@ -643,6 +643,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                 if verdicts and all(v is True for v in verdicts):
                     return True
                 return False if verdicts and all(v is False for v in verdicts) else None
+            if _sum_reduced(prog, node, site.function):
+                return None  # summed over the batch: the window's sums add up to the full batch's sum
             kind = prog.roles.loss_kind_of_callee(site.callee, node, site.function)
             name = (site.callee or "").lower()
             if kind or "loss" in name or "criterion" in name or (site.qualname or "").startswith("torch.nn.functional"):
@@ -684,6 +686,37 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+_DEVICE_MOVES = ("cuda", "to", "cpu", "float", "double", "half")
+
+
+def _sum_reduced(prog, call: cst.Call, function) -> bool:
+    """A loss reduced by summing over the batch: `F.mse_loss(p, y, reduction="sum")`, or a
+    call of a criterion built that way (`crit = nn.BCELoss(reduction="sum").cuda()`,
+    legacy `size_average=False`). Accumulating such losses over micro-batches gives exactly
+    the sum over the whole batch, the same scale as one big batch: nothing to divide."""
+    def says_sum(node) -> bool:
+        for arg in node.args if type(node) is cst.Call else ():
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
+                    arg.value.value.strip("'\"") == "sum":
+                return True
+            if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
+                return True
+        return False
+
+    if says_sum(call):
+        return True
+    callee = dotted_name(call.func)
+    values = prog.model.values_of(callee, function, kinds=("assign",)) if callee else []
+    for value in values:
+        while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                value.func.attr.value in _DEVICE_MOVES:
+            value = value.func.value  # `nn.BCELoss(reduction="sum").cuda()`
+        if not says_sum(value):
+            return False
+    return bool(values)
 
 
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:

@@ -116,6 +116,43 @@ def train(policy, critic, loader, optimizer, accelerator, compute_loss):
                 policy.zero_grad(set_to_none=True)
             critic.zero_grad()
 """,
+    # A loss summed over the batch (reduction="sum") accumulates to the full batch's sum: the
+    # same scale as one big batch, nothing to divide. The mean-reduced twin is still the bug.
+    "sum_reduced_ok.py": """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+def train(model, loader, optimizer, k=4):
+    loss_fn = nn.BCELoss(reduction="sum").cuda()
+    for x, y in loader:
+        optimizer.zero_grad()
+        for j in range(k):
+            loss = loss_fn(model(x[j]), y[j])
+            loss.backward()
+        optimizer.step()
+
+def train_functional(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        loss = F.mse_loss(model(x), y, reduction="sum")
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "mean_reduced_unscaled.py": """
+import torch
+import torch.nn as nn
+
+def train(model, loader, optimizer, k=4):
+    loss_fn = nn.BCELoss().cuda()
+    for x, y in loader:
+        optimizer.zero_grad()
+        for j in range(k):
+            loss = loss_fn(model(x[j]), y[j])
+            loss.backward()
+        optimizer.step()
+""",
     "zero_grad_every_micro.py": """
 import torch
 
@@ -832,6 +869,8 @@ EXPECTED = {
     "gated_backward_drops_batches.py": [("TRN402", 8)],
     "accelerate_module_zero_grad.py": [("TRN402", 9)],
     "accelerate_module_zero_grad_ok.py": [],
+    "sum_reduced_ok.py": [],
+    "mean_reduced_unscaled.py": [("TRN401", 10)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],
