@@ -192,9 +192,10 @@ class LossAccumulatedWithGraph(Rule):
         `totals = {k: totals[k] + losses[k] for k in totals}`). The summand is a loss tensor:
         the very value back-propagated in this function (`loss.backward()`,
         `scaler.scale(loss)`, `accelerator.backward(loss)`), a `torch.nn` loss or `F.*_loss`
-        call (or a name bound only to one), a call of a `criterion`/`loss_fn`, or an item of
+        call (or a name bound only to one), a call of a `criterion`/`loss_fn`, an item of
         a dict of those (`losses[k]`, `value` in `for name, value in losses.items()`, where
-        `losses = criterion(...)` or `losses['total'].backward()`). The total is a running total that outlives the training
+        `losses = criterion(...)` or `losses['total'].backward()`), or the loss a model returns
+        when handed `labels=` (`outputs.loss`, `loss, logits = outputs[:2]`). The total is a running total that outlives the training
         iteration: it is not the objective (it never reaches backward, `scaler.scale`,
         `accelerator`/`fabric`/DeepSpeed `backward`, nor a helper handed the optimizer, such as
         `loss_scaler(loss, optimizer)`), it is not re-initialised at the top of each
@@ -377,6 +378,8 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
             return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
         if name in differentiated:
             return value, True  # `loss.backward()` ran on it: a tensor with a graph
+        if _model_loss(model, name, function):
+            return value, False  # the loss a model computes when handed the labels
         container = _iterated_container(model, name, function)
         if container is not None:  # `for key, value in losses.items()`: an item of `losses`
             return _loss_item(model, value, container, function, target)
@@ -387,6 +390,54 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         return None, False
     evidence = _loss_evidence(model, value, function)
     return (value, evidence == "torch") if evidence else (None, False)
+
+
+def _model_loss(model, name: str, function) -> bool:
+    """`name` holds the loss a model returns when called with `labels=` (the Hugging Face
+    contract: the loss comes first, or as `.loss`): `outputs.loss`, `loss = outputs[0]`,
+    `loss, logits = outputs[:2]` with `outputs = model(input_ids=x, labels=y)`. A later
+    `loss = loss.mean()` (DataParallel) keeps it a loss."""
+    def labelled(node, depth: int = 0) -> bool:
+        """A call handed `labels=`, or a name bound only to one."""
+        if type(node) is cst.Call:
+            return any(a.keyword is not None and a.keyword.value == "labels" for a in node.args)
+        base = node if type(node) is str else dotted_name(node)
+        if base is None or depth > 1:
+            return False
+        values = model.values_of(base, function, kinds=("assign",))
+        return bool(values) and len(values) == len(model.bindings_of(base, function)) and \
+            all(labelled(v, depth + 1) for v in values)
+
+    def first_of(node) -> bool:
+        """`outputs[0]`, `outputs[:2]` (unpacked at index 0 by the caller) of a labelled call."""
+        if type(node) is not cst.Subscript or len(node.slice) != 1:
+            return False
+        part = node.slice[0].slice
+        first = (type(part) is cst.Index and type(part.value) is cst.Integer and part.value.value == "0") or \
+            (type(part) is cst.Slice and part.lower is None)
+        return first and labelled(node.value)
+
+    if name.endswith(".loss"):
+        return labelled(name[:-len(".loss")])
+    bindings = model.bindings_of(name, function)
+    found = False
+    for b in bindings:
+        value = b.value
+        if b.kind != "assign":
+            return False
+        if b.index is not None:
+            if b.index != 0 or not (labelled(value) or first_of(value)):
+                return False
+            found = True
+        elif type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                dotted_name(value.func.value) == name and value.func.attr.value in ("mean", "sum"):
+            continue  # `loss = loss.mean()`: the same loss, reduced over devices
+        elif first_of(value) or (type(value) is cst.Attribute and value.attr.value == "loss"
+                                 and labelled(value.value)):
+            found = True
+        else:
+            return False
+    return found
 
 
 def _iterated_container(model, name: str, function) -> Optional[cst.BaseExpression]:

@@ -686,6 +686,52 @@ def train_rebuilt(model, loader, optimizer, criterion):
         totals = {k: totals[k] + parts[k].item() for k in totals}
     return totals
 """,
+    # TRN405: the loss a model returns when handed `labels=` (first element, or `.loss`),
+    # summed over an evaluation pass that never disables autograd.
+    "model_loss_summed_without_no_grad_bad": HEAD + """
+def evaluate(model, samples):
+    total_loss = 0
+    for batch in samples:
+        outputs = model.forward(input_ids=batch, labels=batch)
+        loss, logits = outputs[:2]
+        loss = loss.mean()
+        total_loss += loss
+    print(total_loss / len(samples))
+
+
+def evaluate_attr(model, loader):
+    eval_loss = 0.0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"], labels=batch["y"])
+        eval_loss += outputs.loss
+    print(eval_loss)
+""",
+    # ... under no_grad, as a number, or a model output that is not its loss.
+    "model_loss_summed_ok": HEAD + """
+def evaluate(model, loader):
+    eval_loss = 0.0
+    with torch.no_grad():
+        for batch in loader:
+            outputs = model(input_ids=batch["x"], labels=batch["y"])
+            eval_loss += outputs.loss
+    print(eval_loss)
+
+
+def evaluate_numbers(model, loader):
+    eval_loss = 0.0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"], labels=batch["y"])
+        eval_loss += outputs.loss.item()
+    print(eval_loss)
+
+
+def count_tokens(model, loader):
+    total = 0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"])
+        total += outputs[0].shape[0]
+    print(total)
+""",
     "checkpoint_explicit": """
 import torch.utils.checkpoint as cp
 
@@ -731,6 +777,8 @@ def found(tmp_path_factory):
     ("unknown_criterion_total_bad", ["TRN405"]),
     ("dict_totals_with_graph_bad", ["TRN405"] * 3),
     ("dict_totals_ok", []),
+    ("model_loss_summed_without_no_grad_bad", ["TRN405"] * 2),
+    ("model_loss_summed_ok", []),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
