@@ -38,8 +38,11 @@ class UnscaledGradAccumulation(Rule):
         `engine.backward` scale for you; `accelerator.backward` under a manual `step % k`
         gate with an Accelerator built here without that setting is checked.
         Across boundaries: a Lightning `training_step` that calls `self.manual_backward` is
-        one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`); a loss returned
-        by a helper in the same file is followed into it, and so is a tuple element
+        one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`), and so is any
+        function that back-propagates unconditionally on every call and steps only under a
+        micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
+        a loss returned by a helper in the same file is followed into it, and so is a tuple
+        element
         (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
         loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter

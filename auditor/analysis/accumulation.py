@@ -93,7 +93,21 @@ def iteration_of(prog, site: CallSite) -> Optional[cst.CSTNode]:
     if info is not None and info.name == "training_step" and info.cls is not None and \
             any(s.method == "manual_backward" for s in info.calls):
         return function
+    if info is not None and _steps_per_window(prog, site, info):
+        return function
     return None
+
+
+def _steps_per_window(prog, step: CallSite, info) -> bool:
+    """A function run once per micro-batch by its caller (`def update(self, batch):`): it
+    back-propagates on every call, outside any condition, and steps only under a micro-batch
+    counter test (`if self.updates % k == 0:`). One call is one iteration of the window."""
+    function = info.node
+    counters = frozenset(_counters(prog, function))
+    if _accumulation_condition(prog, step, function, counters) is None:
+        return False
+    return any(is_backward(prog, s) and not _conditions(prog, s.node, function) and not prog.loops_of(s.node)
+               for s in info.calls)
 
 
 def is_backward(prog, site: CallSite) -> bool:

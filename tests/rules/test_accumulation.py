@@ -153,6 +153,49 @@ def train(model, loader, optimizer, k=4):
             loss.backward()
         optimizer.step()
 """,
+    # A method the caller runs once per micro-batch: backward on every call, the step under a
+    # counter test on an attribute. Undivided: the bug; divided: silent; a counter that only
+    # gates logging is no window; a clear on every call of such a function wipes the window.
+    "method_window_unscaled.py": """
+import torch
+
+class Trainer:
+    def update(self, x, y):
+        loss = self.criterion(self.net(x), y)
+        loss.backward()
+        self.updates += 1
+        if self.updates % self.k == 0:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+def train_step(model, optimizer, criterion, x, y, step, k):
+    optimizer.zero_grad()
+    loss = criterion(model(x), y) / k
+    loss.backward()
+    if (step + 1) % k == 0:
+        optimizer.step()
+""",
+    "method_window_ok.py": """
+import torch
+
+class Trainer:
+    def update(self, x, y):
+        loss = self.criterion(self.net(x), y)
+        loss = loss / self.k
+        loss.backward()
+        self.updates += 1
+        if self.updates % self.k == 0:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+    def logged_update(self, x, y, step):
+        self.optimizer.zero_grad()
+        loss = self.criterion(self.net(x), y)
+        loss.backward()
+        self.optimizer.step()
+        if step % 100 == 0:
+            print(loss.item())
+""",
     "zero_grad_every_micro.py": """
 import torch
 
@@ -870,6 +913,8 @@ EXPECTED = {
     "accelerate_module_zero_grad.py": [("TRN402", 9)],
     "accelerate_module_zero_grad_ok.py": [],
     "sum_reduced_ok.py": [],
+    "method_window_unscaled.py": [("TRN401", 6), ("TRN402", 13)],
+    "method_window_ok.py": [],
     "mean_reduced_unscaled.py": [("TRN401", 10)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
