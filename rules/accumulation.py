@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
-                                           dropped_micro_batches, optimizer_steps, runs_every_iteration, scaled)
+                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_steps,
+                                           runs_every_iteration, scaled)
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -27,6 +28,9 @@ class UnscaledGradAccumulation(Rule):
         `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`, `scaler.scale(loss / k)`).
         A divided copy that backward never sees does not count, nor does a divisor that
         reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
+        A loss summed over the batch (`reduction="sum"`, legacy `size_average=False`, on the
+        call or on the criterion it calls) needs no division: the window's sums add up to the
+        full batch's sum.
         A backward feeds the step(s) that follow it up to the first one that runs whenever
         it runs: a GAN generator updated every n_critic batches with its own backward is a
         schedule, not a window. `accelerator.backward` inside `accelerator.accumulate(...)`,
@@ -34,8 +38,11 @@ class UnscaledGradAccumulation(Rule):
         `engine.backward` scale for you; `accelerator.backward` under a manual `step % k`
         gate with an Accelerator built here without that setting is checked.
         Across boundaries: a Lightning `training_step` that calls `self.manual_backward` is
-        one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`); a loss returned
-        by a helper in the same file is followed into it, and so is a tuple element
+        one micro-batch of the trainer's loop (`(batch_idx + 1) % k == 0`), and so is any
+        function that back-propagates unconditionally on every call and steps only under a
+        micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
+        a loss returned by a helper in the same file is followed into it, and so is a tuple
+        element
         (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
         loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
@@ -134,6 +141,9 @@ class ZeroGradInsideAccumulation(Rule):
         the other micro-batches' forward passes are thrown away (meant as accumulation). A
         gated update whose own forward and zero_grad are inside the gate (GAN n_critic) and
         gates on data (`if torch.isfinite(loss):`) are left alone.
+        Inside `with accelerator.accumulate(model):` (Accelerate skips the prepared optimizer's
+        `step()`/`zero_grad()` until the window's last micro-batch), flags `model.zero_grad()`
+        on that same module run unconditionally: the module's own method is not skipped.
         Across boundaries: Lightning `training_step` with `self.manual_backward` is one
         micro-batch. It cannot see a zero_grad done by a callback or hook, nor the owner of an
         optimizer built in another module (then `model.zero_grad()` counts only when the
@@ -181,6 +191,15 @@ class ZeroGradInsideAccumulation(Rule):
                            f"`{shorten(ctx.model.code(site.node))}` runs on every micro-batch of this "
                            f"accumulation loop, discarding the gradients accumulated for "
                            f"`{shorten(ctx.model.code(acc.step.node))}`; clear gradients only after the step")
+        for site, accumulate in module_clears_under_accumulate(prog):
+            if site.node in reported:
+                continue
+            reported.add(site.node)
+            ctx.report(site.node,
+                       f"`{shorten(ctx.model.code(site.node))}` clears the module's gradients on every "
+                       f"micro-batch of `{shorten(ctx.model.code(accumulate))}`: only the prepared "
+                       f"optimizer's `zero_grad()` is skipped between synchronisations, so the "
+                       f"accumulated gradients are thrown away; call `optimizer.zero_grad()` instead")
         for use, condition, backward in dropped_micro_batches(prog):
             if backward.node in reported:
                 continue

@@ -188,10 +188,14 @@ class LossAccumulatedWithGraph(Rule):
     summary = "A running total is built from the loss tensor instead of loss.item()."
     what = """
         Flags `total += loss` (or `total = total + loss`) in a loop when both halves are
-        certain. The summand is a loss tensor: the very value back-propagated in this
-        function (`loss.backward()`, `scaler.scale(loss)`, `accelerator.backward(loss)`), a
-        `torch.nn` loss or `F.*_loss` call (or a name bound only to one), or a call of a
-        `criterion`/`loss_fn`. The total is a running total that outlives the training
+        certain; totals kept in a dict count too (`totals[name] += value`, or
+        `totals = {k: totals[k] + losses[k] for k in totals}`). The summand is a loss tensor:
+        the very value back-propagated in this function (`loss.backward()`,
+        `scaler.scale(loss)`, `accelerator.backward(loss)`), a `torch.nn` loss or `F.*_loss`
+        call (or a name bound only to one), a call of a `criterion`/`loss_fn`, an item of
+        a dict of those (`losses[k]`, `value` in `for name, value in losses.items()`, where
+        `losses = criterion(...)` or `losses['total'].backward()`), or the loss a model returns
+        when handed `labels=` (`outputs.loss`, `loss, logits = outputs[:2]`). The total is a running total that outlives the training
         iteration: it is not the objective (it never reaches backward, `scaler.scale`,
         `accelerator`/`fabric`/DeepSpeed `backward`, nor a helper handed the optimizer, such as
         `loss_scaler(loss, optimizer)`), it is not re-initialised at the top of each
@@ -286,13 +290,15 @@ class LossAccumulatedWithGraph(Rule):
             name = dotted_name(term)
             shown = name or ctx.code_for(term)
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
-            safe = certain and "." not in target and \
+            keyed = type(node) is cst.AugAssign and type(node.target) is cst.Subscript
+            safe = certain and "." not in target and not keyed and \
                 target not in flows.returned(function, bare=False, as_tensor=True)
             fix = make_fix(ctx, "Accumulate the detached loss",
                            {term: cst.Call(func=cst.Attribute(value=term, attr=cst.Name("detach")))},
                            SAFE if safe else UNSAFE) if name is not None else None
             instead = f"`{shown}.item()`" if name is not None else "its `.item()`"  # a call: not re-spelt
-            ctx.report(node, f"`{target}` sums `{shown}` with its autograd graph; accumulate "
+            total = shorten(ctx.code_for(node.target)) if keyed else target
+            ctx.report(node, f"`{total}` sums `{shown}` with its autograd graph; accumulate "
                              f"{instead} (or `.detach()`) instead", fix=fix)
 
 
@@ -363,6 +369,8 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         return found if found[0] is not None else _loss_term(model, value.right, function, target, differentiated)
     if _graph_free(value):
         return None, False  # `(labels != ignore).sum()`: a count, compared values carry no graph
+    if type(value) is cst.Subscript:
+        return _loss_item(model, value, value.value, function, target)
     name = dotted_name(value)
     if name is not None and name != target:
         bindings = model.bindings_of(name, function)
@@ -370,6 +378,11 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
             return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
         if name in differentiated:
             return value, True  # `loss.backward()` ran on it: a tensor with a graph
+        if _model_loss(model, name, function):
+            return value, False  # the loss a model computes when handed the labels
+        container = _iterated_container(model, name, function)
+        if container is not None:  # `for key, value in losses.items()`: an item of `losses`
+            return _loss_item(model, value, container, function, target)
         values = model.values_of(name, function, kinds=("assign",))
         if values and all(_loss_evidence(model, v, function) for v in values) and \
                 len(values) == len(model.bindings_of(name, function)):
@@ -377,6 +390,94 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         return None, False
     evidence = _loss_evidence(model, value, function)
     return (value, evidence == "torch") if evidence else (None, False)
+
+
+def _model_loss(model, name: str, function) -> bool:
+    """`name` holds the loss a model returns when called with `labels=` (the Hugging Face
+    contract: the loss comes first, or as `.loss`): `outputs.loss`, `loss = outputs[0]`,
+    `loss, logits = outputs[:2]` with `outputs = model(input_ids=x, labels=y)`. A later
+    `loss = loss.mean()` (DataParallel) keeps it a loss."""
+    def labelled(node, depth: int = 0) -> bool:
+        """A call handed `labels=`, or a name bound only to one."""
+        if type(node) is cst.Call:
+            return any(a.keyword is not None and a.keyword.value == "labels" for a in node.args)
+        base = node if type(node) is str else dotted_name(node)
+        if base is None or depth > 1:
+            return False
+        values = model.values_of(base, function, kinds=("assign",))
+        return bool(values) and len(values) == len(model.bindings_of(base, function)) and \
+            all(labelled(v, depth + 1) for v in values)
+
+    def first_of(node) -> bool:
+        """`outputs[0]`, `outputs[:2]` (unpacked at index 0 by the caller) of a labelled call."""
+        if type(node) is not cst.Subscript or len(node.slice) != 1:
+            return False
+        part = node.slice[0].slice
+        first = (type(part) is cst.Index and type(part.value) is cst.Integer and part.value.value == "0") or \
+            (type(part) is cst.Slice and part.lower is None)
+        return first and labelled(node.value)
+
+    if name.endswith(".loss"):
+        return labelled(name[:-len(".loss")])
+    bindings = model.bindings_of(name, function)
+    found = False
+    for b in bindings:
+        value = b.value
+        if b.kind != "assign":
+            return False
+        if b.index is not None:
+            if b.index != 0 or not (labelled(value) or first_of(value)):
+                return False
+            found = True
+        elif type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                dotted_name(value.func.value) == name and value.func.attr.value in ("mean", "sum"):
+            continue  # `loss = loss.mean()`: the same loss, reduced over devices
+        elif first_of(value) or (type(value) is cst.Attribute and value.attr.value == "loss"
+                                 and labelled(value.value)):
+            found = True
+        else:
+            return False
+    return found
+
+
+def _iterated_container(model, name: str, function) -> Optional[cst.BaseExpression]:
+    """`losses` when `name` is bound only as the value of `for k, name in losses.items()`
+    or `for name in losses.values()`."""
+    bindings = model.bindings_of(name, function)
+    found = None
+    for b in bindings:
+        call = b.value
+        if b.kind != "for" or type(call) is not cst.Call or type(call.func) is not cst.Attribute or call.args:
+            return None
+        method = call.func.attr.value
+        if not ((method == "items" and b.index == 1 and b.arity == 2) or
+                (method == "values" and b.index is None)):
+            return None
+        if found is not None and dotted_name(found) != dotted_name(call.func.value):
+            return None
+        found = call.func.value
+    return found if found is not None and dotted_name(found) else None
+
+
+def _loss_item(model, value: cst.BaseExpression, container: cst.BaseExpression, function, target: str):
+    """(value, certain?) when `value` is an item of `container` (`losses[k]`, or `v` of
+    `for k, v in losses.items()`) and the container holds loss tensors: every value it is
+    bound to is a loss call (`losses = criterion(out, y)`), or one of its items is
+    back-propagated (`losses['total'].backward()`)."""
+    base = dotted_name(container)
+    if base is None or base == target:
+        return None, False
+    bindings = model.bindings_of(base, function)
+    if any(b.kind == "assign" and _is_detached(b.value) for b in bindings):
+        return None, False
+    for site in model.calls_in(function):
+        part = receiver(site.node) if site.method in _BACKWARD_METHODS else None
+        if type(part) is cst.Subscript and dotted_name(part.value) == base:
+            return value, True
+    values = model.values_of(base, function, kinds=("assign",))
+    if values and len(values) == len(bindings) and all(_loss_evidence(model, v, function) for v in values):
+        return value, all(_loss_evidence(model, v, function) == "torch" for v in values)
+    return None, False
 
 
 def _loss_evidence(model, node: cst.BaseExpression, function) -> Optional[str]:
@@ -647,16 +748,28 @@ def _returns_of(model, function) -> list:
 
 
 def _running_sums(model):
-    """(function, target, added value, statement node) for `t += v` and `t = t + v`."""
+    """(function, target, added value, statement node) for `t += v`, `t = t + v`,
+    `t[k] += v` (a total kept in a dict: the target is the dict's name) and
+    `t = {k: t[k] + v for k in ...}` (a dict of totals rebuilt from itself each time)."""
     for bindings in model.bindings.values():
         for binding in bindings:
             statement = binding.statement
             # Exact types (these libcst classes have no subclasses): isinstance against
             # libcst's ABCs is a Python-level call, and this scans every node of the file.
-            if type(statement) is cst.Assign and type(statement.value) is cst.BinaryOperation \
-                    and type(statement.value.operator) is cst.Add \
-                    and dotted_name(statement.value.left) == binding.target:
-                yield binding.function, binding.target, statement.value.right, statement
+            if type(statement) is not cst.Assign:
+                continue
+            value = statement.value
+            if type(value) is cst.DictComp:
+                value = value.value  # `{k: t[k] + v ...}`: each entry adds v to its old total
+                if type(value) is cst.BinaryOperation and type(value.operator) is cst.Add \
+                        and type(value.left) is cst.Subscript and dotted_name(value.left.value) == binding.target:
+                    yield binding.function, binding.target, value.right, statement
+            elif type(value) is cst.BinaryOperation and type(value.operator) is cst.Add \
+                    and dotted_name(value.left) == binding.target:
+                yield binding.function, binding.target, value.right, statement
+    for statement, function in model.subscript_augs:
+        if type(statement.operator) is cst.AddAssign:
+            yield function, dotted_name(statement.target.value), statement.value, statement
     # `t += v`: the model records every augmented assignment to a name as an "aug" binding
     # (its statement is the AugAssign, its function the enclosing one), so there is no
     # need to scan every node of the file for them.

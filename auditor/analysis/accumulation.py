@@ -93,7 +93,21 @@ def iteration_of(prog, site: CallSite) -> Optional[cst.CSTNode]:
     if info is not None and info.name == "training_step" and info.cls is not None and \
             any(s.method == "manual_backward" for s in info.calls):
         return function
+    if info is not None and _steps_per_window(prog, site, info):
+        return function
     return None
+
+
+def _steps_per_window(prog, step: CallSite, info) -> bool:
+    """A function run once per micro-batch by its caller (`def update(self, batch):`): it
+    back-propagates on every call, outside any condition, and steps only under a micro-batch
+    counter test (`if self.updates % k == 0:`). One call is one iteration of the window."""
+    function = info.node
+    counters = frozenset(_counters(prog, function))
+    if _accumulation_condition(prog, step, function, counters) is None:
+        return False
+    return any(is_backward(prog, s) and not _conditions(prog, s.node, function) and not prog.loops_of(s.node)
+               for s in info.calls)
 
 
 def is_backward(prog, site: CallSite) -> bool:
@@ -467,6 +481,32 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
     return found
 
 
+def module_clears_under_accumulate(prog) -> list:
+    """(zero_grad site, accumulate call): `module.zero_grad()` run unconditionally inside
+    `with accelerator.accumulate(module):` in a loop. Accelerate makes the prepared
+    optimizer's `step()`/`zero_grad()` no-ops until the window's last micro-batch; a plain
+    module's `zero_grad()` is not wrapped, so it wipes the window's gradients every time."""
+    model = prog.model
+    found = []
+    for site in model.calls:
+        if site.method != "zero_grad" or not prog.loops_of(site.node):
+            continue
+        cleared = dotted_name(site.receiver)
+        if cleared is None:
+            continue
+        for ancestor in model.ancestors(site.node):
+            if type(ancestor) in (cst.If, cst.FunctionDef, cst.Lambda):
+                break  # conditional (e.g. `if accelerator.sync_gradients:`), or another scope
+            if type(ancestor) is not cst.With:
+                continue
+            calls = [item.item for item in ancestor.items if type(item.item) is cst.Call
+                     and type(item.item.func) is cst.Attribute and item.item.func.attr.value == "accumulate"]
+            if any(dotted_name(a.value) == cleared for call in calls for a in call.args if a.keyword is None):
+                found.append((site, calls[0]))
+                break
+    return found
+
+
 def _scales_for_you(prog, site: CallSite) -> bool:
     """A backward that divides by the accumulation steps itself: `accelerator.backward(loss)`
     inside `accelerator.accumulate(...)` or with an Accelerator built with
@@ -617,6 +657,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                 if verdicts and all(v is True for v in verdicts):
                     return True
                 return False if verdicts and all(v is False for v in verdicts) else None
+            if _sum_reduced(prog, node, site.function):
+                return None  # summed over the batch: the window's sums add up to the full batch's sum
             kind = prog.roles.loss_kind_of_callee(site.callee, node, site.function)
             name = (site.callee or "").lower()
             if kind or "loss" in name or "criterion" in name or (site.qualname or "").startswith("torch.nn.functional"):
@@ -658,6 +700,37 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+_DEVICE_MOVES = ("cuda", "to", "cpu", "float", "double", "half")
+
+
+def _sum_reduced(prog, call: cst.Call, function) -> bool:
+    """A loss reduced by summing over the batch: `F.mse_loss(p, y, reduction="sum")`, or a
+    call of a criterion built that way (`crit = nn.BCELoss(reduction="sum").cuda()`,
+    legacy `size_average=False`). Accumulating such losses over micro-batches gives exactly
+    the sum over the whole batch, the same scale as one big batch: nothing to divide."""
+    def says_sum(node) -> bool:
+        for arg in node.args if type(node) is cst.Call else ():
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
+                    arg.value.value.strip("'\"") == "sum":
+                return True
+            if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
+                return True
+        return False
+
+    if says_sum(call):
+        return True
+    callee = dotted_name(call.func)
+    values = prog.model.values_of(callee, function, kinds=("assign",)) if callee else []
+    for value in values:
+        while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                value.func.attr.value in _DEVICE_MOVES:
+            value = value.func.value  # `nn.BCELoss(reduction="sum").cuda()`
+        if not says_sum(value):
+            return False
+    return bool(values)
 
 
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:

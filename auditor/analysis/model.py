@@ -120,6 +120,10 @@ class FileModel:
     statement_calls: dict[cst.CSTNode, list[CallSite]] = field(default_factory=dict)
     call_site: dict[cst.Call, CallSite] = field(default_factory=dict)
     module_calls: list[CallSite] = field(default_factory=list)
+    # `totals[key] += value` statements (AugAssign to a subscript of a named object), with
+    # their enclosing function: no binding names them, and TRN405 reads running totals kept
+    # in dicts from here rather than walking the tree again.
+    subscript_augs: list[tuple[cst.AugAssign, Optional[cst.FunctionDef]]] = field(default_factory=list)
     # Derived analyses, computed on first use and cached here (see the sibling modules).
     cache: dict = field(default_factory=dict)
     # Source text of nodes already rendered: the flow analysis asks for the same
@@ -539,6 +543,8 @@ class _Builder:
         name = dotted_name(node.target)
         if name is not None:
             self._record(name, node.value, self._current_function(), node, kind="aug")
+        elif type(node.target) is cst.Subscript and dotted_name(node.target.value) is not None:
+            self.model.subscript_augs.append((node, self._current_function()))
 
     def visit_For(self, node: cst.For) -> None:
         self._bind(node.target, node.iter, node, kind="for")

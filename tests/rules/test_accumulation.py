@@ -89,6 +89,113 @@ def train(model, loader, optimizer, accelerator):
             optimizer.step()
             optimizer.zero_grad()
 """,
+    # Accelerate skips the prepared optimizer's zero_grad between synchronisations, not the
+    # module's own: `model.zero_grad()` under `accumulate(model)` wipes the window each batch.
+    "accelerate_module_zero_grad.py": """
+import torch
+
+def train(policy, loader, optimizer, accelerator, compute_loss):
+    for batch in loader:
+        with accelerator.accumulate(policy):
+            loss = compute_loss(policy, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            policy.zero_grad(set_to_none=True)
+""",
+    # ... only after a synchronised step, or on a module the window does not accumulate.
+    "accelerate_module_zero_grad_ok.py": """
+import torch
+
+def train(policy, critic, loader, optimizer, accelerator, compute_loss):
+    for batch in loader:
+        with accelerator.accumulate(policy):
+            loss = compute_loss(policy, batch)
+            accelerator.backward(loss)
+            optimizer.step()
+            if accelerator.sync_gradients:
+                policy.zero_grad(set_to_none=True)
+            critic.zero_grad()
+""",
+    # A loss summed over the batch (reduction="sum") accumulates to the full batch's sum: the
+    # same scale as one big batch, nothing to divide. The mean-reduced twin is still the bug.
+    "sum_reduced_ok.py": """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+def train(model, loader, optimizer, k=4):
+    loss_fn = nn.BCELoss(reduction="sum").cuda()
+    for x, y in loader:
+        optimizer.zero_grad()
+        for j in range(k):
+            loss = loss_fn(model(x[j]), y[j])
+            loss.backward()
+        optimizer.step()
+
+def train_functional(model, loader, optimizer, k=4):
+    for i, (x, y) in enumerate(loader):
+        loss = F.mse_loss(model(x), y, reduction="sum")
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    "mean_reduced_unscaled.py": """
+import torch
+import torch.nn as nn
+
+def train(model, loader, optimizer, k=4):
+    loss_fn = nn.BCELoss().cuda()
+    for x, y in loader:
+        optimizer.zero_grad()
+        for j in range(k):
+            loss = loss_fn(model(x[j]), y[j])
+            loss.backward()
+        optimizer.step()
+""",
+    # A method the caller runs once per micro-batch: backward on every call, the step under a
+    # counter test on an attribute. Undivided: the bug; divided: silent; a counter that only
+    # gates logging is no window; a clear on every call of such a function wipes the window.
+    "method_window_unscaled.py": """
+import torch
+
+class Trainer:
+    def update(self, x, y):
+        loss = self.criterion(self.net(x), y)
+        loss.backward()
+        self.updates += 1
+        if self.updates % self.k == 0:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+def train_step(model, optimizer, criterion, x, y, step, k):
+    optimizer.zero_grad()
+    loss = criterion(model(x), y) / k
+    loss.backward()
+    if (step + 1) % k == 0:
+        optimizer.step()
+""",
+    "method_window_ok.py": """
+import torch
+
+class Trainer:
+    def update(self, x, y):
+        loss = self.criterion(self.net(x), y)
+        loss = loss / self.k
+        loss.backward()
+        self.updates += 1
+        if self.updates % self.k == 0:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+    def logged_update(self, x, y, step):
+        self.optimizer.zero_grad()
+        loss = self.criterion(self.net(x), y)
+        loss.backward()
+        self.optimizer.step()
+        if step % 100 == 0:
+            print(loss.item())
+""",
     "zero_grad_every_micro.py": """
 import torch
 
@@ -803,6 +910,12 @@ EXPECTED = {
     "accelerate_configured_ok.py": [],
     "accelerate_local_setting.py": [("TRN401", 16)],
     "gated_backward_drops_batches.py": [("TRN402", 8)],
+    "accelerate_module_zero_grad.py": [("TRN402", 9)],
+    "accelerate_module_zero_grad_ok.py": [],
+    "sum_reduced_ok.py": [],
+    "method_window_unscaled.py": [("TRN401", 6), ("TRN402", 13)],
+    "method_window_ok.py": [],
+    "mean_reduced_unscaled.py": [("TRN401", 10)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],

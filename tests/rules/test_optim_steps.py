@@ -598,6 +598,140 @@ from torch.utils.checkpoint import checkpoint_sequential
 y = cp.checkpoint(block, x)
 z = checkpoint_sequential(layers, 2, x)
 """,
+    # TRN405: totals kept in a dict, keyed by loss name (`+=` on an item, or the dict rebuilt
+    # from itself each batch), fed the loss tensors of a training loop.
+    "dict_totals_with_graph_bad": HEAD + """
+from collections import defaultdict
+
+
+def train(model, loader, optimizer, criterion):
+    totals = defaultdict(float)
+    for x, y in loader:
+        optimizer.zero_grad()
+        losses = criterion(model(x), y)
+        loss = sum(losses.values())
+        loss.backward()
+        optimizer.step()
+        for name, value in losses.items():
+            totals[name] += value * x.size(0)
+    return totals
+
+
+def train_single(model, loader, optimizer):
+    totals = {"ce": 0.0}
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        totals["ce"] += loss
+
+
+def train_rebuilt(model, loader, optimizer, criterion):
+    totals = {k: torch.tensor(0.0) for k in ("ce", "l1")}
+    for x, y in loader:
+        optimizer.zero_grad()
+        parts = criterion(model(x), y)
+        parts["total"].backward()
+        optimizer.step()
+        totals = {k: totals[k] + parts[k] * x.size(0) for k in totals}
+    return totals
+""",
+    # The same shapes fed numbers, summing the terms of the objective itself, under no_grad,
+    # or counting: nothing with a graph outlives the iteration.
+    "dict_totals_ok": HEAD + """
+from collections import defaultdict
+
+
+def train(model, loader, optimizer, criterion):
+    totals = defaultdict(float)
+    counts = defaultdict(int)
+    for x, y in loader:
+        optimizer.zero_grad()
+        losses = criterion(model(x), y)
+        loss = sum(losses.values())
+        loss.backward()
+        optimizer.step()
+        for name, value in losses.items():
+            totals[name] += value.item() * x.size(0)
+        counts[int(y[0])] += 1
+    return totals
+
+
+def train_heads(model, loader, optimizer, criterion):
+    for x, y in loader:
+        optimizer.zero_grad()
+        parts = {"heads": 0.0}
+        for head in model.heads:
+            parts["heads"] += criterion(head(x), y)
+        sum(parts.values()).backward()
+        optimizer.step()
+
+
+def evaluate(model, loader, criterion):
+    totals = {"ce": 0.0}
+    with torch.no_grad():
+        for x, y in loader:
+            totals["ce"] += criterion(model(x), y)
+    return totals
+
+
+def train_rebuilt(model, loader, optimizer, criterion):
+    totals = {k: 0.0 for k in ("ce", "l1")}
+    for x, y in loader:
+        optimizer.zero_grad()
+        parts = criterion(model(x), y)
+        parts["total"].backward()
+        optimizer.step()
+        totals = {k: totals[k] + parts[k].item() for k in totals}
+    return totals
+""",
+    # TRN405: the loss a model returns when handed `labels=` (first element, or `.loss`),
+    # summed over an evaluation pass that never disables autograd.
+    "model_loss_summed_without_no_grad_bad": HEAD + """
+def evaluate(model, samples):
+    total_loss = 0
+    for batch in samples:
+        outputs = model.forward(input_ids=batch, labels=batch)
+        loss, logits = outputs[:2]
+        loss = loss.mean()
+        total_loss += loss
+    print(total_loss / len(samples))
+
+
+def evaluate_attr(model, loader):
+    eval_loss = 0.0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"], labels=batch["y"])
+        eval_loss += outputs.loss
+    print(eval_loss)
+""",
+    # ... under no_grad, as a number, or a model output that is not its loss.
+    "model_loss_summed_ok": HEAD + """
+def evaluate(model, loader):
+    eval_loss = 0.0
+    with torch.no_grad():
+        for batch in loader:
+            outputs = model(input_ids=batch["x"], labels=batch["y"])
+            eval_loss += outputs.loss
+    print(eval_loss)
+
+
+def evaluate_numbers(model, loader):
+    eval_loss = 0.0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"], labels=batch["y"])
+        eval_loss += outputs.loss.item()
+    print(eval_loss)
+
+
+def count_tokens(model, loader):
+    total = 0
+    for batch in loader:
+        outputs = model(input_ids=batch["x"])
+        total += outputs[0].shape[0]
+    print(total)
+""",
     "checkpoint_explicit": """
 import torch.utils.checkpoint as cp
 
@@ -641,6 +775,10 @@ def found(tmp_path_factory):
     ("loss_function_sums_terms_ok", []),
     ("epoch_total_read_after_bad", ["TRN405"]),
     ("unknown_criterion_total_bad", ["TRN405"]),
+    ("dict_totals_with_graph_bad", ["TRN405"] * 3),
+    ("dict_totals_ok", []),
+    ("model_loss_summed_without_no_grad_bad", ["TRN405"] * 2),
+    ("model_loss_summed_ok", []),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
@@ -693,3 +831,12 @@ def test_trn405_message_does_not_respell_a_call(found):
     (finding,) = found["val_pass_in_epoch_loop_bad"]
     assert "accumulate its `.item()` (or `.detach()`)" in finding["message"], finding["message"]
     assert ".item()`" not in finding["message"].split("accumulate", 1)[1].replace("its `.item()`", "")
+
+
+def test_trn405_dict_totals_name_the_item_and_offer_no_safe_edit(found):
+    # A total kept in a dict may be read anywhere the dict goes: the `.detach()` edit is unsafe.
+    by_line = {f["line"]: f for f in found["dict_totals_with_graph_bad"]}
+    assert "`totals[name]` sums `value`" in by_line[18]["message"]
+    assert '`totals["ce"]` sums `loss`' in by_line[29]["message"]
+    assert "`totals` sums `parts[k]`" in by_line[39]["message"]
+    assert all(f["fix"] is None or f["fix"]["applicability"] == "unsafe" for f in by_line.values())
