@@ -23,7 +23,7 @@ import libcst as cst
 from auditor.analysis.leakage import row_range, row_statistic
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_read, statements
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens, split_of_name
 
 
 @dataclass
@@ -170,6 +170,10 @@ def _stored_as_data(prog, target: cst.BaseExpression, data: cst.BaseExpression, 
     stored under a name that says which split they are (`X_test_std = ...`)."""
     if _code(target) == _code(data):
         return True
+    if isinstance(target, (cst.Name, cst.Attribute)):
+        # The name itself: its flow would give `resid = y_test - test_mean` the split of the
+        # very arithmetic being judged.
+        return split_of_name(dotted_name(target)) is not None
     return prog.splits.split_of(target, function) is not None
 
 
