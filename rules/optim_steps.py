@@ -400,7 +400,9 @@ def _model_loss(model, name: str, function) -> bool:
     def labelled(node, depth: int = 0) -> bool:
         """A call handed `labels=`, or a name bound only to one."""
         if type(node) is cst.Call:
-            return any(a.keyword is not None and a.keyword.value == "labels" for a in node.args)
+            # a loss computed under no_grad carries no graph, wherever it is summed later
+            return any(a.keyword is not None and a.keyword.value == "labels" for a in node.args) and \
+                not under_no_grad(model, node)
         base = node if type(node) is str else dotted_name(node)
         if base is None or depth > 1:
             return False

@@ -707,6 +707,18 @@ def evaluate_attr(model, loader):
     print(eval_loss)
 """,
     # ... under no_grad, as a number, or a model output that is not its loss.
+    # ... and the loss computed under no_grad, summed after the `with` block closed (the
+    # Hugging Face perplexity recipe, at a notebook's top level): no graph to keep.
+    "model_loss_from_no_grad_summed_later_ok": HEAD + """
+nll_sum = 0.0
+for begin in range(0, seq_len, stride):
+    input_ids = encodings.input_ids[:, begin:begin + window].to(device)
+    with torch.no_grad():
+        outputs = model(input_ids, labels=input_ids.clone())
+        neg_log_likelihood = outputs.loss
+    nll_sum += neg_log_likelihood * window
+ppl = torch.exp(nll_sum / seq_len)
+""",
     "model_loss_summed_ok": HEAD + """
 def evaluate(model, loader):
     eval_loss = 0.0
@@ -779,6 +791,7 @@ def found(tmp_path_factory):
     ("dict_totals_ok", []),
     ("model_loss_summed_without_no_grad_bad", ["TRN405"] * 2),
     ("model_loss_summed_ok", []),
+    ("model_loss_from_no_grad_summed_later_ok", []),
     ("clip_scaled", ["TRN406", "TRN409"]),
     ("clip_unscaled_or_no_scaler", []),
     ("amp_deprecated", ["TRN409"] * 3),
