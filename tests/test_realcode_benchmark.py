@@ -257,3 +257,18 @@ def test_the_shipped_manifest_is_valid_and_counts_add_up():
     stats = json.loads(proc.stdout)
     assert stats["instances"] == stats["bugs"] + stats["non_bugs"]
     assert sum(p["instances"] for p in stats["parts"].values()) == stats["instances"]
+
+
+def test_a_stray_module_in_the_temporary_directory_does_not_stop_the_cache(bench, tmp_path):
+    # The tool's source is located by importing it; run from the shared temporary directory,
+    # a stray `rules.py` there would be imported instead and the results never cached.
+    stray = tmp_path / "shared-tmp"
+    stray.mkdir()
+    (stray / "rules.py").write_text("raise ImportError('a stray module, not the tool')\n")
+    env = {**auditor_env(), "TMPDIR": str(stray)}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--manifest", str(bench["tmp"] / "manifest"),
+                           "--cache", str(bench["tmp"] / "cache"), *bench["args"], "--part", "heldout", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tool"]["source_sha1"]
+    assert len(list((bench["tmp"] / "cache").rglob("*.json"))) == 1

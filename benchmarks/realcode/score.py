@@ -74,9 +74,11 @@ def _source_hash(cmd: list) -> Optional[str]:
     if not python:
         return None
     probe = "import os, auditor, rules; print(os.path.dirname(auditor.__file__)); print(os.path.dirname(rules.__file__))"
-    # From a neutral directory: `python -c` puts the working directory first on sys.path,
-    # which would find the checkout the script runs from instead of the command's own.
-    proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    # From an empty directory: `python -c` puts the working directory first on sys.path, which
+    # would find the checkout the script runs from instead of the command's own, or a stray
+    # module that someone left in the shared temporary directory.
+    with tempfile.TemporaryDirectory() as empty:
+        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=empty)
     if proc.returncode != 0:
         return None
     digest = hashlib.sha1()
