@@ -20,7 +20,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
-from auditor.analysis.leakage import row_range, row_statistic
+from auditor.analysis.leakage import row_range, row_statistic, standardised_rows
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_read, statements
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, name_tokens, split_of_name
@@ -68,7 +68,7 @@ def _in_block(prog, block: cst.CSTNode, function) -> Iterator[EvalStatistics]:
         if not isinstance(statement, cst.Assign) or len(statement.targets) != 1:
             continue
         target, value = statement.targets[0].target, statement.value
-        data = standardised_data(value)
+        data = standardised_rows(value)
         if data is not None:
             split = _eval_split(prog, data, function)
             if split is not None and _stored_as_data(prog, target, data, function):
@@ -89,33 +89,6 @@ def _in_block(prog, block: cst.CSTNode, function) -> Iterator[EvalStatistics]:
                 stats[name] = (found[0], split, stat, found[1])
             else:
                 stats.pop(name, None)
-
-
-def standardised_data(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
-    """The data `value` standardises with statistics of its own rows, as a node:
-    `(X - X.mean(0)) / X.std(0)`, `(x - x.min()) / (x.max() - x.min())`, `X / np.max(np.abs(X))`."""
-    if not isinstance(value, cst.BinaryOperation):
-        return None
-    operands, reduced, scaled, centred = [], [], [], False
-    stack: list = [value]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.BinaryOperation):
-            centred = centred or isinstance(current.operator, cst.Subtract)
-            stack.extend((current.left, current.right))
-            continue
-        operands.append(current)
-        for call in _calls(current):
-            statistic = row_statistic(call)
-            if statistic is not None:
-                reduced.append(statistic[0])
-                if statistic[1]:
-                    scaled.append(statistic[0])
-    codes = {_code(o) for o in operands}
-    for data in reduced if centred else scaled:
-        if _code(data) in codes:
-            return data
-    return None
 
 
 def _applies(value: cst.BaseExpression, stat: str, magnitude: bool) -> bool:
@@ -195,7 +168,7 @@ def _standardised_parameter(info) -> Optional[str]:
     (`def standardize(x): return (x - x.mean(0)) / x.std(0)`), if any."""
     for statement in statements(info.node.body):
         if isinstance(statement, cst.Return) and statement.value is not None:
-            data = standardised_data(statement.value)
+            data = standardised_rows(statement.value)
             if isinstance(data, cst.Name) and data.value in info.params:
                 return data.value
     return None
@@ -217,17 +190,6 @@ def _eval_split(prog, data: cst.BaseExpression, function) -> Optional[str]:
         return None
     split = prog.splits.split_of(data, function)
     return split if split in EVAL_SPLITS or split == MIXED else None
-
-
-def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Call):
-            yield current
-        if isinstance(current, (cst.Lambda, cst.FunctionDef)):
-            continue
-        stack.extend(current.children)
 
 
 def _code(node: Optional[cst.CSTNode]) -> Optional[str]:

@@ -82,9 +82,16 @@ def row_range(node: cst.BaseExpression) -> bool:
 
 
 def row_statistics(value: cst.BaseExpression) -> Optional[str]:
-    """The data an expression standardises with statistics over all of its rows:
-    `(X - X.mean(0)) / X.std(0)`, `(x - x.min()) / (x.max() - x.min())`. Per-row statistics
-    (`axis=1`, `dim=-1`, `keepdims=True`) are a per-sample normalisation, not a fit."""
+    """The source text of `standardised_rows(value)`, if any."""
+    data = standardised_rows(value)
+    return _code(data) if data is not None else None
+
+
+def standardised_rows(value: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """The data an expression standardises with statistics over all of its rows, as a node:
+    `(X - X.mean(0)) / X.std(0)`, `(x - x.min()) / (x.max() - x.min())`, `X / np.max(np.abs(X))`.
+    Per-row statistics (`axis=1`, `dim=-1`, `keepdims=True`) are a per-sample normalisation,
+    not a fit."""
     if not isinstance(value, cst.BinaryOperation):
         return None
     operands = []
@@ -108,7 +115,7 @@ def row_statistics(value: cst.BaseExpression) -> Optional[str]:
     for data in reduced if centred else scaled:
         text = _code(data)
         if text and any(_code(o) == text for o in operands):
-            return text
+            return data
     return None
 
 
