@@ -169,6 +169,19 @@ def test_scores_per_rule_and_per_part(bench):
     assert {o["repo"] for o in result["instances"]} == {bench["dev"]}
 
 
+def test_a_severity_floor_counts_only_findings_at_or_above_it(bench):
+    # TRN503 is reported at info: a CI gate that fails on warnings never shows it, so the
+    # flagged non-bug drops out; the error-severity TRN301 and TRN403 finds stay.
+    proc = _score(bench["tmp"], *bench["args"], "--part", "dev", "--json", "--min-severity", "warning")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    dev = result["parts"]["dev"]
+    assert result["min_severity"] == "warning"
+    assert dev["total"] == {"bugs": 4, "found": 3, "non_bugs": 3, "flagged": 0}
+    default = json.loads(_score(bench["tmp"], *bench["args"], "--part", "dev", "--json").stdout)
+    assert default["min_severity"] == "info" and default["parts"]["dev"]["total"]["flagged"] == 1
+
+
 def test_text_output_lists_dev_misses_and_the_held_out_goals(bench):
     proc = _score(bench["tmp"], *bench["args"], "--part", "all", "--show", "misses")
     assert proc.returncode == 0, proc.stderr
