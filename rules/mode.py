@@ -9,6 +9,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
+from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
@@ -383,7 +384,7 @@ def _leaves_grad_to_caller(prog, forward) -> bool:
     user's decision, not this method's."""
     info = prog.model.info(forward.site.function)
     if info is None or info.cls is None or info.name.startswith("_") or prog.result_use(forward.site) != ESCAPES \
-            or not is_module_class(prog.model, info.cls):
+            or not (is_module_class(prog.model, info.cls) or _one_pass_of_own_model(prog, forward, info)):
         return False
     if not any(isinstance(r.value, cst.BaseExpression) for r in info.returns):
         return False
@@ -392,6 +393,29 @@ def _leaves_grad_to_caller(prog, forward) -> bool:
     project, module = prog.flow.project, prog.flow.module_name
     return not (project is not None and module and hasattr(project, "call_contexts")
                 and project.call_contexts(module, info.qualname))
+
+
+def _one_pass_of_own_model(prog, forward, info) -> bool:
+    """A forward pass of a model the object holds (`self.actor(states)`) in a method that
+    builds a `torch.distributions` object and takes log-probabilities (an RL agent's
+    `evaluate(states, actions)`, the PPO sense: values and log-probabilities handed back for
+    the loss), with no loop over data and no mode switch: a computation for a gradient."""
+    if not forward.key.startswith("self.") or prog.loops_of(forward.site.node):
+        return False
+    methods = {site.method for site in info.calls}
+    return "log_prob" in methods and not methods & {"eval", "train"} and \
+        any((site.qualname or "").startswith("torch.distributions.") for site in info.calls)
+
+
+def _runs_grad_free(prog, forward) -> bool:
+    """The model's class can run its forward with gradients off by itself (`return
+    self.inference(x)` to a `@torch.no_grad()` method); see grad_free.py for an unknown class."""
+    key = forward.key
+    values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    while not values and "." in key.removeprefix("self."):
+        key = key.rsplit(".", 1)[0]  # `model.head`: a part of `model`
+        values = _built_from(prog, key, forward.site.function, 0, forward.site.node)
+    return may_run_grad_free(prog.model, prog.flow.project, prog.flow.module_name, values)
 
 
 def _region(prog, site) -> tuple:
@@ -785,7 +809,12 @@ class MissingNoGrad(Rule):
         never data (`validation_z = torch.randn(...)` is a generator's fixed noise);
         TensorFlow, Keras and JAX models (`TFAutoModel...`) are not torch's. A public
         method of a model class that returns its output (`Net.predict(x)`) leaves the grad
-        mode to its caller when no caller is in sight: no finding.
+        mode to its caller when no caller is in sight: no finding; so does an RL agent's
+        method that hands back the log-probabilities of a `torch.distributions` object built
+        on its own model's output (PPO's `evaluate(states, actions)`, for the loss). A model
+        whose class turns gradients off in its own `forward` (a detector's `return
+        self.inference(x)` to a `@torch.no_grad()` method) records no graph: not flagged;
+        when the model's class cannot be told, a run holding such a class stays silent.
 
         Severity: warning (memory and time wasted on every evaluation batch); info for a
         single forward pass on evaluation data at the top level of a script (one batch's
@@ -837,6 +866,8 @@ class MissingNoGrad(Rule):
                 optimized = _optimized_modules(prog)
             if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):
                 continue  # every parameter frozen: no graph is recorded, with or without no_grad
+            if _runs_grad_free(prog, forward):
+                continue  # its forward turns gradients off itself (a detector's inference branch)
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
             once = forward.site.function is None and not prog.loops_of(forward.site.node)

@@ -1678,3 +1678,13 @@ def flow_of(model: FileModel, project: Any = None, module_name: Optional[str] = 
     if flow is None:
         flow = model.cache["flow"] = FlowAnalysis(model, project, module_name).run()
     return flow
+
+
+def decorated_grad(model: FileModel, info: FunctionInfo) -> Optional[str]:
+    """OFF/ON/UNKNOWN when a decorator of `info` sets the grad mode (`@torch.no_grad()`), else None."""
+    return _decorated_grad(model, info)
+
+
+def strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`net` for `net.to(device)` / `net.cuda()` and the like."""
+    return _strip_moves(node)

@@ -12,7 +12,7 @@ import libcst as cst
 
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
-from auditor.analysis.names import dotted_name
+from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, combine, name_tokens, split_of_name, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
@@ -455,7 +455,31 @@ class Program:
     def _trains(self, site: CallSite) -> bool:
         resolved = self.flow.resolve(site)
         info = self.model.info(resolved[0]) if resolved is not None else None
-        return info is not None and any(self.is_backward(s) for s in info.calls)
+        if info is None:
+            return self._trains_elsewhere(site)
+        return any(self.is_backward(s) for s in info.calls)
+
+    def _trains_elsewhere(self, site: CallSite) -> bool:
+        """A function of another module of the run, imported or star-imported, that calls
+        `backward()` itself (`from gan_steps import *` ... `train_generator(D, fake, ...)`)."""
+        project, module = self.flow.project, self.flow.module_name
+        if project is None or not module or not hasattr(project, "backpropagates") or site.callee is None:
+            return False
+        if site.qualname is not None:
+            qualified = [site.qualname]
+        elif "." in site.callee or self.model.functions_named(site.callee) or site.callee in self.model.class_info:
+            return False
+        else:
+            qualified = [f"{star}.{site.callee}" for star in self.model.imports.stars]
+        package = module.rpartition(".")[0]
+        for target in filter(None, (resolve_import(module, q) for q in qualified)):
+            # A script of a package run from its own directory imports its siblings by
+            # their bare names (`from generator import *` in scripts/train.py).
+            if project.get(target[0]) is None and package:
+                target = (f"{package}.{target[0]}", target[1])
+            if project.backpropagates(*target):
+                return True
+        return False
 
     def _trained_by_callers(self, info: FunctionInfo) -> bool:
         """A helper whose returned output a caller of this file back-propagates."""

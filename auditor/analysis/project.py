@@ -94,6 +94,12 @@ class FileSummary:
     # What the module's top-level functions leave their parameters in (see `_effects`): a
     # caller in another file that handed them a model reads the mode after the call here.
     effects: dict = field(default_factory=dict)
+    # Model classes whose forward can run with gradients off by itself (grad_free.py): an
+    # evaluation of an instance records no graph without a `no_grad` at the call.
+    grad_free_classes: list = field(default_factory=list)
+    # Top-level functions that call `backward()` themselves: a tensor handed to one of them
+    # from another file may be trained on there (`train_generator(D, fake, ...)`).
+    backward_functions: list = field(default_factory=list)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -147,6 +153,14 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.model_classes = {info.name: class_dependence(model, info) for info in model.class_infos
                                  if is_module_class(model, info)}
     summary.model_classes.update(_factories(model))
+    if "backward" in text:
+        summary.backward_functions = sorted(
+            info.name for info in model.function_info.values() if info.parent is None and info.cls is None
+            and any(s.method == "backward" or (s.qualname or "").endswith("autograd.backward") for s in info.calls))
+    if model.class_info and ("no_grad" in text or "inference_mode" in text):
+        from auditor.analysis.grad_free import grad_free_classes
+
+        summary.grad_free_classes = grad_free_classes(model)
     for star in model.imports.stars:
         target = resolve_import(module, f"{star}.*", is_package)
         if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
@@ -567,6 +581,42 @@ class ProjectIndex:
                 return self.get(stars[0]).model_classes[name] if stars else None
             module, name = target
         return None
+
+    def grad_free(self, module: str, name: str) -> bool:
+        """`module`'s class `name` (or the class it imports under that name from the
+        project) runs its forward with gradients off on some path (grad_free.py)."""
+        for _ in range(_REEXPORT_DEPTH):
+            summary = self.get(module)
+            if summary is None:
+                return False
+            if name in (getattr(summary, "grad_free_classes", None) or ()):
+                return True
+            target = (getattr(summary, "reexports", None) or {}).get(name)
+            if target is None:
+                return any(name in (getattr(self.get(star), "grad_free_classes", None) or ())
+                           for star in getattr(summary, "star_imports", ()))
+            module, name = target
+        return False
+
+    def backpropagates(self, module: str, name: str) -> bool:
+        """`module`'s top-level function `name` (or the one it imports under that name from
+        the project) calls `backward()` itself."""
+        for _ in range(_REEXPORT_DEPTH):
+            summary = self.get(module)
+            if summary is None:
+                return False
+            if name in (getattr(summary, "backward_functions", None) or ()):
+                return True
+            target = (getattr(summary, "reexports", None) or {}).get(name)
+            if target is None:
+                return False
+            module, name = target
+        return False
+
+    def any_grad_free(self) -> bool:
+        """Some model class of the run runs its forward with gradients off on some path."""
+        holders = [s for _, s in self.summary_bases] if self.bases else self.summaries.values()
+        return any(getattr(s, "grad_free_classes", None) for s in holders)
 
     def has_callers(self, module: str) -> bool:
         # Indexed once: program_of asks this for every rule of every file.
