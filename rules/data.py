@@ -1200,6 +1200,8 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
 
 
 def _alias_words(prog, binding) -> str:
+    if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
+        return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
 
 
