@@ -7,13 +7,13 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (fit_sites, fit_sources, follow_source, function_sources, methods_of,
-                                          statistics_sources)
+from auditor.analysis.fitted_data import (FittedSource, bind_arguments, fit_sites, fit_sources, fits_a_part,
+                                          follow_source, function_sources, methods_of, statistics_sources)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
-from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
+from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.split_alias import test_alias
@@ -160,7 +160,7 @@ class ShuffledEvalLoader(Rule):
                 self._check_default_shuffle(ctx, prog, site, info.cls.name)
             return
         param, data_param = forwarded
-        args = _bind_arguments(info, site.node, resolved[1])
+        args = bind_arguments(info, site.node, resolved[1])
         value = args.get(param)
         if value is None and param in info.defaults:
             return  # a default is the helper's own business: its DataLoader call is checked there
@@ -265,16 +265,6 @@ def _shuffle_parameter(model, info) -> Optional[tuple]:
     return None
 
 
-def _bind_arguments(info, call: cst.Call, bound: bool) -> dict:
-    params = info.positional if bound or info.cls is None else info.params
-    plain = [a for a in call.args if a.keyword is None and not a.star]
-    args = {p: a.value for p, a in zip(params, plain)}
-    for a in call.args:
-        if a.keyword is not None:
-            args[a.keyword.value] = a.value
-    return args
-
-
 def _dict_sets_shuffle(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Dict):
         for element in node.elements:
@@ -374,7 +364,7 @@ class PreprocessorFitOnTestData(Rule):
             if resolved is None or resolved[0] not in fitting_params:
                 continue
             info, param, transformer = fitting_params[resolved[0]]
-            value = _bind_arguments(info, site.node, resolved[1]).get(param)
+            value = bind_arguments(info, site.node, resolved[1]).get(param)
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None
@@ -429,9 +419,14 @@ class PreprocessorFitBeforeSplit(Rule):
         data in `self.` attributes is flagged where its class calls it and then calls a method
         that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
         helper that fits on the training part it split itself, or that its caller hands a
-        split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. It cannot see a
-        split made in another module, by a custom splitter, or by index arrays computed
-        elsewhere, nor a fit whose data is a parameter filled in another module. Category
+        split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
+        function of another module of the project that returns fitted data (`X, y =
+        load_data(args)`, whose loader scales every row) counts as such a helper, read from
+        that module's summary; and a function of the file that splits the data it is handed
+        (`cross_validation(model, X, y)` running `KFold(...).split(X)`) is a split, followed one
+        level. It cannot see a split made inside another module, by a custom splitter, or by
+        index arrays computed elsewhere, nor a fit whose data is a parameter filled in another
+        module. Category
         encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
         statistic; so is a `ColumnTransformer` made of them only (remainder "passthrough" or
         "drop"). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
@@ -511,27 +506,25 @@ class PreprocessorFitBeforeSplit(Rule):
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
         reported = set()
-        for _ in range(4):
-            if not helpers:
+        for round_ in range(4):
+            if not helpers and round_ > 0:
                 return
             callers: dict = {}
             for site in model.calls:
-                resolved = prog.flow.resolve(site) if site.qualname is None else None
-                if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign) \
-                        or site.node in reported:
+                if not isinstance(site.statement, cst.Assign) or site.node in reported:
                     continue
-                inner = helpers[resolved[0]]
-                if _given_a_part(prog, site, resolved, inner):
-                    continue  # `normalize_dataset(x_train)`: the helper fits the training part it is given
+                found = _fitting_callee(ctx, prog, site, helpers, imported=round_ == 0)
+                if found is None:
+                    continue
+                name, inner = found
                 seeds = set(names_assigned(site.statement))
                 block = site.function.body if site.function is not None else model.module
                 returns: list = []
                 split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
                 if split is not None:
                     reported.add(site.node)
-                    name = prog.model.info(resolved[0]).name
                     ctx.report(site.node, f"`{name}()` returns data after "
-                                          f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                          f"{inner[0].replace(' is fitted on', ' fitted on')} `{inner[1]}`, and "
                                           f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
                                           f"the test rows shape the preprocessing; split first and fit on the "
                                           f"training part only")
@@ -540,14 +533,36 @@ class PreprocessorFitBeforeSplit(Rule):
             helpers = callers
 
 
-def _given_a_part(prog, site, resolved, inner) -> bool:
-    """The helper fits its own parameter, and this call passes a split's part or a range of
-    rows for it (`normalize_dataset(x_train[..., :d])`): a fit on a part, not on all rows."""
-    info = prog.model.info(resolved[0])
-    if info is None or inner.data not in info.params:
-        return False
-    value = _bind_arguments(info, site.node, resolved[1]).get(inner.data)
-    return value is not None and (row_range(value) or prog.splits.split_of(value, site.function) is not None)
+def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[tuple]:
+    """(name, (what is fitted, on which data)) when this call returns data fitted on all its
+    rows: a helper of the file in `helpers`, or (`imported`) a function of another module of
+    the project whose summary says so (`X, y = load_data(args)`), unless the call hands it a
+    split's part or a range of rows to fit (`normalize_dataset(x_train)`)."""
+    if site.qualname is None:
+        resolved = prog.flow.resolve(site) if helpers else None
+        if resolved is None or resolved[0] not in helpers:
+            return None
+        inner = helpers[resolved[0]]
+        if isinstance(inner, FittedSource):
+            inner = (inner.what, inner.data)
+        info = prog.model.info(resolved[0])
+        if info is not None and inner[1] in info.params and fits_a_part(
+                prog, site.node, site.function, bind_arguments(info, site.node, resolved[1]).get(inner[1])):
+            return None  # `normalize_dataset(x_train)`: the helper fits the training part it is given
+        return info.name if info is not None else site.callee, inner
+    if not imported:
+        return None
+    entry = project_entry(ctx.project, ctx.module_name, site.qualname, "fitted_returns")
+    if entry is None:
+        return None
+    what, data, parameter, index = entry
+    if parameter is not None:
+        plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+        value = next((a.value for a in site.node.args if a.keyword is not None and a.keyword.value == parameter),
+                     plain[index] if index is not None and index < len(plain) else None)
+        if fits_a_part(prog, site.node, site.function, value):
+            return None
+    return site.qualname.rsplit(".", 1)[-1], (what, data)
 
 
 class TestDataInTrainingLoop(Rule):
@@ -610,8 +625,9 @@ class TestDataInTrainingLoop(Rule):
 
         A validation name that is a copy of the test split on some path (`val_set = test_set`
         in the branch taken when no validation ratio is set, then `val_loader =
-        DataLoader(val_set)`) counts as test data there, but only when its result decides
-        (error); such a copy on a path that returns before training, or made after the loop,
+        DataLoader(val_set)`), or that is built from a constructor declaring the test split
+        (`val_loader = DataLoader(CIFAR10(root, train=False))`), counts as test data there, but
+        only when its result decides (error); such a copy on a path that returns before training, or made after the loop,
         does not reach the evaluation and is not one.
         """
     why = """
@@ -859,7 +875,7 @@ def _training_switched_off(prog, info, site, trains) -> bool:
     helper sits under `if train:` (or `if optimizer is not None:`, `if optimizer:`) on a
     parameter that this call leaves false or None, so this call only evaluates."""
     resolved = prog.flow.resolve(site)
-    args = _bind_arguments(info, site.node, bool(resolved and resolved[1]))
+    args = bind_arguments(info, site.node, bool(resolved and resolved[1]))
     for step in trains:
         switched = False
         for ancestor in prog.model.ancestors(step.node):
@@ -1034,7 +1050,7 @@ def _switched_test_data(prog, info, call: cst.Call, bound: bool) -> Optional[str
                     if switch is None:
                         continue
                     if arguments is None:
-                        arguments = _bind_arguments(info, call, bound)
+                        arguments = bind_arguments(info, call, bound)
                     value = arguments.get(switch, _default_of(info, switch))
                     on = _known_truth(evaluate(value, State())) if value is not None else False
                     picked = choice.body if on != negated else choice.orelse

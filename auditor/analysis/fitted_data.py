@@ -74,6 +74,7 @@ class FittedSource:
     seeds: set
     transformer: Optional[str] = None  # the fitted object, when only its later use leaks
     needs_transform: bool = False
+    returned: bool = False  # the statement itself returns the fitted data
 
 
 # Encoders learn a list of categories or labels, not a statistic of the rows: fitting them on
@@ -134,6 +135,10 @@ def fit_sources(prog):
         shown = _shorten(model.code(data), 40)
         if outputs:
             yield FittedSource(site.node, statement, site.function, what, shown, outputs)
+        elif site.method == "fit_transform" and isinstance(statement, cst.Return) and site.function is not None:
+            # `return scaler.fit_transform(X)`: the fitted data goes straight to the caller.
+            yield FittedSource(site.node, statement, site.function, what, shown, set(), returned=True)
+            continue
         receiver = dotted_name(site.receiver)
         if receiver is None and site.method == "fit":
             assigned = names_assigned(statement)
@@ -271,6 +276,9 @@ def _centres(value: cst.BinaryOperation) -> bool:
 
 
 def follow_source(prog, source: FittedSource, returns: list, leaves: set):
+    if source.returned:
+        returns.append(source.statement)
+        return None
     block = source.function.body if source.function is not None else prog.model.module
     return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
                            source.transformer, source.needs_transform, returns, leaves,
@@ -283,3 +291,81 @@ def methods_of(model, function) -> dict:
     if info is None or info.cls is None or info.parent is not None:
         return {}
     return {name: method.node for name, method in info.cls.methods.items()}
+
+
+def all_sources(prog) -> list:
+    """Every place the file fits a transformer on, or takes statistics of, data that is no split's part."""
+    return list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
+
+
+def bind_arguments(info, call: cst.Call, bound: bool) -> dict:
+    """{parameter: argument expression} of a call of the function `info` (`bound`: a method
+    called through its object, so the first parameter is not among the arguments)."""
+    params = info.positional if bound or info.cls is None else info.params
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    args = {p: a.value for p, a in zip(params, plain)}
+    for a in call.args:
+        if a.keyword is not None:
+            args[a.keyword.value] = a.value
+    return args
+
+
+def fits_a_part(prog, call: cst.Call, function, value: Optional[cst.BaseExpression]) -> bool:
+    """The argument a fitting helper fits is a split's part or a range of rows
+    (`normalize_dataset(x_train[..., :d])`): a fit on a part, not on all rows."""
+    return value is not None and (row_range(value) or prog.splits.split_of(value, function) is not None)
+
+
+def fitting_helpers(prog) -> dict:
+    """{function: the source it fits} for the file's functions that hand data fitted on all
+    its rows back to their caller without splitting it: directly, or by returning what such
+    a function of the file returned to them (`load()` -> `prep()` -> `scale_columns()`)."""
+    model = prog.model
+    helpers: dict = {}
+    for source in all_sources(prog):
+        if source.function is None or source.function in helpers:
+            continue
+        returns: list = []
+        if follow_source(prog, source, returns, set()) is None and returns:
+            helpers[source.function] = source
+    found = dict(helpers)
+    for _ in range(4):
+        if not helpers:
+            break
+        callers: dict = {}
+        for site in model.calls:
+            if site.qualname is not None or site.function is None or site.function in found \
+                    or not isinstance(site.statement, cst.Assign):
+                continue
+            resolved = prog.flow.resolve(site)
+            if resolved is None or resolved[0] not in helpers:
+                continue
+            inner = helpers[resolved[0]]
+            info = model.info(resolved[0])
+            if info is not None and inner.data in info.params and fits_a_part(
+                    prog, site.node, site.function, bind_arguments(info, site.node, resolved[1]).get(inner.data)):
+                continue
+            returns: list = []
+            split = follow_to_split(model, site.function.body, site.statement, set(names_assigned(site.statement)),
+                                    site.function, returns=returns)
+            if split is None and returns:
+                callers.setdefault(site.function, inner)
+        found.update(callers)
+        helpers = callers
+    return found
+
+
+def fitted_returns(prog) -> dict:
+    """{name: (what is fitted, on which data, the parameter fitted or None, its position or None)}
+    for the module's top-level functions that return data fitted on all its rows (the
+    project summary's entry: a caller in another module that splits the result leaks)."""
+    found = {}
+    for function, source in fitting_helpers(prog).items():
+        info = prog.model.info(function)
+        if info is None or info.parent is not None or info.cls is not None:
+            continue
+        positional = list(info.positional)
+        parameter = source.data if source.data in info.params else None
+        index = positional.index(parameter) if parameter in positional else None
+        found[info.name] = (source.what, source.data, parameter, index)
+    return found

@@ -94,12 +94,21 @@ class FileSummary:
     # What the module's top-level functions leave their parameters in (see `_effects`): a
     # caller in another file that handed them a model reads the mode after the call here.
     effects: dict = field(default_factory=dict)
+    # {function: (what is fitted, on which data, the parameter fitted or None, its position)}
+    # for top-level functions that return data fitted on all its rows (see fitted_data.py):
+    # a caller in another module that splits what they return leaks (TRN202).
+    fitted_returns: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
 _LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
     "torch", "torchvision", "numpy", "scipy", "pandas", "sklearn", "matplotlib", "tensorflow", "keras", "jax",
     "fastai", "transformers", "lightning", "pytorch_lightning", "tqdm", "PIL", "cv2"}
+
+
+# Words without which a file fits nothing and takes no statistics of its rows (a cheap screen
+# before the fitted-data analysis).
+_FITTING_WORDS = re.compile(r"fit|mean|std|min|max|zscore|scale|normali[sz]e")
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -156,6 +165,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.flow import FlowAnalysis
 
         summary.effects = _effects(model, FlowAnalysis(model, None, module))  # run per function, on demand
+    if model.function_info and "return" in text and _FITTING_WORDS.search(text):
+        from auditor.analysis.fitted_data import fitted_returns
+
+        summary.fitted_returns = fitted_returns(program_of(model))
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
