@@ -381,7 +381,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             targets = names_assigned(statement)
             if reads(statement.value, tainted):
                 tainted.update(targets)
-            elif not isinstance(statement, cst.AugAssign) and not _partial(statement):
+            elif not isinstance(statement, cst.AugAssign) and not _partial(statement) \
+                    and not _other_branch(model, source, statement):
                 tainted.difference_update(targets)
         elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
             tainted.update(names_assigned(statement))
@@ -446,6 +447,23 @@ def _split_in_function(model, statement: cst.CSTNode, tainted: set) -> Optional[
             return Split(call, f"{call.func.value}()", reads(bound[found.data], tainted) if found.data in bound
                          else found.data, internal=found.internal)
     return None
+
+
+def _other_branch(model, source: Optional[cst.CSTNode], statement: cst.CSTNode) -> bool:
+    """`statement` lies in another branch of an `if` than `source` (`if mode == "A": data =
+    load_a()` / `elif ...: data = load_b()`): it never runs after the source, so it does not
+    rebind the fitted data."""
+    if source is None:
+        return False
+    for ancestor in model.ancestors(source):
+        if not isinstance(ancestor, cst.If):
+            continue
+        inside = model.is_within(source, ancestor.body)
+        if ancestor.orelse is not None and model.is_within(statement, ancestor.orelse) and inside:
+            return True
+        if not inside and model.is_within(statement, ancestor.body):
+            return True
+    return False
 
 
 def _partial(statement: cst.CSTNode) -> bool:

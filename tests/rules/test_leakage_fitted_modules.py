@@ -139,6 +139,31 @@ def scale(X):
 X_train, X_test = train_test_split(X, test_size=0.2)
 X_train = scale(X_train)
 """,
+    # Bug: each branch loads (and standardises) one dataset; the split after the `if` reads
+    # whichever ran (the `elif` rebinding does not end the first branch's data).
+    "branches/loaders.py": """
+import numpy as np
+
+def load_a(path):
+    X = np.loadtxt(path)
+    X = (X - X.mean(0)) / X.std(0)
+    return X
+
+def load_b(path):
+    X = np.loadtxt(path)
+    X = (X - X.mean(0)) / X.std(0)
+    return X
+""",
+    "branches/run.py": """
+from sklearn.model_selection import train_test_split
+import loaders
+
+if mode == "A":
+    X = loaders.load_a("a.txt")
+elif mode == "B":
+    X = loaders.load_b("b.txt")
+X_train, X_test = train_test_split(X)
+""",
 }
 
 EXPECTED = {
@@ -154,6 +179,8 @@ EXPECTED = {
     "cv_helper_scaler_unused.py": [],
     "returned_fit_transform.py": [("TRN202", 7)],
     "returned_fit_transform_on_part.py": [],
+    "branches/loaders.py": [],
+    "branches/run.py": [("TRN202", 5), ("TRN202", 7)],
 }
 
 
