@@ -7,8 +7,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (FittedSource, bind_arguments, fit_sites, fit_sources, fits_a_part,
-                                          follow_source, function_sources, methods_of, statistics_sources)
+from auditor.analysis.fitted_data import (FittedSource, all_sources, bind_arguments, fit_sites, fits_a_part,
+                                          follow_source, methods_of)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
@@ -464,7 +464,7 @@ class PreprocessorFitBeforeSplit(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         model = ctx.model
-        sources = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
+        sources = all_sources(prog)
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
         seen: set = set()  # (split, what fitted): `zscore` on five columns, one split, one finding

@@ -240,6 +240,8 @@ def _statistic_of(value, stats: dict) -> Optional[tuple]:
             if name is not None and split_of_name(name) is None:
                 return name, False
             return None
+        if not stats:
+            return None  # nothing learned yet that an object could be built from
         used = [stats[n] for n in names_read(value) if n in stats]
         if used and all(isinstance(a.value, (cst.Name, cst.Attribute)) or a.keyword is not None
                         for a in value.args):
@@ -294,8 +296,13 @@ def methods_of(model, function) -> dict:
 
 
 def all_sources(prog) -> list:
-    """Every place the file fits a transformer on, or takes statistics of, data that is no split's part."""
-    return list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
+    """Every place the file fits a transformer on, or takes statistics of, data that is no split's
+    part. Kept on the program: the project summary (phase 1) and TRN202 (phase 2) both ask."""
+    found = getattr(prog, "_fitted_sources", None)
+    if found is None:
+        found = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
+        prog._fitted_sources = found
+    return found
 
 
 def bind_arguments(info, call: cst.Call, bound: bool) -> dict:
