@@ -429,7 +429,8 @@ class PreprocessorFitBeforeSplit(Rule):
         module. Category
         encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
         statistic; so is a `ColumnTransformer` made of them only (remainder "passthrough" or
-        "drop"). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
+        "drop"), and so are transformers that learn nothing from the rows (`PolynomialFeatures`,
+        `FunctionTransformer`, `Normalizer`, `Binarizer`). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.

@@ -164,6 +164,21 @@ elif mode == "B":
     X = loaders.load_b("b.txt")
 X_train, X_test = train_test_split(X)
 """,
+    # Look-alike: PolynomialFeatures learns nothing from the rows; the raw data is split inside
+    # a helper and the fitted expansion is applied to new points afterwards.
+    "stateless_then_helper_split.py": """
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import PolynomialFeatures
+
+def plot_learning_curves(model, X, y):
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2)
+    model.fit(X_train, y_train)
+
+poly = PolynomialFeatures(degree=2)
+X_poly = poly.fit_transform(X)
+plot_learning_curves(model, X, y)
+X_new_poly = poly.transform(X_new)
+""",
 }
 
 EXPECTED = {
@@ -180,6 +195,7 @@ EXPECTED = {
     "returned_fit_transform.py": [("TRN202", 7)],
     "returned_fit_transform_on_part.py": [],
     "branches/loaders.py": [],
+    "stateless_then_helper_split.py": [],
     "branches/run.py": [("TRN202", 5), ("TRN202", 7)],
 }
 
