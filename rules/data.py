@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import libcst as cst
 
 from auditor.analysis.eval_statistics import eval_statistics
+from auditor.analysis.fitted_data import (FittedSource, all_sources, bind_arguments, fit_sites, fits_a_part,
+                                          follow_source, methods_of)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
-from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
+from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
-from auditor.analysis.project_names import any_shuffling_class, project_defines, shuffles_by_default
+from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.split_alias import test_alias
@@ -159,7 +160,7 @@ class ShuffledEvalLoader(Rule):
                 self._check_default_shuffle(ctx, prog, site, info.cls.name)
             return
         param, data_param = forwarded
-        args = _bind_arguments(info, site.node, resolved[1])
+        args = bind_arguments(info, site.node, resolved[1])
         value = args.get(param)
         if value is None and param in info.defaults:
             return  # a default is the helper's own business: its DataLoader call is checked there
@@ -264,16 +265,6 @@ def _shuffle_parameter(model, info) -> Optional[tuple]:
     return None
 
 
-def _bind_arguments(info, call: cst.Call, bound: bool) -> dict:
-    params = info.positional if bound or info.cls is None else info.params
-    plain = [a for a in call.args if a.keyword is None and not a.star]
-    args = {p: a.value for p, a in zip(params, plain)}
-    for a in call.args:
-        if a.keyword is not None:
-            args[a.keyword.value] = a.value
-    return args
-
-
 def _dict_sets_shuffle(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Dict):
         for element in node.elements:
@@ -283,23 +274,6 @@ def _dict_sets_shuffle(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Call) and dotted_name(node.func) == "dict":
         return is_true(argument(node, "shuffle", 99))
     return False
-
-
-
-
-FIT_METHODS = ("fit", "fit_transform", "partial_fit")
-SPLITTERS = ("train_test_split", "random_split")
-
-
-def _fit_sites(prog):
-    """(site, transformer, data expression) for every `.fit`-like call on a scikit-learn transformer."""
-    for site in prog.model.calls:
-        if site.method not in FIT_METHODS or site.receiver is None:
-            continue
-        transformer = prog.roles.transformer_evidence(site.receiver, site.function)
-        data = argument(site.node, "X", 0)
-        if transformer and data is not None:
-            yield site, transformer, data
 
 
 class PreprocessorFitOnTestData(Rule):
@@ -370,7 +344,7 @@ class PreprocessorFitOnTestData(Rule):
                                        f"which {what}, standardise the data: take them from the training split "
                                        f"only and apply them to the rest")
         fitting_params: dict = {}
-        for site, transformer, data in _fit_sites(prog):
+        for site, transformer, data in fit_sites(prog):
             info = ctx.model.info(site.function)
             if isinstance(data, cst.Name) and info is not None and data.value in info.params:
                 fitting_params[info.node] = (info, data.value, transformer)
@@ -390,7 +364,7 @@ class PreprocessorFitOnTestData(Rule):
             if resolved is None or resolved[0] not in fitting_params:
                 continue
             info, param, transformer = fitting_params[resolved[0]]
-            value = _bind_arguments(info, site.node, resolved[1]).get(param)
+            value = bind_arguments(info, site.node, resolved[1]).get(param)
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None
@@ -445,12 +419,18 @@ class PreprocessorFitBeforeSplit(Rule):
         data in `self.` attributes is flagged where its class calls it and then calls a method
         that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
         helper that fits on the training part it split itself, or that its caller hands a
-        split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. It cannot see a
-        split made in another module, by a custom splitter, or by index arrays computed
-        elsewhere, nor a fit whose data is a parameter filled in another module. Category
+        split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
+        function of another module of the project that returns fitted data (`X, y =
+        load_data(args)`, whose loader scales every row) counts as such a helper, read from
+        that module's summary; and a function of the file that splits the data it is handed
+        (`cross_validation(model, X, y)` running `KFold(...).split(X)`) is a split, followed one
+        level. It cannot see a split made inside another module, by a custom splitter, or by
+        index arrays computed elsewhere, nor a fit whose data is a parameter filled in another
+        module. Category
         encoders (`LabelEncoder`, `OneHotEncoder`, ...) are skipped: they learn a list, not a
         statistic; so is a `ColumnTransformer` made of them only (remainder "passthrough" or
-        "drop"). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
+        "drop"), and so are transformers that learn nothing from the rows (`PolynomialFeatures`,
+        `FunctionTransformer`, `Normalizer`, `Binarizer`). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -485,14 +465,14 @@ class PreprocessorFitBeforeSplit(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         model = ctx.model
-        sources = list(_fit_sources(prog)) + list(_statistics_sources(prog)) + list(_function_sources(prog))
+        sources = all_sources(prog)
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
         seen: set = set()  # (split, what fitted): `zscore` on five columns, one split, one finding
         for source in sources:
             returns: list = []
             leaves: set = set()
-            split = _follow(prog, source, returns, leaves)
+            split = follow_source(prog, source, returns, leaves)
             if split is not None and (split.node, source.what) in seen:
                 continue
             if split is not None:
@@ -504,14 +484,14 @@ class PreprocessorFitBeforeSplit(Rule):
                 continue
             if returns and source.function is not None:
                 helpers.setdefault(source.function, source)
-            if leaves and _methods_of(model, source.function):
+            if leaves and methods_of(model, source.function):
                 stateful.setdefault(source.function, (source, leaves))
         for site in model.calls if stateful else ():
             # `__init__` calls `self._normalized()` (fits into `self.dat`), then `self._split()`.
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             if resolved is None or resolved[0] not in stateful or site.function is None:
                 continue
-            methods = _methods_of(model, site.function)
+            methods = methods_of(model, site.function)
             if resolved[0] not in methods.values():
                 continue
             inner, leaves = stateful[resolved[0]]
@@ -527,27 +507,25 @@ class PreprocessorFitBeforeSplit(Rule):
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
         reported = set()
-        for _ in range(4):
-            if not helpers:
+        for round_ in range(4):
+            if not helpers and round_ > 0:
                 return
             callers: dict = {}
             for site in model.calls:
-                resolved = prog.flow.resolve(site) if site.qualname is None else None
-                if resolved is None or resolved[0] not in helpers or not isinstance(site.statement, cst.Assign) \
-                        or site.node in reported:
+                if not isinstance(site.statement, cst.Assign) or site.node in reported:
                     continue
-                inner = helpers[resolved[0]]
-                if _given_a_part(prog, site, resolved, inner):
-                    continue  # `normalize_dataset(x_train)`: the helper fits the training part it is given
+                found = _fitting_callee(ctx, prog, site, helpers, imported=round_ == 0)
+                if found is None:
+                    continue
+                name, inner = found
                 seeds = set(names_assigned(site.statement))
                 block = site.function.body if site.function is not None else model.module
                 returns: list = []
                 split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
                 if split is not None:
                     reported.add(site.node)
-                    name = prog.model.info(resolved[0]).name
                     ctx.report(site.node, f"`{name}()` returns data after "
-                                          f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
+                                          f"{inner[0].replace(' is fitted on', ' fitted on')} `{inner[1]}`, and "
                                           f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
                                           f"the test rows shape the preprocessing; split first and fit on the "
                                           f"training part only")
@@ -556,237 +534,36 @@ class PreprocessorFitBeforeSplit(Rule):
             helpers = callers
 
 
-def _given_a_part(prog, site, resolved, inner) -> bool:
-    """The helper fits its own parameter, and this call passes a split's part or a range of
-    rows for it (`normalize_dataset(x_train[..., :d])`): a fit on a part, not on all rows."""
-    info = prog.model.info(resolved[0])
-    if info is None or inner.data not in info.params:
-        return False
-    value = _bind_arguments(info, site.node, resolved[1]).get(inner.data)
-    return value is not None and (row_range(value) or prog.splits.split_of(value, site.function) is not None)
-
-
-@dataclass
-class _Source:
-    """Data that learned statistics from all its rows, and the names that hold it."""
-
-    node: cst.CSTNode  # where to report
-    statement: cst.CSTNode
-    function: Optional[cst.FunctionDef]
-    what: str  # `StandardScaler is fitted on`, `statistics over all rows are computed on`
-    data: str
-    seeds: set
-    transformer: Optional[str] = None  # the fitted object, when only its later use leaks
-    needs_transform: bool = False
-
-
-# Encoders learn a list of categories or labels, not a statistic of the rows: fitting them on
-# all rows before the split changes no number (TRN201 still flags one fitted on test data).
-_CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder", "OrdinalEncoder"}
-
-
-_COLUMN_TRANSFORMERS = {"ColumnTransformer": 1, "make_column_transformer": 0}  # -> the estimator's index
-
-
-def _encoders_only(model, site) -> bool:
-    """A column transformer whose every part is a category encoder, "drop" or "passthrough"
-    (`ColumnTransformer([("", OneHotEncoder(), [0])], remainder="passthrough")`): it learns
-    category lists only, as the encoders alone do."""
-    built = site.receiver
-    name = dotted_name(built)
-    if name is not None:
-        values = [b.value for b in model.bindings_of(name, site.function)]
-        built = values[-1] if len(values) == 1 else None
-    if not isinstance(built, cst.Call):
-        return False
-    kind = (dotted_name(built.func) or "").rsplit(".", 1)[-1]
-    if kind not in _COLUMN_TRANSFORMERS:
-        return False
-    index = _COLUMN_TRANSFORMERS[kind]
-    if kind == "ColumnTransformer":
-        parts = argument(built, "transformers", 0)
-        parts = [e.value for e in parts.elements] if isinstance(parts, (cst.List, cst.Tuple)) else None
-    else:
-        parts = [a.value for a in built.args if a.keyword is None and not a.star]
-    if not parts:
-        return False
-    estimators = [p.elements[index].value for p in parts
-                  if isinstance(p, cst.Tuple) and len(p.elements) > index]
-    remainder = keyword(built, "remainder")
-    remainder = remainder.value if remainder is not None else None
-    return len(estimators) == len(parts) and all(_learns_categories(e) for e in estimators) and \
-        (remainder is None or _learns_categories(remainder))
-
-
-def _learns_categories(estimator: cst.BaseExpression) -> bool:
-    if isinstance(estimator, cst.SimpleString):
-        return string_value(estimator) in ("drop", "passthrough")
-    return isinstance(estimator, cst.Call) and \
-        (dotted_name(estimator.func) or "").rsplit(".", 1)[-1] in _CATEGORY_ENCODERS
-
-
-def _fit_sources(prog):
-    model = prog.model
-    for site, transformer, data in _fit_sites(prog):
-        if transformer in _CATEGORY_ENCODERS or prog.splits.split_of(data, site.function) is not None \
-                or row_range(data) or _encoders_only(model, site):
-            continue  # fitted on a split (or a range of rows): TRN201's business when it is the wrong one
-        raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)
-        statement = site.statement
-        outputs = set(names_assigned(statement)) if site.method == "fit_transform" else set()
-        what = f"{transformer} is fitted on"
-        shown = shorten(model.code(data), 40)
-        if outputs:
-            yield _Source(site.node, statement, site.function, what, shown, outputs)
-        receiver = dotted_name(site.receiver)
-        if receiver is None and site.method == "fit":
-            assigned = names_assigned(statement)
-            receiver = assigned[0] if len(assigned) == 1 else None
-        if raw and receiver and raw not in outputs:
-            yield _Source(site.node, statement, site.function, what, shown, {raw}, receiver, True)
-
-
-def _statistics_sources(prog):
-    """`X = (X - X.mean(0)) / X.std(0)`: a scaler fitted by hand; also in steps
-    (`mean = X.mean(0)`, ..., `X = (X - mean) / std`, or `sc = Scaler(mean, std)`, ...,
-    `X = sc.transform(X)`)."""
-    model = prog.model
-    for function in [None, *model.function_info]:
-        block = model.module if function is None else function.body
-        stats: dict = {}  # name -> (the data it summarises, an object built from statistics?)
-        for statement in statements(block):
-            if not isinstance(statement, cst.Assign):
-                continue
-            data = row_statistics(statement.value)
-            if data is not None and split_of_name(data.split("[", 1)[0]) is None:
-                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              data, _data_targets(statement))
-                continue
-            targets = names_assigned(statement)
-            applied = _applies_statistics(statement.value, stats)
-            if applied is not None:
-                yield _Source(statement.value, statement, function, "statistics over all rows are computed on",
-                              applied, _data_targets(statement))
-            for target, value in _pairs(statement):
-                learned = _statistic_of(value, stats) if value is not None else None
-                if learned is not None:
-                    stats[target] = learned
-                else:
-                    stats.pop(target, None)
-
-
-def _pairs(statement: cst.Assign) -> list:
-    """(name, value) for each name a statement binds: `mean, std = X.mean(), X.std()` pairs
-    them up; a name bound otherwise (`a, b = f()`) gets None."""
-    targets = names_assigned(statement)
-    if len(statement.targets) == 1 and len(targets) == 1:
-        return [(targets[0], statement.value)]
-    target, value = statement.targets[-1].target, statement.value
-    if len(statement.targets) == 1 and isinstance(target, (cst.Tuple, cst.List)) and \
-            isinstance(value, (cst.Tuple, cst.List)) and len(target.elements) == len(value.elements):
-        return [(dotted_name(t.value), v.value) for t, v in zip(target.elements, value.elements)
-                if dotted_name(t.value)]
-    return [(t, None) for t in targets]
-
-
-_INDEXERS = {"loc", "iloc", "at", "iat"}
-
-
-def _data_targets(statement: cst.CSTNode) -> set:
-    """Names a statement writes data into: `data.loc[:, col] = ...` writes into `data`."""
-    found = set()
-    for name in names_assigned(statement):
-        head, _, last = name.rpartition(".")
-        found.add(head if head and last in _INDEXERS else name)
-    return found
-
-
-def _function_sources(prog):
-    """`df[col] = zscore(df[col])`, `X = preprocessing.scale(X)`, `df = df.apply(zscore)`:
-    a standardising function computes its statistics on all the rows it is given, as a
-    fitted scaler would. Only where the call's result is what the statement stores (a
-    z-score used to drop outlier rows changes no value)."""
-    model = prog.model
-    for site in model.calls:
-        statement = site.statement
-        if not isinstance(statement, cst.Assign) or not _stores(statement.value, site.node):
-            continue
-        found = standardising_call(model, site.node)
-        if found is None or prog.splits.split_of(found[0], site.function) is not None:
-            continue
-        yield _Source(site.node, statement, site.function, f"`{found[1]}()` takes its statistics from all rows of",
-                      shorten(model.code(found[0]), 40), _data_targets(statement))
-
-
-def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:
-    """The statement's value is `call`, or `call` wrapped as data (`pd.DataFrame(zscore(X))`)."""
-    while value is not call:
-        if not isinstance(value, cst.Call) or not value.args or value.args[0].value is None:
-            return False
-        value = value.args[0].value
-    return True
-
-
-def _statistic_of(value, stats: dict) -> Optional[tuple]:
-    """(data, object?) when `value` is a statistic of data over all its rows (`X.mean(0)`,
-    `np.max(X)`), or an object built from such statistics (`Scaler(mean, std)`)."""
-    if isinstance(value, cst.Call):
-        found = row_statistic(value)
-        if found is not None:
-            if row_range(found[0]):
-                return None  # `X[:n_train].mean(0)`: statistics of the first rows, a part
-            name = dotted_name(found[0].value if isinstance(found[0], cst.Subscript) else found[0])
-            if name is not None and split_of_name(name) is None:
-                return name, False
+def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[tuple]:
+    """(name, (what is fitted, on which data)) when this call returns data fitted on all its
+    rows: a helper of the file in `helpers`, or (`imported`) a function of another module of
+    the project whose summary says so (`X, y = load_data(args)`), unless the call hands it a
+    split's part or a range of rows to fit (`normalize_dataset(x_train)`)."""
+    if site.qualname is None:
+        resolved = prog.flow.resolve(site) if helpers else None
+        if resolved is None or resolved[0] not in helpers:
             return None
-        used = [stats[n] for n in names_read(value) if n in stats]
-        if used and all(isinstance(a.value, (cst.Name, cst.Attribute)) or a.keyword is not None
-                        for a in value.args):
-            return used[0][0], True
-    return None
-
-
-def _applies_statistics(value, stats: dict) -> Optional[str]:
-    """The data when `value` standardises it with statistics taken from it: `(X - mean) / std`,
-    `scaler.transform(X)` with `scaler = Scaler(X.mean(0), X.std(0))`."""
-    if not stats:
+        inner = helpers[resolved[0]]
+        if isinstance(inner, FittedSource):
+            inner = (inner.what, inner.data)
+        info = prog.model.info(resolved[0])
+        if info is not None and inner[1] in info.params and fits_a_part(
+                prog, site.node, site.function, bind_arguments(info, site.node, resolved[1]).get(inner[1])):
+            return None  # `normalize_dataset(x_train)`: the helper fits the training part it is given
+        return info.name if info is not None else site.callee, inner
+    if not imported:
         return None
-    read = names_read(value)
-    for name, (data, built) in stats.items():
-        if name not in read or data not in read:
-            continue
-        if built and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
-                and dotted_name(value.func.value) == name:
-            return data  # `scaler.transform(X)`
-        if isinstance(value, cst.BinaryOperation) and _centres(value):
-            return data  # `(X - mean) / std`
-    return None
-
-
-def _centres(value: cst.BinaryOperation) -> bool:
-    stack: list = [value]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.BinaryOperation):
-            if isinstance(current.operator, cst.Subtract):
-                return True
-            stack.extend((current.left, current.right))
-    return False
-
-
-def _follow(prog, source: _Source, returns: list, leaves: set):
-    block = source.function.body if source.function is not None else prog.model.module
-    return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
-                           source.transformer, source.needs_transform, returns, leaves,
-                           _methods_of(prog.model, source.function) or None)
-
-
-def _methods_of(model, function) -> dict:
-    """The methods (name -> FunctionDef) of the class `function` is a method of, or {}."""
-    info = model.info(function)
-    if info is None or info.cls is None or info.parent is not None:
-        return {}
-    return {name: method.node for name, method in info.cls.methods.items()}
+    entry = project_entry(ctx.project, ctx.module_name, site.qualname, "fitted_returns")
+    if entry is None:
+        return None
+    what, data, parameter, index = entry
+    if parameter is not None:
+        plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+        value = next((a.value for a in site.node.args if a.keyword is not None and a.keyword.value == parameter),
+                     plain[index] if index is not None and index < len(plain) else None)
+        if fits_a_part(prog, site.node, site.function, value):
+            return None
+    return site.qualname.rsplit(".", 1)[-1], (what, data)
 
 
 class TestDataInTrainingLoop(Rule):
@@ -849,8 +626,9 @@ class TestDataInTrainingLoop(Rule):
 
         A validation name that is a copy of the test split on some path (`val_set = test_set`
         in the branch taken when no validation ratio is set, then `val_loader =
-        DataLoader(val_set)`) counts as test data there, but only when its result decides
-        (error); such a copy on a path that returns before training, or made after the loop,
+        DataLoader(val_set)`), or that is built from a constructor declaring the test split
+        (`val_loader = DataLoader(CIFAR10(root, train=False))`), counts as test data there, but
+        only when its result decides (error); such a copy on a path that returns before training, or made after the loop,
         does not reach the evaluation and is not one.
         """
     why = """
@@ -1098,7 +876,7 @@ def _training_switched_off(prog, info, site, trains) -> bool:
     helper sits under `if train:` (or `if optimizer is not None:`, `if optimizer:`) on a
     parameter that this call leaves false or None, so this call only evaluates."""
     resolved = prog.flow.resolve(site)
-    args = _bind_arguments(info, site.node, bool(resolved and resolved[1]))
+    args = bind_arguments(info, site.node, bool(resolved and resolved[1]))
     for step in trains:
         switched = False
         for ancestor in prog.model.ancestors(step.node):
@@ -1200,6 +978,8 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
 
 
 def _alias_words(prog, binding) -> str:
+    if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
+        return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
 
 
@@ -1271,7 +1051,7 @@ def _switched_test_data(prog, info, call: cst.Call, bound: bool) -> Optional[str
                     if switch is None:
                         continue
                     if arguments is None:
-                        arguments = _bind_arguments(info, call, bound)
+                        arguments = bind_arguments(info, call, bound)
                     value = arguments.get(switch, _default_of(info, switch))
                     on = _known_truth(evaluate(value, State())) if value is not None else False
                     picked = choice.body if on != negated else choice.orelse

@@ -363,6 +363,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             returns.append(statement)
         if found is None:
             found = split_in(model, statement, tainted, function, methods)
+            if found is None and inline:
+                found = _split_in_function(model, statement, tainted)
             if found is not None and transformed:
                 return found
             if found is not None and found.internal:
@@ -379,7 +381,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             targets = names_assigned(statement)
             if reads(statement.value, tainted):
                 tainted.update(targets)
-            elif not isinstance(statement, cst.AugAssign) and not _partial(statement):
+            elif not isinstance(statement, cst.AugAssign) and not _partial(statement) \
+                    and not _other_branch(model, source, statement):
                 tainted.difference_update(targets)
         elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
             tainted.update(names_assigned(statement))
@@ -405,6 +408,62 @@ def _split_in_method(model, statement: cst.CSTNode, tainted: set, methods: dict)
             if found is not None:
                 return Split(call, f"{callee}()", found.data)
     return None
+
+
+def _top_level_functions(model) -> dict:
+    """name -> FunctionDef for the module's top-level functions defined once."""
+    table = model.cache.get("top_level_functions")
+    if table is None:
+        named: dict = {}
+        for info in model.function_info.values():
+            if info.parent is None and info.cls is None:
+                named.setdefault(info.name, []).append(info)
+        table = model.cache["top_level_functions"] = {n: i[0] for n, i in named.items() if len(i) == 1}
+    return table
+
+
+def _split_in_function(model, statement: cst.CSTNode, tainted: set) -> Optional[Split]:
+    """`cross_validation(model, X, y, args)` with fitted `X`, where that top-level function of
+    the file splits the parameter it receives (`kf.split(X, y)`): followed one level."""
+    if isinstance(statement, cst.BaseCompoundStatement):
+        return None
+    functions = None
+    for call in _calls(statement):
+        if not isinstance(call.func, cst.Name):
+            continue
+        if functions is None:
+            functions = _top_level_functions(model)
+        info = functions.get(call.func.value)
+        if info is None:
+            continue
+        plain = [a for a in call.args if a.keyword is None and not a.star]
+        bound = {p: a.value for p, a in zip(info.params, plain)}
+        bound.update((a.keyword.value, a.value) for a in call.args if a.keyword is not None)
+        seeds = {p for p, value in bound.items() if p in info.params and reads(value, tainted)}
+        if not seeds:
+            continue
+        found = follow_to_split(model, info.node, None, seeds, info.node, inline=False)
+        if found is not None:
+            return Split(call, f"{call.func.value}()", reads(bound[found.data], tainted) if found.data in bound
+                         else found.data, internal=found.internal)
+    return None
+
+
+def _other_branch(model, source: Optional[cst.CSTNode], statement: cst.CSTNode) -> bool:
+    """`statement` lies in another branch of an `if` than `source` (`if mode == "A": data =
+    load_a()` / `elif ...: data = load_b()`): it never runs after the source, so it does not
+    rebind the fitted data."""
+    if source is None:
+        return False
+    for ancestor in model.ancestors(source):
+        if not isinstance(ancestor, cst.If):
+            continue
+        inside = model.is_within(source, ancestor.body)
+        if ancestor.orelse is not None and model.is_within(statement, ancestor.orelse) and inside:
+            return True
+        if not inside and model.is_within(statement, ancestor.body):
+            return True
+    return False
 
 
 def _partial(statement: cst.CSTNode) -> bool:

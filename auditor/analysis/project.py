@@ -100,12 +100,21 @@ class FileSummary:
     # Top-level functions that call `backward()` themselves: a tensor handed to one of them
     # from another file may be trained on there (`train_generator(D, fake, ...)`).
     backward_functions: list = field(default_factory=list)
+    # {function: (what is fitted, on which data, the parameter fitted or None, its position)}
+    # for top-level functions that return data fitted on all its rows (see fitted_data.py):
+    # a caller in another module that splits what they return leaks (TRN202).
+    fitted_returns: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
 _LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
     "torch", "torchvision", "numpy", "scipy", "pandas", "sklearn", "matplotlib", "tensorflow", "keras", "jax",
     "fastai", "transformers", "lightning", "pytorch_lightning", "tqdm", "PIL", "cv2"}
+
+
+# Words without which a file fits nothing and takes no statistics of its rows (a cheap screen
+# before the fitted-data analysis).
+_FITTING_WORDS = re.compile(r"fit|std|zscore|scale|normali[sz]e|min\(|abs\(")
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -170,6 +179,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.flow import FlowAnalysis
 
         summary.effects = _effects(model, FlowAnalysis(model, None, module))  # run per function, on demand
+    if model.function_info and "return" in text and _FITTING_WORDS.search(text):
+        from auditor.analysis.fitted_data import fitted_returns
+
+        summary.fitted_returns = fitted_returns(program_of(model))
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)

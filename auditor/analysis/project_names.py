@@ -83,3 +83,32 @@ def _names(node: cst.CSTNode):
         if isinstance(current, cst.Param):
             continue
         stack.extend(current.children)
+
+
+def project_entry(project, module: Optional[str], qualname: str, kind: str):
+    """The entry of `qualname` (as imported in `module`) in the table `kind` (a dict keyed by
+    top-level function name, e.g. `fitted_returns`) of a module of this run, or None."""
+    if project is None or module is None or not hasattr(project, "summaries"):
+        return None
+    per_project = _INDEXES.get(project)
+    if per_project is None:
+        per_project = _INDEXES[project] = {}
+    tables = per_project.get(("entries", kind))
+    if tables is None:
+        tables = per_project[("entries", kind)] = {
+            module_name: getattr(summary, kind) for module_name, summary in project.summaries.items()
+            if getattr(summary, kind, None)}
+    if not tables:
+        return None  # asked for every call of the file: most runs have no such module
+    target = resolve_import(module, qualname)
+    if target is None:
+        return None
+    target_module, name = target
+    holder = project.get(target_module)  # a view: the module beside this file, when two share a name
+    if holder is None:
+        # `utils.load_data` imported, `utils/` without `__init__.py` (the module `load_data`):
+        # whole trailing components, when only one module matches.
+        found = [k for k in tables if target_module.endswith("." + k) or k.endswith("." + target_module)]
+        holder = project.get(found[0]) if len(found) == 1 else None
+    table = getattr(holder, kind, None) or {}
+    return table.get(name)

@@ -2,7 +2,8 @@
 
 `val_set = test_set` in the branch taken when no validation data is configured makes every
 later `val_loader = DataLoader(val_set)` the test data on that path: the name says
-"validation", the flow says "test". `SplitResolver.split_of` reads the name (and a name's
+"validation", the flow says "test". So does a validation name built from a constructor that
+declares the test split (`val_loader = DataLoader(CIFAR10(root, train=False))`). `SplitResolver.split_of` reads the name (and a name's
 bindings only when the name says nothing), so it cannot see this; `test_alias` follows the
 plain copies and pass-through wrappers back to a binding that copies the test split.
 """
@@ -15,7 +16,8 @@ import libcst as cst
 
 from auditor.analysis.model import Binding, FileModel
 from auditor.analysis.names import dotted_name
-from auditor.analysis.splits import _PASS_THROUGH_CALLS, TEST, TRAIN, SplitResolver, split_of_name
+from auditor.analysis.splits import _PASS_THROUGH_CALLS, TEST, TRAIN, SplitResolver, declared_split_of_call, \
+    split_of_name
 from auditor.analysis.uses import source_order
 
 _MAX_DEPTH = 6
@@ -27,8 +29,8 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
     """The binding that copies the test split into the data `node` reads at `at`
     (`val_set = test_set` behind `val_loader = DataLoader(val_set, ...)`), or None.
 
-    Only plain copies count (a name or attribute whose split is test, through pass-through
-    wrappers such as `DataLoader`/`Subset`/`tqdm`); a binding counts only where it can reach
+    Only plain copies count (a name or attribute whose split is test, or a call that declares
+    the test split, through pass-through wrappers such as `DataLoader`/`Subset`/`tqdm`); a binding counts only where it can reach
     `at` (before it, or in a loop around it) and its branch does not end in a return or exit."""
     if node is None or depth > _MAX_DEPTH:
         return None
@@ -56,6 +58,8 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         value = binding.value
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
+        if declared_split_of_call(value) == TEST:
+            return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
         found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1)
         if found is not None:
             return found

@@ -122,6 +122,30 @@ def _declared_split(call, last: Optional[str], keywords: dict) -> Optional[str]:
     return None
 
 
+def declared_split_of_call(call) -> Optional[str]:
+    """The split a constructor or loader call declares by its arguments (`CIFAR10(root,
+    train=False)`, `get_data(flag="TEST")`), through pass-through wrappers (`DataLoader(...)`,
+    `Subset(...)`); None when the call says nothing."""
+    import libcst as cst
+
+    for _ in range(8):
+        if not isinstance(call, cst.Call):
+            return None
+        last = SplitResolver._callee_last(call)
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        declared = _declared_split(call, last, keywords)
+        if declared:
+            return declared
+        if last not in _PASS_THROUGH_CALLS:
+            return None
+        data = [a.value for a in call.args if a.keyword is None and not a.star][:1] + \
+            [keywords[k] for k in ("dataset",) if k in keywords]
+        if not data:
+            return None
+        call = data[0]
+    return None
+
+
 def combine(splits) -> Optional[str]:
     """One split when the evidence agrees; MIXED when training and evaluation data meet."""
     found = {s for s in splits if s}

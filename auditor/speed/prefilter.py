@@ -32,6 +32,9 @@ VERBS = (
     "backward", "eval(", "train(", "no_grad", "inference_mode", "grad_enabled", "zero_grad",
     "step(", "fit", "transform(", "DataLoader", "Dataset", "loader", "shuffle", "softmax",
     "sigmoid", "Loss", "loss", "criterion", "optim", "split", "scaler", "accumulat",
+    # A data-loading helper that standardises by hand (`(X - X.mean(0)) / X.std(0)`) and
+    # imports nothing of ML: another file splits what it returns (TRN202).
+    "std(",
     # A model class whose `nn` comes from a star import (`from .parts import *`): other
     # files build it, and need to know it is a model.
     "nn.Module",

@@ -121,6 +121,46 @@ def fit(args, model, opt, train_set, test_set, given_val):
             torch.save(model.state_dict(), "best.pt")
     print(evaluate(model, torch.utils.data.DataLoader(test_set)))
 """,
+    # Bug: the loader named for validation is built from the test split (`train=False`), and
+    # the best epoch is chosen on it (CutMix-PyTorch, densenet-pytorch).
+    "val_built_from_test_selects.py": HELPERS + """
+import torchvision
+
+def main(args, model, opt, train_loader):
+    val_loader = torch.utils.data.DataLoader(
+        torchvision.datasets.CIFAR10("data", train=False), batch_size=128)
+    best = 0
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        prec = evaluate(model, val_loader)
+        is_best = prec > best
+        best = max(prec, best)
+""",
+    # Look-alike: the same loader, only printed each epoch (monitoring, nothing chosen).
+    "val_built_from_test_printed.py": HELPERS + """
+import torchvision
+
+def main(args, model, opt, train_loader):
+    val_loader = torch.utils.data.DataLoader(
+        torchvision.datasets.CIFAR10("data", train=False), batch_size=128)
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        print("epoch", epoch, evaluate(model, val_loader))
+""",
+    # Look-alike: the validation loader is a part of the training set (`train=True`).
+    "val_built_from_train_part_selects.py": HELPERS + """
+import torchvision
+
+def main(args, model, opt):
+    full = torchvision.datasets.CIFAR10("data", train=True)
+    val_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(full, range(45000, 50000)))
+    train_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(full, range(45000)), shuffle=True)
+    best = 0
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        prec = evaluate(model, val_loader)
+        best = max(prec, best)
+""",
 }
 
 OFFSET = HELPERS.count("\n")
@@ -131,6 +171,9 @@ EXPECTED = {
     "alias_on_eval_only_path.py": [],
     "alias_after_training.py": [],
     "val_from_train_in_else.py": [],
+    "val_built_from_test_selects.py": [("TRN204", OFFSET + 9)],
+    "val_built_from_test_printed.py": [],
+    "val_built_from_train_part_selects.py": [],
 }
 
 
@@ -142,6 +185,11 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_split_alias(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_built_from_test_message_says_so(found):
+    finding = found["val_built_from_test_selects.py"][0]
+    assert "built from the test split" in finding["message"] and finding["severity"] == "error"
 
 
 def test_alias_message_names_the_binding(found):
