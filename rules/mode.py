@@ -8,13 +8,13 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
+from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
-from auditor.analysis.roles import is_module_class
+from auditor.analysis.roles import is_lightning_class, is_module_class
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
@@ -422,6 +422,8 @@ def _eval_forwards(ctx) -> list:
             continue
         if _holds_no_parameters(prog, forward):
             continue  # a renderer or a fixed transform written as a module: no model to evaluate
+        if _lightning_training_helper(prog, forward):
+            continue  # a step shared with `training_step`: Lightning back-propagates its loss
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
@@ -439,6 +441,23 @@ def _eval_forwards(ctx) -> list:
             found.append((prog, forward, evaluated))
     ctx.shared["mode.eval_forwards"] = (prog, found)
     return found
+
+
+def _lightning_training_helper(prog, forward) -> bool:
+    """The forward runs in a method of a LightningModule that its `training_step` calls
+    (`loss = self._shared_eval_step(batch)`): whatever the helper is named, that path is
+    training, and on the validation and test paths Lightning itself switches the module to
+    eval mode with autograd off."""
+    info = prog.model.info(forward.site.function)
+    if info is None or info.cls is None or info.name in LIGHTNING_TRAIN_HOOKS:
+        return False
+    if not (is_lightning_class(prog.model, info.cls) or "training_step" in info.cls.methods):
+        return False
+    for site, _bound in prog.flow.call_sites_of(info.node):
+        caller = prog.model.info(site.function) if site.function is not None else None
+        if caller is not None and caller.cls is info.cls and caller.name in LIGHTNING_TRAIN_HOOKS:
+            return True
+    return False
 
 
 def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:
