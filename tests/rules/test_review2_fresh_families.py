@@ -8,7 +8,9 @@ the real command.
   reported;
 - TRN101/TRN102: a LightningModule's shared step helper (`_shared_eval_step`) called from
   `training_step` whose loss Lightning back-propagates is a training step, not an evaluation;
-  the same helper name called only from a plain loop in training mode stays reported.
+  the same helper name called only from a plain loop in training mode stays reported;
+- TRN102: a plain wrapper class whose `__call__` reads its input only as numpy (an ONNX Runtime
+  session) runs no torch module; a plain wrapper that hands the tensor to a torch module does.
 """
 
 from __future__ import annotations
@@ -138,7 +140,51 @@ for epoch in range(3):
 """,
 }
 
+_EVAL_LOOP = """
+
+def test(path, loader):
+    model = {cls}(path)
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+"""
+
+MODE_CASES["onnx_wrapper_ok.py"] = """
+import onnxruntime as ort
+import torch
+
+
+class OnnxModel:
+    def __init__(self, path):
+        self.session = ort.InferenceSession(path)
+
+    def eval(self):
+        pass
+
+    def __call__(self, x):
+        out = self.session.run(None, {"input": x.cpu().numpy()})[0]
+        return torch.from_numpy(out)
+""" + _EVAL_LOOP.format(cls="OnnxModel")
+
+MODE_CASES["torch_wrapper_bad.py"] = """
+import torch
+import torch.nn as nn
+
+
+class Predictor:
+    def __init__(self, path):
+        self.net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        self.net.load_state_dict(torch.load(path))
+
+    def __call__(self, x):
+        print(x.cpu().numpy().shape)
+        return self.net(x)
+""" + _EVAL_LOOP.format(cls="Predictor")
+
 MODE_EXPECTED = {
+    "onnx_wrapper_ok.py": [],
+    "torch_wrapper_bad.py": [("TRN102", 19)],
     "lightning_shared_eval_step_ok.py": [],
     "plain_eval_step_after_training_bad.py": [("TRN101", 10), ("TRN102", 10)],
 }
