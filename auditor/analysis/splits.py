@@ -153,6 +153,9 @@ class SplitResolver:
         self._memo: dict = {}
         # Set by the program model: (function, parameter) -> [(argument expression, caller function)].
         self.arguments_of = None
+        # Set by the program model: call -> (data, of magnitudes?) when it is a statistic over the
+        # rows of data (leakage.row_statistic, which imports this module).
+        self.row_statistic = None
 
     def split_of(self, node, function=None, env: Optional[dict] = None, depth: int = 0) -> Optional[str]:
         import libcst as cst  # local: keep this module importable without libcst for name rules
@@ -244,17 +247,15 @@ class SplitResolver:
         data that `other` reads (`np.max(np.abs(x))`, `x.mean(0)`); else None."""
         import libcst as cst
 
-        from auditor.analysis.leakage import row_statistic  # leakage imports this module
-        from auditor.analysis.result_use import names_read
-
-        bindings = self.model.bindings_of(name, function)
-        other_names = names_read(other)
+        if self.row_statistic is None:
+            return None
+        other_names = _plain_names(other)
         reduced = None
-        for b in bindings:
+        for b in self.model.bindings_of(name, function):
             if b.kind != "assign" or b.index is not None or not isinstance(b.value, cst.Call):
                 return None
-            found = row_statistic(b.value)
-            if found is None or not names_read(found[0]) & other_names:
+            found = self.row_statistic(b.value)
+            if found is None or not _plain_names(found[0]) & other_names:
                 return None
             reduced = found[0]
         return reduced
@@ -372,6 +373,23 @@ class SplitResolver:
         args = positional + list(keywords.values())
         return combine(self.split_of(a, function, env, depth + 1) for a in args
                        if isinstance(a, (cst.Name, cst.Attribute, cst.Subscript, cst.SimpleString)))
+
+
+def _plain_names(node) -> set:
+    """The bare names an expression reads (`raw_audio` of `np.abs(raw_audio)`)."""
+    import libcst as cst
+
+    found, stack = set(), [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)  # `x.T` reads `x`, not a name `T`
+            continue
+        else:
+            stack.extend(current.children)
+    return found
 
 
 def splits_of(model) -> SplitResolver:
