@@ -8,14 +8,14 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
+from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
-from auditor.analysis.roles import is_module_class
+from auditor.analysis.roles import is_lightning_class, is_module_class
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
@@ -446,6 +446,10 @@ def _eval_forwards(ctx) -> list:
             continue
         if _holds_no_parameters(prog, forward):
             continue  # a renderer or a fixed transform written as a module: no model to evaluate
+        if _lightning_training_helper(prog, forward):
+            continue  # a step shared with `training_step`: Lightning back-propagates its loss
+        if _numpy_backed(prog, forward):
+            continue  # an ONNX Runtime / numpy model behind a plain wrapper: no torch module runs
         # An untrained model's first forward pass is a smoke test, unless it is given
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
@@ -463,6 +467,67 @@ def _eval_forwards(ctx) -> list:
             found.append((prog, forward, evaluated))
     ctx.shared["mode.eval_forwards"] = (prog, found)
     return found
+
+
+def _lightning_training_helper(prog, forward) -> bool:
+    """The forward runs in a method of a LightningModule that its `training_step` calls
+    (`loss = self._shared_eval_step(batch)`): whatever the helper is named, that path is
+    training, and on the validation and test paths Lightning itself switches the module to
+    eval mode with autograd off."""
+    info = prog.model.info(forward.site.function)
+    if info is None or info.cls is None or info.name in LIGHTNING_TRAIN_HOOKS:
+        return False
+    if not (is_lightning_class(prog.model, info.cls) or "training_step" in info.cls.methods):
+        return False
+    for site, _bound in prog.flow.call_sites_of(info.node):
+        caller = prog.model.info(site.function) if site.function is not None else None
+        if caller is not None and caller.cls is info.cls and caller.name in LIGHTNING_TRAIN_HOOKS:
+            return True
+    return False
+
+
+def _numpy_backed(prog, forward) -> bool:
+    """Every value the called name can hold builds a plain class of this file (no base class)
+    whose `__call__` reads its input only as a numpy array (`x.cpu().numpy()`): an ONNX
+    Runtime session or a numpy model behind a wrapper. No torch module runs, so there is no
+    mode to set and no graph to record. A wrapper that hands the tensor to a torch module
+    (`return self.net(x)`) is not one."""
+    values = _built_from(prog, forward.key, forward.site.function, 0, forward.site.node)
+    return bool(values) and all(_numpy_backed_class(prog.model, v) for v in values)
+
+
+def _numpy_backed_class(model, value) -> bool:
+    if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
+        return False
+    cls = model.class_info.get(value.func.value)
+    if cls is None or any(base != "object" for base in cls.bases) or "__call__" not in cls.methods:
+        return False
+    call = cls.methods["__call__"]
+    params = call.positional  # (without `self`)
+    if not params:
+        return False
+    data = params[0]
+    as_numpy: set = set()
+    for node in _walk(call.node.body):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "numpy":
+            receiver = node.func.value
+            while isinstance(receiver, (cst.Call, cst.Attribute)):
+                receiver = receiver.func.value if isinstance(receiver, cst.Call) and \
+                    isinstance(receiver.func, cst.Attribute) else getattr(receiver, "value", None)
+                if receiver is None:
+                    break
+            if isinstance(receiver, cst.Name):
+                as_numpy.add(id(receiver))
+    reads = [n for n in _walk(call.node.body) if isinstance(n, cst.Name) and n.value == data]
+    return bool(reads) and all(id(n) in as_numpy for n in reads)
+
+
+def _walk(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
 
 
 def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:

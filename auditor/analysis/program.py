@@ -11,6 +11,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
+from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
@@ -59,6 +60,7 @@ class Program:
         self.splits = splits_of(model)
         self.flow: FlowAnalysis = flow_of(model, project, module_name)
         self.splits.arguments_of = self.flow.arguments_of
+        self.splits.row_statistic = row_statistic
         self._forwards: Optional[list[Forward]] = None
         self._plain_forward_classes: Optional[bool] = None  # see _explicit_forward
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container

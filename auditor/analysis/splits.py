@@ -177,6 +177,9 @@ class SplitResolver:
         self._memo: dict = {}
         # Set by the program model: (function, parameter) -> [(argument expression, caller function)].
         self.arguments_of = None
+        # Set by the program model: call -> (data, of magnitudes?) when it is a statistic over the
+        # rows of data (leakage.row_statistic, which imports this module).
+        self.row_statistic = None
 
     def split_of(self, node, function=None, env: Optional[dict] = None, depth: int = 0) -> Optional[str]:
         import libcst as cst  # local: keep this module importable without libcst for name rules
@@ -240,8 +243,8 @@ class SplitResolver:
             return combine(self.split_of(e.value, function, env, depth + 1) for e in node.elements)
         if isinstance(node, cst.BinaryOperation):
             # `x - x * mask + mpv * mask`, `(x_test - mean) / std`: arithmetic keeps the data's split.
-            return combine((self.split_of(node.left, function, env, depth + 1),
-                            self.split_of(node.right, function, env, depth + 1)))
+            return combine((self._operand_split(node.left, node.right, function, env, depth + 1),
+                            self._operand_split(node.right, node.left, function, env, depth + 1)))
         if isinstance(node, cst.UnaryOperation):
             return self.split_of(node.expression, function, env, depth + 1)
         if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
@@ -250,6 +253,36 @@ class SplitResolver:
             return self.split_of(node.elt, function, env, depth + 1) or \
                 self.split_of(node.for_in.iter, function, env, depth + 1)
         return None
+
+    def _operand_split(self, operand, other, function, env, depth: int) -> Optional[str]:
+        """The split an operand of arithmetic lends the result. A name bound only to a statistic
+        of the other operand (`raw_audio / max_val` after `max_val = np.max(np.abs(raw_audio))`)
+        holds that data's split, whatever its own name says: `max_val` is the maximum value."""
+        import libcst as cst
+
+        if isinstance(operand, cst.Name) and split_of_name(operand.value):
+            reduced = self._statistic_of(operand.value, other, function)
+            if reduced is not None:
+                return self.split_of(reduced, function, env, depth)
+        return self.split_of(operand, function, env, depth)
+
+    def _statistic_of(self, name: str, other, function):
+        """The data `name` summarises, when every binding of it is a statistic over the rows of
+        data that `other` reads (`np.max(np.abs(x))`, `x.mean(0)`); else None."""
+        import libcst as cst
+
+        if self.row_statistic is None:
+            return None
+        other_names = _plain_names(other)
+        reduced = None
+        for b in self.model.bindings_of(name, function):
+            if b.kind != "assign" or b.index is not None or not isinstance(b.value, cst.Call):
+                return None
+            found = self.row_statistic(b.value)
+            if found is None or not _plain_names(found[0]) & other_names:
+                return None
+            reduced = found[0]
+        return reduced
 
     def _from_bindings(self, name: str, function, depth: int) -> Optional[str]:
         import libcst as cst
@@ -364,6 +397,23 @@ class SplitResolver:
         args = positional + list(keywords.values())
         return combine(self.split_of(a, function, env, depth + 1) for a in args
                        if isinstance(a, (cst.Name, cst.Attribute, cst.Subscript, cst.SimpleString)))
+
+
+def _plain_names(node) -> set:
+    """The bare names an expression reads (`raw_audio` of `np.abs(raw_audio)`)."""
+    import libcst as cst
+
+    found, stack = set(), [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)  # `x.T` reads `x`, not a name `T`
+            continue
+        else:
+            stack.extend(current.children)
+    return found
 
 
 def splits_of(model) -> SplitResolver:
