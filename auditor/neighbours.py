@@ -17,7 +17,10 @@ the same whether the file or the whole repository was named.
   and modification time (`imports-v2.pickle` in the cache directory), so a warm
   pre-commit run reads no file it does not check.
 - Neighbours: the project files whose module a named file imports, and those that import
-  a named file's module. One hop: summaries do not depend on other summaries.
+  a named file's module. One hop: summaries do not depend on other summaries, except
+  through a package's `__init__`, which only re-exports: `import pkg` reaches the modules
+  pkg/__init__.py imports (`from .model import *`), and a file importing `pkg` imports a
+  named module that pkg/__init__.py re-exports (RE_EXPORT_DEPTH packages deep).
 
 The listing (directories as discovery records them, and each file's size and
 modification time) is also part of what a replayed run must find unchanged
@@ -42,6 +45,9 @@ MAX_PROJECT_FILES = 5000
 MAX_NEIGHBOURS = 256
 # Attribute paths kept per bare import (`pkg.engine.evaluate` after `import pkg`).
 MAX_ATTRIBUTE_PATHS = 64
+# Package `__init__` files followed per chain of re-exports (`pkg/__init__.py` importing
+# `pkg.sub`, whose `__init__` imports `pkg.sub.model`, ...).
+RE_EXPORT_DEPTH = 3
 # Besides the run's excludes: hidden directories (.git, .venv, .tox...) and the cache.
 EXTRA_EXCLUDES = (".*", ".auditor_cache", "site-packages", "__pycache__")
 # Files that can be imported (.py) or import others (.ipynb); .pyi stubs hold no calls.
@@ -310,6 +316,8 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
     wanted: Optional[dict[str, set[str]]] = None  # read once a candidate needs it
     # A file that imports a named module names its last part (`utils` in `from .utils import`,
     # `from pkg import utils`): a file whose bytes hold none of them is not scanned.
+    packages = _package_inits(files, module_of)
+    _add_re_exporting_packages(named_bases, packages, scans, read)
     needles = tuple({module.rsplit(".", 1)[-1].encode() for module in named_bases})
     found: list[str] = []
     for path, size, mtime in files:
@@ -321,6 +329,7 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         base = base_directory(path, module)
         if path.endswith(".py") and wanted is None:
             wanted = _imported_by(named, scans, read)
+            _add_re_exported_modules(wanted, packages, scans, read, roots)
         if path.endswith(".py") and _reaches(base, wanted.get(module, ()), roots):
             found.append(path)
         elif named_bases:
@@ -331,6 +340,62 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         if len(found) >= MAX_NEIGHBOURS:
             break
     return found
+
+
+PackageInit = tuple  # (path, size, mtime_ns, base directory)
+
+
+def _package_inits(files: list[FileStat], module_of: Callable[[str], str]) -> dict[str, list[PackageInit]]:
+    """Package name -> its `__init__.py` files in the listing (one per base directory)."""
+    packages: dict[str, list[PackageInit]] = {}
+    for path, size, mtime in files:
+        if os.path.basename(path) == "__init__.py":
+            module = module_of(path)
+            if module:
+                packages.setdefault(module, []).append((path, size, mtime, base_directory(path, module)))
+    return packages
+
+
+def _init_targets(init: PackageInit, package: str, scans: ImportScans,
+                  read: Callable[[str], Optional[bytes]]) -> set[str]:
+    path, size, mtime, _ = init
+    return import_targets(scans.imports(path, size, mtime, read), package, True)
+
+
+def _add_re_exported_modules(wanted: dict[str, set[str]], packages: dict[str, list[PackageInit]],
+                             scans: ImportScans, read: Callable[[str], Optional[bytes]], roots: set[str]) -> None:
+    """Forward: a package the named files import stands for the modules its `__init__`
+    imports (`import d2l`, then `d2l.EncoderDecoder` from d2l/model.py)."""
+    frontier = [module for module in wanted if module in packages]
+    seen = set(frontier)
+    for _ in range(RE_EXPORT_DEPTH):
+        later = []
+        for package in frontier:
+            for init in packages[package]:
+                if not _reaches(init[3], wanted.get(package, ()), roots):
+                    continue
+                for target in _init_targets(init, package, scans, read):
+                    wanted.setdefault(target, set()).add(init[3])
+                    if target in packages and target not in seen:
+                        seen.add(target)
+                        later.append(target)
+        frontier = later
+
+
+def _add_re_exporting_packages(named_bases: dict[str, set[str]], packages: dict[str, list[PackageInit]],
+                               scans: ImportScans, read: Callable[[str], Optional[bytes]]) -> None:
+    """Reverse: a package whose `__init__` imports a named module (or a package that does)
+    is that module to the files importing the package (`from lib import evaluate`)."""
+    for module in list(named_bases):
+        parts = module.split(".")
+        reached = {module}
+        for depth in range(len(parts) - 1, max(len(parts) - 1 - RE_EXPORT_DEPTH, 0), -1):
+            package = ".".join(parts[:depth])
+            inits = [i for i in packages.get(package, ()) if i[3] in named_bases[module]]
+            if not any(_init_targets(init, package, scans, read) & reached for init in inits):
+                break
+            reached.add(package)
+            named_bases.setdefault(package, set()).update(i[3] for i in inits)
 
 
 def base_directory(path: str, module: str) -> str:

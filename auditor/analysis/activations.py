@@ -17,6 +17,7 @@ from auditor.analysis.builds import unwrap_model
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
+from auditor.analysis.reexports import defined_at
 from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.uses import source_order
 
@@ -499,15 +500,9 @@ class Activations:
 
 def defining_module(project, module: str, name: str) -> tuple[str, str]:
     """(module, name) where a class named through a package is defined: `from pkg import
-    Evaluator`, with `pkg/__init__.py` holding `from .evaluator import Evaluator`, leads to
-    `pkg.evaluator` (a few re-exports deep); the name itself when nothing re-exports it."""
-    for _ in range(4):
-        summary = project.get(module)
-        target = (getattr(summary, "reexports", None) or {}).get(name)
-        if target is None:
-            break
-        module, name = target
-    return module, name
+    Evaluator`, with `pkg/__init__.py` holding `from .evaluator import Evaluator` or `from
+    .evaluator import *`, leads to `pkg.evaluator`; the name itself when nothing re-exports it."""
+    return defined_at(project.get, module, name)
 
 
 def module_attribute(model: FileModel, func: cst.Attribute, function) -> bool:

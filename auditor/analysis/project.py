@@ -17,6 +17,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, resolve_import
+from auditor.analysis.reexports import REEXPORT_DEPTH, defined_at
 
 
 def module_name_for(path: str, packages: Optional[dict[str, bool]] = None) -> str:
@@ -395,9 +396,6 @@ def import_only_summary(text: str, module: str, is_package: bool) -> Optional[Fi
     return summary if summary.reexports or summary.star_imports else None
 
 
-_REEXPORT_DEPTH = 4  # `pkg/__init__` -> `pkg/models/__init__` -> `pkg/models/unet.py`
-
-
 class ProjectIndex:
     """The run's summaries by module name, and who calls what.
 
@@ -511,6 +509,8 @@ class ProjectIndex:
             holders = self.summary_bases if self.bases else [(None, s) for s in self.summaries.values()]
             for caller_base, summary in holders:
                 for target_module, function, grad, modes in self._calls_of(summary):
+                    # `from pkg import evaluate`: the caller of pkg/utils.py's function.
+                    target_module, function = defined_at(self.get, target_module, function)
                     callers.setdefault((target_module, function), []).append((grad, modes))
                     called.setdefault(target_module, set()).add(function)
                     if target_module in self.bases:
@@ -582,7 +582,7 @@ class ProjectIndex:
         """(True/False/None, layer) when `module` defines the nn.Module class `name`, or
         imports it from a module of the project that does (`from unet import UNet`, where
         `unet/__init__.py` holds `from .unet_model import UNet`), else None."""
-        for _ in range(_REEXPORT_DEPTH):
+        for _ in range(REEXPORT_DEPTH):
             summary = self.get(module)
             found = getattr(summary, "model_classes", {}).get(name)
             if found is not None or summary is None:

@@ -123,6 +123,33 @@ def test_a_training_script_named_alone_sees_the_model_class_of_another_module(tm
         (str(root / "app" / "fit.py"), *f[1:]) for f in whole]  # named from elsewhere, by its full path
 
 
+@pytest.mark.parametrize("output,expected", [("F.softmax(self.fc(x), dim=1)", ["TRN301"]), ("self.fc(x)", [])])
+@pytest.mark.parametrize("use", ["import lib\nmodel = lib.Net()", "from lib import Net\nmodel = Net()"])
+def test_a_class_re_exported_by_its_package_is_seen_from_a_script_named_alone(tmp_path, output, expected, use):
+    # lib/__init__.py re-exports the model module (`from .model import *`): the script never
+    # names lib.model, yet the class it builds is defined there (d2l's notebooks, many packages).
+    root = _project(tmp_path / "p", output=output)
+    write(root, "lib/__init__.py", "from .model import *\nfrom .utils import *\n")
+    fit = FIT.replace("from lib.model import Net\n\nmodel = Net()", use)
+    (root / "app" / "fit.py").write_text(fit)
+    whole = _on(_findings(".", cwd=root), "app/fit.py")
+    assert [f[1] for f in whole if f[1].startswith("TRN3")] == expected
+    assert _findings("app/fit.py", cwd=root) == whole
+
+
+@pytest.mark.parametrize("switch,expected", [("", {"TRN101", "TRN102"}), (SWITCHED, set())])
+def test_a_helper_named_alone_is_linked_to_a_caller_that_imports_it_through_its_package(tmp_path, switch, expected):
+    # The caller imports `evaluate` from the package, which re-exports lib.utils: editing
+    # lib/utils.py alone must still see how its caller sets the mode.
+    root = _project(tmp_path / "p", switch=switch)
+    write(root, "lib/__init__.py", "from .utils import evaluate\n")
+    train = (root / "app" / "train.py").read_text().replace("from lib.utils import evaluate", "from lib import evaluate")
+    (root / "app" / "train.py").write_text(train)
+    whole = _on(_findings(".", cwd=root), "lib/utils.py")
+    assert {f[1] for f in whole} == expected
+    assert _findings("lib/utils.py", cwd=root) == whole
+
+
 def test_the_neighbours_are_read_but_never_reported_on(tmp_path):
     root = _project(tmp_path / "p")
     assert _on(_findings(".", cwd=root), "lib/utils.py")  # the helper has findings of its own...
