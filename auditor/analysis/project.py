@@ -598,33 +598,14 @@ class ProjectIndex:
     def grad_free(self, module: str, name: str) -> bool:
         """`module`'s class `name` (or the class it imports under that name from the
         project) runs its forward with gradients off on some path (grad_free.py)."""
-        for _ in range(_REEXPORT_DEPTH):
-            summary = self.get(module)
-            if summary is None:
-                return False
-            if name in (getattr(summary, "grad_free_classes", None) or ()):
-                return True
-            target = (getattr(summary, "reexports", None) or {}).get(name)
-            if target is None:
-                return any(name in (getattr(self.get(star), "grad_free_classes", None) or ())
-                           for star in getattr(summary, "star_imports", ()))
-            module, name = target
-        return False
+        module, name = defined_at(self.get, module, name)
+        return name in (getattr(self.get(module), "grad_free_classes", None) or ())
 
     def backpropagates(self, module: str, name: str) -> bool:
         """`module`'s top-level function `name` (or the one it imports under that name from
         the project) calls `backward()` itself."""
-        for _ in range(_REEXPORT_DEPTH):
-            summary = self.get(module)
-            if summary is None:
-                return False
-            if name in (getattr(summary, "backward_functions", None) or ()):
-                return True
-            target = (getattr(summary, "reexports", None) or {}).get(name)
-            if target is None:
-                return False
-            module, name = target
-        return False
+        module, name = defined_at(self.get, module, name)
+        return name in (getattr(self.get(module), "backward_functions", None) or ())
 
     def any_grad_free(self) -> bool:
         """Some model class of the run runs its forward with gradients off on some path."""
