@@ -11,7 +11,6 @@ import libcst as cst
 from auditor.analysis.flow import EVAL, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
-from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_module_class
@@ -770,11 +769,13 @@ class MissingNoGrad(Rule):
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
-        files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
-        before 0.4, on every path to the call) recorded no graph: not flagged. Nor is a
-        forward pass whose output reaches `torch.autograd.grad(...)` (an adversarial attack
+        files of the run count). `Variable(x, volatile=True)` is no protection: PyTorch
+        ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
+        0.3 era that relied on it builds graphs under any PyTorch installed today (its
+        upstreams fixed it with `torch.no_grad()`). Not flagged: a forward pass whose
+        output reaches `torch.autograd.grad(...)` (an adversarial attack
         or a saliency map inside a validation function, a meta-learning adaptation step:
-        the gradient is the point), nor one of a model frozen for good (every parameter's
+        the gradient is the point), or one of a model frozen for good (every parameter's
         `requires_grad` turned off in the same scope, never turned back on, not given to an
         optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`.
 
@@ -831,8 +832,8 @@ class MissingNoGrad(Rule):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
-                    or volatile_input(prog.model, forward.site.node) or _feeds_a_gradient(prog, forward):
-                continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
+                    or _feeds_a_gradient(prog, forward):
+                continue
             if optimized is _UNSET:
                 optimized = _optimized_modules(prog)
             if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):

@@ -276,14 +276,15 @@ for epoch in range(3):
         optimizer.step()
     model.eval()
     correct = 0
-    for x, y in test_loader:
-        if use_gpu:
-            x = Variable(x, volatile=True).cuda()
-        else:
-            x = {else_branch}
-        out = model(x)
-        correct += (out.data.max(1)[1] == y).sum()
-    print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
+    with {grad_off}:
+        for x, y in test_loader:
+            if use_gpu:
+                x = Variable(x, volatile=True).cuda()
+            else:
+                x = {else_branch}
+            out = model(x)
+            correct += (out.data.max(1)[1] == y).sum()
+        print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
 """
 
 ANALYZER = """
@@ -719,10 +720,12 @@ def report():
 def test_extract_shapes():
     assert FeatureExtraction([]).extract() == []
 """),
-    # PyTorch < 0.4: volatile inputs recorded no graph (on every path), the one-off call too.
-    "volatile_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)"),
-    # One branch forgets it: the graph is built there.
-    "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)"),
+    # PyTorch >= 0.4 ignores `volatile`: volatile inputs on every path still build the graph
+    # (upstreams fixed this code with no_grad); the same loop under no_grad is right.
+    "volatile_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)", grad_off="torch.autocast(\"cpu\")"),
+    "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)", grad_off="torch.autocast(\"cpu\")"),
+    "volatile_no_grad_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)",
+                                                     grad_off="torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -775,8 +778,9 @@ EXPECTED = {
     "analyzer_ok.py": [],
     "feature_extraction_test.py": [("TRN101", 13), ("TRN102", 13)],
     "features_case_test.py": [],
-    "volatile_ok.py": [],
-    "volatile_one_branch_bad.py": [("TRN102", 23)],
+    "volatile_bad.py": [("TRN102", 24)],
+    "volatile_one_branch_bad.py": [("TRN102", 24)],
+    "volatile_no_grad_ok.py": [],
     "handed_on_ok/handed_on_ok_helpers.py": [],
     "handed_on_bad/handed_on_bad_helpers.py": [("TRN101", 26)],
     "reexport_bad/reexport_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
