@@ -29,8 +29,9 @@ class UnscaledGradAccumulation(Rule):
         A divided copy that backward never sees does not count, nor does a divisor that
         reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
         A loss summed over the batch (`reduction="sum"`, legacy `size_average=False`, on the
-        call or on the criterion it calls) needs no division: the window's sums add up to the
-        full batch's sum.
+        call or on the criterion it calls, or in the `forward` of this file's own loss module:
+        a YOLO loss adding up summed terms, unpacked from the tuple it returns) needs no
+        division: the window's sums add up to the full batch's sum.
         A backward feeds the step(s) that follow it up to the first one that runs whenever
         it runs: a GAN generator updated every n_critic batches with its own backward is a
         schedule, not a window. `accelerator.backward` inside `accelerator.accumulate(...)`,

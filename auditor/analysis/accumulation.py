@@ -705,22 +705,27 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
 _DEVICE_MOVES = ("cuda", "to", "cpu", "float", "double", "half")
 
 
-def _sum_reduced(prog, call: cst.Call, function) -> bool:
+def _says_sum(node) -> bool:
+    """`reduction="sum"` (or legacy `size_average=False`) among a call's arguments."""
+    for arg in node.args if type(node) is cst.Call else ():
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
+                arg.value.value.strip("'\"") == "sum":
+            return True
+        if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
+            return True
+    return False
+
+
+def _sum_reduced(prog, call: cst.Call, function, index: Optional[int] = None) -> bool:
     """A loss reduced by summing over the batch: `F.mse_loss(p, y, reduction="sum")`, or a
     call of a criterion built that way (`crit = nn.BCELoss(reduction="sum").cuda()`,
-    legacy `size_average=False`). Accumulating such losses over micro-batches gives exactly
-    the sum over the whole batch, the same scale as one big batch: nothing to divide."""
-    def says_sum(node) -> bool:
-        for arg in node.args if type(node) is cst.Call else ():
-            keyword = arg.keyword.value if arg.keyword is not None else None
-            if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
-                    arg.value.value.strip("'\"") == "sum":
-                return True
-            if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
-                return True
-        return False
-
-    if says_sum(call):
+    legacy `size_average=False`), or of an instance of this file's own loss module whose
+    `forward` returns such sums (a YOLO loss adding up `reduction="sum"` terms; `index`:
+    the element unpacked from the tuple it returns). Accumulating such losses over
+    micro-batches gives exactly the sum over the whole batch, the same scale as one big
+    batch: nothing to divide."""
+    if _says_sum(call):
         return True
     callee = dotted_name(call.func)
     values = prog.model.values_of(callee, function, kinds=("assign",)) if callee else []
@@ -728,9 +733,79 @@ def _sum_reduced(prog, call: cst.Call, function) -> bool:
         while type(value) is cst.Call and type(value.func) is cst.Attribute and \
                 value.func.attr.value in _DEVICE_MOVES:
             value = value.func.value  # `nn.BCELoss(reduction="sum").cuda()`
-        if not says_sum(value):
+        if not _says_sum(value) and not _module_returns_sums(prog, value, index):
             return False
     return bool(values)
+
+
+def _module_returns_sums(prog, value: cst.BaseExpression, index: Optional[int]) -> bool:
+    """`Yolo_loss(...)`: a class of this file whose every `forward` return (its `index`-th
+    element when it returns a tuple) is a sum over the batch."""
+    if type(value) is not cst.Call:
+        return False
+    cls = prog.model.class_info.get(dotted_name(value.func) or "")
+    forward = cls.methods.get("forward") if cls is not None else None
+    if forward is None or not forward.returns:
+        return False
+    for ret in forward.returns:
+        out = ret.value
+        if type(out) is cst.Tuple:
+            if index is None or index >= len(out.elements):
+                return False
+            out = out.elements[index].value
+        elif index is not None:
+            return False
+        if out is None or not _sums_over_batch(prog, out, forward.node, 0):
+            return False
+    return True
+
+
+def _sums_over_batch(prog, node: cst.BaseExpression, function, depth: int) -> bool:
+    """An expression built only from batch sums: `reduction="sum"` calls, `.sum()`, their
+    additions, weights (`w * l`) and constant divisors (`l / 2`), and names bound to such
+    sums (a running `loss += ...` starting from 0). A division by anything else (the batch
+    size) makes it a mean again."""
+    if depth > 8:
+        return False
+    if type(node) in (cst.Integer, cst.Float):
+        return True
+    if type(node) is cst.Call:
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "sum" and not node.args:
+            return True
+        return _says_sum(node)
+    if type(node) is cst.BinaryOperation:
+        op = type(node.operator)
+        if op in (cst.Add, cst.Subtract):
+            return _sums_over_batch(prog, node.left, function, depth + 1) and \
+                _sums_over_batch(prog, node.right, function, depth + 1)
+        if op is cst.Multiply:
+            return any(_sums_over_batch(prog, side, function, depth + 1) and
+                       type(other) in (cst.Integer, cst.Float, cst.Name, cst.Attribute)
+                       for side, other in ((node.left, node.right), (node.right, node.left)))
+        if op is cst.Divide:
+            return type(node.right) in (cst.Integer, cst.Float) and \
+                _sums_over_batch(prog, node.left, function, depth + 1)
+        return False
+    if type(node) is cst.Name:
+        bindings = prog.model.bindings_of(node.value, function)
+        if not bindings:
+            return False
+        for b in bindings:
+            if b.kind not in ("assign", "aug"):
+                return False
+            value = b.value
+            if b.index is not None:
+                if type(value) is not cst.Tuple or b.index >= len(value.elements):
+                    return False
+                value = value.elements[b.index].value
+            if b.kind == "aug" and type(b.statement) is cst.AugAssign and \
+                    type(b.statement.operator) is not cst.AddAssign:
+                return False
+            if not _sums_over_batch(prog, value, function, depth + 1):
+                return False
+        return True
+    return False
 
 
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
@@ -757,4 +832,6 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
         if verdicts and all(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
+    if _sum_reduced(prog, value, binding.function, index=binding.index):
+        return None  # the unpacked element is a sum over the batch (a YOLO-style loss module)
     return scaled(prog, value, binding.function, depth, counters)

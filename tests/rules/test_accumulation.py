@@ -6,6 +6,36 @@ import pytest
 
 from tests.rules._core_cases import codes_lines, run_cases
 
+YOLO_LOSS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class YoloLoss(nn.Module):
+    def forward(self, output, target):
+        batchsize = output.shape[0]
+        loss_xy, loss_wh, loss_obj = 0, 0, 0
+        for scale in range(3):
+            loss_xy += F.binary_cross_entropy(output[..., :2], target[..., :2], reduction="sum")
+            loss_wh += F.mse_loss(output[..., 2:4], target[..., 2:4], reduction="sum")
+            loss_obj += F.binary_cross_entropy(output[..., 4], target[..., 4], reduction="sum")
+        loss = {total}
+        return loss, loss_xy, loss_wh, loss_obj
+
+
+def train(model, loader, optimizer, subdivisions):
+    criterion = YoloLoss()
+    step = 0
+    for images, boxes in loader:
+        step += 1
+        loss, loss_xy, loss_wh, loss_obj = criterion(model(images), boxes)
+        loss.backward()
+        if step % subdivisions == 0:
+            optimizer.step()
+            model.zero_grad()
+"""
+
 CASES = {
     "modulo_unscaled.py": """
 import torch
@@ -140,6 +170,11 @@ def train_functional(model, loader, optimizer, k=4):
             optimizer.step()
             optimizer.zero_grad()
 """,
+    # The file's own loss module (a YOLO loss) adds up `reduction="sum"` terms and returns
+    # the total first in a tuple: summed over the batch, nothing to divide over the
+    # subdivisions. The twin divides its total by the batch size: a mean, the bug.
+    "module_sum_loss_ok.py": YOLO_LOSS.format(total="loss_xy + loss_wh / 2 + loss_obj"),
+    "module_mean_loss_unscaled.py": YOLO_LOSS.format(total="(loss_xy + loss_wh / 2 + loss_obj) / batchsize"),
     "mean_reduced_unscaled.py": """
 import torch
 import torch.nn as nn
@@ -916,6 +951,8 @@ EXPECTED = {
     "method_window_unscaled.py": [("TRN401", 6), ("TRN402", 13)],
     "method_window_ok.py": [],
     "mean_reduced_unscaled.py": [("TRN401", 10)],
+    "module_sum_loss_ok.py": [],
+    "module_mean_loss_unscaled.py": [("TRN401", 24)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],
