@@ -769,7 +769,10 @@ class MissingNoGrad(Rule):
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
-        files of the run count). `Variable(x, volatile=True)` is no protection: PyTorch
+        files of the run count, also two calls up: a wrapper's method reached through a
+        function of another module that is handed the wrapper, `eval_model(model)` under
+        `no_grad` looping `model.predict(batch)`, runs as that call does).
+        `Variable(x, volatile=True)` is no protection: PyTorch
         ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
         0.3 era that relied on it builds graphs under any PyTorch installed today (its
         upstreams fixed it with `torch.no_grad()`). Not flagged: a forward pass whose

@@ -648,6 +648,58 @@ for step, (x, y) in enumerate(pairs):
         print(generate(decoder, x))
 """
 
+THROUGH_MODEL = """
+import torch
+import torch.nn as nn
+
+
+class Predictor:
+    def __init__(self):
+        self.network = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        self.optimizer = torch.optim.SGD(self.network.parameters(), lr=0.1)
+
+    def update(self, x, y):
+        self.network.train()
+        loss = nn.functional.cross_entropy(self.network(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+    def predict(self, batch):
+        self.network.eval()
+        score = self.network(batch)
+        return score.argmax(1).tolist()
+"""
+
+THROUGH_INFERENCE = """
+import torch
+
+
+def eval_model(model, data):
+    predictions = []
+    for batch in data:
+        predictions.extend(model.predict(batch))
+    return predictions
+"""
+
+THROUGH_TRAIN = """
+import torch
+from {prefix}_model import Predictor
+from {prefix}_inference import eval_model
+
+
+def evaluation(model, data):
+    with {context}:
+        return eval_model(model, data)
+
+
+def main(train_data, dev_data):
+    model = Predictor()
+    for x, y in train_data:
+        model.update(x, y)
+    print(evaluation(model, dev_data))
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -726,6 +778,15 @@ def test_extract_shapes():
     "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)", grad_off="torch.autocast(\"cpu\")"),
     "volatile_no_grad_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)",
                                                      grad_off="torch.no_grad()"),
+    # A wrapper's predict() reached through a function of another module that is handed the
+    # wrapper (`eval_model(model)` -> `model.predict(batch)`): the grad mode of the call two
+    # levels up decides (mt-dnn). Under no_grad: silent; under autocast only: the bug.
+    "through_ok/through_ok_model.py": THROUGH_MODEL,
+    "through_ok/through_ok_inference.py": THROUGH_INFERENCE,
+    "through_ok/through_ok_train.py": THROUGH_TRAIN.format(prefix="through_ok", context="torch.no_grad()"),
+    "through_bad/through_bad_model.py": THROUGH_MODEL,
+    "through_bad/through_bad_inference.py": THROUGH_INFERENCE,
+    "through_bad/through_bad_train.py": THROUGH_TRAIN.format(prefix="through_bad", context="torch.autocast('cpu')"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -793,6 +854,8 @@ EXPECTED = {
     "gated_self_training_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "gated_with_batch_norm_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "functional_gate_ok.py": [("TRN102", 25)],
+    "through_ok/through_ok_model.py": [],
+    "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
 }
 
