@@ -780,7 +780,10 @@ class MissingNoGrad(Rule):
         or a saliency map inside a validation function, a meta-learning adaptation step:
         the gradient is the point), or one of a model frozen for good (every parameter's
         `requires_grad` turned off in the same scope, never turned back on, not given to an
-        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`.
+        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`;
+        so is, inside a model class, a call of one of its abstract methods (a template's
+        `self.set_forward(x)` declared with `@abstractmethod` or a body that only passes or
+        raises NotImplementedError: each subclass implements it as its forward pass).
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names

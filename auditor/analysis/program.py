@@ -111,6 +111,8 @@ class Program:
                 if explicit:
                     key = explicit  # `self.feature.forward(x)` runs `self.feature`
                 info = self.model.info(site.function)
+                if info is not None and info.cls is not None and self._abstract_method_of(info.cls, key):
+                    key = "self"  # `self.set_forward(x)`, abstract here: a subclass's forward pass of `self`
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward") \
                         and not (info.name != "forward" and self._over_eval_data(site)):
@@ -129,6 +131,31 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _abstract_method_of(self, cls, key: str) -> bool:
+        """`self.m` where `m` is an abstract method of this model class (`@abstractmethod`, or
+        a body that only passes or raises NotImplementedError): a template's `set_forward`,
+        which every subclass implements as its forward pass."""
+        if not key.startswith("self.") or "." in key[5:] or not is_module_class(self.model, cls):
+            return False
+        method = cls.methods.get(key[5:])
+        if method is None or method.name in ("forward", "__init__"):
+            return False
+        if any((dotted_name(d.func if type(d) is cst.Call else d) or "").rsplit(".", 1)[-1] == "abstractmethod"
+               for d in method.decorators):
+            return True
+        body = [s for s in method.node.body.body if not (
+            type(s) is cst.SimpleStatementLine and all(type(x) is cst.Expr and type(x.value) is cst.SimpleString
+                                                      for x in s.body))]
+        if len(body) != 1 or type(body[0]) is not cst.SimpleStatementLine or len(body[0].body) != 1:
+            return False
+        only = body[0].body[0]
+        if type(only) is cst.Pass:
+            return True
+        if type(only) is cst.Raise and only.exc is not None:
+            raised = only.exc.func if type(only.exc) is cst.Call else only.exc
+            return (dotted_name(raised) or "") == "NotImplementedError"
+        return False
 
     def _explicit_forward(self, site: CallSite) -> Optional[str]:
         """The module of a `module.forward(x)` call, in a file that imports torch and defines

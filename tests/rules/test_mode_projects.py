@@ -700,6 +700,50 @@ def main(train_data, dev_data):
     print(evaluation(model, dev_data))
 """
 
+TEMPLATE = """
+import torch
+import torch.nn as nn
+import numpy as np
+from abc import abstractmethod
+
+
+class MetaTemplate(nn.Module):
+    def __init__(self, model_func, n_way):
+        super().__init__()
+        self.n_way = n_way
+        self.feature = model_func()
+
+    @abstractmethod
+    def set_forward(self, x):
+        pass
+
+    def set_forward_loss(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        return self.feature.forward(x)
+
+    def correct(self, x):
+        scores = self.set_forward(x)
+        labels = np.repeat(range(self.n_way), x.size(1))
+        return float(np.sum(scores.data.argmax(1).cpu().numpy() == labels)), len(labels)
+
+    def train_loop(self, train_loader, optimizer):
+        for x, _ in train_loader:
+            optimizer.zero_grad()
+            loss = self.set_forward_loss(x)
+            loss.backward()
+            optimizer.step()
+
+    {decorator}
+    def test_loop(self, test_loader):
+        accuracies = []
+        for x, _ in test_loader:
+            correct, count = self.correct(x)
+            accuracies.append(correct / count)
+        return np.mean(accuracies)
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -787,6 +831,11 @@ def test_extract_shapes():
     "through_bad/through_bad_model.py": THROUGH_MODEL,
     "through_bad/through_bad_inference.py": THROUGH_INFERENCE,
     "through_bad/through_bad_train.py": THROUGH_TRAIN.format(prefix="through_bad", context="torch.autocast('cpu')"),
+    # A template model class whose `set_forward` is abstract (each subclass, in another
+    # module, implements it as its forward pass): scoring test episodes through it runs the
+    # model. With autograd on: the bug; under no_grad: silent.
+    "abstract_template_bad.py": TEMPLATE.format(decorator="# scores every test episode"),
+    "abstract_template_ok.py": TEMPLATE.format(decorator="@torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -854,6 +903,8 @@ EXPECTED = {
     "gated_self_training_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "gated_with_batch_norm_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "functional_gate_ok.py": [("TRN102", 25)],
+    "abstract_template_bad.py": [("TRN102", 24)],
+    "abstract_template_ok.py": [],
     "through_ok/through_ok_model.py": [],
     "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
