@@ -783,7 +783,10 @@ class MissingNoGrad(Rule):
         optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`;
         so is, inside a model class, a call of one of its abstract methods (a template's
         `self.set_forward(x)` declared with `@abstractmethod` or a body that only passes or
-        raises NotImplementedError: each subclass implements it as its forward pass).
+        raises NotImplementedError: each subclass implements it as its forward pass), and
+        a call of a model kept in a dict of models (`models["encoder"](x)`, `self.nets["g"](x)`,
+        where the dict is built with models in it, or is a parameter whose models the
+        function switches to eval).
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names

@@ -744,6 +744,54 @@ class MetaTemplate(nn.Module):
         return np.mean(accuracies)
 """
 
+DICT_MODELS = """
+import torch
+import torch.nn as nn
+
+
+def build():
+    return {{"encoder": nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2)), "decoder": nn.Linear(8, 2)}}
+
+
+{decorator}
+def evaluate(models, val_loader):
+    for m in models.values():
+        m.eval()
+    correct = 0
+    for x, y in val_loader:
+        out = models["decoder"](models["encoder"](x))
+        correct += (out.argmax(1) == y).sum().item()
+    return correct
+
+
+def main(train_loader, val_loader):
+    models = build()
+    params = list(models["encoder"].parameters()) + list(models["decoder"].parameters())
+    opt = torch.optim.SGD(params, lr=0.1)
+    for epoch in range(3):
+        for m in models.values():
+            m.train()
+        for x, y in train_loader:
+            loss = nn.functional.cross_entropy(models["decoder"](models["encoder"](x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(evaluate(models, val_loader))
+
+
+class Trainer:
+    def __init__(self):
+        self.nets = {{"g": nn.Linear(4, 4)}}
+
+    def validate(self, loader):
+        self.nets["g"].eval()
+        total = 0
+        with {context}:
+            for x, y in loader:
+                total += (self.nets["g"](x) - y).abs().sum().item()
+        return total
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -836,6 +884,10 @@ def test_extract_shapes():
     # model. With autograd on: the bug; under no_grad: silent.
     "abstract_template_bad.py": TEMPLATE.format(decorator="# scores every test episode"),
     "abstract_template_ok.py": TEMPLATE.format(decorator="@torch.no_grad()"),
+    # Models kept in a dict (`models["encoder"](x)`, `self.nets["g"](x)`) evaluated with
+    # autograd on: the bug; the same under no_grad: silent.
+    "dict_models_bad.py": DICT_MODELS.format(decorator="", context="torch.autocast('cpu')"),
+    "dict_models_ok.py": DICT_MODELS.format(decorator="@torch.no_grad()", context="torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -905,6 +957,8 @@ EXPECTED = {
     "functional_gate_ok.py": [("TRN102", 25)],
     "abstract_template_bad.py": [("TRN102", 24)],
     "abstract_template_ok.py": [],
+    "dict_models_bad.py": [("TRN102", 15), ("TRN102", 44)],
+    "dict_models_ok.py": [],
     "through_ok/through_ok_model.py": [],
     "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
