@@ -45,7 +45,7 @@ class UnscaledGradAccumulation(Rule):
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
         (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
-        loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
+        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
         back-propagates), or the backward in a helper called every micro-batch (reported at

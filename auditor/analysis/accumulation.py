@@ -642,6 +642,9 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
         return None
     if isinstance(node, cst.Call):
         func = node.func
+        if type(func) is cst.Name and func.value == "sum" and node.args and not node.args[0].keyword \
+                and prog.model.imports.qualify(func) is None and not prog.model.functions_named("sum"):
+            return _terms_scaled(prog, node.args[0].value, function, depth + 1, counters)
         if isinstance(func, cst.Attribute) and func.attr.value in ("div", "div_", "true_divide"):
             return True
         if dotted_name(func) in ("torch.div", "torch.true_divide"):
@@ -699,6 +702,28 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
+    return None
+
+
+def _terms_scaled(prog, terms: cst.BaseExpression, function, depth: int, counters: frozenset) -> Optional[bool]:
+    """The verdict on `sum(terms)`: `sum([l1, l2])`, `sum(crit(o, y) for o in outs)`, or a name
+    bound to such a list. As for `l1 + l2`: every term divided, divided; a plain term and no
+    divided one, plain; otherwise open."""
+    if type(terms) in (cst.ListComp, cst.GeneratorExp, cst.SetComp):
+        return scaled(prog, terms.elt, function, depth, counters)
+    if type(terms) in (cst.List, cst.Tuple):
+        elements = [e.value for e in terms.elements if type(e) is cst.Element]
+        if not elements or len(elements) != len(terms.elements):
+            return None
+        verdicts = [scaled(prog, e, function, depth, counters) for e in elements]
+        if all(v is True for v in verdicts):
+            return True
+        return False if False in verdicts and True not in verdicts else None
+    if type(terms) is cst.Name:
+        bindings = prog.model.bindings_of(terms.value, function)
+        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].index is None and \
+                type(bindings[0].value) in (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp):
+            return _terms_scaled(prog, bindings[0].value, bindings[0].function, depth + 1, counters)
     return None
 
 

@@ -6,6 +6,20 @@ import pytest
 
 from tests.rules._core_cases import codes_lines, run_cases
 
+SUMMED_TERMS = """
+import torch
+
+
+def train(model, heads, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        outs = [h(model(x)) for h in heads]
+        loss = sum({terms})
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+"""
+
 YOLO_LOSS = """
 import torch
 import torch.nn as nn
@@ -175,6 +189,10 @@ def train_functional(model, loader, optimizer, k=4):
     # subdivisions. The twin divides its total by the batch size: a mean, the bug.
     "module_sum_loss_ok.py": YOLO_LOSS.format(total="loss_xy + loss_wh / 2 + loss_obj"),
     "module_mean_loss_unscaled.py": YOLO_LOSS.format(total="(loss_xy + loss_wh / 2 + loss_obj) / batchsize"),
+    # `sum(...)` over the heads' loss terms is a sum like `l1 + l2`: plain terms, undivided
+    # (the bug); every term divided by k, divided.
+    "summed_terms_unscaled.py": SUMMED_TERMS.format(terms="[criterion(o, y) for o in outs]"),
+    "summed_terms_ok.py": SUMMED_TERMS.format(terms="criterion(o, y) / k for o in outs"),
     "mean_reduced_unscaled.py": """
 import torch
 import torch.nn as nn
@@ -952,6 +970,8 @@ EXPECTED = {
     "method_window_ok.py": [],
     "mean_reduced_unscaled.py": [("TRN401", 10)],
     "module_sum_loss_ok.py": [],
+    "summed_terms_unscaled.py": [("TRN401", 8)],
+    "summed_terms_ok.py": [],
     "module_mean_loss_unscaled.py": [("TRN401", 24)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
