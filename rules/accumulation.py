@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
-                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_steps,
-                                           runs_every_iteration, scaled)
+                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step, optimizer_steps,
+                                           runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -229,7 +229,11 @@ class MissingZeroGrad(Rule):
         branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
         relation to the optimizer cannot be read counts as clearing.
         Across boundaries: helpers in the same file are read; an unknown function or method
-        handed the optimizer or model may clear it (silent). It cannot see clearing done in
+        handed the optimizer or model may clear it (silent). A helper of the file that
+        back-propagates and steps on every call and never clears (`def train_step(model, opt,
+        x, y)`), called once per iteration of a loop of the file that clears nothing either,
+        is flagged at the call (not when the helper is a method of a class built on another
+        module's class, whose hooks may clear). It cannot see clearing done in
         another module's training framework (hooks, callbacks).
         Severity error: every step applies the sum of all gradients so far. Info when nothing
         the loop trains is ever read (speed and memory benchmarks): the module is built in the
@@ -288,6 +292,16 @@ class MissingZeroGrad(Rule):
                            severity=Severity.INFO)
                 continue
             ctx.report(step.node, message)
+        for step, call in unclearing_step_helpers(prog):
+            helper = shorten(model.code(call.node))
+            message = (f"this loop calls `{helper}` every iteration, which back-propagates and calls "
+                       f"`{shorten(model.code(step.node))}` (line {ctx.position(step.node).start.line}) but "
+                       f"never clears the gradients, and nothing in the loop does: each step applies the sum "
+                       f"of all previous gradients; call `zero_grad()` once per step (in the helper, "
+                       f"before backward)")
+            if training_unobserved(prog, step, optimizer_of_step(step)):
+                continue  # a benchmark: reported by nothing else either
+            ctx.report(call.node, message)
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

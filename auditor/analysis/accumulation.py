@@ -860,3 +860,81 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
     if _sum_reduced(prog, value, binding.function, index=binding.index):
         return None  # the unpacked element is a sum over the batch (a YOLO-style loss module)
     return scaled(prog, value, binding.function, depth, counters)
+
+
+# -- a training step in a helper, called once per iteration of a caller's loop ----------------
+
+def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
+    """(step, call) for a function of the file that back-propagates and steps on every call,
+    outside any loop or condition, and never clears gradients (`def train_step(model, opt,
+    x, y): loss.backward(); opt.step()`), called inside a loop of this file whose iteration
+    clears nothing either: every step of that loop applies the sum of all earlier gradients.
+    A loop that clears (`zero_grad`, `p.grad = None`, a helper that does) or hands the
+    optimizer or model to another unknown helper is not judged."""
+    model = prog.model
+    found = []
+    for step in model.calls:
+        function = step.function
+        if function is None or not prog.is_step(step) or step.node.args and not \
+                ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
+                or _conditions(prog, step.node, function):
+            continue  # (`opt.step(closure)`: the closure clears)
+        info = model.function_info.get(function)
+        if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                                         for base in info.cls.bases)):
+            continue  # a method of a class built on another module's class: its hooks may clear
+        calls = model.calls_in(function)
+        if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
+                   for s in calls):
+            continue
+        if _clears_somewhere(prog, function, calls):
+            continue
+        for call, _ in prog.flow.call_sites_of(function):
+            loops = prog.loops_of(call.node)
+            if not loops:
+                continue
+            loop = loops[0]
+            inside = prog.sites_in(loop, call.function)
+            if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
+                   if name.endswith(".grad") for b in bs):
+                continue
+            if any(s is not call and _may_clear(prog, s, function) for s in inside):
+                continue
+            found.append((step, call))
+    return found
+
+
+def _clears_somewhere(prog, function, calls) -> bool:
+    """The function clears gradients itself, or calls a helper of the file that does."""
+    for site in calls:
+        if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
+            return True
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        if resolved is not None and resolved[0] is not function:
+            info = prog.model.function_info[resolved[0]]
+            if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
+                return True
+    return any(name.endswith(".grad") and any(b.function is function for b in bs)
+               for name, bs in prog.model.bindings.items())
+
+
+def _may_clear(prog, site: CallSite, helper) -> bool:
+    """A call in the caller's loop that clears or might: zero_grad, a helper of the file that
+    clears, an unknown function or method handed the optimizer or a model."""
+    if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
+        return True
+    resolved = prog.flow.resolve(site) if site.qualname is None else None
+    if resolved is not None:
+        if resolved[0] is helper:
+            return False
+        info = prog.model.function_info[resolved[0]]
+        return _clears_somewhere(prog, resolved[0], info.calls)
+    if site.qualname is not None or site.callee is None:
+        return False
+    if site.callee.startswith("self."):
+        return True  # a method the file does not define (inherited): it may reach the optimizer
+    for arg in site.node.args:
+        name = dotted_name(arg.value)
+        if name and (prog.roles.is_optimizer(name, site.function) or prog.roles.is_model(name, site.function)):
+            return True
+    return False

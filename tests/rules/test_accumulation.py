@@ -6,6 +6,25 @@ import pytest
 
 from tests.rules._core_cases import codes_lines, run_cases
 
+STEP_HELPER = """
+import torch
+
+
+def train_step(model, opt, criterion, x, y):
+    {clear}
+    loss = criterion(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def fit(model, loader, opt, criterion, epochs=3):
+    for epoch in range(epochs):
+        for x, y in loader:
+            {before}
+            print(train_step(model, opt, criterion, x, y))
+"""
+
 SUMMED_TERMS = """
 import torch
 
@@ -193,6 +212,12 @@ def train_functional(model, loader, optimizer, k=4):
     # (the bug); every term divided by k, divided.
     "summed_terms_unscaled.py": SUMMED_TERMS.format(terms="[criterion(o, y) for o in outs]"),
     "summed_terms_ok.py": SUMMED_TERMS.format(terms="criterion(o, y) / k for o in outs"),
+    # A helper that back-propagates and steps on every call and never clears, called once
+    # per iteration of a loop that clears nothing: the bug, at the call. The same helper in a
+    # loop that clears first, or a helper that clears itself: silent.
+    "step_helper_no_clear.py": STEP_HELPER.format(clear="pass", before=""),
+    "step_helper_loop_clears_ok.py": STEP_HELPER.format(clear="pass", before="opt.zero_grad()"),
+    "step_helper_clears_ok.py": STEP_HELPER.format(clear="opt.zero_grad()", before=""),
     "mean_reduced_unscaled.py": """
 import torch
 import torch.nn as nn
@@ -972,6 +997,9 @@ EXPECTED = {
     "module_sum_loss_ok.py": [],
     "summed_terms_unscaled.py": [("TRN401", 8)],
     "summed_terms_ok.py": [],
+    "step_helper_no_clear.py": [("TRN403", 16)],
+    "step_helper_loop_clears_ok.py": [],
+    "step_helper_clears_ok.py": [],
     "module_mean_loss_unscaled.py": [("TRN401", 24)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
