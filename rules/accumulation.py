@@ -25,7 +25,8 @@ class UnscaledGradAccumulation(Rule):
         inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
         `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,
-        `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`, `scaler.scale(loss / k)`).
+        `loss /= k`, `loss.div_(k)`, `loss * (1 / k)`, `criterion(...) / self.k`,
+        `scaler.scale(loss / k)`).
         A divided copy that backward never sees does not count, nor does a divisor that
         reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
         A loss summed over the batch (`reduction="sum"`, legacy `size_average=False`, on the

@@ -683,6 +683,9 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return False
         return None
     if isinstance(node, cst.Name):
+        inplace = _divided_in_place(prog, node.value, function, counters)
+        if inplace is not None:
+            return inplace
         bindings = prog.model.bindings_of(node.value, function)
         if not bindings:
             return None
@@ -702,6 +705,21 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
         if any(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
+    return None
+
+
+def _divided_in_place(prog, name: str, function, counters: frozenset) -> Optional[bool]:
+    """`loss.div_(k)` (or `loss.mul_(1 / k)`) in the function: divided in place, True (False when
+    the divisor reads the micro-batch counter); None when no such call."""
+    for site in prog.model.calls_in(function):
+        if site.receiver is None or dotted_name(site.receiver) != name or not site.node.args:
+            continue
+        argument = site.node.args[0].value
+        if site.method in ("div_", "true_divide_"):
+            return False if _names_in(argument) & counters else True
+        if site.method == "mul_" and (type(argument) is cst.Float or (
+                type(argument) is cst.BinaryOperation and type(argument.operator) is cst.Divide)):
+            return True
     return None
 
 

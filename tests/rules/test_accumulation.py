@@ -218,6 +218,19 @@ def train_functional(model, loader, optimizer, k=4):
     "step_helper_no_clear.py": STEP_HELPER.format(clear="pass", before=""),
     "step_helper_loop_clears_ok.py": STEP_HELPER.format(clear="pass", before="opt.zero_grad()"),
     "step_helper_clears_ok.py": STEP_HELPER.format(clear="opt.zero_grad()", before=""),
+    # Divided in place (`loss.div_(k)`) before backward: silent.
+    "divided_in_place_ok.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        loss.div_(k)
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
     "mean_reduced_unscaled.py": """
 import torch
 import torch.nn as nn
@@ -997,6 +1010,7 @@ EXPECTED = {
     "module_sum_loss_ok.py": [],
     "summed_terms_unscaled.py": [("TRN401", 8)],
     "summed_terms_ok.py": [],
+    "divided_in_place_ok.py": [],
     "step_helper_no_clear.py": [("TRN403", 16)],
     "step_helper_loop_clears_ok.py": [],
     "step_helper_clears_ok.py": [],
