@@ -349,6 +349,9 @@ def _untrained_here(prog, forward) -> bool:
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
             return False
+        if site.method and site.method.startswith("load") and site.receiver is not None and \
+                dotted_name(site.receiver) == forward.key:
+            return False  # the model's own weight loader (`model.load_weights(path)`, darknet weights)
         if site.callee not in ("print", "repr", "str", "type", "id", "len") and \
                 any(dotted_name(a.value) == forward.key for a in site.node.args):
             return False  # handed to a function that may train it (`print(net)` only shows it)
@@ -596,7 +599,8 @@ class MissingEvalMode(Rule):
         script saving its outputs). A name alone never decides, and a
         name cannot override training behaviour. Not evaluation: a generator's samples (its
         output feeds another model), random-noise inputs, an untrained model's first forward
-        pass (a smoke test of shapes), string-only inputs, forward passes inside a module's
+        pass (a smoke test of shapes; a model restored by `load_state_dict` or by its own
+        `load_*` method, `model.load_weights(path)`, is not untrained), string-only inputs, forward passes inside a module's
         own methods, and behaviour alone in test code.
 
         Across boundaries it sees: models built at module level and read as globals by

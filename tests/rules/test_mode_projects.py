@@ -792,6 +792,34 @@ class Trainer:
         return total
 """
 
+WEIGHTS_LOADER = """
+import torch
+import torch.nn as nn
+
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+    def load_weights(self, path):
+        with open(path, "rb") as f:
+            self.body[0].weight.data.copy_(torch.load(f))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+model = Detector()
+model.load_weights("weights/detector.bin")
+model.eval()
+detections = []
+with {context}:
+    for images in loader:
+        detections.append(model(images))
+torch.save(detections, "out.pt")
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -888,6 +916,10 @@ def test_extract_shapes():
     # autograd on: the bug; the same under no_grad: silent.
     "dict_models_bad.py": DICT_MODELS.format(decorator="", context="torch.autocast('cpu')"),
     "dict_models_ok.py": DICT_MODELS.format(decorator="@torch.no_grad()", context="torch.no_grad()"),
+    # A detector restored by its own weight loader (`model.load_weights(path)`) is trained,
+    # not a fresh model's smoke test: an inference loop with autograd on is the bug.
+    "weights_loader_bad.py": WEIGHTS_LOADER.format(context="torch.autocast('cpu')"),
+    "weights_loader_ok.py": WEIGHTS_LOADER.format(context="torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -959,6 +991,8 @@ EXPECTED = {
     "abstract_template_ok.py": [],
     "dict_models_bad.py": [("TRN102", 15), ("TRN102", 44)],
     "dict_models_ok.py": [],
+    "weights_loader_bad.py": [("TRN102", 24)],
+    "weights_loader_ok.py": [],
     "through_ok/through_ok_model.py": [],
     "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
