@@ -789,8 +789,9 @@ class MissingNoGrad(Rule):
         `self.set_forward(x)` declared with `@abstractmethod` or a body that only passes or
         raises NotImplementedError: each subclass implements it as its forward pass), and
         a call of a model kept in a dict of models (`models["encoder"](x)`, `self.nets["g"](x)`,
-        where the dict is built with models in it, or is a parameter whose models the
-        function switches to eval).
+        where the dict is built with models in it, its items are switched to eval or
+        training mode in the function or, for an attribute, in the class, or it is a
+        parameter whose models the function switches).
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names

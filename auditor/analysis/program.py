@@ -140,9 +140,10 @@ class Program:
     def _dict_held_model(self, site: CallSite) -> Optional[str]:
         """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as
         `models["encoder"]`. The dict holds models when a binding of it is a dict literal with
-        a model built in it (directly or returned by a function of the file), or, for a
-        parameter, when the same function switches the dict's models' mode
-        (`for m in models.values(): m.eval()`, `models["g"].eval()`). Inside a model class, the
+        a model built in it (directly or returned by a function of the file), when its items
+        are switched to eval or training mode (`models["g"].eval()` in the same function,
+        `self.model[key].train()` anywhere in the class), or, for a parameter, when the same
+        function switches the models it holds (`for m in models.values(): m.eval()`). Inside a model class, the
         model's own layers kept in a dict are not forward passes, as for attributes."""
         func = site.node.func
         if type(func) is not cst.Subscript or len(func.slice) != 1:
@@ -183,6 +184,15 @@ class Program:
         bindings = self.model.bindings_of(base, function)
         if any(b.kind == "assign" and b.index is None and model_dict(b.value) for b in bindings):
             return True
+        # Its items are switched to eval or training mode (`models[k].eval()`): in this
+        # function, or, for an attribute (`self.model[key].train()`), anywhere in the class.
+        owner = self.model.class_of(function) if base.startswith("self.") else None
+        for site in self.model.calls:
+            if site.method not in ("eval", "train") or type(site.receiver) is not cst.Subscript \
+                    or dotted_name(site.receiver.value) != base:
+                continue
+            if site.function is function or (owner is not None and self.model.class_of(site.function) is owner):
+                return True
         if not bindings or any(b.kind != "param" for b in bindings):
             return False
         # A parameter: the function switches the mode of the models it holds.
@@ -190,8 +200,6 @@ class Program:
             if site.method not in ("eval", "train") or site.receiver is None:
                 continue
             receiver = site.receiver
-            if type(receiver) is cst.Subscript and dotted_name(receiver.value) == base:
-                return True
             name = dotted_name(receiver)
             for b in self.model.bindings_of(name, function) if name else ():
                 loop_over = b.value

@@ -820,6 +820,34 @@ with {context}:
 torch.save(detections, "out.pt")
 """
 
+GAN_TRAINER = """
+import torch
+
+
+class Trainer(object):
+    def __init__(self, model, criterion, loader):
+        self.model = model
+        self.criterion = criterion
+        self.loader = loader
+
+    def _eval_step(self, batch):
+        z, y = batch
+        y_ = self.model["generator"](z)
+        p_ = self.model["discriminator"](y_)
+        return self.criterion(p_, torch.ones_like(p_)).item()
+
+    {decorator}
+    def _eval_epoch(self):
+        for key in self.model.keys():
+            self.model[key].eval()
+        total = 0.0
+        for batch in self.loader["dev"]:
+            total += self._eval_step(batch)
+        for key in self.model.keys():
+            self.model[key].train()
+        return total
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -920,6 +948,10 @@ def test_extract_shapes():
     # not a fresh model's smoke test: an inference loop with autograd on is the bug.
     "weights_loader_bad.py": WEIGHTS_LOADER.format(context="torch.autocast('cpu')"),
     "weights_loader_ok.py": WEIGHTS_LOADER.format(context="torch.no_grad()"),
+    # A trainer's `self.model` handed in as a dict of models, its items switched to eval
+    # (`self.model[key].eval()`): the dev-set step with autograd on is the bug.
+    "dict_attribute_models_bad.py": GAN_TRAINER.format(decorator=""),
+    "dict_attribute_models_ok.py": GAN_TRAINER.format(decorator="@torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -993,6 +1025,8 @@ EXPECTED = {
     "dict_models_ok.py": [],
     "weights_loader_bad.py": [("TRN102", 24)],
     "weights_loader_ok.py": [],
+    "dict_attribute_models_bad.py": [("TRN102", 12)],
+    "dict_attribute_models_ok.py": [],
     "through_ok/through_ok_model.py": [],
     "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
