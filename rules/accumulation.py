@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
-                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_steps,
-                                           runs_every_iteration, scaled)
+                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step, optimizer_steps,
+                                           runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -25,12 +25,14 @@ class UnscaledGradAccumulation(Rule):
         inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
         `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,
-        `loss /= k`, `loss * (1 / k)`, `criterion(...) / self.k`, `scaler.scale(loss / k)`).
+        `loss /= k`, `loss.div_(k)`, `loss * (1 / k)`, `criterion(...) / self.k`,
+        `scaler.scale(loss / k)`).
         A divided copy that backward never sees does not count, nor does a divisor that
         reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
         A loss summed over the batch (`reduction="sum"`, legacy `size_average=False`, on the
-        call or on the criterion it calls) needs no division: the window's sums add up to the
-        full batch's sum.
+        call or on the criterion it calls, or in the `forward` of this file's own loss module:
+        a YOLO loss adding up summed terms, unpacked from the tuple it returns) needs no
+        division: the window's sums add up to the full batch's sum.
         A backward feeds the step(s) that follow it up to the first one that runs whenever
         it runs: a GAN generator updated every n_critic batches with its own backward is a
         schedule, not a window. `accelerator.backward` inside `accelerator.accumulate(...)`,
@@ -44,7 +46,7 @@ class UnscaledGradAccumulation(Rule):
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
         (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
-        loss term (`l1 + w * l2`) is undivided. A window split across functions of the same
+        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
         back-propagates), or the backward in a helper called every micro-batch (reported at
@@ -228,7 +230,11 @@ class MissingZeroGrad(Rule):
         branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
         relation to the optimizer cannot be read counts as clearing.
         Across boundaries: helpers in the same file are read; an unknown function or method
-        handed the optimizer or model may clear it (silent). It cannot see clearing done in
+        handed the optimizer or model may clear it (silent). A helper of the file that
+        back-propagates and steps on every call and never clears (`def train_step(model, opt,
+        x, y)`), called once per iteration of a loop of the file that clears nothing either,
+        is flagged at the call (not when the helper is a method of a class built on another
+        module's class, whose hooks may clear). It cannot see clearing done in
         another module's training framework (hooks, callbacks).
         Severity error: every step applies the sum of all gradients so far. Info when nothing
         the loop trains is ever read (speed and memory benchmarks): the module is built in the
@@ -287,6 +293,16 @@ class MissingZeroGrad(Rule):
                            severity=Severity.INFO)
                 continue
             ctx.report(step.node, message)
+        for step, call in unclearing_step_helpers(prog):
+            helper = shorten(model.code(call.node))
+            message = (f"this loop calls `{helper}` every iteration, which back-propagates and calls "
+                       f"`{shorten(model.code(step.node))}` (line {ctx.position(step.node).start.line}) but "
+                       f"never clears the gradients, and nothing in the loop does: each step applies the sum "
+                       f"of all previous gradients; call `zero_grad()` once per step (in the helper, "
+                       f"before backward)")
+            if training_unobserved(prog, step, optimizer_of_step(step)):
+                continue  # a benchmark: reported by nothing else either
+            ctx.report(call.node, message)
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

@@ -12,7 +12,6 @@ from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
-from auditor.analysis.legacy_grad import volatile_input
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.roles import is_lightning_class, is_module_class
@@ -351,6 +350,9 @@ def _untrained_here(prog, forward) -> bool:
             return False  # trained here, or a function of the file that may train it
         if site.method in ("load_state_dict", "load", "from_pretrained") or (site.qualname or "").endswith("load"):
             return False
+        if site.method and site.method.startswith("load") and site.receiver is not None and \
+                dotted_name(site.receiver) == forward.key:
+            return False  # the model's own weight loader (`model.load_weights(path)`, darknet weights)
         if site.callee not in ("print", "repr", "str", "type", "id", "len") and \
                 any(dotted_name(a.value) == forward.key for a in site.node.args):
             return False  # handed to a function that may train it (`print(net)` only shows it)
@@ -686,7 +688,8 @@ class MissingEvalMode(Rule):
         script saving its outputs). A name alone never decides, and a
         name cannot override training behaviour. Not evaluation: a generator's samples (its
         output feeds another model), random-noise inputs, an untrained model's first forward
-        pass (a smoke test of shapes), string-only inputs, forward passes inside a module's
+        pass (a smoke test of shapes; a model restored by `load_state_dict` or by its own
+        `load_*` method, `model.load_weights(path)`, is not untrained), string-only inputs, forward passes inside a module's
         own methods, and behaviour alone in test code.
 
         Across boundaries it sees: models built at module level and read as globals by
@@ -859,13 +862,25 @@ class MissingNoGrad(Rule):
         that can run with gradient tracking on: not under `torch.no_grad()`,
         `torch.inference_mode()` or `torch.set_grad_enabled(False)` (as a context or a
         decorator), neither in the function nor around every call of it (callers in other
-        files of the run count). An input made with `Variable(x, volatile=True)` (PyTorch
-        before 0.4, on every path to the call) recorded no graph: not flagged. Nor is a
-        forward pass whose output reaches `torch.autograd.grad(...)` (an adversarial attack
+        files of the run count, also two calls up: a wrapper's method reached through a
+        function of another module that is handed the wrapper, `eval_model(model)` under
+        `no_grad` looping `model.predict(batch)`, runs as that call does).
+        `Variable(x, volatile=True)` is no protection: PyTorch
+        ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
+        0.3 era that relied on it builds graphs under any PyTorch installed today (its
+        upstreams fixed it with `torch.no_grad()`). Not flagged: a forward pass whose
+        output reaches `torch.autograd.grad(...)` (an adversarial attack
         or a saliency map inside a validation function, a meta-learning adaptation step:
-        the gradient is the point), nor one of a model frozen for good (every parameter's
+        the gradient is the point), or one of a model frozen for good (every parameter's
         `requires_grad` turned off in the same scope, never turned back on, not given to an
-        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`.
+        optimizer: no graph is recorded). `module.forward(x)` is a forward pass of `module`;
+        so is, inside a model class, a call of one of its abstract methods (a template's
+        `self.set_forward(x)` declared with `@abstractmethod` or a body that only passes or
+        raises NotImplementedError: each subclass implements it as its forward pass), and
+        a call of a model kept in a dict of models (`models["encoder"](x)`, `self.nets["g"](x)`,
+        where the dict is built with models in it, its items are switched to eval or
+        training mode in the function or, for an attribute, in the class, or it is a
+        parameter whose models the function switches).
 
         Not forward passes: calls whose name starts with a verb acting on a model
         (`clf.save_model("test_model")`, `accelerator.unwrap_model(m)`), capitalised names
@@ -925,8 +940,8 @@ class MissingNoGrad(Rule):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
-                    or volatile_input(prog.model, forward.site.node) or _feeds_a_gradient(prog, forward):
-                continue  # (`Variable(x, volatile=True)`: PyTorch < 0.4 recorded no graph from it)
+                    or _feeds_a_gradient(prog, forward):
+                continue
             if optimized is _UNSET:
                 optimized = _optimized_modules(prog)
             if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):

@@ -214,7 +214,10 @@ class LossAccumulatedWithGraph(Rule):
         `metrics` is built from a class of another module whose `__init__` sets `self.tracker`
         to an instance of a meter class. It cannot see
         types it is not shown: integer counters (`n += batch.batch_size`), sizes and token
-        counts have no loss evidence and are never flagged.
+        counts have no loss evidence and are never flagged. A summand bound under
+        `torch.no_grad()` (or inference_mode), or computed from values that were and from the
+        data loop's batch (`with torch.no_grad(): out = model(x)`, then `loss = criterion(out,
+        y)`), carries no graph: not flagged.
         Fix: `.detach()` on the summand (not `.item()`: a total read as a tensor after the
         loop, `total.item()`, keeps working). Safe only when the summand is certainly a
         tensor (back-propagated by `.backward()` here, or a torch loss call) and the total
@@ -376,6 +379,8 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         bindings = model.bindings_of(name, function)
         if any(b.kind == "assign" and _is_detached(b.value) for b in bindings):
             return None, False  # `loss = loss.item()` somewhere: which value reaches the sum is unclear
+        if bindings and all(_computed_without_graph(model, b) for b in bindings):
+            return None, False  # computed under no_grad (or from outputs that were): no graph to keep
         if name in differentiated:
             return value, True  # `loss.backward()` ran on it: a tensor with a graph
         if _model_loss(model, name, function):
@@ -390,6 +395,34 @@ def _loss_term(model, value: cst.BaseExpression, function, target: str, differen
         return None, False
     evidence = _loss_evidence(model, value, function)
     return (value, evidence == "torch") if evidence else (None, False)
+
+
+def _computed_without_graph(model, binding, depth: int = 0) -> bool:
+    """An assignment made under `torch.no_grad()` (inference_mode, ...), or a call whose
+    arguments are all names bound that way or by the data loop (`loss = criterion(out, y)`
+    after `with torch.no_grad(): out = model(x)`): the value records no graph."""
+    if binding.kind != "assign":
+        return False
+    if under_no_grad(model, binding.statement):
+        return True
+    value = binding.value
+    if depth > 0 or type(value) is not cst.Call or not value.args:
+        return False
+    found_graphless = False
+    for arg in value.args:
+        name = dotted_name(arg.value)
+        if name is None:
+            return False
+        argument_bindings = model.bindings_of(name, binding.function)
+        if not argument_bindings:
+            return False
+        for b in argument_bindings:
+            if b.kind == "for":
+                continue  # a batch from the data loop
+            if not _computed_without_graph(model, b, depth + 1):
+                return False
+            found_graphless = True
+    return found_graphless
 
 
 def _model_loss(model, name: str, function) -> bool:

@@ -642,6 +642,9 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
         return None
     if isinstance(node, cst.Call):
         func = node.func
+        if type(func) is cst.Name and func.value == "sum" and node.args and not node.args[0].keyword \
+                and prog.model.imports.qualify(func) is None and not prog.model.functions_named("sum"):
+            return _terms_scaled(prog, node.args[0].value, function, depth + 1, counters)
         if isinstance(func, cst.Attribute) and func.attr.value in ("div", "div_", "true_divide"):
             return True
         if dotted_name(func) in ("torch.div", "torch.true_divide"):
@@ -680,6 +683,9 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return False
         return None
     if isinstance(node, cst.Name):
+        inplace = _divided_in_place(prog, node.value, function, counters)
+        if inplace is not None:
+            return inplace
         bindings = prog.model.bindings_of(node.value, function)
         if not bindings:
             return None
@@ -702,25 +708,67 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
     return None
 
 
+def _divided_in_place(prog, name: str, function, counters: frozenset) -> Optional[bool]:
+    """`loss.div_(k)` (or `loss.mul_(1 / k)`) in the function: divided in place, True (False when
+    the divisor reads the micro-batch counter); None when no such call."""
+    for site in prog.model.calls_in(function):
+        if site.receiver is None or dotted_name(site.receiver) != name or not site.node.args:
+            continue
+        argument = site.node.args[0].value
+        if site.method in ("div_", "true_divide_"):
+            return False if _names_in(argument) & counters else True
+        if site.method == "mul_" and (type(argument) is cst.Float or (
+                type(argument) is cst.BinaryOperation and type(argument.operator) is cst.Divide)):
+            return True
+    return None
+
+
+def _terms_scaled(prog, terms: cst.BaseExpression, function, depth: int, counters: frozenset) -> Optional[bool]:
+    """The verdict on `sum(terms)`: `sum([l1, l2])`, `sum(crit(o, y) for o in outs)`, or a name
+    bound to such a list. As for `l1 + l2`: every term divided, divided; a plain term and no
+    divided one, plain; otherwise open."""
+    if type(terms) in (cst.ListComp, cst.GeneratorExp, cst.SetComp):
+        return scaled(prog, terms.elt, function, depth, counters)
+    if type(terms) in (cst.List, cst.Tuple):
+        elements = [e.value for e in terms.elements if type(e) is cst.Element]
+        if not elements or len(elements) != len(terms.elements):
+            return None
+        verdicts = [scaled(prog, e, function, depth, counters) for e in elements]
+        if all(v is True for v in verdicts):
+            return True
+        return False if False in verdicts and True not in verdicts else None
+    if type(terms) is cst.Name:
+        bindings = prog.model.bindings_of(terms.value, function)
+        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].index is None and \
+                type(bindings[0].value) in (cst.List, cst.Tuple, cst.ListComp, cst.GeneratorExp):
+            return _terms_scaled(prog, bindings[0].value, bindings[0].function, depth + 1, counters)
+    return None
+
+
 _DEVICE_MOVES = ("cuda", "to", "cpu", "float", "double", "half")
 
 
-def _sum_reduced(prog, call: cst.Call, function) -> bool:
+def _says_sum(node) -> bool:
+    """`reduction="sum"` (or legacy `size_average=False`) among a call's arguments."""
+    for arg in node.args if type(node) is cst.Call else ():
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
+                arg.value.value.strip("'\"") == "sum":
+            return True
+        if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
+            return True
+    return False
+
+
+def _sum_reduced(prog, call: cst.Call, function, index: Optional[int] = None) -> bool:
     """A loss reduced by summing over the batch: `F.mse_loss(p, y, reduction="sum")`, or a
     call of a criterion built that way (`crit = nn.BCELoss(reduction="sum").cuda()`,
-    legacy `size_average=False`). Accumulating such losses over micro-batches gives exactly
-    the sum over the whole batch, the same scale as one big batch: nothing to divide."""
-    def says_sum(node) -> bool:
-        for arg in node.args if type(node) is cst.Call else ():
-            keyword = arg.keyword.value if arg.keyword is not None else None
-            if keyword == "reduction" and type(arg.value) is cst.SimpleString and \
-                    arg.value.value.strip("'\"") == "sum":
-                return True
-            if keyword == "size_average" and type(arg.value) is cst.Name and arg.value.value == "False":
-                return True
-        return False
-
-    if says_sum(call):
+    legacy `size_average=False`), or of an instance of this file's own loss module whose
+    `forward` returns such sums (a YOLO loss adding up `reduction="sum"` terms; `index`:
+    the element unpacked from the tuple it returns). Accumulating such losses over
+    micro-batches gives exactly the sum over the whole batch, the same scale as one big
+    batch: nothing to divide."""
+    if _says_sum(call):
         return True
     callee = dotted_name(call.func)
     values = prog.model.values_of(callee, function, kinds=("assign",)) if callee else []
@@ -728,9 +776,79 @@ def _sum_reduced(prog, call: cst.Call, function) -> bool:
         while type(value) is cst.Call and type(value.func) is cst.Attribute and \
                 value.func.attr.value in _DEVICE_MOVES:
             value = value.func.value  # `nn.BCELoss(reduction="sum").cuda()`
-        if not says_sum(value):
+        if not _says_sum(value) and not _module_returns_sums(prog, value, index):
             return False
     return bool(values)
+
+
+def _module_returns_sums(prog, value: cst.BaseExpression, index: Optional[int]) -> bool:
+    """`Yolo_loss(...)`: a class of this file whose every `forward` return (its `index`-th
+    element when it returns a tuple) is a sum over the batch."""
+    if type(value) is not cst.Call:
+        return False
+    cls = prog.model.class_info.get(dotted_name(value.func) or "")
+    forward = cls.methods.get("forward") if cls is not None else None
+    if forward is None or not forward.returns:
+        return False
+    for ret in forward.returns:
+        out = ret.value
+        if type(out) is cst.Tuple:
+            if index is None or index >= len(out.elements):
+                return False
+            out = out.elements[index].value
+        elif index is not None:
+            return False
+        if out is None or not _sums_over_batch(prog, out, forward.node, 0):
+            return False
+    return True
+
+
+def _sums_over_batch(prog, node: cst.BaseExpression, function, depth: int) -> bool:
+    """An expression built only from batch sums: `reduction="sum"` calls, `.sum()`, their
+    additions, weights (`w * l`) and constant divisors (`l / 2`), and names bound to such
+    sums (a running `loss += ...` starting from 0). A division by anything else (the batch
+    size) makes it a mean again."""
+    if depth > 8:
+        return False
+    if type(node) in (cst.Integer, cst.Float):
+        return True
+    if type(node) is cst.Call:
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "sum" and not node.args:
+            return True
+        return _says_sum(node)
+    if type(node) is cst.BinaryOperation:
+        op = type(node.operator)
+        if op in (cst.Add, cst.Subtract):
+            return _sums_over_batch(prog, node.left, function, depth + 1) and \
+                _sums_over_batch(prog, node.right, function, depth + 1)
+        if op is cst.Multiply:
+            return any(_sums_over_batch(prog, side, function, depth + 1) and
+                       type(other) in (cst.Integer, cst.Float, cst.Name, cst.Attribute)
+                       for side, other in ((node.left, node.right), (node.right, node.left)))
+        if op is cst.Divide:
+            return type(node.right) in (cst.Integer, cst.Float) and \
+                _sums_over_batch(prog, node.left, function, depth + 1)
+        return False
+    if type(node) is cst.Name:
+        bindings = prog.model.bindings_of(node.value, function)
+        if not bindings:
+            return False
+        for b in bindings:
+            if b.kind not in ("assign", "aug"):
+                return False
+            value = b.value
+            if b.index is not None:
+                if type(value) is not cst.Tuple or b.index >= len(value.elements):
+                    return False
+                value = value.elements[b.index].value
+            if b.kind == "aug" and type(b.statement) is cst.AugAssign and \
+                    type(b.statement.operator) is not cst.AddAssign:
+                return False
+            if not _sums_over_batch(prog, value, function, depth + 1):
+                return False
+        return True
+    return False
 
 
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
@@ -757,4 +875,84 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
         if verdicts and all(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
+    if _sum_reduced(prog, value, binding.function, index=binding.index):
+        return None  # the unpacked element is a sum over the batch (a YOLO-style loss module)
     return scaled(prog, value, binding.function, depth, counters)
+
+
+# -- a training step in a helper, called once per iteration of a caller's loop ----------------
+
+def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
+    """(step, call) for a function of the file that back-propagates and steps on every call,
+    outside any loop or condition, and never clears gradients (`def train_step(model, opt,
+    x, y): loss.backward(); opt.step()`), called inside a loop of this file whose iteration
+    clears nothing either: every step of that loop applies the sum of all earlier gradients.
+    A loop that clears (`zero_grad`, `p.grad = None`, a helper that does) or hands the
+    optimizer or model to another unknown helper is not judged."""
+    model = prog.model
+    found = []
+    for step in model.calls:
+        function = step.function
+        if function is None or not prog.is_step(step) or step.node.args and not \
+                ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
+                or _conditions(prog, step.node, function):
+            continue  # (`opt.step(closure)`: the closure clears)
+        info = model.function_info.get(function)
+        if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                                         for base in info.cls.bases)):
+            continue  # a method of a class built on another module's class: its hooks may clear
+        calls = model.calls_in(function)
+        if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
+                   for s in calls):
+            continue
+        if _clears_somewhere(prog, function, calls):
+            continue
+        for call, _ in prog.flow.call_sites_of(function):
+            loops = prog.loops_of(call.node)
+            if not loops:
+                continue
+            loop = loops[0]
+            inside = prog.sites_in(loop, call.function)
+            if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
+                   if name.endswith(".grad") for b in bs):
+                continue
+            if any(s is not call and _may_clear(prog, s, function) for s in inside):
+                continue
+            found.append((step, call))
+    return found
+
+
+def _clears_somewhere(prog, function, calls) -> bool:
+    """The function clears gradients itself, or calls a helper of the file that does."""
+    for site in calls:
+        if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
+            return True
+        resolved = prog.flow.resolve(site) if site.qualname is None else None
+        if resolved is not None and resolved[0] is not function:
+            info = prog.model.function_info[resolved[0]]
+            if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in info.calls):
+                return True
+    return any(name.endswith(".grad") and any(b.function is function for b in bs)
+               for name, bs in prog.model.bindings.items())
+
+
+def _may_clear(prog, site: CallSite, helper) -> bool:
+    """A call in the caller's loop that clears or might: zero_grad, a helper of the file that
+    clears, an unknown function or method handed the optimizer or a model."""
+    if prog.is_zero_grad(site) or "zero_grad" in (site.callee or ""):
+        return True
+    resolved = prog.flow.resolve(site) if site.qualname is None else None
+    if resolved is not None:
+        if resolved[0] is helper:
+            return False
+        info = prog.model.function_info[resolved[0]]
+        return _clears_somewhere(prog, resolved[0], info.calls)
+    if site.qualname is not None or site.callee is None:
+        return False
+    if site.callee.startswith("self."):
+        return True  # a method the file does not define (inherited): it may reach the optimizer
+    for arg in site.node.args:
+        name = dotted_name(arg.value)
+        if name and (prog.roles.is_optimizer(name, site.function) or prog.roles.is_model(name, site.function)):
+            return True
+    return False

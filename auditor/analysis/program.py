@@ -107,12 +107,19 @@ class Program:
             found = []
             for site in self.model.calls:
                 key = site.callee
+                if key is None and site.qualname is None:
+                    held = self._dict_held_model(site)
+                    if held is not None:
+                        found.append(Forward(site, held))
+                    continue
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
                 explicit = self._explicit_forward(site)
                 if explicit:
                     key = explicit  # `self.feature.forward(x)` runs `self.feature`
                 info = self.model.info(site.function)
+                if info is not None and info.cls is not None and self._abstract_method_of(info.cls, key):
+                    key = "self"  # `self.set_forward(x)`, abstract here: a subclass's forward pass of `self`
                 if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
                         and (key.startswith("self.") or info.name == "forward") \
                         and not (info.name != "forward" and self._over_eval_data(site)):
@@ -131,6 +138,102 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _dict_held_model(self, site: CallSite) -> Optional[str]:
+        """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as
+        `models["encoder"]`. The dict holds models when a binding of it is a dict literal with
+        a model built in it (directly or returned by a function of the file), when its items
+        are switched to eval or training mode (`models["g"].eval()` in the same function,
+        `self.model[key].train()` anywhere in the class), or, for a parameter, when the same
+        function switches the models it holds (`for m in models.values(): m.eval()`). Inside a model class, the
+        model's own layers kept in a dict are not forward passes, as for attributes."""
+        func = site.node.func
+        if type(func) is not cst.Subscript or len(func.slice) != 1:
+            return None
+        index = func.slice[0].slice
+        if type(index) is not cst.Index or type(index.value) is not cst.SimpleString:
+            return None
+        base = dotted_name(func.value)
+        if base is None:
+            return None
+        info = self.model.info(site.function)
+        if info is not None and info.cls is not None and is_module_class(self.model, info.cls) \
+                and base.startswith("self.") and not self._over_eval_data(site):
+            return None
+        if not self._holds_models(base, site.function):
+            return None
+        return f"{base}[{index.value.value}]"
+
+    def _holds_models(self, base: str, function) -> bool:
+        from auditor.analysis.roles import model_constructor
+
+        def builds(value) -> bool:
+            while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                    value.func.attr.value in ("to", "cuda", "cpu"):
+                value = value.func.value
+            return type(value) is cst.Call and model_constructor(self.model, value) is not None
+
+        def model_dict(value, depth: int = 0) -> bool:
+            if type(value) is cst.Dict:
+                return any(type(e) is cst.DictElement and builds(e.value) for e in value.elements)
+            if type(value) is cst.Call and depth == 0:  # `models = build()`: a function of the file
+                name = dotted_name(value.func)
+                for info in self.model.functions_named(name) if name else ():
+                    if any(r.value is not None and model_dict(r.value, 1) for r in info.returns):
+                        return True
+            return False
+
+        bindings = self.model.bindings_of(base, function)
+        if any(b.kind == "assign" and b.index is None and model_dict(b.value) for b in bindings):
+            return True
+        # Its items are switched to eval or training mode (`models[k].eval()`): in this
+        # function, or, for an attribute (`self.model[key].train()`), anywhere in the class.
+        owner = self.model.class_of(function) if base.startswith("self.") else None
+        for site in self.model.calls:
+            if site.method not in ("eval", "train") or type(site.receiver) is not cst.Subscript \
+                    or dotted_name(site.receiver.value) != base:
+                continue
+            if site.function is function or (owner is not None and self.model.class_of(site.function) is owner):
+                return True
+        if not bindings or any(b.kind != "param" for b in bindings):
+            return False
+        # A parameter: the function switches the mode of the models it holds.
+        for site in self.model.calls_in(function):
+            if site.method not in ("eval", "train") or site.receiver is None:
+                continue
+            receiver = site.receiver
+            name = dotted_name(receiver)
+            for b in self.model.bindings_of(name, function) if name else ():
+                loop_over = b.value
+                if b.kind == "for" and type(loop_over) is cst.Call and type(loop_over.func) is cst.Attribute \
+                        and loop_over.func.attr.value == "values" and dotted_name(loop_over.func.value) == base:
+                    return True
+        return False
+
+    def _abstract_method_of(self, cls, key: str) -> bool:
+        """`self.m` where `m` is an abstract method of this model class (`@abstractmethod`, or
+        a body that only passes or raises NotImplementedError): a template's `set_forward`,
+        which every subclass implements as its forward pass."""
+        if not key.startswith("self.") or "." in key[5:] or not is_module_class(self.model, cls):
+            return False
+        method = cls.methods.get(key[5:])
+        if method is None or method.name in ("forward", "__init__"):
+            return False
+        if any((dotted_name(d.func if type(d) is cst.Call else d) or "").rsplit(".", 1)[-1] == "abstractmethod"
+               for d in method.decorators):
+            return True
+        body = [s for s in method.node.body.body if not (
+            type(s) is cst.SimpleStatementLine and all(type(x) is cst.Expr and type(x.value) is cst.SimpleString
+                                                      for x in s.body))]
+        if len(body) != 1 or type(body[0]) is not cst.SimpleStatementLine or len(body[0].body) != 1:
+            return False
+        only = body[0].body[0]
+        if type(only) is cst.Pass:
+            return True
+        if type(only) is cst.Raise and only.exc is not None:
+            raised = only.exc.func if type(only.exc) is cst.Call else only.exc
+            return (dotted_name(raised) or "") == "NotImplementedError"
+        return False
 
     def _explicit_forward(self, site: CallSite) -> Optional[str]:
         """The module of a `module.forward(x)` call, in a file that imports torch and defines

@@ -105,6 +105,11 @@ class FileSummary:
     # for top-level functions that return data fitted on all its rows (see fitted_data.py):
     # a caller in another module that splits what they return leaks (TRN202).
     fitted_returns: dict = field(default_factory=dict)
+    # Grad mode carried into a method of an object handed through a function of another
+    # module (see param_calls.py): the methods this module's functions call on their
+    # parameters, and what this file hands to other modules' functions.
+    param_method_calls: dict = field(default_factory=dict)
+    handed_objects: list = field(default_factory=list)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -184,6 +189,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if model.function_info:
+        from auditor.analysis.param_calls import param_method_calls
+
+        summary.param_method_calls = param_method_calls(model)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
@@ -191,9 +200,11 @@ def summarize_file(ctx) -> Optional[Any]:
         return summary
     # The flow only when a call needs it: phase 2 then runs it once, with the project.
     from auditor.analysis.flow import FlowAnalysis
+    from auditor.analysis.param_calls import handed_objects
 
     flow = program_of(model).flow
     summary.calls, unknown = _call_contexts(flow, sites)
+    summary.handed_objects = handed_objects(model, module, is_package, flow, sites)
     # A model handed to a function of another module may leave it switched (`get_loss(model)`
     # calls `model.eval()`): what this file knows of its mode no longer holds for the calls
     # after it. Read them again with those calls forgetting the modes of their arguments.
@@ -517,6 +528,15 @@ class ProjectIndex:
                         base = self._resolved_base(target_module, caller_base)
                         based_callers.setdefault((target_module, function, base), []).append((grad, modes))
                         based_called.setdefault((target_module, base), set()).add(function)
+            # Methods reached through a function of another module that is handed the object
+            # (param_calls.py): `eval_model(model)` under no_grad, `model.predict()` inside.
+            from auditor.analysis.param_calls import derived_contexts
+
+            everything = [summary for _, summary in holders]
+            for (target_module, method), grads in derived_contexts(everything).items():
+                for grad in grads:
+                    callers.setdefault((target_module, method), []).append((grad, {}))
+                called.setdefault(target_module, set()).add(method)
             self._callers = callers
             self._called = {module: frozenset(names) for module, names in called.items()}
             self._based_callers = based_callers

@@ -6,6 +6,69 @@ import pytest
 
 from tests.rules._core_cases import codes_lines, run_cases
 
+STEP_HELPER = """
+import torch
+
+
+def train_step(model, opt, criterion, x, y):
+    {clear}
+    loss = criterion(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def fit(model, loader, opt, criterion, epochs=3):
+    for epoch in range(epochs):
+        for x, y in loader:
+            {before}
+            print(train_step(model, opt, criterion, x, y))
+"""
+
+SUMMED_TERMS = """
+import torch
+
+
+def train(model, heads, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        outs = [h(model(x)) for h in heads]
+        loss = sum({terms})
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+"""
+
+YOLO_LOSS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class YoloLoss(nn.Module):
+    def forward(self, output, target):
+        batchsize = output.shape[0]
+        loss_xy, loss_wh, loss_obj = 0, 0, 0
+        for scale in range(3):
+            loss_xy += F.binary_cross_entropy(output[..., :2], target[..., :2], reduction="sum")
+            loss_wh += F.mse_loss(output[..., 2:4], target[..., 2:4], reduction="sum")
+            loss_obj += F.binary_cross_entropy(output[..., 4], target[..., 4], reduction="sum")
+        loss = {total}
+        return loss, loss_xy, loss_wh, loss_obj
+
+
+def train(model, loader, optimizer, subdivisions):
+    criterion = YoloLoss()
+    step = 0
+    for images, boxes in loader:
+        step += 1
+        loss, loss_xy, loss_wh, loss_obj = criterion(model(images), boxes)
+        loss.backward()
+        if step % subdivisions == 0:
+            optimizer.step()
+            model.zero_grad()
+"""
+
 CASES = {
     "modulo_unscaled.py": """
 import torch
@@ -135,6 +198,34 @@ def train(model, loader, optimizer, k=4):
 def train_functional(model, loader, optimizer, k=4):
     for i, (x, y) in enumerate(loader):
         loss = F.mse_loss(model(x), y, reduction="sum")
+        loss.backward()
+        if (i + 1) % k == 0:
+            optimizer.step()
+            optimizer.zero_grad()
+""",
+    # The file's own loss module (a YOLO loss) adds up `reduction="sum"` terms and returns
+    # the total first in a tuple: summed over the batch, nothing to divide over the
+    # subdivisions. The twin divides its total by the batch size: a mean, the bug.
+    "module_sum_loss_ok.py": YOLO_LOSS.format(total="loss_xy + loss_wh / 2 + loss_obj"),
+    "module_mean_loss_unscaled.py": YOLO_LOSS.format(total="(loss_xy + loss_wh / 2 + loss_obj) / batchsize"),
+    # `sum(...)` over the heads' loss terms is a sum like `l1 + l2`: plain terms, undivided
+    # (the bug); every term divided by k, divided.
+    "summed_terms_unscaled.py": SUMMED_TERMS.format(terms="[criterion(o, y) for o in outs]"),
+    "summed_terms_ok.py": SUMMED_TERMS.format(terms="criterion(o, y) / k for o in outs"),
+    # A helper that back-propagates and steps on every call and never clears, called once
+    # per iteration of a loop that clears nothing: the bug, at the call. The same helper in a
+    # loop that clears first, or a helper that clears itself: silent.
+    "step_helper_no_clear.py": STEP_HELPER.format(clear="pass", before=""),
+    "step_helper_loop_clears_ok.py": STEP_HELPER.format(clear="pass", before="opt.zero_grad()"),
+    "step_helper_clears_ok.py": STEP_HELPER.format(clear="opt.zero_grad()", before=""),
+    # Divided in place (`loss.div_(k)`) before backward: silent.
+    "divided_in_place_ok.py": """
+import torch
+
+def train(model, loader, optimizer, criterion, k=4):
+    for i, (x, y) in enumerate(loader):
+        loss = criterion(model(x), y)
+        loss.div_(k)
         loss.backward()
         if (i + 1) % k == 0:
             optimizer.step()
@@ -916,6 +1007,14 @@ EXPECTED = {
     "method_window_unscaled.py": [("TRN401", 6), ("TRN402", 13)],
     "method_window_ok.py": [],
     "mean_reduced_unscaled.py": [("TRN401", 10)],
+    "module_sum_loss_ok.py": [],
+    "summed_terms_unscaled.py": [("TRN401", 8)],
+    "summed_terms_ok.py": [],
+    "divided_in_place_ok.py": [],
+    "step_helper_no_clear.py": [("TRN403", 16)],
+    "step_helper_loop_clears_ok.py": [],
+    "step_helper_clears_ok.py": [],
+    "module_mean_loss_unscaled.py": [("TRN401", 24)],
     "gated_on_data_ok.py": [],
     "lightning_manual_bad.py": [("TRN401", 14), ("TRN402", 12)],
     "lightning_manual_ok.py": [],

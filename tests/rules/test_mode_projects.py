@@ -276,14 +276,15 @@ for epoch in range(3):
         optimizer.step()
     model.eval()
     correct = 0
-    for x, y in test_loader:
-        if use_gpu:
-            x = Variable(x, volatile=True).cuda()
-        else:
-            x = {else_branch}
-        out = model(x)
-        correct += (out.data.max(1)[1] == y).sum()
-    print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
+    with {grad_off}:
+        for x, y in test_loader:
+            if use_gpu:
+                x = Variable(x, volatile=True).cuda()
+            else:
+                x = {else_branch}
+            out = model(x)
+            correct += (out.data.max(1)[1] == y).sum()
+        print(correct, model(Variable(x_test, volatile=True)).data.max(1)[1])
 """
 
 ANALYZER = """
@@ -647,6 +648,206 @@ for step, (x, y) in enumerate(pairs):
         print(generate(decoder, x))
 """
 
+THROUGH_MODEL = """
+import torch
+import torch.nn as nn
+
+
+class Predictor:
+    def __init__(self):
+        self.network = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        self.optimizer = torch.optim.SGD(self.network.parameters(), lr=0.1)
+
+    def update(self, x, y):
+        self.network.train()
+        loss = nn.functional.cross_entropy(self.network(x), y)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+    def predict(self, batch):
+        self.network.eval()
+        score = self.network(batch)
+        return score.argmax(1).tolist()
+"""
+
+THROUGH_INFERENCE = """
+import torch
+
+
+def eval_model(model, data):
+    predictions = []
+    for batch in data:
+        predictions.extend(model.predict(batch))
+    return predictions
+"""
+
+THROUGH_TRAIN = """
+import torch
+from {prefix}_model import Predictor
+from {prefix}_inference import eval_model
+
+
+def evaluation(model, data):
+    with {context}:
+        return eval_model(model, data)
+
+
+def main(train_data, dev_data):
+    model = Predictor()
+    for x, y in train_data:
+        model.update(x, y)
+    print(evaluation(model, dev_data))
+"""
+
+TEMPLATE = """
+import torch
+import torch.nn as nn
+import numpy as np
+from abc import abstractmethod
+
+
+class MetaTemplate(nn.Module):
+    def __init__(self, model_func, n_way):
+        super().__init__()
+        self.n_way = n_way
+        self.feature = model_func()
+
+    @abstractmethod
+    def set_forward(self, x):
+        pass
+
+    def set_forward_loss(self, x):
+        raise NotImplementedError
+
+    def forward(self, x):
+        return self.feature.forward(x)
+
+    def correct(self, x):
+        scores = self.set_forward(x)
+        labels = np.repeat(range(self.n_way), x.size(1))
+        return float(np.sum(scores.data.argmax(1).cpu().numpy() == labels)), len(labels)
+
+    def train_loop(self, train_loader, optimizer):
+        for x, _ in train_loader:
+            optimizer.zero_grad()
+            loss = self.set_forward_loss(x)
+            loss.backward()
+            optimizer.step()
+
+    {decorator}
+    def test_loop(self, test_loader):
+        accuracies = []
+        for x, _ in test_loader:
+            correct, count = self.correct(x)
+            accuracies.append(correct / count)
+        return np.mean(accuracies)
+"""
+
+DICT_MODELS = """
+import torch
+import torch.nn as nn
+
+
+def build():
+    return {{"encoder": nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2)), "decoder": nn.Linear(8, 2)}}
+
+
+{decorator}
+def evaluate(models, val_loader):
+    for m in models.values():
+        m.eval()
+    correct = 0
+    for x, y in val_loader:
+        out = models["decoder"](models["encoder"](x))
+        correct += (out.argmax(1) == y).sum().item()
+    return correct
+
+
+def main(train_loader, val_loader):
+    models = build()
+    params = list(models["encoder"].parameters()) + list(models["decoder"].parameters())
+    opt = torch.optim.SGD(params, lr=0.1)
+    for epoch in range(3):
+        for m in models.values():
+            m.train()
+        for x, y in train_loader:
+            loss = nn.functional.cross_entropy(models["decoder"](models["encoder"](x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(evaluate(models, val_loader))
+
+
+class Trainer:
+    def __init__(self):
+        self.nets = {{"g": nn.Linear(4, 4)}}
+
+    def validate(self, loader):
+        self.nets["g"].eval()
+        total = 0
+        with {context}:
+            for x, y in loader:
+                total += (self.nets["g"](x) - y).abs().sum().item()
+        return total
+"""
+
+WEIGHTS_LOADER = """
+import torch
+import torch.nn as nn
+
+
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))
+
+    def load_weights(self, path):
+        with open(path, "rb") as f:
+            self.body[0].weight.data.copy_(torch.load(f))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+model = Detector()
+model.load_weights("weights/detector.bin")
+model.eval()
+detections = []
+with {context}:
+    for images in loader:
+        detections.append(model(images))
+torch.save(detections, "out.pt")
+"""
+
+GAN_TRAINER = """
+import torch
+
+
+class Trainer(object):
+    def __init__(self, model, criterion, loader):
+        self.model = model
+        self.criterion = criterion
+        self.loader = loader
+
+    def _eval_step(self, batch):
+        z, y = batch
+        y_ = self.model["generator"](z)
+        p_ = self.model["discriminator"](y_)
+        return self.criterion(p_, torch.ones_like(p_)).item()
+
+    {decorator}
+    def _eval_epoch(self):
+        for key in self.model.keys():
+            self.model[key].eval()
+        total = 0.0
+        for batch in self.loader["dev"]:
+            total += self._eval_step(batch)
+        for key in self.model.keys():
+            self.model[key].train()
+        return total
+"""
+
 CASES = {
     # The hidden state fed back into the model (`output, hidden = decoder(inp, hidden)`): the
     # renamed output is still read, only as sampled numbers.
@@ -719,10 +920,38 @@ def report():
 def test_extract_shapes():
     assert FeatureExtraction([]).extract() == []
 """),
-    # PyTorch < 0.4: volatile inputs recorded no graph (on every path), the one-off call too.
-    "volatile_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)"),
-    # One branch forgets it: the graph is built there.
-    "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)"),
+    # PyTorch >= 0.4 ignores `volatile`: volatile inputs on every path still build the graph
+    # (upstreams fixed this code with no_grad); the same loop under no_grad is right.
+    "volatile_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)", grad_off="torch.autocast(\"cpu\")"),
+    "volatile_one_branch_bad.py": LEGACY_VOLATILE.format(else_branch="Variable(x)", grad_off="torch.autocast(\"cpu\")"),
+    "volatile_no_grad_ok.py": LEGACY_VOLATILE.format(else_branch="Variable(x, volatile=True)",
+                                                     grad_off="torch.no_grad()"),
+    # A wrapper's predict() reached through a function of another module that is handed the
+    # wrapper (`eval_model(model)` -> `model.predict(batch)`): the grad mode of the call two
+    # levels up decides (mt-dnn). Under no_grad: silent; under autocast only: the bug.
+    "through_ok/through_ok_model.py": THROUGH_MODEL,
+    "through_ok/through_ok_inference.py": THROUGH_INFERENCE,
+    "through_ok/through_ok_train.py": THROUGH_TRAIN.format(prefix="through_ok", context="torch.no_grad()"),
+    "through_bad/through_bad_model.py": THROUGH_MODEL,
+    "through_bad/through_bad_inference.py": THROUGH_INFERENCE,
+    "through_bad/through_bad_train.py": THROUGH_TRAIN.format(prefix="through_bad", context="torch.autocast('cpu')"),
+    # A template model class whose `set_forward` is abstract (each subclass, in another
+    # module, implements it as its forward pass): scoring test episodes through it runs the
+    # model. With autograd on: the bug; under no_grad: silent.
+    "abstract_template_bad.py": TEMPLATE.format(decorator="# scores every test episode"),
+    "abstract_template_ok.py": TEMPLATE.format(decorator="@torch.no_grad()"),
+    # Models kept in a dict (`models["encoder"](x)`, `self.nets["g"](x)`) evaluated with
+    # autograd on: the bug; the same under no_grad: silent.
+    "dict_models_bad.py": DICT_MODELS.format(decorator="", context="torch.autocast('cpu')"),
+    "dict_models_ok.py": DICT_MODELS.format(decorator="@torch.no_grad()", context="torch.no_grad()"),
+    # A detector restored by its own weight loader (`model.load_weights(path)`) is trained,
+    # not a fresh model's smoke test: an inference loop with autograd on is the bug.
+    "weights_loader_bad.py": WEIGHTS_LOADER.format(context="torch.autocast('cpu')"),
+    "weights_loader_ok.py": WEIGHTS_LOADER.format(context="torch.no_grad()"),
+    # A trainer's `self.model` handed in as a dict of models, its items switched to eval
+    # (`self.model[key].eval()`): the dev-set step with autograd on is the bug.
+    "dict_attribute_models_bad.py": GAN_TRAINER.format(decorator=""),
+    "dict_attribute_models_ok.py": GAN_TRAINER.format(decorator="@torch.no_grad()"),
     # The helper called in between leaves the model in eval mode (another module's business:
     # what the script knew of the mode does not hold after it).
     "handed_on_ok/handed_on_ok_helpers.py": HELPERS,
@@ -775,8 +1004,9 @@ EXPECTED = {
     "analyzer_ok.py": [],
     "feature_extraction_test.py": [("TRN101", 13), ("TRN102", 13)],
     "features_case_test.py": [],
-    "volatile_ok.py": [],
-    "volatile_one_branch_bad.py": [("TRN102", 23)],
+    "volatile_bad.py": [("TRN102", 24)],
+    "volatile_one_branch_bad.py": [("TRN102", 24)],
+    "volatile_no_grad_ok.py": [],
     "handed_on_ok/handed_on_ok_helpers.py": [],
     "handed_on_bad/handed_on_bad_helpers.py": [("TRN101", 26)],
     "reexport_bad/reexport_bad_eval.py": [("TRN101", 7), ("TRN102", 7)],
@@ -789,6 +1019,16 @@ EXPECTED = {
     "gated_self_training_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "gated_with_batch_norm_bad.py": [("TRN101", 31), ("TRN102", 31)],
     "functional_gate_ok.py": [("TRN102", 25)],
+    "abstract_template_bad.py": [("TRN102", 24)],
+    "abstract_template_ok.py": [],
+    "dict_models_bad.py": [("TRN102", 15), ("TRN102", 44)],
+    "dict_models_ok.py": [],
+    "weights_loader_bad.py": [("TRN102", 24)],
+    "weights_loader_ok.py": [],
+    "dict_attribute_models_bad.py": [("TRN102", 12)],
+    "dict_attribute_models_ok.py": [],
+    "through_ok/through_ok_model.py": [],
+    "through_bad/through_bad_model.py": [("TRN102", 19)],
     "rebound_output_bad.py": [("TRN101", 19), ("TRN102", 19)],
 }
 

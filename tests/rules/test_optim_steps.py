@@ -8,6 +8,22 @@ from tests.rules._cases import check_cases, codes
 
 HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
 
+VAL_TOTAL = """
+def train(model, loader, val_loader, criterion, opt):
+    for epoch in range(3):
+        for x, y in loader:
+            opt.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            opt.step()
+        val_total = 0
+        for x, y in val_loader:
+            {forward}
+            val_loss = criterion(out, y)
+            val_total += val_loss
+        print(val_total)
+"""
+
 CASES = {
     # TRN303
     "nll_probabilities": HEAD + """
@@ -192,6 +208,12 @@ def train(model, loader, optimizer, criterion):
         per_step = AverageMeter()
         per_step.update(loss)
 """,
+    # TRN405: a validation loss computed under no_grad (or from outputs computed so) and summed
+    # outside the block carries no graph: silent; the same outputs computed with autograd on: the bug.
+    "val_loss_from_no_grad_outputs_ok": HEAD + VAL_TOTAL.format(forward="with torch.no_grad():\n                out = model(x)"),
+    "val_loss_under_inference_mode_ok": HEAD + VAL_TOTAL.format(
+        forward="with torch.inference_mode():\n                out = model(x)\n                val_loss = criterion(out, y)"),
+    "val_loss_with_graph_bad": HEAD + VAL_TOTAL.format(forward="out = model(x)"),
     # TRN405
     "loss_summed_with_graph": HEAD + """
 criterion = nn.CrossEntropyLoss()
@@ -769,6 +791,9 @@ def found(tmp_path_factory):
     ("scheduler_before_helper_step", ["TRN404", "TRN404"]),
     ("scheduler_after_helper_step_ok", []),
     ("loss_summed_with_graph", ["TRN405", "TRN405"]),
+    ("val_loss_from_no_grad_outputs_ok", []),
+    ("val_loss_under_inference_mode_ok", []),
+    ("val_loss_with_graph_bad", ["TRN405"]),
     ("meter_fed_loss_tensor_bad", ["TRN405", "TRN405"]),
     ("meter_fed_numbers_ok", []),
     ("loss_summed_correctly", []),
