@@ -83,6 +83,13 @@ class SoftmaxBeforeCrossEntropy(Rule):
         returns that key holds the activation's output there (one returning logits under
         the key keeps it silent).
 
+        Lists and tuples of outputs (one per head, scale or supervision level): the element a
+        loop walks (`for out in model(x)`, through `enumerate` and `zip`, or a comprehension's
+        `sum(ce(p, y) for p in probs)`), or one position of a list the forward fills by
+        `outs.append(...)`, is the activation's output when every element is (a list also
+        changed by `insert`/`extend` is unknown). A model class that inherits `forward` from
+        a base class of its module is read through that `forward`.
+
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
         a dict filled by `update(...)`, nor a user loss that chooses the loss under a
