@@ -30,7 +30,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         It follows what reaches the loss: only the assignments that reach the call count
         (`y = self(x); y = torch.softmax(y, 1); crit(y, t)` is flagged, a loss taken before the
         softmax or a softmax on one branch only is not), through shape operations
-        (`view`, `resize`, `squeeze`, `torch.squeeze`, `.float()`...).
+        (`view`, `resize`, `squeeze`, `torch.squeeze`, `.float()`...) and clamps (`clamp`,
+        `torch.clip`: clamped probabilities are still probabilities).
 
         Across boundaries it sees: `out = F.softmax(x, 1); return out` (through variables),
         one element of a returned tuple (`probs, loss = model(x, y)` only when that element
@@ -178,7 +179,8 @@ class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
     summary = "Probabilities from a sigmoid are passed to BCEWithLogitsLoss, which expects logits."
     what = """
         Flags `nn.BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` whose input is the
-        output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, `nn.Sigmoid`), directly, through
+        output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, in place `x.sigmoid_()`, `nn.Sigmoid`,
+        also clamped: `torch.clamp(x.sigmoid_(), 1e-4, 1 - 1e-4)`), directly, through
         variables (the assignments that reach the call) and shape operations, or because the
         model's `forward` (or its `nn.Sequential`) ends in one: in this file, in the model's
         own class (`self(x)` in `training_step`), or in a model class of another module

@@ -26,7 +26,7 @@ SOFTMAX, SIGMOID = "softmax", "sigmoid"
 LOGITS = "logits"
 _FUNCTIONS = {
     SOFTMAX: ("torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"),
-    SIGMOID: ("torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"),
+    SIGMOID: ("torch.sigmoid", "torch.sigmoid_", "torch.nn.functional.sigmoid", "torch.special.expit"),
     LOGITS: (),
 }
 _LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",), LOGITS: ("torch.nn.Linear",)}
@@ -42,6 +42,10 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# Value operations that keep what a tensor holds: clamped probabilities are still probabilities
+# (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
+_BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
+_BOUNDING_FUNCTIONS = ("torch.clamp", "torch.clip")
 # torchvision classifiers whose forward ends with this attribute's module (in train mode too:
 # inception and googlenet return auxiliary outputs there, and are left out).
 _TORCHVISION_HEADS = {
@@ -109,13 +113,13 @@ class Activations:
             func = node.func
             if index is None and _FUNCTIONS[kind] and matches(qualified, *_FUNCTIONS[kind]):
                 return f"{dotted_name(func) or kind}()"
-            if matches(qualified, *SHAPE_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
+            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
-                if func.attr.value == kind and kind != LOGITS and index is None \
-                        and not module_attribute(model, func, function):
-                    return f".{kind}()"
-                if func.attr.value in SHAPE_METHODS:
+                if func.attr.value in (kind, f"{kind}_") and kind != LOGITS and index is None \
+                        and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
+                    return f".{func.attr.value}()"
+                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return _LAYER_NAMES[kind]
