@@ -91,6 +91,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
         changed by `insert`/`extend` is unknown). A model class that inherits `forward` from
         a base class of its module is read through that `forward`.
 
+        Eval mode: a model whose forward applies the activation only when `self.training` is
+        false (`if not self.training: x = F.softmax(x, 1)`, `x if self.training else ...`)
+        returns logits to the training loss and probabilities after `model.eval()`: a loss
+        taken after an `eval()` of the same function (on every path to it, no `train()`
+        between) is flagged, typically a validation loss.
+
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
         a dict filled by `update(...)`, nor a user loss that chooses the loss under a

@@ -60,6 +60,9 @@ class Activations:
         self.model = model
         self.roles = roles_of(model)
         self._active: set = set()
+        # Reading a model's forward as it runs in eval mode (`self.training` False): the model
+        # was called after `model.eval()` (a validation loss on `if not self.training:` probs).
+        self._eval = False
         # Other modules' model classes, through their phase-1 summaries (see project.py).
         self.project = project
         self.module_name = module_name
@@ -98,6 +101,12 @@ class Activations:
             return None
         if type(index) is str and index != ALL:  # an element of a dict: `out['exist']`
             return self._dict_element(node, function, kind, index, depth)
+        if isinstance(node, cst.IfExp):  # `x if self.training else F.softmax(x, 1)`
+            mode = _training_test(node.test)
+            if self._eval and mode is not None:
+                return self.activation_of(node.body if not mode else node.orelse, function, kind, index, depth + 1)
+            body = self.activation_of(node.body, function, kind, index, depth + 1)
+            return body if body and self.activation_of(node.orelse, function, kind, index, depth + 1) else None
         if isinstance(node, cst.Subscript):
             key = subscript_key(node)
             if key is not None and index is None:  # `output['exist']`: that element of a dict
@@ -140,6 +149,8 @@ class Activations:
             # `for out in outputs:` around the use: the loop's target is an element of what it walks.
             bindings += [b for b in model.bindings_of(name, function)
                          if b.kind == "for" and b.function is function and model.is_within(node, b.statement.body)]
+            if self._eval:
+                bindings = self._eval_bindings(bindings, function)
             if not bindings:
                 walked = _comprehension_source(model, node, name)  # `sum(ce(p, y) for p in probs)`
                 if walked is None:
@@ -162,6 +173,54 @@ class Activations:
                 found.append(evidence)
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
+
+    def _in_eval_mode(self, callee: str, function, use: cst.CSTNode) -> bool:
+        """`callee.eval()` (or `.train(False)`) runs before `use` in the same function, with no
+        `callee.train()` between them in the source."""
+        model = self.model
+        if callee.startswith("self.") and callee.count(".") > 1:
+            return False
+        order = source_order(model)
+        at = order.get(model.statement_of(use), order.get(use))
+        if at is None:
+            return False
+        last_eval, last_train = -1, -1
+        for site in model.calls_in(function):
+            if dotted_name(site.receiver) != callee or site.method not in ("eval", "train"):
+                continue
+            where = order.get(site.statement, -1)
+            if where >= at:
+                continue
+            off = site.method == "eval" or (site.node.args and type(site.node.args[0].value) is cst.Name
+                                             and site.node.args[0].value.value == "False")
+            if off:
+                # Only an eval() on every path to the use: its block holds the use too (not
+                # `if args.evaluate: model.eval(); ...; return` above the training loop).
+                line = model.statement_of(site.statement)
+                block = model.parent(line) if line is not None else None
+                if block is not None and model.is_within(use, block):
+                    last_eval = max(last_eval, where)
+            else:
+                last_train = max(last_train, where)
+        return last_eval > last_train
+
+    def _eval_bindings(self, bindings: list, function) -> list:
+        """The bindings that hold in eval mode: none under `if self.training:`, and one under
+        `if not self.training:` (or the else of `if self.training:`) replaces those above it."""
+        model = self.model
+        order = source_order(model)
+        kept, certain = [], []
+        for b in bindings:
+            guard = _guard(model, b.statement, function) if b.function is function else None
+            if guard == "never":
+                continue
+            kept.append(b)
+            if guard == "always":
+                certain.append(order.get(b.statement, -1))
+        if certain:
+            last = max(certain)
+            kept = [b for b in kept if b.function is not function or order.get(b.statement, -1) >= last]
+        return kept
 
     def _walked_element(self, binding, kind, depth: int) -> Optional[str]:
         """The target of `for out in outputs:` (or `for i, out in enumerate(outputs)`, `for out,
@@ -251,6 +310,15 @@ class Activations:
                       use: Optional[cst.CSTNode] = None) -> Optional[str]:
         """The last activation of a model called as `callee(...)` (at `use`, when given: only
         the bindings that reach it count, `model = nn.Linear(...)` replaced by `model = Net()`)."""
+        if not self._eval and use is not None and self._in_eval_mode(callee, function, use):
+            self._eval = True
+            try:
+                found = self._model_output(callee, function, kind, index, depth, use)
+            finally:
+                self._eval = False
+            if found:
+                return found if found.startswith("in eval mode") else f"in eval mode, {found}"
+            return None
         model = self.model
         roles = self.roles
         if callee in ("self", "self.forward", "self.__call__"):
@@ -486,7 +554,7 @@ class Activations:
         module, name = defining_module(self.project, module, name)
         outputs = getattr(self.project.get(module), "outputs", None) or {}
         return f"forward() returns {_RETURNS[kind]} ({name}, in {module})" \
-            if _summarized(outputs, name, kind, index) else None
+            if _summarized(outputs, name, kind, index, self._eval) else None
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
@@ -521,7 +589,7 @@ class Activations:
         target = defining_module(project, *target) if target is not None else None
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
-        found = _summarized(outputs, target[1], kind, index) if target is not None else None
+        found = _summarized(outputs, target[1], kind, index, self._eval) if target is not None else None
         every = "every element it returns is " if index == ALL else "returns "
         return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})" if found else None
 
@@ -545,7 +613,12 @@ class Activations:
         forward = forward_of(self.model, cls)
         if forward is None or not forward.returns:
             return None
-        for ret in forward.returns:
+        returns = forward.returns
+        if self._eval:
+            returns = [r for r in returns if _guard(self.model, r, forward.node) != "never"]
+            if not returns:
+                return None
+        for ret in returns:
             if ret.value is None:
                 return None
             if not self.activation_of(ret.value, forward.node, kind, index, depth + 1):
@@ -563,6 +636,30 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _training_test(test: cst.BaseExpression) -> Optional[bool]:
+    """True for `self.training`, False for `not self.training`, else None."""
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        inner = _training_test(test.expression)
+        return None if inner is None else not inner
+    return True if dotted_name(test) == "self.training" else None
+
+
+def _guard(model: FileModel, node: cst.CSTNode, function) -> Optional[str]:
+    """In eval mode, does `node` run: "never" (under `if self.training:`), "always" (under
+    `if not self.training:` or the else of `if self.training:`), or None (no such test)."""
+    current, child = model.parents.get(node), node
+    while current is not None and current is not function:
+        if type(current) is cst.If:
+            mode = _training_test(current.test)
+            if mode is not None:
+                in_body = child is current.body
+                if in_body or child is current.orelse:
+                    runs_in_eval = (not mode) if in_body else mode
+                    return "always" if runs_in_eval else "never"
+        current, child = model.parents.get(current), current
+    return None
 
 
 def _comprehension_source(model: FileModel, node: cst.CSTNode, name: str) -> Optional[cst.BaseExpression]:
@@ -595,10 +692,12 @@ def forward_of(model: FileModel, cls):
     return None
 
 
-def _summarized(outputs: dict, name: str, kind: str, index) -> bool:
+def _summarized(outputs: dict, name: str, kind: str, index, in_eval: bool = False) -> bool:
     """What a module's summary says of element `index` of a class's output: one position of a
-    list or tuple holds `kind` when every element does."""
-    return bool(outputs.get((name, kind, index)) or (type(index) is int and outputs.get((name, kind, ALL))))
+    list or tuple holds `kind` when every element does; in eval mode, what it returns then."""
+    if outputs.get((name, kind, index)) or (type(index) is int and outputs.get((name, kind, ALL))):
+        return True
+    return bool(in_eval and index is None and outputs.get((name, kind, None, "eval")))
 
 
 def defining_module(project, module: str, name: str) -> tuple[str, str]:
@@ -721,6 +820,13 @@ def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -
                     found[(cls.name, kind, index)] = True
             if activations._class_output(cls, kind, ALL, 0):  # a list or tuple of such outputs
                 found[(cls.name, kind, ALL)] = True
+            if (cls.name, kind, None) not in found:  # `if not self.training: x = F.softmax(x, 1)`
+                activations._eval = True
+                try:
+                    if activations._class_output(cls, kind, None, 0):
+                        found[(cls.name, kind, None, "eval")] = True
+                finally:
+                    activations._eval = False
             for key in returned_keys(model, cls):
                 if activations._class_output(cls, kind, key, 0):
                     found[(cls.name, kind, key)] = True
