@@ -30,7 +30,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         It follows what reaches the loss: only the assignments that reach the call count
         (`y = self(x); y = torch.softmax(y, 1); crit(y, t)` is flagged, a loss taken before the
         softmax or a softmax on one branch only is not), through shape operations
-        (`view`, `resize`, `squeeze`, `torch.squeeze`, `.float()`...).
+        (`view`, `resize`, `squeeze`, `torch.squeeze`, `.float()`...) and clamps (`clamp`,
+        `torch.clip`: clamped probabilities are still probabilities).
 
         Across boundaries it sees: `out = F.softmax(x, 1); return out` (through variables),
         one element of a returned tuple (`probs, loss = model(x, y)` only when that element
@@ -82,6 +83,19 @@ class SoftmaxBeforeCrossEntropy(Rule):
         (a head built by a registry) is flagged when every model class of the run that
         returns that key holds the activation's output there (one returning logits under
         the key keeps it silent).
+
+        Lists and tuples of outputs (one per head, scale or supervision level): the element a
+        loop walks (`for out in model(x)`, through `enumerate` and `zip`, or a comprehension's
+        `sum(ce(p, y) for p in probs)`), or one position of a list the forward fills by
+        `outs.append(...)`, is the activation's output when every element is (a list also
+        changed by `insert`/`extend` is unknown). A model class that inherits `forward` from
+        a base class of its module is read through that `forward`.
+
+        Eval mode: a model whose forward applies the activation only when `self.training` is
+        false (`if not self.training: x = F.softmax(x, 1)`, `x if self.training else ...`)
+        returns logits to the training loss and probabilities after `model.eval()`: a loss
+        taken after an `eval()` of the same function (on every path to it, no `train()`
+        between) is flagged, typically a validation loss.
 
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
@@ -171,7 +185,8 @@ class SigmoidBeforeBCEWithLogits(SoftmaxBeforeCrossEntropy):
     summary = "Probabilities from a sigmoid are passed to BCEWithLogitsLoss, which expects logits."
     what = """
         Flags `nn.BCEWithLogitsLoss` / `F.binary_cross_entropy_with_logits` whose input is the
-        output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, `nn.Sigmoid`), directly, through
+        output of a sigmoid (`torch.sigmoid`, `x.sigmoid()`, in place `x.sigmoid_()`, `nn.Sigmoid`,
+        also clamped: `torch.clamp(x.sigmoid_(), 1e-4, 1 - 1e-4)`), directly, through
         variables (the assignments that reach the call) and shape operations, or because the
         model's `forward` (or its `nn.Sequential`) ends in one: in this file, in the model's
         own class (`self(x)` in `training_step`), or in a model class of another module

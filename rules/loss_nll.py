@@ -7,7 +7,8 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.activations import SOFTMAX as SOFTMAX_KIND, activations_of, module_attribute, reaching_bindings
+from auditor.analysis.activations import LOGITS as LOGITS_KIND, SOFTMAX as SOFTMAX_KIND, activations_of, \
+    module_attribute, reaching_bindings
 from auditor.analysis.loss_inputs import LOSS_WORDS, loss_inputs_of
 from auditor.analysis.names import dotted_name, matches
 from auditor.findings import Severity
@@ -99,8 +100,8 @@ class NllLossWithoutLogSoftmax(Rule):
         (logits): directly, through the assignments that reach the call
         (`out = F.softmax(out, 1); F.nll_loss(out, y)`), an `nn.Sequential`, or the `forward`
         of a model class: of this file, of the model's own class through `self(x)` /
-        `self.__call__(x)`, or (for softmax outputs) of another module checked in the same
-        run. Inputs from `log_softmax`, `nn.LogSoftmax` or `torch.log` are correct; unknown
+        `self.__call__(x)`, or of another module checked in the same run (`from models import
+        Net`, whose forward ends in `self.fc(x)`: the usual `models.py` plus `train.py`). Inputs from `log_softmax`, `nn.LogSoftmax` or `torch.log` are correct; unknown
         inputs are not flagged. The NLLLoss may be installed on the model by another module
         (`model.add_loss_op(nn.NLLLoss())` whose setter stores it as `self.loss_op`), or be
         inside the user's own loss class or function; see TRN301 for what it cannot see.
@@ -156,6 +157,9 @@ class NllLossWithoutLogSoftmax(Rule):
                     activations = activations_of(model, ctx.project, ctx.module_name, is_package)
                 evidence = activations.activation_of(first, site.function, SOFTMAX_KIND)
                 kind = PROBABILITIES if evidence else None
+                if evidence is None:  # a model class of another module ending in an nn.Linear
+                    evidence = activations.activation_of(first, site.function, LOGITS_KIND)
+                    kind = LOGITS if evidence else None
             if kind in (PROBABILITIES, LOGITS):
                 via = f" ({how})" if how else ""
                 source = f" ({evidence})" if evidence else ""

@@ -22,17 +22,31 @@ from auditor.analysis.roles import is_module_class, roles_of
 from auditor.analysis.uses import source_order
 
 SOFTMAX, SIGMOID = "softmax", "sigmoid"
+# Not an activation: the raw output of an `nn.Linear` (TRN303 asks whether a model of another
+# module ends in one). Read by the same walk; only layers produce it.
+LOGITS = "logits"
 _FUNCTIONS = {
     SOFTMAX: ("torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"),
-    SIGMOID: ("torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"),
+    SIGMOID: ("torch.sigmoid", "torch.sigmoid_", "torch.nn.functional.sigmoid", "torch.special.expit"),
+    LOGITS: (),
 }
-_LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",)}
+_LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",), LOGITS: ("torch.nn.Linear",)}
+# The index that asks for every element of a container (a list or tuple a forward returns, one
+# a loop walks): `for out in model(x): loss += bce(out, y)`.
+ALL = "*"
+_LAYER_NAMES = {SOFTMAX: "nn.Softmax", SIGMOID: "nn.Sigmoid", LOGITS: "nn.Linear"}
+# What a forward ending in each kind returns, as the messages say it.
+_RETURNS = {SOFTMAX: "a softmax", SIGMOID: "a sigmoid", LOGITS: "the logits of an nn.Linear"}
 SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
                   "permute", "transpose", "clone", "type", "cpu", "cuda", "view_as", "reshape_as", "half",
                   "resize", "resize_as", "expand", "expand_as", "detach"}
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# Value operations that keep what a tensor holds: clamped probabilities are still probabilities
+# (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
+_BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
+_BOUNDING_FUNCTIONS = ("torch.clamp", "torch.clip")
 # torchvision classifiers whose forward ends with this attribute's module (in train mode too:
 # inception and googlenet return auxiliary outputs there, and are left out).
 _TORCHVISION_HEADS = {
@@ -47,6 +61,9 @@ class Activations:
         self.model = model
         self.roles = roles_of(model)
         self._active: set = set()
+        # Reading a model's forward as it runs in eval mode (`self.training` False): the model
+        # was called after `model.eval()` (a validation loss on `if not self.training:` probs).
+        self._eval = False
         # Other modules' model classes, through their phase-1 summaries (see project.py).
         self.project = project
         self.module_name = module_name
@@ -68,12 +85,29 @@ class Activations:
 
     def _activation(self, node, function, kind, index, depth) -> Optional[str]:
         model = self.model
-        if isinstance(node, (cst.Tuple, cst.List)) and index is not None:
+        if index == ALL:
+            if isinstance(node, (cst.Tuple, cst.List)):
+                elements = node.elements
+                if not elements or any(isinstance(e, cst.StarredElement) for e in elements):
+                    return None
+                found = [self.activation_of(e.value, function, kind, None, depth + 1) for e in elements]
+                return found[0] if all(found) else None
+            if isinstance(node, (cst.ListComp, cst.GeneratorExp)):  # `[F.softmax(o, 1) for o in outs]`
+                return self.activation_of(node.elt, function, kind, None, depth + 1)
+            if not isinstance(node, (cst.Name, cst.Attribute, cst.Call)):
+                return None
+        elif isinstance(node, (cst.Tuple, cst.List)) and index is not None:
             if type(index) is int and index < len(node.elements):
                 return self.activation_of(node.elements[index].value, function, kind, None, depth + 1)
             return None
-        if type(index) is str:  # an element of a dict: `{'exist': torch.sigmoid(x)}`, `out['exist']`
+        if type(index) is str and index != ALL:  # an element of a dict: `out['exist']`
             return self._dict_element(node, function, kind, index, depth)
+        if isinstance(node, cst.IfExp):  # `x if self.training else F.softmax(x, 1)`
+            mode = _training_test(node.test)
+            if self._eval and mode is not None:
+                return self.activation_of(node.body if not mode else node.orelse, function, kind, index, depth + 1)
+            body = self.activation_of(node.body, function, kind, index, depth + 1)
+            return body if body and self.activation_of(node.orelse, function, kind, index, depth + 1) else None
         if isinstance(node, cst.Subscript):
             key = subscript_key(node)
             if key is not None and index is None:  # `output['exist']`: that element of a dict
@@ -87,17 +121,18 @@ class Activations:
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
             func = node.func
-            if index is None and matches(qualified, *_FUNCTIONS[kind]):
+            if index is None and _FUNCTIONS[kind] and matches(qualified, *_FUNCTIONS[kind]):
                 return f"{dotted_name(func) or kind}()"
-            if matches(qualified, *SHAPE_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
+            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
-                if func.attr.value == kind and index is None and not module_attribute(model, func, function):
-                    return f".{kind}()"
-                if func.attr.value in SHAPE_METHODS:
+                if func.attr.value in (kind, f"{kind}_") and kind != LOGITS and index is None \
+                        and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
+                    return f".{func.attr.value}()"
+                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
-                return f"nn.{kind.capitalize()}"
+                return _LAYER_NAMES[kind]
             if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
                 return self._constructed_output(func, kind, index, depth + 1)
             callee = dotted_name(func)
@@ -112,11 +147,23 @@ class Activations:
                 return None
             bindings = reaching_bindings(model, [b for b in model.bindings_of(name, function)
                                                  if b.kind in ("assign", "with")], node, function)
+            # `for out in outputs:` around the use: the loop's target is an element of what it walks.
+            bindings += [b for b in model.bindings_of(name, function)
+                         if b.kind == "for" and b.function is function and model.is_within(node, b.statement.body)]
+            if self._eval:
+                bindings = self._eval_bindings(bindings, function)
             if not bindings:
-                return None
+                walked = _comprehension_source(model, node, name)  # `sum(ce(p, y) for p in probs)`
+                if walked is None:
+                    return None
+                return self.activation_of(walked, function, kind, ALL, depth + 1)
             found = []
             for b in bindings:
-                if b.index is not None:
+                if b.kind == "for":
+                    evidence = self._walked_element(b, kind, depth + 1)
+                elif type(b.value) is cst.List and not b.value.elements and index is not None and b.index is None:
+                    evidence = self._appended(name, b, kind, depth + 1)  # `outs = []` filled by appends
+                elif b.index is not None:
                     if isinstance(b.value, (cst.Tuple, cst.List)):
                         return None
                     evidence = self.activation_of(b.value, b.function, kind, b.index, depth + 1)
@@ -127,6 +174,83 @@ class Activations:
                 found.append(evidence)
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
+
+    def _in_eval_mode(self, callee: str, function, use: cst.CSTNode) -> bool:
+        """`callee.eval()` (or `.train(False)`) runs before `use` in the same function, with no
+        `callee.train()` between them in the source."""
+        model = self.model
+        if callee.startswith("self.") and callee.count(".") > 1:
+            return False
+        order = source_order(model)
+        at = order.get(model.statement_of(use), order.get(use))
+        if at is None:
+            return False
+        last_eval, last_train = -1, -1
+        for site in model.calls_in(function):
+            if dotted_name(site.receiver) != callee or site.method not in ("eval", "train"):
+                continue
+            where = order.get(site.statement, -1)
+            if where >= at:
+                continue
+            off = site.method == "eval" or (site.node.args and type(site.node.args[0].value) is cst.Name
+                                             and site.node.args[0].value.value == "False")
+            if off:
+                # Only an eval() on every path to the use: its block holds the use too (not
+                # `if args.evaluate: model.eval(); ...; return` above the training loop).
+                line = model.statement_of(site.statement)
+                block = model.parent(line) if line is not None else None
+                if block is not None and model.is_within(use, block):
+                    last_eval = max(last_eval, where)
+            else:
+                last_train = max(last_train, where)
+        return last_eval > last_train
+
+    def _eval_bindings(self, bindings: list, function) -> list:
+        """The bindings that hold in eval mode: none under `if self.training:`, and one under
+        `if not self.training:` (or the else of `if self.training:`) replaces those above it."""
+        model = self.model
+        order = source_order(model)
+        kept, certain = [], []
+        for b in bindings:
+            guard = _guard(model, b.statement, function) if b.function is function else None
+            if guard == "never":
+                continue
+            kept.append(b)
+            if guard == "always":
+                certain.append(order.get(b.statement, -1))
+        if certain:
+            last = max(certain)
+            kept = [b for b in kept if b.function is not function or order.get(b.statement, -1) >= last]
+        return kept
+
+    def _walked_element(self, binding, kind, depth: int) -> Optional[str]:
+        """The target of `for out in outputs:` (or `for i, out in enumerate(outputs)`, `for out,
+        t in zip(outputs, targets)`): evidence that every element of what it walks is `kind`."""
+        walked, index = binding.value, binding.index
+        if index is not None:
+            name = dotted_name(walked.func) if type(walked) is cst.Call else None
+            if name not in ("enumerate", "zip") or self.model.qualify_call(walked) is not None:
+                return None
+            args = [a.value for a in walked.args if a.keyword is None and not a.star]
+            position = index - 1 if name == "enumerate" else index
+            if position < 0 or position >= len(args) or (name == "enumerate" and len(args) != 1):
+                return None
+            walked = args[position]
+        return self.activation_of(walked, binding.function, kind, ALL, depth)
+
+    def _appended(self, name: str, binding, kind, depth: int) -> Optional[str]:
+        """`outs = []` filled by `outs.append(...)` in the same function (a forward collecting
+        one output per head): every element is `kind` when everything appended is. Any other
+        change to the list (`insert`, `extend`, `+=`) leaves it unknown."""
+        model = self.model
+        sites = [site for site in model.calls_in(binding.function) if dotted_name(site.receiver) == name]
+        if not sites or any(site.method != "append" or len(site.node.args) != 1 for site in sites):
+            return None
+        if any(b.kind == "aug" for b in model.bindings_of(name, binding.function)):
+            return None
+        found = [self.activation_of(site.node.args[0].value, binding.function, kind, None, depth + 1)
+                 for site in sites]
+        return f"every element appended to `{name}` is {found[0]}" if all(found) else None
 
     def _dict_element(self, node, function, kind, key: str, depth: int) -> Optional[str]:
         """Evidence that element `key` of the dict `node` is the output of `kind`."""
@@ -187,6 +311,15 @@ class Activations:
                       use: Optional[cst.CSTNode] = None) -> Optional[str]:
         """The last activation of a model called as `callee(...)` (at `use`, when given: only
         the bindings that reach it count, `model = nn.Linear(...)` replaced by `model = Net()`)."""
+        if not self._eval and use is not None and self._in_eval_mode(callee, function, use):
+            self._eval = True
+            try:
+                found = self._model_output(callee, function, kind, index, depth, use)
+            finally:
+                self._eval = False
+            if found:
+                return found if found.startswith("in eval mode") else f"in eval mode, {found}"
+            return None
         model = self.model
         roles = self.roles
         if callee in ("self", "self.forward", "self.__call__"):
@@ -337,7 +470,7 @@ class Activations:
         order = source_order(model)
         last = max(added, key=lambda site: order.get(site.statement, -1)).node.args[1].value
         if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
-            return f"last module added is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+            return f"last module added is {_LAYER_NAMES[kind]}"
         return None
 
     def _listed_last(self, call: cst.Call) -> Optional[cst.BaseExpression]:
@@ -421,13 +554,14 @@ class Activations:
             return None
         module, name = defining_module(self.project, module, name)
         outputs = getattr(self.project.get(module), "outputs", None) or {}
-        return f"forward() returns a {kind} ({name}, in {module})" if outputs.get((name, kind, index)) else None
+        return f"forward() returns {_RETURNS[kind]} ({name}, in {module})" \
+            if _summarized(outputs, name, kind, index, self._eval) else None
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
         qualified = model.qualify_call(call)
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
-            return f"module is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+            return f"module is {_LAYER_NAMES[kind]}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
             last = _last_layer(call) or self._listed_last(call)
             if type(last) is cst.Name:  # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`
@@ -436,7 +570,7 @@ class Activations:
                 last = values[0] if len(values) == 1 and all(b.index is None for b in model.bindings_of(
                     last.value, model.enclosing_function(call))) else last
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
-                return f"last layer is nn.{'Softmax' if kind == SOFTMAX else 'Sigmoid'}"
+                return f"last layer is {_LAYER_NAMES[kind]}"
             return None
         name = dotted_name(call.func)
         cls = model.class_info.get(name) if name else None
@@ -456,8 +590,9 @@ class Activations:
         target = defining_module(project, *target) if target is not None else None
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
-        found = outputs.get((target[1], kind, index)) if target is not None else None
-        return f"forward() returns a {kind} ({target[1]}, in {target[0]})" if found else None
+        found = _summarized(outputs, target[1], kind, index, self._eval) if target is not None else None
+        every = "every element it returns is " if index == ALL else "returns "
+        return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})" if found else None
 
     def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
         """The last activation of a model passed as an argument: a model class itself
@@ -476,15 +611,21 @@ class Activations:
         return self._model_output(name, function, kind, None, 0, value)
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
-        forward = cls.methods.get("forward")
+        forward = forward_of(self.model, cls)
         if forward is None or not forward.returns:
             return None
-        for ret in forward.returns:
+        returns = forward.returns
+        if self._eval:
+            returns = [r for r in returns if _guard(self.model, r, forward.node) != "never"]
+            if not returns:
+                return None
+        for ret in returns:
             if ret.value is None:
                 return None
             if not self.activation_of(ret.value, forward.node, kind, index, depth + 1):
                 return None
-        return f"forward() returns a {kind} ({cls.name})"
+        every = "every element it returns is " if index == ALL else ""
+        return f"forward() {every or 'returns '}{_RETURNS[kind]} ({cls.name})"
 
     def _top_level_model_classes(self) -> list:
         model = self.model
@@ -496,6 +637,68 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _training_test(test: cst.BaseExpression) -> Optional[bool]:
+    """True for `self.training`, False for `not self.training`, else None."""
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
+        inner = _training_test(test.expression)
+        return None if inner is None else not inner
+    return True if dotted_name(test) == "self.training" else None
+
+
+def _guard(model: FileModel, node: cst.CSTNode, function) -> Optional[str]:
+    """In eval mode, does `node` run: "never" (under `if self.training:`), "always" (under
+    `if not self.training:` or the else of `if self.training:`), or None (no such test)."""
+    current, child = model.parents.get(node), node
+    while current is not None and current is not function:
+        if type(current) is cst.If:
+            mode = _training_test(current.test)
+            if mode is not None:
+                in_body = child is current.body
+                if in_body or child is current.orelse:
+                    runs_in_eval = (not mode) if in_body else mode
+                    return "always" if runs_in_eval else "never"
+        current, child = model.parents.get(current), current
+    return None
+
+
+def _comprehension_source(model: FileModel, node: cst.CSTNode, name: str) -> Optional[cst.BaseExpression]:
+    """What the comprehension around `node` walks when its one target is `name` (`p` in
+    `[ce(p, y) for p in probs]`), else None."""
+    current = model.parents.get(node)
+    while current is not None and not isinstance(current, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
+        if isinstance(current, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            loop = current.for_in
+            if loop.inner_for_in is None and type(loop.target) is cst.Name and loop.target.value == name \
+                    and model.is_within(node, current.elt):
+                return loop.iter
+            return None
+        current = model.parents.get(current)
+    return None
+
+
+def forward_of(model: FileModel, cls):
+    """The class's `forward`, or the one it inherits from a base class of the same file
+    (`class Net(Base)` with the layers in `__init__` and `forward` in `Base`)."""
+    for _ in range(4):
+        forward = cls.methods.get("forward")
+        if forward is not None:
+            return forward
+        bases = [model.class_info.get(base) for base in cls.bases]
+        bases = [b for b in bases if b is not None and b is not cls]
+        if len(bases) != 1:
+            return None
+        cls = bases[0]
+    return None
+
+
+def _summarized(outputs: dict, name: str, kind: str, index, in_eval: bool = False) -> bool:
+    """What a module's summary says of element `index` of a class's output: one position of a
+    list or tuple holds `kind` when every element does; in eval mode, what it returns then."""
+    if outputs.get((name, kind, index)) or (type(index) is int and outputs.get((name, kind, ALL))):
+        return True
+    return bool(in_eval and index is None and outputs.get((name, kind, None, "eval")))
 
 
 def defining_module(project, module: str, name: str) -> tuple[str, str]:
@@ -595,27 +798,36 @@ def activations_of(model: FileModel, project=None, module_name: Optional[str] = 
     return found
 
 
-def class_outputs(model: FileModel) -> dict:
+def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -> dict:
     """(class, kind, tuple index) -> True for each model class of the file whose forward
-    ends in a softmax or a sigmoid, and (function, kind, None) for each function that builds
-    such a model: what other modules need to know (project summaries)."""
+    ends in a softmax, a sigmoid or an nn.Linear (logits), and (function, kind, None) for each
+    function that builds such a model: what other modules need to know (project summaries)."""
     found = {}
     activations = activations_of(model)
     for cls in model.class_info.values():
-        if "forward" not in cls.methods or not is_module_class(model, cls):
+        if forward_of(model, cls) is None or not is_module_class(model, cls):
             continue
-        for kind in (SOFTMAX, SIGMOID):
+        for kind in kinds:
             if activations._class_output(cls, kind, None, 0):
                 found[(cls.name, kind, None)] = True
-            for index in range(_tuple_width(cls)):
+            for index in range(_tuple_width(model, cls)):
                 if activations._class_output(cls, kind, index, 0):
                     found[(cls.name, kind, index)] = True
+            if activations._class_output(cls, kind, ALL, 0):  # a list or tuple of such outputs
+                found[(cls.name, kind, ALL)] = True
+            if (cls.name, kind, None) not in found:  # `if not self.training: x = F.softmax(x, 1)`
+                activations._eval = True
+                try:
+                    if activations._class_output(cls, kind, None, 0):
+                        found[(cls.name, kind, None, "eval")] = True
+                finally:
+                    activations._eval = False
             for key in returned_keys(model, cls):
                 if activations._class_output(cls, kind, key, 0):
                     found[(cls.name, kind, key)] = True
     for info in model.function_info.values():  # `def build_model(): return nn.Sequential(..., nn.Softmax())`
         if info.cls_ref is None and info.parent is None and info.returns:
-            for kind in (SOFTMAX, SIGMOID):
+            for kind in kinds:
                 if activations._factory_output(info.name, kind, None, 0):
                     found[(info.name, kind, None)] = True
     return found
@@ -626,7 +838,7 @@ def output_keys(model: FileModel, outputs: dict) -> dict:
     file's model classes return, None where the element is neither activation's output."""
     found: dict = {}
     for cls in model.class_info.values():
-        if "forward" not in cls.methods or not is_module_class(model, cls):
+        if forward_of(model, cls) is None or not is_module_class(model, cls):
             continue
         for key in returned_keys(model, cls):
             kinds = [kind for kind in (SOFTMAX, SIGMOID) if outputs.get((cls.name, kind, key))]
@@ -637,7 +849,7 @@ def output_keys(model: FileModel, outputs: dict) -> dict:
 def returned_keys(model: FileModel, cls) -> list:
     """The string keys of the dicts a forward returns: `return {'exist': x}`, or a name bound
     to a dict literal or given `output['exist'] = x` in the forward (at most 8)."""
-    forward = cls.methods["forward"]
+    forward = forward_of(model, cls)
     keys: list = []
     for ret in forward.returns:
         value = ret.value
@@ -667,8 +879,8 @@ def _keyed_bindings(model: FileModel) -> dict:
     return found
 
 
-def _tuple_width(cls) -> int:
+def _tuple_width(model: FileModel, cls) -> int:
     """How many values the forward returns as a literal tuple (0 when it returns one)."""
-    widths = {len(r.value.elements) for r in cls.methods["forward"].returns
+    widths = {len(r.value.elements) for r in forward_of(model, cls).returns
               if isinstance(r.value, (cst.Tuple, cst.List))}
     return min(widths.pop(), 4) if len(widths) == 1 else 0

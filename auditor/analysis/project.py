@@ -136,9 +136,11 @@ def summarize_file(ctx) -> Optional[Any]:
                                                      if i.parent is None and i.cls is None])
     text = ctx.source.text
     if model.class_info or model.function_info:
-        from auditor.analysis.activations import class_outputs, output_keys
+        from auditor.analysis.activations import LOGITS, class_outputs, output_keys
         if "softmax" in text or "sigmoid" in text or "Softmax" in text or "Sigmoid" in text:
             summary.outputs = class_outputs(model)
+        elif "Linear" in text:  # only logits to tell (TRN303 on a model of another module)
+            summary.outputs = class_outputs(model, (LOGITS,))
         # Every model's dict keys, with or without an activation: one returning logits under
         # a key vetoes a finding on that key (see ProjectIndex.output_keys).
         if model.class_info:
