@@ -143,6 +143,9 @@ class NllLossWithoutLogSoftmax(Rule):
         for site in model.calls:
             how = None
             if self._is_nll(model, site):
+                reaching = losses.input_of(site)
+                if reaching is not None and reaching[0] != "nll":
+                    continue  # the name is rebound: the loss that reaches this call is another one
                 first = argument(site.node, "input", 0)
             else:
                 found = losses.input_of(site)

@@ -122,9 +122,27 @@ mixed = Mixed()
 for x, y in loader:
     criterion(mixed(x), y).backward()
 """,
+    # A tutorial rebinds one criterion name: CrossEntropyLoss on the logits first (correct), then
+    # NLLLoss on a LogSoftmax model (correct), then NLLLoss on the logits (the bug). Only the
+    # binding that reaches a call says which loss it is.
+    "rebound.py": """
+import torch.nn as nn
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+criterion = nn.CrossEntropyLoss()
+loss = criterion(model(images), labels)
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10), nn.LogSoftmax(dim=1))
+criterion = nn.NLLLoss()
+loss = criterion(model(images), labels)
+
+model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+loss = criterion(model(images), labels)
+""",
 }
 
 EXPECTED = {
+    "rebound.py": [("TRN303", 12)],
     "models.py": [],
     "train.py": [("TRN303", 9), ("TRN303", 14)],
     "train_ok.py": [],
