@@ -357,6 +357,7 @@ class FlowAnalysis:
         that the project resolves from the callee's summary (phase 1 reads summaries' calls so)."""
         self.model = model
         self._opaque = opaque or {}
+        self._project_effects: dict = {}  # call -> what `_project_effect` answered
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
@@ -1129,9 +1130,64 @@ class FlowAnalysis:
                 plan = plans[key] = self._plan_call(site)
             if plan[0] != "none":  # most calls: nothing to do
                 states = self._apply(site, plan, states)
+            elif self.project is not None:
+                effect = self._project_effects.get(key, _UNSET)
+                if effect is _UNSET:
+                    effect = self._project_effects[key] = self._project_effect(site)
+                if effect is not None:
+                    states = self._apply_project_effect(site, effect, states)
             if key in self._opaque:
                 states = self._forget_arguments(site, states)
         return states
+
+    def _project_effect(self, site: CallSite) -> Optional[list]:
+        """[(caller key, modes)] that a call into another module of the project leaves models
+        in, read from summaries: a function there switching a parameter (`validate(model)`
+        whose `model.eval()` is never undone), or a method of the project's model classes
+        switching `self` (`model.predict(x)` calling `self.eval()`) when every model class
+        defining that method does the same. None when the project does not say."""
+        project = self.project
+        if not self.module_name or not hasattr(project, "method_effects"):
+            return None
+        call = site.node
+        if site.qualname is not None and not site.qualname.startswith(("torch.", "numpy.", "sklearn.")):
+            target = resolve_import(self.module_name, site.qualname)
+            summary = project.get(target[0]) if target is not None else None
+            effects = (getattr(summary, "effects", None) or {}).get(target[1]) if summary is not None else None
+            if not effects:
+                return None
+            positional, switched = effects
+            found = []
+            plain = [a for a in call.args if a.keyword is None and not a.star]
+            for param, arg in zip(positional, plain):
+                if param in switched and dotted_name(arg.value):
+                    found.append((dotted_name(arg.value), tuple(switched[param])))
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value in switched and dotted_name(arg.value):
+                    found.append((dotted_name(arg.value), tuple(switched[arg.keyword.value])))
+            return found or None
+        receiver = site.receiver
+        if site.qualname is not None or receiver is None or self.resolve(site) is not None:
+            return None
+        key = dotted_name(_strip_moves(receiver))
+        if not key or (key == "self" and self.model.class_of(site.function) is not None):
+            return None  # a method of this class: resolved in the file when it is there
+        entries = project.method_effects(site.method)
+        if not entries or any(entry != entries[0] for entry in entries) or not entries[0] or "?" in entries[0]:
+            return None
+        if not self.roles.is_model(key, site.function):
+            return None
+        return [(key, tuple(entries[0]))]
+
+    def _apply_project_effect(self, site: CallSite, effect: list, states: list[State]) -> list[State]:
+        out = states
+        for key, modes in effect:
+            new = []
+            for s in out:
+                for mode in modes:
+                    new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
+            out = _dedupe(new)
+        return out
 
     def _forget_arguments(self, site: CallSite, states: list[State]) -> list[State]:
         """After an opaque call, each model handed to it has the mode the callee leaves it in,

@@ -12,7 +12,7 @@ import libcst as cst
 
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
-from auditor.analysis.names import dotted_name
+from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, combine, name_tokens, split_of_name, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
@@ -551,7 +551,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         # when neither concerns this file, the flow is the one the project gives, and it is
         # kept (marked as holding for the project, so this is asked once).
         if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
-                or _builds_project_models(model, project, module_name):
+                or _builds_project_models(model, project, module_name) \
+                or _calls_project_switches(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.
@@ -571,6 +572,23 @@ def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
         return False
     return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
                if site.qualname is not None or model.imports.stars)  # classes and factories (`get_model()`)
+
+
+def _calls_project_switches(model: FileModel, project, module_name: str) -> bool:
+    """Whether the file calls a function of another module that switches a parameter's mode,
+    or a method that the project's model classes define to switch `self` (the flow reads
+    their effects only with the project)."""
+    if not hasattr(project, "method_effects"):
+        return False
+    for site in model.calls:
+        if site.qualname is not None:
+            target = resolve_import(module_name, site.qualname)
+            summary = project.get(target[0]) if target is not None else None
+            if summary is not None and target[1] in (getattr(summary, "effects", None) or {}):
+                return True
+        elif site.method is not None and any(project.method_effects(site.method)):
+            return True
+    return False
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:
