@@ -936,7 +936,7 @@ class MissingTrainMode(Rule):
         # reference model): its parameters reach no optimizer of the file.
         optimized = _optimized_modules(prog)
         for site in prog.model.calls:
-            if not prog.is_step(site):
+            if not (prog.is_step(site) or prog.is_step_callable(site)):
                 continue
             loops = prog.loops_of(site.node)
             container = loops[0] if loops else site.function

@@ -97,6 +97,19 @@ class Program:
                 return False
         return self.roles.is_optimizer(receiver, site.function)
 
+    def is_step_callable(self, site: CallSite) -> bool:
+        """`train_op()`: a call, with no arguments, of a name that only ever holds what a
+        library call built from a model's parameters (`train_op = get_train_op(params=
+        model.parameters())`): a function that steps those parameters when called."""
+        if site.node.args or site.receiver is not None or not site.callee or "." in site.callee:
+            return False
+        bindings = self.model.bindings_of(site.callee, site.function)
+        return bool(bindings) and all(
+            b.kind == "assign" and b.index is None and type(b.value) is cst.Call
+            and self.model.qualify_call(b.value) is not None
+            and not self.roles.is_optimizer(site.callee, site.function)
+            and any(_holds_parameters(arg.value) for arg in b.value.args) for b in bindings)
+
     def is_zero_grad(self, site: CallSite) -> bool:
         return site.method == "zero_grad" or (site.method == "zero_" and "grad" in (site.callee or ""))
 
@@ -539,6 +552,12 @@ class Program:
             if self.splits.split_of(arg.value, site.function, env) == TEST:
                 return self._describe(arg.value, env)
         return None
+
+
+def _holds_parameters(value: cst.BaseExpression) -> bool:
+    """`model.parameters()` (or `named_parameters()`), as written."""
+    return type(value) is cst.Call and type(value.func) is cst.Attribute and \
+        value.func.attr.value in ("parameters", "named_parameters") and not value.args
 
 
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:

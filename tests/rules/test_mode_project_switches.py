@@ -7,6 +7,10 @@
   self.eval(); ...`), called on the model after each optimizer step (seen in a CTC captcha
   recogniser: every later step of the epoch trained the batch-norm network in eval mode).
 
+- a step made by a library from the parameters (`train_op = tx.core.get_train_op(params=
+  model.parameters())`) and run as `train_op()`, after a periodic evaluation inside the batch
+  loop that leaves the model in eval mode (texar's examples).
+
 Each with the correct look-alike: the helper restores the mode it found, `model.train()`
 follows the call, or the method switches back to training itself.
 """
@@ -104,6 +108,34 @@ def main(loader):
         train_epoch(model, loader, optimizer)
 """
 
+STEP_CALLABLE = """
+import torch
+import texar.torch as tx
+
+
+def main(model, train_data, val_data, eval_steps=100):
+    train_op = tx.core.get_train_op(params=model.parameters(), hparams={{"lr": 1e-4}})
+
+    def _eval_epoch():
+        model.eval()
+        with torch.no_grad():
+            for batch in val_data:
+                model(batch)
+
+    def _train_epoch():
+        model.train()
+        for step, batch in enumerate(train_data):
+            {before}
+            loss = model(batch).mean()
+            loss.backward()
+            train_op()
+            if step % eval_steps == 0:
+                _eval_epoch()
+
+    for epoch in range(3):
+        _train_epoch()
+"""
+
 
 def _helper_project(package: str, enter: str, leave: str) -> dict:
     return {
@@ -149,9 +181,13 @@ class Other(nn.Module):
     def transcribe(self, x):
         return self.forward(x)
 """,
+    "step_callable_bad.py": STEP_CALLABLE.format(before="pass"),
+    "step_callable_ok.py": STEP_CALLABLE.format(before="model.train()"),
 }
 
 EXPECTED = {
+    "step_callable_bad.py": [("TRN103", 20)],
+    "step_callable_ok.py": [],
     "helper_bad/fit.py": [("TRN103", 23)],
     "helper_restores_ok/fit.py": [],
     "helper_switches_back_ok/fit.py": [],
