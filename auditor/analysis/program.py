@@ -120,7 +120,7 @@ class Program:
                 key = site.callee
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
-                explicit = self._explicit_forward(site)
+                explicit = self._explicit_forward(site) or self._generation(site)
                 if explicit:
                     key = explicit  # `self.feature.forward(x)` runs `self.feature`
                 info = self.model.info(site.function)
@@ -157,6 +157,16 @@ class Program:
             self._plain_forward_classes = not torch or any(
                 "forward" in c.methods and not is_module_class(model, c) for c in model.class_infos)
         return None if self._plain_forward_classes else receiver
+
+    def _generation(self, site: CallSite) -> Optional[str]:
+        """The model of a `model.generate(ids)` call (Hugging Face's decoding loop, or a model
+        class's own sampler): it runs the model's forward in whatever mode the model is in."""
+        if site.method != "generate" or site.receiver is None:
+            return None
+        receiver = dotted_name(site.receiver)
+        if receiver is None or receiver == "self" or not self.roles.is_model(receiver, site.function):
+            return None
+        return receiver
 
     def _over_eval_data(self, site: CallSite) -> bool:
         """A loop around the call iterates over evaluation data (`for x, y in val_loader:` in a
