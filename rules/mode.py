@@ -126,6 +126,12 @@ def _chose_training(state) -> bool:
         flag = _FLAG_TRUE.match(code)
         if value and flag and {"train", "training"} & set(name_tokens(flag.group(1))):
             return True
+    # The same choice passed as a literal by the caller (`run(model, loader, train=True)`,
+    # `run_epoch("train")`): the parameter holds it on this path.
+    for name, value in state.env:
+        if (value is True and {"train", "training"} & set(name_tokens(name))) or \
+                (isinstance(value, str) and value.lower() in ("train", "training")):
+            return True
     return False
 
 

@@ -196,6 +196,11 @@ def same_path(state: State, other: State) -> bool:
             if seen is not _DROP and seen is not value and not (
                     type(seen) is type(value) and cst.CSTNode not in type(value).__mro__ and seen == value):
                 return False
+    # A flag bound by the caller in one (`run_epoch(..., True)`: `train` is True) and assumed
+    # the other way in the other (`if train:` taken false).
+    if (state.env and other.facts and _constant_contradicts(state.env, other.facts)) or \
+            (other.env and state.facts and _constant_contradicts(other.env, state.facts)):
+        return False
     if not state.facts or not other.facts:
         return True
     theirs = dict(other.facts)
@@ -204,6 +209,18 @@ def same_path(state: State, other: State) -> bool:
         if seen is not None and seen != value and _FLAG_FACT.match(code):
             return False
     return True
+
+
+def _constant_contradicts(env: tuple, facts: tuple) -> bool:
+    """A bare flag (`train`, `not train`) assumed to be what its constant is not."""
+    bound = dict(env)
+    for code, value in facts:
+        negated = code.startswith("not ")
+        name = code[4:].strip() if negated else code
+        if name in bound and isinstance(bound[name], (bool, type(None), int, str)):
+            if bool(bound[name]) != (value != negated):
+                return True
+    return False
 
 
 _DROP = object()
@@ -1247,6 +1264,9 @@ class FlowAnalysis:
         _, callee, bindings = plan
         if self._recording:
             entries = []
+            # Literal arguments bind the callee's parameters (`_run_epoch("val", epoch)`): its
+            # `if mode == "train":` then tells the paths of this call apart.
+            constants = self._constant_arguments(callee, site)
             for s in states:
                 modes = []
                 for param, key in bindings.items():
@@ -1269,7 +1289,7 @@ class FlowAnalysis:
                 # A method called on `self` sees the same attributes: what this path assumed
                 # about them (`if self.stage == "train": self.train_step()`) holds there too.
                 facts = tuple(f for f in s.facts if _about_self(f[0])) if bindings.get("self") == "self" else ()
-                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, facts=facts))
+                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, env=constants, facts=facts))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)
         if not effects:
@@ -1289,6 +1309,29 @@ class FlowAnalysis:
                     new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
             out = _dedupe(new)
         return out
+
+    def _constant_arguments(self, callee: cst.FunctionDef, site: CallSite) -> tuple:
+        """(parameter, value) for the literal strings, numbers and True/False/None passed to
+        `callee` at `site`, sorted by name (a State's env)."""
+        info = self.model.function_info[callee]
+        call = site.node
+        if any(a.star for a in call.args):
+            return ()
+        resolved = self.resolve(site)
+        bound = resolved is not None and resolved[1]
+        positional = info.positional if bound or info.cls is None else info.params
+        found = {}
+        plain = [a for a in call.args if a.keyword is None]
+        for param, arg in zip(positional, plain):
+            value = _constant(arg.value)
+            if value is not _DROP:
+                found[param] = value
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in info.params:
+                value = _constant(arg.value)
+                if value is not _DROP:
+                    found[arg.keyword.value] = value
+        return tuple(sorted(found.items(), key=lambda pair: pair[0]))
 
     def _set_mode(self, state: State, key: str, mode: str) -> State:
         """`key` switched to `mode`, and with it the other name of the same module in the running
