@@ -262,6 +262,8 @@ class Program:
             if state is None or (not state.env and not state.facts):
                 return True
             states = self.flow.states_at(site.node)
+            if not states and state.env:
+                continue  # cut off on every path by the constants the callers passed (`optimizer=None`)
             if not states or any(same_path(state, s) for s in states):
                 return True
         return False
@@ -471,6 +473,8 @@ class Program:
         `if phase == "train": loss.backward()` trains only in the training phase)."""
         for trained in self._result(site)[1]:
             states = self.flow.states_at(trained.node)
+            if not states and state.env:
+                continue  # cut off on every path by the constants the callers passed
             if (not state.env and not state.facts) or not states or any(same_path(state, s) for s in states):
                 return True
         return False
