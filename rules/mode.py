@@ -126,6 +126,12 @@ def _chose_training(state) -> bool:
         flag = _FLAG_TRUE.match(code)
         if value and flag and {"train", "training"} & set(name_tokens(flag.group(1))):
             return True
+    # The same choice passed as a literal by the caller (`run(model, loader, train=True)`,
+    # `run_epoch("train")`): the parameter holds it on this path.
+    for name, value in state.env:
+        if (value is True and {"train", "training"} & set(name_tokens(name))) or \
+                (isinstance(value, str) and value.lower() in ("train", "training")):
+            return True
     return False
 
 
@@ -690,7 +696,9 @@ class MissingEvalMode(Rule):
         output feeds another model), random-noise inputs, an untrained model's first forward
         pass (a smoke test of shapes; a model restored by `load_state_dict` or by its own
         `load_*` method, `model.load_weights(path)`, is not untrained), string-only inputs, forward passes inside a module's
-        own methods, and behaviour alone in test code.
+        own methods, and behaviour alone in test code. `model.generate(...)` is a forward pass
+        of `model` (Hugging Face's decoding runs in the model's current mode; it takes no
+        gradients itself, so TRN102 leaves it alone).
 
         Across boundaries it sees: models built at module level and read as globals by
         functions (`def test(): model(x)` called from the script), `self.model` built in
@@ -706,7 +714,9 @@ class MissingEvalMode(Rule):
         `from unet import UNet`), and functions that return newly built models (`model =
         get_model("LeNet")`, in the file or another module). A model handed to a function of
         another checked module has the mode that function leaves it in (`get_loss(model)`
-        calling `model.eval()`); methods called on an object of a class of the file
+        calling `model.eval()`), and a method of the project's model classes switches the model
+        it is called on (`model.predict(x)` calling `self.eval()`) when every model class of the
+        run that defines the name agrees; methods called on an object of a class of the file
         (`trainer.validate()`) see its attributes as `self.*`, and a function nested in another
         reads the outer one's model (`def evaluate(): model(x)` inside `main`). `transformers`'
         `from_pretrained()` returns models in eval mode; `Net().eval()` is in eval mode from its
@@ -938,6 +948,8 @@ class MissingNoGrad(Rule):
         optimized = _UNSET = object()
         for prog, forward, evaluated in _eval_forwards(ctx):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
+            if forward.site.method == "generate":
+                continue  # `generate()` decodes under no_grad itself (Hugging Face's is decorated so)
             region = _region(prog, forward.site)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
                     or _feeds_a_gradient(prog, forward):
@@ -976,7 +988,11 @@ class MissingTrainMode(Rule):
 
         A model whose parameters reach none of the file's optimizers (a frozen backbone under
         a linear probe, a reference model) may stay in eval mode on purpose and is not
-        flagged. Any known optimizer class counts (`torch.optim.*`, `transformers.AdamW`...).
+        flagged. Any known optimizer class counts (`torch.optim.*`, `transformers.AdamW`...),
+        and so does a step function a library built from the parameters (`train_op =
+        tx.core.get_train_op(params=model.parameters())`, run as `train_op()`). The switch to
+        eval mode may come from another checked module: a function there that leaves its
+        model argument in eval mode, or a model method that calls `self.eval()`.
         When an optimizer is built here from parameters that cannot be read (param groups
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
@@ -1047,7 +1063,7 @@ class MissingTrainMode(Rule):
         # reference model): its parameters reach no optimizer of the file.
         optimized = _optimized_modules(prog)
         for site in prog.model.calls:
-            if not prog.is_step(site):
+            if not (prog.is_step(site) or prog.is_step_callable(site)):
                 continue
             loops = prog.loops_of(site.node)
             container = loops[0] if loops else site.function

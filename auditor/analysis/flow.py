@@ -196,6 +196,11 @@ def same_path(state: State, other: State) -> bool:
             if seen is not _DROP and seen is not value and not (
                     type(seen) is type(value) and cst.CSTNode not in type(value).__mro__ and seen == value):
                 return False
+    # A flag bound by the caller in one (`run_epoch(..., True)`: `train` is True) and assumed
+    # the other way in the other (`if train:` taken false).
+    if (state.env and other.facts and _constant_contradicts(state.env, other.facts)) or \
+            (other.env and state.facts and _constant_contradicts(other.env, state.facts)):
+        return False
     if not state.facts or not other.facts:
         return True
     theirs = dict(other.facts)
@@ -204,6 +209,18 @@ def same_path(state: State, other: State) -> bool:
         if seen is not None and seen != value and _FLAG_FACT.match(code):
             return False
     return True
+
+
+def _constant_contradicts(env: tuple, facts: tuple) -> bool:
+    """A bare flag (`train`, `not train`) assumed to be what its constant is not."""
+    bound = dict(env)
+    for code, value in facts:
+        negated = code.startswith("not ")
+        name = code[4:].strip() if negated else code
+        if name in bound and isinstance(bound[name], (bool, type(None), int, str)):
+            if bool(bound[name]) != (value != negated):
+                return True
+    return False
 
 
 _DROP = object()
@@ -357,6 +374,7 @@ class FlowAnalysis:
         that the project resolves from the callee's summary (phase 1 reads summaries' calls so)."""
         self.model = model
         self._opaque = opaque or {}
+        self._project_effects: dict = {}  # call -> what `_project_effect` answered
         self.roles: Roles = roles_of(model)
         self.project = project
         self.module_name = module_name
@@ -1129,9 +1147,64 @@ class FlowAnalysis:
                 plan = plans[key] = self._plan_call(site)
             if plan[0] != "none":  # most calls: nothing to do
                 states = self._apply(site, plan, states)
+            elif self.project is not None:
+                effect = self._project_effects.get(key, _UNSET)
+                if effect is _UNSET:
+                    effect = self._project_effects[key] = self._project_effect(site)
+                if effect is not None:
+                    states = self._apply_project_effect(site, effect, states)
             if key in self._opaque:
                 states = self._forget_arguments(site, states)
         return states
+
+    def _project_effect(self, site: CallSite) -> Optional[list]:
+        """[(caller key, modes)] that a call into another module of the project leaves models
+        in, read from summaries: a function there switching a parameter (`validate(model)`
+        whose `model.eval()` is never undone), or a method of the project's model classes
+        switching `self` (`model.predict(x)` calling `self.eval()`) when every model class
+        defining that method does the same. None when the project does not say."""
+        project = self.project
+        if not self.module_name or not hasattr(project, "method_effects"):
+            return None
+        call = site.node
+        if site.qualname is not None and not site.qualname.startswith(("torch.", "numpy.", "sklearn.")):
+            target = resolve_import(self.module_name, site.qualname)
+            summary = project.get(target[0]) if target is not None else None
+            effects = (getattr(summary, "effects", None) or {}).get(target[1]) if summary is not None else None
+            if not effects:
+                return None
+            positional, switched = effects
+            found = []
+            plain = [a for a in call.args if a.keyword is None and not a.star]
+            for param, arg in zip(positional, plain):
+                if param in switched and dotted_name(arg.value):
+                    found.append((dotted_name(arg.value), tuple(switched[param])))
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value in switched and dotted_name(arg.value):
+                    found.append((dotted_name(arg.value), tuple(switched[arg.keyword.value])))
+            return found or None
+        receiver = site.receiver
+        if site.qualname is not None or receiver is None or self.resolve(site) is not None:
+            return None
+        key = dotted_name(_strip_moves(receiver))
+        if not key or (key == "self" and self.model.class_of(site.function) is not None):
+            return None  # a method of this class: resolved in the file when it is there
+        entries = project.method_effects(site.method)
+        if not entries or any(entry != entries[0] for entry in entries) or not entries[0] or "?" in entries[0]:
+            return None
+        if not self.roles.is_model(key, site.function):
+            return None
+        return [(key, tuple(entries[0]))]
+
+    def _apply_project_effect(self, site: CallSite, effect: list, states: list[State]) -> list[State]:
+        out = states
+        for key, modes in effect:
+            new = []
+            for s in out:
+                for mode in modes:
+                    new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
+            out = _dedupe(new)
+        return out
 
     def _forget_arguments(self, site: CallSite, states: list[State]) -> list[State]:
         """After an opaque call, each model handed to it has the mode the callee leaves it in,
@@ -1191,6 +1264,9 @@ class FlowAnalysis:
         _, callee, bindings = plan
         if self._recording:
             entries = []
+            # Literal arguments bind the callee's parameters (`_run_epoch("val", epoch)`): its
+            # `if mode == "train":` then tells the paths of this call apart.
+            constants = self._constant_arguments(callee, site)
             for s in states:
                 modes = []
                 for param, key in bindings.items():
@@ -1213,7 +1289,7 @@ class FlowAnalysis:
                 # A method called on `self` sees the same attributes: what this path assumed
                 # about them (`if self.stage == "train": self.train_step()`) holds there too.
                 facts = tuple(f for f in s.facts if _about_self(f[0])) if bindings.get("self") == "self" else ()
-                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, facts=facts))
+                entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, env=constants, facts=facts))
             self.callers.setdefault(callee, []).extend(entries)
         effects = self.effects(callee)
         if not effects:
@@ -1233,6 +1309,29 @@ class FlowAnalysis:
                     new.append(s if mode == UNKNOWN else self._set_mode(s, key, mode))
             out = _dedupe(new)
         return out
+
+    def _constant_arguments(self, callee: cst.FunctionDef, site: CallSite) -> tuple:
+        """(parameter, value) for the literal strings, numbers and True/False/None passed to
+        `callee` at `site`, sorted by name (a State's env)."""
+        info = self.model.function_info[callee]
+        call = site.node
+        if any(a.star for a in call.args):
+            return ()
+        resolved = self.resolve(site)
+        bound = resolved is not None and resolved[1]
+        positional = info.positional if bound or info.cls is None else info.params
+        found = {}
+        plain = [a for a in call.args if a.keyword is None]
+        for param, arg in zip(positional, plain):
+            value = _constant(arg.value)
+            if value is not _DROP:
+                found[param] = value
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in info.params:
+                value = _constant(arg.value)
+                if value is not _DROP:
+                    found[arg.keyword.value] = value
+        return tuple(sorted(found.items(), key=lambda pair: pair[0]))
 
     def _set_mode(self, state: State, key: str, mode: str) -> State:
         """`key` switched to `mode`, and with it the other name of the same module in the running

@@ -64,6 +64,10 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
     cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is not None:
         return class_dependence(model, cls, depth + 1)
+    if name and "." not in name and cls is None:
+        chosen = _chosen_classes(model, name, value)
+        if chosen:
+            return _any_of_classes(model, chosen, value, depth)
     if name and name.startswith("self.") and name.count(".") == 1:
         # `nn.Sequential(*self._make_layers(cfg))`: the layers a method of the class returns.
         owner = model.class_of(model.enclosing_function(value))
@@ -72,6 +76,47 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
         if returned and all(r is not None for r in returned):
             return _all_of(model, returned, depth)
     return None, ""
+
+
+def _chosen_classes(model: FileModel, name: str, call: cst.Call) -> list:
+    """The classes a local name picks among (`norm_layer = AdaIN if norm == "adain" else
+    nn.InstanceNorm2d`) where every binding of it in the function holds classes only, else []."""
+    bindings = model.bindings_of(name, model.enclosing_function(call))
+    found: list = []
+    for b in bindings:
+        if b.kind != "assign" or b.index is not None:
+            return []
+        pending = [b.value]
+        while pending:
+            value = pending.pop()
+            if type(value) is cst.IfExp:
+                pending.extend((value.body, value.orelse))
+                continue
+            written = dotted_name(value)
+            if not written:
+                return []
+            qualified = model.imports.qualify_dotted(written)
+            if written in model.class_info or (qualified or "").startswith("torch.nn."):
+                found.append((written, qualified))
+            else:
+                return []
+    return found
+
+
+def _any_of_classes(model: FileModel, chosen: list, call: cst.Call, depth: int) -> tuple[Optional[bool], str]:
+    """Dependent when any of the classes `call` may build is; unknown when one is unknown."""
+    unknown = False
+    for written, qualified in chosen:
+        if written in model.class_info:
+            found, what = class_dependence(model, model.class_info[written], depth + 1)
+        elif qualified and qualified.count(".") == 2:
+            found, what = _layer(model, qualified.rsplit(".", 1)[-1], call, depth)
+        else:
+            found, what = None, ""
+        if found:
+            return True, what
+        unknown = unknown or found is None
+    return (None, "") if unknown else (False, "")
 
 
 def _class_in_force(model: FileModel, name: str, call: cst.Call) -> Optional[ClassInfo]:
@@ -254,6 +299,8 @@ def _calls_dependence(model: FileModel, calls: list, depth: int,
             continue
         qualified = site.qualname or ""
         if qualified in _FUNCTIONAL_DROPOUT:
+            if _fixed_training_flag(site.node, qualified):
+                continue  # `F.batch_norm(..., True, ...)` (AdaIN), `F.dropout(x, 0.5)`: the same in both modes
             return True, qualified.replace("torch.nn.functional.", "F.")
         callee = site.callee or ""
         last = callee.rsplit(".", 1)[-1]
@@ -275,6 +322,30 @@ def _calls_dependence(model: FileModel, calls: list, depth: int,
             return True, what
         unknown = unknown or found is None
     return (None, "") if unknown else (False, "")
+
+
+# Where the functional forms take their `training` flag, and its default.
+_TRAINING_FLAG = {"torch.nn.functional.batch_norm": (5, "training", False), "torch.dropout": (2, "train", None)}
+
+
+def _fixed_training_flag(call: cst.Call, qualified: str) -> bool:
+    """A functional batch norm or dropout whose `training` flag is a literal (batch norm: or
+    left to its default, False): it computes the same in training and eval mode
+    (`F.batch_norm(x, rm, rv, w, b, True)`, instance norm written by hand, uses batch
+    statistics in both; `F.dropout(x, 0.5, training=True)` drops in both), so the model's
+    mode does not reach it. `training=self.training` does."""
+    # (A dropout without the flag is left as dependent: the forgotten `training=self.training`
+    # is its own finding, and the output there still changes with nothing the mode can fix.)
+    index, keyword, default = _TRAINING_FLAG.get(qualified, (2, "training", None))
+    flag = _keyword(call, keyword)
+    if flag is None:
+        positional = [a.value for a in call.args if a.keyword is None]
+        if any(a.star for a in call.args):
+            return False
+        flag = positional[index] if len(positional) > index else None
+    if flag is None:
+        return default is not None
+    return type(flag) is cst.Name and flag.value in ("True", "False")
 
 
 def _builds_an_attribute(model: FileModel, site) -> bool:

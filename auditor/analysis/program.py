@@ -99,6 +99,19 @@ class Program:
                 return False
         return self.roles.is_optimizer(receiver, site.function)
 
+    def is_step_callable(self, site: CallSite) -> bool:
+        """`train_op()`: a call, with no arguments, of a name that only ever holds what a
+        library call built from a model's parameters (`train_op = get_train_op(params=
+        model.parameters())`): a function that steps those parameters when called."""
+        if site.node.args or site.receiver is not None or not site.callee or "." in site.callee:
+            return False
+        bindings = self.model.bindings_of(site.callee, site.function)
+        return bool(bindings) and all(
+            b.kind == "assign" and b.index is None and type(b.value) is cst.Call
+            and self.model.qualify_call(b.value) is not None
+            and not self.roles.is_optimizer(site.callee, site.function)
+            and any(_holds_parameters(arg.value) for arg in b.value.args) for b in bindings)
+
     def is_zero_grad(self, site: CallSite) -> bool:
         return site.method == "zero_grad" or (site.method == "zero_" and "grad" in (site.callee or ""))
 
@@ -114,7 +127,7 @@ class Program:
                     continue
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
-                explicit = self._explicit_forward(site)
+                explicit = self._explicit_forward(site) or self._generation(site)
                 if explicit:
                     key = explicit  # `self.feature.forward(x)` runs `self.feature`
                 info = self.model.info(site.function)
@@ -250,6 +263,16 @@ class Program:
                 "forward" in c.methods and not is_module_class(model, c) for c in model.class_infos)
         return None if self._plain_forward_classes else receiver
 
+    def _generation(self, site: CallSite) -> Optional[str]:
+        """The model of a `model.generate(ids)` call (Hugging Face's decoding loop, or a model
+        class's own sampler): it runs the model's forward in whatever mode the model is in."""
+        if site.method != "generate" or site.receiver is None:
+            return None
+        receiver = dotted_name(site.receiver)
+        if receiver is None or receiver == "self" or not self.roles.is_model(receiver, site.function):
+            return None
+        return receiver
+
     def _over_eval_data(self, site: CallSite) -> bool:
         """A loop around the call iterates over evaluation data (`for x, y in val_loader:` in a
         model class's `test_loop`): the class evaluating its parts, not a forward pass of them."""
@@ -344,6 +367,8 @@ class Program:
             if state is None or (not state.env and not state.facts):
                 return True
             states = self.flow.states_at(site.node)
+            if not states and state.env:
+                continue  # cut off on every path by the constants the callers passed (`optimizer=None`)
             if not states or any(same_path(state, s) for s in states):
                 return True
         return False
@@ -553,6 +578,8 @@ class Program:
         `if phase == "train": loss.backward()` trains only in the training phase)."""
         for trained in self._result(site)[1]:
             states = self.flow.states_at(trained.node)
+            if not states and state.env:
+                continue  # cut off on every path by the constants the callers passed
             if (not state.env and not state.facts) or not states or any(same_path(state, s) for s in states):
                 return True
         return False
@@ -670,6 +697,12 @@ class Program:
         return None
 
 
+def _holds_parameters(value: cst.BaseExpression) -> bool:
+    """`model.parameters()` (or `named_parameters()`), as written."""
+    return type(value) is cst.Call and type(value.func) is cst.Attribute and \
+        value.func.attr.value in ("parameters", "named_parameters") and not value.args
+
+
 def program_of(model: FileModel, project=None, module_name: Optional[str] = None) -> Program:
     program = model.cache.get("program")
     if program is not None and program.flow.project is None and project is not None and module_name is not None \
@@ -680,7 +713,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         # when neither concerns this file, the flow is the one the project gives, and it is
         # kept (marked as holding for the project, so this is asked once).
         if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
-                or _builds_project_models(model, project, module_name):
+                or _builds_project_models(model, project, module_name) \
+                or _calls_project_switches(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.
@@ -700,6 +734,23 @@ def _builds_project_models(model: FileModel, project, module_name: str) -> bool:
         return False
     return any(imported_model(model, project, module_name, site.node) is not None for site in model.calls
                if site.qualname is not None or model.imports.stars)  # classes and factories (`get_model()`)
+
+
+def _calls_project_switches(model: FileModel, project, module_name: str) -> bool:
+    """Whether the file calls a function of another module that switches a parameter's mode,
+    or a method that the project's model classes define to switch `self` (the flow reads
+    their effects only with the project)."""
+    if not hasattr(project, "method_effects"):
+        return False
+    for site in model.calls:
+        if site.qualname is not None:
+            target = resolve_import(module_name, site.qualname)
+            summary = project.get(target[0]) if target is not None else None
+            if summary is not None and target[1] in (getattr(summary, "effects", None) or {}):
+                return True
+        elif site.method is not None and any(project.method_effects(site.method)):
+            return True
+    return False
 
 
 def _called_from_elsewhere(model: FileModel, project, module_name: str) -> bool:

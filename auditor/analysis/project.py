@@ -110,6 +110,10 @@ class FileSummary:
     # parameters, and what this file hands to other modules' functions.
     param_method_calls: dict = field(default_factory=dict)
     handed_objects: list = field(default_factory=list)
+    # {method name: [the modes it leaves `self` in, one list per model class of the file that
+    # defines it; [] when it never switches self]} (see `_method_effects`): a caller holding
+    # a model of unknown class (a parameter) reads `model.predict(x)` from them.
+    method_effects: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -183,10 +187,14 @@ def summarize_file(ctx) -> Optional[Any]:
         if target is not None and target[0].split(".", 1)[0] not in _LIBRARIES:
             summary.star_imports.append(target[0])
     summary.reexports = _reexports(model, module, is_package)
-    if ".eval(" in text or ".train(" in text:
+    switches = ".eval(" in text or ".train(" in text
+    if switches:
         from auditor.analysis.flow import FlowAnalysis
 
-        summary.effects = _effects(model, FlowAnalysis(model, None, module))  # run per function, on demand
+        effects_flow = FlowAnalysis(model, None, module)  # run per function, on demand
+        summary.effects = _effects(model, effects_flow)
+    if summary.model_classes and model.class_info:
+        summary.method_effects = _method_effects(model, effects_flow if switches else None)
     if model.function_info and "return" in text and _FITTING_WORDS.search(text):
         from auditor.analysis.fitted_data import fitted_returns
 
@@ -257,6 +265,24 @@ def _effects(model, flow) -> dict:
                    if key in info.params and all(isinstance(m, str) for m in modes)}
         if effects:
             found[info.name] = (list(info.positional), effects)
+    return found
+
+
+def _method_effects(model, flow) -> dict:
+    """{method: [modes per model class]} for the methods of the file's nn.Module classes:
+    the modes each leaves `self` in (`def predict(self, x): self.eval(); ...` -> ["eval"]),
+    [] for one that never switches `self`. `flow` is None when the file switches no mode."""
+    from auditor.analysis.roles import is_module_class
+
+    found: dict = {}
+    for info in model.class_infos:
+        if not is_module_class(model, info):
+            continue
+        for name, method in info.methods.items():
+            if name.startswith("__") or name in ("train", "eval", "forward"):
+                continue
+            left = flow.effects(method.node).get("self", frozenset()) if flow is not None else frozenset()
+            found.setdefault(name, []).append(sorted(left) if all(isinstance(m, str) for m in left) else ["?"])
     return found
 
 
@@ -431,6 +457,7 @@ class ProjectIndex:
         self._loss_tables: Optional[tuple] = None
         self._call_arguments: Optional[dict] = None
         self._output_keys: Optional[dict] = None
+        self._method_effects: Optional[dict] = None
         # (module, function, callee base) -> [(grad, modes)] and (module, callee base) -> names,
         # for the module names in `bases`.
         self._based_callers: dict = {}
@@ -512,6 +539,18 @@ class ProjectIndex:
                     table.setdefault((target, name), []).append(described)
             self._call_arguments = table
         return self._call_arguments.get((module, function), [])
+
+    def method_effects(self, name: str) -> list:
+        """For each model class of the run defining a method `name`, the modes that method
+        leaves `self` in ([] when it never switches self), gathered once."""
+        if self._method_effects is None:
+            table: dict = {}
+            holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
+            for summary in holders:
+                for method, entries in (getattr(summary, "method_effects", None) or {}).items():
+                    table.setdefault(method, []).extend(entries)
+            self._method_effects = table
+        return self._method_effects.get(name, [])
 
     def _index(self) -> dict:
         if self._callers is None:
