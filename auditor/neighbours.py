@@ -312,7 +312,10 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
     named_bases: dict[str, set[str]] = {}  # module -> bases of the named files holding it
     for path, module in named.items():
         if module:
-            named_bases.setdefault(module, set()).add(base_directory(path, module))
+            base = base_directory(path, module)
+            named_bases.setdefault(module, set()).add(base)
+            for alias, alias_base in namespace_names(module, base):  # `model.net`: model/ has no __init__
+                named_bases.setdefault(alias, set()).add(alias_base)
     wanted: Optional[dict[str, set[str]]] = None  # read once a candidate needs it
     # A file that imports a named module names its last part (`utils` in `from .utils import`,
     # `from pkg import utils`): a file whose bytes hold none of them is not scanned.
@@ -330,7 +333,8 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         if path.endswith(".py") and wanted is None:
             wanted = _imported_by(named, scans, read)
             _add_re_exported_modules(wanted, packages, scans, read, roots)
-        if path.endswith(".py") and _reaches(base, wanted.get(module, ()), roots):
+        if path.endswith(".py") and (_reaches(base, wanted.get(module, ()), roots) or any(
+                _reaches(alias_base, wanted.get(alias, ()), roots) for alias, alias_base in namespace_names(module, base))):
             found.append(path)
         elif named_bases:
             imports = scans.imports(path, size, mtime, read, needles)
@@ -405,6 +409,24 @@ def base_directory(path: str, module: str) -> str:
     for _ in range(depth):
         directory = os.path.dirname(directory)
     return directory
+
+
+# Directories above a plain (no `__init__.py`) directory that may be on `sys.path`.
+NAMESPACE_DEPTH = 2
+
+
+def namespace_names(module: str, base: str) -> list[tuple[str, str]]:
+    """Other names of a module whose directory holds no `__init__.py`: Python 3 imports
+    model/net.py as `model.net` (a namespace package) from the directory above, which many
+    research repositories rely on. [(name, the directory it is relative to)], nearest first."""
+    names = []
+    for _ in range(NAMESPACE_DEPTH):
+        parent, directory = os.path.split(base.rstrip(os.sep))
+        if not directory.isidentifier() or not parent or parent == base:
+            break
+        module, base = f"{directory}.{module}", parent
+        names.append((module, base))
+    return names
 
 
 def _reaches(base: str, other_bases: Iterable[str], roots: set[str]) -> bool:

@@ -18,6 +18,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.reexports import REEXPORT_DEPTH, defined_at
+from auditor.neighbours import namespace_names
 
 
 def module_name_for(path: str, packages: Optional[dict[str, bool]] = None) -> str:
@@ -447,8 +448,11 @@ class ProjectIndex:
     """
 
     def __init__(self, summaries: dict[str, Any], bases: Optional[dict[str, list]] = None,
-                 summary_bases: Optional[list] = None) -> None:
+                 summary_bases: Optional[list] = None, aliases: Optional[dict[str, str]] = None) -> None:
         self.summaries = summaries  # module name -> summary
+        # A namespace package's dotted name -> the module name its file has (`model.net` ->
+        # `net` for model/net.py without model/__init__.py); a real module wins the name.
+        self.aliases = aliases or {}
         self.bases = bases or {}
         # The base of each summary (parallel to the callers it holds), for `bases` only.
         self.summary_bases = summary_bases or []
@@ -468,17 +472,21 @@ class ProjectIndex:
         """From (module, base directory, summary) in run order (a later file wins a name)."""
         summaries: dict[str, Any] = {}
         holders: dict[str, list] = {}
+        aliases: dict[str, str] = {}
         for module, base, summary in files:
             summaries[module] = summary
             holders.setdefault(module, []).append((base, summary))
+            for alias, _ in namespace_names(module, base):
+                aliases.setdefault(alias, module)
+        aliases = {alias: module for alias, module in aliases.items() if alias not in summaries}
         bases = {module: found for module, found in holders.items() if len(found) > 1}
         if not bases:
-            return cls(summaries)
-        return cls(summaries, bases, [(base, summary) for _, base, summary in files])
+            return cls(summaries, aliases=aliases)
+        return cls(summaries, bases, [(base, summary) for _, base, summary in files], aliases)
 
     def state(self) -> tuple:
         """What a worker process needs to rebuild the index (`ProjectIndex(*state)`)."""
-        return self.summaries, self.bases, self.summary_bases
+        return self.summaries, self.bases, self.summary_bases, self.aliases
 
     def for_base(self, base: str) -> "ProjectIndex":
         """The index as a file under `base` sees it (itself when no name is held twice)."""
@@ -493,7 +501,10 @@ class ProjectIndex:
         return found[-1][0]
 
     def get(self, module: str) -> Optional[Any]:
-        return self.summaries.get(module)
+        found = self.summaries.get(module)
+        if found is None and module in self.aliases:
+            return self.summaries.get(self.aliases[module])
+        return found
 
     def loss_tables(self) -> tuple[frozenset, list]:
         """(names of the user's losses and of classes given a criterion, every loss install),
@@ -562,6 +573,7 @@ class ProjectIndex:
             for caller_base, summary in holders:
                 for target_module, function, grad, modes in self._calls_of(summary):
                     # `from pkg import evaluate`: the caller of pkg/utils.py's function.
+                    target_module = self.aliases.get(target_module, target_module)
                     target_module, function = defined_at(self.get, target_module, function)
                     callers.setdefault((target_module, function), []).append((grad, modes))
                     called.setdefault(target_module, set()).add(function)
