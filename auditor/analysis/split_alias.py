@@ -58,7 +58,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         value = binding.value
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
-        if declared_split_of_call(value) == TEST:
+        if declared_split_of_call(value, frozenset(model.class_info)) == TEST:
             return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
         found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1)
         if found is not None:

@@ -122,10 +122,12 @@ def _declared_split(call, last: Optional[str], keywords: dict) -> Optional[str]:
     return None
 
 
-def declared_split_of_call(call) -> Optional[str]:
+def declared_split_of_call(call, own_classes: frozenset = frozenset()) -> Optional[str]:
     """The split a constructor or loader call declares by its arguments (`CIFAR10(root,
     train=False)`, `get_data(flag="TEST")`), through pass-through wrappers (`DataLoader(...)`,
-    `Subset(...)`); None when the call says nothing."""
+    `Subset(...)`); None when the call says nothing. For a class of `own_classes` (the user's
+    own dataset) `train=False` says only "not the training part", which is often the
+    validation rows of the training folder (`MyDataset(train=False)`): only a split string counts."""
     import libcst as cst
 
     for _ in range(8):
@@ -133,6 +135,8 @@ def declared_split_of_call(call) -> Optional[str]:
             return None
         last = SplitResolver._callee_last(call)
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        if last in own_classes:
+            keywords.pop("train", None)
         declared = _declared_split(call, last, keywords)
         if declared:
             return declared

@@ -147,6 +147,21 @@ def main(args, model, opt, train_loader):
         train_epoch(model, train_loader, opt)
         print("epoch", epoch, evaluate(model, val_loader))
 """,
+    # Look-alike: the user's own dataset class with `train=False` is the held-out rows of the
+    # training folder (a train/valid split of one labelled set), not a test split.
+    "val_built_from_own_class_selects.py": HELPERS + """
+class MyDataset(torch.utils.data.Dataset):
+    def __init__(self, root, train=True):
+        self.items = sorted(root)
+        cut = int(0.7 * len(self.items))
+        self.items = self.items[:cut] if train else self.items[cut:]
+
+def main(args, model, opt, train_loader, sched):
+    val_loader = torch.utils.data.DataLoader(MyDataset("data", train=False), batch_size=8)
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        sched.step(evaluate(model, val_loader))
+""",
     # Look-alike: the validation loader is a part of the training set (`train=True`).
     "val_built_from_train_part_selects.py": HELPERS + """
 import torchvision
@@ -173,6 +188,7 @@ EXPECTED = {
     "val_from_train_in_else.py": [],
     "val_built_from_test_selects.py": [("TRN204", OFFSET + 9)],
     "val_built_from_test_printed.py": [],
+    "val_built_from_own_class_selects.py": [],
     "val_built_from_train_part_selects.py": [],
 }
 
