@@ -56,7 +56,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         a model built by a factory function (`model = build_model()`, here or imported from
         another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
         every path), built from a list (`nn.Sequential(*layers)`, the last `layers.append(...)`
-        above it counts) or filled by `seq.add_module(...)` calls (the last one added counts) is
+        above it counts), chaining layers the model holds (`nn.Sequential(self.fc, self.softmax)`
+        with `self.softmax = nn.Softmax(dim=1)`) or filled by `seq.add_module(...)` calls (the last one added counts) is
         read too, and only the bindings of a name that reach the call count (a notebook
         rebinding `model` and `loss_fn` section by section).
         A criterion handed on unchanged through a caller's own parameter

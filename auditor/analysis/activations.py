@@ -564,11 +564,13 @@ class Activations:
             return f"module is {_LAYER_NAMES[kind]}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
             last = _last_layer(call) or self._listed_last(call)
-            if type(last) is cst.Name:  # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`
-                values = [b.value for b in model.bindings_of(last.value, model.enclosing_function(call))
-                          if b.kind == "assign"]
-                last = values[0] if len(values) == 1 and all(b.index is None for b in model.bindings_of(
-                    last.value, model.enclosing_function(call))) else last
+            held = dotted_name(last) if type(last) in (cst.Name, cst.Attribute) else None
+            if held and (type(last) is cst.Name or held.startswith("self.")):
+                # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`, or a layer the model
+                # holds: `self.softmax = nn.Softmax()` ... `nn.Sequential(self.fc, self.softmax)`
+                bindings = model.bindings_of(held, model.enclosing_function(call))
+                values = [b.value for b in bindings if b.kind == "assign"]
+                last = values[0] if len(values) == 1 and all(b.index is None for b in bindings) else last
             if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
                 return f"last layer is {_LAYER_NAMES[kind]}"
             return None
