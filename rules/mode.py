@@ -22,6 +22,7 @@ from auditor.fixes.builders import eval_mode_fix, no_grad_fix
 from auditor.rule import Rule
 from rules._frozen import frozen_for_good
 from rules._helpers import program
+from rules._mode_choice import mode_chosen_before_step
 from rules._mode_shared import shared_with_training
 from rules._queries import bound_values
 
@@ -1008,7 +1009,10 @@ class MissingTrainMode(Rule):
         top level before the training function runs, which that function never switches
         (batch norm frozen for the whole run on purpose), is not flagged either; an
         `.eval()` inside the training code, or one whose training code switches another
-        model to training mode, still is.
+        model to training mode, still is. Nor is an epoch that picks the mode in every branch
+        of a configuration chain before training (`train()` to fine-tune, `eval()` for a
+        frozen-backbone probe, any other setting raising or `assert False`); a chain with a
+        branch that sets nothing, or an `.eval()` between it and the step, still is.
 
         Like TRN101, the finding is info when the model's layers are all visible and none
         depends on the mode (no dropout, no batch or instance norm with running statistics):
@@ -1086,8 +1090,9 @@ class MissingTrainMode(Rule):
                 keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
             states = prog.flow.states_at(site.node)
             for state in states:
-                bad = [k for k in sorted(keys) if state.mode(k) == EVAL and not _eval_for_the_whole_run(prog, site, k,
-                                                                                                       states)]
+                bad = [k for k in sorted(keys) if state.mode(k) == EVAL
+                       and not _eval_for_the_whole_run(prog, site, k, states)
+                       and not mode_chosen_before_step(prog, site, k, _same_module)]
                 if bad and not prog.loops_of(site.node) and site.function is None and \
                         not _switched_to_eval_here(prog, bad[0], before=site.node):
                     continue  # one step at the top of a notebook, just after `from_pretrained()`: a demo

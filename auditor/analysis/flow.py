@@ -273,6 +273,13 @@ def _constant(node: cst.BaseExpression) -> Any:
     return _DROP
 
 
+def _always_false(test: cst.BaseExpression) -> bool:
+    """A literal false test (`False`, `0`, `None`): the assertion always fails."""
+    if type(test) is cst.Name:
+        return test.value in ("False", "None")
+    return type(test) is cst.Integer and test.value == "0"
+
+
 def evaluate(node: Optional[cst.BaseExpression], state: State, depth: int = 0) -> Any:
     """The constant value of a simple expression under the state's constants, else _DROP.
 
@@ -838,8 +845,8 @@ class FlowAnalysis:
             return Flow(breaks=states)
         if kind is cst.Continue:
             return Flow(continues=states)
-        if kind is cst.Raise:
-            return Flow()
+        if kind is cst.Raise or (kind is cst.Assert and _always_false(small.test)):
+            return Flow()  # `assert False` (an unsupported setting) ends the path like a raise
         if kind is cst.Assign:
             for target in small.targets:
                 states = self._assign(target.target, small.value, states)
@@ -1097,6 +1104,8 @@ class FlowAnalysis:
         return qualified
 
     def _grad_context(self, expr: cst.BaseExpression, state: State) -> Optional[str]:
+        if type(expr) is cst.IfExp:
+            return self._chosen_grad_context(expr, state)
         if type(expr) is not cst.Call:
             return None
         qualified = self._qualify_grad(expr)
@@ -1111,6 +1120,20 @@ class FlowAnalysis:
             value = evaluate(expr.args[0].value, state)
             return ON if value is True else (OFF if value is False else UNKNOWN)
         return None
+
+    def _chosen_grad_context(self, expr: cst.IfExp, state: State) -> Optional[str]:
+        """`with (torch.enable_grad() if training else torch.no_grad()):` picks its context per
+        path: the side the condition selects, or the shared answer when it is not known."""
+        body = self._grad_context(expr.body, state)
+        orelse = self._grad_context(expr.orelse, state)
+        if body is None and orelse is None:
+            return None
+        chosen = evaluate(expr.test, state)
+        if chosen is True:
+            return body if body is not None else state.grad
+        if chosen is False:
+            return orelse if orelse is not None else state.grad
+        return body if body == orelse else UNKNOWN
 
     def _exec_try(self, node, states: list[State]) -> Flow:
         body = self._exec_block(_body_statements(node.body), states)
