@@ -378,7 +378,7 @@ class Activations:
                 evidence = self._model_output(dotted_name(value), b.function, kind, index, depth + 1, value)
                 if evidence is None:
                     return None
-                layered.append(evidence)
+                layered.append(f"= {evidence}")
                 continue
             if not isinstance(value, cst.Call):
                 return None
@@ -388,7 +388,8 @@ class Activations:
                 return None
             layered.append(evidence)
         if layered and not handed_in:
-            return f"`{callee}`, whose {layered[0]}"
+            joiner = " " if layered[0].startswith("= ") else ", whose "
+            return f"`{callee}`{joiner}{layered[0]}"
         if handed and not layered and callee.startswith("self."):
             # `Combined(Backbone(), SoftmaxHead())` being read: the module given for `head`.
             given = self._given_at_construction(handed, kind, index, depth)
