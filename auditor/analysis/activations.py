@@ -25,18 +25,25 @@ SOFTMAX, SIGMOID = "softmax", "sigmoid"
 # Not an activation: the raw output of an `nn.Linear` (TRN303 asks whether a model of another
 # module ends in one). Read by the same walk; only layers produce it.
 LOGITS = "logits"
+# Not an activation either: the output of the module a constructor parameter hands in
+# (`self.head = head` ... `return self.head(h)`). Phase 1 asks it of each parameter, so that a
+# file building `Combined(Backbone(), SoftmaxHead())` reads the head it passes (see PASSED use).
+PASSED = "passed"
 _FUNCTIONS = {
     SOFTMAX: ("torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"),
     SIGMOID: ("torch.sigmoid", "torch.sigmoid_", "torch.nn.functional.sigmoid", "torch.special.expit"),
     LOGITS: (),
+    PASSED: (),
 }
-_LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",), LOGITS: ("torch.nn.Linear",)}
+_LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",), LOGITS: ("torch.nn.Linear",),
+           PASSED: ()}
 # The index that asks for every element of a container (a list or tuple a forward returns, one
 # a loop walks): `for out in model(x): loss += bce(out, y)`.
 ALL = "*"
-_LAYER_NAMES = {SOFTMAX: "nn.Softmax", SIGMOID: "nn.Sigmoid", LOGITS: "nn.Linear"}
+_LAYER_NAMES = {SOFTMAX: "nn.Softmax", SIGMOID: "nn.Sigmoid", LOGITS: "nn.Linear", PASSED: ""}
 # What a forward ending in each kind returns, as the messages say it.
-_RETURNS = {SOFTMAX: "a softmax", SIGMOID: "a sigmoid", LOGITS: "the logits of an nn.Linear"}
+_RETURNS = {SOFTMAX: "a softmax", SIGMOID: "a sigmoid", LOGITS: "the logits of an nn.Linear",
+            PASSED: "the output of a module its constructor was given"}
 SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
                   "permute", "transpose", "clone", "type", "cpu", "cuda", "view_as", "reshape_as", "half",
                   "resize", "resize_as", "expand", "expand_as", "detach"}
@@ -68,6 +75,11 @@ class Activations:
         self.project = project
         self.module_name = module_name
         self.is_package = is_package
+        # Model classes being read for one construction, innermost last: (class, the call
+        # `Combined(Backbone(), SoftmaxHead())`), so `self.head = head` reads the head given there.
+        self._building: list = []
+        # Phase 1 (`passed_outputs`): (class name, parameter) whose handed module stands for PASSED.
+        self._passing: Optional[tuple] = None
 
     def activation_of(self, node: Optional[cst.BaseExpression], function, kind: str,
                       index: Optional[int] = None, depth: int = 0) -> Optional[str]:
@@ -126,7 +138,7 @@ class Activations:
             if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if isinstance(func, cst.Attribute) and qualified is None:
-                if func.attr.value in (kind, f"{kind}_") and kind != LOGITS and index is None \
+                if func.attr.value in (kind, f"{kind}_") and kind not in (LOGITS, PASSED) and index is None \
                         and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
                     return f".{func.attr.value}()"
                 if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
@@ -361,6 +373,13 @@ class Activations:
                 handed_in = True
                 handed.append((b.function, value.value))
                 continue
+            if type(value) in (cst.Name, cst.Attribute) and dotted_name(value) and depth < 6:
+                # `model = backbone.to(device)`: another name for the model `backbone` holds
+                evidence = self._model_output(dotted_name(value), b.function, kind, index, depth + 1, value)
+                if evidence is None:
+                    return None
+                layered.append(f"= {evidence}")
+                continue
             if not isinstance(value, cst.Call):
                 return None
             evidence = self._constructed_output(value, kind, index, depth) or \
@@ -369,8 +388,13 @@ class Activations:
                 return None
             layered.append(evidence)
         if layered and not handed_in:
-            return f"`{callee}`, whose {layered[0]}"
+            joiner = " " if layered[0].startswith("= ") else ", whose "
+            return f"`{callee}`{joiner}{layered[0]}"
         if handed and not layered and callee.startswith("self."):
+            # `Combined(Backbone(), SoftmaxHead())` being read: the module given for `head`.
+            given = self._given_at_construction(handed, kind, index, depth)
+            if given is not None or kind == PASSED:
+                return given or None
             # `Trainer(net, ...)` with `self.model = model` in `__init__`: what the callers pass.
             given = [self._handed_output(f, param, kind, index, depth) for f, param in handed]
             if all(given):
@@ -577,7 +601,11 @@ class Activations:
         name = dotted_name(call.func)
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
-            return self._class_output(cls, kind, index, depth)
+            self._building.append((cls, call))
+            try:
+                return self._class_output(cls, kind, index, depth)
+            finally:
+                self._building.pop()
         if name and "." not in name and qualified is None:
             return self._factory_output(name, kind, index, depth)
         return self._imported_output(call, kind, index)
@@ -594,7 +622,46 @@ class Activations:
         outputs = getattr(summary, "outputs", None) or {}
         found = _summarized(outputs, target[1], kind, index, self._eval) if target is not None else None
         every = "every element it returns is " if index == ALL else "returns "
-        return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})" if found else None
+        if found:
+            return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})"
+        passed = outputs.get((target[1], PASSED, None)) if target is not None and kind != PASSED else None
+        if passed:  # `CombinedModel(gnn, head)`: its forward returns what `head` returns
+            value = _argument(call, passed[0], passed[1])
+            evidence = self._argument_model(call, value, kind, index, 1) if value is not None else None
+            if evidence:
+                return f"forward() returns the output of its `{passed[0]}` ({target[1]}, in {target[0]}): {evidence}"
+        return None
+
+    def _given_at_construction(self, handed: list, kind, index, depth) -> Optional[str]:
+        """For `self.head = head` in `__init__` (`handed`: its (method, parameter) pairs), with
+        the class being read for one construction: evidence from the argument given there
+        ("" when it has none); None when no construction of that class is being read."""
+        params = {param for _, param in handed}
+        owners = {getattr(self.model.info(f), "cls", None) for f, _ in handed}
+        if len(params) != 1 or len(owners) != 1 or None in owners:
+            return None
+        param, owner = params.pop(), owners.pop()
+        if kind == PASSED:
+            return "passed" if self._passing == (owner.name, param) else ""
+        call = next((c for cls, c in reversed(self._building) if cls is owner), None)
+        if call is None:
+            return None
+        init = owner.methods.get("__init__")
+        position = _position_of(init, param) if init is not None else None
+        value = _argument(call, param, position)
+        if value is None:
+            return None
+        return self._argument_model(call, value, kind, index, depth) or ""
+
+    def _argument_model(self, call: cst.Call, value: cst.BaseExpression, kind, index, depth) -> Optional[str]:
+        """The last activation of the model given as `value` to `call`, read where the call is."""
+        value = unwrap_model(self.model, value)
+        if type(value) is cst.Call:
+            return self._constructed_output(value, kind, index, depth + 1)
+        name = dotted_name(value)
+        if name is None or depth > 6:
+            return None
+        return self._model_output(name, self.model.enclosing_function(call), kind, index, depth + 1, value)
 
     def argument_output(self, value: cst.BaseExpression, function, kind: str) -> Optional[str]:
         """The last activation of a model passed as an argument: a model class itself
@@ -639,6 +706,54 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _position_of(init, param: str) -> Optional[int]:
+    """Where a caller passes `param` of `__init__` positionally (None for a keyword-only one)."""
+    node = init.node.params
+    positional = [p.name.value for p in list(node.posonly_params) + list(node.params)]
+    if positional and positional[0] == "self":
+        positional = positional[1:]
+    return positional.index(param) if param in positional else None
+
+
+def _argument(call: cst.Call, param: str, position: Optional[int]) -> Optional[cst.BaseExpression]:
+    """The argument `call` gives for `param`: by keyword, or at `position` before any star."""
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == param:
+            return arg.value
+    positional = []
+    for arg in call.args:
+        if arg.star:
+            break
+        if arg.keyword is None:
+            positional.append(arg.value)
+    return positional[position] if position is not None and position < len(positional) else None
+
+
+def passed_outputs(model: FileModel) -> dict:
+    """(class, PASSED, None) -> (parameter, position) for each model class of the file whose
+    forward returns, on every path, the output of a module its `__init__` holds from that
+    parameter (`self.head = head` ... `return self.head(h)`): a file of the project building
+    `Combined(Backbone(), SoftmaxHead())` reads what the given head returns."""
+    found = {}
+    activations = activations_of(model)
+    for cls in model.class_info.values():
+        init = cls.methods.get("__init__")
+        if init is None or forward_of(model, cls) is None or not is_module_class(model, cls):
+            continue
+        params = set(init.params[1:])
+        held = {b.value.value for name, bindings in model.bindings.items() if name.startswith("self.")
+                for b in bindings if b.function is init.node and type(b.value) is cst.Name and b.value.value in params}
+        for param in sorted(held)[:8]:
+            activations._passing = (cls.name, param)
+            try:
+                if activations._class_output(cls, PASSED, None, 0):
+                    found[(cls.name, PASSED, None)] = (param, _position_of(init, param))
+                    break
+            finally:
+                activations._passing = None
+    return found
 
 
 def _training_test(test: cst.BaseExpression) -> Optional[bool]:

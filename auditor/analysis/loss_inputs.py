@@ -54,18 +54,28 @@ def loss_consumers(model: FileModel) -> dict:
             owner = info.name
         else:
             continue
-        positional = info.positional
-        for site in info.calls:
-            kind = roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(model, site)
-            if kind is None or _conditional(model, site.node, info.node):
-                continue
-            param = _parameter_reaching(model, _input_argument(site.node), info)
-            if param is None or param not in positional:
-                continue
-            key = (owner, positional.index(param))
+        for position, kind in _consumed(model, roles, info).items():
+            key = (owner, position)
             found[key] = kind if found.get(key, kind) == kind else None
     found.update(_loss_factories(model, roles))
     return {key: kind for key, kind in found.items() if kind is not None}
+
+
+def _consumed(model: FileModel, roles, info) -> dict:
+    """{positional index: loss kind (None when two disagree)} for the parameters of one
+    function that reach a built-in loss's input unconditionally."""
+    found: dict = {}
+    positional = info.positional
+    for site in info.calls:
+        kind = roles.loss_kind_of_callee(site.callee, site.node, site.function) or reference_kind(model, site)
+        if kind is None or _conditional(model, site.node, info.node):
+            continue
+        param = _parameter_reaching(model, _input_argument(site.node), info)
+        if param is None or param not in positional:
+            continue
+        position = positional.index(param)
+        found[position] = kind if found.get(position, kind) == kind else None
+    return found
 
 
 def _loss_factories(model: FileModel, roles) -> dict:
@@ -221,7 +231,20 @@ class LossInputs:
         for (owner, position), kind in own.items():
             if owner == name and not model.class_info.get(name):
                 return kind, position, f"via `{name}`, which hands it to {LOSS_NAMES[kind]}"
-        return None
+        return self._local_consumer(name, func)
+
+    def _local_consumer(self, name: str, func: cst.BaseExpression) -> Optional[tuple[str, int, str]]:
+        """`def criterion(logits, labels): return F.binary_cross_entropy_with_logits(logits, labels)`
+        defined inside the function that calls it (`main()`): the one such function in scope."""
+        model = self.model
+        local = [info for info in model.function_info.values() if info.name == name and info.parent is not None
+                 and info.cls_ref is None and model.is_within(func, info.parent)]
+        consumed = _consumed(model, self.roles, local[0]) if len(local) == 1 else {}
+        consumed = {position: kind for position, kind in consumed.items() if kind is not None}
+        if len(consumed) != 1:
+            return None
+        position, kind = consumed.popitem()
+        return kind, position, f"via `{name}`, which hands it to {LOSS_NAMES[kind]}"
 
     def _bound(self, name: str, function) -> Optional[tuple[str, int, str]]:
         model = self.model

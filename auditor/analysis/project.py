@@ -146,6 +146,9 @@ def summarize_file(ctx) -> Optional[Any]:
             summary.outputs = class_outputs(model)
         elif "Linear" in text:  # only logits to tell (TRN303 on a model of another module)
             summary.outputs = class_outputs(model, (LOGITS,))
+        if model.class_info and "forward" in text:  # `Combined(encoder, head)` returning `self.head(...)`
+            from auditor.analysis.activations import passed_outputs
+            summary.outputs = {**summary.outputs, **passed_outputs(model)}
         # Every model's dict keys, with or without an activation: one returning logits under
         # a key vetoes a finding on that key (see ProjectIndex.output_keys).
         if model.class_info:
