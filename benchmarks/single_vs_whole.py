@@ -31,8 +31,9 @@ def _findings(auditor: list[str], repo: str, targets: list[str]) -> dict[str, se
 
 
 def _python_files(repo: str) -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "*.py", "*.ipynb"], cwd=repo, capture_output=True, text=True)
-    return sorted(listed.stdout.split())
+    # -z: names as they are (course notebooks are named "Part 3 - Training (Exercises).ipynb").
+    listed = subprocess.run(["git", "ls-files", "-z", "*.py", "*.ipynb"], cwd=repo, capture_output=True, text=True)
+    return sorted(name for name in listed.stdout.split("\0") if name)
 
 
 def main() -> int:

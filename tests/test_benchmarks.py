@@ -38,3 +38,21 @@ def test_growth_prints_one_row_per_size():
     out = _run("growth.py", EXAMPLES, "--sizes", "3,6")
     rows = [line.split() for line in out.splitlines()[2:]]  # after the source line and the header
     assert [row[0] for row in rows] == ["3", "6"] and all(len(row) == 7 for row in rows), out
+
+
+def test_single_vs_whole_checks_files_whose_names_hold_spaces(tmp_path):
+    # Course notebooks and scripts are often named "Part 3 - Training.py": each is one file.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "Part 3 - Training.py").write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "criterion = nn.CrossEntropyLoss()\nloss = criterion(F.softmax(model(x), dim=1), y)\n")
+    (repo / "plain.py").write_text("x = 1\n")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    env_python = f"{sys.executable} -m auditor"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "single_vs_whole.py"),
+                           "--auditor", env_python, str(repo)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 files checked alone (1 with findings), 0 differ" in proc.stdout
