@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, auditor_env
 
 EXAMPLES = str(REPO_ROOT / "examples")
 
@@ -53,6 +53,6 @@ def test_single_vs_whole_checks_files_whose_names_hold_spaces(tmp_path):
     env_python = f"{sys.executable} -m auditor"
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "single_vs_whole.py"),
                            "--auditor", env_python, str(repo)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT, env=auditor_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 files checked alone (1 with findings), 0 differ" in proc.stdout
