@@ -7,37 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.test_neighbours import EVALUATE, SWITCHED, TRAIN, _findings, _on
+from tests.cli.test_neighbours import EVALUATE, FIT as NEIGHBOUR_FIT, MODEL, SWITCHED, TRAIN, _findings, _on
 from tests.conftest import write
 
-NET = """
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 3)
-
-    def forward(self, x):
-        return {output}
-"""
-FIT = """
-import torch.nn as nn
-from model.net import Net
-
-model = Net()
-criterion = nn.CrossEntropyLoss()
-for x, y in loader:
-    criterion(model(x), y).backward()
-"""
+# test_neighbours' model and training script, the model imported from a namespace package.
+FIT = NEIGHBOUR_FIT.replace("from lib.model import Net", "from model.net import Net")
 
 
 def _project(root, output: str = "F.softmax(self.fc(x), dim=1)", switch: str = ""):
     """model/ and lib/ hold no __init__.py; the scripts sit at the root beside them."""
     write(root, "pyproject.toml", "")
-    write(root, "model/net.py", NET.replace("{output}", output))
+    write(root, "model/net.py", MODEL.replace("{output}", output))
     write(root, "fit.py", FIT)
     write(root, "lib/utils.py", EVALUATE)
     write(root, "train.py", TRAIN.replace("{switch}", switch))
