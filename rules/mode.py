@@ -120,6 +120,28 @@ def _in_test_function(model, function) -> bool:
     return False
 
 
+def _in_test_case(model, function) -> bool:
+    """A method of a `unittest.TestCase` subclass (directly or through a class of the file):
+    the test runner calls it, whatever the file is named (`tests/bvae.py` is no `test_*.py`
+    that pytest would collect, but `unittest` runs it)."""
+    info = model.info(function)
+    while info is not None and info.cls is None:
+        info = model.info(info.parent)
+    return info is not None and _test_case_class(model, info.cls, set())
+
+
+def _test_case_class(model, cls, seen: set) -> bool:
+    if cls is None or cls.name in seen:
+        return False
+    seen.add(cls.name)
+    for base in cls.bases:
+        if base.rsplit(".", 1)[-1].endswith("TestCase"):
+            return True
+        if _test_case_class(model, model.class_info.get(base.rsplit(".", 1)[-1]), seen):
+            return True
+    return False
+
+
 def _chose_training(state) -> bool:
     """The path runs because a flag said training (`if train: model.train()` in a helper
     that serves both modes): training mode there is the caller's choice, not an oversight."""
@@ -453,6 +475,8 @@ def _eval_forwards(ctx) -> list:
     for forward in prog.forwards():
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
+        if _in_test_case(prog.model, forward.site.function):
+            continue  # a unittest method: a check of the model, not an evaluation
         if _holds_no_parameters(prog, forward):
             continue  # a renderer or a fixed transform written as a module: no model to evaluate
         if _lightning_training_helper(prog, forward):

@@ -10,6 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.built_modules import result_is_a_module
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
@@ -127,6 +128,8 @@ class Program:
                     continue
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
+                if result_is_a_module(self.model, site):
+                    continue  # `model = Model(envs)` then `model.load_state_dict(...)`: a class built
                 explicit = self._explicit_forward(site) or self._generation(site)
                 if explicit:
                     key = explicit  # `self.feature.forward(x)` runs `self.feature`
