@@ -179,6 +179,42 @@ X_poly = poly.fit_transform(X)
 plot_learning_curves(model, X, y)
 X_new_poly = poly.transform(X_new)
 """,
+    # Bug: the standardising loader reached through its package's re-export
+    # (`from .prep import load_scaled` in data/__init__.py).
+    "reexported/data/__init__.py": "from .prep import load_scaled\n",
+    "reexported/data/prep.py": """
+import numpy as np
+
+def load_scaled(path):
+    X = np.loadtxt(path)
+    X = (X - X.mean(0)) / X.std(0)
+    return X
+""",
+    "reexported/main.py": """
+from sklearn.model_selection import train_test_split
+from data import load_scaled
+
+X = load_scaled("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    # Look-alike: another `data` package star-exports a loader of raw rows; the caller
+    # scales after the split.
+    "reexported_raw/data/__init__.py": "from .io import *\n",
+    "reexported_raw/data/io.py": """
+import numpy as np
+
+def load_scaled(path):
+    return np.loadtxt(path)
+""",
+    "reexported_raw/main.py": """
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from data import load_scaled
+
+X = load_scaled("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+X_train = StandardScaler().fit_transform(X_train)
+""",
 }
 
 EXPECTED = {
@@ -197,6 +233,10 @@ EXPECTED = {
     "branches/loaders.py": [],
     "stateless_then_helper_split.py": [],
     "branches/run.py": [("TRN202", 5), ("TRN202", 7)],
+    "reexported/main.py": [("TRN202", 4)],
+    "reexported/data/prep.py": [],
+    "reexported_raw/main.py": [],
+    "reexported_raw/data/io.py": [],
 }
 
 
