@@ -215,6 +215,43 @@ X = load_scaled("x.txt")
 X_train, X_test = train_test_split(X, test_size=0.2)
 X_train = StandardScaler().fit_transform(X_train)
 """,
+    # Bug, one file: a helper returns its standardised argument directly (no name in between).
+    "returned_statistics.py": """
+from sklearn.model_selection import train_test_split
+
+def standardise(X):
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+X = standardise(X)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    # Look-alike: the same helper applied to each part after the split, with the training
+    # part's statistics passed in for the test part.
+    "returned_statistics_on_part.py": """
+from sklearn.model_selection import train_test_split
+
+def standardise(X, mean, std):
+    return (X - mean) / std
+
+X_train, X_test = train_test_split(X, test_size=0.2)
+mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+X_train, X_test = standardise(X_train, mean, std), standardise(X_test, mean, std)
+""",
+    # Bug, across modules: the loader returns `preprocessing.scale(...)` of all rows.
+    "scaled_return/loader.py": """
+import numpy as np
+from sklearn import preprocessing
+
+def load(path):
+    return preprocessing.scale(np.loadtxt(path))
+""",
+    "scaled_return/run.py": """
+from sklearn.model_selection import train_test_split
+from loader import load
+
+X = load("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
 }
 
 EXPECTED = {
@@ -237,6 +274,10 @@ EXPECTED = {
     "reexported/data/prep.py": [],
     "reexported_raw/main.py": [],
     "reexported_raw/data/io.py": [],
+    "returned_statistics.py": [("TRN202", 6)],
+    "returned_statistics_on_part.py": [],
+    "scaled_return/loader.py": [],
+    "scaled_return/run.py": [("TRN202", 4)],
 }
 
 
