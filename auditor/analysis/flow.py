@@ -537,6 +537,10 @@ class FlowAnalysis:
         self._effects[function] = result
         return result
 
+    def sets_modes(self, function: cst.FunctionDef) -> bool:
+        """The function (or one it calls in this file) may switch a model's mode."""
+        return function in self._mode_setters()
+
     def _mode_setters(self) -> set[cst.FunctionDef]:
         """Each function whose run can give a name a mode: it calls `.train()` or
         `.eval()`, builds a model, or calls a function of the file that can.
