@@ -472,7 +472,7 @@ def _eval_forwards(ctx) -> list:
     # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
     # says nothing there.
     test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))
-    for forward in prog.forwards():
+    for forward in [*prog.forwards(), *prog.helper_forwards()]:
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
         if _in_test_case(prog.model, forward.site.function):

@@ -159,6 +159,16 @@ def statistics_sources(prog):
         block = model.module if function is None else function.body
         stats: dict = {}  # name -> (the data it summarises, an object built from statistics?)
         for statement in statements(block):
+            if isinstance(statement, cst.Return) and function is not None and statement.value is not None:
+                # `return (X - X.mean(0)) / X.std(0)`: the standardised data goes to the caller.
+                data = row_statistics(statement.value)
+                if data is not None and split_of_name(data.split("[", 1)[0]) is not None:
+                    data = None
+                data = data or _applies_statistics(statement.value, stats)
+                if data is not None:
+                    yield FittedSource(statement.value, statement, function, "statistics over all rows are computed on",
+                                       data, set(), returned=True)
+                continue
             if not isinstance(statement, cst.Assign):
                 continue
             data = row_statistics(statement.value)
@@ -213,13 +223,16 @@ def function_sources(prog):
     model = prog.model
     for site in model.calls:
         statement = site.statement
-        if not isinstance(statement, cst.Assign) or not _stores(statement.value, site.node):
+        returned = isinstance(statement, cst.Return) and site.function is not None and statement.value is not None
+        if not (isinstance(statement, cst.Assign) or returned) or not _stores(statement.value, site.node):
             continue
         found = standardising_call(model, site.node)
         if found is None or prog.splits.split_of(found[0], site.function) is not None:
             continue
+        # `return preprocessing.scale(X)`: the standardised data goes to the caller.
         yield FittedSource(site.node, statement, site.function, f"`{found[1]}()` takes its statistics from all rows of",
-                      _shorten(model.code(found[0]), 40), _data_targets(statement))
+                           _shorten(model.code(found[0]), 40), set() if returned else _data_targets(statement),
+                           returned=returned)
 
 
 def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:

@@ -537,6 +537,10 @@ class FlowAnalysis:
         self._effects[function] = result
         return result
 
+    def sets_modes(self, function: cst.FunctionDef) -> bool:
+        """The function (or one it calls in this file) may switch a model's mode."""
+        return function in self._mode_setters()
+
     def _mode_setters(self) -> set[cst.FunctionDef]:
         """Each function whose run can give a name a mode: it calls `.train()` or
         `.eval()`, builds a model, or calls a function of the file that can.
@@ -770,6 +774,35 @@ class FlowAnalysis:
         if cls is not None and method in cls.methods:
             return cls.methods[method].node, True
         return None
+
+    def _held_models(self, site: CallSite, bindings: dict) -> dict:
+        """{attribute: caller's name} for a method called on an object of this file's class
+        built once in the caller's scope from names it tracks (`ev = Evaluator(model, loader)`,
+        whose __init__ stores `self.model = model`): the attributes that hold the caller's objects."""
+        receiver = bindings.get("self")
+        if receiver is None or receiver == "self" or "." in receiver:
+            return {}
+        built = self.model.bindings_of(receiver, site.function)
+        if len(built) != 1 or built[0].kind != "assign" or built[0].index is not None \
+                or type(built[0].value) is not cst.Call:
+            return {}
+        call = built[0].value
+        cls = self.model.class_info.get(dotted_name(call.func) or "")
+        init = cls.methods.get("__init__") if cls is not None else None
+        if init is None:
+            return {}
+        handed = _handed_names(init, call)
+        if not handed:
+            return {}
+        found = {}
+        for name, stored in self.model.bindings.items():
+            if not name.startswith("self.") or name.count(".") != 1:
+                continue
+            values = [b for b in stored if b.function is init.node]
+            if len(values) == 1 and len(stored) == 1 and values[0].kind == "assign" and values[0].index is None \
+                    and type(values[0].value) is cst.Name and values[0].value.value in handed:
+                found[name[5:]] = handed[values[0].value.value]
+        return found
 
     def _instance_class(self, name: str, function):
         for b in self.model.bindings_of(name, function):
@@ -1301,6 +1334,12 @@ class FlowAnalysis:
                     prefix = key + "."
                     modes.extend((param + "." + held[len(prefix):], held_mode)
                                  for held, held_mode in s.modes if held.startswith(prefix))
+                # An object built here holding a model (`ev = Evaluator(model)`, whose __init__
+                # keeps `self.model = model`): `self.model` in `ev.run()` is the caller's model.
+                for attribute, held in self._held_models(site, bindings).items():
+                    mode = s.mode(held)
+                    if mode is not None:
+                        modes.append(("self." + attribute, mode))
                 # A module-level model the callee reads as a global (`def test(): model(x)`)
                 # is the same object in caller and callee.
                 # (Not when it is also handed in as an argument: the callee may switch it
@@ -1603,6 +1642,23 @@ def _definition_in_force(model: FileModel, named: list[FunctionInfo], call: cst.
     above = [info for info in named if order.get(info.node, 0) < at]
     return max(above, key=lambda info: order.get(info.node, 0)) if above else \
         min(named, key=lambda info: order.get(info.node, 0))
+
+
+def _handed_names(init: FunctionInfo, call: cst.Call) -> dict:
+    """{__init__ parameter: the caller's dotted name handed to it} for `Cls(model, loader=ld)`."""
+    params = [p for p in init.positional if p != "self"]
+    handed = {}
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            break
+        name = dotted_name(arg.value)
+        if not name:
+            continue
+        if arg.keyword is not None:
+            handed[arg.keyword.value] = name
+        elif index < len(params):
+            handed[params[index]] = name
+    return handed
 
 
 def _acyclic(nodes: set, callers_of: dict[Any, list]) -> bool:

@@ -11,6 +11,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.built_modules import result_is_a_module
+from auditor.analysis.fitted_data import bind_arguments
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
@@ -63,6 +64,7 @@ class Program:
         self.splits.arguments_of = self.flow.arguments_of
         self.splits.row_statistic = row_statistic
         self._forwards: Optional[list[Forward]] = None
+        self._helper_forwards: Optional[list[Forward]] = None
         self._plain_forward_classes: Optional[bool] = None  # see _explicit_forward
         self._sites_in: dict = {}  # (container, function) -> the call sites inside container
         self._loops: dict = {}  # node -> its enclosing loops (rules ask for the same sites often)
@@ -154,6 +156,47 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def helper_forwards(self) -> list[Forward]:
+        """Forward passes made through a plain helper of this file: `loss = compute_loss(model,
+        batch)` where `def compute_loss(m, batch)` runs `m(x)` and returns what it computes, and
+        leaves the mode and autograd alone (no `.train()`/`.eval()`, no grad context, no
+        decorator). The helper serves training and evaluation alike, so only the call says which
+        one runs: the call is read as a forward pass of the model handed in (TRN101/TRN102)."""
+        if self._helper_forwards is None:
+            runners = self._model_runners()
+            found = []
+            for site in self.model.calls if runners else ():
+                if site.qualname is not None:
+                    continue
+                resolved = self.flow.resolve(site)
+                if resolved is None or resolved[0] not in runners:
+                    continue
+                info = self.model.function_info[resolved[0]]
+                arguments = bind_arguments(info, site.node, resolved[1])
+                for param in runners[resolved[0]]:
+                    name = dotted_name(arguments.get(param)) if arguments.get(param) is not None else None
+                    if name and self.roles.is_model(name, site.function):
+                        found.append(Forward(site, name))
+                        break
+            self._helper_forwards = found
+        return self._helper_forwards
+
+    def _model_runners(self) -> dict:
+        """{function: its parameters whose forward pass it returns} for the helpers above."""
+        runners: dict = {}
+        for forward in self.forwards():
+            function = forward.site.function
+            info = self.model.info(function)
+            if info is None or info.cls is not None or info.decorators or forward.key not in info.params \
+                    or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(function):
+                continue
+            if any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
+                    ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
+                   or self.is_backward(site) or self.is_step(site) for site in info.calls):
+                continue
+            runners.setdefault(function, []).append(forward.key)
+        return runners
 
     def _dict_held_model(self, site: CallSite) -> Optional[str]:
         """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, resolve_import
-from auditor.analysis.reexports import REEXPORT_DEPTH, defined_at
+from auditor.analysis.reexports import defined_at
 from auditor.neighbours import namespace_names
 
 
@@ -658,18 +658,7 @@ class ProjectIndex:
         """(True/False/None, layer) when `module` defines the nn.Module class `name`, or
         imports it from a module of the project that does (`from unet import UNet`, where
         `unet/__init__.py` holds `from .unet_model import UNet`), else None."""
-        for _ in range(REEXPORT_DEPTH):
-            summary = self.get(module)
-            found = getattr(summary, "model_classes", {}).get(name)
-            if found is not None or summary is None:
-                return found
-            target = (getattr(summary, "reexports", None) or {}).get(name)
-            if target is None:
-                stars = [star for star in getattr(summary, "star_imports", ()) if name in getattr(
-                    self.get(star), "model_classes", {})]
-                return self.get(stars[0]).model_classes[name] if stars else None
-            module, name = target
-        return None
+        return model_class_in(self.get, module, name)
 
     def grad_free(self, module: str, name: str) -> bool:
         """`module`'s class `name` (or the class it imports under that name from the
@@ -692,6 +681,13 @@ class ProjectIndex:
         # Indexed once: program_of asks this for every rule of every file.
         self._index()
         return module in self._called
+
+
+def model_class_in(get, module: str, name: str) -> Optional[tuple]:
+    """The `model_classes` entry of the class `name` read from `module` (where it is defined,
+    through package re-exports and star imports: reexports.defined_at), else None."""
+    module, name = defined_at(get, module, name)
+    return getattr(get(module), "model_classes", {}).get(name)
 
 
 class _BaseView:
@@ -730,7 +726,7 @@ class _BaseView:
 
     def model_class(self, module: str, name: str) -> Optional[tuple]:
         # `from models import *` in gan_a/train.py means gan_a/models.py, not the last models.py.
-        return getattr(self.get(module), "model_classes", {}).get(name)
+        return model_class_in(self.get, module, name)
 
     def _own(self, module: str) -> str:
         """The base of the holder of `module` that this file is (or sees)."""

@@ -15,6 +15,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.names import resolve_import
+from auditor.analysis.reexports import defined_at
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -28,24 +29,8 @@ def project_defines(project, module: Optional[str], qualname: str, kind: str = "
     if target is None:
         return False
     target_module, name = target
-    holder = project.get(target_module)  # a view: the module beside this file, when two share a name
-    if holder is not None:
-        return name in (getattr(holder, kind, ()) or ())
-    per_project = _INDEXES.get(project)
-    if per_project is None:
-        per_project = _INDEXES[project] = {}
-    index = per_project.get(kind)
-    if index is None:
-        index = per_project[kind] = {}
-        for module_name, summary in project.summaries.items():
-            index[module_name] = set(getattr(summary, kind, ()) or ())
-    known = index.get(target_module)
-    if known is None:
-        # A directory without `__init__.py` makes `utils/utils_test.py` the module `utils_test`,
-        # imported as `utils.utils_test`: match on whole trailing components, when only one does.
-        found = [k for k in index if target_module.endswith("." + k) or k.endswith("." + target_module)]
-        known = index[target_module] = index[found[0]] if len(found) == 1 else set()
-    return name in known
+    holder, name = _defining_summary(project, target_module, name, "all", lambda: project.summaries)
+    return name in (getattr(holder, kind, ()) or ())
 
 
 def any_shuffling_class(project) -> bool:
@@ -104,11 +89,25 @@ def project_entry(project, module: Optional[str], qualname: str, kind: str):
     if target is None:
         return None
     target_module, name = target
-    holder = project.get(target_module)  # a view: the module beside this file, when two share a name
-    if holder is None:
-        # `utils.load_data` imported, `utils/` without `__init__.py` (the module `load_data`):
-        # whole trailing components, when only one module matches.
-        found = [k for k in tables if target_module.endswith("." + k) or k.endswith("." + target_module)]
-        holder = project.get(found[0]) if len(found) == 1 else None
+    holder, name = _defining_summary(project, target_module, name, kind, lambda: tables)
     table = getattr(holder, kind, None) or {}
     return table.get(name)
+
+
+def _defining_summary(project, target_module: str, name: str, among: str, candidates) -> tuple:
+    """(summary, name) of the module that defines `name` as imported from `target_module`:
+    the module itself, or the one a package re-exports it from (reexports.defined_at). The
+    project's `get` knows directories without `__init__.py` two levels deep; deeper ones
+    (`utils.load_data` imported where `utils/` has no `__init__.py`) are matched on whole
+    trailing module-name components, when only one of `candidates()` (module names) does."""
+    holder = project.get(target_module)  # a view: the module beside this file, when two share a name
+    if holder is None:
+        matches = _INDEXES.setdefault(project, {}).setdefault(("suffix", among), {})
+        if target_module not in matches:  # library modules are asked about for every call
+            found = [k for k in candidates() if target_module.endswith("." + k) or k.endswith("." + target_module)]
+            matches[target_module] = found[0] if len(found) == 1 else None
+        if matches[target_module] is None:
+            return None, name
+        target_module = matches[target_module]
+    target_module, name = defined_at(project.get, target_module, name)
+    return project.get(target_module), name

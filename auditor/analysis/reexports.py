@@ -33,8 +33,12 @@ def defined_at(get: Callable[[str], Any], module: str, name: str) -> tuple[str, 
     return module, head + dot + rest
 
 
+# The summary tables that list what a module defines (functions, and the classes the rules ask about).
+_DEFINITIONS = ("functions", "model_classes", "shuffling_classes")
+
+
 def _defines(summary: Any, name: str) -> bool:
-    return name in getattr(summary, "functions", ()) or name in getattr(summary, "model_classes", {})
+    return any(name in (getattr(summary, table, None) or ()) for table in _DEFINITIONS)
 
 
 def _exports(get: Callable[[str], Any], module: str, name: str, depth: int) -> bool:

@@ -646,12 +646,41 @@ valid_batches = Batches(valid_insts)
 valid_kept = Batches(valid_insts, shuffle=False)
 train_batches = Batches(train_insts)
 """,
+    # The same classes reached through a package that re-exports them (`from .batches import
+    # *` in data/__init__.py): the shuffling one is still the project's.
+    "pkg/data/__init__.py": "from .batches import *\n",
+    "pkg/data/batches.py": """
+import random
+
+class BatchLoader:
+    def __init__(self, insts, shuffle=True):
+        self.insts = insts
+        if shuffle:
+            random.shuffle(self.insts)
+
+class OrderedLoader:
+    def __init__(self, insts, shuffle=False):
+        self.insts = insts
+        if shuffle:
+            random.shuffle(self.insts)
+""",
+    "pkg/evaluate.py": """
+import torch
+from data import BatchLoader, OrderedLoader
+
+def loaders(test_insts):
+    test_data = BatchLoader(test_insts)
+    ordered = OrderedLoader(test_insts)
+    return test_data, ordered
+""",
 }
 
 LOADER_EXPECTED = {
     "ldr/batches.py": [],
     "ldr/translate.py": [("TRN203", 5)],
     "ldr/local_class.py": [("TRN203", 10)],
+    "pkg/data/batches.py": [],
+    "pkg/evaluate.py": [("TRN203", 5)],
 }
 
 

@@ -179,6 +179,79 @@ X_poly = poly.fit_transform(X)
 plot_learning_curves(model, X, y)
 X_new_poly = poly.transform(X_new)
 """,
+    # Bug: the standardising loader reached through its package's re-export
+    # (`from .prep import load_scaled` in data/__init__.py).
+    "reexported/data/__init__.py": "from .prep import load_scaled\n",
+    "reexported/data/prep.py": """
+import numpy as np
+
+def load_scaled(path):
+    X = np.loadtxt(path)
+    X = (X - X.mean(0)) / X.std(0)
+    return X
+""",
+    "reexported/main.py": """
+from sklearn.model_selection import train_test_split
+from data import load_scaled
+
+X = load_scaled("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    # Look-alike: another `data` package star-exports a loader of raw rows; the caller
+    # scales after the split.
+    "reexported_raw/data/__init__.py": "from .io import *\n",
+    "reexported_raw/data/io.py": """
+import numpy as np
+
+def load_scaled(path):
+    return np.loadtxt(path)
+""",
+    "reexported_raw/main.py": """
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from data import load_scaled
+
+X = load_scaled("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+X_train = StandardScaler().fit_transform(X_train)
+""",
+    # Bug, one file: a helper returns its standardised argument directly (no name in between).
+    "returned_statistics.py": """
+from sklearn.model_selection import train_test_split
+
+def standardise(X):
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+X = standardise(X)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    # Look-alike: the same helper applied to each part after the split, with the training
+    # part's statistics passed in for the test part.
+    "returned_statistics_on_part.py": """
+from sklearn.model_selection import train_test_split
+
+def standardise(X, mean, std):
+    return (X - mean) / std
+
+X_train, X_test = train_test_split(X, test_size=0.2)
+mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+X_train, X_test = standardise(X_train, mean, std), standardise(X_test, mean, std)
+""",
+    # Bug, across modules: the loader returns `preprocessing.scale(...)` of all rows.
+    "scaled_return/loader.py": """
+import numpy as np
+from sklearn import preprocessing
+
+def load(path):
+    return preprocessing.scale(np.loadtxt(path))
+""",
+    "scaled_return/run.py": """
+from sklearn.model_selection import train_test_split
+from loader import load
+
+X = load("x.txt")
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
 }
 
 EXPECTED = {
@@ -197,6 +270,14 @@ EXPECTED = {
     "branches/loaders.py": [],
     "stateless_then_helper_split.py": [],
     "branches/run.py": [("TRN202", 5), ("TRN202", 7)],
+    "reexported/main.py": [("TRN202", 4)],
+    "reexported/data/prep.py": [],
+    "reexported_raw/main.py": [],
+    "reexported_raw/data/io.py": [],
+    "returned_statistics.py": [("TRN202", 6)],
+    "returned_statistics_on_part.py": [],
+    "scaled_return/loader.py": [],
+    "scaled_return/run.py": [("TRN202", 4)],
 }
 
 

@@ -1052,3 +1052,71 @@ def test_nothing_else_is_reported(found):
     # The training scripts train in training mode; the packages hold no evaluation.
     extra = {name: codes_lines(findings) for name, findings in found.items() if findings and name not in EXPECTED}
     assert extra == {}
+
+
+# A model class reached through two package levels of star imports (`from .nets import *`
+# in models/__init__.py, `from .net import *` in models/nets/__init__.py), in two script
+# directories that both hold a `models` package: each file's view of the project must walk
+# the re-exports to its own model class to know whether the mode matters.
+STARRED_NET = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        {layer}
+
+    def forward(self, x):
+        return self.fc({input})
+"""
+
+STARRED_TRAIN = """
+import torch
+import torch.nn as nn
+from models import Net
+
+model = Net()
+criterion = nn.CrossEntropyLoss()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def test(loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+
+for epoch in range(3):
+    model.train()
+    for x, y in train_loader:
+        opt.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        opt.step()
+    val_loader = train_loader
+    print(test(val_loader))
+"""
+
+
+def _starred_project(directory: str, with_dropout: bool) -> dict:
+    layer, given = ("self.drop = nn.Dropout(0.5)", "self.drop(x)") if with_dropout else ("", "x")
+    return {
+        f"{directory}/models/__init__.py": "from .nets import *\n",
+        f"{directory}/models/nets/__init__.py": "from .net import *\n",
+        f"{directory}/models/nets/net.py": STARRED_NET.format(layer=layer, input=given),
+        f"{directory}/train.py": STARRED_TRAIN,
+    }
+
+
+def test_model_class_through_nested_star_reexports_in_each_script_directory(tmp_path):
+    found = run_cases(tmp_path, {**_starred_project("a", with_dropout=True),
+                                 **_starred_project("b", with_dropout=False)}, "TRN101")
+    dropout, = found["a/train.py"]
+    assert dropout["severity"] == "error" and "nn.Dropout" in dropout["message"]
+    # b's Net has no dropout or batch norm: the mode changes nothing (info, not an error).
+    mode_free, = found["b/train.py"]
+    assert mode_free["severity"] == "info" and "harmless" in mode_free["message"]
