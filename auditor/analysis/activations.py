@@ -50,6 +50,9 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# Functions joining a sequence of tensors (its first argument) into one.
+_JOINING_FUNCTIONS = ("torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.vstack",
+                      "torch.hstack")
 # Value operations that keep what a tensor holds: clamped probabilities are still probabilities
 # (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
 _BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
@@ -137,6 +140,10 @@ class Activations:
                 return f"{dotted_name(func) or kind}()"
             if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
+            if matches(qualified, *_JOINING_FUNCTIONS) and node.args and index is None and not node.args[0].star:
+                # `torch.cat([net(x) for x in xs])`: joined outputs hold what every element holds
+                found = self.activation_of(node.args[0].value, function, kind, ALL, depth + 1)
+                return f"every tensor joined by {dotted_name(func) or 'it'}() is {found}" if found else None
             if isinstance(func, cst.Attribute) and qualified is None:
                 if func.attr.value in (kind, f"{kind}_") and kind not in (LOGITS, PASSED) and index is None \
                         and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
@@ -281,7 +288,8 @@ class Activations:
                 return self.activation_of(values[0], function, kind, None, depth + 1)
             callee = dotted_name(node.func)
             if callee and model.qualify_call(node) is None:
-                return self._model_output(callee, function, kind, key, depth, node)
+                return self._model_output(callee, function, kind, key, depth, node) or \
+                    self._handed_model_key(callee, function, kind, key)
             return None
         if not isinstance(node, (cst.Name, cst.Attribute)):
             return None
@@ -310,7 +318,22 @@ class Activations:
         cannot see (built by a registry): every model of the project that returns a dict
         holding `key` holds the activation's output there."""
         info = self.model.info(function)
-        if info is None or name not in info.params or self.project is None:
+        if info is None or name not in info.params:
+            return None
+        return self._project_key_holders(kind, key)
+
+    def _handed_model_key(self, callee: str, function, kind, key: str) -> Optional[str]:
+        """`output = net(batch)` ... `output['exist']`, with `net` a parameter the function
+        never rebinds (a trainer handed a model built by a registry): every model of the
+        project that returns a dict holding `key` holds the activation's output there."""
+        info = self.model.info(function)
+        if info is None or callee not in info.params or \
+                any(b.kind != "param" for b in self.model.bindings_of(callee, function) if b.function is function):
+            return None
+        return self._project_key_holders(kind, key)
+
+    def _project_key_holders(self, kind, key: str) -> Optional[str]:
+        if self.project is None:
             return None
         tables = getattr(self.project, "output_keys", None)
         holders = tables(key) if tables is not None else {}
@@ -497,6 +520,22 @@ class Activations:
             return f"last module added is {_LAYER_NAMES[kind]}"
         return None
 
+    def _sequential_last(self, call: cst.Call, kind) -> Optional[str]:
+        """Evidence that the layers given to `call` (`nn.Sequential(...)`, or the
+        `super().__init__(...)` of an nn.Sequential subclass) end in `kind`'s layer."""
+        model = self.model
+        last = _last_layer(call) or self._listed_last(call)
+        held = dotted_name(last) if type(last) in (cst.Name, cst.Attribute) else None
+        if held and (type(last) is cst.Name or held.startswith("self.")):
+            # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`, or a layer the model
+            # holds: `self.softmax = nn.Softmax()` ... `nn.Sequential(self.fc, self.softmax)`
+            bindings = model.bindings_of(held, model.enclosing_function(call))
+            values = [b.value for b in bindings if b.kind == "assign"]
+            last = values[0] if len(values) == 1 and all(b.index is None for b in bindings) else last
+        if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
+            return f"last layer is {_LAYER_NAMES[kind]}"
+        return None
+
     def _listed_last(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """`nn.Sequential(*layers)`: the last layer of the list as the function builds it
         before the call (the last `layers.append(...)` above it, else the literal's last)."""
@@ -516,7 +555,9 @@ class Activations:
             return None  # extend/insert/pop: the order is not read here
         before = [site for site in appended if order.get(site.node, at) < at and len(site.node.args) == 1]
         if before:
-            return max(before, key=lambda site: order.get(site.node, -1)).node.args[0].value
+            last = max(before, key=lambda site: order.get(site.node, -1))
+            # `if use_softmax: layers.append(nn.Softmax(-1))`: the last layer depends on a flag.
+            return None if _branches_away(model, last.node, call, function) else last.node.args[0].value
         elements = bindings[0].value.elements
         return elements[-1].value if elements and type(elements[-1]) is cst.Element else None
 
@@ -543,7 +584,7 @@ class Activations:
         """The last activation of the model that every caller of `function` passes as `param`."""
         from auditor.analysis.handed import handed_to
 
-        if depth > 4:
+        if depth > 6:  # (two callers up from a loss reading `torch.cat([net(x) for x in xs])`)
             return None
         given = handed_to(self.model, self.project, self.module_name, function, param)
         if not given:
@@ -587,17 +628,7 @@ class Activations:
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
             return f"module is {_LAYER_NAMES[kind]}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
-            last = _last_layer(call) or self._listed_last(call)
-            held = dotted_name(last) if type(last) in (cst.Name, cst.Attribute) else None
-            if held and (type(last) is cst.Name or held.startswith("self.")):
-                # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`, or a layer the model
-                # holds: `self.softmax = nn.Softmax()` ... `nn.Sequential(self.fc, self.softmax)`
-                bindings = model.bindings_of(held, model.enclosing_function(call))
-                values = [b.value for b in bindings if b.kind == "assign"]
-                last = values[0] if len(values) == 1 and all(b.index is None for b in bindings) else last
-            if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
-                return f"last layer is {_LAYER_NAMES[kind]}"
-            return None
+            return self._sequential_last(call, kind)
         name = dotted_name(call.func)
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
@@ -607,8 +638,20 @@ class Activations:
             finally:
                 self._building.pop()
         if name and "." not in name and qualified is None:
-            return self._factory_output(name, kind, index, depth)
+            return self._factory_output(name, kind, index, depth) or self._star_imported_output(call, name, kind, index)
         return self._imported_output(call, kind, index)
+
+    def _star_imported_output(self, call: cst.Call, name: str, kind: str, index) -> Optional[str]:
+        """`from model import *` ... `Net()`: a class no definition or import of this file
+        names, defined in (or re-exported by) a module of the run it star-imports."""
+        project = self.project
+        if not self.model.imports.stars or project is None or not self.module_name or not hasattr(project, "get") \
+                or self.model.functions_named(name) or self.model.bindings.get(name):
+            return None
+        target = defining_module(project, self.module_name, name)
+        if target[0] == self.module_name:
+            return None
+        return self._summarized_output(call, target, kind, index)
 
     def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
         """A model class of another module of the run, from that module's summary."""
@@ -618,6 +661,11 @@ class Activations:
         qualified = self.model.qualify_call(call)
         target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
         target = defining_module(project, *target) if target is not None else None
+        return self._summarized_output(call, target, kind, index)
+
+    def _summarized_output(self, call: cst.Call, target: Optional[tuple], kind: str, index) -> Optional[str]:
+        """What the summary of module `target[0]` says of its model class `target[1]`."""
+        project = self.project
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
         found = _summarized(outputs, target[1], kind, index, self._eval) if target is not None else None
@@ -680,6 +728,10 @@ class Activations:
         return self._model_output(name, function, kind, None, 0, value)
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
+        layers = sequential_init(self.model, cls)
+        if layers is not None:  # `class Head(nn.Sequential)` running nn.Sequential's forward
+            found = self._sequential_last(layers, kind) if index is None and not self._eval else None
+            return f"{found} ({cls.name}, an nn.Sequential)" if found else None
         forward = forward_of(self.model, cls)
         if forward is None or not forward.returns:
             return None
@@ -795,6 +847,52 @@ def _comprehension_source(model: FileModel, node: cst.CSTNode, name: str) -> Opt
     return None
 
 
+_SEQUENTIAL_EDITS = {"add_module", "append", "extend", "insert", "register_module"}
+
+
+def sequential_init(model: FileModel, cls) -> Optional[cst.Call]:
+    """For a class deriving from `nn.Sequential` that runs its base's forward (no forward of
+    its own, or one returning `super().forward(x)` on every path): the one
+    `super().__init__(...)` call of its `__init__` that lists the layers, made on every path.
+    None when the class changes its layers otherwise (`self.add_module(...)`)."""
+    if not any(matches(base, "torch.nn.Sequential") for base in cls.bases):
+        return None
+    init = cls.methods.get("__init__")
+    if init is None:
+        return None
+    forward = cls.methods.get("forward")
+    if forward is not None and (not forward.returns or not all(
+            r.value is not None and _super_call(r.value, "forward") for r in forward.returns)):
+        return None
+    for method in cls.methods.values():
+        if any(dotted_name(site.receiver) == "self" and site.method in _SEQUENTIAL_EDITS for site in method.calls):
+            return None
+    calls = [site.node for site in init.calls if _super_call(site.node, "__init__")]
+    if len(calls) != 1 or not calls[0].args or _branches_away(model, calls[0], None, init.node):
+        return None
+    return calls[0]
+
+
+def _super_call(node: cst.BaseExpression, method: str) -> bool:
+    """`super().method(...)` or `super(Cls, self).method(...)`."""
+    if type(node) is not cst.Call or type(node.func) is not cst.Attribute or node.func.attr.value != method:
+        return False
+    inner = node.func.value
+    return type(inner) is cst.Call and dotted_name(inner.func) == "super"
+
+
+def _branches_away(model: FileModel, node: cst.CSTNode, use: Optional[cst.CSTNode], function) -> bool:
+    """`node` runs only on some paths of `function` that reach `use` (the end of the
+    function when None): under an if, a loop or a try that does not also hold `use`."""
+    for ancestor in model.ancestors(node):
+        if ancestor is function:
+            return False
+        if isinstance(ancestor, (cst.If, cst.For, cst.While, cst.Try, cst.IfExp, cst.BooleanOperation)) and \
+                (use is None or not model.is_within(use, ancestor)):
+            return True
+    return False
+
+
 def forward_of(model: FileModel, cls):
     """The class's `forward`, or the one it inherits from a base class of the same file
     (`class Net(Base)` with the layers in `__init__` and `forward` in `Base`)."""
@@ -876,13 +974,15 @@ def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, functi
         elif at < used_at and not model.is_within(use, b.statement):
             local.append((at, b))
     for at, b in local:
-        if not any(later > at and _overwrites(model, other, use) for later, other in local):
+        if not any(later > at and (_overwrites(model, other, use) or _overwrites(model, other, b.statement))
+                   for later, other in local):
             kept.append(b)
     return kept
 
 
 def _overwrites(model: FileModel, binding, use: cst.CSTNode) -> bool:
-    """A plain assignment whose statement line sits in a block that also holds `use`."""
+    """A plain assignment whose statement line sits in a block that also holds `use` (or
+    the earlier binding: `outs = [...]; outs = torch.cat(outs)` under one `if`)."""
     if not isinstance(binding.statement, (cst.Assign, cst.AnnAssign)):
         return False
     line = model.statement_of(binding.statement)
@@ -922,7 +1022,7 @@ def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -
     found = {}
     activations = activations_of(model)
     for cls in model.class_info.values():
-        if forward_of(model, cls) is None or not is_module_class(model, cls):
+        if forward_of(model, cls) is None and sequential_init(model, cls) is None or not is_module_class(model, cls):
             continue
         for kind in kinds:
             if activations._class_output(cls, kind, None, 0):
@@ -968,7 +1068,7 @@ def returned_keys(model: FileModel, cls) -> list:
     to a dict literal or given `output['exist'] = x` in the forward (at most 8)."""
     forward = forward_of(model, cls)
     keys: list = []
-    for ret in forward.returns:
+    for ret in forward.returns if forward is not None else ():
         value = ret.value
         name = dotted_name(value) if value is not None else None
         values = [value] if isinstance(value, cst.Dict) else \
@@ -998,6 +1098,9 @@ def _keyed_bindings(model: FileModel) -> dict:
 
 def _tuple_width(model: FileModel, cls) -> int:
     """How many values the forward returns as a literal tuple (0 when it returns one)."""
-    widths = {len(r.value.elements) for r in forward_of(model, cls).returns
+    forward = forward_of(model, cls)
+    if forward is None:
+        return 0
+    widths = {len(r.value.elements) for r in forward.returns
               if isinstance(r.value, (cst.Tuple, cst.List))}
     return min(widths.pop(), 4) if len(widths) == 1 else 0
