@@ -158,7 +158,8 @@ class Activations:
             if callee and callee.endswith((".forward", ".__call__")) and callee.count(".") > callee.startswith("self."):
                 callee = callee.rsplit(".", 1)[0]  # `model.forward(x)` is `model(x)` (`self.forward` is read as such)
             if callee and qualified is None:
-                return self._model_output(callee, function, kind, index, depth, node)
+                return self._model_output(callee, function, kind, index, depth, node) or \
+                    self._helper_output(callee, node, function, kind, index, depth)
             return None
         if isinstance(node, (cst.Name, cst.Attribute)):
             name = dotted_name(node)
@@ -193,6 +194,48 @@ class Activations:
                 found.append(evidence)
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
+
+    def _helper_output(self, callee: str, call: cst.Call, function, kind, index, depth) -> Optional[str]:
+        """What a function of this file returns, on every path, when it is not a model:
+        `def predict(net, x): return F.softmax(net(x), 1)` (module-level, or defined in an
+        enclosing function), or a method other than forward of a model class this file builds
+        (`clf.predict_proba(x)` with `clf = Clf()`)."""
+        model = self.model
+        if kind in (LOGITS, PASSED) or depth > 6:
+            return None
+        if "." not in callee:
+            if model.bindings_of(callee, function) or model.class_info.get(callee):
+                return None
+            helpers = [i for i in model.function_info.values() if i.name == callee and i.cls is None and (
+                i.parent is None or model.is_within(call, i.parent))]
+            nested = [i for i in helpers if i.parent is not None]
+            helpers = nested or helpers
+            if len(helpers) != 1:
+                return None
+            found = self._returned(helpers[0], kind, index, depth)
+            return f"`{callee}()` returns {found}" if found else None
+        head, _, attr = callee.rpartition(".")
+        if attr in ("forward", "__call__") or "." in head or head == "self":
+            return None
+        owners = set()
+        for b in reaching_bindings(model, model.bindings_of(head, function), call, function):
+            value = unwrap_model(model, b.value) if b.kind == "assign" and b.index is None else None
+            cls = model.class_info.get(dotted_name(value.func) or "") if type(value) is cst.Call else None
+            if cls is None or not is_module_class(model, cls):
+                return None
+            owners.add(cls.name)
+        if len(owners) != 1:
+            return None
+        method = model.class_info[owners.pop()].methods.get(attr)
+        found = self._returned(method, kind, index, depth) if method is not None else None
+        return f"`{callee}()` returns {found}" if found else None
+
+    def _returned(self, info, kind, index, depth) -> Optional[str]:
+        """Evidence that every return of the function `info` gives `kind`'s output."""
+        if not info.returns or any(r.value is None for r in info.returns):
+            return None
+        found = [self.activation_of(r.value, info.node, kind, index, depth + 1) for r in info.returns]
+        return found[0] if all(found) else None
 
     def _in_eval_mode(self, callee: str, function, use: cst.CSTNode) -> bool:
         """`callee.eval()` (or `.train(False)`) runs before `use` in the same function, with no

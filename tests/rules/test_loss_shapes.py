@@ -233,3 +233,57 @@ def test_sequential_subclass_and_joined_outputs(tmp_path):
 def test_joined_outputs_and_list_rebound_in_its_block(tmp_path):
     found = run_cases(tmp_path, JOINED, "TRN301")
     assert codes_lines(found["joined.py"]) == [("TRN301", 22), ("TRN301", 23)]
+
+
+# Probabilities returned by a helper of the file: a function (module-level or nested), or a
+# method other than forward of a model class the file builds.
+HELPERS = {
+    "helpers.py": HEAD + """
+class Clf(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x)
+
+    def predict_proba(self, x):
+        return torch.softmax(self(x), dim=1)
+
+    def scores(self, x):
+        return self(x)
+
+def predict(net, x):
+    out = net(x)
+    return F.softmax(out, dim=1)
+
+def maybe_probs(net, x, probs=False):
+    out = net(x)
+    if probs:
+        out = F.softmax(out, dim=1)
+    return out
+
+def train(loader):
+    clf = Clf()
+    criterion = nn.CrossEntropyLoss()
+
+    def step(x):
+        return F.softmax(clf(x), dim=-1)
+
+    for x, y in loader:
+        criterion(predict(clf, x), y).backward()
+        probs = clf.predict_proba(x)
+        criterion(probs, y).backward()
+        criterion(step(x), y).backward()
+        criterion(maybe_probs(clf, x), y).backward()
+        criterion(clf.scores(x), y).backward()
+        accuracy = (predict(clf, x).argmax(1) == y).float().mean()
+""",
+}
+
+
+def test_probabilities_returned_by_a_helper(tmp_path):
+    found = run_cases(tmp_path, HELPERS, "TRN301")
+    # Not the helper returning the softmax only under a flag, nor the method returning
+    # logits, nor the softmax used for accuracy.
+    assert codes_lines(found["helpers.py"]) == [("TRN301", 37), ("TRN301", 39), ("TRN301", 40)]
