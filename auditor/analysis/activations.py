@@ -150,6 +150,11 @@ class Activations:
                     return f".{func.attr.value}()"
                 if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
+            if qualified is not None and index is None and kind not in (LOGITS, PASSED) \
+                    and not qualified.startswith(("torch.", "numpy.", "np.")):
+                found = self._imported_helper(qualified, kind)
+                if found:
+                    return found
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return _LAYER_NAMES[kind]
             if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
@@ -210,6 +215,10 @@ class Activations:
                 i.parent is None or model.is_within(call, i.parent))]
             nested = [i for i in helpers if i.parent is not None]
             helpers = nested or helpers
+            if not helpers and model.imports.stars and index is None and self.project is not None \
+                    and self.module_name and hasattr(self.project, "get"):
+                target = defining_module(self.project, self.module_name, callee)  # `from utils import *`
+                return self._imported_helper(None, kind, target) if target[0] != self.module_name else None
             if len(helpers) != 1:
                 return None
             found = self._returned(helpers[0], kind, index, depth)
@@ -229,6 +238,22 @@ class Activations:
         method = model.class_info[owners.pop()].methods.get(attr)
         found = self._returned(method, kind, index, depth) if method is not None else None
         return f"`{callee}()` returns {found}" if found else None
+
+    def _imported_helper(self, qualified: Optional[str], kind, target: Optional[tuple] = None) -> Optional[str]:
+        """`from utils import predict` ... `predict(net, x)`: what another module's summary
+        says its function returns (see `class_outputs`)."""
+        project = self.project
+        if project is None or not self.module_name or not hasattr(project, "get"):
+            return None
+        if target is None:
+            target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
+            if target is None:
+                return None
+            target = defining_module(project, *target)
+        outputs = getattr(project.get(target[0]), "outputs", None) or {}
+        if outputs.get((helper_key(target[1]), kind, None)):
+            return f"`{target[1]}()` of {target[0]} returns {_RETURNS[kind]}"
+        return None
 
     def _returned(self, info, kind, index, depth) -> Optional[str]:
         """Evidence that every return of the function `info` gives `kind`'s output."""
@@ -1090,7 +1115,15 @@ def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -
             for kind in kinds:
                 if activations._factory_output(info.name, kind, None, 0):
                     found[(info.name, kind, None)] = True
+                elif kind not in (LOGITS, PASSED) and activations._returned(info, kind, None, 0):
+                    # `def predict(net, x): return F.softmax(net(x), 1)`: its value, not a model
+                    found[(helper_key(info.name), kind, None)] = True
     return found
+
+
+def helper_key(name: str) -> str:
+    """The summary key of a function returning the activation's output (not a model)."""
+    return f"{name}()"
 
 
 def output_keys(model: FileModel, outputs: dict) -> dict:

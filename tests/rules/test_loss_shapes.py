@@ -287,3 +287,39 @@ def test_probabilities_returned_by_a_helper(tmp_path):
     # Not the helper returning the softmax only under a flag, nor the method returning
     # logits, nor the softmax used for accuracy.
     assert codes_lines(found["helpers.py"]) == [("TRN301", 37), ("TRN301", 39), ("TRN301", 40)]
+
+
+# The helper in another module: imported by name, or through `from utils import *`.
+IMPORTED_HELPERS = {
+    "utils.py": HEAD + """
+def predict(net, x):
+    return F.softmax(net(x), dim=1)
+
+def logits_of(net, x):
+    return net(x)
+""",
+    "train.py": HEAD + """
+from utils import predict, logits_of
+
+net = nn.Linear(4, 3)
+criterion = nn.CrossEntropyLoss()
+for x, y in []:
+    criterion(predict(net, x), y).backward()
+    criterion(logits_of(net, x), y).backward()
+""",
+    "train_star.py": HEAD + """
+from utils import *
+
+net = nn.Linear(4, 3)
+criterion = nn.CrossEntropyLoss()
+for x, y in []:
+    criterion(predict(net, x), y).backward()
+    criterion(logits_of(net, x), y).backward()
+""",
+}
+
+
+def test_probabilities_returned_by_a_helper_of_another_module(tmp_path):
+    found = run_cases(tmp_path, IMPORTED_HELPERS, "TRN301")
+    assert codes_lines(found["train.py"]) == codes_lines(found["train_star.py"]) == [("TRN301", 10)]
+    assert codes_lines(found["utils.py"]) == []
