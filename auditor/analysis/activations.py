@@ -692,6 +692,8 @@ class Activations:
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
+        if type(call.func) is cst.Subscript:  # `MODELS[args.model](args)`
+            return self._table_output(call, kind, index, depth)
         qualified = model.qualify_call(call)
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
             return f"module is {_LAYER_NAMES[kind]}"
@@ -720,6 +722,27 @@ class Activations:
         if target[0] == self.module_name:
             return None
         return self._summarized_output(call, target, kind, index)
+
+    def _table_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
+        """A model built from a table of classes, `MODELS[name](args)` with `MODELS = {'gin':
+        GIN, 'mlp': MLP}` bound once in the file: every class of the table ends in `kind`."""
+        model = self.model
+        table = dotted_name(call.func.value)
+        bindings = model.bindings_of(table, model.enclosing_function(call)) if table else []
+        if len(bindings) != 1 or bindings[0].kind != "assign" or bindings[0].index is not None \
+                or type(bindings[0].value) is not cst.Dict or depth > 6:
+            return None
+        elements = bindings[0].value.elements
+        if not elements or len(elements) > 12 or any(
+                type(e) is not cst.DictElement or type(e.value) not in (cst.Name, cst.Attribute) for e in elements):
+            return None
+        found = []
+        for e in elements:
+            evidence = self._constructed_output(cst.Call(func=e.value, args=call.args), kind, index, depth + 1)
+            if not evidence:
+                return None
+            found.append(evidence)
+        return f"class is picked from `{table}`, every one of which: {found[0].split(', whose ', 1)[-1]}"
 
     def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
         """A model class of another module of the run, from that module's summary."""

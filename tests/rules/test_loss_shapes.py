@@ -323,3 +323,52 @@ def test_probabilities_returned_by_a_helper_of_another_module(tmp_path):
     found = run_cases(tmp_path, IMPORTED_HELPERS, "TRN301")
     assert codes_lines(found["train.py"]) == codes_lines(found["train_star.py"]) == [("TRN301", 10)]
     assert codes_lines(found["utils.py"]) == []
+
+
+# The model class picked from a table of classes (`MODELS[args.model](args)`): flagged only
+# when every class of the table ends in the softmax (log_softmax models are fine).
+TABLE = {
+    "models.py": HEAD + """
+class A(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.softmax(self.fc(x), dim=-1)
+
+class B(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x).softmax(dim=-1)
+
+class C(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc(x), dim=-1)
+""",
+    "train.py": HEAD + """
+from models import A, B, C
+
+MODELS = {'a': A, 'b': B}
+MIXED = {'a': A, 'c': C}
+
+def train(args, loader):
+    model = MODELS[args.model](args)
+    other = MIXED[args.model](args)
+    for x, y in loader:
+        F.cross_entropy(model(x), y).backward()
+        F.cross_entropy(other(x), y).backward()
+""",
+}
+
+
+def test_model_class_picked_from_a_table(tmp_path):
+    found = run_cases(tmp_path, TABLE, "TRN301")
+    assert codes_lines(found["train.py"]) == [("TRN301", 14)]
