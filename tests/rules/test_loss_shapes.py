@@ -55,6 +55,18 @@ def step_ok(x, labels):
 
 trainer = Trainer(disc, nn.CrossEntropyLoss())
 """,
+    # `nn` itself comes from the star import (model.py imports torch.nn as nn).
+    "train_bare.py": """
+import torch
+from model import *
+
+ce = nn.CrossEntropyLoss()
+disc = Disc()
+
+def step(x, labels):
+    real, classes = disc(x)
+    return ce(classes, labels) + F.cross_entropy(classes, labels)
+""",
 }
 
 # A trainer handed the model by a registry reads `output['exist']`: what every model of the
@@ -213,6 +225,7 @@ def test_star_imported_model_class(tmp_path):
     # comes from the run too (its own body decides), so its construction is not flagged.
     assert codes_lines(found["train.py"]) == [("TRN301", 11)]
     assert codes_lines(found["model.py"]) == []
+    assert codes_lines(found["train_bare.py"]) == [("TRN301", 9), ("TRN301", 9)]
 
 
 def test_dict_key_of_a_handed_model(tmp_path):
