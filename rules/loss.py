@@ -98,6 +98,18 @@ class SoftmaxBeforeCrossEntropy(Rule):
         taken after an `eval()` of the same function (on every path to it, no `train()`
         between) is flagged, typically a validation loss.
 
+        Helpers and tables: a function of the run that returns the softmax on every path
+        (`def predict(net, x): return F.softmax(net(x), 1)`, here, nested in the caller,
+        imported, or star-imported) or a method other than forward of a model class the file
+        builds (`clf.predict_proba(x)`) gives its probabilities to the loss; a model class
+        star-imported from a module of the run (`from model import *`) is read there; a class
+        deriving from `nn.Sequential` that keeps its base's forward ends in the last layer of
+        its `super().__init__(...)` (not one a flag appends); `torch.cat`/`torch.stack` of
+        outputs hold what every element holds; a model built from a table of classes
+        (`MODELS[args.model](args)`) ends in the softmax when every class of the table does;
+        `output['probs']` of a model handed in as a parameter is read from every model of the
+        run returning that key.
+
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
         a dict filled by `update(...)`, nor a user loss that chooses the loss under a

@@ -50,6 +50,9 @@ SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", 
 # The same operations as functions of torch: the first argument's values, rearranged.
 SHAPE_FUNCTIONS = ("torch.squeeze", "torch.unsqueeze", "torch.reshape", "torch.flatten", "torch.transpose",
                     "torch.permute", "torch.clone")
+# Functions joining a sequence of tensors (its first argument) into one.
+_JOINING_FUNCTIONS = ("torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.vstack",
+                      "torch.hstack")
 # Value operations that keep what a tensor holds: clamped probabilities are still probabilities
 # (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
 _BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
@@ -137,12 +140,21 @@ class Activations:
                 return f"{dotted_name(func) or kind}()"
             if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
+            if matches(qualified, *_JOINING_FUNCTIONS) and node.args and index is None and not node.args[0].star:
+                # `torch.cat([net(x) for x in xs])`: joined outputs hold what every element holds
+                found = self.activation_of(node.args[0].value, function, kind, ALL, depth + 1)
+                return f"every tensor joined by {dotted_name(func) or 'it'}() is {found}" if found else None
             if isinstance(func, cst.Attribute) and qualified is None:
                 if func.attr.value in (kind, f"{kind}_") and kind not in (LOGITS, PASSED) and index is None \
                         and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
                     return f".{func.attr.value}()"
                 if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
+            if qualified is not None and index is None and kind not in (LOGITS, PASSED) \
+                    and not qualified.startswith(("torch.", "numpy.", "np.")):
+                found = self._imported_helper(qualified, kind)
+                if found:
+                    return found
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return _LAYER_NAMES[kind]
             if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
@@ -151,7 +163,8 @@ class Activations:
             if callee and callee.endswith((".forward", ".__call__")) and callee.count(".") > callee.startswith("self."):
                 callee = callee.rsplit(".", 1)[0]  # `model.forward(x)` is `model(x)` (`self.forward` is read as such)
             if callee and qualified is None:
-                return self._model_output(callee, function, kind, index, depth, node)
+                return self._model_output(callee, function, kind, index, depth, node) or \
+                    self._helper_output(callee, node, function, kind, index, depth)
             return None
         if isinstance(node, (cst.Name, cst.Attribute)):
             name = dotted_name(node)
@@ -186,6 +199,68 @@ class Activations:
                 found.append(evidence)
             return f"`{name}` = {found[0]}" if not found[0].startswith("`") else found[0]
         return None
+
+    def _helper_output(self, callee: str, call: cst.Call, function, kind, index, depth) -> Optional[str]:
+        """What a function of this file returns, on every path, when it is not a model:
+        `def predict(net, x): return F.softmax(net(x), 1)` (module-level, or defined in an
+        enclosing function), or a method other than forward of a model class this file builds
+        (`clf.predict_proba(x)` with `clf = Clf()`)."""
+        model = self.model
+        if kind in (LOGITS, PASSED) or depth > 6:
+            return None
+        if "." not in callee:
+            if model.bindings_of(callee, function) or model.class_info.get(callee):
+                return None
+            helpers = [i for i in model.function_info.values() if i.name == callee and i.cls is None and (
+                i.parent is None or model.is_within(call, i.parent))]
+            nested = [i for i in helpers if i.parent is not None]
+            helpers = nested or helpers
+            if not helpers and model.imports.stars and index is None and self.project is not None \
+                    and self.module_name and hasattr(self.project, "get"):
+                target = defining_module(self.project, self.module_name, callee)  # `from utils import *`
+                return self._imported_helper(None, kind, target) if target[0] != self.module_name else None
+            if len(helpers) != 1:
+                return None
+            found = self._returned(helpers[0], kind, index, depth)
+            return f"`{callee}()` returns {found}" if found else None
+        head, _, attr = callee.rpartition(".")
+        if attr in ("forward", "__call__") or "." in head or head == "self":
+            return None
+        owners = set()
+        for b in reaching_bindings(model, model.bindings_of(head, function), call, function):
+            value = unwrap_model(model, b.value) if b.kind == "assign" and b.index is None else None
+            cls = model.class_info.get(dotted_name(value.func) or "") if type(value) is cst.Call else None
+            if cls is None or not is_module_class(model, cls):
+                return None
+            owners.add(cls.name)
+        if len(owners) != 1:
+            return None
+        method = model.class_info[owners.pop()].methods.get(attr)
+        found = self._returned(method, kind, index, depth) if method is not None else None
+        return f"`{callee}()` returns {found}" if found else None
+
+    def _imported_helper(self, qualified: Optional[str], kind, target: Optional[tuple] = None) -> Optional[str]:
+        """`from utils import predict` ... `predict(net, x)`: what another module's summary
+        says its function returns (see `class_outputs`)."""
+        project = self.project
+        if project is None or not self.module_name or not hasattr(project, "get"):
+            return None
+        if target is None:
+            target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
+            if target is None:
+                return None
+            target = defining_module(project, *target)
+        outputs = getattr(project.get(target[0]), "outputs", None) or {}
+        if outputs.get((helper_key(target[1]), kind, None)):
+            return f"`{target[1]}()` of {target[0]} returns {_RETURNS[kind]}"
+        return None
+
+    def _returned(self, info, kind, index, depth) -> Optional[str]:
+        """Evidence that every return of the function `info` gives `kind`'s output."""
+        if not info.returns or any(r.value is None for r in info.returns):
+            return None
+        found = [self.activation_of(r.value, info.node, kind, index, depth + 1) for r in info.returns]
+        return found[0] if all(found) else None
 
     def _in_eval_mode(self, callee: str, function, use: cst.CSTNode) -> bool:
         """`callee.eval()` (or `.train(False)`) runs before `use` in the same function, with no
@@ -281,7 +356,8 @@ class Activations:
                 return self.activation_of(values[0], function, kind, None, depth + 1)
             callee = dotted_name(node.func)
             if callee and model.qualify_call(node) is None:
-                return self._model_output(callee, function, kind, key, depth, node)
+                return self._model_output(callee, function, kind, key, depth, node) or \
+                    self._handed_model_key(callee, function, kind, key)
             return None
         if not isinstance(node, (cst.Name, cst.Attribute)):
             return None
@@ -310,7 +386,22 @@ class Activations:
         cannot see (built by a registry): every model of the project that returns a dict
         holding `key` holds the activation's output there."""
         info = self.model.info(function)
-        if info is None or name not in info.params or self.project is None:
+        if info is None or name not in info.params:
+            return None
+        return self._project_key_holders(kind, key)
+
+    def _handed_model_key(self, callee: str, function, kind, key: str) -> Optional[str]:
+        """`output = net(batch)` ... `output['exist']`, with `net` a parameter the function
+        never rebinds (a trainer handed a model built by a registry): every model of the
+        project that returns a dict holding `key` holds the activation's output there."""
+        info = self.model.info(function)
+        if info is None or callee not in info.params or \
+                any(b.kind != "param" for b in self.model.bindings_of(callee, function) if b.function is function):
+            return None
+        return self._project_key_holders(kind, key)
+
+    def _project_key_holders(self, kind, key: str) -> Optional[str]:
+        if self.project is None:
             return None
         tables = getattr(self.project, "output_keys", None)
         holders = tables(key) if tables is not None else {}
@@ -497,6 +588,22 @@ class Activations:
             return f"last module added is {_LAYER_NAMES[kind]}"
         return None
 
+    def _sequential_last(self, call: cst.Call, kind) -> Optional[str]:
+        """Evidence that the layers given to `call` (`nn.Sequential(...)`, or the
+        `super().__init__(...)` of an nn.Sequential subclass) end in `kind`'s layer."""
+        model = self.model
+        last = _last_layer(call) or self._listed_last(call)
+        held = dotted_name(last) if type(last) in (cst.Name, cst.Attribute) else None
+        if held and (type(last) is cst.Name or held.startswith("self.")):
+            # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`, or a layer the model
+            # holds: `self.softmax = nn.Softmax()` ... `nn.Sequential(self.fc, self.softmax)`
+            bindings = model.bindings_of(held, model.enclosing_function(call))
+            values = [b.value for b in bindings if b.kind == "assign"]
+            last = values[0] if len(values) == 1 and all(b.index is None for b in bindings) else last
+        if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
+            return f"last layer is {_LAYER_NAMES[kind]}"
+        return None
+
     def _listed_last(self, call: cst.Call) -> Optional[cst.BaseExpression]:
         """`nn.Sequential(*layers)`: the last layer of the list as the function builds it
         before the call (the last `layers.append(...)` above it, else the literal's last)."""
@@ -516,7 +623,9 @@ class Activations:
             return None  # extend/insert/pop: the order is not read here
         before = [site for site in appended if order.get(site.node, at) < at and len(site.node.args) == 1]
         if before:
-            return max(before, key=lambda site: order.get(site.node, -1)).node.args[0].value
+            last = max(before, key=lambda site: order.get(site.node, -1))
+            # `if use_softmax: layers.append(nn.Softmax(-1))`: the last layer depends on a flag.
+            return None if _branches_away(model, last.node, call, function) else last.node.args[0].value
         elements = bindings[0].value.elements
         return elements[-1].value if elements and type(elements[-1]) is cst.Element else None
 
@@ -543,7 +652,7 @@ class Activations:
         """The last activation of the model that every caller of `function` passes as `param`."""
         from auditor.analysis.handed import handed_to
 
-        if depth > 4:
+        if depth > 6:  # (two callers up from a loss reading `torch.cat([net(x) for x in xs])`)
             return None
         given = handed_to(self.model, self.project, self.module_name, function, param)
         if not given:
@@ -583,21 +692,13 @@ class Activations:
 
     def _constructed_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
         model = self.model
+        if type(call.func) is cst.Subscript:  # `MODELS[args.model](args)`
+            return self._table_output(call, kind, index, depth)
         qualified = model.qualify_call(call)
         if matches(qualified, *_LAYERS[kind]) and index is None:  # `self.out = nn.Softmax(dim=1)`
             return f"module is {_LAYER_NAMES[kind]}"
         if matches(qualified, "torch.nn.Sequential") and index is None:
-            last = _last_layer(call) or self._listed_last(call)
-            held = dotted_name(last) if type(last) in (cst.Name, cst.Attribute) else None
-            if held and (type(last) is cst.Name or held.startswith("self.")):
-                # `act = nn.Softmax(dim=1)` ... `nn.Sequential(..., act)`, or a layer the model
-                # holds: `self.softmax = nn.Softmax()` ... `nn.Sequential(self.fc, self.softmax)`
-                bindings = model.bindings_of(held, model.enclosing_function(call))
-                values = [b.value for b in bindings if b.kind == "assign"]
-                last = values[0] if len(values) == 1 and all(b.index is None for b in bindings) else last
-            if isinstance(last, cst.Call) and matches(model.qualify_call(last), *_LAYERS[kind]):
-                return f"last layer is {_LAYER_NAMES[kind]}"
-            return None
+            return self._sequential_last(call, kind)
         name = dotted_name(call.func)
         cls = model.class_info.get(name) if name else None
         if cls is not None and is_module_class(model, cls):
@@ -607,8 +708,41 @@ class Activations:
             finally:
                 self._building.pop()
         if name and "." not in name and qualified is None:
-            return self._factory_output(name, kind, index, depth)
+            return self._factory_output(name, kind, index, depth) or self._star_imported_output(call, name, kind, index)
         return self._imported_output(call, kind, index)
+
+    def _star_imported_output(self, call: cst.Call, name: str, kind: str, index) -> Optional[str]:
+        """`from model import *` ... `Net()`: a class no definition or import of this file
+        names, defined in (or re-exported by) a module of the run it star-imports."""
+        project = self.project
+        if not self.model.imports.stars or project is None or not self.module_name or not hasattr(project, "get") \
+                or self.model.functions_named(name) or self.model.bindings.get(name):
+            return None
+        target = defining_module(project, self.module_name, name)
+        if target[0] == self.module_name:
+            return None
+        return self._summarized_output(call, target, kind, index)
+
+    def _table_output(self, call: cst.Call, kind, index, depth) -> Optional[str]:
+        """A model built from a table of classes, `MODELS[name](args)` with `MODELS = {'gin':
+        GIN, 'mlp': MLP}` bound once in the file: every class of the table ends in `kind`."""
+        model = self.model
+        table = dotted_name(call.func.value)
+        bindings = model.bindings_of(table, model.enclosing_function(call)) if table else []
+        if len(bindings) != 1 or bindings[0].kind != "assign" or bindings[0].index is not None \
+                or type(bindings[0].value) is not cst.Dict or depth > 6:
+            return None
+        elements = bindings[0].value.elements
+        if not elements or len(elements) > 12 or any(
+                type(e) is not cst.DictElement or type(e.value) not in (cst.Name, cst.Attribute) for e in elements):
+            return None
+        found = []
+        for e in elements:
+            evidence = self._constructed_output(cst.Call(func=e.value, args=call.args), kind, index, depth + 1)
+            if not evidence:
+                return None
+            found.append(evidence)
+        return f"class is picked from `{table}`, every one of which: {found[0].split(', whose ', 1)[-1]}"
 
     def _imported_output(self, call: cst.Call, kind: str, index: Optional[int]) -> Optional[str]:
         """A model class of another module of the run, from that module's summary."""
@@ -618,6 +752,11 @@ class Activations:
         qualified = self.model.qualify_call(call)
         target = resolve_import(self.module_name, qualified, self.is_package) if qualified else None
         target = defining_module(project, *target) if target is not None else None
+        return self._summarized_output(call, target, kind, index)
+
+    def _summarized_output(self, call: cst.Call, target: Optional[tuple], kind: str, index) -> Optional[str]:
+        """What the summary of module `target[0]` says of its model class `target[1]`."""
+        project = self.project
         summary = project.get(target[0]) if target is not None else None
         outputs = getattr(summary, "outputs", None) or {}
         found = _summarized(outputs, target[1], kind, index, self._eval) if target is not None else None
@@ -680,6 +819,10 @@ class Activations:
         return self._model_output(name, function, kind, None, 0, value)
 
     def _class_output(self, cls, kind, index, depth) -> Optional[str]:
+        layers = sequential_init(self.model, cls)
+        if layers is not None:  # `class Head(nn.Sequential)` running nn.Sequential's forward
+            found = self._sequential_last(layers, kind) if index is None and not self._eval else None
+            return f"{found} ({cls.name}, an nn.Sequential)" if found else None
         forward = forward_of(self.model, cls)
         if forward is None or not forward.returns:
             return None
@@ -795,6 +938,52 @@ def _comprehension_source(model: FileModel, node: cst.CSTNode, name: str) -> Opt
     return None
 
 
+_SEQUENTIAL_EDITS = {"add_module", "append", "extend", "insert", "register_module"}
+
+
+def sequential_init(model: FileModel, cls) -> Optional[cst.Call]:
+    """For a class deriving from `nn.Sequential` that runs its base's forward (no forward of
+    its own, or one returning `super().forward(x)` on every path): the one
+    `super().__init__(...)` call of its `__init__` that lists the layers, made on every path.
+    None when the class changes its layers otherwise (`self.add_module(...)`)."""
+    if not any(matches(base, "torch.nn.Sequential") for base in cls.bases):
+        return None
+    init = cls.methods.get("__init__")
+    if init is None:
+        return None
+    forward = cls.methods.get("forward")
+    if forward is not None and (not forward.returns or not all(
+            r.value is not None and _super_call(r.value, "forward") for r in forward.returns)):
+        return None
+    for method in cls.methods.values():
+        if any(dotted_name(site.receiver) == "self" and site.method in _SEQUENTIAL_EDITS for site in method.calls):
+            return None
+    calls = [site.node for site in init.calls if _super_call(site.node, "__init__")]
+    if len(calls) != 1 or not calls[0].args or _branches_away(model, calls[0], None, init.node):
+        return None
+    return calls[0]
+
+
+def _super_call(node: cst.BaseExpression, method: str) -> bool:
+    """`super().method(...)` or `super(Cls, self).method(...)`."""
+    if type(node) is not cst.Call or type(node.func) is not cst.Attribute or node.func.attr.value != method:
+        return False
+    inner = node.func.value
+    return type(inner) is cst.Call and dotted_name(inner.func) == "super"
+
+
+def _branches_away(model: FileModel, node: cst.CSTNode, use: Optional[cst.CSTNode], function) -> bool:
+    """`node` runs only on some paths of `function` that reach `use` (the end of the
+    function when None): under an if, a loop or a try that does not also hold `use`."""
+    for ancestor in model.ancestors(node):
+        if ancestor is function:
+            return False
+        if isinstance(ancestor, (cst.If, cst.For, cst.While, cst.Try, cst.IfExp, cst.BooleanOperation)) and \
+                (use is None or not model.is_within(use, ancestor)):
+            return True
+    return False
+
+
 def forward_of(model: FileModel, cls):
     """The class's `forward`, or the one it inherits from a base class of the same file
     (`class Net(Base)` with the layers in `__init__` and `forward` in `Base`)."""
@@ -876,13 +1065,15 @@ def reaching_bindings(model: FileModel, bindings: list, use: cst.CSTNode, functi
         elif at < used_at and not model.is_within(use, b.statement):
             local.append((at, b))
     for at, b in local:
-        if not any(later > at and _overwrites(model, other, use) for later, other in local):
+        if not any(later > at and (_overwrites(model, other, use) or _overwrites(model, other, b.statement))
+                   for later, other in local):
             kept.append(b)
     return kept
 
 
 def _overwrites(model: FileModel, binding, use: cst.CSTNode) -> bool:
-    """A plain assignment whose statement line sits in a block that also holds `use`."""
+    """A plain assignment whose statement line sits in a block that also holds `use` (or
+    the earlier binding: `outs = [...]; outs = torch.cat(outs)` under one `if`)."""
     if not isinstance(binding.statement, (cst.Assign, cst.AnnAssign)):
         return False
     line = model.statement_of(binding.statement)
@@ -922,7 +1113,7 @@ def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -
     found = {}
     activations = activations_of(model)
     for cls in model.class_info.values():
-        if forward_of(model, cls) is None or not is_module_class(model, cls):
+        if forward_of(model, cls) is None and sequential_init(model, cls) is None or not is_module_class(model, cls):
             continue
         for kind in kinds:
             if activations._class_output(cls, kind, None, 0):
@@ -947,7 +1138,15 @@ def class_outputs(model: FileModel, kinds: tuple = (SOFTMAX, SIGMOID, LOGITS)) -
             for kind in kinds:
                 if activations._factory_output(info.name, kind, None, 0):
                     found[(info.name, kind, None)] = True
+                elif kind not in (LOGITS, PASSED) and activations._returned(info, kind, None, 0):
+                    # `def predict(net, x): return F.softmax(net(x), 1)`: its value, not a model
+                    found[(helper_key(info.name), kind, None)] = True
     return found
+
+
+def helper_key(name: str) -> str:
+    """The summary key of a function returning the activation's output (not a model)."""
+    return f"{name}()"
 
 
 def output_keys(model: FileModel, outputs: dict) -> dict:
@@ -968,7 +1167,7 @@ def returned_keys(model: FileModel, cls) -> list:
     to a dict literal or given `output['exist'] = x` in the forward (at most 8)."""
     forward = forward_of(model, cls)
     keys: list = []
-    for ret in forward.returns:
+    for ret in forward.returns if forward is not None else ():
         value = ret.value
         name = dotted_name(value) if value is not None else None
         values = [value] if isinstance(value, cst.Dict) else \
@@ -998,6 +1197,9 @@ def _keyed_bindings(model: FileModel) -> dict:
 
 def _tuple_width(model: FileModel, cls) -> int:
     """How many values the forward returns as a literal tuple (0 when it returns one)."""
-    widths = {len(r.value.elements) for r in forward_of(model, cls).returns
+    forward = forward_of(model, cls)
+    if forward is None:
+        return 0
+    widths = {len(r.value.elements) for r in forward.returns
               if isinstance(r.value, (cst.Tuple, cst.List))}
     return min(widths.pop(), 4) if len(widths) == 1 else 0

@@ -117,6 +117,14 @@ def _handed_to(model: FileModel, project, module_name: Optional[str], info, para
 
 
 
+def _star_imported_from_run(model: FileModel, project, module_name: Optional[str]) -> bool:
+    """The file star-imports a module of the run (`from model import *`)."""
+    if not model.imports.stars or not module_name or project is None or not hasattr(project, "get"):
+        return False
+    summary = project.get(module_name)
+    return any(project.get(star) is not None for star in getattr(summary, "star_imports", ()))
+
+
 def handed_together(model: FileModel, project, module_name: Optional[str]) -> list:
     """(call site, loss kind, model argument) for calls of code this run cannot read that get
     both a built-in loss and a model: `NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`,
@@ -155,6 +163,8 @@ def handed_together(model: FileModel, project, module_name: Optional[str]) -> li
             if site.callee is None or "." in site.callee or site.callee in model.bindings \
                     or hasattr(builtins, site.callee):
                 continue  # a method of an unknown object, or `print(model, criterion)`
+            if _star_imported_from_run(model, project, module_name):
+                continue  # `from trainer import *`: the name may be the run's own class
             if flow is None:
                 flow = program_of(model, project, module_name).flow
             if flow.resolve(site) is not None:

@@ -70,6 +70,23 @@ def _words(name: Optional[str]) -> set[str]:
     return set(name_tokens(name)) if name else set()
 
 
+# The conventional names of torch modules that a star-imported module of the project
+# (`from model import *`, which did `import torch.nn as nn`) hands to the importing file.
+_STAR_TORCH_HEADS = {"nn": "torch.nn", "F": "torch.nn.functional"}
+
+
+def star_torch_name(model: FileModel, node: cst.BaseExpression) -> Optional[str]:
+    """`nn.CrossEntropyLoss` in a file that never imports or binds `nn` but star-imports
+    (`from model import *`): the name can only come from that import, and is torch's."""
+    if not model.imports.stars:
+        return None
+    name = dotted_name(node)
+    head, _, rest = (name or "").partition(".")
+    if not rest or head not in _STAR_TORCH_HEADS or head in model.imports.aliases or model.bindings.get(head):
+        return None
+    return f"{_STAR_TORCH_HEADS[head]}.{rest}"
+
+
 def is_module_class(model: FileModel, cls: Union[ClassInfo, cst.ClassDef, None]) -> bool:
     """The one definition of a model class: a class deriving (directly or through the
     file's own classes) from a torch.nn module class, a Lightning module or a
@@ -356,7 +373,7 @@ class Roles:
 
     def _loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         model = self.model
-        qualified = model.qualify_call(call)
+        qualified = model.qualify_call(call) or star_torch_name(model, call.func)
         if qualified is not None:
             for kind, names in LOSS_FUNCTIONS.items():
                 if matches(qualified, *names):
@@ -373,7 +390,7 @@ class Roles:
         return kinds.pop() if len(kinds) == 1 else None
 
     def _loss_class_kind(self, call: cst.Call) -> Optional[str]:
-        qualified = self.model.qualify_call(call)
+        qualified = self.model.qualify_call(call) or star_torch_name(self.model, call.func)
         for kind, names in LOSS_CLASSES.items():
             if matches(qualified, *names):
                 return kind
