@@ -463,7 +463,31 @@ class Program:
                 split = self.splits.split_of(loop.iter, site.function, env)
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
+        for iterated in self._comprehension_iters(site.node):
+            split = self.splits.split_of(iterated, site.function, env)
+            if split in EVAL_SPLITS:
+                return f"over `{self._describe(iterated, env)}` ({split} data)"
         return None
+
+    def _comprehension_iters(self, node: cst.CSTNode) -> list:
+        """What the comprehensions around `node` iterate (`sum(model(x)... for x, y in
+        val_loader)`), innermost first; not when `node` is in the iterated expression itself."""
+        found = []
+        path = [node]
+        for ancestor in self.model.ancestors(node):
+            kind = type(ancestor)
+            if kind is cst.FunctionDef or kind is cst.ClassDef or isinstance(ancestor, cst.BaseStatement):
+                break
+            if kind in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
+                part = ancestor.for_in
+                iters = []
+                while part is not None:
+                    iters.append(part.iter)
+                    part = part.inner_for_in
+                if not any(step is it for step in path for it in iters):
+                    found.extend(reversed(iters))
+            path.append(ancestor)
+        return found
 
     def _split_in_force(self, value: cst.BaseExpression, site: CallSite, env: dict) -> Optional[str]:
         """The split of an argument; for a name rebound just above the call in the same block
