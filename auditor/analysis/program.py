@@ -155,11 +155,15 @@ class Program:
         return self._forwards
 
     def helper_forwards(self) -> list[Forward]:
-        """Forward passes made through a plain helper of this file: `loss = compute_loss(model,
-        batch)` where `def compute_loss(m, batch)` runs `m(x)` and returns what it computes, and
-        leaves the mode and autograd alone (no `.train()`/`.eval()`, no grad context, no
-        decorator). The helper serves training and evaluation alike, so only the call says which
-        one runs: the call is read as a forward pass of the model handed in (TRN101/TRN102)."""
+        """Forward passes made through code of this file that runs the model for its caller:
+        - a plain helper, `loss = compute_loss(model, batch)` where `def compute_loss(m, batch)`
+          runs `m(x)` and returns what it computes;
+        - a method of the file's model class that runs its layers and returns what they compute,
+          `agent.get_action_and_value(obs)` (a forward pass of `agent`).
+        Either leaves the mode and autograd alone (no `.train()`/`.eval()`, no grad context,
+        no decorator) and serves training and evaluation alike, so only the call says which
+        one runs: the call is read as a forward pass of the model (TRN101/TRN102, from the
+        data and names at the call, never from behaviour alone)."""
         if self._helper_forwards is None:
             runners = self._model_runners()
             found = []
@@ -169,9 +173,14 @@ class Program:
                 resolved = self.flow.resolve(site)
                 if resolved is None or resolved[0] not in runners:
                     continue
-                info = self.model.function_info[resolved[0]]
-                arguments = bind_arguments(info, site.node, resolved[1])
-                for param in runners[resolved[0]]:
+                params = runners[resolved[0]]
+                if params is None:  # a model method: its object is the model
+                    key = dotted_name(site.receiver) if site.receiver is not None else None
+                    if key and key != "self":
+                        found.append(Forward(site, key))
+                    continue
+                arguments = bind_arguments(self.model.function_info[resolved[0]], site.node, resolved[1])
+                for param in params:
                     name = dotted_name(arguments.get(param)) if arguments.get(param) is not None else None
                     if name and self.roles.is_model(name, site.function):
                         found.append(Forward(site, name))
@@ -180,20 +189,34 @@ class Program:
         return self._helper_forwards
 
     def _model_runners(self) -> dict:
-        """{function: its parameters whose forward pass it returns} for the helpers above."""
+        """{function: the parameters whose forward pass it returns} for the plain helpers above,
+        {method: None} for the model methods."""
         runners: dict = {}
         for forward in self.forwards():
-            function = forward.site.function
-            info = self.model.info(function)
-            if info is None or info.cls is not None or info.decorators or forward.key not in info.params \
-                    or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(function):
+            info = self.model.info(forward.site.function)
+            if info is not None and info.cls is None and forward.key in info.params and self._leaves_it_to_caller(info):
+                runners.setdefault(info.node, []).append(forward.key)
+        for cls in self.model.class_info.values():
+            if not is_module_class(self.model, cls):
                 continue
-            if any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
-                    ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
-                   or self.is_backward(site) or self.is_step(site) for site in info.calls):
-                continue
-            runners.setdefault(function, []).append(forward.key)
+            for name, info in cls.methods.items():
+                if name in ("forward", "__call__") or name.startswith("_") or not self._leaves_it_to_caller(info):
+                    continue
+                if any(site.callee == "self" or site.callee == "self.forward" or (
+                        site.callee and site.callee.count(".") == 1 and site.callee.startswith("self.")
+                        and site.callee[5:] not in cls.methods and self.roles.is_model(site.callee, info.node))
+                       for site in info.calls):
+                    runners[info.node] = None
         return runners
+
+    def _leaves_it_to_caller(self, info: FunctionInfo) -> bool:
+        """A function that returns a value and neither switches modes, sets autograd (context
+        or decorator), back-propagates nor steps, nor is named as an evaluation."""
+        if info.decorators or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(info.node):
+            return False
+        return not any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
+            ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
+            or self.is_backward(site) or self.is_step(site) for site in info.calls)
 
     def _dict_held_model(self, site: CallSite) -> Optional[str]:
         """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as
