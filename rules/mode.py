@@ -1091,7 +1091,9 @@ class MissingTrainMode(Rule):
                 if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
                     continue
             elif optimized is not None:
-                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
+                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)
+                        or any(_same_module(held, owner) for owner in optimized
+                               for held in prog.flow.handed_to_attribute(site.function, k))}
             states = prog.flow.states_at(site.node)
             for state in states:
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL

@@ -54,6 +54,17 @@ class Forward:
     key: str  # the model as written: `model`, `self.net`
 
 
+def _handed_model(call: cst.Call, positional: tuple, params: tuple) -> Optional[str]:
+    """The caller's name handed to the first of `params` (by position or keyword)."""
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    handed = {p: a.value for p, a in zip(positional, plain)}
+    handed.update((a.keyword.value, a.value) for a in call.args if a.keyword is not None)
+    for param in params:
+        if param in handed:
+            return dotted_name(handed[param])
+    return None
+
+
 class Program:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None) -> None:
         self.model = model
@@ -167,8 +178,15 @@ class Program:
         if self._helper_forwards is None:
             runners = self._model_runners()
             found = []
-            for site in self.model.calls if runners else ():
+            project_runners = self._project_runners()
+            for site in self.model.calls if runners or project_runners else ():
                 if site.qualname is not None:
+                    imported = project_runners(site) if project_runners else None
+                    if imported is not None:
+                        positional, params = imported
+                        key = _handed_model(site.node, positional, params)
+                        if key and self.roles.is_model(key, site.function):
+                            found.append(Forward(site, key))
                     continue
                 resolved = self.flow.resolve(site)
                 if resolved is None or resolved[0] not in runners:
@@ -188,14 +206,37 @@ class Program:
             self._helper_forwards = found
         return self._helper_forwards
 
+    def runner_parameters(self) -> dict:
+        """{name: (positional parameters, parameters it runs)} for this file's top-level
+        plain helpers among `_model_runners` (the project summary's `model_runners`)."""
+        found = {}
+        for function, params in self._model_runners().items():
+            info = self.model.function_info[function]
+            if params is not None and info.parent is None:
+                found[info.name] = (tuple(info.positional), tuple(params))
+        return found
+
+    def _project_runners(self):
+        """A lookup of the model runners of other modules of the run for a call, or None."""
+        project, module = self.flow.project, self.flow.module_name
+        if project is None or not module or not hasattr(project, "summaries"):
+            return None
+        from auditor.analysis.project_names import project_entry
+
+        return lambda site: project_entry(project, module, site.qualname, "model_runners")
+
     def _model_runners(self) -> dict:
         """{function: the parameters whose forward pass it returns} for the plain helpers above,
         {method: None} for the model methods."""
         runners: dict = {}
-        for forward in self.forwards():
-            info = self.model.info(forward.site.function)
-            if info is not None and info.cls is None and forward.key in info.params and self._leaves_it_to_caller(info):
-                runners.setdefault(info.node, []).append(forward.key)
+        for info in self.model.function_info.values():
+            if info.cls is not None or not info.params:
+                continue
+            # Parameters it calls (`m(x)`, `m.forward(x)`): the call says whether a model is handed in.
+            called = [p for p in info.params if p != "self" and any(
+                site.callee == p or site.callee == p + ".forward" for site in info.calls)]
+            if called and self._leaves_it_to_caller(info):
+                runners[info.node] = called
         for cls in self.model.class_info.values():
             if not is_module_class(self.model, cls):
                 continue

@@ -128,6 +128,14 @@ CASES.update({
         "batches = [b for b in train_loader]"),
 })
 
+# The shared helper in another module of the project (read through its summary).
+CASES.update({
+    "project/utils/__init__.py": "",
+    "project/utils/train_utils.py": "import torch\n" + SHARED,
+    "project/train_bug.py": _loop(helper="from utils.train_utils import compute_loss"),
+    "project/train_ok.py": _loop(helper="from utils.train_utils import compute_loss", before="model.eval()"),
+})
+
 EXPECTED = {
     "model.py": [],
     "val_in_train_mode.py": [("TRN101", 23)],
@@ -140,6 +148,10 @@ EXPECTED = {
     "comprehension_done_right.py": [],
     "helper_in_generator.py": [("TRN101", 22)],
     "comprehension_over_training_data.py": [],
+    "project/utils/__init__.py": [],
+    "project/utils/train_utils.py": [],
+    "project/train_bug.py": [("TRN101", 19)],
+    "project/train_ok.py": [],
 }
 
 
