@@ -472,7 +472,9 @@ def _eval_forwards(ctx) -> list:
     # Tests run models on purpose (comparing outputs, checking shapes): behaviour alone
     # says nothing there.
     test_code = pytest_file or bool({"tests", "test"} & set(ctx.path.replace(os.sep, "/").split("/")[:-1]))
-    for forward in [*prog.forwards(), *prog.helper_forwards()]:
+    helped = prog.helper_forwards()
+    through_code = {id(f) for f in helped}
+    for forward in [*prog.forwards(), *helped]:
         if pytest_file and _in_test_function(prog.model, forward.site.function):
             continue
         if _in_test_case(prog.model, forward.site.function):
@@ -487,7 +489,9 @@ def _eval_forwards(ctx) -> list:
         # evaluation data: then the code does evaluate it (and a model in training mode).
         untrained = _untrained_here(prog, forward)
         inside = _inside_a_module(prog, forward)
-        by_behaviour = not untrained and not test_code
+        # Through a helper or a model method the call alone tells training from evaluation:
+        # its data or names must say so, not the absence of a backward.
+        by_behaviour = not untrained and not test_code and id(forward) not in through_code
         evaluated = []
         for state in prog.flow.states_at(forward.site.node):
             evidence = prog.eval_evidence(forward, state, names=False) if untrained else \
@@ -1111,7 +1115,9 @@ class MissingTrainMode(Rule):
                 if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
                     continue
             elif optimized is not None:
-                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
+                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)
+                        or any(_same_module(held, owner) for owner in optimized
+                               for held in prog.flow.handed_to_attribute(site.function, k))}
             states = prog.flow.states_at(site.node)
             for state in states:
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL

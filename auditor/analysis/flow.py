@@ -804,6 +804,26 @@ class FlowAnalysis:
                 found[name[5:]] = handed[values[0].value.value]
         return found
 
+    def handed_to_attribute(self, function, key: str) -> set:
+        """The caller names this file hands to the constructor of `function`'s class for the
+        attribute `key` (`self.net`, kept from `__init__(self, net)`: `Trainer(model, opt)`
+        hands `model`)."""
+        cls = self.model.class_of(function)
+        init = cls.methods.get("__init__") if cls is not None else None
+        if init is None or not key.startswith("self.") or key.count(".") != 1:
+            return set()
+        stored = [b for b in self.model.bindings.get(key, ()) if b.function is init.node]
+        if len(stored) != 1 or type(stored[0].value) is not cst.Name:
+            return set()
+        param = stored[0].value.value
+        found = set()
+        for site in self.model.calls:
+            if site.callee == cls.name and site.qualname is None:
+                name = _handed_names(init, site.node).get(param)
+                if name:
+                    found.add(name)
+        return found
+
     def _instance_class(self, name: str, function):
         for b in self.model.bindings_of(name, function):
             value = b.value

@@ -55,6 +55,17 @@ class Forward:
     key: str  # the model as written: `model`, `self.net`
 
 
+def _handed_model(call: cst.Call, positional: tuple, params: tuple) -> Optional[str]:
+    """The caller's name handed to the first of `params` (by position or keyword)."""
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    handed = {p: a.value for p, a in zip(positional, plain)}
+    handed.update((a.keyword.value, a.value) for a in call.args if a.keyword is not None)
+    for param in params:
+        if param in handed:
+            return dotted_name(handed[param])
+    return None
+
+
 class Program:
     def __init__(self, model: FileModel, project=None, module_name: Optional[str] = None) -> None:
         self.model = model
@@ -158,23 +169,39 @@ class Program:
         return self._forwards
 
     def helper_forwards(self) -> list[Forward]:
-        """Forward passes made through a plain helper of this file: `loss = compute_loss(model,
-        batch)` where `def compute_loss(m, batch)` runs `m(x)` and returns what it computes, and
-        leaves the mode and autograd alone (no `.train()`/`.eval()`, no grad context, no
-        decorator). The helper serves training and evaluation alike, so only the call says which
-        one runs: the call is read as a forward pass of the model handed in (TRN101/TRN102)."""
+        """Forward passes made through code of this file that runs the model for its caller:
+        - a plain helper, `loss = compute_loss(model, batch)` where `def compute_loss(m, batch)`
+          runs `m(x)` and returns what it computes;
+        - a method of the file's model class that runs its layers and returns what they compute,
+          `agent.get_action_and_value(obs)` (a forward pass of `agent`).
+        Either leaves the mode and autograd alone (no `.train()`/`.eval()`, no grad context,
+        no decorator) and serves training and evaluation alike, so only the call says which
+        one runs: the call is read as a forward pass of the model (TRN101/TRN102, from the
+        data and names at the call, never from behaviour alone)."""
         if self._helper_forwards is None:
             runners = self._model_runners()
             found = []
-            for site in self.model.calls if runners else ():
+            project_runners = self._project_runners()
+            for site in self.model.calls if runners or project_runners else ():
                 if site.qualname is not None:
+                    imported = project_runners(site) if project_runners else None
+                    if imported is not None:
+                        positional, params = imported
+                        key = _handed_model(site.node, positional, params)
+                        if key and self.roles.is_model(key, site.function):
+                            found.append(Forward(site, key))
                     continue
                 resolved = self.flow.resolve(site)
                 if resolved is None or resolved[0] not in runners:
                     continue
-                info = self.model.function_info[resolved[0]]
-                arguments = bind_arguments(info, site.node, resolved[1])
-                for param in runners[resolved[0]]:
+                params = runners[resolved[0]]
+                if params is None:  # a model method: its object is the model
+                    key = dotted_name(site.receiver) if site.receiver is not None else None
+                    if key and key != "self":
+                        found.append(Forward(site, key))
+                    continue
+                arguments = bind_arguments(self.model.function_info[resolved[0]], site.node, resolved[1])
+                for param in params:
                     name = dotted_name(arguments.get(param)) if arguments.get(param) is not None else None
                     if name and self.roles.is_model(name, site.function):
                         found.append(Forward(site, name))
@@ -182,21 +209,58 @@ class Program:
             self._helper_forwards = found
         return self._helper_forwards
 
+    def runner_parameters(self) -> dict:
+        """{name: (positional parameters, parameters it runs)} for this file's top-level
+        plain helpers among `_model_runners` (the project summary's `model_runners`)."""
+        found = {}
+        for function, params in self._model_runners().items():
+            info = self.model.function_info[function]
+            if params is not None and info.parent is None:
+                found[info.name] = (tuple(info.positional), tuple(params))
+        return found
+
+    def _project_runners(self):
+        """A lookup of the model runners of other modules of the run for a call, or None."""
+        project, module = self.flow.project, self.flow.module_name
+        if project is None or not module or not hasattr(project, "summaries"):
+            return None
+        from auditor.analysis.project_names import project_entry
+
+        return lambda site: project_entry(project, module, site.qualname, "model_runners")
+
     def _model_runners(self) -> dict:
-        """{function: its parameters whose forward pass it returns} for the helpers above."""
+        """{function: the parameters whose forward pass it returns} for the plain helpers above,
+        {method: None} for the model methods."""
         runners: dict = {}
-        for forward in self.forwards():
-            function = forward.site.function
-            info = self.model.info(function)
-            if info is None or info.cls is not None or info.decorators or forward.key not in info.params \
-                    or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(function):
+        for info in self.model.function_info.values():
+            if info.cls is not None or not info.params:
                 continue
-            if any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
-                    ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
-                   or self.is_backward(site) or self.is_step(site) for site in info.calls):
+            # Parameters it calls (`m(x)`, `m.forward(x)`): the call says whether a model is handed in.
+            called = [p for p in info.params if p != "self" and any(
+                site.callee == p or site.callee == p + ".forward" for site in info.calls)]
+            if called and self._leaves_it_to_caller(info):
+                runners[info.node] = called
+        for cls in self.model.class_info.values():
+            if not is_module_class(self.model, cls):
                 continue
-            runners.setdefault(function, []).append(forward.key)
+            for name, info in cls.methods.items():
+                if name in ("forward", "__call__") or name.startswith("_") or not self._leaves_it_to_caller(info):
+                    continue
+                if any(site.callee == "self" or site.callee == "self.forward" or (
+                        site.callee and site.callee.count(".") == 1 and site.callee.startswith("self.")
+                        and site.callee[5:] not in cls.methods and self.roles.is_model(site.callee, info.node))
+                       for site in info.calls):
+                    runners[info.node] = None
         return runners
+
+    def _leaves_it_to_caller(self, info: FunctionInfo) -> bool:
+        """A function that returns a value and neither switches modes, sets autograd (context
+        or decorator), back-propagates nor steps, nor is named as an evaluation."""
+        if info.decorators or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(info.node):
+            return False
+        return not any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
+            ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
+            or self.is_backward(site) or self.is_step(site) for site in info.calls)
 
     def _dict_held_model(self, site: CallSite) -> Optional[str]:
         """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as
@@ -466,7 +530,31 @@ class Program:
                 split = self.splits.split_of(loop.iter, site.function, env)
                 if split in EVAL_SPLITS:
                     return f"over `{self._describe(loop.iter, env)}` ({split} data)"
+        for iterated in self._comprehension_iters(site.node):
+            split = self.splits.split_of(iterated, site.function, env)
+            if split in EVAL_SPLITS:
+                return f"over `{self._describe(iterated, env)}` ({split} data)"
         return None
+
+    def _comprehension_iters(self, node: cst.CSTNode) -> list:
+        """What the comprehensions around `node` iterate (`sum(model(x)... for x, y in
+        val_loader)`), innermost first; not when `node` is in the iterated expression itself."""
+        found = []
+        path = [node]
+        for ancestor in self.model.ancestors(node):
+            kind = type(ancestor)
+            if kind is cst.FunctionDef or kind is cst.ClassDef or isinstance(ancestor, cst.BaseStatement):
+                break
+            if kind in (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp):
+                part = ancestor.for_in
+                iters = []
+                while part is not None:
+                    iters.append(part.iter)
+                    part = part.inner_for_in
+                if not any(step is it for step in path for it in iters):
+                    found.extend(reversed(iters))
+            path.append(ancestor)
+        return found
 
     def _split_in_force(self, value: cst.BaseExpression, site: CallSite, env: dict) -> Optional[str]:
         """The split of an argument; for a name rebound just above the call in the same block

@@ -115,6 +115,10 @@ class FileSummary:
     # defines it; [] when it never switches self]} (see `_method_effects`): a caller holding
     # a model of unknown class (a parameter) reads `model.predict(x)` from them.
     method_effects: dict = field(default_factory=dict)
+    # Top-level functions that run a model handed in and return what it computes, leaving
+    # mode and autograd to the caller (`compute_loss(model, batch)`): name -> (positional
+    # parameters, the parameters run). Program.helper_forwards reads calls from other modules.
+    model_runners: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -203,6 +207,8 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if model.function_info and "return" in text and _calls_a_parameter(model):
+        summary.model_runners = program_of(model).runner_parameters()
     if model.function_info:
         from auditor.analysis.param_calls import param_method_calls
 
@@ -239,6 +245,14 @@ def summarize_file(ctx) -> Optional[Any]:
                 summary.assumed_models = sorted(assumed)
                 summary.assumed_calls = calls
     return summary
+
+
+def _calls_a_parameter(model) -> bool:
+    """Some top-level function calls one of its parameters (`m(x)`): a cheap test before
+    asking the program for model runners."""
+    return any(info.parent is None and info.cls is None and info.returns and
+               any(site.callee in info.params for site in info.calls if site.callee)
+               for info in model.function_info.values())
 
 
 def _handing_on(sites: list, calls: list) -> dict:

@@ -1,8 +1,10 @@
 """TRN101 when the model is evaluated through an object that holds it: an evaluator built
 once from the caller's model (`evaluator = Evaluator(model, val_loader)`, whose `__init__`
 keeps `self.model = model`) and run inside the epoch loop. `self.model` in `run()` is the
-caller's model, in whatever mode the caller left it. Each bug beside its look-alikes,
-through the real command."""
+caller's model, in whatever mode the caller left it. Likewise TRN103 for a trainer object
+built from the caller's model (`Trainer(model, opt)` keeping `self.net = net`) whose training
+step runs after the caller's evaluation left the model in eval mode. Each bug beside its
+look-alikes, through the real command."""
 
 from __future__ import annotations
 
@@ -74,6 +76,46 @@ CASES = {
     "held_copy.py": _evaluator(handed="copy.deepcopy(model), val_loader").replace("import torch\n", "import copy\nimport torch\n", 1),
 }
 
+TRAINER = """
+import torch
+from model import Net
+
+
+class Trainer:
+    def __init__(self, net, optimizer):
+        self.net = net
+        self.optimizer = optimizer
+
+    def train_epoch(self, loader):
+        for x, y in loader:
+            self.optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(self.net(x), y).backward()
+            self.optimizer.step()
+
+
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        return sum((model(x).argmax(1) == y).sum().item() for x, y in loader)
+
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+trainer = Trainer(model, opt)
+model.train()
+for epoch in range(10):
+    {before}
+    trainer.train_epoch(train_loader)
+    print(evaluate(model, val_loader))
+"""
+
+CASES.update({
+    # Bug (TRN103): from the second epoch the trainer trains the model evaluate() left in eval mode.
+    "trainer_after_eval.py": TRAINER.format(before="pass"),
+    # Look-alike: the caller switches back to training mode before each epoch.
+    "trainer_after_train.py": TRAINER.format(before="model.train()"),
+})
+
 EXPECTED = {
     "model.py": [],
     "held_in_train_mode.py": [("TRN101", 15)],
@@ -81,12 +123,14 @@ EXPECTED = {
     "caller_switches.py": [],
     "evaluator_switches.py": [],
     "held_copy.py": [],
+    "trainer_after_eval.py": [("TRN103", 14)],
+    "trainer_after_train.py": [],
 }
 
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    return run_cases(tmp_path_factory.mktemp("held_objects"), CASES, "TRN101")
+    return run_cases(tmp_path_factory.mktemp("held_objects"), CASES, "TRN101,TRN103")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -2,7 +2,9 @@
 batch)` runs the model it is handed and returns the loss, and leaves mode and autograd to
 its caller. The training loop and the validation loop both call it, so only the call says
 which one runs: the validation call is the evaluation, reported there. Each bug beside
-its look-alikes, through the real command."""
+its look-alikes, through the real command. Also evaluation written as a comprehension over
+the validation loader (`sum(model(x)... for x, y in val_loader)`), directly or through the
+helper."""
 
 from __future__ import annotations
 
@@ -90,6 +92,50 @@ CASES = {
     "helper_grad_free.py": _loop(helper=GRAD_FREE, before="model.eval()", context="if True:"),
 }
 
+COMPREHENSION = """
+import torch
+from model import Net
+
+model = Net()
+opt = torch.optim.Adam(model.parameters())
+for epoch in range(10):
+    model.train()
+    for x, y in train_loader:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    {before}
+    {context}
+        correct = sum((model(xv).argmax(1) == yv).sum().item() for xv, yv in val_loader)
+    print(correct)
+"""
+
+CASES.update({
+    # Bug (TRN101): the generator over the validation loader runs the model in training mode.
+    "comprehension_in_train_mode.py": COMPREHENSION.format(before="pass", context="with torch.no_grad():"),
+    # Bug (TRN102): in eval mode, with autograd on.
+    "comprehension_with_autograd.py": COMPREHENSION.format(before="model.eval()", context="if True:"),
+    # Look-alike: eval mode and no_grad.
+    "comprehension_done_right.py": COMPREHENSION.format(before="model.eval()", context="with torch.no_grad():"),
+    # Bug (TRN101): the shared helper inside a generator over the validation loader.
+    "helper_in_generator.py": _loop().replace(
+        "for batch in val_loader:\n            val_loss += compute_loss(model, batch).item()",
+        "val_loss = sum(compute_loss(model, b).item() for b in val_loader)"),
+    # Look-alike: a comprehension that only collects the training batches.
+    "comprehension_over_training_data.py": COMPREHENSION.format(before="pass", context="if True:").replace(
+        "correct = sum((model(xv).argmax(1) == yv).sum().item() for xv, yv in val_loader)",
+        "batches = [b for b in train_loader]"),
+})
+
+# The shared helper in another module of the project (read through its summary).
+CASES.update({
+    "project/utils/__init__.py": "",
+    "project/utils/train_utils.py": "import torch\n" + SHARED,
+    "project/train_bug.py": _loop(helper="from utils.train_utils import compute_loss"),
+    "project/train_ok.py": _loop(helper="from utils.train_utils import compute_loss", before="model.eval()"),
+})
+
 EXPECTED = {
     "model.py": [],
     "val_in_train_mode.py": [("TRN101", 23)],
@@ -97,6 +143,15 @@ EXPECTED = {
     "val_done_right.py": [],
     "helper_switches.py": [],
     "helper_grad_free.py": [],
+    "comprehension_in_train_mode.py": [("TRN101", 15)],
+    "comprehension_with_autograd.py": [("TRN102", 15)],
+    "comprehension_done_right.py": [],
+    "helper_in_generator.py": [("TRN101", 22)],
+    "comprehension_over_training_data.py": [],
+    "project/utils/__init__.py": [],
+    "project/utils/train_utils.py": [],
+    "project/train_bug.py": [("TRN101", 19)],
+    "project/train_ok.py": [],
 }
 
 
