@@ -182,7 +182,16 @@ class Program:
             runners = self._model_runners()
             found = []
             project_runners = self._project_runners()
-            for site in self.model.calls if runners or project_runners else ():
+            project = self.flow.project
+            methods = project is not None and hasattr(project, "runs_model")
+            for site in self.model.calls if runners or project_runners or methods else ():
+                if methods and site.method is not None and site.qualname is None and site.receiver is not None \
+                        and self.flow.resolve(site) is None and project.runs_model(site.method):
+                    # `agent.act(obs)`, `Agent` of another module whose `act` runs its layers.
+                    key = dotted_name(site.receiver)
+                    if key and key != "self" and self.roles.is_model(key, site.function):
+                        found.append(Forward(site, key))
+                    continue
                 if site.qualname is not None:
                     imported = project_runners(site) if project_runners else None
                     if imported is not None:
@@ -244,19 +253,37 @@ class Program:
             if not is_module_class(self.model, cls):
                 continue
             for name, info in cls.methods.items():
-                if name in ("forward", "__call__") or name.startswith("_") or not self._leaves_it_to_caller(info):
-                    continue
-                if any(site.callee == "self" or site.callee == "self.forward" or (
-                        site.callee and site.callee.count(".") == 1 and site.callee.startswith("self.")
-                        and site.callee[5:] not in cls.methods and self.roles.is_model(site.callee, info.node))
-                       for site in info.calls):
+                if self._runs_its_layers(cls, name, info):
                     runners[info.node] = None
         return runners
 
-    def _leaves_it_to_caller(self, info: FunctionInfo) -> bool:
+    def runner_methods(self) -> dict:
+        """{method: [runs its layers for the caller?] per nn.Module class of the file} (the
+        project summary's `runner_methods`)."""
+        found: dict = {}
+        for cls in self.model.class_info.values():
+            if is_module_class(self.model, cls):
+                for name, info in cls.methods.items():
+                    if not name.startswith("_") and name not in ("forward", "train", "eval"):
+                        found.setdefault(name, []).append(self._runs_its_layers(cls, name, info))
+        return found
+
+    def _runs_its_layers(self, cls, name: str, info: FunctionInfo) -> bool:
+        """A public method of a model class that runs its layers (`self.actor(x)`, `self(x)`)
+        and returns the result, leaving mode and autograd to the caller. Its name may say
+        evaluation (`predict`): inside the class its layers are never read as forward passes."""
+        if name in ("forward", "__call__") or name.startswith("_") or not self._leaves_it_to_caller(info, named=False):
+            return False
+        return any(site.callee == "self" or site.callee == "self.forward" or (
+            site.callee and site.callee.count(".") == 1 and site.callee.startswith("self.")
+            and site.callee[5:] not in cls.methods and self.roles.is_model(site.callee, info.node))
+            for site in info.calls)
+
+    def _leaves_it_to_caller(self, info: FunctionInfo, named: bool = True) -> bool:
         """A function that returns a value and neither switches modes, sets autograd (context
-        or decorator), back-propagates nor steps, nor is named as an evaluation."""
-        if info.decorators or self.function_evaluates(info) or not info.returns or self.flow.sets_modes(info.node):
+        or decorator), back-propagates nor steps, nor (`named`) is named as an evaluation."""
+        if info.decorators or (named and self.function_evaluates(info)) or not info.returns \
+                or self.flow.sets_modes(info.node):
             return False
         return not any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
             ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))

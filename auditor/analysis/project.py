@@ -119,6 +119,9 @@ class FileSummary:
     # mode and autograd to the caller (`compute_loss(model, batch)`): name -> (positional
     # parameters, the parameters run). Program.helper_forwards reads calls from other modules.
     model_runners: dict = field(default_factory=dict)
+    # Methods of the file's nn.Module classes: name -> [runs the model's layers for the
+    # caller and leaves mode and autograd alone?] per class (`agent.act(obs)`).
+    runner_methods: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -209,6 +212,8 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.fitted_returns = fitted_returns(program_of(model))
     if model.function_info and "return" in text and _calls_a_parameter(model):
         summary.model_runners = program_of(model).runner_parameters()
+    if summary.model_classes and model.class_info and "return" in text:
+        summary.runner_methods = program_of(model).runner_methods()
     if model.function_info:
         from auditor.analysis.param_calls import param_method_calls
 
@@ -479,6 +484,7 @@ class ProjectIndex:
         self._call_arguments: Optional[dict] = None
         self._output_keys: Optional[dict] = None
         self._method_effects: Optional[dict] = None
+        self._runner_methods: Optional[dict] = None
         # (module, function, callee base) -> [(grad, modes)] and (module, callee base) -> names,
         # for the module names in `bases`.
         self._based_callers: dict = {}
@@ -567,6 +573,19 @@ class ProjectIndex:
                     table.setdefault((target, name), []).append(described)
             self._call_arguments = table
         return self._call_arguments.get((module, function), [])
+
+    def runs_model(self, name: str) -> bool:
+        """Every model class of the run that defines a method `name` runs its layers there for
+        the caller, leaving mode and autograd alone (and at least one does)."""
+        if self._runner_methods is None:
+            table: dict = {}
+            holders = [summary for _, summary in self.summary_bases] if self.bases else self.summaries.values()
+            for summary in holders:
+                for method, entries in (getattr(summary, "runner_methods", None) or {}).items():
+                    table.setdefault(method, []).extend(entries)
+            self._runner_methods = table
+        entries = self._runner_methods.get(name)
+        return bool(entries) and all(entries)
 
     def method_effects(self, name: str) -> list:
         """For each model class of the run defining a method `name`, the modes that method
