@@ -14,7 +14,8 @@ from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
-from auditor.analysis.roles import is_lightning_class, is_module_class
+from auditor.analysis.factories import factory_of
+from auditor.analysis.roles import is_lightning_class, is_module_class, model_constructor
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
@@ -252,8 +253,9 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         name = dotted_name(inner)
         if name == key:
             continue  # `model = model.to(device)`: the same module
-        if name is None and type(inner) is cst.Call and type(inner.func) is cst.Name:
-            returned = _returned_models(prog, inner.func.value, depth)
+        if name is None and type(inner) is cst.Call and type(inner.func) in (cst.Name, cst.Attribute):
+            returned = _returned_models(prog, inner.func.value, depth) if type(inner.func) is cst.Name \
+                else _method_returns(prog, inner, binding.function, depth)
             if returned is not None:  # `model = train_model(...)`: what the function returns
                 if not returned:
                     return []
@@ -275,7 +277,17 @@ def _returned_models(prog, name: str, depth: int) -> Optional[list]:
     infos = prog.model.functions_named(name)
     if len(infos) != 1 or not infos[0].returns:
         return None
-    info = infos[0]
+    return _what_returns_build(prog, infos[0], depth)
+
+
+def _method_returns(prog, call, function, depth: int) -> Optional[list]:
+    """`self.build_model()`: what builds the models the class's own factory method returns,
+    or None when the call runs no such method."""
+    factory = factory_of(prog.model, call, lambda inner: model_constructor(prog.model, inner) is not None)
+    return _what_returns_build(prog, factory, depth) if factory is not None and factory.cls is not None else None
+
+
+def _what_returns_build(prog, info, depth: int) -> list:
     found = []
     for ret in info.returns:
         value = ret.value

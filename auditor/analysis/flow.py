@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
+from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
@@ -723,7 +724,14 @@ class FlowAnalysis:
     def fresh_model(self, value: cst.BaseExpression) -> bool:
         """`value` builds a new model (in training mode): a torch/torchvision constructor, a
         model class of this file, or one of another module of the project."""
-        return bool(self.roles.fresh_model(value)) or self.imported_model(value) is not None
+        if self.roles.fresh_model(value) or self.imported_model(value) is not None:
+            return True
+        # A factory of the file that builds the project's model classes (`def get_model(self):
+        # from models.lenet import LeNet5; return LeNet5()`): known only with the project.
+        call = _strip_moves(value)
+        return self.project is not None and type(call) is cst.Call and factory_of(
+            self.model, call, lambda inner: bool(self.roles.fresh_model(inner)) or
+            self.imported_model(inner) is not None, memo="factories.project") is not None
 
     def imported_model(self, value: cst.BaseExpression) -> Optional[tuple]:
         return imported_model(self.model, self.project, self.module_name, value)
