@@ -91,6 +91,30 @@ def _parameter_owners(model, expr, function, depth: int = 0) -> set:
     return owners
 
 
+def _optimizer_handed_in(prog, site) -> bool:
+    """`self.opt.step()` where `self.opt` (or `opt`) is only ever a parameter's value (`def
+    __init__(self, model, opt): self.opt = opt`): an optimizer built by the caller, whose
+    parameters this file's optimizers say nothing about."""
+    func = site.node.func
+    if type(func) is not cst.Attribute:
+        return False
+    name = dotted_name(func.value)
+    if not name:
+        return False
+    model = prog.model
+    bindings = model.bindings_of(name, site.function) if "." not in name else model.bindings.get(name, [])
+    if not bindings:
+        return False
+    for binding in bindings:
+        if binding.kind == "param":
+            continue
+        info = model.info(binding.function)
+        if binding.kind != "assign" or binding.index is not None or type(binding.value) is not cst.Name or \
+                info is None or binding.value.value not in info.params:
+            return False
+    return True
+
+
 def _same_module(key: str, owner: str) -> bool:
     """`model` and `self.model`, `model.module`, or the same last name across functions."""
     a = key[5:] if key.startswith("self.") else key
@@ -1092,14 +1116,20 @@ class MissingTrainMode(Rule):
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)
+            roots = {k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}
             if optimized == UNREADABLE:
                 # Which model the optimizer trains is unknown: with a second model in the
                 # step (a frozen teacher, a reference model) the one in eval mode may be the
                 # frozen one; stay silent unless only one model is there.
-                if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
+                if len(roots) > 1:
                     continue
             elif optimized is not None:
-                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
+                trained = {k for k in keys if any(_same_module(k, owner) for owner in optimized)}
+                if not trained and len(roots) == 1 and _optimizer_handed_in(prog, site):
+                    # `Trainer(net, opt)`: the caller built the optimizer from `net`, which
+                    # the step runs as `self.model`; its only model is the trained one.
+                    trained = keys
+                keys = trained
             states = prog.flow.states_at(site.node)
             for state in states:
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL
