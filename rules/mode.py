@@ -92,22 +92,20 @@ def _parameter_owners(model, expr, function, depth: int = 0) -> set:
 
 
 def _optimizer_handed_in(prog, site) -> bool:
-    """`self.opt.step()` where `self.opt` (or `opt`) is only ever a parameter's value (`def
-    __init__(self, model, opt): self.opt = opt`): an optimizer built by the caller, whose
-    parameters this file's optimizers say nothing about."""
+    """`self.opt.step()` where `self.opt` is only ever a constructor parameter's value (`def
+    __init__(self, model, opt): self.opt = opt`): an optimizer built by the trainer's caller,
+    whose parameters this file's optimizers say nothing about."""
     func = site.node.func
     if type(func) is not cst.Attribute:
         return False
     name = dotted_name(func.value)
-    if not name:
+    if not name or not name.startswith("self.") or name.count(".") != 1:
         return False
     model = prog.model
-    bindings = model.bindings_of(name, site.function) if "." not in name else model.bindings.get(name, [])
+    bindings = model.bindings.get(name, [])
     if not bindings:
         return False
     for binding in bindings:
-        if binding.kind == "param":
-            continue
         info = model.info(binding.function)
         if binding.kind != "assign" or binding.index is not None or type(binding.value) is not cst.Name or \
                 info is None or binding.value.value not in info.params:
