@@ -25,6 +25,7 @@ from rules._frozen import frozen_for_good
 from rules._helpers import program
 from rules._mode_choice import mode_chosen_before_step
 from rules._mode_shared import shared_with_training
+from rules._mode_siblings import sibling_leaving_eval
 from rules._queries import bound_values
 
 OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
@@ -1129,7 +1130,19 @@ class MissingTrainMode(Rule):
                     trained = keys
                 keys = trained
             states = prog.flow.states_at(site.node)
+            sibling = sibling_leaving_eval(prog, site.function) if optimized != UNREADABLE else None
+            if sibling is not None and optimized is not None and \
+                    not any(_same_module(sibling[0], owner) for owner in optimized):
+                sibling = None  # the file's optimizers train something else: a frozen model
             for state in states:
+                if sibling is not None and state.mode(sibling[0]) is None and site.node not in reported:
+                    # Nothing here sets the net's mode; another method of the class leaves it in eval.
+                    reported.add(site.node)
+                    ctx.report(site.node,
+                               f"this training step can run with `{sibling[0]}` in eval mode: `{sibling[1]}()` "
+                               f"of this class leaves it in eval mode and nothing before this step switches it "
+                               f"back; call `{sibling[0]}.train()` before training")
+                    continue
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL
                        and not _eval_for_the_whole_run(prog, site, k, states)
                        and not mode_chosen_before_step(prog, site, k, _same_module)]
