@@ -729,7 +729,8 @@ class MissingEvalMode(Rule):
         (`load_state_dict`) and no `.train()` call asks for training mode (a prediction
         script saving its outputs). A name alone never decides, and a
         name cannot override training behaviour. Not evaluation: a generator's samples (its
-        output feeds another model), random-noise inputs, an untrained model's first forward
+        output feeds another model) and random-noise inputs, except in a file that never
+        trains and loads the generator's weights (a pretrained GAN's sampling notebook), an untrained model's first forward
         pass (a smoke test of shapes; a model restored by `load_state_dict` or by its own
         `load_*` method, `model.load_weights(path)`, is not untrained), string-only inputs, forward passes inside a module's
         own methods, and behaviour alone in test code. `model.generate(...)` is a forward pass
@@ -748,7 +749,12 @@ class MissingEvalMode(Rule):
         the same run), and model classes of other checked modules (`from net import CNN; cnn
         = CNN()` is a new model, in training mode; also when a package re-exports the class,
         `from unet import UNet`), and functions that return newly built models (`model =
-        get_model("LeNet")`, in the file or another module). A model handed to a function of
+        get_model("LeNet")`, in the file or another module, or the class's own factory method:
+        `self.phi = self.get_model()`). A `self.model` that its class builds fresh and only
+        ever switches to training mode (`self.model.train()` in `fit_one_epoch`) is in training
+        mode in every method, even when the class is driven from another file. A call of a
+        name bound to a model class of another checked module is a forward pass whatever the
+        name (`G = Generator(); G(noise)`). A model handed to a function of
         another checked module has the mode that function leaves it in (`get_loss(model)`
         calling `model.eval()`), and a method of the project's model classes switches the model
         it is called on (`model.predict(x)` calling `self.eval()`) when every model class of the
@@ -1033,6 +1039,13 @@ class MissingTrainMode(Rule):
         made by a helper), the rule stays silent if a second model takes part in the step
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
+
+        In a plain class that switches one network, a sibling method that leaves it in eval
+        mode and never in training mode (`predict()` calling `self.net.eval()`) makes a step
+        of another method that sets no mode and does not rebuild the network (`fit()`) one
+        that can run in eval mode (a `fit` after a `predict`). A trainer handed its optimizer
+        by the caller (`self.opt = opt`, built from `net` elsewhere) trains its one model
+        whatever name the file's optimizers give it.
 
         A model loaded with `transformers`' `from_pretrained()` starts in eval mode: a
         training loop that never calls `.train()` trains it with dropout off (a single step

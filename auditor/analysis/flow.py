@@ -637,8 +637,9 @@ class FlowAnalysis:
 
     def _never_switched(self) -> dict[str, str]:
         """Models built fresh (so in training mode) at module level, or as `self.x` in a
-        method, that no call of the file ever switches or hands to another function:
-        their mode is training in every function, called from this file or not."""
+        method, that no call of the file ever switches to eval mode (`.train()` keeps the mode
+        they have) or hands to another function: their mode is training in every function,
+        called from this file or not."""
         if self._unswitched is not None:
             return self._unswitched
         model = self.model
@@ -667,7 +668,8 @@ class FlowAnalysis:
                 locals_of.update((pair, name) for pair in held)
         if built:
             for site in model.calls:
-                if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None:
+                if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None and \
+                        not _back_to_training(site):
                     key = dotted_name(_strip_moves(site.receiver))
                     if key is not None:
                         key = locals_of.get((site.function, key.split(".", 1)[0]), key)
@@ -1571,6 +1573,13 @@ class FlowAnalysis:
             sites += more
             trainers |= {site.function for site in more if site.function is not None}
         return sites
+
+
+def _back_to_training(site: CallSite) -> bool:
+    """`model.train()` / `model.train(True)`: the mode a fresh model already has."""
+    args = site.node.args
+    return site.method == "train" and (not args or (len(args) == 1 and args[0].keyword is None and
+                                                     type(args[0].value) is cst.Name and args[0].value.value == "True"))
 
 
 def _range_runs(iterable: cst.BaseExpression, states: list[State]) -> Optional[bool]:
