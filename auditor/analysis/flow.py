@@ -1156,9 +1156,13 @@ class FlowAnalysis:
         else:
             out.normal += body.normal
         if node.finalbody is not None:
-            final = self._exec_block(_body_statements(node.finalbody.body), _dedupe(out.normal))
+            statements = _body_statements(node.finalbody.body)
+            final = self._exec_block(statements, _dedupe(out.normal))
+            # A `return` inside the `try` runs the `finally` block too (`self.net.eval(); try:
+            # return self.net(x) finally: self.net.train()` hands the net back in training mode).
+            returning = self._exec_block(statements, _dedupe(out.returns)) if out.returns else Flow()
             out.normal = final.normal
-            out.returns += final.returns
+            out.returns = returning.normal + returning.returns + final.returns
         out.normal = _dedupe(out.normal)
         return out
 

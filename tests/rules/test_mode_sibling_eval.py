@@ -3,8 +3,9 @@ library): `fit()` steps the optimizer without ever calling `self.net.train()`, a
 `predict()` switches `self.net` to eval mode and never back (there, a typo restored eval
 instead of train). A `fit` after a `predict` trains with dropout off.
 
-Look-alikes: `predict()` that restores training mode, a `fit()` that builds a new network
-each time, and a class whose second network (a frozen teacher) is the one kept in eval.
+Look-alikes: `predict()` that restores training mode (also from a `finally:` block after a
+`return` in the `try`), a `fit()` that builds a new network each time, and a class whose
+second network (a frozen teacher) is the one kept in eval.
 """
 
 from __future__ import annotations
@@ -56,9 +57,20 @@ TEACHER = WRAPPER.replace(
     "        self.net = net\n        self.teacher = load_teacher()\n        self.teacher.eval()\n").replace(
     "class Model:", "from nets import load_teacher\n\n\nclass Model:")
 
-CASES = {"wrapper.py": WRAPPER, "restored.py": RESTORED, "rebuilt.py": REBUILT, "teacher.py": TEACHER}
+FINALLY = WRAPPER.split("    def predict(")[0] + """    def predict(self, x):
+        self.net.eval()
+        try:
+            with torch.no_grad():
+                return self.net(x)
+        finally:
+            self.net.train()
+"""
 
-EXPECTED = {"wrapper.py": [("TRN103", 16)], "restored.py": [], "rebuilt.py": [], "teacher.py": []}
+CASES = {"wrapper.py": WRAPPER, "restored.py": RESTORED, "rebuilt.py": REBUILT, "teacher.py": TEACHER,
+         "restored_in_finally.py": FINALLY}
+
+EXPECTED = {"wrapper.py": [("TRN103", 16)], "restored.py": [], "rebuilt.py": [], "teacher.py": [],
+            "restored_in_finally.py": []}
 
 
 @pytest.fixture(scope="module")
