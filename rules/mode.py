@@ -14,7 +14,8 @@ from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
-from auditor.analysis.roles import is_lightning_class, is_module_class
+from auditor.analysis.factories import factory_of
+from auditor.analysis.roles import is_lightning_class, is_module_class, model_constructor
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
@@ -24,6 +25,7 @@ from rules._frozen import frozen_for_good
 from rules._helpers import program
 from rules._mode_choice import mode_chosen_before_step
 from rules._mode_shared import shared_with_training
+from rules._mode_siblings import sibling_leaving_eval
 from rules._queries import bound_values
 
 OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
@@ -88,6 +90,28 @@ def _parameter_owners(model, expr, function, depth: int = 0) -> set:
                        or type(child) in (cst.Arg, cst.Element, cst.DictElement, cst.CompFor, cst.StarredElement,
                                           cst.StarredDictElement))
     return owners
+
+
+def _optimizer_handed_in(prog, site) -> bool:
+    """`self.opt.step()` where `self.opt` is only ever a constructor parameter's value (`def
+    __init__(self, model, opt): self.opt = opt`): an optimizer built by the trainer's caller,
+    whose parameters this file's optimizers say nothing about."""
+    func = site.node.func
+    if type(func) is not cst.Attribute:
+        return False
+    name = dotted_name(func.value)
+    if not name or not name.startswith("self.") or name.count(".") != 1:
+        return False
+    model = prog.model
+    bindings = model.bindings.get(name, [])
+    if not bindings:
+        return False
+    for binding in bindings:
+        info = model.info(binding.function)
+        if binding.kind != "assign" or binding.index is not None or type(binding.value) is not cst.Name or \
+                info is None or binding.value.value not in info.params:
+            return False
+    return True
 
 
 def _same_module(key: str, owner: str) -> bool:
@@ -274,8 +298,9 @@ def _built_from(prog, key: str, function, depth: int, at=None) -> list:
         name = dotted_name(inner)
         if name == key:
             continue  # `model = model.to(device)`: the same module
-        if name is None and type(inner) is cst.Call and type(inner.func) is cst.Name:
-            returned = _returned_models(prog, inner.func.value, depth)
+        if name is None and type(inner) is cst.Call and type(inner.func) in (cst.Name, cst.Attribute):
+            returned = _returned_models(prog, inner.func.value, depth) if type(inner.func) is cst.Name \
+                else _method_returns(prog, inner, binding.function, depth)
             if returned is not None:  # `model = train_model(...)`: what the function returns
                 if not returned:
                     return []
@@ -297,7 +322,17 @@ def _returned_models(prog, name: str, depth: int) -> Optional[list]:
     infos = prog.model.functions_named(name)
     if len(infos) != 1 or not infos[0].returns:
         return None
-    info = infos[0]
+    return _what_returns_build(prog, infos[0], depth)
+
+
+def _method_returns(prog, call, function, depth: int) -> Optional[list]:
+    """`self.build_model()`: what builds the models the class's own factory method returns,
+    or None when the call runs no such method."""
+    factory = factory_of(prog.model, call, lambda inner: model_constructor(prog.model, inner) is not None)
+    return _what_returns_build(prog, factory, depth) if factory is not None and factory.cls is not None else None
+
+
+def _what_returns_build(prog, info, depth: int) -> list:
     found = []
     for ret in info.returns:
         value = ret.value
@@ -722,7 +757,8 @@ class MissingEvalMode(Rule):
         (`load_state_dict`) and no `.train()` call asks for training mode (a prediction
         script saving its outputs). A name alone never decides, and a
         name cannot override training behaviour. Not evaluation: a generator's samples (its
-        output feeds another model), random-noise inputs, an untrained model's first forward
+        output feeds another model) and random-noise inputs, except in a file that never
+        trains and loads the generator's weights (a pretrained GAN's sampling notebook), an untrained model's first forward
         pass (a smoke test of shapes; a model restored by `load_state_dict` or by its own
         `load_*` method, `model.load_weights(path)`, is not untrained), string-only inputs, forward passes inside a module's
         own methods, and behaviour alone in test code. `model.generate(...)` is a forward pass
@@ -741,7 +777,12 @@ class MissingEvalMode(Rule):
         the same run), and model classes of other checked modules (`from net import CNN; cnn
         = CNN()` is a new model, in training mode; also when a package re-exports the class,
         `from unet import UNet`), and functions that return newly built models (`model =
-        get_model("LeNet")`, in the file or another module). A model handed to a function of
+        get_model("LeNet")`, in the file or another module, or the class's own factory method:
+        `self.phi = self.get_model()`). A `self.model` that its class builds fresh and only
+        ever switches to training mode (`self.model.train()` in `fit_one_epoch`) is in training
+        mode in every method, even when the class is driven from another file. A call of a
+        name bound to a model class of another checked module is a forward pass whatever the
+        name (`G = Generator(); G(noise)`). A model handed to a function of
         another checked module has the mode that function leaves it in (`get_loss(model)`
         calling `model.eval()`), and a method of the project's model classes switches the model
         it is called on (`model.predict(x)` calling `self.eval()`) when every model class of the
@@ -1027,6 +1068,13 @@ class MissingTrainMode(Rule):
         (a frozen teacher), since it cannot tell which one is trained. It cannot see
         optimizers built in other files: then every model in the step counts.
 
+        In a plain class that switches one network, a sibling method that leaves it in eval
+        mode and never in training mode (`predict()` calling `self.net.eval()`) makes a step
+        of another method that sets no mode and does not rebuild the network (`fit()`) one
+        that can run in eval mode (a `fit` after a `predict`). A trainer handed its optimizer
+        by the caller (`self.opt = opt`, built from `net` elsewhere) trains its one model
+        whatever name the file's optimizers give it.
+
         A model loaded with `transformers`' `from_pretrained()` starts in eval mode: a
         training loop that never calls `.train()` trains it with dropout off (a single step
         at the top of a notebook right after loading, a demonstration, is not flagged).
@@ -1108,18 +1156,37 @@ class MissingTrainMode(Rule):
                     name = ctx.model.code(arg.value) if arg.value is not None else ""
                     if prog.roles.is_model(name, site.function) and "(" not in name:
                         keys.add(name)
+            roots = {k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}
             if optimized == UNREADABLE:
                 # Which model the optimizer trains is unknown: with a second model in the
                 # step (a frozen teacher, a reference model) the one in eval mode may be the
                 # frozen one; stay silent unless only one model is there.
-                if len({k.split(".", 1)[0] if not k.startswith("self.") else k for k in keys}) > 1:
+                if len(roots) > 1:
                     continue
             elif optimized is not None:
-                keys = {k for k in keys if any(_same_module(k, owner) for owner in optimized)
-                        or any(_same_module(held, owner) for owner in optimized
-                               for held in prog.flow.handed_to_attribute(site.function, k))}
+                # `Trainer(model, opt)` keeping `self.net = net`: `self.net` is `model`.
+                trained = {k for k in keys if any(_same_module(k, owner) for owner in optimized)
+                           or any(_same_module(held, owner) for owner in optimized
+                                  for held in prog.flow.handed_to_attribute(site.function, k))}
+                if not trained and len(roots) == 1 and _optimizer_handed_in(prog, site):
+                    # `Trainer(net, opt)`: the caller built the optimizer from `net`, which
+                    # the step runs as `self.model`; its only model is the trained one.
+                    trained = keys
+                keys = trained
             states = prog.flow.states_at(site.node)
+            sibling = sibling_leaving_eval(prog, site.function) if optimized != UNREADABLE else None
+            if sibling is not None and optimized is not None and \
+                    not any(_same_module(sibling[0], owner) for owner in optimized):
+                sibling = None  # the file's optimizers train something else: a frozen model
             for state in states:
+                if sibling is not None and state.mode(sibling[0]) is None and site.node not in reported:
+                    # Nothing here sets the net's mode; another method of the class leaves it in eval.
+                    reported.add(site.node)
+                    ctx.report(site.node,
+                               f"this training step can run with `{sibling[0]}` in eval mode: `{sibling[1]}()` "
+                               f"of this class leaves it in eval mode and nothing before this step switches it "
+                               f"back; call `{sibling[0]}.train()` before training")
+                    continue
                 bad = [k for k in sorted(keys) if state.mode(k) == EVAL
                        and not _eval_for_the_whole_run(prog, site, k, states)
                        and not mode_chosen_before_step(prog, site, k, _same_module)]

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
+from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
@@ -640,8 +641,9 @@ class FlowAnalysis:
 
     def _never_switched(self) -> dict[str, str]:
         """Models built fresh (so in training mode) at module level, or as `self.x` in a
-        method, that no call of the file ever switches or hands to another function:
-        their mode is training in every function, called from this file or not."""
+        method, that no call of the file ever switches to eval mode (`.train()` keeps the mode
+        they have) or hands to another function: their mode is training in every function,
+        called from this file or not."""
         if self._unswitched is not None:
             return self._unswitched
         model = self.model
@@ -670,7 +672,8 @@ class FlowAnalysis:
                 locals_of.update((pair, name) for pair in held)
         if built:
             for site in model.calls:
-                if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None:
+                if site.method in ("train", "eval", "requires_grad_") and site.receiver is not None and \
+                        not _back_to_training(site):
                     key = dotted_name(_strip_moves(site.receiver))
                     if key is not None:
                         key = locals_of.get((site.function, key.split(".", 1)[0]), key)
@@ -727,7 +730,14 @@ class FlowAnalysis:
     def fresh_model(self, value: cst.BaseExpression) -> bool:
         """`value` builds a new model (in training mode): a torch/torchvision constructor, a
         model class of this file, or one of another module of the project."""
-        return bool(self.roles.fresh_model(value)) or self.imported_model(value) is not None
+        if self.roles.fresh_model(value) or self.imported_model(value) is not None:
+            return True
+        # A factory of the file that builds the project's model classes (`def get_model(self):
+        # from models.lenet import LeNet5; return LeNet5()`): known only with the project.
+        call = _strip_moves(value)
+        return self.project is not None and type(call) is cst.Call and factory_of(
+            self.model, call, lambda inner: bool(self.roles.fresh_model(inner)) or
+            self.imported_model(inner) is not None, memo="factories.project") is not None
 
     def imported_model(self, value: cst.BaseExpression) -> Optional[tuple]:
         return imported_model(self.model, self.project, self.module_name, value)
@@ -1199,9 +1209,13 @@ class FlowAnalysis:
         else:
             out.normal += body.normal
         if node.finalbody is not None:
-            final = self._exec_block(_body_statements(node.finalbody.body), _dedupe(out.normal))
+            statements = _body_statements(node.finalbody.body)
+            final = self._exec_block(statements, _dedupe(out.normal))
+            # A `return` inside the `try` runs the `finally` block too (`self.net.eval(); try:
+            # return self.net(x) finally: self.net.train()` hands the net back in training mode).
+            returning = self._exec_block(statements, _dedupe(out.returns)) if out.returns else Flow()
             out.normal = final.normal
-            out.returns += final.returns
+            out.returns = returning.normal + returning.returns + final.returns
         out.normal = _dedupe(out.normal)
         return out
 
@@ -1622,6 +1636,13 @@ class FlowAnalysis:
             sites += more
             trainers |= {site.function for site in more if site.function is not None}
         return sites
+
+
+def _back_to_training(site: CallSite) -> bool:
+    """`model.train()` / `model.train(True)`: the mode a fresh model already has."""
+    args = site.node.args
+    return site.method == "train" and (not args or (len(args) == 1 and args[0].keyword is None and
+                                                     type(args[0].value) is cst.Name and args[0].value.value == "True"))
 
 
 def _range_runs(iterable: cst.BaseExpression, states: list[State]) -> Optional[bool]:

@@ -156,7 +156,7 @@ class Program:
                 if self._other_framework_in_force(key, site):
                     continue  # `model = TFAutoModel...` in this cell, a torch model in an earlier one
                 evidence = self.roles.model_evidence(key, site.function) or (
-                    "its `forward()` is called" if explicit else None)
+                    "its `forward()` is called" if explicit else None) or self._built_from_project(key, site.function)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):
                     continue  # `clf.save_model(...)`, `unwrap_model(m)`: a verb; `RNN(...)`: a class built
                 if evidence and site.function is None and self._rebound_to_other_framework(key, site):
@@ -288,6 +288,16 @@ class Program:
         return not any(site.method in ("train", "eval", "requires_grad_") or (site.qualname or "").startswith(
             ("torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled", "torch.enable_grad"))
             or self.is_backward(site) or self.is_step(site) for site in info.calls)
+
+    def _built_from_project(self, key: str, function) -> Optional[str]:
+        """`G = Generator(ngpu=1)` with `from dcgan import Generator`: bound to a model class
+        of another module of the run (read only with the project), whatever its name says."""
+        if self.flow.project is None or "." in key:
+            return None
+        for binding in self.model.bindings_of(key, function):
+            if binding.kind == "assign" and binding.index is None and self.flow.imported_model(binding.value) is not None:
+                return "built by a model class of the project"
+        return None
 
     def _dict_held_model(self, site: CallSite) -> Optional[str]:
         """`models["encoder"](x)`, `self.nets["g"](x)`: a model kept in a dict of models, as
@@ -652,7 +662,11 @@ class Program:
         if args and all(type(a) in _LITERALS for a in args):
             return None  # `model('paper')`: a lookup by name, not a forward pass over data
         if self._feeds_a_model(forward.key) or (self._samples_noise(site) and not self._trained_on_input(site)):
-            return None  # a generator's samples (GANs: sampling is not evaluating), noise in
+            # A generator's samples (GANs: sampling is not evaluating), noise in; except a
+            # generator loaded from a checkpoint in a file that trains nothing (a pretrained
+            # GAN's sampling notebook): that is its use, with batch norm in training mode
+            # normalising each sample by the rest of the batch.
+            return LOADED_EVIDENCE if self._inference_run(forward) else None
         use = self.path_use(site, state)
         if use == READOUT:
             return BEHAVIOUR_EVIDENCE

@@ -1,0 +1,61 @@
+"""A trainer class whose other method leaves its network in eval mode (TRN103).
+
+`class Model: def fit(...): ... self.optimizer.step()` with no `self.net.train()`, and
+`def predict(...): self.net.eval(); ...` that never switches it back: a `fit` called after a
+`predict` (or a callback of `fit` that predicts) trains in eval mode. The flow knows nothing
+of the net's mode when `fit` starts (its callers are elsewhere); this reads the class.
+
+Kept narrow: a plain class (not an nn.Module), one network switched in the whole class (a
+second, such as a frozen teacher kept in eval on purpose, makes it silent), and a sibling
+method that can end with the net in eval mode and never with it in training mode.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from auditor.analysis.flow import EVAL, TRAIN
+from auditor.analysis.names import dotted_name
+from auditor.analysis.roles import is_module_class
+
+
+def sibling_leaving_eval(prog, function) -> Optional[tuple]:
+    """(key, method name) when a step in `function`, a method of a plain class, trains the
+    class's one switched network `self.x` that another method of the class leaves in eval
+    mode; else None. Memoised per class."""
+    model = prog.model
+    info = model.info(function)
+    cls = info.cls if info is not None else None
+    if cls is None or is_module_class(model, cls):
+        return None
+    memo = model.cache.setdefault("mode.sibling_eval", {})
+    if cls.node not in memo:
+        memo[cls.node] = _find(prog, cls)
+    found = memo[cls.node]
+    if found is None or found[1] == info.name:
+        return None
+    if any(b.function is function for b in model.bindings.get(found[0], ())):
+        return None  # `fit` builds a new network (`self.net = build()`): whatever predict left is gone
+    return found
+
+
+def _find(prog, cls) -> Optional[tuple]:
+    model = prog.model
+    switched = set()
+    for method in cls.methods.values():
+        for site in method.calls:
+            if site.method in ("train", "eval") and site.receiver is not None:
+                name = dotted_name(site.receiver) or ""
+                if not name.startswith("self."):
+                    return None  # a model switched by another name: not read here
+                switched.add(".".join(name.split(".")[:2]))
+    if len(switched) != 1:
+        return None
+    (key,) = switched
+    for method in cls.methods.values():
+        if method.name.startswith("__"):
+            continue
+        modes = prog.flow.effects(method.node).get(key)
+        if modes and EVAL in modes and TRAIN not in modes:
+            return key, method.name
+    return None
