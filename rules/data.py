@@ -978,6 +978,10 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
 
 
 def _alias_words(prog, binding) -> str:
+    if binding.index is not None and isinstance(binding.value, cst.Call):
+        # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
+        return (f"(the test data `{shorten(prog.model.code(binding.value.func))}()` returns in that position: "
+                f"`{shorten(prog.model.code(binding.statement))}`)")
     if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
         return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"

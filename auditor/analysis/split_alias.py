@@ -53,7 +53,13 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
     if name is None or split_of_name(name) in (TRAIN, TEST):
         return None  # test data by its name is the direct case; a training name is another story
     for binding in model.bindings_of(name, function):
-        if binding.kind != "assign" or binding.index is not None or not _reaches(model, binding.statement, at):
+        if binding.kind != "assign" or not _reaches(model, binding.statement, at):
+            continue
+        if binding.index is not None:
+            # `training_data, validation_data = prepare_dataloader(opt)` where the function
+            # returns `trainloader, testloader`: the position holds the test split.
+            if splits.returned_split(binding.value, binding.index) == TEST:
+                return binding
             continue
         value = binding.value
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:

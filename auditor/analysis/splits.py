@@ -239,6 +239,10 @@ class SplitResolver:
                 base = self.split_of(node.value, function, env, depth + 1)
                 if base:
                     return base
+                position = _integer(index)
+                if position is not None:
+                    # `loaders[-1]` after `loaders = load_data(...)`: what that position returns.
+                    return self._position_of_results(node.value, position, function, depth + 1)
                 return self.split_of(index, function, env, depth + 1)
             return self.split_of(node.value, function, env, depth + 1)
         if isinstance(node, cst.Call):
@@ -347,10 +351,50 @@ class SplitResolver:
                 return self.split_of(value.args[index].value, function, None, depth + 1)
             if last == "items" and index == 0 and isinstance(value.func, cst.Attribute):
                 return None
+            returned = self.returned_split(value, index, depth)
+            if returned is not None:
+                return returned
         if isinstance(value, (cst.Tuple, cst.List)):
             return None
         # `x, y = batch` / `for x, y in val_loader`: each element holds the source's split.
         return self.split_of(value, function, None, depth + 1)
+
+    def returned_split(self, call, index: int, depth: int = 0) -> Optional[str]:
+        """The split at position `index` of what a function of this file returns, when every
+        `return` of it is a tuple of that data (`return train_loader, test_loader` read by
+        `training_data, validation_data = prepare_dataloader(opt)` or `loaders[-1]`): the names
+        and constructors inside the function say which split each position holds."""
+        import libcst as cst
+
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or depth > 6:
+            return None
+        infos = self.model.functions_named(call.func.value)
+        if len(infos) != 1 or not infos[0].returns:
+            return None
+        found = set()
+        for ret in infos[0].returns:
+            value = ret.value
+            if not isinstance(value, (cst.Tuple, cst.List)) or any(
+                    isinstance(e, cst.StarredElement) for e in value.elements):
+                return None
+            position = index + len(value.elements) if index < 0 else index
+            if not 0 <= position < len(value.elements):
+                return None
+            found.add(self.split_of(value.elements[position].value, infos[0].node, None, depth + 1))
+        return found.pop() if len(found) == 1 else None
+
+    def _position_of_results(self, holder, index: int, function, depth: int) -> Optional[str]:
+        """`holder[index]` where every binding of the name `holder` is a call of a function of
+        this file that returns a tuple."""
+        import libcst as cst
+
+        if not isinstance(holder, cst.Name):
+            return None
+        bindings = self.model.bindings_of(holder.value, function)
+        if not bindings or any(b.kind != "assign" or b.index is not None for b in bindings):
+            return None
+        found = {self.returned_split(b.value, index, depth) for b in bindings}
+        return found.pop() if len(found) == 1 else None
 
     @staticmethod
     def _callee_last(call) -> Optional[str]:
@@ -401,6 +445,21 @@ class SplitResolver:
         args = positional + list(keywords.values())
         return combine(self.split_of(a, function, env, depth + 1) for a in args
                        if isinstance(a, (cst.Name, cst.Attribute, cst.Subscript, cst.SimpleString)))
+
+
+def _integer(node) -> Optional[int]:
+    """The value of an integer literal index (`2`, `-1`), or None."""
+    import libcst as cst
+
+    sign = 1
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        sign, node = -1, node.expression
+    if not isinstance(node, cst.Integer):
+        return None
+    try:
+        return sign * int(node.value.replace("_", ""), 0)
+    except ValueError:  # `010` and the like
+        return None
 
 
 def _plain_names(node) -> set:
