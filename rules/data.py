@@ -16,7 +16,7 @@ from auditor.analysis.program import Forward
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
-from auditor.analysis.split_alias import test_alias
+from auditor.analysis.split_alias import position_holds_test, test_alias
 from auditor.analysis.trainer_selection import framework_selections
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
@@ -971,16 +971,29 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
     for node, loop in candidates:
         if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
             continue
-        binding = test_alias(prog.model, prog.splits, node, site.function, site.node)
+        binding = test_alias(prog.model, prog.splits, node, site.function, site.node,
+                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity))
         if binding is not None:
             return prog.model.code(node), loop, binding
     return None
 
 
+def _project_returns_test(prog, call, index: int, arity) -> bool:
+    """Whether a function of another module of the project returns test data at this position
+    (`..., val_dataset, test_dataset, ... = utils.get_dataset(...)` where `get_dataset` makes
+    `val_dataset` from the test split on some path), from that module's summary."""
+    project, module = prog.flow.project, prog.flow.module_name
+    if project is None or not isinstance(call, cst.Call) or not isinstance(call.func, (cst.Name, cst.Attribute)):
+        return False
+    qualname = prog.model.qualify_call(call)
+    entry = project_entry(project, module, qualname, "test_returns") if qualname else None
+    return entry is not None and position_holds_test(entry, index, arity)
+
+
 def _alias_words(prog, binding) -> str:
     if binding.index is not None and isinstance(binding.value, cst.Call):
         # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
-        return (f"(the test data `{shorten(prog.model.code(binding.value.func))}()` returns in that position: "
+        return (f"(`{shorten(prog.model.code(binding.value.func))}()` returns test data in that position: "
                 f"`{shorten(prog.model.code(binding.statement))}`)")
     if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
         return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"

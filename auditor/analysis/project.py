@@ -115,6 +115,10 @@ class FileSummary:
     # defines it; [] when it never switches self]} (see `_method_effects`): a caller holding
     # a model of unknown class (a parameter) reads `model.predict(x)` from them.
     method_effects: dict = field(default_factory=dict)
+    # {function: (tuple length, {position: "test"/"alias"})} for top-level functions returning
+    # a tuple with the test split in some position (see split_alias.test_positions): a caller
+    # in another module that unpacks it under a validation name holds the test split.
+    test_returns: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -203,6 +207,11 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if "test" in text and any(info.parent is None and info.cls is None and any(
+            isinstance(r.value, cst.Tuple) for r in info.returns) for info in model.function_info.values()):
+        from auditor.analysis.split_alias import project_test_positions
+
+        summary.test_returns = project_test_positions(model, program_of(model).splits)
     if model.function_info:
         from auditor.analysis.param_calls import param_method_calls
 

@@ -1,9 +1,11 @@
 """TRN204 through a loader factory of the same file: the position of its returned tuple says
 which split a name holds, whatever the caller calls it (`training_data, validation_data =
 prepare_dataloader(opt)` where the function returns `trainloader, testloader`; `loaders[-1]`
-after `loaders = load_data(...)` returning `..., loader_tar_test`). Look-alikes: the
-position holds validation data, the factory's returns disagree, the test position is read
-only after training. Through the real command."""
+after `loaders = load_data(...)` returning `..., loader_tar_test`). A factory that returns the test
+data in that position on one path only counts as a copy of the test split does (error when
+it decides); so does a function of another module of the project, read from its summary.
+Look-alikes: the position holds validation data, the test position is only printed or read
+after training. Through the real command."""
 
 from __future__ import annotations
 
@@ -88,9 +90,9 @@ def main(args, model, opt):
             break
     print(evaluate(model, final), evaluate(model, loaders[-1]))
 """,
-    # Look-alike: the factory returns test data on one path and validation data on the
-    # other; which one the caller gets is not known.
-    "returns_disagree.py": HELPERS + """
+    # Bug: on the path without validation data the factory hands back the test loader in the
+    # validation position (as `val_set = test_set` would): the best epoch is chosen on it there.
+    "returns_test_on_one_path.py": HELPERS + """
 def prepare(opt):
     train_loader = DataLoader(opt.train_set, shuffle=True)
     if opt.no_val:
@@ -108,6 +110,73 @@ def main(args, model, opt):
         if acc > best:
             best = acc
 """,
+    # Look-alike: the test position under a validation name, only printed each epoch.
+    "renamed_test_position_printed.py": HELPERS + """
+def prepare_dataloader(opt):
+    return DataLoader(opt.train_set, shuffle=True), DataLoader(opt.test_set)
+
+def train(model, opt, args):
+    training_data, validation_data = prepare_dataloader(args)
+    for epoch in range(args.epochs):
+        train_epoch(model, training_data, opt)
+        print(epoch, evaluate(model, validation_data))
+""",
+    # Bug across modules (Transfer-Learning-Library): the project's `get_dataset` makes the
+    # validation data from the test split for one dataset; the script selects on it.
+    "xmod/data_utils.py": """
+import torchvision
+
+def get_dataset(name, root):
+    train_dataset = torchvision.datasets.ImageFolder(root + "/train")
+    if name == "Digits":
+        val_dataset = test_dataset = torchvision.datasets.MNIST(root, split="test")
+    else:
+        val_dataset = torchvision.datasets.ImageFolder(root + "/val")
+        test_dataset = torchvision.datasets.ImageFolder(root + "/test")
+    return train_dataset, val_dataset, test_dataset
+""",
+    "xmod/main.py": HELPERS + """
+import data_utils
+
+def main(args, model, opt):
+    train_set, val_set, test_set = data_utils.get_dataset(args.data, args.root)
+    train_loader = DataLoader(train_set, shuffle=True)
+    val_loader = DataLoader(val_set)
+    best = 0
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        acc = evaluate(model, val_loader)
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pt")
+    print(evaluate(model, DataLoader(test_set)))
+""",
+    # Look-alike across modules: the project's factory keeps validation and test apart.
+    "xmod_ok/data_utils.py": """
+import torchvision
+
+def get_dataset(root):
+    train_dataset = torchvision.datasets.ImageFolder(root + "/train")
+    val_dataset = torchvision.datasets.ImageFolder(root + "/val")
+    test_dataset = torchvision.datasets.ImageFolder(root + "/test")
+    return train_dataset, val_dataset, test_dataset
+""",
+    "xmod_ok/main.py": HELPERS + """
+import data_utils
+
+def main(args, model, opt):
+    train_set, val_set, test_set = data_utils.get_dataset(args.root)
+    train_loader = DataLoader(train_set, shuffle=True)
+    val_loader = DataLoader(val_set)
+    best = 0
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        acc = evaluate(model, val_loader)
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pt")
+    print(evaluate(model, DataLoader(test_set)))
+""",
 }
 
 OFFSET = HELPERS.count("\n")
@@ -115,7 +184,12 @@ EXPECTED = {
     "renamed_test_position_selects.py": [("TRN204", OFFSET + 11)],
     "indexed_test_position_stops.py": [("TRN204", OFFSET + 11)],
     "validation_position_selects.py": [],
-    "returns_disagree.py": [],
+    "returns_test_on_one_path.py": [("TRN204", OFFSET + 14)],
+    "renamed_test_position_printed.py": [],
+    "xmod/data_utils.py": [],
+    "xmod/main.py": [("TRN204", OFFSET + 10)],
+    "xmod_ok/data_utils.py": [],
+    "xmod_ok/main.py": [],
 }
 
 
@@ -131,5 +205,5 @@ def test_loader_factory_positions(found, name):
 
 def test_renamed_position_message_names_the_factory(found):
     finding = found["renamed_test_position_selects.py"][0]
-    assert "`prepare_dataloader()` returns in that position" in finding["message"]
+    assert "`prepare_dataloader()` returns test data in that position" in finding["message"]
     assert finding["severity"] == "error"
