@@ -618,7 +618,10 @@ class TestDataInTrainingLoop(Rule):
         `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
         in its `TrainingArguments`, or an `EarlyStoppingCallback`; so is a Lightning
         `trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=`) whose `Trainer`
-        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. Scored along
+        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks (or as
+        `checkpoint_callback=`); so is `trainer.fit(model, datamodule)` where the datamodule's
+        (or the module's own) `val_dataloader()` returns the test split (`DataLoader(CIFAR10(root,
+        train=False))`), its class in this file or another module of the project. Scored along
         the way and nothing more, it is not flagged. The part a `Dataset.train_test_split(...)`
         of the file names "test" (`food = food.train_test_split(0.2)`, `food["test"]`) is the
         user's held-out slice of the training data used as the eval set, a validation split in
@@ -629,7 +632,11 @@ class TestDataInTrainingLoop(Rule):
         DataLoader(val_set)`), or that is built from a constructor declaring the test split
         (`val_loader = DataLoader(CIFAR10(root, train=False))`), counts as test data there, but
         only when its result decides (error); such a copy on a path that returns before training, or made after the loop,
-        does not reach the evaluation and is not one.
+        does not reach the evaluation and is not one. So does a position of what a loader
+        factory returns (`training_data, validation_data = prepare_dataloader(opt)` where the
+        function returns `trainloader, testloader`, or `get_dataset()` of another module that
+        makes `val_dataset` from the test split for one dataset); a name that says nothing is
+        read the same way (`loaders[-1]` after `loaders = load_data(...)`).
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:

@@ -119,6 +119,9 @@ class FileSummary:
     # a tuple with the test split in some position (see split_alias.test_positions): a caller
     # in another module that unpacks it under a validation name holds the test split.
     test_returns: dict = field(default_factory=dict)
+    # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
+    # test split: what `trainer.fit(model, datamodule)` in another module validates on.
+    val_test_classes: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -212,6 +215,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.split_alias import project_test_positions
 
         summary.test_returns = project_test_positions(model, program_of(model).splits)
+    if model.class_info and "val_dataloader" in text:
+        from auditor.analysis.trainer_selection import val_test_classes
+
+        summary.val_test_classes = val_test_classes(model, program_of(model).splits)
     if model.function_info:
         from auditor.analysis.param_calls import param_method_calls
 
