@@ -17,7 +17,7 @@ from auditor.analysis.project_names import any_shuffling_class, project_defines,
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
 from auditor.analysis.split_alias import position_holds_test, test_alias
-from auditor.analysis.trainer_selection import framework_selections
+from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -608,6 +608,12 @@ class TestDataInTrainingLoop(Rule):
         how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
         from runtime values.
 
+        A search counts too: a loop whose every run trains a fresh model (a grid of settings,
+        seeds; also a Lightning `trainer.fit` or a Hugging Face `trainer.train()` in the loop)
+        and whose test score decides which run or setting wins (`if acc > best_acc: best_lr =
+        lr`) is flagged (error); each run's final test score only collected (a mean over seeds)
+        is not.
+
         Full-batch training counts when the test rows are picked from the model's output in
         the loop (`pred[data.test_mask]`, `output[idx_test]`), or by a same-file helper the loop
         calls that returns that score (`acc_val, acc_test = train(epoch)`), and a decision reads
@@ -705,7 +711,19 @@ class TestDataInTrainingLoop(Rule):
             if found is None:
                 continue
             evidence, unit, helper, mixed, aliased = found
-            if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
+            if unit in reported:
+                continue
+            if _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
+                # Each run's final test score: reported (averaged over seeds), it is right; a
+                # decision on it across runs (`if acc > best_acc: best_lr = lr`) tunes on test.
+                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+                if verdict is None or verdict[0] is not Severity.ERROR:
+                    continue
+                reported.update((site.node, unit))
+                ctx.report(site.node, f"{evidence} after each run of a search and the result decides "
+                                      f"(`{shorten(ctx.model.code(verdict[1]))}`): choosing a run or a setting "
+                                      f"on the test split makes the final test score optimistic; choose on "
+                                      f"validation data and score the test split once, for the chosen setting")
                 continue
             if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
                 continue  # `eval_metrics(test_preds, ...)`: the test evaluation already reported, scored
@@ -869,6 +887,8 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
             info = prog.model.function_info[function]
             trains = helpers[function] = any(prog.is_backward(s) or prog.is_step(s) for s in info.calls)
         return trains
+    if framework_trains(prog.model, site):
+        return True  # `trainer.fit(model, ...)`: Lightning's (or a Hugging Face) training loop
     if site.qualname is not None:
         return False
     callee = site.callee or ""

@@ -112,6 +112,22 @@ def _lightning_fit(prog, site) -> Optional[tuple]:
     return None
 
 
+def framework_trains(model, site) -> bool:
+    """`trainer.fit(...)` of a Lightning `Trainer`, or `trainer.train()` of a Hugging Face one:
+    a call that runs a whole training loop (a loop around it trains, as one around
+    `train_one_epoch(...)` does)."""
+    call = site.node
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value not in ("fit", "train"):
+        return False
+    trainer = _bound_call(model, call.func.value, site.function)
+    if trainer is None:
+        return False
+    if call.func.attr.value == "train":
+        return _is_hf_trainer(model, trainer)
+    qualified = model.qualify(trainer.func) if isinstance(trainer.func, (cst.Name, cst.Attribute)) else None
+    return qualified is not None and qualified.startswith(_LIGHTNING) and qualified.endswith("Trainer")
+
+
 def _val_dataloader_test(prog, holder: cst.BaseExpression, function) -> Optional[tuple]:
     """(what `val_dataloader()` returns, the slot's words) when `holder` is an instance of a
     class whose `val_dataloader` method returns the test split (`DataLoader(CIFAR10(root,
