@@ -616,8 +616,10 @@ class TestDataInTrainingLoop(Rule):
 
         Full-batch training counts when the test rows are picked from the model's output in
         the loop (`pred[data.test_mask]`, `output[idx_test]`), or by a same-file helper the loop
-        calls that returns that score (`acc_val, acc_test = train(epoch)`), and a decision reads
-        it (error; printed only, it is not reported).
+        calls that returns that score (`acc_val, acc_test = train(epoch)`; also a list of
+        per-split scores built over `[data.train_mask, data.val_mask, data.test_mask]`, read as
+        `train_acc, val_acc, test_acc = test()`), and a decision reads it (error; printed only,
+        it is not reported).
 
         A training framework's own loop counts too: a Hugging Face `Trainer` (also
         `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
