@@ -577,7 +577,8 @@ class TestDataInTrainingLoop(Rule):
     summary = "The test split is evaluated inside the training loop."
     what = """
         Flags an evaluation of test data (a forward pass on it, a loop over it, or a function
-        called with it that runs forward passes and no optimizer step) inside a loop that
+        called with it that runs forward passes and no optimizer step, or steps only a copy it
+        makes of the model: few-shot fine-tuning on a task's support set) inside a loop that
         trains (backward/optimizer step, directly or in a helper it calls), and judges each
         finding by where the test result goes:
 
@@ -841,7 +842,7 @@ class TestDataInTrainingLoop(Rule):
             return False
         if info is not None:
             trains = [s for s in info.calls if prog.is_backward(s) or prog.is_step(s)]
-            if trains and not _training_switched_off(prog, info, site, trains):
+            if trains and not _training_switched_off(prog, info, site, trains) and not _steps_a_copy(prog, info, trains):
                 return False
             if _writes_file(info.name):
                 return False
@@ -923,6 +924,30 @@ def _training_switched_off(prog, info, site, trains) -> bool:
                     switched = True
                     break
         if not switched:
+            return False
+    return True
+
+
+def _steps_a_copy(prog, info, trains) -> bool:
+    """Whether every optimizer step of the helper updates a copy it makes of the model
+    (`net = copy.deepcopy(model)`; `opt = SGD(net.parameters())`; fine-tune on the support set,
+    score the query set): test-time fine-tuning of a few-shot evaluation, which leaves the
+    model it was given as it was."""
+    steps = [s for s in trains if prog.is_step(s)]
+    if not steps:
+        return False
+    for step in steps:
+        receiver = dotted_name(step.receiver) if step.receiver is not None else None
+        made = prog.model.values_of(receiver, info.node) if receiver else []
+        if len(made) != 1 or not isinstance(made[0], cst.Call) or not made[0].args:
+            return False
+        params = made[0].args[0].value
+        if not (isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute)
+                and params.func.attr.value == "parameters" and isinstance(params.func.value, cst.Name)):
+            return False
+        copies = prog.model.values_of(params.func.value.value, info.node)
+        if not copies or not all(isinstance(c, cst.Call) and (dotted_name(c.func) or "").rsplit(".", 1)[-1]
+                                 == "deepcopy" for c in copies):
             return False
     return True
 
