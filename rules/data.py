@@ -606,7 +606,8 @@ class TestDataInTrainingLoop(Rule):
         read by its name, as an unresolved local helper is; a library's function is not. It
         cannot follow a test result into another module's decision logic, nor see inside a
         helper of another module, and it reads which split a value holds from names and from
-        how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
+        how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
+        positions of `train_test_split`), not
         from runtime values.
 
         A search counts too: a loop whose every run trains a fresh model (a grid of settings,

@@ -119,6 +119,41 @@ def _declared_split(call, last: Optional[str], keywords: dict) -> Optional[str]:
     if isinstance(train, cst.Name) and train.value in ("True", "False") and last and (
             last[:1].isupper() or set(name_tokens(last)) & _LOADER_WORDS):
         return TRAIN if train.value == "True" else TEST
+    if last and last[:1].isupper():
+        # A dataset class reading a folder: `ImageFolder(os.path.join(root, "test"))`.
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        where = next((keywords[k] for k in _PATH_KEYWORDS if k in keywords), positional[0] if positional else None)
+        folder = _last_path_part(where)
+        if folder is not None and folder.lower() in _FOLDER_SPLITS:
+            return _FOLDER_SPLITS[folder.lower()]
+    return None
+
+
+# Folder names that are a split by themselves (`data/test`, `val`), as the last part of a path.
+_FOLDER_SPLITS = {"test": TEST, "testing": TEST, "test_set": TEST, "testset": TEST,
+                  "train": TRAIN, "training": TRAIN, "val": VAL, "valid": VAL, "validation": VAL}
+_PATH_KEYWORDS = ("root", "path", "data_dir", "root_dir", "data_path", "folder", "directory", "img_dir")
+
+
+def _last_path_part(node) -> Optional[str]:
+    """The last component of a path written as a literal, a join or a concatenation:
+    `"data/test"`, `os.path.join(root, "test")`, `root + "/test/"`, `Path(root) / "test"`."""
+    import libcst as cst
+
+    if isinstance(node, cst.SimpleString):
+        try:
+            text = node.evaluated_value
+        except (SyntaxError, ValueError):
+            return None
+        if not isinstance(text, str):
+            return None
+        parts = [p for p in text.replace("\\", "/").split("/") if p]
+        return parts[-1] if parts else None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Divide)):
+        return _last_path_part(node.right)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "join" \
+            and isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value == "path" and node.args:
+        return _last_path_part(node.args[-1].value)
     return None
 
 
