@@ -645,7 +645,8 @@ class TestDataInTrainingLoop(Rule):
         does not reach the evaluation and is not one. So does a position of what a loader
         factory returns (`training_data, validation_data = prepare_dataloader(opt)` where the
         function returns `trainloader, testloader`, or `get_dataset()` of another module that
-        makes `val_dataset` from the test split for one dataset); a name that says nothing is
+        makes `val_dataset` from the test split for one dataset, or hands it back as the test
+        data too: `test_dataset = val_dataset`); a name that says nothing is
         read the same way (`loaders[-1]` after `loaders = load_data(...)`).
         """
     why = """

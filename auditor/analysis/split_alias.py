@@ -120,7 +120,28 @@ def test_positions(model: FileModel, splits: SplitResolver, info, depth: int = 0
                 found.append(None)
         if any(found):
             kinds[position] = "test" if all(k == "test" for k in found) else "alias"
+    for ret, value in zip(info.returns, tuples):
+        for position in _reported_as_test(model, splits, info, ret, value):
+            kinds.setdefault(position, "alias")
     return (length, kinds) if kinds else None
+
+
+def _reported_as_test(model: FileModel, splits: SplitResolver, info, ret: cst.Return, value) -> set:
+    """Positions of `value` (a returned tuple) whose data the same tuple hands back as the
+    test data too: `test_dataset = val_dataset` before `return ..., val_dataset, test_dataset`.
+    The caller then chooses on its validation data and reports that choice's score on the
+    same data as the test score."""
+    names = {dotted_name(e.value): i for i, e in enumerate(value.elements) if dotted_name(e.value)}
+    found = set()
+    for element in value.elements:
+        name = dotted_name(element.value)
+        if name is None or split_of_name(name) != TEST:
+            continue
+        for binding in model.bindings_of(name, info.node):
+            copied = dotted_name(binding.value) if binding.kind == "assign" and binding.index is None else None
+            if copied in names and copied != name and _reaches(model, binding.statement, ret):
+                found.add(names[copied])
+    return found
 
 
 def project_test_positions(model: FileModel, splits: SplitResolver) -> dict:

@@ -3,7 +3,8 @@ which split a name holds, whatever the caller calls it (`training_data, validati
 prepare_dataloader(opt)` where the function returns `trainloader, testloader`; `loaders[-1]`
 after `loaders = load_data(...)` returning `..., loader_tar_test`). A factory that returns the test
 data in that position on one path only counts as a copy of the test split does (error when
-it decides); so does a function of another module of the project, read from its summary.
+it decides), and so does one that hands the validation data back as the test data too
+(`test_set = val_set`); so does a function of another module of the project, read from its summary.
 Look-alikes: the position holds validation data, the test position is only printed or read
 after training. Through the real command."""
 
@@ -110,6 +111,30 @@ def main(args, model, opt):
         if acc > best:
             best = acc
 """,
+    # Bug (Transfer-Learning-Library, partial DA): without a test split the factory returns the
+    # validation data as the test data too; the caller selects on it and reports it as test.
+    "validation_returned_as_test.py": HELPERS + """
+def get_dataset(opt):
+    train_set = opt.make("train")
+    val_set = opt.make("target")
+    if opt.data == "DomainNet":
+        test_set = opt.make("target_test")
+    else:
+        test_set = val_set
+    return train_set, val_set, test_set
+
+def main(args, model, opt):
+    train_set, val_set, test_set = get_dataset(args)
+    train_loader, val_loader = DataLoader(train_set, shuffle=True), DataLoader(val_set)
+    best = 0
+    for epoch in range(args.epochs):
+        train_epoch(model, train_loader, opt)
+        acc = evaluate(model, val_loader)
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pt")
+    print(evaluate(model, DataLoader(test_set)))
+""",
     # Look-alike: the test position under a validation name, only printed each epoch.
     "renamed_test_position_printed.py": HELPERS + """
 def prepare_dataloader(opt):
@@ -186,6 +211,7 @@ EXPECTED = {
     "validation_position_selects.py": [],
     "returns_test_on_one_path.py": [("TRN204", OFFSET + 14)],
     "renamed_test_position_printed.py": [],
+    "validation_returned_as_test.py": [("TRN204", OFFSET + 16)],
     "xmod/data_utils.py": [],
     "xmod/main.py": [("TRN204", OFFSET + 10)],
     "xmod_ok/data_utils.py": [],
