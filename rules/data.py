@@ -16,8 +16,8 @@ from auditor.analysis.program import Forward
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements)
-from auditor.analysis.split_alias import test_alias
-from auditor.analysis.trainer_selection import framework_selections
+from auditor.analysis.split_alias import position_holds_test, test_alias
+from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
@@ -577,7 +577,8 @@ class TestDataInTrainingLoop(Rule):
     summary = "The test split is evaluated inside the training loop."
     what = """
         Flags an evaluation of test data (a forward pass on it, a loop over it, or a function
-        called with it that runs forward passes and no optimizer step) inside a loop that
+        called with it that runs forward passes and no optimizer step, or steps only a copy it
+        makes of the model: few-shot fine-tuning on a task's support set) inside a loop that
         trains (backward/optimizer step, directly or in a helper it calls), and judges each
         finding by where the test result goes:
 
@@ -605,20 +606,32 @@ class TestDataInTrainingLoop(Rule):
         read by its name, as an unresolved local helper is; a library's function is not. It
         cannot follow a test result into another module's decision logic, nor see inside a
         helper of another module, and it reads which split a value holds from names and from
-        how it was made (`flag="test"`, `train=False`, positions of `train_test_split`), not
+        how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
+        positions of `train_test_split`), not
         from runtime values.
+
+        A search counts too: a loop whose every run trains a fresh model (a grid of settings,
+        seeds; also a Lightning `trainer.fit` or a Hugging Face `trainer.train()` in the loop)
+        and whose test score decides which run or setting wins (`if acc > best_acc: best_lr =
+        lr`) is flagged (error); each run's final test score only collected (a mean over seeds)
+        is not.
 
         Full-batch training counts when the test rows are picked from the model's output in
         the loop (`pred[data.test_mask]`, `output[idx_test]`), or by a same-file helper the loop
-        calls that returns that score (`acc_val, acc_test = train(epoch)`), and a decision reads
-        it (error; printed only, it is not reported).
+        calls that returns that score (`acc_val, acc_test = train(epoch)`; also a list of
+        per-split scores built over `[data.train_mask, data.val_mask, data.test_mask]`, read as
+        `train_acc, val_acc, test_acc = test()`), and a decision reads it (error; printed only,
+        it is not reported).
 
         A training framework's own loop counts too: a Hugging Face `Trainer` (also
         `Seq2SeqTrainer`, `SFTTrainer`, a subclass of the file) given test data as its
         `eval_dataset` is flagged (error) when it selects on it: `load_best_model_at_end=True`
         in its `TrainingArguments`, or an `EarlyStoppingCallback`; so is a Lightning
         `trainer.fit(model, train_loader, test_loader)` (or `val_dataloaders=`) whose `Trainer`
-        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. Scored along
+        has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks (or as
+        `checkpoint_callback=`); so is `trainer.fit(model, datamodule)` where the datamodule's
+        (or the module's own) `val_dataloader()` returns the test split (`DataLoader(CIFAR10(root,
+        train=False))`), its class in this file or another module of the project. Scored along
         the way and nothing more, it is not flagged. The part a `Dataset.train_test_split(...)`
         of the file names "test" (`food = food.train_test_split(0.2)`, `food["test"]`) is the
         user's held-out slice of the training data used as the eval set, a validation split in
@@ -629,7 +642,12 @@ class TestDataInTrainingLoop(Rule):
         DataLoader(val_set)`), or that is built from a constructor declaring the test split
         (`val_loader = DataLoader(CIFAR10(root, train=False))`), counts as test data there, but
         only when its result decides (error); such a copy on a path that returns before training, or made after the loop,
-        does not reach the evaluation and is not one.
+        does not reach the evaluation and is not one. So does a position of what a loader
+        factory returns (`training_data, validation_data = prepare_dataloader(opt)` where the
+        function returns `trainloader, testloader`, or `get_dataset()` of another module that
+        makes `val_dataset` from the test split for one dataset, or hands it back as the test
+        data too: `test_dataset = val_dataset`); a name that says nothing is
+        read the same way (`loaders[-1]` after `loaders = load_data(...)`).
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -698,7 +716,19 @@ class TestDataInTrainingLoop(Rule):
             if found is None:
                 continue
             evidence, unit, helper, mixed, aliased = found
-            if unit in reported or _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
+            if unit in reported:
+                continue
+            if _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
+                # Each run's final test score: reported (averaged over seeds), it is right; a
+                # decision on it across runs (`if acc > best_acc: best_lr = lr`) tunes on test.
+                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+                if verdict is None or verdict[0] is not Severity.ERROR:
+                    continue
+                reported.update((site.node, unit))
+                ctx.report(site.node, f"{evidence} after each run of a search and the result decides "
+                                      f"(`{shorten(ctx.model.code(verdict[1]))}`): choosing a run or a setting "
+                                      f"on the test split makes the final test score optimistic; choose on "
+                                      f"validation data and score the test split once, for the chosen setting")
                 continue
             if forwards.get(site.node) is None and _scores_reported_results(prog, site, produced):
                 continue  # `eval_metrics(test_preds, ...)`: the test evaluation already reported, scored
@@ -814,7 +844,7 @@ class TestDataInTrainingLoop(Rule):
             return False
         if info is not None:
             trains = [s for s in info.calls if prog.is_backward(s) or prog.is_step(s)]
-            if trains and not _training_switched_off(prog, info, site, trains):
+            if trains and not _training_switched_off(prog, info, site, trains) and not _steps_a_copy(prog, info, trains):
                 return False
             if _writes_file(info.name):
                 return False
@@ -862,6 +892,8 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
             info = prog.model.function_info[function]
             trains = helpers[function] = any(prog.is_backward(s) or prog.is_step(s) for s in info.calls)
         return trains
+    if framework_trains(prog.model, site):
+        return True  # `trainer.fit(model, ...)`: Lightning's (or a Hugging Face) training loop
     if site.qualname is not None:
         return False
     callee = site.callee or ""
@@ -894,6 +926,30 @@ def _training_switched_off(prog, info, site, trains) -> bool:
                     switched = True
                     break
         if not switched:
+            return False
+    return True
+
+
+def _steps_a_copy(prog, info, trains) -> bool:
+    """Whether every optimizer step of the helper updates a copy it makes of the model
+    (`net = copy.deepcopy(model)`; `opt = SGD(net.parameters())`; fine-tune on the support set,
+    score the query set): test-time fine-tuning of a few-shot evaluation, which leaves the
+    model it was given as it was."""
+    steps = [s for s in trains if prog.is_step(s)]
+    if not steps:
+        return False
+    for step in steps:
+        receiver = dotted_name(step.receiver) if step.receiver is not None else None
+        made = prog.model.values_of(receiver, info.node) if receiver else []
+        if len(made) != 1 or not isinstance(made[0], cst.Call) or not made[0].args:
+            return False
+        params = made[0].args[0].value
+        if not (isinstance(params, cst.Call) and isinstance(params.func, cst.Attribute)
+                and params.func.attr.value == "parameters" and isinstance(params.func.value, cst.Name)):
+            return False
+        copies = prog.model.values_of(params.func.value.value, info.node)
+        if not copies or not all(isinstance(c, cst.Call) and (dotted_name(c.func) or "").rsplit(".", 1)[-1]
+                                 == "deepcopy" for c in copies):
             return False
     return True
 
@@ -971,13 +1027,30 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
     for node, loop in candidates:
         if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
             continue
-        binding = test_alias(prog.model, prog.splits, node, site.function, site.node)
+        binding = test_alias(prog.model, prog.splits, node, site.function, site.node,
+                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity))
         if binding is not None:
             return prog.model.code(node), loop, binding
     return None
 
 
+def _project_returns_test(prog, call, index: int, arity) -> bool:
+    """Whether a function of another module of the project returns test data at this position
+    (`..., val_dataset, test_dataset, ... = utils.get_dataset(...)` where `get_dataset` makes
+    `val_dataset` from the test split on some path), from that module's summary."""
+    project, module = prog.flow.project, prog.flow.module_name
+    if project is None or not isinstance(call, cst.Call) or not isinstance(call.func, (cst.Name, cst.Attribute)):
+        return False
+    qualname = prog.model.qualify_call(call)
+    entry = project_entry(project, module, qualname, "test_returns") if qualname else None
+    return entry is not None and position_holds_test(entry, index, arity)
+
+
 def _alias_words(prog, binding) -> str:
+    if binding.index is not None and isinstance(binding.value, cst.Call):
+        # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
+        return (f"(`{shorten(prog.model.code(binding.value.func))}()` returns test data in that position: "
+                f"`{shorten(prog.model.code(binding.statement))}`)")
     if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
         return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"

@@ -122,6 +122,13 @@ class FileSummary:
     # Methods of the file's nn.Module classes: name -> [runs the model's layers for the
     # caller and leaves mode and autograd alone?] per class (`agent.act(obs)`).
     runner_methods: dict = field(default_factory=dict)
+    # {function: (tuple length, {position: "test"/"alias"})} for top-level functions returning
+    # a tuple with the test split in some position (see split_alias.test_positions): a caller
+    # in another module that unpacks it under a validation name holds the test split.
+    test_returns: dict = field(default_factory=dict)
+    # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
+    # test split: what `trainer.fit(model, datamodule)` in another module validates on.
+    val_test_classes: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -214,6 +221,15 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.model_runners = program_of(model).runner_parameters()
     if summary.model_classes and model.class_info and "return" in text:
         summary.runner_methods = program_of(model).runner_methods()
+    if "test" in text and any(info.parent is None and info.cls is None and any(
+            isinstance(r.value, cst.Tuple) for r in info.returns) for info in model.function_info.values()):
+        from auditor.analysis.split_alias import project_test_positions
+
+        summary.test_returns = project_test_positions(model, program_of(model).splits)
+    if model.class_info and "val_dataloader" in text:
+        from auditor.analysis.trainer_selection import val_test_classes
+
+        summary.val_test_classes = val_test_classes(model, program_of(model).splits)
     if model.function_info:
         from auditor.analysis.param_calls import param_method_calls
 

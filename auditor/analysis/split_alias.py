@@ -10,7 +10,7 @@ plain copies and pass-through wrappers back to a binding that copies the test sp
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import libcst as cst
 
@@ -25,13 +25,16 @@ _EXITS = {"exit", "sys.exit", "quit", "os._exit"}
 
 
 def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseExpression], function,
-               at: cst.CSTNode, depth: int = 0) -> Optional[Binding]:
+               at: cst.CSTNode, depth: int = 0, elsewhere: Optional[Callable] = None) -> Optional[Binding]:
     """The binding that copies the test split into the data `node` reads at `at`
     (`val_set = test_set` behind `val_loader = DataLoader(val_set, ...)`), or None.
 
     Only plain copies count (a name or attribute whose split is test, or a call that declares
     the test split, through pass-through wrappers such as `DataLoader`/`Subset`/`tqdm`); a binding counts only where it can reach
-    `at` (before it, or in a loop around it) and its branch does not end in a return or exit."""
+    `at` (before it, or in a loop around it) and its branch does not end in a return or exit.
+    So does a position of what a loader factory returns (`training_data, validation_data =
+    prepare_dataloader(opt)` returning `trainloader, testloader`): of this file, read here; of
+    another module of the project, asked of `elsewhere(call, index, arity)`."""
     if node is None or depth > _MAX_DEPTH:
         return None
     if isinstance(node, cst.Call):
@@ -43,7 +46,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         data = [a.value for a in node.args if a.keyword is None and not a.star][:1] + \
             [a.value for a in node.args if a.keyword is not None and a.keyword.value == "dataset"]
         for value in data:
-            found = test_alias(model, splits, value, function, at, depth + 1)
+            found = test_alias(model, splits, value, function, at, depth + 1, elsewhere)
             if found is not None:
                 return found
         return None
@@ -53,17 +56,104 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
     if name is None or split_of_name(name) in (TRAIN, TEST):
         return None  # test data by its name is the direct case; a training name is another story
     for binding in model.bindings_of(name, function):
-        if binding.kind != "assign" or binding.index is not None or not _reaches(model, binding.statement, at):
+        if binding.kind != "assign" or not _reaches(model, binding.statement, at):
+            continue
+        if binding.index is not None:
+            # `training_data, validation_data = prepare_dataloader(opt)` where the function
+            # returns `trainloader, testloader`: the position holds the test split.
+            if returns_test(model, splits, binding.value, binding.index, binding.arity, depth) or (
+                    elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
+                return binding
             continue
         value = binding.value
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
         if declared_split_of_call(value, frozenset(model.class_info)) == TEST:
             return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
-        found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1)
+        found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1, elsewhere)
         if found is not None:
             return found
     return None
+
+
+def returns_test(model: FileModel, splits: SplitResolver, call, index: int, arity: Optional[int],
+                 depth: int = 0) -> bool:
+    """Whether position `index` of what a function of this file returns holds the test split on
+    some path: a `return` whose tuple (of `arity` elements) has test data there, by its name
+    or through a copy of the test split (`val_dataset = test_dataset = Digits(split='test')`)."""
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or depth > _MAX_DEPTH:
+        return False
+    infos = model.functions_named(call.func.value)
+    found = test_positions(model, splits, infos[0], depth) if len(infos) == 1 else None
+    return found is not None and position_holds_test(found, index, arity)
+
+
+def position_holds_test(found: tuple, index: int, arity: Optional[int]) -> bool:
+    """Whether `test_positions`' answer puts test data at `index` of an unpacking of `arity`."""
+    length, kinds = found
+    if arity is not None and arity != length:
+        return False
+    return (index + length if index < 0 else index) in kinds
+
+
+def test_positions(model: FileModel, splits: SplitResolver, info, depth: int = 0) -> Optional[tuple]:
+    """(the tuple's length, {position: "test" when every return holds test data there, "alias"
+    when some return does}) for a function whose every `return` is a tuple of one length with
+    test data in some position; None otherwise."""
+    tuples = [r.value for r in info.returns]
+    if not tuples or not all(isinstance(t, (cst.Tuple, cst.List)) and not any(
+            isinstance(e, cst.StarredElement) for e in t.elements) for t in tuples):
+        return None
+    length = len(tuples[0].elements)
+    if any(len(t.elements) != length for t in tuples):
+        return None
+    kinds: dict = {}
+    for position in range(length):
+        found = []
+        for ret, value in zip(info.returns, tuples):
+            element = value.elements[position].value
+            if splits.split_of(element, info.node) == TEST:
+                found.append("test")
+            elif test_alias(model, splits, element, info.node, ret, depth + 1) is not None:
+                found.append("alias")
+            else:
+                found.append(None)
+        if any(found):
+            kinds[position] = "test" if all(k == "test" for k in found) else "alias"
+    for ret, value in zip(info.returns, tuples):
+        for position in _reported_as_test(model, splits, info, ret, value):
+            kinds.setdefault(position, "alias")
+    return (length, kinds) if kinds else None
+
+
+def _reported_as_test(model: FileModel, splits: SplitResolver, info, ret: cst.Return, value) -> set:
+    """Positions of `value` (a returned tuple) whose data the same tuple hands back as the
+    test data too: `test_dataset = val_dataset` before `return ..., val_dataset, test_dataset`.
+    The caller then chooses on its validation data and reports that choice's score on the
+    same data as the test score."""
+    names = {dotted_name(e.value): i for i, e in enumerate(value.elements) if dotted_name(e.value)}
+    found = set()
+    for element in value.elements:
+        name = dotted_name(element.value)
+        if name is None or split_of_name(name) != TEST:
+            continue
+        for binding in model.bindings_of(name, info.node):
+            copied = dotted_name(binding.value) if binding.kind == "assign" and binding.index is None else None
+            if copied in names and copied != name and _reaches(model, binding.statement, ret):
+                found.add(names[copied])
+    return found
+
+
+def project_test_positions(model: FileModel, splits: SplitResolver) -> dict:
+    """{top-level function: its `test_positions`} for the functions of this file that return a
+    tuple with test data in some position: what a caller in another module reads them from."""
+    table = {}
+    for info in model.function_info.values():
+        if info.parent is None and info.cls is None and info.returns:
+            found = test_positions(model, splits, info)
+            if found is not None:
+                table[info.name] = found
+    return table
 
 
 def _reaches(model: FileModel, binding: cst.CSTNode, at: cst.CSTNode) -> bool:

@@ -119,6 +119,41 @@ def _declared_split(call, last: Optional[str], keywords: dict) -> Optional[str]:
     if isinstance(train, cst.Name) and train.value in ("True", "False") and last and (
             last[:1].isupper() or set(name_tokens(last)) & _LOADER_WORDS):
         return TRAIN if train.value == "True" else TEST
+    if last and last[:1].isupper():
+        # A dataset class reading a folder: `ImageFolder(os.path.join(root, "test"))`.
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        where = next((keywords[k] for k in _PATH_KEYWORDS if k in keywords), positional[0] if positional else None)
+        folder = _last_path_part(where)
+        if folder is not None and folder.lower() in _FOLDER_SPLITS:
+            return _FOLDER_SPLITS[folder.lower()]
+    return None
+
+
+# Folder names that are a split by themselves (`data/test`, `val`), as the last part of a path.
+_FOLDER_SPLITS = {"test": TEST, "testing": TEST, "test_set": TEST, "testset": TEST,
+                  "train": TRAIN, "training": TRAIN, "val": VAL, "valid": VAL, "validation": VAL}
+_PATH_KEYWORDS = ("root", "path", "data_dir", "root_dir", "data_path", "folder", "directory", "img_dir")
+
+
+def _last_path_part(node) -> Optional[str]:
+    """The last component of a path written as a literal, a join or a concatenation:
+    `"data/test"`, `os.path.join(root, "test")`, `root + "/test/"`, `Path(root) / "test"`."""
+    import libcst as cst
+
+    if isinstance(node, cst.SimpleString):
+        try:
+            text = node.evaluated_value
+        except (SyntaxError, ValueError):
+            return None
+        if not isinstance(text, str):
+            return None
+        parts = [p for p in text.replace("\\", "/").split("/") if p]
+        return parts[-1] if parts else None
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Add, cst.Divide)):
+        return _last_path_part(node.right)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "join" \
+            and isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value == "path" and node.args:
+        return _last_path_part(node.args[-1].value)
     return None
 
 
@@ -239,6 +274,10 @@ class SplitResolver:
                 base = self.split_of(node.value, function, env, depth + 1)
                 if base:
                     return base
+                position = _integer(index)
+                if position is not None:
+                    # `loaders[-1]` after `loaders = load_data(...)`: what that position returns.
+                    return self._position_of_results(node.value, position, function, depth + 1)
                 return self.split_of(index, function, env, depth + 1)
             return self.split_of(node.value, function, env, depth + 1)
         if isinstance(node, cst.Call):
@@ -347,10 +386,50 @@ class SplitResolver:
                 return self.split_of(value.args[index].value, function, None, depth + 1)
             if last == "items" and index == 0 and isinstance(value.func, cst.Attribute):
                 return None
+            returned = self.returned_split(value, index, depth)
+            if returned is not None:
+                return returned
         if isinstance(value, (cst.Tuple, cst.List)):
             return None
         # `x, y = batch` / `for x, y in val_loader`: each element holds the source's split.
         return self.split_of(value, function, None, depth + 1)
+
+    def returned_split(self, call, index: int, depth: int = 0) -> Optional[str]:
+        """The split at position `index` of what a function of this file returns, when every
+        `return` of it is a tuple of that data (`return train_loader, test_loader` read by
+        `training_data, validation_data = prepare_dataloader(opt)` or `loaders[-1]`): the names
+        and constructors inside the function say which split each position holds."""
+        import libcst as cst
+
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name) or depth > 6:
+            return None
+        infos = self.model.functions_named(call.func.value)
+        if len(infos) != 1 or not infos[0].returns:
+            return None
+        found = set()
+        for ret in infos[0].returns:
+            value = ret.value
+            if not isinstance(value, (cst.Tuple, cst.List)) or any(
+                    isinstance(e, cst.StarredElement) for e in value.elements):
+                return None
+            position = index + len(value.elements) if index < 0 else index
+            if not 0 <= position < len(value.elements):
+                return None
+            found.add(self.split_of(value.elements[position].value, infos[0].node, None, depth + 1))
+        return found.pop() if len(found) == 1 else None
+
+    def _position_of_results(self, holder, index: int, function, depth: int) -> Optional[str]:
+        """`holder[index]` where every binding of the name `holder` is a call of a function of
+        this file that returns a tuple."""
+        import libcst as cst
+
+        if not isinstance(holder, cst.Name):
+            return None
+        bindings = self.model.bindings_of(holder.value, function)
+        if not bindings or any(b.kind != "assign" or b.index is not None for b in bindings):
+            return None
+        found = {self.returned_split(b.value, index, depth) for b in bindings}
+        return found.pop() if len(found) == 1 else None
 
     @staticmethod
     def _callee_last(call) -> Optional[str]:
@@ -401,6 +480,21 @@ class SplitResolver:
         args = positional + list(keywords.values())
         return combine(self.split_of(a, function, env, depth + 1) for a in args
                        if isinstance(a, (cst.Name, cst.Attribute, cst.Subscript, cst.SimpleString)))
+
+
+def _integer(node) -> Optional[int]:
+    """The value of an integer literal index (`2`, `-1`), or None."""
+    import libcst as cst
+
+    sign = 1
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        sign, node = -1, node.expression
+    if not isinstance(node, cst.Integer):
+        return None
+    try:
+        return sign * int(node.value.replace("_", ""), 0)
+    except ValueError:  # `010` and the like
+        return None
 
 
 def _plain_names(node) -> set:

@@ -16,7 +16,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name
-from auditor.analysis.splits import TEST
+from auditor.analysis.splits import TEST, declared_split_of_call, split_of_name
 
 _FRAMEWORKS = ("transformers.", "trl.")
 _LIGHTNING = ("pytorch_lightning.", "lightning.")
@@ -86,18 +86,100 @@ def _lightning_fit(prog, site) -> Optional[tuple]:
         return None
     positional = [a.value for a in call.args if a.keyword is None and not a.star]
     data = _keyword(call, "val_dataloaders") or (positional[2] if len(positional) > 2 else None)
-    if data is None or prog.splits.split_of(data, site.function) != TEST:
+    slot = _LIGHTNING_SLOT
+    if data is None:
+        # `trainer.fit(model, datamodule)`: the validation data is what the datamodule's (or
+        # the LightningModule's own) `val_dataloader()` returns.
+        holders = [_keyword(call, "datamodule"), _keyword(call, "model")] + positional[:2]
+        found = next((f for f in (_val_dataloader_test(prog, h, site.function) for h in holders if h is not None)
+                      if f is not None), None)
+        if found is None:
+            return None
+        data, slot = found
+    elif prog.splits.split_of(data, site.function) != TEST:
         return None
-    for callback in _elements(_keyword(trainer, "callbacks"), model, site.function):
+    callbacks = _elements(_keyword(trainer, "callbacks"), model, site.function) + \
+        _elements(_keyword(trainer, "checkpoint_callback"), model, site.function)  # Lightning < 1.5
+    for callback in callbacks:
         made = _bound_call(model, callback, site.function)
         name = (dotted_name(made.func) or "").rsplit(".", 1)[-1] if made is not None else ""
         if name == "EarlyStopping":
-            return call, data, _LIGHTNING_SLOT, "an `EarlyStopping` callback stops training on its score"
+            return call, data, slot, "an `EarlyStopping` callback stops training on its score"
         monitor = _keyword(made, "monitor") if name == "ModelCheckpoint" else None
         if monitor is not None and not (isinstance(monitor, cst.Name) and monitor.value == "None"):
-            return call, data, _LIGHTNING_SLOT, \
+            return call, data, slot, \
                 f"`ModelCheckpoint(monitor={model.code(monitor)})` keeps the checkpoint that scores best on it"
     return None
+
+
+def framework_trains(model, site) -> bool:
+    """`trainer.fit(...)` of a Lightning `Trainer`, or `trainer.train()` of a Hugging Face one:
+    a call that runs a whole training loop (a loop around it trains, as one around
+    `train_one_epoch(...)` does)."""
+    call = site.node
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value not in ("fit", "train"):
+        return False
+    trainer = _bound_call(model, call.func.value, site.function)
+    if trainer is None:
+        return False
+    if call.func.attr.value == "train":
+        return _is_hf_trainer(model, trainer)
+    qualified = model.qualify(trainer.func) if isinstance(trainer.func, (cst.Name, cst.Attribute)) else None
+    return qualified is not None and qualified.startswith(_LIGHTNING) and qualified.endswith("Trainer")
+
+
+def _val_dataloader_test(prog, holder: cst.BaseExpression, function) -> Optional[tuple]:
+    """(what `val_dataloader()` returns, the slot's words) when `holder` is an instance of a
+    class whose `val_dataloader` method returns the test split (`DataLoader(CIFAR10(root,
+    train=False))`): a class of this file, read here, or of another module of the project,
+    from its summary (`val_test_classes`)."""
+    made = _bound_call(prog.model, holder, function)
+    if made is None or not isinstance(made.func, (cst.Name, cst.Attribute)):
+        return None
+    name = dotted_name(made.func)
+    words = f"given to `trainer.fit` (its `val_dataloader()` returns the test split)"
+    info = prog.model.class_info.get(name) if name else None
+    if info is not None:
+        returned = val_dataloader_test(prog.model, prog.splits, info)
+        return (made, words) if returned is not None else None
+    project, module = prog.flow.project, prog.flow.module_name
+    qualname = prog.model.qualify_call(made)
+    if project is None or qualname is None:
+        return None
+    from auditor.analysis.project_names import project_entry
+
+    entry = project_entry(project, module, qualname, "val_test_classes")
+    return (made, words) if entry else None
+
+
+def val_dataloader_test(model, splits, info) -> Optional[cst.BaseExpression]:
+    """What the `val_dataloader` method of class `info` returns, when that is the test split on
+    every return: by its name (`self.test_loader`), or built from a constructor that declares
+    it (`DataLoader(CIFAR10(root, train=False))`, directly or through names); else None. The
+    user's own dataset class with `train=False` is not one (its held-out rows are validation)."""
+    from auditor.analysis.split_alias import test_alias
+
+    method = info.methods.get("val_dataloader")
+    if method is None or not method.returns:
+        return None
+    for ret in method.returns:
+        value = ret.value
+        if value is None:
+            return None
+        if isinstance(value, (cst.Name, cst.Attribute)) and split_of_name(dotted_name(value)) == TEST:
+            continue
+        if declared_split_of_call(value, frozenset(model.class_info)) == TEST or \
+                test_alias(model, splits, value, method.node, ret) is not None:
+            continue
+        return None
+    return method.returns[0].value
+
+
+def val_test_classes(model, splits) -> dict:
+    """{class: True} for this file's classes whose validation loader is the test split: a
+    `trainer.fit(model, datamodule)` in another module reads them."""
+    return {info.name: True for info in model.class_info.values()
+            if val_dataloader_test(model, splits, info) is not None}
 
 
 def _bound_call(model, node: Optional[cst.BaseExpression], function, depth: int = 0) -> Optional[cst.Call]:
