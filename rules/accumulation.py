@@ -45,7 +45,9 @@ class UnscaledGradAccumulation(Rule):
         micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
-        (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
+        (`logits, loss = model(x, y)`, a helper's `return out, loss`), and so is an indexed
+        element (`model(**inputs)[0]`, `loss = outputs[0]`, refreshed by `loss = loss.mean()`
+        for DataParallel); a sum with an undivided
         loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never

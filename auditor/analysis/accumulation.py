@@ -681,7 +681,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
 
         if subscript_key(node) == "loss":
             return False
-        return None
+        index = _integer_index(node)
+        return None if index is None else _indexed_scaled(prog, node.value, index, function, depth, counters)
     if isinstance(node, cst.Name):
         inplace = _divided_in_place(prog, node.value, function, counters)
         if inplace is not None:
@@ -701,6 +702,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             if b.index is not None:
                 verdicts.append(_element_scaled(prog, b, depth + 1, counters))
                 continue
+            if _refreshes(b.value, node.value):
+                continue  # `loss = loss.mean()` (DataParallel): the other bindings decide
             verdicts.append(scaled(prog, b.value, b.function, depth + 1, counters))
         if any(v is True for v in verdicts):
             return True
@@ -851,6 +854,43 @@ def _sums_over_batch(prog, node: cst.BaseExpression, function, depth: int) -> bo
     return False
 
 
+def _refreshes(value: cst.BaseExpression, name: str) -> bool:
+    """`loss.mean()`, `loss.sum()`, `loss.float()` of the name being bound: a rebinding that
+    neither divides by the window nor makes a new loss."""
+    return type(value) is cst.Call and not value.args and type(value.func) is cst.Attribute and \
+        value.func.attr.value in ("sum", "mean", "float", "squeeze") and \
+        type(value.func.value) is cst.Name and value.func.value.value == name
+
+
+def _integer_index(node: cst.Subscript) -> Optional[int]:
+    """`0` for `outputs[0]`; None for a slice, a name or anything but one literal integer."""
+    if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
+        return None
+    value = node.slice[0].slice.value
+    return int(value.value) if type(value) is cst.Integer and value.value.isdigit() else None
+
+
+def _indexed_scaled(prog, value: cst.BaseExpression, index: int, function, depth: int,
+                    counters: frozenset) -> Optional[bool]:
+    """`model(**inputs)[0]`, or `outputs[0]` with `outputs = model(**inputs)`: the element at
+    `index` of what a call returned, judged as an unpacked element is (a model returns its
+    loss undivided; a helper of this file is read at the same place of its returned tuples).
+    A name bound otherwise (a list built here, a parameter) is not judged."""
+    if type(value) is cst.Call:
+        return _call_element_scaled(prog, value, index, None, function, depth, counters)
+    if type(value) is not cst.Name:
+        return None
+    bindings = prog.model.bindings_of(value.value, function)
+    if not bindings or any(b.kind != "assign" or b.index is not None or type(b.value) is not cst.Call
+                           for b in bindings):
+        return None
+    verdicts = [_call_element_scaled(prog, b.value, index, None, b.function, depth + 1, counters)
+                for b in bindings]
+    if any(v is True for v in verdicts):
+        return True
+    return False if all(v is False for v in verdicts) else None
+
+
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
     """`logits, loss = model(x, y)`, `loss, logs = compute_loss(...)`: the unpacked element.
 
@@ -860,6 +900,13 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
     value = binding.value
     if type(value) is not cst.Call:
         return None
+    return _call_element_scaled(prog, value, binding.index, binding.arity, binding.function, depth, counters)
+
+
+def _call_element_scaled(prog, value: cst.Call, index: int, arity: Optional[int], function, depth: int,
+                         counters: frozenset) -> Optional[bool]:
+    """The element `index` of the tuple `value` returns (`arity` elements when unpacked; None
+    when subscripted, then any returned tuple long enough will do)."""
     site = prog.model.call_site.get(value)
     if site is None:
         return None
@@ -868,16 +915,16 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
         info = prog.model.function_info[resolved[0]]
         verdicts = []
         for r in info.returns:
-            if type(r.value) is not cst.Tuple or len(r.value.elements) != binding.arity or \
-                    any(type(e) is cst.StarredElement for e in r.value.elements):
+            if type(r.value) is not cst.Tuple or any(type(e) is cst.StarredElement for e in r.value.elements) or \
+                    (len(r.value.elements) != arity if arity is not None else len(r.value.elements) <= index):
                 return None
-            verdicts.append(scaled(prog, r.value.elements[binding.index].value, info.node, depth + 1))
+            verdicts.append(scaled(prog, r.value.elements[index].value, info.node, depth + 1))
         if verdicts and all(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
-    if _sum_reduced(prog, value, binding.function, index=binding.index):
-        return None  # the unpacked element is a sum over the batch (a YOLO-style loss module)
-    return scaled(prog, value, binding.function, depth, counters)
+    if _sum_reduced(prog, value, function, index=index):
+        return None  # the element is a sum over the batch (a YOLO-style loss module)
+    return scaled(prog, value, function, depth, counters)
 
 
 # -- a training step in a helper, called once per iteration of a caller's loop ----------------
