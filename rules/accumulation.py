@@ -21,7 +21,9 @@ class UnscaledGradAccumulation(Rule):
     what = """
         Finds accumulation windows: a step of ONE optimizer that consumes several backward
         calls (backward on every micro-batch, that optimizer's step only every k under a
-        counter/modulo condition, a name bound to one (`sync = (i + 1) % k == 0`), or after an
+        counter/modulo condition, past a guard that leaves the iteration on the others
+        (`if (i + 1) % k != 0: continue`, `return` in a per-micro-batch method), a name bound
+        to one (`sync = (i + 1) % k == 0`), or after an
         inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
         `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,

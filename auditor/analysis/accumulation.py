@@ -153,21 +153,72 @@ def _counter_test(prog, test: cst.BaseExpression, function, counters: frozenset 
 
 
 def _same_branch(prog, node: cst.CSTNode, condition: cst.If, step: cst.CSTNode) -> bool:
-    """`node` runs when the step under `condition` runs: inside the same branch of that `if`."""
+    """`node` runs when the step under `condition` runs: inside the same branch of that `if`,
+    or past the same guard (`if (i + 1) % k != 0: continue`)."""
+    if not prog.inside(step, condition) and _is_guard(prog, condition):
+        loop = next((a for a in prog.model.ancestors(condition) if type(a) in (cst.For, cst.While, cst.FunctionDef)),
+                    None)
+        return loop is not None and any(g is condition for g in _guards(prog, node, loop))
     if condition.orelse is not None and prog.inside(step, condition.orelse):
         return prog.inside(node, condition.orelse)
     return prog.inside(node, condition.body)
 
 
 def _conditions(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
-    """The `if` statements between `node` and its loop (tests excluded)."""
+    """The `if` statements between `node` and its loop (tests excluded), and the guards before
+    it that leave the iteration (`if (i + 1) % k != 0: continue`): `node` runs only past them."""
     found = []
     for ancestor in prog.model.ancestors(node):
         if ancestor is loop:
             break
         if type(ancestor) is cst.If and not prog.inside(node, ancestor.test):
             found.append(ancestor)
+    # only guards on the micro-batch count: `if batch is None: continue` skips data, not a window
+    return found + [g for g in _guards(prog, node, loop) if _contains_modulo(g.test)]
+
+
+_EXITS = (cst.Continue, cst.Return, cst.Break, cst.Raise)
+
+
+def _guards(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
+    """`if test: ...; continue` (or return, break, raise), without an else, before `node` in a
+    block between `node` and `loop`: the rest of the block runs only when the test is false."""
+    model = prog.model
+    found = []
+    child = node
+    for ancestor in model.ancestors(node):
+        if type(ancestor) is cst.IndentedBlock or type(ancestor) is cst.Module:
+            for statement in ancestor.body:
+                if statement is child:
+                    break
+                if type(statement) is cst.If and statement.orelse is None and _always_exits(statement.body):
+                    found.append(statement)
+        if ancestor is loop:
+            break
+        child = ancestor
     return found
+
+
+def _always_exits(block: cst.BaseSuite) -> bool:
+    """The block's last statement leaves it: `continue`, `return`, `break` or `raise`."""
+    body = block.body if type(block) is cst.IndentedBlock else [block]
+    if not body:
+        return False
+    last = body[-1]
+    small = last.body if type(last) in (cst.SimpleStatementLine, cst.SimpleStatementSuite) else None
+    return bool(small) and type(small[-1]) in _EXITS
+
+
+def _passes(prog, node: cst.CSTNode, condition: cst.If, loop: cst.CSTNode) -> bool:
+    """`node` runs only when `condition` lets the step run: inside its body, or past it when
+    it is a guard that leaves the iteration."""
+    if _is_guard(prog, condition):
+        return any(g is condition for g in _guards(prog, node, loop))
+    return prog.inside(node, condition)
+
+
+def _is_guard(prog, condition: cst.If) -> bool:
+    return condition.orelse is None and _always_exits(condition.body)
 
 
 def optimizer_steps(prog) -> list[OptimizerStep]:
@@ -467,7 +518,7 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
         if condition is None or not all(_same_branch(prog, b.node, condition, use.step.node)
                                         for b in use.backwards):
             continue
-        if any(prog.inside(c.node, condition) for c in use.clears):
+        if any(_passes(prog, c.node, condition, loop) for c in use.clears):
             continue  # cleared right before its own backward: a gated update (GAN critic schedule)
         for backward in use.backwards:
             operand = backward_operand(backward)
@@ -476,7 +527,7 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
                 continue
             bindings = model.bindings_of(name, backward.function)
             if bindings and all(b.kind == "assign" and prog.inside(b.statement, loop)
-                                and not prog.inside(b.statement, condition) for b in bindings):
+                                and not _passes(prog, b.statement, condition, loop) for b in bindings):
                 found.append((use, condition, backward))
     return found
 
@@ -540,10 +591,13 @@ def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> 
     """The `if` between the loop and the step whose test counts micro-batches."""
     for ancestor in prog.model.ancestors(step.node):
         if ancestor is loop:
-            return None
+            break
         if isinstance(ancestor, cst.If) and not prog.inside(step.node, ancestor.test):
             if _counter_test(prog, ancestor.test, step.function, counters):
                 return ancestor
+    for guard in _guards(prog, step.node, loop):  # `if (i + 1) % k != 0: continue` before the step
+        if _counter_test(prog, guard.test, step.function, counters):
+            return guard
     return None
 
 

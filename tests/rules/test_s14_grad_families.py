@@ -5,6 +5,11 @@ rule must find and the correct look-alike it must leave alone. Through the real 
   `outputs = model(**inputs); loss = outputs[0]` (Hugging Face models before `.loss`), maybe
   refreshed by `loss = loss.mean()` for DataParallel: undivided unless divided by the window.
   The adversarial (FGM) loss back-propagated beside a divided clean loss is one of them.
+- TRN401/TRN402: the window gated by a guard that leaves the iteration,
+  `if (i + 1) % k != 0: continue` before the step (or `return` in a per-micro-batch method):
+  an undivided loss is found, a divided one is not; a `zero_grad()` before the guard runs on
+  every micro-batch, one after it only with the step; `if batch is None: continue` gates
+  data, not a window.
 - TRN102: an evaluation step method reached only through receivers nobody can type, every
   call of its name under `torch.no_grad()`: a task helper built by a registry in another
   module (`self.helper.eval_step(batch)`), or a dict of lambdas handing back a method
@@ -230,7 +235,71 @@ def score_all(scorer, exprs):
     return total
 """
 
+_GUARDED = """
+import torch
+import torch.nn.functional as F
+
+
+def train(model, loader, optimizer, accum):
+    model.train()
+    optimizer.zero_grad()
+    for i, batch in enumerate(loader):
+        {clear_before}
+        logits = model(batch[0])
+        loss = F.cross_entropy(logits, batch[1]){divide}
+        loss.backward()
+        if (i + 1) % accum != 0:
+            continue
+        optimizer.step()
+        {clear_after}
+"""
+
+_GUARDED_METHOD = """
+import torch
+import torch.nn.functional as F
+
+
+class Stepper:
+    def __init__(self, model, optimizer, accum):
+        self.model, self.optimizer, self.accum = model, optimizer, accum
+        self.count = 0
+
+    def update(self, batch):
+        loss = F.cross_entropy(self.model(batch[0]), batch[1]){divide}
+        loss.backward()
+        self.count += 1
+        if self.count % self.accum != 0:
+            return False
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return True
+"""
+
+_DATA_GUARD = """
+import torch
+import torch.nn.functional as F
+
+
+def train(model, loader, optimizer):
+    model.train()
+    for i, batch in enumerate(loader):
+        if batch is None:
+            continue
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(batch[0]), batch[1])
+        loss.backward()
+        optimizer.step()
+"""
+
 CASES = {
+    "guarded_unscaled.py": _GUARDED.format(clear_before="pass", divide="", clear_after="optimizer.zero_grad()"),
+    "guarded_divided_ok.py": _GUARDED.format(clear_before="pass", divide=" / accum",
+                                             clear_after="optimizer.zero_grad()"),
+    "guarded_clear_every_micro_batch.py": _GUARDED.format(clear_before="optimizer.zero_grad()", divide=" / accum",
+                                                          clear_after="pass"),
+    "guarded_method_unscaled.py": _GUARDED_METHOD.format(divide=""),
+    "guarded_method_divided_ok.py": _GUARDED_METHOD.format(divide=" / self.accum"),
+    "data_guard_ok.py": _DATA_GUARD,
     "unnamed_model_bug.py": _UNNAMED_MODEL.format(context="if True:"),
     "unnamed_model_ok.py": _UNNAMED_MODEL.format(context="with torch.no_grad():"),
     "evaluator_object_ok.py": _EVALUATOR_OBJECT,
@@ -261,6 +330,12 @@ CASES = {
 }
 
 EXPECTED = {
+    "guarded_unscaled.py": [("TRN401", 12)],
+    "guarded_divided_ok.py": [],
+    "guarded_clear_every_micro_batch.py": [("TRN402", 9)],
+    "guarded_method_unscaled.py": [("TRN401", 12)],
+    "guarded_method_divided_ok.py": [],
+    "data_guard_ok.py": [],
     "unnamed_model_bug.py": [("TRN102", 10)],
     "unnamed_model_ok.py": [],
     "evaluator_object_ok.py": [],
