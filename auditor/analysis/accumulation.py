@@ -375,6 +375,25 @@ def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
     return False
 
 
+def periodic_clear(prog, use: OptimizerStep) -> Optional[cst.If]:
+    """The `if` on the iteration count (`if i % 100 == 0:`, a logging block) under which every
+    clear of this optimizer sits, while its step runs on every iteration: between two clears
+    the steps apply the sum of all gradients since the last one. None otherwise (a clear on
+    every iteration, in an `else` too, or a step that is itself gated: accumulation)."""
+    if not use.clears or use.maybe_clears or use.loop is use.step.function or \
+            not runs_every_iteration(prog, use.step.node, use.loop):
+        return None
+    found = None
+    for clear in use.clears:
+        periodic = next((c for c in _conditions(prog, clear.node, use.loop)
+                         if type(c) is cst.If and c.orelse is None and prog.inside(clear.node, c.body)
+                         and _contains_modulo(c.test)), None)
+        if periodic is None:
+            return None
+        found = found or periodic
+    return found
+
+
 def runs_every_iteration(prog, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     """No `if` between `node` and its loop: it runs on every micro-batch."""
     return not _conditions(prog, node, loop)

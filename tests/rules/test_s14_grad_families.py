@@ -10,6 +10,9 @@ rule must find and the correct look-alike it must leave alone. Through the real 
   an undivided loss is found, a divided one is not; a `zero_grad()` before the guard runs on
   every micro-batch, one after it only with the step; `if batch is None: continue` gates
   data, not a window.
+- TRN403: a step on every iteration whose gradients are cleared only under a test on the
+  iteration count (`zero_grad()` indented into the logging block); a clear at the start of
+  each accumulation window (the step gated too), or one in both branches, is not that.
 - TRN102: an evaluation step method reached only through receivers nobody can type, every
   call of its name under `torch.no_grad()`: a task helper built by a registry in another
   module (`self.helper.eval_step(batch)`), or a dict of lambdas handing back a method
@@ -291,7 +294,42 @@ def train(model, loader, optimizer):
         optimizer.step()
 """
 
+_PERIODIC_CLEAR = """
+import torch
+
+
+def train(model, loader, optimizer, criterion, epochs, log_every=100):
+    for epoch in range(epochs):
+        for i, (x, y) in enumerate(loader):
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            if i % log_every == 0:
+                print(loss.item())
+                optimizer.zero_grad()
+            {other}
+    return model
+"""
+
+_WINDOW_START_CLEAR = """
+import torch
+
+
+def train(model, loader, optimizer, criterion, accum):
+    for i, (x, y) in enumerate(loader):
+        if i % accum == 0:
+            optimizer.zero_grad()
+        loss = criterion(model(x), y) / accum
+        loss.backward()
+        if (i + 1) % accum == 0:
+            optimizer.step()
+    return model
+"""
+
 CASES = {
+    "periodic_clear_bug.py": _PERIODIC_CLEAR.format(other="pass"),
+    "periodic_and_else_clear_ok.py": _PERIODIC_CLEAR.format(other="else:\n                optimizer.zero_grad()"),
+    "window_start_clear_ok.py": _WINDOW_START_CLEAR,
     "guarded_unscaled.py": _GUARDED.format(clear_before="pass", divide="", clear_after="optimizer.zero_grad()"),
     "guarded_divided_ok.py": _GUARDED.format(clear_before="pass", divide=" / accum",
                                              clear_after="optimizer.zero_grad()"),
@@ -330,6 +368,9 @@ CASES = {
 }
 
 EXPECTED = {
+    "periodic_clear_bug.py": [("TRN403", 9)],
+    "periodic_and_else_clear_ok.py": [],
+    "window_start_clear_ok.py": [],
     "guarded_unscaled.py": [("TRN401", 12)],
     "guarded_divided_ok.py": [],
     "guarded_clear_every_micro_batch.py": [("TRN402", 9)],
