@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
-                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step, optimizer_steps,
+                                           dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step,
+                                           optimizer_steps, periodic_clear,
                                            runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
@@ -21,7 +22,9 @@ class UnscaledGradAccumulation(Rule):
     what = """
         Finds accumulation windows: a step of ONE optimizer that consumes several backward
         calls (backward on every micro-batch, that optimizer's step only every k under a
-        counter/modulo condition, a name bound to one (`sync = (i + 1) % k == 0`), or after an
+        counter/modulo condition, past a guard that leaves the iteration on the others
+        (`if (i + 1) % k != 0: continue`, `return` in a per-micro-batch method), a name bound
+        to one (`sync = (i + 1) % k == 0`), or after an
         inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
         `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,
@@ -45,7 +48,9 @@ class UnscaledGradAccumulation(Rule):
         micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
-        (`logits, loss = model(x, y)`, a helper's `return out, loss`); a sum with an undivided
+        (`logits, loss = model(x, y)`, a helper's `return out, loss`), and so is an indexed
+        element (`model(**inputs)[0]`, `loss = outputs[0]`, refreshed by `loss = loss.mean()`
+        for DataParallel); a sum with an undivided
         loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
@@ -225,7 +230,11 @@ class MissingZeroGrad(Rule):
         Flags an optimizer step in a loop that back-propagates into it but never clears that
         optimizer's gradients on the same path: `opt.zero_grad()` of the same optimizer,
         `model.zero_grad()` of a module it optimizes, `p.grad = None`, or a helper that calls
-        zero_grad. Paired per optimizer (a GAN whose critic clears and whose generator never
+        zero_grad. Also flags a step that runs on every iteration while every clear of its
+        optimizer sits under a test on the iteration count (`if i % 100 == 0:`, a logging
+        block): between two clears each step applies the sum of the gradients since the last
+        one (a clear at the start of each accumulation window, with the step gated too, is
+        accumulation, not this). Paired per optimizer (a GAN whose critic clears and whose generator never
         does is flagged at the generator's step) and per path (`zero_grad()` only on the AMP
         branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
         relation to the optimizer cannot be read counts as clearing.
@@ -277,6 +286,15 @@ class MissingZeroGrad(Rule):
         model = ctx.model
         for use in optimizer_steps(prog):
             step = use.step
+            if use.backwards and not _unobserved_benchmark(prog, use):
+                periodic = periodic_clear(prog, use)
+                if periodic is not None:
+                    ctx.report(step.node,
+                               f"`{shorten(model.code(step.node))}` runs on every iteration but the gradients "
+                               f"are cleared only when `{shorten(model.code(periodic.test))}`: each step in "
+                               f"between applies the sum of all gradients since the last clear; clear them "
+                               f"once per step, outside that condition")
+                    continue
             if use.loop is step.function or not use.backwards or use.clears or use.maybe_clears:
                 continue
             if clears_otherwise(prog, use) is not False:
@@ -303,6 +321,11 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
+
+
+def _unobserved_benchmark(prog, use) -> bool:
+    """A benchmark loop (nothing trained is read) is judged by the speed rule, not here."""
+    return training_unobserved(prog, use.step, use.optimizer)
 
 
 ACCUMULATION_RULES = [UnscaledGradAccumulation(), ZeroGradInsideAccumulation(), MissingZeroGrad()]

@@ -944,7 +944,14 @@ class MissingNoGrad(Rule):
         decorator), neither in the function nor around every call of it (callers in other
         files of the run count, also two calls up: a wrapper's method reached through a
         function of another module that is handed the wrapper, `eval_model(model)` under
-        `no_grad` looping `model.predict(batch)`, runs as that call does).
+        `no_grad` looping `model.predict(batch)`, runs as that call does; so does a method
+        no call resolves to when every call of its name in the run is under `no_grad`,
+        through an object a registry built, `self.helper.eval_step(batch)`, or a dict of
+        lambdas handing the method back, `STEPS[kind](self)(batch)`).
+        Reported once per evaluation loop (the innermost loop around the forward pass, or
+        the function): a validation loop and a test loop inside one epoch loop are two
+        findings, and so are a loop that samples from one model and the reranking with
+        another after it.
         `Variable(x, volatile=True)` is no protection: PyTorch
         ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
         0.3 era that relied on it builds graphs under any PyTorch installed today (its
@@ -1020,7 +1027,11 @@ class MissingNoGrad(Rule):
             bad = [(s, e) for s, e in evaluated if s.grad == ON]
             if forward.site.method == "generate":
                 continue  # `generate()` decodes under no_grad itself (Hugging Face's is decorated so)
-            region = _region(prog, forward.site)
+            # One report per evaluation loop (the innermost loop around the forward pass, or the
+            # function): a validation loop and a test loop inside one epoch loop are two
+            # evaluations, and so are the sampling loop and the reranking of a chat loop.
+            loops = prog.loops_of(forward.site.node)
+            region = (forward.site.function, loops[0] if loops else None)
             if not bad or region in reported or _leaves_grad_to_caller(prog, forward) \
                     or _feeds_a_gradient(prog, forward):
                 continue

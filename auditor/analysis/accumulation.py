@@ -153,21 +153,72 @@ def _counter_test(prog, test: cst.BaseExpression, function, counters: frozenset 
 
 
 def _same_branch(prog, node: cst.CSTNode, condition: cst.If, step: cst.CSTNode) -> bool:
-    """`node` runs when the step under `condition` runs: inside the same branch of that `if`."""
+    """`node` runs when the step under `condition` runs: inside the same branch of that `if`,
+    or past the same guard (`if (i + 1) % k != 0: continue`)."""
+    if not prog.inside(step, condition) and _is_guard(prog, condition):
+        loop = next((a for a in prog.model.ancestors(condition) if type(a) in (cst.For, cst.While, cst.FunctionDef)),
+                    None)
+        return loop is not None and any(g is condition for g in _guards(prog, node, loop))
     if condition.orelse is not None and prog.inside(step, condition.orelse):
         return prog.inside(node, condition.orelse)
     return prog.inside(node, condition.body)
 
 
 def _conditions(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
-    """The `if` statements between `node` and its loop (tests excluded)."""
+    """The `if` statements between `node` and its loop (tests excluded), and the guards before
+    it that leave the iteration (`if (i + 1) % k != 0: continue`): `node` runs only past them."""
     found = []
     for ancestor in prog.model.ancestors(node):
         if ancestor is loop:
             break
         if type(ancestor) is cst.If and not prog.inside(node, ancestor.test):
             found.append(ancestor)
+    # only guards on the micro-batch count: `if batch is None: continue` skips data, not a window
+    return found + [g for g in _guards(prog, node, loop) if _contains_modulo(g.test)]
+
+
+_EXITS = (cst.Continue, cst.Return, cst.Break, cst.Raise)
+
+
+def _guards(prog, node: cst.CSTNode, loop: cst.CSTNode) -> list:
+    """`if test: ...; continue` (or return, break, raise), without an else, before `node` in a
+    block between `node` and `loop`: the rest of the block runs only when the test is false."""
+    model = prog.model
+    found = []
+    child = node
+    for ancestor in model.ancestors(node):
+        if type(ancestor) is cst.IndentedBlock or type(ancestor) is cst.Module:
+            for statement in ancestor.body:
+                if statement is child:
+                    break
+                if type(statement) is cst.If and statement.orelse is None and _always_exits(statement.body):
+                    found.append(statement)
+        if ancestor is loop:
+            break
+        child = ancestor
     return found
+
+
+def _always_exits(block: cst.BaseSuite) -> bool:
+    """The block's last statement leaves it: `continue`, `return`, `break` or `raise`."""
+    body = block.body if type(block) is cst.IndentedBlock else [block]
+    if not body:
+        return False
+    last = body[-1]
+    small = last.body if type(last) in (cst.SimpleStatementLine, cst.SimpleStatementSuite) else None
+    return bool(small) and type(small[-1]) in _EXITS
+
+
+def _passes(prog, node: cst.CSTNode, condition: cst.If, loop: cst.CSTNode) -> bool:
+    """`node` runs only when `condition` lets the step run: inside its body, or past it when
+    it is a guard that leaves the iteration."""
+    if _is_guard(prog, condition):
+        return any(g is condition for g in _guards(prog, node, loop))
+    return prog.inside(node, condition)
+
+
+def _is_guard(prog, condition: cst.If) -> bool:
+    return condition.orelse is None and _always_exits(condition.body)
 
 
 def optimizer_steps(prog) -> list[OptimizerStep]:
@@ -324,6 +375,25 @@ def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
     return False
 
 
+def periodic_clear(prog, use: OptimizerStep) -> Optional[cst.If]:
+    """The `if` on the iteration count (`if i % 100 == 0:`, a logging block) under which every
+    clear of this optimizer sits, while its step runs on every iteration: between two clears
+    the steps apply the sum of all gradients since the last one. None otherwise (a clear on
+    every iteration, in an `else` too, or a step that is itself gated: accumulation)."""
+    if not use.clears or use.maybe_clears or use.loop is use.step.function or \
+            not runs_every_iteration(prog, use.step.node, use.loop):
+        return None
+    found = None
+    for clear in use.clears:
+        periodic = next((c for c in _conditions(prog, clear.node, use.loop)
+                         if type(c) is cst.If and c.orelse is None and prog.inside(clear.node, c.body)
+                         and _contains_modulo(c.test)), None)
+        if periodic is None:
+            return None
+        found = found or periodic
+    return found
+
+
 def runs_every_iteration(prog, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
     """No `if` between `node` and its loop: it runs on every micro-batch."""
     return not _conditions(prog, node, loop)
@@ -467,7 +537,7 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
         if condition is None or not all(_same_branch(prog, b.node, condition, use.step.node)
                                         for b in use.backwards):
             continue
-        if any(prog.inside(c.node, condition) for c in use.clears):
+        if any(_passes(prog, c.node, condition, loop) for c in use.clears):
             continue  # cleared right before its own backward: a gated update (GAN critic schedule)
         for backward in use.backwards:
             operand = backward_operand(backward)
@@ -476,7 +546,7 @@ def dropped_micro_batches(prog) -> list[tuple[OptimizerStep, cst.If, CallSite]]:
                 continue
             bindings = model.bindings_of(name, backward.function)
             if bindings and all(b.kind == "assign" and prog.inside(b.statement, loop)
-                                and not prog.inside(b.statement, condition) for b in bindings):
+                                and not _passes(prog, b.statement, condition, loop) for b in bindings):
                 found.append((use, condition, backward))
     return found
 
@@ -540,10 +610,13 @@ def _accumulation_condition(prog, step: CallSite, loop, counters: frozenset) -> 
     """The `if` between the loop and the step whose test counts micro-batches."""
     for ancestor in prog.model.ancestors(step.node):
         if ancestor is loop:
-            return None
+            break
         if isinstance(ancestor, cst.If) and not prog.inside(step.node, ancestor.test):
             if _counter_test(prog, ancestor.test, step.function, counters):
                 return ancestor
+    for guard in _guards(prog, step.node, loop):  # `if (i + 1) % k != 0: continue` before the step
+        if _counter_test(prog, guard.test, step.function, counters):
+            return guard
     return None
 
 
@@ -681,7 +754,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
 
         if subscript_key(node) == "loss":
             return False
-        return None
+        index = _integer_index(node)
+        return None if index is None else _indexed_scaled(prog, node.value, index, function, depth, counters)
     if isinstance(node, cst.Name):
         inplace = _divided_in_place(prog, node.value, function, counters)
         if inplace is not None:
@@ -701,6 +775,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             if b.index is not None:
                 verdicts.append(_element_scaled(prog, b, depth + 1, counters))
                 continue
+            if _refreshes(b.value, node.value):
+                continue  # `loss = loss.mean()` (DataParallel): the other bindings decide
             verdicts.append(scaled(prog, b.value, b.function, depth + 1, counters))
         if any(v is True for v in verdicts):
             return True
@@ -851,6 +927,43 @@ def _sums_over_batch(prog, node: cst.BaseExpression, function, depth: int) -> bo
     return False
 
 
+def _refreshes(value: cst.BaseExpression, name: str) -> bool:
+    """`loss.mean()`, `loss.sum()`, `loss.float()` of the name being bound: a rebinding that
+    neither divides by the window nor makes a new loss."""
+    return type(value) is cst.Call and not value.args and type(value.func) is cst.Attribute and \
+        value.func.attr.value in ("sum", "mean", "float", "squeeze") and \
+        type(value.func.value) is cst.Name and value.func.value.value == name
+
+
+def _integer_index(node: cst.Subscript) -> Optional[int]:
+    """`0` for `outputs[0]`; None for a slice, a name or anything but one literal integer."""
+    if len(node.slice) != 1 or type(node.slice[0].slice) is not cst.Index:
+        return None
+    value = node.slice[0].slice.value
+    return int(value.value) if type(value) is cst.Integer and value.value.isdigit() else None
+
+
+def _indexed_scaled(prog, value: cst.BaseExpression, index: int, function, depth: int,
+                    counters: frozenset) -> Optional[bool]:
+    """`model(**inputs)[0]`, or `outputs[0]` with `outputs = model(**inputs)`: the element at
+    `index` of what a call returned, judged as an unpacked element is (a model returns its
+    loss undivided; a helper of this file is read at the same place of its returned tuples).
+    A name bound otherwise (a list built here, a parameter) is not judged."""
+    if type(value) is cst.Call:
+        return _call_element_scaled(prog, value, index, None, function, depth, counters)
+    if type(value) is not cst.Name:
+        return None
+    bindings = prog.model.bindings_of(value.value, function)
+    if not bindings or any(b.kind != "assign" or b.index is not None or type(b.value) is not cst.Call
+                           for b in bindings):
+        return None
+    verdicts = [_call_element_scaled(prog, b.value, index, None, b.function, depth + 1, counters)
+                for b in bindings]
+    if any(v is True for v in verdicts):
+        return True
+    return False if all(v is False for v in verdicts) else None
+
+
 def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[bool]:
     """`logits, loss = model(x, y)`, `loss, logs = compute_loss(...)`: the unpacked element.
 
@@ -860,6 +973,13 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
     value = binding.value
     if type(value) is not cst.Call:
         return None
+    return _call_element_scaled(prog, value, binding.index, binding.arity, binding.function, depth, counters)
+
+
+def _call_element_scaled(prog, value: cst.Call, index: int, arity: Optional[int], function, depth: int,
+                         counters: frozenset) -> Optional[bool]:
+    """The element `index` of the tuple `value` returns (`arity` elements when unpacked; None
+    when subscripted, then any returned tuple long enough will do)."""
     site = prog.model.call_site.get(value)
     if site is None:
         return None
@@ -868,16 +988,16 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
         info = prog.model.function_info[resolved[0]]
         verdicts = []
         for r in info.returns:
-            if type(r.value) is not cst.Tuple or len(r.value.elements) != binding.arity or \
-                    any(type(e) is cst.StarredElement for e in r.value.elements):
+            if type(r.value) is not cst.Tuple or any(type(e) is cst.StarredElement for e in r.value.elements) or \
+                    (len(r.value.elements) != arity if arity is not None else len(r.value.elements) <= index):
                 return None
-            verdicts.append(scaled(prog, r.value.elements[binding.index].value, info.node, depth + 1))
+            verdicts.append(scaled(prog, r.value.elements[index].value, info.node, depth + 1))
         if verdicts and all(v is True for v in verdicts):
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
-    if _sum_reduced(prog, value, binding.function, index=binding.index):
-        return None  # the unpacked element is a sum over the batch (a YOLO-style loss module)
-    return scaled(prog, value, binding.function, depth, counters)
+    if _sum_reduced(prog, value, function, index=index):
+        return None  # the element is a sum over the batch (a YOLO-style loss module)
+    return scaled(prog, value, function, depth, counters)
 
 
 # -- a training step in a helper, called once per iteration of a caller's loop ----------------

@@ -129,6 +129,11 @@ class FileSummary:
     # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
     # test split: what `trainer.fit(model, datamodule)` in another module validates on.
     val_test_classes: dict = field(default_factory=dict)
+    # Methods called through receivers nobody can type (see method_names.py): {name: "off"/"on"}
+    # for the method names this file calls ("off" when every call is under a grad-off context),
+    # and {name: [qualified names]} for the methods its classes define.
+    method_call_grads: dict = field(default_factory=dict)
+    class_methods: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -231,9 +236,12 @@ def summarize_file(ctx) -> Optional[Any]:
 
         summary.val_test_classes = val_test_classes(model, program_of(model).splits)
     if model.function_info:
+        from auditor.analysis.method_names import class_methods, method_call_grads
         from auditor.analysis.param_calls import param_method_calls
 
         summary.param_method_calls = param_method_calls(model)
+        summary.method_call_grads = method_call_grads(model)
+        summary.class_methods = class_methods(model)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
@@ -642,6 +650,25 @@ class ProjectIndex:
                 for grad in grads:
                     callers.setdefault((target_module, method), []).append((grad, {}))
                 called.setdefault(target_module, set()).add(method)
+            # Methods whose every call by name in the run is under a grad-off context, through
+            # receivers nobody can type (method_names.py): they run with autograd off.
+            from auditor.analysis.method_names import OFF, ON
+
+            by_name: dict = {}
+            for summary in everything:
+                for name, grad in (getattr(summary, "method_call_grads", None) or {}).items():
+                    by_name[name] = ON if by_name.get(name) == ON else grad
+            for holder_base, summary in holders:
+                module = summary.module
+                for name, qualnames in (getattr(summary, "class_methods", None) or {}).items():
+                    if by_name.get(name) != OFF:
+                        continue
+                    for qualname in qualnames:
+                        callers.setdefault((module, qualname), []).append((OFF, {}))
+                        called.setdefault(module, set()).add(qualname)
+                        if module in self.bases:
+                            based_callers.setdefault((module, qualname, holder_base), []).append((OFF, {}))
+                            based_called.setdefault((module, holder_base), set()).add(qualname)
             self._callers = callers
             self._called = {module: frozenset(names) for module, names in called.items()}
             self._based_callers = based_callers

@@ -34,6 +34,8 @@ _NN_NOT_MODELS = {"Parameter", "ParameterList", "ParameterDict", "ModuleList", "
 MODEL_WORDS = {"model", "net", "network", "classifier", "regressor", "encoder", "decoder", "generator",
                "discriminator", "backbone", "mlp", "cnn", "rnn", "lstm", "vae", "autoencoder", "teacher",
                "student", "transformer", "resnet", "unet", "gpt", "bert", "clf", "predictor"}
+# Methods that only a torch module has: a name they are called on is a model.
+_MODULE_ONLY_METHODS = frozenset({"eval", "parameters", "named_parameters", "modules", "named_modules", "children"})
 # Text front ends: calling one tokenizes or preprocesses, it is not a model's forward pass.
 NOT_MODEL_WORDS = {"tokenizer", "tokenizers", "detokenizer", "processor", "processors", "tokenize",
                    "transform", "transforms", "augment", "augmentation", "augmentations", "preprocess"}
@@ -260,10 +262,33 @@ class Roles:
             return "its parameters are optimised"
         if not bindings and "." not in name:
             return None  # bound nowhere in the file: a star-imported function (`evaluate_model`)
+        if unknown_value and "(" not in name and "[" not in name:
+            switched = self._module_method_called(name, function)
+            if switched:
+                return f"`{name}.{switched}()` is called"
         tokens = name_tokens(name)
         if unknown_value and tokens and tokens[-1] in MODEL_WORDS and \
                 not (len(tokens) > 1 and tokens[0] in BUILDER_VERBS):
             return "name"
+        return None
+
+    def _module_method_called(self, name: str, function) -> Optional[str]:
+        """A method only an `nn.Module` has, called on `name` where it is used: `net_g.eval()`
+        in the same function (`self.actor.eval()` anywhere in the class for an attribute).
+        Optimizers and trainers share `train()`, `state_dict()`, `zero_grad()`; not these."""
+        model = self.model
+        if name.startswith("self."):
+            cls = model.class_of(function)
+            scopes = [m.node for m in cls.methods.values()] if cls is not None else [function]
+        else:
+            scopes = [function]
+        for scope in scopes:
+            sites = model.info(scope).calls if scope is not None and model.info(scope) is not None else \
+                [s for s in model.calls if s.function is None]
+            for site in sites:
+                if site.method in _MODULE_ONLY_METHODS and site.receiver is not None and \
+                        (site.method != "eval" or not site.node.args) and dotted_name(site.receiver) == name:
+                    return site.method
         return None
 
     def _function_names(self) -> set[str]:
