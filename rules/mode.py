@@ -796,7 +796,17 @@ class MissingEvalMode(Rule):
         file is in training mode in every function. A loop that trains (itself, or through a
         helper of the file such as `train_epoch()`) runs at least once. A helper that returns
         the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
-        it left it in.
+        it left it in. A helper shared by training and validation that runs the model it is
+        handed and returns the result, leaving mode and autograd to its caller (`loss =
+        compute_loss(model, batch)`, in the file or imported from another checked module),
+        and a model method that runs its layers for the caller (`agent.act(obs)`, also of a
+        model class of another module when every model class of the run defining the name
+        does so), are read at each call as a forward pass of the model handed in or called
+        on: the validation call, over validation/test data, is reported there (from the data
+        and names at the call, never from behaviour alone). An object built from the caller's
+        model (`evaluator = Evaluator(model, val_loader)`, keeping `self.model = model`) runs
+        that model, in the caller's mode at the call. Evaluation written as a comprehension
+        over validation data (`sum(... model(x) ... for x, y in val_loader)`) is given that data.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
         backward) each path keeps its own mode (`mode == 'train'` and `mode == "train"` are one
