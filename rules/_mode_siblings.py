@@ -7,7 +7,7 @@ of the net's mode when `fit` starts (its callers are elsewhere); this reads the 
 
 Kept narrow: a plain class (not an nn.Module), one network switched in the whole class (a
 second, such as a frozen teacher kept in eval on purpose, makes it silent), and a sibling
-method that can end with the net in eval mode and never with it in training mode.
+method that runs the net and can end with it in eval mode, never in training mode.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ def _find(prog, cls) -> Optional[tuple]:
         if method.name.startswith("__"):
             continue
         modes = prog.flow.effects(method.node).get(key)
-        if modes and EVAL in modes and TRAIN not in modes:
+        if modes and EVAL in modes and TRAIN not in modes and _runs(method, key):
             return key, method.name
     return None
+
+
+def _runs(method, key: str) -> bool:
+    """The method runs the net itself (`self.net(x)`): a prediction, not an `export()` or
+    `save()` that switches it to eval mode for tracing and is seldom followed by training."""
+    return any(site.callee in (key, key + ".forward") for site in method.calls)

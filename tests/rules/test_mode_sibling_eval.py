@@ -5,7 +5,8 @@ instead of train). A `fit` after a `predict` trains with dropout off.
 
 Look-alikes: `predict()` that restores training mode (also from a `finally:` block after a
 `return` in the `try`), a `fit()` that builds a new network each time, and a class whose
-second network (a frozen teacher) is the one kept in eval.
+second network (a frozen teacher) is the one kept in eval, and a class whose `export()`
+switches the net to eval mode to trace it (it never runs the net: not a prediction).
 """
 
 from __future__ import annotations
@@ -66,10 +67,15 @@ FINALLY = WRAPPER.split("    def predict(")[0] + """    def predict(self, x):
             self.net.train()
 """
 
-CASES = {"wrapper.py": WRAPPER, "restored.py": RESTORED, "rebuilt.py": REBUILT, "teacher.py": TEACHER,
+EXPORT = WRAPPER.split("    def predict(")[0] + """    def export(self, path):
+        self.net.eval()
+        torch.jit.save(torch.jit.script(self.net), path)
+"""
+
+CASES = {"export.py": EXPORT, "wrapper.py": WRAPPER, "restored.py": RESTORED, "rebuilt.py": REBUILT, "teacher.py": TEACHER,
          "restored_in_finally.py": FINALLY}
 
-EXPECTED = {"wrapper.py": [("TRN103", 16)], "restored.py": [], "rebuilt.py": [], "teacher.py": [],
+EXPECTED = {"export.py": [], "wrapper.py": [("TRN103", 16)], "restored.py": [], "rebuilt.py": [], "teacher.py": [],
             "restored_in_finally.py": []}
 
 
