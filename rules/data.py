@@ -7,8 +7,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (FittedSource, all_sources, bind_arguments, fit_sites, fits_a_part,
-                                          follow_source, methods_of)
+from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
+                                          fit_sites, fits_a_part, follow_source, methods_of)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
@@ -299,7 +299,12 @@ class PreprocessorFitOnTestData(Rule):
         Across boundaries: a helper's parameter is followed to the arguments its callers in
         the same file pass. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
-        have no `transform`: they are fitted to draw a picture).
+        have no `transform`: they are fitted to draw a picture), and transformers that learn
+        nothing from the rows (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`,
+        `Binarizer`, `HashingVectorizer`) give the test rows the same features whatever they
+        are fitted on. A scikit-learn class name that the file neither imports nor defines (a
+        notes file that assumes the import, or `from sklearn.preprocessing import *`) is
+        that class.
 
         Severity error: the evaluation's own statistics are in the preprocessing, the
         reported scores are wrong.
@@ -345,6 +350,8 @@ class PreprocessorFitOnTestData(Rule):
                                        f"only and apply them to the rest")
         fitting_params: dict = {}
         for site, transformer, data in fit_sites(prog):
+            if transformer in STATELESS_TRANSFORMERS:
+                continue  # `PolynomialFeatures().fit_transform(X_test)` learns only the column count
             info = ctx.model.info(site.function)
             if isinstance(data, cst.Name) and info is not None and data.value in info.params:
                 fitting_params[info.node] = (info, data.value, transformer)

@@ -4,7 +4,12 @@ through the real command.
 - TRN201: a statistic whose name says it is of the test split (`test_mean`) still lends that
   split to the data it rescales when the data it was taken from has no split of its own (a
   generic array, a slice of rows); only a name whose split word is `val` (`max_val`, the
-  maximum value) gives way to the data's own split (session 13's narrowing, kept).
+  maximum value) gives way to the data's own split (session 13's narrowing, kept);
+- TRN201: a transformer that learns nothing from the rows (`PolynomialFeatures`) refitted on
+  the test split gives it the training features: not a leak; a scaler refitted there is;
+- TRN201: a scikit-learn class the file neither imports nor defines (a notes file written
+  assuming the import) or takes from `from sklearn.preprocessing import *` is that class; a
+  same-named class from a project star import is not taken for it.
 """
 
 from __future__ import annotations
@@ -67,3 +72,67 @@ def named_statistic_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(NAMED_STATISTIC_EXPECTED))
 def test_statistic_named_for_the_test_split(named_statistic_found, name):
     assert codes_lines(named_statistic_found[name]) == NAMED_STATISTIC_EXPECTED[name]
+
+
+TRANSFORMER_KIND_CASES = {
+    # Look-alike: the polynomial expansion is refitted on the test split; it learns only the
+    # number of columns, so the test features are the ones the training fit would give.
+    "stateless_refit_ok.py": """
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import PolynomialFeatures
+
+X_train, X_test, y_train, y_test = train_test_split(X, y)
+poly = PolynomialFeatures(degree=3)
+X_train = poly.fit_transform(X_train)
+X_test = poly.fit_transform(X_test)
+""",
+    # Bug: a notes file that assumes the scikit-learn import refits PCA on the test split.
+    "import_less_pca_bad.py": """
+pca = PCA(n_components=2)
+X_train = pca.fit_transform(X_train)
+X_test = pca.fit_transform(X_test)
+""",
+    # Bug: the scaler comes from scikit-learn through a star import.
+    "star_import_scaler_bad.py": """
+from sklearn.preprocessing import *
+
+scaler = StandardScaler()
+X_train = scaler.fit_transform(X_train)
+X_test = scaler.fit_transform(X_test)
+""",
+    # Look-alike: a project module's star import may define its own `StandardScaler`.
+    "project_star_import_ok.py": """
+from tools.scaling import *
+
+scaler = StandardScaler()
+X_test = scaler.fit_transform(X_test)
+""",
+    # Look-alike: the file defines its own `PCA` (no scikit-learn class).
+    "own_pca_class_ok.py": """
+class PCA:
+    def fit_transform(self, x):
+        return x
+
+
+pca = PCA()
+X_test = pca.fit_transform(X_test)
+""",
+}
+
+TRANSFORMER_KIND_EXPECTED = {
+    "stateless_refit_ok.py": [],
+    "import_less_pca_bad.py": [("TRN201", 3)],
+    "star_import_scaler_bad.py": [("TRN201", 5)],
+    "project_star_import_ok.py": [],
+    "own_pca_class_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def transformer_kind_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_transformer_kind"), TRANSFORMER_KIND_CASES, "TRN201")
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMER_KIND_EXPECTED))
+def test_which_fits_are_transformer_fits(transformer_kind_found, name):
+    assert codes_lines(transformer_kind_found[name]) == TRANSFORMER_KIND_EXPECTED[name]
