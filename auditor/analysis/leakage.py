@@ -268,13 +268,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
     targets = names_assigned(statement)
     named = {split_of_name(n) for n in targets}
     # `X_test = X_scaled[n:]`, `X_te = X_scaled[test_idx]`: rows of fitted data named as
-    # evaluation data.
-    if isinstance(value, cst.Subscript) and named & set(EVAL_SPLITS):
-        if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
-               and split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS for e in value.slice):
-            hit = reads(value.value, tainted)
-            if hit:
-                return Split(value, _code(value) or "a slice", hit)
+    # evaluation data; also one of a tuple's pairs (`X_test, y_test = X[n:], y[n:]`).
+    for part, rows in _named_parts(statement.targets[0].target, value):
+        if split_of_name(part) in EVAL_SPLITS:
+            found = _evaluation_rows(_unwrapped(rows), tainted)
+            if found is not None:
+                return found
     if not isinstance(value, cst.Call):
         return None
     # `train, val, test = split_by_ratio(data, 0.1, 0.2)`: one call hands back the parts,
@@ -297,6 +296,29 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
             hit = min(used) if used else None
         if hit:
             return Split(value, f"{callee or 'a call'}()", hit)
+    return None
+
+
+def _named_parts(target: cst.BaseExpression, value: cst.BaseExpression) -> list:
+    """(name, value) for `name = value`, or for each pair of `a, b = va, vb`."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
+        if len(target.elements) != len(value.elements):
+            return []
+        return [(dotted_name(t.value), v.value) for t, v in zip(target.elements, value.elements)
+                if dotted_name(t.value)]
+    name = dotted_name(target)
+    return [(name, value)] if name else []
+
+
+def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]:
+    """A slice of fitted data, or its rows picked by an evaluation index (`X[test_idx]`)."""
+    if not isinstance(value, cst.Subscript):
+        return None
+    if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
+           and split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS for e in value.slice):
+        hit = reads(value.value, tainted)
+        if hit:
+            return Split(value, _code(value) or "a slice", hit)
     return None
 
 

@@ -9,7 +9,10 @@ through the real command.
   the test split gives it the training features: not a leak; a scaler refitted there is;
 - TRN201: a scikit-learn class the file neither imports nor defines (a notes file written
   assuming the import) or takes from `from sklearn.preprocessing import *` is that class; a
-  same-named class from a project star import is not taken for it.
+  same-named class from a project star import is not taken for it;
+- TRN202: a split written as tuple pairs of row slices or index selections (`X_train, y_train
+  = X[:n], y[:n]`, `x_tr, x_te = data[tr_idx], data[te_idx]`) after the scaler saw every row
+  (often through a windowing helper) is a split; a scaler fitted on the first rows only is not.
 """
 
 from __future__ import annotations
@@ -136,3 +139,70 @@ def transformer_kind_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(TRANSFORMER_KIND_EXPECTED))
 def test_which_fits_are_transformer_fits(transformer_kind_found, name):
     assert codes_lines(transformer_kind_found[name]) == TRANSFORMER_KIND_EXPECTED[name]
+
+
+TUPLE_SPLIT_CASES = {
+    # Bug: the whole series is scaled, cut into windows, then split by tuple pairs of slices.
+    "windows_then_tuple_slices_bad.py": """
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+
+
+def windows(series, width):
+    xs, ys = [], []
+    for i in range(len(series) - width):
+        xs.append(series[i:i + width])
+        ys.append(series[i + width])
+    return np.array(xs), np.array(ys)
+
+
+scaler = MinMaxScaler()
+scaled = scaler.fit_transform(prices.reshape(-1, 1))
+X, y = windows(scaled, 20)
+n = int(len(X) * 0.8)
+X_train, y_train = X[:n], y[:n]
+X_test, y_test = X[n:], y[n:]
+""",
+    # Bug: every row is standardised, then a permutation's index sets pick the parts.
+    "permutation_index_pairs_bad.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+data = np.load("features.npy")
+data = StandardScaler().fit_transform(data)
+order = np.random.permutation(len(data))
+n = int(0.8 * len(data))
+train_idx, test_idx = order[:n], order[n:]
+x_train, x_test = data[train_idx], data[test_idx]
+""",
+    # Look-alike: the scaler learns from the training rows only, then the same windows and
+    # tuple split follow.
+    "train_rows_scaler_then_tuple_slices_ok.py": """
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+
+n_rows = int(len(prices) * 0.8)
+scaler = MinMaxScaler().fit(prices[:n_rows].reshape(-1, 1))
+scaled = scaler.transform(prices.reshape(-1, 1))
+X, y = windows(scaled, 20)
+n = n_rows - 20
+X_train, y_train = X[:n], y[:n]
+X_test, y_test = X[n:], y[n:]
+""",
+}
+
+TUPLE_SPLIT_EXPECTED = {
+    "windows_then_tuple_slices_bad.py": [("TRN202", 14)],
+    "permutation_index_pairs_bad.py": [("TRN202", 5)],
+    "train_rows_scaler_then_tuple_slices_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def tuple_split_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_tuple_split"), TUPLE_SPLIT_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(TUPLE_SPLIT_EXPECTED))
+def test_tuple_pairs_split_fitted_rows(tuple_split_found, name):
+    assert codes_lines(tuple_split_found[name]) == TUPLE_SPLIT_EXPECTED[name]
