@@ -274,6 +274,11 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found
+    # `self.data_x = data[border1:border2]` with `border1 = border1s[self.set_type]`: the rows
+    # of the part a dataset object is built for, chosen from per-split bounds.
+    found = _rows_of_chosen_part(model, value, tainted, function)
+    if found is not None:
+        return found
     if not isinstance(value, cst.Call):
         return None
     # `train, val, test = split_by_ratio(data, 0.1, 0.2)`: one call hands back the parts,
@@ -320,6 +325,42 @@ def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]
         if hit:
             return Split(value, _code(value) or "a slice", hit)
     return None
+
+
+def _rows_of_chosen_part(model, value: cst.BaseExpression, tainted: set, function) -> Optional[Split]:
+    """A slice of fitted data whose bounds are picked, by a variable index, from a list of
+    per-part bounds (`border1s = [0, n_train - seq, n - n_test - seq]`, `border1 =
+    border1s[self.set_type]`, then `data[border1:border2]`): the training, validation or
+    test part, whichever the object is built for. A slice with plain bounds (the last
+    `seq_len` rows for a forecast) is none."""
+    if not isinstance(value, cst.Subscript) or len(value.slice) != 1 \
+            or not isinstance(value.slice[0].slice, cst.Slice):
+        return None
+    bounds = value.slice[0].slice
+    if not any(_chosen_bound(model, b, function) for b in (bounds.lower, bounds.upper) if b is not None):
+        return None
+    hit = reads(value.value, tainted)
+    return Split(value, _code(value) or "a slice", hit) if hit else None
+
+
+def _chosen_bound(model, bound: cst.BaseExpression, function, depth: int = 0) -> bool:
+    """`bounds[i]` with a list literal of 2+ bounds and a non-literal index, directly or
+    through names bound only so."""
+    if isinstance(bound, cst.Subscript) and len(bound.slice) == 1 and isinstance(bound.slice[0].slice, cst.Index):
+        index = bound.slice[0].slice.value
+        if isinstance(index, (cst.Integer, cst.UnaryOperation)):
+            return False
+        base = bound.value
+        if isinstance(base, (cst.List, cst.Tuple)):
+            return len(base.elements) >= 2
+        name = dotted_name(base)
+        values = [b.value for b in model.bindings_of(name, function)] if name else []
+        return bool(values) and all(isinstance(v, (cst.List, cst.Tuple)) and len(v.elements) >= 2 for v in values)
+    name = dotted_name(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else None
+    if name is None or depth > 2:
+        return False
+    values = [b.value for b in model.bindings_of(name, function)]
+    return bool(values) and all(v is not None and _chosen_bound(model, v, function, depth + 1) for v in values)
 
 
 # Calls that hand back the same rows in another container or dtype: `torch.from_numpy(

@@ -12,7 +12,11 @@ through the real command.
   same-named class from a project star import is not taken for it;
 - TRN202: a split written as tuple pairs of row slices or index selections (`X_train, y_train
   = X[:n], y[:n]`, `x_tr, x_te = data[tr_idx], data[te_idx]`) after the scaler saw every row
-  (often through a windowing helper) is a split; a scaler fitted on the first rows only is not.
+  (often through a windowing helper) is a split; a scaler fitted on the first rows only is not;
+- TRN202: a forecasting dataset class that fits its scaler on the whole series and keeps the
+  rows between bounds picked by its split flag from per-part lists (`border1s[self.set_type]`)
+  leaks the later parts into the training scaler; fitting on the training bounds, or keeping
+  the last rows for a forecast (no per-part bounds), is correct.
 """
 
 from __future__ import annotations
@@ -206,3 +210,71 @@ def tuple_split_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(TUPLE_SPLIT_EXPECTED))
 def test_tuple_pairs_split_fitted_rows(tuple_split_found, name):
     assert codes_lines(tuple_split_found[name]) == TUPLE_SPLIT_EXPECTED[name]
+
+
+_SERIES_DATASET = """
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class SeriesDataset(Dataset):
+    def __init__(self, path, flag="train", seq_len=96):
+        self.set_type = {{"train": 0, "val": 1, "test": 2}}[flag]
+        self.seq_len = seq_len
+        self.path = path
+        self.read()
+
+    def read(self):
+        self.scaler = StandardScaler()
+        df = pd.read_csv(self.path)
+        n_train, n_test = int(len(df) * 0.7), int(len(df) * 0.2)
+        border1s = [0, n_train - self.seq_len, len(df) - n_test - self.seq_len]
+        border2s = [n_train, len(df) - n_test, len(df)]
+        border1 = border1s[self.set_type]
+        border2 = border2s[self.set_type]
+        values = df[df.columns[1:]].values
+{fit}
+        data = self.scaler.transform(values)
+        self.data_x = data[border1:border2]
+"""
+
+SERIES_DATASET_CASES = {
+    # Bug: the scaler sees the whole series, validation and test rows included.
+    "series_dataset_whole_fit_bad.py": _SERIES_DATASET.format(fit="        self.scaler.fit(values)"),
+    # Look-alike: the scaler is fitted on the training bounds only.
+    "series_dataset_train_fit_ok.py": _SERIES_DATASET.format(
+        fit="        self.scaler.fit(values[border1s[0]:border2s[0]])"),
+    # Look-alike: a forecast dataset scales the known series and keeps its last rows.
+    "series_forecast_tail_ok.py": """
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+
+class ForecastDataset:
+    def __init__(self, path, seq_len=96):
+        df = pd.read_csv(path)
+        border1 = len(df) - seq_len
+        border2 = len(df)
+        self.scaler = StandardScaler()
+        self.scaler.fit(df.values)
+        data = self.scaler.transform(df.values)
+        self.data_x = data[border1:border2]
+""",
+}
+
+SERIES_DATASET_EXPECTED = {
+    "series_dataset_whole_fit_bad.py": [("TRN202", 22)],
+    "series_dataset_train_fit_ok.py": [],
+    "series_forecast_tail_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def series_dataset_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_series_dataset"), SERIES_DATASET_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(SERIES_DATASET_EXPECTED))
+def test_rows_chosen_by_split_flag(series_dataset_found, name):
+    assert codes_lines(series_dataset_found[name]) == SERIES_DATASET_EXPECTED[name]
