@@ -510,6 +510,7 @@ class PreprocessorFitBeforeSplit(Rule):
                                       f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
                                       f"`{shorten(model.code(split.node), 40)}` below splits it: the test rows "
                                       f"shape the preprocessing; split first and fit on the training part only")
+        self._split_instances(ctx, prog, stateful, seen)
         # Callers that split what a fitting helper returns. A caller that returns it in turn
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
@@ -539,6 +540,37 @@ class PreprocessorFitBeforeSplit(Rule):
                 elif returns and site.function is not None and site.function not in helpers:
                     callers.setdefault(site.function, inner)
             helpers = callers
+
+
+    @staticmethod
+    def _split_instances(ctx, prog, stateful: dict, seen: set) -> None:
+        """`ds = TabularDataset(path)`, whose `__init__` leaves data fitted on all its rows in
+        `self.` attributes, then `random_split(ds, ...)`: the instance is split after the fit."""
+        model = ctx.model
+        classes = {}  # class name -> (what it fits)
+        for function, (source, _) in stateful.items():
+            info = model.info(function)
+            if info is not None and info.name == "__init__" and info.cls is not None:
+                classes[info.cls.name] = source
+        if not classes:
+            return
+        for site in model.calls:
+            if site.callee not in classes or not isinstance(site.statement, cst.Assign):
+                continue
+            if site.function is not None and model.class_of(site.function) is not None \
+                    and model.class_of(site.function).name == site.callee:
+                continue  # the class building another instance of itself
+            inner = classes[site.callee]
+            block = site.function.body if site.function is not None else model.module
+            split = follow_to_split(model, block, site.statement, set(names_assigned(site.statement)),
+                                    site.function)
+            if split is None or (split.node, inner.what) in seen:
+                continue
+            seen.add((split.node, inner.what))
+            ctx.report(inner.node, f"{inner.what} `{inner.data}` in `{site.callee}`'s constructor, and the "
+                                   f"instance built at `{shorten(model.code(site.node), 40)}` is split below "
+                                   f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
+                                   f"preprocessing; split first and fit on the training part only")
 
 
 def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[tuple]:

@@ -320,11 +320,23 @@ def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]
     if not isinstance(value, cst.Subscript):
         return None
     if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
-           and split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS for e in value.slice):
+           and (split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS or _row_mask(e.slice.value))
+           for e in value.slice):
         hit = reads(value.value, tainted)
         if hit:
             return Split(value, _code(value) or "a slice", hit)
     return None
+
+
+def _row_mask(node: cst.BaseExpression) -> bool:
+    """A boolean row mask: `df["date"] >= cutoff`, `(a > 0) & (b < 1)`, `~is_train`."""
+    if isinstance(node, cst.Comparison):
+        return True
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.BitInvert):
+        return _row_mask(node.expression) or isinstance(node.expression, (cst.Name, cst.Attribute))
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr)):
+        return _row_mask(node.left) and _row_mask(node.right)
+    return False
 
 
 def _rows_of_chosen_part(model, value: cst.BaseExpression, tainted: set, function) -> Optional[Split]:

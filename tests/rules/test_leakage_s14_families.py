@@ -16,7 +16,11 @@ through the real command.
 - TRN202: a forecasting dataset class that fits its scaler on the whole series and keeps the
   rows between bounds picked by its split flag from per-part lists (`border1s[self.set_type]`)
   leaks the later parts into the training scaler; fitting on the training bounds, or keeping
-  the last rows for a forecast (no per-part bounds), is correct.
+  the last rows for a forecast (no per-part bounds), is correct;
+- TRN202: a dataset class whose constructor standardises all the rows it loads, split after
+  it is built (`random_split(ds, ...)`), and a frame scaled whole then split by row masks
+  (`test = df[df["date"] >= cutoff]`); a class built once per file, and a scaler fitted on
+  the training mask's rows, are correct.
 """
 
 from __future__ import annotations
@@ -278,3 +282,87 @@ def series_dataset_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(SERIES_DATASET_EXPECTED))
 def test_rows_chosen_by_split_flag(series_dataset_found, name):
     assert codes_lines(series_dataset_found[name]) == SERIES_DATASET_EXPECTED[name]
+
+
+INSTANCE_AND_MASK_CASES = {
+    # Bug: the constructor standardises every row; the instance is split afterwards.
+    "dataset_fits_then_random_split_bad.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset, random_split
+
+
+class Tabular(Dataset):
+    def __init__(self, path):
+        x = np.load(path)
+        self.x = StandardScaler().fit_transform(x)
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i]
+
+
+dataset = Tabular("features.npy")
+train_set, test_set = random_split(dataset, [0.8, 0.2])
+""",
+    # Look-alike: one instance per file, nothing split after construction.
+    "dataset_per_file_ok.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class Tabular(Dataset):
+    def __init__(self, path):
+        self.x = StandardScaler().fit_transform(np.load(path))
+
+    def __len__(self):
+        return len(self.x)
+
+
+train_set = Tabular("train.npy")
+valid_set = Tabular("valid.npy")
+""",
+    # Bug: the whole frame's column is scaled, then the rows are split by date masks.
+    "scaled_then_date_masks_bad.py": """
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+df = pd.read_csv("prices.csv")
+scaler = MinMaxScaler()
+df["close"] = scaler.fit_transform(df[["close"]])
+train = df[df["date"] < "2020-01-01"]
+test = df[df["date"] >= "2020-01-01"]
+""",
+    # Look-alike: the scaler learns from the training mask's rows only.
+    "train_mask_scaler_ok.py": """
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+df = pd.read_csv("prices.csv")
+train = df[df["date"] < "2020-01-01"]
+test = df[df["date"] >= "2020-01-01"]
+scaler = MinMaxScaler()
+train_close = scaler.fit_transform(train[["close"]])
+test_close = scaler.transform(test[["close"]])
+""",
+}
+
+INSTANCE_AND_MASK_EXPECTED = {
+    "dataset_fits_then_random_split_bad.py": [("TRN202", 9)],
+    "dataset_per_file_ok.py": [],
+    "scaled_then_date_masks_bad.py": [("TRN202", 6)],
+    "train_mask_scaler_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def instance_and_mask_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_instance_mask"), INSTANCE_AND_MASK_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(INSTANCE_AND_MASK_EXPECTED))
+def test_split_instances_and_row_masks(instance_and_mask_found, name):
+    assert codes_lines(instance_and_mask_found[name]) == INSTANCE_AND_MASK_EXPECTED[name]
