@@ -6,6 +6,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
                                           fit_sites, fits_a_part, follow_source, methods_of)
@@ -354,7 +355,7 @@ class PreprocessorFitOnTestData(Rule):
                 continue  # `PolynomialFeatures().fit_transform(X_test)` learns only the column count
             info = ctx.model.info(site.function)
             if isinstance(data, cst.Name) and info is not None and data.value in info.params:
-                fitting_params[info.node] = (info, data.value, transformer)
+                fitting_params.setdefault(info.node, (info, data.value, transformer, []))[3].append(site.node)
             states = prog.flow.states_at(site.node) or [None]
             for state in states:
                 split = prog.splits.split_of(data, site.function, state.env_dict if state else None)
@@ -370,8 +371,11 @@ class PreprocessorFitOnTestData(Rule):
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             if resolved is None or resolved[0] not in fitting_params:
                 continue
-            info, param, transformer = fitting_params[resolved[0]]
-            value = bind_arguments(info, site.node, resolved[1]).get(param)
+            info, param, transformer, fits = fitting_params[resolved[0]]
+            arguments = bind_arguments(info, site.node, resolved[1])
+            if not any(call_reaches(ctx.model, info, fit, arguments) for fit in fits):
+                continue  # `prep(x_test)` with `def prep(x, fit=False): if fit: ...fit_transform(x)`
+            value = arguments.get(param)
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None

@@ -20,7 +20,10 @@ through the real command.
 - TRN202: a dataset class whose constructor standardises all the rows it loads, split after
   it is built (`random_split(ds, ...)`), and a frame scaled whole then split by row masks
   (`test = df[df["date"] >= cutoff]`); a class built once per file, and a scaler fitted on
-  the training mask's rows, are correct.
+  the training mask's rows, are correct;
+- TRN201: a helper that fits only on the branch its parameter selects (`if fit:`, `if scaler
+  is None:`) called for the test split with the branch turned off only transforms; the same
+  call with the branch on (or without the scaler) fits the test split.
 """
 
 from __future__ import annotations
@@ -366,3 +369,61 @@ def instance_and_mask_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(INSTANCE_AND_MASK_EXPECTED))
 def test_split_instances_and_row_masks(instance_and_mask_found, name):
     assert codes_lines(instance_and_mask_found[name]) == INSTANCE_AND_MASK_EXPECTED[name]
+
+
+_FLAG_HELPER = """
+from sklearn.preprocessing import StandardScaler
+
+scaler = StandardScaler()
+
+
+def prep(x, fit=False):
+    if fit:
+        return scaler.fit_transform(x)
+    return scaler.transform(x)
+
+
+x_train = prep(x_train, fit=True)
+x_test = prep(x_test{test_args})
+"""
+
+_SCALER_HELPER = """
+from sklearn.preprocessing import StandardScaler
+
+
+def prep(x, scaler=None):
+    if scaler is None:
+        scaler = StandardScaler()
+        x = scaler.fit_transform(x)
+    else:
+        x = scaler.transform(x)
+    return x, scaler
+
+
+x_train, fitted = prep(x_train)
+x_test, _ = prep(x_test{test_args})
+"""
+
+GUARDED_HELPER_CASES = {
+    "flag_off_for_test_ok.py": _FLAG_HELPER.format(test_args=""),
+    "flag_on_for_test_bad.py": _FLAG_HELPER.format(test_args=", fit=True"),
+    "scaler_handed_to_test_ok.py": _SCALER_HELPER.format(test_args=", fitted"),
+    "no_scaler_for_test_bad.py": _SCALER_HELPER.format(test_args=""),
+}
+
+GUARDED_HELPER_EXPECTED = {
+    "flag_off_for_test_ok.py": [],
+    "flag_on_for_test_bad.py": [("TRN201", 13)],
+    "scaler_handed_to_test_ok.py": [],
+    "no_scaler_for_test_bad.py": [("TRN201", 14)],
+}
+
+
+@pytest.fixture(scope="module")
+def guarded_helper_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_guarded_helper"), GUARDED_HELPER_CASES, "TRN201")
+
+
+@pytest.mark.parametrize("name", sorted(GUARDED_HELPER_EXPECTED))
+def test_helper_fitting_on_a_guarded_branch(guarded_helper_found, name):
+    assert codes_lines(guarded_helper_found[name]) == GUARDED_HELPER_EXPECTED[name]
