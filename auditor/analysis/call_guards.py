@@ -5,7 +5,7 @@ turns `fit` on; `prep(x_test)` takes the other branch. Likewise `if scaler is No
 StandardScaler(); x = scaler.fit_transform(x)` fits only when no scaler is handed in. A guard is
 an `if` around the statement whose test reads one parameter: `p`, `not p`, `p is None`,
 `p is not None`, `p == "train"`; the call decides it when it passes (or defaults) a literal, or
-any other value for an `is None` test.
+a name for an `is None` test or for the truth of a parameter that defaults to None.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def _guard_value(test: cst.BaseExpression, info, arguments: dict):
     if isinstance(test, cst.Name):
         value = _argument(test.value, info, arguments)
         literal = _literal(value)
+        if literal is _UNKNOWN and _optional_object(test.value, info) and isinstance(value, (cst.Name, cst.Attribute)):
+            return True  # `if not scaler:` with `scaler=None` by default, and a scaler handed in
         return _UNKNOWN if literal is _UNKNOWN else bool(literal)
     if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 and isinstance(test.left, cst.Name):
         target = test.comparisons[0]
@@ -62,6 +64,12 @@ def _guard_value(test: cst.BaseExpression, info, arguments: dict):
                 return _UNKNOWN
             return (left == right) if isinstance(target.operator, cst.Equal) else (left != right)
     return _UNKNOWN
+
+
+def _optional_object(name: str, info) -> bool:
+    """A parameter that defaults to None: an object the caller may hand in (`scaler=None`)."""
+    default = info.defaults.get(name)
+    return isinstance(default, cst.Name) and default.value == "None"
 
 
 def _argument(name: str, info, arguments: dict):

@@ -404,7 +404,25 @@ x_train, fitted = prep(x_train)
 x_test, _ = prep(x_test{test_args})
 """
 
+_FALSY_SCALER_HELPER = """
+from sklearn.preprocessing import StandardScaler
+
+
+def prep(X, scaler=None):
+    if not scaler:
+        scaler = StandardScaler()
+        scaler.fit(X)
+    return scaler.transform(X), scaler
+
+
+x_train, fitted = prep(x_train)
+x_test, _ = prep(x_test, fitted)
+x_val, _ = prep(x_val)
+"""
+
 GUARDED_HELPER_CASES = {
+    # Bug and look-alike in one file: the validation call fits, the test call does not.
+    "falsy_scaler_helper.py": _FALSY_SCALER_HELPER,
     "flag_off_for_test_ok.py": _FLAG_HELPER.format(test_args=""),
     "flag_on_for_test_bad.py": _FLAG_HELPER.format(test_args=", fit=True"),
     "scaler_handed_to_test_ok.py": _SCALER_HELPER.format(test_args=", fitted"),
@@ -412,6 +430,7 @@ GUARDED_HELPER_CASES = {
 }
 
 GUARDED_HELPER_EXPECTED = {
+    "falsy_scaler_helper.py": [("TRN201", 13)],
     "flag_off_for_test_ok.py": [],
     "flag_on_for_test_bad.py": [("TRN201", 13)],
     "scaler_handed_to_test_ok.py": [],
