@@ -7,6 +7,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
+from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
                                           fit_sites, fits_a_part, follow_source, methods_of)
@@ -298,7 +299,10 @@ class PreprocessorFitOnTestData(Rule):
         computed for a metric (`resid = y_test - y_test.mean()`) are not fits.
 
         Across boundaries: a helper's parameter is followed to the arguments its callers in
-        the same file pass. It cannot see data whose split is decided at run time, nor callers
+        the same file pass (a call that turns off the branch the fit is on, `if fit:` or `if
+        scaler is None:`, does not fit). A dataset class whose constructor fits a scaler on the
+        rows it loads is flagged where it is built for evaluation data (`EEG(train=False)`,
+        `Signals(root, "test")`), unless the fit is per trial or on the training file. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
         have no `transform`: they are fitted to draw a picture), and transformers that learn
         nothing from the rows (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`,
@@ -349,6 +353,11 @@ class PreprocessorFitOnTestData(Rule):
                 ctx.report(found.node, f"statistics computed by hand on `{shorten(ctx.model.code(found.data))}`, "
                                        f"which {what}, standardise the data: take them from the training split "
                                        f"only and apply them to the rest")
+        for built in evaluation_constructions(prog):
+            ctx.report(built.site.node, f"`{built.site.callee}` fits a {built.transformer} on the rows it loads in its "
+                                        f"constructor, and this object is built for {built.split} data "
+                                        f"(`{shorten(built.argument)}`): fit on the training split once and hand "
+                                        f"that scaler to the evaluation dataset")
         fitting_params: dict = {}
         for site, transformer, data in fit_sites(prog):
             if transformer in STATELESS_TRANSFORMERS:

@@ -23,7 +23,10 @@ through the real command.
   the training mask's rows, are correct;
 - TRN201: a helper that fits only on the branch its parameter selects (`if fit:`, `if scaler
   is None:`) called for the test split with the branch turned off only transforms; the same
-  call with the branch on (or without the scaler) fits the test split.
+  call with the branch on (or without the scaler) fits the test split;
+- TRN201: a dataset class whose constructor fits a scaler on the rows it loads, built for
+  evaluation data (`EEG(train=False)`, `EEG(root, "val")`); built with the training scaler
+  handed in, fitting each trial by itself, or always fitting the training file, it is correct.
 """
 
 from __future__ import annotations
@@ -446,3 +449,93 @@ def guarded_helper_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(GUARDED_HELPER_EXPECTED))
 def test_helper_fitting_on_a_guarded_branch(guarded_helper_found, name):
     assert codes_lines(guarded_helper_found[name]) == GUARDED_HELPER_EXPECTED[name]
+
+
+CONSTRUCTED_CASES = {
+    # Bug: the evaluation object fits its own scaler on the test recordings.
+    "dataset_flag_fits_test_bad.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class EEG(Dataset):
+    def __init__(self, train: bool):
+        path = "data/train/" if train else "data/test/"
+        x = np.load(path + "x.npy")
+        self.scaler = StandardScaler()
+        self.x = self.scaler.fit_transform(x.reshape(len(x), -1))
+
+
+train_set = EEG(train=True)
+test_set = EEG(train=False)
+""",
+    # Bug and look-alike: the test object gets the training scaler, the validation one fits its own.
+    "dataset_split_string.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class Signals(Dataset):
+    def __init__(self, root, split, scaler=None):
+        x = np.load(f"{root}/{split}.npy")
+        if scaler is None:
+            scaler = StandardScaler().fit(x)
+        self.scaler = scaler
+        self.x = scaler.transform(x)
+
+
+train_set = Signals("data", "train")
+test_set = Signals("data", "test", scaler=train_set.scaler)
+val_set = Signals("data", "val")
+""",
+    # Look-alike: every trial is standardised by itself.
+    "dataset_per_trial_ok.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class Trials(Dataset):
+    def __init__(self, split):
+        trials = np.load(f"data/{split}.npy")
+        self.x = [StandardScaler().fit_transform(t.T).T for t in trials]
+
+
+test_set = Trials("test")
+""",
+    # Look-alike: the scaler is always fitted on the training file.
+    "dataset_train_file_scaler_ok.py": """
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import Dataset
+
+
+class Tabular(Dataset):
+    def __init__(self, split):
+        x_train = np.load("data/train.npy")
+        self.scaler = StandardScaler().fit(x_train)
+        self.x = self.scaler.transform(np.load(f"data/{split}.npy"))
+
+
+test_set = Tabular("test")
+""",
+}
+
+CONSTRUCTED_EXPECTED = {
+    "dataset_flag_fits_test_bad.py": [("TRN201", 15)],
+    "dataset_split_string.py": [("TRN201", 17)],
+    "dataset_per_trial_ok.py": [],
+    "dataset_train_file_scaler_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def constructed_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_constructed"), CONSTRUCTED_CASES, "TRN201")
+
+
+@pytest.mark.parametrize("name", sorted(CONSTRUCTED_EXPECTED))
+def test_dataset_built_for_evaluation_fits_its_rows(constructed_found, name):
+    assert codes_lines(constructed_found[name]) == CONSTRUCTED_EXPECTED[name]
