@@ -301,8 +301,9 @@ class PreprocessorFitOnTestData(Rule):
         Across boundaries: a helper's parameter is followed to the arguments its callers in
         the same file pass (a call that turns off the branch the fit is on, `if fit:` or `if
         scaler is None:`, does not fit). A dataset class whose constructor fits a scaler on the
-        rows it loads is flagged where it is built for evaluation data (`EEG(train=False)`,
-        `Signals(root, "test")`), unless the fit is per trial or on the training file. It cannot see data whose split is decided at run time, nor callers
+        rows it loads is flagged (at that fit) when it is built for evaluation data
+        (`EEG(train=False)`, `Signals(root, "test")`), unless the fit is per trial or on the
+        training file. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
         have no `transform`: they are fitted to draw a picture), and transformers that learn
         nothing from the rows (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`,
@@ -353,11 +354,15 @@ class PreprocessorFitOnTestData(Rule):
                 ctx.report(found.node, f"statistics computed by hand on `{shorten(ctx.model.code(found.data))}`, "
                                        f"which {what}, standardise the data: take them from the training split "
                                        f"only and apply them to the rest")
+        constructed: set = set()
         for built in evaluation_constructions(prog):
-            ctx.report(built.site.node, f"`{built.site.callee}` fits a {built.transformer} on the rows it loads in its "
-                                        f"constructor, and this object is built for {built.split} data "
-                                        f"(`{shorten(built.argument)}`): fit on the training split once and hand "
-                                        f"that scaler to the evaluation dataset")
+            if built.fit in constructed:
+                continue  # one finding per fit, at the first construction for evaluation data
+            constructed.add(built.fit)
+            ctx.report(built.fit, f"{built.transformer} is fitted on the rows `{built.site.callee}` loads, and "
+                                  f"`{shorten(ctx.model.code(built.site.node), 40)}` builds it for {built.split} data "
+                                  f"(`{shorten(built.argument)}`): fit on the training split once and hand that "
+                                  f"scaler to the evaluation dataset")
         fitting_params: dict = {}
         for site, transformer, data in fit_sites(prog):
             if transformer in STATELESS_TRANSFORMERS:

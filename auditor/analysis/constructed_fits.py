@@ -30,6 +30,7 @@ _TRAINING_FLAGS = {"train", "is_train", "training", "is_training", "train_mode"}
 @dataclass
 class EvaluationConstruction:
     site: object  # the CallSite building the object
+    fit: cst.Call  # the fit in the constructor it reaches (where TRN201 points: the fit call)
     transformer: str
     split: str  # "val", "test", or "evaluation" for a bare `train=False`
     argument: str  # the argument that says so, as written
@@ -63,9 +64,9 @@ def evaluation_constructions(prog) -> Iterator[EvaluationConstruction]:
         found = _evaluation_argument(prog, info, arguments, site.function)
         if found is None:
             continue
-        reached = [transformer for node, transformer in sites if call_reaches(model, info, node, arguments)]
+        reached = [(node, transformer) for node, transformer in sites if call_reaches(model, info, node, arguments)]
         if reached:
-            yield EvaluationConstruction(site, reached[0], found[0], found[1])
+            yield EvaluationConstruction(site, reached[0][0], reached[0][1], found[0], found[1])
 
 
 def _in_loop(model, node: cst.CSTNode, function: cst.FunctionDef) -> bool:

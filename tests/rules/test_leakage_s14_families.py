@@ -524,8 +524,8 @@ test_set = Tabular("test")
 }
 
 CONSTRUCTED_EXPECTED = {
-    "dataset_flag_fits_test_bad.py": [("TRN201", 15)],
-    "dataset_split_string.py": [("TRN201", 17)],
+    "dataset_flag_fits_test_bad.py": [("TRN201", 11)],
+    "dataset_split_string.py": [("TRN201", 10)],
     "dataset_per_trial_ok.py": [],
     "dataset_train_file_scaler_ok.py": [],
 }
