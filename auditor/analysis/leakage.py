@@ -281,6 +281,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         return found
     if not isinstance(value, cst.Call):
         return None
+    # `test_set = Subset(dataset, test_idx)`, `valid_loader = DataLoader(dataset,
+    # sampler=SubsetRandomSampler(valid_idx))`: evaluation rows picked out of fitted data.
+    if named & set(EVAL_SPLITS):
+        found = _subset_of(value, tainted)
+        if found is not None:
+            return found
     # `train, val, test = split_by_ratio(data, 0.1, 0.2)`: one call hands back the parts,
     # named as training and evaluation data.
     if isinstance(statement.targets[0].target, (cst.Tuple, cst.List)) and TRAIN in named \
@@ -325,6 +331,26 @@ def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]
         hit = reads(value.value, tainted)
         if hit:
             return Split(value, _code(value) or "a slice", hit)
+    return None
+
+
+_SUBSET_SAMPLERS = {"SubsetRandomSampler", "SubsetSampler", "SubsetSequentialSampler"}
+
+
+def _subset_of(call: cst.Call, tainted: set) -> Optional[Split]:
+    """`Subset(data, idx)`, or a loader over `data` drawing from a subset sampler."""
+    last = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
+    plain = [a.value for a in call.args if a.keyword is None and not a.star]
+    if not plain:
+        return None
+    if last == "Subset" and len(plain) >= 2:
+        hit = reads(plain[0], tainted)
+        return Split(call, "Subset()", hit) if hit else None
+    sampler = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "sampler"), None)
+    if last == "DataLoader" and isinstance(sampler, cst.Call) and \
+            (dotted_name(sampler.func) or "").rsplit(".", 1)[-1] in _SUBSET_SAMPLERS:
+        hit = reads(plain[0], tainted)
+        return Split(call, f"{_code(sampler.func) or 'a sampler'}()", hit) if hit else None
     return None
 
 

@@ -26,7 +26,10 @@ through the real command.
   call with the branch on (or without the scaler) fits the test split;
 - TRN201: a dataset class whose constructor fits a scaler on the rows it loads, built for
   evaluation data (`EEG(train=False)`, `EEG(root, "val")`); built with the training scaler
-  handed in, fitting each trial by itself, or always fitting the training file, it is correct.
+  handed in, fitting each trial by itself, or always fitting the training file, it is correct;
+- TRN202: PyTorch's own ways to split a dataset after every row was scaled: `Subset(ds, idx)`
+  and a loader drawing from `SubsetRandomSampler(valid_idx)`; a scaler fitted on the training
+  indices only is correct.
 """
 
 from __future__ import annotations
@@ -539,3 +542,49 @@ def constructed_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(CONSTRUCTED_EXPECTED))
 def test_dataset_built_for_evaluation_fits_its_rows(constructed_found, name):
     assert codes_lines(constructed_found[name]) == CONSTRUCTED_EXPECTED[name]
+
+
+_SAMPLER_SPLIT = """
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+from torch.utils.data import DataLoader, Subset, SubsetRandomSampler, TensorDataset
+
+X = np.load("x.npy")
+order = np.random.permutation(len(X))
+cut = int(0.8 * len(X))
+train_idx, valid_idx = order[:cut], order[cut:]
+{scale}
+dataset = TensorDataset(torch.tensor(X), torch.tensor(y))
+{parts}
+"""
+
+SUBSET_CASES = {
+    "sampler_after_whole_scaling_bad.py": _SAMPLER_SPLIT.format(
+        scale="X = StandardScaler().fit_transform(X)",
+        parts="train_loader = DataLoader(dataset, sampler=SubsetRandomSampler(train_idx))\n"
+              "valid_loader = DataLoader(dataset, sampler=SubsetRandomSampler(valid_idx))"),
+    "subset_after_whole_scaling_bad.py": _SAMPLER_SPLIT.format(
+        scale="X = StandardScaler().fit_transform(X)",
+        parts="train_set = Subset(dataset, train_idx)\nvalid_set = Subset(dataset, valid_idx)"),
+    "sampler_after_train_scaling_ok.py": _SAMPLER_SPLIT.format(
+        scale="X = StandardScaler().fit(X[train_idx]).transform(X)",
+        parts="train_loader = DataLoader(dataset, sampler=SubsetRandomSampler(train_idx))\n"
+              "valid_loader = DataLoader(dataset, sampler=SubsetRandomSampler(valid_idx))"),
+}
+
+SUBSET_EXPECTED = {
+    "sampler_after_whole_scaling_bad.py": [("TRN202", 10)],
+    "subset_after_whole_scaling_bad.py": [("TRN202", 10)],
+    "sampler_after_train_scaling_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def subset_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_subset"), SUBSET_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(SUBSET_EXPECTED))
+def test_subsets_of_scaled_dataset(subset_found, name):
+    assert codes_lines(subset_found[name]) == SUBSET_EXPECTED[name]
