@@ -302,7 +302,8 @@ class PreprocessorFitOnTestData(Rule):
         the same file pass (a call that turns off the branch the fit is on, `if fit:` or `if
         scaler is None:`, does not fit). A dataset class whose constructor fits a scaler on the
         rows it loads is flagged (at that fit) when it is built for evaluation data
-        (`EEG(train=False)`, `Signals(root, "test")`), unless the fit is per trial or on the
+        (`EEG(train=False)`, `Signals(root, "test")`), and so is a loader function asked for an
+        evaluation file (`load("data/test.csv")`), unless the fit is per trial or on the
         training file. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
         have no `transform`: they are fitted to draw a picture), and transformers that learn
@@ -360,9 +361,9 @@ class PreprocessorFitOnTestData(Rule):
                 continue  # one finding per fit, at the first construction for evaluation data
             constructed.add(built.fit)
             ctx.report(built.fit, f"{built.transformer} is fitted on the rows `{built.site.callee}` loads, and "
-                                  f"`{shorten(ctx.model.code(built.site.node), 40)}` builds it for {built.split} data "
-                                  f"(`{shorten(built.argument)}`): fit on the training split once and hand that "
-                                  f"scaler to the evaluation dataset")
+                                  f"`{shorten(ctx.model.code(built.site.node), 40)}` asks it for {built.split} data "
+                                  f"(`{shorten(built.argument)}`): fit on the training split once and apply that "
+                                  f"fit to the evaluation data")
         fitting_params: dict = {}
         for site, transformer, data in fit_sites(prog):
             if transformer in STATELESS_TRANSFORMERS:

@@ -526,7 +526,35 @@ test_set = Tabular("test")
 """,
 }
 
+CONSTRUCTED_CASES["loader_function_paths.py"] = """
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+
+def load(path, scaler=None):
+    df = pd.read_csv(path)
+    if scaler is None:
+        scaler = StandardScaler().fit(df.drop("y", axis=1))
+    return scaler.transform(df.drop("y", axis=1)), df["y"], scaler
+
+
+def report(data_path, out_dir):
+    df = pd.read_csv(data_path)
+    features = StandardScaler().fit_transform(df.values)
+    df.to_csv(out_dir + "/summary.csv")
+    return features
+
+
+X_train, y_train, fitted = load("data/train.csv")
+X_test, y_test, _ = load("data/test.csv", fitted)
+X_valid, y_valid, _ = load("data/valid.csv")
+summary = report("data/all.csv", "results/test")
+"""
+
 CONSTRUCTED_EXPECTED = {
+    # The validation file is loaded without the training scaler (bug); the test file gets it,
+    # and `report` is asked for test output, not test rows (look-alikes).
+    "loader_function_paths.py": [("TRN201", 8)],
     "dataset_flag_fits_test_bad.py": [("TRN201", 11)],
     "dataset_split_string.py": [("TRN201", 10)],
     "dataset_per_trial_ok.py": [],
