@@ -580,6 +580,10 @@ class PreprocessorFitBeforeSplit(Rule):
                     and model.class_of(site.function).name == site.callee:
                 continue  # the class building another instance of itself
             inner = classes[site.callee]
+            if any(split_of_name(n) in EVAL_SPLITS for n in names_assigned(site.statement)) or any(
+                    a.keyword is not None and a.keyword.value in ("train", "train_flag", "is_train", "training")
+                    and isinstance(a.value, cst.Name) and a.value.value == "False" for a in site.node.args):
+                continue  # `val_set = Series(path, train=False)`: built for one part, not split afterwards
             block = site.function.body if site.function is not None else model.module
             split = follow_to_split(model, block, site.statement, set(names_assigned(site.statement)),
                                     site.function)

@@ -320,7 +320,7 @@ train_set, test_set = random_split(dataset, [0.8, 0.2])
     "dataset_per_file_ok.py": """
 import numpy as np
 from sklearn.preprocessing import StandardScaler
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 
 class Tabular(Dataset):
@@ -333,6 +333,7 @@ class Tabular(Dataset):
 
 train_set = Tabular("train.npy")
 valid_set = Tabular("valid.npy")
+valid_loader = DataLoader(valid_set, batch_size=64)
 """,
     # Bug: the whole frame's column is scaled, then the rows are split by date masks.
     "scaled_then_date_masks_bad.py": """
