@@ -274,6 +274,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found
+    # `if train_flag: self.data = data_all[:n]` after statistics of `data_all`: the part a
+    # dataset keeps is chosen by its split flag.
+    if isinstance(value, cst.Subscript) and _under_split_flag(model, statement):
+        found = _evaluation_rows(value, tainted)
+        if found is not None and any(isinstance(e.slice, cst.Slice) for e in value.slice):
+            return found
     # `self.data_x = data[border1:border2]` with `border1 = border1s[self.set_type]`: the rows
     # of the part a dataset object is built for, chosen from per-split bounds.
     found = _rows_of_chosen_part(model, value, tainted, function)
@@ -362,6 +368,32 @@ def _row_mask(node: cst.BaseExpression) -> bool:
         return _row_mask(node.expression) or isinstance(node.expression, (cst.Name, cst.Attribute))
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr)):
         return _row_mask(node.left) and _row_mask(node.right)
+    return False
+
+
+_FLAG_WORDS = {"train", "training", "is_train", "train_flag", "is_training", "train_mode"}
+
+
+def _under_split_flag(model, statement: cst.CSTNode) -> bool:
+    """The statement is in a branch of an `if` that tests a split flag (`if train_flag:`,
+    `if self.train:`, `if mode == "train":`, `if split == "test":`)."""
+    for ancestor in model.ancestors(statement):
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            return False
+        if not isinstance(ancestor, cst.If):
+            continue
+        test = ancestor.test
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test = test.expression
+        name = dotted_name(test) if isinstance(test, (cst.Name, cst.Attribute)) else None
+        if name is not None and name.rsplit(".", 1)[-1].lower() in _FLAG_WORDS:
+            return True
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+                and isinstance(test.comparisons[0].operator, (cst.Equal, cst.NotEqual)) \
+                and isinstance(test.comparisons[0].comparator, cst.SimpleString):
+            text = test.comparisons[0].comparator.value.strip("'\"")
+            if split_of_name(text, alone=True) is not None:
+                return True
     return False
 
 

@@ -16,7 +16,9 @@ through the real command.
 - TRN202: a forecasting dataset class that fits its scaler on the whole series and keeps the
   rows between bounds picked by its split flag from per-part lists (`border1s[self.set_type]`)
   leaks the later parts into the training scaler; fitting on the training bounds, or keeping
-  the last rows for a forecast (no per-part bounds), is correct;
+  the last rows for a forecast (no per-part bounds), is correct; so does one that z-scores the
+  whole series and keeps a slice in the branch of its train flag (`if train_flag:`), unlike one
+  that slices first and takes the statistics of the training slice;
 - TRN202: a dataset class whose constructor standardises all the rows it loads, split after
   it is built (`random_split(ds, ...)`), and a frame scaled whole then split by row masks
   (`test = df[df["date"] >= cutoff]`); a class built once per file, and a scaler fitted on
@@ -617,3 +619,46 @@ def subset_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(SUBSET_EXPECTED))
 def test_subsets_of_scaled_dataset(subset_found, name):
     assert codes_lines(subset_found[name]) == SUBSET_EXPECTED[name]
+
+
+_FLAG_BRANCH_DATASET = """
+import numpy as np
+
+
+class Prices:
+    def __init__(self, path, train_flag=True, split_ratio=0.8):
+        series = np.load(path)
+        n = int(split_ratio * len(series))
+        if train_flag:
+{train_branch}
+        else:
+{eval_branch}
+"""
+
+FLAG_BRANCH_CASES = {
+    "flag_branch_whole_series_bad.py": _FLAG_BRANCH_DATASET.format(
+        train_branch="            series = (series - np.mean(series)) / np.std(series)\n"
+                     "            self.data = series[:n]",
+        eval_branch="            series = (series - np.mean(series)) / np.std(series)\n"
+                    "            self.data = series[n:]"),
+    "flag_branch_train_slice_ok.py": _FLAG_BRANCH_DATASET.format(
+        train_branch="            part = series[:n]\n"
+                     "            self.data = (part - np.mean(part)) / np.std(part)",
+        eval_branch="            head, part = series[:n], series[n:]\n"
+                    "            self.data = (part - np.mean(head)) / np.std(head)"),
+}
+
+FLAG_BRANCH_EXPECTED = {
+    "flag_branch_whole_series_bad.py": [("TRN202", 9), ("TRN202", 12)],
+    "flag_branch_train_slice_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def flag_branch_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s14_flag_branch"), FLAG_BRANCH_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(FLAG_BRANCH_EXPECTED))
+def test_slice_kept_in_split_flag_branch(flag_branch_found, name):
+    assert codes_lines(flag_branch_found[name]) == FLAG_BRANCH_EXPECTED[name]
