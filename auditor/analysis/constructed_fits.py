@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
-from auditor.analysis.fitted_data import STATELESS_TRANSFORMERS, bind_arguments, fit_sites
+from auditor.analysis.fitted_data import CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, bind_arguments, fit_sites
 from auditor.analysis.result_use import names_read, statements
 from auditor.analysis.splits import EVAL_SPLITS, split_of_string
 
@@ -42,8 +42,9 @@ def evaluation_constructions(prog) -> Iterator[EvaluationConstruction]:
     fits: dict = {}  # class name -> (__init__ info, [(fit node, transformer)])
     for site, transformer, data in fit_sites(prog):
         info = model.info(site.function)
-        if transformer in STATELESS_TRANSFORMERS or info is None or (info.cls is not None and info.name != "__init__"):
-            continue
+        if transformer in STATELESS_TRANSFORMERS or transformer in CATEGORY_ENCODERS or info is None \
+                or (info.cls is not None and info.name != "__init__"):
+            continue  # encoders fitted inside a helper learn a label list (`fit(range(max(y) + 1))`)
         if isinstance(data, cst.Name) and data.value in info.params:
             continue  # the data is handed in: TRN201's helper path judges each call
         if prog.splits.split_of(data, site.function) is not None:

@@ -275,8 +275,10 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
             if found is not None:
                 return found
     # `if train_flag: self.data = data_all[:n]` after statistics of `data_all`: the part a
-    # dataset keeps is chosen by its split flag.
-    if isinstance(value, cst.Subscript) and _under_split_flag(model, statement):
+    # dataset object keeps is chosen by its split flag (a method of a class; a whole name or
+    # attribute, not a column written into a covariate table).
+    if isinstance(value, cst.Subscript) and isinstance(statement.targets[0].target, (cst.Name, cst.Attribute)) \
+            and model.class_of(function) is not None and _under_split_flag(model, statement):
         found = _evaluation_rows(value, tainted)
         if found is not None and any(isinstance(e.slice, cst.Slice) for e in value.slice):
             return found

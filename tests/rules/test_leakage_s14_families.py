@@ -554,7 +554,24 @@ X_valid, y_valid, _ = load("data/valid.csv")
 summary = report("data/all.csv", "results/test")
 """
 
+# Look-alike: a helper builds the one-hot encoding of the label range for whatever labels it is
+# given (the encoder learns the class list, not statistics of the rows).
+CONSTRUCTED_CASES["label_range_encoder_ok.py"] = """
+from sklearn import preprocessing as pp
+
+
+def one_hot(series):
+    binarizer = pp.LabelBinarizer()
+    binarizer.fit(range(max(series) + 1))
+    return binarizer.transform(series)
+
+
+y_train_hot = one_hot(y_train)
+y_validation_hot = one_hot(y_validation)
+"""
+
 CONSTRUCTED_EXPECTED = {
+    "label_range_encoder_ok.py": [],
     # The validation file is loaded without the training scaler (bug); the test file gets it,
     # and `report` is asked for test output, not test rows (look-alikes).
     "loader_function_paths.py": [("TRN201", 8)],
@@ -648,7 +665,31 @@ FLAG_BRANCH_CASES = {
                     "            self.data = (part - np.mean(head)) / np.std(head)"),
 }
 
+# Look-alike: a windowing function z-scores a calendar covariate (an age index known in
+# advance) and keeps the train or test period of it by its flag.
+FLAG_BRANCH_CASES["calendar_covariate_ok.py"] = """
+import numpy as np
+from scipy import stats
+
+
+def prep_data(data, covariates, total_time, train=True):
+    time_len = data.shape[0]
+    if not train:
+        covariates = covariates[-time_len:]
+    age = stats.zscore(np.arange(total_time))
+    if train:
+        covariates[:time_len, 0] = age[:time_len]
+    else:
+        covariates[:, 0] = age[-time_len:]
+    return np.concatenate([data, covariates], axis=1)
+
+
+train_windows = prep_data(train_data, covariates, total_time)
+test_windows = prep_data(test_data, covariates, total_time, train=False)
+"""
+
 FLAG_BRANCH_EXPECTED = {
+    "calendar_covariate_ok.py": [],
     "flag_branch_whole_series_bad.py": [("TRN202", 9), ("TRN202", 12)],
     "flag_branch_train_slice_ok.py": [],
 }
