@@ -6,9 +6,11 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from auditor.analysis.call_guards import call_reaches
+from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (FittedSource, all_sources, bind_arguments, fit_sites, fits_a_part,
-                                          follow_source, methods_of)
+from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
+                                          fit_sites, fits_a_part, follow_source, methods_of)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
@@ -297,9 +299,19 @@ class PreprocessorFitOnTestData(Rule):
         computed for a metric (`resid = y_test - y_test.mean()`) are not fits.
 
         Across boundaries: a helper's parameter is followed to the arguments its callers in
-        the same file pass. It cannot see data whose split is decided at run time, nor callers
+        the same file pass (a call that turns off the branch the fit is on, `if fit:` or `if
+        scaler is None:`, does not fit). A dataset class whose constructor fits a scaler on the
+        rows it loads is flagged (at that fit) when it is built for evaluation data
+        (`EEG(train=False)`, `Signals(root, "test")`), and so is a loader function asked for an
+        evaluation file (`load("data/test.csv")`), unless the fit is per trial or on the
+        training file. It cannot see data whose split is decided at run time, nor callers
         in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
-        have no `transform`: they are fitted to draw a picture).
+        have no `transform`: they are fitted to draw a picture), and transformers that learn
+        nothing from the rows (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`,
+        `Binarizer`, `HashingVectorizer`) give the test rows the same features whatever they
+        are fitted on. A scikit-learn class name that the file neither imports nor defines (a
+        notes file that assumes the import, or `from sklearn.preprocessing import *`) is
+        that class.
 
         Severity error: the evaluation's own statistics are in the preprocessing, the
         reported scores are wrong.
@@ -343,11 +355,22 @@ class PreprocessorFitOnTestData(Rule):
                 ctx.report(found.node, f"statistics computed by hand on `{shorten(ctx.model.code(found.data))}`, "
                                        f"which {what}, standardise the data: take them from the training split "
                                        f"only and apply them to the rest")
+        constructed: set = set()
+        for built in evaluation_constructions(prog):
+            if built.fit in constructed:
+                continue  # one finding per fit, at the first construction for evaluation data
+            constructed.add(built.fit)
+            ctx.report(built.fit, f"{built.transformer} is fitted on the rows `{built.site.callee}` loads, and "
+                                  f"`{shorten(ctx.model.code(built.site.node), 40)}` asks it for {built.split} data "
+                                  f"(`{shorten(built.argument)}`): fit on the training split once and apply that "
+                                  f"fit to the evaluation data")
         fitting_params: dict = {}
         for site, transformer, data in fit_sites(prog):
+            if transformer in STATELESS_TRANSFORMERS:
+                continue  # `PolynomialFeatures().fit_transform(X_test)` learns only the column count
             info = ctx.model.info(site.function)
             if isinstance(data, cst.Name) and info is not None and data.value in info.params:
-                fitting_params[info.node] = (info, data.value, transformer)
+                fitting_params.setdefault(info.node, (info, data.value, transformer, []))[3].append(site.node)
             states = prog.flow.states_at(site.node) or [None]
             for state in states:
                 split = prog.splits.split_of(data, site.function, state.env_dict if state else None)
@@ -363,8 +386,11 @@ class PreprocessorFitOnTestData(Rule):
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             if resolved is None or resolved[0] not in fitting_params:
                 continue
-            info, param, transformer = fitting_params[resolved[0]]
-            value = bind_arguments(info, site.node, resolved[1]).get(param)
+            info, param, transformer, fits = fitting_params[resolved[0]]
+            arguments = bind_arguments(info, site.node, resolved[1])
+            if not any(call_reaches(ctx.model, info, fit, arguments) for fit in fits):
+                continue  # `prep(x_test)` with `def prep(x, fit=False): if fit: ...fit_transform(x)`
+            value = arguments.get(param)
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None
@@ -503,6 +529,7 @@ class PreprocessorFitBeforeSplit(Rule):
                                       f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
                                       f"`{shorten(model.code(split.node), 40)}` below splits it: the test rows "
                                       f"shape the preprocessing; split first and fit on the training part only")
+        self._split_instances(ctx, prog, stateful, seen)
         # Callers that split what a fitting helper returns. A caller that returns it in turn
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
@@ -532,6 +559,41 @@ class PreprocessorFitBeforeSplit(Rule):
                 elif returns and site.function is not None and site.function not in helpers:
                     callers.setdefault(site.function, inner)
             helpers = callers
+
+
+    @staticmethod
+    def _split_instances(ctx, prog, stateful: dict, seen: set) -> None:
+        """`ds = TabularDataset(path)`, whose `__init__` leaves data fitted on all its rows in
+        `self.` attributes, then `random_split(ds, ...)`: the instance is split after the fit."""
+        model = ctx.model
+        classes = {}  # class name -> (what it fits)
+        for function, (source, _) in stateful.items():
+            info = model.info(function)
+            if info is not None and info.name == "__init__" and info.cls is not None:
+                classes[info.cls.name] = source
+        if not classes:
+            return
+        for site in model.calls:
+            if site.callee not in classes or not isinstance(site.statement, cst.Assign):
+                continue
+            if site.function is not None and model.class_of(site.function) is not None \
+                    and model.class_of(site.function).name == site.callee:
+                continue  # the class building another instance of itself
+            inner = classes[site.callee]
+            if any(split_of_name(n) in EVAL_SPLITS for n in names_assigned(site.statement)) or any(
+                    a.keyword is not None and a.keyword.value in ("train", "train_flag", "is_train", "training")
+                    and isinstance(a.value, cst.Name) and a.value.value == "False" for a in site.node.args):
+                continue  # `val_set = Series(path, train=False)`: built for one part, not split afterwards
+            block = site.function.body if site.function is not None else model.module
+            split = follow_to_split(model, block, site.statement, set(names_assigned(site.statement)),
+                                    site.function)
+            if split is None or (split.node, inner.what) in seen:
+                continue
+            seen.add((split.node, inner.what))
+            ctx.report(inner.node, f"{inner.what} `{inner.data}` in `{site.callee}`'s constructor, and the "
+                                   f"instance built at `{shorten(model.code(site.node), 40)}` is split below "
+                                   f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
+                                   f"preprocessing; split first and fit on the training part only")
 
 
 def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[tuple]:

@@ -79,10 +79,12 @@ class FittedSource:
 
 # Encoders learn a list of categories or labels, not a statistic of the rows: fitting them on
 # all rows before the split changes no number (TRN201 still flags one fitted on test data).
-_CATEGORY_ENCODERS = {"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder", "OrdinalEncoder"}
+CATEGORY_ENCODERS = frozenset({"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer", "OneHotEncoder",
+                               "OrdinalEncoder"})
 # Transformers whose fit learns nothing from the rows (only the number of columns): each row
-# is transformed by itself, so fitting them on all rows leaks nothing.
-_STATELESS = {"PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer"}
+# is transformed by itself, so fitting them on all rows, or on the test rows, leaks nothing.
+STATELESS_TRANSFORMERS = frozenset({"PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer",
+                                    "HashingVectorizer"})
 
 
 _COLUMN_TRANSFORMERS = {"ColumnTransformer": 1, "make_column_transformer": 0}  # -> the estimator's index
@@ -122,13 +124,13 @@ def _learns_categories(estimator: cst.BaseExpression) -> bool:
     if isinstance(estimator, cst.SimpleString):
         return _string_value(estimator) in ("drop", "passthrough")
     return isinstance(estimator, cst.Call) and \
-        (dotted_name(estimator.func) or "").rsplit(".", 1)[-1] in _CATEGORY_ENCODERS
+        (dotted_name(estimator.func) or "").rsplit(".", 1)[-1] in CATEGORY_ENCODERS
 
 
 def fit_sources(prog):
     model = prog.model
     for site, transformer, data in fit_sites(prog):
-        if transformer in _CATEGORY_ENCODERS or transformer in _STATELESS or prog.splits.split_of(data, site.function) is not None \
+        if transformer in CATEGORY_ENCODERS or transformer in STATELESS_TRANSFORMERS or prog.splits.split_of(data, site.function) is not None \
                 or row_range(data) or _encoders_only(model, site):
             continue  # fitted on a split (or a range of rows): TRN201's business when it is the wrong one
         raw = dotted_name(data.value if isinstance(data, cst.Subscript) else data)

@@ -268,15 +268,33 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
     targets = names_assigned(statement)
     named = {split_of_name(n) for n in targets}
     # `X_test = X_scaled[n:]`, `X_te = X_scaled[test_idx]`: rows of fitted data named as
-    # evaluation data.
-    if isinstance(value, cst.Subscript) and named & set(EVAL_SPLITS):
-        if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
-               and split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS for e in value.slice):
-            hit = reads(value.value, tainted)
-            if hit:
-                return Split(value, _code(value) or "a slice", hit)
+    # evaluation data; also one of a tuple's pairs (`X_test, y_test = X[n:], y[n:]`).
+    for part, rows in _named_parts(statement.targets[0].target, value):
+        if split_of_name(part) in EVAL_SPLITS:
+            found = _evaluation_rows(_unwrapped(rows), tainted)
+            if found is not None:
+                return found
+    # `if train_flag: self.data = data_all[:n]` after statistics of `data_all`: the part a
+    # dataset object keeps is chosen by its split flag (a method of a class; a whole name or
+    # attribute, not a column written into a covariate table).
+    if isinstance(value, cst.Subscript) and isinstance(statement.targets[0].target, (cst.Name, cst.Attribute)) \
+            and model.class_of(function) is not None and _under_split_flag(model, statement):
+        found = _evaluation_rows(value, tainted)
+        if found is not None and any(isinstance(e.slice, cst.Slice) for e in value.slice):
+            return found
+    # `self.data_x = data[border1:border2]` with `border1 = border1s[self.set_type]`: the rows
+    # of the part a dataset object is built for, chosen from per-split bounds.
+    found = _rows_of_chosen_part(model, value, tainted, function)
+    if found is not None:
+        return found
     if not isinstance(value, cst.Call):
         return None
+    # `test_set = Subset(dataset, test_idx)`, `valid_loader = DataLoader(dataset,
+    # sampler=SubsetRandomSampler(valid_idx))`: evaluation rows picked out of fitted data.
+    if named & set(EVAL_SPLITS):
+        found = _subset_of(value, tainted)
+        if found is not None:
+            return found
     # `train, val, test = split_by_ratio(data, 0.1, 0.2)`: one call hands back the parts,
     # named as training and evaluation data.
     if isinstance(statement.targets[0].target, (cst.Tuple, cst.List)) and TRAIN in named \
@@ -298,6 +316,123 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         if hit:
             return Split(value, f"{callee or 'a call'}()", hit)
     return None
+
+
+def _named_parts(target: cst.BaseExpression, value: cst.BaseExpression) -> list:
+    """(name, value) for `name = value`, or for each pair of `a, b = va, vb`."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
+        if len(target.elements) != len(value.elements):
+            return []
+        return [(dotted_name(t.value), v.value) for t, v in zip(target.elements, value.elements)
+                if dotted_name(t.value)]
+    name = dotted_name(target)
+    return [(name, value)] if name else []
+
+
+def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]:
+    """A slice of fitted data, or its rows picked by an evaluation index (`X[test_idx]`)."""
+    if not isinstance(value, cst.Subscript):
+        return None
+    if any(isinstance(e.slice, cst.Slice) or isinstance(e.slice, cst.Index)
+           and (split_of_name(dotted_name(e.slice.value)) in EVAL_SPLITS or _row_mask(e.slice.value))
+           for e in value.slice):
+        hit = reads(value.value, tainted)
+        if hit:
+            return Split(value, _code(value) or "a slice", hit)
+    return None
+
+
+_SUBSET_SAMPLERS = {"SubsetRandomSampler", "SubsetSampler", "SubsetSequentialSampler"}
+
+
+def _subset_of(call: cst.Call, tainted: set) -> Optional[Split]:
+    """`Subset(data, idx)`, or a loader over `data` drawing from a subset sampler."""
+    last = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
+    plain = [a.value for a in call.args if a.keyword is None and not a.star]
+    if not plain:
+        return None
+    if last == "Subset" and len(plain) >= 2:
+        hit = reads(plain[0], tainted)
+        return Split(call, "Subset()", hit) if hit else None
+    sampler = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "sampler"), None)
+    if last == "DataLoader" and isinstance(sampler, cst.Call) and \
+            (dotted_name(sampler.func) or "").rsplit(".", 1)[-1] in _SUBSET_SAMPLERS:
+        hit = reads(plain[0], tainted)
+        return Split(call, f"{_code(sampler.func) or 'a sampler'}()", hit) if hit else None
+    return None
+
+
+def _row_mask(node: cst.BaseExpression) -> bool:
+    """A boolean row mask: `df["date"] >= cutoff`, `(a > 0) & (b < 1)`, `~is_train`."""
+    if isinstance(node, cst.Comparison):
+        return True
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.BitInvert):
+        return _row_mask(node.expression) or isinstance(node.expression, (cst.Name, cst.Attribute))
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.BitAnd, cst.BitOr)):
+        return _row_mask(node.left) and _row_mask(node.right)
+    return False
+
+
+_FLAG_WORDS = {"train", "training", "is_train", "train_flag", "is_training", "train_mode"}
+
+
+def _under_split_flag(model, statement: cst.CSTNode) -> bool:
+    """The statement is in a branch of an `if` that tests a split flag (`if train_flag:`,
+    `if self.train:`, `if mode == "train":`, `if split == "test":`)."""
+    for ancestor in model.ancestors(statement):
+        if isinstance(ancestor, (cst.FunctionDef, cst.ClassDef)):
+            return False
+        if not isinstance(ancestor, cst.If):
+            continue
+        test = ancestor.test
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test = test.expression
+        name = dotted_name(test) if isinstance(test, (cst.Name, cst.Attribute)) else None
+        if name is not None and name.rsplit(".", 1)[-1].lower() in _FLAG_WORDS:
+            return True
+        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1 \
+                and isinstance(test.comparisons[0].operator, (cst.Equal, cst.NotEqual)) \
+                and isinstance(test.comparisons[0].comparator, cst.SimpleString):
+            text = test.comparisons[0].comparator.value.strip("'\"")
+            if split_of_name(text, alone=True) is not None:
+                return True
+    return False
+
+
+def _rows_of_chosen_part(model, value: cst.BaseExpression, tainted: set, function) -> Optional[Split]:
+    """A slice of fitted data whose bounds are picked, by a variable index, from a list of
+    per-part bounds (`border1s = [0, n_train - seq, n - n_test - seq]`, `border1 =
+    border1s[self.set_type]`, then `data[border1:border2]`): the training, validation or
+    test part, whichever the object is built for. A slice with plain bounds (the last
+    `seq_len` rows for a forecast) is none."""
+    if not isinstance(value, cst.Subscript) or len(value.slice) != 1 \
+            or not isinstance(value.slice[0].slice, cst.Slice):
+        return None
+    bounds = value.slice[0].slice
+    if not any(_chosen_bound(model, b, function) for b in (bounds.lower, bounds.upper) if b is not None):
+        return None
+    hit = reads(value.value, tainted)
+    return Split(value, _code(value) or "a slice", hit) if hit else None
+
+
+def _chosen_bound(model, bound: cst.BaseExpression, function, depth: int = 0) -> bool:
+    """`bounds[i]` with a list literal of 2+ bounds and a non-literal index, directly or
+    through names bound only so."""
+    if isinstance(bound, cst.Subscript) and len(bound.slice) == 1 and isinstance(bound.slice[0].slice, cst.Index):
+        index = bound.slice[0].slice.value
+        if isinstance(index, (cst.Integer, cst.UnaryOperation)):
+            return False
+        base = bound.value
+        if isinstance(base, (cst.List, cst.Tuple)):
+            return len(base.elements) >= 2
+        name = dotted_name(base)
+        values = [b.value for b in model.bindings_of(name, function)] if name else []
+        return bool(values) and all(isinstance(v, (cst.List, cst.Tuple)) and len(v.elements) >= 2 for v in values)
+    name = dotted_name(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else None
+    if name is None or depth > 2:
+        return False
+    values = [b.value for b in model.bindings_of(name, function)]
+    return bool(values) and all(v is not None and _chosen_bound(model, v, function, depth + 1) for v in values)
 
 
 # Calls that hand back the same rows in another container or dtype: `torch.from_numpy(

@@ -53,6 +53,17 @@ TRANSFORMER_MODULES = ("sklearn.preprocessing", "sklearn.decomposition", "sklear
                        "sklearn.kernel_approximation", "sklearn.cross_decomposition")
 # Manifold embeddings without `transform`: fitted to draw a picture, never applied to other data.
 _EMBEDDINGS_FOR_PLOTS = {"TSNE", "MDS", "SpectralEmbedding"}
+# scikit-learn transformers known by a name no other library commonly gives a class. A call of
+# one that the file neither imports nor defines (a snippet or notes file that assumes the
+# import, or `from sklearn.preprocessing import *`) is that transformer.
+_SKLEARN_TRANSFORMER_NAMES = frozenset({
+    "StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "QuantileTransformer", "PowerTransformer",
+    "SimpleImputer", "KNNImputer", "IterativeImputer", "KernelPCA", "IncrementalPCA", "TruncatedSVD", "FastICA",
+    "FactorAnalysis", "Isomap", "LocallyLinearEmbedding", "TfidfVectorizer", "CountVectorizer", "TfidfTransformer",
+    "SelectKBest", "VarianceThreshold", "KBinsDiscretizer", "LabelEncoder", "OneHotEncoder", "OrdinalEncoder",
+    "LabelBinarizer", "MultiLabelBinarizer", "PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer",
+    "PCA", "ColumnTransformer", "make_column_transformer", "make_pipeline",
+})
 LOSS_CLASSES = {
     "ce": ("torch.nn.CrossEntropyLoss",),
     "bce_logits": ("torch.nn.BCEWithLogitsLoss",),
@@ -427,7 +438,19 @@ class Roles:
         if qualified and qualified.startswith(TRANSFORMER_MODULES) and \
                 qualified.rsplit(".", 1)[-1] not in _EMBEDDINGS_FOR_PLOTS:
             return qualified.rsplit(".", 1)[-1]
+        if qualified is None and type(call.func) is cst.Name and call.func.value in _SKLEARN_TRANSFORMER_NAMES \
+                and self._unbound_sklearn_name(call.func.value):
+            return call.func.value
         return None
+
+    def _unbound_sklearn_name(self, name: str) -> bool:
+        """`name` is bound nowhere in the file (no import, definition or assignment of it),
+        and any star import is scikit-learn's: the name can only mean the library's class."""
+        model = self.model
+        if any(not star.startswith("sklearn") for star in model.imports.stars) or model.bindings.get(name):
+            return False
+        return not any(c.name == name for c in model.class_info.values()) and \
+            not any(i.name == name for i in model.function_info.values())
 
     def transformer_evidence(self, receiver: cst.BaseExpression, function) -> Optional[str]:
         """The transformer class a `.fit` receiver is, through chains and variables."""

@@ -35,6 +35,8 @@ SETTING_WORDS = {"size", "sizes", "cores", "workers", "every", "interval", "freq
                  "fraction", "proportion", "bs"}
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _SPLIT_WORDS = set().union(*_TOKENS.values())
+# The split word that also abbreviates "value" (`max_val`, `min_val`, `abs_val`).
+_VALUE_WORD = "val"
 
 
 def name_tokens(name: str) -> list[str]:
@@ -306,7 +308,11 @@ class SplitResolver:
         if isinstance(operand, cst.Name) and split_of_name(operand.value):
             reduced = self._statistic_of(operand.value, other, function)
             if reduced is not None:
-                return self.split_of(reduced, function, env, depth)
+                found = self.split_of(reduced, function, env, depth)
+                # The data's split when it has one; else an unambiguous name still tells
+                # (`test_mean = x[n:].mean(0)`), but `val` beside a statistic is the value.
+                if found is not None or _VALUE_WORD in name_tokens(operand.value):
+                    return found
         return self.split_of(operand, function, env, depth)
 
     def _statistic_of(self, name: str, other, function):
