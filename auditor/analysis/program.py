@@ -55,6 +55,11 @@ class Forward:
     key: str  # the model as written: `model`, `self.net`
 
 
+# A name or class that says loss: a project's nn.Module built to compute a loss is no model.
+_LOSS_NAME_WORDS = {"loss", "losses", "criterion", "criterions", "criteria"}
+_LOSS_CLASS_ENDINGS = ("Loss", "Criterion", "LossFactory")
+
+
 def _handed_model(call: cst.Call, positional: tuple, params: tuple) -> Optional[str]:
     """The caller's name handed to the first of `params` (by position or keyword)."""
     plain = [a for a in call.args if a.keyword is None and not a.star]
@@ -292,10 +297,11 @@ class Program:
     def _built_from_project(self, key: str, function) -> Optional[str]:
         """`G = Generator(ngpu=1)` with `from dcgan import Generator`: bound to a model class
         of another module of the run (read only with the project), whatever its name says."""
-        if self.flow.project is None or "." in key:
-            return None
+        if self.flow.project is None or "." in key or set(name_tokens(key)) & _LOSS_NAME_WORDS:
+            return None  # `criterion = LossFactory()`: a loss module of the project, no model
         for binding in self.model.bindings_of(key, function):
-            if binding.kind == "assign" and binding.index is None and self.flow.imported_model(binding.value) is not None:
+            if binding.kind == "assign" and binding.index is None and self.flow.imported_model(binding.value) is not None \
+                    and not (dotted_name(binding.value.func) or "").endswith(_LOSS_CLASS_ENDINGS):
                 return "built by a model class of the project"
         return None
 

@@ -7,7 +7,9 @@ same slip.
 
 Look-alikes: the same sampling inside a GAN training loop (sampling is no evaluation
 there), the inference script that calls `G.eval()`, and an MLP generator of the project
-with no batch norm or dropout (harmless: at most an info).
+with no batch norm or dropout (harmless: at most an info). A loss module of the project
+(`criterion = LossFactory()`, an nn.Module subclass) applied to validation predictions is no
+model evaluated: its name and its class's name say loss.
 """
 
 from __future__ import annotations
@@ -108,7 +110,46 @@ samples = G(torch.randn(25, 16))
 torch.save(samples, "samples.pt")
 """
 
+LOSSES = """
+import torch
+import torch.nn as nn
+
+
+class LossFactory(nn.Module):
+    def __init__(self, ignore_zero=True):
+        super().__init__()
+        self.ignore_zero = ignore_zero
+        self.mse = nn.MSELoss()
+
+    def forward(self, pred, label):
+        return self.mse(pred, label)
+
+
+class GaussianLoss(nn.Module):
+    def forward(self, mu, label):
+        return ((mu - label) ** 2).mean()
+"""
+
+VALIDATE = """
+import torch
+from losses import GaussianLoss, LossFactory
+
+
+def eval_epoch(model, validation_data):
+    model.eval()
+    criterion = LossFactory()
+    gaussian = GaussianLoss()
+    total = 0.0
+    with torch.no_grad():
+        for sequence, label in validation_data:
+            pred = model(sequence)
+            total += criterion(pred, label).item() + gaussian(pred, label).item()
+    return total
+"""
+
 CASES = {
+    "losses.py": LOSSES,
+    "validate.py": VALIDATE,
     "dcgan.py": DCGAN,
     "sample.py": SAMPLE,
     "sample_eval.py": SAMPLE_EVAL,
@@ -117,6 +158,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "losses.py": [],
+    "validate.py": [],
     "sample.py": [("TRN101", 11), ("TRN101", 15)],
     "sample_eval.py": [],
     "train_gan.py": [],
