@@ -19,7 +19,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
-from auditor.analysis.fitted_data import CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, bind_arguments, fit_sites
+from auditor.analysis.fitted_data import CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, fit_sites
+from auditor.analysis.model import bind_arguments
 from auditor.analysis.result_use import names_read, statements
 from auditor.analysis.splits import EVAL_SPLITS, split_of_string
 

@@ -11,6 +11,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
+from auditor.analysis.model import bind_arguments
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import split_of_name
@@ -321,18 +322,6 @@ def all_sources(prog) -> list:
         found = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
         prog._fitted_sources = found
     return found
-
-
-def bind_arguments(info, call: cst.Call, bound: bool) -> dict:
-    """{parameter: argument expression} of a call of the function `info` (`bound`: a method
-    called through its object, so the first parameter is not among the arguments)."""
-    params = info.positional if bound or info.cls is None else info.params
-    plain = [a for a in call.args if a.keyword is None and not a.star]
-    args = {p: a.value for p, a in zip(params, plain)}
-    for a in call.args:
-        if a.keyword is not None:
-            args[a.keyword.value] = a.value
-    return args
 
 
 def fits_a_part(prog, call: cst.Call, function, value: Optional[cst.BaseExpression]) -> bool:

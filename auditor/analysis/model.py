@@ -93,6 +93,18 @@ class FunctionInfo:
         return self.params
 
 
+def bind_arguments(info: FunctionInfo, call: cst.Call, bound: bool) -> dict:
+    """{parameter: argument expression} of a call of the function `info` (`bound`: a method
+    called through its object, so the first parameter is not among the arguments)."""
+    params = info.positional if bound or info.cls is None else info.params
+    plain = [a for a in call.args if a.keyword is None and not a.star]
+    args = {p: a.value for p, a in zip(params, plain)}
+    for a in call.args:
+        if a.keyword is not None:
+            args[a.keyword.value] = a.value
+    return args
+
+
 @dataclass(eq=False)
 class ClassInfo:
     node: cst.ClassDef

@@ -11,10 +11,9 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.built_modules import result_is_a_module
-from auditor.analysis.fitted_data import bind_arguments
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.leakage import row_statistic
-from auditor.analysis.model import CallSite, FileModel, FunctionInfo, syntactic_children
+from auditor.analysis.model import CallSite, FileModel, FunctionInfo, bind_arguments, syntactic_children
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
 from auditor.analysis.splits import EVAL_SPLITS, TEST, combine, name_tokens, split_of_name, splits_of
