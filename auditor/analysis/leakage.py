@@ -18,6 +18,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
+from auditor.analysis.row_cuts import held_out_cut
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
@@ -276,7 +277,7 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                 return found
         # `X_tr = X[:n]` ... `X_ho = X[n:]`: rows cut off from the rows kept for training
         # are held out, whatever their name says.
-        elif split_of_name(part) != TRAIN and _held_out_part(model, _unwrapped(rows), function):
+        elif split_of_name(part) != TRAIN and held_out_cut(model, _unwrapped(rows), function):
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found
@@ -333,60 +334,6 @@ def _named_parts(target: cst.BaseExpression, value: cst.BaseExpression) -> list:
                 if dotted_name(t.value)]
     name = dotted_name(target)
     return [(name, value)] if name else []
-
-
-def _row_cut(value: cst.BaseExpression) -> Optional[tuple]:
-    """(the sliced data, "head"/"tail", the bound) of `X[:n]` / `X[n:]`: rows only, one bound."""
-    if not isinstance(value, cst.Subscript) or len(value.slice) != 1:
-        return None
-    cut = value.slice[0].slice
-    if not isinstance(cut, cst.Slice) or cut.step is not None or (cut.lower is None) == (cut.upper is None):
-        return None
-    base = _code(value.value)
-    if base is None:
-        return None
-    return (base, "head", _code(cut.upper)) if cut.lower is None else (base, "tail", _code(cut.lower))
-
-
-def _cuts_in(model, function) -> dict:
-    """{(data, part, bound): the names given to it} for the row cuts assigned in a scope."""
-    key = ("row_cuts", function)
-    found = model.cache.get(key)
-    if found is not None:
-        return found
-    found = {}
-    scope = function.body if function is not None else model.module
-    for node in _assignments(scope):
-        for name, rows in _named_parts(node.targets[0].target, _unwrapped(node.value)):
-            cut = _row_cut(_unwrapped(rows))
-            if cut is not None:
-                found.setdefault(cut, set()).add(split_of_name(name))
-    model.cache[key] = found
-    return found
-
-
-def _assignments(scope: cst.CSTNode) -> Iterator[cst.Assign]:
-    stack = [scope]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Assign) and len(node.targets) == 1:
-            yield node
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and node is not scope:
-            continue
-        stack.extend(node.children)
-
-
-def _held_out_part(model, rows: cst.BaseExpression, function) -> bool:
-    """Rows cut off the same data at the same bound as rows named as training data
-    (`X_tr = X[:n]`, `X_ho = X[n:]`), or the tail when neither part is named."""
-    cut = _row_cut(rows)
-    if cut is None:
-        return False
-    base, part, bound = cut
-    other = _cuts_in(model, function).get((base, "tail" if part == "head" else "head", bound))
-    if not other:
-        return False
-    return TRAIN in other or (part == "tail" and other == {None})
 
 
 def _evaluation_rows(value: cst.BaseExpression, tainted: set) -> Optional[Split]:

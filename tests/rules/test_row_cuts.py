@@ -1,9 +1,13 @@
-"""TRN202 through splits known by behaviour: rows cut off at a bound (`X[:n]` / `X[n:]`).
+"""Splits known by behaviour: rows cut off at a bound (`X[:n]` / `X[n:]`), TRN202 and TRN101/102.
 
 A split is a cut of the rows into the part that trains and the part held out, whatever the
 held-out part is called (`X_ho`, `rest`, `b`). Look-alikes: the fit on the training cut only,
 shifted copies of a series (`X[:-1]` inputs, `X[1:]` targets: no rows held out), a cut into
 features and labels (columns), and both cuts named as training data.
+
+The model scored every epoch on the rows cut off the ones it trains on (`model(X[:80])` to
+train, `model(X[80:])` read as accuracy) is evaluated: TRN101/TRN102. Look-alike: a second
+training stage on the tail (its loss is back-propagated).
 """
 
 from __future__ import annotations
@@ -59,7 +63,46 @@ X = StandardScaler().fit_transform(X)
 X_train_a, X_train_b = X[:n], X[n:]
 """ + TRAIN_ON.format(rows="X_train_a")
 
+NET = "nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))"
+SCORED_ON_TAIL = f"""
+import torch
+import torch.nn as nn
+
+X = torch.randn(100, 4)
+y = torch.randint(0, 2, (100,))
+model = {NET}
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(10):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(X[:80]), y[:80])
+    loss.backward()
+    opt.step()
+    print((model(X[80:]).argmax(1) == y[80:]).float().mean().item())
+"""
+
+TRAINED_ON_TAIL = f"""
+import torch
+import torch.nn as nn
+
+X = torch.randn(100, 4)
+y = torch.randint(0, 2, (100,))
+model = {NET}
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(10):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(X[:80]), y[:80])
+    loss.backward()
+    opt.step()
+for epoch in range(10):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(X[80:]), y[80:])
+    loss.backward()
+    opt.step()
+"""
+
 CASES = {
+    "scored_on_tail.py": SCORED_ON_TAIL,
+    "trained_on_tail.py": TRAINED_ON_TAIL,
     "holdout_name.py": HOLDOUT_NAME,
     "unnamed_tail.py": UNNAMED_TAIL,
     "fit_on_head.py": FIT_ON_HEAD,
@@ -68,6 +111,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "scored_on_tail.py": [("TRN101", 13), ("TRN102", 13)],
+    "trained_on_tail.py": [],
     "holdout_name.py": [("TRN202", 9)],
     "unnamed_tail.py": [("TRN202", 9)],
     "fit_on_head.py": [],
@@ -78,9 +123,9 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    return run_cases(tmp_path_factory.mktemp("row_cuts"), CASES, "TRN201,TRN202")
+    return run_cases(tmp_path_factory.mktemp("row_cuts"), CASES, "TRN101,TRN102,TRN201,TRN202,TRN204")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_row_cut_split(found, name):
+def test_row_cut(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
