@@ -1,9 +1,10 @@
 """Rows cut off data at a bound (`X[:n]` and `X[n:]`): a split known by behaviour.
 
 Two cuts of the same data at the same bound, one keeping the rows before it and one the
-rows after, divide the data into two parts. The part kept for training is the one named so,
-or the head when neither is named; the other is held out, whatever it is called
-(`X_tr, X_ho = X[:n], X[n:]`; `model(X[:80])` to train, `model(X[80:])` to score).
+rows after, divide the data into two parts. When one part is named as training data, the
+other is held out, whatever it is called (`X_tr, X_ho = X[:n], X[n:]`). With neither part
+named, which one trains is not known (a notebook may build its filters from `eights[1000:]`
+and test on `eights[:1000]`): nothing is said.
 Cuts with two bounds (`X[i:i + n]`, windows), of columns (`data[:, :-1]`) or at different
 bounds (`X[:-1]` inputs, `X[1:]` targets) hold nothing out.
 """
@@ -36,8 +37,7 @@ def row_cut(node: cst.BaseExpression) -> Optional[tuple]:
 
 def held_out_cut(model, node: cst.BaseExpression, function) -> bool:
     """Whether `node` is the held-out one of two complementary cuts in the scope of `function`
-    (the module when None): its complement is named as training data, or it is the tail and
-    neither part is named. A cut named as training data itself is never held out."""
+    (the module when None): its complement is named as training data and it is not."""
     cut = row_cut(node)
     if cut is None:
         return False
@@ -46,9 +46,7 @@ def held_out_cut(model, node: cst.BaseExpression, function) -> bool:
         return False
     base, part, bound = cut
     other = cuts.get((base, TAIL if part == HEAD else HEAD, bound))
-    if not other:
-        return False
-    return TRAIN in other or (part == TAIL and other == {None})
+    return bool(other) and TRAIN in other
 
 
 def _cuts_in(model, function) -> dict:

@@ -1,12 +1,13 @@
 """Splits known by behaviour: rows cut off at a bound (`X[:n]` / `X[n:]`), TRN202 and TRN101/102.
 
-A split is a cut of the rows into the part that trains and the part held out, whatever the
-held-out part is called (`X_ho`, `rest`, `b`). Look-alikes: the fit on the training cut only,
-shifted copies of a series (`X[:-1]` inputs, `X[1:]` targets: no rows held out), a cut into
-features and labels (columns), and both cuts named as training data.
+A split is a cut of the rows into the part that trains and the part held out: with one part
+named as training data, the other is held out whatever it is called (`X_ho`, `X[n:]`).
+Look-alikes: the fit on the training cut only, shifted copies of a series (`X[:-1]` inputs,
+`X[1:]` targets: no rows held out), both cuts named as training data, and two unnamed cuts
+(which one trains is not known: a notebook may fit on the tail and test on the head).
 
-The model scored every epoch on the rows cut off the ones it trains on (`model(X[:80])` to
-train, `model(X[80:])` read as accuracy) is evaluated: TRN101/TRN102. Look-alike: a second
+The model scored every epoch on the rows cut off the ones it trains on (`x_train = X[:80]`,
+`model(X[80:])` read as accuracy) is evaluated: TRN101/TRN102. Look-alike: a second
 training stage on the tail (its loss is back-propagated).
 """
 
@@ -72,9 +73,10 @@ X = torch.randn(100, 4)
 y = torch.randint(0, 2, (100,))
 model = {NET}
 opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x_train, y_train = X[:80], y[:80]
 for epoch in range(10):
     opt.zero_grad()
-    loss = nn.functional.cross_entropy(model(X[:80]), y[:80])
+    loss = nn.functional.cross_entropy(model(x_train), y_train)
     loss.backward()
     opt.step()
     print((model(X[80:]).argmax(1) == y[80:]).float().mean().item())
@@ -111,10 +113,10 @@ CASES = {
 }
 
 EXPECTED = {
-    "scored_on_tail.py": [("TRN101", 13), ("TRN102", 13)],
+    "scored_on_tail.py": [("TRN101", 14), ("TRN102", 14)],
     "trained_on_tail.py": [],
     "holdout_name.py": [("TRN202", 9)],
-    "unnamed_tail.py": [("TRN202", 9)],
+    "unnamed_tail.py": [],
     "fit_on_head.py": [],
     "shifted.py": [],
     "both_training.py": [],
