@@ -485,8 +485,9 @@ class PreprocessorFitBeforeSplit(Rule):
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         """,
     )
-    # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...).
-    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve")
+    # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...),
+    # or cuts rows off at a bound (`X_tr, X_ho = X[:n], X[n:]`).
+    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]")
 
     def check(self, ctx) -> None:
         prog = program(ctx)

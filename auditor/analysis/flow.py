@@ -389,6 +389,8 @@ class FlowAnalysis:
         self._visits: dict[cst.Call, list[State]] = {}  # call -> states it runs in
         self.entry: dict[cst.FunctionDef, list[State]] = {}
         self.callers: dict[cst.FunctionDef, list[State]] = {}  # callee -> entry states from call sites
+        # callee -> the function making each call of `callers` (None: module level), in step
+        self._calling_functions: dict[cst.FunctionDef, list[Optional[cst.FunctionDef]]] = {}
         self._effects: dict[cst.FunctionDef, Optional[dict[str, frozenset]]] = {}  # (None: running)
         self._setters: Optional[set[cst.FunctionDef]] = None
         self._recording = False
@@ -479,7 +481,7 @@ class FlowAnalysis:
             # A Lightning callback's validation hooks run inside the Trainer's loop: the
             # module in eval mode, autograd off (its mode: the Trainer's, not tracked here).
             return [State(grad=OFF)]
-        states = self.callers.get(function) or self._project_entry(info)
+        states = self._live_callers(function) or self._project_entry(info)
         if states:
             # A model never switched anywhere is in training mode whatever the callers knew.
             for key, mode in self._unswitched_entry(info):
@@ -490,6 +492,31 @@ class FlowAnalysis:
         if decorated is not None:
             states = [s.with_grad(decorated) for s in states]
         return _dedupe(states)
+
+    def _live_callers(self, function: cst.FunctionDef) -> list[State]:
+        """The entry states of the function's callers in this file, less those from dead code
+        when live code calls it too: a leftover wrapper that nothing calls or names
+        (`def predict_args(a): predict(*a)`) says nothing about how `predict` runs."""
+        states = self.callers.get(function, [])
+        dead = [self._is_dead_function(caller) for caller in self._calling_functions.get(function, [])]
+        if any(dead) and not all(dead):
+            return [state for state, is_dead in zip(states, dead) if not is_dead]
+        return states
+
+    def _is_dead_function(self, function: Optional[cst.FunctionDef]) -> bool:
+        """A top-level function that nothing in the file calls or names, that no other module
+        calls and that no decorator registers (a command, a route, a hook)."""
+        if function is None:
+            return False
+        info = self.model.function_info[function]
+        if info.parent is not None or info.cls is not None or info.decorators or self.callers.get(function):
+            return False
+        if self._project_entry(info):
+            return False
+        text = self.model.cache.get("source_text")
+        if text is None:
+            text = self.model.cache["source_text"] = self.model.module.code
+        return len(re.findall(r"\b%s\b" % re.escape(info.name), text)) == 1
 
     def _project_entry(self, info: FunctionInfo) -> list[State]:
         if self.project is None or self.module_name is None or not hasattr(self.project, "call_contexts"):
@@ -1387,6 +1414,7 @@ class FlowAnalysis:
                 facts = tuple(f for f in s.facts if _about_self(f[0])) if bindings.get("self") == "self" else ()
                 entries.append(State(modes=tuple(sorted(set(modes))), grad=s.grad, env=constants, facts=facts))
             self.callers.setdefault(callee, []).extend(entries)
+            self._calling_functions.setdefault(callee, []).extend([self._current] * len(entries))
         effects = self.effects(callee)
         if not effects:
             return states

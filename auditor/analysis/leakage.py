@@ -18,6 +18,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
+from auditor.analysis.row_cuts import held_out_cut
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
@@ -271,6 +272,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
     # evaluation data; also one of a tuple's pairs (`X_test, y_test = X[n:], y[n:]`).
     for part, rows in _named_parts(statement.targets[0].target, value):
         if split_of_name(part) in EVAL_SPLITS:
+            found = _evaluation_rows(_unwrapped(rows), tainted)
+            if found is not None:
+                return found
+        # `X_tr = X[:n]` ... `X_ho = X[n:]`: rows cut off from the rows kept for training
+        # are held out, whatever their name says.
+        elif split_of_name(part) != TRAIN and held_out_cut(model, _unwrapped(rows), function):
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found

@@ -281,7 +281,14 @@ class SplitResolver:
                     # `loaders[-1]` after `loaders = load_data(...)`: what that position returns.
                     return self._position_of_results(node.value, position, function, depth + 1)
                 return self.split_of(index, function, env, depth + 1)
-            return self.split_of(node.value, function, env, depth + 1)
+            base = self.split_of(node.value, function, env, depth + 1)
+            if base is None:
+                from auditor.analysis.row_cuts import held_out_cut
+
+                # `model(X[80:])` beside `model(X[:80])`: the rows cut off are held out.
+                if held_out_cut(self.model, node, function):
+                    return VAL
+            return base
         if isinstance(node, cst.Call):
             return self._call_split(node, function, env, depth)
         if isinstance(node, (cst.List, cst.Tuple)):
