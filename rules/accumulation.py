@@ -25,7 +25,8 @@ class UnscaledGradAccumulation(Rule):
         counter/modulo condition, past a guard that leaves the iteration on the others
         (`if (i + 1) % k != 0: continue`, `return` in a per-micro-batch method), a name bound
         to one (`sync = (i + 1) % k == 0`), or after an
-        inner `range(k)` loop; DDP's `if not last: with model.no_sync(): backward` /
+        inner `range(k)` loop or a loop over the pieces of one batch (`for xs, ys in
+        zip(x.chunk(k), y.chunk(k))`, `x.split(mb)`); DDP's `if not last: with model.no_sync(): backward` /
         `else: backward; step` alternates across micro-batches), and flags the backward
         when the loss it differentiates is never divided by the window size (`loss / k`,
         `loss /= k`, `loss.div_(k)`, `loss * (1 / k)`, `criterion(...) / self.k`,

@@ -9,9 +9,10 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded_in_eval_mode, wrapped_module
+from auditor.analysis.grad_aliases import no_grad_alias
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
-from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
+from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
@@ -625,8 +626,8 @@ def _inference_only(prog, forward, state) -> bool:
         trains = prog.model.cache["mode.file_trains"] = any(
             prog.is_backward(site) or prog.is_step(site) or site.method in ("backward", "step")
             for site in prog.model.calls)
-    if trains or prog.path_use(forward.site, state) in (SHAPE, TRAINING):
-        return False
+    if trains or prog.path_use(forward.site, state) in (SHAPE, TRAINING) or prog.discarded(forward.site):
+        return False  # (a warm-up call whose output is thrown away evaluates nothing)
     return state.mode(forward.key) == EVAL or _eval_since_init(prog, forward.key, forward.site.function)
 
 
@@ -962,6 +963,20 @@ class MissingNoGrad(Rule):
         the function): a validation loop and a test loop inside one epoch loop are two
         findings, and so are a loop that samples from one model and the reranking with
         another after it.
+        A `with torch.no_grad():` block that only aliases the input (`noisev = noise`, the
+        port of `Variable(noise, volatile=True)`) ends before the forward pass below it: a
+        forward pass given that alias, outside any loop or function that back-propagates, is
+        flagged whatever its data (a GAN's sample generation).
+        A generator sampled from noise drawn in a function that back-propagates nothing
+        (not fixed noise kept for monitoring, `self.validation_z`), its output
+        only read (drawn, saved): sampling is no evaluation for the mode (a GAN may sample in
+        training mode on purpose), but the graph is wasted all the same: flagged; a sampler that
+        hands its samples back is not (its caller may train on them). A warm-up call whose
+        output is thrown away (`_ = model(torch.zeros(1, 3, h, w))  # run once`) evaluates
+        nothing and is not flagged.
+        A helper's parameter (`def evaluate(searcher, vocab, sentence)`) is a model when a
+        caller in the file hands it one, whatever it is named; a module class built from models
+        it is given (`GreedySearchDecoder(encoder, decoder)`) holds their parameters.
         `Variable(x, volatile=True)` is no protection: PyTorch
         ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
         0.3 era that relied on it builds graphs under any PyTorch installed today (its
@@ -1062,6 +1077,76 @@ class MissingNoGrad(Rule):
                        f"nobody uses{' (once, at top level)' if once else ''}; wrap it in "
                        f"`with torch.no_grad():` or `torch.inference_mode()`",
                        fix=no_grad_fix(ctx, forward.site.node), severity=Severity.INFO if once else None)
+        _report_no_grad_aliases(ctx, reported)
+        _report_plotted_samples(ctx, reported)
+
+
+def _checks_the_model(ctx, prog, site) -> bool:
+    """Test code (a pytest file, a tests/ folder, a unittest method) runs models on purpose."""
+    path_parts = set(ctx.path.replace(os.sep, "/").split("/")[:-1])
+    return bool({"tests", "test"} & path_parts) or _is_pytest_file(ctx.path, prog.model) or \
+        _in_test_case(prog.model, site.function)
+
+
+def _report_plotted_samples(ctx, reported: set) -> None:
+    """A generator sampled from noise in a function that trains nothing, its output only
+    read (drawn, saved as numbers): `def plot_samples(G): imgs = G(torch.randn(25, 100))
+    .detach().numpy()`. Sampling is no evaluation for the mode (TRN101: a GAN may sample in
+    training mode on purpose), but the graph autograd records for it is wasted all the same."""
+    prog = program(ctx)
+    for forward in prog.forwards():
+        site = forward.site
+        if site.function is None or forward.site.method == "generate" or not prog.samples_noise(site) or \
+                _checks_the_model(ctx, prog, site):
+            continue
+        first = site.node.args[0].value if site.node.args else None
+        if type(first) is not cst.Call and (type(first) is not cst.Name or any(
+                b.function is not site.function for b in prog.model.bindings.get(first.value, ())
+                if b.target == first.value and b.function is not None)):
+            continue  # fixed noise kept for monitoring (`self.validation_z`): drawn once, not here
+        loops = prog.loops_of(site.node)
+        region = (site.function, loops[0] if loops else None)
+        if region in reported or prog.backward_reachable(site.function, site.function, None):
+            continue
+        states = prog.flow.states_at(site.node)
+        if not states or any(s.grad != ON or prog.path_use(site, s) != READOUT for s in states) or \
+                _feeds_a_gradient(prog, forward) or _runs_grad_free(prog, forward):
+            continue
+        reported.add(region)
+        ctx.report(site.node,
+                   f"`{forward.key}` samples from noise with autograd enabled and its output is only read "
+                   f"(drawn or saved), building a graph nobody uses; wrap it in `with torch.no_grad():`",
+                   fix=no_grad_fix(ctx, site.node))
+
+
+def _report_no_grad_aliases(ctx, reported: set) -> None:
+    """A forward pass given a name that a `no_grad` block only aliased (`with torch.no_grad():
+    noisev = noise` and `netG(noisev)` below it): the author asked for no graph, and the block
+    ends before the model runs. Its output must not train anything."""
+    prog = program(ctx)
+    for forward in prog.forwards():
+        site = forward.site
+        loops = prog.loops_of(site.node)
+        region = (site.function, loops[0] if loops else None)
+        if region in reported or forward.site.method == "generate" or _checks_the_model(ctx, prog, site):
+            continue
+        alias = next((no_grad_alias(prog.model, a.value, site.node, site.function) for a in site.node.args
+                      if a.keyword is None and not a.star), None)
+        if alias is None:
+            continue
+        container = loops[0] if loops else site.function
+        if container is not None and prog.backward_reachable(container, site.function, None):
+            continue  # a training step's detached input (a GAN critic's fake batch): not an evaluation
+        states = [s for s in prog.flow.states_at(site.node) if s.grad == ON]
+        if not states or any(prog.path_use(site, s) in (TRAINING, SHAPE) for s in states) or \
+                _feeds_a_gradient(prog, forward) or _runs_grad_free(prog, forward):
+            continue
+        reported.add(region)
+        ctx.report(site.node,
+                   f"`{forward.key}` runs on `{alias.target}`, which the `with torch.no_grad():` block above "
+                   f"only aliases: the block ends before this forward pass, so autograd records a graph "
+                   f"nobody uses; move the call into the block (or wrap it in `torch.no_grad()`)",
+                   fix=no_grad_fix(ctx, site.node))
 
 
 class MissingTrainMode(Rule):

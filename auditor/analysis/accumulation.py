@@ -646,16 +646,51 @@ def _loop_targets(loop) -> frozenset:
 
 
 def _inner_range_loops(prog, loop, step: CallSite) -> list:
-    """Loops over `range(...)` inside `loop` (or before the step) that do not hold the step."""
+    """Loops over `range(...)` inside `loop` (or before the step) that do not hold the step,
+    and loops over the pieces of one batch (`for xs, ys in zip(x.chunk(k), y.chunk(k))`,
+    `for xs in x.split(mb)`): micro-batches of the step's batch."""
     inner = []
     for site in prog.sites_in(loop, step.function):
-        if site.callee != "range":
+        if site.callee == "range":
+            parent = prog.model.parent(site.node)
+            iterated = type(parent) is cst.For and parent.iter is site.node
+        elif _splits_a_batch(site):
+            parent = _loop_iterating(prog, site.node)
+            iterated = parent is not None
+        else:
             continue
-        parent = prog.model.parent(site.node)
-        if isinstance(parent, cst.For) and parent.iter is site.node and parent is not loop and \
-                not prog.inside(step.node, parent):
+        if iterated and parent is not loop and parent not in inner and not prog.inside(step.node, parent):
             inner.append(parent)
     return inner
+
+
+_PIECES = ("chunk", "split", "tensor_split")
+
+
+def _splits_a_batch(site: CallSite) -> bool:
+    """`x.chunk(k)`, `x.split(mb)`, `torch.split(x, mb)`: a tensor cut into pieces (not a
+    string's `line.split()` or `split(",")`)."""
+    if (site.method or (site.qualname or "").rpartition(".")[2]) not in _PIECES:
+        return False
+    if site.method and site.qualname is None and type(site.receiver) is cst.SimpleString:
+        return False
+    args = [a.value for a in site.node.args if a.keyword is None]
+    return bool(args) and not any(type(a) in (cst.SimpleString, cst.FormattedString) for a in args)
+
+
+def _loop_iterating(prog, node: cst.CSTNode):
+    """The `for` loop whose iterated expression is `node` itself or `zip(...)`/`enumerate(...)`
+    of it."""
+    child, parent = node, prog.model.parent(node)
+    for _ in range(6):
+        if type(parent) is cst.Arg:
+            child, parent = parent, prog.model.parent(parent)
+            continue
+        if type(parent) is cst.Call and dotted_name(parent.func) in ("zip", "enumerate"):
+            child, parent = parent, prog.model.parent(parent)
+            continue
+        break
+    return parent if type(parent) is cst.For and parent.iter is child else None
 
 
 def backward_operand(site: CallSite) -> Optional[cst.BaseExpression]:

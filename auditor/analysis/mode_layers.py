@@ -526,10 +526,29 @@ def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
     if cls is None or "__init__" not in cls.methods or not all(
             base in ("torch.nn.Module", "nn.Module", "Module", "torch.nn.modules.module.Module") for base in cls.bases):
         return False
+    if _hands_in_a_model(model, value):
+        return False  # a composite (`Seq2Seq(encoder, decoder)`): it keeps the models it is given
     memo = model.cache.setdefault("mode_layers.parameter_free", {})
     if cls.node not in memo:
         memo[cls.node] = _builds_no_parameters(model, cls, cls.methods["__init__"].calls, 0)
     return memo[cls.node]
+
+
+def _hands_in_a_model(model: FileModel, call: cst.Call) -> bool:
+    """The construction call is given a model (`GreedySearchDecoder(encoder, decoder)`):
+    whatever its `__init__` builds, the module it returns holds that model's parameters."""
+    from auditor.analysis.roles import model_constructor, roles_of  # roles imports this module's neighbours
+
+    function = model.enclosing_function(call)
+    roles = roles_of(model)
+    for argument in call.args:
+        value = argument.value
+        if type(value) is cst.Call and model_constructor(model, value) is not None:
+            return True
+        name = dotted_name(value)
+        if name and roles.is_model(name, function):
+            return True
+    return False
 
 
 def _builds_no_parameters(model: FileModel, cls: ClassInfo, calls: list, depth: int) -> bool:

@@ -16,7 +16,7 @@ from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, bind_arguments, syntactic_children
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
-from auditor.analysis.splits import EVAL_SPLITS, TEST, combine, name_tokens, split_of_name, splits_of
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, combine, name_tokens, split_of_name, splits_of
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
 EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
@@ -611,7 +611,12 @@ class Program:
                 binding = self._binding_in_force(value.value, at, function)
                 if binding is not None:
                     if binding.index is not None:
-                        return self.splits.binding_split(binding)
+                        split = self.splits.binding_split(binding)
+                        if split is None or split == MIXED:
+                            # `images, labels = dataiter.next()` where `dataiter` was the
+                            # training iterator for a preview above: the iterator in force.
+                            split = self._split_of_advance(binding.value, binding.statement, function, depth) or split
+                        return split
                     return self._split_at(binding.value, binding.statement, function, None, depth + 1)
             elif type(value) is cst.BinaryOperation:
                 return combine((self._split_at(value.left, at, function, env, depth + 1),
@@ -622,6 +627,22 @@ class Program:
                 return combine(self._split_at(e.value, at, function, env, depth + 1)
                                for e in value.args[0].value.elements)
         return self.splits.split_of(value, function, env)
+
+    def _split_of_advance(self, value: cst.BaseExpression, at: cst.CSTNode, function, depth: int) -> Optional[str]:
+        """The split of the iterator a batch is drawn from (`next(it)`, `it.next()`,
+        `next(iter(loader))`), the iterator's name read as bound in force at `at`."""
+        while type(value) is cst.Call:
+            func = value.func
+            positional = [a.value for a in value.args if a.keyword is None and not a.star]
+            if type(func) is cst.Name and func.value in ("next", "iter") and positional:
+                value = positional[0]
+            elif type(func) is cst.Attribute and func.attr.value in ("next", "__next__") and not value.args:
+                value = func.value
+            else:
+                return None
+        if type(value) is cst.Name:
+            return self._split_at(value, at, function, None, depth + 1)
+        return None
 
     def _binding_in_force(self, name: str, at: cst.CSTNode, function):
         """The assignment of `name` that every path to the call runs last: the latest one above
@@ -675,9 +696,20 @@ class Program:
         use = self.path_use(site, state)
         if use == READOUT:
             return BEHAVIOUR_EVIDENCE
-        if use not in (TRAINING, SHAPE) and self._inference_run(forward):
+        if use not in (TRAINING, SHAPE) and not self.discarded(site) and self._inference_run(forward):
             return LOADED_EVIDENCE  # its output is saved or post-processed, not only read as numbers
         return None
+
+    def discarded(self, site: CallSite) -> bool:
+        """The output is thrown away (`_ = model(torch.zeros(1, 3, h, w))  # run once`, a bare
+        call): a warm-up run before the real inference, nothing is evaluated."""
+        node, parent = site.node, self.model.parent(site.node)
+        while type(parent) is cst.IfExp and node is not parent.test:
+            node, parent = parent, self.model.parent(parent)
+        if type(parent) is cst.Expr:
+            return True
+        return type(parent) is cst.Assign and parent.value is node and all(
+            type(t.target) is cst.Name and t.target.value == "_" for t in parent.targets)
 
     def _inference_run(self, forward: Forward) -> bool:
         """A model whose weights this function loads (`model.load_state_dict(...)` above the
@@ -840,6 +872,10 @@ class Program:
             other.site is not site and other.site.function is site.function and other.site.node.args
             and dotted_name(other.site.node.args[0].value) == first
             and self.result_use(other.site) == TRAINING for other in self.forwards())
+
+    def samples_noise(self, site: CallSite) -> bool:
+        """The forward pass's input is a random draw (`G(torch.randn(n, 100))`): sampling."""
+        return self._samples_noise(site)
 
     def _samples_noise(self, site: CallSite) -> bool:
         return any(self._is_noise(arg.value, site.function) for arg in site.node.args[:1])

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Union
 import libcst as cst
 
 from auditor.analysis.factories import factory_of
-from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo
+from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo, bind_arguments
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
 
@@ -77,6 +77,9 @@ LOSS_FUNCTIONS = {
 
 
 _UNSET = object()  # a memo's answer not computed yet (None is an answer)
+
+
+_CALLS_BY_NAME = "roles.calls_by_plain_name"  # FileModel.cache key: callee name -> [CallSite]
 
 
 def _words(name: Optional[str]) -> set[str]:
@@ -332,7 +335,7 @@ class Roles:
                         is_module_class(model, model.class_info.get(last)):
                     return f"annotated {last}"
                 return "no"
-            return "unknown"
+            return self._handed_model(b, name, depth) or "unknown"
         if b.index is not None or b.kind == "for":
             return "unknown" if b.kind != "for" else "no"
         value = b.value
@@ -380,6 +383,31 @@ class Roles:
                 return f"`{other}`"
             return "unknown" if type(value) is cst.Attribute else "no"
         return "no"
+
+    def _handed_model(self, b: Binding, name: str, depth: int) -> Optional[str]:
+        """A parameter of a plain function of this file that a caller hands a model
+        (`evaluate(encoder, decoder, searcher, ...)` called with `searcher =
+        GreedySearchDecoder(...)`), whatever the parameter is named."""
+        model = self.model
+        info = model.info(b.function)
+        if depth >= 3 or info is None or info.cls is not None or len(model.functions_named(info.name)) != 1:
+            return None
+        index = model.cache.get(_CALLS_BY_NAME)
+        if index is None:
+            index = model.cache[_CALLS_BY_NAME] = {}
+            for site in model.calls:
+                if site.qualname is None and site.callee and "." not in site.callee:
+                    index.setdefault(site.callee, []).append(site)
+        for site in index.get(info.name, ()):
+            if site.function is b.function:
+                continue  # a recursive call hands back what it was given
+            argument = bind_arguments(info, site.node, False).get(name)
+            if type(argument) is cst.Call and model_constructor(model, argument) is not None:
+                return f"a caller hands it {model_constructor(model, argument)}()"
+            other = dotted_name(argument) if argument is not None else None
+            if other and self._model_evidence(other, site.function, depth + 1):
+                return f"a caller hands it `{other}`"
+        return None
 
     # -- optimizers, schedulers, losses -------------------------------------------------
     def is_optimizer(self, name: Optional[str], function) -> bool:

@@ -480,6 +480,9 @@ class SplitResolver:
             return declared
         if last in _PASS_THROUGH_CALLS:
             args = positional + [keywords[k] for k in ("dataset",) if k in keywords]
+            if not args and isinstance(call.func, cst.Attribute):
+                # The method form carries its receiver's rows: `it.next()`, `X_test.copy()`.
+                return self.split_of(call.func.value, function, env, depth + 1)
             return combine(self.split_of(a, function, env, depth + 1) for a in args)
         if isinstance(call.func, cst.Attribute):
             receiver = call.func.value
