@@ -762,10 +762,11 @@ class TestDataInTrainingLoop(Rule):
             ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is {slot} and "
                              f"{why}: the test split selects the model, so the final test score is optimistic; "
                              f"give the trainer a validation split and score the test split once after training")
+        reported = set()
+        self._check_train_test_helpers(ctx, prog, reported)
         training_loops = self._training_loops(prog)
         if not training_loops:
             return
-        reported = set()
         produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         forwards.update((f.site.node, f) for f in _explicit_forwards(prog, forwards))
@@ -816,6 +817,44 @@ class TestDataInTrainingLoop(Rule):
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
         self._check_masked(ctx, prog, training_loops, reported)
+
+    @staticmethod
+    def _check_train_test_helpers(ctx, prog, reported: set) -> None:
+        """`hit, mrr = train_test(model, train_data, test_data)` each epoch: a helper that trains
+        and then evaluates the test data it is handed, and a decision on what it returns.
+        Only decisions are reported (error), as for full-batch scores."""
+        model = prog.model
+        memo: dict = {}  # same-file helper -> evaluated positions
+        for site in ctx.model.calls:
+            statement = site.statement
+            if site.node in reported or not isinstance(statement, cst.Assign) or statement.value is not site.node:
+                continue
+            loops = prog.loops_of(site.node)
+            if not loops:
+                continue
+            found = _train_test_helper(ctx, prog, site, memo)
+            if found is None:
+                continue
+            params, positions = found
+            plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+            handed = [plain[i] for i in positions if i < len(plain)]
+            handed += [a.value for a in site.node.args if a.keyword is not None
+                       and a.keyword.value in {params[i] for i in positions if i < len(params)}]
+            tests = [a for a in handed if prog.splits.split_of(a, site.function) == TEST]
+            if not tests:
+                continue
+            loop = loops[-1]
+            if _under_improvement(model, site.node, loop):
+                continue
+            decision = follow(loop.body, statement, set(names_assigned(statement)))
+            if decision is None:
+                continue
+            reported.add(site.node)
+            ctx.report(site.node, f"`{site.callee}()` trains and then evaluates `{shorten(model.code(tests[0]))}` "
+                                  f"(test data), and inside the loop the result decides "
+                                  f"(`{shorten(model.code(decision))}`): the test split selects the model, so the "
+                                  f"final test score is optimistic; decide on validation data and score the test "
+                                  f"split once after training")
 
     @staticmethod
     def _check_masked(ctx, prog, training_loops: set, reported: set) -> None:
@@ -927,6 +966,40 @@ class TestDataInTrainingLoop(Rule):
             if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, helpers):
                 trains.update(prog.loops_of(site.node))
         return trains
+
+
+def _train_test_helper(ctx, prog, site, memo: dict) -> Optional[tuple]:
+    """(parameters a caller fills, evaluated positions) when the call's function trains and then
+    evaluates some of its parameters: a function of the file, of another module of the project
+    (imported, or star-imported: `from model import *`)."""
+    from auditor.analysis.train_then_test import evaluated_parameters
+
+    if site.qualname is None and site.callee is not None and "." not in site.callee:
+        resolved = prog.flow.resolve(site)
+        if resolved is not None:
+            info = prog.model.function_info[resolved[0]]
+            if info.node not in memo:
+                memo[info.node] = evaluated_parameters(prog, info)
+            return (list(info.positional), memo[info.node]) if memo[info.node] else None
+        return _star_imported_helper(ctx, site.callee)
+    if site.qualname is not None:
+        entry = project_entry(ctx.project, ctx.module_name, site.qualname, "train_test_helpers")
+        return ([], tuple(entry)) if entry else None
+    return None
+
+
+def _star_imported_helper(ctx, name: str) -> Optional[tuple]:
+    """The train-then-test entry of `name` in a module the file star-imports."""
+    project = ctx.project
+    if project is None or not hasattr(project, "get"):
+        return None
+    summary = project.get(ctx.module_name) if ctx.module_name else None
+    for star in getattr(summary, "star_imports", ()) or ():
+        other = project.get(star)
+        entry = (getattr(other, "train_test_helpers", None) or {}).get(name) if other is not None else None
+        if entry:
+            return [], tuple(entry)
+    return None
 
 
 def _explicit_forwards(prog, known: dict) -> list:
