@@ -1447,7 +1447,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
         # reported figure is the best test score over the epochs.
         block = site.function.body if site.function is not None else model.module
-        decision = follow(block, epoch_loop, kept)
+        decision = follow(block, epoch_loop, kept, across=True)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None
