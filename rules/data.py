@@ -647,7 +647,8 @@ class TestDataInTrainingLoop(Rule):
         - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
           saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
-          scores kept each epoch and the best of them reported: `max(test_f1s)`);
+          scores kept each epoch and the best of them reported: `max(test_f1s)`,
+          `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
@@ -661,7 +662,11 @@ class TestDataInTrainingLoop(Rule):
         only under `if train:` / `if optimizer is not None:`, called with that switch off
         (`train_or_eval(model, test_loader)`), and a helper that picks its loader by a switch
         (`loader = self.test_loader if test else self.dev_loader`) called with it on
-        (`evaluate(model, test=True)`). `net.forward(x)` is a forward pass as `net(x)` is; a
+        (`evaluate(model, test=True)`). A helper that trains one epoch and then evaluates a
+        parameter in a later loop (`hit, mrr = train_test(model, train_data, test_data)`),
+        of the file or of another module (also star-imported), is flagged (error) when it is
+        handed test data and a decision in the caller's loop reads what it returns; only
+        reported, it is not. `net.forward(x)` is a forward pass as `net(x)` is; a
         dataset class built with "test" (`TestSetLoader(root, "test")`) evaluates nothing
         yet. A function of another module of the project
         (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
@@ -693,7 +698,10 @@ class TestDataInTrainingLoop(Rule):
         has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks (or as
         `checkpoint_callback=`); so is `trainer.fit(model, datamodule)` where the datamodule's
         (or the module's own) `val_dataloader()` returns the test split (`DataLoader(CIFAR10(root,
-        train=False))`), its class in this file or another module of the project. Scored along
+        train=False))`), its class in this file or another module of the project; so is a
+        pytorch-tabnet `clf.fit(X_train, y_train, eval_set=[..., (X_test, y_test)])` (the last
+        entry stops training early and its best epoch's weights are kept; not with
+        `patience=0`). Scored along
         the way and nothing more, it is not flagged. The part a `Dataset.train_test_split(...)`
         of the file names "test" (`food = food.train_test_split(0.2)`, `food["test"]`) is the
         user's held-out slice of the training data used as the eval set, a validation split in
