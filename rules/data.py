@@ -17,7 +17,7 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
-                                          seeds_of_block, statements)
+                                          seeds_of_block, statements, threaded_best)
 from auditor.analysis.split_alias import position_holds_test, test_alias
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
@@ -648,7 +648,9 @@ class TestDataInTrainingLoop(Rule):
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
           saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
           scores kept each epoch and the best of them reported: `max(test_f1s)`,
-          `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`);
+          `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`), or a running best handed to
+          the helper and taken back (`best_test_f, f = evaluating(model, test_data,
+          best_test_f)`: the helper keeps the best test score);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
@@ -1444,6 +1446,11 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
     else:
         decision = decision_in(unit, set(), site.node) if unit is not None else None
+        best = threaded_best(unit, site.node) if decision is None and unit is not None else None
+        if best is not None and (not mixed or set(name_tokens(dotted_name(best) or "")) & _TEST_WORDS):
+            # `best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the helper keeps
+            # the best test score over the epochs (mixed: only a best named as test counts).
+            decision = best
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
             seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \

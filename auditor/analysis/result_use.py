@@ -289,6 +289,20 @@ def _kept(test: cst.BaseExpression, outlives: set) -> bool:
     return False
 
 
+def threaded_best(statement: cst.CSTNode, call: cst.Call) -> Optional[cst.BaseExpression]:
+    """`best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the caller hands the
+    helper its running best and takes the updated one back, so the helper keeps the best score
+    over the calls. The argument, or None."""
+    if not isinstance(statement, cst.Assign) or statement.value is not call:
+        return None
+    targets = set(names_assigned(statement))
+    for arg in call.args:
+        name = dotted_name(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+        if name in targets and set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
+            return arg.value
+    return None
+
+
 def improvement_guard(test: cst.BaseExpression) -> bool:
     """An `if` that runs when validation improved (`if val_acc > best_acc:`, `if is_best:`,
     `if stopper.counter == 0:`): the test score taken there is the chosen epoch's report."""

@@ -76,3 +76,60 @@ def test_other_reductions_stay_a_report(found, name):
     # The test split is still scored inside the loop (the documented info finding), but
     # nothing chosen on it makes it an error.
     assert [(f["line"], f["severity"]) for f in found[name]] == [(17, "info")]
+
+
+# NER-pytorch: the caller hands the evaluation helper its running best and takes the updated
+# one back (`best_test_f, f = evaluating(model, test_data, best_test_f)`), so the helper keeps
+# the best test score over the epochs, however it computes it (here through a scorer script).
+THREADED = """
+import torch
+
+
+def evaluating(model, data, best_f, score_file):
+    model.eval()
+    with open(score_file, "w") as out:
+        for words, tags in data:
+            out.write(str(model(words).argmax(-1).tolist()) + "\\n")
+    new_f = float(open(score_file + ".result").read())
+    if new_f > best_f:
+        best_f = new_f
+        print("the best F is", new_f)
+    return best_f, new_f
+
+
+def main(model, optimizer, train_data, dev_data, test_data, epochs):
+    best_dev_f = best_test_f = -1.0
+    for epoch in range(epochs):
+        for words, tags in train_data:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(words), tags).backward()
+            optimizer.step()
+"""
+
+THREADED_CASES = {
+    # Bug: the running best test F is threaded through the helper.
+    "threaded_test.py": THREADED + """
+        best_dev_f, dev_f = evaluating(model, dev_data, best_dev_f, "dev.txt")
+        best_test_f, test_f = evaluating(model, test_data, best_test_f, "test.txt")
+""",
+    # Look-alike: the test F is taken with a fresh threshold each epoch, only printed.
+    "fresh_threshold.py": THREADED + """
+        best_dev_f, dev_f = evaluating(model, dev_data, best_dev_f, "dev.txt")
+        _, test_f = evaluating(model, test_data, -1.0, "test.txt")
+        print(test_f)
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def threaded(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("threaded_best"), THREADED_CASES, "TRN204")
+
+
+def test_running_best_threaded_through_the_helper_is_an_error(threaded):
+    assert [(f["line"], f["severity"]) for f in threaded["threaded_test.py"]] == [(25, "error")]
+    assert "`best_test_f`" in threaded["threaded_test.py"][0]["message"]
+
+
+def test_fresh_threshold_stays_a_report(threaded):
+    assert [(f["line"], f["severity"]) for f in threaded["fresh_threshold.py"]] == [(25, "info")]
