@@ -845,7 +845,7 @@ class TestDataInTrainingLoop(Rule):
             found = _train_test_helper(ctx, prog, site, memo)
             if found is None:
                 continue
-            params, positions = found
+            params, (positions, results) = found
             plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
             handed = [plain[i] for i in positions if i < len(plain)]
             handed += [a.value for a in site.node.args if a.keyword is not None
@@ -856,7 +856,7 @@ class TestDataInTrainingLoop(Rule):
             loop = loops[-1]
             if _under_improvement(model, site.node, loop):
                 continue
-            decision = follow(loop.body, statement, set(names_assigned(statement)))
+            decision = follow(loop.body, statement, _result_names(statement, results))
             if decision is None:
                 continue
             reported.add(site.node)
@@ -990,12 +990,21 @@ def _train_test_helper(ctx, prog, site, memo: dict) -> Optional[tuple]:
             info = prog.model.function_info[resolved[0]]
             if info.node not in memo:
                 memo[info.node] = evaluated_parameters(prog, info)
-            return (list(info.positional), memo[info.node]) if memo[info.node] else None
+            return (list(info.positional), memo[info.node]) if memo[info.node] is not None else None
         return _star_imported_helper(ctx, site.callee)
     if site.qualname is not None:
         entry = project_entry(ctx.project, ctx.module_name, site.qualname, "train_test_helpers")
-        return ([], tuple(entry)) if entry else None
+        return ([], tuple(entry)) if entry else None  # (parameter positions, result positions)
     return None
+
+
+def _result_names(statement: cst.Assign, results: tuple) -> set:
+    """The names the caller binds the evaluation's results to: the tuple positions that carry
+    them (`train_loss, hit = train_test(...)` -> `hit`), or every name bound."""
+    target = statement.targets[0].target if len(statement.targets) == 1 else None
+    if results and isinstance(target, (cst.Tuple, cst.List)):
+        return {dotted_name(e.value) for i, e in enumerate(target.elements) if i in results} - {None}
+    return set(names_assigned(statement))
 
 
 def _star_imported_helper(ctx, name: str) -> Optional[tuple]:

@@ -14,25 +14,57 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.result_use import names_assigned, names_read
+from auditor.analysis.result_use import follow, names_assigned, names_read, seeds_of_block
 
 
-def evaluated_parameters(prog, info) -> tuple:
-    """Positions (among the parameters a caller fills) of the parameters that `info` evaluates
-    after training: read by a loop of it that runs forward passes and holds no backward or
-    optimizer step, and by none of its training loops. () when it does not train in a loop."""
+def evaluated_parameters(prog, info) -> Optional[tuple]:
+    """(positions among the parameters a caller fills of those that `info` evaluates after
+    training, positions in its returned tuple that carry that evaluation's results, () when the
+    whole returned value does), or None. Evaluated: read by a loop of it that runs forward
+    passes and holds no backward or optimizer step, and by none of its training loops."""
     trains = [s for s in info.calls if prog.is_backward(s) or prog.is_step(s)]
     training_loops = {loop for s in trains for loop in prog.loops_of(s.node)}
     if not training_loops:
-        return ()
+        return None
     reads = _loop_parameters(info)
     trained = set()
     for loop in training_loops:
         trained |= reads.get(loop, set())
     evaluated: set = set()
+    results: set = set()
     for loop in _evaluation_loops(prog, info, training_loops):
-        evaluated |= reads.get(loop, set()) - trained
-    return tuple(sorted(i for i, p in enumerate(info.positional) if p in evaluated))
+        own = reads.get(loop, set()) - trained
+        if own:
+            evaluated |= own
+            results |= _results_of(info, loop)
+    parameters = tuple(sorted(i for i, p in enumerate(info.positional) if p in evaluated))
+    if not parameters or not results:
+        return None
+    returned = _returned_positions(info, results)
+    return (parameters, returned) if returned is not None else None
+
+
+def _results_of(info, loop: cst.For) -> set:
+    """Names holding what the evaluation loop computes when the function returns."""
+    kept: set = set()
+    decision = follow(info.node.body, loop, seeds_of_block(loop.body), final=kept)
+    return _roots(kept) | ({"*"} if decision is not None else set())
+
+
+def _returned_positions(info, results: set) -> Optional[tuple]:
+    """Positions of the returned tuple that read `results` (() for the whole value), or None
+    when no return carries them. `*`: the function decided on them itself."""
+    positions: set = set()
+    whole = "*" in results
+    for ret in info.returns:
+        value = ret.value
+        if isinstance(value, cst.Tuple):
+            positions |= {i for i, e in enumerate(value.elements) if _roots(names_read(e.value)) & results}
+        elif value is not None and _roots(names_read(value)) & results:
+            whole = True
+    if whole or not positions:
+        return () if whole else None
+    return tuple(sorted(positions))
 
 
 def _roots(names) -> set:
@@ -112,11 +144,12 @@ def _loops_inside(model, loop: cst.For, training_loops: set) -> list:
 
 
 def train_test_helpers(prog) -> dict:
-    """{top-level function: evaluated positions} for the project summary."""
+    """{top-level function: (evaluated parameter positions, result positions)} for the project
+    summary."""
     found = {}
     for info in prog.model.function_info.values():
         if info.parent is None and info.cls is None:
-            positions = evaluated_parameters(prog, info)
-            if positions:
-                found[info.name] = positions
+            entry = evaluated_parameters(prog, info)
+            if entry is not None:
+                found[info.name] = entry
     return found

@@ -102,9 +102,68 @@ def main(model, optimizer, train_loader, test_loader):
         if acc > best:
             best = acc
 """,
+    # Look-alike: the helper prints the test accuracy and returns the training loss, on which
+    # the caller's scheduler steps.
+    "returns_train_loss.py": """
+import torch
+
+
+def train_and_report(model, optimizer, train_loader, test_loader):
+    model.train()
+    total = 0.0
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    model.eval()
+    correct = 0
+    for x, y in test_loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    print("test accuracy", correct / len(test_loader.dataset))
+    return total
+
+
+def main(model, optimizer, scheduler, train_loader, test_loader):
+    for epoch in range(10):
+        train_loss = train_and_report(model, optimizer, train_loader, test_loader)
+        scheduler.step(train_loss)
+""",
+    # Bug: a tuple of the training loss and the test score; the caller decides on the score.
+    "tuple_result.py": """
+import torch
+
+
+def train_and_test(model, optimizer, train_loader, test_loader):
+    model.train()
+    total = 0.0
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    model.eval()
+    correct = 0
+    for x, y in test_loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return total, correct / len(test_loader.dataset)
+
+
+def main(model, optimizer, scheduler, train_loader, test_loader):
+    best = 0.0
+    for epoch in range(10):
+        train_loss, test_acc = train_and_test(model, optimizer, train_loader, test_loader)
+        if test_acc > best:
+            best = test_acc
+            torch.save(model.state_dict(), "best.pt")
+""",
 }
 
 EXPECTED = {
+    "returns_train_loss.py": [],
+    "tuple_result.py": [("TRN204", 23)],
     "same_file.py": [("TRN204", 32)],
     "star/main.py": [("TRN204", 9)],
     "named/main.py": [("TRN204", 9)],
