@@ -17,7 +17,7 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
-                                          seeds_of_block, statements)
+                                          seeds_of_block, statements, threaded_best)
 from auditor.analysis.split_alias import position_holds_test, test_alias
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
@@ -648,7 +648,10 @@ class TestDataInTrainingLoop(Rule):
         - error: it reaches a decision: an `if`/`while` condition, `max`/`min`, early
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
           saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
-          scores kept each epoch and the best of them reported: `max(test_f1s)`);
+          scores kept each epoch and the best of them reported: `max(test_f1s)`,
+          `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`), or a running best handed to
+          the helper and taken back (`best_test_f, f = evaluating(model, test_data,
+          best_test_f)`: the helper keeps the best test score);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
@@ -662,7 +665,11 @@ class TestDataInTrainingLoop(Rule):
         only under `if train:` / `if optimizer is not None:`, called with that switch off
         (`train_or_eval(model, test_loader)`), and a helper that picks its loader by a switch
         (`loader = self.test_loader if test else self.dev_loader`) called with it on
-        (`evaluate(model, test=True)`). `net.forward(x)` is a forward pass as `net(x)` is; a
+        (`evaluate(model, test=True)`). A helper that trains one epoch and then evaluates a
+        parameter in a later loop (`hit, mrr = train_test(model, train_data, test_data)`),
+        of the file or of another module (also star-imported), is flagged (error) when it is
+        handed test data and a decision in the caller's loop reads what it returns; only
+        reported, it is not. `net.forward(x)` is a forward pass as `net(x)` is; a
         dataset class built with "test" (`TestSetLoader(root, "test")`) evaluates nothing
         yet. A function of another module of the project
         (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
@@ -694,7 +701,10 @@ class TestDataInTrainingLoop(Rule):
         has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks (or as
         `checkpoint_callback=`); so is `trainer.fit(model, datamodule)` where the datamodule's
         (or the module's own) `val_dataloader()` returns the test split (`DataLoader(CIFAR10(root,
-        train=False))`), its class in this file or another module of the project. Scored along
+        train=False))`), its class in this file or another module of the project; so is a
+        pytorch-tabnet `clf.fit(X_train, y_train, eval_set=[..., (X_test, y_test)])` (the last
+        entry stops training early and its best epoch's weights are kept; not with
+        `patience=0`). Scored along
         the way and nothing more, it is not flagged. The part a `Dataset.train_test_split(...)`
         of the file names "test" (`food = food.train_test_split(0.2)`, `food["test"]`) is the
         user's held-out slice of the training data used as the eval set, a validation split in
@@ -763,10 +773,11 @@ class TestDataInTrainingLoop(Rule):
             ctx.report(call, f"`{shorten(ctx.model.code(data))}` (test data) is {slot} and "
                              f"{why}: the test split selects the model, so the final test score is optimistic; "
                              f"give the trainer a validation split and score the test split once after training")
+        reported = set()
+        self._check_train_test_helpers(ctx, prog, reported)
         training_loops = self._training_loops(prog)
         if not training_loops:
             return
-        reported = set()
         produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         forwards.update((f.site.node, f) for f in _explicit_forwards(prog, forwards))
@@ -817,6 +828,44 @@ class TestDataInTrainingLoop(Rule):
                                       f"training, or at the epoch validation chose",
                            severity=Severity.INFO)
         self._check_masked(ctx, prog, training_loops, reported)
+
+    @staticmethod
+    def _check_train_test_helpers(ctx, prog, reported: set) -> None:
+        """`hit, mrr = train_test(model, train_data, test_data)` each epoch: a helper that trains
+        and then evaluates the test data it is handed, and a decision on what it returns.
+        Only decisions are reported (error), as for full-batch scores."""
+        model = prog.model
+        memo: dict = {}  # same-file helper -> evaluated positions
+        for site in ctx.model.calls:
+            statement = site.statement
+            if site.node in reported or not isinstance(statement, cst.Assign) or statement.value is not site.node:
+                continue
+            loops = prog.loops_of(site.node)
+            if not loops:
+                continue
+            found = _train_test_helper(ctx, prog, site, memo)
+            if found is None:
+                continue
+            params, (positions, results) = found
+            plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+            handed = [plain[i] for i in positions if i < len(plain)]
+            handed += [a.value for a in site.node.args if a.keyword is not None
+                       and a.keyword.value in {params[i] for i in positions if i < len(params)}]
+            tests = [a for a in handed if prog.splits.split_of(a, site.function) == TEST]
+            if not tests:
+                continue
+            loop = loops[-1]
+            if _under_improvement(model, site.node, loop):
+                continue
+            decision = follow(loop.body, statement, _result_names(statement, results))
+            if decision is None:
+                continue
+            reported.add(site.node)
+            ctx.report(site.node, f"`{site.callee}()` trains and then evaluates `{shorten(model.code(tests[0]))}` "
+                                  f"(test data), and inside the loop the result decides "
+                                  f"(`{shorten(model.code(decision))}`): the test split selects the model, so the "
+                                  f"final test score is optimistic; decide on validation data and score the test "
+                                  f"split once after training")
 
     @staticmethod
     def _check_masked(ctx, prog, training_loops: set, reported: set) -> None:
@@ -928,6 +977,49 @@ class TestDataInTrainingLoop(Rule):
             if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, helpers):
                 trains.update(prog.loops_of(site.node))
         return trains
+
+
+def _train_test_helper(ctx, prog, site, memo: dict) -> Optional[tuple]:
+    """(parameters a caller fills, evaluated positions) when the call's function trains and then
+    evaluates some of its parameters: a function of the file, of another module of the project
+    (imported, or star-imported: `from model import *`)."""
+    from auditor.analysis.train_then_test import evaluated_parameters
+
+    if site.qualname is None and site.callee is not None and "." not in site.callee:
+        resolved = prog.flow.resolve(site)
+        if resolved is not None:
+            info = prog.model.function_info[resolved[0]]
+            if info.node not in memo:
+                memo[info.node] = evaluated_parameters(prog, info)
+            return (list(info.positional), memo[info.node]) if memo[info.node] is not None else None
+        return _star_imported_helper(ctx, site.callee)
+    if site.qualname is not None:
+        entry = project_entry(ctx.project, ctx.module_name, site.qualname, "train_test_helpers")
+        return ([], tuple(entry)) if entry else None  # (parameter positions, result positions)
+    return None
+
+
+def _result_names(statement: cst.Assign, results: tuple) -> set:
+    """The names the caller binds the evaluation's results to: the tuple positions that carry
+    them (`train_loss, hit = train_test(...)` -> `hit`), or every name bound."""
+    target = statement.targets[0].target if len(statement.targets) == 1 else None
+    if results and isinstance(target, (cst.Tuple, cst.List)):
+        return {dotted_name(e.value) for i, e in enumerate(target.elements) if i in results} - {None}
+    return set(names_assigned(statement))
+
+
+def _star_imported_helper(ctx, name: str) -> Optional[tuple]:
+    """The train-then-test entry of `name` in a module the file star-imports."""
+    project = ctx.project
+    if project is None or not hasattr(project, "get"):
+        return None
+    summary = project.get(ctx.module_name) if ctx.module_name else None
+    for star in getattr(summary, "star_imports", ()) or ():
+        other = project.get(star)
+        entry = (getattr(other, "train_test_helpers", None) or {}).get(name) if other is not None else None
+        if entry:
+            return [], tuple(entry)
+    return None
 
 
 def _explicit_forwards(prog, known: dict) -> list:
@@ -1364,6 +1456,11 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
     else:
         decision = decision_in(unit, set(), site.node) if unit is not None else None
+        best = threaded_best(unit, site.node) if decision is None and unit is not None else None
+        if best is not None and (not mixed or set(name_tokens(dotted_name(best) or "")) & _TEST_WORDS):
+            # `best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the helper keeps
+            # the best test score over the epochs (mixed: only a best named as test counts).
+            decision = best
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
             seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \
@@ -1375,7 +1472,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
         # reported figure is the best test score over the epochs.
         block = site.function.body if site.function is not None else model.module
-        decision = follow(block, epoch_loop, kept)
+        decision = follow(block, epoch_loop, kept, across=True)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

@@ -129,6 +129,10 @@ class FileSummary:
     # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
     # test split: what `trainer.fit(model, datamodule)` in another module validates on.
     val_test_classes: dict = field(default_factory=dict)
+    # {function: positions} for top-level functions that train and then evaluate the
+    # parameters at those positions (`train_test(model, train_data, test_data)`, see
+    # train_then_test.py): a caller in another module hands them test data.
+    train_test_helpers: dict = field(default_factory=dict)
     # Methods called through receivers nobody can type (see method_names.py): {name: "off"/"on"}
     # for the method names this file calls ("off" when every call is under a grad-off context),
     # and {name: [qualified names]} for the methods its classes define.
@@ -231,6 +235,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.split_alias import project_test_positions
 
         summary.test_returns = project_test_positions(model, program_of(model).splits)
+    if "backward" in text and model.function_info:
+        from auditor.analysis.train_then_test import train_test_helpers
+
+        summary.train_test_helpers = train_test_helpers(program_of(model))
     if model.class_info and "val_dataloader" in text:
         from auditor.analysis.trainer_selection import val_test_classes
 

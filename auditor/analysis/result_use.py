@@ -183,14 +183,19 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
 
 
 def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None,
-                outlives: Optional[set] = None) -> Optional[cst.CSTNode]:
+                outlives: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
     """The node where this statement decides on a tainted value, if it does. `outlives`: inside
     a helper, a condition decides only when it compares with a value kept across calls (a
-    global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic."""
+    global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic.
+    `across`: the tainted values are scores kept over the epochs of a finished loop, so the
+    numpy/torch reductions that pick one of them (`np.argmax(test_accs)`, `accs.max(dim=0)`)
+    choose an epoch too."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
     if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
         return test
     for call in _calls_in(statement):
+        if across and _picks_an_epoch(call, tainted, source):
+            return call
         args = [a.value for a in call.args]
         if not any(_reads(a, tainted, source) for a in args):
             continue
@@ -206,10 +211,11 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
 
 def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
            source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None,
-           final: Optional[set] = None) -> Optional[cst.CSTNode]:
+           final: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
     """Walk `block`'s statements after `after` (from the start when None), carrying the
     tainted names forward; the first decision on one of them, or None (then `final`, if
-    given, receives the names still tainted at the end of the block)."""
+    given, receives the names still tainted at the end of the block). `across`: see
+    `decision_in`."""
     tainted = set(tainted)
     started = after is None
     inside: set = set()  # the statements of `after` itself: its results are what is followed
@@ -223,7 +229,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             continue
         elif id(statement) in inside:
             continue
-        decision = decision_in(statement, tainted, source, outlives)
+        decision = decision_in(statement, tainted, source, outlives, across)
         if decision is not None:
             return decision
         targets = names_assigned(statement)
@@ -244,6 +250,31 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
     return None
 
 
+# Reductions that pick the best (or worst) of the values they are given.
+_PICKING_REDUCTIONS = {"max", "min", "argmax", "argmin", "nanmax", "nanmin", "nanargmax", "nanargmin"}
+_ARRAY_MODULES = {"np", "numpy", "torch"}
+
+
+def _picks_an_epoch(call: cst.Call, tainted: set, source: Optional[cst.CSTNode]) -> bool:
+    """`np.argmax(test_accs)`, `torch.max(scores)`, `test_acc.mean(dim=0).max(dim=0)`: a
+    reduction over kept per-epoch scores, along the first axis (the epochs) or all of them;
+    `preds.argmax(1)` (per row, over classes) is not a choice of epoch."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value not in _PICKING_REDUCTIONS:
+        return False
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    axes = [a.value for a in call.args if a.keyword is not None and a.keyword.value in ("dim", "axis")]
+    if dotted_name(func.value) in _ARRAY_MODULES:
+        if not positional or not _reads(positional[0], tainted, source):
+            return False
+        axes += positional[1:2]
+    else:
+        if not _reads(func.value, tainted, source):
+            return False
+        axes += positional[:1]
+    return all(isinstance(a, cst.Integer) and a.value == "0" for a in axes)
+
+
 def _container(node: cst.BaseExpression) -> cst.BaseExpression:
     """`history[k]["recall"]` -> `history`: appending to an entry fills the container."""
     while isinstance(node, cst.Subscript):
@@ -256,6 +287,20 @@ def _kept(test: cst.BaseExpression, outlives: set) -> bool:
         if name in outlives or name.startswith("self.") or set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
             return True
     return False
+
+
+def threaded_best(statement: cst.CSTNode, call: cst.Call) -> Optional[cst.BaseExpression]:
+    """`best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the caller hands the
+    helper its running best and takes the updated one back, so the helper keeps the best score
+    over the calls. The argument, or None."""
+    if not isinstance(statement, cst.Assign) or statement.value is not call:
+        return None
+    targets = set(names_assigned(statement))
+    for arg in call.args:
+        name = dotted_name(arg.value) if isinstance(arg.value, (cst.Name, cst.Attribute)) else None
+        if name in targets and set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
+            return arg.value
+    return None
 
 
 def improvement_guard(test: cst.BaseExpression) -> bool:

@@ -6,7 +6,9 @@ A Hugging Face `Trainer(..., eval_dataset=tokenized["test"])` whose `TrainingArg
 best test score; so does a Lightning `trainer.fit(model, train_loader, test_loader)` whose
 `Trainer` has `ModelCheckpoint(monitor=...)` or `EarlyStopping` among its callbacks. The
 epoch loop is inside the library, so TRN204's loop analysis never sees it. Without such a
-setting the test set is only scored along the way (monitoring) and nothing is said.
+setting the test set is only scored along the way (monitoring) and nothing is said. So does
+pytorch-tabnet's `fit`, which stops early on the last entry of its `eval_set` and restores that
+entry's best epoch.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def framework_selections(prog) -> Iterator[tuple]:
     model = prog.model
     for site in model.calls:
         call = site.node
-        found = _lightning_fit(prog, site)
+        found = _lightning_fit(prog, site) or _tabnet_fit(prog, site)
         if found is not None:
             yield (*found, False)
             continue
@@ -110,6 +112,39 @@ def _lightning_fit(prog, site) -> Optional[tuple]:
             return call, data, slot, \
                 f"`ModelCheckpoint(monitor={model.code(monitor)})` keeps the checkpoint that scores best on it"
     return None
+
+
+_TABNET = "pytorch_tabnet."
+_TABNET_EVAL_SET = 2  # fit(X_train, y_train, eval_set=None, ...)
+
+
+def _tabnet_fit(prog, site) -> Optional[tuple]:
+    """`clf.fit(X_train, y_train, eval_set=[(X_test, y_test)])` of a pytorch-tabnet model: it
+    stops early on the last `eval_set` entry (patience 10 unless told 0) and keeps the weights
+    of that entry's best epoch."""
+    call = site.node
+    if not isinstance(call.func, cst.Attribute) or call.func.attr.value != "fit":
+        return None
+    model = prog.model
+    built = _bound_call(model, call.func.value, site.function)
+    qualified = model.qualify(built.func) if built is not None else None
+    if qualified is None or not qualified.startswith(_TABNET):
+        return None
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    eval_set = _keyword(call, "eval_set") or (positional[_TABNET_EVAL_SET] if len(positional) > _TABNET_EVAL_SET
+                                              else None)
+    entries = _elements(eval_set, model, site.function) if eval_set is not None else []
+    last = entries[-1] if entries else None
+    if not isinstance(last, (cst.Tuple, cst.List)) or not last.elements:
+        return None
+    data = last.elements[0].value
+    if prog.splits.split_of(data, site.function) != TEST:
+        return None
+    patience = _keyword(call, "patience")
+    if patience is not None and not (isinstance(patience, cst.Integer) and patience.value != "0"):
+        return None  # `patience=0`: no early stopping, the last epoch's weights are kept
+    return call, data, "the last `eval_set` entry of a pytorch-tabnet `fit`", \
+        "the library stops early on it and restores the weights of its best epoch"
 
 
 def framework_trains(model, site) -> bool:
