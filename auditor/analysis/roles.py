@@ -145,7 +145,9 @@ def _derives_from(model: FileModel, cls: Optional[ClassInfo], is_root: Callable[
     return False
 
 
-_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "mxnet", "paddle")
+_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "mxnet", "paddle",
+                     # inference runtimes that run an exported model (IR, ONNX, engine files)
+                     "openvino", "onnxruntime", "tensorrt")
 
 
 def other_framework(qualified: Optional[str]) -> bool:

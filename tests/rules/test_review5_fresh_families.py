@@ -1,0 +1,129 @@
+"""Families behind the false alarms of a precision review on fresh repositories (session 15:
+deployment scripts, speech and domain-adaptation research code), each with the bug the rule
+must keep and the correct look-alike it must leave alone. Through the real command.
+
+- TRN102: a method of another framework's runtime object (`ie = Core()` from OpenVINO, then
+  `ie.read_model(...)`, `ie.query_network(net, "CPU")`): the name ends in a model word but the
+  call runs no torch module; a torch model's forward in the same file still counts;
+- TRN204: a result dict of the test split read only for its keys (`for key in
+  sorted(set(train_stats.keys()) | set(test_stats.keys()))`, `if key in test_stats:`) to fill
+  a log: that is no decision on the test score (the finding stays, as a report at info); a
+  comparison with the test loss in the same loop still decides.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import run_cases
+
+_OPENVINO = """
+import numpy as np
+import torch
+from openvino.runtime import Core
+from openvino.inference_engine import IECore
+
+from model import resnet34
+
+
+def ir_inference(ir_path, image, num_images=20):
+    ie = Core()
+    model_ir = ie.read_model(model=ir_path)
+    compiled = ie.compile_model(model=model_ir, device_name="CPU")
+    request = compiled.create_infer_request()
+    for _ in range(num_images):
+        request.infer(inputs={"input": image})
+    return num_images
+
+
+def supported(xml_path, bin_path):
+    ie = IECore()
+    net = ie.read_network(model=xml_path, weights=bin_path)
+    layers = ie.query_network(net, "CPU")
+    return [name for name in net.layers.keys() if name not in layers]
+
+
+def torch_speed(test_loader):
+    net = resnet34(num_classes=5)
+    net.load_state_dict(torch.load("weights.pth"))
+    net.eval()
+    correct = 0
+    for x, y in test_loader:
+{forward}
+        correct += (out.argmax(1) == y).sum().item()
+    return correct
+"""
+
+_TRAIN = """
+import torch
+import torch.nn.functional as F
+
+
+def test(loader, model):
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in loader:
+            total += F.cross_entropy(model(x), y).item()
+    return {"loss": total}
+
+
+def train_epoch(loader, model, optimizer):
+    model.train()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    return {"loss": loss.item()}
+
+
+def train(loaders, model, optimizer, epochs):
+    train_loader, val_loader, test_loader = loaders
+    best = float("inf")
+    log = []
+    for epoch in range(epochs):
+        stats = {}
+        train_stats = train_epoch(train_loader, model, optimizer)
+        valid_stats = test(val_loader, model)
+        if valid_stats["loss"] < best:
+            best = valid_stats["loss"]
+            torch.save(model.state_dict(), "best.pt")
+        test_stats = test(test_loader, model)
+{decision}
+        for key in sorted(set(list(train_stats.keys()) + list(test_stats.keys()))):
+            if key in train_stats:
+                stats["train/" + key] = train_stats[key]
+            if key in test_stats:
+                stats["test/" + key] = test_stats[key]
+        log.append(stats)
+    return log
+"""
+
+CASES = {
+    # Look-alike: OpenVINO runtime methods; the torch forward is under no_grad.
+    "openvino_ok.py": _OPENVINO.replace("{forward}", "        with torch.no_grad():\n            out = net(x)"),
+    # Bug: same file, the torch model's test forward records a graph.
+    "openvino_torch_bad.py": _OPENVINO.replace("{forward}", "        out = net(x)"),
+    # Look-alike: the test dict's keys fill a log; checkpoints follow validation.
+    "test_keys_logged_ok.py": _TRAIN.replace("{decision}\n", ""),
+    # Bug: the test loss also decides the early stop.
+    "test_loss_decides_bad.py": _TRAIN.replace("{decision}", '        if test_stats["loss"] < 0.1:\n            break'),
+}
+
+EXPECTED = {
+    "openvino_ok.py": [],
+    "openvino_torch_bad.py": [("TRN102", "warning", 32)],
+    "test_keys_logged_ok.py": [("TRN204", "info", 35)],
+    "test_loss_decides_bad.py": [("TRN204", "error", 35)],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("review5"), CASES, "TRN1,TRN2")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fresh_review5_families(found, name):
+    assert sorted((f["code"], f["severity"], f["line"]) for f in found[name]) == EXPECTED[name]
