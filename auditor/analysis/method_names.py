@@ -30,36 +30,43 @@ _TOO_COMMON = frozenset({
 _MAX_NAMES = 400
 
 
-def method_call_grads(model: FileModel) -> dict[str, str]:
-    """{method name: "off" when every call of it in this file is under a grad-off context,
-    else "on"} for `x.name(...)` calls and the methods dispatched through tables of this file."""
+def call_is_off(model: FileModel, node: cst.CSTNode, function) -> bool:
+    """The call runs under a grad-off context: lexically, or in a decorated function (or one
+    nested in it)."""
     from auditor.analysis.flow import OFF as FLOW_OFF, _decorated_grad
     from auditor.analysis.param_calls import _lexically_off
 
-    decorated: dict = {}
-
-    def off(node: cst.CSTNode, function) -> bool:
-        if _lexically_off(model, node):
+    if _lexically_off(model, node):
+        return True
+    decorated = model.cache.setdefault("method_names.decorated_off", {})
+    while function is not None:
+        if function not in decorated:
+            info = model.function_info[function]
+            decorated[function] = _decorated_grad(model, info) == FLOW_OFF
+        if decorated[function]:
             return True
-        while function is not None:  # a decorated function, or one nested in it
-            if function not in decorated:
-                info = model.function_info[function]
-                decorated[function] = _decorated_grad(model, info) == FLOW_OFF
-            if decorated[function]:
-                return True
-            function = model.function_info[function].parent
-        return False
+        function = model.function_info[function].parent
+    return False
+
+
+def method_call_grads(model: FileModel) -> dict[str, str]:
+    """{method name: "off" when every call of it in this file is under a grad-off context,
+    else "on"} for `x.name(...)` calls and the methods dispatched through tables of this file.
+    `self.name(...)` inside a class is left to self_calls.py: it reaches its own class family only."""
+    from auditor.analysis.self_calls import is_self_call
 
     found: dict[str, str] = {}
 
     def record(name: str, node: cst.CSTNode, function) -> None:
         if name in _TOO_COMMON or (name not in found and len(found) >= _MAX_NAMES):
             return
-        verdict = OFF if off(node, function) else ON
+        verdict = OFF if call_is_off(model, node, function) else ON
         found[name] = ON if found.get(name) == ON else verdict
 
     for site in model.calls:
         if site.method is not None and site.receiver is not None:
+            if is_self_call(site) and model.class_of(site.function) is not None:
+                continue
             record(site.method, site.node, site.function)
     for table, methods in _dispatch_tables(model).items():
         for site in model.calls:

@@ -127,3 +127,124 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fresh_review5_families(found, name):
     assert sorted((f["code"], f["severity"], f["line"]) for f in found[name]) == EXPECTED[name]
+
+
+# TRN102: an algorithm zoo (DomainBed style). Each algorithm class defines `predict`; a generic
+# `accuracy(network, loader)` calls `network.predict(x)` under no_grad. `ERM` and its subclass
+# `Mixup` call `self.predict(x)` in training: that reaches ERM's family only, never the sibling
+# `DANN.predict`, whose every way in runs without autograd.
+_ZOO = {
+    "alg/__init__.py": "",
+    "alg/base.py": """
+import torch
+
+
+class Algorithm(torch.nn.Module):
+    def __init__(self, args):
+        super().__init__()
+
+    def predict(self, x):
+        raise NotImplementedError
+{template}""",
+    "alg/erm.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+from alg.base import Algorithm
+
+
+class ERM(Algorithm):
+    def __init__(self, args):
+        super().__init__(args)
+        self.featurizer = nn.Linear(8, 8)
+        self.classifier = nn.Linear(8, 2)
+
+    def update(self, minibatches, opt):
+        x, y = minibatches
+        loss = F.cross_entropy(self.predict(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def predict(self, x):
+        return self.classifier(self.featurizer(x))
+""",
+    "alg/mixup.py": """
+import torch.nn.functional as F
+
+from alg.erm import ERM
+
+
+class Mixup(ERM):
+    def update(self, minibatches, opt):
+        x, y = minibatches
+        loss = F.cross_entropy(self.predict(x * 0.5), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+""",
+    "alg/dann.py": """
+import torch.nn as nn
+import torch.nn.functional as F
+
+from alg.base import Algorithm
+
+
+class DANN(Algorithm):
+    def __init__(self, args):
+        super().__init__(args)
+        self.featurizer = nn.Linear(8, 8)
+        self.classifier = nn.Linear(8, 2)
+        self.discriminator = nn.Linear(8, 2)
+
+    def update(self, minibatches, opt):
+        x, y = minibatches
+        z = self.featurizer(x)
+        loss = F.cross_entropy(self.classifier(z), y) + self.discriminator(z).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    def predict(self, x):
+        return self.classifier(self.featurizer(x))
+""",
+    "alg/modelopera.py": """
+import torch
+
+
+def accuracy(network, loader):
+    correct = 0
+    network.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (network.predict(x).argmax(1) == y).float().sum().item()
+    network.train()
+    return correct
+""",
+}
+
+# The bug next to it: a template method of the base class scores with `self.predict(x)` and
+# autograd on, which runs every subclass's `predict`, DANN's included.
+_TEMPLATE = """
+    def score(self, loader):
+        correct = 0
+        for x, y in loader:
+            correct += (self.predict(x).argmax(1) == y).sum().item()
+        return correct
+"""
+
+
+def _zoo(template: str) -> dict:
+    return {name: source.replace("{template}", template) for name, source in _ZOO.items()}
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("", []),
+    (_TEMPLATE, [("TRN102", 24)]),
+], ids=["siblings_self_calls_ok", "base_template_scores_bad"])
+def test_zoo_predict_reached_only_under_no_grad(tmp_path, template, expected):
+    found = run_cases(tmp_path, _zoo(template), "TRN102")
+    assert sorted((f["code"], f["line"]) for f in found["alg/dann.py"]) == expected

@@ -1,0 +1,80 @@
+"""Grad mode at `self.name(...)` calls, for the by-name fallback of method_names.py.
+
+A `self.predict(x)` call inside class `ERM` can only reach a `predict` of `ERM`'s own family:
+the class itself, a base it inherits from, or a subclass overriding it (a template method).
+It never reaches `DANN.predict` when `DANN` and `ERM` are siblings under one `Algorithm`
+base (a DomainBed-style zoo, where each algorithm's `predict` is called by a generic
+`accuracy(network, loader)` under `no_grad`). So the by-name fallback counts a `self.` call
+only for methods of a related class: phase 1 records, per file, the grad mode of each
+`self.name(...)` call by the class it is in, and each class's bases by their last names; the
+project index relates classes by those names (see `related_self_grad`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from auditor.analysis.model import FileModel
+
+OFF, ON = "off", "on"
+
+
+def self_method_calls(model: FileModel, skip: frozenset) -> dict:
+    """{"bases": {class: [base last names]}, "grads": {method name: {class: "off"/"on"}}} for
+    this file's classes and its `self.name(...)` calls made in their methods."""
+    from auditor.analysis.method_names import call_is_off
+
+    bases = {cls.name: sorted({b.rsplit(".", 1)[-1] for b in cls.bases}) for cls in model.class_info.values()}
+    grads: dict = {}
+    for site in model.calls:
+        if site.method is None or site.method in skip or not is_self_call(site):
+            continue
+        cls = model.class_of(site.function)
+        if cls is None:
+            continue
+        verdict = OFF if call_is_off(model, site.node, site.function) else ON
+        per_class = grads.setdefault(site.method, {})
+        per_class[cls.name] = ON if per_class.get(cls.name) == ON else verdict
+    if not grads:
+        return {}
+    return {"bases": bases, "grads": grads}
+
+
+def is_self_call(site) -> bool:
+    receiver = site.receiver
+    return receiver is not None and getattr(receiver, "value", None) == "self" and type(receiver).__name__ == "Name"
+
+
+def related_self_grad(summaries: Iterable, name: str, cls: str) -> Optional[str]:
+    """The grad mode of the `self.name(...)` calls of the run made in `cls`, its ancestors or
+    its descendants (by class name): ON when one runs with autograd on, None when none."""
+    bases: dict = {}
+    calls: dict = {}
+    for summary in summaries:
+        recorded = getattr(summary, "self_method_calls", None) or {}
+        for owner, names in (recorded.get("bases") or {}).items():
+            bases.setdefault(owner, set()).update(names)
+        for owner, grad in ((recorded.get("grads") or {}).get(name) or {}).items():
+            calls[owner] = ON if calls.get(owner) == ON or grad == ON else OFF
+    if not calls:
+        return None
+    family = _ancestors(cls, bases) | {cls}
+    found = None
+    for owner, grad in calls.items():
+        if owner in family or cls in _ancestors(owner, bases):
+            if grad == ON:
+                return ON
+            found = OFF
+    return found
+
+
+def _ancestors(cls: str, bases: dict) -> set:
+    seen: set = set()
+    stack = list(bases.get(cls, ()))
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(bases.get(current, ()))
+    return seen
