@@ -132,7 +132,8 @@ def test_fresh_review5_families(found, name):
 # TRN102: an algorithm zoo (DomainBed style). Each algorithm class defines `predict`; a generic
 # `accuracy(network, loader)` calls `network.predict(x)` under no_grad. `ERM` and its subclass
 # `Mixup` call `self.predict(x)` in training: that reaches ERM's family only, never the sibling
-# `DANN.predict`, whose every way in runs without autograd.
+# `DANN.predict`, whose every way in runs without autograd; nor do a scikit-learn probe's
+# `probe.predict(X)` and a torch-free baseline file's `clf.predict(X)`.
 _ZOO = {
     "alg/__init__.py": "",
     "alg/base.py": """
@@ -213,6 +214,7 @@ class DANN(Algorithm):
 """,
     "alg/modelopera.py": """
 import torch
+from sklearn.linear_model import LogisticRegression
 
 
 def accuracy(network, loader):
@@ -223,6 +225,24 @@ def accuracy(network, loader):
             correct += (network.predict(x).argmax(1) == y).float().sum().item()
     network.train()
     return correct
+
+
+def linear_probe(features, labels):
+    probe = LogisticRegression()
+    probe.fit(features, labels)
+    return probe.predict(features)
+""",
+    # A scikit-learn baseline of the same repository: `clf` is handed in, nothing of torch here.
+    "traditional/baseline.py": """
+import numpy as np
+from sklearn.svm import SVC
+
+
+def risk(clf, X, y):
+    return np.mean(clf.predict(X) != y)
+
+
+print(risk(SVC().fit(np.zeros((4, 2)), [0, 1, 0, 1]), np.zeros((4, 2)), [0, 1, 0, 1]))
 """,
 }
 
