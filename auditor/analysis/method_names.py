@@ -49,12 +49,16 @@ def call_is_off(model: FileModel, node: cst.CSTNode, function) -> bool:
     return False
 
 
+def is_self_call(site) -> bool:
+    """`self.name(...)`."""
+    receiver = site.receiver
+    return type(receiver) is cst.Name and receiver.value == "self"
+
+
 def method_call_grads(model: FileModel) -> dict[str, str]:
     """{method name: "off" when every call of it in this file is under a grad-off context,
     else "on"} for `x.name(...)` calls and the methods dispatched through tables of this file.
     `self.name(...)` inside a class is left to self_calls.py: it reaches its own class family only."""
-    from auditor.analysis.self_calls import is_self_call
-
     found: dict[str, str] = {}
     if _holds_no_torch_module(model):
         return found

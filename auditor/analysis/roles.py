@@ -168,9 +168,19 @@ def model_class_of_call(model: FileModel, call: cst.Call) -> Optional[ClassInfo]
     name = dotted_name(call.func)
     if name and "." not in name:
         cls = model.class_info.get(name)
-        if cls is not None and is_module_class(model, cls):
+        if cls is not None and is_module_class(model, cls) and not _loss_wrapper(model, cls):
             return cls
     return None
+
+
+def _loss_wrapper(model: FileModel, cls: ClassInfo) -> bool:
+    """`LabelSmoothing(nn.Module)` keeping `nn.KLDivLoss` and numbers: a criterion, no model."""
+    from auditor.analysis.loss_modules import is_loss_wrapper
+
+    found = model.cache.setdefault("roles.loss_wrappers", {})
+    if cls.name not in found:
+        found[cls.name] = is_loss_wrapper(model, cls)
+    return found[cls.name]
 
 
 def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:

@@ -22,7 +22,7 @@ OFF, ON = "off", "on"
 def self_method_calls(model: FileModel, skip: frozenset) -> dict:
     """{"bases": {class: [base last names]}, "grads": {method name: {class: "off"/"on"}}} for
     this file's classes and its `self.name(...)` calls made in their methods."""
-    from auditor.analysis.method_names import call_is_off
+    from auditor.analysis.method_names import call_is_off, is_self_call
 
     bases = {cls.name: sorted({b.rsplit(".", 1)[-1] for b in cls.bases}) for cls in model.class_info.values()}
     grads: dict = {}
@@ -38,11 +38,6 @@ def self_method_calls(model: FileModel, skip: frozenset) -> dict:
     if not grads:
         return {}
     return {"bases": bases, "grads": grads}
-
-
-def is_self_call(site) -> bool:
-    receiver = site.receiver
-    return receiver is not None and getattr(receiver, "value", None) == "self" and type(receiver).__name__ == "Name"
 
 
 def related_self_grad(summaries: Iterable, name: str, cls: str) -> Optional[str]:

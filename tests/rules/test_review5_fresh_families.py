@@ -5,6 +5,9 @@ must keep and the correct look-alike it must leave alone. Through the real comma
 - TRN102: a method of another framework's runtime object (`ie = Core()` from OpenVINO, then
   `ie.read_model(...)`, `ie.query_network(net, "CPU")`): the name ends in a model word but the
   call runs no torch module; a torch model's forward in the same file still counts;
+- TRN102/TRN101: a module class that only wraps torch losses and numbers (label smoothing
+  around `nn.KLDivLoss`) called on constant tensors: a criterion, no model; a class that holds
+  a loss and calls a model it was handed is still evaluated;
 - TRN204: a result dict of the test split read only for its keys (`for key in
   sorted(set(train_stats.keys()) | set(test_stats.keys()))`, `if key in test_stats:`) to fill
   a log: that is no decision on the test score (the finding stays, as a report at info); a
@@ -100,7 +103,72 @@ def train(loaders, model, optimizer, epochs):
     return log
 """
 
+# TRN102/TRN101: a module class that only wraps a torch loss (and numbers) is a criterion, not
+# a model: calling it on constant tensors (to plot label smoothing's penalty) records nothing.
+_LOSS_WRAPPER = """
+import torch
+import torch.nn as nn
+
+
+class LabelSmoothing(nn.Module):
+    def __init__(self, size, padding_idx, smoothing=0.0):
+        super().__init__()
+        self.criterion = nn.KLDivLoss(reduction="sum")
+        self.padding_idx = padding_idx
+        self.confidence = 1.0 - smoothing
+        self.smoothing = smoothing
+        self.size = size
+        self.true_dist = None
+
+    def forward(self, x, target):
+        true_dist = x.data.clone()
+        true_dist.fill_(self.smoothing / (self.size - 2))
+        true_dist.scatter_(1, target.data.unsqueeze(1), self.confidence)
+        true_dist[:, self.padding_idx] = 0
+        self.true_dist = true_dist
+        return self.criterion(x, true_dist.clone().detach())
+
+
+def loss(x, crit):
+    d = x + 3 * 1
+    predict = torch.FloatTensor([[0, x / d, 1 / d, 1 / d, 1 / d]])
+    return crit(predict.log(), torch.LongTensor([1])).data
+
+
+def penalization_visualization():
+    crit = LabelSmoothing(5, 0, 0.1)
+    return [loss(x, crit) for x in range(1, 100)]
+"""
+
+# The bug next to it: a module class holding a loss *and* a model it calls, scored on test data.
+_MODEL_AND_LOSS = """
+import torch
+import torch.nn as nn
+
+
+class Scored(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.criterion = nn.CrossEntropyLoss()
+        self.model = model
+
+    def forward(self, x, target):
+        return self.criterion(self.model(x), target)
+
+
+def loss(x, y, scorer):
+    return scorer(x, y).item()
+
+
+def test_losses(test_loader):
+    scorer = Scored(nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.1), nn.Linear(8, 2)))
+    scorer.eval()
+    return [loss(x, y, scorer) for x, y in test_loader]
+"""
+
 CASES = {
+    "loss_wrapper_ok.py": _LOSS_WRAPPER,
+    "model_and_loss_bad.py": _MODEL_AND_LOSS,
     # Look-alike: OpenVINO runtime methods; the torch forward is under no_grad.
     "openvino_ok.py": _OPENVINO.replace("{forward}", "        with torch.no_grad():\n            out = net(x)"),
     # Bug: same file, the torch model's test forward records a graph.
@@ -112,6 +180,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "loss_wrapper_ok.py": [],
+    "model_and_loss_bad.py": [("TRN102", "warning", 16), ("TRN102", "warning", 22)],
     "openvino_ok.py": [],
     "openvino_torch_bad.py": [("TRN102", "warning", 32)],
     "test_keys_logged_ok.py": [("TRN204", "info", 35)],
