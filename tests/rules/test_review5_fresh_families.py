@@ -8,6 +8,9 @@ must keep and the correct look-alike it must leave alone. Through the real comma
 - TRN102/TRN101: a module class that only wraps torch losses and numbers (label smoothing
   around `nn.KLDivLoss`) called on constant tensors: a criterion, no model; a class that holds
   a loss and calls a model it was handed is still evaluated;
+- TRN103: a class method leaves a teacher network in eval mode and the student's training step
+  runs only its parts under `no_grad`: the step trains other modules; a step that runs the
+  network left in eval mode with autograd on is still reported;
 - TRN204: a result dict of the test split read only for its keys (`for key in
   sorted(set(train_stats.keys()) | set(test_stats.keys()))`, `if key in test_stats:`) to fill
   a log: that is no decision on the test score (the finding stays, as a report at info); a
@@ -166,7 +169,89 @@ def test_losses(test_loader):
     return [loss(x, y, scorer) for x, y in test_loader]
 """
 
+# TRN103: a plain trainer class (its base is imported) trains a teacher in one method and leaves
+# it in eval mode; the student's step runs only parts of the teacher, under no_grad, to make
+# targets: the modules it trains are in training mode. The bug next to it: the step runs the
+# switched network itself, with autograd on.
+_FROZEN_TEACHER = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from alg.base import Algorithm
+from alg.modelopera import get_fea
+
+
+class DistillFrozenTeacher(Algorithm):
+    def __init__(self, args):
+        super().__init__(args)
+        self.featurizer = get_fea(args)
+        self.classifier = nn.Linear(8, 2)
+        self.teaf = get_fea(args)
+        self.teac = nn.Linear(8, 2)
+        self.teaNet = nn.Sequential(self.teaf, self.teac)
+
+    def teanettrain(self, loader, opt1):
+        self.teaNet.train()
+        for x, y in loader:
+            loss = F.cross_entropy(self.teaNet(x), y)
+            opt1.zero_grad()
+            loss.backward()
+            opt1.step()
+        self.teaNet.eval()
+
+    def update(self, x, y, opt):
+        with torch.no_grad():
+            tfea = self.teaf(x).detach()
+        z = self.featurizer(x)
+        loss = F.cross_entropy(self.classifier(z), y) + F.mse_loss(z, tfea)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+"""
+
+_STEP_RUNS_NET = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from alg.base import Algorithm
+from alg.modelopera import get_fea
+
+
+class DistillTrainsNet(Algorithm):
+    def __init__(self, args):
+        super().__init__(args)
+        self.featurizer = get_fea(args)
+        self.classifier = nn.Linear(8, 2)
+        self.teaf = get_fea(args)
+        self.teac = nn.Linear(8, 2)
+        self.teaNet = nn.Sequential(self.teaf, self.teac)
+
+    def teanettrain(self, loader, opt1):
+        self.teaNet.train()
+        for x, y in loader:
+            loss = F.cross_entropy(self.teaNet(x), y)
+            opt1.zero_grad()
+            loss.backward()
+            opt1.step()
+        self.teaNet.eval()
+
+    def update(self, x, y, opt):
+        with torch.no_grad():
+            tfea = x.detach()
+        z = self.teaNet(x)
+        loss = F.cross_entropy(self.classifier(z), y) + F.mse_loss(z, tfea)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+"""
+
 CASES = {
+    "frozen_teacher_ok.py": _FROZEN_TEACHER,
+    "step_runs_eval_net_bad.py": _STEP_RUNS_NET,
     "loss_wrapper_ok.py": _LOSS_WRAPPER,
     "model_and_loss_bad.py": _MODEL_AND_LOSS,
     # Look-alike: OpenVINO runtime methods; the torch forward is under no_grad.
@@ -180,6 +265,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "frozen_teacher_ok.py": [],
+    "step_runs_eval_net_bad.py": [("TRN103", "error", 34)],
     "loss_wrapper_ok.py": [],
     "model_and_loss_bad.py": [("TRN102", "warning", 16), ("TRN102", "warning", 22)],
     "openvino_ok.py": [],
