@@ -11,6 +11,9 @@ must keep and the correct look-alike it must leave alone. Through the real comma
 - TRN103: a class method leaves a teacher network in eval mode and the student's training step
   runs only its parts under `no_grad`: the step trains other modules; a step that runs the
   network left in eval mode with autograd on is still reported;
+- TRN101: a model class whose forward never reads the attribute holding its dropout (a
+  feature-map network returning `self.features` maps, the classifier kept unused): no layer
+  that runs depends on the mode (info); the same class whose forward runs the classifier is an error;
 - TRN204: a result dict of the test split read only for its keys (`for key in
   sorted(set(train_stats.keys()) | set(test_stats.keys()))`, `if key in test_stats:`) to fill
   a log: that is no decision on the test score (the finding stays, as a report at info); a
@@ -249,7 +252,82 @@ class DistillTrainsNet(Algorithm):
         return loss.item()
 """
 
+# TRN101: a feature-map script's network keeps the original classifier (with dropout) but its
+# forward returns the conv feature maps only: the dropout never runs, so the missing eval()
+# changes nothing (info, not error). The bug next to it: the forward runs the classifier.
+_FEATURES_ONLY = """
+import torch
+import torch.nn as nn
+
+
+class FeatureAlexNet(nn.Module):
+    def __init__(self, num_classes=5):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 48, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+        self.classifier = nn.Sequential(nn.Dropout(p=0.5), nn.Linear(48 * 6 * 6, num_classes))
+        self._initialize_weights()
+
+    def forward(self, x):
+        outputs = []
+        for name, module in self.features.named_children():
+            x = module(x)
+            outputs.append(x)
+        return outputs
+
+    def _initialize_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+
+
+def feature_maps(images):
+    model = FeatureAlexNet(num_classes=5)
+    model.load_state_dict(torch.load("AlexNet.pth"))
+    maps = []
+    with torch.no_grad():
+        for img in images:
+            maps.append([m.numpy() for m in model(img)])
+    return maps
+"""
+
+_FORWARD_RUNS_DROPOUT = """
+import torch
+import torch.nn as nn
+
+
+class FullAlexNet(nn.Module):
+    def __init__(self, num_classes=5):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 48, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+        self.classifier = nn.Sequential(nn.Dropout(p=0.5), nn.Linear(48 * 6 * 6, num_classes))
+        self._initialize_weights()
+
+    def forward(self, x):
+        outputs = []
+        for name, module in self.features.named_children():
+            x = module(x)
+            outputs.append(x)
+        return self.classifier(torch.flatten(x, 1))
+
+    def _initialize_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight)
+
+
+def feature_maps(images):
+    model = FullAlexNet(num_classes=5)
+    model.load_state_dict(torch.load("AlexNet.pth"))
+    maps = []
+    with torch.no_grad():
+        for img in images:
+            maps.append([m.numpy() for m in model(img)])
+    return maps
+"""
+
 CASES = {
+    "features_only_forward_ok.py": _FEATURES_ONLY,
+    "forward_runs_dropout_bad.py": _FORWARD_RUNS_DROPOUT,
     "frozen_teacher_ok.py": _FROZEN_TEACHER,
     "step_runs_eval_net_bad.py": _STEP_RUNS_NET,
     "loss_wrapper_ok.py": _LOSS_WRAPPER,
@@ -265,6 +343,8 @@ CASES = {
 }
 
 EXPECTED = {
+    "features_only_forward_ok.py": [("TRN101", "info", 31)],
+    "forward_runs_dropout_bad.py": [("TRN101", "error", 31)],
     "frozen_teacher_ok.py": [],
     "step_runs_eval_net_bad.py": [("TRN103", "error", 34)],
     "loss_wrapper_ok.py": [],
