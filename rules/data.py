@@ -648,7 +648,9 @@ class TestDataInTrainingLoop(Rule):
           stopping, a scheduler's `step`; also inside the evaluation helper (a `test()` that
           saves a checkpoint when test accuracy beats the best), or after the epoch loop (test
           scores kept each epoch and the best of them reported: `max(test_f1s)`);
-        - info: it is only printed, logged or stored (monitoring: the numbers stay right);
+        - info: it is only printed, logged or stored (monitoring: the numbers stay right;
+          reading a result dict only for its keys, `for k in test_stats.keys()`, `if k in
+          test_stats:`, to fill a log is storing it);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
           or the call writes a file (`save_test_submission(...)`). A decision on the test
