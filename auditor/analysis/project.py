@@ -657,19 +657,20 @@ class ProjectIndex:
             # Methods whose every call by name in the run is under a grad-off context, through
             # receivers nobody can type (method_names.py): they run with autograd off.
             from auditor.analysis.method_names import OFF, ON
-            from auditor.analysis.self_calls import related_self_grad
+            from auditor.analysis.self_calls import SelfCallIndex
 
             by_name: dict = {}
             for summary in everything:
                 for name, grad in (getattr(summary, "method_call_grads", None) or {}).items():
                     by_name[name] = ON if by_name.get(name) == ON else grad
+            self_calls = SelfCallIndex(everything)
             for holder_base, summary in holders:
                 module = summary.module
                 for name, qualnames in (getattr(summary, "class_methods", None) or {}).items():
                     if by_name.get(name) == ON:
                         continue
                     for qualname in qualnames:
-                        own = related_self_grad(everything, name, qualname.split(".", 1)[0])
+                        own = self_calls.related_grad(name, qualname.split(".", 1)[0])
                         if own == ON or (own is None and by_name.get(name) != OFF):
                             continue  # a call of its class family with autograd on, or no call at all
                         callers.setdefault((module, qualname), []).append((OFF, {}))

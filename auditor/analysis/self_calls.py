@@ -7,7 +7,7 @@ base (a DomainBed-style zoo, where each algorithm's `predict` is called by a gen
 `accuracy(network, loader)` under `no_grad`). So the by-name fallback counts a `self.` call
 only for methods of a related class: phase 1 records, per file, the grad mode of each
 `self.name(...)` call by the class it is in, and each class's bases by their last names; the
-project index relates classes by those names (see `related_self_grad`).
+project index relates classes by those names (see `SelfCallIndex`).
 """
 
 from __future__ import annotations
@@ -40,27 +40,35 @@ def self_method_calls(model: FileModel, skip: frozenset) -> dict:
     return {"bases": bases, "grads": grads}
 
 
-def related_self_grad(summaries: Iterable, name: str, cls: str) -> Optional[str]:
-    """The grad mode of the `self.name(...)` calls of the run made in `cls`, its ancestors or
-    its descendants (by class name): ON when one runs with autograd on, None when none."""
-    bases: dict = {}
-    calls: dict = {}
-    for summary in summaries:
-        recorded = getattr(summary, "self_method_calls", None) or {}
-        for owner, names in (recorded.get("bases") or {}).items():
-            bases.setdefault(owner, set()).update(names)
-        for owner, grad in ((recorded.get("grads") or {}).get(name) or {}).items():
-            calls[owner] = ON if calls.get(owner) == ON or grad == ON else OFF
-    if not calls:
-        return None
-    family = _ancestors(cls, bases) | {cls}
-    found = None
-    for owner, grad in calls.items():
-        if owner in family or cls in _ancestors(owner, bases):
-            if grad == ON:
-                return ON
-            found = OFF
-    return found
+class SelfCallIndex:
+    """The run's `self.name(...)` calls by class, and its classes' bases, read once."""
+
+    def __init__(self, summaries: Iterable) -> None:
+        self.bases: dict = {}
+        self.calls: dict = {}  # name -> {class: grad}
+        for summary in summaries:
+            recorded = getattr(summary, "self_method_calls", None) or {}
+            for owner, names in (recorded.get("bases") or {}).items():
+                self.bases.setdefault(owner, set()).update(names)
+            for name, per_class in (recorded.get("grads") or {}).items():
+                merged = self.calls.setdefault(name, {})
+                for owner, grad in per_class.items():
+                    merged[owner] = ON if merged.get(owner) == ON or grad == ON else OFF
+
+    def related_grad(self, name: str, cls: str) -> Optional[str]:
+        """The grad mode of the `self.name(...)` calls made in `cls`, its ancestors or its
+        descendants (by class name): ON when one runs with autograd on, None when none."""
+        calls = self.calls.get(name)
+        if not calls:
+            return None
+        family = _ancestors(cls, self.bases) | {cls}
+        found = None
+        for owner, grad in calls.items():
+            if owner in family or cls in _ancestors(owner, self.bases):
+                if grad == ON:
+                    return ON
+                found = OFF
+        return found
 
 
 def _ancestors(cls: str, bases: dict) -> set:
