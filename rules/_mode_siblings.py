@@ -36,7 +36,27 @@ def sibling_leaving_eval(prog, function) -> Optional[tuple]:
         return None
     if any(b.function is function for b in model.bindings.get(found[0], ())):
         return None  # `fit` builds a new network (`self.net = build()`): whatever predict left is gone
+    if not _runs_with_grad(model, cls, info, found[0], 0):
+        return None  # the step trains other modules: the net left in eval is a frozen teacher here
     return found
+
+
+def _runs_with_grad(model, cls, method, key: str, depth: int) -> bool:
+    """`method` runs the net with autograd on: `self.net(x)` outside `no_grad`, itself or
+    through another method of the class (`self.loss_fn(x)` running it). A distillation step
+    that only runs parts of a teacher under `no_grad` trains other modules."""
+    from auditor.analysis.param_calls import _lexically_off
+
+    for site in method.calls:
+        if _lexically_off(model, site.node):
+            continue
+        if site.callee in (key, key + ".forward"):
+            return True
+        if depth < 2 and site.callee and site.callee.startswith("self.") and site.callee.count(".") == 1:
+            other = cls.methods.get(site.callee[5:])
+            if other is not None and other is not method and _runs_with_grad(model, cls, other, key, depth + 1):
+                return True
+    return False
 
 
 def _find(prog, cls) -> Optional[tuple]:

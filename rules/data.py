@@ -652,7 +652,9 @@ class TestDataInTrainingLoop(Rule):
           `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`), or a running best handed to
           the helper and taken back (`best_test_f, f = evaluating(model, test_data,
           best_test_f)`: the helper keeps the best test score);
-        - info: it is only printed, logged or stored (monitoring: the numbers stay right);
+        - info: it is only printed, logged or stored (monitoring: the numbers stay right;
+          reading a result dict only for its keys, `for k in test_stats.keys()`, `if k in
+          test_stats:`, to fill a log is storing it);
         - silent: it is taken inside a branch that runs when validation improved (the report
           of the chosen epoch: `if val_acc > best:`, `if valid_mse < min_valid_mse and ...:`),
           or the call writes a file (`save_test_submission(...)`). A decision on the test

@@ -958,7 +958,10 @@ class MissingNoGrad(Rule):
         `no_grad` looping `model.predict(batch)`, runs as that call does; so does a method
         no call resolves to when every call of its name in the run is under `no_grad`,
         through an object a registry built, `self.helper.eval_step(batch)`, or a dict of
-        lambdas handing the method back, `STEPS[kind](self)(batch)`).
+        lambdas handing the method back, `STEPS[kind](self)(batch)`; a `self.name(...)` call
+        there counts only for its own class family, not for a sibling class's method, and
+        calls on scikit-learn or NumPy objects, or in a file importing no torch-capable
+        module, do not count).
         Reported once per evaluation loop (the innermost loop around the forward pass, or
         the function): a validation loop and a test loop inside one epoch loop are two
         findings, and so are a loop that samples from one model and the reranking with
@@ -999,7 +1002,10 @@ class MissingNoGrad(Rule):
         (a class being built), tokenizers, processors, transforms and `transformers.pipeline`
         objects (they run under no_grad themselves); strings, numbers and random noise are
         never data (`validation_z = torch.randn(...)` is a generator's fixed noise);
-        TensorFlow, Keras and JAX models (`TFAutoModel...`) are not torch's. A public
+        TensorFlow, Keras and JAX models (`TFAutoModel...`) are not torch's, nor are the
+        methods of an inference runtime's object (`ie = Core()` of OpenVINO, then
+        `ie.read_model(...)`); a module class that only wraps torch losses (label smoothing
+        around `nn.KLDivLoss`) is a criterion, not a model. A public
         method of a model class that returns its output (`Net.predict(x)`) leaves the grad
         mode to its caller when no caller is in sight: no finding; so does an RL agent's
         method that hands back the log-probabilities of a `torch.distributions` object built

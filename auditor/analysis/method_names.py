@@ -30,36 +30,51 @@ _TOO_COMMON = frozenset({
 _MAX_NAMES = 400
 
 
-def method_call_grads(model: FileModel) -> dict[str, str]:
-    """{method name: "off" when every call of it in this file is under a grad-off context,
-    else "on"} for `x.name(...)` calls and the methods dispatched through tables of this file."""
+def call_is_off(model: FileModel, node: cst.CSTNode, function) -> bool:
+    """The call runs under a grad-off context: lexically, or in a decorated function (or one
+    nested in it)."""
     from auditor.analysis.flow import OFF as FLOW_OFF, _decorated_grad
     from auditor.analysis.param_calls import _lexically_off
 
-    decorated: dict = {}
-
-    def off(node: cst.CSTNode, function) -> bool:
-        if _lexically_off(model, node):
+    if _lexically_off(model, node):
+        return True
+    decorated = model.cache.setdefault("method_names.decorated_off", {})
+    while function is not None:
+        if function not in decorated:
+            info = model.function_info[function]
+            decorated[function] = _decorated_grad(model, info) == FLOW_OFF
+        if decorated[function]:
             return True
-        while function is not None:  # a decorated function, or one nested in it
-            if function not in decorated:
-                info = model.function_info[function]
-                decorated[function] = _decorated_grad(model, info) == FLOW_OFF
-            if decorated[function]:
-                return True
-            function = model.function_info[function].parent
-        return False
+        function = model.function_info[function].parent
+    return False
 
+
+def is_self_call(site) -> bool:
+    """`self.name(...)`."""
+    receiver = site.receiver
+    return type(receiver) is cst.Name and receiver.value == "self"
+
+
+def method_call_grads(model: FileModel) -> dict[str, str]:
+    """{method name: "off" when every call of it in this file is under a grad-off context,
+    else "on"} for `x.name(...)` calls and the methods dispatched through tables of this file.
+    `self.name(...)` inside a class is left to self_calls.py: it reaches its own class family only."""
     found: dict[str, str] = {}
+    if _holds_no_torch_module(model):
+        return found
 
     def record(name: str, node: cst.CSTNode, function) -> None:
         if name in _TOO_COMMON or (name not in found and len(found) >= _MAX_NAMES):
             return
-        verdict = OFF if off(node, function) else ON
+        verdict = OFF if call_is_off(model, node, function) else ON
         found[name] = ON if found.get(name) == ON else verdict
 
     for site in model.calls:
         if site.method is not None and site.receiver is not None:
+            if is_self_call(site) and model.class_of(site.function) is not None:
+                continue
+            if _library_object(model, site):
+                continue  # `clf = KNeighborsClassifier()`, `clf.predict(X)`: no method of the project
             record(site.method, site.node, site.function)
     for table, methods in _dispatch_tables(model).items():
         for site in model.calls:
@@ -67,6 +82,50 @@ def method_call_grads(model: FileModel) -> dict[str, str]:
                 for name in methods:
                     record(name, site.node, site.function)
     return found
+
+
+# Libraries whose objects' methods share names with a project's (`predict`, `score`, `fit`).
+_OTHER_LIBRARIES = frozenset({"sklearn", "xgboost", "lightgbm", "catboost", "statsmodels", "scipy", "numpy",
+                              "pandas"})
+
+
+# Libraries that never hand out a torch module (plots, arrays, classical ML, files).
+_NO_TORCH_LIBRARIES = _OTHER_LIBRARIES | frozenset({"matplotlib", "seaborn", "joblib", "tqdm", "ot", "cv2", "PIL",
+                                                    "skimage", "h5py", "yaml"})
+
+
+def _holds_no_torch_module(model: FileModel) -> bool:
+    """A file that imports only the standard library and libraries without torch modules
+    (a scikit-learn baseline beside the deep models, `clf.predict(X)`): no object it holds has
+    a method of the project's model classes."""
+    import sys
+
+    imports = model.imports
+    if not imports.modules or imports.stars or any(q.startswith(".") for q in imports.aliases.values()):
+        return False
+    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    return all(m in stdlib or m in _NO_TORCH_LIBRARIES for m in imports.modules if m)
+
+
+def _library_object(model: FileModel, site) -> bool:
+    """The receiver is a name every binding of which builds an object of a library other than
+    torch (scikit-learn, XGBoost, NumPy, TensorFlow...): its methods are that library's."""
+    from auditor.analysis.roles import other_framework
+
+    receiver = site.receiver
+    if type(receiver) is not cst.Name:
+        return False
+    bindings = model.bindings_of(receiver.value, site.function)
+    if not bindings:
+        return False
+    for binding in bindings:
+        value = binding.value
+        if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
+            return False
+        qualified = model.qualify_call(value) or ""
+        if qualified.split(".", 1)[0] not in _OTHER_LIBRARIES and not other_framework(qualified):
+            return False
+    return True
 
 
 def _dispatch_tables(model: FileModel) -> dict[str, list[str]]:

@@ -256,7 +256,9 @@ def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[
     if cls.node in memo:
         return memo[cls.node]
     memo[cls.node] = (None, "")  # a recursion guard: unknown while it is being read
-    answer = _class_dependence(model, cls, depth)
+    from auditor.analysis.unreached_layers import unreached_layer_calls
+
+    answer = _class_dependence(model, cls, depth, unreached_layer_calls(cls))
     memo[cls.node] = answer
     return answer
 

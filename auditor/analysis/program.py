@@ -159,6 +159,9 @@ class Program:
                     continue  # a model's own layers, inside the model
                 if self._other_framework_in_force(key, site):
                     continue  # `model = TFAutoModel...` in this cell, a torch model in an earlier one
+                root = key.split(".", 1)[0]
+                if root != key and root != "self" and self._other_framework_in_force(root, site):
+                    continue  # `ie = Core()` (OpenVINO): `ie.read_model(...)` is that runtime's method
                 evidence = self.roles.model_evidence(key, site.function) or (
                     "its `forward()` is called" if explicit else None) or self._built_from_project(key, site.function)
                 if evidence == "name" and (name_tokens(key)[0] in ACTION_VERBS or key.rsplit(".", 1)[-1][:1].isupper()):

@@ -138,6 +138,8 @@ class FileSummary:
     # and {name: [qualified names]} for the methods its classes define.
     method_call_grads: dict = field(default_factory=dict)
     class_methods: dict = field(default_factory=dict)
+    # `self.name(...)` calls by the class they are in, and the classes' bases (self_calls.py).
+    self_method_calls: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -244,12 +246,14 @@ def summarize_file(ctx) -> Optional[Any]:
 
         summary.val_test_classes = val_test_classes(model, program_of(model).splits)
     if model.function_info:
-        from auditor.analysis.method_names import class_methods, method_call_grads
+        from auditor.analysis.method_names import _TOO_COMMON, class_methods, method_call_grads
+        from auditor.analysis.self_calls import self_method_calls
         from auditor.analysis.param_calls import param_method_calls
 
         summary.param_method_calls = param_method_calls(model)
         summary.method_call_grads = method_call_grads(model)
         summary.class_methods = class_methods(model)
+        summary.self_method_calls = self_method_calls(model, _TOO_COMMON)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
@@ -661,17 +665,22 @@ class ProjectIndex:
             # Methods whose every call by name in the run is under a grad-off context, through
             # receivers nobody can type (method_names.py): they run with autograd off.
             from auditor.analysis.method_names import OFF, ON
+            from auditor.analysis.self_calls import SelfCallIndex
 
             by_name: dict = {}
             for summary in everything:
                 for name, grad in (getattr(summary, "method_call_grads", None) or {}).items():
                     by_name[name] = ON if by_name.get(name) == ON else grad
+            self_calls = SelfCallIndex(everything)
             for holder_base, summary in holders:
                 module = summary.module
                 for name, qualnames in (getattr(summary, "class_methods", None) or {}).items():
-                    if by_name.get(name) != OFF:
+                    if by_name.get(name) == ON:
                         continue
                     for qualname in qualnames:
+                        own = self_calls.related_grad(name, qualname.split(".", 1)[0])
+                        if own == ON or (own is None and by_name.get(name) != OFF):
+                            continue  # a call of its class family with autograd on, or no call at all
                         callers.setdefault((module, qualname), []).append((OFF, {}))
                         called.setdefault(module, set()).add(qualname)
                         if module in self.bases:

@@ -167,7 +167,40 @@ def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNo
         return False
     if source is not None and (node is source or _contains(node, source)):
         return True
-    return bool(names_read(node) & tainted)
+    return bool(_values_read(node) & tainted)
+
+
+def _values_read(node: cst.CSTNode) -> set:
+    """`names_read`, less the dicts whose keys alone are read: `stats.keys()` and `key in
+    stats` ask which metrics a result dict holds (to fill a log), never what they are."""
+    found = names_read(node)
+    if not found:
+        return found
+    keys_only: set = set()
+    values: set = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.Lambda, cst.FunctionDef)):
+            continue
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) and not current.args \
+                and current.func.attr.value == "keys":
+            keys_only |= names_read(current.func.value)
+            continue
+        if isinstance(current, cst.Comparison):
+            stack.append(current.left)
+            for target in current.comparisons:
+                if isinstance(target.operator, (cst.In, cst.NotIn)) and \
+                        isinstance(target.comparator, (cst.Name, cst.Attribute)):
+                    keys_only |= names_read(target.comparator)
+                else:
+                    stack.append(target.comparator)
+            continue
+        if isinstance(current, (cst.Name, cst.Attribute)):
+            values |= names_read(current)
+            continue
+        stack.extend(current.children)
+    return found - (keys_only - values)
 
 
 def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:

@@ -148,7 +148,9 @@ def _derives_from(model: FileModel, cls: Optional[ClassInfo], is_root: Callable[
     return False
 
 
-_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "mxnet", "paddle")
+_OTHER_FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "mxnet", "paddle",
+                     # inference runtimes that run an exported model (IR, ONNX, engine files)
+                     "openvino", "onnxruntime", "tensorrt")
 
 
 def other_framework(qualified: Optional[str]) -> bool:
@@ -169,9 +171,19 @@ def model_class_of_call(model: FileModel, call: cst.Call) -> Optional[ClassInfo]
     name = dotted_name(call.func)
     if name and "." not in name:
         cls = model.class_info.get(name)
-        if cls is not None and is_module_class(model, cls):
+        if cls is not None and is_module_class(model, cls) and not _loss_wrapper(model, cls):
             return cls
     return None
+
+
+def _loss_wrapper(model: FileModel, cls: ClassInfo) -> bool:
+    """`LabelSmoothing(nn.Module)` keeping `nn.KLDivLoss` and numbers: a criterion, no model."""
+    from auditor.analysis.loss_modules import is_loss_wrapper
+
+    found = model.cache.setdefault("roles.loss_wrappers", {})
+    if cls.name not in found:
+        found[cls.name] = is_loss_wrapper(model, cls)
+    return found[cls.name]
 
 
 def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
