@@ -41,10 +41,12 @@ def unwrap_model(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpress
 
 
 def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
-    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
+    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such; also
+    a callable that applies one to its first argument (`partial(F.cross_entropy, weight=w)`,
+    `lambda p, t: F.nll_loss(p, t)`)."""
     value = unwrap_moves(value)
-    if type(value) is cst.Call:
-        return roles._loss_class_kind(value)
+    if type(value) in (cst.Call, cst.Lambda):
+        return _loss_object_kind(model, roles, value, function)
     name = dotted_name(value)
     if name is None:
         return None
@@ -53,10 +55,20 @@ def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) 
         inner = unwrap_moves(b.value)
         if b.kind == "assign" and b.index is None and dotted_name(inner) == name:
             continue  # `criterion = criterion.cuda()`: the same object
-        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
+        if b.kind != "assign" or b.index is not None or type(inner) not in (cst.Call, cst.Lambda):
             return None
-        kinds.add(roles._loss_class_kind(inner))
+        kinds.add(_loss_object_kind(model, roles, inner, b.function))
     return kinds.pop() if len(kinds) == 1 else None
+
+
+def _loss_object_kind(model: FileModel, roles, value, function) -> Optional[str]:
+    kind = roles._loss_class_kind(value) if type(value) is cst.Call else None
+    if kind is not None:
+        return kind
+    from auditor.analysis.loss_aliases import wrapped_loss  # it reads built-in losses through this module
+
+    wrapped = wrapped_loss(model, roles, value, function)
+    return wrapped[0] if wrapped is not None and wrapped[1] == 0 else None
 
 
 def class_named(model: FileModel, func: cst.BaseExpression, module: str,

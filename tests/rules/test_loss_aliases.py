@@ -98,6 +98,43 @@ def bce_probs(loader):
     for x, y in loader:
         plain(disc(x), y).backward()
 """,
+    # Bugs: a wrapped loss handed to the training function, or its parameter's default.
+    "handed.py": """
+from functools import partial
+import torch.nn.functional as F
+from models import LogitNet, ProbNet
+
+def fit(model, loader, criterion):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+
+def fit_default(model, loader, criterion=partial(F.nll_loss, reduction="sum")):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+
+def main(loader, w):
+    fit(ProbNet(), loader, partial(F.cross_entropy, weight=w))
+    fit_default(LogitNet(), loader)
+""",
+    # Look-alike: the same functions given logits and log-probabilities.
+    "handed_ok.py": """
+from functools import partial
+import torch
+import torch.nn.functional as F
+from models import LogitNet, ProbNet
+
+def fit(model, loader, criterion):
+    for x, y in loader:
+        criterion(model(x), y).backward()
+
+def fit_log(model, loader, criterion=partial(F.nll_loss, reduction="sum")):
+    for x, y in loader:
+        criterion(torch.log(model(x)), y).backward()
+
+def main(loader, w):
+    fit(LogitNet(), loader, partial(F.cross_entropy, weight=w))
+    fit_log(ProbNet(), loader)
+""",
     # Bugs: a criterion kept in the class body.
     "clients.py": """
 import torch.nn as nn
@@ -178,6 +215,8 @@ EXPECTED = {
     "wrapped_ok.py": [],
     "clients.py": [("TRN301", 11), ("TRN301", 21), ("TRN301", 22)],
     "clients_ok.py": [],
+    "handed.py": [("TRN301", 7), ("TRN303", 11)],
+    "handed_ok.py": [],
 }
 
 
