@@ -14,6 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.builds import unwrap_model
+from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -515,14 +516,14 @@ class Activations:
         built = [v for v in built if dotted_name(v) != callee]
         if len(built) != 1 or type(built[0]) is not cst.Call:
             return None
-        attr = self._last_attribute(built[0])
+        attr = self._last_attribute(built[0]) or timm_head(model, built[0], callee, function)
         if attr is None:
             return None
         swaps = [b for b in model.bindings_of(f"{callee}.{attr}", function) if b.kind == "assign"]
         if use is not None:
             swaps = reaching_bindings(model, swaps, use, function)
-        if not swaps:
-            return None
+        if not swaps:  # `model.classifier[6] = nn.Sequential(...)`: the last slot of the head
+            return self._replaced_slot(callee, attr, built[0], function, kind, depth, use)
         found = []
         for b in swaps:
             value = unwrap_model(model, b.value)
@@ -532,6 +533,27 @@ class Activations:
                 return ""
             found.append(evidence)
         return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _replaced_slot(self, callee: str, attr: str, call: cst.Call, function, kind, depth,
+                       use: Optional[cst.CSTNode]) -> Optional[str]:
+        """`model.classifier[6] = ...` (or `[-1]`) above the use, on a torchvision model whose
+        head is an nn.Sequential ending at that index. None when no such slot is replaced."""
+        model = self.model
+        last = last_slot(model.qualify_call(call), attr)
+        swaps = slot_swaps(model, f"{callee}.{attr}", last, function) if last is not None else []
+        if use is not None:
+            order = source_order(model)
+            at = order.get(use, -1)
+            swaps = [(statement, value) for statement, value in swaps if order.get(statement, at) < at]
+        if not swaps:
+            return None
+        statement, value = swaps[-1]  # the one in force at the use
+        evidence = self._constructed_output(unwrap_model(model, value), kind, None, depth + 1) \
+            if type(unwrap_model(model, value)) is cst.Call else None
+        if not evidence:
+            return ""
+        slot = model.code(statement.targets[0].target)
+        return f"`{callee}`, whose last layer `{slot}` is replaced by a module whose {evidence}"
 
     def _last_attribute(self, call: cst.Call) -> Optional[str]:
         """The attribute whose module a model's forward ends with: a torchvision classifier's
