@@ -58,6 +58,10 @@ _JOINING_FUNCTIONS = ("torch.cat", "torch.concat", "torch.concatenate", "torch.s
 # (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
 _BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
 _BOUNDING_FUNCTIONS = ("torch.clamp", "torch.clip")
+# Averages over a batch, ensemble or augmentation dimension: the mean of probabilities is
+# probabilities (`torch.stack([a(x), b(x)]).mean(0)`), the mean of logits logits.
+_AVERAGING_METHODS = {"mean"}
+_AVERAGING_FUNCTIONS = ("torch.mean",)
 # torchvision classifiers whose forward ends with this attribute's module (in train mode too:
 # inception and googlenet return auxiliary outputs there, and are left out).
 _TORCHVISION_HEADS = {
@@ -134,12 +138,15 @@ class Activations:
                 if found:
                     return found
             return self.activation_of(node.value, function, kind, index, depth + 1)
+        if isinstance(node, cst.BinaryOperation):  # `(p1 + p2) / 2`: an ensemble's mean
+            return self._averaged(node, function, kind, index, depth) if kind in (SOFTMAX, SIGMOID) else None
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
             func = node.func
             if index is None and _FUNCTIONS[kind] and matches(qualified, *_FUNCTIONS[kind]):
                 return f"{dotted_name(func) or kind}()"
-            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
+            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS, *_AVERAGING_FUNCTIONS) and node.args:
+                # `torch.squeeze(pred)`, `torch.mean(torch.stack(probs), dim=0)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if matches(qualified, *_JOINING_FUNCTIONS) and node.args and index is None and not node.args[0].star:
                 # `torch.cat([net(x) for x in xs])`: joined outputs hold what every element holds
@@ -149,7 +156,8 @@ class Activations:
                 if func.attr.value in (kind, f"{kind}_") and kind not in (LOGITS, PASSED) and index is None \
                         and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
                     return f".{func.attr.value}()"
-                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
+                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS or \
+                        func.attr.value in _AVERAGING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if qualified is not None and index is None and kind not in (LOGITS, PASSED) \
                     and not qualified.startswith(("torch.", "numpy.", "np.")):
@@ -534,6 +542,23 @@ class Activations:
             found.append(evidence)
         return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
 
+    def _averaged(self, node: cst.BinaryOperation, function, kind, index, depth) -> Optional[str]:
+        """A mixture of activation outputs: `p1 + p2` (every term one), divided or weighted by a
+        number (`(p1 + p2) / 2`, `0.5 * p1 + 0.5 * p2`, `... / len(views)`)."""
+        operator = type(node.operator)
+        if operator is cst.Add:
+            left = self.activation_of(node.left, function, kind, index, depth + 1)
+            right = left and self.activation_of(node.right, function, kind, index, depth + 1)
+            return f"a sum of outputs each of which is {left}" if left and right else None
+        if operator is cst.Divide and _is_number(self.model, node.right):
+            return self.activation_of(node.left, function, kind, index, depth + 1)
+        if operator is cst.Multiply:
+            if _is_number(self.model, node.left):
+                return self.activation_of(node.right, function, kind, index, depth + 1)
+            if _is_number(self.model, node.right):
+                return self.activation_of(node.left, function, kind, index, depth + 1)
+        return None
+
     def _replaced_slot(self, callee: str, attr: str, call: cst.Call, function, kind, depth,
                        use: Optional[cst.CSTNode]) -> Optional[str]:
         """`model.classifier[6] = ...` (or `[-1]`) above the use, on a torchvision model whose
@@ -871,6 +896,13 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _is_number(model: FileModel, node: cst.BaseExpression) -> bool:
+    """A numeric literal (`2`, `0.5`) or a count (`len(views)`): a weight, not a tensor."""
+    if type(node) in (cst.Integer, cst.Float):
+        return True
+    return type(node) is cst.Call and dotted_name(node.func) == "len" and model.qualify_call(node) is None
 
 
 def _position_of(init, param: str) -> Optional[int]:
