@@ -15,6 +15,7 @@ import libcst as cst
 
 from auditor.analysis.builds import unwrap_model
 from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
+from auditor.analysis.ctor_flags import after_taken_return, flag_guard
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -186,6 +187,8 @@ class Activations:
                          if b.kind == "for" and b.function is function and model.is_within(node, b.statement.body)]
             if self._eval:
                 bindings = self._eval_bindings(bindings, function)
+            if self._building:  # `if self.task == "classification": x = F.softmax(x, 1)`
+                bindings = self._flag_bindings(bindings, function)
             if not bindings:
                 walked = _comprehension_source(model, node, name)  # `sum(ce(p, y) for p in probs)`
                 if walked is None:
@@ -309,6 +312,28 @@ class Activations:
         kept, certain = [], []
         for b in bindings:
             guard = _guard(model, b.statement, function) if b.function is function else None
+            if guard == "never":
+                continue
+            kept.append(b)
+            if guard == "always":
+                certain.append(order.get(b.statement, -1))
+        if certain:
+            last = max(certain)
+            kept = [b for b in kept if b.function is not function or order.get(b.statement, -1) >= last]
+        return kept
+
+    def _flag_bindings(self, bindings: list, function) -> list:
+        """The bindings that hold for the construction being read: none under a flag test it
+        makes false, and one under tests it makes true replaces those above it."""
+        model = self.model
+        cls = model.class_of(function)
+        call = next((c for built, c in reversed(self._building) if built is cls), None) if cls else None
+        if call is None:
+            return bindings
+        order = source_order(model)
+        kept, certain = [], []
+        for b in bindings:
+            guard = flag_guard(model, b.statement, function, cls, call) if b.function is function else None
             if guard == "never":
                 continue
             kept.append(b)
@@ -876,6 +901,12 @@ class Activations:
         returns = forward.returns
         if self._eval:
             returns = [r for r in returns if _guard(self.model, r, forward.node) != "never"]
+            if not returns:
+                return None
+        call = next((c for built, c in reversed(self._building) if built is cls), None)
+        if call is not None:  # the flags this construction passes decide which returns run
+            returns = [r for r in returns if flag_guard(self.model, r, forward.node, cls, call) != "never"
+                       and not after_taken_return(self.model, r, forward.node, cls, call)]
             if not returns:
                 return None
         for ret in returns:
