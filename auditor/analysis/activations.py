@@ -594,7 +594,8 @@ class Activations:
         if use is not None:
             order = source_order(model)
             at = order.get(use, -1)
-            swaps = [(statement, value) for statement, value in swaps if order.get(statement, at) < at]
+            swaps = [(statement, value) for statement, value in swaps
+                     if model.enclosing_function(statement) is not function or order.get(statement, at) < at]
         if not swaps:
             return None
         statement, value = swaps[-1]  # the one in force at the use

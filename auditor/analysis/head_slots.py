@@ -32,10 +32,12 @@ def last_slot(qualified: Optional[str], attr: str) -> Optional[int]:
 
 def slot_swaps(model: FileModel, target: str, last: int, function) -> list[tuple[cst.Assign, cst.BaseExpression]]:
     """`target[last] = value` / `target[-1] = value` statements of `function` (module level
-    for None): (statement, value), in source order."""
+    for None; any method of its class for `self.` targets): (statement, value), in source order."""
+    cls = model.class_of(function) if target.startswith("self.") else None
     found = []
     for node, owner in _subscript_assigns(model):
-        if owner is not function:
+        # `self.net.classifier[6] = ...` in `__init__` holds in every method of the class.
+        if owner is not function and (cls is None or model.class_of(owner) is not cls):
             continue
         subscript = node.targets[0].target
         if dotted_name(subscript.value) == target and _index(subscript) in (last, -1):

@@ -44,6 +44,27 @@ def timm_vit(loader):
     criterion = nn.CrossEntropyLoss()
     for x, y in loader:
         criterion(model(x), y).backward()
+
+class Wrapped(nn.Module):
+    def __init__(self, k):
+        super().__init__()
+        self.net = models.vgg16(pretrained=True)
+        self.net.classifier[6] = nn.Sequential(nn.Linear(4096, k), nn.Softmax(dim=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+def build(k):
+    model = models.alexnet(pretrained=True)
+    model.classifier[6] = nn.Sequential(nn.Linear(4096, k), nn.Softmax(dim=1))
+    return model
+
+def wrapped(loader):
+    criterion = nn.CrossEntropyLoss()
+    a, b = Wrapped(3), build(3)
+    for x, y in loader:
+        criterion(a(x), y).backward()
+        criterion(b(x), y).backward()
 """,
     # Look-alikes: a Linear in the last slot; a softmax put in a slot that is not the last;
     # a timm head replaced by a Linear; a whole classifier replaced after the slot.
@@ -84,7 +105,7 @@ def replaced_again(loader):
 }
 
 EXPECTED = {
-    "slots.py": [("TRN301", 11), ("TRN301", 25), ("TRN301", 32), ("TRN302", 18)],
+    "slots.py": [("TRN301", 11), ("TRN301", 25), ("TRN301", 32), ("TRN301", 52), ("TRN301", 53), ("TRN302", 18)],
     "slots_ok.py": [],
 }
 
