@@ -22,8 +22,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, defining_module, reaching_bindings
-from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
-from auditor.analysis.loss_aliases import alias_name, class_attribute_loss, wrapped_loss
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves, wrapped_loss
+from auditor.analysis.loss_aliases import alias_name, class_attribute_loss
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
