@@ -110,6 +110,20 @@ class SoftmaxBeforeCrossEntropy(Rule):
         `output['probs']` of a model handed in as a parameter is read from every model of the
         run returning that key.
 
+        Aliases, slots, mixtures and flags: a lambda or `functools.partial` (keyword
+        arguments only) wrapping the loss applies it to the matching argument, also when it
+        is handed to a training function or is a parameter's default; a criterion kept as a
+        class attribute (`CRITERION = nn.CrossEntropyLoss()` in the class body, read as
+        `self.CRITERION` or `Client.CRITERION`) is that loss unless a method sets it on the
+        instance; a torchvision head that is an `nn.Sequential` replaced in its last slot
+        (`model.classifier[6] = nn.Sequential(..., nn.Softmax(dim=1))`, or `[-1]`, also on
+        `self.net` in a wrapper's `__init__`) and the replaced `fc`/`head`/`classifier` of a
+        `timm.create_model` model end the model; an ensemble's or augmentation's mean of
+        probabilities (`(p1 + p2) / 2`, `0.5 * p1 + 0.5 * p2`, `torch.stack(ps).mean(0)`) is
+        probabilities; a forward that applies the softmax under a flag its constructor stores
+        (`if self.task == "classification":`, `if self.use_softmax:`) is read with the
+        literal arguments (or literal defaults) of the construction the loss sees.
+
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
         a dict filled by `update(...)`, nor a user loss that chooses the loss under a

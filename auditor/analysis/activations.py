@@ -14,6 +14,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.builds import unwrap_model
+from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
+from auditor.analysis.ctor_flags import after_taken_return, flag_guard
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
@@ -57,6 +59,10 @@ _JOINING_FUNCTIONS = ("torch.cat", "torch.concat", "torch.concatenate", "torch.s
 # (`torch.clamp(x.sigmoid_(), min=1e-4, max=1 - 1e-4)`, detection heads), clamped logits logits.
 _BOUNDING_METHODS = {"clamp", "clamp_", "clip", "clip_"}
 _BOUNDING_FUNCTIONS = ("torch.clamp", "torch.clip")
+# Averages over a batch, ensemble or augmentation dimension: the mean of probabilities is
+# probabilities (`torch.stack([a(x), b(x)]).mean(0)`), the mean of logits logits.
+_AVERAGING_METHODS = {"mean"}
+_AVERAGING_FUNCTIONS = ("torch.mean",)
 # torchvision classifiers whose forward ends with this attribute's module (in train mode too:
 # inception and googlenet return auxiliary outputs there, and are left out).
 _TORCHVISION_HEADS = {
@@ -133,12 +139,15 @@ class Activations:
                 if found:
                     return found
             return self.activation_of(node.value, function, kind, index, depth + 1)
+        if isinstance(node, cst.BinaryOperation):  # `(p1 + p2) / 2`: an ensemble's mean
+            return self._averaged(node, function, kind, index, depth) if kind in (SOFTMAX, SIGMOID) else None
         if isinstance(node, cst.Call):
             qualified = model.qualify_call(node)
             func = node.func
             if index is None and _FUNCTIONS[kind] and matches(qualified, *_FUNCTIONS[kind]):
                 return f"{dotted_name(func) or kind}()"
-            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS) and node.args:  # `torch.squeeze(pred)`
+            if matches(qualified, *SHAPE_FUNCTIONS, *_BOUNDING_FUNCTIONS, *_AVERAGING_FUNCTIONS) and node.args:
+                # `torch.squeeze(pred)`, `torch.mean(torch.stack(probs), dim=0)`
                 return self.activation_of(node.args[0].value, function, kind, index, depth + 1)
             if matches(qualified, *_JOINING_FUNCTIONS) and node.args and index is None and not node.args[0].star:
                 # `torch.cat([net(x) for x in xs])`: joined outputs hold what every element holds
@@ -148,7 +157,8 @@ class Activations:
                 if func.attr.value in (kind, f"{kind}_") and kind not in (LOGITS, PASSED) and index is None \
                         and not module_attribute(model, func, function):  # `x.sigmoid_()` in place too
                     return f".{func.attr.value}()"
-                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS:
+                if func.attr.value in SHAPE_METHODS or func.attr.value in _BOUNDING_METHODS or \
+                        func.attr.value in _AVERAGING_METHODS:
                     return self.activation_of(func.value, function, kind, index, depth + 1)
             if qualified is not None and index is None and kind not in (LOGITS, PASSED) \
                     and not qualified.startswith(("torch.", "numpy.", "np.")):
@@ -177,6 +187,8 @@ class Activations:
                          if b.kind == "for" and b.function is function and model.is_within(node, b.statement.body)]
             if self._eval:
                 bindings = self._eval_bindings(bindings, function)
+            if self._building:  # `if self.task == "classification": x = F.softmax(x, 1)`
+                bindings = self._flag_bindings(bindings, function)
             if not bindings:
                 walked = _comprehension_source(model, node, name)  # `sum(ce(p, y) for p in probs)`
                 if walked is None:
@@ -300,6 +312,28 @@ class Activations:
         kept, certain = [], []
         for b in bindings:
             guard = _guard(model, b.statement, function) if b.function is function else None
+            if guard == "never":
+                continue
+            kept.append(b)
+            if guard == "always":
+                certain.append(order.get(b.statement, -1))
+        if certain:
+            last = max(certain)
+            kept = [b for b in kept if b.function is not function or order.get(b.statement, -1) >= last]
+        return kept
+
+    def _flag_bindings(self, bindings: list, function) -> list:
+        """The bindings that hold for the construction being read: none under a flag test it
+        makes false, and one under tests it makes true replaces those above it."""
+        model = self.model
+        cls = model.class_of(function)
+        call = next((c for built, c in reversed(self._building) if built is cls), None) if cls else None
+        if call is None:
+            return bindings
+        order = source_order(model)
+        kept, certain = [], []
+        for b in bindings:
+            guard = flag_guard(model, b.statement, function, cls, call) if b.function is function else None
             if guard == "never":
                 continue
             kept.append(b)
@@ -515,14 +549,14 @@ class Activations:
         built = [v for v in built if dotted_name(v) != callee]
         if len(built) != 1 or type(built[0]) is not cst.Call:
             return None
-        attr = self._last_attribute(built[0])
+        attr = self._last_attribute(built[0]) or timm_head(model, built[0], callee, function)
         if attr is None:
             return None
         swaps = [b for b in model.bindings_of(f"{callee}.{attr}", function) if b.kind == "assign"]
         if use is not None:
             swaps = reaching_bindings(model, swaps, use, function)
-        if not swaps:
-            return None
+        if not swaps:  # `model.classifier[6] = nn.Sequential(...)`: the last slot of the head
+            return self._replaced_slot(callee, attr, built[0], function, kind, depth, use)
         found = []
         for b in swaps:
             value = unwrap_model(model, b.value)
@@ -532,6 +566,45 @@ class Activations:
                 return ""
             found.append(evidence)
         return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _averaged(self, node: cst.BinaryOperation, function, kind, index, depth) -> Optional[str]:
+        """A mixture of activation outputs: `p1 + p2` (every term one), divided or weighted by a
+        number (`(p1 + p2) / 2`, `0.5 * p1 + 0.5 * p2`, `... / len(views)`)."""
+        operator = type(node.operator)
+        if operator is cst.Add:
+            left = self.activation_of(node.left, function, kind, index, depth + 1)
+            right = left and self.activation_of(node.right, function, kind, index, depth + 1)
+            return f"a sum of outputs each of which is {left}" if left and right else None
+        if operator is cst.Divide and _is_number(self.model, node.right):
+            return self.activation_of(node.left, function, kind, index, depth + 1)
+        if operator is cst.Multiply:
+            if _is_number(self.model, node.left):
+                return self.activation_of(node.right, function, kind, index, depth + 1)
+            if _is_number(self.model, node.right):
+                return self.activation_of(node.left, function, kind, index, depth + 1)
+        return None
+
+    def _replaced_slot(self, callee: str, attr: str, call: cst.Call, function, kind, depth,
+                       use: Optional[cst.CSTNode]) -> Optional[str]:
+        """`model.classifier[6] = ...` (or `[-1]`) above the use, on a torchvision model whose
+        head is an nn.Sequential ending at that index. None when no such slot is replaced."""
+        model = self.model
+        last = last_slot(model.qualify_call(call), attr)
+        swaps = slot_swaps(model, f"{callee}.{attr}", last, function) if last is not None else []
+        if use is not None:
+            order = source_order(model)
+            at = order.get(use, -1)
+            swaps = [(statement, value) for statement, value in swaps
+                     if model.enclosing_function(statement) is not function or order.get(statement, at) < at]
+        if not swaps:
+            return None
+        statement, value = swaps[-1]  # the one in force at the use
+        evidence = self._constructed_output(unwrap_model(model, value), kind, None, depth + 1) \
+            if type(unwrap_model(model, value)) is cst.Call else None
+        if not evidence:
+            return ""
+        slot = model.code(statement.targets[0].target)
+        return f"`{callee}`, whose last layer `{slot}` is replaced by a module whose {evidence}"
 
     def _last_attribute(self, call: cst.Call) -> Optional[str]:
         """The attribute whose module a model's forward ends with: a torchvision classifier's
@@ -831,6 +904,12 @@ class Activations:
             returns = [r for r in returns if _guard(self.model, r, forward.node) != "never"]
             if not returns:
                 return None
+        call = next((c for built, c in reversed(self._building) if built is cls), None)
+        if call is not None:  # the flags this construction passes decide which returns run
+            returns = [r for r in returns if flag_guard(self.model, r, forward.node, cls, call) != "never"
+                       and not after_taken_return(self.model, r, forward.node, cls, call)]
+            if not returns:
+                return None
         for ret in returns:
             if ret.value is None:
                 return None
@@ -849,6 +928,13 @@ class Activations:
                     if site.callee in model.class_info:
                         used_inside.add(site.callee)
         return [c for c in classes if c.name not in used_inside]
+
+
+def _is_number(model: FileModel, node: cst.BaseExpression) -> bool:
+    """A numeric literal (`2`, `0.5`) or a count (`len(views)`): a weight, not a tensor."""
+    if type(node) in (cst.Integer, cst.Float):
+        return True
+    return type(node) is cst.Call and dotted_name(node.func) == "len" and model.qualify_call(node) is None
 
 
 def _position_of(init, param: str) -> Optional[int]:

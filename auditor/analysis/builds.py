@@ -11,7 +11,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.model import FileModel
-from auditor.analysis.names import dotted_name, resolve_import
+from auditor.analysis.names import dotted_name, matches, resolve_import
+from auditor.analysis.roles import LOSS_FUNCTIONS
 
 # `.cuda()` / `.to(device)` / `.train()` on a model or a criterion return it, computing the same.
 _MOVES = ("to", "cuda", "cpu", "float", "double", "half", "train", "eval")
@@ -41,10 +42,12 @@ def unwrap_model(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpress
 
 
 def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[str]:
-    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such."""
+    """The kind of a built-in loss object: `nn.NLLLoss()`, or a name bound only to such; also
+    a callable that applies one to its first argument (`partial(F.cross_entropy, weight=w)`,
+    `lambda p, t: F.nll_loss(p, t)`)."""
     value = unwrap_moves(value)
-    if type(value) is cst.Call:
-        return roles._loss_class_kind(value)
+    if type(value) in (cst.Call, cst.Lambda):
+        return _loss_object_kind(model, roles, value, function)
     name = dotted_name(value)
     if name is None:
         return None
@@ -53,10 +56,18 @@ def built_in_loss(model: FileModel, roles, value: cst.BaseExpression, function) 
         inner = unwrap_moves(b.value)
         if b.kind == "assign" and b.index is None and dotted_name(inner) == name:
             continue  # `criterion = criterion.cuda()`: the same object
-        if b.kind != "assign" or b.index is not None or type(inner) is not cst.Call:
+        if b.kind != "assign" or b.index is not None or type(inner) not in (cst.Call, cst.Lambda):
             return None
-        kinds.add(roles._loss_class_kind(inner))
+        kinds.add(_loss_object_kind(model, roles, inner, b.function))
     return kinds.pop() if len(kinds) == 1 else None
+
+
+def _loss_object_kind(model: FileModel, roles, value, function) -> Optional[str]:
+    kind = roles._loss_class_kind(value) if type(value) is cst.Call else None
+    if kind is not None:
+        return kind
+    wrapped = wrapped_loss(model, roles, value, function)
+    return wrapped[0] if wrapped is not None and wrapped[1] == 0 else None
 
 
 def class_named(model: FileModel, func: cst.BaseExpression, module: str,
@@ -105,3 +116,65 @@ def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], fun
             return None
         found.add(owner)
     return found.pop() if len(found) == 1 else None
+
+
+# -- a callable that applies a built-in loss: `lambda p, t: F.cross_entropy(p, t)`, a partial --
+
+_PARTIAL = ("functools.partial",)
+
+
+def wrapped_loss(model: FileModel, roles, value: cst.BaseExpression, function) -> Optional[tuple[str, int, str]]:
+    """(kind, input position, how) for a lambda or a `functools.partial` of a built-in loss."""
+    value = unwrap_moves(value)
+    if type(value) is cst.Lambda:
+        return _lambda_loss(model, roles, value, function)
+    if type(value) is cst.Call and matches(model.qualify_call(value), *_PARTIAL):
+        return _partial_loss(model, roles, value, function)
+    return None
+
+
+def _function_kind(model: FileModel, node: cst.BaseExpression) -> Optional[str]:
+    qualified = model.qualify(node)
+    return next((kind for kind, names in LOSS_FUNCTIONS.items() if matches(qualified, *names)), None)
+
+
+def _lambda_loss(model: FileModel, roles, node: cst.Lambda, function) -> Optional[tuple[str, int, str]]:
+    params = node.params
+    if params.star_arg is not cst.MaybeSentinel.DEFAULT or params.posonly_params or params.star_kwarg:
+        return None
+    names = [p.name.value for p in params.params]
+    body = node.body
+    if type(body) is not cst.Call:
+        return None
+    kind = _function_kind(model, body.func)
+    if kind is None:
+        kind = roles._loss_class_kind(body.func) if type(body.func) is cst.Call else \
+            built_in_loss(model, roles, body.func, function)
+    if kind is None:
+        return None
+    given = _input_of(body)
+    if type(given) is not cst.Name or given.value not in names:
+        return None
+    return kind, names.index(given.value), "via a lambda that hands it to the loss"
+
+
+def _partial_loss(model: FileModel, roles, call: cst.Call, function) -> Optional[tuple[str, int, str]]:
+    args = call.args
+    if not args or args[0].keyword is not None or args[0].star:
+        return None
+    # Only keyword arguments may follow: a bound positional would be the input itself.
+    if any(a.keyword is None for a in args[1:]):
+        return None
+    wrapped = args[0].value
+    kind = _function_kind(model, wrapped) or built_in_loss(model, roles, wrapped, function)
+    if kind is None:
+        return None
+    return kind, 0, "via functools.partial of the loss"
+
+
+def _input_of(call: cst.Call) -> Optional[cst.BaseExpression]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "input":
+            return arg.value
+    positional = [a for a in call.args if a.keyword is None]
+    return positional[0].value if positional and not positional[0].star else None

@@ -22,7 +22,8 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, defining_module, reaching_bindings
-from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves
+from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves, wrapped_loss
+from auditor.analysis.loss_aliases import alias_name, class_attribute_loss
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.roles import LOSS_CLASSES, LOSS_FUNCTIONS, roles_of
@@ -227,6 +228,8 @@ class LossInputs:
                 return None
         if name in model.bindings or name.startswith("self."):
             return self._bound(name, function)
+        if name.count(".") == 1 and name.split(".")[0] in model.class_info:  # `Client.CRITERION(out, y)`
+            return class_attribute_loss(model, self.roles, name, function)
         own = self.consumers()
         for (owner, position), kind in own.items():
             if owner == name and not model.class_info.get(name):
@@ -259,11 +262,16 @@ class LossInputs:
                 return None
             value = unwrap_moves(b.value)
             owner = model.info(b.function)
-            if type(value) is cst.Call:
+            wrapped = wrapped_loss(model, self.roles, value, b.function)
+            if wrapped is not None:  # `loss_fn = lambda p, t: F.cross_entropy(p, t)`, a partial
+                answer = wrapped
+            elif type(value) is cst.Call:
                 answer = self._constructed(value)
             elif type(value) is cst.Name and owner is not None and value.value in owner.params \
                     and name.startswith("self.") and owner.cls is not None:
                 answer = self._installed(owner, value.value)
+            elif alias_name(value) is not None:  # `criterion = Client.CRITERION`
+                answer = class_attribute_loss(model, self.roles, alias_name(value), b.function)
             else:
                 return None
             if answer is None:
@@ -272,6 +280,9 @@ class LossInputs:
         if not answers and name.startswith("self.") and name.count(".") == 1:
             cls = model.class_of(function)
             answers.update(self._assigned_from_outside(cls, name[5:]) if cls is not None else ())
+            if not answers:  # `criterion = nn.CrossEntropyLoss()` in the class body
+                answer = class_attribute_loss(model, self.roles, name, function)
+                answers.update((answer,) if answer is not None else ())
         return answers.pop() if len(answers) == 1 else None
 
     def _handed(self, function, param: str) -> Optional[tuple[str, int, str]]:
