@@ -285,3 +285,21 @@ def test_a_stray_module_in_the_temporary_directory_does_not_stop_the_cache(bench
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["tool"]["source_sha1"]
     assert len(list((bench["tmp"] / "cache").rglob("*.json"))) == 1
+
+
+def test_a_repository_module_named_like_the_standard_library_does_not_stop_the_run(tmp_path):
+    # `python -m auditor` runs in the materialised tree; a repository's own `warnings.py`
+    # must not shadow the standard library's (it would crash the checker before any report).
+    repo = _repo_named("dev", "shadow")
+    where = tmp_path / "clones" / repo.replace("/", "+")
+    _make_repo(where)
+    (where / "warnings.py").write_text("raise ImportError('the repository, not the standard library')\n")
+    _git(where, "add", "-A")
+    _git(where, "commit", "-q", "-m", "two")
+    commit = _git(where, "rev-parse", "HEAD")
+    _write_manifest(tmp_path / "manifest", repo, [_instance(repo, commit, "train.py", 12, 13, "TRN301", "bug")])
+    proc = _score(tmp_path, "--clones", str(tmp_path / "clones"), "--part", "dev", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["not_scored"] == []
+    assert result["instances"][0]["hit"]

@@ -116,7 +116,13 @@ def check_tree(cmd: list, git_dir: Path, commit: str) -> dict:
         # A clone has a .git: the checker finds the project root as it would for a user.
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
         args = [*cmd, "check", "--select", SELECT, "--no-cache", "--output-format", "json", "--exit-zero", "."]
-        proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        # `python -m auditor` puts the working directory first on sys.path, so a repository's
+        # own `warnings.py` would shadow the standard library's; PYTHONSAFEPATH (3.11+) stops
+        # it, and an empty PYTHONPATH entry (which also means the working directory) is dropped.
+        env = {**os.environ, "PYTHONSAFEPATH": "1"}
+        if "PYTHONPATH" in env:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
+        proc = subprocess.run(args, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=env)
     # Exit 1 with a report is normal even with --exit-zero: files that could not be read are
     # named on stderr and the rest is checked. Only a missing report (exit 2: usage or internal
     # error) makes the tree unscorable.
