@@ -436,8 +436,11 @@ class PreprocessorFitBeforeSplit(Rule):
         `df.apply(zscore)`) when their result is what is stored; not `axis=1` (each row by
         itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
-        (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
-        an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
+        (`train, val, test = split_by_ratio(data, ...)`), when evaluation rows are selected by
+        an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`), and
+        by behaviour when rows are cut off at the bound of rows named as training data
+        (`X_tr, X_ho = X[:n], X[n:]`: the other part is held out, whatever it is called); two
+        cuts with neither part named say nothing (which one trains is not known).
 
         Across boundaries: a helper (function or method) that fits and returns the fitted data
         is flagged at the caller that splits what it returned, through helpers that return it in
