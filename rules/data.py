@@ -411,8 +411,10 @@ class PreprocessorFitBeforeSplit(Rule):
     summary = "A transformer is fitted on the whole dataset before it is split."
     what = """
         Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
-        PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
-        rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
+        PCA, TF-IDF vocabularies, imputers, pipelines; darts' `Scaler`), or statistics taken by
+        hand over all rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling, missing values filled
+        with a column's mean/median/mode: `df[c] = df[c].fillna(df[c].median())`,
+        `df.fillna(df.mean(), inplace=True)`), on data that then reaches a split
         (`train_test_split`, `random_split`, a K-fold `.split`, a function or search that makes
         its own folds: `cross_val_score`/`cross_validate`/`cross_val_predict`/`learning_curve`,
         `GridSearchCV(...).fit`, or a slice named as evaluation data: `X_test = X[n:]`).
@@ -436,7 +438,8 @@ class PreprocessorFitBeforeSplit(Rule):
         `df.apply(zscore)`) when their result is what is stored; not `axis=1` (each row by
         itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
-        (`train, val, test = split_by_ratio(data, ...)`) or when evaluation rows are selected by
+        (`train, val, test = split_by_ratio(data, ...)`, or a method of the data itself:
+        `train, val = series.split_after(0.8)`) or when evaluation rows are selected by
         an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
 
         Across boundaries: a helper (function or method) that fits and returns the fitted data

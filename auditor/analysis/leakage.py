@@ -304,6 +304,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                 hit = reads(arg.value, tainted)
                 if hit:
                     return Split(value, f"{dotted_name(value.func) or 'a call'}()", hit)
+        # `train, val = series.split_after(0.8)` (darts), `train, test = df.randomSplit([.8, .2])`:
+        # a method of the fitted data hands back its own parts.
+        if isinstance(value.func, cst.Attribute):
+            hit = reads(value.func.value, tainted)
+            if hit:
+                return Split(value, f"{_code(value.func) or 'a method'}()", hit)
     # `self.test = self._batchify(test_idx)`: evaluation rows selected by an evaluation index
     # set, from fitted data read directly or by a method of the same class.
     if named & set(EVAL_SPLITS) and any(split_of_name(dotted_name(a.value)) in EVAL_SPLITS

@@ -1,0 +1,155 @@
+"""TRN201/TRN202 families from session 15 (s15-leak), each bug with its correct look-alike,
+through the real command.
+
+- TRN202: darts' `Scaler` (a scikit-learn scaler wrapped for a `TimeSeries`) fitted on the
+  whole series, then the series split by its own method (`series.split_after(0.8)`) or by
+  slices named as test data; fitting it on the training part is correct, and so are darts'
+  transformers that learn nothing from the values (`Diff`). TRN201 sees the same scaler
+  refitted on the validation series;
+- TRN202: missing values filled with a statistic of all the rows (`df[c] =
+  df[c].fillna(df[c].median())`, `df.fillna(df.mean(), inplace=True)`, in a loop over the
+  columns) before the frame is split: an imputer fitted by hand. Filling with a constant,
+  filling the training part with its own statistic and the test part with the training one,
+  or filling a frame that is never split, is correct.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+_DARTS_HEAD = """
+import pandas as pd
+from darts import TimeSeries
+from darts.dataprocessing.transformers import Diff, Scaler
+from darts.models import NBEATSModel
+
+df = pd.read_csv("meter.csv", parse_dates=["timestamp"])
+series = TimeSeries.from_dataframe(df, "timestamp", "reading")
+"""
+
+DARTS_CASES = {
+    # Bug: the scaler sees the whole series, then the series is cut at 80%.
+    "darts_scaler_then_split_after_bad.py": _DARTS_HEAD + """
+scaler = Scaler()
+series = scaler.fit_transform(series)
+train, val = series.split_after(0.8)
+model = NBEATSModel(input_chunk_length=24, output_chunk_length=12)
+model.fit(train, val_series=val)
+""",
+    # Bug: the same, in a forecaster class that slices the scaled series into named parts.
+    "darts_scaler_then_named_slices_bad.py": _DARTS_HEAD + """
+
+class Forecaster:
+    def prepare(self):
+        self.scaler = Scaler()
+        self.scaled = self.scaler.fit_transform(series)
+        cut = int(0.8 * len(self.scaled))
+        self.train_series = self.scaled[:cut]
+        self.test_series = self.scaled[cut:]
+""",
+    # Look-alike: split first, the scaler learns from the training part only.
+    "darts_split_then_scaler_ok.py": _DARTS_HEAD + """
+train, val = series.split_after(0.8)
+scaler = Scaler()
+train_scaled = scaler.fit_transform(train)
+val_scaled = scaler.transform(val)
+""",
+    # Look-alike: differencing learns nothing from the values before the split.
+    "darts_diff_then_split_ok.py": _DARTS_HEAD + """
+diff = Diff()
+series = diff.fit_transform(series)
+train, val = series.split_after(0.8)
+""",
+    # Bug (TRN201): the scaler refitted on the validation series.
+    "darts_scaler_refit_on_val_bad.py": _DARTS_HEAD + """
+train, val = series.split_after(0.8)
+scaler = Scaler()
+train_scaled = scaler.fit_transform(train)
+val_scaled = scaler.fit_transform(val)
+""",
+}
+
+DARTS_EXPECTED = {
+    "darts_scaler_then_split_after_bad.py": [("TRN202", 10)],
+    "darts_scaler_then_named_slices_bad.py": [("TRN202", 13)],
+    "darts_split_then_scaler_ok.py": [],
+    "darts_diff_then_split_ok.py": [],
+    "darts_scaler_refit_on_val_bad.py": [("TRN201", 12)],
+}
+
+
+@pytest.fixture(scope="module")
+def darts_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s15_darts"), DARTS_CASES, "TRN201,TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(DARTS_EXPECTED))
+def test_darts_scaler_and_series_splits(darts_found, name):
+    assert codes_lines(darts_found[name]) == DARTS_EXPECTED[name]
+
+
+_FRAME_HEAD = """
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+df = pd.read_csv("titanic.csv")
+"""
+
+IMPUTATION_CASES = {
+    # Bug: each column's median over every row fills the gaps, in a loop, then the split.
+    "median_fill_loop_then_split_bad.py": _FRAME_HEAD + """
+for col in df.columns:
+    df.fillna({col: df[col].median()}, inplace=True)
+train_set, test_set = train_test_split(df, test_size=0.2)
+""",
+    # Bug: one column filled with its mean, assigned back, then the split.
+    "mean_fill_column_then_split_bad.py": _FRAME_HEAD + """
+df["Age"] = df["Age"].fillna(df["Age"].mean())
+X_train, X_test = train_test_split(df, test_size=0.2)
+""",
+    # Bug: the whole frame filled with its column means in place, then a time cut.
+    "mean_fill_frame_then_slice_bad.py": _FRAME_HEAD + """
+df.fillna(df.mean(), inplace=True)
+n = int(len(df) * 0.8)
+df_test = df[n:]
+""",
+    # Look-alike: split first; the test part is filled with the training median.
+    "split_then_train_median_ok.py": _FRAME_HEAD + """
+X_train, X_test = train_test_split(df, test_size=0.2)
+median = X_train["Age"].median()
+X_train["Age"] = X_train["Age"].fillna(X_train["Age"].median())
+X_test["Age"] = X_test["Age"].fillna(median)
+""",
+    # Look-alike: a constant or a forward fill learns nothing from the rows.
+    "constant_fill_then_split_ok.py": _FRAME_HEAD + """
+df.fillna(0, inplace=True)
+df["Cabin"] = df["Cabin"].fillna(method="ffill")
+X_train, X_test = train_test_split(df, test_size=0.2)
+""",
+    # Look-alike: the filled frame is never split (the test file is a frame of its own).
+    "fill_without_split_ok.py": _FRAME_HEAD + """
+df["Age"] = df["Age"].fillna(df["Age"].median())
+model_input = df.values
+""",
+}
+
+IMPUTATION_EXPECTED = {
+    "median_fill_loop_then_split_bad.py": [("TRN202", 7)],
+    "mean_fill_column_then_split_bad.py": [("TRN202", 6)],
+    "mean_fill_frame_then_slice_bad.py": [("TRN202", 6)],
+    "split_then_train_median_ok.py": [],
+    "constant_fill_then_split_ok.py": [],
+    "fill_without_split_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def imputation_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s15_imputation"), IMPUTATION_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(IMPUTATION_EXPECTED))
+def test_fill_with_statistic_of_all_rows(imputation_found, name):
+    assert codes_lines(imputation_found[name]) == IMPUTATION_EXPECTED[name]
