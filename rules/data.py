@@ -439,7 +439,9 @@ class PreprocessorFitBeforeSplit(Rule):
         itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
         (`train, val, test = split_by_ratio(data, ...)`, or a method of the data itself:
-        `train, val = series.split_after(0.8)`) or when evaluation rows are selected by
+        `train, val = series.split_after(0.8)`), when a forecasting model backtests the data
+        (darts' `model.historical_forecasts(series, start=0.8)`, `backtest`: it trains on the
+        first windows and scores forecasts of the later ones), or when evaluation rows are selected by
         an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`).
 
         Across boundaries: a helper (function or method) that fits and returns the fitted data
@@ -489,7 +491,8 @@ class PreprocessorFitBeforeSplit(Rule):
         """,
     )
     # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...).
-    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve")
+    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", "historical_forecasts",
+                     "backtest")
 
     def check(self, ctx) -> None:
         prog = program(ctx)

@@ -25,6 +25,9 @@ SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # `cross_val_score(clf, X, y)` has seen every validation fold.
 CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve", "validation_curve",
                 "permutation_test_score"}
+# Forecasting models' backtests (darts): the series is cut into expanding training windows and
+# the forecasts of what follows each one are scored, as a time-series cross-validation does.
+BACKTEST_METHODS = {"historical_forecasts", "backtest"}
 _CV_SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"}
 # Reading these from data reads its size or layout, not its values.
 _LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
@@ -255,6 +258,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         splitting = last in SPLITTING_FUNCTIONS or last in CV_FUNCTIONS or (
             last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function)) \
             or (last == "fit" and isinstance(call.func, cst.Attribute) and _is_cv_search(model, call.func.value, function))
+        if last in BACKTEST_METHODS and isinstance(func, cst.Attribute):
+            series = [a.value for a in call.args if (a.keyword is None and not a.star)
+                      or (a.keyword is not None and a.keyword.value == "series")][:1]
+            hit = reads(series[0], tainted) if series else None
+            if hit:
+                return Split(call, f"{last}()", hit)
         if not splitting:
             continue
         for arg in call.args:

@@ -4,8 +4,11 @@ through the real command.
 - TRN202: darts' `Scaler` (a scikit-learn scaler wrapped for a `TimeSeries`) fitted on the
   whole series, then the series split by its own method (`series.split_after(0.8)`) or by
   slices named as test data; fitting it on the training part is correct, and so are darts'
-  transformers that learn nothing from the values (`Diff`). TRN201 sees the same scaler
-  refitted on the validation series;
+  transformers that learn nothing from the values (`Diff`). A backtest of the scaled series
+  (`model.historical_forecasts(series, start=0.8, ...)`, `backtest`) is a split too: it
+  trains on the first windows and scores forecasts of the later ones, whose values shaped the
+  scaler; a scaler fitted on the training part and only applied to the whole series is
+  correct. TRN201 sees the same scaler refitted on the validation series;
 - TRN202: missing values filled with a statistic of all the rows (`df[c] =
   df[c].fillna(df[c].median())`, `df.fillna(df.mean(), inplace=True)`, in a loop over the
   columns) before the frame is split: an imputer fitted by hand. Filling with a constant,
@@ -62,6 +65,25 @@ diff = Diff()
 series = diff.fit_transform(series)
 train, val = series.split_after(0.8)
 """,
+    # Bug: the scaler sees the whole series, then a backtest retrains on its first windows
+    # and scores the forecasts of the later ones.
+    "darts_scaler_then_backtest_bad.py": _DARTS_HEAD + """
+scaler = Scaler()
+scaled = scaler.fit_transform(series)
+model = NBEATSModel(input_chunk_length=24, output_chunk_length=12)
+forecasts = model.historical_forecasts(series=scaled, start=0.8, forecast_horizon=12, retrain=True)
+""",
+    # Look-alike: the scaler learns from the training part; the backtest runs on the whole
+    # series only transformed with it.
+    "darts_train_scaler_then_backtest_ok.py": _DARTS_HEAD + """
+train, val = series.split_after(0.8)
+scaler = Scaler()
+scaler.fit(train)
+scaled = scaler.transform(series)
+model = NBEATSModel(input_chunk_length=24, output_chunk_length=12)
+model.fit(scaler.transform(train))
+forecasts = model.historical_forecasts(scaled, start=0.8, forecast_horizon=12, retrain=False)
+""",
     # Bug (TRN201): the scaler refitted on the validation series.
     "darts_scaler_refit_on_val_bad.py": _DARTS_HEAD + """
 train, val = series.split_after(0.8)
@@ -77,6 +99,8 @@ DARTS_EXPECTED = {
     "darts_split_then_scaler_ok.py": [],
     "darts_diff_then_split_ok.py": [],
     "darts_scaler_refit_on_val_bad.py": [("TRN201", 12)],
+    "darts_scaler_then_backtest_bad.py": [("TRN202", 10)],
+    "darts_train_scaler_then_backtest_ok.py": [],
 }
 
 
