@@ -13,7 +13,12 @@ through the real command.
   df[c].fillna(df[c].median())`, `df.fillna(df.mean(), inplace=True)`, in a loop over the
   columns) before the frame is split: an imputer fitted by hand. Filling with a constant,
   filling the training part with its own statistic and the test part with the training one,
-  or filling a frame that is never split, is correct.
+  or filling a frame that is never split, is correct;
+- TRN202: a data-preparation class whose orchestrating method calls a method that scales a
+  `self.` attribute on all its rows, then one that builds windows from it (returning them),
+  then one that slices its argument into train/test parts: the fitted data flows through the
+  returned windows and the argument. Windows built from another attribute (not the fitted
+  one) split the same way are correct.
 """
 
 from __future__ import annotations
@@ -177,3 +182,72 @@ def imputation_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(IMPUTATION_EXPECTED))
 def test_fill_with_statistic_of_all_rows(imputation_found, name):
     assert codes_lines(imputation_found[name]) == IMPUTATION_EXPECTED[name]
+
+
+_PREPARE_CLASS = """
+import pandas as pd
+from sklearn import preprocessing
+
+
+class DataPrepare:
+    def __init__(self, path):
+        self.data = pd.read_csv(path)
+        self.dates = pd.read_csv(path + ".dates")
+        self.scaler = preprocessing.MinMaxScaler()
+
+    def _standardize(self):
+        self.data["load"] = self.scaler.fit_transform(self.data[["load"]])
+
+    def _windows(self):
+        columns = [self.data.shift(i) for i in range(12)]
+        return pd.concat(columns, axis=1).dropna()
+
+    def _calendar(self):
+        return pd.get_dummies(self.dates["weekday"])
+
+    def _split(self, frame):
+        values = frame.values
+        n = int(len(values) * 0.8)
+        train_x = values[:n]
+        test_x = values[n:]
+        return train_x, test_x
+"""
+
+CLASS_FLOW_CASES = {
+    # Bug: scale all rows, build windows from the scaled attribute, split the windows.
+    "method_scales_windows_then_splits_argument_bad.py": _PREPARE_CLASS + """
+    def prepare(self):
+        self._standardize()
+        framed = self._windows()
+        return self._split(framed)
+""",
+    # Bug: the fitted attribute itself handed to the splitting method.
+    "method_scales_then_splits_attribute_argument_bad.py": _PREPARE_CLASS + """
+    def prepare(self):
+        self._standardize()
+        return self._split(self.data)
+""",
+    # Look-alike: what is split is built from another attribute, not the scaled one.
+    "method_scales_then_splits_other_data_ok.py": _PREPARE_CLASS + """
+    def prepare(self):
+        self._standardize()
+        calendar = self._calendar()
+        return self._split(calendar)
+""",
+}
+
+CLASS_FLOW_EXPECTED = {
+    "method_scales_windows_then_splits_argument_bad.py": [("TRN202", 29)],
+    "method_scales_then_splits_attribute_argument_bad.py": [("TRN202", 29)],
+    "method_scales_then_splits_other_data_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def class_flow_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s15_class_flow"), CLASS_FLOW_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(CLASS_FLOW_EXPECTED))
+def test_fitted_attribute_through_methods_to_a_split(class_flow_found, name):
+    assert codes_lines(class_flow_found[name]) == CLASS_FLOW_EXPECTED[name]
