@@ -448,7 +448,9 @@ class PreprocessorFitBeforeSplit(Rule):
         is flagged at the caller that splits what it returned, through helpers that return it in
         turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
         data in `self.` attributes is flagged where its class calls it and then calls a method
-        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
+        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`), or
+        data made from them that a method returns or is handed (`framed = self._windows()`,
+        `self._split_data(framed)`). A
         helper that fits on the training part it split itself, or that its caller hands a
         split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
         function of another module of the project that returns fitted data (`X, y =
