@@ -87,8 +87,10 @@ CATEGORY_ENCODERS = frozenset({"LabelEncoder", "LabelBinarizer", "MultiLabelBina
 # is transformed by itself, so fitting them on all rows, or on the test rows, leaks nothing.
 STATELESS_TRANSFORMERS = frozenset({"PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer",
                                     "HashingVectorizer",
-                                    # darts: differencing keeps only the first values, for the inverse
-                                    "Diff", "Mapper", "InvertibleMapper", "MissingValuesFiller"})
+                                    # darts: differencing keeps only the first values, for the inverse;
+                                    # static covariates are one row per component, not time rows
+                                    "Diff", "Mapper", "InvertibleMapper", "MissingValuesFiller",
+                                    "StaticCovariatesTransformer"})
 
 
 _COLUMN_TRANSFORMERS = {"ColumnTransformer": 1, "make_column_transformer": 0}  # -> the estimator's index

@@ -4,7 +4,8 @@ through the real command.
 - TRN202: darts' `Scaler` (a scikit-learn scaler wrapped for a `TimeSeries`) fitted on the
   whole series, then the series split by its own method (`series.split_after(0.8)`) or by
   slices named as test data; fitting it on the training part is correct, and so are darts'
-  transformers that learn nothing from the values (`Diff`). A backtest of the scaled series
+  transformers that learn nothing from the time rows (`Diff`, `StaticCovariatesTransformer`).
+  A backtest of the scaled series
   (`model.historical_forecasts(series, start=0.8, ...)`, `backtest`) is a split too: it
   trains on the first windows and scores forecasts of the later ones, whose values shaped the
   scaler; a scaler fitted on the training part and only applied to the whole series is
@@ -89,6 +90,15 @@ model = NBEATSModel(input_chunk_length=24, output_chunk_length=12)
 model.fit(scaler.transform(train))
 forecasts = model.historical_forecasts(scaled, start=0.8, forecast_horizon=12, retrain=False)
 """,
+    # Look-alike: the static covariates (one row per component, not per time step) are
+    # encoded before the time split; no time row shapes them.
+    "darts_static_covariates_then_split_ok.py": _DARTS_HEAD + """
+from darts.dataprocessing.transformers import StaticCovariatesTransformer
+
+encoder = StaticCovariatesTransformer()
+series = encoder.fit_transform(series)
+train, val = series.split_after(0.8)
+""",
     # Bug (TRN201): the scaler refitted on the validation series.
     "darts_scaler_refit_on_val_bad.py": _DARTS_HEAD + """
 train, val = series.split_after(0.8)
@@ -103,6 +113,7 @@ DARTS_EXPECTED = {
     "darts_scaler_then_named_slices_bad.py": [("TRN202", 13)],
     "darts_split_then_scaler_ok.py": [],
     "darts_diff_then_split_ok.py": [],
+    "darts_static_covariates_then_split_ok.py": [],
     "darts_scaler_refit_on_val_bad.py": [("TRN201", 12)],
     "darts_scaler_then_backtest_bad.py": [("TRN202", 10)],
     "darts_train_scaler_then_backtest_ok.py": [],
