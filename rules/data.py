@@ -411,8 +411,10 @@ class PreprocessorFitBeforeSplit(Rule):
     summary = "A transformer is fitted on the whole dataset before it is split."
     what = """
         Flags a `fit`/`fit_transform` of a scikit-learn transformer (scalers, `PowerTransformer`,
-        PCA, TF-IDF vocabularies, imputers, pipelines), or statistics taken by hand over all
-        rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling), on data that then reaches a split
+        PCA, TF-IDF vocabularies, imputers, pipelines; darts' `Scaler`), or statistics taken by
+        hand over all rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling, missing values filled
+        with a column's mean/median/mode: `df[c] = df[c].fillna(df[c].median())`,
+        `df.fillna(df.mean(), inplace=True)`), on data that then reaches a split
         (`train_test_split`, `random_split`, a K-fold `.split`, a function or search that makes
         its own folds: `cross_val_score`/`cross_validate`/`cross_val_predict`/`learning_curve`,
         `GridSearchCV(...).fit`, or a slice named as evaluation data: `X_test = X[n:]`).
@@ -436,7 +438,10 @@ class PreprocessorFitBeforeSplit(Rule):
         `df.apply(zscore)`) when their result is what is stored; not `axis=1` (each row by
         itself), `normalize` (per row), nor a z-score used only to drop outlier rows.
         Splits also count when a call hands back parts named as training and evaluation data
-        (`train, val, test = split_by_ratio(data, ...)`), when evaluation rows are selected by
+        (`train, val, test = split_by_ratio(data, ...)`, or a method of the data itself:
+        `train, val = series.split_after(0.8)`), when a forecasting model backtests the data
+        (darts' `model.historical_forecasts(series, start=0.8)`, `backtest`: it trains on the
+        first windows and scores forecasts of the later ones), when evaluation rows are selected by
         an evaluation index set (`X[test_idx]`, `self.test = self._batchify(test_set)`), and
         by behaviour when rows are cut off at the bound of rows named as training data
         (`X_tr, X_ho = X[:n], X[n:]`: the other part is held out, whatever it is called); two
@@ -446,7 +451,9 @@ class PreprocessorFitBeforeSplit(Rule):
         is flagged at the caller that splits what it returned, through helpers that return it in
         turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
         data in `self.` attributes is flagged where its class calls it and then calls a method
-        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`). A
+        that splits those attributes (`__init__`: `self._normalized()`, `self._split()`), or
+        data made from them that a method returns or is handed (`framed = self._windows()`,
+        `self._split_data(framed)`). A
         helper that fits on the training part it split itself, or that its caller hands a
         split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
         function of another module of the project that returns fitted data (`X, y =
@@ -490,7 +497,8 @@ class PreprocessorFitBeforeSplit(Rule):
     )
     # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...),
     # or cuts rows off at a bound (`X_tr, X_ho = X[:n], X[n:]`).
-    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]")
+    needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]", "historical_forecasts",
+                     "backtest")
 
     def check(self, ctx) -> None:
         prog = program(ctx)

@@ -10,6 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.imputation import imputations
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.model import bind_arguments
 from auditor.analysis.names import dotted_name
@@ -85,7 +86,11 @@ CATEGORY_ENCODERS = frozenset({"LabelEncoder", "LabelBinarizer", "MultiLabelBina
 # Transformers whose fit learns nothing from the rows (only the number of columns): each row
 # is transformed by itself, so fitting them on all rows, or on the test rows, leaks nothing.
 STATELESS_TRANSFORMERS = frozenset({"PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer",
-                                    "HashingVectorizer"})
+                                    "HashingVectorizer",
+                                    # darts: differencing keeps only the first values, for the inverse;
+                                    # static covariates are one row per component, not time rows
+                                    "Diff", "Mapper", "InvertibleMapper", "MissingValuesFiller",
+                                    "StaticCovariatesTransformer"})
 
 
 _COLUMN_TRANSFORMERS = {"ColumnTransformer": 1, "make_column_transformer": 0}  # -> the estimator's index
@@ -238,6 +243,14 @@ def function_sources(prog):
                            returned=returned)
 
 
+def imputation_sources(prog):
+    """`df["age"] = df["age"].fillna(df["age"].median())`, `df.fillna(df.mean(), inplace=True)`:
+    missing values filled with a statistic of all the rows, an imputer fitted by hand."""
+    for call, statement, function, data, seeds in imputations(prog.model):
+        yield FittedSource(call, statement, function, "missing values are filled with a statistic over all rows of",
+                           data, seeds)
+
+
 def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:
     """The statement's value is `call`, or `call` wrapped as data (`pd.DataFrame(zscore(X))`)."""
     while value is not call:
@@ -319,7 +332,8 @@ def all_sources(prog) -> list:
     part. Kept on the program: the project summary (phase 1) and TRN202 (phase 2) both ask."""
     found = getattr(prog, "_fitted_sources", None)
     if found is None:
-        found = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog))
+        found = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog)) \
+            + list(imputation_sources(prog))
         prog._fitted_sources = found
     return found
 

@@ -26,6 +26,9 @@ SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # `cross_val_score(clf, X, y)` has seen every validation fold.
 CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve", "validation_curve",
                 "permutation_test_score"}
+# Forecasting models' backtests (darts): the series is cut into expanding training windows and
+# the forecasts of what follows each one are scored, as a time-series cross-validation does.
+BACKTEST_METHODS = {"historical_forecasts", "backtest"}
 _CV_SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV"}
 # Reading these from data reads its size or layout, not its values.
 _LAYOUT_ATTRIBUTES = {"shape", "columns", "index", "dtype", "dtypes", "size", "ndim", "device", "name", "names"}
@@ -256,6 +259,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         splitting = last in SPLITTING_FUNCTIONS or last in CV_FUNCTIONS or (
             last == "split" and isinstance(call.func, cst.Attribute) and is_cv_splitter(model, call.func.value, function)) \
             or (last == "fit" and isinstance(call.func, cst.Attribute) and _is_cv_search(model, call.func.value, function))
+        if last in BACKTEST_METHODS and isinstance(func, cst.Attribute):
+            series = [a.value for a in call.args if (a.keyword is None and not a.star)
+                      or (a.keyword is not None and a.keyword.value == "series")][:1]
+            hit = reads(series[0], tainted) if series else None
+            if hit:
+                return Split(call, f"{last}()", hit)
         if not splitting:
             continue
         for arg in call.args:
@@ -311,6 +320,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                 hit = reads(arg.value, tainted)
                 if hit:
                     return Split(value, f"{dotted_name(value.func) or 'a call'}()", hit)
+        # `train, val = series.split_after(0.8)` (darts), `train, test = df.randomSplit([.8, .2])`:
+        # a method of the fitted data hands back its own parts.
+        if isinstance(value.func, cst.Attribute):
+            hit = reads(value.func.value, tainted)
+            if hit:
+                return Split(value, f"{_code(value.func) or 'a method'}()", hit)
     # `self.test = self._batchify(test_idx)`: evaluation rows selected by an evaluation index
     # set, from fitted data read directly or by a method of the same class.
     if named & set(EVAL_SPLITS) and any(split_of_name(dotted_name(a.value)) in EVAL_SPLITS
@@ -521,7 +536,9 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                 return found
         if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
             targets = names_assigned(statement)
-            if reads(statement.value, tainted):
+            if reads(statement.value, tainted) or (methods and inline and statement.value is not None
+                                                   and _method_returns_fitted(model, statement.value, tainted,
+                                                                              methods)):
                 tainted.update(targets)
             elif not isinstance(statement, cst.AugAssign) and not _partial(statement) \
                     and not _other_branch(model, source, statement):
@@ -538,18 +555,45 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
 
 
 def _split_in_method(model, statement: cst.CSTNode, tainted: set, methods: dict) -> Optional[Split]:
-    """`self._split(...)` where the method splits a fitted `self.` attribute."""
-    attributes = {n for n in tainted if n.startswith("self.")}
-    if not attributes or isinstance(statement, cst.BaseCompoundStatement):
+    """`self._split(...)` where the method splits a fitted `self.` attribute, or the fitted
+    data handed to it (`self._split_data(framed)`)."""
+    if isinstance(statement, cst.BaseCompoundStatement):
         return None
     for call in _calls(statement):
         callee = dotted_name(call.func) or ""
         method = methods.get(callee[5:]) if callee.startswith("self.") else None
-        if method is not None:
-            found = follow_to_split(model, method, None, attributes, method, methods=methods, inline=False)
+        seeds = _method_seeds(method, call, tainted) if method is not None else set()
+        if seeds:
+            found = follow_to_split(model, method, None, seeds, method, methods=methods, inline=False)
             if found is not None:
                 return Split(call, f"{callee}()", found.data)
     return None
+
+
+def _method_seeds(method: cst.FunctionDef, call: cst.Call, tainted: set) -> set:
+    """What holds fitted data inside `method` when `call` runs it: the fitted `self.`
+    attributes, and its parameters bound to fitted data."""
+    seeds = {n for n in tainted if n.startswith("self.")}
+    params = [p.name.value for p in method.params.params][1:]  # after `self`
+    plain = [a.value for a in call.args if a.keyword is None and not a.star]
+    bound = list(zip(params, plain)) + [(a.keyword.value, a.value) for a in call.args if a.keyword is not None]
+    seeds.update(p for p, value in bound if p in params and reads(value, tainted))
+    return seeds
+
+
+def _method_returns_fitted(model, value: cst.BaseExpression, tainted: set, methods: dict) -> bool:
+    """`framed = self._data_to_supervised()`: a method of the class that returns data made
+    from a fitted `self.` attribute (or a fitted argument) hands the fitted data back."""
+    if not isinstance(value, cst.Call):
+        return False
+    callee = dotted_name(value.func) or ""
+    method = methods.get(callee[5:]) if callee.startswith("self.") else None
+    seeds = _method_seeds(method, value, tainted) if method is not None else set()
+    if not seeds:
+        return False
+    returns: list = []
+    follow_to_split(model, method, None, seeds, method, returns=returns, inline=False)
+    return bool(returns)
 
 
 def _top_level_functions(model) -> dict:

@@ -50,7 +50,9 @@ SCHEDULER_WORDS = {"scheduler", "sched", "lr", "schedule", "warmup"}
 TRANSFORMER_MODULES = ("sklearn.preprocessing", "sklearn.decomposition", "sklearn.impute",
                        "sklearn.feature_extraction", "sklearn.feature_selection", "sklearn.pipeline",
                        "sklearn.compose", "sklearn.random_projection", "sklearn.manifold",
-                       "sklearn.kernel_approximation", "sklearn.cross_decomposition")
+                       "sklearn.kernel_approximation", "sklearn.cross_decomposition",
+                       # darts' `Scaler` (a scikit-learn scaler fitted on a TimeSeries), `BoxCox`, ...
+                       "darts.dataprocessing.transformers")
 # Manifold embeddings without `transform`: fitted to draw a picture, never applied to other data.
 _EMBEDDINGS_FOR_PLOTS = {"TSNE", "MDS", "SpectralEmbedding"}
 # scikit-learn transformers known by a name no other library commonly gives a class. A call of
