@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from auditor.analysis.model import ClassInfo
+from auditor.analysis.model import ClassInfo, syntactic_children
 from auditor.analysis.names import dotted_name
 
 _DYNAMIC = {"modules", "children", "named_children", "named_modules", "_modules", "__dict__"}
@@ -26,27 +26,25 @@ def unreached_layer_calls(cls: ClassInfo) -> frozenset:
         return frozenset()
     assigned: dict = {}
     targets: set = set()
+    attributes: list = []  # every `self.x` Attribute node of the methods
     for name, info in cls.methods.items():
         for node in _walk(info.node.body):
-            if type(node) is cst.Assign:
+            kind = type(node)
+            if kind is cst.Assign:
                 for target in node.targets:
                     targets.add(id(target.target))
                     attribute = dotted_name(target.target)
                     if attribute and attribute.startswith("self.") and attribute.count(".") == 1:
                         assigned.setdefault(attribute, []).append(node.value)
-            elif type(node) is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self" \
-                    and node.attr.value in _DYNAMIC and "init" not in name:
-                return frozenset()
-            elif type(node) is cst.Call and type(node.func) is cst.Name and node.func.value in _DYNAMIC_CALLS \
+            elif kind is cst.Attribute and type(node.value) is cst.Name and node.value.value == "self":
+                if node.attr.value in _DYNAMIC and "init" not in name:
+                    return frozenset()
+                attributes.append(node)
+            elif kind is cst.Call and type(node.func) is cst.Name and node.func.value in _DYNAMIC_CALLS \
                     and "init" not in name:
                 return frozenset()
     # `self.x = ...` targets are Attribute nodes too: a read is one outside assignment targets.
-    read: set = set()
-    for info in cls.methods.values():
-        for node in _walk(info.node.body):
-            if type(node) is cst.Attribute and id(node) not in targets and type(node.value) is cst.Name \
-                    and node.value.value == "self":
-                read.add("self." + node.attr.value)
+    read = {"self." + node.attr.value for node in attributes if id(node) not in targets}
     calls: set = set()
     for attribute, values in assigned.items():
         if attribute not in read:
@@ -62,4 +60,4 @@ def _walk(root: cst.CSTNode):
         yield current
         if isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) and current is not root:
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
