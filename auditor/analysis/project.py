@@ -382,11 +382,13 @@ def _call_contexts(flow, sites: list) -> tuple[list, bool]:
 def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
     """(module, name) for classes (capitalised) and model-building functions (`get_model`)
     imported from the project's own modules whose result the file binds to a name it uses as
-    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`)."""
+    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`, `net = UNet(3, 1).to(device)`)."""
+    from auditor.analysis.flow import _strip_moves
+
     found = set()
     for name, bindings in model.bindings.items():
         for binding in bindings:
-            value = binding.value
+            value = _strip_moves(binding.value) if binding.value is not None else None
             if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
                 continue
             qualified = model.qualify_call(value)
