@@ -18,12 +18,11 @@ from auditor.analysis.names import dotted_name, resolve_import
 
 INIT = "init:"
 _MAX_CALLS = 200
+_UNKNOWN = "?"  # flow.UNKNOWN (flow imports this module, so not imported from it)
 
 
 def held_method_calls(model, module: str, is_package: bool, flow) -> list:
     """[(target module, "Class.method", grad, {"init:<i>" or "init:<kw>": mode})]."""
-    from auditor.analysis.flow import UNKNOWN
-
     found: list = []
     for site in model.calls:
         if site.qualname is not None or site.receiver is None or type(site.receiver) is not cst.Name \
@@ -37,7 +36,7 @@ def held_method_calls(model, module: str, is_package: bool, flow) -> list:
             modes = {}
             for key, name in handed:
                 mode = state.mode(name)
-                if mode is not None and mode != UNKNOWN:
+                if mode is not None and mode != _UNKNOWN:
                     modes[INIT + str(key)] = mode
             if modes:
                 found.append((target_module, f"{cls}.{site.method}", state.grad, modes))
