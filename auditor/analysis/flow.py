@@ -34,6 +34,7 @@ import libcst as cst
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
+from auditor.analysis.held_calls import init_modes
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
                                      other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
@@ -530,6 +531,8 @@ class FlowAnalysis:
                     modes.append((info.positional[index], mode))
                 elif isinstance(index, str) and index in info.params:
                     modes.append((index, mode))  # `evaluate(model=net, ...)`
+            # `MCTS(network).search(...)` from another module: the attributes holding its arguments.
+            modes += init_modes(self.model, info, arg_modes)
             states.append(State(modes=tuple(sorted(modes)), grad=grad))
         return _dedupe(states)
 

@@ -261,17 +261,20 @@ def summarize_file(ctx) -> Optional[Any]:
         return summary
     # The flow only when a call needs it: phase 2 then runs it once, with the project.
     from auditor.analysis.flow import FlowAnalysis
+    from auditor.analysis.held_calls import held_method_calls
     from auditor.analysis.param_calls import handed_objects
 
     flow = program_of(model).flow
     summary.calls, unknown = _call_contexts(flow, sites)
+    summary.calls += held_method_calls(model, module, is_package, flow)
     summary.handed_objects = handed_objects(model, module, is_package, flow, sites)
     # A model handed to a function of another module may leave it switched (`get_loss(model)`
     # calls `model.eval()`): what this file knows of its mode no longer holds for the calls
     # after it. Read them again with those calls forgetting the modes of their arguments.
     opaque = _handing_on(sites, summary.calls)
     if opaque:
-        summary.calls, _ = _call_contexts(FlowAnalysis(model, None, module, opaque=opaque).run(), sites)
+        reread = FlowAnalysis(model, None, module, opaque=opaque).run()
+        summary.calls = _call_contexts(reread, sites)[0] + held_method_calls(model, module, is_package, reread)
     if unknown:
         # A model built from a class of another module of the project (`net = UNet()`) is
         # fresh, in training mode, but only the project knows the class is a model, and it
@@ -281,7 +284,7 @@ def summarize_file(ctx) -> Optional[Any]:
         if assumed:
             everything = {site.node: tuple(targets) for site, targets in sites}
             assumed_flow = FlowAnalysis(model, _Assumed(assumed), module, opaque=everything).run()
-            calls, _ = _call_contexts(assumed_flow, sites)
+            calls = _call_contexts(assumed_flow, sites)[0] + held_method_calls(model, module, is_package, assumed_flow)
             if calls != summary.calls:
                 summary.assumed_models = sorted(assumed)
                 summary.assumed_calls = calls
@@ -391,11 +394,13 @@ def _call_contexts(flow, sites: list) -> tuple[list, bool]:
 def _assumed_model_classes(model, module: str, is_package: bool, roles) -> set:
     """(module, name) for classes (capitalised) and model-building functions (`get_model`)
     imported from the project's own modules whose result the file binds to a name it uses as
-    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`)."""
+    a model (`net = UNet(3, 1)`, `model = get_model("LeNet")`, `net = UNet(3, 1).to(device)`)."""
+    from auditor.analysis.flow import _strip_moves
+
     found = set()
     for name, bindings in model.bindings.items():
         for binding in bindings:
-            value = binding.value
+            value = _strip_moves(binding.value) if binding.value is not None else None
             if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
                 continue
             qualified = model.qualify_call(value)
@@ -643,7 +648,7 @@ class ProjectIndex:
             based_called: dict = {}
             holders = self.summary_bases if self.bases else [(None, s) for s in self.summaries.values()]
             for caller_base, summary in holders:
-                for target_module, function, grad, modes in self._calls_of(summary):
+                for target_module, function, grad, modes in self._calls_of(summary, caller_base):
                     # `from pkg import evaluate`: the caller of pkg/utils.py's function.
                     target_module = self.aliases.get(target_module, target_module)
                     target_module, function = defined_at(self.get, target_module, function)
@@ -692,11 +697,13 @@ class ProjectIndex:
             self._based_called = {key: frozenset(names) for key, names in based_called.items()}
         return self._callers
 
-    def _calls_of(self, summary) -> list:
+    def _calls_of(self, summary, base: Optional[str] = None) -> list:
         """A summary's calls, read with its assumed model classes when all of them are, and
-        the modes left pending by calls into other modules resolved from their effects."""
+        the modes left pending by calls into other modules resolved from their effects.
+        `base`: the caller's folder when module names repeat (its own `network.py`)."""
         assumed = getattr(summary, "assumed_models", None)
-        calls = summary.assumed_calls if assumed and all(self.model_class(*t) is not None for t in assumed) \
+        classes = _BaseView(self, base).model_class if base is not None else self.model_class
+        calls = summary.assumed_calls if assumed and all(classes(*t) is not None for t in assumed) \
             else getattr(summary, "calls", ())
         found = []
         for target_module, function, grad, modes in calls:

@@ -15,6 +15,7 @@ import libcst as cst
 
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo, bind_arguments
+from auditor.analysis.model_zoos import zoo_model
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
 
@@ -206,6 +207,9 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
         return last
     if qualified in ("timm.create_model",):
         return "timm model"
+    zoo = zoo_model(qualified)
+    if zoo is not None:
+        return zoo
     if qualified.startswith("torch.nn.parallel.") or last in ("DataParallel", "DistributedDataParallel"):
         return last
     return None
