@@ -12,6 +12,7 @@ from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, SHAPE, TRAINING, result_use, source_order
+from auditor.analysis.builds import SELF_RETURNING
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
@@ -373,7 +374,7 @@ def _unwrapped(value):
     """What `value` runs: `model` for `model.to(dev)`, `DataParallel(model)`, `torch.compile(model)`."""
     while True:
         if type(value) is cst.Call and type(value.func) is cst.Attribute and \
-                value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
+                value.func.attr.value in SELF_RETURNING + ("train", "eval"):
             value = value.func.value
         elif (wrapped := wrapped_module(value)) is not None:
             value = wrapped
