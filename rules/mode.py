@@ -13,6 +13,7 @@ from auditor.analysis.grad_aliases import no_grad_alias
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
+from auditor.analysis.builds import SELF_RETURNING
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
@@ -374,7 +375,7 @@ def _unwrapped(value):
     """What `value` runs: `model` for `model.to(dev)`, `DataParallel(model)`, `torch.compile(model)`."""
     while True:
         if type(value) is cst.Call and type(value.func) is cst.Attribute and \
-                value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train", "eval"):
+                value.func.attr.value in SELF_RETURNING + ("train", "eval"):
             value = value.func.value
         elif (wrapped := wrapped_module(value)) is not None:
             value = wrapped

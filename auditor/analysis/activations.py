@@ -13,6 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.alternatives import exclusive
 from auditor.analysis.builds import unwrap_model
 from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
 from auditor.analysis.ctor_flags import after_taken_return, flag_guard
@@ -488,6 +489,8 @@ class Activations:
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
         rebound = 0  # `model = model.to(device)`, `model = model.train()`: the same object
         handed: list = []  # (method, parameter) for `self.model = model`
+        built: list = []  # the constructions whose model ends in the activation
+        other_branches: list = []  # constructions of models that do not
         for b in bindings:
             value = unwrap_model(model, b.value)
             if dotted_name(value) == callee:
@@ -510,8 +513,20 @@ class Activations:
             evidence = self._constructed_output(value, kind, index, depth) or \
                 self._added_last(callee, b, value, kind, index)
             if evidence is None:
-                return None
+                # `if args.model == 'cnn': net = CNN() elif ...: net = MLP()`: another branch's
+                # model; decided below, once every binding is read.
+                other_branches.append(b)
+                continue
             layered.append(evidence)
+            built.append(b)
+        if other_branches:
+            # One branch builds the activation's model: on the configuration that picks it the
+            # loss gets its output. Only when the builds are alternatives of one `if`.
+            if not layered or handed_in or len(built) != len(layered) or \
+                    not exclusive(model, [b.statement for b in built + other_branches]):
+                return None
+            return f"`{callee}`, when built by its `{dotted_name(unwrap_model(model, built[0].value).func)}` " \
+                   f"branch (one of {len(built) + len(other_branches)} alternatives), whose {layered[0]}"
         if layered and not handed_in:
             joiner = " " if layered[0].startswith("= ") else ", whose "
             return f"`{callee}`{joiner}{layered[0]}"

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
+from auditor.analysis.builds import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
@@ -1001,8 +1002,7 @@ class FlowAnalysis:
         elif source is None and type(value) is cst.Call:
             # `m = copy.deepcopy(model)`, `model = model.to(device)`, `torch.compile(model)`.
             func = value.func
-            if type(func) is cst.Attribute and func.attr.value in ("to", "cuda", "cpu", "float", "half",
-                                                                         "double", "train", "eval"):
+            if type(func) is cst.Attribute and func.attr.value in SELF_RETURNING + ("train", "eval"):
                 source = dotted_name(func.value)
             elif dotted_name(func) in ("copy.deepcopy", "deepcopy", "torch.compile") and value.args:
                 source = dotted_name(value.args[0].value)
@@ -1894,7 +1894,7 @@ def _chained_mode(value: cst.BaseExpression) -> Optional[str]:
     """The mode a value is switched to by its own chain: `Net().eval()`, `model.to(dev).train()`
     (the outermost switch wins), else None."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+            value.func.attr.value in SELF_RETURNING + ("train", "eval"):
         method = value.func.attr.value
         if method == "eval":
             return EVAL
@@ -1908,7 +1908,7 @@ def _chained_mode(value: cst.BaseExpression) -> Optional[str]:
 def _strip_moves(node: cst.BaseExpression) -> cst.BaseExpression:
     """`model.to(device)` -> `model`: device and dtype moves return the same module."""
     while type(node) is cst.Call and type(node.func) is cst.Attribute and \
-            node.func.attr.value in ("to", "cpu", "cuda", "float", "half", "double", "train", "eval"):
+            node.func.attr.value in SELF_RETURNING + ("train", "eval"):
         node = node.func.value
     return node
 

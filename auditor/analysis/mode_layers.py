@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
+from auditor.analysis.builds import SELF_RETURNING
 from auditor.analysis.model import ClassInfo, FileModel
 from auditor.analysis.names import dotted_name
 
@@ -49,7 +50,7 @@ def _mirrored(qualified: str) -> Optional[str]:
 def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0) -> tuple[Optional[bool], str]:
     """(dependent?, what) for a model built by `value` (see the module docstring)."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+            value.func.attr.value in SELF_RETURNING + ("train",):
         value = value.func.value
     if type(value) is not cst.Call or depth > _MAX_DEPTH:
         return None, ""
@@ -399,7 +400,7 @@ def caller_gated(model: FileModel, value: cst.BaseExpression, call: cst.Call) ->
     depending on no mode, and the forward call `call` leaves each such parameter off (not
     given and false by default, or a false literal: False, None, 0)."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+            value.func.attr.value in SELF_RETURNING + ("train",):
         value = value.func.value
     name = dotted_name(value.func) if type(value) is cst.Call else None
     cls = _class_in_force(model, name, value) if name and "." not in name else None
@@ -521,7 +522,7 @@ def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
     and buffers (`ComputeDepthMaps()`, a renderer or a fixed transform). Running it is no
     forward pass of a model: no mode, no graph unless its input has one."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half"):
+            value.func.attr.value in SELF_RETURNING:
         value = value.func.value
     name = dotted_name(value.func) if type(value) is cst.Call else None
     cls = _class_in_force(model, name, value) if name and "." not in name else None
@@ -593,7 +594,7 @@ def unparsed_class(model: FileModel, source: Any, value: cst.BaseExpression) -> 
     exercise's blanks: `self.mlp = # your code here`): there are no layers to read, and the
     code cannot run as written. None otherwise."""
     while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cuda", "cpu", "float", "double", "half", "train"):
+            value.func.attr.value in SELF_RETURNING + ("train",):
         value = value.func.value
     if type(value) is not cst.Call or type(value.func) is not cst.Name or not getattr(source, "piece_errors", None):
         return None

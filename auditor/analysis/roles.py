@@ -13,6 +13,7 @@ from typing import Callable, Optional, Union
 
 import libcst as cst
 
+from auditor.analysis.builds import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo, bind_arguments
 from auditor.analysis.model_zoos import zoo_model
@@ -220,7 +221,7 @@ def _fresh_model_value(model: FileModel, value: cst.BaseExpression) -> Optional[
     # Exact types here and below (Call, Attribute and Name have no subclasses): an isinstance
     # against a libcst class is a Python-level ABC check.
     while type(value) is cst.Call and type(value.func) is cst.Attribute \
-            and value.func.attr.value in ("to", "cuda", "cpu", "double", "float", "half", "train"):
+            and value.func.attr.value in SELF_RETURNING + ("train",):
         value = value.func.value
     if type(value) is cst.Call:
         return model_constructor(model, value)
