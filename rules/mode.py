@@ -13,7 +13,7 @@ from auditor.analysis.grad_aliases import no_grad_alias
 from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
-from auditor.analysis.builds import SELF_RETURNING
+from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of

@@ -12,12 +12,9 @@ import libcst as cst
 
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, matches, resolve_import
+from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.roles import LOSS_FUNCTIONS
 
-# Methods of `nn.Module` that return the module itself (`net = net.type(FloatTensor)`, a 2017
-# idiom; `model = Net().apply(init_weights)`; `model.requires_grad_(False)`): the same object.
-SELF_RETURNING = ("to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type", "apply",
-                  "requires_grad_", "share_memory")
 # `.cuda()` / `.to(device)` / `.train()` on a model or a criterion return it, computing the same.
 _MOVES = SELF_RETURNING + ("train", "eval")
 

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import SELF_RETURNING
+from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import

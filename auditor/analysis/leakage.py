@@ -19,7 +19,7 @@ import libcst as cst
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.row_cuts import held_out_cut
-from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, split_of_name
+from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, names_training, split_of_name
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # Functions that split their data into folds themselves: a scaler fitted on `X` before
@@ -286,7 +286,7 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                 return found
         # `X_tr = X[:n]` ... `X_ho = X[n:]`: rows cut off from the rows kept for training
         # are held out, whatever their name says.
-        elif split_of_name(part) != TRAIN and held_out_cut(model, _unwrapped(rows), function):
+        elif split_of_name(part) != TRAIN and held_out_cut(model, _unwrapped(rows), function, names_training):
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found

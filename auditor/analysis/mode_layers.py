@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import SELF_RETURNING
+from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.model import ClassInfo, FileModel
 from auditor.analysis.names import dotted_name
 

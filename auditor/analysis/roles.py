@@ -13,7 +13,7 @@ from typing import Callable, Optional, Union
 
 import libcst as cst
 
-from auditor.analysis.builds import SELF_RETURNING
+from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo, bind_arguments
 from auditor.analysis.model_zoos import zoo_model

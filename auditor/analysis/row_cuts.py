@@ -11,12 +11,11 @@ bounds (`X[:-1]` inputs, `X[1:]` targets) hold nothing out.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import libcst as cst
 
 from auditor.analysis.names import dotted_name
-from auditor.analysis.splits import TRAIN, split_of_name
 
 HEAD, TAIL = "head", "tail"
 
@@ -35,23 +34,22 @@ def row_cut(node: cst.BaseExpression) -> Optional[tuple]:
     return base, HEAD if cut.lower is None else TAIL, _code(bound)
 
 
-def held_out_cut(model, node: cst.BaseExpression, function) -> bool:
+def held_out_cut(model, node: cst.BaseExpression, function, names_training: Callable[[str], bool]) -> bool:
     """Whether `node` is the held-out one of two complementary cuts in the scope of `function`
-    (the module when None): its complement is named as training data and it is not."""
+    (the module when None): its complement is bound to a name that `names_training` reads as
+    training data, and it is not (the naming policy is the caller's: splits.py)."""
     cut = row_cut(node)
     if cut is None:
         return False
     cuts = _cuts_in(model, function)
-    if TRAIN in cuts.get(cut, ()):
+    if any(names_training(name) for name in cuts.get(cut, ())):
         return False
     base, part, bound = cut
-    other = cuts.get((base, TAIL if part == HEAD else HEAD, bound))
-    return bool(other) and TRAIN in other
+    return any(names_training(name) for name in cuts.get((base, TAIL if part == HEAD else HEAD, bound), ()))
 
 
 def _cuts_in(model, function) -> dict:
-    """{cut: the splits named by the names given to it (None: unnamed)} for every row cut
-    written in the scope."""
+    """{cut: the names given to it} for every row cut written in the scope."""
     key = ("row_cuts", function)
     found = model.cache.get(key)
     if found is not None:
@@ -67,7 +65,8 @@ def _cuts_in(model, function) -> dict:
     for node in nodes:
         cut = row_cut(node) if isinstance(node, cst.Subscript) else None
         if cut is not None:
-            found.setdefault(cut, set()).add(split_of_name(named.get(id(node))))
+            name = named.get(id(node))
+            found.setdefault(cut, set()).update([name] if name else [])
     model.cache[key] = found
     return found
 

@@ -76,6 +76,10 @@ def split_of_name(name: Optional[str], alone: bool = False) -> Optional[str]:
     return None
 
 
+def names_training(name: str) -> bool:
+    return split_of_name(name) == TRAIN
+
+
 def split_of_string(text: str) -> Optional[str]:
     """A dict key or phase string such as "valid" or "test"."""
     return split_of_name(text.strip("'\""), alone=True)
@@ -286,7 +290,7 @@ class SplitResolver:
                 from auditor.analysis.row_cuts import held_out_cut
 
                 # `model(X[80:])` beside `model(X[:80])`: the rows cut off are held out.
-                if held_out_cut(self.model, node, function):
+                if held_out_cut(self.model, node, function, names_training):
                     return VAL
             return base
         if isinstance(node, cst.Call):
