@@ -45,6 +45,7 @@ from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
 from auditor.neighbours import base_directory
+from auditor.python2 import as_python3
 from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
                            relevance_pattern, scan_imports)
 from auditor.rule import Rule
@@ -206,6 +207,18 @@ def _parse_retabbed(text: str) -> Optional[cst.Module]:
         return None
 
 
+def _parse_python2(text: str) -> Optional[cst.Module]:
+    """A Python 2 file whose print statements and `except E, e:` are all that stops the
+    parse, read with those written the Python 3 way (lines keep their numbers)."""
+    rewritten = as_python3(text)
+    if rewritten is None:
+        return None
+    try:
+        return cst.parse_module(rewritten)
+    except (cst.ParserSyntaxError, cst.CSTValidationError, RecursionError):
+        return None
+
+
 def _skipped(result: FileResult, size: int, limit: int, what: str) -> _Prepared:
     result.checked = False
     result.notice = (f"skipped: {_megabytes(size)}{what}, over the size limit of {_megabytes(limit)} "
@@ -270,10 +283,14 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     # syntax): libcst has the last word on what is a syntax error. A file CPython
     # refused gets libcst's validating parse, whose node checks refuse what its grammar
     # lets through (`b"a" "b"` mixes bytes and text); the others skip those checks.
+    python2 = False  # parsed as rewritten by auditor.python2: no fixes (they would carry the rewrite)
     try:
         module = parse_module(source.text) if verdict.ok else cst.parse_module(source.text)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as exc:
         module = _parse_retabbed(source.text) if verdict.ok else None
+        if module is None and not source.is_notebook:
+            module = _parse_python2(source.text)
+            python2 = module is not None
         if module is None:
             result.findings.append(_syntax_error_finding(source, exc))
             return prepared
@@ -289,7 +306,7 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
         return prepared
     prepared.module, prepared.final = module, False
     prepared.context = FileContext(source, module, module_name=module_name,
-                                   wants_fixes=options is None or options.fixes)
+                                   wants_fixes=(options is None or options.fixes) and not python2)
     try:
         prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
