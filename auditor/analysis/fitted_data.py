@@ -259,9 +259,13 @@ def resampling_sources(prog):
         if prog.splits.split_of(data, site.function) is not None or row_range(data):
             continue  # oversampling the training part only is the correct way
         outputs = set(names_assigned(site.statement))
+        shown = _shorten(prog.model.code(data), 40)
         if outputs:
-            yield FittedSource(site.node, site.statement, site.function, f"{kind} oversamples",
-                               _shorten(prog.model.code(data), 40), outputs)
+            yield FittedSource(site.node, site.statement, site.function, f"{kind} oversamples", shown, outputs)
+        elif isinstance(site.statement, cst.Return) and site.function is not None:
+            # `return SMOTE().fit_resample(X, y)`: the resampled rows go straight to the caller.
+            yield FittedSource(site.node, site.statement, site.function, f"{kind} oversamples", shown, set(),
+                               returned=True)
 
 
 def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:

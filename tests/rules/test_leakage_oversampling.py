@@ -71,6 +71,31 @@ from imblearn.over_sampling import SMOTE
 X_res, y_res = SMOTE().fit_resample(X, y)
 train_loader = DataLoader(TensorDataset(torch.tensor(X_res), torch.tensor(y_res)), batch_size=32)
 """,
+    # Bug: a helper hands the resampled rows back (`return SMOTE().fit_resample(X, y)`), the
+    # caller splits them.
+    "smote_helper_then_split_bad.py": """
+from imblearn.over_sampling import SMOTE
+""" + _HEAD + """
+
+def balance(features, labels):
+    return SMOTE().fit_resample(features, labels)
+
+
+X_bal, y_bal = balance(X, y)
+X_train, X_test, y_train, y_test = train_test_split(X_bal, y_bal, test_size=0.2)
+""",
+    # Correct: the same helper applied to the training part after the split.
+    "smote_helper_on_train_ok.py": """
+from imblearn.over_sampling import SMOTE
+""" + _HEAD + """
+
+def balance(features, labels):
+    return SMOTE().fit_resample(features, labels)
+
+
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)
+X_train, y_train = balance(X_train, y_train)
+""",
 }
 
 EXPECTED = {
@@ -80,6 +105,8 @@ EXPECTED = {
     "split_then_smote_ok.py": [],
     "undersample_then_split_ok.py": [],
     "smote_never_split_ok.py": [],
+    "smote_helper_then_split_bad.py": [("TRN202", 18)],
+    "smote_helper_on_train_ok.py": [],
 }
 
 
