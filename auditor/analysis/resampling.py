@@ -19,11 +19,29 @@ OVERSAMPLING_MODULES = ("imblearn.over_sampling.", "imblearn.combine.")
 RESAMPLE_METHODS = ("fit_resample", "fit_sample")  # `fit_sample`: imbalanced-learn before 0.4
 
 
+# Names no other common library gives a class: a notebook that calls `SMOTE(...)` with the
+# import in a cell since deleted (or run in a session that had it) still means this sampler.
+_OVERSAMPLER_NAMES = frozenset({"SMOTE", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "KMeansSMOTE", "SMOTENC",
+                                "SMOTEN", "RandomOverSampler", "SMOTETomek", "SMOTEENN"})
+
+
 def _oversampler_call(model, call: cst.Call) -> Optional[str]:
-    qualified = model.qualify_call(call) or ""
-    if qualified.startswith(OVERSAMPLING_MODULES):
+    qualified = model.qualify_call(call)
+    if qualified and qualified.startswith(OVERSAMPLING_MODULES):
         return qualified.rsplit(".", 1)[-1]
+    if qualified is None and isinstance(call.func, cst.Name) and call.func.value in _OVERSAMPLER_NAMES \
+            and _unbound(model, call.func.value):
+        return call.func.value
     return None
+
+
+def _unbound(model, name: str) -> bool:
+    """`name` is bound nowhere in the file (no import, definition or assignment), and any
+    star import is imbalanced-learn's: the name can only mean the library's class."""
+    if any(not star.startswith("imblearn") for star in model.imports.stars) or model.bindings.get(name):
+        return False
+    return not any(c.name == name for c in model.class_info.values()) and \
+        not any(i.name == name for i in model.function_info.values())
 
 
 def oversampler(model, receiver: cst.BaseExpression, function) -> Optional[str]:

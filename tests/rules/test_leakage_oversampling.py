@@ -96,6 +96,24 @@ def balance(features, labels):
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)
 X_train, y_train = balance(X_train, y_train)
 """,
+    # Bug: `SMOTE` called with its import gone (a notebook whose import cell was deleted):
+    # the name is bound nowhere, so it can only be imbalanced-learn's class.
+    "unimported_smote_then_split_bad.py": _HEAD + """
+smote = SMOTE(random_state=42)
+X_res, y_res = smote.fit_resample(X, y)
+X_train, X_val, y_train, y_val = train_test_split(X_res, y_res, test_size=0.2)
+""",
+    # Correct: a class of the project that happens to be called SMOTE and adds no rows.
+    "own_smote_class_ok.py": _HEAD + """
+
+class SMOTE:
+    def fit_resample(self, features, labels):
+        return features, labels
+
+
+X_res, y_res = SMOTE().fit_resample(X, y)
+X_train, X_val, y_train, y_val = train_test_split(X_res, y_res, test_size=0.2)
+""",
 }
 
 EXPECTED = {
@@ -107,6 +125,8 @@ EXPECTED = {
     "smote_never_split_ok.py": [],
     "smote_helper_then_split_bad.py": [("TRN202", 18)],
     "smote_helper_on_train_ok.py": [],
+    "unimported_smote_then_split_bad.py": [("TRN202", 12)],
+    "own_smote_class_ok.py": [],
 }
 
 
