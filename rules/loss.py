@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
+from auditor.analysis.activations import BRANCH_BUILT, SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.handed import handed_together
 from auditor.analysis.loss_inputs import loss_inputs_of
 from auditor.findings import Severity
@@ -176,10 +176,17 @@ class SoftmaxBeforeCrossEntropy(Rule):
         self._handed_together(ctx, activations)
         for site in model.calls:
             found = losses.input_of(site)
+            branched = found is None
+            if branched:  # one branch of the configuration installs this loss
+                found = losses.as_alternative(site, self.loss_kind)
             if found is None or found[0] != self.loss_kind:
                 continue
             _, first, how = found
             evidence = activations.activation_of(first, site.function, self.activation)
+            if branched and evidence and BRANCH_BUILT in evidence:
+                # Both the loss and the model picked by branches: which pairs run together is
+                # the configuration's business (`if binary: model, loss = SigmoidNet(), BCELoss()`).
+                continue
             if evidence:
                 via = f" ({how})" if how else ""
                 ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`{via}, the output of "
