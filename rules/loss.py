@@ -122,7 +122,11 @@ class SoftmaxBeforeCrossEntropy(Rule):
         probabilities (`(p1 + p2) / 2`, `0.5 * p1 + 0.5 * p2`, `torch.stack(ps).mean(0)`) is
         probabilities; a forward that applies the softmax under a flag its constructor stores
         (`if self.task == "classification":`, `if self.use_softmax:`) is read with the
-        literal arguments (or literal defaults) of the construction the loss sees.
+        literal arguments (or literal defaults) of the construction the loss sees. A base
+        class's `fit` training `self.model`, which only its subclasses fill (in any module
+        of the run), reads the models those subclasses install; a criterion that the
+        branches of one `if` pick among built-in losses (`CrossEntropyLoss` for
+        classification, `MSELoss` otherwise) is that loss on the run taking its branch.
 
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
