@@ -414,7 +414,10 @@ class PreprocessorFitBeforeSplit(Rule):
         PCA, TF-IDF vocabularies, imputers, pipelines; darts' `Scaler`), or statistics taken by
         hand over all rows (`(X - X.mean(0)) / X.std(0)`, min/max scaling, missing values filled
         with a column's mean/median/mode: `df[c] = df[c].fillna(df[c].median())`,
-        `df.fillna(df.mean(), inplace=True)`), on data that then reaches a split
+        `df.fillna(df.mean(), inplace=True)`), or oversampling by imbalanced-learn
+        (`X_res, y_res = SMOTE().fit_resample(X, y)`, `RandomOverSampler`, `SMOTETomek`: rows
+        made from the test rows land in training; undersamplers only drop rows and are not
+        flagged), on data that then reaches a split
         (`train_test_split`, `random_split`, a K-fold `.split`, a function or search that makes
         its own folds: `cross_val_score`/`cross_validate`/`cross_val_predict`/`learning_curve`,
         `GridSearchCV(...).fit`, or a slice named as evaluation data: `X_test = X[n:]`).

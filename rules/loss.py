@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from auditor.analysis.activations import SIGMOID, SOFTMAX, activations_of
+from auditor.analysis.activations import BRANCH_BUILT, SIGMOID, SOFTMAX, activations_of
 from auditor.analysis.handed import handed_together
 from auditor.analysis.loss_inputs import loss_inputs_of
 from auditor.findings import Severity
@@ -122,7 +122,11 @@ class SoftmaxBeforeCrossEntropy(Rule):
         probabilities (`(p1 + p2) / 2`, `0.5 * p1 + 0.5 * p2`, `torch.stack(ps).mean(0)`) is
         probabilities; a forward that applies the softmax under a flag its constructor stores
         (`if self.task == "classification":`, `if self.use_softmax:`) is read with the
-        literal arguments (or literal defaults) of the construction the loss sees.
+        literal arguments (or literal defaults) of the construction the loss sees. A base
+        class's `fit` training `self.model`, which only its subclasses fill (in any module
+        of the run), reads the models those subclasses install; a criterion that the
+        branches of one `if` pick among built-in losses (`CrossEntropyLoss` for
+        classification, `MSELoss` otherwise) is that loss on the run taking its branch.
 
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),
@@ -176,10 +180,17 @@ class SoftmaxBeforeCrossEntropy(Rule):
         self._handed_together(ctx, activations)
         for site in model.calls:
             found = losses.input_of(site)
+            branched = found is None
+            if branched:  # one branch of the configuration installs this loss
+                found = losses.as_alternative(site, self.loss_kind)
             if found is None or found[0] != self.loss_kind:
                 continue
             _, first, how = found
             evidence = activations.activation_of(first, site.function, self.activation)
+            if branched and evidence and BRANCH_BUILT in evidence:
+                # Both the loss and the model picked by branches: which pairs run together is
+                # the configuration's business (`if binary: model, loss = SigmoidNet(), BCELoss()`).
+                continue
             if evidence:
                 via = f" ({how})" if how else ""
                 ctx.report(site.node, f"{self.loss_name} receives `{shorten(model.code(first))}`{via}, the output of "

@@ -22,6 +22,7 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.names import resolve_import
 from auditor.analysis.reexports import defined_at
 from auditor.analysis.roles import is_module_class, roles_of
+from auditor.analysis.subclass_models import placeholder_only, subclass_output
 from auditor.analysis.uses import source_order
 
 SOFTMAX, SIGMOID = "softmax", "sigmoid"
@@ -45,6 +46,8 @@ _LAYERS = {SOFTMAX: ("torch.nn.Softmax",), SIGMOID: ("torch.nn.Sigmoid",), LOGIT
 ALL = "*"
 _LAYER_NAMES = {SOFTMAX: "nn.Softmax", SIGMOID: "nn.Sigmoid", LOGITS: "nn.Linear", PASSED: ""}
 # What a forward ending in each kind returns, as the messages say it.
+# Marks evidence that holds on one branch's configuration only (a model chosen by an `if`).
+BRANCH_BUILT = " branch (one of "
 _RETURNS = {SOFTMAX: "a softmax", SIGMOID: "a sigmoid", LOGITS: "the logits of an nn.Linear",
             PASSED: "the output of a module its constructor was given"}
 SHAPE_METHODS = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "float", "double", "to", "contiguous",
@@ -476,6 +479,11 @@ class Activations:
                 found = [self.activation_of(r.value, method.node, kind, index, depth + 1) if r.value is not None
                          else None for r in method.returns]
                 return f"`{callee}()` returns {found[0]}" if all(found) else None
+        if callee.startswith("self.") and callee.count(".") == 1 and \
+                placeholder_only(model, callee, bindings):
+            found = self._subclass_installed(callee, function, kind, index)
+            if found is not None:
+                return found
         if index is None and bindings:
             replaced = self._replaced_head(callee, bindings, function, kind, depth, use)
             if replaced is not None:  # the model's last layer was swapped: that layer decides
@@ -525,8 +533,8 @@ class Activations:
             if not layered or handed_in or len(built) != len(layered) or \
                     not exclusive(model, [b.statement for b in built + other_branches]):
                 return None
-            return f"`{callee}`, when built by its `{dotted_name(unwrap_model(model, built[0].value).func)}` " \
-                   f"branch (one of {len(built) + len(other_branches)} alternatives), whose {layered[0]}"
+            return f"`{callee}`, when built by its `{dotted_name(unwrap_model(model, built[0].value).func)}`" \
+                   f"{BRANCH_BUILT}{len(built) + len(other_branches)} alternatives), whose {layered[0]}"
         if layered and not handed_in:
             joiner = " " if layered[0].startswith("= ") else ", whose "
             return f"`{callee}`{joiner}{layered[0]}"
@@ -553,6 +561,21 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _subclass_installed(self, callee: str, function, kind, index) -> Optional[str]:
+        """`out = self.model(x)` in a base class's `fit`, the model put there by a subclass's
+        `__init__` (this module or another): one subclass's model ending in the activation
+        is enough, as that subclass's training runs this very loss."""
+        cls = self.model.class_of(function)
+        info = self.model.info(function)
+        if cls is None or info is None or self.project is None or is_module_class(self.model, cls):
+            return None
+        found = subclass_output(self.project, cls.name, callee[5:], info.name, kind, index, _summarized)
+        if found is None:
+            return None
+        subclass, module, name = found
+        return f"`{callee}` as subclass {subclass} installs it: {name} (in {module}), whose forward() " \
+               f"returns {_RETURNS[kind]}"
 
     def _replaced_head(self, callee: str, bindings: list, function, kind, depth,
                        use: Optional[cst.CSTNode]) -> Optional[str]:

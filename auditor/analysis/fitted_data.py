@@ -13,6 +13,7 @@ import libcst as cst
 from auditor.analysis.imputation import imputations
 from auditor.analysis.leakage import follow_to_split, row_range, row_statistic, row_statistics, standardising_call
 from auditor.analysis.model import bind_arguments
+from auditor.analysis.resampling import oversamplings
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import split_of_name
@@ -251,6 +252,22 @@ def imputation_sources(prog):
                            data, seeds)
 
 
+def resampling_sources(prog):
+    """`X_res, y_res = SMOTE().fit_resample(X, y)` on rows that are no split's part: the
+    resampled rows mix synthetic (or repeated) rows made from every row, test rows included."""
+    for site, kind, data in oversamplings(prog.model):
+        if prog.splits.split_of(data, site.function) is not None or row_range(data):
+            continue  # oversampling the training part only is the correct way
+        outputs = set(names_assigned(site.statement))
+        shown = _shorten(prog.model.code(data), 40)
+        if outputs:
+            yield FittedSource(site.node, site.statement, site.function, f"{kind} oversamples", shown, outputs)
+        elif isinstance(site.statement, cst.Return) and site.function is not None:
+            # `return SMOTE().fit_resample(X, y)`: the resampled rows go straight to the caller.
+            yield FittedSource(site.node, site.statement, site.function, f"{kind} oversamples", shown, set(),
+                               returned=True)
+
+
 def _stores(value: cst.BaseExpression, call: cst.Call) -> bool:
     """The statement's value is `call`, or `call` wrapped as data (`pd.DataFrame(zscore(X))`)."""
     while value is not call:
@@ -333,7 +350,7 @@ def all_sources(prog) -> list:
     found = getattr(prog, "_fitted_sources", None)
     if found is None:
         found = list(fit_sources(prog)) + list(statistics_sources(prog)) + list(function_sources(prog)) \
-            + list(imputation_sources(prog))
+            + list(imputation_sources(prog)) + list(resampling_sources(prog))
         prog._fitted_sources = found
     return found
 

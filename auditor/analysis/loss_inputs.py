@@ -21,6 +21,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.alternatives import exclusive
 from auditor.analysis.activations import SHAPE_FUNCTIONS, SHAPE_METHODS, defining_module, reaching_bindings
 from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_moves, wrapped_loss
 from auditor.analysis.loss_aliases import alias_name, class_attribute_loss
@@ -205,6 +206,33 @@ class LossInputs:
             value = unwrap_moves(b.value)
             kinds.add(self.roles._loss_class_kind(value) if type(value) is cst.Call else None)
         return kinds.pop() if len(kinds) == 1 else None
+
+    def alternative_kinds(self, site) -> frozenset:
+        """The built-in losses a criterion name holds on the configurations that choose among
+        them (`if task == 'classification': loss_func = nn.CrossEntropyLoss() elif ...:
+        loss_func = nn.MSELoss()`): each branch's loss is the one this call applies when that
+        branch runs. Empty unless every binding that reaches the call is one branch of one `if`."""
+        model = self.model
+        if site.callee is None or site.qualname is not None:
+            return frozenset()
+        bindings = model.bindings_of(site.callee, site.function)
+        if len(bindings) < 2 or any(b.kind != "assign" or b.index is not None for b in bindings):
+            return frozenset()
+        reaching = reaching_bindings(model, bindings, site.node, site.function)
+        if len(reaching) < 2 or not exclusive(model, [b.statement for b in reaching]):
+            return frozenset()
+        kinds = set()
+        for b in reaching:
+            value = unwrap_moves(b.value)
+            kinds.add(self.roles._loss_class_kind(value) if type(value) is cst.Call else None)
+        return frozenset(kinds - {None})
+
+    def as_alternative(self, site, kind: str) -> Optional[tuple[str, Optional[cst.BaseExpression], str]]:
+        """`input_of`'s answer for a call whose criterion is `kind` on one of the configurations
+        (see `alternative_kinds`), else None."""
+        if kind not in self.alternative_kinds(site):
+            return None
+        return kind, _input_argument(site.node), "the loss one branch of an `if` installs"
 
     # -- callees --
     def _callee(self, func: cst.BaseExpression, function) -> Optional[tuple[str, int, str]]:

@@ -516,6 +516,19 @@ _BUILTINS = frozenset(dir(builtins))
 _ADDS_MODULES = ("register_parameter", "add_module", "register_module")
 
 
+# torch.nn layers that hold no parameters: running one records no graph unless its input has
+# one (dropout has none either; whether it depends on the mode is mode_dependence's answer).
+_TORCH_PARAMETER_FREE = {("torch.nn", name) for name in (
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "Softmax", "Softmax2d", "LogSoftmax", "Sigmoid",
+    "Tanh", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Softplus", "Hardtanh", "Hardswish",
+    "Hardsigmoid", "Identity", "Flatten", "Unflatten", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "PixelShuffle", "PixelUnshuffle", "ZeroPad2d", "ConstantPad1d",
+    "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d",
+    "ReplicationPad2d", "ReplicationPad3d", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+    "CosineSimilarity", "PairwiseDistance")}
+
+
 def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
     """`value` builds a module class of this file that holds no parameters and no layers: its
     `__init__` (and the methods and functions of the file it calls) builds nothing but tensors
@@ -525,6 +538,8 @@ def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
             value.func.attr.value in SELF_RETURNING:
         value = value.func.value
     name = dotted_name(value.func) if type(value) is cst.Call else None
+    if name and (model.imports.qualify_dotted(name) or "").rpartition(".")[::2] in _TORCH_PARAMETER_FREE:
+        return True  # `up = nn.Upsample(size=(299, 299)).type(dtype)`
     cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is None or "__init__" not in cls.methods or not all(
             base in ("torch.nn.Module", "nn.Module", "Module", "torch.nn.modules.module.Module") for base in cls.bases):

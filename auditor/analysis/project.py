@@ -78,6 +78,9 @@ class FileSummary:
     # attributes an `__init__` fills with an instance of a user class.
     meter_methods: dict = field(default_factory=dict)
     attribute_classes: dict = field(default_factory=dict)
+    # {class: (base names, methods replaced outright)}: subclasses that install the model a
+    # base class's method trains (subclass_models.py).
+    class_bases: dict = field(default_factory=dict)
     # class name -> (True/False/None, layer): the file's nn.Module classes and whether their
     # layers depend on the mode (auditor/analysis/mode_layers.py). A file building one of
     # them knows it builds a fresh model, in training mode.
@@ -188,10 +191,12 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.loss_installs = loss_installs(model, module, is_package)
     if model.class_info:
         from auditor.analysis.meters import attribute_classes, meter_methods
+        from auditor.analysis.subclass_models import class_bases
 
         if "+=" in text:
             summary.meter_methods = meter_methods(model)
         summary.attribute_classes = attribute_classes(model, module, is_package)
+        summary.class_bases = class_bases(model)
     if model.imports.aliases:
         from auditor.analysis.handed import call_arguments
 
