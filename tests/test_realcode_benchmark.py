@@ -287,6 +287,7 @@ def test_a_stray_module_in_the_temporary_directory_does_not_stop_the_cache(bench
     assert len(list((bench["tmp"] / "cache").rglob("*.json"))) == 1
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="PYTHONSAFEPATH needs Python 3.11")
 def test_a_repository_module_named_like_the_standard_library_does_not_stop_the_run(tmp_path):
     # `python -m auditor` runs in the materialised tree; a repository's own `warnings.py`
     # must not shadow the standard library's (it would crash the checker before any report).

@@ -117,8 +117,8 @@ def check_tree(cmd: list, git_dir: Path, commit: str) -> dict:
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
         args = [*cmd, "check", "--select", SELECT, "--no-cache", "--output-format", "json", "--exit-zero", "."]
         # `python -m auditor` puts the working directory first on sys.path, so a repository's
-        # own `warnings.py` would shadow the standard library's; PYTHONSAFEPATH (3.11+) stops
-        # it, and an empty PYTHONPATH entry (which also means the working directory) is dropped.
+        # own `warnings.py` would shadow the standard library's; PYTHONSAFEPATH stops it (on
+        # Python 3.11+ only), and an empty PYTHONPATH entry (the working directory too) is dropped.
         env = {**os.environ, "PYTHONSAFEPATH": "1"}
         if "PYTHONPATH" in env:
             env["PYTHONPATH"] = os.pathsep.join(p for p in env["PYTHONPATH"].split(os.pathsep) if p)
