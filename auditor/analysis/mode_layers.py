@@ -315,7 +315,7 @@ def _calls_dependence(model: FileModel, calls: list, depth: int,
             found, what = class_dependence(model, model.class_info[callee], depth + 1)
         elif site.qualname is None and "." not in callee and model.functions_named(callee) and depth < _MAX_DEPTH:
             # `layers = make_layers(cfg)`: a builder function of the file.
-            found, what = _calls_dependence(model, model.functions_named(callee)[0].calls, depth + 1)
+            found, what = _builder_dependence(model, model.functions_named(callee)[0], depth + 1)
         elif not callee or qualified.startswith("torch.") or callee == "self" or callee.startswith("self.") \
                 or not _builds_an_attribute(model, site):
             continue  # `self.C(x)`: a layer or method of the model, read where it is built
@@ -325,6 +325,17 @@ def _calls_dependence(model: FileModel, calls: list, depth: int,
             return True, what
         unknown = unknown or found is None
     return (None, "") if unknown else (False, "")
+
+
+def _builder_dependence(model: FileModel, function, depth: int) -> tuple[Optional[bool], str]:
+    """`_calls_dependence` of a builder function's calls, kept per (function, depth): a helper
+    called many times, or calling itself (`color_space_transform` 27 times in one loss file),
+    would otherwise be read again at every call, exponentially in the depth."""
+    memo = model.cache.setdefault("mode_layers.builders", {})
+    key = (function.node, depth)
+    if key not in memo:
+        memo[key] = _calls_dependence(model, function.calls, depth)
+    return memo[key]
 
 
 # Where the functional forms take their `training` flag, and its default.
