@@ -312,19 +312,7 @@ class Activations:
         """The bindings that hold in eval mode: none under `if self.training:`, and one under
         `if not self.training:` (or the else of `if self.training:`) replaces those above it."""
         model = self.model
-        order = source_order(model)
-        kept, certain = [], []
-        for b in bindings:
-            guard = _guard(model, b.statement, function) if b.function is function else None
-            if guard == "never":
-                continue
-            kept.append(b)
-            if guard == "always":
-                certain.append(order.get(b.statement, -1))
-        if certain:
-            last = max(certain)
-            kept = [b for b in kept if b.function is not function or order.get(b.statement, -1) >= last]
-        return kept
+        return self._guarded_bindings(bindings, function, lambda statement: _guard(model, statement, function))
 
     def _flag_bindings(self, bindings: list, function) -> list:
         """The bindings that hold for the construction being read: none under a flag test it
@@ -334,10 +322,17 @@ class Activations:
         call = next((c for built, c in reversed(self._building) if built is cls), None) if cls else None
         if call is None:
             return bindings
-        order = source_order(model)
+        return self._guarded_bindings(bindings, function,
+                                      lambda statement: flag_guard(model, statement, function, cls, call))
+
+    def _guarded_bindings(self, bindings: list, function, guard_of) -> list:
+        """Bindings in `function` whose guard (`guard_of(statement)`: "never", "always" or
+        None) is "never" are dropped; the last one under an "always" guard replaces those above
+        it. Bindings of other scopes are kept."""
+        order = source_order(self.model)
         kept, certain = [], []
         for b in bindings:
-            guard = flag_guard(model, b.statement, function, cls, call) if b.function is function else None
+            guard = guard_of(b.statement) if b.function is function else None
             if guard == "never":
                 continue
             kept.append(b)
