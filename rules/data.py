@@ -57,7 +57,11 @@ class ShuffledEvalLoader(Rule):
 
         Across boundaries: a helper that hands its `shuffle` parameter to a DataLoader is
         flagged where it is called with evaluation data and `shuffle=True`; a parameter holds
-        evaluation data when every caller in the file passes some. A project's own loader class
+        evaluation data when every caller in the file passes some. A helper whose `shuffle`
+        parameter defaults to True and goes to the DataLoader of a validation/test split
+        (`def get_dataloader(bs, shuffle=True)` building `val_loader` with `shuffle=shuffle`)
+        is flagged at that DataLoader, unless every call of the helper in the file passes
+        something else. A project's own loader class
         whose constructor takes `shuffle=True` by default and reads it (defined in the same
         file, or in another module of the run) is flagged where it is built over evaluation data
         without `shuffle=False` (no fix: the class is the project's).
@@ -137,7 +141,8 @@ class ShuffledEvalLoader(Rule):
         states = prog.flow.states_at(site.node) or [None]
         for state in states:
             env = state.env_dict if state is not None else None
-            how = self._shuffling(site.node, ctx.model, site.function, state)
+            how = self._shuffling(site.node, ctx.model, site.function, state) or \
+                _shuffled_by_default(ctx.model, prog, site)
             if how is None:
                 continue
             split, evidence = self._split(site.node, prog, site.function, env)
@@ -252,6 +257,28 @@ def _only_sampled(model, loader: cst.Call) -> bool:
     uses = [node for node in model.parents if type(node) in (cst.Name, cst.Attribute) and node is not target
             and dotted_name(node) == name and not isinstance(model.parent(node), cst.Attribute)]
     return bool(uses) and all(_is_draw(model, node) for node in uses)
+
+
+def _shuffled_by_default(model, prog, site) -> Optional[str]:
+    """`DataLoader(val_dataset, shuffle=shuffle)` inside `def get_dataloader(bs, shuffle=True)`:
+    the parameter's default shuffles, unless every call of the helper in this file passes a
+    value that is not True (callers in other modules are not seen: the default is what the
+    helper promises them)."""
+    shuffle = argument(site.node, "shuffle", 2)
+    function = site.function
+    info = model.function_info.get(function) if function is not None else None
+    if not isinstance(shuffle, cst.Name) or info is None or not is_true(info.defaults.get(shuffle.value)):
+        return None
+    if model.values_of(shuffle.value, function):
+        return None  # `shuffle = shuffle and split == "train"`: recomputed before the loader
+    passed = []  # what each call of the helper in this file gives the parameter
+    for call in model.calls:
+        resolved = prog.flow.resolve(call) if call.qualname is None and call.callee is not None else None
+        if resolved is not None and resolved[0] is function:
+            passed.append(bind_arguments(info, call.node, resolved[1]).get(shuffle.value))
+    if passed and all(value is not None and not is_true(value) for value in passed):
+        return None  # every call of the file turns it off
+    return f"shuffles (its `{shuffle.value}` parameter defaults to True)"
 
 
 def _shuffle_parameter(model, info) -> Optional[tuple]:
