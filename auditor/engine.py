@@ -44,6 +44,7 @@ from auditor.context import FileContext
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
+from auditor.legacy_syntax import async_as_name
 from auditor.neighbours import base_directory
 from auditor.python2 import as_python3
 from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
@@ -219,6 +220,18 @@ def _parse_python2(text: str) -> Optional[cst.Module]:
         return None
 
 
+def _parse_async_named(text: str) -> Optional[cst.Module]:
+    """Python 3.6 code using `async` as an argument name (`x.cuda(async=True)`), parsed with
+    that name respelled at the same length (legacy_syntax.async_as_name)."""
+    renamed = async_as_name(text)
+    if renamed is None:
+        return None
+    try:
+        return parse_module(renamed)
+    except (cst.ParserSyntaxError, cst.CSTValidationError):
+        return None
+
+
 def _skipped(result: FileResult, size: int, limit: int, what: str) -> _Prepared:
     result.checked = False
     result.notice = (f"skipped: {_megabytes(size)}{what}, over the size limit of {_megabytes(limit)} "
@@ -283,14 +296,20 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     # syntax): libcst has the last word on what is a syntax error. A file CPython
     # refused gets libcst's validating parse, whose node checks refuse what its grammar
     # lets through (`b"a" "b"` mixes bytes and text); the others skip those checks.
-    python2 = False  # parsed as rewritten by auditor.python2: no fixes (they would carry the rewrite)
+    rewritten = False  # parsed as respelled (legacy_syntax, python2): no fixes (they would carry the rewrite)
     try:
         module = parse_module(source.text) if verdict.ok else cst.parse_module(source.text)
     except (cst.ParserSyntaxError, cst.CSTValidationError) as exc:
         module = _parse_retabbed(source.text) if verdict.ok else None
+        if module is None and not verdict.ok:
+            # `x.cuda(async=True)`: refused for that word alone; reported, and still checked.
+            module = _parse_async_named(source.text)
+            rewritten = module is not None
+            if rewritten:
+                result.findings.append(_syntax_error_finding(source, exc))
         if module is None and not source.is_notebook:
             module = _parse_python2(source.text)
-            python2 = module is not None
+            rewritten = module is not None
         if module is None:
             result.findings.append(_syntax_error_finding(source, exc))
             return prepared
@@ -306,7 +325,7 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
         return prepared
     prepared.module, prepared.final = module, False
     prepared.context = FileContext(source, module, module_name=module_name,
-                                   wants_fixes=(options is None or options.fixes) and not python2)
+                                   wants_fixes=(options is None or options.fixes) and not rewritten)
     try:
         prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
