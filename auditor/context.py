@@ -80,6 +80,9 @@ class FileContext:
             from auditor.analysis import build_file_model
 
             self._model = build_file_model(self.module)
+            # The text as read: word searches need no rendering of the tree (a respelled
+            # parse, tabs or Python 2 prints, keeps every identifier as written).
+            self._model.cache["source_text"] = self.source.text
         return self._model
 
     def release(self) -> None:

@@ -15,6 +15,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name
 from auditor.analysis.uses import source_order
+from auditor.analysis.model import syntactic_children
 
 TRAIN, EVAL = "train", "eval"
 
@@ -127,4 +128,4 @@ def _walk(node: cst.CSTNode):
     while pending:
         current = pending.pop()
         yield current
-        pending.extend(current.children)
+        pending.extend(syntactic_children(current))

@@ -601,7 +601,7 @@ def _walk(node):
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
 
 
 def _behaviour(prog, forward, state, inside: bool) -> Optional[str]:

@@ -20,6 +20,7 @@ from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.row_cuts import held_out_cut
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, names_training, split_of_name
+from auditor.analysis.model import syntactic_children
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # Functions that split their data into folds themselves: a scaler fitted on `X` before
@@ -72,7 +73,7 @@ def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
             continue
         if isinstance(current, (cst.Lambda, cst.BaseSuite)):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return None
 
 
@@ -216,7 +217,7 @@ def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
             yield current
         if isinstance(current, (cst.Lambda, cst.BaseSuite)):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
 
 
 def _code(node: cst.CSTNode) -> Optional[str]:

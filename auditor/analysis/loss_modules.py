@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from auditor.analysis.model import ClassInfo, FileModel
+from auditor.analysis.model import ClassInfo, FileModel, syntactic_children
 from auditor.analysis.names import dotted_name
 
 _PLAIN = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
@@ -64,7 +64,7 @@ def _self_assignments(function: cst.FunctionDef) -> list:
             name = dotted_name(current.target)
             if name and name.startswith("self."):
                 found.append((name, current.value))
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return found
 
 

@@ -16,6 +16,7 @@ import libcst as cst
 
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.splits import TEST
+from auditor.analysis.model import syntactic_children
 
 
 def masked_test_scores(prog, block: cst.CSTNode, function) -> Iterator[tuple]:
@@ -48,7 +49,7 @@ def _test_index(prog, value: cst.BaseExpression, outputs: set, forward_calls: se
             if (names_read(base) & outputs or _has_call(base, forward_calls)) and \
                     isinstance(index, (cst.Name, cst.Attribute)) and prog.splits.split_of(index, function) == TEST:
                 return index
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return None
 
 
@@ -60,7 +61,7 @@ def _has_call(node: cst.CSTNode, calls: set) -> bool:
             return True
         if isinstance(current, (cst.Lambda, cst.BaseSuite)):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return False
 
 
@@ -88,7 +89,7 @@ def _indexes_output_by(value: cst.CSTNode, variable: str, outputs: set, forward_
             if isinstance(index, cst.Name) and index.value == variable and (
                     names_read(current.value) & outputs or _has_call(current.value, forward_calls)):
                 return True
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return False
 
 

@@ -16,6 +16,7 @@ import libcst as cst
 
 from auditor.analysis.names import resolve_import
 from auditor.analysis.reexports import defined_at
+from auditor.analysis.model import syntactic_children
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -67,7 +68,7 @@ def _names(node: cst.CSTNode):
             yield current
         if isinstance(current, cst.Param):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
 
 
 def project_entry(project, module: Optional[str], qualname: str, kind: str):

@@ -20,6 +20,7 @@ import libcst as cst
 
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import VAL, name_tokens, split_of_name
+from auditor.analysis.model import syntactic_children
 
 # Calls whose result is a choice between values (`best = max(best, acc)`).
 _CHOOSING_CALLS = {"max", "min", "sorted"}  # the builtins, called by name (not `out.max(1)`)
@@ -90,7 +91,7 @@ def names_read(node: Optional[cst.CSTNode]) -> set:
                 continue
         if isinstance(current, (cst.Lambda, cst.FunctionDef)):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return found
 
 
@@ -159,7 +160,7 @@ def _calls_in(statement: cst.CSTNode) -> Iterator[cst.Call]:
             yield current
         if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.BaseSuite)):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
 
 
 def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
@@ -199,7 +200,7 @@ def _values_read(node: cst.CSTNode) -> set:
         if isinstance(current, (cst.Name, cst.Attribute)):
             values |= names_read(current)
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return found - (keys_only - values)
 
 
@@ -211,7 +212,7 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
             return True
         if isinstance(current, cst.BaseSuite):
             continue
-        stack.extend(current.children)
+        stack.extend(syntactic_children(current))
     return False
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name
+from auditor.analysis.model import syntactic_children
 
 HEAD, TAIL = "head", "tail"
 
@@ -85,7 +86,7 @@ def _walk(scope: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        for child in node.children:
+        for child in syntactic_children(node):
             if not isinstance(child, (cst.FunctionDef, cst.ClassDef)):
                 stack.append(child)
 

@@ -521,6 +521,8 @@ def _plain_names(node) -> set:
     """The bare names an expression reads (`raw_audio` of `np.abs(raw_audio)`)."""
     import libcst as cst
 
+    from auditor.analysis.model import syntactic_children
+
     found, stack = set(), [node]
     while stack:
         current = stack.pop()
@@ -530,7 +532,7 @@ def _plain_names(node) -> set:
             stack.append(current.value)  # `x.T` reads `x`, not a name `T`
             continue
         else:
-            stack.extend(current.children)
+            stack.extend(syntactic_children(current))
     return found
 
 

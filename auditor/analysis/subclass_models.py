@@ -14,7 +14,7 @@ from typing import Optional
 import libcst as cst
 
 from auditor.analysis.builds import unwrap_model
-from auditor.analysis.model import FileModel
+from auditor.analysis.model import FileModel, syntactic_children
 from auditor.analysis.names import dotted_name
 
 
@@ -25,11 +25,24 @@ def class_bases(model: FileModel) -> dict:
     for cls in model.class_info.values():
         replaced = []
         for name, method in cls.methods.items():
-            code = model.module.code_for_node(method.node)
-            if f").{name}(" not in code:  # `super().fit(...)`: the base's method still runs
+            if not _calls_base_method(method.node, name):
                 replaced.append(name)
         found[cls.name] = (tuple(sorted({b.rsplit(".", 1)[-1] for b in cls.bases})), tuple(sorted(replaced)))
     return found
+
+
+def _calls_base_method(method: cst.FunctionDef, name: str) -> bool:
+    """Whether the method calls `<call>.name(...)`: `super().fit(...)`, `super(MLP, self).fit(...)`,
+    so that the base's method still runs."""
+    stack: list = [method.body]
+    while stack:
+        current = stack.pop()
+        if type(current) is cst.Call:
+            func = current.func
+            if type(func) is cst.Attribute and func.attr.value == name and type(func.value) is cst.Call:
+                return True
+        stack.extend(syntactic_children(current))
+    return False
 
 
 def placeholder_only(model: FileModel, attribute: str, bindings: list) -> bool:
