@@ -782,6 +782,15 @@ class Activations:
 
     def _described_output(self, descriptor, kind, index) -> Optional[str]:
         """The last activation of an instance of a user class named by another module's summary."""
+        if descriptor is not None and descriptor[0] == "classes":
+            # The caller's branches build one of several classes: on the configuration that picks
+            # a class ending in the activation, that is what the loss gets (as for a local build).
+            for module, name in descriptor[1]:
+                found = self._described_output(("class", module, name), kind, index)
+                if found:
+                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{len(descriptor[1])} " \
+                           f"alternatives), {found}"
+            return None
         if descriptor is None or descriptor[0] != "class":
             return None
         module, name = descriptor[1], descriptor[2]

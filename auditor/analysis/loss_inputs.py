@@ -355,6 +355,7 @@ class LossInputs:
         """`def train(model, loader, criterion=nn.CrossEntropyLoss())`: the default's loss kind,
         when every call of the run that passes the parameter passes a loss of that kind."""
         from auditor.analysis.program import program_of
+        from auditor.analysis.handed import summary_callee
 
         model = self.model
         info = model.info(function)
@@ -373,7 +374,7 @@ class LossInputs:
                 passed.append(plain[names.index(param)].value)
             if passed and built_in_loss(model, self.roles, passed[0], site.function) != kind:
                 return None
-        callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+        callee = summary_callee(info)
         if callee is not None and self.module_name and hasattr(self.project, "call_arguments"):
             position = info.positional.index(param) if param in info.positional else None
             for described in self.project.call_arguments(self.module_name, callee):

@@ -589,7 +589,7 @@ class ProjectIndex:
                 names.update(owner for owner, *_ in found)
                 installs.extend((getattr(summary, "module", None), entry) for entry in found)
                 # Functions handed a built-in loss by a caller of another module (handed.py).
-                names.update(name for _, name, described in getattr(summary, "call_arguments", None) or ()
+                names.update(name.split(".", 1)[0] for _, name, described in getattr(summary, "call_arguments", None) or ()
                              if any(d is not None and d[0] == "loss" for d in described.values()))
             self._loss_tables = (frozenset(names), installs)
         return self._loss_tables
