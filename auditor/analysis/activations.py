@@ -878,6 +878,11 @@ class Activations:
         every = "every element it returns is " if index == ALL else "returns "
         if found:
             return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})"
+        built = (getattr(summary, "factory_builds", None) or {}).get(target[1]) if target is not None else None
+        if built:  # `get_model(name)` of another module, returning a class of a third one on every path
+            found = [self._described_output(("class", module, name), kind, index) for module, name in built]
+            if all(found):
+                return f"`{target[1]}()` of {target[0]} returns a {built[0][1]}, whose {found[0]}"
         passed = outputs.get((target[1], PASSED, None)) if target is not None and kind != PASSED else None
         if passed:  # `CombinedModel(gnn, head)`: its forward returns what `head` returns
             value = _argument(call, passed[0], passed[1])
