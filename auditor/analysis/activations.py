@@ -592,13 +592,23 @@ class Activations:
             return self._replaced_slot(callee, attr, built[0], function, kind, depth, use)
         found = []
         for b in swaps:
-            value = unwrap_model(model, b.value)
-            evidence = self._constructed_output(value, kind, None, depth + 1) \
-                if b.index is None and type(value) is cst.Call else None
+            evidence = self._swapped_in(b.value, b.function, kind, depth) if b.index is None else None
             if not evidence:
                 return ""
             found.append(evidence)
         return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _swapped_in(self, value: cst.BaseExpression, function, kind, depth) -> Optional[str]:
+        """The activation a module put in a model's last slot ends in: built there
+        (`model.fc = nn.Sequential(...)`) or first bound to a name (`classifier =
+        nn.Sequential(OrderedDict([...]))` ... `model.classifier = classifier`)."""
+        value = unwrap_model(self.model, value)
+        if type(value) is cst.Call:
+            return self._constructed_output(value, kind, None, depth + 1)
+        name = dotted_name(value) if type(value) in (cst.Name, cst.Attribute) else None
+        if name is None or depth > 6:
+            return None
+        return self._model_output(name, function, kind, None, depth + 1, value)
 
     def _averaged(self, node: cst.BinaryOperation, function, kind, index, depth) -> Optional[str]:
         """A mixture of activation outputs: `p1 + p2` (every term one), divided or weighted by a
@@ -632,8 +642,7 @@ class Activations:
         if not swaps:
             return None
         statement, value = swaps[-1]  # the one in force at the use
-        evidence = self._constructed_output(unwrap_model(model, value), kind, None, depth + 1) \
-            if type(unwrap_model(model, value)) is cst.Call else None
+        evidence = self._swapped_in(value, model.enclosing_function(statement), kind, depth)
         if not evidence:
             return ""
         slot = model.code(statement.targets[0].target)
