@@ -51,7 +51,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
         (`train(Classifier(), nn.CrossEntropyLoss())` from `main.py`); a caller that leaves
         the parameter to its default, or passes something else, keeps it silent. The same
         holds for a trainer class given the model in its constructor (`self.model = model`
-        in `__init__`, `Trainer(Classifier(), ...)` here or in another module). A model
+        in `__init__`, `Trainer(Classifier(), ...)` here or in another module), and for a
+        method of a class of another module called on its instance (`local =
+        LocalUpdate(args); local.train(net=net)`); a deep copy (`copy.deepcopy(net)`) is the
+        model, and a caller whose branches build one of several classes of other modules
+        (`if args.model == 'mlp': net = MLP() else: net = CNN()`) hands the softmax one on
+        the run taking its branch. A model
         rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
         a model built by a factory function (`model = build_model()`, here or imported from
         another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
@@ -69,11 +74,16 @@ class SoftmaxBeforeCrossEntropy(Rule):
         get_loss()`, here or imported); `model(x)[0]` is that element of the returned
         tuple; a model wrapped
         by `nn.DataParallel`, `DistributedDataParallel` or `torch.compile`, or called as
-        `model.forward(x)`, is the model; a model class named through a package's
+        `model.forward(x)`, is the model; a factory of another module returning, on every
+        path, classes of a third module that all end in the softmax (`get_model(name)`
+        returning `nets.A()` or `nets.B()`) builds such a model, and a loss factory returning
+        the user's own loss class (`get_loss()` returning a `DiceBCELoss` whose forward hands
+        its input to `binary_cross_entropy_with_logits`) is that loss; a model class named through a package's
         `__init__` re-export is read from the module defining it; a fine-tuned model whose
         last layer is replaced (`model.fc = nn.Sequential(..., nn.Softmax(dim=1))` on a
-        torchvision classifier, or on a class whose forward ends with `self.fc(...)`) ends
-        in that layer; an evaluator installed by one hook on its `pl_module` parameter is
+        torchvision classifier, or on a class whose forward ends with `self.fc(...)`, also
+        when the head is first bound to a name: `classifier = nn.Sequential(OrderedDict(...));
+        model.classifier = classifier`) ends in that layer; an evaluator installed by one hook on its `pl_module` parameter is
         read back by the other hooks of the class given the same parameter.
         A library trainer handed both the loss and a model whose forward ends in a softmax
         (`NeuralNet(MyModule, criterion=nn.CrossEntropyLoss)`, skorch and its kin) applies

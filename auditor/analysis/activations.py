@@ -592,13 +592,23 @@ class Activations:
             return self._replaced_slot(callee, attr, built[0], function, kind, depth, use)
         found = []
         for b in swaps:
-            value = unwrap_model(model, b.value)
-            evidence = self._constructed_output(value, kind, None, depth + 1) \
-                if b.index is None and type(value) is cst.Call else None
+            evidence = self._swapped_in(b.value, b.function, kind, depth) if b.index is None else None
             if not evidence:
                 return ""
             found.append(evidence)
         return f"`{callee}`, whose last layer `{attr}` is replaced by a module whose {found[0]}"
+
+    def _swapped_in(self, value: cst.BaseExpression, function, kind, depth) -> Optional[str]:
+        """The activation a module put in a model's last slot ends in: built there
+        (`model.fc = nn.Sequential(...)`) or first bound to a name (`classifier =
+        nn.Sequential(OrderedDict([...]))` ... `model.classifier = classifier`)."""
+        value = unwrap_model(self.model, value)
+        if type(value) is cst.Call:
+            return self._constructed_output(value, kind, None, depth + 1)
+        name = dotted_name(value) if type(value) in (cst.Name, cst.Attribute) else None
+        if name is None or depth > 6:
+            return None
+        return self._model_output(name, function, kind, None, depth + 1, value)
 
     def _averaged(self, node: cst.BinaryOperation, function, kind, index, depth) -> Optional[str]:
         """A mixture of activation outputs: `p1 + p2` (every term one), divided or weighted by a
@@ -632,8 +642,7 @@ class Activations:
         if not swaps:
             return None
         statement, value = swaps[-1]  # the one in force at the use
-        evidence = self._constructed_output(unwrap_model(model, value), kind, None, depth + 1) \
-            if type(unwrap_model(model, value)) is cst.Call else None
+        evidence = self._swapped_in(value, model.enclosing_function(statement), kind, depth)
         if not evidence:
             return ""
         slot = model.code(statement.targets[0].target)
@@ -782,6 +791,15 @@ class Activations:
 
     def _described_output(self, descriptor, kind, index) -> Optional[str]:
         """The last activation of an instance of a user class named by another module's summary."""
+        if descriptor is not None and descriptor[0] == "classes":
+            # The caller's branches build one of several classes: on the configuration that picks
+            # a class ending in the activation, that is what the loss gets (as for a local build).
+            for module, name in descriptor[1]:
+                found = self._described_output(("class", module, name), kind, index)
+                if found:
+                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{len(descriptor[1])} " \
+                           f"alternatives), {found}"
+            return None
         if descriptor is None or descriptor[0] != "class":
             return None
         module, name = descriptor[1], descriptor[2]
@@ -869,6 +887,11 @@ class Activations:
         every = "every element it returns is " if index == ALL else "returns "
         if found:
             return f"forward() {every}{_RETURNS[kind]} ({target[1]}, in {target[0]})"
+        built = (getattr(summary, "factory_builds", None) or {}).get(target[1]) if target is not None else None
+        if built:  # `get_model(name)` of another module, returning a class of a third one on every path
+            found = [self._described_output(("class", module, name), kind, index) for module, name in built]
+            if all(found):
+                return f"`{target[1]}()` of {target[0]} returns a {built[0][1]}, whose {found[0]}"
         passed = outputs.get((target[1], PASSED, None)) if target is not None and kind != PASSED else None
         if passed:  # `CombinedModel(gnn, head)`: its forward returns what `head` returns
             value = _argument(call, passed[0], passed[1])

@@ -25,9 +25,10 @@ def unwrap_moves(value: cst.BaseExpression) -> cst.BaseExpression:
     return value
 
 
-# Wrappers whose forward is the wrapped model's: `nn.DataParallel(net)`, `torch.compile(net)`.
+# Wrappers whose forward is the wrapped model's: `nn.DataParallel(net)`, `torch.compile(net)`; a deep
+# copy (`copy.deepcopy(net)`: a federated client's or an EMA teacher's model) is the same class too.
 _WRAPPERS = ("torch.nn.DataParallel", "torch.nn.parallel.DataParallel", "torch.nn.parallel.DistributedDataParallel",
-             "torch.nn.parallel.distributed.DistributedDataParallel", "torch.compile")
+             "torch.nn.parallel.distributed.DistributedDataParallel", "torch.compile", "copy.deepcopy")
 
 
 def unwrap_model(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpression:

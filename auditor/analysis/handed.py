@@ -24,7 +24,7 @@ import libcst as cst
 
 from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_model
 from auditor.analysis.model import FileModel
-from auditor.analysis.names import resolve_import
+from auditor.analysis.names import dotted_name, resolve_import
 
 # Callees in these packages are never functions of the project.
 _LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "os", "sys", "pandas", "math", "random",
@@ -46,9 +46,14 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
     found = []
     for site in model.calls:
         qualified = site.qualname
-        if qualified is None or qualified.split(".", 1)[0] in _LIBRARY_ROOTS or not site.node.args:
+        if not site.node.args:
             continue
-        target = resolve_import(module, qualified, is_package)
+        if qualified is None:
+            target = _method_target(model, site, module, is_package)
+        elif qualified.split(".", 1)[0] in _LIBRARY_ROOTS:
+            continue
+        else:
+            target = resolve_import(module, qualified, is_package)
         if target is None:
             continue
         described: dict = {}
@@ -65,6 +70,8 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
                     owner = class_named(model, value.func, module, is_package)
                 elif type(value) in (cst.Name, cst.Attribute):
                     owner = instance_class(model, value, site.function, module, is_package)
+                    if owner is None:
+                        descriptor = branch_classes(model, value, site.function, module, is_package)
                 else:
                     owner = None
                 if owner is not None and owner[1] is not None:
@@ -74,6 +81,60 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
         if len(found) >= _MAX_CALLS:
             break
     return found
+
+
+def branch_classes(model: FileModel, receiver: cst.BaseExpression, function, module: str,
+                   is_package: bool) -> Optional[tuple]:
+    """("classes", ((module, class), ...)) when the branches of one `if` build the object from
+    different user classes (`if args.model == 'mlp': net = MLP(...) else: net = CNN(...)`,
+    rebinding to itself aside): a callee of another module gets one of them per run."""
+    from auditor.analysis.alternatives import exclusive
+
+    name = dotted_name(receiver)
+    if name is None:
+        return None
+    owners, statements = set(), []
+    for b in model.bindings_of(name, function):
+        value = unwrap_model(model, b.value)
+        if b.kind == "assign" and b.index is None and dotted_name(value) == name:
+            continue
+        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
+            return None
+        owner = class_named(model, value.func, module, is_package)
+        if owner is None or owner[1] is None:
+            return None
+        owners.add((owner[1], owner[0]))
+        statements.append(b.statement)
+    if len(owners) < 2 or len(owners) > 8 or not exclusive(model, statements):
+        return None
+    return ("classes", tuple(sorted(owners)))
+
+
+def _method_target(model: FileModel, site, module: str, is_package: bool) -> Optional[tuple[str, str]]:
+    """(module, "Class.method") for a call of a method on an instance of a class of another
+    module: `local = LocalUpdate(args); local.train(net=net)`, `Trainer(cfg).fit(model, loss)`."""
+    receiver = site.receiver
+    if receiver is None:
+        return None
+    if type(receiver) is cst.Call:
+        owner = class_named(model, receiver.func, module, is_package)
+    elif type(receiver) in (cst.Name, cst.Attribute):
+        owner = instance_class(model, receiver, site.function, module, is_package)
+    else:
+        return None
+    if owner is None or owner[1] is None or owner[1] == module:
+        return None  # this file's own classes: the flow reads their calls
+    return owner[1], f"{owner[0]}.{site.method}"
+
+
+def summary_callee(info) -> Optional[str]:
+    """How other modules' summaries name a function: its name, its class for `__init__`,
+    `Class.method` for another method of a top-level class."""
+    if info.cls is None:
+        return info.qualname
+    if info.name == "__init__":
+        return info.cls.name
+    return f"{info.cls.name}.{info.name}" if info.parent is None else None
 
 
 def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],
@@ -103,7 +164,7 @@ def _handed_to(model: FileModel, project, module_name: Optional[str], info, para
             return None  # a call leaves it to the default
         found.extend(("expr", value, caller) for value, caller in given)
     # Other modules call a function by its name and a class's `__init__` by the class's.
-    callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+    callee = summary_callee(info)
     if callee is not None and module_name and project is not None and hasattr(project, "call_arguments"):
         position = info.positional.index(param)
         for described in project.call_arguments(module_name, callee):

@@ -59,7 +59,7 @@ def loss_consumers(model: FileModel) -> dict:
         for position, kind in _consumed(model, roles, info).items():
             key = (owner, position)
             found[key] = kind if found.get(key, kind) == kind else None
-    found.update(_loss_factories(model, roles))
+    found.update(_loss_factories(model, roles, found))
     return {key: kind for key, kind in found.items() if kind is not None}
 
 
@@ -80,19 +80,30 @@ def _consumed(model: FileModel, roles, info) -> dict:
     return found
 
 
-def _loss_factories(model: FileModel, roles) -> dict:
+def _loss_factories(model: FileModel, roles, consumers: Optional[dict] = None) -> dict:
     """{("name(", 0): kind} for the file's top-level functions that return a built-in loss on
-    every path (`def get_criterion(): return nn.CrossEntropyLoss()`). The "(" keeps them apart
-    from the losses that are called on the input."""
+    every path (`def get_criterion(): return nn.CrossEntropyLoss()`), or an instance of a loss
+    class of this file taking its input first (`def get_loss(name): ... return DiceBCELoss()`,
+    whose forward hands `inputs` to `binary_cross_entropy_with_logits`). The "(" keeps them
+    apart from the losses that are called on the input."""
     found = {}
+    consumers = consumers or {}
     for info in model.function_info.values():
         if info.parent is not None or info.cls is not None or info.cls_ref is not None or not info.returns:
             continue
-        kinds = {built_in_loss(model, roles, ret.value, info.node) if ret.value is not None else None
+        kinds = {_returned_loss_kind(model, roles, ret.value, info.node, consumers) if ret.value is not None else None
                  for ret in info.returns}
         if len(kinds) == 1 and None not in kinds and _returns_on_every_path(info):
             found[(f"{info.name}(", 0)] = kinds.pop()
     return found
+
+
+def _returned_loss_kind(model: FileModel, roles, value: cst.BaseExpression, function,
+                        consumers: dict) -> Optional[str]:
+    kind = built_in_loss(model, roles, value, function)
+    if kind is None and type(value) is cst.Call and dotted_name(value.func) in model.class_info:
+        kind = consumers.get((dotted_name(value.func), 0))  # the user's loss class, input first
+    return kind
 
 
 def _returns_on_every_path(info) -> bool:
@@ -355,6 +366,7 @@ class LossInputs:
         """`def train(model, loader, criterion=nn.CrossEntropyLoss())`: the default's loss kind,
         when every call of the run that passes the parameter passes a loss of that kind."""
         from auditor.analysis.program import program_of
+        from auditor.analysis.handed import summary_callee
 
         model = self.model
         info = model.info(function)
@@ -373,7 +385,7 @@ class LossInputs:
                 passed.append(plain[names.index(param)].value)
             if passed and built_in_loss(model, self.roles, passed[0], site.function) != kind:
                 return None
-        callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+        callee = summary_callee(info)
         if callee is not None and self.module_name and hasattr(self.project, "call_arguments"):
             position = info.positional.index(param) if param in info.positional else None
             for described in self.project.call_arguments(self.module_name, callee):

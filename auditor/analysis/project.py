@@ -73,6 +73,8 @@ class FileSummary:
     # This file's calls of functions of other modules with what each argument is (a built-in
     # loss, an instance of a user class): see handed.py.
     call_arguments: list = field(default_factory=list)
+    # {function: ((module, class), ...)}: factories returning classes of other modules (factory_builds.py).
+    factory_builds: dict = field(default_factory=dict)
     # Meters (see meters.py): {(class, method): {position: total}} for methods adding an
     # argument into a total on the object, and {(class, attribute): (module, class)} for
     # attributes an `__init__` fills with an instance of a user class.
@@ -201,6 +203,9 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.handed import call_arguments
 
         summary.call_arguments = call_arguments(model, module, is_package)
+        if model.function_info and "return" in text:
+            from auditor.analysis.factory_builds import factory_builds
+            summary.factory_builds = factory_builds(model, module, is_package)
     if model.class_info:
         from auditor.analysis.mode_layers import class_dependence
         from auditor.analysis.roles import is_module_class
@@ -589,7 +594,7 @@ class ProjectIndex:
                 names.update(owner for owner, *_ in found)
                 installs.extend((getattr(summary, "module", None), entry) for entry in found)
                 # Functions handed a built-in loss by a caller of another module (handed.py).
-                names.update(name for _, name, described in getattr(summary, "call_arguments", None) or ()
+                names.update(name.split(".", 1)[0] for _, name, described in getattr(summary, "call_arguments", None) or ()
                              if any(d is not None and d[0] == "loss" for d in described.values()))
             self._loss_tables = (frozenset(names), installs)
         return self._loss_tables
