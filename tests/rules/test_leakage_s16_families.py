@@ -1,0 +1,108 @@
+"""TRN201/TRN202 families from session 16 (s16-leak), each bug with its correct look-alike,
+through the real command.
+
+- Transformers kept in containers: one scaler per column or per series, stored in a dict or a
+  list (`scalers[col] = MinMaxScaler()`, `{c: StandardScaler() for c in cols}`, `[...
+  for _ in cols]`, the dict handed in by the caller) and fitted through an item
+  (`scalers[col].fit_transform(...)`, or `sc = scalers[col]` first). Fitted on every row
+  before the split: TRN202; on the test part: TRN201; on the training part only: correct.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+_HEAD = """
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+df = pd.read_csv("prices.csv")
+"""
+
+CONTAINER_CASES = {
+    # Bug: one scaler per column in a dict, fitted on the whole column, then the frame is split.
+    "dict_item_fit_then_split_bad.py": _HEAD + """
+scalers = {}
+for c in ["open", "close"]:
+    scalers[c] = MinMaxScaler()
+    df[c] = scalers[c].fit_transform(df[[c]])
+X_train, X_test = train_test_split(df.values, test_size=0.2)
+""",
+    # Bug: a helper fills the caller's dict with scalers, fits them through a name bound to
+    # the item, stacks the columns and returns them; the caller splits the windows.
+    "item_alias_in_helper_bad.py": _HEAD + """
+
+def process(frame, processors):
+    columns = []
+    for c in ["open", "close"]:
+        values = frame.loc[:, [c]].values
+        if c not in processors:
+            processors[c] = MinMaxScaler()
+        sc = processors[c]
+        values = sc.fit_transform(values)
+        columns.append(values)
+    return np.dstack(columns).reshape(-1, 2)
+
+
+def load():
+    context = {}
+    values = process(df, context)
+    X_train, X_test = train_test_split(values, test_size=0.2)
+    return X_train, X_test
+""",
+    # Bug: scalers made by a dict comprehension.
+    "comprehension_fit_then_split_bad.py": _HEAD + """
+scalers = {c: StandardScaler() for c in ["open", "close"]}
+for c in ["open", "close"]:
+    df[c] = scalers[c].fit_transform(df[[c]])
+train, test = train_test_split(df, test_size=0.2)
+""",
+    # Bug (TRN201): a list of scalers, the second refitted on the test part.
+    "list_item_fit_on_test_bad.py": _HEAD + """
+train, test = train_test_split(df, test_size=0.2)
+scalers = [StandardScaler() for _ in range(2)]
+X_train = scalers[0].fit_transform(train)
+X_test = scalers[1].fit_transform(test)
+""",
+    # Correct: per-column scalers fitted on the training part, the test part only transformed.
+    "dict_item_fit_on_train_good.py": _HEAD + """
+train, test = train_test_split(df, test_size=0.2)
+scalers = {}
+for c in ["open", "close"]:
+    scalers[c] = StandardScaler()
+    train[c] = scalers[c].fit_transform(train[[c]])
+    test[c] = scalers[c].transform(test[[c]])
+""",
+    # Correct: a dict of label encoders (category lists, not statistics) before the split.
+    "dict_of_encoders_good.py": _HEAD + """
+from sklearn.preprocessing import LabelEncoder
+encoders = {}
+for c in ["sector", "exchange"]:
+    encoders[c] = LabelEncoder()
+    df[c] = encoders[c].fit_transform(df[c])
+train, test = train_test_split(df, test_size=0.2)
+""",
+}
+
+CONTAINER_EXPECTED = {
+    "dict_item_fit_then_split_bad.py": [("TRN202", 11)],
+    "item_alias_in_helper_bad.py": [("TRN202", 23)],
+    "comprehension_fit_then_split_bad.py": [("TRN202", 10)],
+    "list_item_fit_on_test_bad.py": [("TRN201", 11)],
+    "dict_item_fit_on_train_good.py": [],
+    "dict_of_encoders_good.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def container_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s16_containers"), CONTAINER_CASES, "TRN201,TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(CONTAINER_CASES))
+def test_transformer_kept_in_a_container(container_found, name):
+    assert codes_lines(container_found[name]) == CONTAINER_EXPECTED[name]
