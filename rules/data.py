@@ -9,8 +9,9 @@ import libcst as cst
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
-                                          fit_sites, fits_a_part, follow_source, methods_of)
+from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
+                                          bind_arguments, fit_sites, fits_a_part, follow_source, methods_of)
+from auditor.analysis.refit_whole import refit_after_split, split_before, transforms_evaluation, whole_data_name
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
@@ -392,21 +393,37 @@ class PreprocessorFitOnTestData(Rule):
                                   f"(`{shorten(built.argument)}`): fit on the training split once and apply that "
                                   f"fit to the evaluation data")
         fitting_params: dict = {}
+        fitting_sites: dict = {}  # helper -> its fit sites on a parameter
         for site, transformer, data in fit_sites(prog):
             if transformer in STATELESS_TRANSFORMERS:
                 continue  # `PolynomialFeatures().fit_transform(X_test)` learns only the column count
             info = ctx.model.info(site.function)
-            if isinstance(data, cst.Name) and info is not None and data.value in info.params:
-                fitting_params.setdefault(info.node, (info, data.value, transformer, []))[3].append(site.node)
+            # The parameter the fit reads whole: `x`, or columns of it (`df["text"]`, `df.values`).
+            param = whole_data_name(data)
+            if param is not None and info is not None and param in info.params:
+                fitting_params.setdefault(info.node, (info, param, transformer, []))[3].append(site.node)
+                fitting_sites.setdefault(info.node, []).append(site)
             states = prog.flow.states_at(site.node) or [None]
+            splits = set()
             for state in states:
                 split = prog.splits.split_of(data, site.function, state.env_dict if state else None)
+                splits.add(split)
                 if split in EVAL_SPLITS or split == MIXED:
                     what = "mixes training and evaluation data" if split == MIXED else f"is {split} data"
                     ctx.report(site.node, f"{transformer} is fitted on `{shorten(ctx.model.code(data))}`, which "
                                           f"{what}; fit it on the training split only and only `transform` "
                                           f"the rest")
                     break
+            else:
+                # `X_tr, X_te = train_test_split(df["text"])` above, then `vec.fit(df["text"])` and
+                # `vec.transform(X_te)`: the whole of the data already split, test rows included.
+                whole = refit_after_split(prog, site, data, site.function) \
+                    if splits == {None} and transformer not in CATEGORY_ENCODERS else None
+                if whole is not None:
+                    ctx.report(site.node, f"{transformer} is fitted on `{shorten(ctx.model.code(data))}`, every "
+                                          f"row of the data that `{shorten(ctx.model.code(whole.node), 40)}` above "
+                                          f"split, evaluation rows included, and then transforms evaluation data; "
+                                          f"fit it on the training part only")
         if not fitting_params:
             return
         for site in ctx.model.calls:
@@ -418,14 +435,27 @@ class PreprocessorFitOnTestData(Rule):
             if not any(call_reaches(ctx.model, info, fit, arguments) for fit in fits):
                 continue  # `prep(x_test)` with `def prep(x, fit=False): if fit: ...fit_transform(x)`
             value = arguments.get(param)
+            splits = set()
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None
+                splits.add(split)
                 if split in EVAL_SPLITS or split == MIXED:
                     ctx.report(site.node, f"`{info.name}()` fits a {transformer} on its `{param}` argument, "
                                           f"here `{shorten(ctx.model.code(value))}` ({split} data); fit on "
                                           f"the training split only")
                     break
+            else:
+                # `vectorize(df, x_train, x_test)` after `train_test_split(df["text"], ...)`: the helper
+                # fits on the whole of the split data and transforms its evaluation part.
+                whole = split_before(ctx.model, site.node, value, site.function) \
+                    if value is not None and splits == {None} and transformer not in CATEGORY_ENCODERS else None
+                if whole is not None and any(transforms_evaluation(prog, fit, fit.function)
+                                             for fit in fitting_sites.get(info.node, ())):
+                    ctx.report(site.node, f"`{info.name}()` fits a {transformer} on its `{param}` argument, here "
+                                          f"`{shorten(ctx.model.code(value))}`, every row of the data that "
+                                          f"`{shorten(ctx.model.code(whole.node), 40)}` above split, and "
+                                          f"transforms evaluation data with it; fit on the training part only")
 
 
 class PreprocessorFitBeforeSplit(Rule):

@@ -106,3 +106,89 @@ def container_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(CONTAINER_CASES))
 def test_transformer_kept_in_a_container(container_found, name):
     assert codes_lines(container_found[name]) == CONTAINER_EXPECTED[name]
+
+
+# - TRN201: the data already split above (`train_test_split(df["review"], ...)`) fitted whole
+#   afterwards (`vectorizer.fit(df["review"])`, `StandardScaler().fit(X)`, or a helper handed
+#   `df`), the fitted transformer then applied to the evaluation part: the evaluation rows
+#   shaped it. Correct: the final refit on all rows after cross-validation (applied to all
+#   rows, no evaluation part), a label encoder fitted on every label, and a name rebound to
+#   the training part before the fit.
+_TEXT_HEAD = """
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.model_selection import KFold, train_test_split
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+df = pd.read_csv("reviews.csv")
+"""
+
+REFIT_CASES = {
+    "vectorizer_fit_on_split_source_bad.py": _TEXT_HEAD + """
+x_train, x_test, y_train, y_test = train_test_split(df["review"], df["label"], test_size=0.2)
+vectorizer = CountVectorizer(min_df=5)
+vectorizer.fit(df["review"])
+X_train = vectorizer.transform(x_train)
+X_test = vectorizer.transform(x_test)
+""",
+    "scaler_chain_fit_on_split_source_bad.py": _TEXT_HEAD + """
+X = df[["a", "b"]].values
+X_train, X_test = train_test_split(X, test_size=0.2)
+scaler = StandardScaler().fit(X)
+X_train = scaler.transform(X_train)
+X_test = scaler.transform(X_test)
+""",
+    "helper_handed_split_source_bad.py": _TEXT_HEAD + """
+
+def vectorize(frame, x_train, x_test):
+    vectorizer = CountVectorizer(min_df=5)
+    vectorizer.fit(frame["review"])
+    return vectorizer.transform(x_train), vectorizer.transform(x_test)
+
+
+x_train, x_test, y_train, y_test = train_test_split(df["review"], df["label"], test_size=0.2)
+train_vectors, test_vectors = vectorize(df, x_train, x_test)
+""",
+    "final_refit_after_cv_good.py": _TEXT_HEAD + """
+X = df[["a", "b"]].values
+y = df["label"].values
+for train_idx, test_idx in KFold(5).split(X):
+    fold_scaler = StandardScaler().fit(X[train_idx])
+    score(fold_scaler.transform(X[test_idx]), y[test_idx])
+scaler = StandardScaler().fit(X)
+final_model.fit(scaler.transform(X), y)
+""",
+    "label_encoder_on_all_labels_good.py": _TEXT_HEAD + """
+x_train, x_test, y_train, y_test = train_test_split(df["review"], df["label"], test_size=0.2)
+encoder = LabelEncoder()
+encoder.fit(df["label"])
+y_train = encoder.transform(y_train)
+y_test = encoder.transform(y_test)
+""",
+    "name_rebound_to_training_part_good.py": _TEXT_HEAD + """
+X = df[["a", "b"]].values
+X_train, X_test = train_test_split(X, test_size=0.2)
+X = X_train
+scaler = StandardScaler().fit(X)
+X_test = scaler.transform(X_test)
+""",
+}
+
+REFIT_EXPECTED = {
+    "vectorizer_fit_on_split_source_bad.py": [("TRN201", 10)],
+    "scaler_chain_fit_on_split_source_bad.py": [("TRN201", 10)],
+    "helper_handed_split_source_bad.py": [("TRN201", 16)],
+    "final_refit_after_cv_good.py": [],
+    "label_encoder_on_all_labels_good.py": [],
+    "name_rebound_to_training_part_good.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def refit_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s16_refit"), REFIT_CASES, "TRN201,TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(REFIT_CASES))
+def test_split_data_fitted_whole_afterwards(refit_found, name):
+    assert codes_lines(refit_found[name]) == REFIT_EXPECTED[name]
