@@ -192,3 +192,59 @@ def refit_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(REFIT_CASES))
 def test_split_data_fitted_whole_afterwards(refit_found, name):
     assert codes_lines(refit_found[name]) == REFIT_EXPECTED[name]
+
+
+# - TRN202 flow: a loop rebinds its names to the data it iterates (`for inputs, targets in
+#   other_loader:`), and a statistic of values (`val_mape = np.mean(errors_val)`) is not rows
+#   of them. A frame scaled on its own rows only to plot the trained model's predictions, with
+#   another training run after it that averages its validation errors, is not split.
+_SERIES_HEAD = """
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import MinMaxScaler
+from torch.utils.data import DataLoader, TensorDataset
+"""
+
+FLOW_CASES = {
+    "scaled_frame_only_predicted_good.py": _SERIES_HEAD + """
+scaler = MinMaxScaler()
+frame = pd.read_csv("sensor_3.csv")
+scaled = scaler.fit_transform(frame)
+dataset = TensorDataset(torch.tensor(scaled, dtype=torch.float32))
+predictions = []
+for (inputs,) in DataLoader(dataset, batch_size=1):
+    outputs = model(inputs)
+    predictions.append(outputs.item())
+
+errors_val = []
+for inputs, targets in val_loader:
+    outputs = model(inputs)
+    errors_val.extend(np.abs(targets.numpy() - outputs.detach().numpy()))
+val_mape = np.mean(errors_val)
+""",
+    "scaled_frame_then_cut_bad.py": _SERIES_HEAD + """
+scaler = MinMaxScaler()
+frame = pd.read_csv("sensor_1.csv")
+scaled = scaler.fit_transform(frame)
+X = torch.tensor(scaled, dtype=torch.float32)
+n = int(len(X) * 0.8)
+train_dataset = TensorDataset(X[:n])
+test_dataset = TensorDataset(X[n:])
+""",
+}
+
+FLOW_EXPECTED = {
+    "scaled_frame_only_predicted_good.py": [],
+    "scaled_frame_then_cut_bad.py": [("TRN202", 9)],
+}
+
+
+@pytest.fixture(scope="module")
+def flow_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s16_flow"), FLOW_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(FLOW_CASES))
+def test_loop_rebinding_and_statistics_end_the_flow(flow_found, name):
+    assert codes_lines(flow_found[name]) == FLOW_EXPECTED[name]
