@@ -424,6 +424,7 @@ class PreprocessorFitOnTestData(Rule):
                                           f"row of the data that `{shorten(ctx.model.code(whole.node), 40)}` above "
                                           f"split, evaluation rows included, and then transforms evaluation data; "
                                           f"fit it on the training part only")
+        self._imported_fitters(ctx, prog)
         if not fitting_params:
             return
         for site in ctx.model.calls:
@@ -456,6 +457,39 @@ class PreprocessorFitOnTestData(Rule):
                                           f"`{shorten(ctx.model.code(value))}`, every row of the data that "
                                           f"`{shorten(ctx.model.code(whole.node), 40)}` above split, and "
                                           f"transforms evaluation data with it; fit on the training part only")
+
+
+    @staticmethod
+    def _imported_fitters(ctx, prog) -> None:
+        """`get_count_vector(df, x_train, x_test)` where the function, in another module of the
+        project, fits a transformer on its first parameter: the data handed to it is evaluation
+        data, or the whole of data split above while the function transforms evaluation data."""
+        for site in ctx.model.calls:
+            if site.qualname is None:
+                continue  # a function of this file: followed through its parameters above
+            entry = project_entry(ctx.project, ctx.module_name, site.qualname, "fitting_parameters")
+            if entry is None:
+                continue
+            transformer, param, index, transforms_eval = entry
+            plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+            value = next((a.value for a in site.node.args if a.keyword is not None and a.keyword.value == param),
+                         plain[index] if index is not None and index < len(plain) else None)
+            if value is None:
+                continue
+            name = site.qualname.rsplit(".", 1)[-1]
+            split = prog.splits.split_of(value, site.function)
+            if split in EVAL_SPLITS or split == MIXED:
+                ctx.report(site.node, f"`{name}()` fits a {transformer} on its `{param}` argument, here "
+                                      f"`{shorten(ctx.model.code(value))}` ({split} data); fit on the training "
+                                      f"split only")
+                continue
+            whole = split_before(ctx.model, site.node, value, site.function) \
+                if split is None and transforms_eval else None
+            if whole is not None:
+                ctx.report(site.node, f"`{name}()` fits a {transformer} on its `{param}` argument, here "
+                                      f"`{shorten(ctx.model.code(value))}`, every row of the data that "
+                                      f"`{shorten(ctx.model.code(whole.node), 40)}` above split, and transforms "
+                                      f"evaluation data with it; fit on the training part only")
 
 
 class PreprocessorFitBeforeSplit(Rule):

@@ -248,3 +248,75 @@ def flow_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(FLOW_CASES))
 def test_loop_rebinding_and_statistics_end_the_flow(flow_found, name):
     assert codes_lines(flow_found[name]) == FLOW_EXPECTED[name]
+
+
+# - TRN201 across modules: a function of another module fits a transformer on its parameter;
+#   the caller hands it the test part, or the whole of the data it split above while the
+#   function transforms the evaluation part with that fit. Handing it the training part, or a
+#   function whose fit sits under a branch the caller may turn off, is left alone.
+MODULE_CASES = {
+    "prep/__init__.py": "",
+    "prep/features.py": """
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.preprocessing import StandardScaler
+
+
+def count_vectors(df, x_train, x_test):
+    vectorizer = CountVectorizer(min_df=5)
+    vectorizer.fit(df["review"])
+    return vectorizer.transform(x_train), vectorizer.transform(x_test)
+
+
+def scale(x):
+    return StandardScaler().fit_transform(x)
+
+
+def maybe_scale(x, fit=False):
+    scaler = StandardScaler()
+    if fit:
+        return scaler.fit_transform(x)
+    return x
+""",
+    "whole_split_data_to_other_module_bad.py": """
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from prep import features
+
+df = pd.read_csv("reviews.csv")
+x_train, x_test, y_train, y_test = train_test_split(df["review"], df["label"], test_size=0.2)
+train_vectors, test_vectors = features.count_vectors(df, x_train, x_test)
+""",
+    "test_part_to_other_module_bad.py": """
+from sklearn.model_selection import train_test_split
+from prep.features import scale
+
+X_train, X_test = train_test_split(X, test_size=0.2)
+X_test = scale(X_test)
+""",
+    "training_part_to_other_module_good.py": """
+from sklearn.model_selection import train_test_split
+from prep.features import maybe_scale, scale
+
+X_train, X_test = train_test_split(X, test_size=0.2)
+X_train = scale(X_train)
+X_test = maybe_scale(X_test)
+""",
+}
+
+MODULE_EXPECTED = {
+    "prep/__init__.py": [],
+    "prep/features.py": [],
+    "whole_split_data_to_other_module_bad.py": [("TRN201", 7)],
+    "test_part_to_other_module_bad.py": [("TRN201", 5)],
+    "training_part_to_other_module_good.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def module_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s16_modules"), MODULE_CASES, "TRN201,TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_CASES))
+def test_fit_on_parameter_in_another_module(module_found, name):
+    assert codes_lines(module_found[name]) == MODULE_EXPECTED[name]
