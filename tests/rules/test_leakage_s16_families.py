@@ -320,3 +320,73 @@ def module_found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(MODULE_CASES))
 def test_fit_on_parameter_in_another_module(module_found, name):
     assert codes_lines(module_found[name]) == MODULE_EXPECTED[name]
+
+
+# - TRN202 location: a function that fits data it gets itself (reads a file, its object's
+#   attributes) and hands it back, or leaves it in `self.`, is reported at that fit (where the
+#   fix goes), not at the caller that splits the result; a helper that fits whatever its
+#   caller hands in (`def scale(x)`) is still reported at the caller (the helper is right or
+#   wrong by what each caller passes). A loader whose result is never split is silent.
+LOCATION_CASES = {
+    "loader_fits_own_rows_bad.py": """
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+
+class Prices:
+    def load_scaled(self, look_back=7):
+        frame = pd.read_csv("prices.csv")
+        shifted = self.add_lags(frame, look_back).to_numpy()
+        scaler = MinMaxScaler()
+        return scaler.fit_transform(shifted)
+
+    def loaders(self, ratio=0.8):
+        data = self.load_scaled()
+        x, y = data[:, 1:], data[:, 0]
+        cut = int(len(x) * ratio)
+        x_train, x_test = x[:cut], x[cut:]
+        return x_train, x_test
+""",
+    "generic_helper_caller_splits_bad.py": """
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler
+
+
+def scale(values):
+    frame = values.copy()
+    return MinMaxScaler().fit_transform(frame)
+
+
+X = scale(X)
+X_train, X_test = train_test_split(X, test_size=0.2)
+""",
+    "loader_never_split_good.py": """
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+
+def load_scaled():
+    frame = pd.read_csv("prices.csv")
+    return MinMaxScaler().fit_transform(frame)
+
+
+series = load_scaled()
+forecast = model(series[-30:])
+""",
+}
+
+LOCATION_EXPECTED = {
+    "loader_fits_own_rows_bad.py": [("TRN202", 10)],
+    "generic_helper_caller_splits_bad.py": [("TRN202", 10)],
+    "loader_never_split_good.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def location_found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("s16_location"), LOCATION_CASES, "TRN202")
+
+
+@pytest.mark.parametrize("name", sorted(LOCATION_CASES))
+def test_fit_of_own_data_reported_at_the_fit(location_found, name):
+    assert codes_lines(location_found[name]) == LOCATION_EXPECTED[name]
