@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator, Optional
 
 import libcst as cst
@@ -9,8 +10,9 @@ import libcst as cst
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
-from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
-                                          fit_sites, fits_a_part, follow_source, methods_of)
+from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
+                                          bind_arguments, fit_sites, fits_a_part, follow_source, methods_of)
+from auditor.analysis.refit_whole import refit_after_split, split_before, transforms_evaluation, whole_data_name
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
@@ -331,8 +333,13 @@ class PreprocessorFitOnTestData(Rule):
         rows it loads is flagged (at that fit) when it is built for evaluation data
         (`EEG(train=False)`, `Signals(root, "test")`), and so is a loader function asked for an
         evaluation file (`load("data/test.csv")`), unless the fit is per trial or on the
-        training file. It cannot see data whose split is decided at run time, nor callers
-        in other modules. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
+        training file. A function of another module of the project that fits a transformer
+        on its parameter (outside any branch) is flagged at a caller that hands it evaluation
+        data. Data already split and then fitted whole (`train_test_split(df["text"])` above,
+        then `vectorizer.fit(df["text"])`, directly or through a helper handed `df`) mixes the
+        evaluation rows in when the fitted transformer then transforms an evaluation part; a
+        final refit on all rows that never transforms evaluation data, and label encoders, are
+        left alone. It cannot see data whose split is decided at run time. `TSNE`, `MDS` and `SpectralEmbedding` are not preprocessors (they
         have no `transform`: they are fitted to draw a picture), and transformers that learn
         nothing from the rows (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`,
         `Binarizer`, `HashingVectorizer`) give the test rows the same features whatever they
@@ -392,21 +399,38 @@ class PreprocessorFitOnTestData(Rule):
                                   f"(`{shorten(built.argument)}`): fit on the training split once and apply that "
                                   f"fit to the evaluation data")
         fitting_params: dict = {}
+        fitting_sites: dict = {}  # helper -> its fit sites on a parameter
         for site, transformer, data in fit_sites(prog):
             if transformer in STATELESS_TRANSFORMERS:
                 continue  # `PolynomialFeatures().fit_transform(X_test)` learns only the column count
             info = ctx.model.info(site.function)
-            if isinstance(data, cst.Name) and info is not None and data.value in info.params:
-                fitting_params.setdefault(info.node, (info, data.value, transformer, []))[3].append(site.node)
+            # The parameter the fit reads whole: `x`, or columns of it (`df["text"]`, `df.values`).
+            param = whole_data_name(data)
+            if param is not None and info is not None and param in info.params:
+                fitting_params.setdefault(info.node, (info, param, transformer, []))[3].append(site.node)
+                fitting_sites.setdefault(info.node, []).append(site)
             states = prog.flow.states_at(site.node) or [None]
+            splits = set()
             for state in states:
                 split = prog.splits.split_of(data, site.function, state.env_dict if state else None)
+                splits.add(split)
                 if split in EVAL_SPLITS or split == MIXED:
                     what = "mixes training and evaluation data" if split == MIXED else f"is {split} data"
                     ctx.report(site.node, f"{transformer} is fitted on `{shorten(ctx.model.code(data))}`, which "
                                           f"{what}; fit it on the training split only and only `transform` "
                                           f"the rest")
                     break
+            else:
+                # `X_tr, X_te = train_test_split(df["text"])` above, then `vec.fit(df["text"])` and
+                # `vec.transform(X_te)`: the whole of the data already split, test rows included.
+                whole = refit_after_split(prog, site, data, site.function) \
+                    if splits == {None} and transformer not in CATEGORY_ENCODERS else None
+                if whole is not None:
+                    ctx.report(site.node, f"{transformer} is fitted on `{shorten(ctx.model.code(data))}`, every "
+                                          f"row of the data that `{shorten(ctx.model.code(whole.node), 40)}` above "
+                                          f"split, evaluation rows included, and then transforms evaluation data; "
+                                          f"fit it on the training part only")
+        self._imported_fitters(ctx, prog)
         if not fitting_params:
             return
         for site in ctx.model.calls:
@@ -418,14 +442,60 @@ class PreprocessorFitOnTestData(Rule):
             if not any(call_reaches(ctx.model, info, fit, arguments) for fit in fits):
                 continue  # `prep(x_test)` with `def prep(x, fit=False): if fit: ...fit_transform(x)`
             value = arguments.get(param)
+            splits = set()
             for state in prog.flow.states_at(site.node) or [None]:
                 split = prog.splits.split_of(value, site.function, state.env_dict if state else None) \
                     if value is not None else None
+                splits.add(split)
                 if split in EVAL_SPLITS or split == MIXED:
                     ctx.report(site.node, f"`{info.name}()` fits a {transformer} on its `{param}` argument, "
                                           f"here `{shorten(ctx.model.code(value))}` ({split} data); fit on "
                                           f"the training split only")
                     break
+            else:
+                # `vectorize(df, x_train, x_test)` after `train_test_split(df["text"], ...)`: the helper
+                # fits on the whole of the split data and transforms its evaluation part.
+                whole = split_before(ctx.model, site.node, value, site.function) \
+                    if value is not None and splits == {None} and transformer not in CATEGORY_ENCODERS else None
+                if whole is not None and any(transforms_evaluation(prog, fit, fit.function)
+                                             for fit in fitting_sites.get(info.node, ())):
+                    ctx.report(site.node, f"`{info.name}()` fits a {transformer} on its `{param}` argument, here "
+                                          f"`{shorten(ctx.model.code(value))}`, every row of the data that "
+                                          f"`{shorten(ctx.model.code(whole.node), 40)}` above split, and "
+                                          f"transforms evaluation data with it; fit on the training part only")
+
+
+    @staticmethod
+    def _imported_fitters(ctx, prog) -> None:
+        """`get_count_vector(df, x_train, x_test)` where the function, in another module of the
+        project, fits a transformer on its first parameter: the data handed to it is evaluation
+        data, or the whole of data split above while the function transforms evaluation data."""
+        for site in ctx.model.calls:
+            if site.qualname is None:
+                continue  # a function of this file: followed through its parameters above
+            entry = project_entry(ctx.project, ctx.module_name, site.qualname, "fitting_parameters")
+            if entry is None:
+                continue
+            transformer, param, index, transforms_eval = entry
+            plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+            value = next((a.value for a in site.node.args if a.keyword is not None and a.keyword.value == param),
+                         plain[index] if index is not None and index < len(plain) else None)
+            if value is None:
+                continue
+            name = site.qualname.rsplit(".", 1)[-1]
+            split = prog.splits.split_of(value, site.function)
+            if split in EVAL_SPLITS or split == MIXED:
+                ctx.report(site.node, f"`{name}()` fits a {transformer} on its `{param}` argument, here "
+                                      f"`{shorten(ctx.model.code(value))}` ({split} data); fit on the training "
+                                      f"split only")
+                continue
+            whole = split_before(ctx.model, site.node, value, site.function) \
+                if split is None and transforms_eval else None
+            if whole is not None:
+                ctx.report(site.node, f"`{name}()` fits a {transformer} on its `{param}` argument, here "
+                                      f"`{shorten(ctx.model.code(value))}`, every row of the data that "
+                                      f"`{shorten(ctx.model.code(whole.node), 40)}` above split, and transforms "
+                                      f"evaluation data with it; fit on the training part only")
 
 
 class PreprocessorFitBeforeSplit(Rule):
@@ -480,10 +550,12 @@ class PreprocessorFitBeforeSplit(Rule):
         Across boundaries: a helper (function or method) that fits and returns the fitted data
         is flagged at the caller that splits what it returned, through helpers that return it in
         turn (`fit()` -> `prep_input()` -> `prep_numeric_cols()`); a method that leaves fitted
-        data in `self.` attributes is flagged where its class calls it and then calls a method
+        data in `self.` attributes is flagged when its class calls it and then calls a method
         that splits those attributes (`__init__`: `self._normalized()`, `self._split()`), or
         data made from them that a method returns or is handed (`framed = self._windows()`,
-        `self._split_data(framed)`). A
+        `self._split_data(framed)`). When the function fits data it gets itself (reads a file,
+        its object's attributes) the finding is at each such fit, where the fix goes; a helper
+        that fits whatever its caller hands in is flagged at that caller. A
         helper that fits on the training part it split itself, or that its caller hands a
         split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
         function of another module of the project that returns fitted data (`X, y =
@@ -497,6 +569,8 @@ class PreprocessorFitBeforeSplit(Rule):
         statistic; so is a `ColumnTransformer` made of them only (remainder "passthrough" or
         "drop"), and so are transformers that learn nothing from the rows (`PolynomialFeatures`,
         `FunctionTransformer`, `Normalizer`, `Binarizer`). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
+        A transformer kept in a dict or a list (`scalers[col] = MinMaxScaler()`, then
+        `scalers[col].fit_transform(...)` or `sc = scalers[col]`) is that transformer.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -536,6 +610,11 @@ class PreprocessorFitBeforeSplit(Rule):
         sources = all_sources(prog)
         helpers = {}  # function -> what it fits, where its fitted result is returned
         stateful = {}  # method -> (what it fits, the `self.` attributes it leaves fitted data in)
+        # function -> every fit in it whose data it returns or leaves in `self.`: a finding through
+        # the function's callers points at these (where the fix goes), one finding per fit
+        fits_in: dict = {}
+        at_fits: set = set()
+        source_at = {source.node: source for source in sources}
         seen: set = set()  # (split, what fitted): `zscore` on five columns, one split, one finding
         for source in sources:
             returns: list = []
@@ -552,8 +631,12 @@ class PreprocessorFitBeforeSplit(Rule):
                 continue
             if returns and source.function is not None:
                 helpers.setdefault(source.function, source)
+                if _fits_own_data(model, source):
+                    fits_in.setdefault(source.function, []).append(source.node)
             if leaves and methods_of(model, source.function):
                 stateful.setdefault(source.function, (source, leaves))
+                if not returns and _fits_own_data(model, source):
+                    fits_in.setdefault(source.function, []).append(source.node)
         for site in model.calls if stateful else ():
             # `__init__` calls `self._normalized()` (fits into `self.dat`), then `self._split()`.
             resolved = prog.flow.resolve(site) if site.qualname is None else None
@@ -567,10 +650,14 @@ class PreprocessorFitBeforeSplit(Rule):
                                     methods=methods)
             if split is not None:
                 name = model.info(resolved[0]).name
-                ctx.report(site.node, f"`{name}()` leaves `{split.data}` holding data after "
-                                      f"{inner.what.replace(' is fitted on', ' fitted on')} `{inner.data}`, and "
-                                      f"`{shorten(model.code(split.node), 40)}` below splits it: the test rows "
-                                      f"shape the preprocessing; split first and fit on the training part only")
+                for fit in [f for f in fits_in.get(resolved[0], ()) if f not in at_fits]:
+                    at_fits.add(fit)
+                    this = source_at.get(fit, inner)
+                    ctx.report(fit, f"`{name}()` leaves `{split.data}` holding data after "
+                                    f"{this.what.replace(' is fitted on', ' fitted on')} `{this.data}` (this fit), "
+                                    f"and `{shorten(model.code(split.node), 40)}` below "
+                                    f"`{shorten(model.code(site.node), 30)}` splits it: the test rows shape the "
+                                    f"preprocessing; split first and fit on the training part only")
         self._split_instances(ctx, prog, stateful, seen)
         # Callers that split what a fitting helper returns. A caller that returns it in turn
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
@@ -583,7 +670,7 @@ class PreprocessorFitBeforeSplit(Rule):
             for site in model.calls:
                 if not isinstance(site.statement, cst.Assign) or site.node in reported:
                     continue
-                found = _fitting_callee(ctx, prog, site, helpers, imported=round_ == 0)
+                found = _fitting_callee(ctx, prog, site, helpers, imported=round_ == 0, fits_in=fits_in)
                 if found is None:
                     continue
                 name, inner = found
@@ -593,11 +680,24 @@ class PreprocessorFitBeforeSplit(Rule):
                 split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
                 if split is not None:
                     reported.add(site.node)
-                    ctx.report(site.node, f"`{name}()` returns data after "
-                                          f"{inner[0].replace(' is fitted on', ' fitted on')} `{inner[1]}`, and "
-                                          f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
-                                          f"the test rows shape the preprocessing; split first and fit on the "
-                                          f"training part only")
+                    fits = [f for f in inner[2] if f not in at_fits]
+                    if inner[2] and not fits:
+                        continue  # already reported at the fits, through another caller
+                    for fit in fits:
+                        at_fits.add(fit)
+                        this = source_at.get(fit)
+                        what, data = (this.what, this.data) if this is not None else inner[:2]
+                        ctx.report(fit, f"`{name}()` returns data after "
+                                        f"{what.replace(' is fitted on', ' fitted on')} `{data}` (this fit), "
+                                        f"and `{split.data}` is split below `{shorten(model.code(site.node), 30)}` "
+                                        f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
+                                        f"preprocessing; split first and fit on the training part only")
+                    if not inner[2]:  # a function of another module: the call is what this file shows
+                        ctx.report(site.node, f"`{name}()` returns data after "
+                                              f"{inner[0].replace(' is fitted on', ' fitted on')} `{inner[1]}`, and "
+                                              f"`{split.data}` is split below (`{shorten(model.code(split.node), 40)}`): "
+                                              f"the test rows shape the preprocessing; split first and fit on the "
+                                              f"training part only")
                 elif returns and site.function is not None and site.function not in helpers:
                     callers.setdefault(site.function, inner)
             helpers = callers
@@ -638,8 +738,54 @@ class PreprocessorFitBeforeSplit(Rule):
                                    f"preprocessing; split first and fit on the training part only")
 
 
-def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[tuple]:
-    """(name, (what is fitted, on which data)) when this call returns data fitted on all its
+def _fits_own_data(model, source: FittedSource) -> bool:
+    """The function fits data it gets itself (reads a file, its object's attributes), not data
+    its caller hands in: the fit is then the place to fix, whoever calls it. A helper that fits
+    whatever it is given (`def scale(x)`) is right or wrong by what each caller hands it."""
+    info = model.info(source.function)
+    root = re.match(r"[A-Za-z_]\w*", source.data or "")
+    if info is None or root is None:
+        return False
+    # `values = frame.loc[:, [c]].values`, then `fit(values)`: still the caller's data
+    names, seen = [root.group(0)], set()
+    while names:
+        name = names.pop()
+        if name in seen or len(seen) > 20:
+            continue
+        seen.add(name)
+        if name == "self":
+            continue
+        if name in info.params:
+            return False
+        for value in model.values_of(name, source.function, kinds=("assign", "for", "with")):
+            names.extend(_data_roots(value))
+    return True
+
+
+def _data_roots(node: cst.BaseExpression, depth: int = 0) -> list:
+    """The names whose rows `node` carries: the receiver and the first argument of a call
+    (`frame.loc[:, cols]`, `np.asarray(x)`, `self.shift(df, look_back)` carries `df`, not the
+    setting `look_back`), the base of a subscript, both sides of arithmetic."""
+    if depth > 12:
+        return []
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        name = dotted_name(node)
+        if name is not None:
+            return [name.split(".")[0]]
+        return _data_roots(node.value, depth + 1) if isinstance(node, cst.Attribute) else []
+    if isinstance(node, cst.Subscript):
+        return _data_roots(node.value, depth + 1)
+    if isinstance(node, cst.Call):
+        found = _data_roots(node.func.value, depth + 1) if isinstance(node.func, cst.Attribute) else []
+        first = next((a.value for a in node.args if a.keyword is None and not a.star), None)
+        return found + (_data_roots(first, depth + 1) if first is not None else [])
+    if isinstance(node, cst.BinaryOperation):
+        return _data_roots(node.left, depth + 1) + _data_roots(node.right, depth + 1)
+    return []
+
+
+def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool, fits_in: dict) -> Optional[tuple]:
+    """(name, (what is fitted, on which data, its fits in this file)) when this call returns data fitted on all its
     rows: a helper of the file in `helpers`, or (`imported`) a function of another module of
     the project whose summary says so (`X, y = load_data(args)`), unless the call hands it a
     split's part or a range of rows to fit (`normalize_dataset(x_train)`)."""
@@ -649,7 +795,7 @@ def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[
             return None
         inner = helpers[resolved[0]]
         if isinstance(inner, FittedSource):
-            inner = (inner.what, inner.data)
+            inner = (inner.what, inner.data, tuple(fits_in.get(inner.function, ())))
         info = prog.model.info(resolved[0])
         if info is not None and inner[1] in info.params and fits_a_part(
                 prog, site.node, site.function, bind_arguments(info, site.node, resolved[1]).get(inner[1])):
@@ -667,7 +813,7 @@ def _fitting_callee(ctx, prog, site, helpers: dict, imported: bool) -> Optional[
                      plain[index] if index is not None and index < len(plain) else None)
         if fits_a_part(prog, site.node, site.function, value):
             return None
-    return site.qualname.rsplit(".", 1)[-1], (what, data)
+    return site.qualname.rsplit(".", 1)[-1], (what, data, ())
 
 
 class TestDataInTrainingLoop(Rule):

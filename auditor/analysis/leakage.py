@@ -285,6 +285,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
             found = _evaluation_rows(_unwrapped(rows), tainted)
             if found is not None:
                 return found
+            # `test_dataset = TensorDataset(X[n:], y[n:])`: the rows handed to a dataset
+            # (or any container) built as evaluation data
+            for arg in rows.args if isinstance(rows, cst.Call) else ():
+                found = _evaluation_rows(_unwrapped(arg.value), tainted) if not arg.star else None
+                if found is not None:
+                    return found
         # `X_tr = X[:n]` ... `X_ho = X[n:]`: rows cut off from the rows kept for training
         # are held out, whatever their name says.
         elif split_of_name(part) != TRAIN and held_out_cut(model, _unwrapped(rows), function, names_training):
@@ -329,8 +335,8 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
                 return Split(value, f"{_code(value.func) or 'a method'}()", hit)
     # `self.test = self._batchify(test_idx)`: evaluation rows selected by an evaluation index
     # set, from fitted data read directly or by a method of the same class.
-    if named & set(EVAL_SPLITS) and any(split_of_name(dotted_name(a.value)) in EVAL_SPLITS
-                                        for a in value.args if a.keyword is None):
+    if named & set(EVAL_SPLITS) and not _reduces(value) and any(
+            split_of_name(dotted_name(a.value)) in EVAL_SPLITS for a in value.args if a.keyword is None):
         hit = next((h for h in (reads(a.value, tainted) for a in value.args) if h), None)
         callee = dotted_name(value.func) or ""
         if hit is None and methods and callee.startswith("self.") and callee[5:] in methods:
@@ -339,6 +345,12 @@ def split_in(model, statement: cst.CSTNode, tainted: set, function,
         if hit:
             return Split(value, f"{callee or 'a call'}()", hit)
     return None
+
+
+def _reduces(call: cst.Call) -> bool:
+    """`np.mean(errors_val)`, `sum(losses_val)`: a statistic of the values, not rows of them."""
+    last = call.func.attr.value if isinstance(call.func, cst.Attribute) else dotted_name(call.func)
+    return last in _STATISTICS or last in ("sum", "len", "abs", "sqrt", "nansum", "average", "norm", "item")
 
 
 def _named_parts(target: cst.BaseExpression, value: cst.BaseExpression) -> list:
@@ -546,6 +558,9 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                 tainted.difference_update(targets)
         elif isinstance(statement, cst.For) and reads(statement.iter, tainted):
             tainted.update(names_assigned(statement))
+        elif isinstance(statement, cst.For):
+            # `for inputs, targets in other_loader:` rebinds the loop names to other data
+            tainted.difference_update(names_assigned(statement))
         elif _appends_to(statement, tainted):
             tainted.add(_appends_to(statement, tainted))
         if not tainted:

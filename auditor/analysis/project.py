@@ -131,6 +131,9 @@ class FileSummary:
     # a tuple with the test split in some position (see split_alias.test_positions): a caller
     # in another module that unpacks it under a validation name holds the test split.
     test_returns: dict = field(default_factory=dict)
+    # {function: (transformer, parameter, position, transforms evaluation data)} for top-level
+    # functions fitting a transformer on a parameter (fitting_parameters.py): TRN201 at callers.
+    fitting_parameters: dict = field(default_factory=dict)
     # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
     # test split: what `trainer.fit(model, datamodule)` in another module validates on.
     val_test_classes: dict = field(default_factory=dict)
@@ -238,6 +241,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if model.function_info and _FITTING_WORDS.search(text):
+        from auditor.analysis.fitting_parameters import fitting_parameters
+
+        summary.fitting_parameters = fitting_parameters(program_of(model))
     if model.function_info and "return" in text and _calls_a_parameter(model):
         summary.model_runners = program_of(model).runner_parameters()
     if summary.model_classes and model.class_info and "return" in text:

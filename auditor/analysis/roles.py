@@ -17,6 +17,7 @@ from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import Binding, ClassInfo, FileModel, FunctionInfo, bind_arguments
 from auditor.analysis.model_zoos import zoo_model
+from auditor.analysis.transformer_containers import contained_transformer
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import name_tokens
 
@@ -507,6 +508,8 @@ class Roles:
             node = node.func.value
         if type(node) is cst.Call:
             return self.transformer_constructor(node)
+        if type(node) is cst.Subscript:  # `scalers[col].fit_transform(...)`
+            return contained_transformer(self.model, node, function, self.transformer_constructor)
         name = dotted_name(node)
         if not name:
             return None
@@ -514,6 +517,10 @@ class Roles:
         for b in self.model.bindings_of(name, function):
             if b.kind == "assign" and b.index is None and type(b.value) is cst.Call:
                 found = self.transformer_constructor(b.value) or found
+            elif b.kind == "assign" and b.index is None and type(b.value) is cst.Subscript:
+                # `sc = scalers[col]` (one scaler per column, kept in a dict or a list)
+                found = contained_transformer(self.model, b.value, b.function, self.transformer_constructor) \
+                    or found
         return found
 
 
