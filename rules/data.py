@@ -14,6 +14,7 @@ from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORM
                                           bind_arguments, fit_sites, fits_a_part, follow_source, methods_of)
 from auditor.analysis.refit_whole import refit_after_split, split_before, transforms_evaluation, whole_data_name
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
+from auditor.analysis.file_round_trips import WRITE_WORDS
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
@@ -571,6 +572,11 @@ class PreprocessorFitBeforeSplit(Rule):
         `FunctionTransformer`, `Normalizer`, `Binarizer`). Per-row normalisation (`axis=1`, `keepdims=True` without `axis=0`) is not a fit.
         A transformer kept in a dict or a list (`scalers[col] = MinMaxScaler()`, then
         `scalers[col].fit_transform(...)` or `sc = scalers[col]`) is that transformer.
+        Fitted data written to a named file (`df.to_csv("clean.csv")`, `np.save("X.npy", X)`)
+        and read back (`pd.read_csv(DIR + "/clean.csv")`, `np.load(...)`: the same file name,
+        however the directory is spelled) later in the scope or by another function of the
+        module that splits it is followed through the file; across modules it is not (a
+        file name is no import: checking one file must find what checking the project finds).
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -602,7 +608,7 @@ class PreprocessorFitBeforeSplit(Rule):
     # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...),
     # or cuts rows off at a bound (`X_tr, X_ho = X[:n], X[n:]`).
     needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]", "historical_forecasts",
-                     "backtest")
+                     "backtest") + WRITE_WORDS
 
     def check(self, ctx) -> None:
         prog = program(ctx)
@@ -619,8 +625,15 @@ class PreprocessorFitBeforeSplit(Rule):
         for source in sources:
             returns: list = []
             leaves: set = set()
-            split = follow_source(prog, source, returns, leaves)
+            writes: list = []
+            split = follow_source(prog, source, returns, leaves, writes)
             if split is not None and (split.node, source.what) in seen:
+                continue
+            reader = _split_reader(ctx, writes) if split is None and writes else None
+            if reader is not None:
+                ctx.report(source.node, f"{source.what} `{source.data}`, written to `{reader[0]}`, which "
+                                        f"{reader[1]} reads and splits: the test rows shape the preprocessing; "
+                                        f"split first and fit on the training part only")
                 continue
             if split is not None:
                 seen.add((split.node, source.what))
@@ -736,6 +749,20 @@ class PreprocessorFitBeforeSplit(Rule):
                                    f"instance built at `{shorten(model.code(site.node), 40)}` is split below "
                                    f"(`{shorten(model.code(split.node), 40)}`): the test rows shape the "
                                    f"preprocessing; split first and fit on the training part only")
+
+
+def _split_reader(ctx, written: list) -> Optional[tuple]:
+    """(file name, who reads it) when a file that fitted data was written to is read back and
+    split by another function of this module. (Across modules the file is no import: the
+    run does not link the writer and the reader, and checking one file must find what
+    checking the project finds.)"""
+    from auditor.analysis.file_round_trips import split_reads
+
+    here = split_reads(ctx.model)
+    for name in written:
+        if name in here:
+            return name, f"`{here[name]}()`" if here[name] else "this module"
+    return None
 
 
 def _fits_own_data(model, source: FittedSource) -> bool:

@@ -326,14 +326,14 @@ def _centres(value: cst.BinaryOperation) -> bool:
     return False
 
 
-def follow_source(prog, source: FittedSource, returns: list, leaves: set):
+def follow_source(prog, source: FittedSource, returns: list, leaves: set, writes: Optional[list] = None):
     if source.returned:
         returns.append(source.statement)
         return None
     block = source.function.body if source.function is not None else prog.model.module
     return follow_to_split(prog.model, block, source.statement, source.seeds, source.function,
                            source.transformer, source.needs_transform, returns, leaves,
-                           methods_of(prog.model, source.function) or None)
+                           methods_of(prog.model, source.function) or None, writes=writes)
 
 
 def methods_of(model, function) -> dict:

@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 
 import libcst as cst
 
+from auditor.analysis.file_round_trips import read_file, written_data
 from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.row_cuts import held_out_cut
@@ -509,14 +510,18 @@ def _appends_to(statement: cst.CSTNode, tainted: set) -> Optional[str]:
 def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], seeds: set, function,
                     transformer: Optional[str] = None, needs_transform: bool = False,
                     returns: Optional[list] = None, leaves: Optional[set] = None,
-                    methods: Optional[dict] = None, inline: bool = True) -> Optional[Split]:
+                    methods: Optional[dict] = None, inline: bool = True,
+                    writes: Optional[list] = None) -> Optional[Split]:
     """Walk `block` after the statement `source` (from its start when None), carrying the
     fitted names; the first split of fitted data. `needs_transform`: the raw data only leaks
     when `transformer` is later applied (`scaler.fit(X)`, split X, `scaler.transform(X_train)`).
     `returns` collects the `return` statements that hand fitted data to the caller; `leaves`
     the `self.` attributes still holding fitted data at the end. `methods` (the class's
-    methods by name): a call `self.method(...)` is followed into the method, one level."""
+    methods by name): a call `self.method(...)` is followed into the method, one level.
+    `writes` collects the names of files the fitted data is written to (`df.to_csv("clean.csv")`);
+    reading such a file back in the scope carries the data on."""
     tainted = set(seeds)
+    written: set = set()
     started = source is None
     transformed = not needs_transform
     found: Optional[Split] = None
@@ -547,9 +552,16 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                               if not isinstance(statement, cst.BaseCompoundStatement))
             if transformed and found is not None:
                 return found
+        if isinstance(statement, cst.Expr) and isinstance(statement.value, cst.Call):
+            wrote = written_data(model, statement.value, function)
+            if wrote is not None and reads(wrote[0], tainted):
+                written.add(wrote[1])
+                if writes is not None:
+                    writes.append(wrote[1])
         if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
             targets = names_assigned(statement)
-            if reads(statement.value, tainted) or (methods and inline and statement.value is not None
+            if reads(statement.value, tainted) or (written and statement.value is not None and any(
+                    read_file(model, c, function) in written for c in _calls(statement.value))) or (methods and inline and statement.value is not None
                                                    and _method_returns_fitted(model, statement.value, tainted,
                                                                               methods)):
                 tainted.update(targets)
@@ -563,7 +575,7 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
             tainted.difference_update(names_assigned(statement))
         elif _appends_to(statement, tainted):
             tainted.add(_appends_to(statement, tainted))
-        if not tainted:
+        if not tainted and not written:
             return None
     if leaves is not None and transformed:
         leaves.update(n for n in tainted if n.startswith("self."))
