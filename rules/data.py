@@ -19,6 +19,7 @@ from auditor.analysis.project_names import any_shuffling_class, project_defines,
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements, threaded_best)
 from auditor.analysis.split_alias import position_holds_test, test_alias
+from auditor.analysis.split_params import split_by_arguments
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
@@ -1093,12 +1094,25 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
     if framework_trains(prog.model, site):
         return True  # `trainer.fit(model, ...)`: Lightning's (or a Hugging Face) training loop
     if site.qualname is not None:
-        return False
+        return _imported_trainer(prog, site, helpers)
     callee = site.callee or ""
     if "." in callee:
         return False
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+def _imported_trainer(prog, site, helpers: dict) -> bool:
+    """A training helper of another module of the project (`from engine import
+    train_one_epoch`): one that calls `backward()` itself, or a function of the project named
+    as training (its step may sit behind a loss scaler object: `loss_scaler(loss, optimizer)`)."""
+    key = ("imported", site.qualname)
+    if key not in helpers:
+        project, module = prog.flow.project, prog.flow.module_name
+        tokens = name_tokens(site.qualname.rsplit(".", 1)[-1])
+        helpers[key] = prog._trains_elsewhere(site) or (
+            bool(tokens) and tokens[0] == "train" and project_defines(project, module, site.qualname))
+    return helpers[key]
 
 
 def _training_switched_off(prog, info, site, trains) -> bool:
@@ -1240,7 +1254,12 @@ def _project_returns_test(prog, call, index: int, arity) -> bool:
     if project is None or not isinstance(call, cst.Call) or not isinstance(call.func, (cst.Name, cst.Attribute)):
         return False
     qualname = prog.model.qualify_call(call)
-    entry = project_entry(project, module, qualname, "test_returns") if qualname else None
+    if not qualname:
+        return False
+    # `dataset_val, _ = build_dataset(is_train=False, args=args)`: the argument picks the test split.
+    if split_by_arguments(project_entry(project, module, qualname, "split_params"), call, index, arity) == TEST:
+        return True
+    entry = project_entry(project, module, qualname, "test_returns") if index is not None else None
     return entry is not None and position_holds_test(entry, index, arity)
 
 

@@ -132,6 +132,10 @@ class FileSummary:
     # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
     # test split: what `trainer.fit(model, datamodule)` in another module validates on.
     val_test_classes: dict = field(default_factory=dict)
+    # {function: (tuple length or None, {position: (keyword, parameter, index)})} for top-level
+    # data factories whose split a parameter decides (see split_params.py): a caller in another
+    # module passing `is_train=False` gets the test split.
+    split_params: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
@@ -242,6 +246,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.split_alias import project_test_positions
 
         summary.test_returns = project_test_positions(model, program_of(model).splits)
+    if model.function_info and "return" in text:
+        from auditor.analysis.split_params import project_parameter_splits
+
+        summary.split_params = project_parameter_splits(model)
     if "backward" in text and model.function_info:
         from auditor.analysis.train_then_test import train_test_helpers
 
