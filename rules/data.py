@@ -1097,9 +1097,26 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
         return _imported_trainer(prog, site, helpers)
     callee = site.callee or ""
     if "." in callee:
-        return False
+        return _instance_trainer(prog, site)
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+def _instance_trainer(prog, site) -> bool:
+    """`trainer.train_epoch(loader)` where `trainer = Trainer(...)` is an instance of a class of
+    another module of the project whose method of that name trains (its summary says so)."""
+    from auditor.analysis.trainer_methods import instance_class_call
+
+    receiver, _, method = (site.callee or "").rpartition(".")
+    if not receiver or "." in receiver:
+        return False
+    call = instance_class_call(prog.model, receiver, site.function)
+    if call is None:
+        return False
+    qualname = prog.model.qualify_call(call)
+    entry = project_entry(prog.flow.project, prog.flow.module_name, qualname, "training_methods") \
+        if qualname else None
+    return bool(entry) and method in entry
 
 
 def _imported_trainer(prog, site, helpers: dict) -> bool:

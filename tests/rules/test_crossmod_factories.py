@@ -134,3 +134,74 @@ def test_parameter_decided_splits_across_modules(tmp_path):
     for name in CASES:
         if not name.endswith("main.py"):
             assert found[name] == [], name
+
+
+TRAINER = """
+import torch
+
+class Trainer:
+    def __init__(self, model, optimizer, criterion):
+        self.model = model
+        self.optimizer = optimizer
+        self.criterion = criterion
+
+    def _step(self, x, y):
+        self.optimizer.zero_grad()
+        self.criterion(self.model(x), y).backward()
+        self.optimizer.step()
+
+    def train_epoch(self, loader):
+        self.model.train()
+        for x, y in loader:
+            self._step(x, y)
+
+    @torch.no_grad()
+    def evaluate(self, loader):
+        self.model.eval()
+        return sum((self.model(x).argmax(1) == y).sum().item() for x, y in loader)
+"""
+
+RUN = """
+import torch
+import torchvision
+from trainer import Trainer
+
+def main(args):
+    train_loader = torch.utils.data.DataLoader(torchvision.datasets.MNIST("d", train=True), batch_size=64)
+    test_loader = torch.utils.data.DataLoader(torchvision.datasets.MNIST("d", train=False), batch_size=64)
+    val_loader = torch.utils.data.DataLoader(torchvision.datasets.VOCSegmentation("d", image_set="val"))
+    model = torchvision.models.resnet18()
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.CrossEntropyLoss())
+    best = 0
+    for epoch in range(args.epochs):
+        trainer.train_epoch(train_loader)
+"""
+
+DECIDE = """
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pth")
+"""
+
+INSTANCE_CASES = {
+    # Bug: the epoch loop trains only through a method of another module's Trainer (which
+    # steps in a helper method it calls on self) and keeps the best epoch on the test split.
+    "instance/trainer.py": TRAINER,
+    "instance/main.py": RUN + "        acc = trainer.evaluate(test_loader)\n" + DECIDE,
+    # Look-alike: the same loop decides on the validation split.
+    "instance_val/trainer.py": TRAINER,
+    "instance_val/main.py": RUN + "        acc = trainer.evaluate(val_loader)\n" + DECIDE,
+    # Look-alike: the test split scored once after the loop.
+    "instance_after/trainer.py": TRAINER,
+    "instance_after/main.py": RUN + "    print(trainer.evaluate(test_loader))\n",
+}
+
+
+def test_training_method_of_another_modules_class(tmp_path):
+    found = run_cases(tmp_path, INSTANCE_CASES, "TRN204")
+    lines = textwrap.dedent(INSTANCE_CASES["instance/main.py"]).lstrip("\n").splitlines()
+    bug = next(i for i, line in enumerate(lines, 1) if "trainer.evaluate(test_loader)" in line)
+    assert codes_lines(found["instance/main.py"]) == [("TRN204", bug)]
+    assert codes_lines(found["instance_val/main.py"]) == []
+    assert codes_lines(found["instance_after/main.py"]) == []
+    assert found["instance/trainer.py"] == []
