@@ -860,6 +860,8 @@ class TestDataInTrainingLoop(Rule):
             severity, decision = verdict
             if aliased and severity is not Severity.ERROR:
                 continue  # the test split only on some path, and only reported: too weak to speak
+            if severity is not Severity.ERROR and self._trained_elsewhere_only(prog, loops[-1]):
+                continue  # only reported, and the training seen only through another module's summary
             if severity is Severity.ERROR:
                 ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
                                       f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
@@ -1022,6 +1024,18 @@ class TestDataInTrainingLoop(Rule):
                 trains.update(prog.loops_of(site.node))
         return trains
 
+    @staticmethod
+    def _trained_elsewhere_only(prog, loop) -> bool:
+        """Whether the loop's only training is a helper or method of another module (read from
+        its summary): enough to judge a decision on the test split, too little to speak when
+        the test score is only reported."""
+        for site in prog.model.calls:
+            if not prog.model.is_within(site.node, loop):
+                continue
+            if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, {}, cross_module=False):
+                return False
+        return True
+
 
 def _train_test_helper(ctx, prog, site, memo: dict) -> Optional[tuple]:
     """(parameters a caller fills, evaluated positions) when the call's function trains and then
@@ -1080,7 +1094,7 @@ def _explicit_forwards(prog, known: dict) -> list:
     return found
 
 
-def _calls_trainer(prog, site, helpers: dict) -> bool:
+def _calls_trainer(prog, site, helpers: dict, cross_module: bool = True) -> bool:
     """A call of a helper that trains (`train_one_epoch(...)`); `helpers` remembers the answer
     for each resolved function."""
     resolved = prog.flow.resolve(site) if site.qualname is None else None
@@ -1094,10 +1108,10 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
     if framework_trains(prog.model, site):
         return True  # `trainer.fit(model, ...)`: Lightning's (or a Hugging Face) training loop
     if site.qualname is not None:
-        return _imported_trainer(prog, site, helpers)
+        return cross_module and _imported_trainer(prog, site, helpers)
     callee = site.callee or ""
     if "." in callee:
-        return _instance_trainer(prog, site)
+        return cross_module and _instance_trainer(prog, site)
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
 
