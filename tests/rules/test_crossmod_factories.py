@@ -191,6 +191,10 @@ INSTANCE_CASES = {
     # Look-alike: the same loop decides on the validation split.
     "instance_val/trainer.py": TRAINER,
     "instance_val/main.py": RUN + "        acc = trainer.evaluate(val_loader)\n" + DECIDE,
+    # Look-alike: the test score of each epoch only printed; the training is seen only through
+    # the other module's summary, too little to speak about a score nothing decides on.
+    "instance_print/trainer.py": TRAINER,
+    "instance_print/main.py": RUN + "        print(trainer.evaluate(test_loader))\n",
     # Look-alike: the test split scored once after the loop.
     "instance_after/trainer.py": TRAINER,
     "instance_after/main.py": RUN + "    print(trainer.evaluate(test_loader))\n",
@@ -204,4 +208,5 @@ def test_training_method_of_another_modules_class(tmp_path):
     assert codes_lines(found["instance/main.py"]) == [("TRN204", bug)]
     assert codes_lines(found["instance_val/main.py"]) == []
     assert codes_lines(found["instance_after/main.py"]) == []
+    assert codes_lines(found["instance_print/main.py"]) == []
     assert found["instance/trainer.py"] == []
