@@ -22,6 +22,7 @@ from auditor.analysis.project_names import any_shuffling_class, project_defines,
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements, threaded_best)
 from auditor.analysis.split_alias import position_holds_test, test_alias
+from auditor.analysis.split_params import split_by_arguments
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
 from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
 from auditor.findings import Severity
@@ -1032,6 +1033,8 @@ class TestDataInTrainingLoop(Rule):
             severity, decision = verdict
             if aliased and severity is not Severity.ERROR:
                 continue  # the test split only on some path, and only reported: too weak to speak
+            if severity is not Severity.ERROR and self._trained_elsewhere_only(prog, loops[-1]):
+                continue  # only reported, and the training seen only through another module's summary
             if severity is Severity.ERROR:
                 ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
                                       f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
@@ -1194,6 +1197,18 @@ class TestDataInTrainingLoop(Rule):
                 trains.update(prog.loops_of(site.node))
         return trains
 
+    @staticmethod
+    def _trained_elsewhere_only(prog, loop) -> bool:
+        """Whether the loop's only training is a helper or method of another module (read from
+        its summary): enough to judge a decision on the test split, too little to speak when
+        the test score is only reported."""
+        for site in prog.model.calls:
+            if not prog.model.is_within(site.node, loop):
+                continue
+            if prog.is_backward(site) or prog.is_step(site) or _calls_trainer(prog, site, {}, cross_module=False):
+                return False
+        return True
+
 
 def _train_test_helper(ctx, prog, site, memo: dict) -> Optional[tuple]:
     """(parameters a caller fills, evaluated positions) when the call's function trains and then
@@ -1252,7 +1267,7 @@ def _explicit_forwards(prog, known: dict) -> list:
     return found
 
 
-def _calls_trainer(prog, site, helpers: dict) -> bool:
+def _calls_trainer(prog, site, helpers: dict, cross_module: bool = True) -> bool:
     """A call of a helper that trains (`train_one_epoch(...)`); `helpers` remembers the answer
     for each resolved function."""
     resolved = prog.flow.resolve(site) if site.qualname is None else None
@@ -1266,12 +1281,42 @@ def _calls_trainer(prog, site, helpers: dict) -> bool:
     if framework_trains(prog.model, site):
         return True  # `trainer.fit(model, ...)`: Lightning's (or a Hugging Face) training loop
     if site.qualname is not None:
-        return False
+        return cross_module and _imported_trainer(prog, site, helpers)
     callee = site.callee or ""
     if "." in callee:
-        return False
+        return cross_module and _instance_trainer(prog, site)
     tokens = name_tokens(callee)
     return bool(tokens) and tokens[0] == "train"
+
+
+def _instance_trainer(prog, site) -> bool:
+    """`trainer.train_epoch(loader)` where `trainer = Trainer(...)` is an instance of a class of
+    another module of the project whose method of that name trains (its summary says so)."""
+    from auditor.analysis.trainer_methods import instance_class_call
+
+    receiver, _, method = (site.callee or "").rpartition(".")
+    if not receiver or "." in receiver:
+        return False
+    call = instance_class_call(prog.model, receiver, site.function)
+    if call is None:
+        return False
+    qualname = prog.model.qualify_call(call)
+    entry = project_entry(prog.flow.project, prog.flow.module_name, qualname, "training_methods") \
+        if qualname else None
+    return bool(entry) and method in entry
+
+
+def _imported_trainer(prog, site, helpers: dict) -> bool:
+    """A training helper of another module of the project (`from engine import
+    train_one_epoch`): one that calls `backward()` itself, or a function of the project named
+    as training (its step may sit behind a loss scaler object: `loss_scaler(loss, optimizer)`)."""
+    key = ("imported", site.qualname)
+    if key not in helpers:
+        project, module = prog.flow.project, prog.flow.module_name
+        tokens = name_tokens(site.qualname.rsplit(".", 1)[-1])
+        helpers[key] = prog._trains_elsewhere(site) or (
+            bool(tokens) and tokens[0] == "train" and project_defines(project, module, site.qualname))
+    return helpers[key]
 
 
 def _training_switched_off(prog, info, site, trains) -> bool:
@@ -1413,7 +1458,12 @@ def _project_returns_test(prog, call, index: int, arity) -> bool:
     if project is None or not isinstance(call, cst.Call) or not isinstance(call.func, (cst.Name, cst.Attribute)):
         return False
     qualname = prog.model.qualify_call(call)
-    entry = project_entry(project, module, qualname, "test_returns") if qualname else None
+    if not qualname:
+        return False
+    # `dataset_val, _ = build_dataset(is_train=False, args=args)`: the argument picks the test split.
+    if split_by_arguments(project_entry(project, module, qualname, "split_params"), call, index, arity) == TEST:
+        return True
+    entry = project_entry(project, module, qualname, "test_returns") if index is not None else None
     return entry is not None and position_holds_test(entry, index, arity)
 
 

@@ -137,6 +137,13 @@ class FileSummary:
     # {class: True} for classes (a LightningDataModule) whose `val_dataloader()` returns the
     # test split: what `trainer.fit(model, datamodule)` in another module validates on.
     val_test_classes: dict = field(default_factory=dict)
+    # {function: (tuple length or None, {position: (keyword, parameter, index)})} for top-level
+    # data factories whose split a parameter decides (see split_params.py): a caller in another
+    # module passing `is_train=False` gets the test split.
+    split_params: dict = field(default_factory=dict)
+    # {class: [methods that train]} (see trainer_methods.py): `trainer.train_epoch(loader)` in
+    # another module's epoch loop, on an instance of the class, is a training step.
+    training_methods: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
@@ -254,6 +261,14 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.split_alias import project_test_positions
 
         summary.test_returns = project_test_positions(model, program_of(model).splits)
+    if model.function_info and "return" in text:
+        from auditor.analysis.split_params import project_parameter_splits
+
+        summary.split_params = project_parameter_splits(model)
+    if model.class_info and ("backward" in text or ".step(" in text):
+        from auditor.analysis.trainer_methods import training_methods
+
+        summary.training_methods = training_methods(program_of(model))
     if "backward" in text and model.function_info:
         from auditor.analysis.train_then_test import train_test_helpers
 

@@ -61,11 +61,15 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         if binding.index is not None:
             # `training_data, validation_data = prepare_dataloader(opt)` where the function
             # returns `trainloader, testloader`: the position holds the test split.
-            if returns_test(model, splits, binding.value, binding.index, binding.arity, depth) or (
+            if returns_test(model, splits, binding.value, binding.index, binding.arity, depth) or \
+                    _factory_gives_test(model, binding.value, binding.index, binding.arity) or (
                     elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
                 return binding
             continue
         value = binding.value
+        if any(_factory_gives_test(model, call, None, None) or (elsewhere is not None and elsewhere(call, None, None))
+               for call in _wrapped_calls(value)):
+            return binding  # `val_set = build_dataset(is_train=False)`: the argument chose the test split
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
         if declared_split_of_call(value, frozenset(model.class_info)) == TEST:
@@ -86,6 +90,34 @@ def returns_test(model: FileModel, splits: SplitResolver, call, index: int, arit
     infos = model.functions_named(call.func.value)
     found = test_positions(model, splits, infos[0], depth) if len(infos) == 1 else None
     return found is not None and position_holds_test(found, index, arity)
+
+
+def _wrapped_calls(value) -> list:
+    """`value` and the calls pass-through wrappers hand on (`DataLoader(make_set(False))`)."""
+    found = []
+    while isinstance(value, cst.Call) and len(found) < _MAX_DEPTH:
+        found.append(value)
+        func = value.func
+        last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
+            else None
+        data = [a.value for a in value.args if a.keyword is None and not a.star][:1]
+        if last not in _PASS_THROUGH_CALLS or not data:
+            break
+        value = data[0]
+    return found
+
+
+def _factory_gives_test(model: FileModel, call, index: Optional[int], arity: Optional[int]) -> bool:
+    """Whether a data factory of this file builds the test split for this call's arguments
+    (`build_dataset(is_train=False)` where the flag reaches `CIFAR100(train=is_train)`)."""
+    from auditor.analysis.split_params import parameter_splits, split_by_arguments
+
+    if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Name):
+        return False
+    infos = model.functions_named(call.func.value)
+    if len(infos) != 1 or infos[0].cls is not None:
+        return False
+    return split_by_arguments(parameter_splits(model, infos[0]), call, index, arity) == TEST
 
 
 def position_holds_test(found: tuple, index: int, arity: Optional[int]) -> bool:
