@@ -5,7 +5,8 @@ from __future__ import annotations
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
                                            dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step,
                                            optimizer_steps, periodic_clear,
-                                           runs_every_iteration, scaled, unclearing_step_helpers)
+                                           iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
+from auditor.analysis.grad_rescale import gradients_rescaled
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -96,6 +97,9 @@ class UnscaledGradAccumulation(Rule):
         prog = program(ctx)
         reported = set()
         for acc in accumulation_loops(prog):
+            iteration = iteration_of(prog, acc.step) or acc.loop
+            if gradients_rescaled(prog, acc.step, iteration, acc.counters):
+                continue  # averaged at the gradients (`p.grad.mul_(1 / k)` before the step)
             for backward in acc.backwards:
                 operand = backward_operand(backward)
                 if backward.node in reported or \
