@@ -848,6 +848,10 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return None
         verdicts = []
         for b in bindings:
+            if b.kind == "param":
+                # `def step(self, loss, i): backward(loss)`: what this file's callers hand it
+                verdicts.append(_argument_scaled(prog, b.function, node.value, depth + 1))
+                continue
             if b.kind == "aug":
                 op = b.statement.operator if isinstance(b.statement, cst.AugAssign) else None
                 if isinstance(op, (cst.DivideAssign, cst.MultiplyAssign)):
@@ -865,6 +869,28 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+def _argument_scaled(prog, function, param: str, depth: int) -> Optional[bool]:
+    """The verdict on what every call of `function` in this file passes as `param`; None when
+    a caller leaves it out or there is no caller here (another module's, unread)."""
+    from auditor.analysis.model import bind_arguments
+
+    if function is None or depth > 6:
+        return None
+    info = prog.model.function_info.get(function)
+    calls = prog.flow.call_sites_of(function)
+    if info is None or not calls:
+        return None
+    verdicts = []
+    for call, bound in calls:
+        argument = bind_arguments(info, call.node, bound).get(param)
+        if argument is None:
+            return None
+        verdicts.append(scaled(prog, argument, call.function, depth))
+    if all(v is True for v in verdicts):
+        return True
+    return False if all(v is False for v in verdicts) else None
 
 
 def _unweighted(term: cst.BaseExpression) -> cst.BaseExpression:

@@ -9,6 +9,9 @@ rule must find and the correct look-alike it must leave alone. Through the real 
   o.step()`): that loop distributes one iteration's gradients, the training iteration is
   the loop around it; a loop variable over a collection of optimizers is an optimizer, and
   clears and steps through loops over the same collection pair up.
+- TRN401: the loss handed to a per-micro-batch step method as a parameter (`def step(self,
+  loss, global_step): backward; if (global_step + 1) % k == 0: opt.step()`) is judged by
+  what the file's callers pass: undivided is found, `loss / k` is not.
 - TRN401: a sum whose one term carries a literal weight (`ce + 0.1 * reg`) is not divided
   by the window: the weight is not the window's division.
 """
@@ -126,4 +129,34 @@ def train(model, loader, opt, k):
 ])
 def test_weighted_term_of_a_sum_is_not_the_window(tmp_path, loss, found):
     report = run_cases(tmp_path, {"train.py": _WEIGHTED.format(loss=loss)}, "TRN401")
+    assert codes_lines(report["train.py"]) == found
+
+
+_STEP_METHOD = """
+import torch
+
+
+class StepOptimizer:
+    def __init__(self, model, k):
+        self.optimizer = torch.optim.Adam(model.parameters())
+        self.k = k
+
+    def step(self, loss, global_step):
+        loss.backward()
+        if (global_step + 1) % self.k == 0:
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+
+
+def train(model, loader, crit, k):
+    stepper = StepOptimizer(model, k)
+    for i, (x, y) in enumerate(loader):
+        loss = crit(model(x), y)
+        stepper.step({argument}, i)
+"""
+
+
+@pytest.mark.parametrize("argument, found", [("loss", [("TRN401", 10)]), ("loss / k", [])])
+def test_loss_handed_to_a_step_method(tmp_path, argument, found):
+    report = run_cases(tmp_path, {"train.py": _STEP_METHOD.format(argument=argument)}, "TRN401")
     assert codes_lines(report["train.py"]) == found
