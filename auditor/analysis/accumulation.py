@@ -1138,6 +1138,7 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
             continue  # (`opt.step(closure)`: the closure clears)
         info = model.function_info.get(function)
         if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                                         and base not in _HOOKLESS_BASES
                                                          for base in info.cls.bases)):
             continue  # a method of a class built on another module's class: its hooks may clear
         calls = model.calls_in(function)
@@ -1159,6 +1160,12 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
                 continue
             found.append((step, call))
     return found
+
+
+# Bases that never clear gradients behind a method's back: a plain `nn.Module` subclass (an
+# RL agent holding its optimizer) has no training hooks, unlike a Lightning module or a
+# project's own trainer base class in another module.
+_HOOKLESS_BASES = frozenset({"object", "torch.nn.Module", "nn.Module", "torch.nn.modules.module.Module"})
 
 
 def _clears_somewhere(prog, function, calls) -> bool:

@@ -12,6 +12,9 @@ rule must find and the correct look-alike it must leave alone. Through the real 
 - TRN401: the loss handed to a per-micro-batch step method as a parameter (`def step(self,
   loss, global_step): backward; if (global_step + 1) % k == 0: opt.step()`) is judged by
   what the file's callers pass: undivided is found, `loss / k` is not.
+- TRN403: an update method that back-propagates and steps without clearing, called once per
+  iteration of a loop of the file, on a class built on `nn.Module` (an RL agent holding its
+  optimizer) or `object`: a plain module has no hooks that clear; a framework base may.
 - TRN401: a sum whose one term carries a literal weight (`ce + 0.1 * reg`) is not divided
   by the window: the weight is not the window's division.
 """
@@ -160,3 +163,37 @@ def train(model, loader, crit, k):
 def test_loss_handed_to_a_step_method(tmp_path, argument, found):
     report = run_cases(tmp_path, {"train.py": _STEP_METHOD.format(argument=argument)}, "TRN401")
     assert codes_lines(report["train.py"]) == found
+
+
+_AGENT = """
+import torch
+import torch.nn as nn
+
+
+class Agent({base}):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.optimizer = torch.optim.Adam(net.parameters())
+
+    def update(self, batch):
+        {clear}
+        loss = self.net(batch).mean()
+        loss.backward()
+        self.optimizer.step()
+
+    def run(self, env, n):
+        for _ in range(n):
+            self.update(env.sample())
+"""
+
+
+@pytest.mark.parametrize("base, clear, found", [
+    ("nn.Module", "pass", [("TRN403", 19)]),
+    ("object", "pass", [("TRN403", 19)]),
+    ("nn.Module", "self.optimizer.zero_grad()", []),
+    ("pl.LightningModule", "pass", []),  # a framework base: its hooks may clear
+])
+def test_update_method_of_a_module_agent(tmp_path, base, clear, found):
+    report = run_cases(tmp_path, {"agent.py": _AGENT.format(base=base, clear=clear)}, "TRN403")
+    assert codes_lines(report["agent.py"]) == found
