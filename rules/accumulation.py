@@ -5,7 +5,8 @@ from __future__ import annotations
 from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
                                            dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step,
                                            optimizer_steps, periodic_clear,
-                                           runs_every_iteration, scaled, unclearing_step_helpers)
+                                           iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
+from auditor.analysis.grad_rescale import gradients_rescaled
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -33,6 +34,13 @@ class UnscaledGradAccumulation(Rule):
         `scaler.scale(loss / k)`).
         A divided copy that backward never sees does not count, nor does a divisor that
         reads the micro-batch counter (`loss / (i + 1)` weighs micro-batches 1, 1/2, 1/3...).
+        A window averaged at the gradients instead (`p.grad.data.mul_(1.0 / k)`, `p.grad /= k`,
+        an optimizer's `multiply_grads(...)` before the step: MAML meta-batches) is scaled. A
+        literal weight on one term of a sum (`ce + 0.1 * reg`) is not the window's division.
+        Optimizers stepped in a loop over a list or dict of them (`for opt in self.optimizers:
+        scaler.step(opt)`) are stepped once per iteration of the loop around it. A loss handed
+        as a parameter to a per-micro-batch step method is judged by what this file's callers
+        pass (another module's callers are not read).
         A loss summed over the batch (`reduction="sum"`, legacy `size_average=False`, on the
         call or on the criterion it calls, or in the `forward` of this file's own loss module:
         a YOLO loss adding up summed terms, unpacked from the tuple it returns) needs no
@@ -96,6 +104,9 @@ class UnscaledGradAccumulation(Rule):
         prog = program(ctx)
         reported = set()
         for acc in accumulation_loops(prog):
+            iteration = iteration_of(prog, acc.step) or acc.loop
+            if gradients_rescaled(prog, acc.step, iteration, acc.counters):
+                continue  # averaged at the gradients (`p.grad.mul_(1 / k)` before the step)
             for backward in acc.backwards:
                 operand = backward_operand(backward)
                 if backward.node in reported or \
@@ -244,7 +255,10 @@ class MissingZeroGrad(Rule):
         back-propagates and steps on every call and never clears (`def train_step(model, opt,
         x, y)`), called once per iteration of a loop of the file that clears nothing either,
         is flagged at the call (not when the helper is a method of a class built on another
-        module's class, whose hooks may clear). It cannot see clearing done in
+        module's class, whose hooks may clear; a plain `nn.Module` or `object` has none).
+        Optimizers held in a list or dict and stepped in a loop over it (`for o in opts:
+        o.step()`) are paired with clears through loops over the same collection. It cannot
+        see clearing done in
         another module's training framework (hooks, callbacks).
         Severity error: every step applies the sum of all gradients so far. Info when nothing
         the loop trains is ever read (speed and memory benchmarks): the module is built in the

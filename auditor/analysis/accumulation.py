@@ -85,7 +85,7 @@ def iteration_of(prog, site: CallSite) -> Optional[cst.CSTNode]:
     """The loop whose one iteration holds `site`: the innermost loop, or a Lightning
     `training_step` that back-propagates itself (`self.manual_backward`), which the
     trainer calls once per micro-batch."""
-    loops = prog.loops_of(site.node)
+    loops = [loop for loop in prog.loops_of(site.node) if not _distributes_step(prog, loop, site)]
     if loops:
         return loops[0]
     function = site.function
@@ -95,6 +95,52 @@ def iteration_of(prog, site: CallSite) -> Optional[cst.CSTNode]:
         return function
     if info is not None and _steps_per_window(prog, site, info):
         return function
+    return None
+
+
+def _loop_names(loop: cst.CSTNode) -> set[str]:
+    """The names a `for` loop binds (`for o in opts`, `for name, opt in opts.items()`)."""
+    if type(loop) is not cst.For:
+        return set()
+    return {n.value for n in _names_of_target(loop.target)}
+
+
+def _names_of_target(target: cst.BaseExpression) -> list:
+    if type(target) is cst.Name:
+        return [target]
+    if type(target) in (cst.Tuple, cst.List):
+        return [n for e in target.elements for n in _names_of_target(e.value)]
+    return []
+
+
+def _distributes_step(prog, loop: cst.CSTNode, site: CallSite) -> bool:
+    """`for opt in optimizers: opt.step()` (or `scaler.step(opt)`): a loop over the optimizers
+    that applies one iteration's gradients to each; it back-propagates nothing itself, so the
+    training iteration is the loop around it."""
+    optimizer = optimizer_of_step(site) if prog.is_step(site) or prog.is_zero_grad(site) else None
+    if optimizer is None or optimizer.split(".")[0] not in _loop_names(loop):
+        return False
+    return not any(is_backward(prog, s) for s in prog.sites_in(loop, site.function))
+
+
+def same_optimizer_collection(prog, a: str, a_node: cst.CSTNode, b: str, b_node: cst.CSTNode) -> bool:
+    """`for o in opts: o.zero_grad()` and `for opt in opts: opt.step()`: loop variables over
+    the same collection of optimizers clear and step the same optimizers."""
+    first, second = _iterated_collection(prog, a, a_node), _iterated_collection(prog, b, b_node)
+    return first is not None and first == second
+
+
+def _iterated_collection(prog, name: str, node: cst.CSTNode) -> Optional[str]:
+    for loop in prog.loops_of(node):
+        if type(loop) is cst.For and name in _loop_names(loop):
+            iterated = loop.iter
+            if type(iterated) is cst.Call and dotted_name(iterated.func) in ("enumerate", "reversed") \
+                    and iterated.args:
+                iterated = iterated.args[0].value
+            if type(iterated) is cst.Call and type(iterated.func) is cst.Attribute and \
+                    iterated.func.attr.value in ("values", "items"):
+                iterated = iterated.func.value
+            return dotted_name(iterated)
     return None
 
 
@@ -288,7 +334,7 @@ def clears_optimizer(prog, site: CallSite, optimizer: Optional[str], step: CallS
     target = dotted_name(site.receiver) if site.method == "zero_grad" else None
     if site.method != "zero_grad" or target is None or optimizer is None:
         return None
-    if target == optimizer:
+    if target == optimizer or same_optimizer_collection(prog, target, site.node, optimizer, step.node):
         return True
     function = site.function
     if prog.roles.is_optimizer(target, function):
@@ -740,8 +786,10 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
                         return True
             return None
         if isinstance(node.operator, (cst.Add, cst.Subtract)):
-            left = scaled(prog, node.left, function, depth + 1, counters)
-            right = scaled(prog, node.right, function, depth + 1, counters)
+            # `ce + 0.1 * reg`: a literal factor on one term of a sum weighs that term against
+            # the others; it is not the window's division (the whole sum would carry it)
+            left = scaled(prog, _unweighted(node.left), function, depth + 1, counters)
+            right = scaled(prog, _unweighted(node.right), function, depth + 1, counters)
             if left is True and right is True:
                 return True
             # `l_distill + w * l_proj`: a plain loss term is summed over the window whatever
@@ -800,6 +848,10 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return None
         verdicts = []
         for b in bindings:
+            if b.kind == "param":
+                # `def step(self, loss, i): backward(loss)`: what this file's callers hand it
+                verdicts.append(_argument_scaled(prog, b.function, node.value, depth + 1))
+                continue
             if b.kind == "aug":
                 op = b.statement.operator if isinstance(b.statement, cst.AugAssign) else None
                 if isinstance(op, (cst.DivideAssign, cst.MultiplyAssign)):
@@ -817,6 +869,38 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
             return True
         return False if verdicts and all(v is False for v in verdicts) else None
     return None
+
+
+def _argument_scaled(prog, function, param: str, depth: int) -> Optional[bool]:
+    """The verdict on what every call of `function` in this file passes as `param`; None when
+    a caller leaves it out or there is no caller here (another module's, unread)."""
+    from auditor.analysis.model import bind_arguments
+
+    if function is None or depth > 6:
+        return None
+    info = prog.model.function_info.get(function)
+    calls = prog.flow.call_sites_of(function)
+    if info is None or not calls:
+        return None
+    verdicts = []
+    for call, bound in calls:
+        argument = bind_arguments(info, call.node, bound).get(param)
+        if argument is None:
+            return None
+        verdicts.append(scaled(prog, argument, call.function, depth))
+    if all(v is True for v in verdicts):
+        return True
+    return False if all(v is False for v in verdicts) else None
+
+
+def _unweighted(term: cst.BaseExpression) -> cst.BaseExpression:
+    """`0.1 * reg` -> `reg`: a term of a sum without its literal weight."""
+    if isinstance(term, cst.BinaryOperation) and isinstance(term.operator, cst.Multiply) and not term.lpar:
+        if isinstance(term.left, (cst.Float, cst.Integer)):
+            return term.right
+        if isinstance(term.right, (cst.Float, cst.Integer)):
+            return term.left
+    return term
 
 
 def _divided_in_place(prog, name: str, function, counters: frozenset) -> Optional[bool]:
@@ -1054,6 +1138,7 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
             continue  # (`opt.step(closure)`: the closure clears)
         info = model.function_info.get(function)
         if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                                         and base not in _HOOKLESS_BASES
                                                          for base in info.cls.bases)):
             continue  # a method of a class built on another module's class: its hooks may clear
         calls = model.calls_in(function)
@@ -1075,6 +1160,12 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
                 continue
             found.append((step, call))
     return found
+
+
+# Bases that never clear gradients behind a method's back: a plain `nn.Module` subclass (an
+# RL agent holding its optimizer) has no training hooks, unlike a Lightning module or a
+# project's own trainer base class in another module.
+_HOOKLESS_BASES = frozenset({"object", "torch.nn.Module", "nn.Module", "torch.nn.modules.module.Module"})
 
 
 def _clears_somewhere(prog, function, calls) -> bool:

@@ -430,10 +430,13 @@ class Roles:
         return None
 
     # -- optimizers, schedulers, losses -------------------------------------------------
-    def is_optimizer(self, name: Optional[str], function) -> bool:
+    def is_optimizer(self, name: Optional[str], function, depth: int = 0) -> bool:
         if not name:
             return False
         for b in self.model.bindings_of(name, function):
+            if b.kind == "for" and b.index is None and depth < 2 and \
+                    self._optimizer_collection(b.value, function, depth + 1):
+                return True  # `for o in opts:` over a list of optimizers
             if type(b.value) is cst.Call and b.kind == "assign":
                 qualified = self.model.qualify_call(b.value) or ""
                 if qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified:
@@ -445,6 +448,36 @@ class Roles:
                     return True
         words = _words(name)
         return bool(words & OPTIMIZER_WORDS) and not words & SCHEDULER_WORDS
+
+    def _optimizer_collection(self, expr: cst.BaseExpression, function, depth: int) -> bool:
+        """`[opt_g, opt_d]`, `[Adam(...), Adam(...)]`, `self.optimizers`, `opts.values()`: a
+        collection whose elements are optimizers."""
+        if type(expr) is cst.Call and dotted_name(expr.func) in ("enumerate", "reversed") and expr.args:
+            return depth < 3 and self._optimizer_collection(expr.args[0].value, function, depth + 1)
+        if type(expr) is cst.Call and type(expr.func) is cst.Attribute and expr.func.attr.value == "values":
+            expr = expr.func.value
+        if type(expr) in (cst.List, cst.Tuple):
+            return bool(expr.elements) and all(self._optimizer_element(e.value, function, depth)
+                                               for e in expr.elements if type(e) is cst.Element)
+        if type(expr) is cst.Dict:  # iterated through `.values()`
+            return bool(expr.elements) and all(self._optimizer_element(e.value, function, depth)
+                                               for e in expr.elements if type(e) is cst.DictElement)
+        name = dotted_name(expr)
+        if name is None:
+            return False
+        words = _words(name)
+        if words & OPTIMIZER_WORDS and not words & SCHEDULER_WORDS:
+            return True
+        return depth < 3 and any(b.kind == "assign" and type(b.value) in (cst.List, cst.Tuple, cst.Dict)
+                                 and self._optimizer_collection(b.value, function, depth + 1)
+                                 for b in self.model.bindings_of(name, function))
+
+    def _optimizer_element(self, expr: cst.BaseExpression, function, depth: int) -> bool:
+        if type(expr) is cst.Call:
+            qualified = self.model.qualify_call(expr) or ""
+            return qualified.startswith("torch.optim.") and "lr_scheduler" not in qualified
+        name = dotted_name(expr)
+        return name is not None and self.is_optimizer(name, function, depth + 1)
 
     def loss_kind_of_callee(self, site_callee: Optional[str], call: cst.Call, function) -> Optional[str]:
         """'ce', 'bce_logits' or 'nll' for a loss call (functional, object, or inline object)."""
