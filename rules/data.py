@@ -757,7 +757,7 @@ def _split_reader(ctx, written: list) -> Optional[tuple]:
     split by another function of this module. (Across modules the file is no import: the
     run does not link the writer and the reader, and checking one file must find what
     checking the project finds.)"""
-    from auditor.analysis.file_round_trips import split_reads
+    from auditor.analysis.split_reads import split_reads
 
     here = split_reads(ctx.model)
     for name in written:
