@@ -205,3 +205,46 @@ def test_torchvision_constructor_looked_up_by_name_builds_a_model_in_training_mo
     assert codes_lines(found["cam_example.py"]) == [("TRN101", 10)]
     assert codes_lines(found["getattr_example.py"]) == [("TRN101", 10)]
     assert codes_lines(found["fixed_example.py"]) == []
+
+
+BUILDER = """
+from torch.utils.data import DataLoader
+
+
+def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, shuffle=True, **kwargs):
+    return DataLoader(dataset, batch_size=num_gpus * samples_per_gpu, shuffle=shuffle,
+                      num_workers=num_gpus * workers_per_gpu, **kwargs)
+"""
+
+TEST_SCRIPT = """
+import torch
+from datasets.builder import build_dataloader
+
+
+def main(cfg, model):
+    test_set = cfg.build(cfg.data.test)
+    data_loader = build_dataloader(test_set, 1, 2, 1SHUFFLE)
+    model.eval()
+    with torch.no_grad():
+        for batch in data_loader:
+            model(batch["image"])
+"""
+
+
+def test_another_modules_loader_builder_that_shuffles_by_default(tmp_path):
+    """TRN203 (UWEnhancement's fix): the test script forgets `shuffle=False` for the project's
+    `build_dataloader`, whose `shuffle` defaults to True; the training script may rely on it."""
+    cases = {
+        "datasets/__init__.py": "",
+        "datasets/builder.py": BUILDER,
+        "test_forgot.py": TEST_SCRIPT.replace("SHUFFLE", ""),
+        # Look-alikes: the fixed script passes shuffle=False; the training loader shuffles.
+        "test_fixed.py": TEST_SCRIPT.replace("SHUFFLE", ", shuffle=False"),
+        "train.py": TEST_SCRIPT.replace("SHUFFLE", "").replace("cfg.data.test", "cfg.data.train").replace(
+            "test_set", "train_set"),
+    }
+    found = run_cases(tmp_path, cases, "TRN203")
+    assert codes_lines(found["test_forgot.py"]) == [("TRN203", 7)]
+    assert codes_lines(found["test_fixed.py"]) == []
+    assert codes_lines(found["train.py"]) == []
+    assert codes_lines(found["datasets/builder.py"]) == []
