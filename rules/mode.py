@@ -807,7 +807,8 @@ class MissingEvalMode(Rule):
         (`trainer.validate()`) see its attributes as `self.*`, and a function nested in another
         reads the outer one's model (`def evaluate(): model(x)` inside `main`). `transformers`'
         `from_pretrained()` returns models in eval mode; `Net().eval()` is in eval mode from its
-        construction. `DataParallel(model)` keeps the wrapped model's mode, and
+        construction; a torchvision constructor chosen by name (`models.__dict__[arch]
+        (pretrained=True)`, `getattr(models, arch)(...)`) builds a model in training mode. `DataParallel(model)` keeps the wrapped model's mode, and
         `model.module.eval()` switches the wrapper too. A module class of the file that holds no
         parameters or layers (a renderer, a fixed transform) is not a model to evaluate. A model never switched nor handed to another function anywhere in the
         file is in training mode in every function. A loop that trains (itself, or through a
@@ -997,6 +998,12 @@ class MissingNoGrad(Rule):
         A helper's parameter (`def evaluate(searcher, vocab, sentence)`) is a model when a
         caller in the file hands it one, whatever it is named; a module class built from models
         it is given (`GreedySearchDecoder(encoder, decoder)`) holds their parameters.
+        A trainer's own helper method that runs its model and returns the output
+        (`def _forward(self, batch): return self.model(batch)`) is a forward pass of that model
+        where it is called: `out = self._forward(batch)` in `predict()` is evaluation. A named
+        model method (`model.infer(x)`) is not excused by some class of the run whose `forward`
+        turns gradients off. A trainer module handed its model need not name torch: a file
+        that calls `.eval()` or `.train()` is read too.
         `Variable(x, volatile=True)` is no protection: PyTorch
         ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
         0.3 era that relied on it builds graphs under any PyTorch installed today (its
