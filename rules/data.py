@@ -68,13 +68,16 @@ class ShuffledEvalLoader(Rule):
         something else. A project's own loader class
         whose constructor takes `shuffle=True` by default and reads it (defined in the same
         file, or in another module of the run) is flagged where it is built over evaluation data
-        without `shuffle=False` (no fix: the class is the project's).
+        without `shuffle=False` (no fix: the class is the project's); so is a call of another
+        module's loader builder whose `shuffle` parameter defaults to True and goes to its
+        DataLoader (`build_dataloader(test_set, 1, 2)` with `def build_dataloader(dataset,
+        samples_per_gpu, workers_per_gpu, shuffle=True)`).
 
         Silent: a loader only ever used as `next(iter(loader))` (a random batch drawn to look at,
         where the shuffle is the point). It cannot see a split chosen by a runtime value it
         cannot read (`split=args.split`), a library's loader class other than torch's, a flag
-        passed by position to a project class, nor a helper in another module that builds the
-        DataLoader.
+        passed by position to a project class, nor a helper in another module that is handed
+        `shuffle=True` explicitly.
 
         Severity info: a metric averaged over the whole loader is the same in any order.
         """
@@ -136,8 +139,9 @@ class ShuffledEvalLoader(Rule):
             if _only_sampled(ctx.model, call):
                 return
             how = "with shuffle=True" if given is not None else "without shuffle=False"
+            kind = "class" if name[:1].isupper() else "loader builder"
             ctx.report(call, f"`{name}(...)` over {evidence} ({split} data) is built {how}, and this "
-                             f"project class shuffles by default; evaluation data should be read in a "
+                             f"project {kind} shuffles by default; evaluation data should be read in a "
                              f"fixed order: pass shuffle=False")
             return
 

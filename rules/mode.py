@@ -44,6 +44,11 @@ _NEVER_MODULES = (cst.Call, cst.SimpleString, cst.ConcatenatedString, cst.Format
 
 UNREADABLE = "unreadable"  # an optimizer is built here from parameters that cannot be read
 
+# A trainer or predictor module of a library is handed its model and needs no torch of its own
+# (`self.model.eval()` then `self.model(src, tgt)` in OpenNMT's trainer): the mode switch names
+# the model's framework as surely as an import. Fixes of these bugs often add the import.
+MODE_WORDS = ("torch", ".eval(", ".train(")
+
 
 def _optimized_modules(prog):
     """The modules whose parameters the file's optimizers get (`Adam(head.parameters())`),
@@ -486,6 +491,15 @@ def _runs_grad_free(prog, forward) -> bool:
     return may_run_grad_free(prog.model, prog.flow.project, prog.flow.module_name, values)
 
 
+def _runs_named_method(forward) -> bool:
+    """`model.infer(x)`: a method of the model other than `forward` runs, so whether some
+    class's `forward` turns gradients off (`@torch.no_grad() def forward` of a library's
+    inference wrapper in the same run) says nothing about this call."""
+    callee = forward.site.callee or ""
+    return forward.site.method not in (None, "forward", "__call__") and callee.startswith(forward.key + ".") \
+        and callee.count(".") == forward.key.count(".") + 1
+
+
 def _region(prog, site) -> tuple:
     loops = prog.loops_of(site.node)
     return (site.function, loops[-1] if loops else None)
@@ -739,6 +753,7 @@ class MissingEvalMode(Rule):
     code = "TRN101"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-eval-mode"
+    needs_imports = MODE_WORDS
     severity = Severity.ERROR
     summary = "A model is evaluated while it can still be in training mode."
     what = """
@@ -792,7 +807,8 @@ class MissingEvalMode(Rule):
         (`trainer.validate()`) see its attributes as `self.*`, and a function nested in another
         reads the outer one's model (`def evaluate(): model(x)` inside `main`). `transformers`'
         `from_pretrained()` returns models in eval mode; `Net().eval()` is in eval mode from its
-        construction. `DataParallel(model)` keeps the wrapped model's mode, and
+        construction; a torchvision constructor chosen by name (`models.__dict__[arch]
+        (pretrained=True)`, `getattr(models, arch)(...)`) builds a model in training mode. `DataParallel(model)` keeps the wrapped model's mode, and
         `model.module.eval()` switches the wrapper too. A module class of the file that holds no
         parameters or layers (a renderer, a fixed transform) is not a model to evaluate. A model never switched nor handed to another function anywhere in the
         file is in training mode in every function. A loop that trains (itself, or through a
@@ -940,6 +956,7 @@ class MissingNoGrad(Rule):
     code = "TRN102"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-no-grad"
+    needs_imports = MODE_WORDS
     severity = Severity.WARNING
     summary = "An evaluation forward pass runs with autograd enabled."
     what = """
@@ -981,6 +998,12 @@ class MissingNoGrad(Rule):
         A helper's parameter (`def evaluate(searcher, vocab, sentence)`) is a model when a
         caller in the file hands it one, whatever it is named; a module class built from models
         it is given (`GreedySearchDecoder(encoder, decoder)`) holds their parameters.
+        A trainer's own helper method that runs its model and returns the output
+        (`def _forward(self, batch): return self.model(batch)`) is a forward pass of that model
+        where it is called: `out = self._forward(batch)` in `predict()` is evaluation. A named
+        model method (`model.infer(x)`) is not excused by some class of the run whose `forward`
+        turns gradients off. A trainer module handed its model need not name torch: a file
+        that calls `.eval()` or `.train()` is read too.
         `Variable(x, volatile=True)` is no protection: PyTorch
         ignores `volatile` since 0.4 (with a warning) and records the graph, so code of the
         0.3 era that relied on it builds graphs under any PyTorch installed today (its
@@ -1071,7 +1094,7 @@ class MissingNoGrad(Rule):
                 optimized = _optimized_modules(prog)
             if frozen_for_good(prog, forward.key, forward.site.function, forward.site.node, optimized):
                 continue  # every parameter frozen: no graph is recorded, with or without no_grad
-            if _runs_grad_free(prog, forward):
+            if not _runs_named_method(forward) and _runs_grad_free(prog, forward):
                 continue  # its forward turns gradients off itself (a detector's inference branch)
             # One forward pass at the top of a script costs one batch's graph, once: hygiene
             # when it is given evaluation data, nothing worth saying for a demo's prediction.
@@ -1160,6 +1183,7 @@ class MissingTrainMode(Rule):
     code = "TRN103"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "missing-train-mode"
+    needs_imports = MODE_WORDS
     severity = Severity.ERROR
     summary = "A training step can run while the model is in eval mode."
     what = """

@@ -211,6 +211,11 @@ class Program:
                 if resolved is None or resolved[0] not in runners:
                     continue
                 params = runners[resolved[0]]
+                if type(params) is str:  # a trainer's method: the model is the caller's `self.<attr>`
+                    if site.receiver is not None and dotted_name(site.receiver) == "self" and resolved[1] \
+                            and site.function is not None and site.function is not resolved[0]:
+                        found.append(Forward(site, params))
+                    continue
                 if params is None:  # a model method: its object is the model
                     key = dotted_name(site.receiver) if site.receiver is not None else None
                     if key and key != "self":
@@ -231,7 +236,7 @@ class Program:
         found = {}
         for function, params in self._model_runners().items():
             info = self.model.function_info[function]
-            if params is not None and info.parent is None:
+            if params is not None and type(params) is not str and info.parent is None:
                 found[info.name] = (tuple(info.positional), tuple(params))
         return found
 
@@ -258,11 +263,31 @@ class Program:
                 runners[info.node] = called
         for cls in self.model.class_info.values():
             if not is_module_class(self.model, cls):
+                runners.update(self._trainer_runners(cls))
                 continue
             for name, info in cls.methods.items():
                 if self._runs_its_layers(cls, name, info):
                     runners[info.node] = None
         return runners
+
+    def _trainer_runners(self, cls) -> dict:
+        """{method: "self.model"} for the methods of a plain class (a trainer, a predictor) that
+        run the model it holds and return what it computes, leaving mode and autograd to the
+        caller: `def _forward(self, batch): return self.model(batch)`, called as
+        `self._forward(batch)` by its `train`, `validate` and `predict` alike. The caller's
+        data and name say which one runs (fairchem's trainers, 3D U-Net's `_forward_pass`)."""
+        found = {}
+        for name, info in cls.methods.items():
+            if name in ("__init__", "__call__") or not self._leaves_it_to_caller(info):
+                continue
+            keys = {site.callee.removesuffix(".forward") for site in info.calls
+                    if site.callee and site.callee.startswith("self.") and site.qualname is None
+                    and site.callee.removesuffix(".forward").count(".") == 1
+                    and site.callee.removesuffix(".forward")[5:] not in cls.methods}
+            models = [k for k in sorted(keys) if self.roles.is_model(k, info.node)]
+            if len(models) == 1:
+                found[info.node] = models[0]
+        return found
 
     def runner_methods(self) -> dict:
         """{method: [runs its layers for the caller?] per nn.Module class of the file} (the

@@ -193,10 +193,12 @@ def summarize_file(ctx) -> Optional[Any]:
         # a key vetoes a finding on that key (see ProjectIndex.output_keys).
         if model.class_info:
             summary.output_keys = output_keys(model, summary.outputs)
-    if model.class_info and "shuffle" in text:
+    if "shuffle" in text:
         from auditor.analysis.project_names import shuffles_by_default
+        from auditor.analysis.shuffling_helpers import shuffling_functions
 
-        summary.shuffling_classes = [c.name for c in model.class_info.values() if shuffles_by_default(c)]
+        summary.shuffling_classes = [c.name for c in model.class_info.values() if shuffles_by_default(c)] + \
+            shuffling_functions(model)
     from auditor.analysis.loss_inputs import LOSS_WORDS, loss_consumers, loss_installs
     if any(word in text for word in LOSS_WORDS):
         summary.loss_consumers = loss_consumers(model)

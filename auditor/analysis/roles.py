@@ -198,6 +198,9 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
         return cls.name
     qualified = model.qualify_call(call)
     if not qualified:
+        looked_up = _constructor_looked_up(model, call.func)
+        if looked_up is not None:
+            return looked_up
         # `get_model("LeNet")`: a function of the file that returns a newly built model.
         factory = factory_of(model, call, lambda inner: model_constructor(model, inner) is not None)
         return f"{factory.name}" if factory is not None else None
@@ -214,6 +217,24 @@ def model_constructor(model: FileModel, call: cst.Call) -> Optional[str]:
         return zoo
     if qualified.startswith("torch.nn.parallel.") or last in ("DataParallel", "DistributedDataParallel"):
         return last
+    return None
+
+
+def _constructor_looked_up(model: FileModel, func: cst.BaseExpression) -> Optional[str]:
+    """A torchvision constructor chosen by name at run time: `models.__dict__[args.arch](...)`
+    or `getattr(models, name)(...)` with `models` being `torchvision.models` (the ImageNet
+    example's idiom and its many forks). Every public callable there builds a model."""
+    namespace = None
+    if type(func) is cst.Subscript and type(func.value) is cst.Attribute and func.value.attr.value == "__dict__":
+        namespace = func.value.value
+    elif type(func) is cst.Call and dotted_name(func.func) == "getattr" and len(func.args) == 2:
+        namespace = func.args[0].value
+    if namespace is None:
+        return None
+    qualified = model.qualify(namespace)
+    if qualified in ("torchvision.models", "torchvision.models.video", "torchvision.models.segmentation",
+                     "torchvision.models.detection"):
+        return f"a {qualified} model"
     return None
 
 
