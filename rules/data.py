@@ -9,6 +9,7 @@ import libcst as cst
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
+from auditor.analysis.handed import callers_handing_test
 from auditor.analysis.fitted_data import (STATELESS_TRANSFORMERS, FittedSource, all_sources, bind_arguments,
                                           fit_sites, fits_a_part, follow_source, methods_of)
 from auditor.analysis.masked_scores import masked_test_scores, returned_test_scores
@@ -763,7 +764,14 @@ class TestDataInTrainingLoop(Rule):
         function returns `trainloader, testloader`, or `get_dataset()` of another module that
         makes `val_dataset` from the test split for one dataset, or hands it back as the test
         data too: `test_dataset = val_dataset`); a name that says nothing is
-        read the same way (`loaders[-1]` after `loaders = load_data(...)`).
+        read the same way (`loaders[-1]` after `loaders = load_data(...)`). So does a
+        validation parameter that a caller fills with the test split (`def fit(model,
+        train_loader, val_loader)` called as `fit(model, train_loader, test_loader)`, in the
+        file or from another module; also `self.val_loader = val_loader` in a trainer's
+        `__init__`, read by its `validate()`). A helper handed the test split alone gives test
+        scores whatever the caller calls them (`val_loss, val_acc = evaluate(model,
+        test_loader)`), and a method of the model's class that runs its layers
+        (`model.score(x)`, `agent.act(obs)`) is a forward pass as `model(x)` is.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -824,6 +832,10 @@ class TestDataInTrainingLoop(Rule):
         produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         forwards.update((f.site.node, f) for f in _explicit_forwards(prog, forwards))
+        # `model.score(x)`, `agent.act(obs)`: a method of the model's class that runs its layers
+        # is a forward pass of the model, as `model(x)` is.
+        forwards.update((f.site.node, f) for f in prog.helper_forwards()
+                        if f.site.node not in forwards and f.site.method is not None and f.site.receiver is not None)
         helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
             loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
@@ -832,13 +844,13 @@ class TestDataInTrainingLoop(Rule):
             found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
-            evidence, unit, helper, mixed, aliased = found
+            evidence, unit, helper, mixed, aliased, by_data = found
             if unit in reported:
                 continue
             if _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 # Each run's final test score: reported (averaged over seeds), it is right; a
                 # decision on it across runs (`if acc > best_acc: best_lr = lr`) tunes on test.
-                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased, by_data)
                 if verdict is None or verdict[0] is not Severity.ERROR:
                     continue
                 reported.update((site.node, unit))
@@ -853,7 +865,7 @@ class TestDataInTrainingLoop(Rule):
             produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
             if isinstance(unit, cst.For):
                 produced.update(seeds_of_block(unit.body))  # and what its body computes
-            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased, by_data)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
             severity, decision = verdict
@@ -953,12 +965,12 @@ class TestDataInTrainingLoop(Rule):
             if forward is not None:
                 found = prog.eval_evidence(forward, state) if state is not None else None
                 if found and "(test data)" in found:
-                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False, False
                 alias = _aliased_test(prog, site, state) if found else None
                 if alias is not None:
                     data, loop, binding = alias
                     return (f"`{forward.key}` is evaluated on `{data}` {_alias_words(prog, binding)}",
-                            loop or site.statement, None, False, True)
+                            loop or site.statement, None, False, True, False)
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
@@ -972,21 +984,30 @@ class TestDataInTrainingLoop(Rule):
                 # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
                 # told apart by their names only.
                 mixed = declared is None and bool(splits & {TRAIN, VAL})
-                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False
+                # The call hands it the test split alone: whatever its results are called
+                # (`val_loss, val_acc = evaluate(model, test_loader)`), they are test scores.
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False, not mixed
             alias = _aliased_test(prog, site, state, loops=False) if declared is None else None
             if alias is not None:
                 data, _, binding = alias
                 return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
-                        site.statement, info, False, True)
+                        site.statement, info, False, True, False)
             switched = _switched_test_data(prog, info, site.node, resolved[1]) \
                 if info is not None and not splits else None
             if switched is not None:
-                return f"`{site.callee}()` evaluates `{switched}` (test data)", site.statement, info, False, False
+                return f"`{site.callee}()` evaluates `{switched}` (test data)", site.statement, info, False, False, True
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None and _returns_before(prog, info, site.node, own[1]):
                 return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
             if own is not None:
-                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False, False
+            held = _helper_aliased_test(prog, info) if info is not None and not splits else None
+            if held is not None:
+                # `self.validate()` looping over `self.val_loader`, which the class's caller
+                # built from the test split: test data on that path (error only when it decides).
+                data, binding = held
+                return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
+                        site.statement, info, False, True, False)
         return None
 
     @staticmethod
@@ -1226,7 +1247,8 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
         if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
             continue
         binding = test_alias(prog.model, prog.splits, node, site.function, site.node,
-                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity))
+                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity),
+                             callers=lambda function, param: _caller_hands_test(prog, function, param))
         if binding is not None:
             return prog.model.code(node), loop, binding
     return None
@@ -1244,7 +1266,16 @@ def _project_returns_test(prog, call, index: int, arity) -> bool:
     return entry is not None and position_holds_test(entry, index, arity)
 
 
+def _caller_hands_test(prog, function, param: str) -> Optional[str]:
+    """A call (of this file, or another module's summary) that hands the test split to
+    `param` of `function`, which is named for validation data or not at all."""
+    return callers_handing_test(prog.model, prog.flow.project, prog.flow.module_name, function, param)
+
+
 def _alias_words(prog, binding) -> str:
+    if binding.kind == "param":  # `def fit(model, train_loader, val_loader)` given `test_loader`
+        handed = _caller_hands_test(prog, binding.function, binding.target)
+        return f"(a caller hands the test split to `{binding.target}`: {shorten(handed or 'test data')})"
     if binding.index is not None and isinstance(binding.value, cst.Call):
         # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
         return (f"(`{shorten(prog.model.code(binding.value.func))}()` returns test data in that position: "
@@ -1299,6 +1330,27 @@ def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
             if prog.splits.split_of(loop.iter, info.node) == TEST:
                 helpers[info.node] = (prog.model.code(loop.iter), loop)
                 return helpers[info.node]
+    return None
+
+
+def _helper_aliased_test(prog, info) -> Optional[tuple]:
+    """(data as written, binding) when a helper's own evaluation loop reads data of its object
+    or module, not a parameter (`for x, y in self.val_loader`), named for validation or not at
+    all, that holds the test split on some path: `self.val_loader = val_loader` in `__init__`,
+    whose caller hands it `test_loader`."""
+    for forward in prog.forwards():
+        if forward.site.function is not info.node:
+            continue
+        for loop in prog.loops_of(forward.site.node):
+            if not isinstance(loop, cst.For) or _reads_parameter(prog, info, loop.iter):
+                continue
+            if prog.splits.split_of(loop.iter, info.node) in (TRAIN, TEST, MIXED):
+                continue
+            binding = test_alias(prog.model, prog.splits, loop.iter, info.node, loop,
+                                 elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity),
+                                 callers=lambda function, param: _caller_hands_test(prog, function, param))
+            if binding is not None:
+                return prog.model.code(loop.iter), binding
     return None
 
 
@@ -1475,11 +1527,14 @@ def _under_improvement(model, node, epoch_loop) -> bool:
     return False
 
 
-def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False) -> Optional[tuple]:
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False,
+           by_data: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
     the report of the epoch that validation chose (inside `if val_acc > best:`). `aliased`: the
     data is named as validation data (`val_loader` that is the test split on some path), so
-    its results are too (`val_acc`)."""
+    its results are too (`val_acc`). `by_data`: the call is handed the test split and no other,
+    so its results are test scores whatever they are called (`val_acc = evaluate(model,
+    test_loader)`)."""
     model = prog.model
     previous = unit
     for ancestor in model.ancestors(unit):
@@ -1506,7 +1561,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
             decision = best
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \
+            seeds = {n for n in names_assigned(unit) if aliased or by_data or not _names_other_split(n)} | \
                 _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}

@@ -42,7 +42,10 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
     `Trainer(net, ...)`, whose `__init__` gets them)."""
     from auditor.analysis.roles import roles_of
 
+    from auditor.analysis.splits import SplitResolver
+
     roles = roles_of(model)
+    splits = SplitResolver(model)  # phase 1: names and bindings of this file only
     found = []
     for site in model.calls:
         qualified = site.qualname
@@ -69,11 +72,49 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
                     owner = None
                 if owner is not None and owner[1] is not None:
                     descriptor = ("class", owner[1], owner[0])
-            described[arg.keyword.value if arg.keyword is not None else position] = descriptor
+            key = arg.keyword.value if arg.keyword is not None else position
+            described[key] = descriptor
+            if holds_test_data(model, arg.value, site.function, splits):
+                described[f"split:{key}"] = "test"  # `fit(model, train_loader, test_loader)`
         found.append((target[0], target[1], described))
         if len(found) >= _MAX_CALLS:
             break
     return found
+
+
+def holds_test_data(model: FileModel, value: cst.BaseExpression, function, splits) -> bool:
+    """The argument is the test split: by its name or bindings (`test_loader`), or built from a
+    constructor that declares it (`DataLoader(CIFAR10(root, train=False))`)."""
+    from auditor.analysis.splits import TEST, declared_split_of_call
+
+    if type(value) is cst.Call:
+        return declared_split_of_call(value, frozenset(model.class_info)) == TEST
+    return type(value) in (cst.Name, cst.Attribute) and splits.split_of(value, function) == TEST
+
+
+def callers_handing_test(model: FileModel, project, module_name: Optional[str], function, param: str) -> Optional[str]:
+    """A call that hands the test split to `param` of `function` (`fit(model, opt, train_loader,
+    test_loader)` for `def fit(model, opt, train_loader, val_loader)`), as written, or a
+    description of such a call in another module; None when no known caller does. One caller
+    is enough: on that path the parameter holds the test split, whatever it is called."""
+    from auditor.analysis.program import program_of
+
+    info = model.info(function)
+    if info is None or param not in info.params:
+        return None
+    prog = program_of(model, project, module_name)
+    for value, caller in prog.flow.arguments_of(info.node, param):
+        if holds_test_data(model, value, caller, prog.splits):
+            return f"`{model.code(value)}`"
+    callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
+    if callee is None or not module_name or project is None or not hasattr(project, "call_arguments"):
+        return None
+    position = info.positional.index(param) if param in info.positional else None
+    for described in project.call_arguments(module_name, callee):
+        if described.get(f"split:{param}") == "test" or \
+                (position is not None and described.get(f"split:{position}") == "test"):
+            return f"a call of {callee.rsplit('.', 1)[-1]}() in another module"
+    return None
 
 
 def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],
