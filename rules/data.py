@@ -693,7 +693,9 @@ class TestDataInTrainingLoop(Rule):
           scores kept each epoch and the best of them reported: `max(test_f1s)`,
           `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`), or a running best handed to
           the helper and taken back (`best_test_f, f = evaluating(model, test_data,
-          best_test_f)`: the helper keeps the best test score);
+          best_test_f)`: the helper keeps the best test score; so does any call handed the
+          score and the running best that hands the new best back, `best_loss =
+          util.save_model(model, test_metrics, best_loss)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right;
           reading a result dict only for its keys, `for k in test_stats.keys()`, `if k in
           test_stats:`, to fill a log is storing it);
