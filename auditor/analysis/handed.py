@@ -95,26 +95,30 @@ def holds_test_data(model: FileModel, value: cst.BaseExpression, function, split
 def callers_handing_test(model: FileModel, project, module_name: Optional[str], function, param: str) -> Optional[str]:
     """A call that hands the test split to `param` of `function` (`fit(model, opt, train_loader,
     test_loader)` for `def fit(model, opt, train_loader, val_loader)`), as written, or a
-    description of such a call in another module; None when no known caller does. One caller
-    is enough: on that path the parameter holds the test split, whatever it is called."""
+    description of such a call in another module; None when no known caller does. For a
+    function one caller is enough: on that path the parameter holds the test split, whatever it
+    is called. For a class's `__init__` every construction must hand it: each instance keeps
+    its own (`Evaluator(val_loader)` beside `Evaluator(test_loader)` is two evaluators)."""
     from auditor.analysis.program import program_of
 
     info = model.info(function)
     if info is None or param not in info.params:
         return None
+    every = info.name == "__init__"
     prog = program_of(model, project, module_name)
+    handed = []  # one entry per known call: a description when it hands test data, else None
     for value, caller in prog.flow.arguments_of(info.node, param):
-        if holds_test_data(model, value, caller, prog.splits):
-            return f"`{model.code(value)}`"
-    callee = info.qualname if info.cls is None else info.cls.name if info.name == "__init__" else None
-    if callee is None or not module_name or project is None or not hasattr(project, "call_arguments"):
+        handed.append(f"`{model.code(value)}`" if holds_test_data(model, value, caller, prog.splits) else None)
+    callee = info.qualname if info.cls is None else info.cls.name if every else None
+    if callee is not None and module_name and project is not None and hasattr(project, "call_arguments"):
+        position = info.positional.index(param) if param in info.positional else None
+        for described in project.call_arguments(module_name, callee):
+            test = described.get(f"split:{param}") == "test" or \
+                (position is not None and described.get(f"split:{position}") == "test")
+            handed.append(f"a call of {callee.rsplit('.', 1)[-1]}() in another module" if test else None)
+    if every and (not handed or None in handed):
         return None
-    position = info.positional.index(param) if param in info.positional else None
-    for described in project.call_arguments(module_name, callee):
-        if described.get(f"split:{param}") == "test" or \
-                (position is not None and described.get(f"split:{position}") == "test"):
-            return f"a call of {callee.rsplit('.', 1)[-1]}() in another module"
-    return None
+    return next((h for h in handed if h), None)
 
 
 def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],

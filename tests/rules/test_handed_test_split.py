@@ -131,6 +131,39 @@ CASES = {
     # Look-alike: the same Trainer built with the validation loader.
     "cls_ok/trainer_cls_ok.py": TRAINER,
     "cls_ok/main.py": LOADERS + "from trainer_cls_ok import Trainer\nTrainer(model, opt, train_loader, val_loader).train(10)\n",
+    # Look-alike: one evaluator class, two instances; the one built on validation data selects,
+    # the one built on the test loader runs once after training.
+    "two_evaluators_ok.py": """
+import torch
+from torch.utils.data import DataLoader
+
+
+class Evaluator:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __call__(self, model):
+        correct = 0
+        with torch.no_grad():
+            for x, y in self.loader:
+                correct += (model(x).argmax(1) == y).sum().item()
+        return correct
+
+
+def main(model, opt, train_loader, val_loader, test_loader, epochs):
+    validate, final_test = Evaluator(val_loader), Evaluator(test_loader)
+    best = 0
+    for epoch in range(epochs):
+        for x, y in train_loader:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        acc = validate(model)
+        if acc > best:
+            best = acc
+            torch.save(model.state_dict(), "best.pt")
+    print(final_test(model))
+""",
     # Bug: results named for validation, computed on the test loader, pick the checkpoint.
     "renamed_bug.py": RENAMED_RESULTS.format(held_out="test_loader"),
     # Look-alike: the same names and decision on the validation loader.
@@ -155,7 +188,7 @@ def test_test_split_handed_to_a_validation_parameter(tmp_path):
 
 def test_validation_parameter_given_validation_data(tmp_path):
     found = run_cases(tmp_path, CASES, "TRN204")
-    for name in ("same_file_ok.py", "xmod_ok/trainer_ok.py", "xmod_ok/main.py", "cls_ok/trainer_cls_ok.py",
+    for name in ("two_evaluators_ok.py", "same_file_ok.py", "xmod_ok/trainer_ok.py", "xmod_ok/main.py", "cls_ok/trainer_cls_ok.py",
                  "cls_ok/main.py", "xmod/main.py", "cls/main.py"):
         assert found[name] == [], name
 
