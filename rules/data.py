@@ -21,7 +21,7 @@ from auditor.analysis.result_use import (decision_in, follow, improvement_guard,
                                           seeds_of_block, statements, threaded_best)
 from auditor.analysis.split_alias import position_holds_test, test_alias
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, declared_split_of_call, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
@@ -765,7 +765,8 @@ class TestDataInTrainingLoop(Rule):
         factory returns (`training_data, validation_data = prepare_dataloader(opt)` where the
         function returns `trainloader, testloader`, or `get_dataset()` of another module that
         makes `val_dataset` from the test split for one dataset, or hands it back as the test
-        data too: `test_dataset = val_dataset`); a name that says nothing is
+        data too: `test_dataset = val_dataset`), and what a factory called for the test split
+        gives (`vali_data, vali_loader = self._get_data(flag='TEST')`); a name that says nothing is
         read the same way (`loaders[-1]` after `loaders = load_data(...)`). So does a
         validation parameter that a caller fills with the test split (`def fit(model,
         train_loader, val_loader)` called as `fit(model, train_loader, test_loader)`, in the
@@ -1278,6 +1279,10 @@ def _alias_words(prog, binding) -> str:
     if binding.kind == "param":  # `def fit(model, train_loader, val_loader)` given `test_loader`
         handed = _caller_hands_test(prog, binding.function, binding.target)
         return f"(a caller hands the test split to `{binding.target}`: {shorten(handed or 'test data')})"
+    if binding.index is not None and isinstance(binding.value, cst.Call) and \
+            declared_split_of_call(binding.value, frozenset(prog.model.class_info)) == TEST:
+        # `vali_data, vali_loader = self._get_data(flag='TEST')`: the call asks for the test split
+        return f"(made by a call that asks for the test split: `{shorten(prog.model.code(binding.statement))}`)"
     if binding.index is not None and isinstance(binding.value, cst.Call):
         # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
         return (f"(`{shorten(prog.model.code(binding.value.func))}()` returns test data in that position: "

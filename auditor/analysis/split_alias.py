@@ -71,6 +71,8 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
             if returns_test(model, splits, binding.value, binding.index, binding.arity, depth) or (
                     elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
                 return binding
+            if declared_split_of_call(binding.value, frozenset(model.class_info)) == TEST:
+                return binding  # `vali_data, vali_loader = self._get_data(flag='TEST')`: all of it is test data
             continue
         value = binding.value
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
