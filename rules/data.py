@@ -10,6 +10,7 @@ import libcst as cst
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
 from auditor.analysis.eval_statistics import eval_statistics
+from auditor.analysis.handed import callers_handing_test
 from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
                                           bind_arguments, fit_sites, fits_a_part, follow_source, methods_of)
 from auditor.analysis.refit_whole import refit_after_split, split_before, transforms_evaluation, whole_data_name
@@ -24,7 +25,7 @@ from auditor.analysis.result_use import (decision_in, follow, improvement_guard,
 from auditor.analysis.split_alias import position_holds_test, test_alias
 from auditor.analysis.split_params import split_by_arguments
 from auditor.analysis.trainer_selection import framework_selections, framework_trains
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, name_tokens, split_of_name
+from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, TRAIN, VAL, declared_split_of_call, name_tokens, split_of_name
 from auditor.findings import Severity
 from auditor.fixes.builders import no_shuffle_fix
 from auditor.rule import Rule
@@ -870,7 +871,9 @@ class TestDataInTrainingLoop(Rule):
           scores kept each epoch and the best of them reported: `max(test_f1s)`,
           `np.argmax(test_accs)`, `accs.mean(dim=0).max(dim=0)`), or a running best handed to
           the helper and taken back (`best_test_f, f = evaluating(model, test_data,
-          best_test_f)`: the helper keeps the best test score);
+          best_test_f)`: the helper keeps the best test score; so does any call handed the
+          score and the running best that hands the new best back, `best_loss =
+          util.save_model(model, test_metrics, best_loss)`);
         - info: it is only printed, logged or stored (monitoring: the numbers stay right;
           reading a result dict only for its keys, `for k in test_stats.keys()`, `if k in
           test_stats:`, to fill a log is storing it);
@@ -940,8 +943,16 @@ class TestDataInTrainingLoop(Rule):
         factory returns (`training_data, validation_data = prepare_dataloader(opt)` where the
         function returns `trainloader, testloader`, or `get_dataset()` of another module that
         makes `val_dataset` from the test split for one dataset, or hands it back as the test
-        data too: `test_dataset = val_dataset`); a name that says nothing is
-        read the same way (`loaders[-1]` after `loaders = load_data(...)`).
+        data too: `test_dataset = val_dataset`), and what a factory called for the test split
+        gives (`vali_data, vali_loader = self._get_data(flag='TEST')`); a name that says nothing is
+        read the same way (`loaders[-1]` after `loaders = load_data(...)`). So does a
+        validation parameter that a caller fills with the test split (`def fit(model,
+        train_loader, val_loader)` called as `fit(model, train_loader, test_loader)`, in the
+        file or from another module; also `self.val_loader = val_loader` in a trainer's
+        `__init__`, read by its `validate()`). A helper handed the test split alone gives test
+        scores whatever the caller calls them (`val_loss, val_acc = evaluate(model,
+        test_loader)`), and a method of the model's class that runs its layers
+        (`model.score(x)`, `agent.act(obs)`) is a forward pass as `model(x)` is.
         """
     why = """
         Looking at test scores during training turns the test set into a validation set:
@@ -1002,6 +1013,10 @@ class TestDataInTrainingLoop(Rule):
         produced: set = set()  # names bound from a test evaluation already reported
         forwards = {f.site.node: f for f in prog.forwards()}
         forwards.update((f.site.node, f) for f in _explicit_forwards(prog, forwards))
+        # `model.score(x)`, `agent.act(obs)`: a method of the model's class that runs its layers
+        # is a forward pass of the model, as `model(x)` is.
+        forwards.update((f.site.node, f) for f in prog.helper_forwards()
+                        if f.site.node not in forwards and f.site.method is not None and f.site.receiver is not None)
         helpers: dict = {}  # function -> (test data it reads itself, its evaluation loop) or None
         for site in ctx.model.calls:
             loops = [loop for loop in prog.loops_of(site.node) if loop in training_loops]
@@ -1010,13 +1025,13 @@ class TestDataInTrainingLoop(Rule):
             found = self._test_evaluation(prog, site, forwards, helpers, (ctx.project, ctx.module_name))
             if found is None:
                 continue
-            evidence, unit, helper, mixed, aliased = found
+            evidence, unit, helper, mixed, aliased, by_data = found
             if unit in reported:
                 continue
             if _fresh_model_per_run(prog, site, forwards.get(site.node), loops[0]):
                 # Each run's final test score: reported (averaged over seeds), it is right; a
                 # decision on it across runs (`if acc > best_acc: best_lr = lr`) tunes on test.
-                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+                verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased, by_data)
                 if verdict is None or verdict[0] is not Severity.ERROR:
                     continue
                 reported.update((site.node, unit))
@@ -1031,7 +1046,7 @@ class TestDataInTrainingLoop(Rule):
             produced.update(names_assigned(unit))  # a loop's targets (`for x, y in test_loader`)
             if isinstance(unit, cst.For):
                 produced.update(seeds_of_block(unit.body))  # and what its body computes
-            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased)
+            verdict = _judge(prog, site, unit, loops[-1], helper, mixed, aliased, by_data)
             if verdict is None:
                 continue  # the test score of the epoch that validation chose
             severity, decision = verdict
@@ -1133,12 +1148,12 @@ class TestDataInTrainingLoop(Rule):
             if forward is not None:
                 found = prog.eval_evidence(forward, state) if state is not None else None
                 if found and "(test data)" in found:
-                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False
+                    return f"`{forward.key}` is evaluated {found}", _test_loop(prog, site, state), None, False, False, False
                 alias = _aliased_test(prog, site, state) if found else None
                 if alias is not None:
                     data, loop, binding = alias
                     return (f"`{forward.key}` is evaluated on `{data}` {_alias_words(prog, binding)}",
-                            loop or site.statement, None, False, True)
+                            loop or site.statement, None, False, True, False)
                 continue
             resolved = prog.flow.resolve(site) if site.qualname is None else None
             info = prog.model.function_info[resolved[0]] if resolved is not None else None
@@ -1152,21 +1167,30 @@ class TestDataInTrainingLoop(Rule):
                 # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
                 # told apart by their names only.
                 mixed = declared is None and bool(splits & {TRAIN, VAL})
-                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False
+                # The call hands it the test split alone: whatever its results are called
+                # (`val_loss, val_acc = evaluate(model, test_loader)`), they are test scores.
+                return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False, not mixed
             alias = _aliased_test(prog, site, state, loops=False) if declared is None else None
             if alias is not None:
                 data, _, binding = alias
                 return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
-                        site.statement, info, False, True)
+                        site.statement, info, False, True, False)
             switched = _switched_test_data(prog, info, site.node, resolved[1]) \
                 if info is not None and not splits else None
             if switched is not None:
-                return f"`{site.callee}()` evaluates `{switched}` (test data)", site.statement, info, False, False
+                return f"`{site.callee}()` evaluates `{switched}` (test data)", site.statement, info, False, False, True
             own = _helper_test_data(prog, info, helpers) if info is not None and not splits else None
             if own is not None and _returns_before(prog, info, site.node, own[1]):
                 return None  # `test("Sung")`: its argument takes an early return, the test loop never runs
             if own is not None:
-                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False
+                return f"`{site.callee}()` evaluates `{own[0]}` (test data)", site.statement, info, False, False, False
+            held = _helper_aliased_test(prog, info) if info is not None and not splits else None
+            if held is not None:
+                # `self.validate()` looping over `self.val_loader`, which the class's caller
+                # built from the test split: test data on that path (error only when it decides).
+                data, binding = held
+                return (f"`{site.callee}()` evaluates `{data}` {_alias_words(prog, binding)}",
+                        site.statement, info, False, True, False)
         return None
 
     @staticmethod
@@ -1448,7 +1472,8 @@ def _aliased_test(prog, site, state, loops: bool = True) -> Optional[tuple]:
         if prog.splits.split_of(node, site.function, env) in (TRAIN, TEST, MIXED):
             continue
         binding = test_alias(prog.model, prog.splits, node, site.function, site.node,
-                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity))
+                             elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity),
+                             callers=lambda function, param: _caller_hands_test(prog, function, param))
         if binding is not None:
             return prog.model.code(node), loop, binding
     return None
@@ -1471,7 +1496,20 @@ def _project_returns_test(prog, call, index: int, arity) -> bool:
     return entry is not None and position_holds_test(entry, index, arity)
 
 
+def _caller_hands_test(prog, function, param: str) -> Optional[str]:
+    """A call (of this file, or another module's summary) that hands the test split to
+    `param` of `function`, which is named for validation data or not at all."""
+    return callers_handing_test(prog.model, prog.flow.project, prog.flow.module_name, function, param)
+
+
 def _alias_words(prog, binding) -> str:
+    if binding.kind == "param":  # `def fit(model, train_loader, val_loader)` given `test_loader`
+        handed = _caller_hands_test(prog, binding.function, binding.target)
+        return f"(a caller hands the test split to `{binding.target}`: {shorten(handed or 'test data')})"
+    if binding.index is not None and isinstance(binding.value, cst.Call) and \
+            declared_split_of_call(binding.value, frozenset(prog.model.class_info)) == TEST:
+        # `vali_data, vali_loader = self._get_data(flag='TEST')`: the call asks for the test split
+        return f"(made by a call that asks for the test split: `{shorten(prog.model.code(binding.statement))}`)"
     if binding.index is not None and isinstance(binding.value, cst.Call):
         # `training_data, validation_data = prepare_dataloader(opt)` returning `trainloader, testloader`
         return (f"(`{shorten(prog.model.code(binding.value.func))}()` returns test data in that position: "
@@ -1526,6 +1564,27 @@ def _helper_test_data(prog, info, helpers: dict) -> Optional[tuple]:
             if prog.splits.split_of(loop.iter, info.node) == TEST:
                 helpers[info.node] = (prog.model.code(loop.iter), loop)
                 return helpers[info.node]
+    return None
+
+
+def _helper_aliased_test(prog, info) -> Optional[tuple]:
+    """(data as written, binding) when a helper's own evaluation loop reads data of its object
+    or module, not a parameter (`for x, y in self.val_loader`), named for validation or not at
+    all, that holds the test split on some path: `self.val_loader = val_loader` in `__init__`,
+    whose caller hands it `test_loader`."""
+    for forward in prog.forwards():
+        if forward.site.function is not info.node:
+            continue
+        for loop in prog.loops_of(forward.site.node):
+            if not isinstance(loop, cst.For) or _reads_parameter(prog, info, loop.iter):
+                continue
+            if prog.splits.split_of(loop.iter, info.node) in (TRAIN, TEST, MIXED):
+                continue
+            binding = test_alias(prog.model, prog.splits, loop.iter, info.node, loop,
+                                 elsewhere=lambda call, index, arity: _project_returns_test(prog, call, index, arity),
+                                 callers=lambda function, param: _caller_hands_test(prog, function, param))
+            if binding is not None:
+                return prog.model.code(loop.iter), binding
     return None
 
 
@@ -1702,11 +1761,14 @@ def _under_improvement(model, node, epoch_loop) -> bool:
     return False
 
 
-def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False) -> Optional[tuple]:
+def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False,
+           by_data: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
     the report of the epoch that validation chose (inside `if val_acc > best:`). `aliased`: the
     data is named as validation data (`val_loader` that is the test split on some path), so
-    its results are too (`val_acc`)."""
+    its results are too (`val_acc`). `by_data`: the call is handed the test split and no other,
+    so its results are test scores whatever they are called (`val_acc = evaluate(model,
+    test_loader)`)."""
     model = prog.model
     previous = unit
     for ancestor in model.ancestors(unit):
@@ -1733,7 +1795,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
             decision = best
         if decision is None and unit is not None:
             # `train_acc, val_acc, test_acc = test()`: the validation score may decide.
-            seeds = {n for n in names_assigned(unit) if aliased or not _names_other_split(n)} | \
+            seeds = {n for n in names_assigned(unit) if aliased or by_data or not _names_other_split(n)} | \
                 _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}

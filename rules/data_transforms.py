@@ -10,6 +10,7 @@ from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.splits import EVAL_SPLITS, split_of_name, split_of_string, splits_of
 from auditor.findings import Severity
 from auditor.rule import Rule
+from rules._carved_eval import carved_eval_parts, retransformed, source_transform
 from rules._helpers import argument, keyword
 from rules._queries import LOOPS, bound_values, constructor, string_value
 
@@ -52,6 +53,13 @@ def _random_parts(model, node: cst.BaseExpression, function, depth: int = 0) -> 
     if isinstance(node, (cst.Name, cst.Attribute)):
         for value in bound_values(model, node, function):
             yield from _random_parts(model, value, function, depth + 1)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and not node.args:
+        # `transform=get_train_transforms()`: a function of this file that returns a pipeline.
+        infos = model.functions_named(node.func.value)
+        if len(infos) == 1:
+            for ret in infos[0].returns:
+                if ret.value is not None:
+                    yield from _random_parts(model, ret.value, infos[0].node, depth + 1)
 
 
 def _assigned_name(model, node: cst.CSTNode) -> Optional[str]:
@@ -72,10 +80,15 @@ class AugmentationInEvalTransform(Rule):
         goes through: a pipeline assigned to an evaluation name (`val_transform`,
         `test_tf`), or passed as `transform=` to a dataset that is validation or test
         data (`train=False`, `split="val"`, or assigned to `test_ds`), including one
-        pipeline shared by the training and the test dataset.
+        pipeline shared by the training and the test dataset. So does a validation or test
+        part carved out of a dataset built with random augmentation (`train_set, val_set =
+        random_split(CIFAR10(..., transform=train_tf), ...)`, `val_set = Subset(train_dataset,
+        val_idx)`), unless the file gives that part its own transform (`val_set.dataset.transform
+        = ...`, or wraps it in another call).
 
         Across boundaries: a pipeline bound to a name is followed to its definition in the
-        same scope or module. It cannot see pipelines built in another module or chosen at
+        same scope or module, and through a function of the file that returns it
+        (`transform=get_train_transforms()`). It cannot see pipelines built in another module or chosen at
         run time (`get_transform(train=is_train)`).
 
         Severity warning: evaluation metrics become noisy and biased, which corrupts the
@@ -115,6 +128,7 @@ class AugmentationInEvalTransform(Rule):
     def check(self, ctx) -> None:
         model = ctx.model
         reported: set = set()
+        self._check_carved(ctx)
         for site in model.calls:
             call = site.node
             # 1. A pipeline assigned to an evaluation name.
@@ -147,6 +161,27 @@ class AugmentationInEvalTransform(Rule):
                 ctx.report(transform.value, f"the transform of this {split} dataset, "
                                             f"`{dotted_name(transform.value) or 'pipeline'}`, applies random "
                                             f"augmentation ({names}); give evaluation data its own pipeline")
+
+    @staticmethod
+    def _check_carved(ctx) -> None:
+        """`train_set, val_set = random_split(CIFAR10(..., transform=train_tf), ...)`: the
+        validation part shares the dataset object, hence the training transform."""
+        model = ctx.model
+        text = None
+        for site in model.calls:
+            for name, source in carved_eval_parts(model, site):
+                transform = source_transform(model, source, site.function, bound_values)
+                parts = list(_random_parts(model, transform, site.function)) if transform is not None else []
+                if not parts:
+                    continue
+                text = model.code(model.module) if text is None else text
+                if retransformed(model, name, text):
+                    continue
+                names = ", ".join(sorted({dotted_name(p.func) or "" for p in parts}))
+                ctx.report(site.node, f"`{name}` is carved out of `{dotted_name(source) or 'a dataset'}`, whose "
+                                      f"transform applies random augmentation ({names}): the evaluation part goes "
+                                      f"through the training transform; build it from a dataset with an "
+                                      f"evaluation transform")
 
     @staticmethod
     def _dataset_split(model, call: cst.Call) -> Optional[str]:

@@ -42,7 +42,10 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
     `Trainer(net, ...)`, whose `__init__` gets them)."""
     from auditor.analysis.roles import roles_of
 
+    from auditor.analysis.splits import SplitResolver
+
     roles = roles_of(model)
+    splits = SplitResolver(model)  # phase 1: names and bindings of this file only
     found = []
     for site in model.calls:
         qualified = site.qualname
@@ -76,7 +79,10 @@ def call_arguments(model: FileModel, module: str, is_package: bool) -> list:
                     owner = None
                 if owner is not None and owner[1] is not None:
                     descriptor = ("class", owner[1], owner[0])
-            described[arg.keyword.value if arg.keyword is not None else position] = descriptor
+            key = arg.keyword.value if arg.keyword is not None else position
+            described[key] = descriptor
+            if holds_test_data(model, arg.value, site.function, splits):
+                described[f"split:{key}"] = "test"  # `fit(model, train_loader, test_loader)`
         found.append((target[0], target[1], described))
         if len(found) >= _MAX_CALLS:
             break
@@ -135,6 +141,45 @@ def summary_callee(info) -> Optional[str]:
     if info.name == "__init__":
         return info.cls.name
     return f"{info.cls.name}.{info.name}" if info.parent is None else None
+
+
+def holds_test_data(model: FileModel, value: cst.BaseExpression, function, splits) -> bool:
+    """The argument is the test split: by its name or bindings (`test_loader`), or built from a
+    constructor that declares it (`DataLoader(CIFAR10(root, train=False))`)."""
+    from auditor.analysis.splits import TEST, declared_split_of_call
+
+    if type(value) is cst.Call:
+        return declared_split_of_call(value, frozenset(model.class_info)) == TEST
+    return type(value) in (cst.Name, cst.Attribute) and splits.split_of(value, function) == TEST
+
+
+def callers_handing_test(model: FileModel, project, module_name: Optional[str], function, param: str) -> Optional[str]:
+    """A call that hands the test split to `param` of `function` (`fit(model, opt, train_loader,
+    test_loader)` for `def fit(model, opt, train_loader, val_loader)`), as written, or a
+    description of such a call in another module; None when no known caller does. For a
+    function one caller is enough: on that path the parameter holds the test split, whatever it
+    is called. For a class's `__init__` every construction must hand it: each instance keeps
+    its own (`Evaluator(val_loader)` beside `Evaluator(test_loader)` is two evaluators)."""
+    from auditor.analysis.program import program_of
+
+    info = model.info(function)
+    if info is None or param not in info.params:
+        return None
+    every = info.name == "__init__"
+    prog = program_of(model, project, module_name)
+    handed = []  # one entry per known call: a description when it hands test data, else None
+    for value, caller in prog.flow.arguments_of(info.node, param):
+        handed.append(f"`{model.code(value)}`" if holds_test_data(model, value, caller, prog.splits) else None)
+    callee = info.qualname if info.cls is None else info.cls.name if every else None
+    if callee is not None and module_name and project is not None and hasattr(project, "call_arguments"):
+        position = info.positional.index(param) if param in info.positional else None
+        for described in project.call_arguments(module_name, callee):
+            test = described.get(f"split:{param}") == "test" or \
+                (position is not None and described.get(f"split:{position}") == "test")
+            handed.append(f"a call of {callee.rsplit('.', 1)[-1]}() in another module" if test else None)
+    if every and (not handed or None in handed):
+        return None
+    return next((h for h in handed if h), None)
 
 
 def handed_to(model: FileModel, project, module_name: Optional[str], function: Optional[cst.FunctionDef],

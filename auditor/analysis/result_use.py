@@ -240,6 +240,10 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
             return call
         if last == "step" and tokens & _SCHEDULER_WORDS:
             return call
+        if threaded_best(statement, call) is not None:
+            # `best_loss = util.save_model(model, test_metrics, best_loss)`: the call is handed
+            # the score and the running best and hands back the new best: it keeps the best.
+            return call
     return None
 
 

@@ -25,7 +25,8 @@ _EXITS = {"exit", "sys.exit", "quit", "os._exit"}
 
 
 def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseExpression], function,
-               at: cst.CSTNode, depth: int = 0, elsewhere: Optional[Callable] = None) -> Optional[Binding]:
+               at: cst.CSTNode, depth: int = 0, elsewhere: Optional[Callable] = None,
+               callers: Optional[Callable] = None) -> Optional[Binding]:
     """The binding that copies the test split into the data `node` reads at `at`
     (`val_set = test_set` behind `val_loader = DataLoader(val_set, ...)`), or None.
 
@@ -34,7 +35,9 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
     `at` (before it, or in a loop around it) and its branch does not end in a return or exit.
     So does a position of what a loader factory returns (`training_data, validation_data =
     prepare_dataloader(opt)` returning `trainloader, testloader`): of this file, read here; of
-    another module of the project, asked of `elsewhere(call, index, arity)`."""
+    another module of the project, asked of `elsewhere(call, index, arity)`. So does a parameter
+    that a caller hands the test split (`def fit(model, train_loader, val_loader)` called as
+    `fit(model, train_loader, test_loader)`), asked of `callers(function, parameter)`."""
     if node is None or depth > _MAX_DEPTH:
         return None
     if isinstance(node, cst.Call):
@@ -46,7 +49,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         data = [a.value for a in node.args if a.keyword is None and not a.star][:1] + \
             [a.value for a in node.args if a.keyword is not None and a.keyword.value == "dataset"]
         for value in data:
-            found = test_alias(model, splits, value, function, at, depth + 1, elsewhere)
+            found = test_alias(model, splits, value, function, at, depth + 1, elsewhere, callers)
             if found is not None:
                 return found
         return None
@@ -56,6 +59,10 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
     if name is None or split_of_name(name) in (TRAIN, TEST):
         return None  # test data by its name is the direct case; a training name is another story
     for binding in model.bindings_of(name, function):
+        if binding.kind == "param" and callers is not None and "." not in name:
+            if callers(binding.function, binding.target):
+                return binding
+            continue
         if binding.kind != "assign" or not _reaches(model, binding.statement, at):
             continue
         if binding.index is not None:
@@ -65,6 +72,8 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
                     _factory_gives_test(model, binding.value, binding.index, binding.arity) or (
                     elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
                 return binding
+            if declared_split_of_call(binding.value, frozenset(model.class_info)) == TEST:
+                return binding  # `vali_data, vali_loader = self._get_data(flag='TEST')`: all of it is test data
             continue
         value = binding.value
         if any(_factory_gives_test(model, call, None, None) or (elsewhere is not None and elsewhere(call, None, None))
@@ -74,7 +83,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
             return binding
         if declared_split_of_call(value, frozenset(model.class_info)) == TEST:
             return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
-        found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1, elsewhere)
+        found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1, elsewhere, callers)
         if found is not None:
             return found
     return None
