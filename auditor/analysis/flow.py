@@ -36,6 +36,7 @@ from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.held_calls import init_modes
+from auditor.analysis.named_methods import library_object, named_method
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
                                      other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
@@ -399,6 +400,7 @@ class FlowAnalysis:
         self._current: Optional[cst.FunctionDef] = None
         # Memos keyed by node (see the module docstring).
         self._resolved: dict[cst.Call, Optional[tuple]] = {}  # call -> resolve's answer
+        self._named_receivers: dict[cst.Call, str] = {}  # call resolved by its method's name -> receiver
         self._assign_plans: dict[cst.BaseExpression, tuple] = {}  # target -> plan
         self._call_plans: dict[cst.Call, tuple] = {}
         self._if_plans: dict[cst.If, tuple] = {}
@@ -418,6 +420,7 @@ class FlowAnalysis:
         # were under way when a recursion guard answered, and with no recursion among the
         # functions that set modes no guard ever answers (see `_mode_setters`).
         self._resolved = dict(previous._resolved)
+        self._named_receivers = dict(previous._named_receivers)
         # (Not the assignment plans: whether a value builds a model may need the project.)
         self._call_plans = dict(previous._call_plans)
         self._if_plans = dict(previous._if_plans)
@@ -814,6 +817,12 @@ class FlowAnalysis:
         cls = self._instance_class(head, site.function)
         if cls is not None and method in cls.methods:
             return cls.methods[method].node, True
+        # `model.val_start()` on a parameter: the one class of the file defining the method.
+        found = named_method(model, site, self._instance_class, lambda name, function: library_object(
+            model, name, function) or self.roles.is_optimizer(name, function))
+        if found is not None:
+            self._named_receivers[site.node] = head
+            return found, True
         return None
 
     def _held_models(self, site: CallSite, bindings: dict) -> dict:
@@ -1557,7 +1566,7 @@ class FlowAnalysis:
             receiver = site.receiver
             name = dotted_name(receiver) if receiver is not None else None
             if name == "self" or (name is not None and "." not in name and self._instance_class(name, site.function)
-                                  is info.cls):
+                                  is info.cls) or (name is not None and self._named_receivers.get(call) == name):
                 # `trainer.validate()` on `trainer = Trainer(...)`: the method's `self.model`
                 # is the caller's `trainer.model`.
                 keys["self"] = name
