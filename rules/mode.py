@@ -28,6 +28,7 @@ from rules._helpers import program
 from rules._mode_choice import mode_chosen_before_step
 from rules._mode_shared import shared_with_training
 from rules._mode_siblings import sibling_leaving_eval
+from rules._mode_wrappers import report_wrapper_steps
 from rules._queries import bound_values
 
 OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
@@ -1321,6 +1322,8 @@ class MissingTrainMode(Rule):
                     ctx.report(site.node,
                                f"this training step can run with `{bad[0]}` in eval mode ({why}); call "
                                f"`{bad[0]}.train()` before training")
+        # `model.train_emb(...)`: another module's wrapper method that steps its own optimizer.
+        report_wrapper_steps(ctx, prog, reported)
 
 
 MODE_RULES = [MissingEvalMode(), MissingNoGrad(), MissingTrainMode()]

@@ -37,6 +37,7 @@ from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.held_calls import init_modes
 from auditor.analysis.named_methods import library_object, named_method
+from auditor.analysis.wrapper_methods import project_wrapper_method
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
                                      other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
@@ -424,7 +425,7 @@ class FlowAnalysis:
         # (Not the assignment plans: whether a value builds a model may need the project.)
         self._call_plans = dict(previous._call_plans)
         self._if_plans = dict(previous._if_plans)
-        if previous._setters is not None:
+        if previous._setters is not None and (self.project is None or previous.project is not None):
             self._setters, self._setters_acyclic = previous._setters, previous._setters_acyclic
             if self._setters_acyclic:
                 self._effects = dict(previous._effects)
@@ -603,6 +604,12 @@ class FlowAnalysis:
                         (site.qualname is not None or site.callee in model.class_info)
                         and model_constructor(model, site.node) is not None)):
                     sets_a_mode = True
+                if not sets_a_mode and plan[0] == "none" and self.project is not None and site.receiver is not None:
+                    # `model.val_start()` switching a wrapper of another module (project effects).
+                    effect = self._project_effects.get(site.node, _UNSET)
+                    if effect is _UNSET:
+                        effect = self._project_effects[site.node] = self._project_effect(site)
+                    sets_a_mode = effect is not None
             if sets_a_mode:
                 direct.append(function)
         setters: set[cst.FunctionDef] = set()
@@ -1319,6 +1326,11 @@ class FlowAnalysis:
         if not key or (key == "self" and self.model.class_of(site.function) is not None):
             return None  # a method of this class: resolved in the file when it is there
         entries = project.method_effects(site.method)
+        if not entries and key != "self" and not library_object(self.model, key, site.function):
+            # `model.val_start()` on a wrapper of another module switching its attributes.
+            wrapped = project_wrapper_method(project, site.method)
+            if wrapped is not None and wrapped[0]:
+                return [(key + suffix, modes) for suffix, modes in wrapped[0]]
         if not entries or any(entry != entries[0] for entry in entries) or not entries[0] or "?" in entries[0]:
             return None
         if not self.roles.is_model(key, site.function):
