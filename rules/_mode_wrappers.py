@@ -48,8 +48,10 @@ def report_wrapper_steps(ctx, prog, reported: set) -> None:
         if "" in guarded:
             continue  # the method switches the whole object to training mode itself
         for state in prog.flow.states_at(site.node):
-            bad = sorted(held for held, mode in state.modes if mode == EVAL and held.startswith(key + ".")
-                         and held[len(key):] not in guarded)
+            # The object itself in eval mode (`self.model.eval()` on the wrapper): guarded when the
+            # method switches any of its networks back to training mode.
+            bad = sorted(held for held, mode in state.modes if mode == EVAL and (
+                (held == key and not guarded) or (held.startswith(key + ".") and held[len(key):] not in guarded)))
             if bad:
                 reported.add(site.node)
                 ctx.report(site.node,

@@ -739,6 +739,9 @@ def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
 class MissingEvalMode(Rule):
     code = "TRN101"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
+    # An evaluation helper handed model and data by a training script of another module
+    # (`def evaluate(model, loader)` in utils.py) need not import torch at all.
+    needs_imports = ("torch", "eval", "valid", "test", "predict", "infer")
     name = "missing-eval-mode"
     severity = Severity.ERROR
     summary = "A model is evaluated while it can still be in training mode."
@@ -1160,6 +1163,8 @@ def _report_no_grad_aliases(ctx, reported: set) -> None:
 class MissingTrainMode(Rule):
     code = "TRN103"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
+    # A runner stepping a wrapper of another module (`self.model.step(data)`) need not import torch.
+    needs_imports = ("torch", "step(", "backward")
     name = "missing-train-mode"
     severity = Severity.ERROR
     summary = "A training step can run while the model is in eval mode."

@@ -48,6 +48,8 @@ def named_method(model, site, instance_class, is_library_object) -> Optional[cst
     definers = [info for info in model.class_infos if method in info.methods]
     if len(definers) != 1:
         return None
+    if definers[0] is model.class_of(site.function):
+        return None  # `self.model.step(data)` in `Runner.step`: another object's method of the same name
     found = definers[0].methods[method]
     params = found.params if hasattr(found, "params") else ()
     if not params or params[0] != "self":

@@ -38,14 +38,33 @@ def wrapper_methods(model, flow) -> dict:
             for key, modes in sorted((flow.effects(method.node) if flow is not None else {}).items()):
                 if (key == "self" or key.startswith("self.")) and all(m in ("train", "eval") for m in modes):
                     effects.append([key[4:], sorted(modes)])
-            steps = False
-            if any(site.method == "backward" for site in method.calls):
-                roles = roles or roles_of(model)
-                steps = any(site.method == "step" and site.receiver is not None and not site.node.args
-                            and roles.is_optimizer(model.code(site.receiver), method.node) for site in method.calls)
+            roles = roles or roles_of(model)
+            steps = _steps(model, cls, method, roles)
             if effects or steps:
                 found.setdefault(name, []).append([effects, steps])
     return found
+
+
+def _steps(model, cls, method, roles) -> bool:
+    """The method back-propagates and steps an optimizer, itself or through the methods of
+    its class it calls on `self` (`step()` -> `self.optimize(loss)` -> `loss.backward()`,
+    `self.optimizer.step()`)."""
+    seen, pending = set(), [method]
+    backward = stepped = False
+    while pending:
+        current = pending.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        for site in current.calls:
+            if site.method == "backward":
+                backward = True
+            elif site.method == "step" and site.receiver is not None and not site.node.args:
+                receiver = model.code(site.receiver)
+                stepped = stepped or "optim" in receiver.lower() or roles.is_optimizer(receiver, current.node)
+            elif site.method in cls.methods and site.receiver is not None and model.code(site.receiver) == "self":
+                pending.append(cls.methods[site.method])
+    return backward and stepped
 
 
 def project_wrapper_method(project, name: str) -> Optional[tuple]:

@@ -98,3 +98,63 @@ def test_wrapper_of_another_module(tmp_path):
                          ("self_guarded", {"guard": "self.train_start()"})):
         found = run_cases(tmp_path / name, _project(name, **change), "TRN103")
         assert codes_lines(found[f"{name}/train.py"] + found[f"{name}/wrapper.py"]) == [], name
+
+
+# A wrapper whose own `eval()` switches its net, and whose `step()` reaches backward and the
+# optimizer step through helper methods; a runner (no torch import) validating every few
+# steps through `self.model.eval()`.
+MODEL_WRAPPER = """
+import torch
+import torch.nn as nn
+
+
+class Model(object):
+    def __init__(self, net):
+        self.net = net
+        self.optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+
+    def eval(self):
+        self.net.eval()
+
+    def optimize(self, loss):
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+
+    def step(self, batch):
+        x, y = batch
+        loss = nn.functional.cross_entropy(self.net(x), y)
+        {guard}
+        self.optimize(loss)
+        return loss
+"""
+
+RUNNER = """
+from wrapper import Model
+
+
+class Runner(object):
+    def __init__(self, model, data):
+        self.model = model
+        self.data = data
+
+    def test(self):
+        self.model.eval()
+        return [self.model.net(x) for x, _ in self.data.val]
+
+    def train(self):
+        for i, batch in enumerate(self.data.train):
+            self.model.step(batch)
+            if i % 100 == 0:
+                self.test()
+"""
+
+
+def test_runner_without_torch_stepping_a_wrapper(tmp_path):
+    step_line = RUNNER.splitlines().index("            self.model.step(batch)")
+    found = run_cases(tmp_path / "bug", {"r/wrapper.py": MODEL_WRAPPER.format(guard="pass"), "r/runner.py": RUNNER},
+                      "TRN103")
+    assert codes_lines(found["r/runner.py"]) == [("TRN103", step_line)]
+    found = run_cases(tmp_path / "ok", {"r/wrapper.py": MODEL_WRAPPER.format(guard="self.net.train()"),
+                                        "r/runner.py": RUNNER}, "TRN103")
+    assert codes_lines(found["r/runner.py"] + found["r/wrapper.py"]) == []
