@@ -28,6 +28,7 @@ from rules._helpers import program
 from rules._mode_choice import mode_chosen_before_step
 from rules._mode_shared import shared_with_training
 from rules._mode_siblings import sibling_leaving_eval
+from rules._mode_wrappers import report_wrapper_steps
 from rules._queries import bound_values
 
 OPTIMIZER_CLASSES = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
@@ -752,6 +753,9 @@ def _eval_for_the_whole_run(prog, site, key: str, states: list) -> bool:
 class MissingEvalMode(Rule):
     code = "TRN101"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
+    # An evaluation helper handed model and data by a training script of another module
+    # (`def evaluate(model, loader)` in utils.py) need not import torch at all.
+    needs_imports = ("torch", "eval", "valid", "test", "predict", "infer")
     name = "missing-eval-mode"
     needs_imports = MODE_WORDS
     severity = Severity.ERROR
@@ -1182,6 +1186,8 @@ def _report_no_grad_aliases(ctx, reported: set) -> None:
 class MissingTrainMode(Rule):
     code = "TRN103"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
+    # A runner stepping a wrapper of another module (`self.model.step(data)`) need not import torch.
+    needs_imports = ("torch", "step(", "backward")
     name = "missing-train-mode"
     needs_imports = MODE_WORDS
     severity = Severity.ERROR
@@ -1345,6 +1351,8 @@ class MissingTrainMode(Rule):
                     ctx.report(site.node,
                                f"this training step can run with `{bad[0]}` in eval mode ({why}); call "
                                f"`{bad[0]}.train()` before training")
+        # `model.train_emb(...)`: another module's wrapper method that steps its own optimizer.
+        report_wrapper_steps(ctx, prog, reported)
 
 
 MODE_RULES = [MissingEvalMode(), MissingNoGrad(), MissingTrainMode()]

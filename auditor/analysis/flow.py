@@ -36,6 +36,8 @@ from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.held_calls import init_modes
+from auditor.analysis.named_methods import library_object, named_method
+from auditor.analysis.wrapper_methods import project_wrapper_method
 from auditor.analysis.roles import (NOT_MODEL_CLASS_PARTS, Roles, is_lightning_class, model_constructor,
                                      other_framework_model, roles_of)
 from auditor.analysis.uses import source_order
@@ -399,6 +401,7 @@ class FlowAnalysis:
         self._current: Optional[cst.FunctionDef] = None
         # Memos keyed by node (see the module docstring).
         self._resolved: dict[cst.Call, Optional[tuple]] = {}  # call -> resolve's answer
+        self._named_receivers: dict[cst.Call, str] = {}  # call resolved by its method's name -> receiver
         self._assign_plans: dict[cst.BaseExpression, tuple] = {}  # target -> plan
         self._call_plans: dict[cst.Call, tuple] = {}
         self._if_plans: dict[cst.If, tuple] = {}
@@ -418,10 +421,11 @@ class FlowAnalysis:
         # were under way when a recursion guard answered, and with no recursion among the
         # functions that set modes no guard ever answers (see `_mode_setters`).
         self._resolved = dict(previous._resolved)
+        self._named_receivers = dict(previous._named_receivers)
         # (Not the assignment plans: whether a value builds a model may need the project.)
         self._call_plans = dict(previous._call_plans)
         self._if_plans = dict(previous._if_plans)
-        if previous._setters is not None:
+        if previous._setters is not None and (self.project is None or previous.project is not None):
             self._setters, self._setters_acyclic = previous._setters, previous._setters_acyclic
             if self._setters_acyclic:
                 self._effects = dict(previous._effects)
@@ -600,6 +604,12 @@ class FlowAnalysis:
                         (site.qualname is not None or site.callee in model.class_info)
                         and model_constructor(model, site.node) is not None)):
                     sets_a_mode = True
+                if not sets_a_mode and plan[0] == "none" and self.project is not None and site.receiver is not None:
+                    # `model.val_start()` switching a wrapper of another module (project effects).
+                    effect = self._project_effects.get(site.node, _UNSET)
+                    if effect is _UNSET:
+                        effect = self._project_effects[site.node] = self._project_effect(site)
+                    sets_a_mode = effect is not None
             if sets_a_mode:
                 direct.append(function)
         setters: set[cst.FunctionDef] = set()
@@ -814,6 +824,12 @@ class FlowAnalysis:
         cls = self._instance_class(head, site.function)
         if cls is not None and method in cls.methods:
             return cls.methods[method].node, True
+        # `model.val_start()` on a parameter: the one class of the file defining the method.
+        found = named_method(model, site, self._instance_class, lambda name, function: library_object(
+            model, name, function) or self.roles.is_optimizer(name, function))
+        if found is not None:
+            self._named_receivers[site.node] = head
+            return found, True
         return None
 
     def _held_models(self, site: CallSite, bindings: dict) -> dict:
@@ -1310,6 +1326,11 @@ class FlowAnalysis:
         if not key or (key == "self" and self.model.class_of(site.function) is not None):
             return None  # a method of this class: resolved in the file when it is there
         entries = project.method_effects(site.method)
+        if not entries and key != "self" and not library_object(self.model, key, site.function):
+            # `model.val_start()` on a wrapper of another module switching its attributes.
+            wrapped = project_wrapper_method(project, site.method)
+            if wrapped is not None and wrapped[0]:
+                return [(key + suffix, modes) for suffix, modes in wrapped[0]]
         if not entries or any(entry != entries[0] for entry in entries) or not entries[0] or "?" in entries[0]:
             return None
         if not self.roles.is_model(key, site.function):
@@ -1557,7 +1578,7 @@ class FlowAnalysis:
             receiver = site.receiver
             name = dotted_name(receiver) if receiver is not None else None
             if name == "self" or (name is not None and "." not in name and self._instance_class(name, site.function)
-                                  is info.cls):
+                                  is info.cls) or (name is not None and self._named_receivers.get(call) == name):
                 # `trainer.validate()` on `trainer = Trainer(...)`: the method's `self.model`
                 # is the caller's `trainer.model`.
                 keys["self"] = name

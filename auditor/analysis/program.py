@@ -10,6 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.wrapper_methods import project_wrapper_method
 from auditor.analysis.built_modules import result_is_a_module
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
 from auditor.analysis.leakage import row_statistic
@@ -994,6 +995,9 @@ def _calls_project_switches(model: FileModel, project, module_name: str) -> bool
                 return True
         elif site.method is not None and any(project.method_effects(site.method)):
             return True
+        elif site.method is not None and site.receiver is not None and (
+                project_wrapper_method(project, site.method) or ((), False))[0]:
+            return True  # `model.val_start()`: a wrapper of another module switching its networks
     return False
 
 

@@ -155,6 +155,9 @@ class FileSummary:
     class_methods: dict = field(default_factory=dict)
     # `self.name(...)` calls by the class they are in, and the classes' bases (self_calls.py).
     self_method_calls: dict = field(default_factory=dict)
+    # Methods of the file's classes that switch the object's attributes or step an optimizer
+    # (wrapper_methods.py): `model.val_start()` on a parameter in another module.
+    wrapper_methods: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -246,6 +249,10 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.effects = _effects(model, effects_flow)
     if summary.model_classes and model.class_info:
         summary.method_effects = _method_effects(model, effects_flow if switches else None)
+    if model.class_info and (switches or "backward" in text):
+        from auditor.analysis.wrapper_methods import wrapper_methods
+
+        summary.wrapper_methods = wrapper_methods(model, effects_flow if switches else None)
     if model.function_info and "return" in text and _FITTING_WORDS.search(text):
         from auditor.analysis.fitted_data import fitted_returns
 
