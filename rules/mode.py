@@ -755,9 +755,9 @@ class MissingEvalMode(Rule):
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     # An evaluation helper handed model and data by a training script of another module
     # (`def evaluate(model, loader)` in utils.py) need not import torch at all.
-    needs_imports = ("torch", "eval", "valid", "test", "predict", "infer")
+    # A trainer module handed its model (mode switched, torch never named) too.
+    needs_imports = ("torch", "eval", "valid", "test", "predict", "infer", ".train(")
     name = "missing-eval-mode"
-    needs_imports = MODE_WORDS
     severity = Severity.ERROR
     summary = "A model is evaluated while it can still be in training mode."
     what = """
@@ -1187,9 +1187,9 @@ class MissingTrainMode(Rule):
     code = "TRN103"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     # A runner stepping a wrapper of another module (`self.model.step(data)`) need not import torch.
-    needs_imports = ("torch", "step(", "backward")
+    # A trainer module switching modes without naming torch too.
+    needs_imports = ("torch", "step(", "backward", ".eval(", ".train(")
     name = "missing-train-mode"
-    needs_imports = MODE_WORDS
     severity = Severity.ERROR
     summary = "A training step can run while the model is in eval mode."
     what = """
