@@ -19,6 +19,7 @@ from auditor.analysis.file_round_trips import WRITE_WORDS
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
+from auditor.analysis.evaluating_functions import EVALUATES
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements, threaded_best)
@@ -1166,7 +1167,7 @@ class TestDataInTrainingLoop(Rule):
             if data:
                 # `evaluate(model, val_nid, test_nid)` scores several splits: its results are
                 # told apart by their names only.
-                mixed = declared is None and bool(splits & {TRAIN, VAL})
+                mixed = declared is None and bool(_evaluated_splits(prog, site, state, where, splits) & {TRAIN, VAL})
                 # The call hands it the test split alone: whatever its results are called
                 # (`val_loss, val_acc = evaluate(model, test_loader)`), they are test scores.
                 return f"`{site.callee}()` evaluates `{data}` (test data)", site.statement, info, mixed, False, not mixed
@@ -1211,8 +1212,13 @@ class TestDataInTrainingLoop(Rule):
         if site.callee is None or "." not in site.callee and site.callee[:1].isupper():
             return False  # `TestSetLoader(root, "test")`: a class built, nothing evaluated yet
         if site.qualname is not None:
-            # `utils.evaluation(model, test_iter)`: a function of another module of the project
-            # (not a library's), read by its name as unresolved local helpers are.
+            # A function of another module of the project: by what it does where its module's
+            # summary says (`kNN(epoch, net, memory, trainloader, testloader)` runs forward passes
+            # and never steps; an `evaluate()` that steps trains), else by its name, as
+            # unresolved local helpers are; a library's function is not read.
+            entry = project_entry(*where, site.qualname, "evaluating_functions")
+            if entry:
+                return entry[0] == EVALUATES
             return project_defines(*where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
         return is_eval_name(site.callee.rsplit(".", 1)[-1])
 
@@ -1517,6 +1523,28 @@ def _alias_words(prog, binding) -> str:
     if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
         return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
+
+
+def _evaluated_splits(prog, site, state, where, splits: set) -> set:
+    """The splits among the arguments that the callee evaluates: all of them, unless it is a
+    function of another module whose summary names the data its forward-pass loops iterate
+    (`kNN(epoch, net, memory, trainloader, testloader)` scores `testloader` only; the
+    training loader is its memory bank)."""
+    if site.qualname is None or state is None:
+        return splits
+    entry = project_entry(*where, site.qualname, "evaluating_functions")
+    if not entry or entry[0] != EVALUATES or not entry[2]:
+        return splits
+    plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+    if any(a.star for a in site.node.args):
+        return splits
+    found = set()
+    for index in entry[2]:
+        if index < len(plain):
+            split = prog.splits.split_of(plain[index], site.function, state.env_dict)
+            if split:
+                found.add(split)
+    return found | {s for s in splits if s == TEST}
 
 
 def _argument_splits(prog, site, state) -> tuple:

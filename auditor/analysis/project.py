@@ -148,6 +148,9 @@ class FileSummary:
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
     train_test_helpers: dict = field(default_factory=dict)
+    # {function: (EVALUATES, model position, data positions) or (TRAINS,)} read from what each
+    # top-level function does (evaluating_functions.py): TRN204 at callers in other modules.
+    evaluating_functions: dict = field(default_factory=dict)
     # Methods called through receivers nobody can type (see method_names.py): {name: "off"/"on"}
     # for the method names this file calls ("off" when every call is under a grad-off context),
     # and {name: [qualified names]} for the methods its classes define.
@@ -282,6 +285,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.train_then_test import train_test_helpers
 
         summary.train_test_helpers = train_test_helpers(program_of(model))
+    if model.function_info and "def " in text:
+        from auditor.analysis.evaluating_functions import evaluating_functions
+
+        summary.evaluating_functions = evaluating_functions(program_of(model))
     if model.class_info and "val_dataloader" in text:
         from auditor.analysis.trainer_selection import val_test_classes
 
