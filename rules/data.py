@@ -19,7 +19,7 @@ from auditor.analysis.file_round_trips import WRITE_WORDS
 from auditor.analysis.leakage import follow_to_split, row_range
 from auditor.analysis.names import dotted_name, matches
 from auditor.analysis.program import Forward
-from auditor.analysis.evaluating_functions import EVALUATES
+from auditor.analysis.evaluating_functions import EVALUATES, SWITCHED
 from auditor.analysis.project_names import any_shuffling_class, project_defines, project_entry, shuffles_by_default
 from auditor.analysis.result_use import (decision_in, follow, improvement_guard, names_assigned, names_read,
                                           seeds_of_block, statements, threaded_best)
@@ -896,11 +896,15 @@ class TestDataInTrainingLoop(Rule):
         handed test data and a decision in the caller's loop reads what it returns; only
         reported, it is not. `net.forward(x)` is a forward pass as `net(x)` is; a
         dataset class built with "test" (`TestSetLoader(root, "test")`) evaluates nothing
-        yet. A function of another module of the project
-        (`utils.evaluation(model, test_iter)`, `from tools.scoring import evaluate_auc`) is
-        read by its name, as an unresolved local helper is; a library's function is not. It
-        cannot follow a test result into another module's decision logic, nor see inside a
-        helper of another module, and it reads which split a value holds from names and from
+        yet. A function of another module of the project is read by what it does, as a
+        same-file helper is: one that runs forward passes of a model it is handed and never
+        back-propagates or steps (`from test import kNN`, `kNN(epoch, net, memory, trainloader,
+        testloader)`) evaluates the data its loops iterate, whatever its name; one that steps
+        (an `evaluate()` that calls `optimizer.step()`) trains. Where that cannot be told (its
+        step under `if optimizer is not None:`, the model handed on to a call it cannot see
+        into), it is read by its name (`utils.evaluation(model, test_iter)`), as an unresolved
+        local helper is; a library's function is not. It cannot follow a test result into
+        another module's decision logic, and it reads which split a value holds from names and from
         how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
         positions of `train_test_split`), not
         from runtime values.
@@ -1217,7 +1221,7 @@ class TestDataInTrainingLoop(Rule):
             # and never steps; an `evaluate()` that steps trains), else by its name, as
             # unresolved local helpers are; a library's function is not read.
             entry = project_entry(*where, site.qualname, "evaluating_functions")
-            if entry:
+            if entry and entry[0] != SWITCHED:
                 return entry[0] == EVALUATES
             return project_defines(*where, site.qualname) and is_eval_name(site.qualname.rsplit(".", 1)[-1])
         return is_eval_name(site.callee.rsplit(".", 1)[-1])

@@ -10,7 +10,10 @@ read it instead of the name (the project summary field `evaluating_functions`):
   handed (or of a module-level model) and never back-propagates or steps an optimizer,
   itself or through its own helpers of the file; the data positions are the parameters its
   forward-pass loops iterate (`for x, y in testloader`);
-- `(TRAINS,)`: it back-propagates or steps, itself or through its own helpers.
+- `(TRAINS,)`: it back-propagates or steps, itself or through its own helpers;
+- `(SWITCHED,)`: its own backward/step sits under an `if` on a parameter (`if train:`,
+  `if optimizer is not None:`): what a call does depends on its arguments; callers read the
+  name, as before.
 
 A function that hands its model to a call it cannot see into (a function imported from
 elsewhere that might step it) is left out: nobody can tell what it does.
@@ -24,6 +27,7 @@ import libcst as cst
 
 EVALUATES = "evaluates"
 TRAINS = "trains"
+SWITCHED = "switched"  # trains only under `if train:` / `if optimizer is not None:`: as the caller says
 
 # Roots of calls that never train the model they are handed.
 _LIBRARY_ROOTS = frozenset({"torch", "numpy", "np", "sklearn", "scipy", "math", "time", "copy", "len", "print",
@@ -42,7 +46,7 @@ def evaluating_functions(prog) -> dict:
         if info.parent is not None or info.cls is not None:
             continue
         if _trains(prog, info, trains_memo, set()):
-            found[info.name] = (TRAINS,)
+            found[info.name] = (SWITCHED,) if _switched(prog, info) else (TRAINS,)
             continue
         entry = _evaluation(prog, info, forwards_by_function)
         if entry is not None:
@@ -81,6 +85,34 @@ def _trains(prog, info, memo: dict, active: set) -> bool:
     active.discard(info.node)
     memo[info.node] = trains
     return trains
+
+
+def _switched(prog, info) -> bool:
+    """Every backward/step of the function itself under an `if` whose test reads a parameter."""
+    trains = [s for s in _all_calls(prog, info) if prog.is_backward(s) or prog.is_step(s)]
+    if not trains:
+        return False  # it trains through its helpers: no switch seen
+    params = set(info.params)
+    for step in trains:
+        guarded = False
+        for ancestor in prog.model.ancestors(step.node):
+            if ancestor is info.node:
+                break
+            if isinstance(ancestor, cst.If) and prog.model.is_within(step.node, ancestor.body) and any(
+                    isinstance(n, cst.Name) and n.value in params for n in _names(ancestor.test)):
+                guarded = True
+                break
+        if not guarded:
+            return False
+    return True
+
+
+def _names(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
 
 
 def _evaluation(prog, info, forwards_by_function: dict) -> Optional[tuple]:

@@ -39,6 +39,18 @@ def evaluate(model, loader, optimizer):
         loss.backward()
         optimizer.step()
     return 0.0
+
+
+def validate(model, loader, optimizer=None):
+    correct = 0
+    for x, y in loader:
+        out = model(x)
+        if optimizer is not None:
+            optimizer.zero_grad()
+            out.sum().backward()
+            optimizer.step()
+        correct += (out.argmax(1) == y).sum().item()
+    return correct
 """
 
 MAIN = """
@@ -94,8 +106,14 @@ def test_helper_that_trains_despite_its_name_is_no_evaluation(tmp_path):
     main = _main(DECIDES.replace("kNN(epoch, net, memory, trainloader, {loader}, 200)",
                                  "evaluate(net, testloader, optimizer)")).replace(
         "from scoring import kNN", "from scoring import evaluate")
-    found = run_cases(tmp_path, {"scoring.py": SCORING, "train.py": main}, "TRN204")
+    # A dual-mode helper whose step runs only when handed an optimizer: read by its name, as
+    # before (called without one, it evaluates).
+    switched = _main(DECIDES.replace("kNN(epoch, net, memory, trainloader, {loader}, 200)",
+                                     "validate(net, testloader)")).replace(
+        "from scoring import kNN", "from scoring import validate")
+    found = run_cases(tmp_path, {"scoring.py": SCORING, "train.py": main, "switched.py": switched}, "TRN204")
     assert codes_lines(found["train.py"]) == []
+    assert [(f["code"], f["severity"]) for f in found["switched.py"]] == [("TRN204", "error")]
 
 
 def test_helper_only_printed_is_info(tmp_path):
