@@ -899,7 +899,8 @@ class TestDataInTrainingLoop(Rule):
         yet. A function of another module of the project is read by what it does, as a
         same-file helper is: one that runs forward passes of a model it is handed and never
         back-propagates or steps (`from test import kNN`, `kNN(epoch, net, memory, trainloader,
-        testloader)`) evaluates the data its loops iterate, whatever its name; one that steps
+        testloader)`) evaluates the data its loops iterate, whatever its name (only reported,
+        not decided on, such a call is left unsaid unless its name says evaluation); one that steps
         (an `evaluate()` that calls `optimizer.step()`) trains. Where that cannot be told (its
         step under `if optimizer is not None:`, the model handed on to a call it cannot see
         into), it is read by its name (`utils.evaluation(model, test_iter)`), as an unresolved
@@ -1059,6 +1060,8 @@ class TestDataInTrainingLoop(Rule):
                 continue  # the test split only on some path, and only reported: too weak to speak
             if severity is not Severity.ERROR and self._trained_elsewhere_only(prog, loops[-1]):
                 continue  # only reported, and the training seen only through another module's summary
+            if severity is not Severity.ERROR and _evaluates_by_summary_only(prog, site, forwards):
+                continue  # only reported, and the evaluation seen only through another module's summary
             if severity is Severity.ERROR:
                 ctx.report(site.node, f"{evidence} inside the training loop and the result decides "
                                       f"(`{shorten(ctx.model.code(decision))}`): the test split selects the "
@@ -1527,6 +1530,16 @@ def _alias_words(prog, binding) -> str:
     if isinstance(binding.value, cst.Call):  # `val_loader = DataLoader(CIFAR10(root, train=False))`
         return f"(built from the test split: `{shorten(prog.model.code(binding.statement))}`)"
     return f"(the test split on the path where `{shorten(prog.model.code(binding.statement))}` runs)"
+
+
+def _evaluates_by_summary_only(prog, site, forwards) -> bool:
+    """`kNN(epoch, net, memory, trainloader, testloader)`: a function of another module whose
+    name says nothing of evaluation, known to evaluate only from its module's summary."""
+    from auditor.analysis.program import is_eval_name
+
+    if site.qualname is None or forwards.get(site.node) is not None or prog.flow.resolve(site) is not None:
+        return False
+    return not is_eval_name(site.qualname.rsplit(".", 1)[-1])
 
 
 def _evaluated_splits(prog, site, state, where, splits: set) -> set:
