@@ -103,10 +103,21 @@ def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], fun
                    is_package: bool) -> Optional[tuple[str, Optional[str]]]:
     """The user class that every binding of `receiver` was built from (a rebinding to
     itself, `model = model.to(device)`, keeps the object and is not a build)."""
+    builds = class_builds(model, receiver, function, module, is_package)
+    if builds is None:
+        return None
+    found = {owner for owner, _ in builds}
+    return found.pop() if len(found) == 1 else None
+
+
+def class_builds(model: FileModel, receiver: Optional[cst.BaseExpression], function, module: str,
+                 is_package: bool) -> Optional[list]:
+    """[(user class, binding statement)] for every binding of `receiver` (a rebinding to itself
+    skipped), or None when one of them is not a build of a user class."""
     name = dotted_name(receiver) if receiver is not None else None
     if name is None:
         return None
-    found = set()
+    found = []
     for b in model.bindings_of(name, function):
         value = unwrap_model(model, b.value)
         if b.kind == "assign" and b.index is None and dotted_name(value) == name:
@@ -116,8 +127,8 @@ def instance_class(model: FileModel, receiver: Optional[cst.BaseExpression], fun
         owner = class_named(model, value.func, module, is_package)
         if owner is None:
             return None
-        found.add(owner)
-    return found.pop() if len(found) == 1 else None
+        found.append((owner, b.statement))
+    return found
 
 
 # -- a callable that applies a built-in loss: `lambda p, t: F.cross_entropy(p, t)`, a partial --

@@ -22,7 +22,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.builds import built_in_loss, class_named, instance_class, unwrap_model
+from auditor.analysis.builds import built_in_loss, class_builds, class_named, instance_class, unwrap_model
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, resolve_import
 
@@ -96,21 +96,11 @@ def branch_classes(model: FileModel, receiver: cst.BaseExpression, function, mod
     rebinding to itself aside): a callee of another module gets one of them per run."""
     from auditor.analysis.alternatives import exclusive
 
-    name = dotted_name(receiver)
-    if name is None:
+    builds = class_builds(model, receiver, function, module, is_package)
+    if builds is None or any(owner[1] is None for owner, _ in builds):
         return None
-    owners, statements = set(), []
-    for b in model.bindings_of(name, function):
-        value = unwrap_model(model, b.value)
-        if b.kind == "assign" and b.index is None and dotted_name(value) == name:
-            continue
-        if b.kind != "assign" or b.index is not None or type(value) is not cst.Call:
-            return None
-        owner = class_named(model, value.func, module, is_package)
-        if owner is None or owner[1] is None:
-            return None
-        owners.add((owner[1], owner[0]))
-        statements.append(b.statement)
+    owners = {(owner[1], owner[0]) for owner, _ in builds}
+    statements = [statement for _, statement in builds]
     if len(owners) < 2 or len(owners) > 8 or not exclusive(model, statements):
         return None
     return ("classes", tuple(sorted(owners)))

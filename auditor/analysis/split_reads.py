@@ -14,7 +14,10 @@ def split_reads(model) -> dict:
     (`df = pd.read_csv("clean.csv")`, ..., `train_test_split(df)`): a module that fits on all
     rows and writes them to that file leaks into this split (TRN202). Stored by file name, one
     walk per module (the same file read twice is one entry)."""
-    found: dict = {}
+    found = model.cache.get("split_reads")
+    if found is not None:
+        return found  # one walk per module: each fitted source written to a file asks again
+    found = model.cache["split_reads"] = {}
     for site in model.calls:
         if not isinstance(site.statement, cst.Assign) or site.method is not None and site.method not in (
                 "read_csv", "read_pickle", "read_parquet", "read_feather", "read_excel", "read_json", "read_hdf",
