@@ -41,6 +41,7 @@ import libcst as cst
 from auditor.analysis.project import ProjectIndex, import_only_summary, module_name_for, summarize_file
 from auditor.cache import Cache, Entry, digest_bytes, stable_digest, with_path
 from auditor.context import FileContext
+from auditor.debugging import debugging
 from auditor.files import SourceError, SourceFile, read_bytes, source_from_bytes, tabs_as_spaces
 from auditor.findings import FileError, Finding
 from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
@@ -329,6 +330,8 @@ def prepare(path: str, data: Optional[bytes] = None, options: Optional[EngineOpt
     try:
         prepared.summary = summarize_file(prepared.context)
     except Exception:  # a broken summary only costs cross-file knowledge
+        if debugging():
+            raise
         prepared.summary = None
     return prepared
 
@@ -359,6 +362,8 @@ def run_rules(prepared: _Prepared, options: EngineOptions, project: Optional[Pro
         try:
             rule.check(ctx)
         except Exception as exc:  # one rule's crash must not cost the others' findings
+            if debugging():
+                raise
             del ctx.findings[before:]
             import traceback
 

@@ -23,6 +23,7 @@ import libcst as cst
 from auditor.atomic import write_atomically
 from auditor.analysis.project import ProjectIndex, module_name_for, summarize_file
 from auditor.context import FileContext
+from auditor.debugging import debugging
 from auditor.engine import EngineOptions, FileResult, _parse_retabbed, _Prepared, run_rules
 from auditor.files import MARKDOWN_SUFFIXES, SourceError, SourceFile, decode_python, read_notebook, sanitize_cell
 from auditor.findings import Edit, Finding, Fix
@@ -107,6 +108,8 @@ def _findings(source: SourceFile, options: EngineOptions) -> list[Finding]:
     try:
         summary = summarize_file(context)
     except Exception:  # as in the engine: a summary only adds knowledge
+        if debugging():
+            raise
         summary = None
     project = ProjectIndex({module_name_for(source.path): summary} if summary is not None else {})
     prepared = _Prepared(source, module, FileResult(path=source.path, source=source), context=context)

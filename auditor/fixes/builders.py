@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import libcst as cst
 
 from auditor.analysis.names import dotted_name, matches
+from auditor.debugging import debugging
 from auditor.findings import Fix
 from auditor.fixes.bindings import torch_bound_before
 from auditor.fixes.edits import SAFE, UNSAFE, insert_after, insert_before, make_fix, owns_its_lines, parse_statement
@@ -26,6 +27,8 @@ def _guarded(builder: Callable[..., Optional[Fix]]) -> Callable[..., Optional[Fi
         try:
             return builder(*args, **kwargs)
         except Exception:  # noqa: BLE001 - any bug here only loses the fix
+            if debugging():
+                raise
             return None
     return wrapper
 TRAINING_METHODS = ("backward", "step", "zero_grad")
