@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
+from auditor.analysis.library_builders import built_by_library
 from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
@@ -1024,7 +1025,8 @@ class FlowAnalysis:
                 source = dotted_name(value.args[0].value)
             else:  # `model = fit(model, ...)` returning its argument: the same module
                 source = dotted_name(self.returned_argument(value))
-        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else
+                                         TRAIN if built_by_library(self.model, self.project, value, name) else None)
         return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:

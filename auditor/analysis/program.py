@@ -10,6 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.library_builders import builds_with_project_functions
 from auditor.analysis.wrapper_methods import project_wrapper_method
 from auditor.analysis.built_modules import result_is_a_module
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
@@ -959,7 +960,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         # kept (marked as holding for the project, so this is asked once).
         if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
                 or _builds_project_models(model, project, module_name) \
-                or _calls_project_switches(model, project, module_name):
+                or _calls_project_switches(model, project, module_name) \
+                or builds_with_project_functions(model, project):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.

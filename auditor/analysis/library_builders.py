@@ -1,0 +1,85 @@
+"""Models built by a library function nobody here lists, known by how the file uses them.
+
+    net = build_net("resnet18")                  # from some_package import build_net
+    net.load_state_dict(torch.load("best.pth"))
+    for x, y in test_loader:
+        out = net(x)                             # still in training mode
+
+Only a few constructors are known by name (torch.nn, torchvision, timm, model zoos). Any
+other package's builder returns a new module as a constructor does, in training mode, and
+the file says it is a module: it loads a state dict into it or reads its parameters. Such a
+call starts the model in training mode. Not builders: loaders that keep or set a mode
+(`torch.load` of a whole module keeps the mode it was saved in, `torch.jit.load`,
+transformers' `from_pretrained` returns eval mode: anything named load/restore/pretrained),
+and functions of the project's own modules (their summaries say what they return).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from auditor.analysis.model import FileModel
+from auditor.analysis.names import dotted_name
+
+# The file treats the name as a torch module.
+_MODULE_METHODS = frozenset({"load_state_dict", "parameters", "named_parameters", "state_dict"})
+# Builders named like this may hand back a module in any mode.
+_LOADING_WORDS = ("load", "restore", "pretrained", "checkpoint", "jit", "script", "trace", "compile", "from_")
+
+
+def built_by_library(model: FileModel, project, value: cst.BaseExpression, name: Optional[str]) -> bool:
+    """Whether `name = value` builds a new module with a function of a package outside the
+    project and outside torch, that the file then uses as a module."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+            value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
+        value = value.func.value
+    if name is None or type(value) is not cst.Call:
+        return False
+    qualified = model.qualify_call(value)
+    if not qualified or "." not in qualified or qualified.startswith(("torch.", "torchvision.", ".")):
+        return False  # a local name (the flow reads the file's own functions), or torch's own
+    last = qualified.rsplit(".", 1)[-1].lower()
+    if any(word in last for word in _LOADING_WORDS):
+        return False
+    if _of_the_project(project, qualified):
+        return False  # a module of the project: its summary, not this guess, says what it builds
+    return _used_as_module(model, name)
+
+
+def _of_the_project(project, qualified: str) -> bool:
+    root = qualified.split(".", 1)[0]
+    summaries = getattr(project, "summaries", None) or {}
+    return any(module == root or module.startswith(root + ".") or module.endswith("." + root) for module in summaries)
+
+
+def builds_with_project_functions(model: FileModel, project) -> bool:
+    """Whether a call that would pass for a library builder is a function of the project's
+    own modules: then the reading of the file without the project (phase 1) does not hold."""
+    if not getattr(project, "summaries", None):
+        return False
+    for binding_list in model.bindings.values():
+        for b in binding_list:
+            value = b.value
+            while type(value) is cst.Call and type(value.func) is cst.Attribute and \
+                    value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
+                value = value.func.value
+            if type(value) is cst.Call and b.kind == "assign" and _used_as_module(model, b.target):
+                qualified = model.qualify_call(value)
+                if qualified and "." in qualified and _of_the_project(project, qualified):
+                    return True
+    return False
+
+
+def _used_as_module(model: FileModel, name: str) -> bool:
+    index = model.cache.get("library_builders.module_names")
+    if index is None:
+        index = set()
+        for site in model.calls:
+            if site.method in _MODULE_METHODS and site.receiver is not None:
+                receiver = dotted_name(site.receiver)
+                if receiver is not None:
+                    index.add(receiver)
+        model.cache["library_builders.module_names"] = index
+    return name in index

@@ -1,0 +1,96 @@
+"""TRN101: a model built by another package's builder, known as a module by its use.
+
+`net = build_net("resnet18")` from a package nobody lists starts in training mode as a
+constructor's result does, once the file shows it is a torch module (a state dict loaded
+into it, its parameters read). Look-alikes: the same model switched to eval; transformers'
+`from_pretrained` (eval mode already); a whole module from `torch.load` (the mode it was
+saved in is not known); a builder of the project's own modules whose model is loaded from
+disk; a library object the file never uses as a module.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+_HEAD = """
+import torch
+from torch.utils.data import DataLoader
+
+test_loader = DataLoader(torch.load("test_set.pt"), batch_size=64)
+"""
+
+_LOOP = """
+correct = 0
+with torch.no_grad():
+    for x, y in test_loader:
+        out = model(x)
+        correct += (out.argmax(1) == y).sum().item()
+print(correct / len(test_loader.dataset))
+"""
+
+CASES = {
+    "library_builder_bad.py": "from segmentation_zoo.nets import build_net\n" + _HEAD + """
+model = build_net("resnet18").to("cpu")
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+    "library_constructor_bad.py": "import netlib\n" + _HEAD + """
+model = netlib.ResNet(depth=18)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+""" + _LOOP,
+    "library_builder_eval_ok.py": "from segmentation_zoo.nets import build_net\n" + _HEAD + """
+model = build_net("resnet18")
+model.load_state_dict(torch.load("best.pth"))
+model.eval()
+""" + _LOOP,
+    "from_pretrained_ok.py": "from transformers import AutoModelForImageClassification\n" + _HEAD + """
+model = AutoModelForImageClassification.from_pretrained("vit-base")
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+    "whole_module_loaded_ok.py": _HEAD + """
+model = torch.load("checkpoint/best_model.pth")
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+    "loader_named_ok.py": "from segmentation_zoo.nets import load_trained_net\n" + _HEAD + """
+model = load_trained_net("resnet18")
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+    "never_a_module_ok.py": "from segmentation_zoo.nets import build_net\n" + _HEAD + """
+model = build_net("resnet18")
+""" + _LOOP,
+    "project/__init__.py": "",
+    "project/nets.py": """
+import torch
+
+def build_net(name):
+    return torch.load(name + ".pth")
+""",
+    "project/evaluate_ok.py": "from project.nets import build_net\n" + _HEAD + """
+model = build_net("resnet18")
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+}
+
+EXPECTED = {
+    "library_builder_bad.py": [("TRN101", 14)],
+    "library_constructor_bad.py": [("TRN101", 14)],
+    "library_builder_eval_ok.py": [],
+    "from_pretrained_ok.py": [],
+    "whole_module_loaded_ok.py": [],
+    "loader_named_ok.py": [],
+    "never_a_module_ok.py": [],
+    "project/__init__.py": [],
+    "project/nets.py": [],
+    "project/evaluate_ok.py": [],
+}
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory):
+    return run_cases(tmp_path_factory.mktemp("library_builders"), CASES, "TRN101")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_model_built_by_a_library_builder(found, name):
+    assert codes_lines(found[name]) == EXPECTED[name]
