@@ -11,11 +11,15 @@ the file says it is a module: it loads a state dict into it or reads its paramet
 call starts the model in training mode. Not builders: loaders that keep or set a mode
 (`torch.load` of a whole module keeps the mode it was saved in, `torch.jit.load`,
 transformers' `from_pretrained` returns eval mode: anything named load/restore/pretrained),
-and functions of the project's own modules (their summaries say what they return).
+functions of the project's own modules (their summaries say what they return), the standard
+library and data libraries (`copy.deepcopy(model)` keeps the model's mode), averaging wrappers
+(an EMA copy is kept in eval mode), and calls handed a module the file already has (a wrapper
+runs the wrapped model in whatever mode it is in).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import libcst as cst
@@ -27,6 +31,19 @@ from auditor.analysis.names import dotted_name
 _MODULE_METHODS = frozenset({"load_state_dict", "parameters", "named_parameters", "state_dict"})
 # Builders named like this may hand back a module in any mode.
 _LOADING_WORDS = ("load", "restore", "pretrained", "checkpoint", "jit", "script", "trace", "compile", "from_")
+# Copies of an existing model in a mode of their own choosing (timm's ModelEmaV2 is eval).
+_AVERAGING_WORDS = ("ema", "average", "swa")
+# Packages whose functions never build a fresh torch module.
+_NOT_MODEL_PACKAGES = frozenset({
+    "numpy", "pandas", "scipy", "sklearn", "joblib", "dill", "cloudpickle", "matplotlib",
+    "accelerate", "deepspeed", "apex", "fairscale", "ray", "wandb", "mlflow", "tensorboardX",
+    "lightning", "pytorch_lightning", "ignite", "onnx", "onnxruntime", "safetensors", "peft",
+})
+# sys.stdlib_module_names exists from Python 3.10; before, the modules a model passes through.
+_STANDARD_LIBRARY = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset({
+    "copy", "pickle", "functools", "itertools", "collections", "os", "sys", "importlib",
+    "builtins", "typing", "dataclasses", "operator", "contextlib", "types", "shelve", "marshal",
+})
 
 
 def built_by_library(model: FileModel, project, value: cst.BaseExpression, name: Optional[str]) -> bool:
@@ -40,12 +57,23 @@ def built_by_library(model: FileModel, project, value: cst.BaseExpression, name:
     qualified = model.qualify_call(value)
     if not qualified or "." not in qualified or qualified.startswith(("torch.", "torchvision.", ".")):
         return False  # a local name (the flow reads the file's own functions), or torch's own
+    root = qualified.split(".", 1)[0]
+    if root in _STANDARD_LIBRARY or root in _NOT_MODEL_PACKAGES:
+        return False
     last = qualified.rsplit(".", 1)[-1].lower()
-    if any(word in last for word in _LOADING_WORDS):
+    if any(word in last for word in _LOADING_WORDS + _AVERAGING_WORDS):
+        return False
+    if _wraps_a_known_module(model, value):
         return False
     if _of_the_project(project, qualified):
         return False  # a module of the project: its summary, not this guess, says what it builds
     return _used_as_module(model, name)
+
+
+def _wraps_a_known_module(model: FileModel, call: cst.Call) -> bool:
+    """`DDP(model)`, `wrap(net, ...)`: the result runs a module the file already has."""
+    names = _module_names(model)
+    return any(dotted_name(arg.value) in names for arg in call.args)
 
 
 def _of_the_project(project, qualified: str) -> bool:
@@ -73,6 +101,11 @@ def builds_with_project_functions(model: FileModel, project) -> bool:
 
 
 def _used_as_module(model: FileModel, name: str) -> bool:
+    return name in _module_names(model)
+
+
+def _module_names(model: FileModel) -> set:
+    """Names the file loads a state dict into or reads the parameters of."""
     index = model.cache.get("library_builders.module_names")
     if index is None:
         index = set()
@@ -82,4 +115,4 @@ def _used_as_module(model: FileModel, name: str) -> bool:
                 if receiver is not None:
                     index.add(receiver)
         model.cache["library_builders.module_names"] = index
-    return name in index
+    return index

@@ -5,7 +5,9 @@ constructor's result does, once the file shows it is a torch module (a state dic
 into it, its parameters read). Look-alikes: the same model switched to eval; transformers'
 `from_pretrained` (eval mode already); a whole module from `torch.load` (the mode it was
 saved in is not known); a builder of the project's own modules whose model is loaded from
-disk; a library object the file never uses as a module.
+disk; a library object the file never uses as a module; `copy.deepcopy` of a model in eval
+mode; an EMA copy (kept in eval mode by its library); a library wrapper around a model the
+file already switched to eval.
 """
 
 from __future__ import annotations
@@ -59,6 +61,27 @@ model.load_state_dict(torch.load("best.pth"))
     "never_a_module_ok.py": "from segmentation_zoo.nets import build_net\n" + _HEAD + """
 model = build_net("resnet18")
 """ + _LOOP,
+    "deepcopy_of_eval_model_ok.py": "import copy\nfrom segmentation_zoo.nets import build_net\n" + _HEAD + """
+base = build_net("resnet18")
+base.load_state_dict(torch.load("best.pth"))
+base.eval()
+model = copy.deepcopy(base)
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
+    "ema_copy_ok.py": "from timm.utils import ModelEmaV2\n" + _HEAD + """
+net = torch.nn.Linear(4, 2)
+net.load_state_dict(torch.load("best.pth"))
+net.eval()
+model = ModelEmaV2(net, decay=0.999)
+model.load_state_dict(torch.load("ema.pth"))
+""" + _LOOP,
+    "wrapper_of_eval_model_ok.py": "import netlib\n" + _HEAD + """
+net = torch.nn.Linear(4, 2)
+net.load_state_dict(torch.load("best.pth"))
+net.eval()
+model = netlib.Wrapped(net)
+model.load_state_dict(torch.load("best.pth"))
+""" + _LOOP,
     "project/__init__.py": "",
     "project/nets.py": """
 import torch
@@ -80,6 +103,9 @@ EXPECTED = {
     "whole_module_loaded_ok.py": [],
     "loader_named_ok.py": [],
     "never_a_module_ok.py": [],
+    "deepcopy_of_eval_model_ok.py": [],
+    "ema_copy_ok.py": [],
+    "wrapper_of_eval_model_ok.py": [],
     "project/__init__.py": [],
     "project/nets.py": [],
     "project/evaluate_ok.py": [],
