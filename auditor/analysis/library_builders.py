@@ -19,6 +19,8 @@ runs the wrapped model in whatever mode it is in).
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from typing import Optional
 
@@ -63,11 +65,11 @@ def built_by_library(model: FileModel, project, value: cst.BaseExpression, name:
     last = qualified.rsplit(".", 1)[-1].lower()
     if any(word in last for word in _LOADING_WORDS + _AVERAGING_WORDS):
         return False
-    if _wraps_a_known_module(model, value):
+    if not _used_as_module(model, name) or _wraps_a_known_module(model, value):
         return False
-    if _of_the_project(project, qualified):
-        return False  # a module of the project: its summary, not this guess, says what it builds
-    return _used_as_module(model, name)
+    # A module of the project: its summary, not this guess, says what it builds.
+    path = model.cache.get("source_path")
+    return path is not None and not (_of_the_project(project, qualified) or _on_disk_beside(path, root))
 
 
 def _wraps_a_known_module(model: FileModel, call: cst.Call) -> bool:
@@ -79,7 +81,35 @@ def _wraps_a_known_module(model: FileModel, call: cst.Call) -> bool:
 def _of_the_project(project, qualified: str) -> bool:
     root = qualified.split(".", 1)[0]
     summaries = getattr(project, "summaries", None) or {}
-    return any(module == root or module.startswith(root + ".") or module.endswith("." + root) for module in summaries)
+    # A component anywhere: a repository whose root holds `__init__.py` names its modules
+    # `repo.unimodals.models`, which scripts import as `unimodals.models`.
+    return any(f".{root}." in f".{module}." for module in summaries)
+
+
+# Directories above the file that may be on sys.path (the script's own, the repository root).
+_ANCESTORS = 6
+_PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
+
+
+def _on_disk_beside(path: str, root: str) -> bool:
+    """Whether a package or module called `root` sits in the file's directory or a directory
+    above it, up to the project root: then the call is the project's own code, even when
+    the file was checked alone (a pre-commit hook) and that module was not read."""
+    return _on_disk(os.path.dirname(os.path.abspath(path)), root)
+
+
+@functools.lru_cache(maxsize=4096)
+def _on_disk(directory: str, root: str) -> bool:
+    for _ in range(_ANCESTORS):
+        if os.path.isdir(os.path.join(directory, root)) or os.path.isfile(os.path.join(directory, root + ".py")):
+            return True
+        if any(os.path.exists(os.path.join(directory, marker)) for marker in _PROJECT_MARKERS):
+            return False
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return False
+        directory = parent
+    return False
 
 
 def builds_with_project_functions(model: FileModel, project) -> bool:

@@ -120,3 +120,22 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_model_built_by_a_library_builder(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_project_package_beside_the_root_is_not_a_library_when_checked_alone(tmp_path):
+    """A script in a subdirectory imports the repository's own package (made importable by
+    `sys.path.append(os.getcwd())`): checked alone, as a pre-commit hook does, the package is
+    not read, but it is on disk, so its builder is not taken for another package's."""
+    from tests.rules._core_cases import check_json
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "__init__.py").write_text("")  # the repository root is a package too
+    (tmp_path / "zoo_nets").mkdir()
+    (tmp_path / "zoo_nets" / "__init__.py").write_text("")
+    (tmp_path / "zoo_nets" / "build.py").write_text("import torch\n\ndef build_net(name):\n    return torch.load(name)\n")
+    (tmp_path / "scripts").mkdir()
+    script = CASES["library_builder_bad.py"].replace("segmentation_zoo.nets", "zoo_nets.build")
+    (tmp_path / "scripts" / "evaluate.py").write_text(script)
+    alone, _ = check_json("--select", "TRN101", "scripts/evaluate.py", cwd=tmp_path)
+    whole, _ = check_json("--select", "TRN101", ".", cwd=tmp_path)
+    assert alone["findings"] == [] and whole["findings"] == []
