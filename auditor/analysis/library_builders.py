@@ -28,6 +28,7 @@ import libcst as cst
 
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name
+from auditor.analysis.splits import EVAL_WORDS, name_tokens
 
 # The file treats the name as a torch module.
 _MODULE_METHODS = frozenset({"load_state_dict", "parameters", "named_parameters", "state_dict"})
@@ -70,6 +71,24 @@ def built_by_library(model: FileModel, project, value: cst.BaseExpression, name:
     # A module of the project: its summary, not this guess, says what it builds.
     path = model.cache.get("source_path")
     return path is not None and not (_of_the_project(project, qualified) or _on_disk_beside(path, root))
+
+
+def external_evaluator_arguments(model: FileModel, project, call: cst.Call) -> tuple:
+    """The dotted names handed to an evaluation helper of another package (not torch, not the
+    standard library, not this project): `model_testing(model, device, test_loader)` from a
+    package the tool cannot read. Such helpers nearly always switch the model to eval mode
+    themselves, so afterwards the model's mode is not known. () for any other call."""
+    qualified = model.qualify_call(call)
+    if not qualified or "." not in qualified or qualified.startswith(("torch.", "torchvision.", ".")):
+        return ()
+    root = qualified.split(".", 1)[0]
+    if root in _STANDARD_LIBRARY or not set(name_tokens(qualified.rsplit(".", 1)[-1])) & EVAL_WORDS:
+        return ()
+    path = model.cache.get("source_path")
+    if path is None or _of_the_project(project, qualified) or _on_disk_beside(path, root):
+        return ()  # the project's own: its summary says what it does to the model
+    names = [dotted_name(arg.value) for arg in call.args if not arg.star]
+    return tuple(name for name in names if name)
 
 
 def _wraps_a_known_module(model: FileModel, call: cst.Call) -> bool:

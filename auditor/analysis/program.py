@@ -18,11 +18,10 @@ from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, bind_arguments, syntactic_children
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, combine, name_tokens, split_of_name, splits_of
+from auditor.analysis.splits import (EVAL_SPLITS, EVAL_WORDS, MIXED, TEST, combine, name_tokens, split_of_name,
+                                     splits_of)
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
-EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
-              "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 _LOOPS = (cst.For, cst.While)
 # A callee whose name starts with one of these acts on a model rather than being one.
 ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "log", "summary", "summarize",

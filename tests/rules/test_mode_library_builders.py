@@ -7,7 +7,9 @@ into it, its parameters read). Look-alikes: the same model switched to eval; tra
 saved in is not known); a builder of the project's own modules whose model is loaded from
 disk; a library object the file never uses as a module; `copy.deepcopy` of a model in eval
 mode; an EMA copy (kept in eval mode by its library); a library wrapper around a model the
-file already switched to eval.
+file already switched to eval; a torchvision model handed first to another package's
+evaluation helper (`model_testing(model, ...)`, whose unseen body very likely calls eval):
+its mode is then unknown, while a plotting helper leaves it as it was.
 """
 
 from __future__ import annotations
@@ -82,6 +84,16 @@ net.eval()
 model = netlib.Wrapped(net)
 model.load_state_dict(torch.load("best.pth"))
 """ + _LOOP,
+    "external_evaluator_first_ok.py": "import torchvision\nfrom course_utils.model_test import model_testing\n" + _HEAD + """
+model = torchvision.models.resnet18()
+model.load_state_dict(torch.load("best.pth"))
+model_testing(model, "cpu", test_loader)
+""" + _LOOP,
+    "external_plotting_first_bad.py": "import torchvision\nfrom course_utils.viz import plot_filters\n" + _HEAD + """
+model = torchvision.models.resnet18()
+model.load_state_dict(torch.load("best.pth"))
+plot_filters(model)
+""" + _LOOP,
     "project/__init__.py": "",
     "project/nets.py": """
 import torch
@@ -106,6 +118,8 @@ EXPECTED = {
     "deepcopy_of_eval_model_ok.py": [],
     "ema_copy_ok.py": [],
     "wrapper_of_eval_model_ok.py": [],
+    "external_evaluator_first_ok.py": [],
+    "external_plotting_first_bad.py": [("TRN101", 16)],
     "project/__init__.py": [],
     "project/nets.py": [],
     "project/evaluate_ok.py": [],
