@@ -83,6 +83,7 @@ class FileContext:
             # The text as read: word searches need no rendering of the tree (a respelled
             # parse, tabs or Python 2 prints, keeps every identifier as written).
             self._model.cache["source_text"] = self.source.text
+            self._model.cache["source_path"] = self.source.path  # where the file's own imports live
         return self._model
 
     def release(self) -> None:

@@ -796,7 +796,10 @@ class MissingEvalMode(Rule):
         switch a parameter or a global, callers in other checked files (`evaluate(model,
         loader)` imported elsewhere, also through `from module import *`; needs both files in
         the same run), and model classes of other checked modules (`from net import CNN; cnn
-        = CNN()` is a new model, in training mode; also when a package re-exports the class,
+        = CNN()` is a new model, in training mode; so is what another package's builder
+        returns, `net = build_net("resnet18")` or `netlib.ResNet(18)`, once the file uses it as
+        a module, loading a state dict into it or reading its parameters: not a loader, whose
+        model keeps the mode it was saved in, `torch.load`, `from_pretrained`, `load_*`; also when a package re-exports the class,
         `from unet import UNet`), and functions that return newly built models (`model =
         get_model("LeNet")`, in the file or another module, or the class's own factory method:
         `self.phi = self.get_model()`). A `self.model` that its class builds fresh and only

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import libcst as cst
 
+from auditor.analysis.library_builders import built_by_library, external_evaluator_arguments
 from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
@@ -1024,7 +1025,8 @@ class FlowAnalysis:
                 source = dotted_name(value.args[0].value)
             else:  # `model = fit(model, ...)` returning its argument: the same module
                 source = dotted_name(self.returned_argument(value))
-        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else
+                                         TRAIN if built_by_library(self.model, self.project, value, name) else None)
         return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
@@ -1396,6 +1398,14 @@ class FlowAnalysis:
                 value = evaluate(call.args[0].value, s) if call.args else True
                 out.append(self._set_mode(s, key, TRAIN if value is True else EVAL if value is False else UNKNOWN))
             return _dedupe(out)
+        if kind == "forget":  # an unreadable evaluation helper may have switched what it was handed
+            out = []
+            for s in states:
+                for name in plan[1]:
+                    if s.mode(name) not in (None, UNKNOWN):
+                        s = s.with_mode(name, UNKNOWN)
+                out.append(s)
+            return _dedupe(out)
         if kind == "set_grad":
             out = []
             for s in states:
@@ -1538,7 +1548,8 @@ class FlowAnalysis:
 
     def _plan_call(self, site: CallSite) -> tuple:
         """What a call does to the state, apart from the state (computed once per call):
-        ("mode", key, method), ("set_grad",), ("call", callee, parameter -> key), ("none",)."""
+        ("mode", key, method), ("set_grad",), ("call", callee, parameter -> key), ("forget",
+        names), ("none",)."""
         method = site.method
         call = site.node
         if method in ("train", "eval") and site.receiver is not None and len(call.args) <= 1:
@@ -1550,7 +1561,8 @@ class FlowAnalysis:
             return ("set_grad",)
         resolved = self.resolve(site)
         if resolved is None:
-            return ("none",)
+            handed = external_evaluator_arguments(self.model, self.project, call)
+            return ("forget", handed) if handed else ("none",)
         callee, bound = resolved
         info = self.model.function_info[callee]
         return ("call", callee, self._argument_keys(info, call, bound, site))

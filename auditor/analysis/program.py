@@ -10,6 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.library_builders import builds_with_project_functions
 from auditor.analysis.wrapper_methods import project_wrapper_method
 from auditor.analysis.built_modules import result_is_a_module
 from auditor.analysis.flow import EVAL, OFF, TRAIN, FlowAnalysis, State, flow_of, imported_model, same_path
@@ -17,11 +18,10 @@ from auditor.analysis.leakage import row_statistic
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo, bind_arguments, syntactic_children
 from auditor.analysis.names import dotted_name, resolve_import
 from auditor.analysis.roles import is_module_class, other_framework, other_framework_model, roles_of
-from auditor.analysis.splits import EVAL_SPLITS, MIXED, TEST, combine, name_tokens, split_of_name, splits_of
+from auditor.analysis.splits import (EVAL_SPLITS, EVAL_WORDS, MIXED, TEST, combine, name_tokens, split_of_name,
+                                     splits_of)
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 
-EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
-              "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 _LOOPS = (cst.For, cst.While)
 # A callee whose name starts with one of these acts on a model rather than being one.
 ACTION_VERBS = {"save", "load", "unwrap", "wrap", "check", "export", "print", "log", "summary", "summarize",
@@ -959,7 +959,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         # kept (marked as holding for the project, so this is asked once).
         if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
                 or _builds_project_models(model, project, module_name) \
-                or _calls_project_switches(model, project, module_name):
+                or _calls_project_switches(model, project, module_name) \
+                or builds_with_project_functions(model, project):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.

@@ -8,6 +8,9 @@ from typing import Optional
 
 TRAIN, VAL, TEST, ALL = "train", "val", "test", "all"
 EVAL_SPLITS = (VAL, TEST)
+# Words that name an evaluation function (`vali`, `run_test`, `predict_batch`).
+EVAL_WORDS = {"eval", "evaluate", "evaluation", "validate", "validation", "valid", "val", "test", "testing",
+              "predict", "prediction", "predictions", "inference", "infer", "score", "accuracy", "metrics"}
 
 _TOKENS = {
     TRAIN: {"train", "tr", "trn", "training", "trainset", "trainloader", "traindl"},
