@@ -163,13 +163,17 @@ def _last_path_part(node) -> Optional[str]:
     return None
 
 
-def declared_split_of_call(call, own_classes: frozenset = frozenset()) -> Optional[str]:
+def declared_split_of_call(call, own_classes: frozenset = frozenset(), wrappers: Optional[dict] = None) -> Optional[str]:
     """The split a constructor or loader call declares by its arguments (`CIFAR10(root,
     train=False)`, `get_data(flag="TEST")`), through pass-through wrappers (`DataLoader(...)`,
     `Subset(...)`); None when the call says nothing. For a class of `own_classes` (the user's
     own dataset) `train=False` says only "not the training part", which is often the
-    validation rows of the training folder (`MyDataset(train=False)`): only a split string counts."""
+    validation rows of the training folder (`MyDataset(train=False)`): only a split string counts.
+    `wrappers` (`wrapper_datasets.wrapper_classes`) are the file's classes that serve the rows of
+    the dataset they are handed: `DatasetWrapper(CIFAR10(root, train=False))` declares the test split."""
     import libcst as cst
+
+    from auditor.analysis.wrapper_datasets import wrapped_by
 
     for _ in range(8):
         if not isinstance(call, cst.Call):
@@ -181,6 +185,10 @@ def declared_split_of_call(call, own_classes: frozenset = frozenset()) -> Option
         declared = _declared_split(call, last, keywords)
         if declared:
             return declared
+        wrapped = wrapped_by(call, wrappers)
+        if wrapped is not None:
+            call = wrapped
+            continue
         if last not in _PASS_THROUGH_CALLS:
             return None
         data = [a.value for a in call.args if a.keyword is None and not a.star][:1] + \
@@ -462,6 +470,8 @@ class SplitResolver:
     def _call_split(self, call, function, env, depth) -> Optional[str]:
         import libcst as cst
 
+        from auditor.analysis.wrapper_datasets import wrapped_argument
+
         last = self._callee_last(call)
         positional = [a.value for a in call.args if a.keyword is None and not a.star]
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
@@ -482,6 +492,9 @@ class SplitResolver:
         declared = _declared_split(call, last, keywords)
         if declared:
             return declared
+        wrapped = wrapped_argument(self.model, call) if isinstance(call.func, cst.Name) else None
+        if wrapped is not None:  # `DatasetWrapper(test_set)`: a class of the file serving its rows
+            return self.split_of(wrapped, function, env, depth + 1)
         if last in _PASS_THROUGH_CALLS:
             args = positional + [keywords[k] for k in ("dataset",) if k in keywords]
             if not args and isinstance(call.func, cst.Attribute):
