@@ -75,7 +75,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
                     _factory_gives_test(model, binding.value, binding.index, binding.arity) or (
                     elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
                 return binding
-            if declared_split_of_call(binding.value, frozenset(model.class_info), wrapper_classes(model)) == TEST:
+            if declared_split_of_call(binding.value, frozenset(model.class_info), model) == TEST:
                 return binding  # `vali_data, vali_loader = self._get_data(flag='TEST')`: all of it is test data
             continue
         value = binding.value
@@ -84,7 +84,7 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
             return binding  # `val_set = build_dataset(is_train=False)`: the argument chose the test split
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
-        if declared_split_of_call(value, frozenset(model.class_info), wrapper_classes(model)) == TEST:
+        if declared_split_of_call(value, frozenset(model.class_info), model) == TEST:
             return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
         found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1, elsewhere, callers)
         if found is not None:

@@ -163,21 +163,28 @@ def _last_path_part(node) -> Optional[str]:
     return None
 
 
-def declared_split_of_call(call, own_classes: frozenset = frozenset(), wrappers: Optional[dict] = None) -> Optional[str]:
+def declared_split_of_call(call, own_classes: frozenset = frozenset(), model=None) -> Optional[str]:
     """The split a constructor or loader call declares by its arguments (`CIFAR10(root,
     train=False)`, `get_data(flag="TEST")`), through pass-through wrappers (`DataLoader(...)`,
     `Subset(...)`); None when the call says nothing. For a class of `own_classes` (the user's
     own dataset) `train=False` says only "not the training part", which is often the
     validation rows of the training folder (`MyDataset(train=False)`): only a split string counts.
-    `wrappers` (`wrapper_datasets.wrapper_classes`) are the file's classes that serve the rows of
-    the dataset they are handed: `DatasetWrapper(CIFAR10(root, train=False))` declares the test split."""
+    With the file's `model`, its own classes are read by what they do: one whose flag, False,
+    reads test files (`own_split_flags`) declares the test split with it, and one that serves the
+    rows of the dataset it is handed (`wrapper_datasets`) declares that dataset's split:
+    `DatasetWrapper(CIFAR10(root, train=False))`."""
     import libcst as cst
 
-    from auditor.analysis.wrapper_datasets import wrapped_by
+    from auditor.analysis.own_split_flags import flag_split
+    from auditor.analysis.wrapper_datasets import wrapped_by, wrapper_classes
 
+    wrappers = wrapper_classes(model) if model is not None else None
     for _ in range(8):
         if not isinstance(call, cst.Call):
             return None
+        own = flag_split(model, call)
+        if own:
+            return own
         last = SplitResolver._callee_last(call)
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
         if last in own_classes:
@@ -470,6 +477,7 @@ class SplitResolver:
     def _call_split(self, call, function, env, depth) -> Optional[str]:
         import libcst as cst
 
+        from auditor.analysis.own_split_flags import flag_split
         from auditor.analysis.wrapper_datasets import wrapped_argument
 
         last = self._callee_last(call)
@@ -489,7 +497,7 @@ class SplitResolver:
         if last == "Subset" and len(positional) >= 2:
             return self.split_of(positional[1], function, env, depth + 1) or \
                 self.split_of(positional[0], function, env, depth + 1)
-        declared = _declared_split(call, last, keywords)
+        declared = flag_split(self.model, call) or _declared_split(call, last, keywords)
         if declared:
             return declared
         wrapped = wrapped_argument(self.model, call) if isinstance(call.func, cst.Name) else None
