@@ -5,7 +5,9 @@ training part", which is often the validation rows of the training folder, so th
 is not read as the test split. The class's own code says what False means: when its methods
 branch on the flag and the False side names test files or folders (`"test.txt"`,
 `os.path.join(root, "test")`) while the True side names training ones, a caller passing
-False gets the test split, as `CIFAR10(root, train=False)` does.
+False gets the test split, as `CIFAR10(root, train=False)` does. So does a split string the
+class maps to its test files: `AircraftDataset(phase='val')` where the constructor reads the
+test list for every phase but 'train' (`if phase == 'train': ... else: ...test.txt`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name
 
 TRAIN_FLAGS = ("train", "is_train", "training", "is_training")
+# Parameters through which a caller names the split it wants (`phase='val'`).
+_SPLIT_PARAMETERS = {"split", "phase", "mode", "subset", "set_name", "stage", "partition", "data_split",
+                     "split_name", "image_set", "which_set", "dataset_split"}
 _CACHE_KEY = "own_split_flags.classes"
 _TOKENS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
 _TEST_WORDS = {"test", "testing", "tst"}
@@ -49,6 +54,32 @@ def flag_split(model: Optional[FileModel], call: cst.Call) -> Optional[str]:
             value = plain[at].value
     if isinstance(value, cst.Name) and value.value in ("True", "False"):
         return "train" if value.value == "True" else "test"
+    return None
+
+
+def phase_split(model: Optional[FileModel], call: cst.Call) -> Optional[str]:
+    """"test" when `call` builds a class of the file with a split string (`phase='val'`) whose
+    branch in the class's code reads test files only (`else: ...images_variant_test.txt`)."""
+    if model is None or not isinstance(call.func, cst.Name) or call.func.value not in model.class_info:
+        return None
+    info = model.class_info[call.func.value]
+    init = info.methods.get("__init__")
+    if init is None:
+        return None
+    for parameter in init.positional:
+        if parameter not in _SPLIT_PARAMETERS:
+            continue
+        value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == parameter), None)
+        plain = [a for a in call.args if a.keyword is None]
+        at = init.positional.index(parameter)
+        if value is None and at < len(plain) and not any(a.star for a in plain[:at + 1]):
+            value = plain[at].value
+        text = _literal(value)
+        if text is None:
+            continue
+        names = {parameter, f"self.{parameter}"} | {f"self.{t}" for t in _stored_as(init.node, parameter)}
+        if _taken_side_reads_test(info.node, names, text):
+            return "test"
     return None
 
 
@@ -144,3 +175,57 @@ def _words(node: Optional[cst.CSTNode]) -> set:
 
     node.visit(_Strings())
     return found
+
+
+def _literal(node) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        try:
+            text = node.evaluated_value
+        except (SyntaxError, ValueError):
+            return None
+        return text if isinstance(text, str) else None
+    return None
+
+
+def _matches(test: cst.BaseExpression, names: set, text: str) -> Optional[bool]:
+    """Whether `text` in the parameter satisfies the condition: `phase == 'train'`, `phase in
+    ('val', 'test')`, `phase != 'train'`; None when the condition is not about the parameter."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1 or dotted_name(test.left) not in names:
+        return None
+    target = test.comparisons[0]
+    operator = target.operator
+    if isinstance(operator, (cst.Equal, cst.NotEqual)):
+        literal = _literal(target.comparator)
+        if literal is None:
+            return None
+        return (literal == text) == isinstance(operator, cst.Equal)
+    if isinstance(operator, (cst.In, cst.NotIn)) and isinstance(target.comparator, (cst.Tuple, cst.List, cst.Set)):
+        literals = [_literal(e.value) for e in target.comparator.elements]
+        if None in literals:
+            return None
+        return (text in literals) == isinstance(operator, cst.In)
+    return None
+
+
+def _taken_side_reads_test(cls: cst.ClassDef, names: set, text: str) -> bool:
+    """Some if/elif/else chain of the class on the parameter takes, for `text`, a branch whose
+    strings name test files, and none takes one that names training files."""
+    taken: list = []
+
+    class _Chains(cst.CSTVisitor):
+        def visit_If(self, node: cst.If) -> Optional[bool]:
+            branch: Optional[cst.CSTNode] = node
+            while isinstance(branch, cst.If):
+                verdict = _matches(branch.test, names, text)
+                if verdict is None:
+                    return True  # not a chain on the parameter: look inside
+                if verdict:
+                    taken.append(_words(branch.body))
+                    return False
+                branch = branch.orelse
+            if isinstance(branch, cst.Else):
+                taken.append(_words(branch.body))
+            return False
+
+    cls.visit(_Chains())
+    return any(words & _TEST_WORDS for words in taken) and not any(words & _TRAIN_WORDS for words in taken)

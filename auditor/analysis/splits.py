@@ -175,14 +175,14 @@ def declared_split_of_call(call, own_classes: frozenset = frozenset(), model=Non
     `DatasetWrapper(CIFAR10(root, train=False))`."""
     import libcst as cst
 
-    from auditor.analysis.own_split_flags import flag_split
+    from auditor.analysis.own_split_flags import flag_split, phase_split
     from auditor.analysis.wrapper_datasets import wrapped_by, wrapper_classes
 
     wrappers = wrapper_classes(model) if model is not None else None
     for _ in range(8):
         if not isinstance(call, cst.Call):
             return None
-        own = flag_split(model, call)
+        own = flag_split(model, call) or phase_split(model, call)
         if own:
             return own
         last = SplitResolver._callee_last(call)
@@ -477,7 +477,7 @@ class SplitResolver:
     def _call_split(self, call, function, env, depth) -> Optional[str]:
         import libcst as cst
 
-        from auditor.analysis.own_split_flags import flag_split
+        from auditor.analysis.own_split_flags import flag_split, phase_split
         from auditor.analysis.wrapper_datasets import wrapped_argument
 
         last = self._callee_last(call)
@@ -497,7 +497,8 @@ class SplitResolver:
         if last == "Subset" and len(positional) >= 2:
             return self.split_of(positional[1], function, env, depth + 1) or \
                 self.split_of(positional[0], function, env, depth + 1)
-        declared = flag_split(self.model, call) or _declared_split(call, last, keywords)
+        declared = flag_split(self.model, call) or phase_split(self.model, call) or \
+            _declared_split(call, last, keywords)
         if declared:
             return declared
         wrapped = wrapped_argument(self.model, call) if isinstance(call.func, cst.Name) else None
