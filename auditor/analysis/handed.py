@@ -139,7 +139,7 @@ def holds_test_data(model: FileModel, value: cst.BaseExpression, function, split
     from auditor.analysis.splits import TEST, declared_split_of_call
 
     if type(value) is cst.Call:
-        return declared_split_of_call(value, frozenset(model.class_info)) == TEST
+        return declared_split_of_call(value, frozenset(model.class_info), model) == TEST
     return type(value) in (cst.Name, cst.Attribute) and splits.split_of(value, function) == TEST
 
 

@@ -268,7 +268,7 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.model_runners = program_of(model).runner_parameters()
     if summary.model_classes and model.class_info and "return" in text:
         summary.runner_methods = program_of(model).runner_methods()
-    if "test" in text and any(info.parent is None and info.cls is None and any(
+    if ("test" in text or "False" in text) and any(info.parent is None and info.cls is None and any(
             isinstance(r.value, cst.Tuple) for r in info.returns) for info in model.function_info.values()):
         from auditor.analysis.split_alias import project_test_positions
 

@@ -19,6 +19,7 @@ from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import _PASS_THROUGH_CALLS, TEST, TRAIN, SplitResolver, declared_split_of_call, \
     split_of_name
 from auditor.analysis.uses import source_order
+from auditor.analysis.wrapper_datasets import wrapped_by, wrapper_classes
 
 _MAX_DEPTH = 6
 _EXITS = {"exit", "sys.exit", "quit", "os._exit"}
@@ -44,9 +45,11 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
         func = node.func
         last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
             else None
-        if last not in _PASS_THROUGH_CALLS:
+        wrapped = wrapped_by(node, wrapper_classes(model))  # `DatasetWrapper(val_set)`: its rows
+        if last not in _PASS_THROUGH_CALLS and wrapped is None:
             return None
-        data = [a.value for a in node.args if a.keyword is None and not a.star][:1] + \
+        data = [wrapped] if wrapped is not None else \
+            [a.value for a in node.args if a.keyword is None and not a.star][:1] + \
             [a.value for a in node.args if a.keyword is not None and a.keyword.value == "dataset"]
         for value in data:
             found = test_alias(model, splits, value, function, at, depth + 1, elsewhere, callers)
@@ -72,16 +75,16 @@ def test_alias(model: FileModel, splits: SplitResolver, node: Optional[cst.BaseE
                     _factory_gives_test(model, binding.value, binding.index, binding.arity) or (
                     elsewhere is not None and elsewhere(binding.value, binding.index, binding.arity)):
                 return binding
-            if declared_split_of_call(binding.value, frozenset(model.class_info)) == TEST:
+            if declared_split_of_call(binding.value, frozenset(model.class_info), model) == TEST:
                 return binding  # `vali_data, vali_loader = self._get_data(flag='TEST')`: all of it is test data
             continue
         value = binding.value
         if any(_factory_gives_test(model, call, None, None) or (elsewhere is not None and elsewhere(call, None, None))
-               for call in _wrapped_calls(value)):
+               for call in _wrapped_calls(value, wrapper_classes(model))):
             return binding  # `val_set = build_dataset(is_train=False)`: the argument chose the test split
         if isinstance(value, (cst.Name, cst.Attribute)) and splits.split_of(value, binding.function) == TEST:
             return binding
-        if declared_split_of_call(value, frozenset(model.class_info)) == TEST:
+        if declared_split_of_call(value, frozenset(model.class_info), model) == TEST:
             return binding  # `val_loader = DataLoader(CIFAR10(root, train=False))`: built from the test split
         found = test_alias(model, splits, value, binding.function, binding.statement, depth + 1, elsewhere, callers)
         if found is not None:
@@ -101,14 +104,19 @@ def returns_test(model: FileModel, splits: SplitResolver, call, index: int, arit
     return found is not None and position_holds_test(found, index, arity)
 
 
-def _wrapped_calls(value) -> list:
-    """`value` and the calls pass-through wrappers hand on (`DataLoader(make_set(False))`)."""
+def _wrapped_calls(value, wrappers: Optional[dict] = None) -> list:
+    """`value` and the calls pass-through wrappers hand on (`DataLoader(make_set(False))`;
+    also the file's own wrapper datasets, `DatasetWrapper(make_set(False))`)."""
     found = []
     while isinstance(value, cst.Call) and len(found) < _MAX_DEPTH:
         found.append(value)
         func = value.func
         last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) \
             else None
+        wrapped = wrapped_by(value, wrappers)
+        if wrapped is not None:
+            value = wrapped
+            continue
         data = [a.value for a in value.args if a.keyword is None and not a.star][:1]
         if last not in _PASS_THROUGH_CALLS or not data:
             break

@@ -166,17 +166,28 @@ def _last_path_part(node) -> Optional[str]:
     return None
 
 
-def declared_split_of_call(call, own_classes: frozenset = frozenset()) -> Optional[str]:
+def declared_split_of_call(call, own_classes: frozenset = frozenset(), model=None) -> Optional[str]:
     """The split a constructor or loader call declares by its arguments (`CIFAR10(root,
     train=False)`, `get_data(flag="TEST")`), through pass-through wrappers (`DataLoader(...)`,
     `Subset(...)`); None when the call says nothing. For a class of `own_classes` (the user's
     own dataset) `train=False` says only "not the training part", which is often the
-    validation rows of the training folder (`MyDataset(train=False)`): only a split string counts."""
+    validation rows of the training folder (`MyDataset(train=False)`): only a split string counts.
+    With the file's `model`, its own classes are read by what they do: one whose flag, False,
+    reads test files (`own_split_flags`) declares the test split with it, and one that serves the
+    rows of the dataset it is handed (`wrapper_datasets`) declares that dataset's split:
+    `DatasetWrapper(CIFAR10(root, train=False))`."""
     import libcst as cst
 
+    from auditor.analysis.own_split_flags import flag_split, phase_split
+    from auditor.analysis.wrapper_datasets import wrapped_by, wrapper_classes
+
+    wrappers = wrapper_classes(model) if model is not None else None
     for _ in range(8):
         if not isinstance(call, cst.Call):
             return None
+        own = flag_split(model, call) or phase_split(model, call)
+        if own:
+            return own
         last = SplitResolver._callee_last(call)
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
         if last in own_classes:
@@ -184,6 +195,10 @@ def declared_split_of_call(call, own_classes: frozenset = frozenset()) -> Option
         declared = _declared_split(call, last, keywords)
         if declared:
             return declared
+        wrapped = wrapped_by(call, wrappers)
+        if wrapped is not None:
+            call = wrapped
+            continue
         if last not in _PASS_THROUGH_CALLS:
             return None
         data = [a.value for a in call.args if a.keyword is None and not a.star][:1] + \
@@ -465,6 +480,9 @@ class SplitResolver:
     def _call_split(self, call, function, env, depth) -> Optional[str]:
         import libcst as cst
 
+        from auditor.analysis.own_split_flags import flag_split, phase_split
+        from auditor.analysis.wrapper_datasets import wrapped_argument
+
         last = self._callee_last(call)
         positional = [a.value for a in call.args if a.keyword is None and not a.star]
         keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
@@ -482,9 +500,13 @@ class SplitResolver:
         if last == "Subset" and len(positional) >= 2:
             return self.split_of(positional[1], function, env, depth + 1) or \
                 self.split_of(positional[0], function, env, depth + 1)
-        declared = _declared_split(call, last, keywords)
+        declared = flag_split(self.model, call) or phase_split(self.model, call) or \
+            _declared_split(call, last, keywords)
         if declared:
             return declared
+        wrapped = wrapped_argument(self.model, call) if isinstance(call.func, cst.Name) else None
+        if wrapped is not None:  # `DatasetWrapper(test_set)`: a class of the file serving its rows
+            return self.split_of(wrapped, function, env, depth + 1)
         if last in _PASS_THROUGH_CALLS:
             args = positional + [keywords[k] for k in ("dataset",) if k in keywords]
             if not args and isinstance(call.func, cst.Attribute):
