@@ -697,7 +697,14 @@ class PreprocessorFitBeforeSplit(Rule):
                 seeds = set(names_assigned(site.statement))
                 block = site.function.body if site.function is not None else model.module
                 returns: list = []
-                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
+                writes: list = []
+                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns,
+                                        writes=writes)
+                reader = _split_reader(ctx, writes) if split is None and writes else None
+                if reader is not None:
+                    reported.add(site.node)
+                    self._report_written(ctx, site, name, inner, reader, source_at, at_fits)
+                    continue
                 if split is not None:
                     reported.add(site.node)
                     fits = [f for f in inner[2] if f not in at_fits]
@@ -722,6 +729,26 @@ class PreprocessorFitBeforeSplit(Rule):
                     callers.setdefault(site.function, inner)
             helpers = callers
 
+
+    @staticmethod
+    def _report_written(ctx, site, name: str, inner: tuple, reader: tuple, source_at: dict, at_fits: set) -> None:
+        """`X, y = process(df)` returns data fitted on all its rows, the caller writes it to a
+        file (`np.save("X.npy", X_all)`) that another function or module reads and splits:
+        reported at the fits (this file's helper) or at the call (another module's)."""
+        fits = [f for f in inner[2] if f not in at_fits]
+        for fit in fits:
+            at_fits.add(fit)
+            this = source_at.get(fit)
+            what, data = (this.what, this.data) if this is not None else inner[:2]
+            ctx.report(fit, f"`{name}()` returns data after {what.replace(' is fitted on', ' fitted on')} `{data}` "
+                            f"(this fit), written to `{reader[0]}` by the caller, which {reader[1]} reads and "
+                            f"splits: the test rows shape the preprocessing; split first and fit on the "
+                            f"training part only")
+        if not inner[2]:
+            ctx.report(site.node, f"`{name}()` returns data after {inner[0].replace(' is fitted on', ' fitted on')} "
+                                  f"`{inner[1]}`, written to `{reader[0]}` here, which {reader[1]} reads and "
+                                  f"splits: the test rows shape the preprocessing; split first and fit on the "
+                                  f"training part only")
 
     @staticmethod
     def _split_instances(ctx, prog, stateful: dict, seen: set) -> None:
@@ -760,15 +787,21 @@ class PreprocessorFitBeforeSplit(Rule):
 
 def _split_reader(ctx, written: list) -> Optional[tuple]:
     """(file name, who reads it) when a file that fitted data was written to is read back and
-    split by another function of this module. (Across modules the file is no import: the
-    run does not link the writer and the reader, and checking one file must find what
-    checking the project finds.)"""
+    split by another function of this module, or by another module of the project (the file
+    name links the two modules as an import does: auditor/data_files.py; checking this file
+    alone summarizes the reader too)."""
     from auditor.analysis.split_reads import split_reads
 
     here = split_reads(ctx.model)
     for name in written:
         if name in here:
             return name, f"`{here[name]}()`" if here[name] else "this module"
+    summaries = getattr(ctx.project, "summaries", None) or {}
+    for name in written:
+        for module, summary in sorted(summaries.items()):
+            reader = (getattr(summary, "split_reads", None) or {}).get(name)
+            if reader is not None and module != ctx.module_name:
+                return name, f"`{module}.{reader}()`" if reader else f"`{module}`"
     return None
 
 

@@ -111,6 +111,9 @@ class FileSummary:
     # for top-level functions that return data fitted on all its rows (see fitted_data.py):
     # a caller in another module that splits what they return leaks (TRN202).
     fitted_returns: dict = field(default_factory=dict)
+    # {data file name: reading function or ""} of files this module reads back and splits
+    # (split_reads.py): a module writing fitted data to that file leaks into the split (TRN202).
+    split_reads: dict = field(default_factory=dict)
     # Grad mode carried into a method of an object handed through a function of another
     # module (see param_calls.py): the methods this module's functions call on their
     # parameters, and what this file hands to other modules' functions.
@@ -260,6 +263,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if "split" in text or "Fold" in text or "cross_val" in text or ":]" in text:
+        from auditor.analysis.split_reads import project_split_reads
+
+        summary.split_reads = project_split_reads(model, text)
     if model.function_info and _FITTING_WORDS.search(text):
         from auditor.analysis.fitting_parameters import fitting_parameters
 
