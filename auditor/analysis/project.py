@@ -174,7 +174,7 @@ _LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 
 # Words without which a file fits nothing and takes no statistics of its rows (a cheap screen
 # before the fitted-data analysis).
-_FITTING_WORDS = re.compile(r"fit|std|zscore|scale|normali[sz]e|min\(|abs\(")
+_FITTING_WORDS = re.compile(r"fit|std|zscore|scale|normali[sz]e|min\(|abs\(|fillna\(")
 
 
 def summarize_file(ctx) -> Optional[Any]:
