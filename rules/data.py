@@ -614,8 +614,10 @@ class PreprocessorFitBeforeSplit(Rule):
     )
     # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...),
     # or cuts rows off at a bound (`X_tr, X_ho = X[:n], X[n:]`).
+    # A helper that only fits (`fit`, `fillna(`, `std(`) is reported when another module of
+    # the project splits what it returns (split_results.py).
     needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]", "historical_forecasts",
-                     "backtest") + WRITE_WORDS
+                     "backtest", "fit", "fillna(", "std(") + WRITE_WORDS
 
     def check(self, ctx) -> None:
         prog = program(ctx)
@@ -679,6 +681,7 @@ class PreprocessorFitBeforeSplit(Rule):
                                     f"`{shorten(model.code(site.node), 30)}` splits it: the test rows shape the "
                                     f"preprocessing; split first and fit on the training part only")
         self._split_instances(ctx, prog, stateful, seen)
+        self._split_by_other_modules(ctx, prog, at_fits)
         # Callers that split what a fitting helper returns. A caller that returns it in turn
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
@@ -729,6 +732,31 @@ class PreprocessorFitBeforeSplit(Rule):
                     callers.setdefault(site.function, inner)
             helpers = callers
 
+
+    @staticmethod
+    def _split_by_other_modules(ctx, prog, at_fits: set) -> None:
+        """`def data_cleaning(df): df.fillna(df.mean(), inplace=True); return df` here, and
+        another module of the project splits what it returns (`train_test_split(
+        cleaning.data_cleaning(df))`): reported at the fit, the place to fix, as the callers'
+        summaries tell (split_results.py); a caller handing it a split's part fits a part."""
+        from auditor.analysis.fitted_data import fitting_helpers
+        from auditor.analysis.split_results import callers_splitting
+
+        if not getattr(ctx.project, "summaries", None) or ctx.module_name is None:
+            return
+        for function, source in fitting_helpers(prog).items():
+            info = ctx.model.info(function)
+            if info is None or info.parent is not None or info.cls is not None or source.node in at_fits:
+                continue
+            parameter = source.data if source.data in info.params else None
+            positional = list(info.positional)
+            index = positional.index(parameter) if parameter in positional else None
+            callers = callers_splitting(ctx.project, ctx.module_name, info.name, parameter, index)
+            if callers:
+                at_fits.add(source.node)
+                ctx.report(source.node, f"{source.what} `{source.data}` in `{info.name}()`, and `{callers[0]}` "
+                                        f"splits what it returns: the test rows shape the preprocessing; split "
+                                        f"first and fit on the training part only")
 
     @staticmethod
     def _report_written(ctx, site, name: str, inner: tuple, reader: tuple, source_at: dict, at_fits: set) -> None:
