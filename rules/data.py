@@ -568,7 +568,8 @@ class PreprocessorFitBeforeSplit(Rule):
         split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
         function of another module of the project that returns fitted data (`X, y =
         load_data(args)`, whose loader scales every row) counts as such a helper, read from
-        that module's summary; and a function of the file that splits the data it is handed
+        that module's summary (and the fit in that module is flagged too when its module is
+        checked: the callers' summaries say what they split); and a function of the file that splits the data it is handed
         (`cross_validation(model, X, y)` running `KFold(...).split(X)`) is a split, followed one
         level. It cannot see a split made inside another module, by a custom splitter, or by
         index arrays computed elsewhere, nor a fit whose data is a parameter filled in another
@@ -581,9 +582,12 @@ class PreprocessorFitBeforeSplit(Rule):
         `scalers[col].fit_transform(...)` or `sc = scalers[col]`) is that transformer.
         Fitted data written to a named file (`df.to_csv("clean.csv")`, `np.save("X.npy", X)`)
         and read back (`pd.read_csv(DIR + "/clean.csv")`, `np.load(...)`: the same file name,
-        however the directory is spelled) later in the scope or by another function of the
-        module that splits it is followed through the file; across modules it is not (a
-        file name is no import: checking one file must find what checking the project finds).
+        however the directory is spelled) later in the scope, by another function of the
+        module or by another module of the project (a cookiecutter `build_features.py` and
+        `train.py` or a notebook) that splits it is followed through the file: a data file's
+        name links the modules naming it as an import does, so checking the writer alone
+        reads the reader too. Model predictions stored beside the rows (`df["label"] =
+        KMeans(4).fit_predict(scaled)`) do not make the rows fitted data.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
