@@ -20,7 +20,9 @@ the same whether the file or the whole repository was named.
   a named file's module. One hop: summaries do not depend on other summaries, except
   through a package's `__init__`, which only re-exports: `import pkg` reaches the modules
   pkg/__init__.py imports (`from .model import *`), and a file importing `pkg` imports a
-  named module that pkg/__init__.py re-exports (RE_EXPORT_DEPTH packages deep).
+  named module that pkg/__init__.py re-exports (RE_EXPORT_DEPTH packages deep). Also the
+  project files that read or write a data file a named file reads or writes (`clean.csv`:
+  auditor/data_files.py): the file carries fitted data from one module to the other.
 
 The listing (directories as discovery records them, and each file's size and
 modification time) is also part of what a replayed run must find unchanged
@@ -34,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
+from auditor.data_files import data_file_names
 from auditor.fingerprint import blake2b
 
 ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
@@ -53,6 +56,7 @@ EXTRA_EXCLUDES = (".*", ".auditor_cache", "site-packages", "__pycache__")
 # Files that can be imported (.py) or import others (.ipynb); .pyi stubs hold no calls.
 _READ_SUFFIXES = (".py", ".ipynb")
 SCANS_FILE = "imports-v2.pickle"  # v2: bare imports carry the attribute paths used
+DATA_KEY = "data-files"  # entries keyed (DATA_KEY, path): the data files a file names
 
 FileStat = tuple  # (absolute path, size, mtime_ns)
 
@@ -280,6 +284,19 @@ class ImportScans:
         self.changed = True
         return found
 
+    def data_files(self, path: str, size: int, mtime: int, read: Callable[[str], Optional[bytes]]) -> tuple:
+        """The data file names the file reads or writes (auditor/data_files.py), kept as its
+        imports are (under `(DATA_KEY, path)`)."""
+        key = (DATA_KEY, path)
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] == size and entry[1] == mtime:
+            return entry[2]
+        data = read(path)
+        found = data_file_names(data.decode("utf-8", "replace")) if data is not None else ()
+        self.entries[key] = (size, mtime, found)
+        self.changed = True
+        return found
+
     def save(self, keep: set[str]) -> None:
         """Write back the entries of the files still listed (`keep`), when anything changed
         (after the per-file cache, which creates and tags the directory)."""
@@ -289,7 +306,7 @@ class ImportScans:
 
         from auditor.atomic import write_atomically
 
-        entries = {p: e for p, e in self.entries.items() if p in keep}
+        entries = {p: e for p, e in self.entries.items() if (p[1] if isinstance(p, tuple) else p) in keep}
         try:
             if os.path.isdir(os.path.dirname(self.file)):  # the per-file cache creates (and tags) it
                 write_atomically(self.file, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
@@ -323,10 +340,16 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
     _add_re_exporting_packages(named_bases, packages, scans, read)
     needles = tuple({module.rsplit(".", 1)[-1].encode() for module in named_bases})
     found: list[str] = []
+    named_files = _named_data_files(named, scans, read)
     for path, size, mtime in files:
         if path in named or not path.endswith(_READ_SUFFIXES):
             continue
         if max_file_size and size > max_file_size * (64 if path.endswith(".ipynb") else 1):
+            continue
+        if named_files and named_files.intersection(scans.data_files(path, size, mtime, read)):
+            found.append(path)  # it reads or writes a data file a named file does
+            if len(found) >= MAX_NEIGHBOURS:
+                break
             continue
         module = module_of(path)
         base = base_directory(path, module)
@@ -344,6 +367,21 @@ def find_neighbours(named: dict[str, str], scope: NeighbourScope, module_of: Cal
         if len(found) >= MAX_NEIGHBOURS:
             break
     return found
+
+
+def _named_data_files(named: dict[str, str], scans: ImportScans, read: Callable[[str], Optional[bytes]]) -> set:
+    """The data file names the named files read or write: a project file naming one of them
+    is a neighbour (a file carries data between them, as an import carries names)."""
+    names: set = set()
+    for path in named:
+        if not path.endswith(_READ_SUFFIXES):
+            continue
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        names.update(scans.data_files(path, stat.st_size, stat.st_mtime_ns, read))
+    return names
 
 
 PackageInit = tuple  # (path, size, mtime_ns, base directory)

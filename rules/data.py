@@ -568,7 +568,8 @@ class PreprocessorFitBeforeSplit(Rule):
         split's part or a range of rows (`normalize_dataset(x_train)`), is not flagged. A
         function of another module of the project that returns fitted data (`X, y =
         load_data(args)`, whose loader scales every row) counts as such a helper, read from
-        that module's summary; and a function of the file that splits the data it is handed
+        that module's summary (and the fit in that module is flagged too when its module is
+        checked: the callers' summaries say what they split); and a function of the file that splits the data it is handed
         (`cross_validation(model, X, y)` running `KFold(...).split(X)`) is a split, followed one
         level. It cannot see a split made inside another module, by a custom splitter, or by
         index arrays computed elsewhere, nor a fit whose data is a parameter filled in another
@@ -581,9 +582,12 @@ class PreprocessorFitBeforeSplit(Rule):
         `scalers[col].fit_transform(...)` or `sc = scalers[col]`) is that transformer.
         Fitted data written to a named file (`df.to_csv("clean.csv")`, `np.save("X.npy", X)`)
         and read back (`pd.read_csv(DIR + "/clean.csv")`, `np.load(...)`: the same file name,
-        however the directory is spelled) later in the scope or by another function of the
-        module that splits it is followed through the file; across modules it is not (a
-        file name is no import: checking one file must find what checking the project finds).
+        however the directory is spelled) later in the scope, by another function of the
+        module or by another module of the project (a cookiecutter `build_features.py` and
+        `train.py` or a notebook) that splits it is followed through the file: a data file's
+        name links the modules naming it as an import does, so checking the writer alone
+        reads the reader too. Model predictions stored beside the rows (`df["label"] =
+        KMeans(4).fit_predict(scaled)`) do not make the rows fitted data.
 
         Severity warning: the test rows shaped the preprocessing (a real leak), but for most
         scalers the effect on the score is small.
@@ -614,8 +618,10 @@ class PreprocessorFitBeforeSplit(Rule):
     )
     # Every split it follows names one of these (`train_test_split`, `cross_val_score`, ...),
     # or cuts rows off at a bound (`X_tr, X_ho = X[:n], X[n:]`).
+    # A helper that only fits (`fit`, `fillna(`, `std(`) is reported when another module of
+    # the project splits what it returns (split_results.py).
     needs_imports = ("split", "test", "val", "cross_val", "SearchCV", "_curve", ":]", "historical_forecasts",
-                     "backtest") + WRITE_WORDS
+                     "backtest", "fit", "fillna(", "std(") + WRITE_WORDS
 
     def check(self, ctx) -> None:
         prog = program(ctx)
@@ -679,6 +685,7 @@ class PreprocessorFitBeforeSplit(Rule):
                                     f"`{shorten(model.code(site.node), 30)}` splits it: the test rows shape the "
                                     f"preprocessing; split first and fit on the training part only")
         self._split_instances(ctx, prog, stateful, seen)
+        self._split_by_other_modules(ctx, prog, at_fits)
         # Callers that split what a fitting helper returns. A caller that returns it in turn
         # is a fitting helper too (`fit()` -> `prep_input()` -> `prep_numeric_cols()`): a
         # few rounds reach the caller that splits.
@@ -697,7 +704,14 @@ class PreprocessorFitBeforeSplit(Rule):
                 seeds = set(names_assigned(site.statement))
                 block = site.function.body if site.function is not None else model.module
                 returns: list = []
-                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns)
+                writes: list = []
+                split = follow_to_split(model, block, site.statement, seeds, site.function, returns=returns,
+                                        writes=writes)
+                reader = _split_reader(ctx, writes) if split is None and writes else None
+                if reader is not None:
+                    reported.add(site.node)
+                    self._report_written(ctx, site, name, inner, reader, source_at, at_fits)
+                    continue
                 if split is not None:
                     reported.add(site.node)
                     fits = [f for f in inner[2] if f not in at_fits]
@@ -722,6 +736,51 @@ class PreprocessorFitBeforeSplit(Rule):
                     callers.setdefault(site.function, inner)
             helpers = callers
 
+
+    @staticmethod
+    def _split_by_other_modules(ctx, prog, at_fits: set) -> None:
+        """`def data_cleaning(df): df.fillna(df.mean(), inplace=True); return df` here, and
+        another module of the project splits what it returns (`train_test_split(
+        cleaning.data_cleaning(df))`): reported at the fit, the place to fix, as the callers'
+        summaries tell (split_results.py); a caller handing it a split's part fits a part."""
+        from auditor.analysis.fitted_data import fitting_helpers
+        from auditor.analysis.split_results import callers_splitting
+
+        if not getattr(ctx.project, "summaries", None) or ctx.module_name is None:
+            return
+        for function, source in fitting_helpers(prog).items():
+            info = ctx.model.info(function)
+            if info is None or info.parent is not None or info.cls is not None or source.node in at_fits:
+                continue
+            parameter = source.data if source.data in info.params else None
+            positional = list(info.positional)
+            index = positional.index(parameter) if parameter in positional else None
+            callers = callers_splitting(ctx.project, ctx.module_name, info.name, parameter, index)
+            if callers:
+                at_fits.add(source.node)
+                ctx.report(source.node, f"{source.what} `{source.data}` in `{info.name}()`, and `{callers[0]}` "
+                                        f"splits what it returns: the test rows shape the preprocessing; split "
+                                        f"first and fit on the training part only")
+
+    @staticmethod
+    def _report_written(ctx, site, name: str, inner: tuple, reader: tuple, source_at: dict, at_fits: set) -> None:
+        """`X, y = process(df)` returns data fitted on all its rows, the caller writes it to a
+        file (`np.save("X.npy", X_all)`) that another function or module reads and splits:
+        reported at the fits (this file's helper) or at the call (another module's)."""
+        fits = [f for f in inner[2] if f not in at_fits]
+        for fit in fits:
+            at_fits.add(fit)
+            this = source_at.get(fit)
+            what, data = (this.what, this.data) if this is not None else inner[:2]
+            ctx.report(fit, f"`{name}()` returns data after {what.replace(' is fitted on', ' fitted on')} `{data}` "
+                            f"(this fit), written to `{reader[0]}` by the caller, which {reader[1]} reads and "
+                            f"splits: the test rows shape the preprocessing; split first and fit on the "
+                            f"training part only")
+        if not inner[2]:
+            ctx.report(site.node, f"`{name}()` returns data after {inner[0].replace(' is fitted on', ' fitted on')} "
+                                  f"`{inner[1]}`, written to `{reader[0]}` here, which {reader[1]} reads and "
+                                  f"splits: the test rows shape the preprocessing; split first and fit on the "
+                                  f"training part only")
 
     @staticmethod
     def _split_instances(ctx, prog, stateful: dict, seen: set) -> None:
@@ -760,15 +819,21 @@ class PreprocessorFitBeforeSplit(Rule):
 
 def _split_reader(ctx, written: list) -> Optional[tuple]:
     """(file name, who reads it) when a file that fitted data was written to is read back and
-    split by another function of this module. (Across modules the file is no import: the
-    run does not link the writer and the reader, and checking one file must find what
-    checking the project finds.)"""
+    split by another function of this module, or by another module of the project (the file
+    name links the two modules as an import does: auditor/data_files.py; checking this file
+    alone summarizes the reader too)."""
     from auditor.analysis.split_reads import split_reads
 
     here = split_reads(ctx.model)
     for name in written:
         if name in here:
             return name, f"`{here[name]}()`" if here[name] else "this module"
+    summaries = getattr(ctx.project, "summaries", None) or {}
+    for name in written:
+        for module, summary in sorted(summaries.items()):
+            reader = (getattr(summary, "split_reads", None) or {}).get(name)
+            if reader is not None and module != ctx.module_name:
+                return name, f"`{module}.{reader}()`" if reader else f"`{module}`"
     return None
 
 

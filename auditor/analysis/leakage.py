@@ -560,7 +560,8 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
                     writes.append(wrote[1])
         if isinstance(statement, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
             targets = names_assigned(statement)
-            if reads(statement.value, tainted) or (written and statement.value is not None and any(
+            if reads(statement.value, tainted) and not _predicted(statement.value) or (
+                    written and statement.value is not None and any(
                     read_file(model, c, function) in written for c in _calls(statement.value))) or (methods and inline and statement.value is not None
                                                    and _method_returns_fitted(model, statement.value, tainted,
                                                                               methods)):
@@ -580,6 +581,13 @@ def follow_to_split(model, block: cst.CSTNode, source: Optional[cst.CSTNode], se
     if leaves is not None and transformed:
         leaves.update(n for n in tainted if n.startswith("self."))
     return None
+
+
+def _predicted(value: Optional[cst.BaseExpression]) -> bool:
+    """`data["label"] = KMeans(4).fit_predict(scaled)`: what a model predicts from fitted rows
+    (labels, scores) is no transformed copy of them; the frame it is stored in keeps its rows."""
+    return isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+        and value.func.attr.value in ("fit_predict", "predict", "predict_proba")
 
 
 def _split_in_method(model, statement: cst.CSTNode, tainted: set, methods: dict) -> Optional[Split]:

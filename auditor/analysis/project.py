@@ -111,6 +111,12 @@ class FileSummary:
     # for top-level functions that return data fitted on all its rows (see fitted_data.py):
     # a caller in another module that splits what they return leaks (TRN202).
     fitted_returns: dict = field(default_factory=dict)
+    # {data file name: reading function or ""} of files this module reads back and splits
+    # (split_reads.py): a module writing fitted data to that file leaks into the split (TRN202).
+    split_reads: dict = field(default_factory=dict)
+    # {"module.function": [[arguments handed as a part], ...]} of other modules' functions whose
+    # result this file splits (split_results.py): a fit in that function leaks there (TRN202).
+    split_results: dict = field(default_factory=dict)
     # Grad mode carried into a method of an object handed through a function of another
     # module (see param_calls.py): the methods this module's functions call on their
     # parameters, and what this file hands to other modules' functions.
@@ -171,7 +177,7 @@ _LIBRARIES = frozenset(getattr(sys, "stdlib_module_names", ())) | {
 
 # Words without which a file fits nothing and takes no statistics of its rows (a cheap screen
 # before the fitted-data analysis).
-_FITTING_WORDS = re.compile(r"fit|std|zscore|scale|normali[sz]e|min\(|abs\(")
+_FITTING_WORDS = re.compile(r"fit|std|zscore|scale|normali[sz]e|min\(|abs\(|fillna\(")
 
 
 def summarize_file(ctx) -> Optional[Any]:
@@ -260,6 +266,12 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.fitted_data import fitted_returns
 
         summary.fitted_returns = fitted_returns(program_of(model))
+    if "split" in text or "Fold" in text or "cross_val" in text or ":]" in text:
+        from auditor.analysis.split_reads import project_split_reads
+        from auditor.analysis.split_results import split_results
+
+        summary.split_reads = project_split_reads(model, text)
+        summary.split_results = split_results(program_of(model), module, is_package)
     if model.function_info and _FITTING_WORDS.search(text):
         from auditor.analysis.fitting_parameters import fitting_parameters
 

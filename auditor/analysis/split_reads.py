@@ -31,3 +31,10 @@ def split_reads(model) -> dict:
                            inline=False) is not None:
             found[name] = model.info(site.function).name if site.function is not None else ""
     return found
+
+
+def project_split_reads(model, text: str) -> dict:
+    """`split_reads` for the project summary: only a text that reads a data file by name."""
+    from auditor.data_files import data_file_names
+
+    return split_reads(model) if data_file_names(text) else {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from auditor.data_files import DATA_FILE_PREFIX, data_file_names
 from auditor.fingerprint import blake2b
 
 # This scan reads every file before anything else happens, so it is written for the
@@ -99,7 +100,11 @@ def _is_word_character(character: str) -> bool:
 
 
 def scan_imports(path: str, data: bytes) -> tuple[str, ...]:
-    return imported_names(data.decode("utf-8", "replace"), notebook=path.endswith(".ipynb"))
+    """Import names, and the data files the file reads or writes (`file:clean.csv`): a file
+    name links a module writing fitted data to one reading it back (auditor/data_files.py)."""
+    text = data.decode("utf-8", "replace")
+    files = tuple(DATA_FILE_PREFIX + name for name in data_file_names(text))
+    return imported_names(text, notebook=path.endswith(".ipynb")) + files
 
 
 class DependencyGraph:
@@ -116,16 +121,26 @@ class DependencyGraph:
             if module:
                 self._by_last.setdefault(module.rsplit(".", 1)[-1], []).append(path)
         self.edges: dict[str, list[str]] = {path: [] for path in modules}
+        self._by_file: dict[str, list[str]] = {}  # data file name -> files naming it
 
     def add(self, path: str, names: Iterable[str]) -> None:
-        """Record a file's import names: an edge each way to every file they may name."""
+        """Record a file's import names: an edge each way to every file they may name. A data
+        file's name (`file:clean.csv`) links the files naming it (see auditor/data_files.py)."""
         for name in names:
+            if name.startswith(DATA_FILE_PREFIX):
+                self._by_file.setdefault(name, []).append(path)
+                continue
             for target in self._by_last.get(name, ()):
                 if target != path:
                     self.edges[path].append(target)
                     self.edges[target].append(path)
 
     def finish(self) -> None:
+        for paths in self._by_file.values():
+            for other in paths[1:]:  # a star: one component, few edges
+                if other != paths[0]:
+                    self.edges[paths[0]].append(other)
+                    self.edges[other].append(paths[0])
         for path, targets in self.edges.items():
             self.edges[path] = sorted(set(targets))
 

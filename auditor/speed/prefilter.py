@@ -35,6 +35,9 @@ VERBS = (
     # A data-loading helper that standardises by hand (`(X - X.mean(0)) / X.std(0)`) and
     # imports nothing of ML: another file splits what it returns (TRN202).
     "std(",
+    # A cleaning helper that fills gaps with a column's mean or median (`df.fillna(df.mean())`):
+    # imputation by hand, another file splits what it returns (TRN202).
+    "fillna(",
     # A model class whose `nn` comes from a star import (`from .parts import *`): other
     # files build it, and need to know it is a model.
     "nn.Module",

@@ -33,3 +33,18 @@ def test_imported_names(text, expected):
 def test_a_notebook_is_scanned_as_its_json_text():
     text = '{"cells": [{"source": ["import torch\\n", "torch.optim.SGD(p)"]}]}'
     assert set(imported_names(text, notebook=True)) == {"torch", "optim"}
+
+
+def test_a_data_file_links_the_module_writing_it_to_the_one_reading_it():
+    from auditor.speed.dependencies import DependencyGraph, scan_imports
+
+    writer = b'import pandas as pd\ndf.to_csv(os.path.join(OUT, "clean.csv"))\n'
+    reader = b'import pandas as pd\ndf = pd.read_csv("data/processed/clean.csv")\n'
+    other = b'import pandas as pd\ndf = pd.read_csv("raw.csv")\n'
+    names = {"a.py": scan_imports("a.py", writer), "b.ipynb": scan_imports("b.ipynb", reader.replace(b'"', b'\\"')),
+             "c.py": scan_imports("c.py", other)}
+    graph = DependencyGraph({"a.py": "a", "b.ipynb": "b", "c.py": "c"})
+    for path, found in names.items():
+        graph.add(path, found)
+    graph.finish()
+    assert graph.connected() == {"a.py", "b.ipynb"}

@@ -4,7 +4,8 @@ A notebook that saves the cleaned frame and reads it back in a later cell, or a 
 `prepare()` writes what `fit_model()` reads and splits. The file is known by its name,
 however the directory is spelled. Correct look-alikes: the fitted file read back but never
 split (the test rows come from another file), a different file read and split, the split
-made before the fit. Across modules the file links nothing (no import): not followed.
+made before the fit. Across modules: test_leakage_file_round_trips_across_modules.py. (The
+cases share one run, and a file name links modules: each case names files of its own.)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 frame = pd.read_csv("raw.csv")
 frame[["a", "b"]] = MinMaxScaler().fit_transform(frame[["a", "b"]])
-frame.to_csv("scaled.csv", index=False)
+frame.to_csv("scaled_apart.csv", index=False)
 data = pd.read_csv("labels.csv")
 train, test = train_test_split(data, test_size=0.25)
 """,
@@ -63,10 +64,10 @@ from sklearn.preprocessing import StandardScaler
 
 def prepare(raw):
     X = StandardScaler().fit_transform(raw)
-    np.save("features.npy", X)
+    np.save("features_whole.npy", X)
 
 def fit_model():
-    X = np.load("features.npy")
+    X = np.load("features_whole.npy")
     X_test = np.load("test_features.npy")
     return X, X_test
 """,

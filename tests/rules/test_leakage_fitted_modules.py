@@ -258,7 +258,9 @@ EXPECTED = {
     "deephit/main.py": [("TRN202", 4)],
     "deephit/import_data.py": [],
     "tabsurvey/train.py": [("TRN202", 9)],
-    "tabsurvey/utils/load_data.py": [],
+    # The loader fits rows it reads itself and train.py splits what it returns: its own
+    # module is flagged at the fit too (split_results.py: the callers' summaries).
+    "tabsurvey/utils/load_data.py": [("TRN202", 7)],
     "informer/data_loader.py": [],
     "informer/run.py": [],
     "raw/loading.py": [],

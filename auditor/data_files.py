@@ -1,0 +1,33 @@
+"""Data files a source text names, read from the text alone (no parse).
+
+A pipeline often hands data from one module to another through a file, not an import:
+`build_features.py` fits a scaler and writes `processed.csv`, `train.py` (or a notebook)
+reads `processed.csv` back and splits it. The file's name is then an edge between the two
+modules, as an import is: the run links them (speed/dependencies.py) and a check naming
+only one of them summarizes the other (neighbours.py), so that checking one file finds what
+checking the project finds (TRN202 follows fitted data through such a file).
+
+Over-approximation only costs a summary or a re-check: every quoted name with a data
+file's extension counts, in a file that holds a call reading or writing data files.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Graph names of data files carry this prefix: a module name never holds a colon.
+DATA_FILE_PREFIX = "file:"
+
+# Calls that read or write tables and arrays (pandas, numpy, joblib, pickle).
+_CALL_WORDS = re.compile(r"\.(?:to|read)_(?:csv|pickle|parquet|feather|hdf|excel|json)\(|\b(?:np|numpy)\."
+                         r"(?:save|savez|savetxt|load|loadtxt)\(|\bjoblib\.(?:dump|load)\(|\bpickle\.(?:dump|load)\(")
+# The last part of a quoted path with a data file's extension (`"data/processed.csv"`,
+# `'X.npy'`; in a notebook's JSON the quote is escaped: `\"clean.csv\"`).
+_NAME = re.compile(r"([\w.\-]+\.(?:csv|tsv|pkl|pickle|parquet|feather|npy|npz|h5|hdf5|xlsx|xls|joblib))\\?[\"']")
+
+
+def data_file_names(text: str) -> tuple[str, ...]:
+    """The data file names (last path part) quoted in a text that reads or writes data files."""
+    if not _CALL_WORDS.search(text):
+        return ()
+    return tuple(sorted({match.group(1) for match in _NAME.finditer(text)}))
