@@ -18,6 +18,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     code = "TRN301"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "softmax-before-cross-entropy"
+    # A lesson's training part may import nothing and use a model and criterion built by
+    # an earlier part (module_objects.py): "loss" lets such a file in.
+    needs_imports = ("torch", "loss")
     severity = Severity.ERROR
     summary = "Probabilities from softmax are passed to CrossEntropyLoss, which expects logits."
     what = """

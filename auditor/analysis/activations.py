@@ -169,6 +169,10 @@ class Activations:
                 found = self._imported_helper(qualified, kind)
                 if found:
                     return found
+            if index is None and type(func) is cst.Name and kind != PASSED and not model.bindings.get(func.value):
+                found = self._shared_model(func.value, kind)  # `from setup import model`, a lesson's part
+                if found:
+                    return found
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return _LAYER_NAMES[kind]
             if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
@@ -254,6 +258,16 @@ class Activations:
         method = model.class_info[owners.pop()].methods.get(attr)
         found = self._returned(method, kind, index, depth) if method is not None else None
         return f"`{callee}()` returns {found}" if found else None
+
+    def _shared_model(self, name: str, kind) -> Optional[str]:
+        """A model built at the top level of another module: imported, or bound by the files
+        run before this one (see module_objects.py)."""
+        from auditor.analysis.module_objects import MODEL, shared_object
+
+        found = shared_object(self.model, self.project, self.module_name, self.is_package, name)
+        if found is None or found[0] != MODEL or found[1] != kind:
+            return None
+        return f"{found[2]}, a model whose forward returns {_RETURNS[kind]}"
 
     def _imported_helper(self, qualified: Optional[str], kind, target: Optional[tuple] = None) -> Optional[str]:
         """`from utils import predict` ... `predict(net, x)`: what another module's summary
