@@ -16,6 +16,7 @@ import libcst as cst
 from auditor.analysis.alternatives import exclusive
 from auditor.analysis.builds import unwrap_model
 from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
+from auditor.analysis.layer_loops import looped_last_layer
 from auditor.analysis.ctor_flags import after_taken_return, flag_guard
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
@@ -480,6 +481,13 @@ class Activations:
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
             or self._installed_on_parameter(callee, function)
+        if not bindings and index is None:  # `for layer in self.layers: x = layer(x)`
+            looped = looped_last_layer(model, function, callee, use)
+            if looped is not None:
+                last = looped[1]
+                if type(last) is cst.Call and matches(model.qualify_call(last), *_LAYERS[kind]):
+                    return f"`{callee}` walks `{looped[0]}`, whose last layer is {_LAYER_NAMES[kind]}"
+                return None
         if not bindings and callee.startswith("self.") and callee.count(".") == 1:
             # `return self.classify(h)` in forward: what that method of the class returns
             cls = model.class_of(function)
