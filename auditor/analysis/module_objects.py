@@ -65,6 +65,10 @@ def module_objects(model: FileModel, path: str, text: str) -> dict:
         if len(kinds) == 1 and None not in kinds:
             objects[name] = (LOSS, kinds.pop())
             continue
+        values = [unwrap_moves(b.value) for b in top if dotted_name(unwrap_moves(b.value)) != name]
+        if not any(type(v) is cst.Call and _may_build_a_model(model, v) for v in values):
+            objects[name] = (None, None)  # `df = pd.read_csv(...)`: not read as a model (cost)
+            continue
         if activations is None:
             activations = Activations(model)
         kind = next((k for k in (SOFTMAX, SIGMOID, LOGITS)
@@ -132,6 +136,13 @@ def _class_read(project, directory: str, held: tuple) -> tuple:
                 kinds.add(kind)
                 break
     return (MODEL, kinds.pop()) if len(kinds) == 1 else (None, None)
+
+
+def _may_build_a_model(model: FileModel, call: cst.Call) -> bool:
+    """A call phase 1 can read as a model: a class of this file, a name it does not know (a
+    class of another part), or torch's own containers and layers."""
+    qualified = model.qualify_call(call)
+    return qualified is None or qualified.startswith("torch.nn.")
 
 
 def _class_built(model: FileModel, value) -> Optional[str]:
