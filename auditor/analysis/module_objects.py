@@ -26,9 +26,12 @@ import libcst as cst
 
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name, resolve_import
+from auditor.analysis.reexports import defined_at
 
 LOSS, MODEL = "loss", "model"
 CLASS = "class"  # a model built from a class this file does not define: its name
+# activations.SOFTMAX, SIGMOID and LOGITS (that module imports this one).
+_MODEL_KINDS = ("softmax", "sigmoid", "logits")
 _BUILTINS = frozenset(dir(builtins))
 # project index -> {directory: {name: [(module, (role, kind))]}}, built once per run.
 _BY_DIRECTORY: dict = {}
@@ -36,11 +39,11 @@ _BY_DIRECTORY: dict = {}
 
 # -- phase 1 ---------------------------------------------------------------------------------
 
-def module_objects(model: FileModel, path: str, text: str) -> dict:
+def module_objects(model: FileModel, path: str, text: str, activations_class) -> dict:
     """{"dir": the file's directory, "objects": {name: (role, kind or None)}} for the names
     bound at module level to a call (the directory alone when the file builds no model and
-    no loss: a lesson's training part finds its earlier parts through it)."""
-    from auditor.analysis.activations import LOGITS, SIGMOID, SOFTMAX, Activations
+    no loss: a lesson's training part finds its earlier parts through it). `activations_class`
+    is activations.Activations (handed in: that module asks this one in phase 2)."""
     from auditor.analysis.builds import unwrap_moves
     from auditor.analysis.roles import roles_of
 
@@ -70,8 +73,8 @@ def module_objects(model: FileModel, path: str, text: str) -> dict:
             objects[name] = (None, None)  # `df = pd.read_csv(...)`: not read as a model (cost)
             continue
         if activations is None:
-            activations = Activations(model)
-        kind = next((k for k in (SOFTMAX, SIGMOID, LOGITS)
+            activations = activations_class(model)
+        kind = next((k for k in _MODEL_KINDS
                      if activations._model_output(name, None, k, None, 0)), None)
         if kind is None:
             built = {_class_built(model, unwrap_moves(b.value)) for b in top
@@ -85,13 +88,14 @@ def module_objects(model: FileModel, path: str, text: str) -> dict:
     return found
 
 
-def fragment_summary(ctx, summary_class) -> Optional[object]:
+def fragment_summary(ctx, summary_class, activations_class) -> Optional[object]:
     """The summary of a file with no function and no import: only what it builds at module
     level and where it is, when it builds or trains something (a lesson's part)."""
     text = ctx.source.text
     if "loss" not in text and "Loss" not in text and "nn." not in text:
         return None
-    return summary_class(module=ctx.module_name, module_objects=module_objects(ctx.model, ctx.path, text))
+    return summary_class(module=ctx.module_name, module_objects=module_objects(ctx.model, ctx.path, text,
+                                                                                 activations_class))
 
 
 # -- phase 2 ---------------------------------------------------------------------------------
@@ -126,12 +130,10 @@ def _class_read(project, directory: str, held: tuple) -> tuple:
     whose summary says what its forward ends in; `held` itself otherwise."""
     if held[0] != CLASS:
         return held
-    from auditor.analysis.activations import LOGITS, SIGMOID, SOFTMAX
-
     kinds = set()
     for summary in _summaries_in(project, directory):
         outputs = getattr(summary, "outputs", None) or {}
-        for kind in (SOFTMAX, SIGMOID, LOGITS):
+        for kind in _MODEL_KINDS:
             if (held[1], kind, None) in outputs:
                 kinds.add(kind)
                 break
@@ -168,12 +170,10 @@ def shared_loss_names(project) -> tuple:
 
 def _imported(project, module_name: str, is_package: bool, qualified: str,
               name: str) -> Optional[tuple[str, str, str]]:
-    from auditor.analysis.activations import defining_module
-
     target = resolve_import(module_name, qualified, is_package)
     if target is None:
         return None
-    module, attr = defining_module(project, *target)
+    module, attr = defined_at(project.get, *target)
     held = (getattr(project.get(module), "module_objects", None) or {}).get("objects", {}).get(attr)
     if not held or held[1] is None:
         return None

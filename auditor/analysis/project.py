@@ -183,9 +183,10 @@ def summarize_file(ctx) -> Optional[Any]:
 
     if "def " not in ctx.source.text and "import" not in ctx.source.text:
         # A lesson's part may still build the model or train what an earlier part built.
+        from auditor.analysis.activations import Activations
         from auditor.analysis.module_objects import fragment_summary
 
-        return fragment_summary(ctx, FileSummary)
+        return fragment_summary(ctx, FileSummary, Activations)
     module = ctx.module_name
     is_package = os.path.basename(ctx.path) == "__init__.py"
     model = ctx.model
@@ -308,9 +309,10 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.method_call_grads = method_call_grads(model)
         summary.class_methods = class_methods(model)
         summary.self_method_calls = self_method_calls(model, _TOO_COMMON)
+    from auditor.analysis.activations import Activations
     from auditor.analysis.module_objects import module_objects
 
-    summary.module_objects = module_objects(model, ctx.path, text)
+    summary.module_objects = module_objects(model, ctx.path, text, Activations)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
