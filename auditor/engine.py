@@ -48,8 +48,8 @@ from auditor.kernel_rules import InternalErrorRule, SyntaxErrorRule
 from auditor.legacy_syntax import async_as_name
 from auditor.neighbours import base_directory
 from auditor.python2 import as_python3
-from auditor.speed import (DependencyGraph, compile_check, may_hold_training_code, mentions_any, parse_module,
-                           relevance_pattern, scan_imports)
+from auditor.speed import (DependencyGraph, compile_check, may_be_a_part, may_hold_training_code, mentions_any,
+                           parse_module, relevance_pattern, scan_imports)
 from auditor.rule import Rule
 from auditor.suppression import is_suppressed, skips_file
 
@@ -510,6 +510,7 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
     cache = options.cache
     # A first pass over the bytes: cache look-ups, and which files share knowledge.
     names: dict[str, tuple] = {}
+    parts: set[str] = set()  # files that may run in the namespace of their directory's others
     results: dict[str, FileResult] = {}
     infos: dict[str, _Info] = {}
     entries: dict[str, Entry] = {}
@@ -528,6 +529,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             todo.append(path)  # phase 1 measures it (a notebook by its code) and may skip it
             continue
         names[path] = scan_imports(path, data)
+        if may_be_a_part(names[path], data):
+            parts.add(path)
         if cache is not None:
             digest = digest_bytes(data)
             entry = cache.get(path)
@@ -545,6 +548,8 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
     graph = DependencyGraph(modules)
     for path, found in names.items():
         graph.add(path, found)
+        if path in parts:  # perhaps a lesson's part, run after the other files of its directory
+            graph.add_peers(path)
     graph.finish()
     connected = graph.connected()
 
@@ -653,6 +658,8 @@ def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: di
             continue
         module = modules[path] = module_name_for(path, packages)
         names[path] = scan_imports(path, data)
+        if may_be_a_part(names[path], data):
+            parts.add(path)
         digest = digest_bytes(data)
         entry = cache.get(path) if cache is not None else None
         if entry is not None and entry.digest == digest:

@@ -18,6 +18,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     code = "TRN301"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "softmax-before-cross-entropy"
+    # A lesson's training part may import nothing and use a model and criterion built by
+    # an earlier part (module_objects.py): "loss" lets such a file in.
+    needs_imports = ("torch", "loss")
     severity = Severity.ERROR
     summary = "Probabilities from softmax are passed to CrossEntropyLoss, which expects logits."
     what = """
@@ -137,6 +140,15 @@ class SoftmaxBeforeCrossEntropy(Rule):
         of the run), reads the models those subclasses install; a criterion that the
         branches of one `if` pick among built-in losses (`CrossEntropyLoss` for
         classification, `MSELoss` otherwise) is that loss on the run taking its branch.
+
+        Top-level objects of other modules: a model and a criterion built at another module's
+        top level and imported by name (`from setup import model, criterion`), or used by a
+        lesson's later part that imports nothing of torch and runs in the namespace of the files
+        of its directory (`part_1_model.py` builds `model = IrisNet()` and `criterion`,
+        `part_3_train.py` trains them; every file of the directory binding the name must agree).
+        A forward applying the layers of a ModuleList or Sequential in a loop (`for layer in
+        self.layers: x = layer(x)`) ends in the container's last layer (its literal's last
+        element, or the last `append` of `__init__`).
 
         It cannot see a module that is not checked in the same run, models or criteria
         built by factories or registries whose return it cannot read (but see dict keys),

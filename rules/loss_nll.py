@@ -89,6 +89,7 @@ def _layer_output(model, call: cst.Call, function, depth: int) -> Optional[str]:
 
 
 class NllLossWithoutLogSoftmax(Rule):
+    needs_imports = ("torch", "loss")  # see TRN301
     code = "TRN303"
     kind = "both"  # also a runtime guard (auditor run, auditor train)
     name = "nll-loss-without-log-softmax"

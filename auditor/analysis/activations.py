@@ -16,6 +16,7 @@ import libcst as cst
 from auditor.analysis.alternatives import exclusive
 from auditor.analysis.builds import unwrap_model
 from auditor.analysis.head_slots import last_slot, slot_swaps, timm_head
+from auditor.analysis.layer_loops import looped_last_layer
 from auditor.analysis.ctor_flags import after_taken_return, flag_guard
 from auditor.analysis.model import FileModel, subscript_key
 from auditor.analysis.names import dotted_name, matches
@@ -169,6 +170,10 @@ class Activations:
                 found = self._imported_helper(qualified, kind)
                 if found:
                     return found
+            if index is None and type(func) is cst.Name and kind != PASSED and not model.bindings.get(func.value):
+                found = self._shared_model(func.value, kind)  # `from setup import model`, a lesson's part
+                if found:
+                    return found
             if isinstance(func, cst.Call) and matches(model.qualify_call(func), *_LAYERS[kind]):
                 return _LAYER_NAMES[kind]
             if type(func) is cst.Call:  # `Net()(x)`: a model built and called at once
@@ -254,6 +259,16 @@ class Activations:
         method = model.class_info[owners.pop()].methods.get(attr)
         found = self._returned(method, kind, index, depth) if method is not None else None
         return f"`{callee}()` returns {found}" if found else None
+
+    def _shared_model(self, name: str, kind) -> Optional[str]:
+        """A model built at the top level of another module: imported, or bound by the files
+        run before this one (see module_objects.py)."""
+        from auditor.analysis.module_objects import MODEL, shared_object
+
+        found = shared_object(self.model, self.project, self.module_name, self.is_package, name)
+        if found is None or found[0] != MODEL or found[1] != kind:
+            return None
+        return f"{found[2]}, a model whose forward returns {_RETURNS[kind]}"
 
     def _imported_helper(self, qualified: Optional[str], kind, target: Optional[tuple] = None) -> Optional[str]:
         """`from utils import predict` ... `predict(net, x)`: what another module's summary
@@ -466,6 +481,13 @@ class Activations:
             return None
         bindings = [b for b in model.bindings_of(callee, function) if b.kind == "assign" and b.index is None] \
             or self._installed_on_parameter(callee, function)
+        if not bindings and index is None:  # `for layer in self.layers: x = layer(x)`
+            looped = looped_last_layer(model, function, callee, use)
+            if looped is not None:
+                last = looped[1]
+                if type(last) is cst.Call and matches(model.qualify_call(last), *_LAYERS[kind]):
+                    return f"`{callee}` walks `{looped[0]}`, whose last layer is {_LAYER_NAMES[kind]}"
+                return None
         if not bindings and callee.startswith("self.") and callee.count(".") == 1:
             # `return self.classify(h)` in forward: what that method of the class returns
             cls = model.class_of(function)

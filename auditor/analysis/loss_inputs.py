@@ -186,7 +186,9 @@ class LossInputs:
     def screen_words(self) -> tuple:
         """Words without which a file cannot call any loss this run knows (a cheap screen)."""
         # This file's own losses and installs name a built-in loss: LOSS_WORDS covers them.
-        return LOSS_WORDS + tuple(sorted(self._project_tables()[0]))
+        from auditor.analysis.module_objects import shared_loss_names
+
+        return LOSS_WORDS + tuple(sorted(self._project_tables()[0])) + shared_loss_names(self.project)
 
     def input_of(self, site) -> Optional[tuple[str, Optional[cst.BaseExpression], Optional[str]]]:
         """(loss kind, the argument the loss reads as its input, how: None for a built-in loss)."""
@@ -255,7 +257,7 @@ class LossInputs:
             return None
         qualified = model.qualify(func)
         if qualified is not None:  # `focal_loss(pred, y)` imported from another module
-            return self._imported(qualified, f"`{name.rsplit('.', 1)[-1]}`")
+            return self._imported(qualified, f"`{name.rsplit('.', 1)[-1]}`") or self._shared(name)
         if name.startswith("self.") and name.count(".") == 1 and name not in model.bindings:
             cls = model.class_of(function)
             if cls is not None and name[5:] in cls.methods:  # `self.loss(logits, y)`: a method of the class
@@ -273,7 +275,17 @@ class LossInputs:
         for (owner, position), kind in own.items():
             if owner == name and not model.class_info.get(name):
                 return kind, position, f"via `{name}`, which hands it to {LOSS_NAMES[kind]}"
-        return self._local_consumer(name, func)
+        return self._local_consumer(name, func) or self._shared(name)
+
+    def _shared(self, name: str) -> Optional[tuple[str, int, str]]:
+        """A criterion built at the top level of another module: imported from it, or bound by
+        the files of this directory run before this one (see module_objects.py)."""
+        from auditor.analysis.module_objects import LOSS, shared_object
+
+        found = shared_object(self.model, self.project, self.module_name, self.is_package, name)
+        if found is None or found[0] != LOSS:
+            return None
+        return found[1], 0, f"{found[2]}, a {_CLASS_NAMES.get(found[1], found[1])}"
 
     def _local_consumer(self, name: str, func: cst.BaseExpression) -> Optional[tuple[str, int, str]]:
         """`def criterion(logits, labels): return F.binary_cross_entropy_with_logits(logits, labels)`

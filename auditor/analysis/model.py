@@ -20,6 +20,7 @@ from typing import Iterator, Optional, Union
 
 import libcst as cst
 
+from auditor.analysis.fragments import presume_fragment_imports
 from auditor.analysis.names import ImportTable, dotted_name, matches
 from auditor.speed import model_walker, node_classes, render_expression, token_classes
 
@@ -647,6 +648,7 @@ def build_file_model(module: cst.Module) -> FileModel:
     if cached is not None and cached[0] is module:
         return cached[1]
     model = FileModel(module=module)
+    presume_fragment_imports(module, model.imports)  # a lesson's part importing nothing
     _Builder(model).build(module)
     if len(_MODELS) >= _MAX_CACHED:
         del _MODELS[next(iter(_MODELS))]

@@ -167,6 +167,9 @@ class FileSummary:
     # Methods of the file's classes that switch the object's attributes or step an optimizer
     # (wrapper_methods.py): `model.val_start()` on a parameter in another module.
     wrapper_methods: dict = field(default_factory=dict)
+    # {"dir": ..., "objects": {name: (role, kind)}}: the models and criteria this file builds at
+    # module level, for the files importing them or run after it (module_objects.py).
+    module_objects: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -185,7 +188,11 @@ def summarize_file(ctx) -> Optional[Any]:
     from auditor.analysis.program import program_of
 
     if "def " not in ctx.source.text and "import" not in ctx.source.text:
-        return None
+        # A lesson's part may still build the model or train what an earlier part built.
+        from auditor.analysis.activations import Activations
+        from auditor.analysis.module_objects import fragment_summary
+
+        return fragment_summary(ctx, FileSummary, Activations)
     module = ctx.module_name
     is_package = os.path.basename(ctx.path) == "__init__.py"
     model = ctx.model
@@ -314,6 +321,10 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.method_call_grads = method_call_grads(model)
         summary.class_methods = class_methods(model)
         summary.self_method_calls = self_method_calls(model, _TOO_COMMON)
+    from auditor.analysis.activations import Activations
+    from auditor.analysis.module_objects import module_objects
+
+    summary.module_objects = module_objects(model, ctx.path, text, Activations)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)

@@ -24,7 +24,7 @@ The interface, by what the rest of auditor needs:
   `shifted_range(...)` (positions of one statement), `render_nodes(...)` (fixes);
 - skip work: `may_hold_training_code(text, pattern)`, `relevance_pattern(words)`,
   `mentions_any(text, words)`, `compile_check(text, filename)`, `scan_imports(path, data)`,
-  `DependencyGraph`;
+  `may_be_a_part(names, data)`, `DependencyGraph`;
 - replay an unchanged run: `replay_or_continue(argv)` and `run_check_command(load)` (the
   entry point's), and `run_memo` / `fast_replay` (the CLI records what they replay).
 
@@ -53,6 +53,7 @@ _EXPORTS = {
     "mentions_any": ("prefilter", "mentions_any"),
     "compile_check": ("prefilter", "compile_check"),
     "scan_imports": ("dependencies", "scan_imports"),
+    "may_be_a_part": ("dependencies", "may_be_a_part"),
     "DependencyGraph": ("dependencies", "DependencyGraph"),
     "replay_or_continue": ("fast_replay", "replay_or_continue"),
     "run_check_command": ("fast_replay", "run_check_command"),

@@ -14,6 +14,7 @@ findings, so when in doubt a name is kept.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Iterable, Mapping
 
@@ -99,6 +100,13 @@ def _is_word_character(character: str) -> bool:
     return character.isalnum() or character == "_"
 
 
+def may_be_a_part(names: tuple, data: bytes) -> bool:
+    """A file importing nothing, or using torch without importing it: perhaps a part of a
+    lesson, run in the namespace of the other files of its directory (see `add_peers`)."""
+    names = tuple(name for name in names if not name.startswith(DATA_FILE_PREFIX))  # data files are no imports
+    return not names or ("torch" not in names and (b"torch." in data or b"nn." in data))
+
+
 def scan_imports(path: str, data: bytes) -> tuple[str, ...]:
     """Import names, and the data files the file reads or writes (`file:clean.csv`): a file
     name links a module writing fitted data to one reading it back (auditor/data_files.py)."""
@@ -122,6 +130,7 @@ class DependencyGraph:
                 self._by_last.setdefault(module.rsplit(".", 1)[-1], []).append(path)
         self.edges: dict[str, list[str]] = {path: [] for path in modules}
         self._by_file: dict[str, list[str]] = {}  # data file name -> files naming it
+        self._by_directory: "dict[str, list[str]] | None" = None
 
     def add(self, path: str, names: Iterable[str]) -> None:
         """Record a file's import names: an edge each way to every file they may name. A data
@@ -134,6 +143,22 @@ class DependencyGraph:
                 if target != path:
                     self.edges[path].append(target)
                     self.edges[target].append(path)
+
+    def add_peers(self, path: str, limit: int = 64) -> None:
+        """A file importing nothing may be a part of a lesson run after the other files of its
+        directory, in their namespace (analysis/module_objects.py): an edge each way to every
+        file of the directory (none in a directory of more than `limit` files)."""
+        if self._by_directory is None:
+            self._by_directory = {}
+            for other in self.edges:
+                self._by_directory.setdefault(os.path.dirname(other), []).append(other)
+        peers = self._by_directory.get(os.path.dirname(path), ())
+        if len(peers) > limit:
+            return
+        for target in peers:
+            if target != path:
+                self.edges[path].append(target)
+                self.edges[target].append(path)
 
     def finish(self) -> None:
         for paths in self._by_file.values():
