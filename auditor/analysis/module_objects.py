@@ -109,9 +109,12 @@ def shared_object(model: FileModel, project, module_name: Optional[str], is_pack
     qualified = model.imports.qualify_dotted(name)
     if qualified is not None:
         return _imported(project, module_name, is_package, qualified, name)
-    if name in _BUILTINS or model.bindings.get(name) or model.class_info.get(name) or model.imports.stars \
+    if name in _BUILTINS or model.bindings.get(name) or model.class_info.get(name) \
             or any(i.name == name for i in model.function_info.values()):
         return None
+    if model.imports.stars:  # `from part_1 import *`: the name is whatever a starred module binds
+        found = [_imported(project, module_name, is_package, f"{star}.{name}", name) for star in model.imports.stars]
+        return next((answer for answer in found if answer is not None), None)
     own = getattr(project.get(module_name), "module_objects", None)
     if not own:
         return None
