@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Iterator, Optional
 
 import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
+from auditor.analysis.deciding_callees import deciding_call_reader
 from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.handed import callers_handing_test
 from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
@@ -1103,7 +1105,7 @@ class TestDataInTrainingLoop(Rule):
             loop = loops[-1]
             if _under_improvement(model, site.node, loop):
                 continue
-            decision = follow(loop.body, statement, _result_names(statement, results))
+            decision = follow(loop.body, statement, _result_names(statement, results), deciding=_deciding(prog))
             if decision is None:
                 continue
             reported.add(site.node)
@@ -1126,7 +1128,7 @@ class TestDataInTrainingLoop(Rule):
             for site, index, seeds in _helpers_returning_test_scores(prog, loop, function):
                 if site.node in reported or _under_improvement(model, site.node, loop):
                     continue
-                decision = follow(loop.body, site.statement, seeds)
+                decision = follow(loop.body, site.statement, seeds, deciding=_deciding(prog))
                 if decision is None:
                     continue
                 reported.add(site.node)
@@ -1138,7 +1140,7 @@ class TestDataInTrainingLoop(Rule):
             for statement, index in masked_test_scores(prog, loop, function):
                 if statement in reported or _under_improvement(model, statement, loop):
                     continue
-                decision = follow(loop.body, statement, set(names_assigned(statement)))
+                decision = follow(loop.body, statement, set(names_assigned(statement)), deciding=_deciding(prog))
                 if decision is None:
                     continue
                 reported.add(statement)
@@ -1806,6 +1808,18 @@ def _under_improvement(model, node, epoch_loop) -> bool:
     return False
 
 
+_DECIDING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _deciding(prog):
+    """The file's reader of calls that decide on what they are handed (`save_if_best(model,
+    acc)`: the comparison with the best lives in the callee), one per program (it memoizes)."""
+    found = _DECIDING.get(prog)
+    if found is None:
+        found = _DECIDING[prog] = deciding_call_reader(prog)
+    return found
+
+
 def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False,
            by_data: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
@@ -1825,14 +1839,15 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
     if helper is not None and not mixed:
         loop = _evaluation_loop(prog, helper)
         if loop is not None:
-            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
+            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper),
+                              deciding=_deciding(prog))
             if decision is not None:
                 return Severity.ERROR, decision
     kept: set = set()  # names holding test results when the epoch loop ends
     if isinstance(unit, cst.For):
-        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept, deciding=_deciding(prog))
     else:
-        decision = decision_in(unit, set(), site.node) if unit is not None else None
+        decision = decision_in(unit, set(), site.node, deciding=_deciding(prog)) if unit is not None else None
         best = threaded_best(unit, site.node) if decision is None and unit is not None else None
         if best is not None and (not mixed or set(name_tokens(dotted_name(best) or "")) & _TEST_WORDS):
             # `best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the helper keeps
@@ -1844,7 +1859,8 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
                 _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
-            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept,
+                              deciding=_deciding(prog))
     if decision is None and kept:
         # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
         # reported figure is the best test score over the epochs.

@@ -14,7 +14,7 @@ value is tainted, a name rebound from anything else is not any more.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import libcst as cst
 
@@ -217,13 +217,15 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
 
 
 def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None,
-                outlives: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
+                outlives: Optional[set] = None, across: bool = False,
+                deciding: Optional[Callable] = None) -> Optional[cst.CSTNode]:
     """The node where this statement decides on a tainted value, if it does. `outlives`: inside
     a helper, a condition decides only when it compares with a value kept across calls (a
     global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic.
     `across`: the tainted values are scores kept over the epochs of a finished loop, so the
     numpy/torch reductions that pick one of them (`np.argmax(test_accs)`, `accs.max(dim=0)`)
-    choose an epoch too."""
+    choose an epoch too. `deciding(call, reads)`: whether the call hands a followed value to a
+    callee that decides on it (`save_if_best(model, acc)`, see `deciding_callees`)."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
     if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
         return test
@@ -244,16 +246,19 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
             # `best_loss = util.save_model(model, test_metrics, best_loss)`: the call is handed
             # the score and the running best and hands back the new best: it keeps the best.
             return call
+        if deciding is not None and deciding(call, lambda node: _reads(node, tainted, source)):
+            return call
     return None
 
 
 def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
            source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None,
-           final: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
+           final: Optional[set] = None, across: bool = False,
+           deciding: Optional[Callable] = None) -> Optional[cst.CSTNode]:
     """Walk `block`'s statements after `after` (from the start when None), carrying the
     tainted names forward; the first decision on one of them, or None (then `final`, if
     given, receives the names still tainted at the end of the block). `across`: see
-    `decision_in`."""
+    `decision_in`; so is `deciding`."""
     tainted = set(tainted)
     started = after is None
     inside: set = set()  # the statements of `after` itself: its results are what is followed
@@ -267,7 +272,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             continue
         elif id(statement) in inside:
             continue
-        decision = decision_in(statement, tainted, source, outlives, across)
+        decision = decision_in(statement, tainted, source, outlives, across, deciding)
         if decision is not None:
             return decision
         targets = names_assigned(statement)

@@ -1,0 +1,110 @@
+"""TRN204 when the decision on the test score lives in the callee the loop hands it to: a
+function that keeps the best in a global (`save_if_best(model, acc)`), a method of a
+checkpoint object that compares with `self.best` (`saver.update(model, acc)`), a callable
+early stopper whose `__call__` counts epochs without improvement (`stopper(acc)`), or a
+helper that hands the score on to one of those. The loop itself compares nothing. Look-
+alikes: the same callees fed the validation score (silent); the test score handed to a
+helper that only prints it or compares it with a constant (info: reported, nothing chosen).
+Through the real command."""
+
+from __future__ import annotations
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+HEAD = """
+import torch
+
+best_acc = 0.0
+
+
+def save_if_best(model, acc):
+    global best_acc
+    if acc > best_acc:
+        best_acc = acc
+        torch.save(model.state_dict(), "best.pt")
+
+
+class Saver:
+    def __init__(self):
+        self.best = 0.0
+
+    def update(self, model, acc):
+        if acc > self.best:
+            self.best = acc
+            torch.save(model.state_dict(), "best.pt")
+
+
+class Stopper:
+    def __init__(self, patience):
+        self.patience = patience
+        self.best = None
+        self.bad = 0
+
+    def __call__(self, loss):
+        if self.best is None or loss < self.best:
+            self.best = loss
+            self.bad = 0
+        else:
+            self.bad += 1
+        return self.bad > self.patience
+
+
+def record(model, acc, epoch):
+    print(epoch, acc)
+    save_if_best(model, acc)
+
+
+def show(acc, epoch):
+    if acc > 0.5:
+        print("above chance", epoch)
+    print(epoch, acc)
+
+
+def evaluate(model, loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+
+def run(model, optimizer, train_loader, val_loader, test_loader):
+    saver = Saver()
+    stopper = Stopper(5)
+    for epoch in range(100):
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        acc = evaluate(model, {held_out})
+        {use}
+"""
+
+USES = {
+    "global": "save_if_best(model, acc)",
+    "method": "saver.update(model, acc)",
+    "callable": "stopper(acc)\n        if stopper.bad > stopper.patience:\n            break",
+    "handed_on": "record(model, acc, epoch)",
+}
+
+CASES = {}
+for kind, use in USES.items():
+    CASES[f"bug_{kind}.py"] = HEAD.format(held_out="test_loader", use=use)
+    CASES[f"val_{kind}.py"] = HEAD.format(held_out="val_loader", use=use)
+CASES["shown.py"] = HEAD.format(held_out="test_loader", use="show(acc, epoch)")
+
+EVAL_LINE = HEAD.lstrip("\n").splitlines().index("        acc = evaluate(model, {held_out})") + 1
+
+
+def test_decision_in_the_callee_is_an_error(tmp_path):
+    found = run_cases(tmp_path, CASES, "TRN204")
+    for kind in USES:
+        assert codes_lines(found[f"bug_{kind}.py"]) == [("TRN204", EVAL_LINE)], kind
+        assert [f["severity"] for f in found[f"bug_{kind}.py"]] == ["error"], kind
+
+
+def test_validation_score_or_a_callee_that_only_reports(tmp_path):
+    found = run_cases(tmp_path, CASES, "TRN204")
+    for kind in USES:
+        assert found[f"val_{kind}.py"] == [], kind
+    assert [(f["line"], f["severity"]) for f in found["shown.py"]] == [(EVAL_LINE, "info")]
