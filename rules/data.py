@@ -1836,13 +1836,17 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
             return None
         previous = ancestor
+    stored: set = set()  # `self.` attributes the evaluation method leaves its test results in
     if helper is not None and not mixed:
         loop = _evaluation_loop(prog, helper)
         if loop is not None:
+            left: set = set()
             decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper),
-                              deciding=_deciding(prog))
+                              final=left, deciding=_deciding(prog))
             if decision is not None:
                 return Severity.ERROR, decision
+            if helper.cls is not None:
+                stored = {n for n in left if n.startswith("self.") and n.count(".") == 1}
     kept: set = set()  # names holding test results when the epoch loop ends
     if isinstance(unit, cst.For):
         decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept, deciding=_deciding(prog))
@@ -1859,6 +1863,7 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
                 _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
+            seeds |= stored  # `self.evaluate()` then `if self.acc > self.best_acc:`
             decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept,
                               deciding=_deciding(prog))
     if decision is None and kept:

@@ -7,34 +7,37 @@ The loop itself then shows no comparison: the decision is one call away. This mo
 the callee (a function or method of this file) by what it does with the parameter the score
 fills: a comparison with a value kept across calls (a global, a `self.` attribute, a name
 that says best), a `max`/`min`, a scheduler or early-stopping step, or a call it hands the
-parameter on to that does so (two calls deep at most). A callee that only prints, logs or
-stores the value does not decide.
+parameter on to that does so (two calls deep at most). A method of the same object called
+with no score at all decides too when it compares a followed `self.` attribute (`self.acc`
+that the evaluation method stored) in that way. A callee that only prints, logs or stores
+the value does not decide.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import libcst as cst
 
 from auditor.analysis.model import bind_arguments
-from auditor.analysis.result_use import follow, statements
+from auditor.analysis.result_use import follow, reads_tainted, statements
 
 _DEPTH = 2  # how many calls deep a handed-on score is followed
 
 
-def deciding_call_reader(prog) -> Callable[[cst.Call, Callable[[cst.BaseExpression], bool]], bool]:
-    """A predicate for `result_use.follow(..., deciding=...)`: whether `call` hands a value the
-    caller follows (an argument `reads(arg)` is true of) to a parameter its callee decides on."""
+def deciding_call_reader(prog) -> Callable[[cst.Call, set, Optional[cst.CSTNode]], bool]:
+    """A predicate for `result_use.follow(..., deciding=...)`: whether `call` hands a followed
+    value (an argument reading a name of `tainted`, or `source`) to a parameter its callee
+    decides on, or is a method of the same object deciding on a followed `self.` attribute."""
     memo: dict = {}
 
-    def decides(call: cst.Call, reads: Callable[[cst.BaseExpression], bool]) -> bool:
-        return _decides(prog, call, reads, memo, _DEPTH)
+    def decides(call: cst.Call, tainted: set, source: Optional[cst.CSTNode] = None) -> bool:
+        return _decides(prog, call, tainted, source, memo, _DEPTH)
 
     return decides
 
 
-def _decides(prog, call: cst.Call, reads, memo: dict, depth: int) -> bool:
+def _decides(prog, call: cst.Call, tainted: set, source, memo: dict, depth: int) -> bool:
     site = prog.model.call_site.get(call)
     if site is None:
         return False
@@ -45,20 +48,25 @@ def _decides(prog, call: cst.Call, reads, memo: dict, depth: int) -> bool:
     info = prog.model.function_info.get(function)
     if info is None:
         return False
-    handed = [p for p, a in bind_arguments(info, call, bound).items() if reads(a)]
-    return any(_parameter_decides(prog, info, p, memo, depth) for p in handed)
+    handed = [p for p, a in bind_arguments(info, call, bound).items() if reads_tainted(a, tainted, source)]
+    if any(_decides_on(prog, info, (p,), memo, depth) for p in handed):
+        return True
+    # `self.maybe_save()`: a sibling method reads what the evaluation method kept on `self`.
+    kept = tuple(sorted(n for n in tainted if n.startswith("self.")))
+    return bool(kept) and bound and (site.callee or "").startswith("self.") and \
+        _decides_on(prog, info, kept, memo, depth)
 
 
-def _parameter_decides(prog, info, parameter: str, memo: dict, depth: int) -> bool:
-    key = (info.node, parameter)
+def _decides_on(prog, info, names: tuple, memo: dict, depth: int) -> bool:
+    key = (info.node, names)
     if key in memo:
         return memo[key]
     memo[key] = False  # a recursive call decides nothing more than the call itself
     inner = None
     if depth > 1:
-        def inner(call: cst.Call, reads) -> bool:
-            return _decides(prog, call, reads, memo, depth - 1)
-    found = follow(info.node.body, None, {parameter}, outlives=kept_names(info), deciding=inner)
+        def inner(call: cst.Call, tainted: set, source=None) -> bool:
+            return _decides(prog, call, tainted, source, memo, depth - 1)
+    found = follow(info.node.body, None, set(names), outlives=kept_names(info), deciding=inner)
     memo[key] = found is not None
     return memo[key]
 

@@ -163,6 +163,11 @@ def _calls_in(statement: cst.CSTNode) -> Iterator[cst.Call]:
         stack.extend(syntactic_children(current))
 
 
+def reads_tainted(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
+    """Whether the expression reads a followed name (or contains `source`)."""
+    return _reads(node, tainted, source)
+
+
 def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
     if node is None:
         return False
@@ -224,7 +229,7 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
     global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic.
     `across`: the tainted values are scores kept over the epochs of a finished loop, so the
     numpy/torch reductions that pick one of them (`np.argmax(test_accs)`, `accs.max(dim=0)`)
-    choose an epoch too. `deciding(call, reads)`: whether the call hands a followed value to a
+    choose an epoch too. `deciding(call, tainted, source)`: whether the call hands a followed value to a
     callee that decides on it (`save_if_best(model, acc)`, see `deciding_callees`)."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
     if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
@@ -234,6 +239,10 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
             return call
         args = [a.value for a in call.args]
         if not any(_reads(a, tainted, source) for a in args):
+            # `self.maybe_save()`: a method of the object may read a followed `self.` attribute.
+            if deciding is not None and any(n.startswith("self.") for n in tainted) and \
+                    deciding(call, tainted, source):
+                return call
             continue
         callee = dotted_name(call.func) or ""
         last = callee.rsplit(".", 1)[-1]
@@ -246,7 +255,7 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
             # `best_loss = util.save_model(model, test_metrics, best_loss)`: the call is handed
             # the score and the running best and hands back the new best: it keeps the best.
             return call
-        if deciding is not None and deciding(call, lambda node: _reads(node, tainted, source)):
+        if deciding is not None and deciding(call, tainted, source):
             return call
     return None
 

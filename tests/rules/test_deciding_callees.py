@@ -108,3 +108,63 @@ def test_validation_score_or_a_callee_that_only_reports(tmp_path):
     for kind in USES:
         assert found[f"val_{kind}.py"] == [], kind
     assert [(f["line"], f["severity"]) for f in found["shown.py"]] == [(EVAL_LINE, "info")]
+
+
+TRAINER = """
+import torch
+
+
+class Trainer:
+    def __init__(self, model, optimizer, train_loader, val_loader, test_loader):
+        self.model = model
+        self.optimizer = optimizer
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.test_loader = test_loader
+        self.best_acc = 0.0
+
+    def train_epoch(self):
+        for x, y in self.train_loader:
+            self.optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(self.model(x), y).backward()
+            self.optimizer.step()
+
+    def evaluate(self):
+        correct = 0
+        with torch.no_grad():
+            for x, y in self.{held_out}:
+                correct += (self.model(x).argmax(1) == y).sum().item()
+        self.acc = correct
+
+    def maybe_save(self):
+        if self.acc > self.best_acc:
+            self.best_acc = self.acc
+            torch.save(self.model.state_dict(), "best.pt")
+
+    def report(self):
+        print("accuracy", self.acc)
+
+    def fit(self, epochs):
+        for epoch in range(epochs):
+            self.train_epoch()
+            self.evaluate()
+            {use}
+"""
+
+TRAINER_CASES = {
+    "kept_on_self.py": TRAINER.format(held_out="test_loader", use="self.maybe_save()"),
+    "compared_in_loop.py": TRAINER.format(held_out="test_loader",
+                                          use="if self.acc > self.best_acc:\n                self.best_acc = self.acc"),
+    "kept_val.py": TRAINER.format(held_out="val_loader", use="self.maybe_save()"),
+    "reported.py": TRAINER.format(held_out="test_loader", use="self.report()"),
+}
+
+TRAINER_LINE = TRAINER.lstrip("\n").splitlines().index("            self.evaluate()") + 1
+
+
+def test_result_kept_on_self_and_decided_by_a_sibling_method(tmp_path):
+    found = run_cases(tmp_path, TRAINER_CASES, "TRN204")
+    for name in ("kept_on_self.py", "compared_in_loop.py"):
+        assert [(f["line"], f["severity"]) for f in found[name]] == [(TRAINER_LINE, "error")], name
+    assert found["kept_val.py"] == []
+    assert [(f["line"], f["severity"]) for f in found["reported.py"]] == [(TRAINER_LINE, "info")]
