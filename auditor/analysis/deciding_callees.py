@@ -43,7 +43,7 @@ def _decides(prog, call: cst.Call, tainted: set, source, memo: dict, depth: int)
         return False
     resolved = prog.flow.resolve(site)
     if resolved is None:
-        return False
+        return _project_decides(prog, site, tainted, source)
     function, bound = resolved
     info = prog.model.function_info.get(function)
     if info is None:
@@ -69,6 +69,64 @@ def _decides_on(prog, info, names: tuple, memo: dict, depth: int) -> bool:
     found = follow(info.node.body, None, set(names), outlives=kept_names(info), deciding=inner)
     memo[key] = found is not None
     return memo[key]
+
+
+def _project_decides(prog, site, tainted: set, source) -> bool:
+    """A function of another module of the project (`utils.save_best(model, acc)`), or a method
+    of an object built from a class of another module (`saver = Checkpointer(); saver.update(
+    model, acc)`), whose summary says the parameter the followed value fills decides."""
+    from auditor.analysis.builds import instance_class
+    from auditor.analysis.project_names import project_entry
+
+    project, module = prog.flow.project, prog.flow.module_name
+    if project is None or module is None or not hasattr(project, "get"):
+        return False
+    entry = None
+    if site.qualname is not None:
+        entry = project_entry(project, module, site.qualname, "deciding_parameters")
+    elif site.method is not None and site.receiver is not None:
+        owner = instance_class(prog.model, site.receiver, site.function, module, False)
+        summary = project.get(owner[1]) if owner is not None and owner[1] not in (None, module) else None
+        entry = (getattr(summary, "deciding_parameters", None) or {}).get(f"{owner[0]}.{site.method}") \
+            if summary is not None else None
+    if not entry:
+        return False
+    plain = [a.value for a in site.node.args if a.keyword is None and not a.star]
+    named = {a.keyword.value: a.value for a in site.node.args if a.keyword is not None}
+    for position, parameter in entry:
+        value = named.get(parameter)
+        if value is None and position is not None and position < len(plain):
+            value = plain[position]
+        if value is not None and reads_tainted(value, tainted, source):
+            return True
+    return False
+
+
+def project_deciding(prog) -> dict:
+    """{function or `Class.method`: [(position or None, parameter)]} for the file's top-level
+    functions and methods of its top-level classes that decide on a parameter (the summary
+    field `deciding_parameters`; `__call__` too: `stopper(acc)` on an object of the class)."""
+    found: dict = {}
+    memo: dict = {}
+    for info in prog.model.function_info.values():
+        if info.parent is not None or not _compares(info.node):
+            continue
+        cls = info.cls
+        if cls is None and info.qualname != info.name:
+            continue
+        positional = list(info.positional)
+        deciding = [(positional.index(p) if p in positional else None, p) for p in positional
+                    if _decides_on(prog, info, (p,), memo, _DEPTH)]
+        if deciding:
+            found[info.name if cls is None else f"{cls.name}.{info.name}"] = deciding
+    return found
+
+
+def _compares(function: cst.FunctionDef) -> bool:
+    """A cheap first look: the function holds a comparison or a call (most do; a one-line
+    property does not)."""
+    return any(isinstance(s, (cst.If, cst.While)) or isinstance(s, cst.BaseSmallStatement) and
+               not isinstance(s, (cst.Pass, cst.Global, cst.Nonlocal)) for s in statements(function.body))
 
 
 def kept_names(info) -> set:

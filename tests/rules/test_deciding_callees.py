@@ -168,3 +168,75 @@ def test_result_kept_on_self_and_decided_by_a_sibling_method(tmp_path):
         assert [(f["line"], f["severity"]) for f in found[name]] == [(TRAINER_LINE, "error")], name
     assert found["kept_val.py"] == []
     assert [(f["line"], f["severity"]) for f in found["reported.py"]] == [(TRAINER_LINE, "info")]
+
+
+UTILS = """
+import torch
+
+best = {"acc": 0.0}
+
+
+def save_best(model, acc, path="best.pt"):
+    if acc > best["acc"]:
+        best["acc"] = acc
+        torch.save(model.state_dict(), path)
+
+
+class Checkpointer:
+    def __init__(self, path):
+        self.path = path
+        self.best = 0.0
+
+    def update(self, model, acc):
+        if acc > self.best:
+            self.best = acc
+            torch.save(model.state_dict(), self.path)
+
+
+def show(acc, epoch):
+    print(epoch, acc)
+"""
+
+MAIN = """
+import torch
+from utils import save_best, Checkpointer, show
+
+
+def evaluate(model, loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+
+def run(model, optimizer, train_loader, val_loader, test_loader):
+    saver = Checkpointer("best.pt")
+    for epoch in range(100):
+        for x, y in train_loader:
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        acc = evaluate(model, {held_out})
+        {use}
+"""
+
+MODULE_USES = {"function": "save_best(model, acc)", "method": "saver.update(model, acc)"}
+MODULE_CASES = {}
+for kind, use in MODULE_USES.items():
+    MODULE_CASES[f"bug_{kind}/utils.py"] = UTILS
+    MODULE_CASES[f"bug_{kind}/main.py"] = MAIN.format(held_out="test_loader", use=use)
+    MODULE_CASES[f"val_{kind}/utils.py"] = UTILS
+    MODULE_CASES[f"val_{kind}/main.py"] = MAIN.format(held_out="val_loader", use=use)
+MODULE_CASES["shown/utils.py"] = UTILS
+MODULE_CASES["shown/main.py"] = MAIN.format(held_out="test_loader", use="show(acc, epoch)")
+
+MAIN_LINE = MAIN.lstrip("\n").splitlines().index("        acc = evaluate(model, {held_out})") + 1
+
+
+def test_decision_in_a_callee_of_another_module(tmp_path):
+    found = run_cases(tmp_path, MODULE_CASES, "TRN204")
+    for kind in MODULE_USES:
+        assert [(f["line"], f["severity"]) for f in found[f"bug_{kind}/main.py"]] == [(MAIN_LINE, "error")], kind
+        assert found[f"val_{kind}/main.py"] == [], kind
+    assert [(f["line"], f["severity"]) for f in found["shown/main.py"]] == [(MAIN_LINE, "info")]
