@@ -10,7 +10,7 @@ import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
-from auditor.analysis.deciding_callees import deciding_call_reader
+from auditor.analysis.deciding_callees import deciding_call_reader, returned_history_decision
 from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.handed import callers_handing_test
 from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
@@ -1870,7 +1870,12 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
         # reported figure is the best test score over the epochs.
         block = site.function.body if site.function is not None else model.module
-        decision = follow(block, epoch_loop, kept, across=True)
+        left: set = set()
+        decision = follow(block, epoch_loop, kept, across=True, final=left)
+        if decision is None and site.function is not None:
+            # `return test_accs` (or `history`), and the caller picks the best of them:
+            # `accs = train(...)`, `print(max(accs))`.
+            decision = returned_history_decision(prog, site.function, left)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

@@ -20,7 +20,8 @@ from typing import Callable, Optional
 import libcst as cst
 
 from auditor.analysis.model import bind_arguments
-from auditor.analysis.result_use import follow, reads_tainted, statements
+from auditor.analysis.names import dotted_name
+from auditor.analysis.result_use import follow, names_assigned, reads_tainted, statements
 
 _DEPTH = 2  # how many calls deep a handed-on score is followed
 
@@ -127,6 +128,43 @@ def _compares(function: cst.FunctionDef) -> bool:
     property does not)."""
     return any(isinstance(s, (cst.If, cst.While)) or isinstance(s, cst.BaseSmallStatement) and
                not isinstance(s, (cst.Pass, cst.Global, cst.Nonlocal)) for s in statements(function.body))
+
+
+def returned_history_decision(prog, function: cst.FunctionDef, kept: set) -> Optional[cst.CSTNode]:
+    """The decision a caller of `function` (of this file) takes on the per-epoch scores it
+    returns (`return test_accs`, or the tuple position holding them): `accs = train(...)` then
+    `max(accs)` / `np.argmax(accs)` picks an epoch on them. None when no caller does."""
+    info = prog.model.function_info.get(function)
+    if info is None or not kept or not info.returns:
+        return None
+    whole = False
+    positions: set = set()
+    for ret in info.returns:
+        value = ret.value
+        if isinstance(value, cst.Tuple):
+            positions |= {i for i, e in enumerate(value.elements) if reads_tainted(e.value, kept, None)}
+        elif value is not None and reads_tainted(value, kept, None):
+            whole = True
+    if not whole and not positions:
+        return None
+    for site, _ in prog.flow.call_sites_of(function):
+        statement = site.statement
+        if not isinstance(statement, cst.Assign) or statement.value is not site.node or len(statement.targets) != 1:
+            continue
+        target = statement.targets[0].target
+        if whole:
+            names = set(names_assigned(statement))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            names = {dotted_name(e.value) for i, e in enumerate(target.elements) if i in positions} - {None}
+        else:
+            names = set()  # the whole tuple bound to one name: its parts are told apart by index only
+        if not names:
+            continue
+        block = site.function.body if site.function is not None else prog.model.module
+        decision = follow(block, statement, names, across=True)
+        if decision is not None:
+            return decision
+    return None
 
 
 def kept_names(info) -> set:
