@@ -232,7 +232,7 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
     choose an epoch too. `deciding(call, tainted, source)`: whether the call hands a followed value to a
     callee that decides on it (`save_if_best(model, acc)`, see `deciding_callees`)."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
-    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
+    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives, tainted)):
         return test
     for call in _calls_in(statement):
         if across and _picks_an_epoch(call, tainted, source):
@@ -334,8 +334,10 @@ def _container(node: cst.BaseExpression) -> cst.BaseExpression:
     return node
 
 
-def _kept(test: cst.BaseExpression, outlives: set) -> bool:
-    for name in names_read(test):
+def _kept(test: cst.BaseExpression, outlives: set, followed: set = frozenset()) -> bool:
+    """The condition compares with a value kept across calls, other than the followed value
+    itself (`if self.acc > 0.5:` of a stored `self.acc` is arithmetic, not a kept best)."""
+    for name in names_read(test) - set(followed):
         if name in outlives or name.startswith("self.") or set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
             return True
     return False

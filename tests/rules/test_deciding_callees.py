@@ -144,6 +144,10 @@ class Trainer:
     def report(self):
         print("accuracy", self.acc)
 
+    def cheer(self):
+        if self.acc > 0.5:
+            print("above chance")
+
     def fit(self, epochs):
         for epoch in range(epochs):
             self.train_epoch()
@@ -157,6 +161,7 @@ TRAINER_CASES = {
                                           use="if self.acc > self.best_acc:\n                self.best_acc = self.acc"),
     "kept_val.py": TRAINER.format(held_out="val_loader", use="self.maybe_save()"),
     "reported.py": TRAINER.format(held_out="test_loader", use="self.report()"),
+    "thresholded.py": TRAINER.format(held_out="test_loader", use="self.cheer()"),
 }
 
 TRAINER_LINE = TRAINER.lstrip("\n").splitlines().index("            self.evaluate()") + 1
@@ -167,7 +172,8 @@ def test_result_kept_on_self_and_decided_by_a_sibling_method(tmp_path):
     for name in ("kept_on_self.py", "compared_in_loop.py"):
         assert [(f["line"], f["severity"]) for f in found[name]] == [(TRAINER_LINE, "error")], name
     assert found["kept_val.py"] == []
-    assert [(f["line"], f["severity"]) for f in found["reported.py"]] == [(TRAINER_LINE, "info")]
+    for name in ("reported.py", "thresholded.py"):
+        assert [(f["line"], f["severity"]) for f in found[name]] == [(TRAINER_LINE, "info")], name
 
 
 UTILS = """
