@@ -110,24 +110,42 @@ def project_deciding(prog) -> dict:
     found: dict = {}
     memo: dict = {}
     for info in prog.model.function_info.values():
-        if info.parent is not None or not _compares(info.node):
+        if info.parent is not None or not _compares(info):
             continue
         cls = info.cls
         if cls is None and info.qualname != info.name:
             continue
         positional = list(info.positional)
-        deciding = [(positional.index(p) if p in positional else None, p) for p in positional
-                    if _decides_on(prog, info, (p,), memo, _DEPTH)]
+        # One walk with every parameter followed first: most functions decide on none of them.
+        # Summaries read the function alone (depth 1): callers in this file get the deeper look.
+        if not positional or not _decides_on(prog, info, tuple(positional), memo, 1):
+            continue
+        deciding = [(positional.index(p), p) for p in positional if _decides_on(prog, info, (p,), memo, 1)]
         if deciding:
             found[info.name if cls is None else f"{cls.name}.{info.name}"] = deciding
     return found
 
 
-def _compares(function: cst.FunctionDef) -> bool:
-    """A cheap first look: the function holds a comparison or a call (most do; a one-line
-    property does not)."""
-    return any(isinstance(s, (cst.If, cst.While)) or isinstance(s, cst.BaseSmallStatement) and
-               not isinstance(s, (cst.Pass, cst.Global, cst.Nonlocal)) for s in statements(function.body))
+def _compares(info) -> bool:
+    """A cheap first look: the function holds a condition on a kept value (a global, a `self.`
+    attribute, a best-named value) or a call that chooses, stops or steps a scheduler; most
+    functions hold none, and then no parameter of theirs can decide."""
+    from auditor.analysis.result_use import _CHOOSING_CALLS, _SCHEDULER_WORDS, STOP_WORDS, _kept
+    from auditor.analysis.splits import name_tokens
+
+    for site in info.calls:
+        callee = site.callee or ""
+        last = callee.rsplit(".", 1)[-1]
+        tokens = set(name_tokens(callee.replace(".", "_")))
+        if "." not in callee and last in _CHOOSING_CALLS or tokens & STOP_WORDS or \
+                last == "step" and tokens & _SCHEDULER_WORDS:
+            return True
+    outlives = kept_names(info)
+    for statement in statements(info.node.body):
+        test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
+        if test is not None and _kept(test, outlives):
+            return True
+    return False
 
 
 def returned_history_decision(prog, function: cst.FunctionDef, kept: set) -> Optional[cst.CSTNode]:
