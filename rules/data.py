@@ -906,9 +906,13 @@ class TestDataInTrainingLoop(Rule):
         (an `evaluate()` that calls `optimizer.step()`) trains. Where that cannot be told (its
         step under `if optimizer is not None:`, the model handed on to a call it cannot see
         into), it is read by its name (`utils.evaluation(model, test_iter)`), as an unresolved
-        local helper is; a library's function is not. It cannot follow a test result into
-        another module's decision logic, and it reads which split a value holds from names and from
-        how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
+        local helper is; a library's function is not. A test result handed to a function or
+        method that decides on it (`save_if_best(model, acc)` keeping a global best,
+        `saver.update(model, acc)` comparing with `self.best`, of the file or of another
+        module), kept on `self` by the evaluation method and compared by the loop or a sibling
+        method (`self.maybe_save()`), or returned per epoch and maxed by the caller
+        (`accs = train(...)`, `np.max(accs)`) decides too. It reads which split a value holds
+        from names and from how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
         positions of `train_test_split`), not
         from runtime values.
 
