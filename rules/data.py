@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Iterator, Optional
 
 import libcst as cst
 
 from auditor.analysis.call_guards import call_reaches
 from auditor.analysis.constructed_fits import evaluation_constructions
+from auditor.analysis.deciding_callees import deciding_call_reader, returned_history_decision
 from auditor.analysis.eval_statistics import eval_statistics
 from auditor.analysis.handed import callers_handing_test
 from auditor.analysis.fitted_data import (CATEGORY_ENCODERS, STATELESS_TRANSFORMERS, FittedSource, all_sources,
@@ -969,9 +971,13 @@ class TestDataInTrainingLoop(Rule):
         (an `evaluate()` that calls `optimizer.step()`) trains. Where that cannot be told (its
         step under `if optimizer is not None:`, the model handed on to a call it cannot see
         into), it is read by its name (`utils.evaluation(model, test_iter)`), as an unresolved
-        local helper is; a library's function is not. It cannot follow a test result into
-        another module's decision logic, and it reads which split a value holds from names and from
-        how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
+        local helper is; a library's function is not. A test result handed to a function or
+        method that decides on it (`save_if_best(model, acc)` keeping a global best,
+        `saver.update(model, acc)` comparing with `self.best`, of the file or of another
+        module), kept on `self` by the evaluation method and compared by the loop or a sibling
+        method (`self.maybe_save()`), or returned per epoch and maxed by the caller
+        (`accs = train(...)`, `np.max(accs)`) decides too. It reads which split a value holds
+        from names and from how it was made (`flag="test"`, `train=False`, a dataset class reading a `test` folder,
         positions of `train_test_split`), not
         from runtime values.
 
@@ -1168,7 +1174,7 @@ class TestDataInTrainingLoop(Rule):
             loop = loops[-1]
             if _under_improvement(model, site.node, loop):
                 continue
-            decision = follow(loop.body, statement, _result_names(statement, results))
+            decision = follow(loop.body, statement, _result_names(statement, results), deciding=_deciding(prog))
             if decision is None:
                 continue
             reported.add(site.node)
@@ -1191,7 +1197,7 @@ class TestDataInTrainingLoop(Rule):
             for site, index, seeds in _helpers_returning_test_scores(prog, loop, function):
                 if site.node in reported or _under_improvement(model, site.node, loop):
                     continue
-                decision = follow(loop.body, site.statement, seeds)
+                decision = follow(loop.body, site.statement, seeds, deciding=_deciding(prog))
                 if decision is None:
                     continue
                 reported.add(site.node)
@@ -1203,7 +1209,7 @@ class TestDataInTrainingLoop(Rule):
             for statement, index in masked_test_scores(prog, loop, function):
                 if statement in reported or _under_improvement(model, statement, loop):
                     continue
-                decision = follow(loop.body, statement, set(names_assigned(statement)))
+                decision = follow(loop.body, statement, set(names_assigned(statement)), deciding=_deciding(prog))
                 if decision is None:
                     continue
                 reported.add(statement)
@@ -1871,6 +1877,18 @@ def _under_improvement(model, node, epoch_loop) -> bool:
     return False
 
 
+_DECIDING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _deciding(prog):
+    """The file's reader of calls that decide on what they are handed (`save_if_best(model,
+    acc)`: the comparison with the best lives in the callee), one per program (it memoizes)."""
+    found = _DECIDING.get(prog)
+    if found is None:
+        found = _DECIDING[prog] = deciding_call_reader(prog)
+    return found
+
+
 def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = False,
            by_data: bool = False) -> Optional[tuple]:
     """(severity, deciding node) of a test evaluation inside the training loop; None when it is
@@ -1887,17 +1905,22 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
         if isinstance(ancestor, cst.If) and previous is ancestor.body and improvement_guard(ancestor.test):
             return None
         previous = ancestor
+    stored: set = set()  # `self.` attributes the evaluation method leaves its test results in
     if helper is not None and not mixed:
         loop = _evaluation_loop(prog, helper)
         if loop is not None:
-            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper))
+            left: set = set()
+            decision = follow(helper.node.body, loop, seeds_of_block(loop.body), outlives=_outliving(helper),
+                              final=left, deciding=_deciding(prog))
             if decision is not None:
                 return Severity.ERROR, decision
+            if helper.cls is not None:
+                stored = {n for n in left if n.startswith("self.") and n.count(".") == 1}
     kept: set = set()  # names holding test results when the epoch loop ends
     if isinstance(unit, cst.For):
-        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept)
+        decision = follow(epoch_loop.body, unit, seeds_of_block(unit.body), final=kept, deciding=_deciding(prog))
     else:
-        decision = decision_in(unit, set(), site.node) if unit is not None else None
+        decision = decision_in(unit, set(), site.node, deciding=_deciding(prog)) if unit is not None else None
         best = threaded_best(unit, site.node) if decision is None and unit is not None else None
         if best is not None and (not mixed or set(name_tokens(dotted_name(best) or "")) & _TEST_WORDS):
             # `best_test_f, f, _ = evaluating(model, test_data, best_test_f)`: the helper keeps
@@ -1909,12 +1932,19 @@ def _judge(prog, site, unit, epoch_loop, helper, mixed: bool, aliased: bool = Fa
                 _appended_to(unit, site.node)
             if mixed:  # several splits scored at once: only a result named as test is one
                 seeds = {n for n in seeds if set(name_tokens(n)) & _TEST_WORDS}
-            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept)
+            seeds |= stored  # `self.evaluate()` then `if self.acc > self.best_acc:`
+            decision = follow(epoch_loop.body, unit, seeds, None if mixed else site.node, final=kept,
+                              deciding=_deciding(prog))
     if decision is None and kept:
         # `scores.append(test_f1)` each epoch, then `print(max(scores))` after training: the
         # reported figure is the best test score over the epochs.
         block = site.function.body if site.function is not None else model.module
-        decision = follow(block, epoch_loop, kept, across=True)
+        left: set = set()
+        decision = follow(block, epoch_loop, kept, across=True, final=left)
+        if decision is None and site.function is not None:
+            # `return test_accs` (or `history`), and the caller picks the best of them:
+            # `accs = train(...)`, `print(max(accs))`.
+            decision = returned_history_decision(prog, site.function, left)
     if decision is not None:
         return Severity.ERROR, decision
     return Severity.INFO, None

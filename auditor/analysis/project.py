@@ -154,6 +154,9 @@ class FileSummary:
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
     train_test_helpers: dict = field(default_factory=dict)
+    # {function or `Class.method`: [(position, parameter)]} whose parameter reaches a decision
+    # (a kept best compared, an early stop; deciding_callees.py): TRN204 at callers elsewhere.
+    deciding_parameters: dict = field(default_factory=dict)
     # {function: (EVALUATES, model position, data positions) or (TRAINS,)} read from what each
     # top-level function does (evaluating_functions.py): TRN204 at callers in other modules.
     evaluating_functions: dict = field(default_factory=dict)
@@ -304,6 +307,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.train_then_test import train_test_helpers
 
         summary.train_test_helpers = train_test_helpers(program_of(model))
+    if model.function_info and "if " in text:
+        from auditor.analysis.deciding_callees import project_deciding
+
+        summary.deciding_parameters = project_deciding(program_of(model))
     if model.function_info and "def " in text:
         from auditor.analysis.evaluating_functions import evaluating_functions
 

@@ -14,7 +14,7 @@ value is tainted, a name rebound from anything else is not any more.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import libcst as cst
 
@@ -163,6 +163,11 @@ def _calls_in(statement: cst.CSTNode) -> Iterator[cst.Call]:
         stack.extend(syntactic_children(current))
 
 
+def reads_tainted(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
+    """Whether the expression reads a followed name (or contains `source`)."""
+    return _reads(node, tainted, source)
+
+
 def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNode]) -> bool:
     if node is None:
         return False
@@ -217,21 +222,27 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
 
 
 def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNode] = None,
-                outlives: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
+                outlives: Optional[set] = None, across: bool = False,
+                deciding: Optional[Callable] = None) -> Optional[cst.CSTNode]:
     """The node where this statement decides on a tainted value, if it does. `outlives`: inside
     a helper, a condition decides only when it compares with a value kept across calls (a
     global, a `self.` attribute, a `best_...` name); `if count > 0:` there is arithmetic.
     `across`: the tainted values are scores kept over the epochs of a finished loop, so the
     numpy/torch reductions that pick one of them (`np.argmax(test_accs)`, `accs.max(dim=0)`)
-    choose an epoch too."""
+    choose an epoch too. `deciding(call, tainted, source)`: whether the call hands a followed value to a
+    callee that decides on it (`save_if_best(model, acc)`, see `deciding_callees`)."""
     test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
-    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives)):
+    if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives, tainted)):
         return test
     for call in _calls_in(statement):
         if across and _picks_an_epoch(call, tainted, source):
             return call
         args = [a.value for a in call.args]
         if not any(_reads(a, tainted, source) for a in args):
+            # `self.maybe_save()`: a method of the object may read a followed `self.` attribute.
+            if deciding is not None and any(n.startswith("self.") for n in tainted) and \
+                    deciding(call, tainted, source):
+                return call
             continue
         callee = dotted_name(call.func) or ""
         last = callee.rsplit(".", 1)[-1]
@@ -244,16 +255,19 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
             # `best_loss = util.save_model(model, test_metrics, best_loss)`: the call is handed
             # the score and the running best and hands back the new best: it keeps the best.
             return call
+        if deciding is not None and deciding(call, tainted, source):
+            return call
     return None
 
 
 def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
            source: Optional[cst.CSTNode] = None, outlives: Optional[set] = None,
-           final: Optional[set] = None, across: bool = False) -> Optional[cst.CSTNode]:
+           final: Optional[set] = None, across: bool = False,
+           deciding: Optional[Callable] = None) -> Optional[cst.CSTNode]:
     """Walk `block`'s statements after `after` (from the start when None), carrying the
     tainted names forward; the first decision on one of them, or None (then `final`, if
     given, receives the names still tainted at the end of the block). `across`: see
-    `decision_in`."""
+    `decision_in`; so is `deciding`."""
     tainted = set(tainted)
     started = after is None
     inside: set = set()  # the statements of `after` itself: its results are what is followed
@@ -267,7 +281,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             continue
         elif id(statement) in inside:
             continue
-        decision = decision_in(statement, tainted, source, outlives, across)
+        decision = decision_in(statement, tainted, source, outlives, across, deciding)
         if decision is not None:
             return decision
         targets = names_assigned(statement)
@@ -320,8 +334,10 @@ def _container(node: cst.BaseExpression) -> cst.BaseExpression:
     return node
 
 
-def _kept(test: cst.BaseExpression, outlives: set) -> bool:
-    for name in names_read(test):
+def _kept(test: cst.BaseExpression, outlives: set, followed: set = frozenset()) -> bool:
+    """The condition compares with a value kept across calls, other than the followed value
+    itself (`if self.acc > 0.5:` of a stored `self.acc` is arithmetic, not a kept best)."""
+    for name in names_read(test) - set(followed):
         if name in outlives or name.startswith("self.") or set(name_tokens(name.replace(".", "_"))) & _BEST_WORDS:
             return True
     return False
