@@ -7,6 +7,7 @@ from auditor.analysis.accumulation import (accumulation_loops, backward_operand,
                                            optimizer_steps, periodic_clear,
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.grad_rescale import gradients_rescaled
+from auditor.analysis.manual_updates import uncleared_manual_updates
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -336,6 +337,12 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
+        for update in uncleared_manual_updates(prog):
+            ctx.report(update.node,
+                       f"`{shorten(model.code(update.node))}` updates `{update.target}` by hand from its "
+                       f"gradient on every iteration of a loop that back-propagates, but nothing in the loop "
+                       f"clears `{update.target}.grad`: backward adds into it, so each update applies the sum "
+                       f"of all gradients so far; call `{update.target}.grad.zero_()` after the update")
 
 
 def _unobserved_benchmark(prog, use) -> bool:
