@@ -7,6 +7,7 @@ from auditor.analysis.accumulation import (accumulation_loops, backward_operand,
                                            optimizer_steps, periodic_clear,
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.grad_rescale import gradients_rescaled
+from auditor.analysis.imported_step_helpers import imported_unclearing_calls
 from auditor.analysis.manual_updates import uncleared_manual_updates
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
@@ -337,6 +338,12 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
+        for call in imported_unclearing_calls(prog):
+            ctx.report(call.node,
+                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
+                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
+                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
+                       f"`zero_grad()` once per step (in that function, before backward)")
         for update in uncleared_manual_updates(prog):
             ctx.report(update.node,
                        f"`{shorten(model.code(update.node))}` updates `{update.target}` by hand from its "

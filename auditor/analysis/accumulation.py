@@ -1131,35 +1131,48 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
     model = prog.model
     found = []
     for step in model.calls:
+        if not unclearing_step(prog, step):
+            continue
         function = step.function
-        if function is None or not prog.is_step(step) or step.node.args and not \
-                ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
-                or _conditions(prog, step.node, function):
-            continue  # (`opt.step(closure)`: the closure clears)
-        info = model.function_info.get(function)
-        if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
-                                                         and base not in _HOOKLESS_BASES
-                                                         for base in info.cls.bases)):
-            continue  # a method of a class built on another module's class: its hooks may clear
-        calls = model.calls_in(function)
-        if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
-                   for s in calls):
-            continue
-        if _clears_somewhere(prog, function, calls):
-            continue
         for call, _ in prog.flow.call_sites_of(function):
-            loops = prog.loops_of(call.node)
-            if not loops:
-                continue
-            loop = loops[0]
-            inside = prog.sites_in(loop, call.function)
-            if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
-                   if name.endswith(".grad") for b in bs):
-                continue
-            if any(s is not call and _may_clear(prog, s, function) for s in inside):
-                continue
-            found.append((step, call))
+            if loop_clears_nothing(prog, call, function):
+                found.append((step, call))
     return found
+
+
+def unclearing_step(prog, step: CallSite) -> bool:
+    """`step` is an optimizer step that its function runs on every call, outside any loop or
+    condition, after a backward that also runs on every call, and the function never clears
+    gradients (nor does a helper of the file it calls)."""
+    model = prog.model
+    function = step.function
+    if function is None or not prog.is_step(step) or step.node.args and not \
+            ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
+            or _conditions(prog, step.node, function):
+        return False  # (`opt.step(closure)`: the closure clears)
+    info = model.function_info.get(function)
+    if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                                     and base not in _HOOKLESS_BASES
+                                                     for base in info.cls.bases)):
+        return False  # a method of a class built on another module's class: its hooks may clear
+    calls = model.calls_in(function)
+    if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
+               for s in calls):
+        return False
+    return not _clears_somewhere(prog, function, calls)
+
+
+def loop_clears_nothing(prog, call: CallSite, helper) -> bool:
+    """`call` sits in a loop whose iteration clears no gradients and calls nothing that may."""
+    model = prog.model
+    loops = prog.loops_of(call.node)
+    if not loops:
+        return False
+    loop = loops[0]
+    if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
+           if name.endswith(".grad") for b in bs):
+        return False
+    return not any(s is not call and _may_clear(prog, s, helper) for s in prog.sites_in(loop, call.function))
 
 
 # Bases that never clear gradients behind a method's back: a plain `nn.Module` subclass (an
