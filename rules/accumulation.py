@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
+from auditor.analysis.accumulation import (accumulation_loops, backward_in_helper, backward_operand, clears_otherwise,
                                            dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step,
                                            optimizer_steps, periodic_clear,
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
@@ -312,9 +312,19 @@ class MissingZeroGrad(Rule):
                                f"between applies the sum of all gradients since the last clear; clear them "
                                f"once per step, outside that condition")
                     continue
-            if use.loop is step.function or not use.backwards or use.clears or use.maybe_clears:
+            helper = backward_in_helper(prog, use) if not use.backwards else None
+            if use.loop is step.function or not (use.backwards or helper) or use.clears or use.maybe_clears:
                 continue
             if clears_otherwise(prog, use) is not False:
+                continue
+            if helper is not None:
+                if not training_unobserved(prog, step, use.optimizer):
+                    ctx.report(step.node,
+                               f"this loop calls `{shorten(model.code(helper.node))}`, which back-propagates, "
+                               f"and then `{shorten(model.code(step.node))}`, but never clears "
+                               f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} "
+                               f"gradients, nor does that helper: each step applies the sum of all previous "
+                               f"gradients; call `{use.optimizer or 'optimizer'}.zero_grad()` once per step")
                 continue
             message = (f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
                        f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "

@@ -339,16 +339,22 @@ def clears_optimizer(prog, site: CallSite, optimizer: Optional[str], step: CallS
     function = site.function
     if prog.roles.is_optimizer(target, function):
         return False  # another optimizer's parameters
-    built = [v for v in prog.model.values_of(optimizer, step.function) if type(v) is cst.Call]
+    bindings = [b for b in prog.model.bindings_of(optimizer, step.function)
+                if b.kind in ("assign", "with") and b.index is None and type(b.value) is cst.Call]
+    built = [b.value for b in bindings]
     if built:
         # `Adam(model.parameters())`, `params = list(dec.parameters()) + ...; Adam(params)`:
         # clearing `model` (or a module above one it reads) clears this optimizer's gradients.
-        read = _parameter_sources(prog, [a.value for v in built for a in v.args], step.function)
-        if any(name == target or name.startswith(target + ".") for name in read):
+        read = _parameter_sources(prog, [a.value for v in built for a in v.args], bindings[0].function)
+        # `self.model = model; self.opt = SGD(model.parameters())` in `__init__`: `self.model`
+        # is the module the optimizer was built over under the name it had there.
+        names = {target} | {n for b in bindings if b.function is not step.function
+                            for n in map(dotted_name, prog.model.values_of(target, b.function)) if n}
+        if any(name == t or name.startswith(t + ".") for name in read for t in names):
             return True
         owners = {name.rsplit(".", 1)[0] for name in read if name.endswith((".parameters", ".named_parameters"))}
         if prog.roles.is_model(target, function) and owners and \
-                not any(target.startswith(owner + ".") for owner in owners):
+                not any(t.startswith(owner + ".") for owner in owners for t in names):
             return False  # other modules' parameters only (`generator.zero_grad()` vs `opt_d`)
         return None  # a part of a module it optimizes, or parameters it cannot read
     if prog.roles.is_model(target, function):
@@ -1215,3 +1221,29 @@ def _may_clear(prog, site: CallSite, helper) -> bool:
         if name and (prog.roles.is_optimizer(name, site.function) or prog.roles.is_model(name, site.function)):
             return True
     return False
+
+
+# -- a step whose backward runs in a helper ------------------------------------------------------
+
+def backward_in_helper(prog, use: OptimizerStep) -> Optional[CallSite]:
+    """For a step in a loop that calls backward nowhere itself: the call in that loop's
+    iteration (on the step's path) of a helper of the file that back-propagates
+    (`self.compute_loss(x, y)` that calls `loss.backward()`, a few levels deep) and clears no
+    gradients anywhere in those levels; its gradients are stepped here. None otherwise (a
+    function of another module may clear behind the call: not judged)."""
+    if use.backwards or use.loop is use.step.function:
+        return None
+    step = use.step
+    found = None
+    for site in prog.sites_in(use.loop, step.function):
+        if site is step or exclusive(prog, site.node, step.node):
+            continue
+        inner = _helper_sites(prog, site)
+        if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in inner):
+            return None
+        if found is None and any(is_backward(prog, s) for s in inner):
+            resolved = prog.flow.resolve(site)
+            if resolved is not None and _clears_somewhere(prog, resolved[0], prog.model.function_info[resolved[0]].calls):
+                return None
+            found = site
+    return found
