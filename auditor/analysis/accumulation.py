@@ -1134,16 +1134,52 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
     clears nothing either: every step of that loop applies the sum of all earlier gradients.
     A loop that clears (`zero_grad`, `p.grad = None`, a helper that does) or hands the
     optimizer or model to another unknown helper is not judged."""
-    model = prog.model
     found = []
-    for step in model.calls:
-        if not unclearing_step(prog, step):
-            continue
-        function = step.function
+    for function, step in unclearing_functions(prog).items():
         for call, _ in prog.flow.call_sites_of(function):
             if loop_clears_nothing(prog, call, function):
                 found.append((step, call))
     return found
+
+
+def unclearing_functions(prog) -> dict:
+    """{function: the step it leads to} for the functions of the file that step on every
+    call without clearing (`unclearing_step`), and those that call one of them outside any
+    loop of their own and clear nothing either (an RL agent's `step()` that calls
+    `self.learn()` once the replay buffer is full): every call of either adds a step over
+    the gradients of all earlier calls."""
+    model = prog.model
+    cached = model.cache.get("unclearing_functions")
+    if cached is not None:
+        return cached
+    chain: dict = {}
+    for step in model.calls:
+        if step.function not in chain and unclearing_step(prog, step):
+            chain[step.function] = step
+    for _ in range(2):  # two levels of callers: `step()` -> `learn()`, `update()` -> `step()` -> ...
+        added = {}
+        for function, info in model.function_info.items():
+            if function in chain or not _hookless(model, info):
+                continue
+            for site in info.calls:
+                resolved = prog.flow.resolve(site) if site.qualname is None else None
+                if resolved is None or resolved[0] not in chain or resolved[0] is function or \
+                        prog.loops_of(site.node):
+                    continue
+                if not _clears_somewhere(prog, function, info.calls):
+                    added[function] = chain[resolved[0]]
+                break
+        if not added:
+            break
+        chain.update(added)
+    model.cache["unclearing_functions"] = chain
+    return chain
+
+
+def _hookless(model, info) -> bool:
+    """Not a method of a class built on another module's class (whose hooks may clear)."""
+    return info.cls is None or not any(base.rsplit(".", 1)[-1] not in model.class_info and
+                                       base not in _HOOKLESS_BASES for base in info.cls.bases)
 
 
 def unclearing_step(prog, step: CallSite) -> bool:
@@ -1157,9 +1193,7 @@ def unclearing_step(prog, step: CallSite) -> bool:
             or _conditions(prog, step.node, function):
         return False  # (`opt.step(closure)`: the closure clears)
     info = model.function_info.get(function)
-    if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
-                                                     and base not in _HOOKLESS_BASES
-                                                     for base in info.cls.bases)):
+    if info is None or not _hookless(model, info):
         return False  # a method of a class built on another module's class: its hooks may clear
     calls = model.calls_in(function)
     if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)

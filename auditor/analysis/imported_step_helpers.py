@@ -2,7 +2,7 @@
 
 A module's summary lists its functions and methods that back-propagate and step on every
 call and never clear gradients (`def learn(self): loss.backward(); self.optimizer.step()`,
-the same test as `accumulation.unclearing_step`). A loop of another module that calls one
+`accumulation.unclearing_functions`, also through a helper they call). A loop of another module that calls one
 of them on every iteration (`for episode in ...: agent.learn()`, with `agent = Agent(...)`
 built from that module's class, or an imported function) and clears nothing itself applies,
 at every step, the sum of all gradients so far: an RL agent's `learn()` in `agent.py` driven
@@ -13,19 +13,17 @@ from __future__ import annotations
 
 from typing import Optional
 
-from auditor.analysis.accumulation import loop_clears_nothing, unclearing_step
+from auditor.analysis.accumulation import loop_clears_nothing, unclearing_functions
 from auditor.analysis.model import CallSite
 
 
 def unclearing_steps(prog) -> dict:
-    """{top-level function: []} and {class: [methods]} of this module whose step never
-    has its gradients cleared (for the project summary)."""
+    """{top-level function: []} and {class: [methods]} of this module that step (themselves
+    or through a helper they call) without ever clearing gradients (for the project summary)."""
     model = prog.model
     table: dict = {}
-    for step in model.calls:
-        if not unclearing_step(prog, step):
-            continue
-        info = model.function_info.get(step.function)
+    for function in unclearing_functions(prog):
+        info = model.function_info.get(function)
         if info is None:
             continue
         if info.cls is None and info.parent is None:

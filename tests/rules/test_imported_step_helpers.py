@@ -59,7 +59,52 @@ for i in range(100):
     train_step(model, opt, torch.randn(8, 4), torch.randn(8, 2))
 """
 
+CHAINED = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Agent:
+    def __init__(self, n):
+        self.q = nn.Linear(n, 2)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=1e-3)
+        self.memory = []
+
+    def step(self, state, target):
+        self.memory.append((state, target))
+        if len(self.memory) > 10:
+            self.learn(self.memory[-8:])
+
+    def learn(self, batch):
+        states = torch.stack([b[0] for b in batch])
+        targets = torch.stack([b[1] for b in batch])
+        {clear}
+        loss = F.mse_loss(self.q(states), targets)
+        loss.backward()
+        self.optimizer.step()
+"""
+
+CHAINED_MAIN = """
+import torch
+from agent import Agent
+
+agent = Agent(4)
+for t in range(1000):
+    agent.step(torch.randn(4), torch.randn(2))
+"""
+
 CASES = {
+    "chained_never_cleared/agent.py": CHAINED.format(clear="pass"),
+    "chained_never_cleared/main.py": CHAINED_MAIN,
+    "chained_clears/agent.py": CHAINED.format(clear="self.optimizer.zero_grad()"),
+    "chained_clears/main.py": CHAINED_MAIN,
+    "chained_in_file.py": CHAINED.format(clear="pass") + """
+
+agent = Agent(4)
+for t in range(1000):
+    agent.step(torch.randn(4), torch.randn(2))
+""",
     "agent_never_cleared/agent.py": AGENT.format(clear="pass"),
     "agent_never_cleared/main.py": MAIN.format(clear="pass"),
     "agent_clears/agent.py": AGENT.format(clear="self.optimizer.zero_grad()"),
@@ -73,6 +118,9 @@ CASES = {
 }
 
 EXPECTED = {
+    "chained_never_cleared/main.py": [("TRN403", 6)],
+    "chained_clears/main.py": [],
+    "chained_in_file.py": [("TRN403", 28)],
     "agent_never_cleared/main.py": [("TRN403", 7)],
     "agent_clears/main.py": [],
     "caller_clears/main.py": [],
