@@ -258,6 +258,18 @@ class MissingZeroGrad(Rule):
         x, y)`), called once per iteration of a loop of the file that clears nothing either,
         is flagged at the call (not when the helper is a method of a class built on another
         module's class, whose hooks may clear; a plain `nn.Module` or `object` has none).
+        The same holds one level up: a function that calls such a helper outside any loop of
+        its own and clears nothing (an RL agent's `step()` calling `self.learn()` once its
+        replay buffer is full), and, through the module summaries, a loop of another module
+        that calls either on every iteration (`agent.learn()` in `main.py`, with `agent`
+        built from that module's class, or an imported `train_step`). A loop that steps but
+        back-propagates through a helper of the file (`self.compute_loss(x, y)` calling
+        `loss.backward()`) is judged as if it called backward itself, unless some level of
+        the helper clears. Gradient descent by hand is a step too: a tensor updated in place
+        from its own gradient (`w -= lr * w.grad`, `p.data.sub_(lr * p.grad)`) on every
+        iteration of a loop that back-propagates, where nothing in the iteration clears that
+        tensor's gradient (`w.grad.zero_()`, `w.grad = None`, `zero_grad()`); a tensor
+        re-created each iteration (`x = x.detach().requires_grad_()`) starts empty.
         Optimizers held in a list or dict and stepped in a loop over it (`for o in opts:
         o.step()`) are paired with clears through loops over the same collection. It cannot
         see clearing done in
