@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from auditor.analysis.accumulation import (accumulation_loops, backward_operand, clears_otherwise,
+from auditor.analysis.accumulation import (accumulation_loops, backward_in_helper, backward_operand, clears_otherwise,
                                            dropped_micro_batches, module_clears_under_accumulate, optimizer_of_step,
                                            optimizer_steps, periodic_clear,
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.grad_rescale import gradients_rescaled
+from auditor.analysis.imported_step_helpers import imported_unclearing_calls
+from auditor.analysis.manual_updates import uncleared_manual_updates
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
@@ -256,6 +258,18 @@ class MissingZeroGrad(Rule):
         x, y)`), called once per iteration of a loop of the file that clears nothing either,
         is flagged at the call (not when the helper is a method of a class built on another
         module's class, whose hooks may clear; a plain `nn.Module` or `object` has none).
+        The same holds one level up: a function that calls such a helper outside any loop of
+        its own and clears nothing (an RL agent's `step()` calling `self.learn()` once its
+        replay buffer is full), and, through the module summaries, a loop of another module
+        that calls either on every iteration (`agent.learn()` in `main.py`, with `agent`
+        built from that module's class, or an imported `train_step`). A loop that steps but
+        back-propagates through a helper of the file (`self.compute_loss(x, y)` calling
+        `loss.backward()`) is judged as if it called backward itself, unless some level of
+        the helper clears. Gradient descent by hand is a step too: a tensor updated in place
+        from its own gradient (`w -= lr * w.grad`, `p.data.sub_(lr * p.grad)`) on every
+        iteration of a loop that back-propagates, where nothing in the iteration clears that
+        tensor's gradient (`w.grad.zero_()`, `w.grad = None`, `zero_grad()`); a tensor
+        re-created each iteration (`x = x.detach().requires_grad_()`) starts empty.
         Optimizers held in a list or dict and stepped in a loop over it (`for o in opts:
         o.step()`) are paired with clears through loops over the same collection. It cannot
         see clearing done in
@@ -310,9 +324,19 @@ class MissingZeroGrad(Rule):
                                f"between applies the sum of all gradients since the last clear; clear them "
                                f"once per step, outside that condition")
                     continue
-            if use.loop is step.function or not use.backwards or use.clears or use.maybe_clears:
+            helper = backward_in_helper(prog, use) if not use.backwards else None
+            if use.loop is step.function or not (use.backwards or helper) or use.clears or use.maybe_clears:
                 continue
             if clears_otherwise(prog, use) is not False:
+                continue
+            if helper is not None:
+                if not training_unobserved(prog, step, use.optimizer):
+                    ctx.report(step.node,
+                               f"this loop calls `{shorten(model.code(helper.node))}`, which back-propagates, "
+                               f"and then `{shorten(model.code(step.node))}`, but never clears "
+                               f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} "
+                               f"gradients, nor does that helper: each step applies the sum of all previous "
+                               f"gradients; call `{use.optimizer or 'optimizer'}.zero_grad()` once per step")
                 continue
             message = (f"this loop calls backward and `{shorten(model.code(step.node))}` but never clears "
                        f"{'`' + use.optimizer + '`' + chr(39) + 's' if use.optimizer else 'its'} gradients on "
@@ -336,6 +360,18 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
+        for call in imported_unclearing_calls(prog):
+            ctx.report(call.node,
+                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
+                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
+                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
+                       f"`zero_grad()` once per step (in that function, before backward)")
+        for update in uncleared_manual_updates(prog):
+            ctx.report(update.node,
+                       f"`{shorten(model.code(update.node))}` updates `{update.target}` by hand from its "
+                       f"gradient on every iteration of a loop that back-propagates, but nothing in the loop "
+                       f"clears `{update.target}.grad`: backward adds into it, so each update applies the sum "
+                       f"of all gradients so far; call `{update.target}.grad.zero_()` after the update")
 
 
 def _unobserved_benchmark(prog, use) -> bool:

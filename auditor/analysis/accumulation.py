@@ -339,16 +339,22 @@ def clears_optimizer(prog, site: CallSite, optimizer: Optional[str], step: CallS
     function = site.function
     if prog.roles.is_optimizer(target, function):
         return False  # another optimizer's parameters
-    built = [v for v in prog.model.values_of(optimizer, step.function) if type(v) is cst.Call]
+    bindings = [b for b in prog.model.bindings_of(optimizer, step.function)
+                if b.kind in ("assign", "with") and b.index is None and type(b.value) is cst.Call]
+    built = [b.value for b in bindings]
     if built:
         # `Adam(model.parameters())`, `params = list(dec.parameters()) + ...; Adam(params)`:
         # clearing `model` (or a module above one it reads) clears this optimizer's gradients.
-        read = _parameter_sources(prog, [a.value for v in built for a in v.args], step.function)
-        if any(name == target or name.startswith(target + ".") for name in read):
+        read = _parameter_sources(prog, [a.value for v in built for a in v.args], bindings[0].function)
+        # `self.model = model; self.opt = SGD(model.parameters())` in `__init__`: `self.model`
+        # is the module the optimizer was built over under the name it had there.
+        names = {target} | {n for b in bindings if b.function is not step.function
+                            for n in map(dotted_name, prog.model.values_of(target, b.function)) if n}
+        if any(name == t or name.startswith(t + ".") for name in read for t in names):
             return True
         owners = {name.rsplit(".", 1)[0] for name in read if name.endswith((".parameters", ".named_parameters"))}
         if prog.roles.is_model(target, function) and owners and \
-                not any(target.startswith(owner + ".") for owner in owners):
+                not any(t.startswith(owner + ".") for owner in owners for t in names):
             return False  # other modules' parameters only (`generator.zero_grad()` vs `opt_d`)
         return None  # a part of a module it optimizes, or parameters it cannot read
     if prog.roles.is_model(target, function):
@@ -1128,38 +1134,85 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
     clears nothing either: every step of that loop applies the sum of all earlier gradients.
     A loop that clears (`zero_grad`, `p.grad = None`, a helper that does) or hands the
     optimizer or model to another unknown helper is not judged."""
-    model = prog.model
     found = []
-    for step in model.calls:
-        function = step.function
-        if function is None or not prog.is_step(step) or step.node.args and not \
-                ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
-                or _conditions(prog, step.node, function):
-            continue  # (`opt.step(closure)`: the closure clears)
-        info = model.function_info.get(function)
-        if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
-                                                         and base not in _HOOKLESS_BASES
-                                                         for base in info.cls.bases)):
-            continue  # a method of a class built on another module's class: its hooks may clear
-        calls = model.calls_in(function)
-        if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
-                   for s in calls):
-            continue
-        if _clears_somewhere(prog, function, calls):
-            continue
+    for function, step in unclearing_functions(prog).items():
         for call, _ in prog.flow.call_sites_of(function):
-            loops = prog.loops_of(call.node)
-            if not loops:
-                continue
-            loop = loops[0]
-            inside = prog.sites_in(loop, call.function)
-            if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
-                   if name.endswith(".grad") for b in bs):
-                continue
-            if any(s is not call and _may_clear(prog, s, function) for s in inside):
-                continue
-            found.append((step, call))
+            if loop_clears_nothing(prog, call, function):
+                found.append((step, call))
     return found
+
+
+def unclearing_functions(prog) -> dict:
+    """{function: the step it leads to} for the functions of the file that step on every
+    call without clearing (`unclearing_step`), and those that call one of them outside any
+    loop of their own and clear nothing either (an RL agent's `step()` that calls
+    `self.learn()` once the replay buffer is full): every call of either adds a step over
+    the gradients of all earlier calls."""
+    model = prog.model
+    cached = model.cache.get("unclearing_functions")
+    if cached is not None:
+        return cached
+    chain: dict = {}
+    for step in model.calls:
+        if step.function not in chain and unclearing_step(prog, step):
+            chain[step.function] = step
+    for _ in range(2):  # two levels of callers: `step()` -> `learn()`, `update()` -> `step()` -> ...
+        added = {}
+        for function, info in model.function_info.items():
+            if function in chain or not _hookless(model, info):
+                continue
+            for site in info.calls:
+                resolved = prog.flow.resolve(site) if site.qualname is None else None
+                if resolved is None or resolved[0] not in chain or resolved[0] is function or \
+                        prog.loops_of(site.node):
+                    continue
+                if not _clears_somewhere(prog, function, info.calls):
+                    added[function] = chain[resolved[0]]
+                break
+        if not added:
+            break
+        chain.update(added)
+    model.cache["unclearing_functions"] = chain
+    return chain
+
+
+def _hookless(model, info) -> bool:
+    """Not a method of a class built on another module's class (whose hooks may clear)."""
+    return info.cls is None or not any(base.rsplit(".", 1)[-1] not in model.class_info and
+                                       base not in _HOOKLESS_BASES for base in info.cls.bases)
+
+
+def unclearing_step(prog, step: CallSite) -> bool:
+    """`step` is an optimizer step that its function runs on every call, outside any loop or
+    condition, after a backward that also runs on every call, and the function never clears
+    gradients (nor does a helper of the file it calls)."""
+    model = prog.model
+    function = step.function
+    if function is None or not prog.is_step(step) or step.node.args and not \
+            ("scaler" in (dotted_name(step.receiver) or "").lower()) or prog.loops_of(step.node) \
+            or _conditions(prog, step.node, function):
+        return False  # (`opt.step(closure)`: the closure clears)
+    info = model.function_info.get(function)
+    if info is None or not _hookless(model, info):
+        return False  # a method of a class built on another module's class: its hooks may clear
+    calls = model.calls_in(function)
+    if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
+               for s in calls):
+        return False
+    return not _clears_somewhere(prog, function, calls)
+
+
+def loop_clears_nothing(prog, call: CallSite, helper) -> bool:
+    """`call` sits in a loop whose iteration clears no gradients and calls nothing that may."""
+    model = prog.model
+    loops = prog.loops_of(call.node)
+    if not loops:
+        return False
+    loop = loops[0]
+    if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
+           if name.endswith(".grad") for b in bs):
+        return False
+    return not any(s is not call and _may_clear(prog, s, helper) for s in prog.sites_in(loop, call.function))
 
 
 # Bases that never clear gradients behind a method's back: a plain `nn.Module` subclass (an
@@ -1202,3 +1255,29 @@ def _may_clear(prog, site: CallSite, helper) -> bool:
         if name and (prog.roles.is_optimizer(name, site.function) or prog.roles.is_model(name, site.function)):
             return True
     return False
+
+
+# -- a step whose backward runs in a helper ------------------------------------------------------
+
+def backward_in_helper(prog, use: OptimizerStep) -> Optional[CallSite]:
+    """For a step in a loop that calls backward nowhere itself: the call in that loop's
+    iteration (on the step's path) of a helper of the file that back-propagates
+    (`self.compute_loss(x, y)` that calls `loss.backward()`, a few levels deep) and clears no
+    gradients anywhere in those levels; its gradients are stepped here. None otherwise (a
+    function of another module may clear behind the call: not judged)."""
+    if use.backwards or use.loop is use.step.function:
+        return None
+    step = use.step
+    found = None
+    for site in prog.sites_in(use.loop, step.function):
+        if site is step or exclusive(prog, site.node, step.node):
+            continue
+        inner = _helper_sites(prog, site)
+        if any(prog.is_zero_grad(s) or "zero_grad" in (s.callee or "") for s in inner):
+            return None
+        if found is None and any(is_backward(prog, s) for s in inner):
+            resolved = prog.flow.resolve(site)
+            if resolved is not None and _clears_somewhere(prog, resolved[0], prog.model.function_info[resolved[0]].calls):
+                return None
+            found = site
+    return found

@@ -150,6 +150,9 @@ class FileSummary:
     # {class: [methods that train]} (see trainer_methods.py): `trainer.train_epoch(loader)` in
     # another module's epoch loop, on an instance of the class, is a training step.
     training_methods: dict = field(default_factory=dict)
+    # {function: []} / {class: [methods]} that back-propagate and step on every call and never
+    # clear gradients (imported_step_helpers.py): a loop of another module calling one clears?
+    unclearing_steps: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
@@ -303,6 +306,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.trainer_methods import training_methods
 
         summary.training_methods = training_methods(program_of(model))
+    if "backward" in text and ".step(" in text and model.function_info:
+        from auditor.analysis.imported_step_helpers import unclearing_steps
+
+        summary.unclearing_steps = unclearing_steps(program_of(model))
     if "backward" in text and model.function_info:
         from auditor.analysis.train_then_test import train_test_helpers
 
