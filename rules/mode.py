@@ -19,6 +19,7 @@ from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
 from auditor.analysis.roles import is_lightning_class, is_module_class, model_constructor
 from auditor.analysis.names import dotted_name
+from auditor.analysis.wrapped_models import wraps_given_model
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
@@ -413,6 +414,8 @@ def _untrained_here(prog, forward) -> bool:
             prog.flow.fresh_model(last.value)
             or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
         return False
+    if wraps_given_model(model, last.value, function):
+        return False  # `Featurizer(model)`, `DataParallel(model)`: the weights were handed in
     built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
