@@ -23,6 +23,7 @@ import libcst as cst
 
 from auditor.analysis.model import CallSite
 from auditor.analysis.names import dotted_name
+from auditor.analysis.step_helpers import backpropagates_every_call, clears_once_before
 
 
 @dataclass
@@ -1137,13 +1138,14 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
                 or _conditions(prog, step.node, function):
             continue  # (`opt.step(closure)`: the closure clears)
         info = model.function_info.get(function)
-        if info is None or (info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
-                                                         and base not in _HOOKLESS_BASES
-                                                         for base in info.cls.bases)):
-            continue  # a method of a class built on another module's class: its hooks may clear
+        if info is None:
+            continue
+        # A method of a class built on another module's class: its hooks may clear, unless
+        # the caller clears itself, once before its loop (checked at each call below).
+        hooked = info.cls is not None and any(base.rsplit(".", 1)[-1] not in model.class_info
+                                              and base not in _HOOKLESS_BASES for base in info.cls.bases)
         calls = model.calls_in(function)
-        if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
-                   for s in calls):
+        if not backpropagates_every_call(prog, function, _unconditional, is_backward):
             continue
         if _clears_somewhere(prog, function, calls):
             continue
@@ -1152,6 +1154,8 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
             if not loops:
                 continue
             loop = loops[0]
+            if hooked and not clears_once_before(prog, call.function, loop):
+                continue
             inside = prog.sites_in(loop, call.function)
             if any(prog.inside(b.statement, loop) for name, bs in model.bindings.items()
                    if name.endswith(".grad") for b in bs):
@@ -1160,6 +1164,11 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
                 continue
             found.append((step, call))
     return found
+
+
+def _unconditional(prog, site: CallSite, function) -> bool:
+    """`site` runs on every call of `function`: in no loop and under no condition of it."""
+    return not prog.loops_of(site.node) and not _conditions(prog, site.node, function)
 
 
 # Bases that never clear gradients behind a method's back: a plain `nn.Module` subclass (an
