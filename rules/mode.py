@@ -830,7 +830,11 @@ class MissingEvalMode(Rule):
         on: the validation call, over validation/test data, is reported there (from the data
         and names at the call, never from behaviour alone). An object built from the caller's
         model (`evaluator = Evaluator(model, val_loader)`, keeping `self.model = model`) runs
-        that model, in the caller's mode at the call. Evaluation written as a comprehension
+        that model, in the caller's mode at the call; so does a module class of the file with
+        no dropout or batch norm of its own built around the model a function was handed
+        (`featurizer = Featurizer(model)`, also inside `DataParallel`): no untrained model,
+        and its layers are not all visible. A function called both in its own file and from
+        other checked modules takes the contexts of all those calls. Evaluation written as a comprehension
         over validation data (`sum(... model(x) ... for x, y in val_loader)`) is given that data.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the
