@@ -567,7 +567,7 @@ def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
 
 
 def _given_model_inside(model: FileModel, call: cst.Call) -> bool:
-    from auditor.analysis.wrapped_models import given_argument  # imports roles, which imports this module
+    from auditor.analysis.handed_models import given_argument  # imports roles, which imports this module's neighbours
 
     return given_argument(model, call, model.enclosing_function(call)) is not None
 

@@ -12,16 +12,8 @@ from __future__ import annotations
 import libcst as cst
 
 from auditor.analysis.model import FileModel
+from auditor.analysis.handed_models import strip_moves, given_argument, is_handed_model
 from auditor.analysis.names import dotted_name
-
-_MOVES = ("to", "cuda", "cpu", "half", "float", "double", "train", "eval", "requires_grad_")
-
-
-def _strip_moves(value: cst.BaseExpression) -> cst.BaseExpression:
-    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
-        value = value.func.value
-    return value
-
 
 def wraps_given_model(model: FileModel, call: cst.Call, function, depth: int = 0) -> bool:
     """Some argument of the constructor `call` is (or is a wrapper of, through the name's
@@ -33,7 +25,7 @@ def wraps_given_model(model: FileModel, call: cst.Call, function, depth: int = 0
     if info is None:
         return False
     for arg in call.args:
-        value = _strip_moves(arg.value)
+        value = strip_moves(arg.value)
         if type(value) is cst.Call:
             if wraps_given_model(model, value, function, depth + 1):
                 return True
@@ -42,29 +34,15 @@ def wraps_given_model(model: FileModel, call: cst.Call, function, depth: int = 0
         if not name:
             continue
         root = name.split(".", 1)[0]
-        if root in info.params and root not in ("self", "cls"):
+        if root in info.params and root not in ("self", "cls") and is_handed_model(model, name, function):
             return True
         bindings = [b for b in model.bindings_of(root, function) if b.function is function]
         for binding in bindings:
-            bound = _strip_moves(binding.value) if binding.value is not None else None
+            bound = strip_moves(binding.value) if binding.value is not None else None
             if binding.kind == "assign" and type(bound) is cst.Call and \
                     wraps_given_model(model, bound, function, depth + 1):
                 return True
     return False
-
-
-def given_argument(model: FileModel, call: cst.Call, function) -> cst.BaseExpression | None:
-    """The argument of the constructor `call` that is a parameter of `function` (the model
-    handed in: `Featurizer(model)` inside `def evaluate(model, ...)`), else None."""
-    info = model.function_info.get(function) if function is not None else None
-    if info is None:
-        return None
-    for arg in call.args:
-        value = _strip_moves(arg.value)
-        name = dotted_name(value)
-        if name and name.split(".", 1)[0] in info.params and name.split(".", 1)[0] not in ("self", "cls"):
-            return value
-    return None
 
 
 def thin_wrapper_of(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpression | None:
@@ -74,7 +52,7 @@ def thin_wrapper_of(model: FileModel, value: cst.BaseExpression) -> cst.BaseExpr
     from auditor.analysis.mode_layers import class_dependence
     from auditor.analysis.roles import model_class_of_call
 
-    call = _strip_moves(value)
+    call = strip_moves(value)
     if type(call) is not cst.Call:
         return None
     cls = model_class_of_call(model, call)

@@ -43,17 +43,17 @@ import torch
 
 
 class Net(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, n):
         super().__init__()
-        self.fc = torch.nn.Linear(4, 2)
+        self.fc = torch.nn.Linear(4, n)
         self.drop = torch.nn.Dropout(0.5)
 
     def forward(self, x):
         return self.fc(self.drop(x))
 
 
-def shapes():
-    net = Net()
+def shapes(n_classes):
+    net = Net(n_classes)
     out = net(torch.randn(2, 4))
     print(out.shape)
 """
