@@ -255,9 +255,12 @@ class MissingZeroGrad(Rule):
         Across boundaries: helpers in the same file are read; an unknown function or method
         handed the optimizer or model may clear it (silent). A helper of the file that
         back-propagates and steps on every call and never clears (`def train_step(model, opt,
-        x, y)`), called once per iteration of a loop of the file that clears nothing either,
-        is flagged at the call (not when the helper is a method of a class built on another
-        module's class, whose hooks may clear; a plain `nn.Module` or `object` has none).
+        x, y)`; the backward may sit in another helper of the file it calls on every call,
+        `loss = self.forward_backward(batch)`), called once per iteration of a loop of the
+        file that clears nothing either, is flagged at the call (not when the helper is a
+        method of a class built on another module's class, whose hooks may clear, unless the
+        function running the loop clears the gradients itself once, above the loop; a plain
+        `nn.Module` or `object` has none).
         The same holds one level up: a function that calls such a helper outside any loop of
         its own and clears nothing (an RL agent's `step()` calling `self.learn()` once its
         replay buffer is full), and, through the module summaries, a loop of another module

@@ -19,6 +19,7 @@ from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
 from auditor.analysis.roles import is_lightning_class, is_module_class, model_constructor
 from auditor.analysis.names import dotted_name
+from auditor.analysis.wrapped_models import wraps_given_model
 from auditor.analysis.splits import name_tokens
 from auditor.findings import Severity
 from auditor.fixes.builders import eval_mode_fix, no_grad_fix
@@ -413,6 +414,8 @@ def _untrained_here(prog, forward) -> bool:
             prog.flow.fresh_model(last.value)
             or (type(last.value.func) is cst.Name and model.functions_named(last.value.func.value))):
         return False
+    if wraps_given_model(model, last.value, function):
+        return False  # `Featurizer(model)`, `DataParallel(model)`: the weights were handed in
     built_at = order.get(last.statement, 0)
     for site in model.calls_in(function):
         if not built_at < order.get(site.node, 0) < at or site.node is last.value \
@@ -830,7 +833,11 @@ class MissingEvalMode(Rule):
         on: the validation call, over validation/test data, is reported there (from the data
         and names at the call, never from behaviour alone). An object built from the caller's
         model (`evaluator = Evaluator(model, val_loader)`, keeping `self.model = model`) runs
-        that model, in the caller's mode at the call. Evaluation written as a comprehension
+        that model, in the caller's mode at the call; so does a module class of the file with
+        no dropout or batch norm of its own built around the model a function was handed
+        (`featurizer = Featurizer(model)`, also inside `DataParallel`): no untrained model,
+        and its layers are not all visible. A function called both in its own file and from
+        other checked modules takes the contexts of all those calls. Evaluation written as a comprehension
         over validation data (`sum(... model(x) ... for x, y in val_loader)`) is given that data.
         Paths are told apart by the flags that choose them: in a helper serving both modes
         (`if train: model.train() else: model.eval()`, `if self.stage == "train":` around the

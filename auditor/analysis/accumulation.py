@@ -23,6 +23,7 @@ import libcst as cst
 
 from auditor.analysis.model import CallSite
 from auditor.analysis.names import dotted_name
+from auditor.analysis.step_helpers import backpropagates_every_call, clears_once_before
 
 
 @dataclass
@@ -1139,6 +1140,17 @@ def unclearing_step_helpers(prog) -> list[tuple[CallSite, CallSite]]:
         for call, _ in prog.flow.call_sites_of(function):
             if loop_clears_nothing(prog, call, function):
                 found.append((step, call))
+    # A method of a class built on another module's class: its hooks may clear, unless the
+    # function running the loop clears the gradients itself once, above the loop.
+    for step in prog.model.calls:
+        function = step.function
+        info = prog.model.function_info.get(function) if function is not None else None
+        if info is None or _hookless(prog.model, info) or not unclearing_step(prog, step, hooked_ok=True):
+            continue
+        for call, _ in prog.flow.call_sites_of(function):
+            loops = prog.loops_of(call.node)
+            if loops and clears_once_before(prog, call.function, loops[0]) and loop_clears_nothing(prog, call, function):
+                found.append((step, call))
     return found
 
 
@@ -1182,10 +1194,12 @@ def _hookless(model, info) -> bool:
                                        base not in _HOOKLESS_BASES for base in info.cls.bases)
 
 
-def unclearing_step(prog, step: CallSite) -> bool:
+def unclearing_step(prog, step: CallSite, hooked_ok: bool = False) -> bool:
     """`step` is an optimizer step that its function runs on every call, outside any loop or
-    condition, after a backward that also runs on every call, and the function never clears
-    gradients (nor does a helper of the file it calls)."""
+    condition, after a backward that also runs on every call (in the function or a helper of
+    the file it calls on every call), and the function never clears gradients (nor does a
+    helper of the file it calls). `hooked_ok`: also in a method of a class built on another
+    module's class (the caller then decides)."""
     model = prog.model
     function = step.function
     if function is None or not prog.is_step(step) or step.node.args and not \
@@ -1193,13 +1207,16 @@ def unclearing_step(prog, step: CallSite) -> bool:
             or _conditions(prog, step.node, function):
         return False  # (`opt.step(closure)`: the closure clears)
     info = model.function_info.get(function)
-    if info is None or not _hookless(model, info):
+    if info is None or not (hooked_ok or _hookless(model, info)):
         return False  # a method of a class built on another module's class: its hooks may clear
-    calls = model.calls_in(function)
-    if not any(is_backward(prog, s) and not prog.loops_of(s.node) and not _conditions(prog, s.node, function)
-               for s in calls):
+    if not backpropagates_every_call(prog, function, _unconditional, is_backward):
         return False
-    return not _clears_somewhere(prog, function, calls)
+    return not _clears_somewhere(prog, function, model.calls_in(function))
+
+
+def _unconditional(prog, site: CallSite, function) -> bool:
+    """`site` runs on every call of `function`: in no loop and under no condition of it."""
+    return not prog.loops_of(site.node) and not _conditions(prog, site.node, function)
 
 
 def loop_clears_nothing(prog, call: CallSite, helper) -> bool:

@@ -35,6 +35,7 @@ from auditor.analysis.library_builders import built_by_library, external_evaluat
 from auditor.analysis.module_methods import SELF_RETURNING
 from auditor.analysis.factories import factory_of
 from auditor.analysis.model import CallSite, FileModel, FunctionInfo
+from auditor.analysis.wrapped_models import thin_wrapper_of
 from auditor.analysis.names import dotted_name, matches, resolve_import
 from auditor.analysis.held_calls import init_modes
 from auditor.analysis.named_methods import library_object, named_method
@@ -488,7 +489,10 @@ class FlowAnalysis:
             # A Lightning callback's validation hooks run inside the Trainer's loop: the
             # module in eval mode, autograd off (its mode: the Trainer's, not tracked here).
             return [State(grad=OFF)]
-        states = self._live_callers(function) or self._project_entry(info)
+        # A helper called both in its own file and from other modules (`evaluate()` wrapping
+        # `run_classification()`, which a script of another module also calls): every caller's
+        # context is a way in, not only those of the file.
+        states = _dedupe(self._live_callers(function) + self._project_entry(info))
         if states:
             # A model never switched anywhere is in training mode whatever the callers knew.
             for key, mode in self._unswitched_entry(info):
@@ -1011,7 +1015,12 @@ class FlowAnalysis:
         fresh = self.fresh_model(value)
         source = dotted_name(value)
         wrapped = wrapped_module(value)
-        if wrapped is not None:
+        # `Featurizer(model)` of the model handed in, with no mode-dependent layer of its
+        # own (also inside `DataParallel(...)`): its forward runs that model, in its mode.
+        thin = thin_wrapper_of(self.model, wrapped if wrapped is not None else value)
+        if thin is not None:
+            fresh, source = False, dotted_name(thin)
+        elif wrapped is not None:
             # `DataParallel(net)` runs `net`'s own layers: its mode is `net`'s, not a new
             # module's (a wrapper of a freshly built model is fresh all the same).
             fresh = self.fresh_model(wrapped)

@@ -64,7 +64,10 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
         name = name.split(".", 1)[0]  # `Net.load_from_checkpoint(path)`: a Net, with weights
     cls = _class_in_force(model, name, value) if name and "." not in name else None
     if cls is not None:
-        return class_dependence(model, cls, depth + 1)
+        found = class_dependence(model, cls, depth + 1)
+        if found[0] is False and _given_model_inside(model, value):
+            return None, ""  # `Featurizer(model)`: the handed-in model's layers are not visible
+        return found
     if name and "." not in name and cls is None:
         chosen = _chosen_classes(model, name, value)
         if chosen:
@@ -561,6 +564,12 @@ def parameter_free(model: FileModel, value: cst.BaseExpression) -> bool:
     if cls.node not in memo:
         memo[cls.node] = _builds_no_parameters(model, cls, cls.methods["__init__"].calls, 0)
     return memo[cls.node]
+
+
+def _given_model_inside(model: FileModel, call: cst.Call) -> bool:
+    from auditor.analysis.handed_models import given_argument  # imports roles, which imports this module's neighbours
+
+    return given_argument(model, call, model.enclosing_function(call)) is not None
 
 
 def _hands_in_a_model(model: FileModel, call: cst.Call) -> bool:
