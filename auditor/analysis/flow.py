@@ -434,7 +434,8 @@ class FlowAnalysis:
     def run(self) -> "FlowAnalysis":
         self._recording = True
         self._current = None
-        module_flow = self._exec_block(list(self.model.module.body), [State()])
+        # Models imported by name from a module whose top level trains them (exit_modes.py).
+        module_flow = self._exec_block(list(self.model.module.body), [State(modes=self._imported_modes())])
         del module_flow
         for function in self._order():
             self._current = function
@@ -443,6 +444,16 @@ class FlowAnalysis:
             self._exec_block(_body_statements(function.body), states)
         self._current = None
         return self
+
+    def run_imported(self, statements: list) -> list[State]:
+        """The states leaving `statements` of the top level (what an importer sees)."""
+        self._current = None
+        return self._exec_block(statements, [State()]).normal
+
+    def _imported_modes(self) -> tuple:
+        from auditor.analysis.exit_modes import imported_modes
+
+        return imported_modes(self.model, self.project, self.module_name)
 
     def _order(self) -> list[cst.FunctionDef]:
         """Functions, callers before callees where the call graph allows."""

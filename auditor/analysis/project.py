@@ -161,6 +161,9 @@ class FileSummary:
     # Methods of the file's classes that switch the object's attributes or step an optimizer
     # (wrapper_methods.py): `model.val_start()` on a parameter in another module.
     wrapper_methods: dict = field(default_factory=dict)
+    # {name: "train"/"eval"}: the mode the module's top-level code leaves the models it
+    # builds there in (exit_modes.py): `from model import model` starts in that mode.
+    exit_modes: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -302,6 +305,10 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.method_call_grads = method_call_grads(model)
         summary.class_methods = class_methods(model)
         summary.self_method_calls = self_method_calls(model, _TOO_COMMON)
+    if model.module.body and ("Module" in text or "import" in text):
+        from auditor.analysis.exit_modes import exit_modes
+
+        summary.exit_modes = exit_modes(model, module)
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
