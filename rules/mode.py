@@ -818,7 +818,12 @@ class MissingEvalMode(Rule):
         file is in training mode in every function. A loop that trains (itself, or through a
         helper of the file such as `train_epoch()`) runs at least once. A helper that returns
         the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
-        it left it in. A helper shared by training and validation that runs the model it is
+        it left it in; so does a function of another checked module (`model =
+        train_model(model, ...)`, or `model = train_model(epochs, loader)` building, training
+        and returning it). A model object imported from another checked module (`from model
+        import model`) is in the mode that module's top-level code leaves it in (trained there
+        and never switched: training mode; code under `if __name__ == "__main__":` does not
+        run on import). A helper shared by training and validation that runs the model it is
         handed and returns the result, leaving mode and autograd to its caller (`loss =
         compute_loss(model, batch)`, in the file or imported from another checked module),
         and a model method that runs its layers for the caller (`agent.act(obs)`, also of a
