@@ -8,6 +8,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.exit_modes import imported_layers
 from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.grad_aliases import no_grad_alias
 from auditor.analysis.grad_free import may_run_grad_free
@@ -215,7 +216,10 @@ def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
         values = _built_from(prog, key, function, 0, at)
     if not values:
-        return None, ""
+        # `from model import model`: what the exporting module built (exit_modes.py).
+        imported = imported_layers(prog.model, prog.flow.project, prog.flow.module_name, key) \
+            if "." not in key else None
+        return imported if imported is not None else (None, "")
     unknown = False
     gated = call is not None and all(caller_gated(prog.model, value, call) for value in values)
     if gated:

@@ -33,8 +33,9 @@ def imported_statements(model: FileModel) -> list:
 
 
 def exit_modes(model: FileModel, module: str) -> dict[str, str]:
-    """{name: "train"/"eval"} for module-level names bound to a newly built model at the top
-    level whose mode is the same on every path out of the imported top-level code."""
+    """{name: ("train"/"eval", True/False/None, layer)} for module-level names bound to a newly
+    built model at the top level whose mode is the same on every path out of the imported
+    top-level code, with whether that model has a mode-dependent layer."""
     from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis
 
     flow = FlowAnalysis(model, None, module)
@@ -50,8 +51,39 @@ def exit_modes(model: FileModel, module: str) -> dict[str, str]:
         if len(modes) == 1:
             mode = modes.pop()
             if mode in (TRAIN, EVAL):
-                found[name] = mode
+                found[name] = (mode, *_layers(model, name))
     return found
+
+
+def _layers(model: FileModel, name: str) -> tuple:
+    """(True/False/None, layer): whether the model the top level binds to `name` has a
+    mode-dependent layer, read from every value bound there (mode_layers.py)."""
+    from auditor.analysis.mode_layers import mode_dependence
+
+    unknown = False
+    for binding in model.bindings.get(name, ()):
+        if binding.function is not None:
+            continue
+        dependent, what = mode_dependence(model, binding.value)
+        if dependent:
+            return True, what
+        unknown = unknown or dependent is None
+    return (None, "") if unknown else (False, "")
+
+
+def imported_layers(model: FileModel, project: Any, module: Optional[str], name: str) -> Optional[tuple]:
+    """(True/False/None, layer) for a model imported by name (see `exit_modes`), else None."""
+    entry = _imported_entry(model, project, module, name)
+    return tuple(entry[1:]) if entry is not None else None
+
+
+def _imported_entry(model: FileModel, project: Any, module: Optional[str], local: str) -> Optional[tuple]:
+    full = model.imports.aliases.get(local)
+    target = resolve_import(module, full) if full and module else None
+    if target is None or project is None or not hasattr(project, "get"):
+        return None
+    summary = project.get(target[0])
+    return (getattr(summary, "exit_modes", None) or {}).get(target[1])
 
 
 def imported_modes(model: FileModel, project: Any, module: Optional[str]) -> tuple:
@@ -60,12 +92,8 @@ def imported_modes(model: FileModel, project: Any, module: Optional[str]) -> tup
     if project is None or not module or not hasattr(project, "get"):
         return ()
     found = []
-    for local, full in model.imports.aliases.items():
-        target = resolve_import(module, full)
-        if target is None:
-            continue
-        summary = project.get(target[0])
-        mode = (getattr(summary, "exit_modes", None) or {}).get(target[1])
-        if mode is not None:
-            found.append((local, mode))
+    for local in model.imports.aliases:
+        entry = _imported_entry(model, project, module, local)
+        if entry is not None:
+            found.append((local, entry[0]))
     return tuple(sorted(found))

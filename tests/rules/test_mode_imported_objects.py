@@ -7,7 +7,9 @@ dropout on. Before, the imported name was a library call to the checker (nothing
 
 Look-alikes: the same test script calling `model.eval()` first; a `model.py` whose top level
 ends with `model.eval()`; one whose training and `model.eval()` sit under
-`if __name__ == "__main__":` is imported fresh (training mode), so it is still flagged.
+`if __name__ == "__main__":` is imported fresh (training mode), so it is still flagged. A
+model with neither dropout nor batch norm is reported as info (its layers are read in the
+module that builds it).
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ CASES["main_guard/data.py"] = DATA
 CASES["main_guard/model.py"] = GUARDED
 CASES["main_guard/test.py"] = TEST.replace("{switch}", "")
 
+# A model with no dropout and no batch norm: both modes compute the same numbers (info).
+CASES["linear/data.py"] = DATA
+CASES["linear/model.py"] = MODEL.replace("self.drop = nn.Dropout(0.5)", "self.drop = nn.ReLU()").replace("{end}", "")
+CASES["linear/test.py"] = TEST.replace("{switch}", "")
+
 EXPECTED = {
     "bug/test.py": [("TRN101", 8)],
     "bug/model.py": [],
@@ -98,6 +105,7 @@ EXPECTED = {
     "module_eval/test.py": [],
     "module_eval/model.py": [],
     "main_guard/test.py": [("TRN101", 8)],
+    "linear/test.py": [("TRN101", 8)],
 }
 
 
@@ -109,3 +117,9 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case(found, name):
     assert codes_lines(found[name]) == EXPECTED[name]
+
+
+def test_severity_follows_the_exporting_modules_layers(found):
+    # The imported object's layers are read where it is built: dropout makes it an error.
+    assert [f["severity"] for f in found["bug/test.py"]] == ["error"]
+    assert [f["severity"] for f in found["linear/test.py"]] == ["info"]
