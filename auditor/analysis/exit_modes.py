@@ -32,13 +32,14 @@ def imported_statements(model: FileModel) -> list:
     return [s for s in model.module.body if not _main_guard(s)]
 
 
-def exit_modes(model: FileModel, module: str) -> dict[str, str]:
+_KNOWN = ("train", "eval")  # flow.TRAIN, flow.EVAL (the flow imports this module: no import back)
+
+
+def exit_modes(model: FileModel, flow) -> dict[str, tuple]:
     """{name: ("train"/"eval", True/False/None, layer)} for module-level names bound to a newly
     built model at the top level whose mode is the same on every path out of the imported
-    top-level code, with whether that model has a mode-dependent layer."""
-    from auditor.analysis.flow import EVAL, TRAIN, FlowAnalysis
-
-    flow = FlowAnalysis(model, None, module)
+    top-level code, with whether that model has a mode-dependent layer. `flow`: a
+    FlowAnalysis of the file without the project."""
     names = sorted(name for name, found in model.bindings.items()
                    if "." not in name and any(b.function is None and b.kind == "assign" and b.index is None
                                               and flow.fresh_model(b.value) for b in found))
@@ -50,7 +51,7 @@ def exit_modes(model: FileModel, module: str) -> dict[str, str]:
         modes = {state.mode(name) for state in states}
         if len(modes) == 1:
             mode = modes.pop()
-            if mode in (TRAIN, EVAL):
+            if mode in _KNOWN:
                 found[name] = (mode, *_layers(model, name))
     return found
 

@@ -315,8 +315,9 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.returned_models = returned_models(model, effects_flow if switches else FlowAnalysis(model, None, module))
     if model.module.body and ("Module" in text or "import" in text):
         from auditor.analysis.exit_modes import exit_modes
+        from auditor.analysis.flow import FlowAnalysis
 
-        summary.exit_modes = exit_modes(model, module)
+        summary.exit_modes = exit_modes(model, FlowAnalysis(model, None, module))
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
