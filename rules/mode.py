@@ -8,6 +8,7 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.exit_modes import imported_layers
 from auditor.analysis.flow import EVAL, LIGHTNING_TRAIN_HOOKS, ON, TRAIN, loaded_in_eval_mode, wrapped_module
 from auditor.analysis.grad_aliases import no_grad_alias
 from auditor.analysis.grad_free import may_run_grad_free
@@ -216,7 +217,10 @@ def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
         key = key.rsplit(".", 1)[0]  # `model.decoder`: a part of `model`, which holds every layer
         values = _built_from(prog, key, function, 0, at)
     if not values:
-        return None, ""
+        # `from model import model`: what the exporting module built (exit_modes.py).
+        imported = imported_layers(prog.model, prog.flow.project, prog.flow.module_name, key) \
+            if "." not in key else None
+        return imported if imported is not None else (None, "")
     unknown = False
     gated = call is not None and all(caller_gated(prog.model, value, call) for value in values)
     if gated:
@@ -824,7 +828,12 @@ class MissingEvalMode(Rule):
         file is in training mode in every function. A loop that trains (itself, or through a
         helper of the file such as `train_epoch()`) runs at least once. A helper that returns
         the model it was given (`model, losses = fit(model, ...)`) hands it back in the mode
-        it left it in. A helper shared by training and validation that runs the model it is
+        it left it in; so does a function of another checked module (`model =
+        train_model(model, ...)`, or `model = train_model(epochs, loader)` building, training
+        and returning it). A model object imported from another checked module (`from model
+        import model`) is in the mode that module's top-level code leaves it in (trained there
+        and never switched: training mode; code under `if __name__ == "__main__":` does not
+        run on import). A helper shared by training and validation that runs the model it is
         handed and returns the result, leaving mode and autograd to its caller (`loss =
         compute_loss(model, batch)`, in the file or imported from another checked module),
         and a model method that runs its layers for the caller (`agent.act(obs)`, also of a

@@ -436,7 +436,8 @@ class FlowAnalysis:
     def run(self) -> "FlowAnalysis":
         self._recording = True
         self._current = None
-        module_flow = self._exec_block(list(self.model.module.body), [State()])
+        # Models imported by name from a module whose top level trains them (exit_modes.py).
+        module_flow = self._exec_block(list(self.model.module.body), [State(modes=self._imported_modes())])
         del module_flow
         for function in self._order():
             self._current = function
@@ -445,6 +446,16 @@ class FlowAnalysis:
             self._exec_block(_body_statements(function.body), states)
         self._current = None
         return self
+
+    def run_imported(self, statements: list) -> list[State]:
+        """The states leaving `statements` of the top level (what an importer sees)."""
+        self._current = None
+        return self._exec_block(statements, [State()]).normal
+
+    def _imported_modes(self) -> tuple:
+        from auditor.analysis.exit_modes import imported_modes
+
+        return imported_modes(self.model, self.project, self.module_name)
 
     def _order(self) -> list[cst.FunctionDef]:
         """Functions, callers before callees where the call graph allows."""
@@ -577,6 +588,26 @@ class FlowAnalysis:
                 result[key] = modes
         self._effects[function] = result
         return result
+
+    def return_states(self, function: cst.FunctionDef) -> list[State]:
+        """The states leaving the function by `return`, from an unknown entry."""
+        saved = (self._recording, self._current)
+        self._recording, self._current = False, function
+        info = self.model.function_info[function]
+        flow = self._exec_block(_body_statements(function.body),
+                                [State(grad=_decorated_grad(self.model, info) or UNKNOWN)])
+        self._recording, self._current = saved
+        return flow.returns
+
+    def _project_return(self, call: cst.Call) -> Optional[tuple]:
+        """What a function of another module of the project returns (returned_models.py)."""
+        site = self.model.call_site.get(call)
+        if site is None or site.qualname is None or not self.module_name or self.project is None \
+                or not hasattr(self.project, "get") or site.qualname.startswith(("torch.", "numpy.")):
+            return None
+        target = resolve_import(self.module_name, site.qualname)
+        summary = self.project.get(target[0]) if target is not None else None
+        return (getattr(summary, "returned_models", None) or {}).get(target[1]) if summary is not None else None
 
     def sets_modes(self, function: cst.FunctionDef) -> bool:
         """The function (or one it calls in this file) may switch a model's mode."""
@@ -989,9 +1020,15 @@ class FlowAnalysis:
             return out
         _, name, built, source, has_value = plan
         copies = source is not None and source != name
+        # `model = train_model(model, ...)` of another module, read in phase 1: what it hands
+        # back is pending on its summary (returned_models.py), given the arguments' modes.
+        pending = not built and source is None and type(value) is cst.Call and value in self._opaque \
+            and self.roles.is_model(name, self._current)
         for state in states:
             state = state.with_env(name, evaluate(value, state) if has_value else _DROP)
-            if built:
+            if pending:
+                state = state.with_mode(name, self._returned_pending(value, state))
+            elif built:
                 state = state.with_mode(name, built)
             elif copies and (mode := state.mode(source)) is not None:
                 state = state.with_mode(name, mode)
@@ -1034,8 +1071,13 @@ class FlowAnalysis:
                 source = dotted_name(value.args[0].value)
             else:  # `model = fit(model, ...)` returning its argument: the same module
                 source = dotted_name(self.returned_argument(value))
-        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else
-                                         TRAIN if built_by_library(self.model, self.project, value, name) else None)
+        built = _chained_mode(value) or (TRAIN if fresh else EVAL if loaded_in_eval_mode(self.model, value) else None)
+        if built is None and source is None and type(value) is cst.Call:
+            returned = self._project_return(value)
+            if returned is not None and returned[0] == "built":
+                built = returned[1]  # `model = train_model(...)` of another module, building and training it
+        if built is None and built_by_library(self.model, self.project, value, name):
+            built = TRAIN  # another package's builder: a new module, in training mode
         return ("name", name, built, source, _may_have_value(value))
 
     def _exec_if(self, node: cst.If, states: list[State]) -> Flow:
@@ -1358,6 +1400,22 @@ class FlowAnalysis:
             out = _dedupe(new)
         return out
 
+    def _returned_pending(self, call: cst.Call, state: State) -> tuple:
+        """("returned", targets, ((position or keyword, mode), ...), None): the model an opaque
+        call hands back, resolved by the project from the callee's `returned_models`."""
+        handed = []
+        position = 0
+        for arg in call.args:
+            if arg.star:
+                break
+            where = arg.keyword.value if arg.keyword is not None else position
+            position += arg.keyword is None
+            name = dotted_name(arg.value)
+            mode = state.mode(name) if name else None
+            if mode is not None:
+                handed.append((where, mode))
+        return ("returned", self._opaque[call], tuple(handed), None)
+
     def _forget_arguments(self, site: CallSite, states: list[State]) -> list[State]:
         """After an opaque call, each model handed to it has the mode the callee leaves it in,
         given the one it had (`after(...)`); its attributes tracked apart become unknown."""
@@ -1625,6 +1683,16 @@ class FlowAnalysis:
         gives anything else, or the function rebinds the parameter to another value."""
         site = self.model.call_site.get(call)
         resolved = self.resolve(site) if site is not None else None
+        if resolved is None and index is None:
+            returned = self._project_return(call)
+            if returned is not None and returned[0] == "param":
+                # `model = train_model(model, ...)` of another module: the argument, handed back.
+                _, param, position = returned
+                for arg in call.args:
+                    if arg.keyword is not None and arg.keyword.value == param:
+                        return arg.value
+                plain = [a for a in call.args if a.keyword is None and not a.star]
+                return plain[position].value if position is not None and position < len(plain) else None
         if resolved is None or resolved[1]:
             return None
         info = self.model.function_info[resolved[0]]

@@ -144,6 +144,10 @@ class Program:
                     if held is not None:
                         found.append(Forward(site, held))
                     continue
+                if key is not None and site.qualname is not None and "." not in key and \
+                        key in self._imported_models():
+                    found.append(Forward(site, key))  # `from model import model; model(x)`
+                    continue
                 if key is None or site.qualname is not None or site.method in ("train", "eval"):
                     continue
                 if result_is_a_module(self.model, site):
@@ -175,6 +179,13 @@ class Program:
                     found.append(Forward(site, key))
             self._forwards = found
         return self._forwards
+
+    def _imported_models(self) -> dict:
+        """{local name: mode} for models imported from modules whose top level builds them
+        (exit_modes.py): calling one is a forward pass of that model."""
+        from auditor.analysis.exit_modes import imported_modes
+
+        return dict(imported_modes(self.model, self.flow.project, self.flow.module_name))
 
     def helper_forwards(self) -> list[Forward]:
         """Forward passes made through code of this file that runs the model for its caller:
@@ -960,7 +971,8 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
         if (project.has_callers(module_name) and _called_from_elsewhere(model, project, module_name)) \
                 or _builds_project_models(model, project, module_name) \
                 or _calls_project_switches(model, project, module_name) \
-                or builds_with_project_functions(model, project):
+                or builds_with_project_functions(model, project) \
+                or _imports_project_models(model, project, module_name):
             for key in ("program", "flow"):
                 model.cache.pop(key, None)
             # Run again with the project, taking over what does not depend on callers.
@@ -971,6 +983,14 @@ def program_of(model: FileModel, project=None, module_name: Optional[str] = None
     if program is None:
         program = model.cache["program"] = Program(model, project, module_name)
     return program
+
+
+def _imports_project_models(model: FileModel, project, module_name: str) -> bool:
+    """Whether the file imports a model that another module's top level leaves in a known
+    mode (`from model import model`, exit_modes.py): the module-level flow starts with it."""
+    from auditor.analysis.exit_modes import imported_modes
+
+    return bool(imported_modes(model, project, module_name))
 
 
 def _builds_project_models(model: FileModel, project, module_name: str) -> bool:

@@ -176,6 +176,12 @@ class FileSummary:
     # {"dir": ..., "objects": {name: (role, kind)}}: the models and criteria this file builds at
     # module level, for the files importing them or run after it (module_objects.py).
     module_objects: dict = field(default_factory=dict)
+    # {name: "train"/"eval"}: the mode the module's top-level code leaves the models it
+    # builds there in (exit_modes.py): `from model import model` starts in that mode.
+    exit_modes: dict = field(default_factory=dict)
+    # {function: ("param", parameter, position) | ("built", mode)}: the model a top-level
+    # function hands back (returned_models.py): `model = train_model(...)` in another module.
+    returned_models: dict = field(default_factory=dict)
 
 
 # Star imports of these never bring a function of the project (`from torch.nn import *`).
@@ -339,6 +345,16 @@ def summarize_file(ctx) -> Optional[Any]:
     from auditor.analysis.module_objects import module_objects
 
     summary.module_objects = module_objects(model, ctx.path, text, Activations)
+    if model.function_info and "return" in text:
+        from auditor.analysis.flow import FlowAnalysis
+        from auditor.analysis.returned_models import returned_models
+
+        summary.returned_models = returned_models(model, effects_flow if switches else FlowAnalysis(model, None, module))
+    if model.module.body and ("Module" in text or "import" in text):
+        from auditor.analysis.exit_modes import exit_modes
+        from auditor.analysis.flow import FlowAnalysis
+
+        summary.exit_modes = exit_modes(model, FlowAnalysis(model, None, module))
     if not model.imports.aliases and not summary.star_imports:
         return summary
     sites = _cross_module_calls(model, module, is_package, summary.star_imports)
@@ -387,15 +403,20 @@ def _calls_a_parameter(model) -> bool:
 def _handing_on(sites: list, calls: list) -> dict:
     """The cross-module calls to forget at, when any argument with a known mode is handed to
     more than one of them (otherwise no call comes after another that could switch it)."""
-    if not any(modes for *_, modes in calls):
-        return {}
     handed: dict = {}
     for site, _ in sites:
         for arg in site.node.args:
             name = dotted_name(arg.value)
             if name:
                 handed.setdefault(name.split(".", 1)[0], []).append(site.node)
-    if not any(len(found) > 1 for found in handed.values()):
+    # `model = train_model(...)`, then `evaluate(model, ...)`: what the first hands back is
+    # known from its summary only (returned_models.py).
+    handed_back = any(type(assign := site.statement) is cst.Assign and assign.value is site.node
+                      and len(assign.targets) == 1 and dotted_name(assign.targets[0].target) in handed
+                      for site, _ in sites)
+    if not handed_back and not any(modes for *_, modes in calls):
+        return {}
+    if not handed_back and not any(len(found) > 1 for found in handed.values()):
         return {}
     return {site.node: tuple(targets) for site, targets in sites}
 
@@ -814,6 +835,9 @@ class ProjectIndex:
         """The modes a (possibly pending) mode can be: "train", "eval", "?" (unknown)."""
         if isinstance(mode, str):
             return {mode}
+        if depth <= 6 and isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "returned":
+            from auditor.analysis.returned_models import returned_modes
+            return returned_modes(self, mode, lambda inner: self._after(inner, depth + 1))
         if depth > 6 or not (isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "after"):
             return {"?"}
         _, targets, where, prior = mode
