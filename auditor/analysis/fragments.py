@@ -41,24 +41,29 @@ def is_fragment(imports: ImportTable) -> bool:
 
 
 def _imports_in(statement: cst.CSTNode) -> list:
-    """The import statements at module level in `statement` (also inside `if`/`try` blocks)."""
-    if type(statement) is cst.SimpleStatementLine:
-        return [s for s in statement.body if type(s) in (cst.Import, cst.ImportFrom)]
+    """The import statements at module level in `statement` (also inside `if`/`try` blocks).
+    A work list, not recursion: an `elif` chain of a thousand branches nests that deep."""
     found: list = []
-    if isinstance(statement, _BLOCKS):
-        bodies = [statement.body]
-        if isinstance(statement, cst.If) and statement.orelse is not None:
-            bodies.append(statement.orelse)
-        if isinstance(statement, cst.Try):
-            bodies.extend(h.body for h in statement.handlers)
+    pending = [statement]
+    while pending:
+        current = pending.pop()
+        if type(current) is cst.SimpleStatementLine:
+            found.extend(s for s in current.body if type(s) in (cst.Import, cst.ImportFrom))
+            continue
+        if not isinstance(current, _BLOCKS):
+            continue
+        bodies = [current.body]
+        if isinstance(current, cst.If) and current.orelse is not None:
+            bodies.append(current.orelse)
+        if isinstance(current, cst.Try):
+            bodies.extend(h.body for h in current.handlers)
         for body in bodies:
             if isinstance(body, cst.If):
-                found.extend(_imports_in(body))
+                pending.append(body)
                 continue
             inner = getattr(body, "body", ())
             if isinstance(inner, (list, tuple)):
-                for s in inner:
-                    found.extend(_imports_in(s))
+                pending.extend(reversed(inner))
     return found
 
 

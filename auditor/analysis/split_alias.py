@@ -149,6 +149,17 @@ def test_positions(model: FileModel, splits: SplitResolver, info, depth: int = 0
     """(the tuple's length, {position: "test" when every return holds test data there, "alias"
     when some return does}) for a function whose every `return` is a tuple of one length with
     test data in some position; None otherwise."""
+    # Computed once per (function, depth): functions returning each other's results were
+    # otherwise read again along every path, exponentially (CodeXGLUE's data helpers).
+    memo = model.cache.setdefault("split_alias.test_positions", {})
+    key = (info.node, depth, splits)
+    if key not in memo:
+        memo[key] = None  # a function reached again while being read: no answer from it
+        memo[key] = _test_positions(model, splits, info, depth)
+    return memo[key]
+
+
+def _test_positions(model: FileModel, splits: SplitResolver, info, depth: int) -> Optional[tuple]:
     tuples = [r.value for r in info.returns]
     if not tuples or not all(isinstance(t, (cst.Tuple, cst.List)) and not any(
             isinstance(e, cst.StarredElement) for e in t.elements) for t in tuples):
