@@ -544,7 +544,7 @@ def _check_files(paths: Sequence[str], options: EngineOptions) -> list[FileResul
             kept[path] = data
             kept_size += len(data)
     # Project files around the named ones: read through their summaries, never reported on.
-    neighbours, scans = _neighbour_summaries(paths, modules, packages, options, infos, names)
+    neighbours, scans = _neighbour_summaries(paths, modules, packages, options, infos, names, parts)
     graph = DependencyGraph(modules)
     for path, found in names.items():
         graph.add(path, found)
@@ -633,11 +633,11 @@ def _module_names(paths: Sequence[str], packages: Optional[dict[str, bool]] = No
 
 def _neighbour_summaries(paths: list[str], modules: dict[str, str], packages: dict[str, bool],
                          options: EngineOptions, infos: dict[str, "_Info"],
-                         names: dict[str, tuple]) -> tuple[list[str], Any]:
+                         names: dict[str, tuple], parts: set[str]) -> tuple[list[str], Any]:
     """Summarize the project modules the named files import and those importing them.
 
     Each neighbour joins `modules`, `infos` and `names` (so the dependency digests cover
-    its summary), never the results. A cached summary is used while the file's bytes are
+    its summary), never the results; one that may be a lesson's part joins `parts`. A cached summary is used while the file's bytes are
     unchanged; one computed here is cached with no findings (a later run naming the file
     checks it). Returns the neighbours' paths and the import scans (saved with the cache).
     """
