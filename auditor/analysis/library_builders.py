@@ -29,6 +29,7 @@ import libcst as cst
 from auditor.analysis.model import FileModel
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import EVAL_WORDS, name_tokens
+from auditor.neighbours import ROOT_MARKERS
 
 # The file treats the name as a torch module.
 _MODULE_METHODS = frozenset({"load_state_dict", "parameters", "named_parameters", "state_dict"})
@@ -49,12 +50,21 @@ _STANDARD_LIBRARY = frozenset(getattr(sys, "stdlib_module_names", ())) | frozens
 })
 
 
+# Device and dtype moves hand back the module they were called on.
+_MOVES = ("to", "cuda", "cpu", "float", "half", "double")
+
+
+def _unmoved(value: cst.BaseExpression) -> cst.BaseExpression:
+    """`build_net(...)` for `build_net(...).to(device)`."""
+    while type(value) is cst.Call and type(value.func) is cst.Attribute and value.func.attr.value in _MOVES:
+        value = value.func.value
+    return value
+
+
 def built_by_library(model: FileModel, project, value: cst.BaseExpression, name: Optional[str]) -> bool:
     """Whether `name = value` builds a new module with a function of a package outside the
     project and outside torch, that the file then uses as a module."""
-    while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-            value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
-        value = value.func.value
+    value = _unmoved(value)
     if name is None or type(value) is not cst.Call:
         return False
     qualified = model.qualify_call(value)
@@ -107,7 +117,6 @@ def _of_the_project(project, qualified: str) -> bool:
 
 # Directories above the file that may be on sys.path (the script's own, the repository root).
 _ANCESTORS = 6
-_PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
 
 
 def _on_disk_beside(path: str, root: str) -> bool:
@@ -122,7 +131,7 @@ def _on_disk(directory: str, root: str) -> bool:
     for _ in range(_ANCESTORS):
         if os.path.isdir(os.path.join(directory, root)) or os.path.isfile(os.path.join(directory, root + ".py")):
             return True
-        if any(os.path.exists(os.path.join(directory, marker)) for marker in _PROJECT_MARKERS):
+        if any(os.path.exists(os.path.join(directory, marker)) for marker in ROOT_MARKERS):
             return False
         parent = os.path.dirname(directory)
         if parent == directory:
@@ -138,10 +147,7 @@ def builds_with_project_functions(model: FileModel, project) -> bool:
         return False
     for binding_list in model.bindings.values():
         for b in binding_list:
-            value = b.value
-            while type(value) is cst.Call and type(value.func) is cst.Attribute and \
-                    value.func.attr.value in ("to", "cuda", "cpu", "float", "half", "double"):
-                value = value.func.value
+            value = _unmoved(b.value)
             if type(value) is cst.Call and b.kind == "assign" and _used_as_module(model, b.target):
                 qualified = model.qualify_call(value)
                 if qualified and "." in qualified and _of_the_project(project, qualified):
