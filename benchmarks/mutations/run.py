@@ -163,6 +163,10 @@ def main(argv: Optional[list] = None) -> int:
     if not repos:
         print("mutations: name at least one --repo or --repos-file", file=sys.stderr)
         return 2
+    held_out = [repo for repo in repos if part_of(repo) != "dev"]
+    if held_out:
+        print(f"mutations: {', '.join(held_out)} in the held-out part: never mutated", file=sys.stderr)
+        return 2
     operators = [OPERATORS[name] for name in (args.operator or sorted(OPERATORS))]
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     cmd = shlex.split(args.auditor)
