@@ -167,9 +167,23 @@ def _activate_returns(method: str) -> Callable[[cst.CSTNode], object]:
     return rewrite
 
 
+def _shuffle_false(call: cst.Call) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "shuffle" and _is_false(arg):
+            return arg
+    return None
+
+
 def _is_unshuffled_loader(node: cst.CSTNode) -> bool:
-    return isinstance(node, cst.Arg) and node.keyword is not None and node.keyword.value == "shuffle" \
-        and _is_false(node)
+    """A loader built with `shuffle=False` (not `train_test_split(..., shuffle=False)`)."""
+    return isinstance(node, cst.Call) and "loader" in _dotted(node.func).rsplit(".", 1)[-1].lower() \
+        and _shuffle_false(node) is not None
+
+
+def _shuffle_on(call: cst.Call) -> cst.Call:
+    target = _shuffle_false(call)
+    return call.with_changes(args=[arg.with_changes(value=cst.Name("True")) if arg is target else arg
+                                   for arg in call.args])
 
 
 def _pass_line(node: cst.CSTNode) -> cst.SimpleStatementLine:
@@ -207,7 +221,7 @@ OPERATORS = {op.name: op for op in (
              _forward_with_plain_returns, _activate_returns("sigmoid"),
              wanted_text=("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Operator("shuffle-loader", ("TRN203",), "turn a loader's `shuffle=False` into `shuffle=True`",
-             _is_unshuffled_loader, lambda node: node.with_changes(value=cst.Name("True"))),
+             _is_unshuffled_loader, _shuffle_on),
 )}
 
 
