@@ -77,7 +77,7 @@ def _sites(name: str) -> list:
     ("drop-no-grad-decorator", [33]),
     ("drop-loss-division", [17]),     # `loss / 2` is a literal divisor: not an accumulation scale
     ("softmax-forward", [4]),         # a forward returning a tuple is left alone
-    ("shuffle-loader", [37]),         # train_test_split's shuffle is not a loader's
+    ("shuffle-loader", [36]),         # train_test_split's shuffle is not a loader's
 ])
 def test_each_operator_finds_its_sites_and_not_the_look_alikes(name, lines):
     assert _sites(name) == lines
