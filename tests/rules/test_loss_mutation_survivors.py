@@ -1,0 +1,104 @@
+"""TRN301/302 blind spots found by planting a softmax or sigmoid at the end of real models'
+`forward` (session 18, benchmarks/mutations): a model defined in a module that uses a
+`match` statement (its summary used to crash, so no other module knew the model), and a
+loss called through `.forward(...)`. Each with its correct look-alike, through the real
+command."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._core_cases import codes_lines, run_cases
+
+SELECT = "TRN301,TRN302"
+
+# The model's module builds its layers from a config with a `match` statement (and holds an
+# `if`, which makes the summary look for deciding parameters, where the walk crashed).
+MATCH_MODELS = """
+import torch
+
+
+class FCN(torch.nn.Module):
+    def __init__(self, layers=()):
+        super().__init__()
+        built = []
+        if not layers:
+            layers = ["relu"]
+        for kind in layers:
+            match kind:
+                case "relu":
+                    built.append(torch.nn.ReLU())
+                case _:
+                    built.append(torch.nn.Linear(8, 8))
+        built.append(torch.nn.Linear(8, 3))
+        self.layers = torch.nn.Sequential(*built)
+
+    def forward(self, x):
+        return {end}
+"""
+
+MATCH_TRAIN = """
+import torch
+from models import FCN
+
+
+def run_epoch(model, loader, loss_fn, optimizer):
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+
+
+def train_model(model, loader, epochs=3):
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters())
+    for _ in range(epochs):
+        run_epoch(model, loader, loss_fn, optimizer)
+
+
+if __name__ == "__main__":
+    train_model(FCN(layers=["relu"]), [])
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("self.layers(x).softmax(dim=-1)", [("TRN301", 8)]),
+                                           ("self.layers(x)", [])])
+def test_a_model_of_a_module_with_a_match_statement(tmp_path, end, expected):
+    found = run_cases(tmp_path, {"models.py": MATCH_MODELS.format(end=end), "train.py": MATCH_TRAIN}, SELECT)
+    assert codes_lines(found["train.py"]) == expected
+    assert found["models.py"] == []
+
+
+# The loss module called through its forward method, as the model is.
+FORWARD_CALLED = """
+import torch
+
+
+class LogisticRegression(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.linear = torch.nn.Linear(n, 1)
+
+    def forward(self, x):
+        return {end}
+
+
+def train(loader, n):
+    model = LogisticRegression(n)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in loader:
+        optimizer.zero_grad()
+        y_pred = model.forward(x)
+        loss = loss_fn.forward(y_pred, y)
+        loss.backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("self.linear(x).sigmoid()", [("TRN302", 20)]),
+                                           ("self.linear(x)", [])])
+def test_a_loss_called_through_its_forward(tmp_path, end, expected):
+    found = run_cases(tmp_path, {"train.py": FORWARD_CALLED.format(end=end)}, SELECT)
+    assert codes_lines(found["train.py"]) == expected
