@@ -102,3 +102,52 @@ def train(loader, n):
 def test_a_loss_called_through_its_forward(tmp_path, end, expected):
     found = run_cases(tmp_path, {"train.py": FORWARD_CALLED.format(end=end)}, SELECT)
     assert codes_lines(found["train.py"]) == expected
+
+
+# A model factory that imports only the project's model classes: it names no framework and no
+# training word, and the prefilter used to skip it, so the trainer never learnt what it builds.
+FACTORY_NETS = """
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class UNet(nn.Module):
+    def __init__(self, classes=2):
+        super().__init__()
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return {end}
+"""
+
+FACTORY = """
+from nets import UNet
+
+
+def build_model(model_name, num_classes):
+    if model_name == "unet":
+        return UNet(classes=num_classes)
+    return UNet(classes=2)
+"""
+
+FACTORY_TRAIN = """
+import torch.nn as nn
+from builder import build_model
+
+
+def main(args):
+    model = build_model(args.model, 3)
+    criterion = nn.CrossEntropyLoss()
+    for x, y in []:
+        loss = criterion(model(x), y)
+        loss.backward()
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("F.softmax(self.fc(x), dim=1)", [("TRN301", 9)]),
+                                           ("self.fc(x)", [])])
+def test_a_model_built_by_a_factory_module_that_imports_no_framework(tmp_path, end, expected):
+    found = run_cases(tmp_path, {"nets.py": FACTORY_NETS.format(end=end), "builder.py": FACTORY,
+                                 "train.py": FACTORY_TRAIN}, SELECT)
+    assert codes_lines(found["train.py"]) == expected
+    assert found["builder.py"] == [] and found["nets.py"] == []
