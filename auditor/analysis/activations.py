@@ -533,6 +533,11 @@ class Activations:
                     return None
                 layered.append(f"= {evidence}")
                 continue
+            if type(value) is cst.Subscript:
+                # `else: model = checkpoint['model']` (resuming): the model another branch may
+                # build is decided below, as for a build of another class.
+                other_branches.append(b)
+                continue
             if not isinstance(value, cst.Call):
                 return None
             evidence = self._constructed_output(value, kind, index, depth) or \
@@ -805,11 +810,19 @@ class Activations:
                     evidence = self._model_output(name, what[1], kind, index, depth + 1, value) if name else None
             else:
                 evidence = self._described_output(what[0], kind, index)
-            if not evidence:
+            if not evidence and kind not in (SOFTMAX, SIGMOID):
                 return None
             found.append(evidence)
         # (Through several functions, the model where it is built is what says most.)
-        return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
+        if all(found):
+            return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
+        # A shared loop (`train(loader, model, criterion)`) called by several scripts, one of
+        # which hands it a model ending in the activation: the loss this function applies is
+        # the same for every caller (its own, or what every caller passes), so that caller's
+        # run feeds it probabilities.
+        some = next((e for e in found if e), None)
+        return f"`{param}`, which one of its {len(found)} callers passes: " \
+               f"{some.rsplit('which its callers pass: ', 1)[-1]}" if some else None
 
     def _described_output(self, descriptor, kind, index) -> Optional[str]:
         """The last activation of an instance of a user class named by another module's summary."""
@@ -819,7 +832,8 @@ class Activations:
             for module, name in descriptor[1]:
                 found = self._described_output(("class", module, name), kind, index)
                 if found:
-                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{len(descriptor[1])} " \
+                    # (A lone class: the other branch resumes from a checkpoint.)
+                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{max(2, len(descriptor[1]))} " \
                            f"alternatives), {found}"
             return None
         if descriptor is None or descriptor[0] != "class":

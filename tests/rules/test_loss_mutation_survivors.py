@@ -151,3 +151,94 @@ def test_a_model_built_by_a_factory_module_that_imports_no_framework(tmp_path, e
                                  "train.py": FACTORY_TRAIN}, SELECT)
     assert codes_lines(found["train.py"]) == expected
     assert found["builder.py"] == [] and found["nets.py"] == []
+
+
+# One training loop shared by two scripts, each with its own model; both pass the same loss.
+SHARED_LOOP = """
+def train(loader, model, criterion, optimizer):
+    model.train()
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+SCRIPT = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from utils import train
+
+
+class {name}(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return {end}
+
+
+def main(resume=None):
+    if resume is None:
+        model = {name}()
+    else:
+        checkpoint = torch.load(resume)
+        model = checkpoint["model"]
+    model = model.to("cuda")
+    train([], model, {loss}, torch.optim.SGD(model.parameters(), lr=0.1))
+"""
+
+
+def _scripts(cnn_end: str, cnn_loss: str = "nn.CrossEntropyLoss()") -> dict:
+    return {"utils.py": SHARED_LOOP,
+            "cnn.py": SCRIPT.format(name="CNN", end=cnn_end, loss=cnn_loss),
+            "rnn.py": SCRIPT.format(name="RNN", end="self.fc(x)", loss="nn.CrossEntropyLoss()")}
+
+
+@pytest.mark.parametrize("cnn_end, cnn_loss, expected", [
+    # One caller's fresh run (no checkpoint) trains a softmax model with the shared loss.
+    ("F.softmax(self.fc(x), dim=1)", "nn.CrossEntropyLoss()", [("TRN301", 4)]),
+    # Both models return logits.
+    ("self.fc(x)", "nn.CrossEntropyLoss()", []),
+    # The softmax model's caller pairs it with another loss: which loss meets which model is
+    # the callers' business, and they disagree on the loss.
+    ("F.log_softmax(self.fc(x), dim=1)", "nn.NLLLoss()", []),
+])
+def test_a_shared_loop_one_of_whose_callers_hands_it_a_softmax_model(tmp_path, cnn_end, cnn_loss, expected):
+    found = run_cases(tmp_path, _scripts(cnn_end, cnn_loss), SELECT)
+    assert codes_lines(found["utils.py"]) == expected
+    assert found["cnn.py"] == [] and found["rnn.py"] == []
+
+
+RESUMED_HERE = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return {end}
+
+
+def main(loader, resume=None):
+    if resume is None:
+        model = Net()
+    else:
+        model = torch.load(resume)["model"]
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        criterion(model(x), y).backward()
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("self.fc(x).softmax(dim=-1)", [("TRN301", 21)]),
+                                           ("self.fc(x)", [])])
+def test_a_model_built_afresh_or_resumed_from_a_checkpoint(tmp_path, end, expected):
+    found = run_cases(tmp_path, {"train.py": RESUMED_HERE.format(end=end)}, SELECT)
+    assert codes_lines(found["train.py"]) == expected
