@@ -242,3 +242,59 @@ def main(loader, resume=None):
 def test_a_model_built_afresh_or_resumed_from_a_checkpoint(tmp_path, end, expected):
     found = run_cases(tmp_path, {"train.py": RESUMED_HERE.format(end=end)}, SELECT)
     assert codes_lines(found["train.py"]) == expected
+
+
+# A fine-tuner whose model is replaced by what a pruning helper of another module hands back
+# (the model it was given, layers swapped inside): still the model built for the run.
+PRUNE = """
+import torch.nn as nn
+
+
+def prune_layer(model, index):
+    model.features[index] = nn.Identity()
+    return model
+"""
+
+FINETUNE = """
+import torch
+import torch.nn as nn
+from prune import *
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        self.classifier = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return {end}
+
+
+class FineTuner:
+    def __init__(self, model):
+        self.model = model
+        self.criterion = nn.CrossEntropyLoss()
+
+    def prune(self):
+        model = self.model.cpu()
+        model = prune_layer(model, 0)
+        self.model = model
+
+    def train_batch(self, x, y):
+        self.criterion(self.model(x), y).backward()
+
+
+def main(args):
+    model = Net()
+    tuner = FineTuner(model)
+    tuner.prune()
+    tuner.train_batch(args.x, args.y)
+"""
+
+
+@pytest.mark.parametrize("end, expected", [("self.classifier(self.features(x)).softmax(dim=-1)", [("TRN301", 27)]),
+                                           ("self.classifier(self.features(x))", [])])
+def test_a_model_replaced_by_what_a_helper_hands_back(tmp_path, end, expected):
+    found = run_cases(tmp_path, {"prune.py": PRUNE, "finetune.py": FINETUNE.format(end=end)}, SELECT)
+    assert codes_lines(found["finetune.py"]) == expected
