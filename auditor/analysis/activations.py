@@ -857,6 +857,10 @@ class Activations:
         given = handed_to(self.model, self.project, self.module_name, function, param)
         if not given:
             return None
+        # Each construction of a class is an object of its own (`Stepper(SoftmaxHead())` beside
+        # `Stepper(LogitsHead())`): which of them is trained is not known, so all must agree.
+        info = self.model.info(function)
+        some_caller = kind in (SOFTMAX, SIGMOID) and info is not None and info.name != "__init__"
         found = []
         for how, *what in given:
             if how == "expr":
@@ -868,7 +872,7 @@ class Activations:
                     evidence = self._model_output(name, what[1], kind, index, depth + 1, value) if name else None
             else:
                 evidence = self._described_output(what[0], kind, index)
-            if not evidence and kind not in (SOFTMAX, SIGMOID):
+            if not evidence and not some_caller:
                 return None
             found.append(evidence)
         # (Through several functions, the model where it is built is what says most.)
