@@ -50,17 +50,23 @@ class SoftmaxBeforeCrossEntropy(Rule):
 
         What the callers decide: in `def train(model, criterion)`, the criterion and the
         model are what every caller passes (callers in this file, and in other modules of
-        the run through their summaries), flagged only when all callers agree
+        the run through their summaries), flagged only when all callers agree on the loss
         (`train(Classifier(), nn.CrossEntropyLoss())` from `main.py`); a caller that leaves
-        the parameter to its default, or passes something else, keeps it silent. The same
+        the criterion to its default, or passes something else, keeps it silent. Once the
+        loss is the same for every caller (its own, or what every caller passes), one caller
+        handing it a model that ends in the activation is enough (a loop shared by several
+        scripts, one of which builds the softmax model). The same
         holds for a trainer class given the model in its constructor (`self.model = model`
         in `__init__`, `Trainer(Classifier(), ...)` here or in another module), and for a
         method of a class of another module called on its instance (`local =
         LocalUpdate(args); local.train(net=net)`); a deep copy (`copy.deepcopy(net)`) is the
         model, and a caller whose branches build one of several classes of other modules
         (`if args.model == 'mlp': net = MLP() else: net = CNN()`) hands the softmax one on
-        the run taking its branch. A model
-        rebound to itself (`net = net.to(device)`, `net = net.train()`) keeps its class;
+        the run taking its branch (also when the other branch resumes from a checkpoint:
+        `else: model = checkpoint['model']`). A model
+        rebound to itself (`net = net.to(device)`, `net = net.train()`, or to what a helper
+        hands back: `model = prune_layer(model, i)` returning its parameter) keeps its class;
+        a loss called as `loss_fn.forward(p, y)` is that loss;
         a model built by a factory function (`model = build_model()`, here or imported from
         another module of the run, returning an `nn.Sequential` ending in `nn.Softmax` on
         every path), built from a list (`nn.Sequential(*layers)`, the last `layers.append(...)`

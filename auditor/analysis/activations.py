@@ -508,7 +508,8 @@ class Activations:
         if use is not None and len(bindings) > 1:
             reaching = reaching_bindings(model, bindings, use, function)
             # (`net = net.train()` reaching: what reaches it is the question, so all of them.)
-            if not any(dotted_name(unwrap_model(model, b.value)) == callee for b in reaching):
+            if not any(dotted_name(unwrap_model(model, b.value)) == callee or
+                       self._handed_back(unwrap_model(model, b.value), b.function, callee) for b in reaching):
                 bindings = reaching
         layered = []
         handed_in = False  # `self.model = model` in __init__: the model comes from outside
@@ -518,7 +519,7 @@ class Activations:
         other_branches: list = []  # constructions of models that do not
         for b in bindings:
             value = unwrap_model(model, b.value)
-            if dotted_name(value) == callee:
+            if dotted_name(value) == callee or self._handed_back(value, b.function, callee):
                 rebound += 1
                 continue
             owner = model.info(b.function)
@@ -532,6 +533,11 @@ class Activations:
                 if evidence is None:
                     return None
                 layered.append(f"= {evidence}")
+                continue
+            if type(value) is cst.Subscript:
+                # `else: model = checkpoint['model']` (resuming): the model another branch may
+                # build is decided below, as for a build of another class.
+                other_branches.append(b)
                 continue
             if not isinstance(value, cst.Call):
                 return None
@@ -552,6 +558,13 @@ class Activations:
                 return None
             return f"`{callee}`, when built by its `{dotted_name(unwrap_model(model, built[0].value).func)}`" \
                    f"{BRANCH_BUILT}{len(built) + len(other_branches)} alternatives), whose {layered[0]}"
+        if layered and handed and len(handed) + len(layered) == len(bindings) - rebound \
+                and callee.startswith("self.") and kind != PASSED:
+            # `self.model = model` in `__init__` and `self.model = pruned` later, where `pruned`
+            # is that model handed back: both bindings must end in the activation.
+            given = [self._handed_output(f, param, kind, index, depth) for f, param in handed]
+            if all(given):
+                handed_in = False
         if layered and not handed_in:
             joiner = " " if layered[0].startswith("= ") else ", whose "
             return f"`{callee}`{joiner}{layered[0]}"
@@ -578,6 +591,56 @@ class Activations:
             if candidates and all(outputs):
                 return f"`{callee}` (a {candidates[0].name}), whose {outputs[0]}"
         return None
+
+    def _handed_back(self, value: cst.BaseExpression, function, callee: str) -> bool:
+        """`self.model = prune_layer(model, i)` with `model = self.model` above it: a function of
+        this file that returns the model it is given (changed in place, or layers swapped
+        inside it) hands back the same model, as `model.to(device)` does."""
+        model = self.model
+        if type(value) is not cst.Call or type(value.func) is not cst.Name:
+            return False
+        functions = model.functions_named(value.func.value)
+        info = model.info(functions[0].node) if len(functions) == 1 else None
+        if info is not None:
+            if info.cls is not None or not info.returns:
+                return False
+            names = {dotted_name(r.value) if r.value is not None and type(r.value) is cst.Name else None
+                     for r in info.returns}
+            name = names.pop() if len(names) == 1 else None
+            position = info.positional.index(name) if name in info.positional else None
+        else:  # imported, or star-imported, from a module of the run: its summary says
+            name, position = self._returned_parameter(value)
+        if name is None or position is None:
+            return False
+        given = _argument(value, name, position)
+        given_name = dotted_name(given) if given is not None else None
+        if given_name == callee:
+            return True
+        # A local alias: every binding of the name in this function is the model itself.
+        aliases = model.bindings_of(given_name, function) if given_name else []
+        return bool(aliases) and all(b.kind == "assign" and b.index is None and b.function is function
+                                     and dotted_name(unwrap_model(model, b.value)) == callee for b in aliases)
+
+    def _returned_parameter(self, call: cst.Call) -> tuple:
+        """(parameter, position) that a function of another module of the run returns on every
+        path (`returned_models`), else (None, None)."""
+        project = self.project
+        if project is None or not self.module_name or not hasattr(project, "get"):
+            return None, None
+        qualified = self.model.qualify_call(call)
+        if qualified is not None:
+            target = resolve_import(self.module_name, qualified, self.is_package)
+        elif self.model.imports.stars:
+            target = (self.module_name, dotted_name(call.func))
+        else:
+            return None, None
+        target = defining_module(project, *target) if target is not None and target[1] else None
+        if target is None or target[0] == self.module_name:
+            return None, None
+        found = (getattr(project.get(target[0]), "returned_models", None) or {}).get(target[1])
+        if not found or found[0] != "param":
+            return None, None
+        return found[1], found[2]
 
     def _subclass_installed(self, callee: str, function, kind, index) -> Optional[str]:
         """`out = self.model(x)` in a base class's `fit`, the model put there by a subclass's
@@ -794,6 +857,10 @@ class Activations:
         given = handed_to(self.model, self.project, self.module_name, function, param)
         if not given:
             return None
+        # Each construction of a class is an object of its own (`Stepper(SoftmaxHead())` beside
+        # `Stepper(LogitsHead())`): which of them is trained is not known, so all must agree.
+        info = self.model.info(function)
+        some_caller = kind in (SOFTMAX, SIGMOID) and info is not None and info.name != "__init__"
         found = []
         for how, *what in given:
             if how == "expr":
@@ -805,11 +872,19 @@ class Activations:
                     evidence = self._model_output(name, what[1], kind, index, depth + 1, value) if name else None
             else:
                 evidence = self._described_output(what[0], kind, index)
-            if not evidence:
+            if not evidence and not some_caller:
                 return None
             found.append(evidence)
         # (Through several functions, the model where it is built is what says most.)
-        return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
+        if all(found):
+            return f"`{param}`, which its callers pass: {found[0].rsplit('which its callers pass: ', 1)[-1]}"
+        # A shared loop (`train(loader, model, criterion)`) called by several scripts, one of
+        # which hands it a model ending in the activation: the loss this function applies is
+        # the same for every caller (its own, or what every caller passes), so that caller's
+        # run feeds it probabilities.
+        some = next((e for e in found if e), None)
+        return f"`{param}`, which one of its {len(found)} callers passes: " \
+               f"{some.rsplit('which its callers pass: ', 1)[-1]}" if some else None
 
     def _described_output(self, descriptor, kind, index) -> Optional[str]:
         """The last activation of an instance of a user class named by another module's summary."""
@@ -819,7 +894,8 @@ class Activations:
             for module, name in descriptor[1]:
                 found = self._described_output(("class", module, name), kind, index)
                 if found:
-                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{len(descriptor[1])} " \
+                    # (A lone class: the other branch resumes from a checkpoint.)
+                    return f"when the caller's branch builds {name}{BRANCH_BUILT}{max(2, len(descriptor[1]))} " \
                            f"alternatives), {found}"
             return None
         if descriptor is None or descriptor[0] != "class":

@@ -97,13 +97,39 @@ def branch_classes(model: FileModel, receiver: cst.BaseExpression, function, mod
     from auditor.analysis.alternatives import exclusive
 
     builds = class_builds(model, receiver, function, module, is_package)
+    loaded: list = []
+    if builds is None:
+        builds, loaded = _built_or_loaded(model, receiver, function, module, is_package)
     if builds is None or any(owner[1] is None for owner, _ in builds):
         return None
     owners = {(owner[1], owner[0]) for owner, _ in builds}
-    statements = [statement for _, statement in builds]
-    if len(owners) < 2 or len(owners) > 8 or not exclusive(model, statements):
+    statements = [statement for _, statement in builds] + loaded
+    if len(owners) + bool(loaded) < 2 or len(owners) > 8 or not exclusive(model, statements):
         return None
     return ("classes", tuple(sorted(owners)))
+
+
+def _built_or_loaded(model: FileModel, receiver: cst.BaseExpression, function, module: str,
+                     is_package: bool) -> tuple:
+    """([(user class, statement)], [statement]) when every binding of `receiver` builds a user
+    class or reads the model out of a loaded checkpoint (`else: model = checkpoint['model']`,
+    resuming): the run starting afresh gets the class built. (None, []) otherwise."""
+    name = dotted_name(receiver)
+    builds, loaded = [], []
+    for b in model.bindings_of(name, function) if name else ():
+        value = unwrap_model(model, b.value)
+        if b.kind == "assign" and b.index is None and dotted_name(value) == name:
+            continue
+        if b.kind != "assign" or b.index is not None:
+            return None, []
+        if type(value) is cst.Subscript:
+            loaded.append(b.statement)
+            continue
+        owner = class_named(model, value.func, module, is_package) if type(value) is cst.Call else None
+        if owner is None:
+            return None, []
+        builds.append((owner, b.statement))
+    return (builds, loaded) if builds and loaded else (None, [])
 
 
 def _method_target(model: FileModel, site, module: str, is_package: bool) -> Optional[tuple[str, str]]:

@@ -60,6 +60,8 @@ def _block_children(block: cst.CSTNode) -> list:
 
 
 def _compound_blocks(node: cst.BaseCompoundStatement) -> list:
+    if isinstance(node, cst.Match):  # its blocks are the cases' bodies (it has no body of its own)
+        return [case.body for case in node.cases]
     blocks = [node.body]
     orelse = getattr(node, "orelse", None)
     while orelse is not None:

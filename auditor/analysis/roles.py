@@ -520,6 +520,8 @@ class Roles:
             return self._loss_class_kind(call.func)
         if site_callee is None or qualified is not None:
             return None
+        if site_callee.endswith(".forward"):  # `loss_fn.forward(p, y)` is `loss_fn(p, y)` without hooks
+            site_callee = site_callee[:-len(".forward")]
         kinds = set()
         for b in model.bindings_of(site_callee, function):
             if b.kind != "assign" or type(b.value) is not cst.Call:

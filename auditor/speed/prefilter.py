@@ -52,8 +52,14 @@ def relevance_pattern(extra: Iterable[str] = ()) -> "re.Pattern[str]":
     return re.compile("|".join(re.escape(w) for w in words))
 
 
+# A model factory (`def build_model(name): if name == 'unet': return UNet(classes=n) ...`)
+# may import only the project's model classes and name nothing above; the files that train
+# what it returns need its summary. Asked only of the files the words above leave out.
+_BUILDS_A_CLASS = re.compile(r"^[ \t]+return[ \t]+(?:\w+\.)*[A-Z]\w*\(", re.M)
+
+
 def may_hold_training_code(text: str, pattern: "re.Pattern[str]") -> bool:
-    return pattern.search(text) is not None
+    return pattern.search(text) is not None or _BUILDS_A_CLASS.search(text) is not None
 
 
 def mentions_any(text: str, words: Iterable[str]) -> bool:

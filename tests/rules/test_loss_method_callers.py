@@ -137,8 +137,9 @@ def fit(net, loader):
 fit(copy.deepcopy(MLP()), loader)
 fit(copy.deepcopy(Logits()), loader)
 """}, "TRN301")
-    # The two callers disagree: silent; with only the MLP copy it is flagged (next case).
-    assert codes_lines(found["train.py"]) == []
+    # The callers pass different models to a function applying its own loss: the call with
+    # the MLP copy feeds it probabilities (session 18; before, disagreeing callers kept it silent).
+    assert codes_lines(found["train.py"]) == [("TRN301", 34)]
 
 
 def test_deep_copy_handed_alone(tmp_path):
