@@ -39,6 +39,8 @@ class UnscaledGradAccumulation(Rule):
         A window averaged at the gradients instead (`p.grad.data.mul_(1.0 / k)`, `p.grad /= k`,
         an optimizer's `multiply_grads(...)` before the step: MAML meta-batches) is scaled. A
         literal weight on one term of a sum (`ce + 0.1 * reg`) is not the window's division.
+        A window whose optimizer is cleared on every micro-batch (`opt.zero_grad()` before each
+        backward) sums nothing: the step sees one micro-batch, which is TRN402's finding.
         Optimizers stepped in a loop over a list or dict of them (`for opt in self.optimizers:
         scaler.step(opt)`) are stepped once per iteration of the loop around it. A loss handed
         as a parameter to a per-micro-batch step method is judged by what this file's callers
@@ -105,10 +107,13 @@ class UnscaledGradAccumulation(Rule):
     def check(self, ctx) -> None:
         prog = program(ctx)
         reported = set()
+        uses = {id(use.step.node): use for use in optimizer_steps(prog)}
         for acc in accumulation_loops(prog):
             iteration = iteration_of(prog, acc.step) or acc.loop
             if gradients_rescaled(prog, acc.step, iteration, acc.counters):
                 continue  # averaged at the gradients (`p.grad.mul_(1 / k)` before the step)
+            if _clears_every_micro_batch(prog, acc, uses.get(id(acc.step.node))):
+                continue  # nothing is summed over the window: the step sees one micro-batch (TRN402)
             for backward in acc.backwards:
                 operand = backward_operand(backward)
                 if backward.node in reported or \
@@ -200,13 +205,9 @@ class ZeroGradInsideAccumulation(Rule):
             use = uses.get(id(acc.step.node))
             if use is None:
                 continue  # the step is inside a helper: its clears are the helper's business
-            for site in use.clears:  # this optimizer's clears, on the step's path
-                if site.node in reported or not prog.inside(site.node, acc.loop):
+            for site in _clears_every_micro_batch(prog, acc, use):
+                if site.node in reported:
                     continue
-                if acc.condition is not None and prog.inside(site.node, acc.condition):
-                    continue
-                if not runs_every_iteration(prog, site.node, acc.loop):
-                    continue  # conditional: e.g. at the start of each window
                 reported.add(site.node)
                 ctx.report(site.node,
                            f"`{shorten(ctx.model.code(site.node))}` runs on every micro-batch of this "
@@ -375,6 +376,16 @@ class MissingZeroGrad(Rule):
                        f"gradient on every iteration of a loop that back-propagates, but nothing in the loop "
                        f"clears `{update.target}.grad`: backward adds into it, so each update applies the sum "
                        f"of all gradients so far; call `{update.target}.grad.zero_()` after the update")
+
+
+def _clears_every_micro_batch(prog, acc, use) -> list:
+    """The clears of the window's optimizer (`use`: its step, with the clears on its path) that
+    run on every micro-batch of the accumulation loop `acc`, outside the step's condition."""
+    if use is None:
+        return []  # the step is inside a helper: its clears are the helper's business
+    return [site for site in use.clears if prog.inside(site.node, acc.loop)
+            and not (acc.condition is not None and prog.inside(site.node, acc.condition))
+            and runs_every_iteration(prog, site.node, acc.loop)]  # not e.g. at each window's start
 
 
 def _unobserved_benchmark(prog, use) -> bool:

@@ -15,7 +15,8 @@ from auditor.analysis.grad_free import may_run_grad_free
 from auditor.analysis.program import BEHAVIOUR_EVIDENCE, by_behaviour_only
 from auditor.analysis.uses import ESCAPES, READOUT, SHAPE, TRAINING, result_use, source_order
 from auditor.analysis.module_methods import SELF_RETURNING
-from auditor.analysis.mode_layers import caller_gated, mode_dependence, parameter_free, unparsed_class
+from auditor.analysis.mode_layers import (caller_gated, mode_dependence, parameter_free, project_classes,
+                                          unparsed_class, with_outside)
 from auditor.analysis.model import syntactic_children
 from auditor.analysis.factories import factory_of
 from auditor.analysis.roles import is_lightning_class, is_module_class, model_constructor
@@ -225,8 +226,10 @@ def _model_mode_dependence(prog, key: str, function, at, call=None) -> tuple:
     gated = call is not None and all(caller_gated(prog.model, value, call) for value in values)
     if gated:
         return False, CALLER_GATED
+    resolver = project_classes(prog.model, prog.flow.project, prog.flow.module_name)
     for value in values:
-        found, what = mode_dependence(prog.model, value)
+        found, what = mode_dependence(prog.model, value) if resolver is None else \
+            with_outside(prog.model, resolver, lambda value=value: mode_dependence(prog.model, value))
         if found is None:
             # A model class of another module of the run: its summary says.
             found, what = prog.flow.imported_model(value) or (None, "")

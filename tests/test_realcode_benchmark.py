@@ -240,6 +240,8 @@ def test_an_instance_outside_the_tree_is_reported_invalid(bench):
      '"reason": "r", "source": "reading"}', "`commit` must be 40"),
     ('{"repo": "a/b", "commit": "' + "b" * 40 + '", "path": "x.py", "line": 1, "rule": "TRN101", '
      '"label": "maybe", "reason": "r", "source": "reading"}', "`label` must be one of"),
+    ('{"repo": "a/b", "commit": "' + "b" * 40 + '", "path": "x.py", "line": 1, "rule": "TRN101", '
+     '"label": "bug", "reason": "r", "source": "guess"}', '"reading", "review" or "fix-commit'),
 ])
 def test_a_bad_manifest_line_is_one_clear_message(tmp_path, line, message):
     (tmp_path / "manifest").mkdir()
@@ -248,6 +250,14 @@ def test_a_bad_manifest_line_is_one_clear_message(tmp_path, line, message):
     assert proc.returncode == 2
     assert proc.stderr.startswith("score.py: a__b.jsonl:1: ") and message in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_a_reviewed_finding_is_a_valid_source(tmp_path):
+    line = dict(_instance("a/b", "b" * 40, "x.py", 1, 1, "TRN101", "non-bug"), source="review")
+    (tmp_path / "manifest").mkdir()
+    (tmp_path / "manifest" / "a__b.jsonl").write_text(json.dumps(line) + "\n")
+    proc = _score(tmp_path, "--clones", str(tmp_path), "--stats")
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_an_instance_in_the_wrong_file_is_refused(tmp_path):

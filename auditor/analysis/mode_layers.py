@@ -10,6 +10,7 @@ module, a layer built by an unknown call). Rules only lower a finding on False.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from typing import Any, Optional
 
@@ -79,7 +80,57 @@ def mode_dependence(model: FileModel, value: cst.BaseExpression, depth: int = 0)
         returned = [r.value for r in method.returns] if method is not None else []
         if returned and all(r is not None for r in returned):
             return _all_of(model, returned, depth)
+    if qualified and cls is None and not qualified.startswith("torch."):
+        return outside(model, qualified)  # `[Block(d) for ...]` of a block imported from the project
     return None, ""
+
+
+# -- classes of other modules ------------------------------------------------------------------
+#
+# A file alone cannot see the layers of a class it imports. A caller that knows the other
+# modules (the project index, in phase 2; a recorder, in phase 1) installs a resolver: the
+# qualified name of a called class -> (True/False/None, layer). Answers read with a resolver
+# are kept apart from those read without one.
+
+_OUTSIDE = "mode_layers.outside"
+_TOKENS = itertools.count(1)
+
+
+class OutsideClasses:
+    """A resolver: `answer(qualified)` -> (True/False/None, layer) or None (not known)."""
+
+    def __init__(self, answer) -> None:
+        self.answer = answer
+        self.token = next(_TOKENS)  # keeps the answers read with it apart (an id may be reused)
+
+    def __call__(self, qualified: str) -> Optional[tuple]:
+        return self.answer(qualified)
+
+
+def _memo_suffix(model: FileModel) -> str:
+    resolver = model.cache.get(_OUTSIDE)
+    return "" if resolver is None else f"@{resolver.token}"
+
+
+def outside(model: FileModel, qualified: Optional[str]) -> tuple[Optional[bool], str]:
+    """What the installed resolver says of the class `qualified` names, else unknown."""
+    resolver = model.cache.get(_OUTSIDE)
+    if resolver is None or not qualified:
+        return None, ""
+    return resolver(qualified) or (None, "")
+
+
+def with_outside(model: FileModel, resolver: OutsideClasses, read):
+    """`read()` with `resolver` installed (see `outside`), then the previous one back."""
+    previous = model.cache.get(_OUTSIDE)
+    model.cache[_OUTSIDE] = resolver
+    try:
+        return read()
+    finally:
+        if previous is None:
+            model.cache.pop(_OUTSIDE, None)
+        else:
+            model.cache[_OUTSIDE] = previous
 
 
 def _chosen_classes(model: FileModel, name: str, call: cst.Call) -> list:
@@ -256,7 +307,7 @@ def _conditional(model: FileModel, statement: cst.CSTNode, read: cst.CSTNode) ->
 
 def class_dependence(model: FileModel, cls: ClassInfo, depth: int = 0) -> tuple[Optional[bool], str]:
     """A local model class: the layers its methods build, its functional dropout, its bases."""
-    memo = model.cache.setdefault("mode_layers.classes", {})
+    memo = model.cache.setdefault("mode_layers.classes" + _memo_suffix(model), {})
     if cls.node in memo:
         return memo[cls.node]
     memo[cls.node] = (None, "")  # a recursion guard: unknown while it is being read
@@ -323,7 +374,9 @@ def _calls_dependence(model: FileModel, calls: list, depth: int,
                 or not _builds_an_attribute(model, site):
             continue  # `self.C(x)`: a layer or method of the model, read where it is built
         else:
-            found, what = None, ""  # `self.body = timm.create_model(...)`: not visible here
+            # `self.body = timm.create_model(...)`: not visible here; `Encoder(d)` of another
+            # module of the project: what that module's summary says (`outside`).
+            found, what = outside(model, qualified)
         if found:
             return True, what
         unknown = unknown or found is None
@@ -334,7 +387,7 @@ def _builder_dependence(model: FileModel, function, depth: int) -> tuple[Optiona
     """`_calls_dependence` of a builder function's calls, kept per (function, depth): a helper
     called many times, or calling itself (`color_space_transform` 27 times in one loss file),
     would otherwise be read again at every call, exponentially in the depth."""
-    memo = model.cache.setdefault("mode_layers.builders", {})
+    memo = model.cache.setdefault("mode_layers.builders" + _memo_suffix(model), {})
     key = (function.node, depth)
     if key not in memo:
         memo[key] = _calls_dependence(model, function.calls, depth)
@@ -647,3 +700,20 @@ def unparsed_class(model: FileModel, source: Any, value: cst.BaseExpression) -> 
         if defines.search("".join(text) if isinstance(text, list) else str(text)):
             return name
     return None
+
+
+def project_classes(model: FileModel, project: Any, module: Optional[str]) -> Optional[OutsideClasses]:
+    """The resolver that reads the classes this file imports from the run's other modules
+    (their summaries, through the project index), one per file; None without a project."""
+    if project is None or not module or not hasattr(project, "model_class"):
+        return None
+    found = model.cache.get("mode_layers.project")
+    if found is None:
+        from auditor.analysis.names import resolve_import
+
+        def answer(qualified: str) -> Optional[tuple]:
+            target = resolve_import(module, qualified)
+            return project.model_class(*target) if target is not None else None
+
+        found = model.cache["mode_layers.project"] = OutsideClasses(answer)
+    return found

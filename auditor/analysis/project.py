@@ -87,6 +87,10 @@ class FileSummary:
     # layers depend on the mode (auditor/analysis/mode_layers.py). A file building one of
     # them knows it builds a fresh model, in training mode.
     model_classes: dict = field(default_factory=dict)
+    # class name -> [(module, name), ...]: for a class of `model_classes` whose answer is None
+    # only because it builds classes imported from other modules (`Encoder` made of blocks of
+    # `blocks.py`): the index answers for it from theirs (model_class_in).
+    model_class_needs: dict = field(default_factory=dict)
     # modules this file star-imports (`from utils import *`), resolved: a call of a bare name
     # that no import or definition of the file explains may be one of their functions.
     star_imports: list = field(default_factory=list)
@@ -256,6 +260,8 @@ def summarize_file(ctx) -> Optional[Any]:
         summary.model_classes = {info.name: class_dependence(model, info) for info in model.class_infos
                                  if is_module_class(model, info)}
     summary.model_classes.update(_factories(model))
+    if any(answer[0] is None for answer in summary.model_classes.values()) and model.imports.aliases:
+        summary.model_class_needs = _class_needs(model, module, is_package, summary.model_classes)
     if "backward" in text:
         summary.backward_functions = sorted(
             info.name for info in model.function_info.values() if info.parent is None and info.cls is None
@@ -537,6 +543,33 @@ class _Assumed:
 
     def model_class(self, module: str, name: str) -> Optional[tuple]:
         return (None, "") if (module, name) in self.classes else None
+
+
+def _class_needs(model, module: str, is_package: bool, answers: dict) -> dict:
+    """name -> the imported classes whose layers decide it, for the file's model classes
+    left unknown: read again taking each class imported from another module as free of
+    dropout and batch norm; when that settles the class (False), what it assumed is what
+    it needs. (A library's class is never in the run: the index leaves those unknown.)"""
+    from auditor.analysis.mode_layers import OutsideClasses, class_dependence, with_outside
+
+    needs = {}
+    for name, (dependent, _) in answers.items():
+        info = model.class_info.get(name)
+        if dependent is not None or info is None:
+            continue
+        assumed: set = set()
+
+        def assume(qualified: str, assumed=assumed) -> Optional[tuple]:
+            target = resolve_import(module, qualified, is_package)
+            if target is None:
+                return None
+            assumed.add(target)
+            return False, ""
+
+        found = with_outside(model, OutsideClasses(assume), lambda info=info: class_dependence(model, info))
+        if found[0] is False and assumed:
+            needs[name] = sorted(assumed)
+    return needs
 
 
 def _factories(model) -> dict:
@@ -895,8 +928,27 @@ class ProjectIndex:
 def model_class_in(get, module: str, name: str) -> Optional[tuple]:
     """The `model_classes` entry of the class `name` read from `module` (where it is defined,
     through package re-exports and star imports: reexports.defined_at), else None."""
+    return _class_answer(get, module, name, set())
+
+
+def _class_answer(get, module: str, name: str, reading: set) -> Optional[tuple]:
     module, name = defined_at(get, module, name)
-    return getattr(get(module), "model_classes", {}).get(name)
+    summary = get(module)
+    found = getattr(summary, "model_classes", {}).get(name)
+    needs = getattr(summary, "model_class_needs", {}).get(name) if found is not None and found[0] is None else None
+    if not needs or (module, name) in reading:
+        return found
+    reading.add((module, name))  # the classes being read (a cycle stays unknown)
+    unknown = False
+    try:
+        for need in needs:
+            answer = _class_answer(get, need[0], need[1], reading)
+            if answer is not None and answer[0]:
+                return answer
+            unknown = unknown or answer is None or answer[0] is None
+    finally:
+        reading.discard((module, name))
+    return found if unknown else (False, "")
 
 
 class _BaseView:

@@ -273,6 +273,9 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
     tainted = set(tainted)
     started = after is None
     inside: set = set()  # the statements of `after` itself: its results are what is followed
+    # After a finished loop, the other branches of an `if` that holds it never run
+    # (`if mode == "train": <loop> else: <demo>`): nothing there follows the loop.
+    unreached = branches_beside(block, after) if across and after is not None else set()
     for statement in statements(block):
         if not started:
             if statement is after:  # the caller judges `after` itself
@@ -281,7 +284,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
                     parts = _compound_blocks(statement)
                     inside = {id(s) for part in parts for s in statements(part)} | {id(p) for p in parts}
             continue
-        elif id(statement) in inside:
+        elif id(statement) in inside or id(statement) in unreached:
             continue
         decision = decision_in(statement, tainted, source, outlives, across, deciding)
         if decision is not None:
@@ -302,6 +305,47 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
     if final is not None:
         final.update(tainted)
     return None
+
+
+def branches_beside(block: cst.CSTNode, after: cst.CSTNode) -> set:
+    """Ids of the statements of `block` in the branches exclusive with `after`: the `elif` /
+    `else` parts of each `if` whose body holds it, for the `if`s not inside a loop (a loop
+    may come back and take the other branch next time)."""
+    found: set = set()
+
+    def search(part: cst.CSTNode) -> bool:
+        for child in _block_children(part):
+            if child is after or isinstance(child, cst.SimpleStatementLine) and \
+                    any(small is after for small in child.body):
+                return True
+            if isinstance(child, cst.If) and search_if(child):
+                return True
+            if isinstance(child, (cst.With, cst.Try)) and any(search(p) for p in _compound_blocks(child)):
+                return True
+            if isinstance(child, (cst.For, cst.While)) and _holds(child, after):
+                return True  # inside a loop: its other branches may run on a later pass
+        return False
+
+    def search_if(node: cst.If) -> bool:
+        if search(node):  # the `if` body
+            rest = node.orelse
+            if rest is not None:
+                parts = _compound_blocks(rest) if isinstance(rest, cst.If) else [rest]
+                found.add(id(rest))
+                found.update(id(p) for p in parts)
+                found.update(id(s) for p in parts for s in statements(p))
+            return True
+        rest = node.orelse
+        if isinstance(rest, cst.If):
+            return search_if(rest)
+        return rest is not None and search(rest)
+
+    search(block)
+    return found
+
+
+def _holds(node: cst.CSTNode, target: cst.CSTNode) -> bool:
+    return any(s is target for part in _compound_blocks(node) for s in statements(part))
 
 
 # Reductions that pick the best (or worst) of the values they are given.

@@ -21,7 +21,7 @@ PARTS = ("dev", "heldout")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _RULE = re.compile(r"^TRN[0-9]{3}$")
-_SOURCE = re.compile(r"^(reading|fix-commit [0-9a-f]{7,40})$")
+_SOURCE = re.compile(r"^(reading|review|fix-commit [0-9a-f]{7,40})$")
 _REQUIRED = ("repo", "commit", "path", "line", "rule", "label", "reason", "source")
 _OPTIONAL = ("end_line", "cell", "also")
 
@@ -112,7 +112,7 @@ def parse_instance(obj: object, where: str) -> Instance:
         ("repo", _REPO, "owner/name"),
         ("commit", _COMMIT, "40 lower-case hex digits"),
         ("rule", _RULE, "a code like TRN101"),
-        ("source", _SOURCE, '"reading" or "fix-commit <sha>"'),
+        ("source", _SOURCE, '"reading", "review" or "fix-commit <sha>"'),
     )
     for key, pattern, what in checks:
         if not isinstance(obj[key], str) or not pattern.match(obj[key]):
