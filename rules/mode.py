@@ -807,7 +807,9 @@ class MissingEvalMode(Rule):
         loader)` imported elsewhere, also through `from module import *`; needs both files in
         the same run), and model classes of other checked modules (`from net import CNN; cnn
         = CNN()` is a new model, in training mode; so is what another package's builder
-        returns, `net = build_net("resnet18")` or `netlib.ResNet(18)`, once the file uses it as
+        returns, `net = build_net("resnet18")` or `netlib.ResNet(18)`, or a class or constructor
+        that a function handed back and a variable holds, `builder = net_builder(args.net);
+        net = builder(num_classes=10)`, once the file uses it as
         a module, loading a state dict into it or reading its parameters: not a loader, whose
         model keeps the mode it was saved in, `torch.load`, `from_pretrained`, `load_*`; also when a package re-exports the class,
         `from unet import UNet`), and functions that return newly built models (`model =

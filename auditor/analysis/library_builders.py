@@ -68,6 +68,8 @@ def built_by_library(model: FileModel, project, value: cst.BaseExpression, name:
     if name is None or type(value) is not cst.Call:
         return False
     qualified = model.qualify_call(value)
+    if not qualified and type(value.func) is cst.Name and _held_builder(model, value.func.value):
+        return _used_as_module(model, name) and not _wraps_a_known_module(model, value)
     if not qualified or "." not in qualified or qualified.startswith(("torch.", "torchvision.", ".")):
         return False  # a local name (the flow reads the file's own functions), or torch's own
     root = qualified.split(".", 1)[0]
@@ -81,6 +83,33 @@ def built_by_library(model: FileModel, project, value: cst.BaseExpression, name:
     # A module of the project: its summary, not this guess, says what it builds.
     path = model.cache.get("source_path")
     return path is not None and not (_of_the_project(project, qualified) or _on_disk_beside(path, root))
+
+
+def _held_builder(model: FileModel, name: str) -> bool:
+    """`name` is a variable holding what a builder function handed back (a class or a
+    constructor: `_net_builder = net_builder(args.net, ...)`, then `net = _net_builder(
+    num_classes=10)`): no function or class of the file, no import, and every binding of it
+    is the result of a call to a function that neither loads nor averages nor is torch's."""
+    if name in model.class_info or model.functions_named(name) or model.imports.qualify_dotted(name):
+        return False
+    bindings = model.bindings.get(name, ())
+    if not bindings:
+        return False
+    for binding in bindings:
+        value = binding.value
+        if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
+            return False
+        callee = dotted_name(value.func)
+        if callee is None or callee.rsplit(".", 1)[-1][:1].isupper() or callee in model.class_info:
+            return False  # `net = Net()`: a module, whose call is a forward pass, not a build
+        qualified = model.imports.qualify_dotted(callee)
+        if (qualified or callee).startswith(("torch.", "torchvision.")) or callee in ("getattr", "partial",
+                                                                                          "functools.partial"):
+            return False  # torch's own, or the documented `getattr(models, arch)` reading
+        last = callee.rsplit(".", 1)[-1].lower()
+        if any(word in last for word in _LOADING_WORDS + _AVERAGING_WORDS):
+            return False
+    return True
 
 
 def external_evaluator_arguments(model: FileModel, project, call: cst.Call) -> tuple:

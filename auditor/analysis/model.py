@@ -484,11 +484,15 @@ class _Builder:
         # Appended on leave: arguments before the call, i.e. evaluation order.
         owner = self.owners[-1] if self.owners else None
         callee = dotted_name(original_node.func)
+        function = self._current_function()
+        qualname = self.model.imports.qualify_dotted(callee)
+        if qualname is not None and function is not None and self._parameter_shadows(callee, function):
+            qualname = None  # `def acc(model, loader): model(x)` beside `from train import model`
         site = CallSite(
             node=original_node,
-            qualname=self.model.imports.qualify_dotted(callee),
+            qualname=qualname,
             callee=callee,
-            function=self._current_function(),
+            function=function,
             statement=owner,
         )
         self.model.calls.append(site)
@@ -499,6 +503,19 @@ class _Builder:
             self.model.function_info[site.function].calls.append(site)
         else:
             self.model.module_calls.append(site)
+
+    def _parameter_shadows(self, callee: str, function: cst.FunctionDef) -> bool:
+        """The callee's head is a parameter of the function or of one around it: a local
+        name, not the module-level import of the same name (unless the parameter defaults to
+        that import, `def f(x, F=F)`)."""
+        head = callee.split(".", 1)[0]
+        while function is not None:
+            info = self.model.function_info[function]
+            if head in info.params:
+                default = info.defaults.get(head)
+                return not (isinstance(default, cst.Name) and default.value == head)
+            function = info.parent
+        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         function = self._current_function()

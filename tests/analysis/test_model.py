@@ -217,3 +217,24 @@ def test_calls_matching_is_the_matches_filter_over_all_calls_in_order():
     lines = [model.code(s.node) for s in model.calls_matching("torch.utils.data.DataLoader", "torch.load")]
     assert lines == ["torch.load(p)", "ser.load(p)", "DL(ds)", "torch.load(q)", "torch.utils.data.DataLoader(ds)"]
     assert model.calls_matching("torch.save") == []
+
+
+def test_a_parameter_shadows_the_module_level_import_of_its_name():
+    prog = _program("""
+        import torch.nn.functional as F
+        from course.lesson import model
+
+        def accuracy(model, x):
+            def inner():
+                return model.predict(x)
+            return model(x), inner()
+
+        def loss(x, F=F):
+            return F.relu(x)
+
+        model(1)
+    """)
+    assert _site(prog, "model(x)").qualname is None  # the parameter, not course.lesson.model
+    assert _site(prog, "model.predict(x)").qualname is None  # a parameter of the enclosing function
+    assert _site(prog, "F.relu(x)").qualname == "torch.nn.functional.relu"  # defaults to the import
+    assert _site(prog, "model(1)").qualname == "course.lesson.model"
