@@ -33,3 +33,15 @@ def test_a_long_word_is_read_once():
     names = data_file_names(text)
     assert time.perf_counter() - start < 1.0
     assert names == ("a" * 200_000 + ".csv",)
+
+
+@pytest.mark.parametrize("text", [
+    "df.to_csv(p)", "pd.read_parquet(p)", "x.to_json (p)", "np.save(p, x)", "numpy.loadtxt(p)",
+    "joblib.dump(m, p)", "pickle.load(f)", "cnp.save(p)", "mynumpy.load(p)", "unpickle.load(f)",
+    "xjoblib.dump(m)", "_np.save(p)", "(np.savez(p))", "np.saveall(p)", "cnp.save(p) and np.load(p)",
+    "é_np.save(p)", "df.read_csv", "",
+])
+def test_same_calls_as_the_pattern(text):
+    from auditor.data_files import _CALL_WORDS, _reads_or_writes_data
+
+    assert _reads_or_writes_data(text) == bool(_CALL_WORDS.search(text))
