@@ -21,7 +21,7 @@ import libcst as cst
 
 from auditor.analysis.model import bind_arguments
 from auditor.analysis.names import dotted_name
-from auditor.analysis.result_use import follow, names_assigned, reads_tainted, statements
+from auditor.analysis.result_use import follow, names_assigned, reads_tainted, shared_reads, statements
 
 _DEPTH = 2  # how many calls deep a handed-on score is followed
 
@@ -67,7 +67,10 @@ def _decides_on(prog, info, names: tuple, memo: dict, depth: int) -> bool:
     if depth > 1:
         def inner(call: cst.Call, tainted: set, source=None) -> bool:
             return _decides(prog, call, tainted, source, memo, depth - 1)
-    found = follow(info.node.body, None, set(names), outlives=kept_names(info), deciding=inner)
+    outlives = memo.get(("kept", info.node))
+    if outlives is None:
+        outlives = memo[("kept", info.node)] = kept_names(info)
+    found = follow(info.node.body, None, set(names), outlives=outlives, deciding=inner)
     memo[key] = found is not None
     return memo[key]
 
@@ -109,20 +112,21 @@ def project_deciding(prog) -> dict:
     field `deciding_parameters`; `__call__` too: `stopper(acc)` on an object of the class)."""
     found: dict = {}
     memo: dict = {}
-    for info in prog.model.function_info.values():
-        if info.parent is not None or not _compares(info):
-            continue
-        cls = info.cls
-        if cls is None and info.qualname != info.name:
-            continue
-        positional = list(info.positional)
-        # One walk with every parameter followed first: most functions decide on none of them.
-        # Summaries read the function alone (depth 1): callers in this file get the deeper look.
-        if not positional or not _decides_on(prog, info, tuple(positional), memo, 1):
-            continue
-        deciding = [(positional.index(p), p) for p in positional if _decides_on(prog, info, (p,), memo, 1)]
-        if deciding:
-            found[info.name if cls is None else f"{cls.name}.{info.name}"] = deciding
+    with shared_reads():  # each parameter is followed through the same statements
+        for info in prog.model.function_info.values():
+            if info.parent is not None or not _compares(info):
+                continue
+            cls = info.cls
+            if cls is None and info.qualname != info.name:
+                continue
+            positional = list(info.positional)
+            # One walk with every parameter followed first: most functions decide on none of them.
+            # Summaries read the function alone (depth 1): callers in this file get the deeper look.
+            if not positional or not _decides_on(prog, info, tuple(positional), memo, 1):
+                continue
+            deciding = [(positional.index(p), p) for p in positional if _decides_on(prog, info, (p,), memo, 1)]
+            if deciding:
+                found[info.name if cls is None else f"{cls.name}.{info.name}"] = deciding
     return found
 
 

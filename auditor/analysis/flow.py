@@ -257,6 +257,21 @@ def _dedupe(states: Iterable[State]) -> list[State]:
     return out
 
 
+def _word_count(model: FileModel, name: str) -> int:
+    """How often `name` occurs as a whole word in the file's code; counted once per name and
+    file (every flow of the file asks about the same functions)."""
+    counts = model.cache.get("word_counts")
+    if counts is None:
+        counts = model.cache["word_counts"] = {}
+    count = counts.get(name)
+    if count is None:
+        text = model.cache.get("source_text")
+        if text is None:
+            text = model.cache["source_text"] = model.module.code
+        count = counts[name] = len(re.findall(r"\b%s\b" % re.escape(name), text))
+    return count
+
+
 _CONSTANT_NAMES = {"True": True, "False": False, "None": None}
 
 
@@ -535,10 +550,7 @@ class FlowAnalysis:
             return False
         if self._project_entry(info):
             return False
-        text = self.model.cache.get("source_text")
-        if text is None:
-            text = self.model.cache["source_text"] = self.model.module.code
-        return len(re.findall(r"\b%s\b" % re.escape(info.name), text)) == 1
+        return _word_count(self.model, info.name) == 1
 
     def _project_entry(self, info: FunctionInfo) -> list[State]:
         if self.project is None or self.module_name is None or not hasattr(self.project, "call_contexts"):

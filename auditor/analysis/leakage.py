@@ -21,7 +21,7 @@ from auditor.analysis.names import dotted_name
 from auditor.analysis.result_use import names_assigned, names_read, statements
 from auditor.analysis.row_cuts import held_out_cut
 from auditor.analysis.splits import EVAL_SPLITS, TRAIN, _CV_SPLITTERS, names_training, split_of_name
-from auditor.analysis.model import syntactic_children
+from auditor.analysis.model import KindTable, syntactic_children
 
 SPLITTING_FUNCTIONS = {"train_test_split", "random_split"}
 # Functions that split their data into folds themselves: a scaler fitted on `X` before
@@ -58,24 +58,28 @@ def reads(node: Optional[cst.CSTNode], names: set) -> Optional[str]:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
-            if isinstance(current, cst.Attribute) and current.attr.value in _LAYOUT_ATTRIBUTES:
+        kind = type(current)  # type checks: isinstance against libcst's ABCs is slow
+        if kind is cst.Name or kind is cst.Attribute:
+            if kind is cst.Attribute and current.attr.value in _LAYOUT_ATTRIBUTES:
                 continue
             name = dotted_name(current)
             if name is not None and name in names:
                 return name
-            if isinstance(current, cst.Attribute):
+            if kind is cst.Attribute:
                 stack.append(current.value)
             continue
-        if isinstance(current, cst.Call) and dotted_name(current.func) in _LAYOUT_CALLS:
+        if kind is cst.Call and dotted_name(current.func) in _LAYOUT_CALLS:
             continue
-        if isinstance(current, cst.Subscript):
+        if kind is cst.Subscript:
             stack.append(current.value)  # `X[idx]` reads X; the index is not data
             continue
-        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
+        if kind is cst.Lambda or _SUITE[kind]:
             continue
         stack.extend(syntactic_children(current))
     return None
+
+
+_SUITE = KindTable(cst.BaseSuite)
 
 
 def row_range(node: cst.BaseExpression) -> bool:
@@ -214,9 +218,10 @@ def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Call):
+        kind = type(current)
+        if kind is cst.Call:
             yield current
-        if isinstance(current, (cst.Lambda, cst.BaseSuite)):
+        if kind is cst.Lambda or _SUITE[kind]:
             continue
         stack.extend(syntactic_children(current))
 

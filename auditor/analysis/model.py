@@ -270,6 +270,20 @@ _HEADER_OWNERS = (cst.For, cst.While, cst.If, cst.With, cst.FunctionDef, cst.Cla
 _BODIES = (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Else, cst.Finally)
 
 
+class KindTable(dict):
+    """`table[type(node)]`: whether nodes of that class are instances of `bases`, asked once
+    per class. The same answer as `isinstance(node, bases)`, which for libcst's classes (all
+    ABCs) runs Python code at every negative call: the cost of a walk over many nodes."""
+
+    def __init__(self, *bases: type) -> None:
+        super().__init__()
+        self.bases = bases
+
+    def __missing__(self, kind: type) -> bool:
+        found = self[kind] = issubclass(kind, self.bases)
+        return found
+
+
 # --- the walk's tables ---------------------------------------------------------------
 
 _NODE_CLASSES = node_classes()

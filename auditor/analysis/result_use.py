@@ -14,13 +14,14 @@ value is tainted, a name rebound from anything else is not any more.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
 import libcst as cst
 
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import VAL, name_tokens, split_of_name
-from auditor.analysis.model import syntactic_children
+from auditor.analysis.model import KindTable, syntactic_children
 
 # Calls whose result is a choice between values (`best = max(best, acc)`).
 _CHOOSING_CALLS = {"max", "min", "sorted"}  # the builtins, called by name (not `out.max(1)`)
@@ -30,17 +31,24 @@ _BEST_WORDS = {"best", "improved", "improve", "improvement", "is_best"}
 _SCHEDULER_WORDS = {"scheduler", "sched", "lr", "plateau", "schedule"}
 
 
+# Kinds of node a walk tells apart (`_SMALL[type(node)]` is `isinstance(node, ...)`, faster).
+_SMALL = KindTable(cst.BaseSmallStatement)
+_COMPOUND = KindTable(cst.BaseCompoundStatement)
+_SUITE = KindTable(cst.BaseSuite)
+
+
 def statements(block: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Small statements and compound statements of `block`, in source order, outermost first
     (a compound statement comes before its body). Nested functions and classes are skipped."""
     for child in _block_children(block):
-        if isinstance(child, (cst.FunctionDef, cst.ClassDef)):
+        kind = type(child)
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
             continue
-        if isinstance(child, cst.SimpleStatementLine):
+        if kind is cst.SimpleStatementLine:
             yield from child.body
-        elif isinstance(child, cst.BaseSmallStatement):
+        elif _SMALL[kind]:
             yield child
-        elif isinstance(child, cst.BaseCompoundStatement):
+        elif _COMPOUND[kind]:
             yield child
             for part in _compound_blocks(child):
                 if isinstance(part, cst.If):
@@ -83,15 +91,16 @@ def names_read(node: Optional[cst.CSTNode]) -> set:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.Name, cst.Attribute)):
+        kind = type(current)
+        if kind is cst.Name or kind is cst.Attribute:
             name = dotted_name(current)
             if name is not None:
                 found.add(name)
                 found.add(name.split(".", 1)[0])
-                if isinstance(current, cst.Attribute):
+                if kind is cst.Attribute:
                     stack.append(current.value)
                 continue
-        if isinstance(current, (cst.Lambda, cst.FunctionDef)):
+        if kind is cst.Lambda or kind is cst.FunctionDef:
             continue
         stack.extend(syntactic_children(current))
     return found
@@ -99,22 +108,20 @@ def names_read(node: Optional[cst.CSTNode]) -> set:
 
 def names_assigned(statement: cst.CSTNode) -> list:
     """Names a statement binds (tuple targets unpacked, `d[k] = ...` binds `d`)."""
-    if isinstance(statement, cst.Assign):
+    kind = type(statement)
+    if kind is cst.Assign:
         targets = [t.target for t in statement.targets]
-    elif isinstance(statement, (cst.AnnAssign, cst.AugAssign)):
-        targets = [statement.target]
-    elif isinstance(statement, cst.For):
+    elif kind is cst.AnnAssign or kind is cst.AugAssign or kind is cst.For:
         targets = [statement.target]
     else:
         return []
     names = []
     while targets:
         target = targets.pop()
-        if isinstance(target, (cst.Tuple, cst.List)):
+        kind = type(target)
+        if kind is cst.Tuple or kind is cst.List:
             targets.extend(e.value for e in target.elements)
-        elif isinstance(target, cst.StarredElement):
-            targets.append(target.value)
-        elif isinstance(target, cst.Subscript):
+        elif kind is cst.StarredElement or kind is cst.Subscript:
             targets.append(target.value)
         else:
             name = dotted_name(target)
@@ -124,11 +131,10 @@ def names_assigned(statement: cst.CSTNode) -> list:
 
 
 def _value(statement: cst.CSTNode) -> Optional[cst.CSTNode]:
-    if isinstance(statement, (cst.Assign, cst.AugAssign)):
+    kind = type(statement)
+    if kind is cst.Assign or kind is cst.AugAssign or kind is cst.AnnAssign:
         return statement.value
-    if isinstance(statement, cst.AnnAssign):
-        return statement.value
-    if isinstance(statement, cst.For):
+    if kind is cst.For:
         return statement.iter
     return None
 
@@ -148,19 +154,31 @@ def seeds_of_block(block: cst.CSTNode) -> set:
 
 def _calls_in(statement: cst.CSTNode) -> Iterator[cst.Call]:
     """Calls in a small statement, or in a compound statement's header only."""
-    if isinstance(statement, cst.BaseCompoundStatement):
+    memo = _memo
+    if memo is not None:
+        key = ("calls", id(statement))
+        hit = memo.get(key)
+        if hit is None or hit[0] is not statement:
+            hit = memo[key] = (statement, tuple(_find_calls(statement)))
+        return iter(hit[1])
+    return _find_calls(statement)
+
+
+def _find_calls(statement: cst.CSTNode) -> Iterator[cst.Call]:
+    if _COMPOUND[type(statement)]:
         roots = [getattr(statement, attr) for attr in ("test", "iter", "items") if hasattr(statement, attr)]
         roots = [r for r in roots if r is not None]
-        if isinstance(statement, cst.With):
+        if type(statement) is cst.With:
             roots = [i.item for i in statement.items]
     else:
         roots = [statement]
     stack = list(roots)
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.Call):
+        kind = type(current)
+        if kind is cst.Call:
             yield current
-        if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.BaseSuite)):
+        if kind is cst.Lambda or kind is cst.FunctionDef or _SUITE[kind]:
             continue
         stack.extend(syntactic_children(current))
 
@@ -175,13 +193,23 @@ def _reads(node: Optional[cst.CSTNode], tainted: set, source: Optional[cst.CSTNo
         return False
     if source is not None and (node is source or _contains(node, source)):
         return True
-    return bool(_values_read(node) & tainted)
-
-
-def _values_read(node: cst.CSTNode) -> set:
-    """`names_read`, less the dicts whose keys alone are read: `stats.keys()` and `key in
-    stats` ask which metrics a result dict holds (to fill a log), never what they are."""
+    memo = _memo
+    if memo is not None:
+        hit = memo.get(id(node))
+        if hit is None or hit[0] is not node:
+            hit = memo[id(node)] = (node, _values_read(node))
+        return not hit[1].isdisjoint(tainted)
     found = names_read(node)
+    # What `_values_read` leaves out is never more than `names_read` holds.
+    return not found.isdisjoint(tainted) and not _values_read(node, found).isdisjoint(tainted)
+
+
+def _values_read(node: cst.CSTNode, found: Optional[set] = None) -> set:
+    """`names_read`, less the dicts whose keys alone are read: `stats.keys()` and `key in
+    stats` ask which metrics a result dict holds (to fill a log), never what they are.
+    (`found`: `names_read(node)`, when the caller has it.)"""
+    if found is None:
+        found = names_read(node)
     if not found:
         return found
     keys_only: set = set()
@@ -189,26 +217,60 @@ def _values_read(node: cst.CSTNode) -> set:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, (cst.Lambda, cst.FunctionDef)):
+        kind = type(current)
+        if kind is cst.Lambda or kind is cst.FunctionDef:
             continue
-        if isinstance(current, cst.Call) and isinstance(current.func, cst.Attribute) and not current.args \
+        if kind is cst.Call and type(current.func) is cst.Attribute and not current.args \
                 and current.func.attr.value == "keys":
             keys_only |= names_read(current.func.value)
             continue
-        if isinstance(current, cst.Comparison):
+        if kind is cst.Comparison:
             stack.append(current.left)
             for target in current.comparisons:
-                if isinstance(target.operator, (cst.In, cst.NotIn)) and \
-                        isinstance(target.comparator, (cst.Name, cst.Attribute)):
+                if type(target.operator) in (cst.In, cst.NotIn) and \
+                        type(target.comparator) in (cst.Name, cst.Attribute):
                     keys_only |= names_read(target.comparator)
                 else:
                     stack.append(target.comparator)
             continue
-        if isinstance(current, (cst.Name, cst.Attribute)):
+        if kind is cst.Name or kind is cst.Attribute:
             values |= names_read(current)
             continue
         stack.extend(syntactic_children(current))
     return found - (keys_only - values)
+
+
+# What `follow` reads of each node (the names an expression reads, the calls a statement
+# makes, the statements of a block), kept while `shared_reads()` is open: a caller following
+# several sets of names through the same function reads each node once. Keyed by `id`, with
+# the node kept beside its entry (so that no id is reused while the memo lives).
+_memo: Optional[dict] = None
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Inside this block, `follow` (and what it asks) reads each node of a tree once; the trees
+    must stay unchanged meanwhile (libcst's are immutable)."""
+    global _memo
+    outer = _memo
+    if outer is None:
+        _memo = {}
+    try:
+        yield
+    finally:
+        _memo = outer
+
+
+def _statements_of(block: cst.CSTNode):
+    """`statements(block)`, from the memo when `shared_reads()` is open."""
+    memo = _memo
+    if memo is None:
+        return statements(block)
+    key = ("statements", id(block))
+    hit = memo.get(key)
+    if hit is None or hit[0] is not block:
+        hit = memo[key] = (block, tuple(statements(block)))
+    return hit[1]
 
 
 def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
@@ -217,7 +279,7 @@ def _contains(node: cst.CSTNode, target: cst.CSTNode) -> bool:
         current = stack.pop()
         if current is target:
             return True
-        if isinstance(current, cst.BaseSuite):
+        if _SUITE[type(current)]:
             continue
         stack.extend(syntactic_children(current))
     return False
@@ -233,7 +295,7 @@ def decision_in(statement: cst.CSTNode, tainted: set, source: Optional[cst.CSTNo
     numpy/torch reductions that pick one of them (`np.argmax(test_accs)`, `accs.max(dim=0)`)
     choose an epoch too. `deciding(call, tainted, source)`: whether the call hands a followed value to a
     callee that decides on it (`save_if_best(model, acc)`, see `deciding_callees`)."""
-    test = getattr(statement, "test", None) if isinstance(statement, (cst.If, cst.While)) else None
+    test = getattr(statement, "test", None) if type(statement) in (cst.If, cst.While) else None
     if test is not None and _reads(test, tainted, source) and (outlives is None or _kept(test, outlives, tainted)):
         return test
     for call in _calls_in(statement):
@@ -276,7 +338,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
     # After a finished loop, the other branches of an `if` that holds it never run
     # (`if mode == "train": <loop> else: <demo>`): nothing there follows the loop.
     unreached = branches_beside(block, after) if across and after is not None else set()
-    for statement in statements(block):
+    for statement in _statements_of(block):
         if not started:
             if statement is after:  # the caller judges `after` itself
                 started = True
@@ -291,7 +353,7 @@ def follow(block: cst.CSTNode, after: Optional[cst.CSTNode], tainted: set,
             return decision
         targets = names_assigned(statement)
         if targets:
-            if _reads(_value(statement), tainted, source) or isinstance(statement, cst.AugAssign) \
+            if _reads(_value(statement), tainted, source) or type(statement) is cst.AugAssign \
                     and set(targets) & tainted:
                 tainted.update(targets)
             else:

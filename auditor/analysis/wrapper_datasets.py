@@ -8,11 +8,11 @@ attribute serves the rows of the dataset it was handed, so it holds that dataset
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional
 
 import libcst as cst
 
-from auditor.analysis.model import FileModel
+from auditor.analysis.model import FileModel, syntactic_children
 from auditor.analysis.names import dotted_name
 
 _CACHE_KEY = "wrapper_datasets.classes"
@@ -65,34 +65,39 @@ def _find(model: FileModel) -> dict:
 
 
 def _kept_parameters(function: cst.FunctionDef, parameters: set) -> dict:
-    """{attribute: parameter} for `self.attribute = parameter` statements of the constructor."""
+    """{attribute: parameter} for `self.attribute = parameter` statements of the constructor
+    (the first such statement in source order per attribute; nested helpers not read)."""
     kept: dict = {}
-
-    class _Assigns(cst.CSTVisitor):
-        def visit_Assign(self, node: cst.Assign) -> None:
-            if not isinstance(node.value, cst.Name) or node.value.value not in parameters:
-                return
-            for target in node.targets:
-                name = dotted_name(target.target)
-                if name is not None and name.startswith("self.") and name.count(".") == 1:
-                    kept.setdefault(name[5:], node.value.value)
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function  # not into nested helpers
-
-    function.visit(_Assigns())
+    for node in _nodes_in_order(function, skip=cst.FunctionDef):
+        if type(node) is not cst.Assign or not isinstance(node.value, cst.Name) \
+                or node.value.value not in parameters:
+            continue
+        for target in node.targets:
+            name = dotted_name(target.target)
+            if name is not None and name.startswith("self.") and name.count(".") == 1:
+                kept.setdefault(name[5:], node.value.value)
     return kept
 
 
 def _indexed_attributes(function: cst.FunctionDef) -> set:
     """Attributes of `self` that `__getitem__` indexes: `self.base[i]`, `self.data[self.idx[i]]`."""
     found: set = set()
-
-    class _Subscripts(cst.CSTVisitor):
-        def visit_Subscript(self, node: cst.Subscript) -> None:
+    for node in _nodes_in_order(function):
+        if type(node) is cst.Subscript:
             name = dotted_name(node.value)
             if name is not None and name.startswith("self.") and name.count(".") == 1:
                 found.add(name[5:])
-
-    function.visit(_Subscripts())
     return found
+
+
+def _nodes_in_order(root: cst.CSTNode, skip: Optional[type] = None) -> Iterator[cst.CSTNode]:
+    """`root` and the nodes under it, each before its children, in source order; the nodes
+    under a `skip` node other than `root` are left out. (A libcst visitor sees the same nodes,
+    but rebuilds every one of them on the way.)"""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if skip is not None and node is not root and type(node) is skip:
+            continue
+        stack.extend(reversed(syntactic_children(node)))
