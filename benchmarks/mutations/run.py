@@ -100,13 +100,16 @@ def run_repo(cmd: list, clone_dirs: list, repo: str, operators: list, max_sites:
         root.mkdir()
         materialise(git_dir, commit, root)
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
+        mutants = list(mutants_of(root, operators, max_sites))
+        if not mutants:
+            return []  # nothing to plant: the repository is not checked at all
         rules = {rule for op in operators for rule in op.rules}
         try:
             before = counts(cmd, root, rules)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             log(f"{repo}: {exc}")
             return []
-        for path, operator, line, code, original in mutants_of(root, operators, max_sites):
+        for path, operator, line, code, original in mutants:
             path.write_text(code, encoding="utf-8")
             try:
                 after = counts(cmd, root, rules)
