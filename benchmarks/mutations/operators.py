@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from benchmarks.mutations.split_swap import val_to_test_sites
+from benchmarks.mutations.split_swap import may_have_val_to_test_sites, val_to_test_sites
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Operator:
     # An operator whose sites depend on the whole module (the names it binds, the loops around
     # a node) finds them itself: (node, its replacement) pairs; is_site/rewrite are then unused.
     find: Optional[Callable[[cst.Module], list]] = None
+    file_may_have_sites: Optional[Callable[[str], bool]] = None  # a cheap test on a file's text before parsing it
 
 
 def _call_attr(node: cst.CSTNode) -> Optional[str]:
@@ -215,7 +216,8 @@ OPERATORS = {op.name: op for op in (
     Operator("shuffle-loader", ("TRN203",), "turn a loader's `shuffle=False` into `shuffle=True`",
              _is_unshuffled_loader, lambda node: node.with_changes(value=cst.Name("True"))),
     Operator("val-to-test", ("TRN204",), "read the test data where a loop that trains reads the validation data",
-             lambda node: False, lambda node: node, wanted_text=("test",), find=val_to_test_sites),
+             lambda node: False, lambda node: node, wanted_text=("test",), find=val_to_test_sites,
+             file_may_have_sites=may_have_val_to_test_sites),
 )}
 
 

@@ -71,6 +71,8 @@ def mutants_of(root: Path, operators: list, max_sites: int) -> Iterable[tuple]:
         for path, text in texts.items():
             if taken >= max_sites:
                 break
+            if operator.file_may_have_sites is not None and not operator.file_may_have_sites(text):
+                continue
             try:
                 module = cst.parse_module(text)
             except (cst.ParserSyntaxError, RecursionError, ValueError):

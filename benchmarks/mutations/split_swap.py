@@ -218,6 +218,11 @@ def _swapped(node: cst.CSTNode, part: str, bindings: "_Scoped") -> Optional[cst.
     return new if swap.swapped else None
 
 
+def may_have_val_to_test_sites(text: str) -> bool:
+    """Whether a file can hold a site at all (parsing every file of a repository is the slow part)."""
+    return "test" in text.lower() and _VALIDATION.search(text) is not None and _TRAINING_MARKS.search(text) is not None
+
+
 def val_to_test_sites(module: cst.Module) -> list:
     """(statement, its mutant) for each statement inside a loop that trains whose validation
     data has a test counterpart in the module."""
