@@ -231,8 +231,14 @@ def val_to_test_sites(module: cst.Module) -> list:
     sites = []
     scopes = [outer.names]  # the names of the module and of the functions around the visited node
 
+    trains: dict = {}  # loop -> whether its text trains
+    seen: dict = {}  # id of the innermost scope's names -> the statement's bindings
+
     def bindings() -> _Scoped:
-        return _Scoped(set().union(*scopes), outer.attributes, outer.strings)
+        key = (len(scopes), id(scopes[-1]))
+        if key not in seen:
+            seen[key] = _Scoped(set().union(*scopes), outer.attributes, outer.strings)
+        return seen[key]
 
     class Find(cst.CSTVisitor):
         def __init__(self) -> None:
@@ -257,7 +263,12 @@ def val_to_test_sites(module: cst.Module) -> list:
             return False
 
         def _inside_training_loop(self) -> bool:
-            return bool(self.loops) and _TRAINING_MARKS.search(module.code_for_node(self.loops[0])) is not None
+            if not self.loops:
+                return False
+            outermost = self.loops[0]
+            if outermost not in trains:  # the loop's text, once per loop (not once per node in it)
+                trains[outermost] = _TRAINING_MARKS.search(module.code_for_node(outermost)) is not None
+            return trains[outermost]
 
         def on_visit(self, node: cst.CSTNode) -> bool:
             if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
