@@ -2,7 +2,9 @@
 `trainer.train_epoch(loader)` on an instance of such a class (`trainer = Trainer(model, ...)`).
 
 A method trains when it calls `backward()` or an optimizer's `step()` itself, or calls through
-`self` another method of the same class that does (`fit` calling `self._run_epoch`).
+`self` another method of the same class that does (`fit` calling `self._run_epoch`). A subclass
+of a class of the same file inherits the training methods it does not override (`class
+Trainer(BaseTrainer)` whose `train` is the base's), and its own methods that call them train.
 """
 
 from __future__ import annotations
@@ -15,26 +17,31 @@ import libcst as cst
 def training_methods(program) -> dict:
     """{class name: [its methods that train]} for the top-level classes of the file."""
     model = program.model
-    table = {}
+    classes = {}  # name -> ClassInfo, the top-level classes the index holds
     for cls in model.class_infos:
         if model.class_info.get(cls.name) is not cls:
             continue  # a redefined name: the first definition is the one the index holds
         if any(isinstance(a, (cst.FunctionDef, cst.ClassDef)) for a in model.ancestors(cls.node)):
             continue
-        direct = {name for name, info in cls.methods.items()
-                  if any(program.is_backward(s) or program.is_step(s) for s in info.calls)}
-        if not direct:
-            continue
-        trains = set(direct)
-        changed = True
-        while changed:
-            changed = False
-            for name, info in cls.methods.items():
-                if name not in trains and any(_self_method(s.callee) in trains for s in info.calls):
-                    trains.add(name)
+        classes[cls.name] = cls
+    trains = {name: {m for m, info in cls.methods.items()
+                     if any(program.is_backward(s) or program.is_step(s) for s in info.calls)}
+              for name, cls in classes.items()}
+    changed = True
+    while changed:  # through `self.` calls and same-file bases, until nothing is added
+        changed = False
+        for name, cls in classes.items():
+            own = trains[name]
+            for base in cls.bases:
+                inherited = {m for m in trains.get(base, ()) if m not in cls.methods} - own
+                if inherited:
+                    own |= inherited
                     changed = True
-        table[cls.name] = sorted(trains)
-    return table
+            for method, info in cls.methods.items():
+                if method not in own and any(_self_method(s.callee) in own for s in info.calls):
+                    own.add(method)
+                    changed = True
+    return {name: sorted(methods) for name, methods in trains.items() if methods}
 
 
 def _self_method(callee: Optional[str]) -> Optional[str]:

@@ -15,11 +15,14 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from benchmarks.mutations.split_swap import may_have_val_to_test_sites, val_to_test_sites
+
 
 @dataclass(frozen=True)
 class Site:
     line: int
     node: cst.CSTNode  # a node of the module the site was found in (matched by identity)
+    replacement: Optional[cst.CSTNode] = None  # set by an operator that finds its sites itself
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class Operator:
     is_site: Callable[[cst.CSTNode], bool]
     rewrite: Callable[[cst.CSTNode], object]  # the replacement: a node, or a FlattenSentinel
     wanted_text: Sequence[str] = ()  # the repository must mention one of these (else no sites)
+    # An operator whose sites depend on the whole module (the names it binds, the loops around
+    # a node) finds them itself: (node, its replacement) pairs; is_site/rewrite are then unused.
+    find: Optional[Callable[[cst.Module], list]] = None
+    file_may_have_sites: Optional[Callable[[str], bool]] = None  # a cheap test on a file's text before parsing it
 
 
 def _call_attr(node: cst.CSTNode) -> Optional[str]:
@@ -222,6 +229,9 @@ OPERATORS = {op.name: op for op in (
              wanted_text=("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Operator("shuffle-loader", ("TRN203",), "turn a loader's `shuffle=False` into `shuffle=True`",
              _is_unshuffled_loader, _shuffle_on),
+    Operator("val-to-test", ("TRN204",), "read the test data where a loop that trains reads the validation data",
+             lambda node: False, lambda node: node, wanted_text=("test",), find=val_to_test_sites,
+             file_may_have_sites=may_have_val_to_test_sites),
 )}
 
 
@@ -229,6 +239,8 @@ def find_sites(module: cst.Module, operator: Operator) -> list:
     """The operator's sites in `module`, in source order."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
+    if operator.find is not None:
+        return [Site(positions[node].start.line, node, replacement) for node, replacement in operator.find(module)]
     sites = []
 
     class Find(cst.CSTVisitor):
@@ -246,7 +258,7 @@ def mutate(module: cst.Module, operator: Operator, site: Site) -> str:
     class Rewrite(cst.CSTTransformer):
         def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
             if original is site.node:
-                return operator.rewrite(updated)
+                return site.replacement if site.replacement is not None else operator.rewrite(updated)
             return updated
 
     return module.visit(Rewrite()).code

@@ -71,6 +71,8 @@ def mutants_of(root: Path, operators: list, max_sites: int) -> Iterable[tuple]:
         for path, text in texts.items():
             if taken >= max_sites:
                 break
+            if operator.file_may_have_sites is not None and not operator.file_may_have_sites(text):
+                continue
             try:
                 module = cst.parse_module(text)
             except (cst.ParserSyntaxError, RecursionError, ValueError):
@@ -100,13 +102,16 @@ def run_repo(cmd: list, clone_dirs: list, repo: str, operators: list, max_sites:
         root.mkdir()
         materialise(git_dir, commit, root)
         subprocess.run(["git", "init", "-q", str(root)], check=True, capture_output=True)
+        mutants = list(mutants_of(root, operators, max_sites))
+        if not mutants:
+            return []  # nothing to plant: the repository is not checked at all
         rules = {rule for op in operators for rule in op.rules}
         try:
             before = counts(cmd, root, rules)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             log(f"{repo}: {exc}")
             return []
-        for path, operator, line, code, original in mutants_of(root, operators, max_sites):
+        for path, operator, line, code, original in mutants:
             path.write_text(code, encoding="utf-8")
             try:
                 after = counts(cmd, root, rules)
