@@ -15,11 +15,15 @@ from typing import Callable, Optional, Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from benchmarks.mutations.leak_operators import (plan_fit_before_split, plan_fit_moved_before_split, plan_fit_on_test,
+                                                   plan_refit_on_test)
+
 
 @dataclass(frozen=True)
 class Site:
     line: int
     node: cst.CSTNode  # a node of the module the site was found in (matched by identity)
+    rewrite: Optional[Callable[[cst.CSTNode], object]] = None  # this site's own rewrite, if any
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class Operator:
     is_site: Callable[[cst.CSTNode], bool]
     rewrite: Callable[[cst.CSTNode], object]  # the replacement: a node, or a FlattenSentinel
     wanted_text: Sequence[str] = ()  # the repository must mention one of these (else no sites)
+    # operators whose sites depend on the surrounding code (which variable a split made) name
+    # them from the whole module: (node, rewrite of that node) pairs, in place of is_site/rewrite
+    plan: Optional[Callable[[cst.Module], list]] = None
 
 
 def _call_attr(node: cst.CSTNode) -> Optional[str]:
@@ -187,6 +194,10 @@ def _drop_no_grad_decorators(node: cst.FunctionDef) -> cst.FunctionDef:
     return node.with_changes(decorators=kept)
 
 
+def _planned(node: cst.CSTNode):
+    raise AssertionError("a planned operator's sites carry their own rewrite")
+
+
 OPERATORS = {op.name: op for op in (
     Operator("drop-eval", ("TRN101",), "remove a `model.eval()` / `.train(False)` statement",
              _is_eval_call, _pass_line),
@@ -208,6 +219,20 @@ OPERATORS = {op.name: op for op in (
              wanted_text=("BCEWithLogitsLoss", "binary_cross_entropy_with_logits")),
     Operator("shuffle-loader", ("TRN203",), "turn a loader's `shuffle=False` into `shuffle=True`",
              _is_unshuffled_loader, lambda node: node.with_changes(value=cst.Name("True"))),
+    # The catalog gives a fit on the whole of data split ABOVE it to TRN201 (it mixes the
+    # evaluation rows in), and a fit ABOVE the split to TRN202: either rule catches fit-on-whole.
+    Operator("fit-on-whole", ("TRN201", "TRN202"),
+             "a transformer's fit reads the variable that was split instead of its training part",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_before_split),
+    Operator("fit-before-split", ("TRN202",),
+             "a transformer's fit on a training part is moved above the split and made on the whole data",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_moved_before_split),
+    Operator("fit-on-test", ("TRN201",),
+             "a transformer's fit reads the test/validation part of the split instead of the training part",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_on_test),
+    Operator("refit-on-test", ("TRN201",),
+             "`transformer.transform(test part)` after a fit becomes `fit_transform(test part)`",
+             _planned, _planned, wanted_text=("fit",), plan=plan_refit_on_test),
 )}
 
 
@@ -215,6 +240,10 @@ def find_sites(module: cst.Module, operator: Operator) -> list:
     """The operator's sites in `module`, in source order."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
+    if operator.plan is not None:
+        planned = operator.plan(module)  # (node, rewrite[, the node whose line names the site])
+        return sorted((Site(positions[p[2] if len(p) > 2 else p[0]].start.line, p[0], p[1]) for p in planned),
+                      key=lambda site: site.line)
     sites = []
 
     class Find(cst.CSTVisitor):
@@ -232,7 +261,7 @@ def mutate(module: cst.Module, operator: Operator, site: Site) -> str:
     class Rewrite(cst.CSTTransformer):
         def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
             if original is site.node:
-                return operator.rewrite(updated)
+                return (site.rewrite or operator.rewrite)(updated)
             return updated
 
     return module.visit(Rewrite()).code
