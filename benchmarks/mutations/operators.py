@@ -16,13 +16,15 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from benchmarks.mutations.split_swap import may_have_val_to_test_sites, val_to_test_sites
+from benchmarks.mutations.leak_operators import (plan_fit_before_split, plan_fit_moved_before_split, plan_fit_on_test,
+                                                   plan_refit_on_test)
 
 
 @dataclass(frozen=True)
 class Site:
     line: int
     node: cst.CSTNode  # a node of the module the site was found in (matched by identity)
-    replacement: Optional[cst.CSTNode] = None  # set by an operator that finds its sites itself
+    rewrite: Optional[Callable[[cst.CSTNode], object]] = None  # this site's own rewrite, if any
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,9 @@ class Operator:
     is_site: Callable[[cst.CSTNode], bool]
     rewrite: Callable[[cst.CSTNode], object]  # the replacement: a node, or a FlattenSentinel
     wanted_text: Sequence[str] = ()  # the repository must mention one of these (else no sites)
-    # An operator whose sites depend on the whole module (the names it binds, the loops around
-    # a node) finds them itself: (node, its replacement) pairs; is_site/rewrite are then unused.
-    find: Optional[Callable[[cst.Module], list]] = None
+    # operators whose sites depend on the surrounding code (which variable a split made) name
+    # them from the whole module: (node, rewrite of that node) pairs, in place of is_site/rewrite
+    plan: Optional[Callable[[cst.Module], list]] = None
     file_may_have_sites: Optional[Callable[[str], bool]] = None  # a cheap test on a file's text before parsing it
 
 
@@ -208,6 +210,15 @@ def _drop_no_grad_decorators(node: cst.FunctionDef) -> cst.FunctionDef:
     return node.with_changes(decorators=kept)
 
 
+def _replacing(find: Callable[[cst.Module], list]) -> Callable[[cst.Module], list]:
+    """A plan from (node, its replacement) pairs."""
+    return lambda module: [(node, lambda _updated, new=new: new) for node, new in find(module)]
+
+
+def _planned(node: cst.CSTNode):
+    raise AssertionError("a planned operator's sites carry their own rewrite")
+
+
 OPERATORS = {op.name: op for op in (
     Operator("drop-eval", ("TRN101",), "remove a `model.eval()` / `.train(False)` statement",
              _is_eval_call, _pass_line),
@@ -230,8 +241,22 @@ OPERATORS = {op.name: op for op in (
     Operator("shuffle-loader", ("TRN203",), "turn a loader's `shuffle=False` into `shuffle=True`",
              _is_unshuffled_loader, _shuffle_on),
     Operator("val-to-test", ("TRN204",), "read the test data where a loop that trains reads the validation data",
-             lambda node: False, lambda node: node, wanted_text=("test",), find=val_to_test_sites,
+             _planned, _planned, wanted_text=("test",), plan=_replacing(val_to_test_sites),
              file_may_have_sites=may_have_val_to_test_sites),
+    # The catalog gives a fit on the whole of data split ABOVE it to TRN201 (it mixes the
+    # evaluation rows in), and a fit ABOVE the split to TRN202: either rule catches fit-on-whole.
+    Operator("fit-on-whole", ("TRN201", "TRN202"),
+             "a transformer's fit reads the variable that was split instead of its training part",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_before_split),
+    Operator("fit-before-split", ("TRN202",),
+             "a transformer's fit on a training part is moved above the split and made on the whole data",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_moved_before_split),
+    Operator("fit-on-test", ("TRN201",),
+             "a transformer's fit reads the test/validation part of the split instead of the training part",
+             _planned, _planned, wanted_text=("fit",), plan=plan_fit_on_test),
+    Operator("refit-on-test", ("TRN201",),
+             "`transformer.transform(test part)` after a fit becomes `fit_transform(test part)`",
+             _planned, _planned, wanted_text=("fit",), plan=plan_refit_on_test),
 )}
 
 
@@ -239,8 +264,10 @@ def find_sites(module: cst.Module, operator: Operator) -> list:
     """The operator's sites in `module`, in source order."""
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
-    if operator.find is not None:
-        return [Site(positions[node].start.line, node, replacement) for node, replacement in operator.find(module)]
+    if operator.plan is not None:
+        planned = operator.plan(module)  # (node, rewrite[, the node whose line names the site])
+        return sorted((Site(positions[p[2] if len(p) > 2 else p[0]].start.line, p[0], p[1]) for p in planned),
+                      key=lambda site: site.line)
     sites = []
 
     class Find(cst.CSTVisitor):
@@ -258,7 +285,7 @@ def mutate(module: cst.Module, operator: Operator, site: Site) -> str:
     class Rewrite(cst.CSTTransformer):
         def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
             if original is site.node:
-                return site.replacement if site.replacement is not None else operator.rewrite(updated)
+                return (site.rewrite or operator.rewrite)(updated)
             return updated
 
     return module.visit(Rewrite()).code
