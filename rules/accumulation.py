@@ -8,11 +8,13 @@ from auditor.analysis.accumulation import (accumulation_loops, backward_in_helpe
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.grad_rescale import gradients_rescaled
 from auditor.analysis.imported_step_helpers import imported_unclearing_calls
+from auditor.analysis.project_names import project_has_table
 from auditor.analysis.manual_updates import uncleared_manual_updates
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
+from auditor.speed.prefilter import mentions_any
 from rules._helpers import program, shorten
 
 
@@ -313,7 +315,15 @@ class MissingZeroGrad(Rule):
         """,
     )
 
+    # A driver script need not import torch: `agent.learn()` in a loop of a file importing only
+    # gym and the agent's module (the step helpers of other modules are read from the summaries).
+    needs_imports = ()
+
     def check(self, ctx) -> None:
+        if not mentions_any(ctx.source.text, ("torch",)):
+            if project_has_table(ctx.project, "unclearing_steps"):
+                self._report_imported(ctx, program(ctx))
+            return
         prog = program(ctx)
         model = ctx.model
         for use in optimizer_steps(prog):
@@ -363,18 +373,24 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
-        for call in imported_unclearing_calls(prog):
-            ctx.report(call.node,
-                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
-                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
-                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
-                       f"`zero_grad()` once per step (in that function, before backward)")
+        self._report_imported(ctx, prog)
         for update in uncleared_manual_updates(prog):
             ctx.report(update.node,
                        f"`{shorten(model.code(update.node))}` updates `{update.target}` by hand from its "
                        f"gradient on every iteration of a loop that back-propagates, but nothing in the loop "
                        f"clears `{update.target}.grad`: backward adds into it, so each update applies the sum "
                        f"of all gradients so far; call `{update.target}.grad.zero_()` after the update")
+
+
+    @staticmethod
+    def _report_imported(ctx, prog) -> None:
+        model = ctx.model
+        for call in imported_unclearing_calls(prog):
+            ctx.report(call.node,
+                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
+                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
+                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
+                       f"`zero_grad()` once per step (in that function, before backward)")
 
 
 def _unobserved_benchmark(prog, use) -> bool:

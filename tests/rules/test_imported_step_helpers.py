@@ -142,7 +142,26 @@ for it in range(100):
     print(trainer.gen.weight.sum())
 """
 
+# A driver that imports no torch (gym and the agent's module only), as RL scripts do.
+GYM_MAIN = """
+import gym
+from agent import Agent
+
+env = gym.make("CartPole-v1")
+agent = Agent(4)
+for episode in range(100):
+    state = env.reset()
+    {clear}
+    agent.learn(state, env.step(0))
+"""
+
 CASES = {
+    "gym_never_cleared/agent.py": AGENT.format(clear="pass"),
+    "gym_never_cleared/main.py": GYM_MAIN.format(clear="pass"),
+    "gym_clears/agent.py": AGENT.format(clear="self.optimizer.zero_grad()"),
+    "gym_clears/main.py": GYM_MAIN.format(clear="pass"),
+    "gym_caller_clears/agent.py": AGENT.format(clear="pass"),
+    "gym_caller_clears/main.py": GYM_MAIN.format(clear="agent.optimizer.zero_grad()"),
     "chosen_one_never_clears/trainers.py": TRAINERS.format(clear="pass"),
     "chosen_one_never_clears/main.py": CHOSEN_MAIN,
     "chosen_both_clear/trainers.py": TRAINERS.format(clear="self.gen_opt.zero_grad()"),
@@ -170,6 +189,9 @@ for t in range(1000):
 }
 
 EXPECTED = {
+    "gym_never_cleared/main.py": [("TRN403", 9)],
+    "gym_clears/main.py": [],
+    "gym_caller_clears/main.py": [],
     "chosen_one_never_clears/main.py": [("TRN403", 12)],
     "chosen_both_clear/main.py": [],
     "chained_never_cleared/main.py": [("TRN403", 6)],
