@@ -398,7 +398,10 @@ def _dotted_names_in(node: cst.CSTNode) -> set[str]:
 def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
     """True if something else in the loop clears gradients (`p.grad = None`, a helper that
     calls zero_grad), None if unknown code handed the optimizer or model might, else False.
-    `zero_grad()` calls themselves were paired per optimizer by the analysis."""
+    `zero_grad()` calls themselves were paired per optimizer by the analysis; an object built
+    from a class of this run that never clears (a loss module of another file) is not unknown."""
+    from auditor.analysis.imported_step_helpers import never_clearing_project_object
+
     model = prog.model
     loop, step = use.loop, use.step
     inside = [s for s in prog.sites_in(loop, step.function) if not exclusive(prog, s.node, step.node)]
@@ -424,6 +427,8 @@ def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
             if name and (prog.roles.is_optimizer(name, site.function) or
                          prog.roles.is_model(name, site.function)):
                 if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
+                    if never_clearing_project_object(prog, site.callee, site.function):
+                        break  # a loss object of this run whose class never clears
                     return None
     return False
 

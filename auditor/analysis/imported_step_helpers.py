@@ -83,3 +83,47 @@ def _constructed_classes(model, receiver: str, function) -> list:
         if qualname not in found:
             found.append(qualname)
     return found
+
+
+def clearing_classes(model, may_clear: bool) -> dict:
+    """{class: whether its methods clear gradients} for the module's classes (`may_clear`:
+    the module's text mentions `zero_grad` or `.grad` at all)."""
+    table = {name: False for name in model.class_info}
+    if not may_clear:
+        return table
+    for info in model.function_info.values():
+        top = info
+        while top.cls is None and top.parent is not None and top.parent in model.function_info:
+            top = model.function_info[top.parent]
+        if top.cls is None or table.get(top.cls.name) is not False:
+            continue
+        if any("zero_grad" in (site.callee or "") or site.method == "zero_grad" for site in info.calls):
+            table[top.cls.name] = True
+    for target, bindings in model.bindings.items():
+        if target.endswith(".grad"):
+            for binding in bindings:
+                cls = model.class_of(binding.function)
+                if cls is not None:
+                    table[cls.name] = True
+    return table
+
+
+def never_clearing_project_object(prog, callee: str, function) -> bool:
+    """`self.loss(batch, self.encoder)` where `self.loss` is built from a class of another
+    module of this run (`losses.triplet_loss.TripletLoss(...)`) whose code never clears
+    gradients: handing it the model cannot clear them."""
+    from auditor.analysis.names import resolve_import
+
+    project = prog.flow.project
+    module = prog.flow.module_name
+    if project is None or module is None:
+        return False
+    classes = _constructed_classes(prog.model, callee, function)
+    if not classes:
+        return False
+    for qualname in classes:
+        target = resolve_import(module, qualname)
+        summary = project.get(target[0]) if target is not None else None
+        if summary is None or (getattr(summary, "clearing_classes", None) or {}).get(target[1]) is not False:
+            return False  # not a class of this run, or one that may clear
+    return True

@@ -153,6 +153,10 @@ class FileSummary:
     # {function: []} / {class: [methods]} that back-propagate and step on every call and never
     # clear gradients (imported_step_helpers.py): a loop of another module calling one clears?
     unclearing_steps: dict = field(default_factory=dict)
+    # {class: clears?} for the module's classes: whether any of their code clears gradients (a
+    # `zero_grad()` call, a `.grad` assignment). A loss object of such a class handed the model
+    # by another module's loop clears nothing when False (imported_step_helpers.py).
+    clearing_classes: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
@@ -316,6 +320,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.imported_step_helpers import unclearing_steps
 
         summary.unclearing_steps = unclearing_steps(program_of(model))
+    if model.class_info:
+        from auditor.analysis.imported_step_helpers import clearing_classes
+
+        summary.clearing_classes = clearing_classes(model, "zero_grad" in text or ".grad" in text)
     if "backward" in text and model.function_info:
         from auditor.analysis.train_then_test import train_test_helpers
 
