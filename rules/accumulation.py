@@ -61,10 +61,12 @@ class UnscaledGradAccumulation(Rule):
         micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
-        (`logits, loss = model(x, y)`, a helper's `return out, loss`), and so is an indexed
+        (`logits, loss = model(x, y)`, a helper's `return out, loss` or `return (loss,
+        *outputs[1:])` unpacked as `loss, *_`, `lm_loss, mc_loss = outputs[:2]`), and so is an indexed
         element (`model(**inputs)[0]`, `loss = outputs[0]`, refreshed by `loss = loss.mean()`
         for DataParallel); a sum with an undivided
-        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
+        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`, terms weighted
+        by configuration: `lm * args.lm_coef + mc * args.mc_coef`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
         back-propagates), or the backward in a helper called every micro-batch (reported at
@@ -255,7 +257,9 @@ class MissingZeroGrad(Rule):
         branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
         relation to the optimizer cannot be read counts as clearing.
         Across boundaries: helpers in the same file are read; an unknown function or method
-        handed the optimizer or model may clear it (silent). A helper of the file that
+        handed the optimizer or model may clear it (silent), unless it is an object built from
+        a class of another module of the run whose code never clears (a loss module handed the
+        encoder: `self.loss(batch, self.encoder)`). A helper of the file that
         back-propagates and steps on every call and never clears (`def train_step(model, opt,
         x, y)`; the backward may sit in another helper of the file it calls on every call,
         `loss = self.forward_backward(batch)`), called once per iteration of a loop of the
@@ -267,7 +271,8 @@ class MissingZeroGrad(Rule):
         its own and clears nothing (an RL agent's `step()` calling `self.learn()` once its
         replay buffer is full), and, through the module summaries, a loop of another module
         that calls either on every iteration (`agent.learn()` in `main.py`, with `agent`
-        built from that module's class, or an imported `train_step`). A loop that steps but
+        built from that module's class, or from any of the classes a flag chooses between, or
+        an imported `train_step`; the driver need not import torch). A loop that steps but
         back-propagates through a helper of the file (`self.compute_loss(x, y)` calling
         `loss.backward()`) is judged as if it called backward itself, unless some level of
         the helper clears. Gradient descent by hand is a step too: a tensor updated in place
