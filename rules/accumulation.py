@@ -14,7 +14,6 @@ from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
 from auditor.fixes.builders import accumulation_steps, divide_loss_fix
 from auditor.rule import Rule
-from auditor.speed.prefilter import mentions_any
 from rules._helpers import program, shorten
 
 
@@ -325,7 +324,7 @@ class MissingZeroGrad(Rule):
     needs_imports = ()
 
     def check(self, ctx) -> None:
-        if not mentions_any(ctx.source.text, ("torch",)):
+        if "torch" not in ctx.source.text:
             if project_has_table(ctx.project, "unclearing_steps"):
                 self._report_imported(ctx, program(ctx))
             return

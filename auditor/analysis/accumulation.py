@@ -400,7 +400,7 @@ def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
     calls zero_grad), None if unknown code handed the optimizer or model might, else False.
     `zero_grad()` calls themselves were paired per optimizer by the analysis; an object built
     from a class of this run that never clears (a loss module of another file) is not unknown."""
-    from auditor.analysis.imported_step_helpers import never_clearing_project_object
+    from auditor.analysis.project_objects import never_clearing_project_object
 
     model = prog.model
     loop, step = use.loop, use.step

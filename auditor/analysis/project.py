@@ -151,11 +151,11 @@ class FileSummary:
     # another module's epoch loop, on an instance of the class, is a training step.
     training_methods: dict = field(default_factory=dict)
     # {function: []} / {class: [methods]} that back-propagate and step on every call and never
-    # clear gradients (imported_step_helpers.py): a loop of another module calling one clears?
+    # clear gradients (project_objects.py): a loop of another module calling one clears?
     unclearing_steps: dict = field(default_factory=dict)
     # {class: clears?} for the module's classes: whether any of their code clears gradients (a
     # `zero_grad()` call, a `.grad` assignment). A loss object of such a class handed the model
-    # by another module's loop clears nothing when False (imported_step_helpers.py).
+    # by another module's loop clears nothing when False (project_objects.py).
     clearing_classes: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
@@ -321,7 +321,7 @@ def summarize_file(ctx) -> Optional[Any]:
 
         summary.unclearing_steps = unclearing_steps(program_of(model))
     if model.class_info:
-        from auditor.analysis.imported_step_helpers import clearing_classes
+        from auditor.analysis.project_objects import clearing_classes
 
         summary.clearing_classes = clearing_classes(model, "zero_grad" in text or ".grad" in text)
     if "backward" in text and model.function_info:
