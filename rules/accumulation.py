@@ -8,6 +8,7 @@ from auditor.analysis.accumulation import (accumulation_loops, backward_in_helpe
                                            iteration_of, runs_every_iteration, scaled, unclearing_step_helpers)
 from auditor.analysis.grad_rescale import gradients_rescaled
 from auditor.analysis.imported_step_helpers import imported_unclearing_calls
+from auditor.analysis.project_names import project_has_table
 from auditor.analysis.manual_updates import uncleared_manual_updates
 from auditor.analysis.unobserved import training_unobserved
 from auditor.findings import Severity
@@ -61,10 +62,12 @@ class UnscaledGradAccumulation(Rule):
         micro-batch counter test (`def update(self, batch): ... if self.updates % k == 0:`);
         a loss returned by a helper in the same file is followed into it, and so is a tuple
         element
-        (`logits, loss = model(x, y)`, a helper's `return out, loss`), and so is an indexed
+        (`logits, loss = model(x, y)`, a helper's `return out, loss` or `return (loss,
+        *outputs[1:])` unpacked as `loss, *_`, `lm_loss, mc_loss = outputs[:2]`), and so is an indexed
         element (`model(**inputs)[0]`, `loss = outputs[0]`, refreshed by `loss = loss.mean()`
         for DataParallel); a sum with an undivided
-        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`) is undivided. A window split across functions of the same
+        loss term (`l1 + w * l2`, `sum(crit(o, y) for o in outs)`, `sum([l1, l2])`, terms weighted
+        by configuration: `lm * args.lm_coef + mc * args.mc_coef`) is undivided. A window split across functions of the same
         file is seen: the step in a helper called under the counter
         (`if (i + 1) % k == 0: self.optimizer_step()`, a helper that steps and never
         back-propagates), or the backward in a helper called every micro-batch (reported at
@@ -254,7 +257,9 @@ class MissingZeroGrad(Rule):
         branch of an if/else does not clear the fp32 branch). A `model.zero_grad()` whose
         relation to the optimizer cannot be read counts as clearing.
         Across boundaries: helpers in the same file are read; an unknown function or method
-        handed the optimizer or model may clear it (silent). A helper of the file that
+        handed the optimizer or model may clear it (silent), unless it is an object built from
+        a class of another module of the run whose code never clears (a loss module handed the
+        encoder: `self.loss(batch, self.encoder)`). A helper of the file that
         back-propagates and steps on every call and never clears (`def train_step(model, opt,
         x, y)`; the backward may sit in another helper of the file it calls on every call,
         `loss = self.forward_backward(batch)`), called once per iteration of a loop of the
@@ -266,7 +271,8 @@ class MissingZeroGrad(Rule):
         its own and clears nothing (an RL agent's `step()` calling `self.learn()` once its
         replay buffer is full), and, through the module summaries, a loop of another module
         that calls either on every iteration (`agent.learn()` in `main.py`, with `agent`
-        built from that module's class, or an imported `train_step`). A loop that steps but
+        built from that module's class, or from any of the classes a flag chooses between, or
+        an imported `train_step`; the driver need not import torch). A loop that steps but
         back-propagates through a helper of the file (`self.compute_loss(x, y)` calling
         `loss.backward()`) is judged as if it called backward itself, unless some level of
         the helper clears. Gradient descent by hand is a step too: a tensor updated in place
@@ -314,7 +320,15 @@ class MissingZeroGrad(Rule):
         """,
     )
 
+    # A driver script need not import torch: `agent.learn()` in a loop of a file importing only
+    # gym and the agent's module (the step helpers of other modules are read from the summaries).
+    needs_imports = ()
+
     def check(self, ctx) -> None:
+        if "torch" not in ctx.source.text:
+            if project_has_table(ctx.project, "unclearing_steps"):
+                self._report_imported(ctx, program(ctx))
+            return
         prog = program(ctx)
         model = ctx.model
         for use in optimizer_steps(prog):
@@ -364,18 +378,23 @@ class MissingZeroGrad(Rule):
             if training_unobserved(prog, step, optimizer_of_step(step)):
                 continue  # a benchmark: reported by nothing else either
             ctx.report(call.node, message)
-        for call in imported_unclearing_calls(prog):
-            ctx.report(call.node,
-                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
-                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
-                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
-                       f"`zero_grad()` once per step (in that function, before backward)")
+        self._report_imported(ctx, prog)
         for update in uncleared_manual_updates(prog):
             ctx.report(update.node,
                        f"`{shorten(model.code(update.node))}` updates `{update.target}` by hand from its "
                        f"gradient on every iteration of a loop that back-propagates, but nothing in the loop "
                        f"clears `{update.target}.grad`: backward adds into it, so each update applies the sum "
                        f"of all gradients so far; call `{update.target}.grad.zero_()` after the update")
+
+    @staticmethod
+    def _report_imported(ctx, prog) -> None:
+        model = ctx.model
+        for call in imported_unclearing_calls(prog):
+            ctx.report(call.node,
+                       f"this loop calls `{shorten(model.code(call.node))}` every iteration, which (in another "
+                       f"module) back-propagates and steps the optimizer but never clears the gradients, and "
+                       f"nothing in the loop does: each step applies the sum of all previous gradients; call "
+                       f"`zero_grad()` once per step (in that function, before backward)")
 
 
 def _clears_every_micro_batch(prog, acc, use) -> list:

@@ -398,7 +398,10 @@ def _dotted_names_in(node: cst.CSTNode) -> set[str]:
 def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
     """True if something else in the loop clears gradients (`p.grad = None`, a helper that
     calls zero_grad), None if unknown code handed the optimizer or model might, else False.
-    `zero_grad()` calls themselves were paired per optimizer by the analysis."""
+    `zero_grad()` calls themselves were paired per optimizer by the analysis; an object built
+    from a class of this run that never clears (a loss module of another file) is not unknown."""
+    from auditor.analysis.project_objects import never_clearing_project_object
+
     model = prog.model
     loop, step = use.loop, use.step
     inside = [s for s in prog.sites_in(loop, step.function) if not exclusive(prog, s.node, step.node)]
@@ -424,6 +427,8 @@ def clears_otherwise(prog, use: OptimizerStep) -> Optional[bool]:
             if name and (prog.roles.is_optimizer(name, site.function) or
                          prog.roles.is_model(name, site.function)):
                 if site.callee.split(".")[0] in ("self",) or "." not in site.callee:
+                    if never_clearing_project_object(prog, site.callee, site.function):
+                        break  # a loss object of this run whose class never clears
                     return None
     return False
 
@@ -795,8 +800,8 @@ def scaled(prog, node: Optional[cst.BaseExpression], function, depth: int = 0,
         if isinstance(node.operator, (cst.Add, cst.Subtract)):
             # `ce + 0.1 * reg`: a literal factor on one term of a sum weighs that term against
             # the others; it is not the window's division (the whole sum would carry it)
-            left = scaled(prog, _unweighted(node.left), function, depth + 1, counters)
-            right = scaled(prog, _unweighted(node.right), function, depth + 1, counters)
+            left = _term_scaled(prog, node.left, function, depth + 1, counters)
+            right = _term_scaled(prog, node.right, function, depth + 1, counters)
             if left is True and right is True:
                 return True
             # `l_distill + w * l_proj`: a plain loss term is summed over the window whatever
@@ -898,6 +903,22 @@ def _argument_scaled(prog, function, param: str, depth: int) -> Optional[bool]:
     if all(v is True for v in verdicts):
         return True
     return False if all(v is False for v in verdicts) else None
+
+
+def _term_scaled(prog, term: cst.BaseExpression, function, depth: int, counters: frozenset) -> Optional[bool]:
+    """The verdict on one term of a sum. `lm_loss * args.lm_coef`: a plain loss times a weight
+    read from configuration (a name or attribute bound to nothing this file computes) is a
+    weighted plain loss; each term of the sum has its own weight, none is the window's division.
+    A weight bound here to a division (`w = 1 / k`) still counts as one."""
+    verdict = scaled(prog, _unweighted(term), function, depth, counters)
+    if verdict is not None or type(term) is not cst.BinaryOperation or type(term.operator) is not cst.Multiply:
+        return verdict
+    for loss, weight in ((term.left, term.right), (term.right, term.left)):
+        if type(weight) in (cst.Name, cst.Attribute) and \
+                not prog.model.values_of(dotted_name(weight) or "", function) and \
+                scaled(prog, loss, function, depth, counters) is False:
+            return False
+    return None
 
 
 def _unweighted(term: cst.BaseExpression) -> cst.BaseExpression:
@@ -1097,9 +1118,45 @@ def _element_scaled(prog, binding, depth: int, counters: frozenset) -> Optional[
     Otherwise the call's own verdict stands for its elements (a model or a loss function
     returns its loss undivided), except that nothing is claimed for a call that is not one."""
     value = binding.value
+    start = _slice_start(value)
+    if start is not None and binding.index is not None and _target_star(binding) is None:
+        # `lm_loss, mc_loss = outputs[:2]`: the elements of a leading slice of what a call returned
+        return _indexed_scaled(prog, value.value, start + binding.index, binding.function, depth, counters)
     if type(value) is not cst.Call:
         return None
-    return _call_element_scaled(prog, value, binding.index, binding.arity, binding.function, depth, counters)
+    star = _target_star(binding)
+    if star is not None and star < binding.index:
+        return None  # `*rest, loss = f()`: the element's place in the returned tuple is unknown
+    arity = binding.arity if star is None else None  # `loss, *_ = f()`: any length will do
+    return _call_element_scaled(prog, value, binding.index, arity, binding.function, depth, counters)
+
+
+def _slice_start(value: cst.BaseExpression) -> Optional[int]:
+    """`outputs[:2]` -> 0, `outputs[1:3]` -> 1: where a plain slice of a call's result (or of a
+    name) starts; None for anything else (a step, a computed bound, an index)."""
+    if type(value) is not cst.Subscript or type(value.value) not in (cst.Name, cst.Call) or \
+            len(value.slice) != 1 or type(value.slice[0].slice) is not cst.Slice:
+        return None
+    cut = value.slice[0].slice
+    if cut.step is not None:
+        return None
+    if cut.lower is None:
+        return 0
+    return int(cut.lower.value) if type(cut.lower) is cst.Integer else None
+
+
+def _target_star(binding) -> Optional[int]:
+    """The place of the starred target in the tuple `binding` unpacks into (`loss, *_ = f()`:
+    1), or None when there is none (or the statement is not a plain assignment)."""
+    statement = binding.statement
+    if type(statement) is not cst.Assign:
+        return None
+    for target in statement.targets:
+        if type(target.target) in (cst.Tuple, cst.List):
+            for i, element in enumerate(target.target.elements):
+                if type(element) is cst.StarredElement:
+                    return i
+    return None
 
 
 def _call_element_scaled(prog, value: cst.Call, index: int, arity: Optional[int], function, depth: int,
@@ -1114,8 +1171,15 @@ def _call_element_scaled(prog, value: cst.Call, index: int, arity: Optional[int]
         info = prog.model.function_info[resolved[0]]
         verdicts = []
         for r in info.returns:
-            if type(r.value) is not cst.Tuple or any(type(e) is cst.StarredElement for e in r.value.elements) or \
-                    (len(r.value.elements) != arity if arity is not None else len(r.value.elements) <= index):
+            if type(r.value) is not cst.Tuple:
+                return None
+            elements = r.value.elements
+            stars = [i for i, e in enumerate(elements) if type(e) is cst.StarredElement]
+            if stars:
+                # `return (loss, *outputs[1:])`: the places before the first star are fixed
+                if stars[0] <= index:
+                    return None
+            elif len(elements) != arity if arity is not None else len(elements) <= index:
                 return None
             verdicts.append(scaled(prog, r.value.elements[index].value, info.node, depth + 1))
         if verdicts and all(v is True for v in verdicts):

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+
 from auditor.analysis.accumulation import loop_clears_nothing, unclearing_functions
 from auditor.analysis.model import CallSite
+from auditor.analysis.project_objects import constructed_classes
 
 
 def unclearing_steps(prog) -> dict:
@@ -39,7 +41,6 @@ def imported_unclearing_calls(prog) -> list[CallSite]:
     """Calls in a loop of this file of another module's never-clearing step helper, in a
     loop that clears nothing."""
     from auditor.analysis.project_names import project_entry
-    from auditor.analysis.trainer_methods import instance_class_call
 
     flow = prog.flow
     if flow.project is None or flow.module_name is None:
@@ -57,12 +58,13 @@ def imported_unclearing_calls(prog) -> list[CallSite]:
             receiver, _, method = (site.callee or "").rpartition(".")
             if not receiver or "." in receiver or site.qualname is not None:
                 continue
-            call = instance_class_call(model, receiver, site.function)
-            qualname = model.qualify_call(call) if call is not None else None
-            if qualname is None or qualname.rsplit(".", 1)[-1] in model.class_info:
-                continue  # a class of this file: its own summary is this file (read directly)
-            entry = project_entry(flow.project, flow.module_name, qualname, "unclearing_steps")
-            matched = bool(entry) and method in entry
+            matched = False
+            for qualname in constructed_classes(model, receiver, site.function):
+                if qualname.rsplit(".", 1)[-1] in model.class_info:
+                    continue  # a class of this file: its own summary is this file (read directly)
+                entry = project_entry(flow.project, flow.module_name, qualname, "unclearing_steps")
+                matched = matched or (bool(entry) and method in entry)
         if matched and loop_clears_nothing(prog, site, None):
             found.append(site)
     return found
+

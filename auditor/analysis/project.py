@@ -155,8 +155,12 @@ class FileSummary:
     # another module's epoch loop, on an instance of the class, is a training step.
     training_methods: dict = field(default_factory=dict)
     # {function: []} / {class: [methods]} that back-propagate and step on every call and never
-    # clear gradients (imported_step_helpers.py): a loop of another module calling one clears?
+    # clear gradients (project_objects.py): a loop of another module calling one clears?
     unclearing_steps: dict = field(default_factory=dict)
+    # {class: clears?} for the module's classes: whether any of their code clears gradients (a
+    # `zero_grad()` call, a `.grad` assignment). A loss object of such a class handed the model
+    # by another module's loop clears nothing when False (project_objects.py).
+    clearing_classes: dict = field(default_factory=dict)
     # {function: positions} for top-level functions that train and then evaluate the
     # parameters at those positions (`train_test(model, train_data, test_data)`, see
     # train_then_test.py): a caller in another module hands them test data.
@@ -322,6 +326,10 @@ def summarize_file(ctx) -> Optional[Any]:
         from auditor.analysis.imported_step_helpers import unclearing_steps
 
         summary.unclearing_steps = unclearing_steps(program_of(model))
+    if model.class_info:
+        from auditor.analysis.project_objects import clearing_classes
+
+        summary.clearing_classes = clearing_classes(model, "zero_grad" in text or ".grad" in text)
     if "backward" in text and model.function_info:
         from auditor.analysis.train_then_test import train_test_helpers
 
@@ -790,6 +798,7 @@ class ProjectIndex:
                 for target_module, function, grad, modes in self._calls_of(summary, caller_base):
                     # `from pkg import evaluate`: the caller of pkg/utils.py's function.
                     target_module = self.aliases.get(target_module, target_module)
+                    target_module = self._script_sibling(target_module, getattr(summary, "module", None))
                     target_module, function = defined_at(self.get, target_module, function)
                     callers.setdefault((target_module, function), []).append((grad, modes))
                     called.setdefault(target_module, set()).add(function)
@@ -849,34 +858,48 @@ class ProjectIndex:
             if all(isinstance(mode, str) for mode in modes.values()):
                 found.append((target_module, function, grad, modes))
                 continue
-            for resolved in self._resolved_modes(modes):
+            for resolved in self._resolved_modes(modes, base, getattr(summary, "module", None)):
                 found.append((target_module, function, grad, resolved))
         return found
 
-    def _resolved_modes(self, modes: dict) -> list[dict]:
-        """Each concrete reading of `modes` (a pending mode may fan out to both modes)."""
+    def _script_sibling(self, module: str, caller: Optional[str], view=None) -> str:
+        """`from train import test` in speech/run.py, where speech/ holds an `__init__.py`:
+        run as a script, run.py has its own folder first on `sys.path`, so a bare name means
+        the file beside it (`speech.train`) when there is one."""
+        if not caller or "." not in caller or "." in module:
+            return module
+        sibling = caller.rsplit(".", 1)[0] + "." + module
+        return sibling if (view or self).get(sibling) is not None else module
+
+    def _resolved_modes(self, modes: dict, base: Optional[str] = None, caller: Optional[str] = None) -> list[dict]:
+        """Each concrete reading of `modes` (a pending mode may fan out to both modes).
+        `base`: the caller's folder, whose own `train.py` its `from train import test` means;
+        `caller`: the calling module (a script's bare import of its sibling)."""
         readings: list[dict] = [{}]
+        view = _BaseView(self, base) if base is not None else self
         for index, mode in modes.items():
-            options = self._after(mode, 0)
+            options = self._after(mode, 0, view, caller)
             readings = [{**r, index: option} for r in readings for option in options if option != "?"] + \
                 [r for r in readings if "?" in options]
             if len(readings) > 8:
                 readings = readings[:8]
         return readings
 
-    def _after(self, mode: Any, depth: int) -> set:
-        """The modes a (possibly pending) mode can be: "train", "eval", "?" (unknown)."""
+    def _after(self, mode: Any, depth: int, view=None, caller: Optional[str] = None) -> set:
+        """The modes a (possibly pending) mode can be: "train", "eval", "?" (unknown).
+        `view`: the index as the caller's file sees it (its own folder's module first)."""
+        view = view or self
         if isinstance(mode, str):
             return {mode}
         if depth <= 6 and isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "returned":
             from auditor.analysis.returned_models import returned_modes
-            return returned_modes(self, mode, lambda inner: self._after(inner, depth + 1))
+            return returned_modes(view, mode, lambda inner: self._after(inner, depth + 1, view, caller))
         if depth > 6 or not (isinstance(mode, tuple) and len(mode) == 4 and mode[0] == "after"):
             return {"?"}
         _, targets, where, prior = mode
-        before = self._after(prior, depth + 1)
+        before = self._after(prior, depth + 1, view, caller)
         for module, function in targets:
-            summary = self.get(module)
+            summary = view.get(self._script_sibling(module, caller, view))
             if summary is None or function not in getattr(summary, "functions", ()):
                 continue
             positional, effects = (getattr(summary, "effects", None) or {}).get(function, ([], {}))

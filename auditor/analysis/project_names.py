@@ -71,6 +71,19 @@ def _names(node: cst.CSTNode):
         stack.extend(syntactic_children(current))
 
 
+def project_has_table(project, kind: str) -> bool:
+    """Some module of this run has entries in the summary table `kind` (asked once per run)."""
+    if project is None or not hasattr(project, "summaries"):
+        return False
+    per_project = _INDEXES.get(project)
+    if per_project is None:
+        per_project = _INDEXES[project] = {}
+    found = per_project.get(("has", kind))
+    if found is None:
+        found = per_project[("has", kind)] = any(getattr(summary, kind, None) for summary in project.summaries.values())
+    return found
+
+
 def project_entry(project, module: Optional[str], qualname: str, kind: str):
     """The entry of `qualname` (as imported in `module`) in the table `kind` (a dict keyed by
     top-level function name, e.g. `fitted_returns`) of a module of this run, or None."""

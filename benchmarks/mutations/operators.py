@@ -9,6 +9,7 @@ redundant, which the reviewer of a survivor decides.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -39,6 +40,8 @@ class Operator:
     # them from the whole module: (node, rewrite of that node) pairs, in place of is_site/rewrite
     plan: Optional[Callable[[cst.Module], list]] = None
     file_may_have_sites: Optional[Callable[[str], bool]] = None  # a cheap test on a file's text before parsing it
+    # the site plants a bug only in such an enclosing function (None: module level)
+    in_function: Optional[Callable[[Optional[cst.FunctionDef], cst.CSTNode], bool]] = None
 
 
 def _call_attr(node: cst.CSTNode) -> Optional[str]:
@@ -126,6 +129,26 @@ def _is_loss_division(node: cst.CSTNode) -> bool:
                 and isinstance(value.left, cst.Name) and value.left.value == target.value
                 and not isinstance(value.right, (cst.Integer, cst.Float)))
     return False
+
+
+def _divided_loss_back_propagated(function: Optional[cst.FunctionDef], node: cst.CSTNode) -> bool:
+    """The divided name is back-propagated later in the same function, and the divisor is an
+    accumulation window (its text says so, or the function tests a counter modulo it): other
+    divisions (a per-pixel mean, a batch-size normalisation, a metric) plant no TRN401 bug."""
+    if function is None:
+        return False
+    stmt = node.body[0]
+    name = (stmt.target if isinstance(stmt, cst.AugAssign) else stmt.targets[0].target).value
+    divisor = _CODE.code_for_node(stmt.value if isinstance(stmt, cst.AugAssign) else stmt.value.right)
+    text = _CODE.code_for_node(function)
+    after = text[text.find(_CODE.code_for_node(node).strip()):]
+    name_re = re.escape(name)
+    backward = re.search(rf"\b{name_re}\)*\.backward\(|backward\(\s*{name_re}\b|scale\(\s*{name_re}\s*\)", after)
+    window = "accum" in divisor.lower() or f"% {divisor}" in text or f"%{divisor}" in text
+    return backward is not None and window
+
+
+_CODE = cst.Module(body=[])
 
 
 def _forward_with_plain_returns(node: cst.CSTNode) -> bool:
@@ -231,7 +254,7 @@ OPERATORS = {op.name: op for op in (
     Operator("drop-no-grad-decorator", ("TRN102",), "remove a `@torch.no_grad()` decorator",
              _is_no_grad_decorated, _drop_no_grad_decorators),
     Operator("drop-loss-division", ("TRN401",), "remove `loss = loss / k` (k not a literal)",
-             _is_loss_division, _pass_line, wanted_text=("accum",)),
+             _is_loss_division, _pass_line, wanted_text=("accum",), in_function=_divided_loss_back_propagated),
     Operator("softmax-forward", ("TRN301", "TRN303"), "end a module's `forward` in `.softmax(dim=-1)`",
              _forward_with_plain_returns, _activate_returns("softmax"),
              wanted_text=("CrossEntropyLoss", "cross_entropy")),
@@ -269,12 +292,20 @@ def find_sites(module: cst.Module, operator: Operator) -> list:
         return sorted((Site(positions[p[2] if len(p) > 2 else p[0]].start.line, p[0], p[1]) for p in planned),
                       key=lambda site: site.line)
     sites = []
+    functions = []  # the enclosing function definitions, innermost last
 
     class Find(cst.CSTVisitor):
         def on_visit(self, node: cst.CSTNode) -> bool:
-            if operator.is_site(node):
+            if isinstance(node, cst.FunctionDef):
+                functions.append(node)
+            if operator.is_site(node) and (operator.in_function is None or operator.in_function(
+                    functions[-1] if functions else None, node)):
                 sites.append(Site(positions[node].start.line, node))
             return True
+
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            if isinstance(original_node, cst.FunctionDef):
+                functions.pop()
 
     module.visit(Find())
     return sites

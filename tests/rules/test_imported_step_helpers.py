@@ -94,7 +94,78 @@ for t in range(1000):
     agent.step(torch.randn(4), torch.randn(2))
 """
 
+TRAINERS = """
+import torch
+import torch.nn as nn
+
+
+class GanTrainer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.gen = nn.Linear(4, 4)
+        self.gen_opt = torch.optim.Adam(self.gen.parameters())
+
+    def gen_update(self, x):
+        {clear}
+        loss = self.gen(x).pow(2).mean()
+        loss.backward()
+        self.gen_opt.step()
+
+
+class VaeTrainer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.gen = nn.Linear(4, 4)
+        self.gen_opt = torch.optim.Adam(self.gen.parameters())
+
+    def gen_update(self, x):
+        self.gen_opt.zero_grad()
+        loss = self.gen(x).pow(2).mean()
+        loss.backward()
+        self.gen_opt.step()
+"""
+
+# The trainer class is chosen by a flag: on the GanTrainer path the loop never clears.
+CHOSEN_MAIN = """
+import sys
+import torch
+from trainers import GanTrainer, VaeTrainer
+
+if sys.argv[1] == "gan":
+    trainer = GanTrainer({})
+elif sys.argv[1] == "vae":
+    trainer = VaeTrainer({})
+else:
+    sys.exit("gan|vae")
+for it in range(100):
+    trainer.gen_update(torch.randn(2, 4))
+    print(trainer.gen.weight.sum())
+"""
+
+# A driver that imports no torch (gym and the agent's module only), as RL scripts do.
+GYM_MAIN = """
+import gym
+from agent import Agent
+
+env = gym.make("CartPole-v1")
+agent = Agent(4)
+for episode in range(100):
+    state = env.reset()
+    {clear}
+    agent.learn(state, env.step(0))
+"""
+
 CASES = {
+    "gym_never_cleared/agent.py": AGENT.format(clear="pass"),
+    "gym_never_cleared/main.py": GYM_MAIN.format(clear="pass"),
+    "gym_clears/agent.py": AGENT.format(clear="self.optimizer.zero_grad()"),
+    "gym_clears/main.py": GYM_MAIN.format(clear="pass"),
+    "gym_caller_clears/agent.py": AGENT.format(clear="pass"),
+    "gym_caller_clears/main.py": GYM_MAIN.format(clear="agent.optimizer.zero_grad()"),
+    "chosen_one_never_clears/trainers.py": TRAINERS.format(clear="pass"),
+    "chosen_one_never_clears/main.py": CHOSEN_MAIN,
+    "chosen_both_clear/trainers.py": TRAINERS.format(clear="self.gen_opt.zero_grad()"),
+    "chosen_both_clear/main.py": CHOSEN_MAIN,
     "chained_never_cleared/agent.py": CHAINED.format(clear="pass"),
     "chained_never_cleared/main.py": CHAINED_MAIN,
     "chained_clears/agent.py": CHAINED.format(clear="self.optimizer.zero_grad()"),
@@ -118,6 +189,11 @@ for t in range(1000):
 }
 
 EXPECTED = {
+    "gym_never_cleared/main.py": [("TRN403", 9)],
+    "gym_clears/main.py": [],
+    "gym_caller_clears/main.py": [],
+    "chosen_one_never_clears/main.py": [("TRN403", 12)],
+    "chosen_both_clear/main.py": [],
     "chained_never_cleared/main.py": [("TRN403", 6)],
     "chained_clears/main.py": [],
     "chained_in_file.py": [("TRN403", 28)],
