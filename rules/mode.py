@@ -105,20 +105,15 @@ def _parameter_owners(model, expr, function, depth: int = 0) -> set:
 
 def _optimizer_handed_in(prog, site) -> bool:
     """`self.opt.step()` where `self.opt` is only ever a constructor parameter's value (`def
-    __init__(self, model, opt): self.opt = opt`), or `opt.step()` on a parameter of the
-    stepping function: an optimizer built by the caller, whose parameters this file's
-    optimizers (built for other models) say nothing about."""
+    __init__(self, model, opt): self.opt = opt`): an optimizer built by the trainer's caller,
+    whose parameters this file's optimizers say nothing about."""
     func = site.node.func
     if type(func) is not cst.Attribute:
         return False
     name = dotted_name(func.value)
-    model = prog.model
-    if name and "." not in name:
-        # `def train(net, optimizer, ...): optimizer.step()`: the caller built it (from `net`).
-        bindings = model.bindings_of(name, site.function)
-        return bool(bindings) and all(b.kind == "param" for b in bindings)
     if not name or not name.startswith("self.") or name.count(".") != 1:
         return False
+    model = prog.model
     bindings = model.bindings.get(name, [])
     if not bindings:
         return False
