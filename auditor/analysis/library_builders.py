@@ -26,7 +26,7 @@ from typing import Optional
 
 import libcst as cst
 
-from auditor.analysis.model import FileModel
+from auditor.analysis.model import FileModel, assigned_calls
 from auditor.analysis.names import dotted_name
 from auditor.analysis.splits import EVAL_WORDS, name_tokens
 from auditor.neighbours import ROOT_MARKERS
@@ -92,13 +92,10 @@ def _held_builder(model: FileModel, name: str) -> bool:
     is the result of a call to a function that neither loads nor averages nor is torch's."""
     if name in model.class_info or model.functions_named(name) or model.imports.qualify_dotted(name):
         return False
-    bindings = model.bindings.get(name, ())
-    if not bindings:
+    calls = assigned_calls(model.bindings.get(name, ()))
+    if not calls:
         return False
-    for binding in bindings:
-        value = binding.value
-        if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
-            return False
+    for value in calls:
         callee = dotted_name(value.func)
         if callee is None or callee.rsplit(".", 1)[-1][:1].isupper() or callee in model.class_info:
             return False  # `net = Net()`: a module, whose call is a forward pass, not a build

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from auditor.analysis.model import FileModel
+from auditor.analysis.model import FileModel, assigned_calls
 
 OFF, ON = "off", "on"
 # Names too common to say anything about one class's method (moves, switches, bookkeeping,
@@ -115,13 +115,10 @@ def _library_object(model: FileModel, site) -> bool:
     receiver = site.receiver
     if type(receiver) is not cst.Name:
         return False
-    bindings = model.bindings_of(receiver.value, site.function)
-    if not bindings:
+    calls = assigned_calls(model.bindings_of(receiver.value, site.function))
+    if not calls:
         return False
-    for binding in bindings:
-        value = binding.value
-        if binding.kind != "assign" or binding.index is not None or type(value) is not cst.Call:
-            return False
+    for value in calls:
         qualified = model.qualify_call(value) or ""
         if qualified.split(".", 1)[0] not in _OTHER_LIBRARIES and not other_framework(qualified):
             return False

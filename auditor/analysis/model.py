@@ -66,6 +66,17 @@ class Binding:
     kind: str = "assign"  # assign | for | with | param | aug
 
 
+def assigned_calls(bindings) -> Optional[list]:
+    """The calls that `bindings` assign to the whole name (`trainer = Trainer(...)`), in order;
+    None when some binding is anything else (a parameter, a loop target, `a, b = f()`...)."""
+    calls = []
+    for binding in bindings:
+        if binding.kind != "assign" or binding.index is not None or type(binding.value) is not cst.Call:
+            return None
+        calls.append(binding.value)
+    return calls
+
+
 @dataclass(eq=False)
 class FunctionInfo:
     node: cst.FunctionDef

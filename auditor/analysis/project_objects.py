@@ -8,7 +8,7 @@ handed the model by a training loop: whether that class's code ever clears gradi
 
 from __future__ import annotations
 
-import libcst as cst
+from auditor.analysis.model import assigned_calls
 
 
 def constructed_classes(model, receiver: str, function) -> list:
@@ -16,10 +16,8 @@ def constructed_classes(model, receiver: str, function) -> list:
     (`trainer = MUNIT_Trainer(config)` on one branch, `UNIT_Trainer(config)` on the other: on
     each path the loop runs that class's method); [] when some binding is anything else."""
     found = []
-    for binding in model.bindings_of(receiver, function):
-        if binding.kind != "assign" or binding.index is not None or not isinstance(binding.value, cst.Call):
-            return []
-        qualname = model.qualify_call(binding.value)
+    for call in assigned_calls(model.bindings_of(receiver, function)) or ():
+        qualname = model.qualify_call(call)
         if qualname is None:
             return []
         if qualname not in found:

@@ -13,6 +13,8 @@ from typing import Optional
 
 import libcst as cst
 
+from auditor.analysis.model import assigned_calls
+
 
 def training_methods(program) -> dict:
     """{class name: [its methods that train]} for the top-level classes of the file."""
@@ -53,11 +55,7 @@ def _self_method(callee: Optional[str]) -> Optional[str]:
 def instance_class_call(model, receiver: str, function) -> Optional[cst.Call]:
     """The constructor call that every plain binding of `receiver` holds (`trainer =
     Trainer(model, opt)`), or None."""
-    calls = []
-    for binding in model.bindings_of(receiver, function):
-        if binding.kind != "assign" or binding.index is not None or not isinstance(binding.value, cst.Call):
-            return None
-        calls.append(binding.value)
+    calls = assigned_calls(model.bindings_of(receiver, function))
     if not calls:
         return None
     names = {model.qualify_call(c) for c in calls}
