@@ -38,9 +38,7 @@ def any_shuffling_class(project) -> bool:
     """Whether any module of the run defines a class that shuffles by default (asked per file)."""
     if project is None or not hasattr(project, "summaries"):
         return False
-    per_project = _INDEXES.get(project)
-    if per_project is None:
-        per_project = _INDEXES[project] = {}
+    per_project = _INDEXES.setdefault(project, {})
     found = per_project.get("any_shuffling")
     if found is None:
         found = per_project["any_shuffling"] = any(getattr(s, "shuffling_classes", None)
@@ -75,9 +73,7 @@ def project_has_table(project, kind: str) -> bool:
     """Some module of this run has entries in the summary table `kind` (asked once per run)."""
     if project is None or not hasattr(project, "summaries"):
         return False
-    per_project = _INDEXES.get(project)
-    if per_project is None:
-        per_project = _INDEXES[project] = {}
+    per_project = _INDEXES.setdefault(project, {})
     found = per_project.get(("has", kind))
     if found is None:
         found = per_project[("has", kind)] = any(getattr(summary, kind, None) for summary in project.summaries.values())
@@ -89,9 +85,7 @@ def project_entry(project, module: Optional[str], qualname: str, kind: str):
     top-level function name, e.g. `fitted_returns`) of a module of this run, or None."""
     if project is None or module is None or not hasattr(project, "summaries"):
         return None
-    per_project = _INDEXES.get(project)
-    if per_project is None:
-        per_project = _INDEXES[project] = {}
+    per_project = _INDEXES.setdefault(project, {})
     tables = per_project.get(("entries", kind))
     if tables is None:
         tables = per_project[("entries", kind)] = {
